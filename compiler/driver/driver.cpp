@@ -1,0 +1,42 @@
+#include "driver/driver.h"
+
+#include "sema/checker.h"
+#include "syntax/parser.h"
+
+namespace bloom {
+namespace {
+
+std::unique_ptr<Compilation> compile(std::unique_ptr<Compilation> c, FileId file, const CompileOptions& opts) {
+  auto module = parse_module(c->sources, file, c->diags);
+  if (!c->diags.has_errors()) {
+    sema::CheckOptions so;
+    so.params = opts.params;
+    c->program = sema::check_program(c->sources, file, std::move(module), c->diags, so);
+  }
+  if (c->program) {
+    c->graph = std::make_unique<analysis::DependencyGraph>(*c->program);
+    c->strata = analysis::stratify(*c->program, *c->graph, c->diags);
+  }
+  c->diags.sort_and_dedupe();
+  return c;
+}
+
+}  // namespace
+
+std::unique_ptr<Compilation> compile_text(const std::string& path, std::string text, const CompileOptions& opts) {
+  auto c = std::make_unique<Compilation>();
+  FileId file = c->sources.add(path, std::move(text));
+  return compile(std::move(c), file, opts);
+}
+
+std::unique_ptr<Compilation> compile_file(const std::string& path, const CompileOptions& opts) {
+  std::string text, why;
+  if (!sema::read_source_file(path, text, why)) {
+    auto c = std::make_unique<Compilation>();
+    c->diags.error("cannot-read", Span{}, "cannot read " + path + ": " + why);
+    return c;
+  }
+  return compile_text(path, std::move(text), opts);
+}
+
+}  // namespace bloom

@@ -1,0 +1,36 @@
+// The compiler front end as one call: parse a file and its imports, check them, build the
+// dependency graph and strata. Used by the CLI, the tests and the fuzzer.
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "analysis/stratify.h"
+#include "sema/program.h"
+#include "syntax/diagnostics.h"
+#include "syntax/source.h"
+
+namespace bloom {
+
+struct CompileOptions {
+  // `--param NAME=VALUE` settings; NAME may be qualified (`q.rounds`) for an imported instance.
+  std::vector<std::pair<std::string, std::string>> params;
+};
+
+struct Compilation {
+  SourceManager sources;
+  DiagnosticEngine diags;
+  std::unique_ptr<sema::Program> program;            // null if parsing or checking failed
+  std::unique_ptr<analysis::DependencyGraph> graph;  // null if program is null
+  std::unique_ptr<analysis::Strata> strata;          // null if the program is unstratifiable
+  bool ok() const { return !diags.has_errors() && program && strata; }
+};
+
+// Reads `path` from disk; imports are resolved relative to the importing file.
+std::unique_ptr<Compilation> compile_file(const std::string& path, const CompileOptions& opts = {});
+// Compiles `text` as if it were the file `path` (imports still come from disk).
+std::unique_ptr<Compilation> compile_text(const std::string& path, std::string text,
+                                          const CompileOptions& opts = {});
+
+}  // namespace bloom

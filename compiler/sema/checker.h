@@ -1,0 +1,31 @@
+// Semantic checks: loads the imported modules, resolves names, checks declarations, types,
+// safety and operator legality, and flattens module instances into one sema::Program.
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sema/program.h"
+#include "syntax/diagnostics.h"
+#include "syntax/source.h"
+
+namespace bloom::sema {
+
+struct CheckOptions {
+  std::vector<std::pair<std::string, std::string>> params;  // --param NAME=VALUE
+};
+
+// Largest module file read (a guard against importing a device or a huge file by mistake).
+inline constexpr size_t kMaxSourceBytes = 64u << 20;
+
+// Reads a source file for the compiler: a regular file no larger than kMaxSourceBytes.
+// On failure returns false and sets `why` ("no such file", "is a directory", ...).
+bool read_source_file(const std::string& path, std::string& text, std::string& why);
+
+// Checks `main` (already parsed from file `main_file` of `sm`) with its imports, which are read
+// and parsed here. Returns null when any error was reported.
+std::unique_ptr<Program> check_program(SourceManager& sm, FileId main_file, std::unique_ptr<ast::Module> main,
+                                       DiagnosticEngine& diags, const CheckOptions& opts = {});
+
+}  // namespace bloom::sema

@@ -1,0 +1,99 @@
+// The checked program: what sema produces from the parsed modules and every later layer reads.
+// Module instances are flattened: a collection `votes` of the instance imported as `q` is the
+// collection named `q.votes`. ASTs are shared by all instances of one file.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "sema/consteval.h"
+#include "sema/types.h"
+#include "syntax/ast.h"
+
+namespace bloom::sema {
+
+using CollectionId = uint32_t;
+inline constexpr CollectionId kNoCollection = UINT32_MAX;
+
+enum class CollectionKind { Table, Scratch, Channel, Input, Output, Periodic, Lattice, Stdout, Halt };
+const char* to_string(CollectionKind k);
+// Collections whose contents arrive from outside the node or over time (sources of asynchrony).
+bool is_persistent(CollectionKind k);  // table and lattice keep their contents across ticks
+
+struct Column {
+  std::string name;
+  Type type;
+  Span span;
+};
+
+struct Collection {
+  CollectionId id = kNoCollection;
+  std::string name;  // qualified: "q.votes"
+  CollectionKind kind = CollectionKind::Table;
+  std::vector<Column> columns;
+  // Key column indexes. Empty with `keyed == false` means the key is every column (a set).
+  std::vector<uint32_t> key;
+  bool keyed = false;    // key(...) written, or implied by lattice columns
+  int location = -1;     // channel: index of the `@` column
+  int64_t period_ms = 0; // periodic
+  uint32_t instance = 0; // the module instance that declares it (0 = main)
+  Span span, name_span;  // invalid for built-ins
+  bool has_lattice_column() const;
+};
+
+struct ModuleInstance {
+  std::string prefix;               // "" for the main program, "q." for `import ... as q`
+  const ast::Module* module = nullptr;
+  uint32_t parent = UINT32_MAX;
+  std::map<std::string, uint32_t> children;            // import alias -> instance
+  std::map<std::string, CollectionId> collections;     // local name -> id
+  std::map<std::string, ConstValue> params;            // param values (monostate when unset)
+};
+
+// Why an edge of the dependency graph is not monotone.
+enum class NonMonotone : uint8_t { None, Negation, Aggregate, Reveal, Delete, Upsert };
+const char* to_string(NonMonotone n);
+
+// One body atom read by a rule, with how its data reaches the head.
+struct RuleInput {
+  CollectionId collection;
+  uint32_t literal;         // index in the rule's body
+  bool negated = false;
+  std::vector<Span> reveals;  // places where a lattice bound by this atom is revealed
+  Span span;                // the atom (for a negation: from `not` to the end)
+};
+
+struct CheckedRule {
+  const ast::Rule* ast = nullptr;
+  uint32_t instance = 0;
+  CollectionId head = kNoCollection;
+  ast::MergeOp op = ast::MergeOp::Instant;
+  std::vector<RuleInput> inputs;
+  std::vector<Span> aggregates;  // aggregate calls in the head
+  bool uses_now = false;         // non-deterministic
+  std::map<std::string, Type> variables;
+};
+
+struct CheckedFact {
+  const ast::Fact* ast = nullptr;
+  uint32_t instance = 0;
+  CollectionId collection = kNoCollection;
+  std::vector<ConstValue> values;  // one per column; monostate where not known until run time
+};
+
+struct Program {
+  std::vector<std::unique_ptr<ast::Module>> modules;  // one per distinct file, [0] is the main file
+  std::vector<ModuleInstance> instances;               // [0] is the main program
+  std::vector<Collection> collections;
+  std::vector<CheckedRule> rules;
+  std::vector<CheckedFact> facts;
+  // Types of every checked expression (identical in all instances of a module).
+  std::unordered_map<const ast::Expr*, Type> expr_types;
+
+  const Collection* find(const std::string& qualified_name) const;
+};
+
+}  // namespace bloom::sema

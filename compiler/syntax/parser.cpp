@@ -1,0 +1,692 @@
+// Parse tree -> AST. ANTLR types stay in this file: nothing else in bloom includes them.
+//
+// Parsing runs in two stages (the usual ANTLR recipe for speed): first SLL prediction with a bail
+// strategy, which is fast and almost always enough; only on failure the input is re-parsed with
+// full LL prediction and the recovering strategy below, which reports errors in our own words.
+#include "syntax/parser.h"
+
+#include <antlr4-runtime.h>
+
+#include <charconv>
+#include <cmath>
+#include <unordered_set>
+
+#include "BloomLexer.h"
+#include "BloomParser.h"
+
+namespace bloom {
+namespace {
+
+using grammar::BloomLexer;
+using grammar::BloomParser;
+
+// Deep nesting would overflow the stack of ANTLR's recursive-descent parser (and of every later
+// recursive pass), so it is rejected before parsing.
+constexpr int kMaxNesting = 200;
+// Longest binary-operator chain accepted when building the AST (its depth bounds later recursion).
+constexpr int kMaxExprDepth = 1000;
+
+std::string token_description(const antlr4::dfa::Vocabulary& vocab, size_t type) {
+  if (type == antlr4::Token::EOF) return "end of file";
+  switch (type) {
+    case BloomLexer::ID: return "identifier";
+    case BloomLexer::INT: return "integer";
+    case BloomLexer::FLOAT: return "float";
+    case BloomLexer::STRING: return "string";
+    case BloomLexer::DURATION: return "duration";
+    default: break;
+  }
+  std::string lit = vocab.getLiteralName(type);
+  if (lit.size() >= 2 && lit.front() == '\'') return "`" + lit.substr(1, lit.size() - 2) + "`";
+  return vocab.getSymbolicName(type);
+}
+
+std::string found_description(antlr4::Token* t) {
+  if (!t || t->getType() == antlr4::Token::EOF) return "end of file";
+  std::string text = t->getText();
+  if (text.size() > 40) text = text.substr(0, 37) + "...";
+  return "`" + text + "`";
+}
+
+Span token_span(FileId file, antlr4::Token* t) {
+  Span s;
+  if (!t) return s;
+  s.file = file;
+  s.line = static_cast<uint32_t>(t->getLine());
+  s.col = static_cast<uint32_t>(t->getCharPositionInLine()) + 1;
+  s.end_line = s.line;
+  size_t len = t->getType() == antlr4::Token::EOF ? 1 : t->getStopIndex() - t->getStartIndex() + 1;
+  s.end_col = s.col + static_cast<uint32_t>(std::max<size_t>(len, 1));
+  return s;
+}
+
+// Reports syntax errors in bloom's words ("expected `;`, found `x`") through the listener.
+class BloomErrorStrategy : public antlr4::DefaultErrorStrategy {
+ public:
+  BloomErrorStrategy(FileId file, DiagnosticEngine& diags) : file_(file), diags_(diags) {}
+
+ protected:
+  void reportNoViableAlternative(antlr4::Parser* p, const antlr4::NoViableAltException& e) override {
+    report(p, e.getOffendingToken(), "unexpected " + found_description(e.getOffendingToken()));
+  }
+  void reportInputMismatch(antlr4::Parser* p, const antlr4::InputMismatchException& e) override {
+    report_expected(p, e.getOffendingToken());
+  }
+  void reportFailedPredicate(antlr4::Parser* p, const antlr4::FailedPredicateException& e) override {
+    report(p, e.getOffendingToken(), "unexpected " + found_description(e.getOffendingToken()));
+  }
+  void reportUnwantedToken(antlr4::Parser* p) override {
+    if (inErrorRecoveryMode(p)) return;
+    beginErrorCondition(p);
+    report(p, p->getCurrentToken(), "unexpected " + found_description(p->getCurrentToken()));
+  }
+  void reportMissingToken(antlr4::Parser* p) override {
+    if (inErrorRecoveryMode(p)) return;
+    beginErrorCondition(p);
+    report_expected(p, p->getCurrentToken());
+  }
+
+ private:
+  void report_expected(antlr4::Parser* p, antlr4::Token* found) {
+    antlr4::misc::IntervalSet expected = p->getExpectedTokens();
+    const auto& vocab = p->getVocabulary();
+    std::string what;
+    if (expected.contains(static_cast<size_t>(BloomLexer::TABLE)) && expected.contains(static_cast<size_t>(BloomLexer::ID)))
+      what = "a declaration, fact or rule";
+    else if (expected.contains(static_cast<size_t>(BloomLexer::INT)) && expected.contains(static_cast<size_t>(BloomLexer::ID)))
+      what = "an expression";
+    else {
+      std::vector<std::string> names;
+      for (size_t t : expected.toList()) names.push_back(token_description(vocab, t));
+      if (names.size() > 5) names.resize(5), names.push_back("...");
+      for (size_t i = 0; i < names.size(); ++i) {
+        if (i) what += i + 1 == names.size() ? " or " : ", ";
+        what += names[i];
+      }
+    }
+    std::string msg = "expected " + what + ", found " + found_description(found);
+    // A missing `;` is best shown right after the previous token, as clang does.
+    antlr4::Token* prev = p->getTokenStream()->LT(-1);
+    if (expected.contains(static_cast<size_t>(BloomLexer::SEMI)) && prev && found && prev->getLine() < found->getLine()) {
+      Span s = token_span(file_, prev);
+      s.col = s.end_col;
+      s.end_col = s.col + 1;
+      emit(s, found, "expected `;` after this", found_description(found) + " follows on the next line");
+      return;
+    }
+    report(p, found, msg);
+  }
+
+  void report(antlr4::Parser*, antlr4::Token* t, std::string msg) {
+    if (t) {
+      switch (t->getType()) {
+        case BloomLexer::ERROR_CHAR: msg = "unexpected character " + found_description(t); break;
+        case BloomLexer::UNTERMINATED_COMMENT: msg = "unterminated block comment: `/*` has no `*/`"; break;
+        case BloomLexer::UNTERMINATED_STRING: msg = "unterminated string literal"; break;
+        default: break;
+      }
+    }
+    emit(token_span(file_, t), t, std::move(msg), "");
+  }
+
+  void emit(Span s, antlr4::Token* t, std::string msg, std::string note) {
+    // One error per token: recovery may otherwise complain twice about the same place.
+    size_t index = t ? t->getTokenIndex() : SIZE_MAX;
+    if (index == last_index_) return;
+    last_index_ = index;
+    auto& d = diags_.error("syntax", s, std::move(msg));
+    if (!note.empty()) d.with_help(note);
+  }
+
+  FileId file_;
+  DiagnosticEngine& diags_;
+  size_t last_index_ = SIZE_MAX - 1;
+};
+
+// Lexer/parser console output is never shown; errors arrive through the strategy above, and
+// the lexer cannot fail (ERROR_CHAR matches any character).
+class SilentListener : public antlr4::BaseErrorListener {
+ public:
+  void syntaxError(antlr4::Recognizer*, antlr4::Token*, size_t, size_t, const std::string&,
+                   std::exception_ptr) override {}
+};
+
+class Builder {
+ public:
+  Builder(const SourceManager& sm, FileId file, DiagnosticEngine& diags)
+      : sm_(sm), file_(file), diags_(diags) {}
+
+  std::unique_ptr<ast::Module> build(BloomParser::ProgramContext* prog) {
+    auto m = std::make_unique<ast::Module>();
+    m->file = file_;
+    // Import aliases first: `q.votes(x)` is an atom of module q, while `s.contains(x)` with s a
+    // variable is a method call. The import list is in this file, so this stays syntactic.
+    for (auto* item : prog->item())
+      if (auto* imp = item->importDecl()) aliases_.insert(ident(imp->ident()));
+    for (auto* item : prog->item()) {
+      if (item->importDecl()) m->imports.push_back(import(item->importDecl()));
+      else if (item->paramDecl()) m->params.push_back(param(item->paramDecl()));
+      else if (item->constDecl()) m->consts.push_back(constant(item->constDecl()));
+      else if (item->collectionDecl()) m->decls.push_back(collection(item->collectionDecl()));
+      else if (item->periodicDecl()) m->decls.push_back(periodic(item->periodicDecl()));
+      else if (item->latticeDecl()) m->decls.push_back(lattice(item->latticeDecl()));
+      else if (item->clause()) clause(item->clause(), *m);
+    }
+    return m;
+  }
+
+ private:
+  Span span(antlr4::ParserRuleContext* ctx) const {
+    Span s = token_span(file_, ctx->getStart());
+    antlr4::Token* stop = ctx->getStop();
+    if (stop && stop->getTokenIndex() >= ctx->getStart()->getTokenIndex()) {
+      Span e = token_span(file_, stop);
+      s.end_line = e.end_line;
+      s.end_col = e.end_col;
+    }
+    return s;
+  }
+  Span span(antlr4::tree::TerminalNode* n) const { return token_span(file_, n ? n->getSymbol() : nullptr); }
+  Span span(antlr4::Token* t) const { return token_span(file_, t); }
+
+  static std::string ident(BloomParser::IdentContext* c) { return c ? c->getText() : std::string(); }
+
+  ast::QualifiedName qname(BloomParser::QnameContext* c) {
+    ast::QualifiedName q;
+    if (!c) return q;
+    for (auto* id : c->ident()) q.parts.push_back(ident(id));
+    q.span = span(c);
+    return q;
+  }
+
+  ast::TypeExpr type(BloomParser::TypeContext* c) {
+    ast::TypeExpr t;
+    if (!c) return t;
+    t.name = ident(c->ident());
+    t.span = span(c);
+    for (auto* a : c->type()) t.args.push_back(type(a));
+    return t;
+  }
+
+  std::string string_value(antlr4::Token* tok) {
+    std::string raw = tok->getText();
+    std::string out;
+    for (size_t i = 1; i + 1 < raw.size(); ++i) {
+      if (raw[i] != '\\') { out += raw[i]; continue; }
+      char e = raw[++i];
+      switch (e) {
+        case 'n': out += '\n'; break;
+        case 't': out += '\t'; break;
+        case '\\': out += '\\'; break;
+        case '"': out += '"'; break;
+        default: {
+          Span s = span(tok);
+          s.col += static_cast<uint32_t>(i - 1);
+          s.end_col = s.col + 2;
+          diags_.error("syntax", s, std::string("unknown escape sequence `\\") + e + "` in string")
+              .with_help("the escapes are \\\" \\\\ \\n \\t");
+          out += e;
+        }
+      }
+    }
+    return out;
+  }
+
+  ast::ExprPtr literal_value(BloomParser::LiteralValueContext* c) {
+    antlr4::Token* tok = c->getStart();
+    Span s = span(tok);
+    std::string text = tok->getText();
+    switch (tok->getType()) {
+      case BloomLexer::INT: {
+        auto e = std::make_unique<ast::Expr>(ast::ExprKind::Int, s);
+        auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), e->int_value);
+        if (ec != std::errc() || p != text.data() + text.size())
+          diags_.error("syntax", s, "integer literal `" + text + "` does not fit in 64 bits");
+        return e;
+      }
+      case BloomLexer::FLOAT: {
+        auto e = std::make_unique<ast::Expr>(ast::ExprKind::Float, s);
+        e->float_value = std::strtod(text.c_str(), nullptr);
+        if (!std::isfinite(e->float_value))
+          diags_.error("syntax", s, "float literal `" + text + "` is out of range");
+        return e;
+      }
+      case BloomLexer::STRING: {
+        auto e = std::make_unique<ast::Expr>(ast::ExprKind::String, s);
+        e->text = string_value(tok);
+        return e;
+      }
+      case BloomLexer::TRUE:
+      case BloomLexer::FALSE: {
+        auto e = std::make_unique<ast::Expr>(ast::ExprKind::Bool, s);
+        e->bool_value = tok->getType() == BloomLexer::TRUE;
+        return e;
+      }
+      case BloomLexer::DURATION: {
+        auto e = std::make_unique<ast::Expr>(ast::ExprKind::Duration, s);
+        e->int_value = duration_ms(tok);
+        return e;
+      }
+      case BloomLexer::UNTERMINATED_STRING:
+        diags_.error("syntax", s, "unterminated string literal").with_help("close it with `\"` on the same line");
+        return std::make_unique<ast::Expr>(ast::ExprKind::String, s);
+      default:  // BAD_NUMBER
+        diags_.error("syntax", s, "invalid number `" + text + "`")
+            .with_help("durations are written 250ms, 2s, 1m or 1h; names cannot start with a digit");
+        return std::make_unique<ast::Expr>(ast::ExprKind::Int, s);
+    }
+  }
+
+  int64_t duration_ms(antlr4::Token* tok) {
+    std::string text = tok->getText();
+    size_t digits = text.find_first_not_of("0123456789");
+    std::string unit = text.substr(digits);
+    int64_t n = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + digits, n);
+    int64_t scale = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : 3600000;
+    if (ec != std::errc() || n > INT64_MAX / scale) {
+      diags_.error("syntax", span(tok), "duration `" + text + "` is too large");
+      return 0;
+    }
+    return n * scale;
+  }
+
+  std::vector<ast::ExprPtr> exprs(const std::vector<BloomParser::ExprContext*>& list, int depth) {
+    std::vector<ast::ExprPtr> out;
+    for (auto* e : list) out.push_back(expr(e, depth + 1));
+    return out;
+  }
+
+  ast::ExprPtr expr(BloomParser::ExprContext* c, int depth = 0) {
+    if (!c) return std::make_unique<ast::Expr>(ast::ExprKind::Wildcard, Span{});  // error recovery
+    Span s = span(c);
+    if (depth > kMaxExprDepth) {
+      if (!depth_reported_)
+        diags_.error("too-deep", s, "expression is nested more than " + std::to_string(kMaxExprDepth) + " levels deep");
+      depth_reported_ = true;
+      return std::make_unique<ast::Expr>(ast::ExprKind::Int, s);
+    }
+    if (auto* m = dynamic_cast<BloomParser::MethodCallContext*>(c)) {
+      auto e = std::make_unique<ast::Expr>(ast::ExprKind::Method, s);
+      auto list = m->expr();
+      e->args.push_back(expr(list[0], depth + 1));
+      for (size_t i = 1; i < list.size(); ++i) e->args.push_back(expr(list[i], depth + 1));
+      e->text = ident(m->ident());
+      e->op_span = span(m->ident());
+      return e;
+    }
+    if (auto* u = dynamic_cast<BloomParser::UnaryContext*>(c)) {
+      auto e = std::make_unique<ast::Expr>(ast::ExprKind::Unary, s);
+      e->unary_op = u->op->getType() == BloomLexer::MINUS ? ast::UnaryOp::Neg : ast::UnaryOp::Not;
+      e->op_span = span(u->op);
+      e->args.push_back(expr(u->expr(), depth + 1));
+      // Fold `-5` into a literal so that INT64_MIN and negative facts are plain constants.
+      auto& a = e->args[0];
+      if (e->unary_op == ast::UnaryOp::Neg && a->kind == ast::ExprKind::Int && a->int_value != INT64_MIN) {
+        a->int_value = -a->int_value;
+        a->span = s;
+        return std::move(a);
+      }
+      if (e->unary_op == ast::UnaryOp::Neg && a->kind == ast::ExprKind::Float) {
+        a->float_value = -a->float_value;
+        a->span = s;
+        return std::move(a);
+      }
+      return e;
+    }
+    if (auto* b = dynamic_cast<BloomParser::BinaryContext*>(c)) {
+      auto e = std::make_unique<ast::Expr>(ast::ExprKind::Binary, s);
+      e->binary_op = binary_op(b->op->getType());
+      e->op_span = span(b->op);
+      e->args.push_back(expr(b->expr(0), depth + 1));
+      e->args.push_back(expr(b->expr(1), depth + 1));
+      return e;
+    }
+    if (auto* a = dynamic_cast<BloomParser::ArrowInExprContext*>(c)) {
+      std::string op = a->op->getText();
+      auto& d = diags_.error("arrow-in-expression", span(a->op),
+                             "`" + op + "` is a merge operator and cannot appear inside an expression");
+      if (op == "<-")
+        d.with_help("to compare with a negative number, put a space after `<`: `" +
+                    a->expr(0)->getText() + " < -" + a->expr(1)->getText() + "`");
+      else
+        d.with_help("a rule has exactly one merge operator, between its head and its body; "
+                    "for a comparison put a space after `<`");
+      auto e = std::make_unique<ast::Expr>(ast::ExprKind::Binary, s);
+      e->binary_op = ast::BinaryOp::Lt;
+      e->op_span = span(a->op);
+      e->args.push_back(expr(a->expr(0), depth + 1));
+      e->args.push_back(expr(a->expr(1), depth + 1));
+      return e;
+    }
+    if (auto* call = dynamic_cast<BloomParser::CallContext*>(c)) {
+      ast::QualifiedName q = qname(call->qname());
+      auto args = exprs(call->expr(), depth);
+      // `s.size()` with s not an import alias is a method call on the variable s.
+      if (q.parts.size() == 2 && !aliases_.count(q.parts[0])) {
+        auto e = std::make_unique<ast::Expr>(ast::ExprKind::Method, s);
+        auto recv = std::make_unique<ast::Expr>(ast::ExprKind::Name, call->qname()->ident(0) ? span(call->qname()->ident(0)) : s);
+        recv->name.parts = {q.parts[0]};
+        recv->name.span = recv->span;
+        e->args.push_back(std::move(recv));
+        for (auto& a : args) e->args.push_back(std::move(a));
+        e->text = q.parts[1];
+        e->op_span = span(call->qname()->ident(1));
+        return e;
+      }
+      auto e = std::make_unique<ast::Expr>(ast::ExprKind::Call, s);
+      e->name = std::move(q);
+      e->args = std::move(args);
+      return e;
+    }
+    if (auto* n = dynamic_cast<BloomParser::NameContext*>(c)) {
+      ast::QualifiedName q = qname(n->qname());
+      if (q.parts.size() == 1 && q.parts[0] == "_") return std::make_unique<ast::Expr>(ast::ExprKind::Wildcard, s);
+      auto e = std::make_unique<ast::Expr>(ast::ExprKind::Name, s);
+      e->name = std::move(q);
+      return e;
+    }
+    if (auto* k = dynamic_cast<BloomParser::ConstantContext*>(c)) return literal_value(k->literalValue());
+    if (auto* p = dynamic_cast<BloomParser::ParenContext*>(c)) {
+      auto e = expr(p->expr(), depth + 1);
+      e->span = s;  // include the parentheses, so carets cover what the user wrote
+      return e;
+    }
+    // Only reached for a node the error recovery left incomplete.
+    return std::make_unique<ast::Expr>(ast::ExprKind::Int, s);
+  }
+
+  static ast::BinaryOp binary_op(size_t type) {
+    switch (type) {
+      case BloomLexer::STAR: return ast::BinaryOp::Mul;
+      case BloomLexer::SLASH: return ast::BinaryOp::Div;
+      case BloomLexer::PERCENT: return ast::BinaryOp::Mod;
+      case BloomLexer::PLUS: return ast::BinaryOp::Add;
+      case BloomLexer::MINUS: return ast::BinaryOp::Sub;
+      case BloomLexer::EQ: return ast::BinaryOp::Eq;
+      case BloomLexer::NE: return ast::BinaryOp::Ne;
+      case BloomLexer::LT: return ast::BinaryOp::Lt;
+      case BloomLexer::LE: return ast::BinaryOp::Le;
+      case BloomLexer::GT: return ast::BinaryOp::Gt;
+      case BloomLexer::GE: return ast::BinaryOp::Ge;
+      case BloomLexer::AND: return ast::BinaryOp::And;
+      default: return ast::BinaryOp::Or;
+    }
+  }
+
+  ast::Import import(BloomParser::ImportDeclContext* c) {
+    ast::Import i;
+    i.path = c->STRING() ? string_value(c->STRING()->getSymbol()) : "";
+    i.path_span = span(c->STRING());
+    i.alias = ident(c->ident());
+    i.alias_span = c->ident() ? span(c->ident()) : Span{};
+    i.span = span(c);
+    return i;
+  }
+
+  ast::Param param(BloomParser::ParamDeclContext* c) {
+    ast::Param p;
+    p.name = ident(c->ident());
+    p.name_span = c->ident() ? span(c->ident()) : span(c);
+    if (c->type()) p.type = type(c->type());
+    if (c->expr()) p.default_value = expr(c->expr());
+    p.span = span(c);
+    return p;
+  }
+
+  ast::Const constant(BloomParser::ConstDeclContext* c) {
+    ast::Const k;
+    k.name = ident(c->ident());
+    k.name_span = c->ident() ? span(c->ident()) : span(c);
+    k.value = c->expr() ? expr(c->expr()) : std::make_unique<ast::Expr>(ast::ExprKind::Int, span(c));
+    k.span = span(c);
+    return k;
+  }
+
+  ast::CollectionDecl collection(BloomParser::CollectionDeclContext* c) {
+    ast::CollectionDecl d;
+    switch (c->kind->getType()) {
+      case BloomLexer::TABLE: d.kind = ast::CollectionKind::Table; break;
+      case BloomLexer::SCRATCH: d.kind = ast::CollectionKind::Scratch; break;
+      case BloomLexer::CHANNEL: d.kind = ast::CollectionKind::Channel; break;
+      case BloomLexer::INPUT: d.kind = ast::CollectionKind::Input; break;
+      default: d.kind = ast::CollectionKind::Output; break;
+    }
+    d.name = ident(c->ident());
+    d.name_span = c->ident() ? span(c->ident()) : span(c);
+    for (auto* col : c->column()) {
+      ast::Column k;
+      k.name = ident(col->ident());
+      k.location = col->AT() != nullptr;
+      if (col->type()) k.type = type(col->type());
+      k.span = span(col);
+      d.columns.push_back(std::move(k));
+    }
+    if (auto* key = c->keyClause()) {
+      d.key.emplace();
+      for (auto* id : key->ident()) d.key->push_back({ident(id), span(id)});
+    }
+    d.span = span(c);
+    return d;
+  }
+
+  ast::CollectionDecl periodic(BloomParser::PeriodicDeclContext* c) {
+    ast::CollectionDecl d;
+    d.kind = ast::CollectionKind::Periodic;
+    d.name = ident(c->ident());
+    d.name_span = c->ident() ? span(c->ident()) : span(c);
+    if (c->DURATION()) {
+      d.period_ms = duration_ms(c->DURATION()->getSymbol());
+      d.period_span = span(c->DURATION());
+    }
+    d.span = span(c);
+    return d;
+  }
+
+  ast::CollectionDecl lattice(BloomParser::LatticeDeclContext* c) {
+    ast::CollectionDecl d;
+    d.kind = ast::CollectionKind::Lattice;
+    d.name = ident(c->ident());
+    d.name_span = c->ident() ? span(c->ident()) : span(c);
+    if (c->type()) d.lattice_type = type(c->type());
+    d.span = span(c);
+    return d;
+  }
+
+  ast::Atom atom(BloomParser::AtomContext* c) {
+    ast::Atom a;
+    if (!c) return a;
+    a.name = qname(c->qname());
+    a.span = span(c);
+    for (auto* arg : c->arg()) {
+      ast::Arg x;
+      x.span = span(arg);
+      if (auto* loc = dynamic_cast<BloomParser::LocationArgContext*>(arg)) {
+        x.location = true;
+        x.expr = expr(loc->expr());
+      } else if (auto* plain = dynamic_cast<BloomParser::PlainArgContext*>(arg)) {
+        x.expr = expr(plain->expr());
+      } else {
+        x.expr = std::make_unique<ast::Expr>(ast::ExprKind::Wildcard, x.span);
+      }
+      a.args.push_back(std::move(x));
+    }
+    return a;
+  }
+
+  // An atom whose name is `v.m` with v not an import alias is really a method-call condition.
+  bool is_method_condition(BloomParser::AtomContext* c) const {
+    if (!c || !c->qname()) return false;
+    auto ids = c->qname()->ident();
+    return ids.size() == 2 && !aliases_.count(ident(ids[0]));
+  }
+
+  ast::ExprPtr atom_as_method(BloomParser::AtomContext* c) {
+    Span s = span(c);
+    auto ids = c->qname()->ident();
+    auto e = std::make_unique<ast::Expr>(ast::ExprKind::Method, s);
+    auto recv = std::make_unique<ast::Expr>(ast::ExprKind::Name, span(ids[0]));
+    recv->name.parts = {ident(ids[0])};
+    recv->name.span = recv->span;
+    e->args.push_back(std::move(recv));
+    for (auto* arg : c->arg()) {
+      if (auto* loc = dynamic_cast<BloomParser::LocationArgContext*>(arg)) {
+        diags_.error("syntax", span(arg), "`@` marks a channel's location and cannot appear in a method call");
+        e->args.push_back(expr(loc->expr()));
+      } else if (auto* plain = dynamic_cast<BloomParser::PlainArgContext*>(arg)) {
+        e->args.push_back(expr(plain->expr()));
+      }
+    }
+    e->text = ident(ids[1]);
+    e->op_span = span(ids[1]);
+    return e;
+  }
+
+  void clause(BloomParser::ClauseContext* c, ast::Module& m) {
+    if (!c->atom()) return;
+    if (!c->mergeOp()) {
+      m.facts.push_back({atom(c->atom()), span(c)});
+      return;
+    }
+    ast::Rule r;
+    r.head = atom(c->atom());
+    switch (c->mergeOp()->getStart()->getType()) {
+      case BloomLexer::LE: r.op = ast::MergeOp::Instant; break;
+      case BloomLexer::DEFER_INSERT: r.op = ast::MergeOp::DeferredInsert; break;
+      case BloomLexer::DEFER_DELETE: r.op = ast::MergeOp::DeferredDelete; break;
+      case BloomLexer::DEFER_UPSERT: r.op = ast::MergeOp::DeferredUpsert; break;
+      default: r.op = ast::MergeOp::Async; break;
+    }
+    r.op_span = span(c->mergeOp());
+    r.span = span(c);
+    if (auto* body = c->body())
+      for (auto* lit : body->literal()) r.body.push_back(literal(lit));
+    m.rules.push_back(std::move(r));
+  }
+
+  ast::BodyLiteral literal(BloomParser::LiteralContext* c) {
+    ast::BodyLiteral l;
+    l.span = span(c);
+    if (auto* n = dynamic_cast<BloomParser::NegatedAtomContext*>(c)) {
+      if (is_method_condition(n->atom())) {  // `not s.contains(x)` is `!s.contains(x)`
+        l.kind = ast::LiteralKind::Condition;
+        auto e = std::make_unique<ast::Expr>(ast::ExprKind::Unary, l.span);
+        e->unary_op = ast::UnaryOp::Not;
+        e->op_span = span(n->NOT());
+        e->args.push_back(atom_as_method(n->atom()));
+        l.expr = std::move(e);
+        return l;
+      }
+      l.kind = ast::LiteralKind::Negated;
+      l.atom = atom(n->atom());
+      l.not_span = span(n->NOT());
+    } else if (auto* p = dynamic_cast<BloomParser::PositiveAtomContext*>(c)) {
+      if (is_method_condition(p->atom())) {
+        l.kind = ast::LiteralKind::Condition;
+        l.expr = atom_as_method(p->atom());
+        return l;
+      }
+      l.kind = ast::LiteralKind::Positive;
+      l.atom = atom(p->atom());
+    } else if (auto* a = dynamic_cast<BloomParser::AssignmentContext*>(c)) {
+      l.kind = ast::LiteralKind::Assign;
+      l.var = ident(a->ident());
+      l.var_span = span(a->ident());
+      l.expr = expr(a->expr());
+    } else if (auto* i = dynamic_cast<BloomParser::MembershipContext*>(c)) {
+      l.kind = ast::LiteralKind::In;
+      l.var = ident(i->ident());
+      l.var_span = span(i->ident());
+      l.expr = expr(i->expr());
+    } else if (auto* nc = dynamic_cast<BloomParser::NegatedConditionContext*>(c)) {
+      l.kind = ast::LiteralKind::Condition;
+      auto e = std::make_unique<ast::Expr>(ast::ExprKind::Unary, l.span);
+      e->unary_op = ast::UnaryOp::Not;
+      e->op_span = span(nc->NOT());
+      e->args.push_back(expr(nc->expr()));
+      l.expr = std::move(e);
+    } else if (auto* cond = dynamic_cast<BloomParser::ConditionContext*>(c)) {
+      l.kind = ast::LiteralKind::Condition;
+      l.expr = expr(cond->expr());
+    } else {
+      l.kind = ast::LiteralKind::Condition;
+      l.expr = std::make_unique<ast::Expr>(ast::ExprKind::Bool, l.span);
+    }
+    return l;
+  }
+
+  const SourceManager& sm_;
+  FileId file_;
+  DiagnosticEngine& diags_;
+  std::unordered_set<std::string> aliases_;
+  bool depth_reported_ = false;
+};
+
+// Rejects nesting deep enough to exhaust the stack of a recursive-descent parser.
+bool nesting_ok(antlr4::CommonTokenStream& tokens, FileId file, DiagnosticEngine& diags) {
+  int depth = 0, prefix_run = 0;
+  for (antlr4::Token* t : tokens.getTokens()) {
+    size_t type = t->getType();
+    if (type == BloomLexer::LPAREN) ++depth;
+    else if (type == BloomLexer::RPAREN) depth = std::max(0, depth - 1);
+    else if (type == BloomLexer::SEMI) depth = 0;
+    bool prefix = type == BloomLexer::MINUS || type == BloomLexer::BANG || type == BloomLexer::NOT;
+    prefix_run = prefix ? prefix_run + 1 : 0;
+    if (depth + prefix_run > kMaxNesting) {
+      diags.error("too-deep", token_span(file, t),
+                  "expression is nested more than " + std::to_string(kMaxNesting) + " levels deep");
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<ast::Module> parse_module(const SourceManager& sm, FileId file, DiagnosticEngine& diags) {
+  const SourceFile& src = sm.file(file);
+  antlr4::ANTLRInputStream input(src.text);
+  BloomLexer lexer(&input);
+  SilentListener silent;
+  lexer.removeErrorListeners();
+  lexer.addErrorListener(&silent);
+  antlr4::CommonTokenStream tokens(&lexer);
+  tokens.fill();
+  if (!nesting_ok(tokens, file, diags)) {
+    auto m = std::make_unique<ast::Module>();
+    m->file = file;
+    return m;
+  }
+
+  BloomParser parser(&tokens);
+  parser.removeErrorListeners();
+  parser.addErrorListener(&silent);
+  BloomParser::ProgramContext* tree = nullptr;
+  // Stage 1: SLL, bail out on the first error.
+  parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(antlr4::atn::PredictionMode::SLL);
+  parser.setErrorHandler(std::make_shared<antlr4::BailErrorStrategy>());
+  try {
+    tree = parser.program();
+  } catch (const antlr4::ParseCancellationException&) {
+    tree = nullptr;
+  }
+  if (!tree) {
+    // Stage 2: full LL with recovery and our messages.
+    tokens.seek(0);
+    parser.reset();
+    parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(antlr4::atn::PredictionMode::LL);
+    parser.setErrorHandler(std::make_shared<BloomErrorStrategy>(file, diags));
+    try {
+      tree = parser.program();
+    } catch (const std::exception& e) {
+      diags.error("syntax", Span{file, 1, 1, 1, 2}, std::string("the parser gave up: ") + e.what());
+      auto m = std::make_unique<ast::Module>();
+      m->file = file;
+      return m;
+    }
+  }
+  Builder builder(sm, file, diags);
+  return builder.build(tree);
+}
+
+}  // namespace bloom

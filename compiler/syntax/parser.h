@@ -1,0 +1,15 @@
+// Parsing: source text -> ast::Module. The only part of bloom that sees ANTLR types.
+#pragma once
+#include <memory>
+
+#include "syntax/ast.h"
+#include "syntax/diagnostics.h"
+
+namespace bloom {
+
+// Parses file `file` of `sm`. Syntax errors are reported to `diags` (never to the console) and
+// the parser recovers to report several per run; the returned module then holds what could be
+// built and must not be checked further.
+std::unique_ptr<ast::Module> parse_module(const SourceManager& sm, FileId file, DiagnosticEngine& diags);
+
+}  // namespace bloom

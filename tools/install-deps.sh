@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs every Debian package bloom needs to build and test (Debian 12, run as root).
+# Kept as the one place that lists dependencies: README and .ci/run both call it.
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build pkg-config python3 git
+  default-jre-headless antlr4 libantlr4-runtime-dev uuid-dev   # grammar -> parser, and its runtime
+  llvm-16-dev                                                  # JIT (compiler/jit)
+  libzmq3-dev cppzmq-dev                                       # runtime/net
+  libgtest-dev libgmock-dev                                    # tests
+  libcli11-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
