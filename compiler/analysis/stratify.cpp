@@ -108,7 +108,8 @@ std::unique_ptr<Strata> stratify(const sema::Program& p, const DependencyGraph& 
     cycle += " -> " + p.collections[e.to].name;
     auto& d = diags.error("unstratifiable", e.span,
                           "unstratifiable: " + p.collections[e.to].name + " depends on itself through " +
-                              sema::to_string(e.why) + " within one tick (cycle: " + cycle + ")");
+                              (e.why == sema::NonMonotone::Negation ? "" : "an ") + sema::to_string(e.why) +
+                              " within one tick (cycle: " + cycle + ")");
     d.with_label(std::string(sema::to_string(e.why)) + " of " + p.collections[e.from].name);
     for (uint32_t id : back) {
       const Edge& h = g.edges()[id];

@@ -186,8 +186,12 @@ class Checker {
     const ast::Module& mod = *mods_[index].ast;
     for (const auto& imp : mod.imports) {
       if (imp.alias.empty() || imp.path.empty()) continue;
-      if (mods_[index].imports.count(imp.alias)) {
-        diags_.error("duplicate-import", imp.alias_span, "import alias " + quote(imp.alias) + " is used twice");
+      if (mods_[index].imports.count(imp.alias) || std::count_if(mod.imports.begin(), mod.imports.end(), [&](const ast::Import& o) {
+            return o.alias == imp.alias && &o < &imp;
+          })) {
+        auto first = std::find_if(mod.imports.begin(), mod.imports.end(), [&](const ast::Import& o) { return o.alias == imp.alias; });
+        diags_.error("duplicate-import", imp.alias_span, "import alias " + quote(imp.alias) + " is used twice")
+            .note(first->alias_span, "first used here");
         continue;
       }
       fs::path display = fs::path(sm_.file(file).path).parent_path() / imp.path;
@@ -244,9 +248,12 @@ class Checker {
     // consts, in order: each may use the ones before it
     for (const auto& c : mod.consts) {
       if (info.consts.count(c.name)) {
-        diags_.error("duplicate-declaration", c.name_span, "const " + quote(c.name) + " is declared twice");
+        auto first = std::find_if(mod.consts.begin(), mod.consts.end(), [&](const ast::Const& k) { return k.name == c.name; });
+        diags_.error("duplicate-declaration", c.name_span, "const " + quote(c.name) + " is declared twice")
+            .note(first->name_span, "first declared here");
         continue;
       }
+      size_t errors_before = diags_.error_count();
       auto v = eval_const(*c.value, [&](const ast::QualifiedName& q, ConstValue& out) {
         if (q.qualified()) return false;
         auto it = info.consts.find(q.parts[0]);
@@ -259,14 +266,18 @@ class Checker {
             .with_help("use literals, operators and consts declared before it");
         info.consts[c.name] = ConstValue{};
       } else {
-        if (!is_known(*v) && !diags_.has_errors())
-          diags_.error("not-constant", c.value->span, "the value of const " + quote(c.name) + " is not known at compile time");
+        if (!is_known(*v) && diags_.error_count() == errors_before)  // not already explained
+          diags_.error("not-constant", c.value->span, "the value of const " + quote(c.name) + " is not known at compile time")
+              .with_help("self(), tick() and now() have values only at run time; use a param, or compute it in a rule");
         info.consts[c.name] = *v;
       }
     }
     for (const auto& p : mod.params) {
       if (info.params.count(p.name) || info.consts.count(p.name)) {
-        diags_.error("duplicate-declaration", p.name_span, quote(p.name) + " is declared twice");
+        auto& d = diags_.error("duplicate-declaration", p.name_span, quote(p.name) + " is declared twice");
+        if (info.params.count(p.name)) d.note(info.params[p.name]->name_span, "first declared here");
+        for (const auto& k : mod.consts)
+          if (k.name == p.name) d.note(k.name_span, "also declared as a const here");
         continue;
       }
       Type t = resolve_type(p.type, diags_);
@@ -349,7 +360,8 @@ class Checker {
     }
     if (d.key) {
       if (d.kind == ast::CollectionKind::Channel) {
-        diags_.error("bad-key", d.span, "a channel cannot have a key: its tuples are messages");
+        Span at = d.key->empty() ? d.span : Span::cover(d.key->front().span, d.key->back().span);
+        diags_.error("bad-key", at, "a channel cannot have a key: its tuples are messages");
       }
       std::set<uint32_t> used;
       for (const auto& k : *d.key) {
@@ -401,7 +413,9 @@ class Checker {
   void instantiate(uint32_t module, const std::string& prefix, uint32_t parent) {
     if (prog_.instances.size() >= kMaxInstances) {
       if (prog_.instances.size() == kMaxInstances)
-        diags_.error("too-many-instances", Span{}, "the imports create more than " + std::to_string(kMaxInstances) + " module instances");
+        diags_.error("too-many-instances", mods_[0].ast->imports.empty() ? Span{} : mods_[0].ast->imports.front().span,
+                     "the imports create more than " + std::to_string(kMaxInstances) + " module instances")
+            .with_help("every `import` is a separate instance, and so is every import inside it: import shared modules fewer times");
       prog_.instances.emplace_back();
       return;
     }
@@ -850,7 +864,27 @@ class Checker {
   }
 
   Type method(const ast::Expr& e, RuleCtx& ctx) {
-    Type recv = type_of(*e.args[0], ctx);
+    const ast::Expr& r0 = *e.args[0];
+    if (r0.kind == ExprKind::Name && !r0.name.qualified() && !is_const_name(ctx.module, r0)) {
+      auto it = ctx.vars.find(r0.name.parts[0]);
+      if (it == ctx.vars.end() || !it->second.bound) {
+        // Neither a bound variable nor an import alias: most likely a misspelt module name.
+        std::vector<std::string> names;
+        for (const auto& [a, _] : mods_[ctx.module].imports) names.push_back(a);
+        std::string near = closest_match(r0.name.parts[0], names);
+        if (!near.empty()) {
+          ctx.vars[r0.name.parts[0]].reported = true;
+          // It was meant as an atom of that module: its variables are not unbound, just unknown.
+          std::set<std::string> vs;
+          for (size_t i = 1; i < e.args.size(); ++i) collect_vars(*e.args[i], ctx, vs);
+          for (const auto& v : vs) ctx.vars[v].reported = true;
+          diags_.error("unknown-module", r0.span, "no imported module or bound variable is called " + quote(r0.name.parts[0]))
+              .with_help("did you mean the module " + quote(near) + "?");
+          return {};
+        }
+      }
+    }
+    Type recv = type_of(r0, ctx);
     if (recv.is_error()) return {};
     std::vector<Type> args;
     for (size_t i = 1; i < e.args.size(); ++i) args.push_back(type_of(*e.args[i], ctx));
@@ -922,7 +956,8 @@ class Checker {
   bool assignable(const ast::Expr& e, const Type& from, const Type& to) {
     if (from.is_error() || to.is_error() || from == to) return true;
     if (to.kind == TypeKind::Float && from.kind == TypeKind::Int) return true;
-    if (to.kind == TypeKind::Addr && from.kind == TypeKind::String) return e.kind == ExprKind::String || e.kind == ExprKind::Name;
+    if (to.kind == TypeKind::Addr && from.kind == TypeKind::String)
+      return e.kind == ExprKind::String || is_const_name(cur_module_, e);  // node names written as text
     return false;
   }
 
@@ -1025,6 +1060,7 @@ class Checker {
   }
 
   std::optional<RuleTemplate> check_rule(uint32_t m, const ast::Rule& r) {
+    cur_module_ = m;
     RuleCtx ctx;
     ctx.module = m;
     RuleTemplate tpl;
@@ -1051,9 +1087,17 @@ class Checker {
       const auto& l = r.body[i];
       if (l.kind != ast::LiteralKind::Positive && l.kind != ast::LiteralKind::Negated) continue;
       auto t = resolve_collection(m, l.atom.name);
-      if (!t || !check_arity(*t, l.atom)) continue;
-      if (t->is_builtin) {
+      bool usable = t && check_arity(*t, l.atom);
+      if (usable && t->is_builtin) {
         diags_.error("bad-body-atom", l.atom.span, quote(target_name(*t)) + " can only be written, not read");
+        usable = false;
+      }
+      if (!usable) {
+        // Already reported: its variables count as bound (with no type) so nothing cascades.
+        if (l.kind == ast::LiteralKind::Positive)
+          for (const auto& a : l.atom.args)
+            if (a.expr->kind == ExprKind::Name && !a.expr->name.qualified() && !is_const_name(m, *a.expr))
+              bind(a.expr->name.parts[0], Type{}, a.expr->span, {i}, ctx, true);
         continue;
       }
       targets[i] = t;
@@ -1094,7 +1138,15 @@ class Checker {
         bind(l.var, t, l.var_span, sources_of(*l.expr, ctx), ctx, false);
       }
     }
-    // 3. Everything else must now be bound and well-typed.
+    // 3. Assignments that never became ready report their unbound inputs; their own variable
+    //    then counts as bound (with no type) so that its uses do not repeat the error.
+    for (uint32_t i = 0; i < r.body.size(); ++i) {
+      const auto& l = r.body[i];
+      if (done[i] || (l.kind != ast::LiteralKind::Assign && l.kind != ast::LiteralKind::In)) continue;
+      type_of(*l.expr, ctx);
+      bind(l.var, Type{}, l.var_span, {}, ctx, false);
+    }
+    // 4. Everything else must now be bound and well-typed.
     for (uint32_t i = 0; i < r.body.size(); ++i) {
       const auto& l = r.body[i];
       switch (l.kind) {
@@ -1122,11 +1174,10 @@ class Checker {
         }
         case ast::LiteralKind::Assign:
         case ast::LiteralKind::In:
-          if (!done[i]) type_of(*l.expr, ctx);  // reports the unbound variables
-          break;
+          break;  // handled above
       }
     }
-    // 4. The head.
+    // 5. The head.
     if (head_ok) {
       const auto& cols = columns_of(*head);
       for (size_t j = 0; j < r.head.args.size(); ++j) {
@@ -1155,7 +1206,7 @@ class Checker {
         if (s == Store::Reveal) reveal(a, a.span, ctx);
       }
     }
-    // 5. Variables bound by an atom and never used again are probably typos.
+    // 6. Variables bound by an atom and never used again are probably typos.
     for (const auto& [name, v] : ctx.vars) {
       if (v.uses == 1 && v.from_atom && !name.empty() && name[0] != '_')
         diags_.warning("singleton-variable", v.first, "variable " + quote(name) + " is used only once")
@@ -1236,6 +1287,7 @@ class Checker {
     std::map<const ast::Fact*, std::optional<Target>> checked;
     for (uint32_t m = 0; m < mods_.size(); ++m) {
       for (const auto& f : mods_[m].ast->facts) {
+        cur_module_ = m;
         RuleCtx ctx;
         ctx.module = m;
         ctx.in_fact = true;
@@ -1342,6 +1394,7 @@ class Checker {
   std::vector<ModuleInfo> mods_;
   std::map<std::string, uint32_t> by_path_;
   std::vector<uint32_t> instance_module_;  // instance -> module index
+  uint32_t cur_module_ = 0;                // the module whose rule or fact is being checked
   std::map<uint32_t, std::vector<RuleTemplate>> templates_;
 };
 

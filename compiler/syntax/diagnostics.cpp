@@ -204,6 +204,11 @@ std::string closest_match(std::string_view name, const std::vector<std::string>&
   size_t limit = std::max<size_t>(1, name.size() / 3);
   std::string best;
   size_t best_d = limit + 1;
+  // A name that is the start of exactly one candidate (`to_str`) is a suggestion too.
+  std::string prefix_of;
+  int prefixes = 0;
+  for (const auto& c : candidates)
+    if (c.size() > name.size() && c.compare(0, name.size(), name) == 0) { prefix_of = c; ++prefixes; }
   for (const auto& c : candidates) {
     if (c == name) continue;
     size_t lim_len = c.size() > name.size() ? c.size() - name.size() : name.size() - c.size();
@@ -211,6 +216,7 @@ std::string closest_match(std::string_view name, const std::vector<std::string>&
     size_t dist = distance(name, c);
     if (dist < best_d) { best_d = dist; best = c; }
   }
+  if (best.empty() && prefixes == 1) return prefix_of;
   return best;
 }
 

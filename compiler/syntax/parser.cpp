@@ -67,6 +67,7 @@ class BloomErrorStrategy : public antlr4::DefaultErrorStrategy {
 
  protected:
   void reportNoViableAlternative(antlr4::Parser* p, const antlr4::NoViableAltException& e) override {
+    if (special(p, e.getOffendingToken())) return;
     report(p, e.getOffendingToken(), "unexpected " + found_description(e.getOffendingToken()));
   }
   void reportInputMismatch(antlr4::Parser* p, const antlr4::InputMismatchException& e) override {
@@ -78,6 +79,7 @@ class BloomErrorStrategy : public antlr4::DefaultErrorStrategy {
   void reportUnwantedToken(antlr4::Parser* p) override {
     if (inErrorRecoveryMode(p)) return;
     beginErrorCondition(p);
+    if (special(p, p->getCurrentToken())) return;
     report(p, p->getCurrentToken(), "unexpected " + found_description(p->getCurrentToken()));
   }
   void reportMissingToken(antlr4::Parser* p) override {
@@ -87,7 +89,35 @@ class BloomErrorStrategy : public antlr4::DefaultErrorStrategy {
   }
 
  private:
+  // Mistakes common enough to deserve their own words. Returns true if it reported.
+  bool special(antlr4::Parser* p, antlr4::Token* found) {
+    if (!found) return false;
+    antlr4::Token* prev = found->getTokenIndex() > 0 ? p->getTokenStream()->get(found->getTokenIndex() - 1) : nullptr;
+    antlr4::Token* before = prev && prev->getTokenIndex() > 0 ? p->getTokenStream()->get(prev->getTokenIndex() - 1) : nullptr;
+    // `tabel link(...)`: an identifier at the start of an item followed by another identifier.
+    if (prev && prev->getType() == BloomLexer::ID && found->getType() == BloomLexer::ID &&
+        (!before || before->getType() == BloomLexer::SEMI)) {
+      std::string near = closest_match(prev->getText(), {"table", "scratch", "channel", "input", "output", "periodic",
+                                                         "lattice", "import", "param", "const"});
+      if (!near.empty()) {
+        emit(token_span(file_, prev), prev, "unknown keyword `" + prev->getText() + "`", "did you mean `" + near + "`?");
+        return true;
+      }
+    }
+    if (found->getType() == BloomLexer::SEMI && prev && prev->getType() == BloomLexer::COMMA) {
+      emit(token_span(file_, found), found, "expected a body literal after `,`, found `;`", "remove the trailing `,`");
+      return true;
+    }
+    return false;
+  }
+
   void report_expected(antlr4::Parser* p, antlr4::Token* found) {
+    if (special(p, found)) return;
+    if (found && found->getType() == BloomLexer::BAD_NUMBER) {
+      emit(token_span(file_, found), found, "invalid number " + found_description(found),
+           "durations are written 250ms, 2s, 1m or 1h (`10m` is ten minutes)");
+      return;
+    }
     antlr4::misc::IntervalSet expected = p->getExpectedTokens();
     const auto& vocab = p->getVocabulary();
     std::string what;
@@ -112,6 +142,7 @@ class BloomErrorStrategy : public antlr4::DefaultErrorStrategy {
       s.col = s.end_col;
       s.end_col = s.col + 1;
       emit(s, found, "expected `;` after this", found_description(found) + " follows on the next line");
+      quiet_until_ = found->getTokenIndex();  // the next line is a statement of its own
       return;
     }
     report(p, found, msg);
@@ -120,7 +151,14 @@ class BloomErrorStrategy : public antlr4::DefaultErrorStrategy {
   void report(antlr4::Parser*, antlr4::Token* t, std::string msg) {
     if (t) {
       switch (t->getType()) {
-        case BloomLexer::ERROR_CHAR: msg = "unexpected character " + found_description(t); break;
+        case BloomLexer::ERROR_CHAR:
+          if (t->getText() == "&" || t->getText() == "|") {
+            emit(token_span(file_, t), t, "`" + t->getText() + t->getText() + "` is not an operator",
+                 "separate body literals with `,`; in expressions write `and` / `or`");
+            return;
+          }
+          msg = "unexpected character " + found_description(t);
+          break;
         case BloomLexer::UNTERMINATED_COMMENT: msg = "unterminated block comment: `/*` has no `*/`"; break;
         case BloomLexer::UNTERMINATED_STRING: msg = "unterminated string literal"; break;
         default: break;
@@ -129,18 +167,35 @@ class BloomErrorStrategy : public antlr4::DefaultErrorStrategy {
     emit(token_span(file_, t), t, std::move(msg), "");
   }
 
+  // One error per statement: after an error, whatever recovery finds before the next `;` is
+  // almost always a consequence of the first mistake, so it is not reported.
   void emit(Span s, antlr4::Token* t, std::string msg, std::string note) {
-    // One error per token: recovery may otherwise complain twice about the same place.
     size_t index = t ? t->getTokenIndex() : SIZE_MAX;
-    if (index == last_index_) return;
-    last_index_ = index;
+    if (index != SIZE_MAX && quiet_until_ != SIZE_MAX && index <= quiet_until_) return;
     auto& d = diags_.error("syntax", s, std::move(msg));
     if (!note.empty()) d.with_help(note);
+    quiet_until_ = next_semicolon(t);
   }
+
+  size_t next_semicolon(antlr4::Token* t) const {
+    if (!t || !stream_) return SIZE_MAX;
+    size_t i = t->getTokenIndex();
+    for (; i < stream_->size(); ++i) {
+      size_t type = stream_->get(i)->getType();
+      if (type == BloomLexer::SEMI || type == antlr4::Token::EOF) break;
+    }
+    return i;
+  }
+
+ public:
+  void set_stream(antlr4::TokenStream* s) { stream_ = s; }
+
+ private:
 
   FileId file_;
   DiagnosticEngine& diags_;
-  size_t last_index_ = SIZE_MAX - 1;
+  antlr4::TokenStream* stream_ = nullptr;
+  size_t quiet_until_ = SIZE_MAX;
 };
 
 // Lexer/parser console output is never shown; errors arrive through the strategy above, and
@@ -302,7 +357,8 @@ class Builder {
     Span s = span(c);
     if (depth > kMaxExprDepth) {
       if (!depth_reported_)
-        diags_.error("too-deep", s, "expression is nested more than " + std::to_string(kMaxExprDepth) + " levels deep");
+        diags_.error("too-deep", s, "expression is too long: more than " + std::to_string(kMaxExprDepth) + " operators in one chain")
+            .with_help("split it with assignments (`a = ..., b = a + ...`)");
       depth_reported_ = true;
       return std::make_unique<ast::Expr>(ast::ExprKind::Int, s);
     }
@@ -350,8 +406,8 @@ class Builder {
         d.with_help("to compare with a negative number, put a space after `<`: `" +
                     a->expr(0)->getText() + " < -" + a->expr(1)->getText() + "`");
       else
-        d.with_help("a rule has exactly one merge operator, between its head and its body; "
-                    "for a comparison put a space after `<`");
+        d.with_help("a rule has exactly one merge operator, between its head and its body: "
+                    "did you mean to end the rule with `;` and start another?");
       auto e = std::make_unique<ast::Expr>(ast::ExprKind::Binary, s);
       e->binary_op = ast::BinaryOp::Lt;
       e->op_span = span(a->op);
@@ -675,7 +731,9 @@ std::unique_ptr<ast::Module> parse_module(const SourceManager& sm, FileId file, 
     tokens.seek(0);
     parser.reset();
     parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(antlr4::atn::PredictionMode::LL);
-    parser.setErrorHandler(std::make_shared<BloomErrorStrategy>(file, diags));
+    auto strategy = std::make_shared<BloomErrorStrategy>(file, diags);
+    strategy->set_stream(&tokens);
+    parser.setErrorHandler(strategy);
     try {
       tree = parser.program();
     } catch (const std::exception& e) {

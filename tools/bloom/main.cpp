@@ -52,11 +52,14 @@ int run_check(const std::vector<std::string>& files, const std::string& format, 
               const std::vector<std::string>& raw_params, bool strata, bool quiet) {
   auto opts = parse_params(raw_params);
   if (!opts) return kUsage;
-  bool failed = false;
+  bool failed = false, usage = false;
   nlohmann::json report = {{"files", nlohmann::json::array()}, {"errors", 0}, {"warnings", 0}};
   for (const auto& file : files) {
     auto c = bloom::compile_file(file, *opts);
     failed = failed || !c->ok();
+    // A bad command line (unreadable file, unknown or malformed --param) is a usage error.
+    for (const auto& d : c->diags.all())
+      usage = usage || d.code == "cannot-read" || d.code == "unknown-param" || d.code == "bad-param-value";
     if (format == "json") {
       auto one = nlohmann::json::parse(bloom::render_json(c->sources, c->diags));
       one["file"] = file;
@@ -78,6 +81,7 @@ int run_check(const std::vector<std::string>& files, const std::string& format, 
     }
   }
   if (format == "json") std::cout << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  if (usage) return kUsage;
   return failed ? kCompileError : kOk;
 }
 
@@ -89,7 +93,7 @@ int main(int argc, char** argv) {
                "bloom"};
   app.set_version_flag("--version", std::string("bloom ") + BLOOM_VERSION);
   app.require_subcommand(1);
-  app.footer("Exit status: 0 success, 1 compile error, 2 usage error.\n"
+  app.footer("Exit status: 0 success, 1 compile error, 2 usage error (bad options, unreadable file, unknown --param).\n"
              "The `run`, `plan`, `lint` and `node` subcommands arrive in later releases (docs/architecture.md).");
 
   std::vector<std::string> files, params;
