@@ -65,6 +65,21 @@ std::optional<double> as_double(const ConstValue& v) {
   return std::nullopt;
 }
 
+// The six comparisons, for any ordered type; nullopt for an operator that is not one.
+template <typename T>
+std::optional<bool> compare(ast::BinaryOp op, const T& x, const T& y) {
+  using Op = ast::BinaryOp;
+  switch (op) {
+    case Op::Eq: return x == y;
+    case Op::Ne: return x != y;
+    case Op::Lt: return x < y;
+    case Op::Le: return x <= y;
+    case Op::Gt: return x > y;
+    case Op::Ge: return x >= y;
+    default: return std::nullopt;
+  }
+}
+
 ConstValue binary(const ast::Expr& e, const ConstValue& a, const ConstValue& b, DiagnosticEngine& diags) {
   using Op = ast::BinaryOp;
   Op op = e.binary_op;
@@ -72,6 +87,7 @@ ConstValue binary(const ast::Expr& e, const ConstValue& a, const ConstValue& b, 
   auto* ib = std::get_if<int64_t>(&b);
   if (ia && ib) {
     int64_t x = *ia, y = *ib, r = 0;
+    if (auto c = compare(op, x, y)) return *c;
     switch (op) {
       case Op::Add: if (__builtin_add_overflow(x, y, &r)) break; return r;
       case Op::Sub: if (__builtin_sub_overflow(x, y, &r)) break; return r;
@@ -84,12 +100,6 @@ ConstValue binary(const ast::Expr& e, const ConstValue& a, const ConstValue& b, 
         }
         if (x == INT64_MIN && y == -1) break;
         return op == Op::Div ? x / y : x % y;
-      case Op::Eq: return x == y;
-      case Op::Ne: return x != y;
-      case Op::Lt: return x < y;
-      case Op::Le: return x <= y;
-      case Op::Gt: return x > y;
-      case Op::Ge: return x >= y;
       default: return std::monostate{};
     }
     diags.error("overflow", e.span, "integer overflow in a constant expression");
@@ -98,34 +108,22 @@ ConstValue binary(const ast::Expr& e, const ConstValue& a, const ConstValue& b, 
   auto da = as_double(a), db = as_double(b);
   if (da && db) {
     double x = *da, y = *db;
+    if (auto c = compare(op, x, y)) return *c;
     switch (op) {
       case Op::Add: return x + y;
       case Op::Sub: return x - y;
       case Op::Mul: return x * y;
       case Op::Div: return x / y;
       case Op::Mod: return std::fmod(x, y);
-      case Op::Eq: return x == y;
-      case Op::Ne: return x != y;
-      case Op::Lt: return x < y;
-      case Op::Le: return x <= y;
-      case Op::Gt: return x > y;
-      case Op::Ge: return x >= y;
       default: return std::monostate{};
     }
   }
   auto* sa = std::get_if<std::string>(&a);
   auto* sb = std::get_if<std::string>(&b);
   if (sa && sb) {
-    switch (op) {
-      case Op::Add: return *sa + *sb;
-      case Op::Eq: return *sa == *sb;
-      case Op::Ne: return *sa != *sb;
-      case Op::Lt: return *sa < *sb;
-      case Op::Le: return *sa <= *sb;
-      case Op::Gt: return *sa > *sb;
-      case Op::Ge: return *sa >= *sb;
-      default: return std::monostate{};
-    }
+    if (auto c = compare(op, *sa, *sb)) return *c;
+    if (op == Op::Add) return *sa + *sb;
+    return std::monostate{};
   }
   auto* ba = std::get_if<bool>(&a);
   auto* bb = std::get_if<bool>(&b);

@@ -7,6 +7,7 @@
 
 #include <antlr4-runtime.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <unordered_set>
@@ -137,6 +138,11 @@ class BloomErrorStrategy : public antlr4::DefaultErrorStrategy {
     std::string msg = "expected " + what + ", found " + found_description(found);
     // A missing `;` is best shown right after the previous token, as clang does.
     antlr4::Token* prev = p->getTokenStream()->LT(-1);
+    // An unterminated string swallowed the rest of the line; the AST builder reports that.
+    if (prev && prev->getType() == BloomLexer::UNTERMINATED_STRING) {
+      quiet_until_ = next_semicolon(found);
+      return;
+    }
     if (expected.contains(static_cast<size_t>(BloomLexer::SEMI)) && prev && found && prev->getLine() < found->getLine()) {
       Span s = token_span(file_, prev);
       s.col = s.end_col;
@@ -372,6 +378,13 @@ class Builder {
       return e;
     }
     if (auto* u = dynamic_cast<BloomParser::UnaryContext*>(c)) {
+      // -9223372036854775808 is INT64_MIN, although its digits alone do not fit in 64 bits.
+      if (auto* k = dynamic_cast<BloomParser::ConstantContext*>(u->expr());
+          k && u->op->getType() == BloomLexer::MINUS && k->getText() == "9223372036854775808") {
+        auto e = std::make_unique<ast::Expr>(ast::ExprKind::Int, s);
+        e->int_value = INT64_MIN;
+        return e;
+      }
       auto e = std::make_unique<ast::Expr>(ast::ExprKind::Unary, s);
       e->unary_op = u->op->getType() == BloomLexer::MINUS ? ast::UnaryOp::Neg : ast::UnaryOp::Not;
       e->op_span = span(u->op);
@@ -678,6 +691,28 @@ class Builder {
   bool depth_reported_ = false;
 };
 
+// Byte offset of the first invalid UTF-8 sequence (overlong forms, surrogates and values past
+// U+10FFFF included), or npos. ANTLR's input stream throws on such input, so it is checked first.
+size_t invalid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) { ++i; continue; }
+    size_t n = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return i;
+    uint32_t cp = c & (0x7F >> n);
+    for (size_t k = 1; k < n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += n;
+  }
+  return std::string_view::npos;
+}
+
 // Rejects nesting deep enough to exhaust the stack of a recursive-descent parser.
 bool nesting_ok(antlr4::CommonTokenStream& tokens, FileId file, DiagnosticEngine& diags) {
   int depth = 0, prefix_run = 0;
@@ -701,6 +736,21 @@ bool nesting_ok(antlr4::CommonTokenStream& tokens, FileId file, DiagnosticEngine
 
 std::unique_ptr<ast::Module> parse_module(const SourceManager& sm, FileId file, DiagnosticEngine& diags) {
   const SourceFile& src = sm.file(file);
+  auto empty = [&] {
+    auto m = std::make_unique<ast::Module>();
+    m->file = file;
+    return m;
+  };
+  if (size_t bad = invalid_utf8(src.text); bad != std::string_view::npos) {
+    auto line_it = std::upper_bound(src.line_starts.begin(), src.line_starts.end(), static_cast<uint32_t>(bad));
+    uint32_t line = static_cast<uint32_t>(line_it - src.line_starts.begin());
+    uint32_t col = 1;
+    for (size_t i = src.line_starts[line - 1]; i < bad; ++i)
+      if ((static_cast<unsigned char>(src.text[i]) & 0xC0) != 0x80) ++col;
+    diags.error("syntax", Span{file, line, col, line, col + 1}, "the file is not valid UTF-8")
+        .with_help("bloom sources are UTF-8 text; this byte sequence is not");
+    return empty();
+  }
   antlr4::ANTLRInputStream input(src.text);
   BloomLexer lexer(&input);
   SilentListener silent;
@@ -708,11 +758,7 @@ std::unique_ptr<ast::Module> parse_module(const SourceManager& sm, FileId file, 
   lexer.addErrorListener(&silent);
   antlr4::CommonTokenStream tokens(&lexer);
   tokens.fill();
-  if (!nesting_ok(tokens, file, diags)) {
-    auto m = std::make_unique<ast::Module>();
-    m->file = file;
-    return m;
-  }
+  if (!nesting_ok(tokens, file, diags)) return empty();
 
   BloomParser parser(&tokens);
   parser.removeErrorListeners();
@@ -738,9 +784,7 @@ std::unique_ptr<ast::Module> parse_module(const SourceManager& sm, FileId file, 
       tree = parser.program();
     } catch (const std::exception& e) {
       diags.error("syntax", Span{file, 1, 1, 1, 2}, std::string("the parser gave up: ") + e.what());
-      auto m = std::make_unique<ast::Module>();
-      m->file = file;
-      return m;
+      return empty();
     }
   }
   Builder builder(sm, file, diags);

@@ -128,6 +128,7 @@ struct Options {
   std::vector<std::string> replay;
   std::vector<std::string> seed_dirs;
   bool strict = false;          // soft findings are failures
+  bool keep_going = false;      // exceptions are counted and saved, not fatal at once
   bool keep_workdir = false;
   bool verbose = false;
 };
@@ -147,6 +148,8 @@ struct Options {
       "                     inputs as DIR/{crash,hang,exception,finding}-SEED-ITER.bloom\n"
       "  --replay FILE      compile FILE once the way the fuzzer does, print its diagnostics\n"
       "  --strict           soft findings (not ok() without an error, bad spans) fail the run\n"
+      "  --keep-going       after an exception (or a --strict finding), save the input and go on;\n"
+      "                     each distinct message is reported once, the exit status is 1 at the end\n"
       "  --report-every S   seconds between progress lines (default 5)\n"
       "  --keep-workdir     do not delete the temporary working directory\n"
       "  -v, --verbose      print every saved finding's diagnostics\n");
@@ -183,6 +186,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--save-crashes") o.save_dir = need(i);
     else if (a == "--replay") o.replay.push_back(need(i));
     else if (a == "--strict") o.strict = true;
+    else if (a == "--keep-going") o.keep_going = true;
     else if (a == "--keep-workdir") o.keep_workdir = true;
     else if (a == "-v" || a == "--verbose") o.verbose = true;
     else if (a == "-h" || a == "--help") usage(0);
@@ -1000,13 +1004,22 @@ int main(int argc, char** argv) {
   uint64_t iter = 0, ok_count = 0, findings = 0, findings_saved = 0;
   double slowest_ms = 0, total_ms = 0;
   std::string slowest_input;
-  std::set<std::string> finding_kinds;
+  std::set<std::string> finding_kinds, exception_kinds;
+  uint64_t exceptions = 0;
 
   // Every seed is compiled once unmutated first: they seed the feature set too.
   size_t seed_cursor = 0;
   for (;;) {
     if (o.iterations && iter >= o.iterations) break;
     if (o.seconds > 0 && elapsed() >= o.seconds) break;
+    if (const double t = elapsed(); t >= next_report && iter > 0) {
+      next_report = t + o.report_every;
+      std::fprintf(stderr,
+                   "bloom_fuzz: %6.1f s  iterations %" PRIu64 "  exec/s %.0f  corpus %zu  features %zu  ok %.1f%%"
+                   "  slowest %.1f ms  findings %" PRIu64 "  exceptions %" PRIu64 "\n",
+                   t, iter, iter / t, corpus.size(), seen_features.size(), 100.0 * ok_count / iter, slowest_ms,
+                   findings, exceptions);
+    }
     rebuild_pool();
 
     std::string input;
@@ -1028,25 +1041,28 @@ int main(int argc, char** argv) {
     }
 
     Outcome r;
+    std::string exception;
     try {
       r = run_one(input, copts, nullptr);
     } catch (const std::exception& e) {
-      g_compile_start_ns.store(0);
-      std::string saved = save_named("exception", o.seed, iter, input);
-      std::fprintf(stderr,
-                   "bloom_fuzz: FAILURE: exception escaped compile_text at iteration %" PRIu64 ": %s\n"
-                   "bloom_fuzz: input saved to %s\nbloom_fuzz: reproduce with: bloom_fuzz --replay %s\n",
-                   iter, e.what(), (saved.empty() ? g_current_path : saved).c_str(),
-                   (saved.empty() ? g_current_path : saved).c_str());
-      return 1;
+      exception = std::string("exception escaped compile_text: ") + e.what();
     } catch (...) {
+      exception = "an exception that is not a std::exception escaped compile_text";
+    }
+    if (!exception.empty()) {
       g_compile_start_ns.store(0);
-      std::string saved = save_named("exception", o.seed, iter, input);
-      std::fprintf(stderr,
-                   "bloom_fuzz: FAILURE: non-std exception escaped compile_text at iteration %" PRIu64 "\n"
-                   "bloom_fuzz: input saved to %s\n",
-                   iter, (saved.empty() ? g_current_path : saved).c_str());
-      return 1;
+      g_in_compile.store(false);
+      ++exceptions;
+      if (exception_kinds.insert(exception).second || !o.keep_going) {
+        std::string saved = save_named("exception", o.seed, iter, input);
+        if (saved.empty()) saved = g_current_path;
+        std::fprintf(stderr,
+                     "bloom_fuzz: FAILURE at iteration %" PRIu64 ": %s\n"
+                     "bloom_fuzz: input saved to %s\nbloom_fuzz: reproduce with: bloom_fuzz --replay %s\n",
+                     iter, exception.c_str(), saved.c_str(), saved.c_str());
+      }
+      if (!o.keep_going) return 1;
+      continue;
     }
 
     total_ms += r.ms;
@@ -1065,7 +1081,7 @@ int main(int argc, char** argv) {
         ++findings_saved;
         std::fprintf(stderr, "bloom_fuzz: FINDING at iteration %" PRIu64 ": %s%s%s\n", iter, r.finding.c_str(),
                      saved.empty() ? "" : "; input saved to ", saved.c_str());
-        if (o.strict) {
+        if (o.strict && !o.keep_going) {
           std::fprintf(stderr, "bloom_fuzz: --strict: failing\n");
           return 1;
         }
@@ -1079,15 +1095,6 @@ int main(int argc, char** argv) {
       else corpus[rng.below(corpus.size())] = std::move(input);
     }
 
-    double t = elapsed();
-    if (t >= next_report) {
-      next_report = t + o.report_every;
-      std::fprintf(stderr,
-                   "bloom_fuzz: %6.1f s  iterations %" PRIu64 "  exec/s %.0f  corpus %zu  features %zu  ok %.1f%%"
-                   "  slowest %.1f ms  findings %" PRIu64 "\n",
-                   t, iter, iter / t, corpus.size(), seen_features.size(), 100.0 * ok_count / iter, slowest_ms,
-                   findings);
-    }
   }
 
   const double t = std::max(elapsed(), 1e-9);
@@ -1095,8 +1102,9 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "bloom_fuzz: done: %" PRIu64 " iterations in %.1f s (%.0f exec/s, mean %.2f ms/compile, slowest "
                "%.1f ms), corpus %zu, features %zu, ok %.1f%%, %" PRIu64 " soft findings (%" PRIu64
-               " distinct), 0 crashes, 0 hangs, 0 exceptions\n",
+               " distinct), %" PRIu64 " exceptions (%zu distinct), 0 crashes, 0 hangs\n",
                iter, t, iter / t, iter ? total_ms / iter : 0.0, slowest_ms, corpus.size(), seen_features.size(),
-               iter ? 100.0 * ok_count / iter : 0.0, findings, findings_saved);
+               iter ? 100.0 * ok_count / iter : 0.0, findings, findings_saved, exceptions, exception_kinds.size());
+  if (exceptions || (o.strict && findings)) return 1;
   return 0;
 }
