@@ -10,7 +10,9 @@ constexpr uint32_t kUnvisited = UINT32_MAX;
 
 // Tarjan's algorithm over instantaneous edges, iterative so that long rule chains cannot
 // overflow the stack. Components come out in reverse topological order.
-std::vector<uint32_t> components(const DependencyGraph& g, uint32_t& count) {
+}  // namespace
+
+std::vector<uint32_t> strongly_connected(const DependencyGraph& g, bool instant_only, uint32_t& count) {
   size_t n = g.collection_count();
   std::vector<uint32_t> index(n, kUnvisited), low(n, 0), comp(n, kUnvisited);
   std::vector<bool> on_stack(n, false);
@@ -29,7 +31,7 @@ std::vector<uint32_t> components(const DependencyGraph& g, uint32_t& count) {
       const auto& out = g.out(f.node);
       if (f.edge < out.size()) {
         const Edge& e = g.edges()[out[f.edge++]];
-        if (e.timing != Timing::Instant) continue;
+        if (instant_only && e.timing != Timing::Instant) continue;
         uint32_t w = e.to;
         if (index[w] == kUnvisited) {
           index[w] = low[w] = next++;
@@ -59,6 +61,8 @@ std::vector<uint32_t> components(const DependencyGraph& g, uint32_t& count) {
   return comp;
 }
 
+namespace {
+
 // Instantaneous edges from `from` back to `to` inside one component, as a path of edge ids.
 std::vector<uint32_t> path_within(const DependencyGraph& g, const std::vector<uint32_t>& comp, uint32_t from, uint32_t to) {
   std::vector<uint32_t> via(g.collection_count(), kUnvisited);
@@ -87,7 +91,7 @@ std::vector<uint32_t> path_within(const DependencyGraph& g, const std::vector<ui
 
 std::unique_ptr<Strata> stratify(const sema::Program& p, const DependencyGraph& g, DiagnosticEngine& diags) {
   uint32_t ncomp = 0;
-  std::vector<uint32_t> comp = components(g, ncomp);
+  std::vector<uint32_t> comp = strongly_connected(g, true, ncomp);
   auto s = std::make_unique<Strata>();
   s->scc_of = comp;
   s->recursive.assign(g.collection_count(), false);
@@ -108,7 +112,7 @@ std::unique_ptr<Strata> stratify(const sema::Program& p, const DependencyGraph& 
     cycle += " -> " + p.collections[e.to].name;
     auto& d = diags.error("unstratifiable", e.span,
                           "unstratifiable: " + p.collections[e.to].name + " depends on itself through " +
-                              (e.why == sema::NonMonotone::Negation ? "" : "an ") + sema::to_string(e.why) +
+                              (e.why == sema::NonMonotone::Negation ? "" : e.why == sema::NonMonotone::Aggregate ? "an " : "a ") + sema::to_string(e.why) +
                               " within one tick (cycle: " + cycle + ")");
     d.with_label(std::string(sema::to_string(e.why)) + " of " + p.collections[e.from].name);
     for (uint32_t id : back) {

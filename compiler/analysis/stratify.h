@@ -20,6 +20,11 @@ struct Strata {
   size_t count() const { return rules.size(); }
 };
 
+// Strongly connected components (Tarjan, iterative) over the instantaneous edges only, or over
+// every edge. Components are numbered in reverse topological order: an edge between two
+// components goes from a higher number to a lower one.
+std::vector<uint32_t> strongly_connected(const DependencyGraph& graph, bool instant_only, uint32_t& count);
+
 // Returns null (with an error per offending cycle) when the program cannot be stratified.
 std::unique_ptr<Strata> stratify(const sema::Program& program, const DependencyGraph& graph, DiagnosticEngine& diags);
 

@@ -185,7 +185,12 @@ class Checker {
     stack.push_back(canon);
     const ast::Module& mod = *mods_[index].ast;
     for (const auto& imp : mod.imports) {
-      if (imp.alias.empty() || imp.path.empty()) continue;
+      if (imp.alias.empty()) continue;  // a syntax error, already reported
+      if (imp.path.empty()) {
+        diags_.error("import-not-found", imp.path_span, "cannot import an empty path")
+            .with_help("name the module file relative to this one, e.g. `import \"lib/quorum.bloom\" as q;`");
+        continue;
+      }
       if (mods_[index].imports.count(imp.alias) || std::count_if(mod.imports.begin(), mod.imports.end(), [&](const ast::Import& o) {
             return o.alias == imp.alias && &o < &imp;
           })) {

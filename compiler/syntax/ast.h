@@ -107,8 +107,17 @@ enum class MergeOp {
 };
 const char* to_string(MergeOp op);
 
+// `// bloom:allow(point-of-order) reason` on the line before a rule or at the end of its last
+// line: the lint reports that rule's findings of this kind as suppressed.
+struct Suppression {
+  std::string kind;    // "point-of-order", "race"
+  std::string reason;  // the rest of the comment
+  Span span;
+};
+
 struct Rule {
   Atom head;
+  std::vector<Suppression> suppressions;
   MergeOp op = MergeOp::Instant;
   Span op_span;
   std::vector<BodyLiteral> body;

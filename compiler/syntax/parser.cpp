@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <cmath>
 #include <unordered_set>
 
@@ -214,8 +215,32 @@ class SilentListener : public antlr4::BaseErrorListener {
 
 class Builder {
  public:
-  Builder(const SourceManager& sm, FileId file, DiagnosticEngine& diags)
-      : sm_(sm), file_(file), diags_(diags) {}
+  Builder(const SourceManager& sm, FileId file, DiagnosticEngine& diags, antlr4::CommonTokenStream& tokens)
+      : sm_(sm), file_(file), diags_(diags) {
+    collect_suppressions(tokens);
+  }
+
+  // Lint suppressions live in comments (the lexer's hidden channel), keyed by line.
+  void collect_suppressions(antlr4::CommonTokenStream& tokens) {
+    static const std::string kTag = "bloom:allow(";
+    for (antlr4::Token* t : tokens.getTokens()) {
+      if (t->getType() != BloomLexer::LINE_COMMENT) continue;
+      std::string text = t->getText();
+      size_t at = text.find(kTag);
+      if (at == std::string::npos) continue;
+      size_t close = text.find(')', at);
+      if (close == std::string::npos) continue;
+      ast::Suppression sup;
+      sup.kind = text.substr(at + kTag.size(), close - at - kTag.size());
+      size_t r = text.find_first_not_of(" \t:-", close + 1);
+      sup.reason = r == std::string::npos ? "" : text.substr(r);
+      sup.span = span(t);
+      if (sup.kind != "point-of-order" && sup.kind != "race")
+        diags_.warning("unknown-suppression", sup.span, "unknown lint suppression `" + sup.kind + "`")
+            .with_help("the kinds are point-of-order and race");
+      suppressions_[sup.span.line].push_back(std::move(sup));
+    }
+  }
 
   std::unique_ptr<ast::Module> build(BloomParser::ProgramContext* prog) {
     auto m = std::make_unique<ast::Module>();
@@ -628,6 +653,9 @@ class Builder {
     }
     r.op_span = span(c->mergeOp());
     r.span = span(c);
+    for (uint32_t line : {r.span.line - 1, r.span.end_line})
+      if (auto it = suppressions_.find(line); it != suppressions_.end())
+        for (const auto& sup : it->second) r.suppressions.push_back(sup);
     if (auto* body = c->body())
       for (auto* lit : body->literal()) r.body.push_back(literal(lit));
     m.rules.push_back(std::move(r));
@@ -688,6 +716,7 @@ class Builder {
   FileId file_;
   DiagnosticEngine& diags_;
   std::unordered_set<std::string> aliases_;
+  std::map<uint32_t, std::vector<ast::Suppression>> suppressions_;  // by line
   bool depth_reported_ = false;
 };
 
@@ -715,12 +744,21 @@ size_t invalid_utf8(std::string_view s) {
 
 // Rejects nesting deep enough to exhaust the stack of a recursive-descent parser.
 bool nesting_ok(antlr4::CommonTokenStream& tokens, FileId file, DiagnosticEngine& diags) {
-  int depth = 0, prefix_run = 0;
+  // `<` opens a type argument list (`lset<lset<...>>`) as well as a comparison, so it counts as
+  // nesting until a `>` or the end of the statement; 200 per statement is far beyond real use.
+  int depth = 0, prefix_run = 0, angles = 0;
   for (antlr4::Token* t : tokens.getTokens()) {
     size_t type = t->getType();
     if (type == BloomLexer::LPAREN) ++depth;
     else if (type == BloomLexer::RPAREN) depth = std::max(0, depth - 1);
-    else if (type == BloomLexer::SEMI) depth = 0;
+    else if (type == BloomLexer::LT) ++angles;
+    else if (type == BloomLexer::GT) angles = std::max(0, angles - 1);
+    else if (type == BloomLexer::SEMI) depth = angles = 0;
+    if (angles > kMaxNesting) {
+      diags.error("too-deep", token_span(file, t),
+                  "types or comparisons nested more than " + std::to_string(kMaxNesting) + " levels deep in one statement");
+      return false;
+    }
     bool prefix = type == BloomLexer::MINUS || type == BloomLexer::BANG || type == BloomLexer::NOT;
     prefix_run = prefix ? prefix_run + 1 : 0;
     if (depth + prefix_run > kMaxNesting) {
@@ -787,7 +825,7 @@ std::unique_ptr<ast::Module> parse_module(const SourceManager& sm, FileId file, 
       return empty();
     }
   }
-  Builder builder(sm, file, diags);
+  Builder builder(sm, file, diags, tokens);
   return builder.build(tree);
 }
 

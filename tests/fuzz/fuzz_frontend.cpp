@@ -559,10 +559,13 @@ class Mutator {
   Mutator(Rng& rng, size_t max_len) : rng_(rng), max_len_(max_len) {}
 
   // `pool` is where splices come from (seeds and corpus).
+  // Half of the inputs get only token- and line-level mutations, which mostly keep the text
+  // parseable, so that name resolution, types, safety and stratification see them too.
   std::string mutate(std::string s, const std::vector<const std::string*>& pool) {
     const size_t n = rng_.range(1, 4);
+    const bool gentle = rng_.chance(2);
     for (size_t i = 0; i < n; ++i) {
-      mutate_once(s, pool);
+      mutate_once(s, pool, gentle);
       if (s.size() > max_len_) s.resize(max_len_);
     }
     return s;
@@ -625,8 +628,20 @@ class Mutator {
     return out;
   }
 
-  void mutate_once(std::string& s, const std::vector<const std::string*>& pool) {
-    switch (rng_.below(18)) {
+  // Keyword-sized tokens and snippets inserted between two tokens (at a space or line break).
+  void insert_between_tokens(std::string& s) {
+    std::vector<size_t> gaps;
+    for (size_t i = 0; i < s.size(); ++i)
+      if (s[i] == ' ' || s[i] == '\n' || s[i] == ',' || s[i] == '(') gaps.push_back(i + 1);
+    const std::string& tok = rng_.pick(dictionary());
+    size_t at = gaps.empty() ? pos(s) : gaps[rng_.below(gaps.size())];
+    s.insert(at, tok + " ");
+  }
+
+  void mutate_once(std::string& s, const std::vector<const std::string*>& pool, bool gentle) {
+    static const unsigned kGentle[] = {9, 9, 9, 10, 13, 14, 15, 15, 17, 18, 18};
+    const unsigned choice = gentle ? kGentle[rng_.below(std::size(kGentle))] : static_cast<unsigned>(rng_.below(19));
+    switch (choice) {
       case 0:  // flip a bit
         if (!s.empty()) s[rng_.below(s.size())] ^= static_cast<char>(1u << rng_.below(8));
         break;
@@ -748,6 +763,9 @@ class Mutator {
         if (rng_.chance(2)) s += rng_.pick(std::vector<std::string>{"\"abc", "/* open", "t(x) <=", "(", "// c", "lset<"});
         break;
       }
+      case 18:
+        insert_between_tokens(s);
+        break;
       default: {  // replace a merge operator / comparison with another
         static const std::vector<std::string> ops = {"<=", "<+", "<-", "<+-", "<~", "==", "!=", "<", ">", ">=", "="};
         std::vector<size_t> at;

@@ -7,11 +7,20 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "analysis/calm.h"
+#include "analysis/lint_report.h"
 #include "driver/driver.h"
 
 namespace {
 
-enum Exit { kOk = 0, kCompileError = 1, kUsage = 2 };
+enum Exit { kOk = 0, kCompileError = 1, kUsage = 2, kNeedsCoordination = 4 };
+
+bool want_color_stdout(const std::string& mode) {
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  const char* term = std::getenv("TERM");
+  return isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR") && !(term && std::string(term) == "dumb");
+}
 
 bool want_color(const std::string& mode) {
   if (mode == "always") return true;
@@ -31,6 +40,12 @@ std::optional<bloom::CompileOptions> parse_params(const std::vector<std::string>
     opts.params.emplace_back(p.substr(0, eq), p.substr(eq + 1));
   }
   return opts;
+}
+
+bool usage_error(const bloom::Compilation& c) {
+  for (const auto& d : c.diags.all())
+    if (d.code == "cannot-read" || d.code == "unknown-param" || d.code == "bad-param-value") return true;
+  return false;
 }
 
 void print_strata(const bloom::Compilation& c) {
@@ -58,8 +73,7 @@ int run_check(const std::vector<std::string>& files, const std::string& format, 
     auto c = bloom::compile_file(file, *opts);
     failed = failed || !c->ok();
     // A bad command line (unreadable file, unknown or malformed --param) is a usage error.
-    for (const auto& d : c->diags.all())
-      usage = usage || d.code == "cannot-read" || d.code == "unknown-param" || d.code == "bad-param-value";
+    usage = usage || usage_error(*c);
     if (format == "json") {
       auto one = nlohmann::json::parse(bloom::render_json(c->sources, c->diags));
       one["file"] = file;
@@ -85,6 +99,26 @@ int run_check(const std::vector<std::string>& files, const std::string& format, 
   return failed ? kCompileError : kOk;
 }
 
+int run_lint(const std::string& file, const std::string& format, const std::string& color,
+             const std::vector<std::string>& raw_params) {
+  auto opts = parse_params(raw_params);
+  if (!opts) return kUsage;
+  auto c = bloom::compile_file(file, *opts);
+  bool tty_color = want_color(color);
+  if (!c->ok()) {
+    bloom::render_text(c->sources, c->diags, std::cerr, {tty_color});
+    return usage_error(*c) ? kUsage : kCompileError;
+  }
+  // Warnings of the front end still matter to someone reading a lint report.
+  if (c->diags.warning_count() > 0) bloom::render_text(c->sources, c->diags, std::cerr, {tty_color});
+  auto report = bloom::analysis::analyze_calm(*c->program, *c->graph);
+  if (format == "json") std::cout << bloom::analysis::render_lint_json(c->sources, *c->program, report) << "\n";
+  else if (format == "sarif") std::cout << bloom::analysis::render_lint_sarif(c->sources, *c->program, report, BLOOM_VERSION) << "\n";
+  else if (format == "dot") std::cout << bloom::analysis::render_lint_dot(*c->program, *c->graph, report);
+  else bloom::analysis::render_lint_text(c->sources, *c->program, report, std::cout, {want_color_stdout(color)});
+  return report.fails() ? kNeedsCoordination : kOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,8 +127,9 @@ int main(int argc, char** argv) {
                "bloom"};
   app.set_version_flag("--version", std::string("bloom ") + BLOOM_VERSION);
   app.require_subcommand(1);
-  app.footer("Exit status: 0 success, 1 compile error, 2 usage error (bad options, unreadable file, unknown --param).\n"
-             "The `run`, `plan`, `lint` and `node` subcommands arrive in later releases (docs/architecture.md).");
+  app.footer("Exit status: 0 success, 1 compile error, 2 usage error (bad options, unreadable file, unknown --param),\n"
+             "4 (lint) the program needs coordination.\n"
+             "The `run`, `plan` and `node` subcommands arrive in later releases (docs/architecture.md).");
 
   std::vector<std::string> files, params;
   std::string format = "text", color = "auto";
@@ -110,6 +145,18 @@ int main(int argc, char** argv) {
   check->add_flag("--strata", strata, "Also print the strata the program's rules fall into");
   check->add_flag("-q,--quiet", quiet, "Print nothing for a clean file");
 
+  std::string lint_file, lint_format = "text";
+  auto* lint = app.add_subcommand("lint", "CALM analysis: label every output M/A/N/D and report each point of order (a\n"
+                                          "non-monotone operation that sees asynchronous input) and each race, with the\n"
+                                          "path from the source and the remedies (docs/lint.md). Exits 4 when the program\n"
+                                          "needs coordination (an unsuppressed finding), 0 when it is coordination-free.");
+  lint->add_option("file", lint_file, "The .bloom program to analyse")->required()->type_name("FILE");
+  lint->add_option("--format", lint_format, "text (people), json (tools), sarif (code scanning, editors), dot (Graphviz)")
+      ->check(CLI::IsMember({"text", "json", "sarif", "dot"}))
+      ->capture_default_str();
+  lint->add_option("--param", params, "Set a param: NAME=VALUE")->type_name("NAME=VALUE");
+  lint->add_option("--color", color, "Colour the report")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -124,6 +171,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (check->parsed()) return run_check(files, format, color, params, strata, quiet);
+    if (lint->parsed()) return run_lint(lint_file, lint_format, color, params);
   } catch (const std::exception& e) {
     // A bug, not a user error: say so plainly rather than crash.
     std::cerr << "bloom: internal error: " << e.what() << "\n";

@@ -1,0 +1,73 @@
+// The CALM monotonicity analysis behind `bloom lint` (docs/lint.md): labels every collection and
+// rule M/A/N/D by composing edge labels along every path from where data enters (asynchronous
+// sources, or local facts), and reports each point of order (a non-monotone operation that sees
+// asynchronous input) and each race (a join of transient inputs from different arrivals).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "analysis/depgraph.h"
+
+namespace bloom::analysis {
+
+// M monotone; A asynchronous (contents deterministic, timing not); N non-monotone over local,
+// complete data; D diffluent (contents may differ between runs). Ordered by severity.
+enum class Label : uint8_t { M = 0, A = 1, N = 2, D = 3 };
+const char* to_string(Label l);
+const char* meaning(Label l);
+// Bud's algebra: the label of a path with label `path` extended by an edge labelled `edge`.
+// A then N gives D; N then A gives A; anything with D is D; M is the identity.
+Label compose(Label path, Label edge);
+inline Label worst(Label a, Label b) { return a > b ? a : b; }
+
+inline constexpr sema::CollectionId kLocalOrigin = sema::kNoCollection;
+
+// One way data reaches a collection: where it entered, and the label of the path.
+struct PathLabel {
+  sema::CollectionId origin = kLocalOrigin;  // an asynchronous source, or local facts
+  Label label = Label::M;
+};
+
+struct Hop {
+  sema::CollectionId collection = sema::kNoCollection;
+  Span span;                  // the declaration of the source, then each rule that carries the data
+  uint32_t rule = UINT32_MAX; // UINT32_MAX for the source itself
+  Timing timing = Timing::Instant;
+};
+
+enum class FindingKind { PointOfOrder, Race };
+const char* to_string(FindingKind k);
+
+struct Finding {
+  FindingKind kind = FindingKind::PointOfOrder;
+  std::string operation;     // "negation", "aggregate", "lattice reveal", "deferred delete", ... or "join"
+  uint32_t rule = 0;
+  sema::CollectionId collection = sema::kNoCollection;  // the rule's head
+  Span span;                 // the operation itself (the `not` atom, the aggregate, the operator)
+  Span other;                // a race: the other transient atom
+  sema::CollectionId source = sema::kNoCollection;      // the asynchronous source reaching it
+  std::vector<Hop> path;     // from the source to the operation's input
+  std::vector<sema::CollectionId> taints;               // sinks whose contents it affects
+  std::vector<std::string> remedies;
+  bool suppressed = false;
+  std::string suppression_reason;
+};
+
+struct CalmReport {
+  std::vector<std::vector<PathLabel>> paths;  // per collection
+  std::vector<Label> collection_label;        // worst over its paths (M when none)
+  std::vector<Label> rule_label;              // per Program::rules
+  std::vector<sema::CollectionId> sources;    // inputs, channels, periodics
+  std::vector<sema::CollectionId> sinks;      // outputs, channels sent to, stdout if written
+  std::vector<Finding> findings;
+  size_t unsuppressed() const;
+  // Some sink is diffluent, or a finding was not suppressed. A suppressed finding is
+  // acknowledged, not fixed: the verdict stays honest while the exit status ignores it.
+  bool needs_coordination() const;
+  // What `bloom lint` exits 4 for: a finding nobody has acknowledged.
+  bool fails() const { return unsuppressed() > 0; }
+};
+
+CalmReport analyze_calm(const sema::Program& program, const DependencyGraph& graph);
+
+}  // namespace bloom::analysis

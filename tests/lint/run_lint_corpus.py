@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""Runs the `bloom lint` corpus: every NAME.bloom in this folder with a NAME.expected.json.
+
+Usage: run_lint_corpus.py BLOOM [NAME ...]
+
+For each case (cwd = this folder):
+  * `BLOOM lint --format json NAME.bloom` must exit with the expected status and its JSON must
+    match the expected subset:
+      "verdict"     equal;
+      "exit"        the exit status;
+      "outputs"     {collection: label} for EVERY sink: the set of sink names must be equal and
+                    each label must match;
+      "findings"    [{"kind", "operation"?, "line"}]: EVERY finding, compared as a multiset by
+                    kind, operation (when given) and the line of its span; order-insensitive;
+      "suppressed"  [line, ...]: the lines of the findings marked "suppressed": true (compared
+                    as a multiset); when absent, no finding may be suppressed;
+      "paths"       optional {collection: [{"from", "label"}]}: the set of (from, label) pairs
+                    of that output's paths must be equal.
+  * `--format sarif` must be valid SARIF 2.1.0 in its required properties (see check_sarif).
+  * `--format dot` must start with "digraph" and end with "}".
+Prints a FAIL line per difference and a final "N passed, M failed" line; exits 1 on any failure.
+Python 3 standard library only.
+"""
+import collections
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TIMEOUT = 60
+
+
+def run(bloom, fmt, name):
+    try:
+        p = subprocess.run([bloom, "lint", "--format", fmt, name + ".bloom"], cwd=HERE,
+                           capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None, "", "timed out after %ds" % TIMEOUT
+    return p.returncode, p.stdout, p.stderr
+
+
+def span_line(finding):
+    span = finding.get("span")
+    if isinstance(span, dict):
+        return span.get("line")
+    return None
+
+
+def finding_key(f, with_operation=True):
+    return (f.get("kind"), f.get("operation") if with_operation else None, f.get("line"))
+
+
+def compare_findings(expected, actual, errors):
+    """Multiset comparison. An expected finding without "operation" matches any operation."""
+    act = [{"kind": f.get("kind"), "operation": f.get("operation"), "line": span_line(f)}
+           for f in actual]
+    remaining = list(act)
+    missing = []
+    # Match the findings that name an operation first, then the ones that leave it open.
+    for e in sorted(expected, key=lambda e: "operation" not in e):
+        for i, a in enumerate(remaining):
+            if a["kind"] == e.get("kind") and a["line"] == e.get("line") and \
+                    ("operation" not in e or a["operation"] == e["operation"]):
+                del remaining[i]
+                break
+        else:
+            missing.append(e)
+    for e in missing:
+        errors.append("missing finding %s" % json.dumps(e, sort_keys=True))
+    for a in remaining:
+        errors.append("unexpected finding %s" % json.dumps(a, sort_keys=True))
+
+
+def compare_json(exp, doc, errors):
+    if not isinstance(doc, dict):
+        errors.append("JSON output is not an object")
+        return
+    if "verdict" in exp and doc.get("verdict") != exp["verdict"]:
+        errors.append("verdict: expected %r, got %r" % (exp["verdict"], doc.get("verdict")))
+
+    outputs = doc.get("outputs")
+    if not isinstance(outputs, list):
+        errors.append("\"outputs\" is not a list")
+        outputs = []
+    by_name = {}
+    for o in outputs:
+        if isinstance(o, dict):
+            by_name[o.get("collection")] = o
+    if "outputs" in exp:
+        want = exp["outputs"]
+        for name in sorted(set(want) - set(by_name)):
+            errors.append("missing output %s (expected label %s)" % (name, want[name]))
+        for name in sorted(set(by_name) - set(want)):
+            errors.append("unexpected output %s (label %s)" % (name, by_name[name].get("label")))
+        for name in sorted(set(want) & set(by_name)):
+            got = by_name[name].get("label")
+            if got != want[name]:
+                errors.append("output %s: expected label %s, got %s" % (name, want[name], got))
+
+    for name, want_paths in sorted(exp.get("paths", {}).items()):
+        o = by_name.get(name)
+        if o is None:
+            continue  # already reported as a missing output
+        got = {(p.get("from"), p.get("label")) for p in o.get("paths", []) if isinstance(p, dict)}
+        want = {(p["from"], p["label"]) for p in want_paths}
+        if got != want:
+            errors.append("output %s paths: expected %s, got %s" % (
+                name, sorted(want), sorted(got)))
+
+    findings = doc.get("findings")
+    if not isinstance(findings, list):
+        errors.append("\"findings\" is not a list")
+        findings = []
+    if "findings" in exp:
+        compare_findings(exp["findings"], findings, errors)
+
+    got_supp = sorted(span_line(f) or 0 for f in findings if f.get("suppressed") is True)
+    want_supp = sorted(exp.get("suppressed", []))
+    if got_supp != want_supp:
+        errors.append("suppressed findings at lines %s, expected %s" % (got_supp, want_supp))
+    for f in findings:
+        if not isinstance(f.get("suppressed"), bool):
+            errors.append("finding at line %s has no boolean \"suppressed\"" % span_line(f))
+
+
+def check_sarif(text, errors):
+    """The SARIF 2.1.0 properties this corpus requires."""
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        errors.append("sarif: not JSON (%s)" % e)
+        return
+    if not isinstance(doc, dict):
+        errors.append("sarif: top level is not an object")
+        return
+    if doc.get("version") != "2.1.0":
+        errors.append("sarif: version is %r, not \"2.1.0\"" % doc.get("version"))
+    runs = doc.get("runs")
+    if not isinstance(runs, list) or not runs:
+        errors.append("sarif: no \"runs\" array")
+        return
+    for ri, run_ in enumerate(runs):
+        where = "sarif: runs[%d]" % ri
+        driver = (run_.get("tool") or {}).get("driver") if isinstance(run_, dict) else None
+        if not isinstance(driver, dict) or not isinstance(driver.get("name"), str) or not driver["name"]:
+            errors.append(where + ": no tool.driver.name")
+            driver = {}
+        rule_ids = {r.get("id") for r in driver.get("rules", []) if isinstance(r, dict)}
+        results = run_.get("results", []) if isinstance(run_, dict) else []
+        if not isinstance(results, list):
+            errors.append(where + ": \"results\" is not an array")
+            continue
+        for i, res in enumerate(results):
+            rw = "%s.results[%d]" % (where, i)
+            msg = res.get("message")
+            if not isinstance(msg, dict) or not isinstance(msg.get("text"), str):
+                errors.append(rw + ": no message.text")
+            rid = res.get("ruleId")
+            if not isinstance(rid, str):
+                errors.append(rw + ": no ruleId")
+            elif rid not in rule_ids:
+                errors.append(rw + ": ruleId %r not in tool.driver.rules" % rid)
+            locs = res.get("locations")
+            if not isinstance(locs, list) or not locs:
+                errors.append(rw + ": no locations")
+                locs = []
+            for li, loc in enumerate(locs):
+                check_physical(loc, "%s.locations[%d]" % (rw, li), errors)
+            flows = res.get("codeFlows")
+            if flows is not None:
+                if not isinstance(flows, list):
+                    errors.append(rw + ": codeFlows is not an array")
+                    continue
+                for fi, flow in enumerate(flows):
+                    tfs = flow.get("threadFlows") if isinstance(flow, dict) else None
+                    if not isinstance(tfs, list) or not tfs:
+                        errors.append("%s.codeFlows[%d]: no threadFlows" % (rw, fi))
+                        continue
+                    for ti, tf in enumerate(tfs):
+                        tlocs = tf.get("locations") if isinstance(tf, dict) else None
+                        if not isinstance(tlocs, list) or not tlocs:
+                            errors.append("%s.codeFlows[%d].threadFlows[%d]: no locations" % (rw, fi, ti))
+                            continue
+                        for k, tl in enumerate(tlocs):
+                            loc = tl.get("location") if isinstance(tl, dict) else None
+                            if loc is not None:
+                                check_physical(loc, "%s.codeFlows[%d].threadFlows[%d].locations[%d].location"
+                                               % (rw, fi, ti, k), errors)
+
+
+def check_physical(loc, where, errors):
+    phys = loc.get("physicalLocation") if isinstance(loc, dict) else None
+    if not isinstance(phys, dict):
+        errors.append(where + ": no physicalLocation")
+        return
+    art = phys.get("artifactLocation")
+    if not isinstance(art, dict) or not isinstance(art.get("uri"), str) or not art["uri"]:
+        errors.append(where + ": no physicalLocation.artifactLocation.uri")
+    region = phys.get("region")
+    line = region.get("startLine") if isinstance(region, dict) else None
+    if not isinstance(line, int) or isinstance(line, bool) or line < 1:
+        errors.append(where + ": region.startLine missing or < 1")
+
+
+def check_case(bloom, name):
+    errors = []
+    with open(os.path.join(HERE, name + ".expected.json")) as fh:
+        exp = json.load(fh)
+
+    code, out, err = run(bloom, "json", name)
+    if code is None:
+        return ["json: " + err]
+    if "exit" in exp and code != exp["exit"]:
+        errors.append("exit status %s, expected %s%s" % (
+            code, exp["exit"], ("; stderr: " + err.strip()[:300]) if err.strip() else ""))
+    try:
+        doc = json.loads(out)
+    except ValueError as e:
+        errors.append("json: output is not JSON (%s); stderr: %s" % (e, err.strip()[:300]))
+    else:
+        compare_json(exp, doc, errors)
+
+    code, out, err = run(bloom, "sarif", name)
+    if code is None:
+        errors.append("sarif: " + err)
+    else:
+        if "exit" in exp and code != exp["exit"]:
+            errors.append("sarif: exit status %s, expected %s" % (code, exp["exit"]))
+        check_sarif(out, errors)
+
+    code, out, err = run(bloom, "dot", name)
+    if code is None:
+        errors.append("dot: " + err)
+    else:
+        if "exit" in exp and code != exp["exit"]:
+            errors.append("dot: exit status %s, expected %s" % (code, exp["exit"]))
+        text = out.strip()
+        if not text.startswith("digraph"):
+            errors.append("dot: output does not start with \"digraph\"")
+        if not text.endswith("}"):
+            errors.append("dot: output does not end with \"}\"")
+    return errors
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+        return 2
+    bloom = os.path.abspath(argv[1])
+    names = argv[2:] or sorted(f[:-len(".expected.json")] for f in os.listdir(HERE)
+                               if f.endswith(".expected.json"))
+    passed = failed = 0
+    for name in names:
+        if not os.path.exists(os.path.join(HERE, name + ".bloom")):
+            print("FAIL %s: no %s.bloom" % (name, name))
+            failed += 1
+            continue
+        errors = check_case(bloom, name)
+        if errors:
+            failed += 1
+            for e in errors:
+                print("FAIL %s: %s" % (name, e))
+        else:
+            passed += 1
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

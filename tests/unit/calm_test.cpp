@@ -1,0 +1,182 @@
+// The CALM analysis: the label algebra, labels of collections over paths and cycles, points of
+// order with their paths and remedies, races, and suppressions.
+#include "analysis/calm.h"
+
+#include "test_util.h"
+
+namespace bloom::test {
+namespace {
+
+using analysis::compose;
+using analysis::Label;
+
+struct Linted {
+  std::unique_ptr<Compilation> c;
+  analysis::CalmReport r;
+  Label label(const std::string& name) const { return r.collection_label.at(c->program->find(name)->id); }
+  std::vector<std::string> kinds() const {
+    std::vector<std::string> out;
+    for (const auto& f : r.findings) out.push_back(std::string(analysis::to_string(f.kind)) + ":" + f.operation);
+    return out;
+  }
+};
+
+Linted lint(const std::string& text) {
+  Linted l;
+  l.c = compile(text);
+  EXPECT_TRUE(l.c->ok()) << all_messages(*l.c);
+  if (l.c->ok()) l.r = analysis::analyze_calm(*l.c->program, *l.c->graph);
+  return l;
+}
+
+TEST(LabelAlgebra, MonotoneIsTheIdentity) {
+  for (Label l : {Label::M, Label::A, Label::N, Label::D}) {
+    EXPECT_EQ(compose(l, Label::M), l);
+    EXPECT_EQ(compose(Label::M, l), l);
+  }
+}
+
+TEST(LabelAlgebra, BudComposition) {
+  EXPECT_EQ(compose(Label::A, Label::N), Label::D);  // async then non-monotone: diffluent
+  EXPECT_EQ(compose(Label::N, Label::A), Label::A);  // local non-monotone result, then sent
+  EXPECT_EQ(compose(Label::A, Label::A), Label::A);
+  EXPECT_EQ(compose(Label::N, Label::N), Label::N);
+  for (Label l : {Label::M, Label::A, Label::N, Label::D}) {
+    EXPECT_EQ(compose(Label::D, l), Label::D);
+    EXPECT_EQ(compose(l, Label::D), Label::D);
+  }
+}
+
+TEST(Calm, MonotoneRecursionOverAnInputIsAsynchronousOnly) {
+  auto l = lint("input e(a: int, b: int);\noutput p(a: int, b: int);\np(x, y) <= e(x, y);\np(x, z) <= p(x, y), e(y, z);\n");
+  EXPECT_EQ(l.label("p"), Label::A);
+  EXPECT_TRUE(l.r.findings.empty());
+  EXPECT_FALSE(l.r.needs_coordination());
+}
+
+TEST(Calm, AChannelThatIsOnlySentToIsASinkNotASource) {
+  auto l = lint("table t(x: int);\nchannel c(@to: addr, x: int);\nt(1);\nc(@\"p\", x) <~ t(x);\n");
+  EXPECT_TRUE(l.r.sources.empty());
+  const auto& paths = l.r.paths.at(l.c->program->find("c")->id);
+  ASSERT_EQ(paths.size(), 1u);
+  EXPECT_EQ(paths[0].origin, analysis::kLocalOrigin);
+  EXPECT_EQ(paths[0].label, Label::A);
+}
+
+TEST(Calm, LocalNegationOverFactsIsNonMonotoneButNoPointOfOrder) {
+  auto l = lint("table a(x: int);\ntable b(x: int);\noutput o(x: int);\na(1); a(2); b(1);\no(x) <= a(x), not b(x);\n");
+  EXPECT_EQ(l.label("o"), Label::N);
+  EXPECT_TRUE(l.r.findings.empty());
+}
+
+TEST(Calm, CountOverAChannelIsAPointOfOrderWithPathAndRemedies) {
+  auto l = lint(
+      "channel vote(@to: addr, v: string);\n"
+      "table seen(v: string);\n"
+      "output n(c: int);\n"
+      "seen(v) <= vote(_, v);\n"
+      "n(count()) <= seen(_);\n");
+  ASSERT_EQ(l.r.findings.size(), 1u);
+  const auto& f = l.r.findings[0];
+  EXPECT_EQ(f.kind, analysis::FindingKind::PointOfOrder);
+  EXPECT_EQ(f.operation, "aggregate");
+  EXPECT_EQ(f.span.line, 5u);
+  EXPECT_EQ(f.span.col, 3u);
+  EXPECT_EQ(l.c->program->collections[f.source].name, "vote");
+  ASSERT_EQ(f.path.size(), 2u);  // vote (source) -> seen
+  EXPECT_EQ(l.c->program->collections[f.path[1].collection].name, "seen");
+  EXPECT_EQ(f.path[1].span.line, 4u);
+  ASSERT_EQ(f.taints.size(), 1u);
+  EXPECT_EQ(l.c->program->collections[f.taints[0]].name, "n");
+  ASSERT_FALSE(f.remedies.empty());
+  EXPECT_NE(f.remedies[0].find("threshold"), std::string::npos);
+  EXPECT_NE(f.remedies.back().find("vote"), std::string::npos);  // the coordination boundary
+  EXPECT_EQ(l.label("n"), Label::D);
+  EXPECT_TRUE(l.r.needs_coordination());
+}
+
+TEST(Calm, LatticeThresholdStaysMonotoneButRevealIsAPointOfOrder) {
+  auto threshold = lint(
+      "input vote(v: string);\nlattice votes: lset<string>;\nlattice done: lbool;\noutput ok(x: int);\n"
+      "votes(v) <= vote(v);\ndone(true) <= votes(s), s.size() >= 3;\nok(1) <= done(b), b;\n");
+  EXPECT_TRUE(threshold.r.findings.empty());
+  EXPECT_EQ(threshold.label("ok"), Label::A);
+  auto reveal = lint(
+      "input vote(v: string);\nlattice votes: lset<string>;\noutput n(x: int);\n"
+      "votes(v) <= vote(v);\nn(s.size().value()) <= votes(s);\n");
+  EXPECT_EQ(reveal.kinds(), std::vector<std::string>{"point-of-order:lattice reveal"});
+  EXPECT_EQ(reveal.label("n"), Label::D);
+}
+
+TEST(Calm, LocalAggregateThenSendIsAsynchronous) {
+  auto l = lint(
+      "table t(x: int);\nchannel out(@to: addr, n: int);\nt(1); t(2);\n"
+      "out(@\"peer\", count()) <~ t(_);\n");
+  EXPECT_TRUE(l.r.findings.empty());
+  EXPECT_EQ(l.label("out"), Label::A);  // N then A
+}
+
+TEST(Calm, JoinOfTwoChannelsIsARaceButATableGuardsIt) {
+  auto race = lint(
+      "channel a(@to: addr, k: int);\nchannel b(@to: addr, k: int);\noutput o(k: int);\n"
+      "o(k) <= a(_, k), b(_, k);\n");
+  EXPECT_EQ(race.kinds(), std::vector<std::string>{"race:join"});
+  EXPECT_EQ(race.label("o"), Label::D);
+  auto guarded = lint(
+      "channel a(@to: addr, k: int);\nchannel b(@to: addr, k: int);\ntable ka(k: int);\noutput o(k: int);\n"
+      "ka(k) <= a(_, k);\no(k) <= ka(k), b(_, k);\n");
+  EXPECT_TRUE(guarded.r.findings.empty());
+  EXPECT_EQ(guarded.label("o"), Label::A);
+}
+
+TEST(Calm, CyclesThroughDeferredRulesReachAFixpoint) {
+  // ch feeds t, t's count is deferred into u, u is sent back into ch: every label converges.
+  auto l = lint(
+      "channel ch(@to: addr, n: int);\ntable t(n: int);\ntable u(n: int);\noutput o(n: int);\n"
+      "t(n) <= ch(_, n);\nu(count()) <+ t(_);\nch(@self(), n + 1) <~ u(n), n < 5;\no(n) <= u(n);\n");
+  EXPECT_EQ(l.kinds(), std::vector<std::string>{"point-of-order:aggregate"});
+  EXPECT_EQ(l.label("o"), Label::D);
+  EXPECT_EQ(l.label("ch"), Label::D);  // the diffluent count flows back around the cycle
+}
+
+TEST(Calm, UpsertAndDeleteFromAChannelArePointsOfOrder) {
+  auto l = lint(
+      "channel put(@to: addr, k: string, v: int);\ntable kv(k: string, v: int) key(k);\noutput o(k: string, v: int);\n"
+      "kv(k, v) <+- put(_, k, v);\nkv(k, v) <- kv(k, v), put(_, k, _);\no(k, v) <= kv(k, v);\n");
+  EXPECT_EQ(l.kinds(), (std::vector<std::string>{"point-of-order:deferred upsert", "point-of-order:deferred delete"}));
+}
+
+TEST(Calm, NowIsNonDeterministic) {
+  auto l = lint("input i(x: int);\noutput o(x: int, t: int);\no(x, now()) <= i(x);\n");
+  EXPECT_EQ(l.kinds(), std::vector<std::string>{"point-of-order:now"});
+}
+
+TEST(Calm, SuppressionKeepsTheFindingAndVerdictButNotTheFailure) {
+  auto l = lint(
+      "input i(x: int);\noutput o(n: int);\n"
+      "// bloom:allow(point-of-order) the batch is complete: inputs arrive once, at tick 0\n"
+      "o(count()) <= i(_);\n");
+  ASSERT_EQ(l.r.findings.size(), 1u);
+  EXPECT_TRUE(l.r.findings[0].suppressed);
+  EXPECT_EQ(l.r.findings[0].suppression_reason, "the batch is complete: inputs arrive once, at tick 0");
+  EXPECT_FALSE(l.r.fails());               // `bloom lint` exits 0: the finding is acknowledged
+  EXPECT_TRUE(l.r.needs_coordination());   // but the output is still diffluent, and the verdict says so
+}
+
+TEST(Calm, UnknownSuppressionKindIsAWarning) {
+  auto c = compile("table t(x: int);\n// bloom:allow(typo) no\nt(x) <= t(x);\n");
+  EXPECT_EQ(codes(*c, Severity::Warning), std::vector<std::string>{"unknown-suppression"});
+}
+
+TEST(Calm, SinksAreOutputsChannelsSentToAndStdout) {
+  auto l = lint(
+      "table t(x: int);\nchannel c(@to: addr, x: int);\nchannel unused(@to: addr, x: int);\noutput o(x: int);\nt(1);\n"
+      "c(@\"p\", x) <~ t(x);\nstdout(to_string(x)) <~ t(x);\no(x) <= t(x);\n");
+  std::vector<std::string> names;
+  for (auto id : l.r.sinks) names.push_back(l.c->program->collections[id].name);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"c", "o", "stdout"}));
+}
+
+}  // namespace
+}  // namespace bloom::test
