@@ -4,19 +4,16 @@
 
 namespace bloom::sema {
 
+// The declared kinds share their order with ast::CollectionKind; only the built-ins are new.
+static_assert(static_cast<int>(CollectionKind::Lattice) == static_cast<int>(ast::CollectionKind::Lattice) &&
+              static_cast<int>(CollectionKind::Table) == static_cast<int>(ast::CollectionKind::Table));
+
 const char* to_string(CollectionKind k) {
   switch (k) {
-    case CollectionKind::Table: return "table";
-    case CollectionKind::Scratch: return "scratch";
-    case CollectionKind::Channel: return "channel";
-    case CollectionKind::Input: return "input";
-    case CollectionKind::Output: return "output";
-    case CollectionKind::Periodic: return "periodic";
-    case CollectionKind::Lattice: return "lattice";
     case CollectionKind::Stdout: return "stdout";
     case CollectionKind::Halt: return "halt";
+    default: return ast::to_string(static_cast<ast::CollectionKind>(k));
   }
-  return "?";
 }
 
 bool is_persistent(CollectionKind k) { return k == CollectionKind::Table || k == CollectionKind::Lattice; }

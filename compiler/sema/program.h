@@ -18,6 +18,7 @@ namespace bloom::sema {
 using CollectionId = uint32_t;
 inline constexpr CollectionId kNoCollection = UINT32_MAX;
 
+// Table..Lattice in the order of ast::CollectionKind (program.cpp checks it), then the built-ins.
 enum class CollectionKind { Table, Scratch, Channel, Input, Output, Periodic, Lattice, Stdout, Halt };
 const char* to_string(CollectionKind k);
 // Collections whose contents arrive from outside the node or over time (sources of asynchrony).
