@@ -15,18 +15,12 @@ namespace {
 
 enum Exit { kOk = 0, kCompileError = 1, kUsage = 2, kNeedsCoordination = 4 };
 
-bool want_color_stdout(const std::string& mode) {
+// `--color auto` colours a stream only when it is a terminal (and NO_COLOR is unset).
+bool want_color(const std::string& mode, int fd = STDERR_FILENO) {
   if (mode == "always") return true;
   if (mode == "never") return false;
   const char* term = std::getenv("TERM");
-  return isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR") && !(term && std::string(term) == "dumb");
-}
-
-bool want_color(const std::string& mode) {
-  if (mode == "always") return true;
-  if (mode == "never") return false;
-  const char* term = std::getenv("TERM");
-  return isatty(STDERR_FILENO) && !std::getenv("NO_COLOR") && !(term && std::string(term) == "dumb");
+  return isatty(fd) && !std::getenv("NO_COLOR") && !(term && std::string(term) == "dumb");
 }
 
 std::optional<bloom::CompileOptions> parse_params(const std::vector<std::string>& raw) {
@@ -115,7 +109,7 @@ int run_lint(const std::string& file, const std::string& format, const std::stri
   if (format == "json") std::cout << bloom::analysis::render_lint_json(c->sources, *c->program, report) << "\n";
   else if (format == "sarif") std::cout << bloom::analysis::render_lint_sarif(c->sources, *c->program, report, BLOOM_VERSION) << "\n";
   else if (format == "dot") std::cout << bloom::analysis::render_lint_dot(*c->program, *c->graph, report);
-  else bloom::analysis::render_lint_text(c->sources, *c->program, report, std::cout, {want_color_stdout(color)});
+  else bloom::analysis::render_lint_text(c->sources, *c->program, report, std::cout, {want_color(color, STDOUT_FILENO)});
   return report.fails() ? kNeedsCoordination : kOk;
 }
 
