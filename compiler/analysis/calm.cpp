@@ -67,13 +67,15 @@ class Analyzer {
     report_.paths.resize(n);
     report_.collection_label.assign(n, Label::M);
     report_.rule_label.assign(p_.rules.size(), Label::M);
+    std::vector<bool> written(n, false);  // some rule derives into it
+    for (const auto& r : p_.rules)
+      if (r.head != sema::kNoCollection) written[r.head] = true;
     find_races();
     propagate();
     for (CollectionId c = 0; c < n; ++c) {
       const auto& col = p_.collections[c];
       if (is_async_source(c)) report_.sources.push_back(c);
-      bool written = !g_.in(c).empty() || has_rule_into(c);
-      if (col.kind == CollectionKind::Output || ((col.kind == CollectionKind::Channel || col.kind == CollectionKind::Stdout) && written))
+      if (col.kind == CollectionKind::Output || ((col.kind == CollectionKind::Channel || col.kind == CollectionKind::Stdout) && written[c]))
         report_.sinks.push_back(c);
       for (const auto& [origin, mask] : state_[c])
         for (int l = 0; l < 4; ++l)
@@ -88,15 +90,6 @@ class Analyzer {
   }
 
  private:
-  bool has_rule_into(CollectionId c) {
-    if (heads_.empty()) {
-      heads_.assign(p_.collections.size(), false);
-      for (const auto& r : p_.rules)
-        if (r.head != sema::kNoCollection) heads_[r.head] = true;
-    }
-    return heads_[c];
-  }
-
   // Inputs and periodics always bring data in; a channel only where some rule receives it (a
   // channel that is only sent to is a sink, not a source).
   bool is_async_source(CollectionId c) const {
@@ -152,17 +145,13 @@ class Analyzer {
     }
   }
 
+  // A rule's label: the worst label its edges give any path into their inputs (a race is D).
   void label_rules() {
-    for (uint32_t r = 0; r < p_.rules.size(); ++r) {
-      Label l = Label::M;
-      if (race_rules_.count(r)) l = Label::D;
-      for (uint32_t id : g_.in(p_.rules[r].head)) {
-        const Edge& e = g_.edges()[id];
-        if (e.rule != r) continue;
-        for (const auto& pl : report_.paths[e.from]) l = worst(l, transform(pl.label, e));
-        if (report_.paths[e.from].empty()) l = worst(l, transform(Label::M, e));
-      }
-      report_.rule_label[r] = l;
+    for (uint32_t r : race_rules_) report_.rule_label[r] = Label::D;
+    for (const Edge& e : g_.edges()) {
+      Label& l = report_.rule_label[e.rule];
+      for (const auto& pl : report_.paths[e.from]) l = worst(l, transform(pl.label, e));
+      if (report_.paths[e.from].empty()) l = worst(l, transform(Label::M, e));
     }
   }
 
@@ -366,7 +355,6 @@ class Analyzer {
   std::vector<std::set<CollectionId>> roots_;
   std::set<uint32_t> race_rules_;
   std::vector<Finding> pending_races_;
-  std::vector<bool> heads_;                                   // collections some rule derives
   std::map<CollectionId, std::vector<uint32_t>> bfs_trees_;   // source -> edge into each node
   std::vector<uint32_t> comp_;                                // component of each collection
   std::vector<std::vector<uint64_t>> reach_;                  // component -> reachable sinks
