@@ -44,11 +44,6 @@ Diagnostic to_diagnostic(const sema::Program& p, const Finding& f) {
   return d;
 }
 
-json span_json(const SourceManager& sm, const Span& s) {
-  if (!s.valid() || s.file >= sm.size()) return nullptr;
-  return {{"file", sm.file(s.file).path}, {"line", s.line}, {"column", s.col}, {"end_line", s.end_line}, {"end_column", s.end_col}};
-}
-
 }  // namespace
 
 void render_lint_text(const SourceManager& sm, const sema::Program& p, const CalmReport& r, std::ostream& out,

@@ -154,13 +154,11 @@ void render_text(const SourceManager& sm, const DiagnosticEngine& diags, std::os
   }
 }
 
-namespace {
 nlohmann::json span_json(const SourceManager& sm, const Span& s) {
   if (!s.valid() || s.file >= sm.size()) return nullptr;
   return {{"file", sm.file(s.file).path}, {"line", s.line},         {"column", s.col},
           {"end_line", s.end_line},       {"end_column", s.end_col}};
 }
-}  // namespace
 
 std::string render_json(const SourceManager& sm, const DiagnosticEngine& diags) {
   nlohmann::json list = nlohmann::json::array();

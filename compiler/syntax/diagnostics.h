@@ -3,6 +3,7 @@
 // Every layer of the compiler reports through a DiagnosticEngine; the CLI renders text or JSON.
 #pragma once
 #include <iosfwd>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +69,10 @@ void render_text(const SourceManager& sm, const Diagnostic& d, std::ostream& out
                  const RenderOptions& opts = {});
 // {"diagnostics": [...], "errors": N, "warnings": N} (docs/diagnostics.md gives the schema).
 std::string render_json(const SourceManager& sm, const DiagnosticEngine& diags);
+
+// A span as JSON in the one schema every report uses (check and lint alike):
+// {"file", "line", "column", "end_line", "end_column"}, or null for an invalid span.
+nlohmann::json span_json(const SourceManager& sm, const Span& s);
 
 // Edit distance for "did you mean" suggestions: the closest candidate within a distance that
 // scales with the name's length, or "" when nothing is close.
