@@ -100,6 +100,18 @@ struct ModuleInfo {
   std::map<std::string, ConstValue> consts;
   std::map<std::string, const ast::Param*> params;
   std::map<std::string, Type> param_types;
+  std::map<std::string, ConstValue> param_defaults;  // evaluated once; monostate when absent
+
+  // Resolves a plain name among this module's consts (what const values and param defaults may use).
+  ConstLookup const_lookup() const {
+    return [this](const ast::QualifiedName& q, ConstValue& out) {
+      if (q.qualified()) return false;
+      auto it = consts.find(q.parts[0]);
+      if (it == consts.end()) return false;
+      out = it->second;
+      return true;
+    };
+  }
 };
 
 // What an atom names: a declaration of some module reached through a path of import aliases,
@@ -259,13 +271,7 @@ class Checker {
         continue;
       }
       size_t errors_before = diags_.error_count();
-      auto v = eval_const(*c.value, [&](const ast::QualifiedName& q, ConstValue& out) {
-        if (q.qualified()) return false;
-        auto it = info.consts.find(q.parts[0]);
-        if (it == info.consts.end()) return false;
-        out = it->second;
-        return true;
-      }, diags_);
+      auto v = eval_const(*c.value, info.const_lookup(), diags_);
       if (!v) {
         diags_.error("not-constant", c.value->span, "the value of const " + quote(c.name) + " must be a constant expression")
             .with_help("use literals, operators and consts declared before it");
@@ -293,11 +299,8 @@ class Checker {
       info.params[p.name] = &p;
       info.param_types[p.name] = t;
       if (p.default_value && !t.is_error()) {
-        auto v = eval_const(*p.default_value, [&](const ast::QualifiedName& q, ConstValue& out) {
-          if (q.qualified() || !info.consts.count(q.parts[0])) return false;
-          out = info.consts[q.parts[0]];
-          return true;
-        }, diags_);
+        auto v = eval_const(*p.default_value, info.const_lookup(), diags_);
+        if (v) info.param_defaults[p.name] = *v;
         if (!v || !is_known(*v)) {
           diags_.error("not-constant", p.default_value->span, "the default of param " + quote(p.name) + " must be a constant");
         } else if (!value_fits(*v, t)) {
@@ -460,18 +463,11 @@ class Checker {
     std::map<std::string, std::pair<uint32_t, std::string>> all;  // full name -> (instance, local)
     for (uint32_t i = 0; i < prog_.instances.size() && i < instance_module_.size(); ++i) {
       const ModuleInfo& mi = mods_[instance_module_[i]];
-      for (const auto& [name, param] : mi.params) {
+      for (const auto& entry : mi.params) {
+        const std::string& name = entry.first;
         all[prog_.instances[i].prefix + name] = {i, name};
-        ConstValue v;
-        if (param->default_value) {
-          auto d = eval_const(*param->default_value, [&](const ast::QualifiedName& q, ConstValue& out) {
-            if (q.qualified() || !mi.consts.count(q.parts[0])) return false;
-            out = mi.consts.at(q.parts[0]);
-            return true;
-          }, diags_);
-          if (d) v = *d;
-        }
-        prog_.instances[i].params[name] = v;
+        auto d = mi.param_defaults.find(name);
+        prog_.instances[i].params[name] = d == mi.param_defaults.end() ? ConstValue{} : d->second;
       }
     }
     for (const auto& [name, text] : opts_.params) {
