@@ -9,6 +9,7 @@ packages=(
   libzmq3-dev cppzmq-dev                                       # runtime/net
   libgtest-dev libgmock-dev                                    # tests
   libcli11-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev
+  libabsl-dev                                                  # hash tables (runtime/storage)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,8 @@
 #include "driver/driver.h"
 
+#include <stdexcept>
+
+#include "plan/lower.h"
 #include "sema/checker.h"
 #include "syntax/parser.h"
 
@@ -27,6 +30,15 @@ std::unique_ptr<Compilation> compile_text(const std::string& path, std::string t
   auto c = std::make_unique<Compilation>();
   FileId file = c->sources.add(path, std::move(text));
   return compile(std::move(c), file, opts);
+}
+
+std::unique_ptr<plan::Program> plan_of(const Compilation& c, std::string& error) {
+  try {
+    return plan::lower(*c.program, *c.strata, c.sources);
+  } catch (const std::exception& e) {
+    error = e.what();
+    return nullptr;
+  }
 }
 
 std::unique_ptr<Compilation> compile_file(const std::string& path, const CompileOptions& opts) {

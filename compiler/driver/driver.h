@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "analysis/stratify.h"
+#include "plan/ir.h"
 #include "sema/program.h"
 #include "syntax/diagnostics.h"
 #include "syntax/source.h"
@@ -26,6 +27,10 @@ struct Compilation {
   std::unique_ptr<analysis::Strata> strata;          // null if the program is unstratifiable
   bool ok() const { return !diags.has_errors() && program && strata; }
 };
+
+// Lowers a compilation that is ok() to the Plan IR. Returns null with `error` set if a rule
+// cannot be planned (an unset param a rule needs, or an internal inconsistency).
+std::unique_ptr<plan::Program> plan_of(const Compilation& c, std::string& error);
 
 // Reads `path` from disk; imports are resolved relative to the importing file.
 std::unique_ptr<Compilation> compile_file(const std::string& path, const CompileOptions& opts = {});

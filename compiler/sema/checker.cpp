@@ -469,6 +469,7 @@ class Checker {
         auto d = mi.param_defaults.find(name);
         prog_.instances[i].params[name] = d == mi.param_defaults.end() ? ConstValue{} : d->second;
       }
+      prog_.instances[i].consts = mi.consts;
     }
     for (const auto& [name, text] : opts_.params) {
       auto it = all.find(name);

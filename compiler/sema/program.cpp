@@ -40,4 +40,23 @@ const Collection* Program::find(const std::string& name) const {
   return nullptr;
 }
 
+bool Program::constant(uint32_t instance, const ast::QualifiedName& name, ConstValue& out) const {
+  uint32_t at = instance;
+  for (size_t i = 0; i + 1 < name.parts.size(); ++i) {
+    auto it = instances[at].children.find(name.parts[i]);
+    if (it == instances[at].children.end()) return false;
+    at = it->second;
+  }
+  const ModuleInstance& inst = instances[at];
+  if (auto it = inst.consts.find(name.parts.back()); it != inst.consts.end()) {
+    out = it->second;
+    return true;
+  }
+  if (auto it = inst.params.find(name.parts.back()); it != inst.params.end()) {
+    out = it->second;
+    return true;
+  }
+  return false;
+}
+
 }  // namespace bloom::sema

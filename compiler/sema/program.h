@@ -52,6 +52,7 @@ struct ModuleInstance {
   std::map<std::string, uint32_t> children;            // import alias -> instance
   std::map<std::string, CollectionId> collections;     // local name -> id
   std::map<std::string, ConstValue> params;            // param values (monostate when unset)
+  std::map<std::string, ConstValue> consts;            // the module's consts
 };
 
 // Why an edge of the dependency graph is not monotone.
@@ -95,6 +96,9 @@ struct Program {
   std::unordered_map<const ast::Expr*, Type> expr_types;
 
   const Collection* find(const std::string& qualified_name) const;
+  // The value of a const or param named `name` as seen from `instance` (`m.LIMIT` follows the
+  // import alias m). False if the name is neither (it is a variable).
+  bool constant(uint32_t instance, const ast::QualifiedName& name, ConstValue& out) const;
 };
 
 }  // namespace bloom::sema

@@ -4,16 +4,20 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "analysis/calm.h"
 #include "analysis/lint_report.h"
 #include "driver/driver.h"
+#include "node/facts.h"
+#include "node/node.h"
+#include "plan/print.h"
 
 namespace {
 
-enum Exit { kOk = 0, kCompileError = 1, kUsage = 2, kNeedsCoordination = 4 };
+enum Exit { kOk = 0, kCompileError = 1, kUsage = 2, kRuntimeError = 3, kNeedsCoordination = 4 };
 
 // `--color auto` colours a stream only when it is a terminal (and NO_COLOR is unset).
 bool want_color(const std::string& mode, int fd = STDERR_FILENO) {
@@ -113,6 +117,114 @@ int run_lint(const std::string& file, const std::string& format, const std::stri
   return report.fails() ? kNeedsCoordination : kOk;
 }
 
+// Compiles `file` and lowers it to the Plan IR, printing diagnostics. Null (with `exit` set)
+// when it does not compile.
+std::unique_ptr<bloom::plan::Program> compile_plan(const std::string& file, const std::vector<std::string>& raw_params,
+                                                   const std::string& color, std::unique_ptr<bloom::Compilation>& c, int& exit) {
+  auto opts = parse_params(raw_params);
+  if (!opts) {
+    exit = kUsage;
+    return nullptr;
+  }
+  c = bloom::compile_file(file, *opts);
+  if (!c->ok() || c->diags.warning_count() > 0) bloom::render_text(c->sources, c->diags, std::cerr, {want_color(color)});
+  if (!c->ok()) {
+    exit = usage_error(*c) ? kUsage : kCompileError;
+    return nullptr;
+  }
+  std::string error;
+  auto plan = bloom::plan_of(*c, error);
+  if (!plan) {
+    std::cerr << "bloom: error: " << error << "\n";
+    exit = kCompileError;
+  }
+  return plan;
+}
+
+int run_plan(const std::string& file, const std::string& format, const std::vector<std::string>& raw_params, const std::string& color) {
+  std::unique_ptr<bloom::Compilation> c;
+  int exit = kOk;
+  auto plan = compile_plan(file, raw_params, color, c, exit);
+  if (!plan) return exit;
+  if (format == "json") std::cout << bloom::plan::to_json(*plan).dump(2) << "\n";
+  else if (format == "dot") std::cout << bloom::plan::to_dot(*plan);
+  else std::cout << bloom::plan::to_text(*plan);
+  return kOk;
+}
+
+struct RunOptions {
+  std::string file, facts_dir, out_dir, name = "local";
+  std::vector<std::string> params;
+  int64_t max_ticks = -1;
+  bool sizes = false, quiet = false;
+  std::string color = "auto";
+};
+
+int run_program(const RunOptions& o) {
+  std::unique_ptr<bloom::Compilation> c;
+  int exit = kOk;
+  auto plan = compile_plan(o.file, o.params, o.color, c, exit);
+  if (!plan) return exit;
+  c.reset();  // the AST and sources are not needed while the program runs
+  namespace fs = std::filesystem;
+  if (!o.facts_dir.empty() && !fs::is_directory(o.facts_dir)) {
+    std::cerr << "bloom: error: -F " << o.facts_dir << ": not a directory\n";
+    return kUsage;
+  }
+  if (!o.out_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(o.out_dir, ec);
+    if (ec || !fs::is_directory(o.out_dir)) {
+      std::cerr << "bloom: error: -D " << o.out_dir << ": cannot create the directory" << (ec ? ": " + ec.message() : "") << "\n";
+      return kUsage;
+    }
+  }
+  bloom::rt::NodeOptions no;
+  no.name = o.name;
+  no.max_ticks = o.max_ticks;
+  if (!o.quiet && isatty(STDERR_FILENO)) {
+    no.progress = [](const std::string& line) {
+      std::cerr << "\r\033[K" << line << std::flush;
+    };
+  }
+  bloom::rt::Node node(*plan, no);
+  bloom::rt::RunSummary summary;
+  bool failed = false;
+  try {
+    if (!o.facts_dir.empty()) {
+      std::vector<std::string> missing;
+      node.load_inputs(o.facts_dir, missing);
+      if (!o.quiet)
+        for (const auto& m : missing) std::cerr << "bloom: note: no " << m << "; that input starts empty\n";
+    }
+    summary = node.run();
+  } catch (const bloom::rt::FactsError& e) {
+    std::cerr << "bloom: error: " << e.what() << "\n";
+    return kRuntimeError;
+  } catch (const bloom::rt::RuntimeError& e) {
+    std::cerr << "bloom: runtime error: " << e.what() << "\n";
+    failed = true;
+  }
+  // Outputs of the completed ticks are written even after a runtime error (the failing tick
+  // contributed nothing), each file atomically.
+  try {
+    for (uint32_t id : node.outputs()) {
+      const auto& r = plan->relations[id];
+      if (!o.out_dir.empty()) bloom::rt::write_file_atomically((fs::path(o.out_dir) / (r.name + ".csv")).string(), node.output_text(id, true));
+      if (o.sizes) std::cout << r.name << "\t" << node.output_size(id) << "\n";
+      else if (o.out_dir.empty() && !failed) std::cout << node.output_text(id, false);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "bloom: error: " << e.what() << "\n";
+    return kRuntimeError;
+  }
+  if (failed) return kRuntimeError;
+  if (summary.tick_limit && !o.quiet)
+    std::cerr << "bloom: note: stopped after " << summary.ticks << " tick" << (summary.ticks == 1 ? "" : "s")
+              << " (--max-ticks) with work still pending\n";
+  return kOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -122,8 +234,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("bloom ") + BLOOM_VERSION);
   app.require_subcommand(1);
   app.footer("Exit status: 0 success, 1 compile error, 2 usage error (bad options, unreadable file, unknown --param),\n"
-             "4 (lint) the program needs coordination.\n"
-             "The `run`, `plan` and `node` subcommands arrive in later releases (docs/architecture.md).");
+             "3 (run) runtime error or bad facts file, 4 (lint) the program needs coordination.\n"
+             "Multi-node deployments (`bloom node`, `bloom run DEPLOYMENT.toml`) arrive in a later release.");
 
   std::vector<std::string> files, params;
   std::string format = "text", color = "auto";
@@ -151,6 +263,32 @@ int main(int argc, char** argv) {
   lint->add_option("--param", params, "Set a param: NAME=VALUE")->type_name("NAME=VALUE");
   lint->add_option("--color", color, "Colour the report")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
 
+  std::string plan_file, plan_format = "text";
+  auto* plan = app.add_subcommand("plan", "Print the Plan IR the runtime executes: per stratum, groups of rules with their\n"
+                                          "join order, index lookups and semi-naive delta variants, and the indexes chosen.");
+  plan->add_option("file", plan_file, "The .bloom program")->required()->type_name("FILE");
+  plan->add_option("--format", plan_format, "text, json, or dot (render with `dot -Tsvg`)")
+      ->check(CLI::IsMember({"text", "json", "dot"}))
+      ->capture_default_str();
+  plan->add_option("--param", params, "Set a param: NAME=VALUE")->type_name("NAME=VALUE");
+
+  RunOptions ro;
+  auto* run = app.add_subcommand("run", "Run a program on one node, in this process, until it is quiescent (nothing\n"
+                                        "pending), derives halt(), or reaches --max-ticks. Inputs come from facts files,\n"
+                                        "outputs are every tuple an output collection held in any tick.");
+  run->add_option("file", ro.file, "The .bloom program")->required()->type_name("FILE");
+  run->add_option("-F,--facts", ro.facts_dir, "Read each input NAME from DIR/NAME.facts (tab-separated) into tick 0")->type_name("DIR");
+  run->add_option("-D,--output-dir", ro.out_dir, "Write each output NAME to DIR/NAME.csv (tab-separated, sorted)")->type_name("DIR");
+  run->add_flag("--sizes", ro.sizes, "Print only `NAME<TAB>COUNT` per output (instead of the tuples)");
+  run->add_option("--param", ro.params, "Set a param: NAME=VALUE")->type_name("NAME=VALUE");
+  run->add_option("--max-ticks", ro.max_ticks, "Stop after N ticks even if work is pending")->type_name("N")->check(CLI::NonNegativeNumber);
+  run->add_option("--name", ro.name, "This node's addr (what self() returns)")->capture_default_str();
+  run->add_flag("-q,--quiet", ro.quiet, "No progress line and no notes on stderr");
+  run->add_option("--color", ro.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+  run->footer("Without -D or --sizes the outputs are printed at the end as `name(v1, v2)` lines. stdout lines\n"
+              "(`stdout(line) <~ ...`) are printed as each tick ends, sorted within the tick.\n"
+              "Exit status: 0 done, 1 compile error, 2 usage error, 3 runtime error or bad facts file.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -166,6 +304,8 @@ int main(int argc, char** argv) {
   try {
     if (check->parsed()) return run_check(files, format, color, params, strata, quiet);
     if (lint->parsed()) return run_lint(lint_file, lint_format, color, params);
+    if (plan->parsed()) return run_plan(plan_file, plan_format, params, color);
+    if (run->parsed()) return run_program(ro);
   } catch (const std::exception& e) {
     // A bug, not a user error: say so plainly rather than crash.
     std::cerr << "bloom: internal error: " << e.what() << "\n";

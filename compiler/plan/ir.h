@@ -1,0 +1,182 @@
+// The Plan IR: the only thing the runtime reads from the compiler (and, later, what the JIT
+// compiles). It is plain data with no reference to the AST, sema or ANTLR, so the runtime links
+// this header and its printers and nothing else of the compiler.
+//
+// A program is a list of relations, the ground facts of tick 0, and the rules lowered into
+// pipelines of steps. Each `<=` rule sits in a group (one strongly connected component of the
+// instantaneous rules, in dependency order inside its stratum); a recursive group is evaluated
+// semi-naively: first every rule over the full relations, then, until nothing new appears, one
+// delta variant per body atom that reads a relation of the group.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace bloom::plan {
+
+// ---------------------------------------------------------------- types and constants
+enum class TypeKind : uint8_t { Int, Float, String, Bool, Addr, LMax, LMin, LBool, LSet, LMap };
+
+struct ValueType {
+  TypeKind kind = TypeKind::Int;
+  std::vector<ValueType> args;  // LMax, LMin, LSet: {element}; LMap: {key, value lattice}
+  bool is_lattice() const { return kind >= TypeKind::LMax; }
+  bool is_symbol() const { return kind == TypeKind::String || kind == TypeKind::Addr; }
+  std::string str() const;
+  friend bool operator==(const ValueType&, const ValueType&) = default;
+};
+
+// A value known to the compiler. Strings (and addrs) are interned by the runtime when it loads
+// the plan; lattice constants are the lift of a plain constant.
+using Constant = std::variant<int64_t, double, std::string, bool>;
+std::string constant_str(const Constant& c);  // as source would write it
+
+// ---------------------------------------------------------------- relations
+enum class RelationKind : uint8_t { Table, Scratch, Channel, Input, Output, Periodic, Lattice, Stdout, Halt };
+const char* to_string(RelationKind k);
+
+struct Relation {
+  uint32_t id = 0;
+  std::string name;  // qualified: "q.votes"
+  RelationKind kind = RelationKind::Table;
+  std::vector<std::string> column_names;
+  std::vector<ValueType> column_types;
+  std::vector<uint32_t> key;  // key columns; every non-lattice column when the relation is a set
+  bool keyed = false;         // declared key(...) or implied by lattice columns: inserts merge/check
+  int location = -1;          // channel: the `@` column
+  int64_t period_ms = 0;      // periodic
+  std::string where;          // "file:line:col" of the declaration ("" for built-ins)
+  // Hash indexes the rules look up, chosen by the planner (each a list of column positions).
+  // The key index always exists and is not listed here.
+  std::vector<std::vector<uint32_t>> indexes;
+  uint32_t arity() const { return static_cast<uint32_t>(column_types.size()); }
+  bool has_lattice_column() const;
+};
+
+// ---------------------------------------------------------------- expressions
+// Opcodes are resolved to their operand types by the planner, so the interpreter never looks at
+// a type in its inner loop.
+enum class Op : uint8_t {
+  Const, Reg,
+  AddI, SubI, MulI, DivI, ModI, NegI,
+  AddF, SubF, MulF, DivF, ModF, NegF, IntToFloat,
+  Concat,
+  Eq, Ne,                  // word equality (ints, bools, interned strings, addrs, lattice handles)
+  EqF, NeF,                // floats (so 0.0 == -0.0)
+  LtI, LeI, GtI, GeI, LtF, LeF, GtF, GeF, LtS, LeS, GtS, GeS,
+  And, Or, Not,
+  ToStrI, ToStrF, ToStrB, ToStrS, ToIntS, ToIntF, Len, Substr, Hash,
+  LeastI, GreatestI, LeastF, GreatestF, LeastS, GreatestS,
+  Self, Tick, Now,
+  // Lattices: `type` of the expression (or of args[0]) tells which lattice.
+  Lift,          // args[0] plain value -> the lattice `type`
+  Reveal,        // x.value(): lattice args[0] -> plain
+  LatAdd,        // lmax/lmin + plain (bottom stays bottom)
+  LatThreshold,  // lmax >= / > c, lmin <= / < c -> lbool; `cmp` holds the comparison opcode
+  LatCompare,    // any other comparison of a lattice with a value: reveal, then compare (`cmp`)
+  SetSize, SetContains, SetUnion, SetIntersect,
+  MapAt, MapKeys, MapSize,
+  LBoolAnd, LBoolOr,
+};
+const char* to_string(Op op);
+
+struct Expr {
+  Op op = Op::Const;
+  ValueType type;          // result type
+  Constant value;          // Const
+  uint32_t reg = 0;        // Reg
+  Op cmp = Op::Eq;         // LatThreshold, LatCompare: the plain comparison applied
+  std::vector<Expr> args;
+};
+
+// ---------------------------------------------------------------- rule pipelines
+// Which rows of a relation a step reads while a group iterates. Rows are append-only within a
+// tick, so each version is a range of row numbers: Old = before the current delta, Delta = the
+// rows new in the previous iteration, Full = both.
+enum class Version : uint8_t { Full, Delta, Old };
+const char* to_string(Version v);
+
+enum class StepKind : uint8_t {
+  Scan,      // every row of `relation` (version), binding columns to registers
+  Lookup,    // rows whose `index` columns equal `key`
+  AntiJoin,  // continue only if no row matches `key` on `index` (negation)
+  Filter,    // continue if `expr` is true (bool, or lbool)
+  Assign,    // register `target` = expr
+  InSet,     // for each element of the lset `expr`: register `target` = element
+};
+const char* to_string(StepKind k);
+
+inline constexpr int32_t kKeyIndex = -1;  // Lookup/AntiJoin on the relation's key columns
+
+struct Step {
+  StepKind kind = StepKind::Scan;
+  uint32_t relation = 0;          // Scan, Lookup, AntiJoin
+  Version version = Version::Full;
+  int32_t index = kKeyIndex;      // Lookup, AntiJoin: position in Relation::indexes, or kKeyIndex
+  std::vector<Expr> key;          // Lookup, AntiJoin: one value per index column
+  // Scan, Lookup: per column, the register it binds (-1: not bound here).
+  std::vector<int32_t> bind;
+  // Scan, Lookup: columns that must equal a register bound earlier in this row (a variable
+  // repeated inside the atom and not part of the index key).
+  std::vector<std::pair<uint32_t, uint32_t>> equal;  // (column, register)
+  Expr expr;                      // Filter, Assign, InSet
+  uint32_t target = 0;            // Assign, InSet
+  std::string text;               // the body literal this step comes from, for printers
+};
+
+enum class HeadOp : uint8_t { Insert, DeferredInsert, DeferredDelete, DeferredUpsert, Send };
+const char* to_string(HeadOp op);
+
+enum class AggKind : uint8_t { None, Count, Sum, Min, Max, Avg, Collect };
+const char* to_string(AggKind k);
+
+struct HeadColumn {
+  AggKind agg = AggKind::None;  // None: a group-by column (or a plain column)
+  Expr value;                   // the column's value (the aggregate's argument; unused for count)
+  ValueType result;             // aggregates: the column's type (the aggregate is converted to it)
+};
+
+struct RulePlan {
+  uint32_t rule = 0;        // index among the program's rules (for messages)
+  std::string where;        // "file:line:col" of the rule
+  std::string text;         // the rule's source text (first line), for messages and printers
+  int32_t delta_atom = -1;  // delta variant: the body atom read as Delta; -1 for the full rule
+  uint32_t registers = 0;
+  std::vector<Step> steps;
+  uint32_t head = 0;        // relation
+  HeadOp op = HeadOp::Insert;
+  std::vector<HeadColumn> columns;
+  bool aggregates() const;
+};
+
+struct Group {
+  std::vector<uint32_t> relations;  // the relations this group derives
+  bool recursive = false;
+  std::vector<RulePlan> rules;      // evaluated once over Full
+  std::vector<RulePlan> deltas;     // recursive groups: evaluated until no delta remains
+};
+
+struct Stratum {
+  std::vector<Group> groups;  // in dependency order
+};
+
+struct Fact {
+  uint32_t relation = 0;
+  std::vector<Constant> values;  // lifted into lattice columns at load; Self() is a string "" flag
+  std::vector<bool> is_self;     // per value: `self()`, known only when the node starts
+  std::string where;
+};
+
+struct Program {
+  std::string source;               // main file path
+  std::vector<Relation> relations;  // [0] stdout, [1] halt, as in sema
+  std::vector<Fact> facts;
+  std::vector<Stratum> strata;
+  std::vector<RulePlan> transitions;  // `<+ <- <+- <~` rules, run once after the fixpoint
+  uint32_t rule_count = 0;
+  bool uses_now = false;
+  const Relation* find(const std::string& name) const;
+};
+
+}  // namespace bloom::plan

@@ -1,0 +1,680 @@
+#include "plan/lower.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <stdexcept>
+
+namespace bloom::plan {
+
+using ST = sema::TypeKind;
+
+ValueType plan_type(const sema::Type& t) {
+  ValueType v;
+  switch (t.kind) {
+    case ST::Error:
+    case ST::Int: v.kind = plan::TypeKind::Int; break;
+    case ST::Float: v.kind = plan::TypeKind::Float; break;
+    case ST::String: v.kind = plan::TypeKind::String; break;
+    case ST::Bool: v.kind = plan::TypeKind::Bool; break;
+    case ST::Addr: v.kind = plan::TypeKind::Addr; break;
+    case ST::LMax: v.kind = plan::TypeKind::LMax; break;
+    case ST::LMin: v.kind = plan::TypeKind::LMin; break;
+    case ST::LBool: v.kind = plan::TypeKind::LBool; break;
+    case ST::LSet: v.kind = plan::TypeKind::LSet; break;
+    case ST::LMap: v.kind = plan::TypeKind::LMap; break;
+  }
+  for (const auto& a : t.args) v.args.push_back(plan_type(a));
+  return v;
+}
+
+namespace {
+
+using K = plan::TypeKind;
+
+// A failure the checker should have caught: lowering stops and reports it as an internal error.
+struct LowerError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+ValueType scalar(K k) { return ValueType{k, {}}; }
+bool is_float(const ValueType& t) { return t.kind == K::Float; }
+bool is_symbol(const ValueType& t) { return t.kind == K::String || t.kind == K::Addr; }
+
+// What `value()` gives (lmax<T> -> T, lbool -> bool; sets and maps stay themselves).
+ValueType revealed(const ValueType& t) {
+  switch (t.kind) {
+    case K::LMax:
+    case K::LMin: return t.args[0];
+    case K::LBool: return scalar(K::Bool);
+    default: return t;
+  }
+}
+
+Expr make(Op op, ValueType type, std::vector<Expr> args = {}) {
+  Expr e;
+  e.op = op;
+  e.type = std::move(type);
+  e.args = std::move(args);
+  return e;
+}
+
+Expr constant(const sema::ConstValue& v) {
+  Expr e;
+  e.op = Op::Const;
+  if (auto* i = std::get_if<int64_t>(&v)) {
+    e.value = *i;
+    e.type = scalar(K::Int);
+  } else if (auto* d = std::get_if<double>(&v)) {
+    e.value = *d;
+    e.type = scalar(K::Float);
+  } else if (auto* s = std::get_if<std::string>(&v)) {
+    e.value = *s;
+    e.type = scalar(K::String);
+  } else if (auto* b = std::get_if<bool>(&v)) {
+    e.value = *b;
+    e.type = scalar(K::Bool);
+  } else {
+    throw LowerError("a param used by a rule has no value");
+  }
+  return e;
+}
+
+// Converts `e` to type `to` where the checker allows it implicitly: int -> float, plain ->
+// lattice (a lift), lattice -> plain (a reveal), string <-> addr.
+Expr convert(Expr e, const ValueType& to) {
+  if (e.type == to) return e;
+  if (to.is_lattice() && !e.type.is_lattice()) {
+    ValueType elem = to.kind == K::LBool ? scalar(K::Bool) : to.kind == K::LMap ? e.type : to.args[0];
+    return make(Op::Lift, to, {convert(std::move(e), elem)});
+  }
+  if (e.type.is_lattice() && !to.is_lattice()) {
+    ValueType r = revealed(e.type);
+    return convert(make(Op::Reveal, r, {std::move(e)}), to);
+  }
+  if (e.type.kind == K::Int && to.kind == K::Float) return make(Op::IntToFloat, to, {std::move(e)});
+  if (is_symbol(e.type) && is_symbol(to)) {
+    e.type = to;
+    return e;
+  }
+  if (e.type.kind == K::Bool && to.kind == K::LBool) {
+    e.type = to;
+    return e;
+  }
+  e.type = to;  // lattices of the same kind with converted elements (lmax<int> into lmax<float> never checks)
+  return e;
+}
+
+std::string trim_lines(const SourceManager& sm, const Span& s) {
+  if (!s.valid()) return "";
+  const SourceFile& f = sm.file(s.file);
+  std::string out;
+  for (uint32_t l = s.line; l <= s.end_line && l <= f.line_count(); ++l) {
+    std::string_view line = f.line(l);
+    size_t from = l == s.line ? s.col - 1 : 0;
+    size_t to = l == s.end_line ? std::min<size_t>(s.end_col - 1, line.size()) : line.size();
+    if (from > line.size()) from = line.size();
+    if (to < from) to = from;
+    std::string_view part = line.substr(from, to - from);
+    while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
+    if (!out.empty() && !part.empty()) out += ' ';
+    out += part;
+  }
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\t' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+class Lowerer {
+ public:
+  Lowerer(const sema::Program& p, const analysis::Strata& s, const SourceManager& sm) : prog_(p), strata_(s), sm_(sm) {}
+
+  std::unique_ptr<Program> run() {
+    out_ = std::make_unique<Program>();
+    out_->rule_count = static_cast<uint32_t>(prog_.rules.size());
+    if (!prog_.modules.empty()) out_->source = sm_.file(prog_.modules[0]->file).path;
+    relations();
+    facts();
+    for (size_t s = 0; s < strata_.count(); ++s) stratum(strata_.rules[s]);
+    for (uint32_t r : strata_.transition_rules) out_->transitions.push_back(lower_rule(r, -1, {}));
+    for (const auto& r : prog_.rules) out_->uses_now |= r.uses_now;
+    return std::move(out_);
+  }
+
+ private:
+  // ------------------------------------------------------------ relations and facts
+  void relations() {
+    for (const auto& c : prog_.collections) {
+      Relation r;
+      r.id = c.id;
+      r.name = c.name;
+      r.kind = static_cast<RelationKind>(static_cast<int>(c.kind));
+      for (const auto& col : c.columns) {
+        r.column_names.push_back(col.name);
+        r.column_types.push_back(plan_type(col.type));
+      }
+      bool lattice_cols = false;
+      for (const auto& t : r.column_types) lattice_cols |= t.is_lattice();
+      r.keyed = c.keyed || lattice_cols;
+      if (c.keyed) {
+        r.key = c.key;
+      } else {
+        for (uint32_t i = 0; i < r.arity(); ++i)
+          if (!r.column_types[i].is_lattice()) r.key.push_back(i);
+      }
+      r.location = c.location;
+      r.period_ms = c.period_ms;
+      if (c.span.valid()) r.where = sm_.location(c.span);
+      out_->relations.push_back(std::move(r));
+    }
+  }
+
+  void facts() {
+    for (const auto& f : prog_.facts) {
+      Fact out;
+      out.relation = f.collection;
+      const Relation& rel = out_->relations[f.collection];
+      for (size_t i = 0; i < f.values.size(); ++i) {
+        const auto& v = f.values[i];
+        ValueType col = i < rel.arity() ? rel.column_types[i] : scalar(K::Int);
+        ValueType elem = col.is_lattice() && !col.args.empty() ? col.args[0] : col;
+        bool self = std::holds_alternative<std::monostate>(v);
+        out.is_self.push_back(self);
+        if (self) out.values.emplace_back(std::string());
+        else if (auto* n = std::get_if<int64_t>(&v); n && elem.kind == K::Float) out.values.emplace_back(static_cast<double>(*n));
+        else if (auto* n2 = std::get_if<int64_t>(&v)) out.values.emplace_back(*n2);
+        else if (auto* d = std::get_if<double>(&v)) out.values.emplace_back(*d);
+        else if (auto* s = std::get_if<std::string>(&v)) out.values.emplace_back(*s);
+        else out.values.emplace_back(std::get<bool>(v));
+      }
+      out.where = f.ast ? sm_.location(f.ast->span) : "";
+      out_->facts.push_back(std::move(out));
+    }
+  }
+
+  // ------------------------------------------------------------ strata and groups
+  void stratum(const std::vector<uint32_t>& rules) {
+    // One group per strongly connected component of heads; components are numbered in reverse
+    // topological order, so higher numbers are evaluated first.
+    std::map<uint32_t, std::vector<uint32_t>, std::greater<>> by_scc;
+    for (uint32_t r : rules) by_scc[strata_.scc_of[prog_.rules[r].head]].push_back(r);
+    Stratum st;
+    for (auto& [scc, members] : by_scc) {
+      Group g;
+      std::set<uint32_t> rels;
+      for (uint32_t r : members) {
+        rels.insert(prog_.rules[r].head);
+        g.recursive |= strata_.recursive[prog_.rules[r].head];
+      }
+      g.relations.assign(rels.begin(), rels.end());
+      for (uint32_t r : members) {
+        g.rules.push_back(lower_rule(r, -1, rels));
+        if (!g.recursive) continue;
+        const auto& body = prog_.rules[r].ast->body;
+        for (const auto& in : prog_.rules[r].inputs)
+          if (!in.negated && rels.count(in.collection) && body[in.literal].kind == ast::LiteralKind::Positive)
+            g.deltas.push_back(lower_rule(r, static_cast<int32_t>(in.literal), rels));
+      }
+      st.groups.push_back(std::move(g));
+    }
+    out_->strata.push_back(std::move(st));
+  }
+
+  // ------------------------------------------------------------ one rule
+  struct RuleState {
+    const sema::CheckedRule* rule = nullptr;
+    std::map<std::string, uint32_t> regs;
+    std::set<std::string> bound;
+    uint32_t next_reg = 0;
+    bool distinct_matches = false;  // aggregates: every atom column is bound, wildcards too
+    std::map<uint32_t, sema::CollectionId> atom_collection;  // body literal -> collection
+    // Equalities left over from atom arguments that are expressions of variables not yet bound.
+    std::vector<std::pair<uint32_t, const ast::Expr*>> late_equalities;
+    std::vector<bool> late_placed;
+  };
+
+  uint32_t reg_of(RuleState& st, const std::string& v) {
+    auto [it, fresh] = st.regs.try_emplace(v, st.next_reg);
+    if (fresh) ++st.next_reg;
+    return it->second;
+  }
+
+  bool is_variable(const RuleState& st, const ast::Expr& e) const {
+    if (e.kind != ast::ExprKind::Name || e.name.qualified()) return false;
+    sema::ConstValue v;
+    return !prog_.constant(st.rule->instance, e.name, v);
+  }
+
+  void vars_of(const RuleState& st, const ast::Expr& e, std::set<std::string>& out) const {
+    if (e.kind == ast::ExprKind::Name) {
+      if (is_variable(st, e)) out.insert(e.name.parts[0]);
+      return;
+    }
+    for (const auto& a : e.args) vars_of(st, *a, out);
+  }
+
+  bool all_bound(const RuleState& st, const ast::Expr& e) const {
+    std::set<std::string> vs;
+    vars_of(st, e, vs);
+    for (const auto& v : vs)
+      if (!st.bound.count(v)) return false;
+    return true;
+  }
+
+  ValueType type_of(const RuleState& st, const ast::Expr& e) const {
+    if (auto it = prog_.expr_types.find(&e); it != prog_.expr_types.end()) return plan_type(it->second);
+    if (e.kind == ast::ExprKind::Name)
+      if (auto it = st.rule->variables.find(e.name.parts[0]); it != st.rule->variables.end()) return plan_type(it->second);
+    throw LowerError("no type recorded for an expression");
+  }
+
+  Expr lower_expr(RuleState& st, const ast::Expr& e) {
+    using ast::ExprKind;
+    switch (e.kind) {
+      case ExprKind::Int:
+      case ExprKind::Duration: return constant(sema::ConstValue{e.int_value});
+      case ExprKind::Float: return constant(sema::ConstValue{e.float_value});
+      case ExprKind::String: return constant(sema::ConstValue{e.text});
+      case ExprKind::Bool: return constant(sema::ConstValue{e.bool_value});
+      case ExprKind::Wildcard: throw LowerError("`_` inside an expression");
+      case ExprKind::Name: {
+        sema::ConstValue v;
+        if (prog_.constant(st.rule->instance, e.name, v)) {
+          Expr c = constant(v);
+          ValueType want = type_of(st, e);
+          return convert(std::move(c), want);
+        }
+        Expr r = make(Op::Reg, type_of(st, e));
+        r.reg = reg_of(st, e.name.parts[0]);
+        return r;
+      }
+      case ExprKind::Unary: {
+        Expr a = lower_expr(st, *e.args[0]);
+        ValueType t = type_of(st, e);
+        if (e.unary_op == ast::UnaryOp::Neg) return make(is_float(a.type) ? Op::NegF : Op::NegI, a.type, {std::move(a)});
+        return make(Op::Not, t, {convert(std::move(a), scalar(K::Bool))});
+      }
+      case ExprKind::Binary: return binary(st, e);
+      case ExprKind::Call: return call(st, e);
+      case ExprKind::Method: return method(st, e);
+    }
+    throw LowerError("unknown expression");
+  }
+
+  Expr binary(RuleState& st, const ast::Expr& e) {
+    using B = ast::BinaryOp;
+    Expr a = lower_expr(st, *e.args[0]);
+    Expr b = lower_expr(st, *e.args[1]);
+    ValueType t = type_of(st, e);
+    switch (e.binary_op) {
+      case B::Add:
+      case B::Sub:
+      case B::Mul:
+      case B::Div:
+      case B::Mod: {
+        if (t.kind == K::LMax || t.kind == K::LMin) {  // lattice + c: monotone, bottom stays bottom
+          if (!a.type.is_lattice()) std::swap(a, b);
+          ValueType elem = t.args[0];
+          return make(Op::LatAdd, t, {std::move(a), convert(std::move(b), elem)});
+        }
+        if (t.kind == K::String) return make(Op::Concat, t, {convert(std::move(a), t), convert(std::move(b), t)});
+        bool f = is_float(t);
+        static const Op ints[] = {Op::AddI, Op::SubI, Op::MulI, Op::DivI, Op::ModI};
+        static const Op floats[] = {Op::AddF, Op::SubF, Op::MulF, Op::DivF, Op::ModF};
+        Op op = (f ? floats : ints)[static_cast<int>(e.binary_op)];
+        return make(op, t, {convert(std::move(a), t), convert(std::move(b), t)});
+      }
+      case B::And:
+      case B::Or:
+        return make(e.binary_op == B::And ? Op::And : Op::Or, t, {convert(std::move(a), scalar(K::Bool)), convert(std::move(b), scalar(K::Bool))});
+      default: break;
+    }
+    // Comparisons: compare revealed values (for lattices a threshold and a reveal compare the
+    // same words; the type says whether the result is a growing lbool or a plain bool).
+    ValueType ta = revealed(a.type), tb = revealed(b.type);
+    ValueType common = ta;
+    if (ta.kind == K::Float || tb.kind == K::Float) common = scalar(K::Float);
+    else if (is_symbol(ta)) common = scalar(K::String);
+    a = convert(std::move(a), common);
+    b = convert(std::move(b), common);
+    int which = static_cast<int>(e.binary_op) - static_cast<int>(B::Eq);  // Eq Ne Lt Le Gt Ge
+    Op op;
+    if (which <= 1) op = common.kind == K::Float ? (which == 0 ? Op::EqF : Op::NeF) : (which == 0 ? Op::Eq : Op::Ne);
+    else if (common.kind == K::Float) op = static_cast<Op>(static_cast<int>(Op::LtF) + which - 2);
+    else if (is_symbol(common)) op = static_cast<Op>(static_cast<int>(Op::LtS) + which - 2);
+    else op = static_cast<Op>(static_cast<int>(Op::LtI) + which - 2);
+    return make(op, t, {std::move(a), std::move(b)});
+  }
+
+  Expr call(RuleState& st, const ast::Expr& e) {
+    const std::string f = e.name.str();
+    ValueType t = type_of(st, e);
+    std::vector<Expr> args;
+    for (const auto& a : e.args) args.push_back(lower_expr(st, *a));
+    if (f == "self") return make(Op::Self, t);
+    if (f == "tick") return make(Op::Tick, t);
+    if (f == "now") return make(Op::Now, t);
+    if (!args.empty() && args[0].type.is_lattice() && f != "hash") args[0] = convert(std::move(args[0]), revealed(args[0].type));
+    if (f == "to_string") {
+      K k = args[0].type.kind;
+      Op op = k == K::Int ? Op::ToStrI : k == K::Float ? Op::ToStrF : k == K::Bool ? Op::ToStrB : Op::ToStrS;
+      return make(op, t, std::move(args));
+    }
+    if (f == "to_int") {
+      K k = args[0].type.kind;
+      if (k == K::Int) return std::move(args[0]);
+      return make(k == K::Float ? Op::ToIntF : Op::ToIntS, t, std::move(args));
+    }
+    if (f == "len") return make(Op::Len, t, std::move(args));
+    if (f == "substr") return make(Op::Substr, t, {std::move(args[0]), convert(std::move(args[1]), scalar(K::Int)), convert(std::move(args[2]), scalar(K::Int))});
+    if (f == "hash") return make(Op::Hash, t, std::move(args));
+    if (f == "least" || f == "greatest") {
+      bool least = f == "least";
+      ValueType common = t;
+      Op op = is_float(common) ? (least ? Op::LeastF : Op::GreatestF) : is_symbol(common) ? (least ? Op::LeastS : Op::GreatestS) : (least ? Op::LeastI : Op::GreatestI);
+      return make(op, t, {convert(std::move(args[0]), common), convert(std::move(args[1]), common)});
+    }
+    throw LowerError("unknown function " + f);
+  }
+
+  Expr method(RuleState& st, const ast::Expr& e) {
+    const std::string& m = e.text;
+    ValueType t = type_of(st, e);
+    Expr recv = lower_expr(st, *e.args[0]);
+    std::vector<Expr> args;
+    for (size_t i = 1; i < e.args.size(); ++i) args.push_back(lower_expr(st, *e.args[i]));
+    ValueType rt = recv.type;
+    if (m == "value") return make(Op::Reveal, t, {std::move(recv)});
+    if (m == "size") return make(rt.kind == K::LMap ? Op::MapSize : Op::SetSize, t, {std::move(recv)});
+    if (m == "contains") return make(Op::SetContains, t, {std::move(recv), convert(std::move(args[0]), rt.args[0])});
+    if (m == "union" || m == "intersect")
+      return make(m == "union" ? Op::SetUnion : Op::SetIntersect, t, {std::move(recv), convert(std::move(args[0]), rt)});
+    if (m == "at") return make(Op::MapAt, t, {std::move(recv), convert(std::move(args[0]), rt.args[0])});
+    if (m == "keys") return make(Op::MapKeys, t, {std::move(recv)});
+    throw LowerError("unknown method " + m);
+  }
+
+  // Registers an index on `cols` (sorted) of relation `rel`, or picks the key index when the
+  // columns are exactly the key. Returns the index and fills `order` with the columns in the
+  // order the step's key values must come.
+  int32_t choose_index(uint32_t rel, std::vector<uint32_t> cols, std::vector<uint32_t>& order) {
+    Relation& r = out_->relations[rel];
+    std::sort(cols.begin(), cols.end());
+    std::vector<uint32_t> key = r.key;
+    std::sort(key.begin(), key.end());
+    if (!cols.empty() && cols == key) {
+      order = r.key;
+      return kKeyIndex;
+    }
+    order = cols;
+    for (size_t i = 0; i < r.indexes.size(); ++i)
+      if (r.indexes[i] == cols) return static_cast<int32_t>(i);
+    r.indexes.push_back(cols);
+    return static_cast<int32_t>(r.indexes.size() - 1);
+  }
+
+  void place_atom(RuleState& st, RulePlan& plan, const ast::BodyLiteral& lit, uint32_t li, Version version) {
+    uint32_t rel = st.atom_collection.at(li);
+    const Relation& r = out_->relations[rel];
+    Step step;
+    step.relation = rel;
+    step.version = version;
+    step.bind.assign(r.arity(), -1);
+    step.text = trim_lines(sm_, lit.span);
+    std::vector<uint32_t> key_cols;
+    std::map<uint32_t, Expr> key_values;
+    std::set<std::string> here;  // variables first bound by this atom
+    for (uint32_t c = 0; c < lit.atom.args.size() && c < r.arity(); ++c) {
+      const ast::Expr& a = *lit.atom.args[c].expr;
+      if (a.kind == ast::ExprKind::Wildcard) {
+        if (st.distinct_matches) step.bind[c] = static_cast<int32_t>(st.next_reg++);
+        continue;
+      }
+      if (is_variable(st, a)) {
+        const std::string& v = a.name.parts[0];
+        if (st.bound.count(v)) {
+          Expr reg = make(Op::Reg, type_of(st, a));
+          reg.reg = reg_of(st, v);
+          key_cols.push_back(c);
+          key_values[c] = convert(std::move(reg), r.column_types[c]);
+        } else if (here.count(v)) {
+          step.equal.emplace_back(c, reg_of(st, v));
+        } else {
+          step.bind[c] = static_cast<int32_t>(reg_of(st, v));
+          here.insert(v);
+        }
+        continue;
+      }
+      if (all_bound(st, a)) {
+        key_cols.push_back(c);
+        key_values[c] = convert(lower_expr(st, a), r.column_types[c]);
+      } else {  // bind a temporary and compare once the expression's variables are bound
+        uint32_t tmp = st.next_reg++;
+        step.bind[c] = static_cast<int32_t>(tmp);
+        st.late_equalities.emplace_back(tmp, &a);
+        st.late_placed.push_back(false);
+      }
+    }
+    if (key_cols.empty()) {
+      step.kind = StepKind::Scan;
+    } else {
+      step.kind = StepKind::Lookup;
+      std::vector<uint32_t> order;
+      step.index = choose_index(rel, key_cols, order);
+      for (uint32_t c : order) step.key.push_back(std::move(key_values[c]));
+    }
+    for (const auto& v : here) st.bound.insert(v);
+    plan.steps.push_back(std::move(step));
+  }
+
+  void place_negation(RuleState& st, RulePlan& plan, const ast::BodyLiteral& lit, uint32_t li) {
+    uint32_t rel = st.atom_collection.at(li);
+    const Relation& r = out_->relations[rel];
+    Step step;
+    step.kind = StepKind::AntiJoin;
+    step.relation = rel;
+    step.text = trim_lines(sm_, lit.span);
+    std::vector<uint32_t> cols;
+    std::map<uint32_t, Expr> values;
+    for (uint32_t c = 0; c < lit.atom.args.size() && c < r.arity(); ++c) {
+      const ast::Expr& a = *lit.atom.args[c].expr;
+      if (a.kind == ast::ExprKind::Wildcard) continue;
+      cols.push_back(c);
+      values[c] = convert(lower_expr(st, a), r.column_types[c]);
+    }
+    std::vector<uint32_t> order;
+    if (cols.empty()) {
+      // `not p(_, _)`: any row at all. An index on no columns chains every row.
+      Relation& w = out_->relations[rel];
+      auto it = std::find(w.indexes.begin(), w.indexes.end(), std::vector<uint32_t>{});
+      if (it == w.indexes.end()) {
+        w.indexes.emplace_back();
+        it = w.indexes.end() - 1;
+      }
+      step.index = static_cast<int32_t>(it - w.indexes.begin());
+    } else {
+      step.index = choose_index(rel, cols, order);
+      for (uint32_t c : order) step.key.push_back(std::move(values[c]));
+    }
+    plan.steps.push_back(std::move(step));
+  }
+
+  // Places every literal other than a positive atom whose variables are now bound.
+  void place_ready(RuleState& st, RulePlan& plan, const std::vector<ast::BodyLiteral>& body, std::vector<bool>& placed) {
+    for (bool progress = true; progress;) {
+      progress = false;
+      for (size_t i = 0; i < st.late_equalities.size(); ++i) {
+        if (st.late_placed[i] || !all_bound(st, *st.late_equalities[i].second)) continue;
+        Expr v = lower_expr(st, *st.late_equalities[i].second);
+        Expr tmp = make(Op::Reg, v.type);
+        tmp.reg = st.late_equalities[i].first;
+        Step f;
+        f.kind = StepKind::Filter;
+        f.expr = make(is_float(v.type) ? Op::EqF : Op::Eq, scalar(K::Bool), {std::move(tmp), std::move(v)});
+        f.text = trim_lines(sm_, st.late_equalities[i].second->span);
+        plan.steps.push_back(std::move(f));
+        st.late_placed[i] = true;
+        progress = true;
+      }
+      for (uint32_t i = 0; i < body.size(); ++i) {
+        if (placed[i]) continue;
+        const auto& lit = body[i];
+        Step s;
+        s.text = trim_lines(sm_, lit.span);
+        switch (lit.kind) {
+          case ast::LiteralKind::Positive: continue;
+          case ast::LiteralKind::Negated: {
+            std::set<std::string> vs;
+            for (const auto& a : lit.atom.args)
+              if (a.expr->kind != ast::ExprKind::Wildcard) vars_of(st, *a.expr, vs);
+            bool ready = std::all_of(vs.begin(), vs.end(), [&](const std::string& v) { return st.bound.count(v) > 0; });
+            if (!ready) continue;
+            place_negation(st, plan, lit, i);
+            placed[i] = progress = true;
+            continue;
+          }
+          case ast::LiteralKind::Condition:
+            if (!all_bound(st, *lit.expr)) continue;
+            s.kind = StepKind::Filter;
+            s.expr = lower_expr(st, *lit.expr);
+            break;
+          case ast::LiteralKind::Assign:
+            if (!all_bound(st, *lit.expr)) continue;
+            if (st.bound.count(lit.var)) {  // `x = e` with x bound: an equality
+              Expr v = lower_expr(st, *lit.expr);
+              Expr x = make(Op::Reg, st.rule->variables.count(lit.var) ? plan_type(st.rule->variables.at(lit.var)) : v.type);
+              x.reg = reg_of(st, lit.var);
+              ValueType common = is_float(x.type) || is_float(v.type) ? scalar(K::Float) : x.type;
+              s.kind = StepKind::Filter;
+              s.expr = make(is_float(common) ? Op::EqF : Op::Eq, scalar(K::Bool), {convert(std::move(x), common), convert(std::move(v), common)});
+            } else {
+              s.kind = StepKind::Assign;
+              s.expr = lower_expr(st, *lit.expr);
+              if (auto it = st.rule->variables.find(lit.var); it != st.rule->variables.end()) s.expr = convert(std::move(s.expr), plan_type(it->second));
+              s.target = reg_of(st, lit.var);
+              st.bound.insert(lit.var);
+            }
+            break;
+          case ast::LiteralKind::In: {
+            if (!all_bound(st, *lit.expr)) continue;
+            Expr set = lower_expr(st, *lit.expr);
+            if (st.bound.count(lit.var)) {
+              Expr x = make(Op::Reg, set.type.args[0]);
+              x.reg = reg_of(st, lit.var);
+              s.kind = StepKind::Filter;
+              s.expr = make(Op::SetContains, scalar(K::Bool), {std::move(set), std::move(x)});
+            } else {
+              s.kind = StepKind::InSet;
+              s.expr = std::move(set);
+              s.target = reg_of(st, lit.var);
+              st.bound.insert(lit.var);
+            }
+            break;
+          }
+        }
+        plan.steps.push_back(std::move(s));
+        placed[i] = progress = true;
+      }
+    }
+  }
+
+  // How many of an atom's columns are bound at this point (constants and bound expressions).
+  int bound_columns(const RuleState& st, const ast::Atom& atom) const {
+    int n = 0;
+    for (const auto& a : atom.args) {
+      if (a.expr->kind == ast::ExprKind::Wildcard) continue;
+      std::set<std::string> vs;
+      vars_of(st, *a.expr, vs);
+      bool ok = std::all_of(vs.begin(), vs.end(), [&](const std::string& v) { return st.bound.count(v) > 0; });
+      n += ok ? 1 : 0;
+    }
+    return n;
+  }
+
+  RulePlan lower_rule(uint32_t index, int32_t delta_literal, const std::set<uint32_t>& group) {
+    const sema::CheckedRule& rule = prog_.rules[index];
+    RulePlan plan;
+    plan.rule = index;
+    plan.where = sm_.location(rule.ast->span);
+    plan.text = trim_lines(sm_, rule.ast->span);
+    plan.delta_atom = delta_literal;
+    plan.head = rule.head;
+    switch (rule.op) {
+      case ast::MergeOp::Instant: plan.op = HeadOp::Insert; break;
+      case ast::MergeOp::DeferredInsert: plan.op = HeadOp::DeferredInsert; break;
+      case ast::MergeOp::DeferredDelete: plan.op = HeadOp::DeferredDelete; break;
+      case ast::MergeOp::DeferredUpsert: plan.op = HeadOp::DeferredUpsert; break;
+      case ast::MergeOp::Async: plan.op = HeadOp::Send; break;
+    }
+    try {
+      RuleState st;
+      st.rule = &rule;
+      st.distinct_matches = !rule.aggregates.empty();
+      for (const auto& in : rule.inputs) st.atom_collection[in.literal] = in.collection;
+      const auto& body = rule.ast->body;
+      std::vector<bool> placed(body.size(), false);
+      // Atoms earlier (in source order) than the delta atom that read the group read Old, so
+      // each derivation is found by exactly one variant.
+      auto version_of = [&](uint32_t li) {
+        if (delta_literal < 0 || !group.count(st.atom_collection.at(li))) return Version::Full;
+        if (static_cast<int32_t>(li) == delta_literal) return Version::Delta;
+        return static_cast<int32_t>(li) < delta_literal ? Version::Old : Version::Full;
+      };
+      if (delta_literal >= 0) {
+        place_atom(st, plan, body[delta_literal], static_cast<uint32_t>(delta_literal), Version::Delta);
+        placed[delta_literal] = true;
+      }
+      for (;;) {
+        place_ready(st, plan, body, placed);
+        int best = -1, best_score = -1;
+        for (uint32_t i = 0; i < body.size(); ++i) {
+          if (placed[i] || body[i].kind != ast::LiteralKind::Positive) continue;
+          int score = bound_columns(st, body[i].atom);
+          if (score > best_score) best = static_cast<int>(i), best_score = score;
+        }
+        if (best < 0) break;
+        place_atom(st, plan, body[best], static_cast<uint32_t>(best), version_of(static_cast<uint32_t>(best)));
+        placed[best] = true;
+      }
+      for (uint32_t i = 0; i < body.size(); ++i)
+        if (!placed[i]) throw LowerError("literal " + std::to_string(i + 1) + " could not be ordered (its variables are never bound)");
+      // Head.
+      const Relation& head = out_->relations[rule.head];
+      const auto& args = rule.ast->head.args;
+      for (uint32_t c = 0; c < args.size() && c < head.arity(); ++c) {
+        const ast::Expr& a = *args[c].expr;
+        HeadColumn col;
+        col.result = head.column_types[c];
+        static const std::map<std::string, AggKind> aggs = {{"count", AggKind::Count}, {"sum", AggKind::Sum}, {"min", AggKind::Min},
+                                                             {"max", AggKind::Max},     {"avg", AggKind::Avg}, {"collect", AggKind::Collect}};
+        auto agg = a.kind == ast::ExprKind::Call && !a.name.qualified() ? aggs.find(a.name.str()) : aggs.end();
+        if (agg != aggs.end()) {
+          col.agg = agg->second;
+          if (!a.args.empty()) {
+            col.value = lower_expr(st, *a.args[0]);
+            if (col.value.type.is_lattice() && col.agg != AggKind::Collect) col.value = convert(std::move(col.value), revealed(col.value.type));
+          }
+        } else {
+          col.value = convert(lower_expr(st, a), head.column_types[c]);
+        }
+        plan.columns.push_back(std::move(col));
+      }
+      plan.registers = st.next_reg;
+    } catch (const LowerError& e) {
+      throw std::runtime_error(plan.where + ": cannot plan rule `" + plan.text + "`: " + e.what());
+    }
+    return plan;
+  }
+
+  const sema::Program& prog_;
+  const analysis::Strata& strata_;
+  const SourceManager& sm_;
+  std::unique_ptr<Program> out_;
+};
+
+}  // namespace
+
+std::unique_ptr<Program> lower(const sema::Program& program, const analysis::Strata& strata, const SourceManager& sources) {
+  return Lowerer(program, strata, sources).run();
+}
+
+}  // namespace bloom::plan

@@ -1,0 +1,61 @@
+// Runtime values: every value is one 64-bit word. Ints and doubles are their bits, bools 0/1,
+// strings and addrs interned symbol ids, and lattices either inline (lmax, lmin, lbool) or a
+// handle to an interned immutable set or map (runtime/core/lattice.h). Equal values are equal
+// words, so rows compare and hash as plain words.
+#pragma once
+#include <bit>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+
+#include <absl/container/flat_hash_map.h>
+
+namespace bloom::rt {
+
+using Word = uint64_t;
+
+inline Word from_int(int64_t v) { return static_cast<Word>(v); }
+inline int64_t as_int(Word w) { return static_cast<int64_t>(w); }
+inline Word from_float(double v) { return std::bit_cast<Word>(v); }
+inline double as_float(Word w) { return std::bit_cast<double>(w); }
+inline Word from_bool(bool v) { return v ? 1 : 0; }
+
+// Interned strings. Ids are dense and stable for the life of the table; id 0 is "". Not
+// thread-safe: one table per node.
+class SymbolTable {
+ public:
+  SymbolTable() { intern(""); }
+  SymbolTable(const SymbolTable&) = delete;
+  SymbolTable& operator=(const SymbolTable&) = delete;
+
+  Word intern(std::string_view s) {
+    auto it = ids_.find(s);
+    if (it != ids_.end()) return it->second;
+    Word id = strings_.size();
+    strings_.emplace_back(s);
+    ids_.emplace(std::string_view(strings_.back()), id);
+    return id;
+  }
+  const std::string& str(Word id) const { return strings_[id]; }
+  size_t size() const { return strings_.size(); }
+  // Orders by content (ids are in arrival order).
+  int compare(Word a, Word b) const { return a == b ? 0 : strings_[a].compare(strings_[b]); }
+
+ private:
+  std::deque<std::string> strings_;  // a deque keeps the views in ids_ valid as it grows
+  absl::flat_hash_map<std::string_view, Word> ids_;
+};
+
+// 64-bit mixing for hashing rows of words (the finaliser of MurmurHash3/splitmix64).
+inline uint64_t mix(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+inline uint64_t hash_combine(uint64_t seed, Word w) { return mix(seed ^ (w + 0x9e3779b97f4a7c15ULL + (seed << 6))); }
+
+}  // namespace bloom::rt

@@ -1,0 +1,656 @@
+#include "eval/engine.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+#include <absl/container/flat_hash_map.h>
+#include <fmt/format.h>
+
+namespace bloom::rt {
+
+using plan::Op;
+using plan::StepKind;
+using plan::TypeKind;
+using plan::ValueType;
+using plan::Version;
+
+namespace {
+
+constexpr size_t kBatch = 256;  // frames per batch between two steps
+
+// An expression with its constants interned.
+struct CExpr {
+  Op op = Op::Const;
+  Word constant = 0;
+  uint32_t reg = 0;
+  const ValueType* type = nullptr;
+  std::vector<CExpr> args;
+};
+
+struct CStep {
+  StepKind kind = StepKind::Scan;
+  uint32_t relation = 0;
+  Version version = Version::Full;
+  int32_t index = plan::kKeyIndex;
+  std::vector<CExpr> key;
+  std::vector<int32_t> key_regs;  // per key value: its register when it is a plain register, else -1
+  std::vector<std::pair<uint32_t, uint32_t>> bind;   // (column, register)
+  std::vector<std::pair<uint32_t, uint32_t>> equal;  // (column, column bound earlier in this atom)
+  CExpr expr;
+  uint32_t target = 0;
+};
+
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+std::string float_text(double d) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, d);
+  return std::string(buf, r.ptr);
+}
+
+}  // namespace
+
+struct Engine::CompiledRule {
+  const plan::RulePlan* plan = nullptr;
+  uint32_t registers = 0;
+  std::vector<CStep> steps;
+  std::vector<CExpr> head;       // one per head column
+  std::vector<int32_t> head_regs;  // fast path: the column is a plain register
+  bool aggregates = false;
+  // Aggregates range over distinct body matches: every match's frame is kept in a set.
+  std::unique_ptr<plan::Relation> frame_decl;
+  std::unique_ptr<Relation> frames;
+  std::vector<std::vector<Word>> batches;  // per step: its output batch
+  std::vector<Word> row;                   // scratch row for the head
+};
+
+struct Engine::Impl {
+  Engine& e;
+  std::vector<std::unique_ptr<CompiledRule>> transitions;
+  struct CGroup {
+    const plan::Group* group;
+    std::vector<std::unique_ptr<CompiledRule>> rules, deltas;
+  };
+  std::vector<std::vector<CGroup>> strata;
+  // Version ranges: Full = [0, full_end), Delta = [delta_begin, full_end), Old = [0, delta_begin).
+  std::vector<RowId> full_end, delta_begin;
+  TransitionSink* sink = nullptr;
+  uint64_t next_progress = 1 << 16;
+
+  explicit Impl(Engine& engine) : e(engine) {}
+
+  // ------------------------------------------------------------------ compile
+  CExpr compile(const plan::Expr& x) {
+    CExpr c;
+    c.op = x.op;
+    c.reg = x.reg;
+    c.type = &x.type;
+    if (x.op == Op::Const) {
+      if (auto* i = std::get_if<int64_t>(&x.value)) c.constant = from_int(*i);
+      else if (auto* d = std::get_if<double>(&x.value)) c.constant = from_float(*d);
+      else if (auto* b = std::get_if<bool>(&x.value)) c.constant = from_bool(*b);
+      else c.constant = e.symbols_.intern(std::get<std::string>(x.value));
+      if (x.type.is_lattice()) c.constant = e.lattices_.lift(x.type, c.constant);
+    }
+    for (const auto& a : x.args) c.args.push_back(compile(a));
+    return c;
+  }
+
+  std::unique_ptr<CompiledRule> compile(const plan::RulePlan& p) {
+    auto r = std::make_unique<CompiledRule>();
+    r->plan = &p;
+    r->registers = std::max<uint32_t>(p.registers, 1);
+    for (const auto& s : p.steps) {
+      CStep c;
+      c.kind = s.kind;
+      c.relation = s.relation;
+      c.version = s.version;
+      c.index = s.index;
+      for (const auto& k : s.key) {
+        c.key.push_back(compile(k));
+        c.key_regs.push_back(k.op == Op::Reg ? static_cast<int32_t>(k.reg) : -1);
+      }
+      for (uint32_t col = 0; col < s.bind.size(); ++col)
+        if (s.bind[col] >= 0) c.bind.emplace_back(col, static_cast<uint32_t>(s.bind[col]));
+      for (auto [col, reg] : s.equal)  // a repeated variable: compare with the column that bound it
+        for (uint32_t b = 0; b < s.bind.size(); ++b)
+          if (s.bind[b] == static_cast<int32_t>(reg)) c.equal.emplace_back(col, b);
+      if (s.kind == StepKind::Filter || s.kind == StepKind::Assign || s.kind == StepKind::InSet) c.expr = compile(s.expr);
+      c.target = s.target;
+      r->steps.push_back(std::move(c));
+    }
+    for (const auto& col : p.columns) {
+      r->head.push_back(compile(col.value));
+      r->head_regs.push_back(col.agg == plan::AggKind::None && col.value.op == Op::Reg ? static_cast<int32_t>(col.value.reg) : -1);
+    }
+    r->aggregates = p.aggregates();
+    if (r->aggregates) {
+      r->frame_decl = std::make_unique<plan::Relation>();
+      r->frame_decl->name = "matches of rule " + std::to_string(p.rule);
+      r->frame_decl->column_types.assign(r->registers, ValueType{});
+      r->frame_decl->column_names.assign(r->registers, "r");
+      for (uint32_t i = 0; i < r->registers; ++i) r->frame_decl->key.push_back(i);
+      r->frames = std::make_unique<Relation>(*r->frame_decl, e.lattices_);
+    }
+    r->batches.resize(r->steps.size());
+    for (auto& b : r->batches) b.resize(kBatch * r->registers);
+    r->row.resize(e.relations_[p.head]->arity() + 1);
+    return r;
+  }
+
+  // ------------------------------------------------------------------ expressions
+  [[noreturn]] void fail(const std::string& what) { throw RuntimeError(what); }
+
+  const std::string& str(Word w) { return e.symbols_.str(w); }
+
+  int cmp_str(Word a, Word b) {
+    if (a == kTopString || b == kTopString) return a == b ? 0 : a == kTopString ? 1 : -1;
+    return e.symbols_.compare(a, b);
+  }
+
+  Word eval(const CExpr& x, const Word* f) {
+    switch (x.op) {
+      case Op::Const: return x.constant;
+      case Op::Reg: return f[x.reg];
+      default: break;
+    }
+    auto a = [&](size_t i) { return eval(x.args[i], f); };
+    switch (x.op) {
+      case Op::AddI: return from_int(static_cast<int64_t>(static_cast<uint64_t>(as_int(a(0))) + static_cast<uint64_t>(as_int(a(1)))));
+      case Op::SubI: return from_int(static_cast<int64_t>(static_cast<uint64_t>(as_int(a(0))) - static_cast<uint64_t>(as_int(a(1)))));
+      case Op::MulI: return from_int(static_cast<int64_t>(static_cast<uint64_t>(as_int(a(0))) * static_cast<uint64_t>(as_int(a(1)))));
+      case Op::DivI:
+      case Op::ModI: {
+        int64_t l = as_int(a(0)), r = as_int(a(1));
+        if (r == 0) fail(x.op == Op::DivI ? "division by zero" : "modulo by zero");
+        if (r == -1) return from_int(x.op == Op::DivI ? static_cast<int64_t>(0 - static_cast<uint64_t>(l)) : 0);
+        return from_int(x.op == Op::DivI ? l / r : l % r);
+      }
+      case Op::NegI: return from_int(static_cast<int64_t>(0 - static_cast<uint64_t>(as_int(a(0)))));
+      case Op::AddF: return from_float(as_float(a(0)) + as_float(a(1)));
+      case Op::SubF: return from_float(as_float(a(0)) - as_float(a(1)));
+      case Op::MulF: return from_float(as_float(a(0)) * as_float(a(1)));
+      case Op::DivF: return from_float(as_float(a(0)) / as_float(a(1)));
+      case Op::ModF: return from_float(std::fmod(as_float(a(0)), as_float(a(1))));
+      case Op::NegF: return from_float(-as_float(a(0)));
+      case Op::IntToFloat: return from_float(static_cast<double>(as_int(a(0))));
+      case Op::Concat: return e.symbols_.intern(str(a(0)) + str(a(1)));
+      case Op::Eq: return from_bool(a(0) == a(1));
+      case Op::Ne: return from_bool(a(0) != a(1));
+      case Op::EqF: return from_bool(as_float(a(0)) == as_float(a(1)));
+      case Op::NeF: return from_bool(as_float(a(0)) != as_float(a(1)));
+      case Op::LtI: return from_bool(as_int(a(0)) < as_int(a(1)));
+      case Op::LeI: return from_bool(as_int(a(0)) <= as_int(a(1)));
+      case Op::GtI: return from_bool(as_int(a(0)) > as_int(a(1)));
+      case Op::GeI: return from_bool(as_int(a(0)) >= as_int(a(1)));
+      case Op::LtF: return from_bool(as_float(a(0)) < as_float(a(1)));
+      case Op::LeF: return from_bool(as_float(a(0)) <= as_float(a(1)));
+      case Op::GtF: return from_bool(as_float(a(0)) > as_float(a(1)));
+      case Op::GeF: return from_bool(as_float(a(0)) >= as_float(a(1)));
+      case Op::LtS: return from_bool(cmp_str(a(0), a(1)) < 0);
+      case Op::LeS: return from_bool(cmp_str(a(0), a(1)) <= 0);
+      case Op::GtS: return from_bool(cmp_str(a(0), a(1)) > 0);
+      case Op::GeS: return from_bool(cmp_str(a(0), a(1)) >= 0);
+      case Op::And:
+      case Op::LBoolAnd: return from_bool(a(0) && a(1));
+      case Op::Or:
+      case Op::LBoolOr: return from_bool(a(0) || a(1));
+      case Op::Not: return from_bool(!a(0));
+      case Op::ToStrI: return e.symbols_.intern(std::to_string(as_int(a(0))));
+      case Op::ToStrF: return e.symbols_.intern(float_text(as_float(a(0))));
+      case Op::ToStrB: return e.symbols_.intern(a(0) ? "true" : "false");
+      case Op::ToStrS: return a(0);
+      case Op::ToIntS: {
+        const std::string& s = str(a(0));
+        int64_t v = 0;
+        auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (r.ec != std::errc() || r.ptr != s.data() + s.size()) fail("to_int: \"" + s + "\" is not an integer");
+        return from_int(v);
+      }
+      case Op::ToIntF: {
+        double d = as_float(a(0));
+        if (!(d >= -9.2233720368547758e18 && d < 9.2233720368547758e18)) fail("to_int: " + float_text(d) + " does not fit in an int");
+        return from_int(static_cast<int64_t>(d));
+      }
+      case Op::Len: return from_int(static_cast<int64_t>(str(a(0)).size()));
+      case Op::Substr: {
+        const std::string& s = str(a(0));
+        int64_t i = as_int(a(1)), n = as_int(a(2));
+        if (i < 0) i = 0;
+        if (n < 0) n = 0;
+        if (static_cast<uint64_t>(i) >= s.size()) return e.symbols_.intern("");
+        return e.symbols_.intern(s.substr(static_cast<size_t>(i), static_cast<size_t>(n)));
+      }
+      case Op::Hash: {
+        Word v = a(0);
+        const ValueType& t = *x.args[0].type;
+        uint64_t h = t.is_symbol() ? fnv1a(str(v)) : mix(v);
+        return from_int(static_cast<int64_t>(h & 0x7fffffffffffffffULL));
+      }
+      case Op::LeastI: return from_int(std::min(as_int(a(0)), as_int(a(1))));
+      case Op::GreatestI: return from_int(std::max(as_int(a(0)), as_int(a(1))));
+      case Op::LeastF: return from_float(std::min(as_float(a(0)), as_float(a(1))));
+      case Op::GreatestF: return from_float(std::max(as_float(a(0)), as_float(a(1))));
+      case Op::LeastS: {
+        Word l = a(0), r = a(1);
+        return cmp_str(l, r) <= 0 ? l : r;
+      }
+      case Op::GreatestS: {
+        Word l = a(0), r = a(1);
+        return cmp_str(l, r) >= 0 ? l : r;
+      }
+      case Op::Self: return e.self_;
+      case Op::Tick: return from_int(e.tick_);
+      case Op::Now:
+        return from_int(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+      case Op::Lift: return e.lattices_.lift(*x.type, a(0));
+      case Op::Reveal: return a(0);  // every lattice's revealed value is its word
+      case Op::LatAdd: {
+        Word l = a(0), r = a(1);
+        if (e.lattices_.is_bottom(*x.type, l)) return l;
+        if (x.type->args[0].kind == TypeKind::Float) return from_float(as_float(l) + as_float(r));
+        int64_t s;
+        if (__builtin_add_overflow(as_int(l), as_int(r), &s)) s = as_int(r) > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min() + 1;
+        return from_int(s);
+      }
+      case Op::LatThreshold:
+      case Op::LatCompare: fail("internal: a lattice comparison was not lowered");
+      case Op::SetSize: return from_int(static_cast<int64_t>(e.lattices_.set_size(a(0))));
+      case Op::SetContains: return from_bool(e.lattices_.set_contains(a(0), a(1)));
+      case Op::SetUnion: return e.lattices_.set_union(a(0), a(1));
+      case Op::SetIntersect: return e.lattices_.set_intersect(a(0), a(1));
+      case Op::MapAt: return e.lattices_.map_at(*x.args[0].type, a(0), a(1));
+      case Op::MapKeys: return e.lattices_.map_keys(a(0));
+      case Op::MapSize: return from_int(static_cast<int64_t>(e.lattices_.map_size(a(0))));
+      default: fail(std::string("internal: unknown opcode ") + plan::to_string(x.op));
+    }
+  }
+
+  // ------------------------------------------------------------------ pipelines
+  RowId range_begin(Version v, uint32_t rel) const { return v == Version::Delta ? delta_begin[rel] : 0; }
+  RowId range_end(Version v, uint32_t rel) const { return v == Version::Old ? delta_begin[rel] : full_end[rel]; }
+
+  void exec(CompiledRule& r, size_t k, const Word* frames, size_t n) {
+    if (k == r.steps.size()) {
+      head(r, frames, n);
+      return;
+    }
+    const CStep& s = r.steps[k];
+    const uint32_t R = r.registers;
+    Word* out = r.batches[k].data();
+    size_t m = 0;
+    auto emit = [&](const Word* f) -> Word* {
+      Word* o = out + m * R;
+      std::copy(f, f + R, o);
+      ++m;
+      return o;
+    };
+    auto flush_if_full = [&] {
+      if (m == kBatch) {
+        exec(r, k + 1, out, m);
+        m = 0;
+      }
+    };
+    switch (s.kind) {
+      case StepKind::Scan: {
+        const Relation& rel = *e.relations_[s.relation];
+        RowId b = range_begin(s.version, s.relation), end = range_end(s.version, s.relation);
+        bool dead = rel.has_dead_rows();
+        for (size_t i = 0; i < n; ++i) {
+          const Word* f = frames + i * R;
+          for (RowId row = b; row < end; ++row) {
+            if (dead && !rel.alive(row)) continue;
+            const Word* t = rel.row(row);
+            bool same = true;
+            for (auto [c, c2] : s.equal) same &= t[c] == t[c2];
+            if (!same) continue;
+            Word* o = emit(f);
+            for (auto [c, reg] : s.bind) o[reg] = t[c];
+            flush_if_full();
+          }
+        }
+        break;
+      }
+      case StepKind::Lookup: {
+        const Relation& rel = *e.relations_[s.relation];
+        RowId b = range_begin(s.version, s.relation), end = range_end(s.version, s.relation);
+        Word key[16];
+        std::vector<Word> big;
+        Word* kp = key;
+        if (s.key.size() > 16) {
+          big.resize(s.key.size());
+          kp = big.data();
+        }
+        for (size_t i = 0; i < n; ++i) {
+          const Word* f = frames + i * R;
+          for (size_t j = 0; j < s.key.size(); ++j) kp[j] = s.key_regs[j] >= 0 ? f[s.key_regs[j]] : eval(s.key[j], f);
+          auto on_row = [&](RowId row) {
+            if (row < b || row >= end || !rel.alive(row)) return;
+            const Word* t = rel.row(row);
+            for (auto [c, c2] : s.equal)
+              if (t[c] != t[c2]) return;
+            Word* o = emit(f);
+            for (auto [c, reg] : s.bind) o[reg] = t[c];
+            flush_if_full();
+          };
+          if (s.index == plan::kKeyIndex) {
+            RowId row = rel.find_key(kp);
+            if (row != kNoRow) on_row(row);
+          } else {
+            rel.for_each_match(static_cast<uint32_t>(s.index), kp, on_row);
+          }
+        }
+        break;
+      }
+      case StepKind::AntiJoin: {
+        const Relation& rel = *e.relations_[s.relation];
+        Word key[16];
+        std::vector<Word> big;
+        Word* kp = key;
+        if (s.key.size() > 16) {
+          big.resize(s.key.size());
+          kp = big.data();
+        }
+        for (size_t i = 0; i < n; ++i) {
+          const Word* f = frames + i * R;
+          for (size_t j = 0; j < s.key.size(); ++j) kp[j] = s.key_regs[j] >= 0 ? f[s.key_regs[j]] : eval(s.key[j], f);
+          bool found = false;
+          if (s.index == plan::kKeyIndex) {
+            found = rel.find_key(kp) != kNoRow;
+          } else {
+            rel.for_each_match(static_cast<uint32_t>(s.index), kp, [&](RowId row) { found |= rel.alive(row); });
+          }
+          if (found) continue;
+          emit(f);
+          flush_if_full();
+        }
+        break;
+      }
+      case StepKind::Filter:
+        for (size_t i = 0; i < n; ++i) {
+          const Word* f = frames + i * R;
+          if (!eval(s.expr, f)) continue;
+          emit(f);
+          flush_if_full();
+        }
+        break;
+      case StepKind::Assign:
+        for (size_t i = 0; i < n; ++i) {
+          const Word* f = frames + i * R;
+          Word v = eval(s.expr, f);
+          emit(f)[s.target] = v;
+          flush_if_full();
+        }
+        break;
+      case StepKind::InSet:
+        for (size_t i = 0; i < n; ++i) {
+          const Word* f = frames + i * R;
+          Word set = eval(s.expr, f);
+          auto elems = e.lattices_.set_elements(set);
+          std::vector<Word> copy(elems.begin(), elems.end());  // the set store may grow meanwhile
+          for (Word v : copy) {
+            emit(f)[s.target] = v;
+            flush_if_full();
+          }
+        }
+        break;
+    }
+    if (m) exec(r, k + 1, out, m);
+  }
+
+  void head(CompiledRule& r, const Word* frames, size_t n) {
+    const uint32_t R = r.registers;
+    if (r.aggregates) {
+      for (size_t i = 0; i < n; ++i) r.frames->insert(frames + i * R);
+      return;
+    }
+    Word* row = r.row.data();
+    for (size_t i = 0; i < n; ++i) {
+      const Word* f = frames + i * R;
+      for (size_t c = 0; c < r.head.size(); ++c) row[c] = r.head_regs[c] >= 0 ? f[r.head_regs[c]] : eval(r.head[c], f);
+      emit_row(r, row);
+    }
+  }
+
+  void emit_row(CompiledRule& r, const Word* row) {
+    switch (r.plan->op) {
+      case plan::HeadOp::Insert: {
+        Relation& rel = *e.relations_[r.plan->head];
+        auto res = rel.insert(row);
+        if (res.outcome == Relation::Outcome::Conflict) key_violation(rel, row, res.row, "rule at " + r.plan->where + ": " + r.plan->text);
+        if (res.outcome == Relation::Outcome::Added || res.outcome == Relation::Outcome::Merged) {
+          if (++e.progress_.derived >= next_progress && e.on_progress) {
+            next_progress = e.progress_.derived + (1 << 16);
+            e.on_progress(e.progress_);
+          }
+        }
+        break;
+      }
+      case plan::HeadOp::Send: sink->send(r.plan->head, row, *r.plan); break;
+      default: sink->deferred(r.plan->op, r.plan->head, row, *r.plan); break;
+    }
+  }
+
+  [[noreturn]] void key_violation(const Relation& rel, const Word* row, RowId existing, const std::string& by) {
+    const plan::Relation& d = rel.decl();
+    std::string key;
+    for (size_t i = 0; i < d.key.size(); ++i)
+      key += (i ? ", " : "") + d.column_names[d.key[i]] + " = " + e.format(d.column_types[d.key[i]], row[d.key[i]], true);
+    fail(fmt::format("key violation in table `{}`: key ({}) already holds {} and {} inserts {}", d.name, key,
+                     e.format_row(d, rel.row(existing), true), by, e.format_row(d, row, true)));
+  }
+
+  // Aggregates: group the distinct matches by the head's plain columns.
+  void finish_aggregates(CompiledRule& r) {
+    const auto& cols = r.plan->columns;
+    Relation& frames = *r.frames;
+    struct Acc {
+      int64_t count = 0;
+      std::vector<Word> value;      // per column: sum / min / max / group value
+      std::vector<double> fsum;     // per column: float sums (avg, float sum)
+      std::vector<std::vector<Word>> collected;
+      std::vector<bool> seen;
+    };
+    absl::flat_hash_map<std::vector<Word>, Acc> groups;
+    std::vector<std::vector<Word>> order;
+    std::vector<Word> key;
+    for (RowId fr = 0; fr < frames.end(); ++fr) {
+      const Word* f = frames.row(fr);
+      key.clear();
+      for (size_t c = 0; c < cols.size(); ++c)
+        if (cols[c].agg == plan::AggKind::None) key.push_back(eval(r.head[c], f));
+      auto [it, fresh] = groups.try_emplace(key);
+      Acc& acc = it->second;
+      if (fresh) {
+        order.push_back(key);
+        acc.value.assign(cols.size(), 0);
+        acc.fsum.assign(cols.size(), 0);
+        acc.collected.resize(cols.size());
+        acc.seen.assign(cols.size(), false);
+      }
+      ++acc.count;
+      for (size_t c = 0; c < cols.size(); ++c) {
+        const auto& col = cols[c];
+        if (col.agg == plan::AggKind::None || col.agg == plan::AggKind::Count) continue;
+        Word v = eval(r.head[c], f);
+        const ValueType& t = col.value.type;
+        bool fl = t.kind == TypeKind::Float;
+        switch (col.agg) {
+          case plan::AggKind::Sum:
+            if (fl) acc.fsum[c] += as_float(v);
+            else acc.value[c] = from_int(static_cast<int64_t>(static_cast<uint64_t>(as_int(acc.value[c])) + static_cast<uint64_t>(as_int(v))));
+            break;
+          case plan::AggKind::Avg: acc.fsum[c] += fl ? as_float(v) : static_cast<double>(as_int(v)); break;
+          case plan::AggKind::Min:
+          case plan::AggKind::Max: {
+            int cmp = acc.seen[c] ? e.lattices_.compare(t, v, acc.value[c]) : 0;
+            if (!acc.seen[c] || (col.agg == plan::AggKind::Min ? cmp < 0 : cmp > 0)) acc.value[c] = v;
+            acc.seen[c] = true;
+            break;
+          }
+          case plan::AggKind::Collect: acc.collected[c].push_back(v); break;
+          default: break;
+        }
+      }
+    }
+    std::vector<Word> row(cols.size());
+    for (const auto& k : order) {
+      Acc& acc = groups[k];
+      size_t ki = 0;
+      for (size_t c = 0; c < cols.size(); ++c) {
+        const auto& col = cols[c];
+        Word v = 0;
+        ValueType natural = col.value.type;
+        switch (col.agg) {
+          case plan::AggKind::None: v = k[ki++]; natural = col.result; break;
+          case plan::AggKind::Count: v = from_int(acc.count); natural = ValueType{TypeKind::Int, {}}; break;
+          case plan::AggKind::Sum: v = natural.kind == TypeKind::Float ? from_float(acc.fsum[c]) : acc.value[c]; break;
+          case plan::AggKind::Avg: v = from_float(acc.fsum[c] / static_cast<double>(acc.count)); natural = ValueType{TypeKind::Float, {}}; break;
+          case plan::AggKind::Min:
+          case plan::AggKind::Max: v = acc.value[c]; break;
+          case plan::AggKind::Collect:
+            v = e.lattices_.set_of(std::move(acc.collected[c]));
+            natural = ValueType{TypeKind::LSet, {col.value.type}};
+            break;
+        }
+        row[c] = convert(v, natural, col.result);
+      }
+      emit_row(r, row.data());
+    }
+    frames.clear();
+  }
+
+  Word convert(Word v, const ValueType& from, const ValueType& to) {
+    if (from == to) return v;
+    if (to.is_lattice() && !from.is_lattice()) {
+      const ValueType& elem = to.args.empty() ? to : to.args[0];
+      if (elem.kind == TypeKind::Float && from.kind == TypeKind::Int) v = from_float(static_cast<double>(as_int(v)));
+      return e.lattices_.lift(to, v);
+    }
+    if (to.kind == TypeKind::Float && from.kind == TypeKind::Int) return from_float(static_cast<double>(as_int(v)));
+    return v;
+  }
+
+  void run_rule(CompiledRule& r) {
+    try {
+      std::vector<Word> frame(r.registers, 0);
+      exec(r, 0, frame.data(), 1);
+      if (r.aggregates) finish_aggregates(r);
+    } catch (const RuntimeError& err) {
+      std::string what = err.what();
+      if (what.rfind("key violation", 0) == 0) throw;
+      throw RuntimeError(fmt::format("{}: in rule `{}`: {}", r.plan->where, r.plan->text, what));
+    }
+  }
+
+  void set_all_full() {
+    for (size_t i = 0; i < e.relations_.size(); ++i) {
+      full_end[i] = e.relations_[i]->end();
+      delta_begin[i] = full_end[i];
+    }
+  }
+};
+
+Engine::Engine(const plan::Program& plan, SymbolTable& symbols, Lattices& lattices)
+    : plan_(plan), symbols_(symbols), lattices_(lattices), impl_(std::make_unique<Impl>(*this)) {
+  for (const auto& r : plan.relations) relations_.push_back(std::make_unique<Relation>(r, lattices));
+  impl_->full_end.assign(relations_.size(), 0);
+  impl_->delta_begin.assign(relations_.size(), 0);
+  for (const auto& s : plan.strata) {
+    std::vector<Impl::CGroup> groups;
+    for (const auto& g : s.groups) {
+      Impl::CGroup cg;
+      cg.group = &g;
+      for (const auto& r : g.rules) cg.rules.push_back(impl_->compile(r));
+      for (const auto& r : g.deltas) cg.deltas.push_back(impl_->compile(r));
+      groups.push_back(std::move(cg));
+    }
+    impl_->strata.push_back(std::move(groups));
+  }
+  for (const auto& r : plan.transitions) impl_->transitions.push_back(impl_->compile(r));
+}
+
+Engine::~Engine() = default;
+
+void Engine::run_fixpoint() {
+  Impl& im = *impl_;
+  for (size_t s = 0; s < im.strata.size(); ++s) {
+    progress_.stratum = static_cast<uint32_t>(s);
+    for (auto& g : im.strata[s]) {
+      progress_.iteration = 0;
+      im.set_all_full();
+      for (auto& r : g.rules) im.run_rule(*r);
+      if (!g.group->recursive) continue;
+      for (;;) {
+        bool grew = false;
+        for (uint32_t rel : g.group->relations) {
+          im.delta_begin[rel] = im.full_end[rel];
+          im.full_end[rel] = relations_[rel]->end();
+          grew |= im.full_end[rel] > im.delta_begin[rel];
+        }
+        if (!grew) break;
+        ++progress_.iteration;
+        for (auto& r : g.deltas) im.run_rule(*r);
+      }
+    }
+  }
+}
+
+void Engine::run_transitions(TransitionSink& sink) {
+  impl_->sink = &sink;
+  impl_->set_all_full();
+  for (auto& r : impl_->transitions) impl_->run_rule(*r);
+  impl_->sink = nullptr;
+}
+
+void Engine::insert_checked(uint32_t relation, const Word* row, const std::string& what) {
+  Relation& rel = *relations_[relation];
+  auto res = rel.insert(row);
+  if (res.outcome == Relation::Outcome::Conflict) impl_->key_violation(rel, row, res.row, what);
+}
+
+std::string Engine::format(const ValueType& t, Word v, bool quoted) const {
+  switch (t.kind) {
+    case TypeKind::Int: return std::to_string(as_int(v));
+    case TypeKind::Float: return float_text(as_float(v));
+    case TypeKind::Bool: return v ? "true" : "false";
+    case TypeKind::String:
+    case TypeKind::Addr: return quoted ? plan::constant_str(symbols_.str(v)) : symbols_.str(v);
+    case TypeKind::LMax:
+    case TypeKind::LMin:
+      if (v == lattices_.bottom(t)) return t.kind == TypeKind::LMax ? "-inf" : "+inf";
+      return format(t.args[0], v, quoted);
+    case TypeKind::LBool: return v ? "true" : "false";
+    case TypeKind::LSet: {
+      auto elems = lattices_.set_elements(v);
+      std::vector<Word> sorted(elems.begin(), elems.end());
+      std::sort(sorted.begin(), sorted.end(), [&](Word a, Word b) { return lattices_.compare(t.args[0], a, b) < 0; });
+      std::string s = "{";
+      for (size_t i = 0; i < sorted.size(); ++i) s += (i ? ", " : "") + format(t.args[0], sorted[i], true);
+      return s + "}";
+    }
+    case TypeKind::LMap: {
+      auto entries = lattices_.map_entries(v);
+      std::sort(entries.begin(), entries.end(), [&](auto& a, auto& b) { return lattices_.compare(t.args[0], a.first, b.first) < 0; });
+      std::string s = "{";
+      for (size_t i = 0; i < entries.size(); ++i)
+        s += (i ? ", " : "") + format(t.args[0], entries[i].first, true) + ": " + format(t.args[1], entries[i].second, true);
+      return s + "}";
+    }
+  }
+  return "?";
+}
+
+std::string Engine::format_row(const plan::Relation& r, const Word* row, bool quoted) const {
+  std::string s = r.name + "(";
+  for (uint32_t c = 0; c < r.arity(); ++c) s += (c ? ", " : "") + format(r.column_types[c], row[c], quoted);
+  return s + ")";
+}
+
+}  // namespace bloom::rt

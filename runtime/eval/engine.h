@@ -1,0 +1,98 @@
+// The plan interpreter: holds a node's relations and evaluates the Plan IR over them.
+// Pipelines run a batch at a time: each step turns a batch of register frames into the next
+// batch (up to kBatch frames) before handing it on, so the dispatch on step and expression kinds
+// is paid per batch and per frame, never per virtual call. Strata run in order; a recursive
+// group runs its rules once over the full relations and then its delta variants until no
+// relation of the group grows.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/lattice.h"
+#include "core/value.h"
+#include "plan/ir.h"
+#include "storage/relation.h"
+
+namespace bloom::rt {
+
+// A runtime error: a key violation, a division by zero, a bad conversion. Carries a message
+// that names the rule and the data involved; the node stops and nothing of the tick is applied.
+struct RuntimeError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Where the heads that leave the fixpoint go: deferred changes and asynchronous sends.
+class TransitionSink {
+ public:
+  virtual ~TransitionSink() = default;
+  virtual void deferred(plan::HeadOp op, uint32_t relation, const Word* row, const plan::RulePlan& rule) = 0;
+  virtual void send(uint32_t relation, const Word* row, const plan::RulePlan& rule) = 0;
+};
+
+// Progress of a long evaluation, for the node's progress line.
+struct Progress {
+  uint64_t derived = 0;  // tuples added or merged so far in this run
+  uint32_t stratum = 0;
+  uint32_t iteration = 0;
+};
+
+class Engine {
+ public:
+  Engine(const plan::Program& plan, SymbolTable& symbols, Lattices& lattices);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  const plan::Program& plan() const { return plan_; }
+  Relation& relation(uint32_t id) { return *relations_[id]; }
+  const Relation& relation(uint32_t id) const { return *relations_[id]; }
+  size_t relation_count() const { return relations_.size(); }
+  SymbolTable& symbols() { return symbols_; }
+  Lattices& lattices() { return lattices_; }
+
+  // What self(), tick() and now() return while evaluating.
+  void set_context(Word self, int64_t tick) {
+    self_ = self;
+    tick_ = tick;
+  }
+
+  // Every `<=` rule to a fixpoint, stratum by stratum.
+  void run_fixpoint();
+  // The `<+ <- <+- <~` rules over the final state of the tick.
+  void run_transitions(TransitionSink& sink);
+
+  // Inserts one row into a relation (facts, inputs, deliveries) with the key check.
+  // `what` names the source in a key-violation message.
+  void insert_checked(uint32_t relation, const Word* row, const std::string& what);
+
+  const Progress& progress() const { return progress_; }
+  // Called every so often during long evaluations (at most every ~64k derivations).
+  std::function<void(const Progress&)> on_progress;
+
+  // Formats a value of type `t` as source would write it (strings quoted) or raw (for CSV).
+  std::string format(const plan::ValueType& t, Word v, bool quoted) const;
+  std::string format_row(const plan::Relation& r, const Word* row, bool quoted) const;
+
+  struct CompiledRule;  // the runtime form of a RulePlan (engine.cpp)
+
+ private:
+  struct Impl;
+  void run_rules(std::vector<std::unique_ptr<CompiledRule>>& rules, TransitionSink* sink);
+
+  const plan::Program& plan_;
+  SymbolTable& symbols_;
+  Lattices& lattices_;
+  std::vector<std::unique_ptr<Relation>> relations_;
+  Word self_ = 0;
+  int64_t tick_ = 0;
+  Progress progress_;
+  std::unique_ptr<Impl> impl_;
+  friend struct Impl;
+};
+
+}  // namespace bloom::rt

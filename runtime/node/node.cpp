@@ -1,0 +1,330 @@
+#include "node/node.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "node/facts.h"
+
+namespace bloom::rt {
+
+using plan::RelationKind;
+
+namespace {
+bool transient(RelationKind k) {
+  return k == RelationKind::Scratch || k == RelationKind::Channel || k == RelationKind::Input || k == RelationKind::Periodic ||
+         k == RelationKind::Output || k == RelationKind::Stdout || k == RelationKind::Halt;
+}
+}  // namespace
+
+Node::Node(const plan::Program& plan, NodeOptions options)
+    : plan_(plan), opts_(std::move(options)), lattices_(symbols_), engine_(plan, symbols_, lattices_) {
+  self_ = symbols_.intern(opts_.name);
+  size_t n = plan.relations.size();
+  pending_.resize(n);
+  inbox_.resize(n);
+  initial_inputs_.resize(n);
+  logs_.resize(n);
+  log_decls_.resize(n);
+  for (const auto& r : plan.relations) {
+    if (r.kind == RelationKind::Output) {
+      // The log keeps every distinct tuple: all columns are the key and nothing merges.
+      auto d = std::make_unique<plan::Relation>();
+      d->name = r.name;
+      d->column_names = r.column_names;
+      d->column_types.assign(r.arity(), plan::ValueType{});
+      for (uint32_t c = 0; c < r.arity(); ++c) d->key.push_back(c);
+      logs_[r.id] = std::make_unique<Relation>(*d, lattices_);
+      log_decls_[r.id] = std::move(d);
+    }
+    if (r.kind == RelationKind::Periodic)
+      timers_.push_back({r.id, std::chrono::steady_clock::now() + std::chrono::milliseconds(r.period_ms),
+                         std::chrono::milliseconds(r.period_ms), 0});
+  }
+}
+
+Node::~Node() = default;
+
+void Node::add_input(uint32_t relation, const Word* row, const std::string&) {
+  const auto& r = plan_.relations[relation];
+  initial_inputs_[relation].insert(initial_inputs_[relation].end(), row, row + r.arity());
+  if (r.arity() == 0) initial_inputs_[relation].push_back(0);  // a marker: the nullary tuple is there
+}
+
+void Node::load_inputs(const std::string& dir, std::vector<std::string>& missing) {
+  for (const auto& r : plan_.relations) {
+    if (r.kind != RelationKind::Input) continue;
+    std::string path = (std::filesystem::path(dir) / (r.name + ".facts")).string();
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      missing.push_back(path);
+      continue;
+    }
+    read_facts(path, r, lattices_, [&](const Word* row, size_t line) { add_input(r.id, row, fmt::format("{}:{}", path, line)); });
+  }
+}
+
+void Node::deferred(plan::HeadOp op, uint32_t relation, const Word* row, const plan::RulePlan& rule) {
+  Pending& p = pending_[relation];
+  uint32_t a = plan_.relations[relation].arity();
+  switch (op) {
+    case plan::HeadOp::DeferredDelete: p.deletes.insert(p.deletes.end(), row, row + a); break;
+    case plan::HeadOp::DeferredUpsert:
+      if (plan_.relations[relation].keyed) {
+        p.upserts.insert(p.upserts.end(), row, row + a);
+        p.upsert_rules.push_back(&rule);
+        break;
+      }
+      [[fallthrough]];  // without a key an upsert is an insert (the compiler warned)
+    default:
+      p.inserts.insert(p.inserts.end(), row, row + a);
+      p.insert_rules.push_back(&rule);
+      break;
+  }
+}
+
+void Node::send(uint32_t relation, const Word* row, const plan::RulePlan& rule) {
+  const auto& r = plan_.relations[relation];
+  if (r.kind == RelationKind::Stdout) {
+    stdout_lines_.push_back(symbols_.str(row[0]));
+    return;
+  }
+  Word dest = row[r.location];
+  if (dest != self_)
+    throw RuntimeError(fmt::format("{}: in rule `{}`: unknown destination addr \"{}\" for channel `{}`: this node is \"{}\" and "
+                                   "a single-node run has no other nodes",
+                                   rule.where, rule.text, symbols_.str(dest), r.name, opts_.name));
+  inbox_[relation].insert(inbox_[relation].end(), row, row + r.arity());
+}
+
+// Deletes first, then upserts replace the row with their key, then inserts (with the key check).
+void Node::apply_deferred() {
+  for (size_t id = 0; id < pending_.size(); ++id) {
+    Pending& p = pending_[id];
+    if (p.inserts.empty() && p.deletes.empty() && p.upserts.empty()) continue;
+    Relation& rel = engine_.relation(static_cast<uint32_t>(id));
+    const auto& d = rel.decl();
+    uint32_t a = d.arity();
+    std::vector<bool> drop;
+    bool dropping = false;
+    std::vector<Word> key(d.key.size());
+    auto mark = [&](RowId r) {
+      if (drop.size() < rel.end()) drop.resize(rel.end(), false);
+      drop[r] = true;
+      dropping = true;
+    };
+    auto key_of = [&](const Word* row) {
+      for (size_t i = 0; i < d.key.size(); ++i) key[i] = row[d.key[i]];
+      return key.data();
+    };
+    for (size_t i = 0; a ? i < p.deletes.size() : i < p.deletes.size(); i += std::max<uint32_t>(a, 1)) {
+      const Word* row = p.deletes.data() + i;
+      RowId r = rel.find_key(key_of(row));
+      if (r != kNoRow && std::equal(row, row + a, rel.row(r))) mark(r);
+      if (a == 0) break;
+    }
+    for (size_t i = 0; i < p.upserts.size(); i += std::max<uint32_t>(a, 1)) {
+      RowId r = rel.find_key(key_of(p.upserts.data() + i));
+      if (r != kNoRow) mark(r);
+    }
+    if (dropping) rel.rebuild(drop);
+    for (size_t i = 0, k = 0; i < p.upserts.size(); i += std::max<uint32_t>(a, 1), ++k)
+      engine_.insert_checked(static_cast<uint32_t>(id), p.upserts.data() + i,
+                             "rule at " + p.upsert_rules[k]->where + ": " + p.upsert_rules[k]->text + " (an upsert from the previous tick)");
+    for (size_t i = 0, k = 0; i < p.inserts.size(); i += std::max<uint32_t>(a, 1), ++k)
+      engine_.insert_checked(static_cast<uint32_t>(id), p.inserts.data() + i,
+                             "rule at " + p.insert_rules[k]->where + ": " + p.insert_rules[k]->text + " (a deferred insert from the previous tick)");
+    p = Pending{};
+  }
+}
+
+void Node::setup_tick(int64_t tick) {
+  for (size_t id = 0; id < plan_.relations.size(); ++id)
+    if (transient(plan_.relations[id].kind)) engine_.relation(static_cast<uint32_t>(id)).clear();
+  if (tick == 0) {
+    // Lattice cells start at bottom; facts and the inputs of tick 0 arrive.
+    for (const auto& r : plan_.relations) {
+      if (r.kind != RelationKind::Lattice) continue;
+      Word bottom = lattices_.bottom(r.column_types[0]);
+      engine_.insert_checked(r.id, &bottom, r.name);
+    }
+    std::vector<Word> row;
+    for (const auto& f : plan_.facts) {
+      const auto& r = plan_.relations[f.relation];
+      row.assign(r.arity() + 1, 0);
+      for (uint32_t c = 0; c < r.arity() && c < f.values.size(); ++c) {
+        const auto& v = f.values[c];
+        Word w;
+        if (f.is_self[c]) w = self_;
+        else if (auto* i = std::get_if<int64_t>(&v)) w = from_int(*i);
+        else if (auto* x = std::get_if<double>(&v)) w = from_float(*x);
+        else if (auto* b = std::get_if<bool>(&v)) w = from_bool(*b);
+        else w = symbols_.intern(std::get<std::string>(v));
+        if (r.column_types[c].is_lattice()) w = lattices_.lift(r.column_types[c], w);
+        row[c] = w;
+      }
+      engine_.insert_checked(f.relation, row.data(), "the fact at " + f.where);
+    }
+    for (size_t id = 0; id < initial_inputs_.size(); ++id) {
+      auto& rows = initial_inputs_[id];
+      uint32_t a = plan_.relations[id].arity();
+      for (size_t i = 0; i < rows.size(); i += std::max<uint32_t>(a, 1))
+        engine_.insert_checked(static_cast<uint32_t>(id), rows.data() + i, "an input tuple of `" + plan_.relations[id].name + "`");
+      rows.clear();
+      rows.shrink_to_fit();
+    }
+  }
+  for (size_t id = 0; id < inbox_.size(); ++id) {
+    auto& rows = inbox_[id];
+    if (rows.empty()) continue;
+    uint32_t a = plan_.relations[id].arity();
+    for (size_t i = 0; i < rows.size(); i += std::max<uint32_t>(a, 1))
+      engine_.insert_checked(static_cast<uint32_t>(id), rows.data() + i, "a message");
+    rows.clear();
+  }
+  auto now = std::chrono::steady_clock::now();
+  for (auto& t : timers_) {
+    if (now < t.next) continue;
+    Word n = from_int(t.fired++);
+    engine_.insert_checked(t.relation, &n, "a timer");
+    t.next += t.period;
+    if (t.next < now) t.next = now + t.period;  // fell behind: skip the missed firings
+  }
+  apply_deferred();
+}
+
+bool Node::work_pending() {
+  for (const auto& rows : inbox_)
+    if (!rows.empty()) return true;
+  for (size_t id = 0; id < pending_.size(); ++id) {
+    Pending& p = pending_[id];
+    const Relation& rel = engine_.relation(static_cast<uint32_t>(id));
+    const auto& d = rel.decl();
+    uint32_t a = d.arity(), step = std::max<uint32_t>(a, 1);
+    if (transient(d.kind) && !(p.inserts.empty() && p.upserts.empty())) return true;  // next tick's scratch is not empty
+    for (size_t i = 0; i < p.inserts.size(); i += step)
+      if (!rel.contains(p.inserts.data() + i)) return true;
+    for (size_t i = 0; i < p.upserts.size(); i += step) {
+      const Word* row = p.upserts.data() + i;
+      std::vector<Word> key(d.key.size());
+      for (size_t k = 0; k < d.key.size(); ++k) key[k] = row[d.key[k]];
+      RowId r = rel.find_key(key.data());
+      if (r == kNoRow || !std::equal(row, row + a, rel.row(r))) return true;
+    }
+    for (size_t i = 0; i < p.deletes.size(); i += step) {
+      const Word* row = p.deletes.data() + i;
+      std::vector<Word> key(d.key.size());
+      for (size_t k = 0; k < d.key.size(); ++k) key[k] = row[d.key[k]];
+      RowId r = rel.find_key(key.data());
+      if (r != kNoRow && std::equal(row, row + a, rel.row(r))) return true;
+    }
+  }
+  return false;
+}
+
+void Node::finish_tick() {
+  for (const auto& r : plan_.relations) {
+    if (r.kind != RelationKind::Output) continue;
+    const Relation& rel = engine_.relation(r.id);
+    for (RowId row = 0; row < rel.end(); ++row)
+      if (rel.alive(row)) logs_[r.id]->insert(rel.row(row));
+  }
+  std::sort(stdout_lines_.begin(), stdout_lines_.end());
+  for (const auto& l : stdout_lines_) {
+    if (opts_.print_line) opts_.print_line(l);
+    else std::cout << l << '\n';
+  }
+  if (!opts_.print_line) std::cout.flush();
+  stdout_lines_.clear();
+}
+
+RunSummary Node::run() {
+  RunSummary s;
+  auto started = std::chrono::steady_clock::now();
+  int64_t last_tick = -1;
+  if (opts_.progress) {
+    engine_.on_progress = [&](const Progress& p) {
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      opts_.progress(fmt::format("tick {}, stratum {}, iteration {}: {} tuples derived ({:.0f}/s)", last_tick + 1, p.stratum,
+                                 p.iteration, p.derived, secs > 0 ? static_cast<double>(p.derived) / secs : 0.0));
+    };
+  }
+  for (int64_t tick = 0;; ++tick) {
+    if (opts_.max_ticks >= 0 && tick >= opts_.max_ticks) {
+      s.tick_limit = true;
+      break;
+    }
+    setup_tick(tick);
+    engine_.set_context(self_, tick);
+    engine_.run_fixpoint();
+    engine_.run_transitions(*this);
+    finish_tick();
+    last_tick = tick;
+    s.ticks = tick + 1;
+    if (engine_.relation(1).live() > 0) {  // halt()
+      s.halted = true;
+      break;
+    }
+    if (!work_pending()) {
+      if (timers_.empty()) {
+        s.quiescent = true;
+        break;
+      }
+      // Only timers remain: sleep until the next one fires.
+      auto next = std::min_element(timers_.begin(), timers_.end(), [](auto& a, auto& b) { return a.next < b.next; })->next;
+      std::this_thread::sleep_until(next);
+    }
+  }
+  s.derived = engine_.progress().derived;
+  if (opts_.progress) opts_.progress("");
+  return s;
+}
+
+std::vector<uint32_t> Node::outputs() const {
+  std::vector<uint32_t> out;
+  for (const auto& r : plan_.relations)
+    if (r.kind == RelationKind::Output) out.push_back(r.id);
+  return out;
+}
+
+size_t Node::output_size(uint32_t relation) const { return logs_[relation] ? logs_[relation]->live() : 0; }
+
+std::vector<const Word*> Node::output_rows(uint32_t relation) const {
+  std::vector<const Word*> rows;
+  const Relation& log = *logs_[relation];
+  for (RowId r = 0; r < log.end(); ++r) rows.push_back(log.row(r));
+  const auto& d = plan_.relations[relation];
+  std::sort(rows.begin(), rows.end(), [&](const Word* a, const Word* b) {
+    for (uint32_t c = 0; c < d.arity(); ++c) {
+      const auto& t = d.column_types[c];
+      int cmp = t.is_lattice() && t.kind != plan::TypeKind::LMax && t.kind != plan::TypeKind::LMin
+                    ? (a[c] < b[c] ? -1 : a[c] > b[c] ? 1 : 0)
+                    : lattices_.compare(t.is_lattice() ? t.args[0] : t, a[c], b[c]);
+      if (cmp) return cmp < 0;
+    }
+    return false;
+  });
+  return rows;
+}
+
+std::string Node::output_text(uint32_t relation, bool csv) const {
+  const auto& d = plan_.relations[relation];
+  std::string out;
+  for (const Word* row : output_rows(relation)) {
+    if (csv) {
+      for (uint32_t c = 0; c < d.arity(); ++c) {
+        if (c) out += '\t';
+        out += engine_.format(d.column_types[c], row[c], false);
+      }
+      out += '\n';
+    } else {
+      out += engine_.format_row(d, row, true) + '\n';
+    }
+  }
+  return out;
+}
+
+}  // namespace bloom::rt

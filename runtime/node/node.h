@@ -1,0 +1,95 @@
+// One node: the tick loop of the language spec, section 3. A tick empties the transient
+// collections, delivers what arrived (messages, timer firings, the inputs of tick 0), applies
+// the deferred changes of the previous tick, runs the rules to a fixpoint, then queues the
+// heads of `<+ <- <+- <~`, emits outputs and stdout lines, and honours halt. The node ticks
+// again only while something is pending; with nothing pending it is quiescent and stops.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/lattice.h"
+#include "core/value.h"
+#include "eval/engine.h"
+#include "plan/ir.h"
+
+namespace bloom::rt {
+
+struct NodeOptions {
+  std::string name = "local";  // the node's addr: what self() returns
+  int64_t max_ticks = -1;      // stop after this many ticks (<0: no limit)
+  std::function<void(const std::string&)> print_line;  // stdout lines (default: std::cout)
+  std::function<void(const std::string&)> progress;    // a progress line for a terminal, "" to clear
+};
+
+struct RunSummary {
+  int64_t ticks = 0;
+  bool halted = false;
+  bool quiescent = false;  // stopped because nothing was pending
+  bool tick_limit = false; // stopped by max_ticks with work pending
+  uint64_t derived = 0;
+};
+
+class Node : private TransitionSink {
+ public:
+  Node(const plan::Program& plan, NodeOptions options);
+  ~Node() override;
+
+  // Reads DIR/NAME.facts for every `input` relation into tick 0. A missing file leaves the input
+  // empty and is reported in `missing`. Throws FactsError or RuntimeError (a key violation).
+  void load_inputs(const std::string& dir, std::vector<std::string>& missing);
+  // Adds one tuple to an input relation for tick 0.
+  void add_input(uint32_t relation, const Word* row, const std::string& where);
+
+  // Runs ticks until quiescent, halted or the tick limit. Throws RuntimeError (the failing tick's
+  // changes are not applied to the output logs or tables).
+  RunSummary run();
+
+  // Every tuple an output relation held in any tick, each once, sorted.
+  std::vector<const Word*> output_rows(uint32_t relation) const;
+  size_t output_size(uint32_t relation) const;
+  std::vector<uint32_t> outputs() const;  // output relations in declaration order
+  // `name(a, b)` lines, or tab-separated raw values for CSV.
+  std::string output_text(uint32_t relation, bool csv) const;
+
+  Engine& engine() { return engine_; }
+  const plan::Program& plan() const { return plan_; }
+
+ private:
+  void deferred(plan::HeadOp op, uint32_t relation, const Word* row, const plan::RulePlan& rule) override;
+  void send(uint32_t relation, const Word* row, const plan::RulePlan& rule) override;
+  void setup_tick(int64_t tick);
+  void apply_deferred();
+  bool work_pending();
+  void finish_tick();
+
+  struct Pending {
+    std::vector<Word> inserts, deletes, upserts;
+    std::vector<const plan::RulePlan*> insert_rules, upsert_rules;
+  };
+
+  const plan::Program& plan_;
+  NodeOptions opts_;
+  SymbolTable symbols_;
+  Lattices lattices_;
+  Engine engine_;
+  Word self_ = 0;
+  std::vector<Pending> pending_;                // per relation
+  std::vector<std::vector<Word>> inbox_;        // per channel: rows arriving next tick
+  std::vector<std::vector<Word>> initial_inputs_;  // per input relation: tick 0's tuples
+  std::vector<std::string> stdout_lines_;
+  std::vector<std::unique_ptr<plan::Relation>> log_decls_;
+  std::vector<std::unique_ptr<Relation>> logs_;  // per output relation: every tuple it held
+  struct Timer {
+    uint32_t relation;
+    std::chrono::steady_clock::time_point next;
+    std::chrono::milliseconds period;
+    int64_t fired = 0;
+  };
+  std::vector<Timer> timers_;
+};
+
+}  // namespace bloom::rt

@@ -1,0 +1,176 @@
+#include "storage/relation.h"
+
+#include <algorithm>
+
+namespace bloom::rt {
+
+size_t Relation::Hasher::operator()(RowId r) const {
+  const Word* row = rel->row(r);
+  uint64_t h = 0;
+  for (uint32_t c : *cols) h = hash_combine(h, row[c]);
+  return h;
+}
+
+size_t Relation::Hasher::operator()(const Probe& p) const {
+  uint64_t h = 0;
+  for (size_t i = 0; i < cols->size(); ++i) h = hash_combine(h, p.values[i]);
+  return h;
+}
+
+bool Relation::Equal::operator()(RowId a, RowId b) const {
+  if (a == b) return true;
+  const Word *x = rel->row(a), *y = rel->row(b);
+  for (uint32_t c : *cols)
+    if (x[c] != y[c]) return false;
+  return true;
+}
+
+bool Relation::Equal::operator()(RowId a, const Probe& p) const {
+  const Word* x = rel->row(a);
+  for (size_t i = 0; i < cols->size(); ++i)
+    if (x[(*cols)[i]] != p.values[i]) return false;
+  return true;
+}
+
+Relation::Index::Index(const Relation* rel, std::vector<uint32_t> c)
+    : cols(std::move(c)), heads(0, Hasher{rel, &cols}, Equal{rel, &cols}) {}
+
+Relation::Relation(const plan::Relation& decl, Lattices& lattices)
+    : decl_(decl), lattices_(lattices), arity_(decl.arity()), key_cols_(decl.key) {
+  std::vector<bool> in_key(arity_, false);
+  for (uint32_t c : key_cols_) in_key[c] = true;
+  for (uint32_t c = 0; c < arity_; ++c) {
+    if (decl.column_types[c].is_lattice())
+      lattice_cols_.push_back(c);
+    else if (!in_key[c])
+      plain_nonkey_.push_back(c);
+  }
+  key_set_ = std::make_unique<RowSet>(0, Hasher{this, &key_cols_}, Equal{this, &key_cols_});
+  for (const auto& cols : decl.indexes) indexes_.push_back(std::make_unique<Index>(this, cols));
+}
+
+RowId Relation::append(const Word* values) {
+  RowId r = rows_;
+  if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size())
+    chunks_.emplace_back(new Word[static_cast<size_t>(arity_) << kChunkBits]);
+  std::copy(values, values + arity_, mutable_row(r));
+  ++rows_;
+  ++live_;
+  if (!lattice_cols_.empty()) dead_.push_back(false);
+  for (auto& ix : indexes_) {
+    ix->next.push_back(kNoRow);
+    auto [it, fresh] = ix->heads.insert(r);
+    if (!fresh) {  // splice in after the chain's head
+      ix->next[r] = ix->next[*it];
+      ix->next[*it] = r;
+    }
+  }
+  return r;
+}
+
+Relation::InsertResult Relation::insert(const Word* values) {
+  Word key[64];
+  std::vector<Word> big;
+  Word* k = key;
+  if (key_cols_.size() > 64) {
+    big.resize(key_cols_.size());
+    k = big.data();
+  }
+  for (size_t i = 0; i < key_cols_.size(); ++i) k[i] = values[key_cols_[i]];
+  auto it = key_set_->find(Probe{k});
+  if (it == key_set_->end()) {
+    RowId r = append(values);
+    key_set_->insert(r);
+    return {Outcome::Added, r};
+  }
+  RowId old = *it;
+  const Word* have = row(old);
+  for (uint32_t c : plain_nonkey_)
+    if (have[c] != values[c]) return {Outcome::Conflict, old};
+  if (lattice_cols_.empty()) return {Outcome::Duplicate, old};
+  // Merge the lattice columns; append the merged row if anything grew.
+  Word merged[64];
+  std::vector<Word> big_row;
+  Word* m = merged;
+  if (arity_ > 64) {
+    big_row.resize(arity_);
+    m = big_row.data();
+  }
+  std::copy(have, have + arity_, m);
+  bool changed = false;
+  for (uint32_t c : lattice_cols_) {
+    Word v = lattices_.merge(decl_.column_types[c], have[c], values[c]);
+    if (v != have[c]) {
+      m[c] = v;
+      changed = true;
+    }
+  }
+  if (!changed) return {Outcome::Duplicate, old};
+  key_set_->erase(it);
+  dead_[old] = true;
+  --live_;
+  RowId r = append(m);
+  key_set_->insert(r);
+  return {Outcome::Merged, r};
+}
+
+RowId Relation::find_key(const Word* key) const {
+  auto it = key_set_->find(Probe{key});
+  return it == key_set_->end() ? kNoRow : *it;
+}
+
+bool Relation::contains(const Word* values) const {
+  Word key[64];
+  std::vector<Word> big;
+  Word* k = key;
+  if (key_cols_.size() > 64) {
+    big.resize(key_cols_.size());
+    k = big.data();
+  }
+  for (size_t i = 0; i < key_cols_.size(); ++i) k[i] = values[key_cols_[i]];
+  RowId r = find_key(k);
+  if (r == kNoRow) return false;
+  const Word* have = row(r);
+  for (uint32_t c : plain_nonkey_)
+    if (have[c] != values[c]) return false;
+  for (uint32_t c : lattice_cols_)
+    if (lattices_.merge(decl_.column_types[c], have[c], values[c]) != have[c]) return false;
+  return true;
+}
+
+void Relation::clear() {
+  rows_ = 0;
+  live_ = 0;
+  dead_.clear();
+  key_set_->clear();
+  for (auto& ix : indexes_) {
+    ix->heads.clear();
+    ix->next.clear();
+  }
+  // Keep the first chunk for the next tick; release the rest (a big scratch should not pin memory).
+  if (chunks_.size() > 1) chunks_.resize(1);
+}
+
+void Relation::rebuild(const std::vector<bool>& drop) {
+  std::vector<Word> keep;
+  size_t kept = 0;
+  keep.reserve(static_cast<size_t>(live_) * arity_);
+  for (RowId r = 0; r < rows_; ++r)
+    if (alive(r) && !(r < drop.size() && drop[r])) {
+      keep.insert(keep.end(), row(r), row(r) + arity_);
+      ++kept;
+    }
+  clear();
+  chunks_.clear();
+  Word none = 0;
+  for (size_t i = 0; i < kept; ++i) insert(arity_ ? keep.data() + i * arity_ : &none);
+}
+
+size_t Relation::memory_bytes() const {
+  size_t b = chunks_.size() * (static_cast<size_t>(arity_) << kChunkBits) * sizeof(Word);
+  b += key_set_->capacity() * (sizeof(RowId) + 1);
+  for (auto& ix : indexes_) b += ix->heads.capacity() * (sizeof(RowId) + 1) + ix->next.capacity() * sizeof(RowId);
+  return b;
+}
+
+}  // namespace bloom::rt

@@ -1,0 +1,117 @@
+// A relation at run time: fixed-arity rows of words stored contiguously in chunks (rows never
+// move, so row numbers are stable and growth never copies), a unique hash index on the key
+// columns, and the secondary hash indexes the planner chose. Within a tick rows are only
+// appended, so the semi-naive versions (old / delta / full) are ranges of row numbers. A lattice
+// merge that changes a row appends the merged row and marks the old one dead, so the change
+// shows up in the next delta like any new row.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <absl/container/flat_hash_set.h>
+
+#include "core/lattice.h"
+#include "core/value.h"
+#include "plan/ir.h"
+
+namespace bloom::rt {
+
+using RowId = uint32_t;
+inline constexpr RowId kNoRow = UINT32_MAX;
+
+class Relation {
+ public:
+  Relation(const plan::Relation& decl, Lattices& lattices);
+  Relation(const Relation&) = delete;
+  Relation& operator=(const Relation&) = delete;
+
+  const plan::Relation& decl() const { return decl_; }
+  uint32_t arity() const { return arity_; }
+  RowId end() const { return rows_; }  // one past the last row (dead rows included)
+  size_t live() const { return live_; }
+  const Word* row(RowId r) const { return chunks_[r >> kChunkBits].get() + static_cast<size_t>(r & kChunkMask) * arity_; }
+  bool alive(RowId r) const { return dead_.empty() || !dead_[r]; }
+  bool has_dead_rows() const { return live_ != rows_; }
+
+  enum class Outcome : uint8_t { Added, Duplicate, Merged, Conflict };
+  struct InsertResult {
+    Outcome outcome;
+    RowId row;  // Added/Merged: the new row; Duplicate: the row already there; Conflict: the clashing row
+  };
+  // Inserts `values` (arity words). A key equal to a live row's key: the same plain columns is a
+  // duplicate (lattice columns merge), different plain columns is a conflict (nothing changes).
+  InsertResult insert(const Word* values);
+
+  // The live row with this key (values in key-column order), or kNoRow.
+  RowId find_key(const Word* key) const;
+  // Whether a live row has these plain columns (and lattice columns at least as large: used to
+  // know whether a deferred insert would change anything).
+  bool contains(const Word* values) const;
+
+  // Rows whose index columns equal `key` (values in index-column order), newest first.
+  // Calls f(row) for each (dead rows included: the caller checks alive()).
+  template <class F>
+  void for_each_match(uint32_t index, const Word* key, F&& f) const {
+    const Index& ix = *indexes_[index];
+    auto it = ix.heads.find(Probe{key});
+    if (it == ix.heads.end()) return;
+    for (RowId r = *it; r != kNoRow; r = ix.next[r]) f(r);
+  }
+  size_t index_count() const { return indexes_.size(); }
+
+  // Empties the relation, keeping its allocations for the next tick.
+  void clear();
+  // Rebuilds without the rows `drop` marks (between ticks: deferred deletes and upserts).
+  void rebuild(const std::vector<bool>& drop);
+  size_t memory_bytes() const;
+
+ private:
+  static constexpr uint32_t kChunkBits = 14;
+  static constexpr uint32_t kChunkMask = (1u << kChunkBits) - 1;
+
+  struct Probe {
+    const Word* values;  // in index-column order
+  };
+  // Hashes and compares rows (by number) and probes on a column list of the relation.
+  struct Hasher {
+    using is_transparent = void;
+    const Relation* rel;
+    const std::vector<uint32_t>* cols;
+    size_t operator()(RowId r) const;
+    size_t operator()(const Probe& p) const;
+  };
+  struct Equal {
+    using is_transparent = void;
+    const Relation* rel;
+    const std::vector<uint32_t>* cols;
+    bool operator()(RowId a, RowId b) const;
+    bool operator()(RowId a, const Probe& p) const;
+    bool operator()(const Probe& p, RowId a) const { return (*this)(a, p); }
+  };
+  using RowSet = absl::flat_hash_set<RowId, Hasher, Equal>;
+  struct Index {
+    std::vector<uint32_t> cols;
+    RowSet heads;               // one row per distinct key: the head of its chain
+    std::vector<RowId> next;    // per row: the next row with the same key
+    Index(const Relation* rel, std::vector<uint32_t> c);
+  };
+
+  RowId append(const Word* values);
+  Word* mutable_row(RowId r) { return chunks_[r >> kChunkBits].get() + static_cast<size_t>(r & kChunkMask) * arity_; }
+
+  const plan::Relation& decl_;
+  Lattices& lattices_;
+  uint32_t arity_;
+  std::vector<uint32_t> key_cols_;
+  std::vector<uint32_t> lattice_cols_;  // lattice columns (never key columns)
+  std::vector<uint32_t> plain_nonkey_;  // plain columns outside the key: a differing one is a conflict
+  std::vector<std::unique_ptr<Word[]>> chunks_;
+  RowId rows_ = 0;
+  size_t live_ = 0;
+  std::vector<bool> dead_;  // only when the relation has lattice columns
+  std::unique_ptr<RowSet> key_set_;  // live rows by key columns
+  std::vector<std::unique_ptr<Index>> indexes_;
+};
+
+}  // namespace bloom::rt
