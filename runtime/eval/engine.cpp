@@ -609,6 +609,12 @@ void Engine::run_transitions(TransitionSink& sink) {
   impl_->sink = nullptr;
 }
 
+std::unique_ptr<Relation> Engine::take_relation(uint32_t id) {
+  auto fresh = std::make_unique<Relation>(plan_.relations[id], lattices_);
+  std::swap(fresh, relations_[id]);
+  return fresh;
+}
+
 void Engine::insert_checked(uint32_t relation, const Word* row, const std::string& what) {
   Relation& rel = *relations_[relation];
   auto res = rel.insert(row);

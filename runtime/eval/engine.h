@@ -50,6 +50,9 @@ class Engine {
 
   const plan::Program& plan() const { return plan_; }
   Relation& relation(uint32_t id) { return *relations_[id]; }
+  // Hands over a relation's storage, leaving an empty one with the same indexes in its place
+  // (an output's rows become its log without a copy).
+  std::unique_ptr<Relation> take_relation(uint32_t id);
   const Relation& relation(uint32_t id) const { return *relations_[id]; }
   size_t relation_count() const { return relations_.size(); }
   SymbolTable& symbols() { return symbols_; }

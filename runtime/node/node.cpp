@@ -229,6 +229,11 @@ void Node::finish_tick() {
   for (const auto& r : plan_.relations) {
     if (r.kind != RelationKind::Output) continue;
     const Relation& rel = engine_.relation(r.id);
+    if (logs_[r.id]->live() == 0 && r.key.size() == r.arity()) {
+      // The first tick with output: its rows become the log as they are (a set already, no copy).
+      logs_[r.id] = engine_.take_relation(r.id);
+      continue;
+    }
     for (RowId row = 0; row < rel.end(); ++row)
       if (rel.alive(row)) logs_[r.id]->insert(rel.row(row));
   }

@@ -4,36 +4,28 @@
 
 namespace bloom::rt {
 
-size_t Relation::Hasher::operator()(RowId r) const {
-  const Word* row = rel->row(r);
+uint32_t Relation::hash_values(const Word* values, size_t n) {
   uint64_t h = 0;
-  for (uint32_t c : *cols) h = hash_combine(h, row[c]);
-  return h;
+  for (size_t i = 0; i < n; ++i) h = hash_combine(h, values[i]);
+  return static_cast<uint32_t>(h >> 32);
 }
 
-size_t Relation::Hasher::operator()(const Probe& p) const {
+uint32_t Relation::hash_columns(const Word* row, const std::vector<uint32_t>& cols) {
   uint64_t h = 0;
-  for (size_t i = 0; i < cols->size(); ++i) h = hash_combine(h, p.values[i]);
-  return h;
+  for (uint32_t c : cols) h = hash_combine(h, row[c]);
+  return static_cast<uint32_t>(h >> 32);
 }
 
-bool Relation::Equal::operator()(RowId a, RowId b) const {
-  if (a == b) return true;
-  const Word *x = rel->row(a), *y = rel->row(b);
-  for (uint32_t c : *cols)
-    if (x[c] != y[c]) return false;
-  return true;
-}
-
-bool Relation::Equal::operator()(RowId a, const Probe& p) const {
-  const Word* x = rel->row(a);
+bool Relation::Equal::operator()(Entry a, const Probe& p) const {
+  if (hash_of(a) != p.hash) return false;
+  const Word* x = rel->row(row_of(a));
   for (size_t i = 0; i < cols->size(); ++i)
     if (x[(*cols)[i]] != p.values[i]) return false;
   return true;
 }
 
 Relation::Index::Index(const Relation* rel, std::vector<uint32_t> c)
-    : cols(std::move(c)), heads(0, Hasher{rel, &cols}, Equal{rel, &cols}) {}
+    : cols(std::move(c)), heads(0, Hasher{}, Equal{rel, &cols}) {}
 
 Relation::Relation(const plan::Relation& decl, Lattices& lattices)
     : decl_(decl), lattices_(lattices), arity_(decl.arity()), key_cols_(decl.key) {
@@ -45,7 +37,7 @@ Relation::Relation(const plan::Relation& decl, Lattices& lattices)
     else if (!in_key[c])
       plain_nonkey_.push_back(c);
   }
-  key_set_ = std::make_unique<RowSet>(0, Hasher{this, &key_cols_}, Equal{this, &key_cols_});
+  key_set_ = std::make_unique<RowSet>(0, Hasher{}, Equal{this, &key_cols_});
   for (const auto& cols : decl.indexes) indexes_.push_back(std::make_unique<Index>(this, cols));
 }
 
@@ -57,12 +49,24 @@ RowId Relation::append(const Word* values) {
   ++rows_;
   ++live_;
   if (!lattice_cols_.empty()) dead_.push_back(false);
+  const Word* row_values = mutable_row(r);
   for (auto& ix : indexes_) {
     ix->next.push_back(kNoRow);
-    auto [it, fresh] = ix->heads.insert(r);
-    if (!fresh) {  // splice in after the chain's head
-      ix->next[r] = ix->next[*it];
-      ix->next[*it] = r;
+    Word key[16];
+    for (size_t i = 0; i < ix->cols.size() && i < 16; ++i) key[i] = row_values[ix->cols[i]];
+    uint32_t h = hash_columns(row_values, ix->cols);
+    auto it = ix->cols.size() <= 16 ? ix->heads.find(Probe{key, h}) : ix->heads.end();
+    if (ix->cols.size() > 16) {  // wide keys: compare through a temporary
+      std::vector<Word> k(ix->cols.size());
+      for (size_t i = 0; i < k.size(); ++i) k[i] = row_values[ix->cols[i]];
+      it = ix->heads.find(Probe{k.data(), h});
+    }
+    if (it == ix->heads.end()) {
+      ix->heads.insert(entry(r, h));
+    } else {  // splice in after the chain's head
+      RowId head = row_of(*it);
+      ix->next[r] = ix->next[head];
+      ix->next[head] = r;
     }
   }
   return r;
@@ -77,13 +81,14 @@ Relation::InsertResult Relation::insert(const Word* values) {
     k = big.data();
   }
   for (size_t i = 0; i < key_cols_.size(); ++i) k[i] = values[key_cols_[i]];
-  auto it = key_set_->find(Probe{k});
+  uint32_t h = hash_values(k, key_cols_.size());
+  auto it = key_set_->find(Probe{k, h});
   if (it == key_set_->end()) {
     RowId r = append(values);
-    key_set_->insert(r);
+    key_set_->insert(entry(r, h));
     return {Outcome::Added, r};
   }
-  RowId old = *it;
+  RowId old = row_of(*it);
   const Word* have = row(old);
   for (uint32_t c : plain_nonkey_)
     if (have[c] != values[c]) return {Outcome::Conflict, old};
@@ -110,13 +115,13 @@ Relation::InsertResult Relation::insert(const Word* values) {
   dead_[old] = true;
   --live_;
   RowId r = append(m);
-  key_set_->insert(r);
+  key_set_->insert(entry(r, h));
   return {Outcome::Merged, r};
 }
 
 RowId Relation::find_key(const Word* key) const {
-  auto it = key_set_->find(Probe{key});
-  return it == key_set_->end() ? kNoRow : *it;
+  auto it = key_set_->find(Probe{key, hash_values(key, key_cols_.size())});
+  return it == key_set_->end() ? kNoRow : row_of(*it);
 }
 
 bool Relation::contains(const Word* values) const {
@@ -168,8 +173,8 @@ void Relation::rebuild(const std::vector<bool>& drop) {
 
 size_t Relation::memory_bytes() const {
   size_t b = chunks_.size() * (static_cast<size_t>(arity_) << kChunkBits) * sizeof(Word);
-  b += key_set_->capacity() * (sizeof(RowId) + 1);
-  for (auto& ix : indexes_) b += ix->heads.capacity() * (sizeof(RowId) + 1) + ix->next.capacity() * sizeof(RowId);
+  b += key_set_->capacity() * (sizeof(Entry) + 1);
+  for (auto& ix : indexes_) b += ix->heads.capacity() * (sizeof(Entry) + 1) + ix->next.capacity() * sizeof(RowId);
   return b;
 }
 

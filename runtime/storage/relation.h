@@ -54,9 +54,9 @@ class Relation {
   template <class F>
   void for_each_match(uint32_t index, const Word* key, F&& f) const {
     const Index& ix = *indexes_[index];
-    auto it = ix.heads.find(Probe{key});
+    auto it = ix.heads.find(Probe{key, hash_values(key, ix.cols.size())});
     if (it == ix.heads.end()) return;
-    for (RowId r = *it; r != kNoRow; r = ix.next[r]) f(r);
+    for (RowId r = row_of(*it); r != kNoRow; r = ix.next[r]) f(r);
   }
   size_t index_count() const { return indexes_.size(); }
 
@@ -72,24 +72,31 @@ class Relation {
 
   struct Probe {
     const Word* values;  // in index-column order
+    uint32_t hash;       // hash_values(values)
   };
-  // Hashes and compares rows (by number) and probes on a column list of the relation.
+  // A set element: a row number with 32 bits of its hash, so growing a table and rejecting
+  // most non-matching slots never touch the rows themselves (which would miss the cache).
+  using Entry = uint64_t;
+  static RowId row_of(Entry e) { return static_cast<RowId>(e); }
+  static uint32_t hash_of(Entry e) { return static_cast<uint32_t>(e >> 32); }
+  static Entry entry(RowId r, uint32_t h) { return (static_cast<uint64_t>(h) << 32) | r; }
+  // Hashes and compares entries and probes on a column list of the relation.
   struct Hasher {
     using is_transparent = void;
-    const Relation* rel;
-    const std::vector<uint32_t>* cols;
-    size_t operator()(RowId r) const;
-    size_t operator()(const Probe& p) const;
+    size_t operator()(Entry e) const { return mix(hash_of(e)); }
+    size_t operator()(const Probe& p) const { return mix(p.hash); }
   };
   struct Equal {
     using is_transparent = void;
     const Relation* rel;
     const std::vector<uint32_t>* cols;
-    bool operator()(RowId a, RowId b) const;
-    bool operator()(RowId a, const Probe& p) const;
-    bool operator()(const Probe& p, RowId a) const { return (*this)(a, p); }
+    bool operator()(Entry a, Entry b) const { return a == b; }
+    bool operator()(Entry a, const Probe& p) const;
+    bool operator()(const Probe& p, Entry a) const { return (*this)(a, p); }
   };
-  using RowSet = absl::flat_hash_set<RowId, Hasher, Equal>;
+  using RowSet = absl::flat_hash_set<Entry, Hasher, Equal>;
+  static uint32_t hash_values(const Word* values, size_t n);
+  static uint32_t hash_columns(const Word* row, const std::vector<uint32_t>& cols);
   struct Index {
     std::vector<uint32_t> cols;
     RowSet heads;               // one row per distinct key: the head of its chain
