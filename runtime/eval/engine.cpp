@@ -423,7 +423,7 @@ struct Engine::Impl {
       case plan::HeadOp::Insert: {
         Relation& rel = *e.relations_[r.plan->head];
         auto res = rel.insert(row);
-        if (res.outcome == Relation::Outcome::Conflict) key_violation(rel, row, res.row, "rule at " + r.plan->where + ": " + r.plan->text);
+        if (res.outcome == Relation::Outcome::Conflict) key_violation(rel, row, res.row, r.plan->where, "the rule `" + r.plan->text + "`");
         if (res.outcome == Relation::Outcome::Added || res.outcome == Relation::Outcome::Merged) {
           if (++e.progress_.derived >= next_progress && e.on_progress) {
             next_progress = e.progress_.derived + (1 << 16);
@@ -437,13 +437,14 @@ struct Engine::Impl {
     }
   }
 
-  [[noreturn]] void key_violation(const Relation& rel, const Word* row, RowId existing, const std::string& by) {
+  [[noreturn]] void key_violation(const Relation& rel, const Word* row, RowId existing, const std::string& where, const std::string& by) {
     const plan::Relation& d = rel.decl();
     std::string key;
     for (size_t i = 0; i < d.key.size(); ++i)
       key += (i ? ", " : "") + d.column_names[d.key[i]] + " = " + e.format(d.column_types[d.key[i]], row[d.key[i]], true);
-    fail(fmt::format("key violation in table `{}`: key ({}) already holds {} and {} inserts {}", d.name, key,
-                     e.format_row(d, rel.row(existing), true), by, e.format_row(d, row, true)));
+    fail(fmt::format("{}{}key violation in table `{}`: key ({}) already holds {}, and {} inserts {}; nothing of tick {} is applied",
+                     where, where.empty() ? "" : ": ", d.name, key, e.format_row(d, rel.row(existing), true), by,
+                     e.format_row(d, row, true), e.tick_));
   }
 
   // Aggregates: group the distinct matches by the head's plain columns.
@@ -544,7 +545,7 @@ struct Engine::Impl {
       if (r.aggregates) finish_aggregates(r);
     } catch (const RuntimeError& err) {
       std::string what = err.what();
-      if (what.rfind("key violation", 0) == 0) throw;
+      if (what.find("key violation") != std::string::npos) throw;
       throw RuntimeError(fmt::format("{}: in rule `{}`: {}", r.plan->where, r.plan->text, what));
     }
   }
@@ -615,10 +616,10 @@ std::unique_ptr<Relation> Engine::take_relation(uint32_t id) {
   return fresh;
 }
 
-void Engine::insert_checked(uint32_t relation, const Word* row, const std::string& what) {
+void Engine::insert_checked(uint32_t relation, const Word* row, const std::string& where, const std::string& what) {
   Relation& rel = *relations_[relation];
   auto res = rel.insert(row);
-  if (res.outcome == Relation::Outcome::Conflict) impl_->key_violation(rel, row, res.row, what);
+  if (res.outcome == Relation::Outcome::Conflict) impl_->key_violation(rel, row, res.row, where, what);
 }
 
 std::string Engine::format(const ValueType& t, Word v, bool quoted) const {

@@ -69,9 +69,9 @@ class Engine {
   // The `<+ <- <+- <~` rules over the final state of the tick.
   void run_transitions(TransitionSink& sink);
 
-  // Inserts one row into a relation (facts, inputs, deliveries) with the key check.
-  // `what` names the source in a key-violation message.
-  void insert_checked(uint32_t relation, const Word* row, const std::string& what);
+  // Inserts one row into a relation (facts, inputs, deliveries) with the key check. A key
+  // violation message starts with `where` (file:line) and says the row came from `what`.
+  void insert_checked(uint32_t relation, const Word* row, const std::string& where, const std::string& what);
 
   const Progress& progress() const { return progress_; }
   // Called every so often during long evaluations (at most every ~64k derivations).

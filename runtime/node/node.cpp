@@ -26,7 +26,6 @@ Node::Node(const plan::Program& plan, NodeOptions options)
   size_t n = plan.relations.size();
   pending_.resize(n);
   inbox_.resize(n);
-  initial_inputs_.resize(n);
   logs_.resize(n);
   log_decls_.resize(n);
   for (const auto& r : plan.relations) {
@@ -48,10 +47,9 @@ Node::Node(const plan::Program& plan, NodeOptions options)
 
 Node::~Node() = default;
 
-void Node::add_input(uint32_t relation, const Word* row, const std::string&) {
-  const auto& r = plan_.relations[relation];
-  initial_inputs_[relation].insert(initial_inputs_[relation].end(), row, row + r.arity());
-  if (r.arity() == 0) initial_inputs_[relation].push_back(0);  // a marker: the nullary tuple is there
+void Node::add_input(uint32_t relation, const Word* row, const std::string& where) {
+  if (started_) throw RuntimeError("inputs can only be added before the node runs");
+  engine_.insert_checked(relation, row, where, "this input tuple");
 }
 
 void Node::load_inputs(const std::string& dir, std::vector<std::string>& missing) {
@@ -132,24 +130,25 @@ void Node::apply_deferred() {
     }
     if (dropping) rel.rebuild(drop);
     for (size_t i = 0, k = 0; i < p.upserts.size(); i += std::max<uint32_t>(a, 1), ++k)
-      engine_.insert_checked(static_cast<uint32_t>(id), p.upserts.data() + i,
-                             "rule at " + p.upsert_rules[k]->where + ": " + p.upsert_rules[k]->text + " (an upsert from the previous tick)");
+      engine_.insert_checked(static_cast<uint32_t>(id), p.upserts.data() + i, p.upsert_rules[k]->where,
+                             "the upsert queued in the previous tick by `" + p.upsert_rules[k]->text + "`");
     for (size_t i = 0, k = 0; i < p.inserts.size(); i += std::max<uint32_t>(a, 1), ++k)
-      engine_.insert_checked(static_cast<uint32_t>(id), p.inserts.data() + i,
-                             "rule at " + p.insert_rules[k]->where + ": " + p.insert_rules[k]->text + " (a deferred insert from the previous tick)");
+      engine_.insert_checked(static_cast<uint32_t>(id), p.inserts.data() + i, p.insert_rules[k]->where,
+                             "the insert queued in the previous tick by `" + p.insert_rules[k]->text + "`");
     p = Pending{};
   }
 }
 
 void Node::setup_tick(int64_t tick) {
-  for (size_t id = 0; id < plan_.relations.size(); ++id)
-    if (transient(plan_.relations[id].kind)) engine_.relation(static_cast<uint32_t>(id)).clear();
+  if (tick > 0)  // tick 0 starts from what the node was given (its inputs)
+    for (size_t id = 0; id < plan_.relations.size(); ++id)
+      if (transient(plan_.relations[id].kind)) engine_.relation(static_cast<uint32_t>(id)).clear();
   if (tick == 0) {
     // Lattice cells start at bottom; facts and the inputs of tick 0 arrive.
     for (const auto& r : plan_.relations) {
       if (r.kind != RelationKind::Lattice) continue;
       Word bottom = lattices_.bottom(r.column_types[0]);
-      engine_.insert_checked(r.id, &bottom, r.name);
+      engine_.insert_checked(r.id, &bottom, r.where, "its bottom");
     }
     std::vector<Word> row;
     for (const auto& f : plan_.facts) {
@@ -166,15 +165,7 @@ void Node::setup_tick(int64_t tick) {
         if (r.column_types[c].is_lattice()) w = lattices_.lift(r.column_types[c], w);
         row[c] = w;
       }
-      engine_.insert_checked(f.relation, row.data(), "the fact at " + f.where);
-    }
-    for (size_t id = 0; id < initial_inputs_.size(); ++id) {
-      auto& rows = initial_inputs_[id];
-      uint32_t a = plan_.relations[id].arity();
-      for (size_t i = 0; i < rows.size(); i += std::max<uint32_t>(a, 1))
-        engine_.insert_checked(static_cast<uint32_t>(id), rows.data() + i, "an input tuple of `" + plan_.relations[id].name + "`");
-      rows.clear();
-      rows.shrink_to_fit();
+      engine_.insert_checked(f.relation, row.data(), f.where, "this fact");
     }
   }
   for (size_t id = 0; id < inbox_.size(); ++id) {
@@ -182,14 +173,14 @@ void Node::setup_tick(int64_t tick) {
     if (rows.empty()) continue;
     uint32_t a = plan_.relations[id].arity();
     for (size_t i = 0; i < rows.size(); i += std::max<uint32_t>(a, 1))
-      engine_.insert_checked(static_cast<uint32_t>(id), rows.data() + i, "a message");
+      engine_.insert_checked(static_cast<uint32_t>(id), rows.data() + i, "", "a message");
     rows.clear();
   }
   auto now = std::chrono::steady_clock::now();
   for (auto& t : timers_) {
     if (now < t.next) continue;
     Word n = from_int(t.fired++);
-    engine_.insert_checked(t.relation, &n, "a timer");
+    engine_.insert_checked(t.relation, &n, "", "a timer");
     t.next += t.period;
     if (t.next < now) t.next = now + t.period;  // fell behind: skip the missed firings
   }
@@ -248,6 +239,7 @@ void Node::finish_tick() {
 
 RunSummary Node::run() {
   RunSummary s;
+  started_ = true;
   auto started = std::chrono::steady_clock::now();
   int64_t last_tick = -1;
   if (opts_.progress) {
@@ -284,6 +276,7 @@ RunSummary Node::run() {
     }
   }
   s.derived = engine_.progress().derived;
+  engine_.on_progress = nullptr;
   if (opts_.progress) opts_.progress("");
   return s;
 }

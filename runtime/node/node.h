@@ -41,7 +41,7 @@ class Node : private TransitionSink {
   // Reads DIR/NAME.facts for every `input` relation into tick 0. A missing file leaves the input
   // empty and is reported in `missing`. Throws FactsError or RuntimeError (a key violation).
   void load_inputs(const std::string& dir, std::vector<std::string>& missing);
-  // Adds one tuple to an input relation for tick 0.
+  // Adds one tuple to an input relation for tick 0 (before run()); `where` names its source.
   void add_input(uint32_t relation, const Word* row, const std::string& where);
 
   // Runs ticks until quiescent, halted or the tick limit. Throws RuntimeError (the failing tick's
@@ -79,7 +79,7 @@ class Node : private TransitionSink {
   Word self_ = 0;
   std::vector<Pending> pending_;                // per relation
   std::vector<std::vector<Word>> inbox_;        // per channel: rows arriving next tick
-  std::vector<std::vector<Word>> initial_inputs_;  // per input relation: tick 0's tuples
+  bool started_ = false;
   std::vector<std::string> stdout_lines_;
   std::vector<std::unique_ptr<plan::Relation>> log_decls_;
   std::vector<std::unique_ptr<Relation>> logs_;  // per output relation: every tuple it held

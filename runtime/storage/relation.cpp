@@ -10,12 +10,6 @@ uint32_t Relation::hash_values(const Word* values, size_t n) {
   return static_cast<uint32_t>(h >> 32);
 }
 
-uint32_t Relation::hash_columns(const Word* row, const std::vector<uint32_t>& cols) {
-  uint64_t h = 0;
-  for (uint32_t c : cols) h = hash_combine(h, row[c]);
-  return static_cast<uint32_t>(h >> 32);
-}
-
 bool Relation::Equal::operator()(Entry a, const Probe& p) const {
   if (hash_of(a) != p.hash) return false;
   const Word* x = rel->row(row_of(a));
@@ -41,6 +35,27 @@ Relation::Relation(const plan::Relation& decl, Lattices& lattices)
   for (const auto& cols : decl.indexes) indexes_.push_back(std::make_unique<Index>(this, cols));
 }
 
+void Relation::catch_up(Index& ix) const {
+  ix.next.resize(rows_, kNoRow);
+  Word key[16];
+  std::vector<Word> wide(ix.cols.size() > 16 ? ix.cols.size() : 0);
+  Word* k = ix.cols.size() > 16 ? wide.data() : key;
+  for (RowId r = ix.built; r < rows_; ++r) {
+    const Word* values = row(r);
+    for (size_t i = 0; i < ix.cols.size(); ++i) k[i] = values[ix.cols[i]];
+    uint32_t h = hash_values(k, ix.cols.size());
+    auto it = ix.heads.find(Probe{k, h});
+    if (it == ix.heads.end()) {
+      ix.heads.insert(entry(r, h));
+    } else {  // splice in after the chain's head
+      RowId head = row_of(*it);
+      ix.next[r] = ix.next[head];
+      ix.next[head] = r;
+    }
+  }
+  ix.built = rows_;
+}
+
 RowId Relation::append(const Word* values) {
   RowId r = rows_;
   if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size())
@@ -49,26 +64,6 @@ RowId Relation::append(const Word* values) {
   ++rows_;
   ++live_;
   if (!lattice_cols_.empty()) dead_.push_back(false);
-  const Word* row_values = mutable_row(r);
-  for (auto& ix : indexes_) {
-    ix->next.push_back(kNoRow);
-    Word key[16];
-    for (size_t i = 0; i < ix->cols.size() && i < 16; ++i) key[i] = row_values[ix->cols[i]];
-    uint32_t h = hash_columns(row_values, ix->cols);
-    auto it = ix->cols.size() <= 16 ? ix->heads.find(Probe{key, h}) : ix->heads.end();
-    if (ix->cols.size() > 16) {  // wide keys: compare through a temporary
-      std::vector<Word> k(ix->cols.size());
-      for (size_t i = 0; i < k.size(); ++i) k[i] = row_values[ix->cols[i]];
-      it = ix->heads.find(Probe{k.data(), h});
-    }
-    if (it == ix->heads.end()) {
-      ix->heads.insert(entry(r, h));
-    } else {  // splice in after the chain's head
-      RowId head = row_of(*it);
-      ix->next[r] = ix->next[head];
-      ix->next[head] = r;
-    }
-  }
   return r;
 }
 
@@ -151,6 +146,7 @@ void Relation::clear() {
   for (auto& ix : indexes_) {
     ix->heads.clear();
     ix->next.clear();
+    ix->built = 0;
   }
   // Keep the first chunk for the next tick; release the rest (a big scratch should not pin memory).
   if (chunks_.size() > 1) chunks_.resize(1);

@@ -53,7 +53,8 @@ class Relation {
   // Calls f(row) for each (dead rows included: the caller checks alive()).
   template <class F>
   void for_each_match(uint32_t index, const Word* key, F&& f) const {
-    const Index& ix = *indexes_[index];
+    Index& ix = *indexes_[index];
+    if (ix.built < rows_) catch_up(ix);
     auto it = ix.heads.find(Probe{key, hash_values(key, ix.cols.size())});
     if (it == ix.heads.end()) return;
     for (RowId r = row_of(*it); r != kNoRow; r = ix.next[r]) f(r);
@@ -96,15 +97,17 @@ class Relation {
   };
   using RowSet = absl::flat_hash_set<Entry, Hasher, Equal>;
   static uint32_t hash_values(const Word* values, size_t n);
-  static uint32_t hash_columns(const Word* row, const std::vector<uint32_t>& cols);
   struct Index {
     std::vector<uint32_t> cols;
     RowSet heads;               // one row per distinct key: the head of its chain
     std::vector<RowId> next;    // per row: the next row with the same key
+    RowId built = 0;            // rows [0, built) are indexed: indexes catch up when looked up,
+                                // so one used only early in a fixpoint costs nothing later
     Index(const Relation* rel, std::vector<uint32_t> c);
   };
 
   RowId append(const Word* values);
+  void catch_up(Index& ix) const;
   Word* mutable_row(RowId r) { return chunks_[r >> kChunkBits].get() + static_cast<size_t>(r & kChunkMask) * arity_; }
 
   const plan::Relation& decl_;
@@ -118,7 +121,7 @@ class Relation {
   size_t live_ = 0;
   std::vector<bool> dead_;  // only when the relation has lattice columns
   std::unique_ptr<RowSet> key_set_;  // live rows by key columns
-  std::vector<std::unique_ptr<Index>> indexes_;
+  mutable std::vector<std::unique_ptr<Index>> indexes_;  // built lazily by lookups
 };
 
 }  // namespace bloom::rt
