@@ -67,7 +67,7 @@ struct Engine::CompiledRule {
   std::unique_ptr<plan::Relation> frame_decl;
   std::unique_ptr<Relation> frames;
   std::vector<std::vector<Word>> batches;  // per step: its output batch
-  std::vector<Word> row;                   // scratch row for the head
+  std::vector<Word> rows;                  // the head rows of one batch
 };
 
 struct Engine::Impl {
@@ -140,7 +140,7 @@ struct Engine::Impl {
     }
     r->batches.resize(r->steps.size());
     for (auto& b : r->batches) b.resize(kBatch * r->registers);
-    r->row.resize(e.relations_[p.head]->arity() + 1);
+    r->rows.resize(kBatch * (e.relations_[p.head]->arity() + 1));
     return r;
   }
 
@@ -410,12 +410,19 @@ struct Engine::Impl {
       for (size_t i = 0; i < n; ++i) r.frames->insert(frames + i * R);
       return;
     }
-    Word* row = r.row.data();
+    // Compute the batch's rows, prefetch where each will land in the head's table, then insert.
+    const size_t A = r.head.size();
+    Word* rows = r.rows.data();
     for (size_t i = 0; i < n; ++i) {
       const Word* f = frames + i * R;
-      for (size_t c = 0; c < r.head.size(); ++c) row[c] = r.head_regs[c] >= 0 ? f[r.head_regs[c]] : eval(r.head[c], f);
-      emit_row(r, row);
+      Word* row = rows + i * A;
+      for (size_t c = 0; c < A; ++c) row[c] = r.head_regs[c] >= 0 ? f[r.head_regs[c]] : eval(r.head[c], f);
     }
+    if (r.plan->op == plan::HeadOp::Insert) {
+      const Relation& rel = *e.relations_[r.plan->head];
+      for (size_t i = 0; i < n; ++i) rel.prefetch_insert(rows + i * A);
+    }
+    for (size_t i = 0; i < n; ++i) emit_row(r, rows + i * A);
   }
 
   void emit_row(CompiledRule& r, const Word* row) {

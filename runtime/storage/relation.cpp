@@ -5,9 +5,15 @@
 namespace bloom::rt {
 
 uint32_t Relation::hash_values(const Word* values, size_t n) {
-  uint64_t h = 0;
-  for (size_t i = 0; i < n; ++i) h = hash_combine(h, values[i]);
-  return static_cast<uint32_t>(h >> 32);
+  // Multiply-rotate per word, one full mix at the end: cheaper than mixing every word, and the
+  // table's own hash (Hasher) mixes the 32 bits again.
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+  for (size_t i = 0; i < n; ++i) {
+    h ^= values[i];
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h = (h << 31) | (h >> 33);
+  }
+  return static_cast<uint32_t>(mix(h) >> 32);
 }
 
 bool Relation::Equal::operator()(Entry a, const Probe& p) const {
@@ -77,12 +83,13 @@ Relation::InsertResult Relation::insert(const Word* values) {
   }
   for (size_t i = 0; i < key_cols_.size(); ++i) k[i] = values[key_cols_[i]];
   uint32_t h = hash_values(k, key_cols_.size());
-  auto it = key_set_->find(Probe{k, h});
-  if (it == key_set_->end()) {
-    RowId r = append(values);
-    key_set_->insert(entry(r, h));
-    return {Outcome::Added, r};
-  }
+  // One probe: the entry for the next row is constructed only if the key is absent.
+  bool added = false;
+  auto it = key_set_->lazy_emplace(Probe{k, h}, [&](const RowSet::constructor& make) {
+    added = true;
+    make(entry(rows_, h));
+  });
+  if (added) return {Outcome::Added, append(values)};
   RowId old = row_of(*it);
   const Word* have = row(old);
   for (uint32_t c : plain_nonkey_)
@@ -112,6 +119,13 @@ Relation::InsertResult Relation::insert(const Word* values) {
   RowId r = append(m);
   key_set_->insert(entry(r, h));
   return {Outcome::Merged, r};
+}
+
+void Relation::prefetch_insert(const Word* values) const {
+  Word key[64];
+  if (key_cols_.size() > 64) return;
+  for (size_t i = 0; i < key_cols_.size(); ++i) key[i] = values[key_cols_[i]];
+  key_set_->prefetch(Probe{key, hash_values(key, key_cols_.size())});
 }
 
 RowId Relation::find_key(const Word* key) const {
