@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev                                    # tests
   libcli11-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev
   libabsl-dev                                                  # hash tables (runtime/storage)
+  graphviz                                                     # tests render `bloom plan --format dot`
 )
 missing=()
 for p in "${packages[@]}"; do
