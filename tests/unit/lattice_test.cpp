@@ -166,7 +166,7 @@ INSTANTIATE_TEST_SUITE_P(
                     LatticeCase{"lbool", kLBool}, LatticeCase{"lset_int", lset(kInt)}, LatticeCase{"lset_string", lset(kString)},
                     LatticeCase{"lmap_string_lmax_int", lmap(kString, lmax(kInt))},
                     LatticeCase{"lmap_int_lset_int", lmap(kInt, lset(kInt))}),
-    [](const testing::TestParamInfo<LatticeCase>& info) { return std::string(info.param.name); });
+    [](const testing::TestParamInfo<LatticeCase>& p) { return std::string(p.param.name); });
 
 // ------------------------------------------------------------------ bottoms and lifting
 

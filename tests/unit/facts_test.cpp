@@ -1,0 +1,239 @@
+// Facts files (runtime/node/facts.h): reading tab-separated tuples, the error messages for bad
+// lines, and atomic writes.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "node/facts.h"
+#include "rt_test_util.h"
+
+namespace bloom::test {
+namespace {
+
+namespace fs = std::filesystem;
+using rt::Word;
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class FactsTest : public testing::Test {
+ protected:
+  rt::SymbolTable symbols;
+  rt::Lattices lat{symbols};
+  fs::path dir;
+
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "bloom_facts_XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir = tmpl;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::permissions(dir, fs::perms::owner_all, ec);
+    fs::remove_all(dir, ec);
+  }
+
+  std::string write(const std::string& name, const std::string& content) {
+    fs::path p = dir / name;
+    std::ofstream(p, std::ios::binary) << content;
+    return p.string();
+  }
+
+  struct Read {
+    std::vector<std::vector<Word>> rows;
+    std::vector<size_t> lines;
+  };
+  Read read(const std::string& path, const plan::Relation& rel) {
+    Read out;
+    rt::read_facts(path, rel, lat, [&](const Word* row, size_t line) {
+      out.rows.emplace_back(row, row + rel.arity());
+      out.lines.push_back(line);
+    });
+    return out;
+  }
+
+  // Reads `content` as `rel` and returns the FactsError message ("" if none was thrown).
+  std::string error_of(const std::string& content, const plan::Relation& rel) {
+    std::string path = write(rel.name + ".facts", content);
+    try {
+      read(path, rel);
+    } catch (const rt::FactsError& e) {
+      return e.what();
+    }
+    return "";
+  }
+
+  // The relation most error tests read: person(name: string, age: int).
+  plan::Relation person = relation_decl("person", {{"name", kString}, {"age", kInt}});
+  std::string person_path() const { return (dir / "person.facts").string(); }
+
+  Word str(const std::string& s) { return symbols.intern(s); }
+};
+
+// Asserts that `msg` starts with `path:line:col: ` and mentions every one of `words`.
+void expect_error(const std::string& msg, const std::string& where, std::vector<std::string> words) {
+  ASSERT_FALSE(msg.empty()) << "no error";
+  EXPECT_EQ(msg.rfind(where + ": ", 0), 0u) << "expected the message to start with `" << where << ": `: " << msg;
+  for (const auto& w : words) EXPECT_NE(msg.find(w), std::string::npos) << "expected `" << w << "` in: " << msg;
+}
+
+// ------------------------------------------------------------------ good files
+
+TEST_F(FactsTest, ReadsEveryColumnType) {
+  auto rel = relation_decl("m", {{"s", kString}, {"i", kInt}, {"f", kFloat}, {"b", kBool}, {"a", ty(TypeKind::Addr)}});
+  auto r = read(write("m.facts", "hello world\t-42\t2.5\ttrue\tnode1\n\t0\t1e3\t0\tx\nz\t9223372036854775807\t-0.25\tfalse\t\n"), rel);
+  ASSERT_EQ(r.rows.size(), 3u);
+  EXPECT_EQ(r.rows[0], (std::vector<Word>{str("hello world"), rt::from_int(-42), rt::from_float(2.5), 1, str("node1")}));
+  EXPECT_EQ(r.rows[1], (std::vector<Word>{str(""), 0, rt::from_float(1000), 0, str("x")}));
+  EXPECT_EQ(r.rows[2], (std::vector<Word>{str("z"), rt::from_int(INT64_MAX), rt::from_float(-0.25), 0, str("")}));
+  EXPECT_EQ(r.lines, (std::vector<size_t>{1, 2, 3}));
+}
+
+TEST_F(FactsTest, LatticeColumnsReadTheirElementLifted) {
+  auto rel = relation_decl("v", {{"k", kInt}, {"best", lmax(kInt)}, {"who", lset(kString)}, {"ok", kLBool}});
+  auto r = read(write("v.facts", "1\t7\talice\ttrue\n"), rel);
+  ASSERT_EQ(r.rows.size(), 1u);
+  EXPECT_EQ(r.rows[0], (std::vector<Word>{1, 7, lat.set_of({str("alice")}), 1}));
+}
+
+TEST_F(FactsTest, CrlfLineEndingsAreAccepted) {
+  auto r = read(write("person.facts", "ann\t30\r\nbob\t41\r\n"), person);
+  ASSERT_EQ(r.rows.size(), 2u);
+  EXPECT_EQ(r.rows[0], (std::vector<Word>{str("ann"), 30}));
+  EXPECT_EQ(r.rows[1], (std::vector<Word>{str("bob"), 41}));
+}
+
+TEST_F(FactsTest, BlankLinesAreSkippedButCounted) {
+  auto r = read(write("person.facts", "\nann\t30\n\r\n\nbob\t41"), person);  // no final newline either
+  ASSERT_EQ(r.rows.size(), 2u);
+  EXPECT_EQ(r.lines, (std::vector<size_t>{2, 5}));
+  EXPECT_EQ(r.rows[1], (std::vector<Word>{str("bob"), 41}));
+}
+
+TEST_F(FactsTest, EmptyFileHasNoTuples) { EXPECT_TRUE(read(write("person.facts", ""), person).rows.empty()); }
+
+TEST_F(FactsTest, NullaryRelationHoldsItsTupleIfTheFileHasAnyLine) {
+  auto flag = relation_decl("flag", {});
+  EXPECT_TRUE(read(write("a.facts", ""), flag).rows.empty());
+  EXPECT_EQ(read(write("b.facts", "\n"), flag).rows.size(), 1u);
+  EXPECT_EQ(read(write("c.facts", "x\ny\nz\n"), flag).rows.size(), 1u) << "a nullary relation holds one tuple at most";
+}
+
+// ------------------------------------------------------------------ errors
+
+TEST_F(FactsTest, TooFewColumns) {
+  std::string msg = error_of("ann\t30\nbob\n", person);
+  expect_error(msg, person_path() + ":2:4", {"too few columns", "`person`", "name, age", "has 1"});
+}
+
+TEST_F(FactsTest, TooManyColumns) {
+  std::string msg = error_of("ann\t30\textra\n", person);
+  expect_error(msg, person_path() + ":1:8", {"too many columns", "`person`", "name, age"});
+}
+
+TEST_F(FactsTest, BadInt) {
+  std::string msg = error_of("ann\t3O\n", person);
+  expect_error(msg, person_path() + ":1:5", {"expected an int", "column `age`", "`3O`"});
+}
+
+TEST_F(FactsTest, EmptyIntField) {
+  std::string msg = error_of("ann\t\n", person);
+  expect_error(msg, person_path() + ":1:5", {"expected an int", "column `age`"});
+}
+
+TEST_F(FactsTest, IntWithTrailingGarbage) {
+  std::string msg = error_of("ann\t12 \n", person);
+  expect_error(msg, person_path() + ":1:5", {"expected an int", "`12 `"});
+}
+
+TEST_F(FactsTest, OutOfRangeInt) {
+  std::string msg = error_of("ann\t9223372036854775808\n", person);
+  expect_error(msg, person_path() + ":1:5", {"out of range", "column `age`"});
+}
+
+TEST_F(FactsTest, BadFloat) {
+  auto rel = relation_decl("temp", {{"city", kString}, {"deg", kFloat}});
+  std::string msg = error_of("oslo\t-3.5\nrome\twarm\n", rel);
+  expect_error(msg, (dir / "temp.facts").string() + ":2:6", {"expected a float", "column `deg`", "`warm`"});
+}
+
+TEST_F(FactsTest, BadBool) {
+  auto rel = relation_decl("flags", {{"on", kBool}});
+  std::string msg = error_of("true\nyes\n", rel);
+  expect_error(msg, (dir / "flags.facts").string() + ":2:1", {"expected a bool", "column `on`", "`yes`"});
+}
+
+TEST_F(FactsTest, ErrorsAfterCrlfAndBlankLinesPointAtTheRightLine) {
+  std::string msg = error_of("ann\t30\r\n\r\nbob\tx\r\n", person);
+  expect_error(msg, person_path() + ":3:5", {"expected an int", "`x`"});
+  EXPECT_EQ(msg.find('\r'), std::string::npos) << "the carriage return is not part of the field";
+}
+
+TEST_F(FactsTest, MissingFile) {
+  try {
+    read((dir / "absent.facts").string(), person);
+    FAIL() << "no error";
+  } catch (const rt::FactsError& e) {
+    expect_error(e.what(), (dir / "absent.facts").string(), {"cannot open"});
+  }
+}
+
+// ------------------------------------------------------------------ atomic writes
+
+TEST_F(FactsTest, WriteFileAtomicallyWritesTheTextAndLeavesNoTemporary) {
+  fs::path p = dir / "out.csv";
+  rt::write_file_atomically(p.string(), "a\t1\nb\t2\n");
+  EXPECT_EQ(slurp(p), "a\t1\nb\t2\n");
+  rt::write_file_atomically(p.string(), "replaced");  // overwrites, no trailing newline added
+  EXPECT_EQ(slurp(p), "replaced");
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  EXPECT_EQ(names, std::vector<std::string>{"out.csv"});
+}
+
+TEST_F(FactsTest, WriteFileAtomicallyFailsWhenTheDirectoryCannotBeWritten) {
+  write("file", "not a directory");
+  std::string target = (dir / "file" / "out.csv").string();
+  try {
+    rt::write_file_atomically(target, "x");
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(target), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(slurp(dir / "file"), "not a directory");
+}
+
+TEST_F(FactsTest, WriteFileAtomicallyFailsInAReadOnlyDirectory) {
+  fs::path ro = dir / "ro";
+  fs::create_directory(ro);
+  fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
+  if (access(ro.c_str(), W_OK) == 0) GTEST_SKIP() << "running with privileges that ignore directory permissions";
+  EXPECT_THROW(rt::write_file_atomically((ro / "out.csv").string(), "x"), std::runtime_error);
+  EXPECT_TRUE(fs::is_empty(ro));
+}
+
+TEST_F(FactsTest, WriteFileAtomicallyRemovesTheTemporaryWhenTheRenameFails) {
+  fs::path target = dir / "taken";
+  fs::create_directory(target);
+  fs::path inside = target / "keep";
+  std::ofstream(inside) << "x";
+  try {
+    rt::write_file_atomically(target.string(), "text");
+    FAIL() << "renaming a file over a non-empty directory must fail";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(target.string()), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(target.string() + ".tmp"));
+  EXPECT_TRUE(fs::exists(inside));
+}
+
+}  // namespace
+}  // namespace bloom::test

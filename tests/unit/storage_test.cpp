@@ -1,0 +1,316 @@
+// Relation storage (runtime/storage/relation.h): set semantics, keyed tables, lattice-column
+// merges, secondary indexes, clear/rebuild, nullary relations and growth across chunks.
+#include <algorithm>
+#include <deque>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "rt_test_util.h"
+#include "storage/relation.h"
+
+namespace bloom::test {
+namespace {
+
+using rt::kNoRow;
+using rt::RowId;
+using rt::Word;
+using Outcome = rt::Relation::Outcome;
+
+class StorageTest : public testing::Test {
+ protected:
+  rt::SymbolTable symbols;
+  rt::Lattices lat{symbols};
+  std::deque<plan::Relation> decls;  // a Relation keeps a reference to its declaration
+  std::vector<std::unique_ptr<rt::Relation>> relations;
+
+  rt::Relation& make(plan::Relation decl) {
+    decls.push_back(std::move(decl));
+    relations.push_back(std::make_unique<rt::Relation>(decls.back(), lat));
+    return *relations.back();
+  }
+
+  // A set of int rows.
+  rt::Relation& ints(uint32_t arity, std::vector<std::vector<uint32_t>> indexes = {}) {
+    std::vector<Column> cols;
+    for (uint32_t i = 0; i < arity; ++i) cols.push_back({"c" + std::to_string(i), kInt});
+    return make(relation_decl("t", cols, {}, false, std::move(indexes)));
+  }
+
+  static std::vector<Word> row_of(const rt::Relation& r, RowId id) { return {r.row(id), r.row(id) + r.arity()}; }
+
+  // The live rows, sorted.
+  static std::vector<std::vector<Word>> live_rows(const rt::Relation& r) {
+    std::vector<std::vector<Word>> out;
+    for (RowId i = 0; i < r.end(); ++i)
+      if (r.alive(i)) out.push_back(row_of(r, i));
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // The rows an index lookup reports (dead ones included), sorted.
+  static std::vector<RowId> matches(const rt::Relation& r, uint32_t index, std::vector<Word> key) {
+    std::vector<RowId> out;
+    if (key.empty()) key.push_back(0);  // a pointer is needed even for an index on no columns
+    r.for_each_match(index, key.data(), [&](RowId id) { out.push_back(id); });
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  static Outcome insert(rt::Relation& r, std::vector<Word> values) {
+    if (values.empty()) values.push_back(0);
+    return r.insert(values.data()).outcome;
+  }
+};
+
+TEST_F(StorageTest, DuplicateInsertIntoASetIsADuplicate) {
+  auto& r = ints(2);
+  auto first = r.insert(std::vector<Word>{1, 2}.data());
+  EXPECT_EQ(first.outcome, Outcome::Added);
+  auto again = r.insert(std::vector<Word>{1, 2}.data());
+  EXPECT_EQ(again.outcome, Outcome::Duplicate);
+  EXPECT_EQ(again.row, first.row);
+  EXPECT_EQ(insert(r, {1, 3}), Outcome::Added);
+  EXPECT_EQ(insert(r, {2, 2}), Outcome::Added);
+  EXPECT_EQ(r.live(), 3u);
+  EXPECT_EQ(r.end(), 3u);
+  EXPECT_FALSE(r.has_dead_rows());
+  EXPECT_EQ(live_rows(r), (std::vector<std::vector<Word>>{{1, 2}, {1, 3}, {2, 2}}));
+}
+
+TEST_F(StorageTest, KeyConflictChangesNothing) {
+  auto& r = make(relation_decl("kv", {{"k", kString}, {"v", kInt}}, {0}, true));
+  Word a = symbols.intern("a");
+  EXPECT_EQ(insert(r, {a, 1}), Outcome::Added);
+  auto clash = r.insert(std::vector<Word>{a, 2}.data());
+  EXPECT_EQ(clash.outcome, Outcome::Conflict);
+  EXPECT_EQ(clash.row, 0u) << "the conflict names the row already there";
+  EXPECT_EQ(r.live(), 1u);
+  EXPECT_EQ(r.end(), 1u);
+  EXPECT_EQ(row_of(r, 0), (std::vector<Word>{a, 1}));
+  EXPECT_EQ(insert(r, {a, 1}), Outcome::Duplicate);
+  EXPECT_EQ(insert(r, {symbols.intern("b"), 2}), Outcome::Added);
+}
+
+TEST_F(StorageTest, ConflictOnAPlainColumnDoesNotMergeTheLatticeColumns) {
+  auto& r = make(relation_decl("t", {{"k", kInt}, {"name", kString}, {"n", lmax(kInt)}}, {0}, true));
+  Word a = symbols.intern("a"), b = symbols.intern("b");
+  EXPECT_EQ(insert(r, {1, a, 5}), Outcome::Added);
+  EXPECT_EQ(insert(r, {1, b, 9}), Outcome::Conflict);
+  EXPECT_EQ(live_rows(r), (std::vector<std::vector<Word>>{{1, a, 5}}));
+  EXPECT_EQ(r.end(), 1u);
+}
+
+TEST_F(StorageTest, LatticeColumnMergeAppendsTheMergedRowAndKillsTheOld) {
+  auto& r = make(relation_decl("best", {{"k", kInt}, {"v", lmax(kInt)}}));
+  ASSERT_TRUE(r.decl().keyed);
+  EXPECT_EQ(insert(r, {1, 5}), Outcome::Added);
+  auto smaller = r.insert(std::vector<Word>{1, 3}.data());
+  EXPECT_EQ(smaller.outcome, Outcome::Duplicate) << "nothing grows";
+  EXPECT_EQ(smaller.row, 0u);
+  EXPECT_EQ(insert(r, {1, 5}), Outcome::Duplicate);
+  auto bigger = r.insert(std::vector<Word>{1, 7}.data());
+  EXPECT_EQ(bigger.outcome, Outcome::Merged);
+  EXPECT_EQ(bigger.row, 1u);
+  EXPECT_FALSE(r.alive(0));
+  EXPECT_TRUE(r.alive(1));
+  EXPECT_TRUE(r.has_dead_rows());
+  EXPECT_EQ(r.live(), 1u);
+  EXPECT_EQ(r.end(), 2u);
+  EXPECT_EQ(row_of(r, 1), (std::vector<Word>{1, 7}));
+  Word key = 1;
+  EXPECT_EQ(r.find_key(&key), 1u) << "the key finds the merged row";
+}
+
+TEST_F(StorageTest, SetColumnsMergeByUnion) {
+  auto& r = make(relation_decl("votes", {{"round", kInt}, {"voters", lset(kString)}}, {0}, true));
+  Word a = symbols.intern("a"), b = symbols.intern("b");
+  EXPECT_EQ(insert(r, {1, lat.set_of({a})}), Outcome::Added);
+  EXPECT_EQ(insert(r, {1, lat.set_of({b})}), Outcome::Merged);
+  EXPECT_EQ(insert(r, {1, lat.set_of({a})}), Outcome::Duplicate);
+  EXPECT_EQ(live_rows(r), (std::vector<std::vector<Word>>{{1, lat.set_of({a, b})}}));
+}
+
+TEST_F(StorageTest, FindKeyTakesValuesInKeyColumnOrder) {
+  auto& r = make(relation_decl("t", {{"a", kInt}, {"b", kInt}, {"c", kInt}}, {2, 0}, true));
+  EXPECT_EQ(insert(r, {1, 2, 3}), Outcome::Added);
+  EXPECT_EQ(insert(r, {4, 5, 6}), Outcome::Added);
+  Word key[] = {3, 1};  // (c, a)
+  EXPECT_EQ(r.find_key(key), 0u);
+  Word swapped[] = {1, 3};
+  EXPECT_EQ(r.find_key(swapped), kNoRow);
+  Word other[] = {6, 4};
+  EXPECT_EQ(r.find_key(other), 1u);
+  EXPECT_EQ(insert(r, {1, 9, 3}), Outcome::Conflict);
+}
+
+TEST_F(StorageTest, ContainsComparesPlainColumnsAndLatticeOrder) {
+  auto& set = ints(2);
+  insert(set, {1, 2});
+  EXPECT_TRUE(set.contains(std::vector<Word>{1, 2}.data()));
+  EXPECT_FALSE(set.contains(std::vector<Word>{2, 1}.data()));
+
+  auto& kv = make(relation_decl("kv", {{"k", kInt}, {"v", kInt}}, {0}, true));
+  insert(kv, {1, 10});
+  EXPECT_TRUE(kv.contains(std::vector<Word>{1, 10}.data()));
+  EXPECT_FALSE(kv.contains(std::vector<Word>{1, 20}.data())) << "same key, different value";
+  EXPECT_FALSE(kv.contains(std::vector<Word>{2, 10}.data()));
+
+  auto& best = make(relation_decl("best", {{"k", kInt}, {"v", lmax(kInt)}}));
+  insert(best, {1, 5});
+  EXPECT_TRUE(best.contains(std::vector<Word>{1, 3}.data())) << "a smaller lmax would change nothing";
+  EXPECT_TRUE(best.contains(std::vector<Word>{1, 5}.data()));
+  EXPECT_FALSE(best.contains(std::vector<Word>{1, 7}.data()));
+}
+
+// ------------------------------------------------------------------ secondary indexes
+
+TEST_F(StorageTest, IndexLookupsFindEveryMatchingRow) {
+  auto& r = ints(3, {{1}, {2, 0}});
+  for (Word i = 0; i < 30; ++i) insert(r, {i, i % 3, i % 5});
+  std::vector<RowId> expect;
+  for (RowId i = 0; i < 30; ++i)
+    if (i % 3 == 1) expect.push_back(i);
+  EXPECT_EQ(matches(r, 0, {1}), expect);
+  EXPECT_TRUE(matches(r, 0, {7}).empty());
+  // Index (c2, c0): key values in index-column order.
+  EXPECT_EQ(matches(r, 1, {12 % 5, 12}), std::vector<RowId>{12});
+  EXPECT_TRUE(matches(r, 1, {12, 12 % 5}).empty());
+}
+
+TEST_F(StorageTest, IndexesCatchUpWithRowsInsertedAfterALookup) {
+  auto& r = ints(2, {{1}});
+  insert(r, {1, 7});
+  insert(r, {2, 8});
+  EXPECT_EQ(matches(r, 0, {7}), std::vector<RowId>{0});
+  insert(r, {3, 7});
+  insert(r, {4, 9});
+  EXPECT_EQ(matches(r, 0, {7}), (std::vector<RowId>{0, 2}));
+  EXPECT_EQ(matches(r, 0, {9}), std::vector<RowId>{3});
+  for (Word i = 10; i < 20; ++i) insert(r, {i, 7});
+  EXPECT_EQ(matches(r, 0, {7}).size(), 12u);
+}
+
+TEST_F(StorageTest, IndexReportsDeadRowsForTheCallerToSkip) {
+  auto& r = make(relation_decl("best", {{"k", kInt}, {"g", kInt}, {"v", lmax(kInt)}}, {}, false, {{1}}));
+  insert(r, {1, 100, 5});
+  insert(r, {2, 100, 5});
+  insert(r, {1, 100, 8});  // merges: row 0 dies, row 2 appears
+  auto found = matches(r, 0, {100});
+  EXPECT_EQ(found, (std::vector<RowId>{0, 1, 2}));
+  std::vector<RowId> alive;
+  for (RowId id : found)
+    if (r.alive(id)) alive.push_back(id);
+  EXPECT_EQ(alive, (std::vector<RowId>{1, 2}));
+}
+
+TEST_F(StorageTest, AnIndexOnNoColumnsChainsEveryRow) {
+  auto& r = ints(2, {{}});
+  for (Word i = 0; i < 5; ++i) insert(r, {i, i});
+  EXPECT_EQ(matches(r, 0, {}), (std::vector<RowId>{0, 1, 2, 3, 4}));
+}
+
+// ------------------------------------------------------------------ clear and rebuild
+
+TEST_F(StorageTest, ClearEmptiesRowsKeysAndIndexes) {
+  auto& r = ints(2, {{1}});
+  for (Word i = 0; i < 10; ++i) insert(r, {i, 1});
+  EXPECT_EQ(matches(r, 0, {1}).size(), 10u);
+  r.clear();
+  EXPECT_EQ(r.live(), 0u);
+  EXPECT_EQ(r.end(), 0u);
+  Word key[] = {3, 1};
+  EXPECT_EQ(r.find_key(key), kNoRow);
+  EXPECT_FALSE(r.contains(key));
+  EXPECT_TRUE(matches(r, 0, {1}).empty());
+  EXPECT_EQ(insert(r, {3, 1}), Outcome::Added) << "a cleared row can come back";
+  EXPECT_EQ(r.find_key(key), 0u);
+  EXPECT_EQ(matches(r, 0, {1}), std::vector<RowId>{0});
+}
+
+TEST_F(StorageTest, RebuildDropsMarkedRows) {
+  auto& r = ints(2, {{1}});
+  for (Word i = 0; i < 10; ++i) insert(r, {i, i % 2});
+  EXPECT_EQ(matches(r, 0, {0}).size(), 5u);  // builds the index before the rebuild
+  std::vector<bool> drop(10, false);
+  for (size_t i = 0; i < 10; i += 2) drop[i] = true;
+  r.rebuild(drop);
+  EXPECT_EQ(r.live(), 5u);
+  EXPECT_EQ(r.end(), 5u);
+  std::vector<std::vector<Word>> odd;
+  for (Word i = 1; i < 10; i += 2) odd.push_back({i, 1});
+  EXPECT_EQ(live_rows(r), odd);
+  Word gone[] = {2, 0}, kept[] = {3, 1};
+  EXPECT_EQ(r.find_key(gone), kNoRow);
+  EXPECT_NE(r.find_key(kept), kNoRow);
+  EXPECT_TRUE(matches(r, 0, {0}).empty());
+  EXPECT_EQ(matches(r, 0, {1}).size(), 5u);
+}
+
+TEST_F(StorageTest, RebuildWithAShortMaskKeepsTheRestAndDropsDeadRows) {
+  auto& r = make(relation_decl("best", {{"k", kInt}, {"v", lmax(kInt)}}));
+  insert(r, {1, 1});
+  insert(r, {2, 1});
+  insert(r, {1, 5});  // row 0 dies
+  ASSERT_EQ(r.end(), 3u);
+  r.rebuild({false, true});  // drops row 1 (k = 2); rows past the mask are kept
+  EXPECT_EQ(r.end(), 1u);
+  EXPECT_FALSE(r.has_dead_rows());
+  EXPECT_EQ(live_rows(r), (std::vector<std::vector<Word>>{{1, 5}}));
+}
+
+// ------------------------------------------------------------------ nullary relations
+
+TEST_F(StorageTest, NullaryRelationHoldsAtMostOneTuple) {
+  auto& r = ints(0);
+  Word none = 0;
+  EXPECT_FALSE(r.contains(&none));
+  EXPECT_EQ(r.find_key(&none), kNoRow);
+  EXPECT_EQ(insert(r, {}), Outcome::Added);
+  EXPECT_EQ(insert(r, {}), Outcome::Duplicate);
+  EXPECT_EQ(r.live(), 1u);
+  EXPECT_TRUE(r.contains(&none));
+  EXPECT_EQ(r.find_key(&none), 0u);
+  r.rebuild({});
+  EXPECT_EQ(r.live(), 1u) << "an empty mask drops nothing";
+  r.rebuild({true});
+  EXPECT_EQ(r.live(), 0u);
+  EXPECT_EQ(insert(r, {}), Outcome::Added);
+  r.clear();
+  EXPECT_EQ(r.live(), 0u);
+  EXPECT_FALSE(r.contains(&none));
+}
+
+// ------------------------------------------------------------------ growth across chunks
+
+TEST_F(StorageTest, ManyRowsCrossChunkBoundaries) {
+  constexpr Word kRows = 40000;  // chunks hold 16384 rows
+  auto& r = ints(3, {{1}});
+  for (Word i = 0; i < kRows; ++i) ASSERT_EQ(insert(r, {i, i % 100, i * 7}), Outcome::Added);
+  EXPECT_EQ(r.live(), kRows);
+  for (Word i = 0; i < kRows; ++i) {
+    ASSERT_EQ(row_of(r, static_cast<RowId>(i)), (std::vector<Word>{i, i % 100, i * 7})) << "row " << i;
+    Word key[] = {i, i % 100, i * 7};
+    ASSERT_EQ(r.find_key(key), i);
+  }
+  auto m = matches(r, 0, {42});
+  ASSERT_EQ(m.size(), kRows / 100);
+  for (RowId id : m) EXPECT_EQ(r.row(id)[1], 42u);
+  // Reuse after clear, again past the first chunk.
+  r.clear();
+  for (Word i = 0; i < 20000; ++i) insert(r, {i + 1, 0, 0});
+  EXPECT_EQ(r.live(), 20000u);
+  EXPECT_EQ(row_of(r, 19999), (std::vector<Word>{20000, 0, 0}));
+  EXPECT_EQ(matches(r, 0, {0}).size(), 20000u);
+  // And after a rebuild that keeps rows on both sides of the boundary.
+  std::vector<bool> drop(20000, false);
+  for (size_t i = 0; i < 20000; i += 3) drop[i] = true;
+  r.rebuild(drop);
+  EXPECT_EQ(r.live(), 20000u - 6667u);
+  Word last[] = {20000, 0, 0}, dropped[] = {19999, 0, 0};  // rows 19999 (kept) and 19998 (dropped)
+  EXPECT_NE(r.find_key(last), kNoRow);
+  EXPECT_EQ(r.find_key(dropped), kNoRow);
+}
+
+}  // namespace
+}  // namespace bloom::test
