@@ -1,4 +1,5 @@
-// bloom_fuzz: an in-process mutation fuzzer for the compiler front end (bloom::compile_text).
+// bloom_fuzz: an in-process mutation fuzzer for the compiler front end (bloom::compile_text) and the
+// lowering to the Plan IR (bloom::plan_of).
 //
 // g++ has no libFuzzer, so this is the loop: load every *.bloom file under the given folders as
 // seeds, mutate one (1-4 random byte-, token- and line-level mutations, splices from other seeds,
@@ -862,6 +863,13 @@ Outcome run_one(const std::string& text, const bloom::CompileOptions& opts, std:
     out.errors = c->diags.error_count();
     out.warnings = c->diags.warning_count();
     out.finding = check_invariants(*c);
+    // A program that compiles must also lower to the Plan IR (lowering is fuzzed too).
+    if (out.ok && out.finding.empty()) {
+      std::string error;
+      auto plan = bloom::plan_of(*c, error);
+      if (!plan) out.finding = "compiled without errors but could not be planned: " + error;
+      else out.features.push_back(fnv("planned", plan->strata.size()));
+    }
     // Features: which diagnostics appeared (and roughly how often), and how far compilation got.
     std::vector<std::pair<std::string, size_t>> codes;
     for (const auto& d : c->diags.all()) {
