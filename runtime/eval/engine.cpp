@@ -306,7 +306,7 @@ struct Engine::Impl {
           const Word* f = frames + i * R;
           for (RowId row = b; row < end; ++row) {
             if (dead && !rel.alive(row)) continue;
-            const Word* t = rel.row(row);
+            Relation::RowRef t = rel.row(row);
             bool same = true;
             for (auto [c, c2] : s.equal) same &= t[c] == t[c2];
             if (!same) continue;
@@ -332,7 +332,7 @@ struct Engine::Impl {
           for (size_t j = 0; j < s.key.size(); ++j) kp[j] = s.key_regs[j] >= 0 ? f[s.key_regs[j]] : eval(s.key[j], f);
           auto on_row = [&](RowId row) {
             if (row < b || row >= end || !rel.alive(row)) return;
-            const Word* t = rel.row(row);
+            Relation::RowRef t = rel.row(row);
             for (auto [c, c2] : s.equal)
               if (t[c] != t[c2]) return;
             Word* o = emit(f);
@@ -449,8 +449,10 @@ struct Engine::Impl {
     std::string key;
     for (size_t i = 0; i < d.key.size(); ++i)
       key += (i ? ", " : "") + d.column_names[d.key[i]] + " = " + e.format(d.column_types[d.key[i]], row[d.key[i]], true);
+    std::vector<Word> have(d.arity() + 1);
+    rel.read(existing, have.data());
     fail(fmt::format("{}{}key violation in table `{}`: key ({}) already holds {}, and {} inserts {}; nothing of tick {} is applied",
-                     where, where.empty() ? "" : ": ", d.name, key, e.format_row(d, rel.row(existing), true), by,
+                     where, where.empty() ? "" : ": ", d.name, key, e.format_row(d, have.data(), true), by,
                      e.format_row(d, row, true), e.tick_));
   }
 
@@ -468,8 +470,10 @@ struct Engine::Impl {
     absl::flat_hash_map<std::vector<Word>, Acc> groups;
     std::vector<std::vector<Word>> order;
     std::vector<Word> key;
+    std::vector<Word> frame(r.registers);
+    const Word* f = frame.data();
     for (RowId fr = 0; fr < frames.end(); ++fr) {
-      const Word* f = frames.row(fr);
+      frames.read(fr, frame.data());
       key.clear();
       for (size_t c = 0; c < cols.size(); ++c)
         if (cols[c].agg == plan::AggKind::None) key.push_back(eval(r.head[c], f));

@@ -98,11 +98,15 @@ void read_facts(const std::string& path, const plan::Relation& rel, Lattices& la
 }
 
 void write_file_atomically(const std::string& path, const std::string& text) {
+  write_file_atomically(path, [&](std::ostream& out) { out << text; });
+}
+
+void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw std::runtime_error(fmt::format("{}: cannot write: {}", tmp, std::strerror(errno)));
-    out << text;
+    write(out);
     out.flush();
     if (!out) {
       std::remove(tmp.c_str());

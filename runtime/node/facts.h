@@ -28,5 +28,6 @@ void read_facts(const std::string& path, const plan::Relation& rel, Lattices& la
 // Writes `text` to `path` atomically (a temporary file renamed over it), so a failed run never
 // leaves a half-written file. Throws std::runtime_error naming the path.
 void write_file_atomically(const std::string& path, const std::string& text);
+void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write);
 
 }  // namespace bloom::rt

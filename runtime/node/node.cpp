@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -121,7 +122,7 @@ void Node::apply_deferred() {
     for (size_t i = 0; a ? i < p.deletes.size() : i < p.deletes.size(); i += std::max<uint32_t>(a, 1)) {
       const Word* row = p.deletes.data() + i;
       RowId r = rel.find_key(key_of(row));
-      if (r != kNoRow && std::equal(row, row + a, rel.row(r))) mark(r);
+      if (r != kNoRow && rel.row_equals(r, row)) mark(r);
       if (a == 0) break;
     }
     for (size_t i = 0; i < p.upserts.size(); i += std::max<uint32_t>(a, 1)) {
@@ -203,14 +204,14 @@ bool Node::work_pending() {
       std::vector<Word> key(d.key.size());
       for (size_t k = 0; k < d.key.size(); ++k) key[k] = row[d.key[k]];
       RowId r = rel.find_key(key.data());
-      if (r == kNoRow || !std::equal(row, row + a, rel.row(r))) return true;
+      if (r == kNoRow || !rel.row_equals(r, row)) return true;
     }
     for (size_t i = 0; i < p.deletes.size(); i += step) {
       const Word* row = p.deletes.data() + i;
       std::vector<Word> key(d.key.size());
       for (size_t k = 0; k < d.key.size(); ++k) key[k] = row[d.key[k]];
       RowId r = rel.find_key(key.data());
-      if (r != kNoRow && std::equal(row, row + a, rel.row(r))) return true;
+      if (r != kNoRow && rel.row_equals(r, row)) return true;
     }
   }
   return false;
@@ -225,8 +226,12 @@ void Node::finish_tick() {
       logs_[r.id] = engine_.take_relation(r.id);
       continue;
     }
+    std::vector<Word> buf(r.arity() + 1);
     for (RowId row = 0; row < rel.end(); ++row)
-      if (rel.alive(row)) logs_[r.id]->insert(rel.row(row));
+      if (rel.alive(row)) {
+        rel.read(row, buf.data());
+        logs_[r.id]->insert(buf.data());
+      }
   }
   std::sort(stdout_lines_.begin(), stdout_lines_.end());
   for (const auto& l : stdout_lines_) {
@@ -290,14 +295,18 @@ std::vector<uint32_t> Node::outputs() const {
 
 size_t Node::output_size(uint32_t relation) const { return logs_[relation] ? logs_[relation]->live() : 0; }
 
-std::vector<const Word*> Node::output_rows(uint32_t relation) const {
-  std::vector<const Word*> rows;
+std::vector<RowId> Node::output_rows(uint32_t relation) const {
   const Relation& log = *logs_[relation];
-  for (RowId r = 0; r < log.end(); ++r) rows.push_back(log.row(r));
+  std::vector<RowId> rows;
+  rows.reserve(log.live());
+  for (RowId r = 0; r < log.end(); ++r)
+    if (log.alive(r)) rows.push_back(r);
   const auto& d = plan_.relations[relation];
-  std::sort(rows.begin(), rows.end(), [&](const Word* a, const Word* b) {
+  std::sort(rows.begin(), rows.end(), [&](RowId x, RowId y) {
+    Relation::RowRef a = log.row(x), b = log.row(y);
     for (uint32_t c = 0; c < d.arity(); ++c) {
       const auto& t = d.column_types[c];
+      // Sets and maps order by handle: stable within a run, which is all sorting needs here.
       int cmp = t.is_lattice() && t.kind != plan::TypeKind::LMax && t.kind != plan::TypeKind::LMin
                     ? (a[c] < b[c] ? -1 : a[c] > b[c] ? 1 : 0)
                     : lattices_.compare(t.is_lattice() ? t.args[0] : t, a[c], b[c]);
@@ -308,21 +317,31 @@ std::vector<const Word*> Node::output_rows(uint32_t relation) const {
   return rows;
 }
 
-std::string Node::output_text(uint32_t relation, bool csv) const {
+void Node::write_output(uint32_t relation, bool csv, std::ostream& out) const {
   const auto& d = plan_.relations[relation];
-  std::string out;
-  for (const Word* row : output_rows(relation)) {
+  const Relation& log = *logs_[relation];
+  std::vector<Word> row(d.arity() + 1);
+  std::string line;
+  for (RowId r : output_rows(relation)) {
+    log.read(r, row.data());
+    line.clear();
     if (csv) {
       for (uint32_t c = 0; c < d.arity(); ++c) {
-        if (c) out += '\t';
-        out += engine_.format(d.column_types[c], row[c], false);
+        if (c) line += '\t';
+        line += engine_.format(d.column_types[c], row[c], false);
       }
-      out += '\n';
     } else {
-      out += engine_.format_row(d, row, true) + '\n';
+      line = engine_.format_row(d, row.data(), true);
     }
+    line += '\n';
+    out << line;
   }
-  return out;
+}
+
+std::string Node::output_text(uint32_t relation, bool csv) const {
+  std::ostringstream out;
+  write_output(relation, csv, out);
+  return out.str();
 }
 
 }  // namespace bloom::rt

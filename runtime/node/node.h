@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -48,11 +49,14 @@ class Node : private TransitionSink {
   // changes are not applied to the output logs or tables).
   RunSummary run();
 
-  // Every tuple an output relation held in any tick, each once, sorted.
-  std::vector<const Word*> output_rows(uint32_t relation) const;
+  // Every tuple an output relation held in any tick, each once: rows of output_log(), sorted.
+  std::vector<RowId> output_rows(uint32_t relation) const;
+  const Relation& output_log(uint32_t relation) const { return *logs_[relation]; }
   size_t output_size(uint32_t relation) const;
   std::vector<uint32_t> outputs() const;  // output relations in declaration order
-  // `name(a, b)` lines, or tab-separated raw values for CSV.
+  // Writes the sorted tuples as `name(a, b)` lines (strings quoted), or tab-separated raw
+  // values for CSV; output_text returns the same as a string.
+  void write_output(uint32_t relation, bool csv, std::ostream& out) const;
   std::string output_text(uint32_t relation, bool csv) const;
 
   Engine& engine() { return engine_; }

@@ -18,7 +18,7 @@ uint32_t Relation::hash_values(const Word* values, size_t n) {
 
 bool Relation::Equal::operator()(Entry a, const Probe& p) const {
   if (hash_of(a) != p.hash) return false;
-  const Word* x = rel->row(row_of(a));
+  RowRef x = rel->row(row_of(a));
   for (size_t i = 0; i < cols->size(); ++i)
     if (x[(*cols)[i]] != p.values[i]) return false;
   return true;
@@ -38,6 +38,12 @@ Relation::Relation(const plan::Relation& decl, Lattices& lattices)
       plain_nonkey_.push_back(c);
   }
   key_set_ = std::make_unique<RowSet>(0, Hasher{}, Equal{this, &key_cols_});
+  // 32-bit cells when every column holds ints, strings, addrs or bools (floats and lattices
+  // need the whole word).
+  narrow_ = true;
+  for (const auto& t : decl.column_types)
+    if (t.kind == plan::TypeKind::Float || t.is_lattice()) narrow_ = false;
+  cell_shift_ = narrow_ ? 2 : 3;
   for (const auto& cols : decl.indexes) indexes_.push_back(std::make_unique<Index>(this, cols));
 }
 
@@ -47,7 +53,7 @@ void Relation::catch_up(Index& ix) const {
   std::vector<Word> wide(ix.cols.size() > 16 ? ix.cols.size() : 0);
   Word* k = ix.cols.size() > 16 ? wide.data() : key;
   for (RowId r = ix.built; r < rows_; ++r) {
-    const Word* values = row(r);
+    RowRef values = row(r);
     for (size_t i = 0; i < ix.cols.size(); ++i) k[i] = values[ix.cols[i]];
     uint32_t h = hash_values(k, ix.cols.size());
     auto it = ix.heads.find(Probe{k, h});
@@ -62,15 +68,56 @@ void Relation::catch_up(Index& ix) const {
   ix.built = rows_;
 }
 
+bool Relation::fits_narrow(const Word* values) const {
+  for (uint32_t c = 0; c < arity_; ++c) {
+    int64_t v = static_cast<int64_t>(values[c]);
+    if (v != static_cast<int32_t>(v)) return false;
+  }
+  return true;
+}
+
+void Relation::widen() {
+  const size_t chunk_cells = static_cast<size_t>(arity_) << kChunkBits;
+  for (size_t k = 0; k < chunks_.size(); ++k) {
+    auto wide = std::make_unique<uint8_t[]>(chunk_cells * sizeof(Word));
+    const int32_t* from = reinterpret_cast<const int32_t*>(chunks_[k].get());
+    Word* to = reinterpret_cast<Word*>(wide.get());
+    size_t used_rows = std::min<size_t>(size_t{1} << kChunkBits, rows_ - (k << kChunkBits));
+    for (size_t i = 0; i < used_rows * arity_; ++i) to[i] = static_cast<Word>(static_cast<int64_t>(from[i]));
+    chunks_[k] = std::move(wide);
+  }
+  narrow_ = false;
+  cell_shift_ = 3;
+}
+
 RowId Relation::append(const Word* values) {
+  if (narrow_ && !fits_narrow(values)) widen();
   RowId r = rows_;
   if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size())
-    chunks_.emplace_back(new Word[static_cast<size_t>(arity_) << kChunkBits]);
-  std::copy(values, values + arity_, mutable_row(r));
+    chunks_.emplace_back(new uint8_t[(static_cast<size_t>(arity_) << kChunkBits) << cell_shift_]);
+  void* to = const_cast<void*>(cell_ptr(r));
+  if (narrow_) {
+    int32_t* cells = static_cast<int32_t*>(to);
+    for (uint32_t c = 0; c < arity_; ++c) cells[c] = static_cast<int32_t>(static_cast<int64_t>(values[c]));
+  } else {
+    std::copy(values, values + arity_, static_cast<Word*>(to));
+  }
   ++rows_;
   ++live_;
   if (!lattice_cols_.empty()) dead_.push_back(false);
   return r;
+}
+
+void Relation::read(RowId r, Word* out) const {
+  RowRef row_ref = row(r);
+  for (uint32_t c = 0; c < arity_; ++c) out[c] = row_ref[c];
+}
+
+bool Relation::row_equals(RowId r, const Word* values) const {
+  RowRef row_ref = row(r);
+  for (uint32_t c = 0; c < arity_; ++c)
+    if (row_ref[c] != values[c]) return false;
+  return true;
 }
 
 Relation::InsertResult Relation::insert(const Word* values) {
@@ -91,7 +138,7 @@ Relation::InsertResult Relation::insert(const Word* values) {
   });
   if (added) return {Outcome::Added, append(values)};
   RowId old = row_of(*it);
-  const Word* have = row(old);
+  RowRef have = row(old);
   for (uint32_t c : plain_nonkey_)
     if (have[c] != values[c]) return {Outcome::Conflict, old};
   if (lattice_cols_.empty()) return {Outcome::Duplicate, old};
@@ -103,7 +150,7 @@ Relation::InsertResult Relation::insert(const Word* values) {
     big_row.resize(arity_);
     m = big_row.data();
   }
-  std::copy(have, have + arity_, m);
+  read(old, m);
   bool changed = false;
   for (uint32_t c : lattice_cols_) {
     Word v = lattices_.merge(decl_.column_types[c], have[c], values[c]);
@@ -144,7 +191,7 @@ bool Relation::contains(const Word* values) const {
   for (size_t i = 0; i < key_cols_.size(); ++i) k[i] = values[key_cols_[i]];
   RowId r = find_key(k);
   if (r == kNoRow) return false;
-  const Word* have = row(r);
+  RowRef have = row(r);
   for (uint32_t c : plain_nonkey_)
     if (have[c] != values[c]) return false;
   for (uint32_t c : lattice_cols_)
@@ -172,7 +219,8 @@ void Relation::rebuild(const std::vector<bool>& drop) {
   keep.reserve(static_cast<size_t>(live_) * arity_);
   for (RowId r = 0; r < rows_; ++r)
     if (alive(r) && !(r < drop.size() && drop[r])) {
-      keep.insert(keep.end(), row(r), row(r) + arity_);
+      keep.resize(keep.size() + arity_);
+      read(r, keep.data() + keep.size() - arity_);
       ++kept;
     }
   clear();
@@ -182,7 +230,7 @@ void Relation::rebuild(const std::vector<bool>& drop) {
 }
 
 size_t Relation::memory_bytes() const {
-  size_t b = chunks_.size() * (static_cast<size_t>(arity_) << kChunkBits) * sizeof(Word);
+  size_t b = chunks_.size() * ((static_cast<size_t>(arity_) << kChunkBits) << cell_shift_);
   b += key_set_->capacity() * (sizeof(Entry) + 1);
   for (auto& ix : indexes_) b += ix->heads.capacity() * (sizeof(Entry) + 1) + ix->next.capacity() * sizeof(RowId);
   return b;

@@ -1,5 +1,7 @@
-// A relation at run time: fixed-arity rows of words stored contiguously in chunks (rows never
-// move, so row numbers are stable and growth never copies), a unique hash index on the key
+// A relation at run time: fixed-arity rows stored contiguously in chunks (rows never move, so
+// row numbers are stable and growth never copies). Cells are 32 bits while every value fits
+// (ints in int32, symbol ids, bools: most data) and 64 bits otherwise; the first value that does
+// not fit widens the relation once. Reading a cell always gives the full word. A unique hash index on the key
 // columns, and the secondary hash indexes the planner chose. Within a tick rows are only
 // appended, so the semi-naive versions (old / delta / full) are ranges of row numbers. A lattice
 // merge that changes a row appends the merged row and marks the old one dead, so the change
@@ -30,7 +32,24 @@ class Relation {
   uint32_t arity() const { return arity_; }
   RowId end() const { return rows_; }  // one past the last row (dead rows included)
   size_t live() const { return live_; }
-  const Word* row(RowId r) const { return chunks_[r >> kChunkBits].get() + static_cast<size_t>(r & kChunkMask) * arity_; }
+  // A stored row: operator[] reads one cell as a full word.
+  class RowRef {
+   public:
+    RowRef(const void* p, bool narrow) : p_(p), narrow_(narrow) {}
+    Word operator[](uint32_t c) const {
+      return narrow_ ? static_cast<Word>(static_cast<int64_t>(static_cast<const int32_t*>(p_)[c])) : static_cast<const Word*>(p_)[c];
+    }
+
+   private:
+    const void* p_;
+    bool narrow_;
+  };
+  RowRef row(RowId r) const { return RowRef(cell_ptr(r), narrow_); }
+  // Copies row `r` into `out` (arity words).
+  void read(RowId r, Word* out) const;
+  // Whether row `r` equals `values` in every column.
+  bool row_equals(RowId r, const Word* values) const;
+  bool narrow() const { return narrow_; }
   bool alive(RowId r) const { return dead_.empty() || !dead_[r]; }
   bool has_dead_rows() const { return live_ != rows_; }
 
@@ -112,7 +131,11 @@ class Relation {
 
   RowId append(const Word* values);
   void catch_up(Index& ix) const;
-  Word* mutable_row(RowId r) { return chunks_[r >> kChunkBits].get() + static_cast<size_t>(r & kChunkMask) * arity_; }
+  const void* cell_ptr(RowId r) const {
+    return chunks_[r >> kChunkBits].get() + (static_cast<size_t>(r & kChunkMask) * arity_ << cell_shift_);
+  }
+  bool fits_narrow(const Word* values) const;
+  void widen();  // rewrites every row with 64-bit cells (row numbers and indexes stay valid)
 
   const plan::Relation& decl_;
   Lattices& lattices_;
@@ -120,7 +143,9 @@ class Relation {
   std::vector<uint32_t> key_cols_;
   std::vector<uint32_t> lattice_cols_;  // lattice columns (never key columns)
   std::vector<uint32_t> plain_nonkey_;  // plain columns outside the key: a differing one is a conflict
-  std::vector<std::unique_ptr<Word[]>> chunks_;
+  std::vector<std::unique_ptr<uint8_t[]>> chunks_;
+  bool narrow_ = false;       // 32-bit cells
+  uint32_t cell_shift_ = 3;   // log2 of the cell size in bytes
   RowId rows_ = 0;
   size_t live_ = 0;
   std::vector<bool> dead_;  // only when the relation has lattice columns

@@ -210,9 +210,11 @@ int run_program(const RunOptions& o) {
   try {
     for (uint32_t id : node.outputs()) {
       const auto& r = plan->relations[id];
-      if (!o.out_dir.empty()) bloom::rt::write_file_atomically((fs::path(o.out_dir) / (r.name + ".csv")).string(), node.output_text(id, true));
+      if (!o.out_dir.empty())
+        bloom::rt::write_file_atomically((fs::path(o.out_dir) / (r.name + ".csv")).string(),
+                                         [&](std::ostream& out) { node.write_output(id, true, out); });
       if (o.sizes) std::cout << r.name << "\t" << node.output_size(id) << "\n";
-      else if (o.out_dir.empty() && !failed) std::cout << node.output_text(id, false);
+      else if (o.out_dir.empty() && !failed) node.write_output(id, false, std::cout);
     }
   } catch (const std::exception& e) {
     std::cerr << "bloom: error: " << e.what() << "\n";
