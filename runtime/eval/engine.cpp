@@ -392,9 +392,9 @@ struct Engine::Impl {
         for (size_t i = 0; i < n; ++i) {
           const Word* f = frames + i * R;
           Word set = eval(s.expr, f);
-          auto elems = e.lattices_.set_elements(set);
-          std::vector<Word> copy(elems.begin(), elems.end());  // the set store may grow meanwhile
-          for (Word v : copy) {
+          // Interned sets never move (a deque of them), so the span stays valid while the
+          // rest of the pipeline interns new ones.
+          for (Word v : e.lattices_.set_elements(set)) {
             emit(f)[s.target] = v;
             flush_if_full();
           }

@@ -37,7 +37,7 @@ Relation::Relation(const plan::Relation& decl, Lattices& lattices)
     else if (!in_key[c])
       plain_nonkey_.push_back(c);
   }
-  key_set_ = std::make_unique<RowSet>(0, Hasher{}, Equal{this, &key_cols_});
+  key_parts_.emplace_back(0, Hasher{}, Equal{this, &key_cols_});
   // 32-bit cells when every column holds ints, strings, addrs or bools (floats and lattices
   // need the whole word).
   narrow_ = true;
@@ -66,6 +66,17 @@ void Relation::catch_up(Index& ix) const {
     }
   }
   ix.built = rows_;
+}
+
+void Relation::split_key_index() {
+  RowSet all = std::move(key_parts_[0]);
+  key_parts_.clear();
+  key_parts_.reserve(kParts);
+  for (uint32_t i = 0; i < kParts; ++i) {
+    key_parts_.emplace_back(0, Hasher{}, Equal{this, &key_cols_});
+    key_parts_.back().reserve(all.size() / kParts * 2);
+  }
+  for (Entry e : all) key_part(hash_of(e)).insert(e);
 }
 
 bool Relation::fits_narrow(const Word* values) const {
@@ -132,7 +143,9 @@ Relation::InsertResult Relation::insert(const Word* values) {
   uint32_t h = hash_values(k, key_cols_.size());
   // One probe: the entry for the next row is constructed only if the key is absent.
   bool added = false;
-  auto it = key_set_->lazy_emplace(Probe{k, h}, [&](const RowSet::constructor& make) {
+  if (rows_ == kSplitRows && key_parts_.size() == 1) split_key_index();
+  RowSet& keys = key_part(h);
+  auto it = keys.lazy_emplace(Probe{k, h}, [&](const RowSet::constructor& make) {
     added = true;
     make(entry(rows_, h));
   });
@@ -160,11 +173,11 @@ Relation::InsertResult Relation::insert(const Word* values) {
     }
   }
   if (!changed) return {Outcome::Duplicate, old};
-  key_set_->erase(it);
+  keys.erase(it);
   dead_[old] = true;
   --live_;
   RowId r = append(m);
-  key_set_->insert(entry(r, h));
+  keys.insert(entry(r, h));
   return {Outcome::Merged, r};
 }
 
@@ -172,12 +185,15 @@ void Relation::prefetch_insert(const Word* values) const {
   Word key[64];
   if (key_cols_.size() > 64) return;
   for (size_t i = 0; i < key_cols_.size(); ++i) key[i] = values[key_cols_[i]];
-  key_set_->prefetch(Probe{key, hash_values(key, key_cols_.size())});
+  uint32_t h = hash_values(key, key_cols_.size());
+  key_part(h).prefetch(Probe{key, h});
 }
 
 RowId Relation::find_key(const Word* key) const {
-  auto it = key_set_->find(Probe{key, hash_values(key, key_cols_.size())});
-  return it == key_set_->end() ? kNoRow : row_of(*it);
+  uint32_t h = hash_values(key, key_cols_.size());
+  const RowSet& keys = key_part(h);
+  auto it = keys.find(Probe{key, h});
+  return it == keys.end() ? kNoRow : row_of(*it);
 }
 
 bool Relation::contains(const Word* values) const {
@@ -203,7 +219,8 @@ void Relation::clear() {
   rows_ = 0;
   live_ = 0;
   dead_.clear();
-  key_set_->clear();
+  key_parts_.resize(1);
+  key_parts_[0].clear();
   for (auto& ix : indexes_) {
     ix->heads.clear();
     ix->next.clear();
@@ -231,7 +248,7 @@ void Relation::rebuild(const std::vector<bool>& drop) {
 
 size_t Relation::memory_bytes() const {
   size_t b = chunks_.size() * ((static_cast<size_t>(arity_) << kChunkBits) << cell_shift_);
-  b += key_set_->capacity() * (sizeof(Entry) + 1);
+  for (const auto& part : key_parts_) b += part.capacity() * (sizeof(Entry) + 1);
   for (auto& ix : indexes_) b += ix->heads.capacity() * (sizeof(Entry) + 1) + ix->next.capacity() * sizeof(RowId);
   return b;
 }

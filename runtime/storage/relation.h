@@ -149,7 +149,15 @@ class Relation {
   RowId rows_ = 0;
   size_t live_ = 0;
   std::vector<bool> dead_;  // only when the relation has lattice columns
-  std::unique_ptr<RowSet> key_set_;  // live rows by key columns
+  // Live rows by key columns. A big relation's key index is split into kParts tables by the top
+  // bits of the hash: each grows on its own, so the tables are on average fuller than one
+  // doubling table, and growth never holds two copies of the whole index at once.
+  static constexpr RowId kSplitRows = 1u << 20;
+  static constexpr uint32_t kPartBits = 6, kParts = 1u << kPartBits;
+  std::vector<RowSet> key_parts_;
+  RowSet& key_part(uint32_t h) { return key_parts_.size() == 1 ? key_parts_[0] : key_parts_[h >> (32 - kPartBits)]; }
+  const RowSet& key_part(uint32_t h) const { return key_parts_.size() == 1 ? key_parts_[0] : key_parts_[h >> (32 - kPartBits)]; }
+  void split_key_index();
   mutable std::vector<std::unique_ptr<Index>> indexes_;  // built lazily by lookups
 };
 
