@@ -636,7 +636,12 @@ void Engine::insert_checked(uint32_t relation, const Word* row, const std::strin
 std::string Engine::format(const ValueType& t, Word v, bool quoted) const {
   switch (t.kind) {
     case TypeKind::Int: return std::to_string(as_int(v));
-    case TypeKind::Float: return float_text(as_float(v));
+    case TypeKind::Float: {
+      // Quoted (source-like) text keeps a float recognisable: 2.0, not 2. CSV stays minimal.
+      std::string f = float_text(as_float(v));
+      if (quoted && f.find_first_of(".eEn") == std::string::npos) f += ".0";
+      return f;
+    }
     case TypeKind::Bool: return v ? "true" : "false";
     case TypeKind::String:
     case TypeKind::Addr: return quoted ? plan::constant_str(symbols_.str(v)) : symbols_.str(v);

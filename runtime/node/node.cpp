@@ -54,12 +54,18 @@ void Node::add_input(uint32_t relation, const Word* row, const std::string& wher
 }
 
 void Node::load_inputs(const std::string& dir, std::vector<std::string>& missing) {
+  // An imported module's input that the importer fills with rules needs no file.
+  std::vector<bool> derived(plan_.relations.size(), false);
+  for (const auto& st : plan_.strata)
+    for (const auto& g : st.groups)
+      for (const auto& r : g.rules) derived[r.head] = true;
+  for (const auto& r : plan_.transitions) derived[r.head] = true;
   for (const auto& r : plan_.relations) {
     if (r.kind != RelationKind::Input) continue;
     std::string path = (std::filesystem::path(dir) / (r.name + ".facts")).string();
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
-      missing.push_back(path);
+      if (!derived[r.id]) missing.push_back(path);
       continue;
     }
     read_facts(path, r, lattices_, [&](const Word* row, size_t line) { add_input(r.id, row, fmt::format("{}:{}", path, line)); });
@@ -93,9 +99,9 @@ void Node::send(uint32_t relation, const Word* row, const plan::RulePlan& rule) 
   }
   Word dest = row[r.location];
   if (dest != self_)
-    throw RuntimeError(fmt::format("{}: in rule `{}`: unknown destination addr \"{}\" for channel `{}`: this node is \"{}\" and "
+    throw RuntimeError(fmt::format("unknown destination addr \"{}\" for channel `{}`: this node is \"{}\" and "
                                    "a single-node run has no other nodes",
-                                   rule.where, rule.text, symbols_.str(dest), r.name, opts_.name));
+                                   symbols_.str(dest), r.name, opts_.name));
   inbox_[relation].insert(inbox_[relation].end(), row, row + r.arity());
 }
 
@@ -233,7 +239,9 @@ void Node::finish_tick() {
         logs_[r.id]->insert(buf.data());
       }
   }
+  // stdout is a collection like any other: one line per distinct tuple, sorted.
   std::sort(stdout_lines_.begin(), stdout_lines_.end());
+  stdout_lines_.erase(std::unique(stdout_lines_.begin(), stdout_lines_.end()), stdout_lines_.end());
   for (const auto& l : stdout_lines_) {
     if (opts_.print_line) opts_.print_line(l);
     else std::cout << l << '\n';
@@ -259,8 +267,8 @@ RunSummary Node::run() {
       s.tick_limit = true;
       break;
     }
-    setup_tick(tick);
     engine_.set_context(self_, tick);
+    setup_tick(tick);
     engine_.run_fixpoint();
     engine_.run_transitions(*this);
     finish_tick();
@@ -273,6 +281,10 @@ RunSummary Node::run() {
     if (!work_pending()) {
       if (timers_.empty()) {
         s.quiescent = true;
+        break;
+      }
+      if (opts_.max_ticks >= 0 && tick + 1 >= opts_.max_ticks) {  // don't wait for a tick that won't run
+        s.tick_limit = true;
         break;
       }
       // Only timers remain: sleep until the next one fires.

@@ -40,7 +40,8 @@ class Node : private TransitionSink {
   ~Node() override;
 
   // Reads DIR/NAME.facts for every `input` relation into tick 0. A missing file leaves the input
-  // empty and is reported in `missing`. Throws FactsError or RuntimeError (a key violation).
+  // empty and is reported in `missing` (unless rules derive into that input: an imported
+  // module's input filled by its importer). Throws FactsError or RuntimeError (a key violation).
   void load_inputs(const std::string& dir, std::vector<std::string>& missing);
   // Adds one tuple to an input relation for tick 0 (before run()); `where` names its source.
   void add_input(uint32_t relation, const Word* row, const std::string& where);
