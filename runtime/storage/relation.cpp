@@ -90,7 +90,7 @@ bool Relation::fits_narrow(const Word* values) const {
 void Relation::widen() {
   const size_t chunk_cells = static_cast<size_t>(arity_) << kChunkBits;
   for (size_t k = 0; k < chunks_.size(); ++k) {
-    auto wide = std::make_unique<uint8_t[]>(chunk_cells * sizeof(Word));
+    Chunk wide = new_chunk(chunk_cells * sizeof(Word));
     const int32_t* from = reinterpret_cast<const int32_t*>(chunks_[k].get());
     Word* to = reinterpret_cast<Word*>(wide.get());
     size_t used_rows = std::min<size_t>(size_t{1} << kChunkBits, rows_ - (k << kChunkBits));
@@ -105,7 +105,7 @@ RowId Relation::append(const Word* values) {
   if (narrow_ && !fits_narrow(values)) widen();
   RowId r = rows_;
   if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size())
-    chunks_.emplace_back(new uint8_t[(static_cast<size_t>(arity_) << kChunkBits) << cell_shift_]);
+    chunks_.push_back(new_chunk((static_cast<size_t>(arity_) << kChunkBits) << cell_shift_));
   void* to = const_cast<void*>(cell_ptr(r));
   if (narrow_) {
     int32_t* cells = static_cast<int32_t*>(to);

@@ -14,6 +14,7 @@
 #include <absl/container/flat_hash_set.h>
 
 #include "core/lattice.h"
+#include "core/memory.h"
 #include "core/value.h"
 #include "plan/ir.h"
 
@@ -91,7 +92,7 @@ class Relation {
   size_t memory_bytes() const;
 
  private:
-  static constexpr uint32_t kChunkBits = 14;
+  static constexpr uint32_t kChunkBits = 16;  // 64k rows a chunk: 512 KiB for two 32-bit columns
   static constexpr uint32_t kChunkMask = (1u << kChunkBits) - 1;
 
   struct Probe {
@@ -118,7 +119,7 @@ class Relation {
     bool operator()(Entry a, const Probe& p) const;
     bool operator()(const Probe& p, Entry a) const { return (*this)(a, p); }
   };
-  using RowSet = absl::flat_hash_set<Entry, Hasher, Equal>;
+  using RowSet = absl::flat_hash_set<Entry, Hasher, Equal, BlockAllocator<Entry>>;
   static uint32_t hash_values(const Word* values, size_t n);
   struct Index {
     std::vector<uint32_t> cols;
@@ -143,17 +144,23 @@ class Relation {
   std::vector<uint32_t> key_cols_;
   std::vector<uint32_t> lattice_cols_;  // lattice columns (never key columns)
   std::vector<uint32_t> plain_nonkey_;  // plain columns outside the key: a differing one is a conflict
-  std::vector<std::unique_ptr<uint8_t[]>> chunks_;
+  struct ChunkFree {
+    size_t bytes;
+    void operator()(uint8_t* p) const { release_block(p, bytes); }
+  };
+  using Chunk = std::unique_ptr<uint8_t[], ChunkFree>;
+  Chunk new_chunk(size_t bytes) { return Chunk(static_cast<uint8_t*>(allocate_block(bytes)), ChunkFree{bytes}); }
+  std::vector<Chunk> chunks_;
   bool narrow_ = false;       // 32-bit cells
   uint32_t cell_shift_ = 3;   // log2 of the cell size in bytes
   RowId rows_ = 0;
   size_t live_ = 0;
   std::vector<bool> dead_;  // only when the relation has lattice columns
   // Live rows by key columns. A big relation's key index is split into kParts tables by the top
-  // bits of the hash: each grows on its own, so the tables are on average fuller than one
-  // doubling table, and growth never holds two copies of the whole index at once.
+  // bits of the hash, so growing it never holds two copies of the whole index at once (the
+  // parts grow one after the other): the peak is an eighth of the index above its size.
   static constexpr RowId kSplitRows = 1u << 20;
-  static constexpr uint32_t kPartBits = 6, kParts = 1u << kPartBits;
+  static constexpr uint32_t kPartBits = 3, kParts = 1u << kPartBits;
   std::vector<RowSet> key_parts_;
   RowSet& key_part(uint32_t h) { return key_parts_.size() == 1 ? key_parts_[0] : key_parts_[h >> (32 - kPartBits)]; }
   const RowSet& key_part(uint32_t h) const { return key_parts_.size() == 1 ? key_parts_[0] : key_parts_[h >> (32 - kPartBits)]; }

@@ -1,0 +1,29 @@
+// Memory for the big, randomly probed structures (hash index tables, row chunks). Blocks of
+// 1 MiB or more are rounded up to 2 MiB multiples, aligned, and advised to use transparent huge pages: a probe into a
+// large table is a random access, and with 4 KiB pages nearly every one also misses the TLB
+// (measured: sg depth 11 and tc chain 2000 run about 25% faster with huge pages).
+#pragma once
+#include <cstddef>
+#include <new>
+
+namespace bloom::rt {
+
+inline constexpr size_t kHugePage = size_t{2} << 20;
+
+void* allocate_block(size_t bytes);
+void release_block(void* p, size_t bytes);
+
+// A standard allocator over allocate_block, for absl's tables.
+template <class T>
+struct BlockAllocator {
+  using value_type = T;
+  BlockAllocator() = default;
+  template <class U>
+  BlockAllocator(const BlockAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(allocate_block(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) { release_block(p, n * sizeof(T)); }
+  template <class U>
+  bool operator==(const BlockAllocator<U>&) const { return true; }
+};
+
+}  // namespace bloom::rt
