@@ -410,17 +410,12 @@ struct Engine::Impl {
       for (size_t i = 0; i < n; ++i) r.frames->insert(frames + i * R);
       return;
     }
-    // Compute the batch's rows, prefetch where each will land in the head's table, then insert.
     const size_t A = r.head.size();
     Word* rows = r.rows.data();
     for (size_t i = 0; i < n; ++i) {
       const Word* f = frames + i * R;
       Word* row = rows + i * A;
       for (size_t c = 0; c < A; ++c) row[c] = r.head_regs[c] >= 0 ? f[r.head_regs[c]] : eval(r.head[c], f);
-    }
-    if (r.plan->op == plan::HeadOp::Insert) {
-      const Relation& rel = *e.relations_[r.plan->head];
-      for (size_t i = 0; i < n; ++i) rel.prefetch_insert(rows + i * A);
     }
     for (size_t i = 0; i < n; ++i) emit_row(r, rows + i * A);
   }

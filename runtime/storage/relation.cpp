@@ -181,14 +181,6 @@ Relation::InsertResult Relation::insert(const Word* values) {
   return {Outcome::Merged, r};
 }
 
-void Relation::prefetch_insert(const Word* values) const {
-  Word key[64];
-  if (key_cols_.size() > 64) return;
-  for (size_t i = 0; i < key_cols_.size(); ++i) key[i] = values[key_cols_[i]];
-  uint32_t h = hash_values(key, key_cols_.size());
-  key_part(h).prefetch(Probe{key, h});
-}
-
 RowId Relation::find_key(const Word* key) const {
   uint32_t h = hash_values(key, key_cols_.size());
   const RowSet& keys = key_part(h);

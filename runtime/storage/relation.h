@@ -63,10 +63,6 @@ class Relation {
   // duplicate (lattice columns merge), different plain columns is a conflict (nothing changes).
   InsertResult insert(const Word* values);
 
-  // Starts loading the table memory an insert of `values` will probe. Inserting a batch after
-  // prefetching all of it overlaps the cache misses instead of paying them one by one.
-  void prefetch_insert(const Word* values) const;
-
   // The live row with this key (values in key-column order), or kNoRow.
   RowId find_key(const Word* key) const;
   // Whether a live row has these plain columns (and lattice columns at least as large: used to
