@@ -8,6 +8,7 @@
 #include <deque>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <absl/container/flat_hash_map.h>
 
@@ -45,6 +46,21 @@ class SymbolTable {
  private:
   std::deque<std::string> strings_;  // a deque keeps the views in ids_ valid as it grows
   absl::flat_hash_map<std::string_view, Word> ids_;
+};
+
+// A few words gathered for a probe (a key taken from a row or a frame): on the stack up to 16,
+// on the heap beyond, so inner loops never allocate for ordinary keys.
+class SmallWords {
+ public:
+  explicit SmallWords(size_t n) : heap_(n > kInline ? n : 0), data_(n > kInline ? heap_.data() : inline_) {}
+  Word* data() { return data_; }
+  Word& operator[](size_t i) { return data_[i]; }
+
+ private:
+  static constexpr size_t kInline = 16;
+  Word inline_[kInline];
+  std::vector<Word> heap_;
+  Word* data_;
 };
 
 // 64-bit mixing for hashing rows of words (the finaliser of MurmurHash3/splitmix64).

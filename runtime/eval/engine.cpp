@@ -276,6 +276,19 @@ struct Engine::Impl {
   RowId range_begin(Version v, uint32_t rel) const { return v == Version::Delta ? delta_begin[rel] : 0; }
   RowId range_end(Version v, uint32_t rel) const { return v == Version::Old ? delta_begin[rel] : full_end[rel]; }
 
+  // Calls f(row) for each row whose index columns equal the step's key for frame `f` (the key
+  // index yields at most the one live row).
+  template <class F>
+  void for_each_key_match(const CStep& s, const Relation& rel, const Word* f, Word* key, F&& fn) {
+    for (size_t j = 0; j < s.key.size(); ++j) key[j] = s.key_regs[j] >= 0 ? f[s.key_regs[j]] : eval(s.key[j], f);
+    if (s.index == plan::kKeyIndex) {
+      RowId row = rel.find_key(key);
+      if (row != kNoRow) fn(row);
+    } else {
+      rel.for_each_match(static_cast<uint32_t>(s.index), key, fn);
+    }
+  }
+
   void exec(CompiledRule& r, size_t k, const Word* frames, size_t n) {
     if (k == r.steps.size()) {
       head(r, frames, n);
@@ -320,17 +333,10 @@ struct Engine::Impl {
       case StepKind::Lookup: {
         const Relation& rel = *e.relations_[s.relation];
         RowId b = range_begin(s.version, s.relation), end = range_end(s.version, s.relation);
-        Word key[16];
-        std::vector<Word> big;
-        Word* kp = key;
-        if (s.key.size() > 16) {
-          big.resize(s.key.size());
-          kp = big.data();
-        }
+        SmallWords key(s.key.size());
         for (size_t i = 0; i < n; ++i) {
           const Word* f = frames + i * R;
-          for (size_t j = 0; j < s.key.size(); ++j) kp[j] = s.key_regs[j] >= 0 ? f[s.key_regs[j]] : eval(s.key[j], f);
-          auto on_row = [&](RowId row) {
+          for_each_key_match(s, rel, f, key.data(), [&](RowId row) {
             if (row < b || row >= end || !rel.alive(row)) return;
             Relation::RowRef t = rel.row(row);
             for (auto [c, c2] : s.equal)
@@ -338,34 +344,17 @@ struct Engine::Impl {
             Word* o = emit(f);
             for (auto [c, reg] : s.bind) o[reg] = t[c];
             flush_if_full();
-          };
-          if (s.index == plan::kKeyIndex) {
-            RowId row = rel.find_key(kp);
-            if (row != kNoRow) on_row(row);
-          } else {
-            rel.for_each_match(static_cast<uint32_t>(s.index), kp, on_row);
-          }
+          });
         }
         break;
       }
       case StepKind::AntiJoin: {
         const Relation& rel = *e.relations_[s.relation];
-        Word key[16];
-        std::vector<Word> big;
-        Word* kp = key;
-        if (s.key.size() > 16) {
-          big.resize(s.key.size());
-          kp = big.data();
-        }
+        SmallWords key(s.key.size());
         for (size_t i = 0; i < n; ++i) {
           const Word* f = frames + i * R;
-          for (size_t j = 0; j < s.key.size(); ++j) kp[j] = s.key_regs[j] >= 0 ? f[s.key_regs[j]] : eval(s.key[j], f);
           bool found = false;
-          if (s.index == plan::kKeyIndex) {
-            found = rel.find_key(kp) != kNoRow;
-          } else {
-            rel.for_each_match(static_cast<uint32_t>(s.index), kp, [&](RowId row) { found |= rel.alive(row); });
-          }
+          for_each_key_match(s, rel, f, key.data(), [&](RowId row) { found |= rel.alive(row); });
           if (found) continue;
           emit(f);
           flush_if_full();

@@ -49,9 +49,8 @@ Relation::Relation(const plan::Relation& decl, Lattices& lattices)
 
 void Relation::catch_up(Index& ix) const {
   ix.next.resize(rows_, kNoRow);
-  Word key[16];
-  std::vector<Word> wide(ix.cols.size() > 16 ? ix.cols.size() : 0);
-  Word* k = ix.cols.size() > 16 ? wide.data() : key;
+  SmallWords key(ix.cols.size());
+  Word* k = key.data();
   for (RowId r = ix.built; r < rows_; ++r) {
     RowRef values = row(r);
     for (size_t i = 0; i < ix.cols.size(); ++i) k[i] = values[ix.cols[i]];
@@ -132,13 +131,8 @@ bool Relation::row_equals(RowId r, const Word* values) const {
 }
 
 Relation::InsertResult Relation::insert(const Word* values) {
-  Word key[64];
-  std::vector<Word> big;
-  Word* k = key;
-  if (key_cols_.size() > 64) {
-    big.resize(key_cols_.size());
-    k = big.data();
-  }
+  SmallWords key(key_cols_.size());
+  Word* k = key.data();
   for (size_t i = 0; i < key_cols_.size(); ++i) k[i] = values[key_cols_[i]];
   uint32_t h = hash_values(k, key_cols_.size());
   // One probe: the entry for the next row is constructed only if the key is absent.
@@ -156,13 +150,8 @@ Relation::InsertResult Relation::insert(const Word* values) {
     if (have[c] != values[c]) return {Outcome::Conflict, old};
   if (lattice_cols_.empty()) return {Outcome::Duplicate, old};
   // Merge the lattice columns; append the merged row if anything grew.
-  Word merged[64];
-  std::vector<Word> big_row;
-  Word* m = merged;
-  if (arity_ > 64) {
-    big_row.resize(arity_);
-    m = big_row.data();
-  }
+  SmallWords merged(arity_);
+  Word* m = merged.data();
   read(old, m);
   bool changed = false;
   for (uint32_t c : lattice_cols_) {
@@ -189,15 +178,9 @@ RowId Relation::find_key(const Word* key) const {
 }
 
 bool Relation::contains(const Word* values) const {
-  Word key[64];
-  std::vector<Word> big;
-  Word* k = key;
-  if (key_cols_.size() > 64) {
-    big.resize(key_cols_.size());
-    k = big.data();
-  }
-  for (size_t i = 0; i < key_cols_.size(); ++i) k[i] = values[key_cols_[i]];
-  RowId r = find_key(k);
+  SmallWords key(key_cols_.size());
+  for (size_t i = 0; i < key_cols_.size(); ++i) key[i] = values[key_cols_[i]];
+  RowId r = find_key(key.data());
   if (r == kNoRow) return false;
   RowRef have = row(r);
   for (uint32_t c : plain_nonkey_)
