@@ -27,7 +27,13 @@ Lattices::Lattices(SymbolTable& symbols) : symbols_(symbols) {
 int Lattices::compare(const ValueType& t, Word a, Word b) const {
   switch (t.kind) {
     case TypeKind::Float: {
-      double x = as_float(a), y = as_float(b);
+      // IEEE 754 totalOrder, not `<`: -0.0 sorts below 0.0 and NaN above +inf, so merges, min/max
+      // aggregates and sorted output give the same word whatever order the values came in.
+      auto key = [](Word w) {
+        auto k = static_cast<int64_t>(w);
+        return k < 0 ? k ^ INT64_MAX : k;
+      };
+      int64_t x = key(a), y = key(b);
       return x < y ? -1 : x > y ? 1 : 0;
     }
     case TypeKind::String:

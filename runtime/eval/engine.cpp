@@ -435,9 +435,10 @@ struct Engine::Impl {
       key += (i ? ", " : "") + d.column_names[d.key[i]] + " = " + e.format(d.column_types[d.key[i]], row[d.key[i]], true);
     std::vector<Word> have(d.arity() + 1);
     rel.read(existing, have.data());
-    fail(fmt::format("{}{}key violation in table `{}`: key ({}) already holds {}, and {} inserts {}; nothing of tick {} is applied",
+    throw RuntimeError(fmt::format("{}{}key violation in table `{}`: key ({}) already holds {}, and {} inserts {}; nothing of tick {} is applied",
                      where, where.empty() ? "" : ": ", d.name, key, e.format_row(d, have.data(), true), by,
-                     e.format_row(d, row, true), e.tick_));
+                     e.format_row(d, row, true), e.tick_),
+                       true);
   }
 
   // Aggregates: group the distinct matches by the head's plain columns.
@@ -539,9 +540,8 @@ struct Engine::Impl {
       exec(r, 0, frame.data(), 1);
       if (r.aggregates) finish_aggregates(r);
     } catch (const RuntimeError& err) {
-      std::string what = err.what();
-      if (what.find("key violation") != std::string::npos) throw;
-      throw RuntimeError(fmt::format("{}: in rule `{}`: {}", r.plan->where, r.plan->text, what));
+      if (err.located) throw;
+      throw RuntimeError(fmt::format("{}: in rule `{}`: {}", r.plan->where, r.plan->text, err.what()), true);
     }
   }
 

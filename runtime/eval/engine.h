@@ -23,7 +23,10 @@ namespace bloom::rt {
 // A runtime error: a key violation, a division by zero, a bad conversion. Carries a message
 // that names the rule and the data involved; the node stops and nothing of the tick is applied.
 struct RuntimeError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  // `located`: the message already starts at the rule, fact or input line it is about (a key
+  // violation names both the inserting rule and the table), so no caller prefixes another place.
+  explicit RuntimeError(const std::string& what, bool located = false) : std::runtime_error(what), located(located) {}
+  bool located;
 };
 
 // Where the heads that leave the fixpoint go: deferred changes and asynchronous sends.

@@ -72,20 +72,30 @@ void Node::load_inputs(const std::string& dir, std::vector<std::string>& missing
   }
 }
 
+namespace {
+// Queued rows take max(arity, 1) words each, so a row of a nullary relation (`flag()`, `halt()`)
+// still takes a place in the queue.
+uint32_t stride(uint32_t arity) { return std::max<uint32_t>(arity, 1); }
+void push_row(std::vector<Word>& queue, const Word* row, uint32_t arity) {
+  if (arity == 0) queue.push_back(0);
+  else queue.insert(queue.end(), row, row + arity);
+}
+}  // namespace
+
 void Node::deferred(plan::HeadOp op, uint32_t relation, const Word* row, const plan::RulePlan& rule) {
   Pending& p = pending_[relation];
   uint32_t a = plan_.relations[relation].arity();
   switch (op) {
-    case plan::HeadOp::DeferredDelete: p.deletes.insert(p.deletes.end(), row, row + a); break;
+    case plan::HeadOp::DeferredDelete: push_row(p.deletes, row, a); break;
     case plan::HeadOp::DeferredUpsert:
       if (plan_.relations[relation].keyed) {
-        p.upserts.insert(p.upserts.end(), row, row + a);
+        push_row(p.upserts, row, a);
         p.upsert_rules.push_back(&rule);
         break;
       }
       [[fallthrough]];  // without a key an upsert is an insert (the compiler warned)
     default:
-      p.inserts.insert(p.inserts.end(), row, row + a);
+      push_row(p.inserts, row, a);
       p.insert_rules.push_back(&rule);
       break;
   }
@@ -102,7 +112,7 @@ void Node::send(uint32_t relation, const Word* row, const plan::RulePlan& rule) 
     throw RuntimeError(fmt::format("unknown destination addr \"{}\" for channel `{}`: this node is \"{}\" and "
                                    "a single-node run has no other nodes",
                                    symbols_.str(dest), r.name, opts_.name));
-  inbox_[relation].insert(inbox_[relation].end(), row, row + r.arity());
+  push_row(inbox_[relation], row, r.arity());
 }
 
 // Deletes first, then upserts replace the row with their key, then inserts (with the key check).
@@ -125,21 +135,20 @@ void Node::apply_deferred() {
       for (size_t i = 0; i < d.key.size(); ++i) key[i] = row[d.key[i]];
       return key.data();
     };
-    for (size_t i = 0; a ? i < p.deletes.size() : i < p.deletes.size(); i += std::max<uint32_t>(a, 1)) {
+    for (size_t i = 0; i < p.deletes.size(); i += stride(a)) {
       const Word* row = p.deletes.data() + i;
       RowId r = rel.find_key(key_of(row));
       if (r != kNoRow && rel.row_equals(r, row)) mark(r);
-      if (a == 0) break;
     }
-    for (size_t i = 0; i < p.upserts.size(); i += std::max<uint32_t>(a, 1)) {
+    for (size_t i = 0; i < p.upserts.size(); i += stride(a)) {
       RowId r = rel.find_key(key_of(p.upserts.data() + i));
       if (r != kNoRow) mark(r);
     }
     if (dropping) rel.rebuild(drop);
-    for (size_t i = 0, k = 0; i < p.upserts.size(); i += std::max<uint32_t>(a, 1), ++k)
+    for (size_t i = 0, k = 0; i < p.upserts.size(); i += stride(a), ++k)
       engine_.insert_checked(static_cast<uint32_t>(id), p.upserts.data() + i, p.upsert_rules[k]->where,
                              "the upsert queued in the previous tick by `" + p.upsert_rules[k]->text + "`");
-    for (size_t i = 0, k = 0; i < p.inserts.size(); i += std::max<uint32_t>(a, 1), ++k)
+    for (size_t i = 0, k = 0; i < p.inserts.size(); i += stride(a), ++k)
       engine_.insert_checked(static_cast<uint32_t>(id), p.inserts.data() + i, p.insert_rules[k]->where,
                              "the insert queued in the previous tick by `" + p.insert_rules[k]->text + "`");
     p = Pending{};
@@ -179,7 +188,7 @@ void Node::setup_tick(int64_t tick) {
     auto& rows = inbox_[id];
     if (rows.empty()) continue;
     uint32_t a = plan_.relations[id].arity();
-    for (size_t i = 0; i < rows.size(); i += std::max<uint32_t>(a, 1))
+    for (size_t i = 0; i < rows.size(); i += stride(a))
       engine_.insert_checked(static_cast<uint32_t>(id), rows.data() + i, "", "a message");
     rows.clear();
   }
@@ -201,7 +210,7 @@ bool Node::work_pending() {
     Pending& p = pending_[id];
     const Relation& rel = engine_.relation(static_cast<uint32_t>(id));
     const auto& d = rel.decl();
-    uint32_t a = d.arity(), step = std::max<uint32_t>(a, 1);
+    uint32_t a = d.arity(), step = stride(a);
     if (transient(d.kind) && !(p.inserts.empty() && p.upserts.empty())) return true;  // next tick's scratch is not empty
     for (size_t i = 0; i < p.inserts.size(); i += step)
       if (!rel.contains(p.inserts.data() + i)) return true;

@@ -1,1 +1,568 @@
-#include <gtest/gtest.h>
+// Whole programs run in-process through rt::Node (runtime/node/node.h): recursion, negation,
+// aggregates, lattices, the tick loop (deferred changes, scratches, stdout, halt, channels,
+// the tick limit) and runtime errors.
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "node/facts.h"
+#include "node/node.h"
+#include "rt_test_util.h"
+#include "test_util.h"
+
+namespace bloom::test {
+namespace {
+
+// CSV rows as Node::output_text(id, true) writes them: one line each, tab-separated.
+std::string rows(std::initializer_list<std::string> lines) {
+  std::string s;
+  for (const auto& l : lines) s += l + "\n";
+  return s;
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+// Field `col` of every CSV row.
+std::vector<std::string> column(const std::string& csv, size_t col) {
+  std::vector<std::string> out;
+  std::istringstream lines(csv);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string f;
+    for (size_t i = 0; i <= col && std::getline(fields, f, '\t'); ++i) {}
+    out.push_back(f);
+  }
+  return out;
+}
+
+class EngineTest : public testing::Test {
+ protected:
+  // Every test program stops within a few ticks; a bug that keeps a node ticking must fail the
+  // test, not hang it.
+  static constexpr int64_t kSafetyTicks = 100;
+
+  std::unique_ptr<plan::Program> plan;
+  std::unique_ptr<rt::Node> node;  // after `plan`: destroyed first, it refers to the plan
+  std::vector<std::string> lines;  // stdout lines, in the order the node printed them
+  rt::RunSummary summary;
+
+  // Compiles, plans and makes a node for `text` (as the file test.bloom).
+  void load(const std::string& text, rt::NodeOptions opts = {}) {
+    node.reset();
+    plan.reset();
+    lines.clear();
+    auto c = compile(text);
+    if (!c->ok()) {
+      ADD_FAILURE() << "does not compile:\n" << all_messages(*c);
+      return;
+    }
+    std::string error;
+    plan = plan_of(*c, error);
+    if (!plan) {
+      ADD_FAILURE() << "cannot plan: " << error;
+      return;
+    }
+    if (opts.max_ticks < 0) opts.max_ticks = kSafetyTicks;
+    opts.print_line = [this](const std::string& l) { lines.push_back(l); };
+    node = std::make_unique<rt::Node>(*plan, std::move(opts));
+  }
+
+  // Runs the loaded node; a runtime error is a test failure.
+  void run() {
+    if (!node) return;
+    try {
+      summary = node->run();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "runtime error: " << e.what();
+    }
+  }
+
+  void run(const std::string& text, rt::NodeOptions opts = {}) {
+    load(text, std::move(opts));
+    run();
+  }
+
+  // Runs `text` expecting a RuntimeError, and returns its message.
+  std::string error_of(const std::string& text, rt::NodeOptions opts = {}) {
+    load(text, std::move(opts));
+    if (!node) return "";
+    try {
+      node->run();
+    } catch (const rt::RuntimeError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "no runtime error";
+    return "";
+  }
+
+  // Every tuple the output held in any tick, as CSV.
+  std::string out(const std::string& name) {
+    if (!node) return "<no node>";
+    const plan::Relation* r = plan->find(name);
+    if (!r) return "<no relation " + name + ">";
+    return node->output_text(r->id, /*csv=*/true);
+  }
+  size_t out_size(const std::string& name) { return node ? node->output_size(plan->find(name)->id) : 0; }
+
+  // Adds a tuple to an input relation, each field written as in a facts file.
+  void input(const std::string& name, const std::vector<std::string>& fields) {
+    const plan::Relation& r = *plan->find(name);
+    std::vector<rt::Word> row(r.arity() + 1);
+    for (size_t c = 0; c < fields.size(); ++c) {
+      std::string expected;
+      ASSERT_TRUE(rt::parse_field(fields[c], r.column_types[c], node->engine().lattices(), row[c], expected)) << expected;
+    }
+    node->add_input(r.id, row.data(), "test input");
+  }
+};
+
+// Asserts that an error message starts with `where` and mentions each of `words`.
+void expect_message(const std::string& msg, const std::string& where, std::initializer_list<std::string> words) {
+  EXPECT_TRUE(starts_with(msg, where)) << "expected the message to start with `" << where << "`: " << msg;
+  for (const auto& w : words) EXPECT_NE(msg.find(w), std::string::npos) << "expected `" << w << "` in: " << msg;
+}
+
+rt::NodeOptions max_ticks(int64_t n) {
+  rt::NodeOptions o;
+  o.max_ticks = n;
+  return o;
+}
+
+rt::NodeOptions named(const std::string& name) {
+  rt::NodeOptions o;
+  o.name = name;
+  return o;
+}
+
+const char* kCounter =
+    "table c(n: int);\n"
+    "output seen(n: int);\n"
+    "c(0);\n"
+    "c(n + 1) <+ c(n);\n"
+    "c(n) <- c(n);\n"
+    "seen(n) <= c(n);\n";
+
+// ------------------------------------------------------------------ recursion and negation
+
+TEST_F(EngineTest, TransitiveClosureOnACycle) {
+  run("table link(src: int, dst: int);\n"
+      "output path(src: int, dst: int);\n"
+      "link(1, 2); link(2, 3); link(3, 4); link(4, 2);\n"
+      "path(x, y) <= link(x, y);\n"
+      "path(x, z) <= path(x, y), link(y, z);\n");
+  EXPECT_EQ(out("path"), rows({"1\t2", "1\t3", "1\t4", "2\t2", "2\t3", "2\t4", "3\t2", "3\t3", "3\t4", "4\t2", "4\t3", "4\t4"}));
+  EXPECT_TRUE(summary.quiescent);
+  EXPECT_EQ(summary.ticks, 1);
+}
+
+class TransitiveClosureChain : public EngineTest, public testing::WithParamInterface<const char*> {};
+
+// A chain 0 -> 1 -> ... -> 100 from an input relation: every pair i < j is a path, whichever
+// way the recursive rule is written (linear left, linear right, or with two delta variants).
+TEST_P(TransitiveClosureChain, FindsEveryPair) {
+  constexpr int kEdges = 100;
+  load(std::string("input link(src: int, dst: int);\n"
+                   "output path(src: int, dst: int);\n"
+                   "path(x, y) <= link(x, y);\n") +
+       GetParam());
+  ASSERT_TRUE(node);
+  for (int i = 0; i < kEdges; ++i) input("link", {std::to_string(i), std::to_string(i + 1)});
+  run();
+  EXPECT_EQ(out_size("path"), static_cast<size_t>(kEdges * (kEdges + 1) / 2));
+  EXPECT_TRUE(starts_with(out("path"), rows({"0\t1", "0\t2", "0\t3"})));
+}
+
+INSTANTIATE_TEST_SUITE_P(RuleShapes, TransitiveClosureChain,
+                         testing::Values("path(x, z) <= path(x, y), link(y, z);\n", "path(x, z) <= link(x, y), path(y, z);\n",
+                                         "path(x, z) <= path(x, y), path(y, z);\n"));
+
+TEST_F(EngineTest, Negation) {
+  run("table node(x: int);\n"
+      "table edge(a: int, b: int);\n"
+      "table nothing(a: int, b: int);\n"
+      "output reach(x: int);\n"
+      "output unreached(x: int);\n"
+      "output sink(x: int);\n"
+      "output vacuous(x: int);\n"
+      "output blocked(x: int);\n"
+      "node(1); node(2); node(3); node(4); node(5);\n"
+      "edge(1, 2); edge(2, 3); edge(4, 5);\n"
+      "reach(1);\n"
+      "reach(y) <= reach(x), edge(x, y);\n"
+      "unreached(x) <= node(x), not reach(x);\n"
+      "sink(x) <= node(x), not edge(x, _);\n"
+      "vacuous(x) <= node(x), x < 3, not nothing(_, _);\n"
+      "blocked(x) <= node(x), not edge(_, _);\n");
+  EXPECT_EQ(out("reach"), rows({"1", "2", "3"}));
+  EXPECT_EQ(out("unreached"), rows({"4", "5"}));
+  EXPECT_EQ(out("sink"), rows({"3", "5"}));
+  EXPECT_EQ(out("vacuous"), rows({"1", "2"}));
+  EXPECT_EQ(out("blocked"), "");
+}
+
+// ------------------------------------------------------------------ aggregates
+
+TEST_F(EngineTest, AggregatesRangeOverDistinctMatches) {
+  load("input sale(region: string, item: string, amount: int);\n"
+       "output total(region: string, n: int, s: int, lo: int, hi: int, av: float);\n"
+       "output everything(s: int);\n"
+       "output items(region: string, all: lset<string>);\n"
+       "output names(region: string, lo: string, hi: string);\n"
+       "total(r, count(), sum(a), min(a), max(a), avg(a)) <= sale(r, _, a);\n"
+       "everything(sum(a)) <= sale(_, _, a);\n"
+       "items(r, collect(i)) <= sale(r, i, _);\n"
+       "names(r, min(i), max(i)) <= sale(r, i, _);\n");
+  ASSERT_TRUE(node);
+  input("sale", {"east", "b", "10"});
+  input("sale", {"east", "a", "10"});  // the same amount as b: both count
+  input("sale", {"east", "c", "5"});
+  input("sale", {"west", "d", "7"});
+  run();
+  EXPECT_EQ(out("total"), rows({"east\t3\t25\t5\t10\t8.333333333333334", "west\t1\t7\t7\t7\t7"}));
+  EXPECT_EQ(out("everything"), rows({"32"}));
+  EXPECT_EQ(out("items"), rows({"east\t{\"a\", \"b\", \"c\"}", "west\t{\"d\"}"}));
+  EXPECT_EQ(out("names"), rows({"east\ta\tc", "west\td\td"}));
+}
+
+TEST_F(EngineTest, AggregatesOverAJoinAndFloats) {
+  run("table price(item: string, p: float);\n"
+      "table order(id: int, item: string);\n"
+      "output revenue(s: float, n: int);\n"
+      "price(\"x\", 1.5); price(\"y\", 2.25);\n"
+      "order(1, \"x\"); order(2, \"x\"); order(3, \"y\");\n"
+      "revenue(sum(p), count()) <= order(_, i), price(i, p);\n");
+  EXPECT_EQ(out("revenue"), rows({"5.25\t3"}));
+}
+
+// ------------------------------------------------------------------ lattices
+
+TEST_F(EngineTest, LminShortestPaths) {
+  run("table link(src: string, dst: string, cost: int);\n"
+      "table dist(src: string, dst: string, cost: lmin<int>) key(src, dst);\n"
+      "output shortest(src: string, dst: string, cost: int);\n"
+      "output cheap(src: string, dst: string);\n"
+      "const budget = 3;\n"
+      "link(\"a\", \"b\", 1); link(\"b\", \"c\", 2); link(\"a\", \"c\", 5); link(\"c\", \"a\", 1);\n"
+      "dist(a, b, c) <= link(a, b, c);\n"
+      "dist(a, c, d + e) <= dist(a, b, d), link(b, c, e);\n"
+      "cheap(a, b) <= dist(a, b, d), d <= budget;\n"
+      "shortest(a, b, d.value()) <= dist(a, b, d);\n");
+  EXPECT_EQ(out("shortest"), rows({"a\ta\t4", "a\tb\t1", "a\tc\t3", "b\ta\t3", "b\tb\t4", "b\tc\t2", "c\ta\t1", "c\tb\t2", "c\tc\t4"}));
+  EXPECT_EQ(out("cheap"), rows({"a\tb", "a\tc", "b\ta", "b\tc", "c\ta", "c\tb"}));
+}
+
+std::string quorum(int threshold) {
+  return "table vote(voter: string);\n"
+         "lattice votes: lset<string>;\n"
+         "lattice done: lbool;\n"
+         "output decided(n: int);\n"
+         "output members(v: string);\n"
+         "vote(\"ann\"); vote(\"bob\");\n"
+         "votes(v) <= vote(v);\n"
+         "done(true) <= votes(s), s.size() >= " +
+         std::to_string(threshold) +
+         ";\n"
+         "decided(1) <= done(b), b;\n"
+         "members(v) <= votes(s), v in s;\n";
+}
+
+TEST_F(EngineTest, LsetSizeThresholdAndLbool) {
+  run(quorum(2));
+  EXPECT_EQ(out("decided"), rows({"1"}));
+  EXPECT_EQ(out("members"), rows({"ann", "bob"}));
+  run(quorum(3));
+  EXPECT_EQ(out("decided"), "") << "two votes do not reach three; lbool stays at its bottom (false)";
+  EXPECT_EQ(out("members"), rows({"ann", "bob"}));
+}
+
+TEST_F(EngineTest, LatticeColumnsMergeAndCellsGrow) {
+  run("table cnt(node: string, n: lmax<int>);\n"
+      "table score(x: int);\n"
+      "lattice best: lmax<int>;\n"
+      "output counts(node: string, n: int);\n"
+      "output top(n: int);\n"
+      "cnt(\"a\", 1); cnt(\"a\", 5); cnt(\"b\", 2); cnt(\"a\", 3);\n"
+      "score(3); score(9); score(4);\n"
+      "best(x) <= score(x);\n"
+      "counts(k, n.value()) <= cnt(k, n);\n"
+      "top(b.value()) <= best(b);\n");
+  EXPECT_EQ(out("counts"), rows({"a\t5", "b\t2"}));
+  EXPECT_EQ(out("top"), rows({"9"}));
+}
+
+// ------------------------------------------------------------------ the tick loop
+
+TEST_F(EngineTest, DeferredInsertAndScratchLifetime) {
+  run("scratch s(x: int);\n"
+      "table t(x: int);\n"
+      "output seen(at: int, x: int);\n"
+      "output held(at: int, x: int);\n"
+      "s(1);\n"
+      "t(0);\n"
+      "t(x + 1) <+ t(x), x < 2;\n"
+      "seen(tick(), x) <= s(x);\n"
+      "held(tick(), x) <= t(x);\n");
+  EXPECT_EQ(out("seen"), rows({"0\t1"})) << "a scratch is emptied at the start of every tick";
+  EXPECT_EQ(out("held"), rows({"0\t0", "1\t0", "1\t1", "2\t0", "2\t1", "2\t2"})) << "a deferred insert shows in the next tick";
+  EXPECT_EQ(summary.ticks, 3);
+  EXPECT_TRUE(summary.quiescent);
+}
+
+TEST_F(EngineTest, DeferredDelete) {
+  run("table t(x: int);\n"
+      "output seen(at: int, x: int);\n"
+      "output ever(x: int);\n"
+      "t(1); t(2); t(3);\n"
+      "t(x) <- t(x), x > 1;\n"
+      "seen(tick(), x) <= t(x);\n"
+      "ever(x) <= t(x);\n");
+  EXPECT_EQ(out("seen"), rows({"0\t1", "0\t2", "0\t3", "1\t1"}));
+  EXPECT_EQ(out("ever"), rows({"1", "2", "3"})) << "an output keeps every tuple it held in any tick";
+  EXPECT_EQ(summary.ticks, 2) << "deleting an absent tuple is no change, so the node stops";
+  EXPECT_TRUE(summary.quiescent);
+}
+
+TEST_F(EngineTest, DeferredUpsertReplacesTheTupleWithTheSameKey) {
+  run("table kv(k: string, v: int) key(k);\n"
+      "output seen(at: int, k: string, v: int);\n"
+      "kv(\"a\", 1); kv(\"b\", 1);\n"
+      "kv(k, v + 1) <+- kv(k, v), v < 3;\n"
+      "seen(tick(), k, v) <= kv(k, v);\n");
+  EXPECT_EQ(out("seen"), rows({"0\ta\t1", "0\tb\t1", "1\ta\t2", "1\tb\t2", "2\ta\t3", "2\tb\t3"}));
+  EXPECT_EQ(summary.ticks, 3);
+}
+
+TEST_F(EngineTest, StdoutIsSortedWithinATickAndPrintedTickByTick) {
+  run("table c(n: int);\n"
+      "table word(n: int, w: string);\n"
+      "c(0);\n"
+      "c(n + 1) <+ c(n), n < 1;\n"
+      "c(n) <- c(n);\n"
+      "word(0, \"z\"); word(0, \"y\"); word(0, \"10\"); word(0, \"9\"); word(1, \"b\"); word(1, \"a\");\n"
+      "stdout(w + to_string(n)) <~ c(n), word(n, w);\n");
+  EXPECT_EQ(lines, (std::vector<std::string>{"100", "90", "y0", "z0", "a1", "b1"}));
+}
+
+TEST_F(EngineTest, HaltStopsAfterTheCurrentTick) {
+  run(std::string(kCounter) + "halt() <= c(n), n == 3;\n", max_ticks(20));
+  EXPECT_TRUE(summary.halted);
+  EXPECT_FALSE(summary.tick_limit);
+  EXPECT_EQ(summary.ticks, 4);
+  EXPECT_EQ(out("seen"), rows({"0", "1", "2", "3"}));
+}
+
+TEST_F(EngineTest, MaxTicksStopsANodeThatWouldRunForever) {
+  run(kCounter, max_ticks(5));
+  EXPECT_TRUE(summary.tick_limit);
+  EXPECT_FALSE(summary.halted);
+  EXPECT_FALSE(summary.quiescent);
+  EXPECT_EQ(summary.ticks, 5);
+  EXPECT_EQ(out("seen"), rows({"0", "1", "2", "3", "4"}));
+  run(kCounter, max_ticks(0));
+  EXPECT_TRUE(summary.tick_limit);
+  EXPECT_EQ(summary.ticks, 0);
+  EXPECT_EQ(out("seen"), "");
+}
+
+TEST_F(EngineTest, SelfAddressedChannelDeliversInLaterTicks) {
+  run("channel ping(@dst: addr, n: int);\n"
+      "table start(n: int);\n"
+      "output got(at: int, n: int);\n"
+      "output me(a: addr);\n"
+      "start(0);\n"
+      "ping(@self(), n) <~ start(n), tick() == 0;\n"
+      "ping(@self(), n + 1) <~ ping(_, n), n < 3;\n"
+      "got(tick(), n) <= ping(_, n);\n"
+      "me(self()) <= start(_);\n",
+      named("n1"));
+  EXPECT_EQ(out("got"), rows({"1\t0", "2\t1", "3\t2", "4\t3"}));
+  EXPECT_EQ(out("me"), rows({"n1"}));
+  EXPECT_EQ(summary.ticks, 5);
+  EXPECT_TRUE(summary.quiescent);
+}
+
+TEST_F(EngineTest, SendingToAnotherNodeIsAnErrorOnASingleNode) {
+  std::string msg = error_of(
+      "channel ping(@dst: addr, n: int);\n"
+      "table start(n: int);\n"
+      "start(0);\n"
+      "ping(@\"elsewhere\", n) <~ start(n);\n");
+  expect_message(msg, "test.bloom:4:1", {"elsewhere", "ping", "ping(@\"elsewhere\", n) <~ start(n)"});
+}
+
+TEST_F(EngineTest, LoadInputsReadsFactsFilesAndReportsMissingOnes) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "bloom_inputs_XXXXXX").string();
+  ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+  std::filesystem::path dir = tmpl;
+  std::ofstream(dir / "link.facts") << "a\tb\nb\tc\n";
+  load("input link(src: string, dst: string);\n"
+       "input other(x: int);\n"
+       "output path(src: string, dst: string);\n"
+       "path(x, y) <= link(x, y);\n"
+       "path(x, z) <= path(x, y), link(y, z);\n");
+  ASSERT_TRUE(node);
+  std::vector<std::string> missing;
+  node->load_inputs(dir.string(), missing);
+  run();
+  EXPECT_EQ(out("path"), rows({"a\tb", "a\tc", "b\tc"}));
+  EXPECT_EQ(missing, std::vector<std::string>{(dir / "other.facts").string()});
+  std::filesystem::remove_all(dir);
+}
+
+// ------------------------------------------------------------------ runtime errors
+
+TEST_F(EngineTest, KeyViolationNamesTheTableBothTuplesAndTheRule) {
+  std::string msg = error_of(
+      "table src(k: string, v: int);\n"
+      "table kv(k: string, v: int) key(k);\n"
+      "src(\"a\", 1); src(\"a\", 2);\n"
+      "kv(k, v) <= src(k, v);\n");
+  expect_message(msg, "test.bloom:4:1", {"key violation", "`kv`", "kv(\"a\", 1)", "kv(\"a\", 2)", "kv(k, v) <= src(k, v)"});
+}
+
+TEST_F(EngineTest, KeyViolationInALaterTickAppliesNothingOfThatTick) {
+  std::string msg = error_of(
+      "table c(n: int);\n"
+      "table kv(k: int, v: int) key(k);\n"
+      "output seen(n: int);\n"
+      "c(0);\n"
+      "c(n + 1) <+ c(n), n < 1;\n"
+      "seen(n) <= c(n);\n"
+      "kv(1, n) <= c(n);\n");
+  expect_message(msg, "test.bloom:7:1", {"`kv`", "kv(1, 0)", "kv(1, 1)", "kv(1, n) <= c(n)", "tick 1"});
+  EXPECT_EQ(out("seen"), rows({"0"})) << "tick 1's outputs are not logged";
+}
+
+TEST_F(EngineTest, KeyViolationFromADeferredInsert) {
+  std::string msg = error_of(
+      "table kv(k: string, v: int) key(k);\n"
+      "output seen(v: int);\n"
+      "kv(\"a\", 1);\n"
+      "kv(k, v + 1) <+ kv(k, v);\n"
+      "seen(v) <= kv(_, v);\n");
+  expect_message(msg, "test.bloom:4:1", {"`kv`", "kv(\"a\", 1)", "kv(\"a\", 2)", "kv(k, v + 1) <+ kv(k, v)", "nothing of tick 1"});
+  EXPECT_EQ(out("seen"), rows({"1"}));
+}
+
+struct ErrorCase {
+  const char* name;
+  const char* head;     // the rule, deriving o(n: int) from d(x: int, y: int, s: string, f: float)
+  const char* message;  // what the error says after the rule
+};
+
+void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
+
+class RuntimeErrors : public EngineTest, public testing::WithParamInterface<ErrorCase> {};
+
+TEST_P(RuntimeErrors, NameTheRule) {
+  const ErrorCase& c = GetParam();
+  std::string msg = error_of(std::string("table d(x: int, y: int, s: string, f: float);\n"
+                                         "table o(n: int);\n"
+                                         "d(7, 0, \"12a\", 1e300);\n") +
+                             c.head + "\n");
+  expect_message(msg, "test.bloom:4:1", {std::string("in rule `") + c.head, c.message});
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, RuntimeErrors,
+    testing::Values(ErrorCase{"division", "o(x / y) <= d(x, y, _, _);", "division by zero"},
+                    ErrorCase{"modulo", "o(x % y) <= d(x, y, _, _);", "modulo by zero"},
+                    ErrorCase{"to_int_string", "o(to_int(s)) <= d(_, _, s, _);", "to_int: \"12a\" is not an integer"},
+                    ErrorCase{"to_int_float", "o(to_int(f)) <= d(_, _, _, f);", "does not fit in an int"},
+                    ErrorCase{"in_condition", "o(x) <= d(x, y, _, _), x / y > 1;", "division by zero"},
+                    ErrorCase{"deferred", "o(x / y) <+ d(x, y, _, _);", "division by zero"}),
+    [](const testing::TestParamInfo<ErrorCase>& p) { return std::string(p.param.name); });
+
+TEST_F(EngineTest, ErrorTextMentioningKeyViolationStillNamesTheRule) {
+  std::string msg = error_of(
+      "table d(s: string);\n"
+      "table o(n: int);\n"
+      "d(\"no key violation\");\n"
+      "o(to_int(s)) <= d(s);\n");
+  expect_message(msg, "test.bloom:4:1", {"in rule `o(to_int(s)) <= d(s)", "is not an integer"});
+}
+
+// ------------------------------------------------------------------ built-in functions
+
+TEST_F(EngineTest, BuiltInFunctions) {
+  run("table v(n: int, f: float, t: string, s: string);\n"
+      "v(42, -1.5, \"hello\", \"123\");\n"  // "hello" is interned before "123"
+      "output strs(a: string, b: string, c: string, d: string);\n"
+      "output ints(a: int, b: int, c: int, d: int, e: int);\n"
+      "output subs(a: string, b: string, c: string, d: string);\n"
+      "output picks(a: int, b: int, c: string, d: string, e: float, f: float);\n"
+      "strs(to_string(n), to_string(f), to_string(n > 40), t + \" \" + s) <= v(n, f, t, s);\n"
+      "ints(to_int(s), to_int(f), to_int(f * -2.0), len(t), len(s + t)) <= v(n, f, t, s);\n"
+      "subs(substr(t, 1, 3), substr(t, 3, 10), substr(t, 10, 2), substr(t, -1, 2)) <= v(n, f, t, s);\n"
+      "picks(least(n, 7), greatest(n, 7), least(t, s), greatest(s, t), least(f, n), greatest(f, 2)) <= v(n, f, t, s);\n");
+  EXPECT_EQ(out("strs"), rows({"42\t-1.5\ttrue\thello 123"}));
+  EXPECT_EQ(out("ints"), rows({"123\t-1\t3\t5\t8"}));
+  EXPECT_EQ(out("subs"), rows({"ell\tlo\t\the"}));
+  EXPECT_EQ(out("picks"), rows({"7\t42\t123\thello\t-1.5\t2"})) << "strings compare by content, not by interning order";
+}
+
+TEST_F(EngineTest, HashIsDeterministicAcrossRunsAndInterningOrders) {
+  const std::string rules =
+      "output h(s: string, v: int);\n"
+      "output hn(v: int);\n"
+      "h(s, hash(s)) <= w(s);\n"
+      "hn(hash(n)) <= k(n);\n"
+      "table k(n: int);\n"
+      "k(12345);\n";
+  run("table w(s: string);\n w(\"zzz\"); w(\"yyy\"); w(\"abc\");\n" + rules);
+  std::string first = out("h"), first_n = out("hn");
+  run("table w(s: string);\n w(\"abc\");\n" + rules);
+  std::string second = out("h");
+  ASSERT_EQ(std::count(second.begin(), second.end(), '\n'), 1);
+  EXPECT_NE(first.find(second), std::string::npos) << "hash(\"abc\") differs between runs:\n" << first << "vs\n" << second;
+  EXPECT_EQ(out("hn"), first_n);
+  std::vector<std::string> hashes = column(first, 1);
+  ASSERT_EQ(hashes.size(), 3u);
+  for (const auto& h : hashes) EXPECT_EQ(h.find('-'), std::string::npos) << "hashes are non-negative: " << h;
+  std::sort(hashes.begin(), hashes.end());
+  EXPECT_EQ(std::unique(hashes.begin(), hashes.end()), hashes.end()) << "three strings, three hashes:\n" << first;
+}
+
+// ------------------------------------------------------------------ nullary relations
+
+// A deferred change to a relation with no columns queues zero words, so the node neither sees
+// it as pending nor applies it.
+TEST_F(EngineTest, DeferredInsertIntoANullaryTable) {
+  run("table t(n: int);\n"
+      "table flag();\n"
+      "output out(n: int);\n"
+      "t(0);\n"
+      "flag() <+ t(0);\n"
+      "out(1) <= flag();\n");
+  EXPECT_EQ(out("out"), rows({"1"}));
+  EXPECT_EQ(summary.ticks, 2);
+}
+
+TEST_F(EngineTest, DeferredHalt) {
+  run(std::string(kCounter) + "halt() <+ c(n), n == 3;\n", max_ticks(20));
+  EXPECT_TRUE(summary.halted);
+  EXPECT_EQ(summary.ticks, 5);
+  EXPECT_EQ(out("seen"), rows({"0", "1", "2", "3", "4"}));
+}
+
+TEST_F(EngineTest, NullaryRelationsInTheFixpoint) {
+  run("table t(n: int);\n"
+      "scratch any();\n"
+      "output yes(n: int);\n"
+      "output no(n: int);\n"
+      "t(1); t(2);\n"
+      "any() <= t(_);\n"
+      "yes(n) <= any(), t(n);\n"
+      "no(n) <= t(n), not any();\n");
+  EXPECT_EQ(out("yes"), rows({"1", "2"}));
+  EXPECT_EQ(out("no"), "");
+}
+
+}  // namespace
+}  // namespace bloom::test

@@ -137,6 +137,8 @@ struct LatticeCase {
   ValueType type;
 };
 
+void PrintTo(const LatticeCase& c, std::ostream* os) { *os << c.type.str(); }
+
 class LatticeLaws : public LatticeTest, public testing::WithParamInterface<LatticeCase> {};
 
 TEST_P(LatticeLaws, MergeIsAssociativeCommutativeIdempotentWithBottomAsIdentity) {
@@ -321,7 +323,6 @@ TEST_F(LatticeTest, EqualMapsAreEqualWords) {
 // compares equal to everything, so merge(NaN, x) keeps whichever came first. Either makes the
 // word a program ends up with depend on derivation order (0.0 * -1.0 and 0.0 / 0.0 produce them).
 TEST_F(LatticeTest, FloatMergeIsCommutativeOnSignedZeroAndNaN) {
-  GTEST_SKIP() << "bug: lmax/lmin<float> merge is not commutative for -0.0 vs 0.0 or for NaN";
   for (const ValueType& t : {lmax(kFloat), lmin(kFloat)}) {
     Word pz = rt::from_float(0.0), nz = rt::from_float(-0.0), nan = rt::from_float(NAN), one = rt::from_float(1.0);
     EXPECT_EQ(lat.merge(t, pz, nz), lat.merge(t, nz, pz)) << t.str();

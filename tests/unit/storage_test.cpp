@@ -37,7 +37,11 @@ class StorageTest : public testing::Test {
     return make(relation_decl("t", cols, {}, false, std::move(indexes)));
   }
 
-  static std::vector<Word> row_of(const rt::Relation& r, RowId id) { return {r.row(id), r.row(id) + r.arity()}; }
+  static std::vector<Word> row_of(const rt::Relation& r, RowId id) {
+    std::vector<Word> out;
+    for (uint32_t c = 0; c < r.arity(); ++c) out.push_back(r.row(id)[c]);
+    return out;
+  }
 
   // The live rows, sorted.
   static std::vector<std::vector<Word>> live_rows(const rt::Relation& r) {
@@ -283,33 +287,67 @@ TEST_F(StorageTest, NullaryRelationHoldsAtMostOneTuple) {
 
 // ------------------------------------------------------------------ growth across chunks
 
+// Chunks hold 2^14 or 2^16 rows depending on the build of the storage; these sizes cross several
+// boundaries either way.
+constexpr Word kManyRows = 140000;
+constexpr Word kSomeRows = 70000;
+
 TEST_F(StorageTest, ManyRowsCrossChunkBoundaries) {
-  constexpr Word kRows = 40000;  // chunks hold 16384 rows
   auto& r = ints(3, {{1}});
-  for (Word i = 0; i < kRows; ++i) ASSERT_EQ(insert(r, {i, i % 100, i * 7}), Outcome::Added);
-  EXPECT_EQ(r.live(), kRows);
-  for (Word i = 0; i < kRows; ++i) {
-    ASSERT_EQ(row_of(r, static_cast<RowId>(i)), (std::vector<Word>{i, i % 100, i * 7})) << "row " << i;
+  for (Word i = 0; i < kManyRows; ++i) ASSERT_EQ(insert(r, {i, i % 100, i * 7}), Outcome::Added);
+  EXPECT_EQ(r.live(), kManyRows);
+  for (Word i = 0; i < kManyRows; ++i) {
     Word key[] = {i, i % 100, i * 7};
+    auto row = r.row(static_cast<RowId>(i));
+    ASSERT_TRUE(row[0] == key[0] && row[1] == key[1] && row[2] == key[2]) << "row " << i;
     ASSERT_EQ(r.find_key(key), i);
   }
   auto m = matches(r, 0, {42});
-  ASSERT_EQ(m.size(), kRows / 100);
+  ASSERT_EQ(m.size(), kManyRows / 100);
   for (RowId id : m) EXPECT_EQ(r.row(id)[1], 42u);
   // Reuse after clear, again past the first chunk.
   r.clear();
-  for (Word i = 0; i < 20000; ++i) insert(r, {i + 1, 0, 0});
-  EXPECT_EQ(r.live(), 20000u);
-  EXPECT_EQ(row_of(r, 19999), (std::vector<Word>{20000, 0, 0}));
-  EXPECT_EQ(matches(r, 0, {0}).size(), 20000u);
-  // And after a rebuild that keeps rows on both sides of the boundary.
-  std::vector<bool> drop(20000, false);
-  for (size_t i = 0; i < 20000; i += 3) drop[i] = true;
+  for (Word i = 0; i < kSomeRows; ++i) insert(r, {i + 1, 0, 0});
+  EXPECT_EQ(r.live(), kSomeRows);
+  EXPECT_EQ(row_of(r, kSomeRows - 1), (std::vector<Word>{kSomeRows, 0, 0}));
+  EXPECT_EQ(matches(r, 0, {0}).size(), kSomeRows);
+  // And after a rebuild that keeps rows on both sides of the boundaries: drop every third row.
+  std::vector<bool> drop(kSomeRows, false);
+  for (size_t i = 0; i < kSomeRows; i += 3) drop[i] = true;
   r.rebuild(drop);
-  EXPECT_EQ(r.live(), 20000u - 6667u);
-  Word last[] = {20000, 0, 0}, dropped[] = {19999, 0, 0};  // rows 19999 (kept) and 19998 (dropped)
-  EXPECT_NE(r.find_key(last), kNoRow);
-  EXPECT_EQ(r.find_key(dropped), kNoRow);
+  EXPECT_EQ(r.live(), kSomeRows - (kSomeRows + 2) / 3);
+  for (Word i = 0; i < kSomeRows; ++i) {
+    Word key[] = {i + 1, 0, 0};
+    ASSERT_EQ(r.find_key(key) != kNoRow, i % 3 != 0) << "row that held " << i + 1;
+  }
+}
+
+// Values that need all 64 bits (large and negative ints, float bits, the top string; all distinct
+// words) read back exactly, also when they arrive after many rows of small values.
+TEST_F(StorageTest, FullWidthValuesReadBackExactly) {
+  const std::vector<Word> wide = {rt::from_int(INT64_MAX), rt::from_int(INT64_MIN), rt::from_int(-3), rt::from_int(-2147483649LL),
+                                  rt::from_int(2147483648LL), rt::from_int(4294967295LL), rt::from_float(-2.5), rt::from_float(1.5),
+                                  rt::kTopString};
+  auto& r = ints(2, {{1}});
+  for (Word i = 0; i < kSomeRows; ++i) insert(r, {i, i % 7});
+  EXPECT_EQ(matches(r, 0, {3}).size(), kSomeRows / 7) << "the index is built before the wide rows come";
+  for (size_t i = 0; i < wide.size(); ++i) ASSERT_EQ(insert(r, {wide[i], wide[(i + 1) % wide.size()]}), Outcome::Added);
+  for (size_t i = 0; i < wide.size(); ++i) {
+    RowId id = static_cast<RowId>(kSomeRows + i);
+    std::vector<Word> want = {wide[i], wide[(i + 1) % wide.size()]};
+    EXPECT_EQ(row_of(r, id), want) << "row " << id;
+    std::vector<Word> copy(2);
+    r.read(id, copy.data());
+    EXPECT_EQ(copy, want);
+    EXPECT_TRUE(r.row_equals(id, want.data()));
+    EXPECT_EQ(r.find_key(want.data()), id);
+    EXPECT_EQ(matches(r, 0, {want[1]}), std::vector<RowId>{id});
+  }
+  EXPECT_EQ(row_of(r, 12345), (std::vector<Word>{12345, 12345 % 7})) << "earlier rows are unchanged";
+  EXPECT_FALSE(r.row_equals(12345, std::vector<Word>{12345, 12345 % 7 + 1}.data()));
+  Word small[] = {kSomeRows - 1, (kSomeRows - 1) % 7};
+  EXPECT_EQ(r.find_key(small), kSomeRows - 1);
+  EXPECT_EQ(matches(r, 0, {3}).size(), kSomeRows / 7);
 }
 
 }  // namespace
