@@ -108,11 +108,71 @@ void Node::send(uint32_t relation, const Word* row, const plan::RulePlan& rule) 
     return;
   }
   Word dest = row[r.location];
-  if (dest != self_)
+  if (dest != self_) {
+    if (opts_.network) return send_remote(dest, relation, row);
     throw RuntimeError(fmt::format("unknown destination addr \"{}\" for channel `{}`: this node is \"{}\" and "
                                    "a single-node run has no other nodes",
                                    symbols_.str(dest), r.name, opts_.name));
+  }
   push_row(inbox_[relation], row, r.arity());
+}
+
+void Node::send_remote(Word dest, uint32_t relation, const Word* row) {
+  const auto& r = plan_.relations[relation];
+  auto k = std::find_if(known_.begin(), known_.end(), [&](const auto& e) { return e.first == dest; });
+  if (k == known_.end()) {
+    known_.emplace_back(dest, opts_.network->knows(symbols_.str(dest)));
+    k = known_.end() - 1;
+  }
+  if (!k->second)
+    throw RuntimeError(fmt::format("unknown destination addr \"{}\" for channel `{}`: no node of the deployment is called \"{}\"",
+                                   symbols_.str(dest), r.name, symbols_.str(dest)));
+  Outgoing* out = nullptr;
+  for (auto& o : outgoing_)
+    if (o.dest == dest && o.relation == relation) {
+      out = &o;
+      break;
+    }
+  if (!out) out = &outgoing_.emplace_back(Outgoing{dest, relation, {}, 0});
+  out->rows.insert(out->rows.end(), row, row + r.arity());
+  ++out->count;
+}
+
+void Node::flush_remote() {
+  for (auto& o : outgoing_) {
+    if (o.count == 0) continue;
+    opts_.network->send(symbols_.str(o.dest), o.relation, o.rows.data(), o.count);
+    o.rows.clear();
+    o.count = 0;
+  }
+}
+
+void Node::deliver(uint32_t relation, const Word* rows, size_t count) {
+  uint32_t a = plan_.relations[relation].arity();
+  if (a == 0) inbox_[relation].insert(inbox_[relation].end(), count, 0);
+  else inbox_[relation].insert(inbox_[relation].end(), rows, rows + count * a);
+}
+
+std::optional<std::chrono::steady_clock::time_point> Node::next_timer() const {
+  if (timers_.empty()) return std::nullopt;
+  return std::min_element(timers_.begin(), timers_.end(), [](auto& a, auto& b) { return a.next < b.next; })->next;
+}
+
+bool Node::step() {
+  started_ = true;
+  int64_t tick = next_tick_;
+  for (auto& o : outgoing_) {  // a failed tick sent nothing
+    o.rows.clear();
+    o.count = 0;
+  }
+  engine_.set_context(self_, tick);
+  setup_tick(tick);
+  engine_.run_fixpoint();
+  engine_.run_transitions(*this);
+  finish_tick();
+  next_tick_ = tick + 1;
+  flush_remote();
+  return engine_.relation(1).live() > 0;  // halt()
 }
 
 // Deletes first, then upserts replace the row with their key, then inserts (with the key check).

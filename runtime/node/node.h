@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -19,11 +21,24 @@
 
 namespace bloom::rt {
 
+// A node's link to the other nodes of a deployment (runtime/node/cluster.cpp implements it over
+// runtime/net). A single-node run has none: sending to another addr is then a runtime error.
+class NodeNetwork {
+ public:
+  virtual ~NodeNetwork() = default;
+  // Whether `node` is a node of the deployment.
+  virtual bool knows(std::string_view node) const = 0;
+  // All rows (`count` rows of the channel's arity each) that one tick sent to `node` on channel
+  // `relation`: one message.
+  virtual void send(std::string_view node, uint32_t relation, const Word* rows, size_t count) = 0;
+};
+
 struct NodeOptions {
   std::string name = "local";  // the node's addr: what self() returns
   int64_t max_ticks = -1;      // stop after this many ticks (<0: no limit)
   std::function<void(const std::string&)> print_line;  // stdout lines (default: std::cout)
   std::function<void(const std::string&)> progress;    // a progress line for a terminal, "" to clear
+  NodeNetwork* network = nullptr;  // messages to other nodes go here (null: a single-node run)
 };
 
 struct RunSummary {
@@ -60,6 +75,20 @@ class Node : private TransitionSink {
   void write_output(uint32_t relation, bool csv, std::ostream& out) const;
   std::string output_text(uint32_t relation, bool csv) const;
 
+  // Network mode: the caller's loop (runtime/node/cluster.cpp) drives the ticks.
+  // Runs the next tick; true if it derived halt(). Rows sent to other nodes leave through the
+  // network at its end. Throws RuntimeError (then nothing of that tick is sent).
+  bool step();
+  // Something is pending for the next tick (arrived messages, deferred changes).
+  bool work_pending();
+  // The earliest timer firing, if the program has periodics.
+  std::optional<std::chrono::steady_clock::time_point> next_timer() const;
+  // A message's rows (`count` rows of the channel's arity) arrive for the next tick.
+  void deliver(uint32_t relation, const Word* rows, size_t count);
+  int64_t ticks() const { return next_tick_; }
+
+  SymbolTable& symbols() { return symbols_; }
+  Lattices& lattices() { return lattices_; }
   Engine& engine() { return engine_; }
   const plan::Program& plan() const { return plan_; }
 
@@ -68,8 +97,9 @@ class Node : private TransitionSink {
   void send(uint32_t relation, const Word* row, const plan::RulePlan& rule) override;
   void setup_tick(int64_t tick);
   void apply_deferred();
-  bool work_pending();
   void finish_tick();
+  void send_remote(Word dest, uint32_t relation, const Word* row);
+  void flush_remote();
 
   struct Pending {
     std::vector<Word> inserts, deletes, upserts;
@@ -95,6 +125,15 @@ class Node : private TransitionSink {
     int64_t fired = 0;
   };
   std::vector<Timer> timers_;
+  int64_t next_tick_ = 0;
+  struct Outgoing {  // one tick's rows for one (destination, channel): one message
+    Word dest;
+    uint32_t relation;
+    std::vector<Word> rows;
+    size_t count = 0;
+  };
+  std::vector<Outgoing> outgoing_;
+  std::vector<std::pair<Word, bool>> known_;  // destinations checked with the network
 };
 
 }  // namespace bloom::rt

@@ -1,0 +1,222 @@
+#include "node/deployment.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+#define TOML_EXCEPTIONS 1
+#include <toml++/toml.h>
+
+namespace bloom::rt {
+
+const DeploymentNode* Deployment::find(std::string_view name) const {
+  for (const auto& n : nodes)
+    if (n.name == name) return &n;
+  return nullptr;
+}
+
+bool valid_node_name(std::string_view name) {
+  if (name.empty() || name == "." || name == ".." || name.size() > 200) return false;
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) return false;
+  return true;
+}
+
+std::string endpoint_problem(std::string_view e) {
+  auto starts = [&](std::string_view p) { return e.substr(0, p.size()) == p; };
+  if (starts("inproc://")) return e.size() > 9 ? "" : "an inproc:// endpoint needs a name after `inproc://`";
+  if (starts("ipc://")) return e.size() > 6 ? "" : "an ipc:// endpoint needs a path after `ipc://`";
+  if (!starts("tcp://")) return "expected `tcp://HOST:PORT`, `ipc://PATH` or `inproc://NAME`";
+  std::string_view rest = e.substr(6);
+  auto colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return "expected `tcp://HOST:PORT` (a host, a colon and a port)";
+  std::string_view host = rest.substr(0, colon), port = rest.substr(colon + 1);
+  if (host == "*") return "`*` listens everywhere but other nodes cannot connect to it: give the host they reach it at";
+  for (char c : host)
+    if (std::isspace(static_cast<unsigned char>(c)) || c == '/') return fmt::format("`{}` is not a host name", host);
+  unsigned p = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || p == 0 || p > 65535)
+    return fmt::format("the port `{}` is not a number from 1 to 65535", port);
+  return "";
+}
+
+namespace {
+
+std::string at(const std::string& path, const toml::source_region& r) {
+  return fmt::format("{}:{}:{}: error: ", path, r.begin.line, r.begin.column);
+}
+
+const char* type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    default: return "a date or time";
+  }
+}
+
+std::string float_text(double d) {
+  std::string s = fmt::format("{}", d);
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  return s;
+}
+
+}  // namespace
+
+std::optional<Deployment> parse_deployment(std::string_view text, const std::string& path, std::vector<std::string>& errors) {
+  size_t before = errors.size();
+  toml::table doc;
+  try {
+    doc = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    errors.push_back(at(path, e.source()) + std::string(e.description()));
+    return std::nullopt;
+  }
+  namespace fs = std::filesystem;
+  fs::path base = fs::path(path).parent_path();
+  auto resolve = [&](const std::string& p) { return fs::path(p).is_absolute() ? p : (base / p).lexically_normal().string(); };
+  Deployment d;
+  d.path = path;
+  for (auto&& [key, value] : doc) {
+    if (key.str() != "node")
+      errors.push_back(at(path, value.source()) +
+                       fmt::format("unknown key `{}`: a deployment file has only `[node.NAME]` tables", key.str()));
+  }
+  const toml::node* nodes = doc.get("node");
+  if (!nodes) {
+    if (errors.size() == before)
+      errors.push_back(fmt::format("{}:1:1: error: no nodes: expected at least one `[node.NAME]` table with `program` and `endpoint`", path));
+    return std::nullopt;
+  }
+  if (!nodes->is_table()) {
+    errors.push_back(at(path, nodes->source()) + fmt::format("`node` must be a table of nodes (`[node.NAME]`), not {}", type_name(*nodes)));
+    return std::nullopt;
+  }
+  std::map<std::string, std::string> endpoints;  // endpoint -> node
+  for (auto&& [key, value] : *nodes->as_table()) {
+    std::string name(key.str());
+    const auto& where = value.is_table() && value.source().begin.line ? value.source() : key.source();
+    if (!value.is_table()) {
+      errors.push_back(at(path, value.source()) + fmt::format("node `{}` must be a table (`[node.{}]`), not {}", name, name, type_name(value)));
+      continue;
+    }
+    if (!valid_node_name(name)) {
+      errors.push_back(at(path, key.source()) +
+                       fmt::format("`{}` is not a usable node name: use letters, digits, `_`, `-` and `.` (it names a directory of outputs)", name));
+      continue;
+    }
+    DeploymentNode n;
+    n.name = name;
+    n.line = static_cast<int>(where.begin.line);
+    n.column = static_cast<int>(where.begin.column);
+    bool has_program = false, has_endpoint = false;
+    auto want_string = [&](const toml::node& v, std::string_view k, std::string& out) {
+      if (auto s = v.value<std::string>(); s && v.is_string()) {
+        out = *s;
+        return true;
+      }
+      errors.push_back(at(path, v.source()) + fmt::format("`{}` of node `{}` must be a string, not {}", k, name, type_name(v)));
+      return false;
+    };
+    for (auto&& [k, v] : *value.as_table()) {
+      std::string field(k.str());
+      if (field == "program") {
+        std::string p;
+        if (!want_string(v, field, p)) { has_program = true; continue; }
+        has_program = true;
+        if (p.empty()) errors.push_back(at(path, v.source()) + fmt::format("`program` of node `{}` is empty: expected a .bloom file", name));
+        else n.program = resolve(p);
+      } else if (field == "endpoint") {
+        std::string e;
+        has_endpoint = true;
+        if (!want_string(v, field, e)) continue;
+        if (auto problem = endpoint_problem(e); !problem.empty()) {
+          errors.push_back(at(path, v.source()) + fmt::format("bad endpoint `{}` for node `{}`: {}", e, name, problem));
+          continue;
+        }
+        auto [it, fresh] = endpoints.emplace(e, name);
+        if (!fresh) {
+          errors.push_back(at(path, v.source()) + fmt::format("node `{}` has the endpoint `{}` of node `{}`: each node needs its own", name, e, it->second));
+          continue;
+        }
+        n.endpoint = e;
+      } else if (field == "facts") {
+        std::string f;
+        if (!want_string(v, field, f)) continue;
+        n.facts = resolve(f);
+      } else if (field == "params") {
+        if (!v.is_table()) {
+          errors.push_back(at(path, v.source()) + fmt::format("`params` of node `{}` must be a table (`params = {{ rounds = 3 }}`), not {}", name, type_name(v)));
+          continue;
+        }
+        for (auto&& [pk, pv] : *v.as_table()) {
+          std::string value_text;
+          if (auto i = pv.as_integer()) value_text = std::to_string(i->get());
+          else if (auto f = pv.as_floating_point()) value_text = float_text(f->get());
+          else if (auto b = pv.as_boolean()) value_text = b->get() ? "true" : "false";
+          else if (auto s = pv.as_string()) value_text = s->get();
+          else {
+            errors.push_back(at(path, pv.source()) + fmt::format("param `{}` of node `{}` must be an integer, float, boolean or string, not {}",
+                                                                 pk.str(), name, type_name(pv)));
+            continue;
+          }
+          n.params.emplace_back(std::string(pk.str()), value_text);
+        }
+      } else {
+        errors.push_back(at(path, k.source()) +
+                         fmt::format("unknown key `{}` in node `{}`: expected `program`, `endpoint`, `params` or `facts`", field, name));
+      }
+    }
+    if (!has_program)
+      errors.push_back(fmt::format("{}:{}:{}: error: node `{}` has no `program`: expected `program = \"FILE.bloom\"`", path, n.line, n.column, name));
+    if (!has_endpoint)
+      errors.push_back(fmt::format("{}:{}:{}: error: node `{}` has no `endpoint`: expected `endpoint = \"tcp://HOST:PORT\"`", path, n.line, n.column, name));
+    d.nodes.push_back(std::move(n));
+  }
+  if (d.nodes.empty() && errors.size() == before)
+    errors.push_back(at(path, nodes->source()) + "no nodes: expected at least one `[node.NAME]` table with `program` and `endpoint`");
+  if (errors.size() != before) {
+    // toml++ keeps a table's keys sorted: report in the file's order.
+    auto pos = [&](const std::string& e) {
+      int line = 0, col = 0;
+      std::sscanf(e.c_str() + std::min(e.size(), path.size() + 1), "%d:%d", &line, &col);
+      return std::pair(line, col);
+    };
+    std::stable_sort(errors.begin() + static_cast<long>(before), errors.end(),
+                     [&](const std::string& a, const std::string& b) { return pos(a) < pos(b); });
+    return std::nullopt;
+  }
+  // toml++ keeps a table's keys sorted; the file's order is the order of their lines.
+  std::stable_sort(d.nodes.begin(), d.nodes.end(), [](const auto& a, const auto& b) {
+    return a.line != b.line ? a.line < b.line : a.column < b.column;
+  });
+  return d;
+}
+
+std::optional<Deployment> read_deployment(const std::string& path, std::vector<std::string>& errors) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    errors.push_back(fmt::format("{}: error: cannot read the deployment file: {}", path,
+                                 std::filesystem::exists(path, ec) ? "not a regular file" : "no such file"));
+    return std::nullopt;
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!in && !in.eof()) {
+    errors.push_back(fmt::format("{}: error: cannot read the deployment file", path));
+    return std::nullopt;
+  }
+  return parse_deployment(ss.str(), path, errors);
+}
+
+}  // namespace bloom::rt
