@@ -78,7 +78,7 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
   try {
     doc = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
-    errors.push_back(at(path, e.source()) + std::string(e.description()));
+    errors.push_back(at(path, e.source()) + "not valid TOML: " + std::string(e.description()));
     return std::nullopt;
   }
   namespace fs = std::filesystem;
@@ -101,7 +101,11 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
     errors.push_back(at(path, nodes->source()) + fmt::format("`node` must be a table of nodes (`[node.NAME]`), not {}", type_name(*nodes)));
     return std::nullopt;
   }
-  std::map<std::string, std::string> endpoints;  // endpoint -> node
+  struct EndpointAt {
+    int line, column;
+    std::string node, endpoint;
+  };
+  std::vector<EndpointAt> endpoint_at;
   for (auto&& [key, value] : *nodes->as_table()) {
     std::string name(key.str());
     const auto& where = value.is_table() && value.source().begin.line ? value.source() : key.source();
@@ -143,11 +147,7 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
           errors.push_back(at(path, v.source()) + fmt::format("bad endpoint `{}` for node `{}`: {}", e, name, problem));
           continue;
         }
-        auto [it, fresh] = endpoints.emplace(e, name);
-        if (!fresh) {
-          errors.push_back(at(path, v.source()) + fmt::format("node `{}` has the endpoint `{}` of node `{}`: each node needs its own", name, e, it->second));
-          continue;
-        }
+        endpoint_at.push_back({static_cast<int>(v.source().begin.line), static_cast<int>(v.source().begin.column), name, e});
         n.endpoint = e;
       } else if (field == "facts") {
         std::string f;
@@ -181,6 +181,15 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
     if (!has_endpoint)
       errors.push_back(fmt::format("{}:{}:{}: error: node `{}` has no `endpoint`: expected `endpoint = \"tcp://HOST:PORT\"`", path, n.line, n.column, name));
     d.nodes.push_back(std::move(n));
+  }
+  // Two nodes with one endpoint: the later one in the file is the mistake.
+  std::sort(endpoint_at.begin(), endpoint_at.end(), [](const auto& a, const auto& b) { return std::pair(a.line, a.column) < std::pair(b.line, b.column); });
+  std::map<std::string, std::string> endpoints;  // endpoint -> node
+  for (const auto& e : endpoint_at) {
+    auto [it, fresh] = endpoints.emplace(e.endpoint, e.node);
+    if (!fresh)
+      errors.push_back(fmt::format("{}:{}:{}: error: node `{}` has the endpoint `{}` of node `{}`: each node needs its own", path, e.line,
+                                   e.column, e.node, e.endpoint, it->second));
   }
   if (d.nodes.empty() && errors.size() == before)
     errors.push_back(at(path, nodes->source()) + "no nodes: expected at least one `[node.NAME]` table with `program` and `endpoint`");
