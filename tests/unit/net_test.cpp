@@ -1,0 +1,451 @@
+// runtime/net: the wire format (round trips of every column type into a different symbol table,
+// schema mismatches, truncated, corrupt and forged messages).
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <new>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/lattice.h"
+#include "core/value.h"
+#include "net/wire.h"
+#include "rt_test_util.h"
+#include "test_util.h"
+
+// ------------------------------------------------------------------ allocation watch
+// The largest single allocation while `g_watch` is on: a forged count must not allocate for it.
+// (Replacing the global operator new/delete with malloc/free is allowed; g++ warns about the pair
+// at every inlined use, wrongly.)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+namespace {
+std::atomic<bool> g_watch{false};
+std::atomic<size_t> g_largest{0};
+void note(size_t n) {
+  if (!g_watch.load(std::memory_order_relaxed)) return;
+  size_t cur = g_largest.load(std::memory_order_relaxed);
+  while (n > cur && !g_largest.compare_exchange_weak(cur, n)) {
+  }
+}
+}  // namespace
+void* operator new(size_t n) {
+  note(n);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](size_t n) {
+  note(n);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+
+namespace bloom {
+namespace {
+
+using namespace bloom::test;
+using rt::Lattices;
+using rt::SymbolTable;
+using rt::Word;
+using rt::net::Codec;
+
+const char* kChannels = R"(
+channel ints(@dst: addr, a: int, b: int);
+channel mixed(@dst: addr, i: int, f: float, s: string, b: bool, who: addr);
+channel bounds(@dst: addr, hi: lmax<int>, lo: lmin<int>, fhi: lmax<float>, flo: lmin<float>, shi: lmax<string>, slo: lmin<string>, flag: lbool);
+channel sets(@dst: addr, tags: lset<string>, nums: lset<int>, counts: lmap<string, lmax<int>>, groups: lmap<int, lset<addr>>);
+channel vote(@dst: addr, round: int, v: int);
+)";
+
+std::unique_ptr<plan::Program> plan_for(const std::string& text) {
+  auto c = compile(text);
+  EXPECT_TRUE(c->ok()) << all_messages(*c);
+  if (!c->ok()) return nullptr;
+  std::string error;
+  auto p = plan_of(*c, error);
+  EXPECT_NE(p, nullptr) << error;
+  return p;
+}
+
+// One node's view: its plan, its own symbols and lattices, its codec.
+struct Side {
+  std::unique_ptr<plan::Program> plan;
+  SymbolTable symbols;
+  Lattices lattices{symbols};
+  std::unique_ptr<Codec> codec;
+  explicit Side(const std::string& text, int junk_symbols = 0) : plan(plan_for(text)) {
+    for (int i = 0; i < junk_symbols; ++i) symbols.intern("junk" + std::to_string(i));  // ids differ between sides
+    if (plan) codec = std::make_unique<Codec>(*plan, symbols, lattices);
+  }
+  uint32_t rel(const std::string& name) const {
+    const plan::Relation* r = plan->find(name);
+    EXPECT_NE(r, nullptr) << name;
+    return r ? r->id : 0;
+  }
+  Word s(const std::string& v) { return symbols.intern(v); }
+};
+
+std::string decode_error(const Side& to, std::string_view bytes) {
+  Codec::Message m;
+  std::string error;
+  EXPECT_FALSE(to.codec->decode(bytes, m, error));
+  return error;
+}
+
+TEST(NetWire, SchemasOfChannelsOnly) {
+  Side a(kChannels);
+  ASSERT_TRUE(a.codec);
+  const auto* s = a.codec->channel(a.rel("mixed"));
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->name, "mixed");
+  EXPECT_EQ(s->signature, "(addr, int, float, string, bool, addr)");
+  EXPECT_EQ(s->fingerprint, rt::net::channel_fingerprint("mixed", s->columns));
+  EXPECT_NE(s->fingerprint, rt::net::channel_fingerprint("mixed2", s->columns));
+  EXPECT_EQ(a.codec->channel(0u), nullptr);  // stdout is not a channel
+  EXPECT_TRUE(a.codec->channel(a.rel("ints"))->raw_words == false);  // the @ column is an addr
+}
+
+TEST(NetWire, IntsRoundTripIntoAnotherSymbolTable) {
+  Side a(kChannels, 5), b(kChannels, 17);
+  std::mt19937_64 rng(test_seed());
+  const size_t n = 1000;
+  std::vector<Word> rows;
+  for (size_t i = 0; i < n; ++i) rows.insert(rows.end(), {a.s("node" + std::to_string(i % 3)), rng(), rt::from_int(-int64_t(i))});
+  std::string bytes = a.codec->encode(a.rel("ints"), rows.data(), n, "alice");
+  Codec::Message m;
+  std::string error;
+  ASSERT_TRUE(b.codec->decode(bytes, m, error)) << error;
+  EXPECT_EQ(m.sender, "alice");
+  EXPECT_EQ(m.relation, b.rel("ints"));
+  ASSERT_EQ(m.count, n);
+  ASSERT_EQ(m.rows.size(), 3 * n);
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_EQ(b.symbols.str(m.rows[3 * i]), "node" + std::to_string(i % 3));
+    EXPECT_NE(m.rows[3 * i], rows[3 * i]) << "ids were expected to differ between the two tables";
+    EXPECT_EQ(m.rows[3 * i + 1], rows[3 * i + 1]);
+    EXPECT_EQ(rt::as_int(m.rows[3 * i + 2]), -int64_t(i));
+  }
+}
+
+TEST(NetWire, EveryPlainTypeRoundTrips) {
+  Side a(kChannels, 3), b(kChannels, 11);
+  std::vector<Word> rows = {
+      a.s("bob"), rt::from_int(INT64_MIN), rt::from_float(-0.0), a.s(""), rt::from_bool(true), a.s("carol"),
+      a.s("bob"), rt::from_int(INT64_MAX), rt::from_float(1.5e300), a.s("héllo\n\"q\""), rt::from_bool(false), a.s("bob"),
+      a.s("dan"), rt::from_int(0), rt::from_float(std::numeric_limits<double>::quiet_NaN()), a.s(std::string("nul\0in", 6)),
+      rt::from_bool(true), a.s("dan")};
+  std::string bytes = a.codec->encode(a.rel("mixed"), rows.data(), 3, "alice");
+  Codec::Message m;
+  std::string error;
+  ASSERT_TRUE(b.codec->decode(bytes, m, error)) << error;
+  ASSERT_EQ(m.count, 3u);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    size_t c = i % 6;
+    if (c == 0 || c == 3 || c == 5)
+      EXPECT_EQ(b.symbols.str(m.rows[i]), a.symbols.str(rows[i])) << "cell " << i;
+    else
+      EXPECT_EQ(m.rows[i], rows[i]) << "cell " << i;  // ints, float bits (-0.0, NaN), bools
+  }
+}
+
+TEST(NetWire, EachDistinctStringCrossesOnce) {
+  Side a(kChannels), b(kChannels);
+  const std::string word = "a-rather-long-string-that-repeats";
+  std::vector<Word> rows;
+  for (int i = 0; i < 500; ++i) rows.insert(rows.end(), {a.s("n"), 1, rt::from_float(2.0), a.s(word), 1, a.s("n")});
+  std::string bytes = a.codec->encode(a.rel("mixed"), rows.data(), 500, "x");
+  size_t hits = 0;
+  for (size_t at = bytes.find(word); at != std::string::npos; at = bytes.find(word, at + 1)) ++hits;
+  EXPECT_EQ(hits, 1u);
+  EXPECT_LT(bytes.size(), 500u * (4 + 8 + 8 + 4 + 1 + 4) + 200);
+  Codec::Message m;
+  std::string error;
+  ASSERT_TRUE(b.codec->decode(bytes, m, error)) << error;
+  EXPECT_EQ(b.symbols.str(m.rows[6 * 499 + 3]), word);
+}
+
+TEST(NetWire, LatticeBoundsRoundTripIncludingBottoms) {
+  Side a(kChannels, 2), b(kChannels, 9);
+  const auto& cols = a.codec->channel(a.rel("bounds"))->columns;  // addr, lmax<int>, lmin<int>, lmax<float>, lmin<float>, lmax<string>, lmin<string>, lbool
+  std::vector<Word> rows = {a.s("n"), rt::from_int(42), rt::from_int(-7), rt::from_float(2.5), rt::from_float(-1e9), a.s("zed"), a.s("abc"), 1};
+  std::vector<Word> bottoms = {a.s("n")};
+  for (size_t c = 1; c < cols.size(); ++c) bottoms.push_back(a.lattices.bottom(cols[c]));
+  rows.insert(rows.end(), bottoms.begin(), bottoms.end());
+  ASSERT_EQ(bottoms[6], rt::kTopString);  // lmin<string>'s bottom is no symbol
+  std::string bytes = a.codec->encode(a.rel("bounds"), rows.data(), 2, "a");
+  Codec::Message m;
+  std::string error;
+  ASSERT_TRUE(b.codec->decode(bytes, m, error)) << error;
+  ASSERT_EQ(m.count, 2u);
+  EXPECT_EQ(m.rows[1], rows[1]);
+  EXPECT_EQ(m.rows[2], rows[2]);
+  EXPECT_EQ(m.rows[3], rows[3]);
+  EXPECT_EQ(m.rows[4], rows[4]);
+  EXPECT_EQ(b.symbols.str(m.rows[5]), "zed");
+  EXPECT_EQ(b.symbols.str(m.rows[6]), "abc");
+  EXPECT_EQ(m.rows[7], 1u);
+  for (size_t c = 1; c < cols.size(); ++c)
+    EXPECT_TRUE(b.lattices.is_bottom(cols[c], m.rows[8 + c])) << "column " << c << " " << cols[c].str();
+}
+
+// A set of strings as the receiver sees it.
+std::set<std::string> strings_of(Side& side, Word set) {
+  std::set<std::string> out;
+  for (Word w : side.lattices.set_elements(set)) out.insert(side.symbols.str(w));
+  return out;
+}
+
+TEST(NetWire, SetsAndMapsRoundTripStructurally) {
+  Side a(kChannels, 4), b(kChannels, 13);
+  const auto& cols = a.codec->channel(a.rel("sets"))->columns;  // addr, lset<string>, lset<int>, lmap<string, lmax<int>>, lmap<int, lset<addr>>
+  Word tags = a.lattices.set_of({a.s("red"), a.s("green"), a.s("blue")});
+  Word nums = a.lattices.set_of({rt::from_int(-3), rt::from_int(5), rt::from_int(1) << 40});
+  Word counts = a.lattices.map_of(cols[3].args[1], {{a.s("x"), rt::from_int(3)}, {a.s("y"), rt::from_int(9)}});
+  Word g1 = a.lattices.set_of({a.s("n1"), a.s("n2")});
+  Word groups = a.lattices.map_of(cols[4].args[1], {{rt::from_int(1), g1}, {rt::from_int(2), 0}});
+  std::vector<Word> rows = {a.s("dst"), tags, nums, counts, groups,
+                            a.s("dst"), 0, 0, 0, 0};  // the second row: every bottom (empty)
+  std::string bytes = a.codec->encode(a.rel("sets"), rows.data(), 2, "a");
+  Codec::Message m;
+  std::string error;
+  ASSERT_TRUE(b.codec->decode(bytes, m, error)) << error;
+  ASSERT_EQ(m.count, 2u);
+  EXPECT_EQ(strings_of(b, m.rows[1]), (std::set<std::string>{"blue", "green", "red"}));
+  auto n = b.lattices.set_elements(m.rows[2]);
+  EXPECT_EQ(std::vector<Word>(n.begin(), n.end()), (std::vector<Word>{5, Word{1} << 40, rt::from_int(-3)}));  // sorted by word
+  // Re-interned sets are canonical at the receiver: equal to a set built there.
+  EXPECT_EQ(m.rows[1], b.lattices.set_of({b.s("red"), b.s("blue"), b.s("green")}));
+  EXPECT_EQ(b.lattices.map_size(m.rows[3]), 2u);
+  EXPECT_EQ(rt::as_int(b.lattices.map_at(cols[3], m.rows[3], b.s("x"))), 3);
+  EXPECT_EQ(rt::as_int(b.lattices.map_at(cols[3], m.rows[3], b.s("y"))), 9);
+  EXPECT_EQ(strings_of(b, b.lattices.map_at(cols[4], m.rows[4], 1)), (std::set<std::string>{"n1", "n2"}));
+  EXPECT_EQ(b.lattices.map_at(cols[4], m.rows[4], 2), 0u);
+  EXPECT_EQ(b.lattices.map_size(m.rows[4]), 2u);
+  for (int c = 1; c <= 4; ++c) EXPECT_EQ(m.rows[5 + c], 0u) << "empty set/map of column " << c;
+}
+
+TEST(NetWire, EmptyBatch) {
+  Side a(kChannels), b(kChannels);
+  for (const char* ch : {"ints", "mixed", "sets"}) {
+    std::string bytes = a.codec->encode(a.rel(ch), nullptr, 0, "a");
+    Codec::Message m;
+    m.rows = {1, 2, 3};
+    std::string error;
+    ASSERT_TRUE(b.codec->decode(bytes, m, error)) << ch << ": " << error;
+    EXPECT_EQ(m.count, 0u);
+    EXPECT_TRUE(m.rows.empty());
+    EXPECT_EQ(m.relation, b.rel(ch));
+  }
+}
+
+TEST(NetWire, ManyRows) {
+  Side a(kChannels, 1), b(kChannels, 2);
+  const size_t n = 200000;
+  std::vector<Word> rows;
+  rows.reserve(n * 6);
+  for (size_t i = 0; i < n; ++i)
+    rows.insert(rows.end(), {a.s("n" + std::to_string(i % 7)), rt::from_int(int64_t(i)), rt::from_float(i * 0.5),
+                             a.s("s" + std::to_string(i % 1000)), i % 2, a.s("w")});
+  std::string bytes = a.codec->encode(a.rel("mixed"), rows.data(), n, "bulk");
+  Codec::Message m;
+  std::string error;
+  ASSERT_TRUE(b.codec->decode(bytes, m, error)) << error;
+  ASSERT_EQ(m.count, n);
+  size_t bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const Word* r = &m.rows[i * 6];
+    bad += rt::as_int(r[1]) != int64_t(i) || rt::as_float(r[2]) != i * 0.5 || b.symbols.str(r[3]) != "s" + std::to_string(i % 1000) ||
+           r[4] != i % 2 || b.symbols.str(r[0]) != "n" + std::to_string(i % 7);
+  }
+  EXPECT_EQ(bad, 0u);
+}
+
+// ------------------------------------------------------------------ refusals
+TEST(NetWire, DifferentSchemaIsRefusedNamingBothSchemas) {
+  Side a("channel vote(@dst: addr, round: int, v: string);"), b(kChannels);
+  std::vector<Word> row = {a.s("b"), 1, a.s("yes")};
+  std::string bytes = a.codec->encode(a.rel("vote"), row.data(), 1, "n1");
+  EXPECT_EQ(decode_error(b, bytes), "channel `vote` has a different schema at the sender `n1`: (addr, int, string) vs here (addr, int, int)");
+}
+
+TEST(NetWire, UnknownChannelIsRefusedNamingIt) {
+  Side a("channel gossip(@dst: addr, n: int);"), b(kChannels);
+  std::vector<Word> row = {a.s("b"), 1};
+  std::string error = decode_error(b, a.codec->encode(a.rel("gossip"), row.data(), 1, "n1"));
+  EXPECT_NE(error.find("unknown channel `gossip`"), std::string::npos) << error;
+}
+
+TEST(NetWire, HeaderRefusals) {
+  Side a(kChannels), b(kChannels);
+  std::vector<Word> row = {a.s("b"), 1, 2};
+  const std::string good = a.codec->encode(a.rel("ints"), row.data(), 1, "n1");
+  EXPECT_EQ(decode_error(b, "GET / HTTP/1.1\r\n\r\n"), "not a bloom message (bad magic)");
+  EXPECT_EQ(decode_error(b, ""), "not a bloom message (0 bytes, shorter than the magic)");
+  std::string v7 = good;
+  v7[4] = 7;
+  EXPECT_EQ(decode_error(b, v7), "wire version 7, this node speaks 1");
+  std::string flags = good;
+  flags[6] = 1;
+  EXPECT_NE(decode_error(b, flags).find("flags"), std::string::npos);
+  std::string fp = good;
+  fp[8] ^= 0x40;
+  EXPECT_NE(decode_error(b, fp).find("fingerprint does not match"), std::string::npos);
+  EXPECT_NE(decode_error(b, good + "x").find("1 trailing bytes"), std::string::npos);
+  EXPECT_EQ(decode_error(b, good.substr(0, 10)), "truncated at byte 10 (reading the fingerprint at byte 8)");
+}
+
+TEST(NetWire, BadCellsAreRefusedNamingTheCell) {
+  Side a(kChannels), b(kChannels);
+  std::vector<Word> row = {a.s("b"), 7, rt::from_float(1.0), a.s("s"), 1, a.s("w")};
+  std::string good = a.codec->encode(a.rel("mixed"), row.data(), 1, "n1");
+  // The bool cell is the byte after addr(4) int(8) float(8) string(4) of the only row.
+  const size_t header = good.size() - (4 + 8 + 8 + 4 + 1 + 4) - (4 + 1 + 4 + 1 + 4 + 1);  // rows, then 3 strings "b" "s" "w"
+  std::string bad = good;
+  bad[header + 24] = 2;
+  EXPECT_EQ(decode_error(b, bad), "channel `mixed`, row 0, column 4: bad bool byte 2 at byte " + std::to_string(header + 24));
+  bad = good;
+  bad[header + 20] = 9;  // the string cell's index
+  EXPECT_NE(decode_error(b, bad).find("string index 9 out of range (3 strings)"), std::string::npos);
+}
+
+// Every strict prefix of a valid message is refused, without a crash and without interning
+// anything at the receiver.
+void every_prefix_refused(Side& a, Side& b, const std::string& channel, const std::vector<Word>& rows, size_t count) {
+  const std::string good = a.codec->encode(a.rel(channel), rows.data(), count, "sender");
+  Codec::Message m;
+  std::string error;
+  const size_t symbols = b.symbols.size(), sets = b.lattices.interned_sets(), maps = b.lattices.interned_maps();
+  for (size_t len = 0; len < good.size(); ++len) {
+    error.clear();
+    EXPECT_FALSE(b.codec->decode(std::string_view(good).substr(0, len), m, error)) << channel << " prefix " << len;
+    EXPECT_FALSE(error.empty()) << channel << " prefix " << len;
+  }
+  EXPECT_EQ(b.symbols.size(), symbols) << "a refused message interned strings";
+  EXPECT_EQ(b.lattices.interned_sets(), sets);
+  EXPECT_EQ(b.lattices.interned_maps(), maps);
+  EXPECT_TRUE(b.codec->decode(good, m, error)) << error;
+}
+
+TEST(NetWire, TruncationAtEveryByteIsRefused) {
+  Side a(kChannels), b(kChannels);
+  every_prefix_refused(a, b, "ints", {a.s("p"), 1, 2, a.s("q"), 3, 4}, 2);
+  every_prefix_refused(a, b, "mixed", {a.s("p"), 1, rt::from_float(2), a.s("str"), 1, a.s("q")}, 1);
+  const auto& cols = a.codec->channel(a.rel("bounds"))->columns;
+  every_prefix_refused(a, b, "bounds", {a.s("p"), 1, 2, 3, 4, a.s("m"), a.lattices.bottom(cols[6]), 1}, 1);
+  const auto& sc = a.codec->channel(a.rel("sets"))->columns;
+  Word set = a.lattices.set_of({a.s("x"), a.s("y")});
+  Word map = a.lattices.map_of(sc[3].args[1], {{a.s("k"), 5}});
+  Word groups = a.lattices.map_of(sc[4].args[1], {{1, a.lattices.set_of({a.s("n1")})}});
+  every_prefix_refused(a, b, "sets", {a.s("p"), set, a.lattices.set_of({1, 2}), map, groups}, 1);
+}
+
+TEST(NetWire, RandomGarbageIsRefused) {
+  Side b(kChannels);
+  std::mt19937_64 rng(test_seed());
+  Codec::Message m;
+  std::string error;
+  const size_t symbols = b.symbols.size();
+  for (int i = 0; i < 5000; ++i) {
+    std::string bytes(rng() % 300, '\0');
+    for (auto& c : bytes) c = static_cast<char>(rng());
+    if (i % 2) bytes.replace(0, std::min<size_t>(4, bytes.size()), "BLOM");  // get past the magic half the time
+    EXPECT_FALSE(b.codec->decode(bytes, m, error)) << "input " << i;
+    EXPECT_FALSE(error.empty());
+  }
+  EXPECT_EQ(b.symbols.size(), symbols);
+}
+
+// Valid messages with random bytes overwritten: may decode (an int changed) or be refused, never
+// crash; whatever decodes has valid ids and handles.
+TEST(NetWire, MutatedMessagesNeverCrash) {
+  Side a(kChannels), b(kChannels);
+  const auto& sc = a.codec->channel(a.rel("sets"))->columns;
+  std::vector<std::pair<std::string, std::vector<Word>>> seeds = {
+      {"mixed", {a.s("p"), 1, rt::from_float(2), a.s("str"), 1, a.s("q")}},
+      {"sets", {a.s("p"), a.lattices.set_of({a.s("x"), a.s("y")}), a.lattices.set_of({1, 2}),
+                a.lattices.map_of(sc[3].args[1], {{a.s("k"), 5}}), a.lattices.map_of(sc[4].args[1], {{1, a.lattices.set_of({a.s("n1")})}})}},
+  };
+  std::mt19937_64 rng(test_seed() + 1);
+  Codec::Message m;
+  std::string error;
+  int accepted = 0, refused = 0;
+  for (auto& [ch, row] : seeds) {
+    const std::string good = a.codec->encode(a.rel(ch), row.data(), 1, "s");
+    for (int i = 0; i < 3000; ++i) {
+      std::string bytes = good;
+      int flips = 1 + rng() % 3;
+      for (int f = 0; f < flips; ++f) bytes[rng() % bytes.size()] = static_cast<char>(rng());
+      if (b.codec->decode(bytes, m, error)) {
+        ++accepted;
+        const auto& cols = b.codec->channel(m.relation)->columns;
+        for (size_t c = 0; c < cols.size(); ++c) {
+          Word w = m.rows[c];
+          if (cols[c].is_symbol()) {
+            EXPECT_LT(w, b.symbols.size());
+          } else if (cols[c].kind == plan::TypeKind::LSet) {
+            EXPECT_LT(w, b.lattices.interned_sets());
+          } else if (cols[c].kind == plan::TypeKind::LMap) {
+            EXPECT_LT(w, b.lattices.interned_maps());
+          }
+        }
+      } else {
+        ++refused;
+        EXPECT_FALSE(error.empty());
+      }
+    }
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_GT(accepted, 0);
+}
+
+TEST(NetWire, ForgedHugeCountsAllocateNothingBig) {
+  Side a(kChannels), b(kChannels);
+  const auto& sc = a.codec->channel(a.rel("sets"))->columns;
+  std::vector<Word> row = {a.s("p"), a.lattices.set_of({a.s("x")}), 0, a.lattices.map_of(sc[3].args[1], {{a.s("k"), 5}}), 0};
+  const std::string good = a.codec->encode(a.rel("sets"), row.data(), 1, "s");
+  auto put32 = [](std::string& s, size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) s[at + i] = static_cast<char>(v >> (8 * i));
+  };
+  // fixed header, sender "s", channel "sets", column count, column types: then the rows
+  const size_t header = 24 + 2 + 1 + 2 + 4 + 2 + a.codec->channel(a.rel("sets"))->type_bytes.size();
+  std::vector<std::pair<std::string, std::string>> forged;
+  std::string rows = good;
+  put32(rows, 16, 0xFFFFFFFFu);
+  forged.emplace_back(rows, "row count 4294967295");
+  std::string strings = good;
+  put32(strings, 20, 0xFFFFFFFFu);
+  forged.emplace_back(strings, "string count 4294967295");
+  std::string set = good;
+  put32(set, header + 4, 0xFFFFFFFFu);  // after the addr cell: the lset's element count
+  forged.emplace_back(set, "set element count 4294967295");
+  Codec::Message m;
+  std::string error;
+  {  // the watch sees allocations at all
+    g_largest = 0;
+    g_watch = true;
+    auto big = std::make_unique<std::vector<char>>(size_t{1} << 20);
+    g_watch = false;
+    ASSERT_GE(g_largest.load(), size_t{1} << 20);
+  }
+  for (auto& [bytes, expect] : forged) {
+    g_largest = 0;
+    g_watch = true;
+    bool ok = b.codec->decode(bytes, m, error);
+    g_watch = false;
+    EXPECT_FALSE(ok) << expect;
+    EXPECT_NE(error.find(expect), std::string::npos) << error;
+    EXPECT_LT(g_largest.load(), size_t{1} << 16) << "decode allocated " << g_largest.load() << " bytes for: " << expect;
+  }
+}
+
+}  // namespace
+}  // namespace bloom
