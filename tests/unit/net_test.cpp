@@ -1,5 +1,6 @@
 // runtime/net: the wire format (round trips of every column type into a different symbol table,
-// schema mismatches, truncated, corrupt and forged messages).
+// schema mismatches, truncated, corrupt and forged messages) and the ZeroMQ transport over real
+// sockets (tcp on 127.0.0.1 with a port chosen at run time, inproc with a shared context).
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -13,8 +14,15 @@
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zmq.hpp>
+
 #include "core/lattice.h"
 #include "core/value.h"
+#include "net/transport.h"
 #include "net/wire.h"
 #include "rt_test_util.h"
 #include "test_util.h"
@@ -445,6 +453,206 @@ TEST(NetWire, ForgedHugeCountsAllocateNothingBig) {
     EXPECT_NE(error.find(expect), std::string::npos) << error;
     EXPECT_LT(g_largest.load(), size_t{1} << 16) << "decode allocated " << g_largest.load() << " bytes for: " << expect;
   }
+}
+
+}  // namespace
+}  // namespace bloom
+
+// ------------------------------------------------------------------ the transport (real sockets)
+namespace bloom {
+namespace {
+
+using rt::net::Peer;
+using rt::net::Transport;
+using rt::net::TransportOptions;
+using SendResult = Transport::SendResult;
+using namespace std::chrono_literals;
+
+TransportOptions options(std::string self, std::string bind, std::vector<Peer> peers = {}, std::vector<std::string>* warnings = nullptr) {
+  TransportOptions o;
+  o.self = std::move(self);
+  o.bind = std::move(bind);
+  o.peers = std::move(peers);
+  if (warnings) o.warn = [warnings](const std::string& w) { warnings->push_back(w); };
+  return o;
+}
+
+// A tcp port that was free a moment ago, for a peer not up yet. Taken below the kernel's
+// ephemeral range (32768+ here): a socket reconnecting to a closed port of that range can be given
+// the same port as its own source and connect to itself, which would then hold the port.
+// (Probed with a plain socket: ZeroMQ closes its listeners asynchronously, so a port it just
+// released may still be held for a few milliseconds.)
+std::string free_tcp_endpoint() {
+  static std::mt19937 rng(static_cast<unsigned>(test_seed() ^ static_cast<uint64_t>(::getpid())));
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int port = 20000 + static_cast<int>(rng() % 12000);
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as ZeroMQ's listener does
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    if (free) return "tcp://127.0.0.1:" + std::to_string(port);
+  }
+  ADD_FAILURE() << "no free tcp port in 20000-31999";
+  return "tcp://127.0.0.1:1";
+}
+
+TEST(NetTransport, TcpWithPortsChosenAtRunTime) {
+  zmq::context_t ctx;
+  Side a(kChannels), b(kChannels, 7);
+  Transport tb(ctx, options("bob", "tcp://127.0.0.1:*"));
+  const std::string eb = tb.endpoint();
+  ASSERT_EQ(eb.rfind("tcp://127.0.0.1:", 0), 0u) << eb;
+  EXPECT_NE(eb, "tcp://127.0.0.1:0");
+  Transport ta(ctx, options("alice", "tcp://127.0.0.1:*", {{"bob", eb}}));
+  EXPECT_NE(ta.endpoint(), eb);
+  EXPECT_TRUE(ta.knows("bob"));
+  EXPECT_FALSE(ta.knows("carol"));
+  ASSERT_TRUE(tb.add_peer({"alice", ta.endpoint()}));
+
+  std::vector<Word> rows = {a.s("bob"), 1, 2, a.s("bob"), 3, 4};
+  EXPECT_EQ(ta.send("bob", a.codec->encode(a.rel("ints"), rows.data(), 2, "alice")), SendResult::Sent);
+  std::string bytes;
+  ASSERT_TRUE(tb.receive(bytes, 5000ms));
+  Codec::Message m;
+  std::string error;
+  ASSERT_TRUE(b.codec->decode(bytes, m, error)) << error;
+  EXPECT_EQ(m.sender, "alice");
+  ASSERT_EQ(m.count, 2u);
+  EXPECT_EQ(b.symbols.str(m.rows[3]), "bob");
+  EXPECT_EQ(m.rows[5], 4u);
+
+  // And back.
+  EXPECT_EQ(tb.send("alice", "pong"), SendResult::Sent);
+  ASSERT_TRUE(ta.receive(bytes, 5000ms));
+  EXPECT_EQ(bytes, "pong");
+  EXPECT_FALSE(ta.receive(bytes, 0ms));  // nothing else: a poll returns at once
+  EXPECT_EQ(ta.stats().sent, 1u);
+  EXPECT_EQ(ta.stats().received, 1u);
+  EXPECT_EQ(tb.stats().sent, 1u);
+  EXPECT_EQ(tb.stats().received, 1u);
+}
+
+TEST(NetTransport, InprocWithASharedContextAndManyMessages) {
+  zmq::context_t ctx;
+  Transport tb(ctx, options("b", "inproc://net-test-b"));
+  EXPECT_EQ(tb.endpoint(), "inproc://net-test-b");
+  Transport ta(ctx, options("a", "inproc://net-test-a", {{"b", "inproc://net-test-b"}}));
+  for (int i = 0; i < 500; ++i) ASSERT_EQ(ta.send("b", "msg" + std::to_string(i)), SendResult::Sent);
+  std::string bytes;
+  for (int i = 0; i < 500; ++i) {
+    ASSERT_TRUE(tb.receive(bytes, 5000ms)) << i;
+    EXPECT_EQ(bytes, "msg" + std::to_string(i));  // one PUSH to one PULL keeps order
+  }
+  EXPECT_EQ(tb.stats().received, 500u);
+}
+
+TEST(NetTransport, UnknownPeerIsRefusedAndCounted) {
+  zmq::context_t ctx;
+  Transport ta(ctx, options("a", "inproc://net-test-unknown"));
+  EXPECT_EQ(ta.send("nobody", "x"), SendResult::UnknownPeer);
+  EXPECT_EQ(ta.stats().refused, 1u);
+  EXPECT_EQ(ta.stats().sent, 0u);
+}
+
+TEST(NetTransport, BindFailureNamesTheEndpoint) {
+  zmq::context_t ctx;
+  Transport ta(ctx, options("a", "tcp://127.0.0.1:*"));
+  const std::string taken = ta.endpoint();
+  try {
+    Transport tb(ctx, options("b", taken));
+    FAIL() << "a second bind of " << taken << " succeeded";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("node `b` cannot listen on " + taken), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Transport(ctx, options("c", "nonsense://x")), std::runtime_error);
+}
+
+TEST(NetTransport, SendToAPeerNotUpYetIsDeliveredOnceItBinds) {
+  zmq::context_t ctx;
+  // tcp: the peer's port is known but nothing listens there yet.
+  const std::string later = free_tcp_endpoint();
+  Transport ta(ctx, options("a", "tcp://127.0.0.1:*", {{"late", later}, {"late-inproc", "inproc://net-test-late"}}));
+  EXPECT_EQ(ta.send("late", "early bird"), SendResult::Sent);
+  EXPECT_EQ(ta.send("late-inproc", "early inproc"), SendResult::Sent);
+  std::this_thread::sleep_for(200ms);
+  Transport tl(ctx, options("late", later));
+  Transport ti(ctx, options("late-inproc", "inproc://net-test-late"));
+  std::string bytes;
+  ASSERT_TRUE(tl.receive(bytes, 10000ms)) << "never delivered to " << later;
+  EXPECT_EQ(bytes, "early bird");
+  ASSERT_TRUE(ti.receive(bytes, 5000ms));
+  EXPECT_EQ(bytes, "early inproc");
+}
+
+TEST(NetTransport, FullQueueRefusesWithOneWarningPerEpisode) {
+  zmq::context_t ctx;
+  std::vector<std::string> warnings;
+  const std::string later = free_tcp_endpoint();
+  auto o = options("a", "tcp://127.0.0.1:*", {{"slow", later}}, &warnings);
+  o.queue_limit = 5;
+  Transport ta(ctx, o);
+  int sent = 0, full = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto r = ta.send("slow", "m" + std::to_string(i));
+    sent += r == SendResult::Sent;
+    full += r == SendResult::QueueFull;
+  }
+  EXPECT_EQ(sent, 5);
+  EXPECT_EQ(full, 15);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("`slow`"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("full at 5 messages"), std::string::npos) << warnings[0];
+  EXPECT_EQ(ta.stats().sent, 5u);
+  EXPECT_EQ(ta.stats().refused, 15u);
+
+  // The peer comes up: the 5 queued messages arrive, the queue drains, sends succeed again.
+  auto ts = std::make_unique<Transport>(ctx, options("slow", later));
+  std::string bytes;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(ts->receive(bytes, 10000ms)) << i;
+    EXPECT_EQ(bytes, "m" + std::to_string(i));
+  }
+  SendResult r = SendResult::QueueFull;
+  int retries = 0;  // the queue may not have drained yet: still the same episode
+  for (int i = 0; i < 200 && r != SendResult::Sent; ++i) {
+    r = ta.send("slow", "after");
+    if (r != SendResult::Sent) ++retries, std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(r, SendResult::Sent);
+  ASSERT_EQ(warnings.size(), 2u);  // the episode's end is noted once, with the count dropped
+  EXPECT_NE(warnings[1].find("drains again"), std::string::npos) << warnings[1];
+  EXPECT_NE(warnings[1].find(std::to_string(15 + retries) + " messages were dropped"), std::string::npos) << warnings[1];
+
+  // The peer stops: the queue fills again, a second episode, warned once more.
+  ts.reset();
+  int refused = 0;
+  for (int i = 0; i < 20000 && refused < 50; ++i) {
+    if (ta.send("slow", "lost?") == SendResult::QueueFull) ++refused;
+    else if (i % 100 == 99) std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(refused, 50);
+  EXPECT_EQ(warnings.size(), 3u);
+}
+
+TEST(NetTransport, GarbageOnTheSocketArrivesAsBytesTheCodecRefuses) {
+  zmq::context_t ctx;
+  Side b(kChannels);
+  Transport tb(ctx, options("b", "tcp://127.0.0.1:*"));
+  zmq::socket_t raw(ctx, zmq::socket_type::push);
+  raw.set(zmq::sockopt::linger, 0);
+  raw.connect(tb.endpoint());
+  raw.send(zmq::str_buffer("\x01\x02garbage"), zmq::send_flags::none);
+  std::string bytes;
+  ASSERT_TRUE(tb.receive(bytes, 5000ms));
+  Codec::Message m;
+  std::string error;
+  EXPECT_FALSE(b.codec->decode(bytes, m, error));
+  EXPECT_EQ(error, "not a bloom message (bad magic)");
 }
 
 }  // namespace

@@ -1,0 +1,97 @@
+// The ZeroMQ transport of the distributed runtime (cppzmq over libzmq): one PULL socket bound at
+// the node's endpoint receives every inbound message; one PUSH socket per peer, created and
+// connected on the first send to that peer, carries its outbound messages. The bytes are opaque
+// here: runtime/net/wire.h encodes and validates them.
+//
+// Sends never block (ZMQ_DONTWAIT). Each PUSH socket queues at most `queue_limit` messages
+// (ZMQ_SNDHWM); ZMQ_IMMEDIATE=0 lets messages queue for a peer that is not up yet, and libzmq
+// reconnects by itself to a peer that comes up late or restarts. A send to a full queue is
+// refused (SendResult::QueueFull, counted) with one warning per overflow episode (the episode ends
+// at the next accepted send to that peer). ZMQ_LINGER is short (200 ms) so a node stops promptly.
+//
+// One Transport belongs to one thread (ZeroMQ sockets are not thread-safe). For in-process
+// deployments every node's Transport shares one zmq::context_t so inproc:// endpoints connect;
+// an inproc peer may connect before its node binds.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+#include <zmq.hpp>
+
+namespace bloom::rt::net {
+
+struct Peer {
+  std::string name;
+  std::string endpoint;  // "tcp://127.0.0.1:7101" or "inproc://x"
+};
+
+struct TransportOptions {
+  std::string self;             // this node's name
+  std::string bind;             // where it listens (one PULL socket for all inbound traffic);
+                                // "tcp://127.0.0.1:*" picks a free port: see Transport::endpoint()
+  std::vector<Peer> peers;      // every other node it may send to (one PUSH socket each, connected lazily on first send)
+  int queue_limit = 10000;      // messages queued per peer (ZMQ_SNDHWM) before a send is refused
+  std::function<void(const std::string&)> warn;  // warnings (queue overflow, dropped garbage): default stderr
+  // Added by the implementation:
+  int64_t max_message_bytes = int64_t{1} << 30;  // inbound (ZMQ_MAXMSGSIZE): a peer announcing a
+                                                 // bigger frame is disconnected before it is allocated
+  int linger_ms = 200;                           // ZMQ_LINGER of every socket
+};
+
+class Transport {
+ public:
+  // Binds the PULL socket; throws std::runtime_error naming the endpoint if bind fails. Peer
+  // endpoints are checked when first used (a bad one makes that send throw, naming the peer).
+  Transport(zmq::context_t& ctx, TransportOptions options);
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // The endpoint actually bound (ZMQ_LAST_ENDPOINT): "tcp://127.0.0.1:41234" for a bind of
+  // "tcp://127.0.0.1:*", the bind string itself for inproc://.
+  std::string endpoint() const;
+  const std::string& self() const { return opts_.self; }
+
+  bool knows(std::string_view peer) const;
+  // Added by the implementation: adds a peer after construction (e.g. one whose port was chosen
+  // at run time), or changes the endpoint of one not yet sent to. false if `name` is already
+  // connected (its endpoint stays).
+  bool add_peer(Peer peer);
+  enum class SendResult { Sent, QueueFull, UnknownPeer };
+  // Never blocks (ZMQ_DONTWAIT). QueueFull warns once per episode. Throws std::runtime_error
+  // naming the peer and endpoint only if its endpoint is malformed (ZeroMQ refuses to connect).
+  SendResult send(std::string_view peer, std::string_view bytes);
+  // Waits up to `timeout` for one inbound message (0 = poll). false on timeout.
+  bool receive(std::string& bytes, std::chrono::milliseconds timeout);
+
+  // sent: messages queued for sending; received: messages taken by receive(); refused: sends
+  // not queued (QueueFull or UnknownPeer).
+  struct Stats {
+    uint64_t sent = 0, received = 0, refused = 0;
+  };
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct Out {
+    std::string name, endpoint;
+    std::unique_ptr<zmq::socket_t> socket;  // null until the first send
+    bool overflowing = false;               // in an overflow episode (warned)
+    uint64_t refused_in_episode = 0;
+  };
+  Out* connect(Out& out);
+
+  zmq::context_t& ctx_;
+  TransportOptions opts_;
+  zmq::socket_t in_;
+  std::vector<Out> peers_;
+  absl::flat_hash_map<std::string, size_t> by_name_;
+  Stats stats_;
+};
+
+}  // namespace bloom::rt::net
