@@ -1,5 +1,6 @@
 #include "net/transport.h"
 
+#include <cstdint>
 #include <iostream>
 #include <stdexcept>
 
@@ -98,11 +99,18 @@ Transport::SendResult Transport::send(std::string_view peer, std::string_view by
 bool Transport::receive(std::string& bytes, std::chrono::milliseconds timeout) {
   zmq::message_t msg;
   try {
-    if (timeout.count() > 0) {
-      zmq::pollitem_t item{in_.handle(), 0, ZMQ_POLLIN, 0};
-      if (zmq::poll(&item, 1, timeout) == 0) return false;
+    if (timeout.count() <= 0) {
+      if (!in_.recv(msg, zmq::recv_flags::dontwait)) return false;
+    } else {
+      // A blocking receive bounded by ZMQ_RCVTIMEO (set only when the timeout changes): one call
+      // into libzmq, where a zmq_poll first would be two.
+      const int ms = timeout.count() > INT32_MAX ? INT32_MAX : static_cast<int>(timeout.count());
+      if (ms != rcvtimeo_) {
+        in_.set(zmq::sockopt::rcvtimeo, ms);
+        rcvtimeo_ = ms;
+      }
+      if (!in_.recv(msg, zmq::recv_flags::none)) return false;
     }
-    if (!in_.recv(msg, zmq::recv_flags::dontwait)) return false;
   } catch (const zmq::error_t& e) {
     if (e.num() == EINTR) return false;  // a signal: the caller's loop checks its stop flag
     throw std::runtime_error("node `" + opts_.self + "`: receiving on " + opts_.bind + " failed: " + e.what());

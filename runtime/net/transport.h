@@ -92,6 +92,7 @@ class Transport {
   std::vector<Out> peers_;
   absl::flat_hash_map<std::string, size_t> by_name_;
   Stats stats_;
+  int rcvtimeo_ = -1;  // the ZMQ_RCVTIMEO in force
 };
 
 }  // namespace bloom::rt::net
