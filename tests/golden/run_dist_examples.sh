@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every distributed example (a folder of examples/ with a deploy.toml) with
-# `bloom run deploy.toml -D OUT --timeout 60` and compares each OUT/NODE/NAME.csv with
+# `bloom run deploy.toml -D OUT --timeout 60`, once with a process per node over tcp and once
+# with --in-process (threads over inproc://), and compares each OUT/NODE/NAME.csv with
 # examples/NAME/expected/NODE/NAME.csv (both sorted first, so the check does not depend on the
 # runtime's order). Every expected file must match, the run must exit 0, and every NAME.csv the
 # run writes must have an expected file.
@@ -63,45 +64,50 @@ for ex in "$@"; do
   if ! free_ports "$dir/deploy.toml"; then
     echo "FAIL $ex: could not choose free ports"; fail=$((fail+1)); continue
   fi
-  out=$work/out/$ex
-  err=$( cd "$dir" && timeout 120 "$bloom" run deploy.toml -D "$out" --timeout 60 -q 2>&1 >/dev/null )
-  code=$?
   expected=$src/expected
-  if [ $update -eq 1 ]; then
-    if [ $code -ne 0 ]; then echo "FAIL $ex: exit $code, not updated"; echo "$err"; fail=$((fail+1)); continue; fi
-    rm -rf "$expected"
-    mkdir -p "$expected"
-    (cd "$out" && find . -name '*.csv' | while read -r f; do
-       mkdir -p "$expected/$(dirname "$f")"; sort "$f" > "$expected/$f"; done)
-    echo "updated $ex"; pass=$((pass+1)); continue
-  fi
-  problems=""
-  if [ $code -ne 0 ]; then
-    problems+="  exit $code (expected 0)"$'\n'
-    [ -n "$err" ] && problems+=$(printf '%s\n' "$err" | sed 's/^/    /')$'\n'
-  fi
-  wanted=$(cd "$expected" 2>/dev/null && find . -name '*.csv' | sort)
-  written=$(cd "$out" 2>/dev/null && find . -name '*.csv' | sort)
-  if [ -z "$wanted" ]; then
-    problems+="  no expected output in examples/$ex/expected (run with --update and review it)"$'\n'
-  fi
-  for f in $wanted; do
-    rel=${f#./}
-    if [ ! -f "$out/$rel" ]; then
-      problems+="  $rel: expected, but the run wrote no such file"$'\n'
-    elif ! d=$(diff -u --label "expected/$rel" --label "actual $rel" <(sort "$expected/$rel") <(sort "$out/$rel")); then
-      problems+="  $rel differs:"$'\n'"$(printf '%s\n' "$d" | sed 's/^/    /')"$'\n'
+  for mode in processes in-process; do
+    label="$ex ($mode)"
+    [ $update -eq 1 ] && [ $mode = in-process ] && continue   # expected/ comes from the process run
+    out=$work/out/$ex-$mode
+    extra=(); [ $mode = in-process ] && extra=(--in-process)
+    err=$( cd "$dir" && timeout 120 "$bloom" run deploy.toml -D "$out" --timeout 60 -q "${extra[@]}" 2>&1 >/dev/null )
+    code=$?
+    if [ $update -eq 1 ]; then
+      if [ $code -ne 0 ]; then echo "FAIL $label: exit $code, not updated"; echo "$err"; fail=$((fail+1)); continue; fi
+      rm -rf "$expected"
+      mkdir -p "$expected"
+      (cd "$out" && find . -name '*.csv' | while read -r f; do
+         mkdir -p "$expected/$(dirname "$f")"; sort "$f" > "$expected/$f"; done)
+      echo "updated $ex"; pass=$((pass+1)); continue
+    fi
+    problems=""
+    if [ $code -ne 0 ]; then
+      problems+="  exit $code (expected 0)"$'\n'
+      [ -n "$err" ] && problems+=$(printf '%s\n' "$err" | sed 's/^/    /')$'\n'
+    fi
+    wanted=$(cd "$expected" 2>/dev/null && find . -name '*.csv' | sort)
+    written=$(cd "$out" 2>/dev/null && find . -name '*.csv' | sort)
+    if [ -z "$wanted" ]; then
+      problems+="  no expected output in examples/$ex/expected (run with --update and review it)"$'\n'
+    fi
+    for f in $wanted; do
+      rel=${f#./}
+      if [ ! -f "$out/$rel" ]; then
+        problems+="  $rel: expected, but the run wrote no such file"$'\n'
+      elif ! d=$(diff -u --label "expected/$rel" --label "actual $rel" <(sort "$expected/$rel") <(sort "$out/$rel")); then
+        problems+="  $rel differs:"$'\n'"$(printf '%s\n' "$d" | sed 's/^/    /')"$'\n'
+      fi
+    done
+    for f in $written; do
+      rel=${f#./}
+      [ -f "$expected/$rel" ] || problems+="  $rel: written by the run, but there is no examples/$ex/expected/$rel"$'\n'
+    done
+    if [ -z "$problems" ]; then
+      echo "ok $label"; pass=$((pass+1))
+    else
+      echo "FAIL $label:"; printf '%s' "$problems"; fail=$((fail+1))
     fi
   done
-  for f in $written; do
-    rel=${f#./}
-    [ -f "$expected/$rel" ] || problems+="  $rel: written by the run, but there is no examples/$ex/expected/$rel"$'\n'
-  done
-  if [ -z "$problems" ]; then
-    echo "ok $ex"; pass=$((pass+1))
-  else
-    echo "FAIL $ex:"; printf '%s' "$problems"; fail=$((fail+1))
-  fi
 done
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ] && [ $pass -gt 0 ]
