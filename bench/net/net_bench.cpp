@@ -1,0 +1,304 @@
+// On-demand benchmark of runtime/net (never in CI): bench/net/run_net_bench.sh builds and runs it.
+//
+// (a) throughput: batches of 1000 tuples of a channel c(@dst: addr, a: int, b: int) encoded,
+//     sent through a Transport over tcp://127.0.0.1, received and decoded in a second thread,
+//     beside raw ZeroMQ PUSH/PULL sending 1000 16-byte tuples a message, in the same run.
+// (b) round trip: a 1-tuple message ping-ponged between two Transports (encode, send, receive,
+//     decode on both sides) beside raw ZeroMQ REQ/REP with a 16-byte payload.
+// Each side has its own zmq::context_t, as two processes would.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "net/transport.h"
+#include "net/wire.h"
+
+using namespace bloom;
+using namespace std::chrono;
+using rt::Word;
+
+namespace {
+
+plan::Program channel_program() {
+  plan::Program p;
+  auto add = [&](std::string name, plan::RelationKind kind, std::vector<plan::ValueType> cols) {
+    plan::Relation r;
+    r.id = static_cast<uint32_t>(p.relations.size());
+    r.name = std::move(name);
+    r.kind = kind;
+    r.column_types = std::move(cols);
+    for (size_t i = 0; i < r.column_types.size(); ++i) r.column_names.push_back("c" + std::to_string(i));
+    p.relations.push_back(std::move(r));
+  };
+  add("stdout", plan::RelationKind::Stdout, {{plan::TypeKind::String, {}}});
+  add("halt", plan::RelationKind::Halt, {});
+  add("c", plan::RelationKind::Channel, {{plan::TypeKind::Addr, {}}, {plan::TypeKind::Int, {}}, {plan::TypeKind::Int, {}}});
+  p.relations.back().location = 0;
+  return p;
+}
+
+struct Node {
+  rt::SymbolTable symbols;
+  rt::Lattices lattices{symbols};
+  rt::net::Codec codec;
+  explicit Node(const plan::Program& p) : codec(p, symbols, lattices) {}
+};
+
+double seconds_since(steady_clock::time_point t) { return duration<double>(steady_clock::now() - t).count(); }
+
+// ---------------------------------------------------------------- (a) throughput
+double raw_throughput(int messages, int batch) {
+  zmq::context_t ctx_rx, ctx_tx;
+  zmq::socket_t pull(ctx_rx, zmq::socket_type::pull);
+  pull.set(zmq::sockopt::rcvhwm, 1000);
+  pull.bind("tcp://127.0.0.1:*");
+  const std::string ep = pull.get(zmq::sockopt::last_endpoint);
+  std::vector<char> payload(static_cast<size_t>(batch) * 16);
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i);
+  auto start = steady_clock::now();
+  std::thread tx([&] {
+    zmq::socket_t push(ctx_tx, zmq::socket_type::push);
+    push.set(zmq::sockopt::sndhwm, 1000);
+    push.connect(ep);
+    for (int i = 0; i < messages; ++i) (void)push.send(zmq::const_buffer(payload.data(), payload.size()), zmq::send_flags::none);
+  });
+  uint64_t tuples = 0;
+  zmq::message_t m;
+  for (int i = 0; i < messages; ++i) {
+    (void)pull.recv(m, zmq::recv_flags::none);
+    tuples += m.size() / 16;
+  }
+  double s = seconds_since(start);
+  tx.join();
+  if (tuples != uint64_t(messages) * batch) std::fprintf(stderr, "raw: received %llu tuples\n", (unsigned long long)tuples);
+  return tuples / s;
+}
+
+double net_throughput(int messages, int batch) {
+  plan::Program p = channel_program();
+  Node rx(p), tx(p);
+  zmq::context_t ctx_rx, ctx_tx;
+  rt::net::TransportOptions orx;
+  orx.self = "rx";
+  orx.bind = "tcp://127.0.0.1:*";
+  orx.queue_limit = 1000;
+  rt::net::Transport trx(ctx_rx, orx);
+  const std::string ep = trx.endpoint();
+  uint64_t full = 0;
+  std::atomic<bool> done{false};
+  auto start = steady_clock::now();
+  std::thread sender([&] {
+    rt::net::TransportOptions otx;
+    otx.self = "tx";
+    otx.bind = "tcp://127.0.0.1:*";
+    otx.peers = {{"rx", ep}};
+    otx.queue_limit = 1000;
+    otx.warn = [](const std::string&) {};  // back-pressure is expected here: the loop retries
+    rt::net::Transport ttx(ctx_tx, otx);
+    const Word dst = tx.symbols.intern("rx");
+    std::vector<Word> rows(static_cast<size_t>(batch) * 3);
+    for (int i = 0; i < messages; ++i) {
+      for (int r = 0; r < batch; ++r) {
+        rows[3 * r] = dst;
+        rows[3 * r + 1] = static_cast<Word>(i);
+        rows[3 * r + 2] = static_cast<Word>(r);
+      }
+      std::string bytes = tx.codec.encode(2, rows.data(), batch, "tx");
+      while (ttx.send("rx", bytes) == rt::net::Transport::SendResult::QueueFull) {
+        ++full;  // back off: spinning would take the core the receiver and the I/O threads need
+        std::this_thread::sleep_for(microseconds(50));
+      }
+    }
+    // Keep the socket open until the receiver has everything (linger is short).
+    while (!done) std::this_thread::sleep_for(milliseconds(1));
+  });
+  uint64_t tuples = 0, checksum = 0;
+  std::string bytes, error;
+  rt::net::Codec::Message m;
+  for (int i = 0; i < messages; ++i) {
+    if (!trx.receive(bytes, milliseconds(10000))) {
+      std::fprintf(stderr, "net: timed out after %d messages\n", i);
+      break;
+    }
+    if (!rx.codec.decode(bytes, m, error)) {
+      std::fprintf(stderr, "net: decode failed: %s\n", error.c_str());
+      std::exit(1);
+    }
+    tuples += m.count;
+    checksum += m.rows[m.rows.size() - 1];
+  }
+  double s = seconds_since(start);
+  done = true;
+  sender.join();
+  if (checksum != uint64_t(messages) * (batch - 1)) std::fprintf(stderr, "net: bad checksum\n");
+  std::printf("  (transport: %llu sends retried on a full queue)\n", (unsigned long long)full);
+  return tuples / s;
+}
+
+// The codec alone, one thread: encode and decode of the same batches (no sockets).
+void codec_only(int messages, int batch) {
+  plan::Program p = channel_program();
+  Node rx(p), tx(p);
+  const Word dst = tx.symbols.intern("rx");
+  std::vector<Word> rows(static_cast<size_t>(batch) * 3);
+  for (int r = 0; r < batch; ++r) rows[3 * r] = dst, rows[3 * r + 1] = r, rows[3 * r + 2] = 2 * r;
+  std::string encoded;
+  size_t bytes = 0;
+  auto t0 = steady_clock::now();
+  for (int i = 0; i < messages; ++i) {
+    encoded = tx.codec.encode(2, rows.data(), batch, "tx");
+    bytes += encoded.size();
+  }
+  double enc = seconds_since(t0);
+  rt::net::Codec::Message m;
+  std::string error;
+  uint64_t sum = 0;
+  auto t1 = steady_clock::now();
+  for (int i = 0; i < messages; ++i) {
+    if (!rx.codec.decode(encoded, m, error)) std::exit(1);
+    sum += m.rows[5];
+  }
+  double dec = seconds_since(t1);
+  const double tuples = double(messages) * batch;
+  std::printf("  codec alone (one thread, no sockets): encode %.1f M tuples/s (%.1f us a batch), decode %.1f M tuples/s (%.1f us a batch), %zu bytes a batch%s\n",
+              tuples / enc / 1e6, enc / messages * 1e6, tuples / dec / 1e6, dec / messages * 1e6, bytes / messages, sum ? "" : " ?");
+}
+
+// ---------------------------------------------------------------- (b) round trip
+struct Latency {
+  double median_us, p99_us;
+};
+Latency summarize(std::vector<double>& us) {
+  std::sort(us.begin(), us.end());
+  return {us[us.size() / 2], us[std::min(us.size() - 1, us.size() * 99 / 100)]};
+}
+
+Latency raw_rtt(int warmup, int iters) {
+  zmq::context_t ctx_a, ctx_b;
+  zmq::socket_t rep(ctx_b, zmq::socket_type::rep);
+  rep.bind("tcp://127.0.0.1:*");
+  const std::string ep = rep.get(zmq::sockopt::last_endpoint);
+  std::thread server([&] {
+    zmq::message_t m;
+    for (int i = 0; i < warmup + iters; ++i) {
+      (void)rep.recv(m, zmq::recv_flags::none);
+      (void)rep.send(m, zmq::send_flags::none);
+    }
+  });
+  zmq::socket_t req(ctx_a, zmq::socket_type::req);
+  req.connect(ep);
+  char payload[16] = {};
+  std::vector<double> us;
+  zmq::message_t reply;
+  for (int i = 0; i < warmup + iters; ++i) {
+    auto t = steady_clock::now();
+    (void)req.send(zmq::const_buffer(payload, sizeof payload), zmq::send_flags::none);
+    (void)req.recv(reply, zmq::recv_flags::none);
+    if (i >= warmup) us.push_back(duration<double, std::micro>(steady_clock::now() - t).count());
+  }
+  server.join();
+  return summarize(us);
+}
+
+Latency net_rtt(int warmup, int iters) {
+  plan::Program p = channel_program();
+  Node na(p), nb(p);
+  zmq::context_t ctx_a, ctx_b;
+  rt::net::TransportOptions oa, ob;
+  oa.self = "a";
+  oa.bind = "tcp://127.0.0.1:*";
+  ob.self = "b";
+  ob.bind = "tcp://127.0.0.1:*";
+  rt::net::Transport ta(ctx_a, oa), tb(ctx_b, ob);
+  ta.add_peer({"b", tb.endpoint()});
+  tb.add_peer({"a", ta.endpoint()});
+  const int total = warmup + iters;
+  // b: receive a ping, decode it, answer with a pong carrying the same values.
+  std::thread server([&] {
+    std::string bytes, error;
+    rt::net::Codec::Message m;
+    const Word to_a = nb.symbols.intern("a");
+    for (int i = 0; i < total; ++i) {
+      if (!tb.receive(bytes, milliseconds(10000)) || !nb.codec.decode(bytes, m, error)) {
+        std::fprintf(stderr, "net rtt: server lost a ping (%s)\n", error.c_str());
+        std::exit(1);
+      }
+      Word row[3] = {to_a, m.rows[1], m.rows[2]};
+      tb.send("a", nb.codec.encode(2, row, 1, "b"));
+    }
+  });
+  const Word to_b = na.symbols.intern("b");
+  std::vector<double> us;
+  std::string bytes, error;
+  rt::net::Codec::Message m;
+  for (int i = 0; i < total; ++i) {
+    auto t = steady_clock::now();
+    Word row[3] = {to_b, static_cast<Word>(i), 7};
+    ta.send("b", na.codec.encode(2, row, 1, "a"));
+    if (!ta.receive(bytes, milliseconds(10000)) || !na.codec.decode(bytes, m, error) || m.rows[1] != static_cast<Word>(i)) {
+      std::fprintf(stderr, "net rtt: lost a pong (%s)\n", error.c_str());
+      std::exit(1);
+    }
+    if (i >= warmup) us.push_back(duration<double, std::micro>(steady_clock::now() - t).count());
+  }
+  server.join();
+  return summarize(us);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int messages = 20000, batch = 1000, iters = 20000, warmup = 2000, runs = 3;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    int v = std::atoi(argv[i + 1]);
+    if (a == "--messages") messages = v;
+    else if (a == "--iters") iters = v;
+    else if (a == "--runs") runs = v;
+    else {
+      std::fprintf(stderr, "usage: net_bench [--messages N] [--iters N] [--runs N]\n");
+      return 2;
+    }
+  }
+  // Raw and net alternate within each run, so both see the same machine; the ratio of each run is
+  // reported and the median of those ratios is the figure checked against the target.
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::printf("throughput: %d messages of %d tuples, tcp://127.0.0.1, %d runs\n", messages, batch, runs);
+  std::vector<double> raws, nets, ratios;
+  for (int r = 0; r < runs; ++r) {
+    double x = raw_throughput(messages, batch);
+    double y = net_throughput(messages, batch);
+    raws.push_back(x), nets.push_back(y), ratios.push_back(y / x);
+    std::printf("  run %d: raw PUSH/PULL %.2f M tuples/s, Transport+Codec %.2f M tuples/s, ratio %.0f%%\n", r + 1, x / 1e6, y / 1e6,
+                100 * y / x);
+  }
+  codec_only(messages, batch);
+  double ratio = median(ratios);
+  std::printf("  median: raw %.2f M tuples/s, net %.2f M tuples/s; median ratio %.0f%% (target >= 40%%): %s\n", median(raws) / 1e6,
+              median(nets) / 1e6, 100 * ratio, ratio >= 0.4 ? "PASS" : "FAIL");
+
+  std::printf("round trip: 1-tuple ping-pong, %d timed after %d warm-up per run, tcp://127.0.0.1, %d runs\n", iters, warmup, runs);
+  std::vector<double> lratios, rmed, nmed;
+  for (int r = 0; r < runs; ++r) {
+    Latency rl = raw_rtt(warmup, iters);
+    Latency nl = net_rtt(warmup, iters);
+    rmed.push_back(rl.median_us), nmed.push_back(nl.median_us), lratios.push_back(nl.median_us / rl.median_us);
+    std::printf("  run %d: raw REQ/REP median %.1f us (p99 %.1f), Transport+Codec median %.1f us (p99 %.1f), ratio %.2fx\n", r + 1,
+                rl.median_us, rl.p99_us, nl.median_us, nl.p99_us, nl.median_us / rl.median_us);
+  }
+  double lr = median(lratios);
+  std::printf("  median: raw %.1f us, net %.1f us; median ratio %.2fx (target <= 2x): %s\n", median(rmed), median(nmed), lr,
+              lr <= 2 ? "PASS" : "FAIL");
+  return 0;
+}
