@@ -3,14 +3,21 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <zmq.hpp>
 
 #include "analysis/calm.h"
 #include "analysis/lint_report.h"
 #include "driver/driver.h"
+
+#include "node/cluster.h"
+#include "node/deployment.h"
 #include "node/facts.h"
 #include "node/node.h"
 #include "plan/print.h"
@@ -120,14 +127,15 @@ int run_lint(const std::string& file, const std::string& format, const std::stri
 // Compiles `file` and lowers it to the Plan IR, printing diagnostics. Null (with `exit` set)
 // when it does not compile.
 std::unique_ptr<bloom::plan::Program> compile_plan(const std::string& file, const std::vector<std::string>& raw_params,
-                                                   const std::string& color, std::unique_ptr<bloom::Compilation>& c, int& exit) {
+                                                   const std::string& color, std::unique_ptr<bloom::Compilation>& c, int& exit,
+                                                   bool warnings = true) {
   auto opts = parse_params(raw_params);
   if (!opts) {
     exit = kUsage;
     return nullptr;
   }
   c = bloom::compile_file(file, *opts);
-  if (!c->ok() || c->diags.warning_count() > 0) bloom::render_text(c->sources, c->diags, std::cerr, {want_color(color)});
+  if (!c->ok() || (warnings && c->diags.warning_count() > 0)) bloom::render_text(c->sources, c->diags, std::cerr, {want_color(color)});
   if (!c->ok()) {
     exit = usage_error(*c) ? kUsage : kCompileError;
     return nullptr;
@@ -227,6 +235,129 @@ int run_program(const RunOptions& o) {
   return kOk;
 }
 
+// ---------------------------------------------------------------- deployments (docs/deploy.md)
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) { g_stop = true; }
+
+std::optional<bloom::rt::Deployment> load_deployment(const std::string& path) {
+  std::vector<std::string> errors;
+  auto d = bloom::rt::read_deployment(path, errors);
+  for (const auto& e : errors) std::cerr << e << "\n";
+  return d;
+}
+
+// The params of a node: the deployment's, then the command line's (which win).
+std::vector<std::string> node_params(const bloom::rt::DeploymentNode& n, const std::vector<std::string>& extra) {
+  std::vector<std::string> params;
+  for (const auto& [k, v] : n.params) params.push_back(k + "=" + v);
+  params.insert(params.end(), extra.begin(), extra.end());
+  return params;
+}
+
+struct DeployOptions {
+  double timeout = 60;
+  bool in_process = false;
+  std::string deployment, control;
+};
+
+int run_deployment(const RunOptions& o, const DeployOptions& d) {
+  if (!o.facts_dir.empty() || !o.params.empty() || o.max_ticks >= 0 || o.sizes || o.name != "local") {
+    std::cerr << "bloom: error: -F, --param, --max-ticks, --sizes and --name do not apply to a deployment: set `facts` and "
+                 "`params` per node in "
+              << o.file << "\n";
+    return kUsage;
+  }
+  auto dep = load_deployment(o.file);
+  if (!dep) return kUsage;
+  // Every program is compiled first, so a broken one stops the run before any node starts.
+  std::vector<std::unique_ptr<bloom::plan::Program>> plans;
+  int worst = kOk;
+  for (const auto& n : dep->nodes) {
+    std::unique_ptr<bloom::Compilation> c;
+    int exit = kOk;
+    auto plan = compile_plan(n.program, node_params(n, {}), o.color, c, exit);
+    if (!plan) {
+      std::cerr << o.file << ":" << n.line << ":" << n.column << ": error: the program of node `" << n.name << "` ("
+                << n.program << ") " << (exit == kUsage && c && !c->program ? "cannot be used" : "does not compile")
+                << ": see above\n";
+      worst = std::max(worst, exit == kUsage ? kCompileError : exit);
+      continue;
+    }
+    if (!n.facts.empty() && !std::filesystem::is_directory(n.facts)) {
+      std::cerr << o.file << ":" << n.line << ":" << n.column << ": error: the facts directory of node `" << n.name << "` ("
+                << n.facts << ") is not a directory\n";
+      worst = std::max(worst, int(kUsage));
+      continue;
+    }
+    plans.push_back(std::move(plan));
+  }
+  if (worst != kOk) return worst;
+  bloom::rt::LaunchOptions lo;
+  lo.deployment = *dep;
+  lo.out_dir = o.out_dir;
+  lo.timeout_s = d.timeout;
+  lo.quiet = o.quiet;
+  lo.in_process = d.in_process;
+  std::error_code ec;
+  lo.exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  for (const auto& p : plans) lo.plans.push_back(p.get());
+  return bloom::rt::launch_deployment(lo);
+}
+
+int run_node(const RunOptions& o, const DeployOptions& d) {
+  auto dep = load_deployment(d.deployment);
+  if (!dep) return kUsage;
+  const bloom::rt::DeploymentNode* me = dep->find(o.name);
+  if (!me) {
+    std::cerr << "bloom: error: --name " << o.name << ": the deployment " << d.deployment << " has no such node (it has:";
+    for (const auto& n : dep->nodes) std::cerr << " " << n.name;
+    std::cerr << ")\n";
+    return kUsage;
+  }
+  std::unique_ptr<bloom::Compilation> c;
+  int exit = kOk;
+  auto plan = compile_plan(o.file, node_params(*me, o.params), o.color, c, exit, d.control.empty());
+  if (!plan) return exit;
+  c.reset();
+  bloom::rt::DeployedNodeOptions no;
+  no.name = o.name;
+  no.deployment = *dep;
+  no.control = d.control;
+  no.facts_dir = o.facts_dir.empty() ? me->facts : o.facts_dir;
+  no.out_dir = o.out_dir;
+  no.quiet = o.quiet;
+  no.stop = &g_stop;
+  namespace fs = std::filesystem;
+  if (!no.facts_dir.empty() && !fs::is_directory(no.facts_dir)) {
+    std::cerr << "bloom: error: facts directory " << no.facts_dir << ": not a directory\n";
+    return kUsage;
+  }
+  if (!o.out_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(o.out_dir, ec);
+    if (ec || !fs::is_directory(o.out_dir)) {
+      std::cerr << "bloom: error: -D " << o.out_dir << ": cannot create the directory" << (ec ? ": " + ec.message() : "") << "\n";
+      return kUsage;
+    }
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  // Started by a launcher, Ctrl-C in the terminal is the launcher's to handle: it asks each
+  // node to write its outputs and stop. SIGTERM (also sent if the launcher dies) stops it.
+  if (!d.control.empty()) sa.sa_handler = SIG_IGN;
+  sigaction(SIGINT, &sa, nullptr);
+  sa.sa_handler = on_stop_signal;
+  sigaction(SIGTERM, &sa, nullptr);
+  zmq::context_t ctx;
+  return bloom::rt::run_deployed_node(ctx, *plan, no);
+}
+
+bool is_deployment(const std::string& file) {
+  return file.size() > 5 && file.compare(file.size() - 5, 5, ".toml") == 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -237,7 +368,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer("Exit status: 0 success, 1 compile error, 2 usage error (bad options, unreadable file, unknown --param),\n"
              "3 (run) runtime error or bad facts file, 4 (lint) the program needs coordination.\n"
-             "Multi-node deployments (`bloom node`, `bloom run DEPLOYMENT.toml`) arrive in a later release.");
+             "Multi-node deployments: `bloom run DEPLOYMENT.toml` and `bloom node` (docs/deploy.md).");
 
   std::vector<std::string> files, params;
   std::string format = "text", color = "auto";
@@ -275,10 +406,18 @@ int main(int argc, char** argv) {
   plan->add_option("--param", params, "Set a param: NAME=VALUE")->type_name("NAME=VALUE");
 
   RunOptions ro;
+  DeployOptions dopts;
   auto* run = app.add_subcommand("run", "Run a program on one node, in this process, until it is quiescent (nothing\n"
                                         "pending), derives halt(), or reaches --max-ticks. Inputs come from facts files,\n"
-                                        "outputs are every tuple an output collection held in any tick.");
-  run->add_option("file", ro.file, "The .bloom program")->required()->type_name("FILE");
+                                        "outputs are every tuple an output collection held in any tick.\n"
+                                        "Given a deployment (a .toml file, docs/deploy.md), start every node of it and run\n"
+                                        "them until global quiescence: all idle and no message in flight.");
+  run->add_option("file", ro.file, "The .bloom program, or a deployment DEPLOYMENT.toml")->required()->type_name("FILE");
+  run->add_option("--timeout", dopts.timeout, "Deployment: stop (exit 3) when not quiescent after S seconds")
+      ->type_name("S")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  run->add_flag("--in-process", dopts.in_process, "Deployment: run the nodes as threads of this process over inproc://");
   run->add_option("-F,--facts", ro.facts_dir, "Read each input NAME from DIR/NAME.facts (tab-separated) into tick 0")->type_name("DIR");
   run->add_option("-D,--output-dir", ro.out_dir, "Write each output NAME to DIR/NAME.csv (tab-separated, sorted)")->type_name("DIR");
   run->add_flag("--sizes", ro.sizes, "Print only `NAME<TAB>COUNT` per output (instead of the tuples)");
@@ -290,6 +429,21 @@ int main(int argc, char** argv) {
   run->footer("Without -D or --sizes the outputs are printed at the end as `name(v1, v2)` lines. stdout lines\n"
               "(`stdout(line) <~ ...`) are printed as each tick ends, sorted within the tick.\n"
               "Exit status: 0 done, 1 compile error, 2 usage error, 3 runtime error or bad facts file.");
+
+  RunOptions no;
+  no.name = "";
+  auto* node = app.add_subcommand("node", "Run one node of a deployment (the form used on separate machines): it listens at\n"
+                                          "its endpoint, sends to the others', and runs until it derives halt() or is\n"
+                                          "interrupted (SIGINT/SIGTERM), then writes its outputs.");
+  node->add_option("file", no.file, "The node's .bloom program")->required()->type_name("FILE");
+  node->add_option("--deployment", dopts.deployment, "The deployment file")->required()->type_name("D.toml");
+  node->add_option("--name", no.name, "This node's name in the deployment")->required()->type_name("NAME");
+  node->add_option("--control", dopts.control, "The launcher's control endpoint (set by `bloom run D.toml`)")->type_name("ENDPOINT");
+  node->add_option("-F,--facts", no.facts_dir, "Inputs from DIR/NAME.facts (default: the node's `facts` in the deployment)")->type_name("DIR");
+  node->add_option("-D,--output-dir", no.out_dir, "Write each output NAME to DIR/NAME.csv when the node stops")->type_name("DIR");
+  node->add_option("--param", no.params, "Set a param: NAME=VALUE (after the deployment's)")->type_name("NAME=VALUE");
+  node->add_flag("-q,--quiet", no.quiet, "No notes on stderr");
+  node->add_option("--color", no.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -307,7 +461,15 @@ int main(int argc, char** argv) {
     if (check->parsed()) return run_check(files, format, color, params, strata, quiet);
     if (lint->parsed()) return run_lint(lint_file, lint_format, color, params);
     if (plan->parsed()) return run_plan(plan_file, plan_format, params, color);
-    if (run->parsed()) return run_program(ro);
+    if (run->parsed()) {
+      if (is_deployment(ro.file)) return run_deployment(ro, dopts);
+      if (dopts.in_process || run->count("--timeout")) {
+        std::cerr << "bloom: error: --timeout and --in-process apply to a deployment (a .toml file), not to " << ro.file << "\n";
+        return kUsage;
+      }
+      return run_program(ro);
+    }
+    if (node->parsed()) return run_node(no, dopts);
   } catch (const std::exception& e) {
     // A bug, not a user error: say so plainly rather than crash.
     std::cerr << "bloom: internal error: " << e.what() << "\n";
