@@ -180,6 +180,14 @@ uint64_t channel_fingerprint(std::string_view name, const std::vector<ValueType>
   return h;
 }
 
+std::string_view message_sender(std::string_view bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (bytes.size() < kFixedHeader + 2 || std::memcmp(p, kMagic, 4) != 0 || load_le<uint16_t>(p + 4) != kWireVersion) return {};
+  const size_t len = load_le<uint16_t>(p + kFixedHeader);
+  if (kFixedHeader + 2 + len > bytes.size()) return {};
+  return bytes.substr(kFixedHeader + 2, len);
+}
+
 // ------------------------------------------------------------------ the codec
 Codec::Codec(const plan::Program& program, SymbolTable& symbols, Lattices& lattices)
     : by_relation_(program.relations.size(), -1), symbols_(symbols), lattices_(lattices) {

@@ -88,6 +88,11 @@ std::string schema_signature(const std::vector<plan::ValueType>& columns);
 // FNV-1a 64 over the channel name, one zero byte and schema_signature(columns).
 uint64_t channel_fingerprint(std::string_view name, const std::vector<plan::ValueType>& columns);
 
+// Added by the implementation: the sender named in a message's header, read without validating
+// the rest (so a receiver can count a refused message against the node it came from). Empty when
+// the bytes do not start like a bloom message of this wire version.
+std::string_view message_sender(std::string_view bytes);
+
 class Codec {
  public:
   // One schema per Channel relation of `program`. The program, symbols and lattices must outlive

@@ -321,6 +321,19 @@ TEST(NetWire, HeaderRefusals) {
   EXPECT_EQ(decode_error(b, good.substr(0, 10)), "truncated at byte 10 (reading the fingerprint at byte 8)");
 }
 
+TEST(NetWire, SenderOfARefusedMessage) {
+  Side a(kChannels), b("channel other(@dst: addr, x: int);");
+  std::vector<Word> row = {a.s("b"), 1, 2};
+  const std::string bytes = a.codec->encode(a.rel("ints"), row.data(), 1, "node-7");
+  EXPECT_FALSE(decode_error(b, bytes).empty());  // unknown channel there
+  EXPECT_EQ(rt::net::message_sender(bytes), "node-7");
+  EXPECT_EQ(rt::net::message_sender(bytes.substr(0, 27)), "");  // the name is cut
+  EXPECT_EQ(rt::net::message_sender("GET / HTTP/1.1\r\n\r\n garbage garbage"), "");
+  std::string v2 = bytes;
+  v2[4] = 2;
+  EXPECT_EQ(rt::net::message_sender(v2), "");
+}
+
 TEST(NetWire, BadCellsAreRefusedNamingTheCell) {
   Side a(kChannels), b(kChannels);
   std::vector<Word> row = {a.s("b"), 7, rt::from_float(1.0), a.s("s"), 1, a.s("w")};
