@@ -182,7 +182,7 @@ def case_killed_node():
 
 
 def case_garbage():
-    d, ep = deployment(PINGPONG + [("w", "ticker.bloom", {"limit": 20}, None)])
+    d, ep = deployment(PINGPONG + [("w", "ticker.bloom", {"limit": 40}, None)])
     out = os.path.join(TMP, "out")
     launcher = subprocess.Popen([BLOOM, "run", d, "-D", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Not a bloom message at all, and a bloom header from a sender that is not in the deployment.
@@ -266,9 +266,9 @@ def case_node_alone():
 def case_timeout():
     d, _ = deployment([("t", "ticker.bloom", None, None), ("a", "ping.bloom", {"peer": "a", "rounds": 0}, "a")])
     out = os.path.join(TMP, "out")
-    p = bloom("run", d, "--timeout", "1", "-D", out)
+    p = bloom("run", d, "--timeout", "3", "-D", out)
     check(p.returncode == 3, "exit 3 at the timeout", p)
-    check("bloom: error: no global quiescence after 1 s: still busy:\n  node `t`: busy (running, " in p.stderr,
+    check("bloom: error: no global quiescence after 3 s: still busy:\n  node `t`: busy (running, " in p.stderr,
           "the report names the busy node", p)
     check("node `a`: busy" not in p.stderr, "and not the idle one", p)
     check(read(os.path.join(out, "a", "seen.csv")) == "a\t0\n", "outputs are still written", p)
