@@ -361,16 +361,35 @@ int launch_deployment(const LaunchOptions& lo) {
   zmq::socket_t router(ctx, zmq::socket_type::router);
   router.set(zmq::sockopt::linger, 0);
   router.set(zmq::sockopt::router_mandatory, 1);
-  std::string control;
+  std::string control, control_dir;
   Deployment dep = lo.deployment;
   if (lo.in_process) {
     control = fmt::format("inproc://bloom-control-{}", reinterpret_cast<uintptr_t>(&router));
     for (auto& n : dep.nodes) n.endpoint = "inproc://bloom-node-" + n.name;
     router.bind(control);
   } else {
-    router.bind("tcp://127.0.0.1:*");
+    // A Unix socket in a fresh private directory: no TCP port that a deployment (or another
+    // run) might want, and only this user can reach it. ZeroMQ removes the socket on close.
+    std::string dir = (std::filesystem::temp_directory_path() / "bloom-control-XXXXXX").string();
+    bool bound = false;
+    if (dir.size() < 90 && mkdtemp(dir.data()) != nullptr) {
+      control_dir = dir;
+      try {
+        router.bind("ipc://" + dir + "/launcher");
+        bound = true;
+      } catch (const zmq::error_t&) {
+      }
+    }
+    if (!bound) router.bind("tcp://127.0.0.1:*");
     control = router.get(zmq::sockopt::last_endpoint);
   }
+  struct RemoveDir {
+    std::string& dir;
+    ~RemoveDir() {
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+    }
+  } remove_dir{control_dir};
   std::mutex print_mu;
   auto out_line = [&](const std::string& name, const std::string& line) {
     std::lock_guard<std::mutex> g(print_mu);
