@@ -200,6 +200,8 @@ def case_garbage():
 def case_schema_mismatch():
     d, _ = deployment([("x", "vote_int.bloom", {"other": "y"}, None), ("y", "vote_string.bloom", None, None)])
     p = bloom("run", d)
+    check(p.stderr.startswith("bloom: warning: channel `vote` is (addr, int) in node `x` but (addr, string) in node `y`: "
+                              "messages between them will be refused\n"), "the launcher warns before the run", p)
     check(p.returncode == 3, "a refused message makes the run exit 3", p)
     check("bloom: error: node `y` refused a message from `x`: channel `vote` has a different schema at the sender" in p.stderr,
           "the refusal names the node, the sender, the channel", p)

@@ -9,13 +9,16 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <optional>
+#include <set>
 #include <zmq.hpp>
 
 #include "analysis/calm.h"
 #include "analysis/lint_report.h"
 #include "driver/driver.h"
 
+#include "net/wire.h"
 #include "node/cluster.h"
 #include "node/deployment.h"
 #include "node/facts.h"
@@ -293,6 +296,22 @@ int run_deployment(const RunOptions& o, const DeployOptions& d) {
     plans.push_back(std::move(plan));
   }
   if (worst != kOk) return worst;
+  // Different roles may declare different channels, but one channel name with different columns
+  // in two programs means their messages will be refused: say so before anything starts.
+  if (!o.quiet) {
+    std::map<std::string, std::pair<std::string, std::string>> first;  // channel -> (node, columns)
+    std::set<std::string> warned;
+    for (size_t i = 0; i < plans.size(); ++i)
+      for (const auto& r : plans[i]->relations) {
+        if (r.kind != bloom::plan::RelationKind::Channel) continue;
+        std::string cols = bloom::rt::net::schema_signature(r.column_types);
+        auto [it, fresh] = first.emplace(r.name, std::pair(dep->nodes[i].name, cols));
+        if (!fresh && it->second.second != cols && warned.insert(r.name).second)
+          std::cerr << "bloom: warning: channel `" << r.name << "` is " << it->second.second << " in node `" << it->second.first
+                    << "` but " << cols << " in node `" << dep->nodes[i].name
+                    << "`: messages between them will be refused\n";
+      }
+  }
   bloom::rt::LaunchOptions lo;
   lo.deployment = *dep;
   lo.out_dir = o.out_dir;
