@@ -34,18 +34,6 @@ using std::chrono::milliseconds;
 
 namespace {
 
-// The sender named in a message's header (wire format version 1, runtime/net/wire.h), read
-// without validating the rest, so a refused message from a known node still counts as received
-// from it. "" when the bytes do not start like a bloom message.
-std::string header_sender(std::string_view bytes) {
-  if (bytes.size() < 26 || bytes.substr(0, 4) != "BLOM") return "";
-  auto u16 = [&](size_t at) { return static_cast<uint16_t>(static_cast<uint8_t>(bytes[at]) | (static_cast<uint8_t>(bytes[at + 1]) << 8)); };
-  if (u16(4) != net::kWireVersion) return "";
-  size_t len = u16(24);
-  if (26 + len > bytes.size()) return "";
-  return std::string(bytes.substr(26, len));
-}
-
 // ------------------------------------------------------------------------------------ one node
 
 // A signal (SIGINT/SIGTERM for a clean stop) interrupts ZeroMQ's waits: that is a timeout here.
@@ -129,7 +117,8 @@ struct NodeRun {
       if (state == State::Running) node.deliver(msg.relation, msg.rows.data(), msg.count);
       return;
     }
-    std::string sender = header_sender(bytes);
+    // A message whose header names a node of the deployment counts against it even when refused.
+    std::string sender(net::message_sender(bytes));
     if (!sender.empty() && link.knows(sender)) {
       // A node of the deployment sent it: it counts as received (so counts balance), refused.
       ++link.received[sender];

@@ -182,13 +182,16 @@ def case_killed_node():
 
 
 def case_garbage():
-    d, ep = deployment(PINGPONG + [("w", "ticker.bloom", {"limit": 40}, None)])
+    d, ep = deployment(PINGPONG + [("w", "ticker.bloom", {"limit": 60}, None)])
     out = os.path.join(TMP, "out")
-    launcher = subprocess.Popen([BLOOM, "run", d, "-D", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Not a bloom message at all, and a bloom header from a sender that is not in the deployment.
+    # The sender connects first: ZeroMQ delivers both as soon as node a listens, while the
+    # ticker node w keeps the run going for 3 s.
     forged = b"BLOM" + (1).to_bytes(2, "little") + b"\0\0" + b"\0" * 16 + (7).to_bytes(2, "little") + b"mallory"
-    subprocess.run([SEND_RAW, ep["a"], "deadbeef", forged.hex()], check=True, timeout=30)
+    sender = subprocess.Popen([SEND_RAW, ep["a"], "deadbeef", forged.hex()])
+    launcher = subprocess.Popen([BLOOM, "run", d, "-D", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout, stderr = launcher.communicate(timeout=60)
+    sender.wait(timeout=30)
     p = subprocess.CompletedProcess(launcher.args, launcher.returncode, stdout, stderr)
     check(p.returncode == 0, "the run still ends well", p)
     check("bloom: node `a`: 4 ticks, 4 messages sent, 3 received, 2 dropped\n" in p.stderr, "the two messages are dropped and counted", p)

@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
   }
   zmq::context_t ctx;
   zmq::socket_t s(ctx, zmq::socket_type::push);
-  s.set(zmq::sockopt::linger, 2000);
+  s.set(zmq::sockopt::linger, 10000);  // waits for the node to listen
   s.connect(argv[1]);
   for (int i = 2; i < argc; ++i) {
     std::string hex = argv[i], bytes;
