@@ -298,7 +298,11 @@ def case_interrupted():
     d, _ = deployment([("t", "ticker.bloom", None, None)])
     out = os.path.join(TMP, "out")
     launcher = subprocess.Popen([BLOOM, "run", d, "-D", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    for _ in range(200):  # the launcher handles signals once it starts nodes
+        if node_pid(d, "t"):
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
     launcher.send_signal(signal.SIGINT)
     stdout, stderr = launcher.communicate(timeout=30)
     p = subprocess.CompletedProcess(launcher.args, launcher.returncode, stdout, stderr)
