@@ -41,7 +41,9 @@
 // Each distinct string crosses once per message (the encoder numbers strings in first-use
 // order). The table comes after the rows so the encoder writes the message in one pass.
 //
-// A row of (int, int) is 16 bytes, and a batch of 1000 is one memcpy each way.
+// A channel's rows start with the @ addr column, so c(@dst: addr, a: int, b: int) is 20 bytes a
+// row; fixed-width rows (no lset/lmap) are encoded and decoded column by column in tight loops,
+// and rows of 8-byte words only (a hand-built schema without an addr) are one memcpy each way.
 //
 // Validation (Codec::decode): magic, version, flags, every length and count against the bytes that
 // remain BEFORE anything is allocated for it (each cell takes at least one byte, so a forged count

@@ -175,6 +175,36 @@ TEST(NetWire, EveryPlainTypeRoundTrips) {
   }
 }
 
+// A schema of 8-byte words only (no @ addr column: built by hand, as a parser would never give
+// it) takes the memcpy path; it must round-trip and refuse truncations like the others.
+TEST(NetWire, AllWordRowsRoundTripAndRefuseTruncation) {
+  plan::Program p;
+  p.relations.resize(3);
+  p.relations[0].kind = plan::RelationKind::Stdout;
+  p.relations[1].kind = plan::RelationKind::Halt;
+  plan::Relation& r = p.relations[2];
+  r.id = 2;
+  r.name = "words";
+  r.kind = plan::RelationKind::Channel;
+  r.column_types = {kInt, kFloat, lmax(kInt)};
+  SymbolTable sa, sb;
+  Lattices la(sa), lb(sb);
+  Codec a(p, sa, la), b(p, sb, lb);
+  ASSERT_TRUE(a.channel(2u)->raw_words);
+  std::vector<Word> rows;
+  for (int i = 0; i < 100; ++i) rows.insert(rows.end(), {rt::from_int(-i), rt::from_float(i / 3.0), rt::from_int(INT64_MIN + i)});
+  const std::string bytes = a.encode(2, rows.data(), 100, "w");
+  Codec::Message m;
+  std::string error;
+  ASSERT_TRUE(b.decode(bytes, m, error)) << error;
+  EXPECT_EQ(m.rows, rows);
+  for (size_t len = 0; len < bytes.size(); ++len) EXPECT_FALSE(b.decode(std::string_view(bytes).substr(0, len), m, error)) << len;
+  std::string strings = bytes;
+  strings[20] = 1;  // a string table on a channel without strings
+  EXPECT_FALSE(b.decode(strings, m, error));
+  EXPECT_NE(error.find("no string column"), std::string::npos) << error;
+}
+
 TEST(NetWire, EachDistinctStringCrossesOnce) {
   Side a(kChannels), b(kChannels);
   const std::string word = "a-rather-long-string-that-repeats";
