@@ -439,17 +439,17 @@ int launch_deployment(const LaunchOptions& lo) {
                                        "--control", control, "--color", "never"};
       if (!out_dir.empty()) args.insert(args.end(), {"-D", out_dir});
       if (lo.quiet) args.push_back("-q");
+      std::vector<char*> argv;  // built before fork: the child only makes async-signal-safe calls
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
       pid_t parent = getpid();
       pid_t pid = fork();
       if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);  // the launcher died: stop (SIGTERM finishes cleanly)
         if (getppid() != parent) _exit(127);
         dup2(out[1], STDOUT_FILENO);
         dup2(err[1], STDERR_FILENO);
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        execv(lo.exe.c_str(), argv.data());
+        execv(argv[0], argv.data());
         _exit(127);
       }
       close(out[1]);
