@@ -406,14 +406,25 @@ struct Engine::Impl {
       Word* row = rows + i * A;
       for (size_t c = 0; c < A; ++c) row[c] = r.head_regs[c] >= 0 ? f[r.head_regs[c]] : eval(r.head[c], f);
     }
+    if (r.plan->op == plan::HeadOp::Insert) {
+      // The key index probes of a big relation miss the cache: start them all first (hashes in
+      // one loop, then a tight loop of loads, so that many are in flight at once).
+      const Relation& rel = *e.relations_[r.plan->head];
+      uint32_t hashes[kBatch];
+      for (size_t i = 0; i < n; ++i) hashes[i] = rel.key_hash(rows + i * A);
+      for (size_t i = 0; i < n; ++i) rel.touch_key_slot(hashes[i]);
+      for (size_t i = 0; i < n; ++i) emit_row(r, rows + i * A, &hashes[i]);
+      return;
+    }
     for (size_t i = 0; i < n; ++i) emit_row(r, rows + i * A);
   }
 
-  void emit_row(CompiledRule& r, const Word* row) {
+  // `hash`: the head row's key hash (Relation::key_hash) when the caller has it.
+  void emit_row(CompiledRule& r, const Word* row, const uint32_t* hash = nullptr) {
     switch (r.plan->op) {
       case plan::HeadOp::Insert: {
         Relation& rel = *e.relations_[r.plan->head];
-        auto res = rel.insert(row);
+        auto res = hash ? rel.insert(row, *hash) : rel.insert(row);
         if (res.outcome == Relation::Outcome::Conflict) key_violation(rel, row, res.row, r.plan->where, "the rule `" + r.plan->text + "`");
         if (res.outcome == Relation::Outcome::Added || res.outcome == Relation::Outcome::Merged) {
           if (++e.progress_.derived >= next_progress && e.on_progress) {

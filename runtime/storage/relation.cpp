@@ -37,7 +37,7 @@ Relation::Relation(const plan::Relation& decl, Lattices& lattices)
     else if (!in_key[c])
       plain_nonkey_.push_back(c);
   }
-  key_parts_.emplace_back(0, Hasher{}, Equal{this, &key_cols_});
+  key_parts_.emplace_back(0);
   // 32-bit cells when every column holds ints, strings, addrs or bools (floats and lattices
   // need the whole word).
   narrow_ = true;
@@ -68,14 +68,17 @@ void Relation::catch_up(Index& ix) const {
 }
 
 void Relation::split_key_index() {
-  RowSet all = std::move(key_parts_[0]);
+  KeyTable all = std::move(key_parts_[0]);
+  std::vector<size_t> counts(kParts, 0);
+  all.for_each([&](Entry e) { ++counts[hash_of(e) >> (32 - kPartBits)]; });
   key_parts_.clear();
   key_parts_.reserve(kParts);
   for (uint32_t i = 0; i < kParts; ++i) {
-    key_parts_.emplace_back(0, Hasher{}, Equal{this, &key_cols_});
-    key_parts_.back().reserve(all.size() / kParts * 2);
+    key_parts_.emplace_back(kPartBits);
+    key_parts_.back().reserve(counts[i] + counts[i] / 4);
   }
-  for (Entry e : all) key_part(hash_of(e)).insert(e);
+  // The entries come in hash order, so each lands right after the previous one of its part.
+  all.for_each([&](Entry e) { key_part(hash_of(e)).insert_new(hash_of(e), row_of(e)); });
 }
 
 bool Relation::fits_narrow(const Word* values) const {
@@ -130,21 +133,18 @@ bool Relation::row_equals(RowId r, const Word* values) const {
   return true;
 }
 
-Relation::InsertResult Relation::insert(const Word* values) {
+Relation::InsertResult Relation::insert(const Word* values) { return insert(values, key_hash(values)); }
+
+Relation::InsertResult Relation::insert(const Word* values, uint32_t h) {
   SmallWords key(key_cols_.size());
   Word* k = key.data();
   for (size_t i = 0; i < key_cols_.size(); ++i) k[i] = values[key_cols_[i]];
-  uint32_t h = hash_values(k, key_cols_.size());
   // One probe: the entry for the next row is constructed only if the key is absent.
-  bool added = false;
   if (rows_ == kSplitRows && key_parts_.size() == 1) split_key_index();
-  RowSet& keys = key_part(h);
-  auto it = keys.lazy_emplace(Probe{k, h}, [&](const RowSet::constructor& make) {
-    added = true;
-    make(entry(rows_, h));
-  });
+  KeyTable& keys = key_part(h);
+  auto [slot, added] = keys.insert(h, rows_, [&](RowId r) { return key_equals(r, k); });
   if (added) return {Outcome::Added, append(values)};
-  RowId old = row_of(*it);
+  RowId old = row_of(*slot);
   RowRef have = row(old);
   for (uint32_t c : plain_nonkey_)
     if (have[c] != values[c]) return {Outcome::Conflict, old};
@@ -162,19 +162,24 @@ Relation::InsertResult Relation::insert(const Word* values) {
     }
   }
   if (!changed) return {Outcome::Duplicate, old};
-  keys.erase(it);
   dead_[old] = true;
   --live_;
   RowId r = append(m);
-  keys.insert(entry(r, h));
+  *slot = entry(r, h);  // the same key, so the same place in the index
   return {Outcome::Merged, r};
+}
+
+uint32_t Relation::key_hash(const Word* values) const {
+  SmallWords key(key_cols_.size());
+  Word* k = key.data();
+  for (size_t i = 0; i < key_cols_.size(); ++i) k[i] = values[key_cols_[i]];
+  return hash_values(k, key_cols_.size());
 }
 
 RowId Relation::find_key(const Word* key) const {
   uint32_t h = hash_values(key, key_cols_.size());
-  const RowSet& keys = key_part(h);
-  auto it = keys.find(Probe{key, h});
-  return it == keys.end() ? kNoRow : row_of(*it);
+  const Entry* e = key_part(h).find(h, [&](RowId r) { return key_equals(r, key); });
+  return e ? row_of(*e) : kNoRow;
 }
 
 bool Relation::contains(const Word* values) const {
@@ -194,8 +199,12 @@ void Relation::clear() {
   rows_ = 0;
   live_ = 0;
   dead_.clear();
-  key_parts_.resize(1);
-  key_parts_[0].clear();
+  if (key_parts_.size() > 1) {
+    key_parts_.clear();
+    key_parts_.emplace_back(0);
+  } else {
+    key_parts_[0].clear();
+  }
   for (auto& ix : indexes_) {
     ix->heads.clear();
     ix->next.clear();
@@ -223,7 +232,7 @@ void Relation::rebuild(const std::vector<bool>& drop) {
 
 size_t Relation::memory_bytes() const {
   size_t b = chunks_.size() * ((static_cast<size_t>(arity_) << kChunkBits) << cell_shift_);
-  for (const auto& part : key_parts_) b += part.capacity() * (sizeof(Entry) + 1);
+  for (const auto& part : key_parts_) b += part.memory_bytes();
   for (auto& ix : indexes_) b += ix->heads.capacity() * (sizeof(Entry) + 1) + ix->next.capacity() * sizeof(RowId);
   return b;
 }

@@ -17,6 +17,7 @@
 #include "core/memory.h"
 #include "core/value.h"
 #include "plan/ir.h"
+#include "storage/key_table.h"
 
 namespace bloom::rt {
 
@@ -62,6 +63,14 @@ class Relation {
   // Inserts `values` (arity words). A key equal to a live row's key: the same plain columns is a
   // duplicate (lattice columns merge), different plain columns is a conflict (nothing changes).
   InsertResult insert(const Word* values);
+  // The same, with key_hash(values) computed already.
+  InsertResult insert(const Word* values, uint32_t hash);
+
+  // The hash of a row's key columns, and a read of the key index slot an insert of a row with
+  // that hash probes first: done for a whole batch of rows before inserting them, the cache misses
+  // of the probes overlap instead of coming one after the other.
+  uint32_t key_hash(const Word* values) const;
+  void touch_key_slot(uint32_t h) const { key_part(h).touch(h); }
 
   // The live row with this key (values in key-column order), or kNoRow.
   RowId find_key(const Word* key) const;
@@ -152,14 +161,21 @@ class Relation {
   RowId rows_ = 0;
   size_t live_ = 0;
   std::vector<bool> dead_;  // only when the relation has lattice columns
-  // Live rows by key columns. A big relation's key index is split into kParts tables by the top
-  // bits of the hash, so growing it never holds two copies of the whole index at once (the
-  // parts grow one after the other): the peak is an eighth of the index above its size.
+  // Live rows by key columns (storage/key_table.h). A big relation's key index is split into
+  // kParts tables by the top bits of the hash, so growing it never holds two copies of the whole
+  // index at once (the parts grow one after the other): the peak is 1/16 of the index above its size.
   static constexpr RowId kSplitRows = 1u << 20;
-  static constexpr uint32_t kPartBits = 3, kParts = 1u << kPartBits;
-  std::vector<RowSet> key_parts_;
-  RowSet& key_part(uint32_t h) { return key_parts_.size() == 1 ? key_parts_[0] : key_parts_[h >> (32 - kPartBits)]; }
-  const RowSet& key_part(uint32_t h) const { return key_parts_.size() == 1 ? key_parts_[0] : key_parts_[h >> (32 - kPartBits)]; }
+  static constexpr uint32_t kPartBits = 4, kParts = 1u << kPartBits;
+  std::vector<KeyTable> key_parts_;
+  KeyTable& key_part(uint32_t h) { return key_parts_.size() == 1 ? key_parts_[0] : key_parts_[h >> (32 - kPartBits)]; }
+  const KeyTable& key_part(uint32_t h) const { return key_parts_.size() == 1 ? key_parts_[0] : key_parts_[h >> (32 - kPartBits)]; }
+  // Whether row `r`'s key columns equal `key` (in key-column order).
+  bool key_equals(RowId r, const Word* key) const {
+    RowRef x = row(r);
+    for (size_t i = 0; i < key_cols_.size(); ++i)
+      if (x[key_cols_[i]] != key[i]) return false;
+    return true;
+  }
   void split_key_index();
   mutable std::vector<std::unique_ptr<Index>> indexes_;  // built lazily by lookups
 };

@@ -322,6 +322,54 @@ TEST_F(StorageTest, ManyRowsCrossChunkBoundaries) {
   }
 }
 
+// The key index splits into parts past 2^20 rows and grows by a quarter at a time
+// (storage/key_table.h): every key stays findable, duplicates stay duplicates, and lattice merges
+// past the split replace the entry of their key.
+constexpr Word kSplitRows = Word{1} << 20;
+
+TEST_F(StorageTest, KeyIndexPastTheSplitFindsEveryKeyOnce) {
+  auto& r = ints(2);
+  const Word n = kSplitRows + kSomeRows;
+  for (Word i = 0; i < n; ++i) ASSERT_EQ(insert(r, {i % 1000, i / 1000}), Outcome::Added) << "row " << i;
+  EXPECT_EQ(r.live(), n);
+  for (Word i = 0; i < n; i += 7) {
+    Word key[] = {i % 1000, i / 1000};
+    auto again = r.insert(key);
+    ASSERT_EQ(again.outcome, Outcome::Duplicate) << "row " << i;
+    ASSERT_EQ(again.row, i);
+    ASSERT_EQ(r.find_key(key), i);
+  }
+  Word absent[] = {1000, 0}, absent2[] = {0, n};
+  EXPECT_EQ(r.find_key(absent), kNoRow);
+  EXPECT_EQ(r.find_key(absent2), kNoRow);
+  EXPECT_EQ(r.end(), n) << "duplicates add no rows";
+  // After clear the relation starts over with one small table.
+  r.clear();
+  Word first[] = {0, 0};
+  EXPECT_EQ(r.find_key(first), kNoRow);
+  for (Word i = 0; i < 100; ++i) ASSERT_EQ(insert(r, {i, i}), Outcome::Added);
+  for (Word i = 0; i < 100; ++i) {
+    Word key[] = {i, i};
+    ASSERT_EQ(r.find_key(key), i);
+  }
+}
+
+TEST_F(StorageTest, LatticeMergesPastTheSplitMoveTheKeyToTheMergedRow) {
+  auto& r = make(relation_decl("best", {{"k", kInt}, {"v", lmax(kInt)}}));
+  const Word n = kSplitRows + 1000;
+  for (Word i = 0; i < n; ++i) ASSERT_EQ(insert(r, {i, 1}), Outcome::Added);
+  for (Word i = 0; i < n; i += 1001) {
+    auto merged = r.insert(std::vector<Word>{i, 2}.data());
+    ASSERT_EQ(merged.outcome, Outcome::Merged) << "key " << i;
+    EXPECT_FALSE(r.alive(static_cast<RowId>(i)));
+    ASSERT_EQ(r.find_key(&i), merged.row);
+    EXPECT_EQ(r.insert(std::vector<Word>{i, 2}.data()).outcome, Outcome::Duplicate);
+  }
+  Word untouched = 1;
+  EXPECT_EQ(r.find_key(&untouched), 1u);
+  EXPECT_EQ(r.live(), n);
+}
+
 // Values that need all 64 bits (large and negative ints, float bits, the top string; all distinct
 // words) read back exactly, also when they arrive after many rows of small values.
 TEST_F(StorageTest, FullWidthValuesReadBackExactly) {
