@@ -84,16 +84,6 @@ channel sets(@dst: addr, tags: lset<string>, nums: lset<int>, counts: lmap<strin
 channel vote(@dst: addr, round: int, v: int);
 )";
 
-std::unique_ptr<plan::Program> plan_for(const std::string& text) {
-  auto c = compile(text);
-  EXPECT_TRUE(c->ok()) << all_messages(*c);
-  if (!c->ok()) return nullptr;
-  std::string error;
-  auto p = plan_of(*c, error);
-  EXPECT_NE(p, nullptr) << error;
-  return p;
-}
-
 // One node's view: its plan, its own symbols and lattices, its codec.
 struct Side {
   std::unique_ptr<plan::Program> plan;

@@ -21,16 +21,6 @@ using plan::Step;
 using plan::StepKind;
 using plan::Version;
 
-std::unique_ptr<plan::Program> plan_for(const std::string& text) {
-  auto c = compile(text);
-  EXPECT_TRUE(c->ok()) << all_messages(*c);
-  if (!c->ok()) return nullptr;
-  std::string error;
-  auto p = plan_of(*c, error);
-  EXPECT_NE(p, nullptr) << error;
-  return p;
-}
-
 const plan::Relation& rel(const plan::Program& p, const std::string& name) {
   const plan::Relation* r = p.find(name);
   EXPECT_NE(r, nullptr) << "no relation " << name;

@@ -1,4 +1,4 @@
-// Helpers shared by the unit tests: compile a snippet and look at its diagnostics.
+// Helpers shared by the unit tests: compile a snippet, look at its diagnostics, lower it.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -32,6 +32,17 @@ inline std::string all_messages(const Compilation& c) {
   std::string s;
   for (const auto& d : c.diags.all()) s += d.message + "\n";
   return s;
+}
+
+// The Plan IR of a snippet that must compile (a failed expectation and nullptr otherwise).
+inline std::unique_ptr<plan::Program> plan_for(const std::string& text) {
+  auto c = compile(text);
+  EXPECT_TRUE(c->ok()) << all_messages(*c);
+  if (!c->ok()) return nullptr;
+  std::string error;
+  auto p = plan_of(*c, error);
+  EXPECT_NE(p, nullptr) << error;
+  return p;
 }
 
 }  // namespace bloom::test

@@ -171,25 +171,32 @@ struct RunOptions {
   std::string color = "auto";
 };
 
+// The facts directory must exist; the output directory is created. false (after saying why) if not.
+bool prepare_dirs(const std::string& facts_dir, const std::string& facts_what, const std::string& out_dir) {
+  namespace fs = std::filesystem;
+  if (!facts_dir.empty() && !fs::is_directory(facts_dir)) {
+    std::cerr << "bloom: error: " << facts_what << " " << facts_dir << ": not a directory\n";
+    return false;
+  }
+  if (!out_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(out_dir, ec);
+    if (ec || !fs::is_directory(out_dir)) {
+      std::cerr << "bloom: error: -D " << out_dir << ": cannot create the directory" << (ec ? ": " + ec.message() : "") << "\n";
+      return false;
+    }
+  }
+  return true;
+}
+
 int run_program(const RunOptions& o) {
   std::unique_ptr<bloom::Compilation> c;
   int exit = kOk;
   auto plan = compile_plan(o.file, o.params, o.color, c, exit);
   if (!plan) return exit;
   c.reset();  // the AST and sources are not needed while the program runs
+  if (!prepare_dirs(o.facts_dir, "-F", o.out_dir)) return kUsage;
   namespace fs = std::filesystem;
-  if (!o.facts_dir.empty() && !fs::is_directory(o.facts_dir)) {
-    std::cerr << "bloom: error: -F " << o.facts_dir << ": not a directory\n";
-    return kUsage;
-  }
-  if (!o.out_dir.empty()) {
-    std::error_code ec;
-    fs::create_directories(o.out_dir, ec);
-    if (ec || !fs::is_directory(o.out_dir)) {
-      std::cerr << "bloom: error: -D " << o.out_dir << ": cannot create the directory" << (ec ? ": " + ec.message() : "") << "\n";
-      return kUsage;
-    }
-  }
   bloom::rt::NodeOptions no;
   no.name = o.name;
   no.max_ticks = o.max_ticks;
@@ -347,19 +354,7 @@ int run_node(const RunOptions& o, const DeployOptions& d) {
   no.out_dir = o.out_dir;
   no.quiet = o.quiet;
   no.stop = &g_stop;
-  namespace fs = std::filesystem;
-  if (!no.facts_dir.empty() && !fs::is_directory(no.facts_dir)) {
-    std::cerr << "bloom: error: facts directory " << no.facts_dir << ": not a directory\n";
-    return kUsage;
-  }
-  if (!o.out_dir.empty()) {
-    std::error_code ec;
-    fs::create_directories(o.out_dir, ec);
-    if (ec || !fs::is_directory(o.out_dir)) {
-      std::cerr << "bloom: error: -D " << o.out_dir << ": cannot create the directory" << (ec ? ": " + ec.message() : "") << "\n";
-      return kUsage;
-    }
-  }
+  if (!prepare_dirs(no.facts_dir, "facts directory", o.out_dir)) return kUsage;
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
