@@ -11,7 +11,9 @@
 //    shifted out), and the entries are kept sorted by hash: a lookup starts at the home slot and
 //    stops at the first empty slot or larger hash, and growing is one streaming pass over the old
 //    table (the entries arrive in hash order, so they are written in order too);
-//  - the capacity is any size: it grows by 1.25 at 90% load, so a big table is 72-90% full.
+//  - the capacity is any size: a big table (4 M slots and more) grows by 1.25 at 90% load, so it
+//    is 72-90% full; a smaller one grows at 80%, where shorter runs of full slots make inserts
+//    faster (sg depth 11: 1.40 -> 1.29 s; 0.7 was no faster) for little memory.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -131,9 +133,17 @@ class KeyTable {
   }
 
  private:
+  // The maximum load: 80% below 4 M slots (32 MiB), where memory is cheap and shorter runs make
+  // inserts faster; 90% from there on, where the index is most of a relation's memory.
   static constexpr double kMaxLoad = 0.9;
+  static constexpr double kMaxLoadSmall = 0.8;
+  static constexpr size_t kSmallSlots = size_t{1} << 22;
+  static double max_load(size_t cap) { return cap < kSmallSlots ? kMaxLoadSmall : kMaxLoad; }
   static size_t overflow(size_t cap) { return 16 + cap / 64; }
-  static size_t capacity_for(size_t n) { return static_cast<size_t>(static_cast<double>(n) / kMaxLoad) + 1; }
+  static size_t capacity_for(size_t n) {
+    size_t cap = static_cast<size_t>(static_cast<double>(n) / kMaxLoadSmall) + 1;
+    return cap < kSmallSlots ? cap : static_cast<size_t>(static_cast<double>(n) / kMaxLoad) + 1;
+  }
 
   size_t home(uint32_t h) const { return static_cast<size_t>((static_cast<uint64_t>(h << shift_) * cap_) >> 32); }
 
@@ -169,7 +179,7 @@ class KeyTable {
         continue;
       }
       fresh.size_ = size_;
-      fresh.limit_ = static_cast<size_t>(static_cast<double>(cap) * kMaxLoad);
+      fresh.limit_ = static_cast<size_t>(static_cast<double>(cap) * max_load(cap));
       swap(fresh);
       return;
     }
