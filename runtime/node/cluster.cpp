@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -318,6 +319,35 @@ std::string describe_exit(int status) {
   return fmt::format("exited with status {}", WEXITSTATUS(status));
 }
 
+// A control message as a node sends it: the launcher reads these fields without further checks
+// (a message of another shape, e.g. from a foreign program on the TCP fallback, is ignored).
+bool well_formed(const json& j) {
+  auto it = j.find("type");
+  if (it == j.end() || !it->is_string()) return false;
+  const std::string& type = it->get_ref<const std::string&>();
+  auto string_or_absent = [&](const char* k) { return !j.contains(k) || j[k].is_string(); };
+  if (!string_or_absent("error")) return false;
+  if (type != "status" && type != "done") return true;
+  auto counts = [&](const char* k) {
+    if (!j.contains(k)) return true;
+    if (!j[k].is_object()) return false;
+    for (auto& [_, n] : j[k].items())
+      if (!n.is_number_unsigned()) return false;
+    return true;
+  };
+  auto unsigned_or_absent = [&](const char* k) { return !j.contains(k) || j[k].is_number_unsigned(); };
+  if (!j.contains("idle") || !j["idle"].is_boolean() || !counts("sent") || !counts("received")) return false;
+  for (const char* k : {"ticks", "dropped", "refused", "queue_full", "wave"})
+    if (!unsigned_or_absent(k)) return false;
+  if (!string_or_absent("state") || !string_or_absent("outputs")) return false;
+  if (j.contains("refusals")) {
+    if (!j["refusals"].is_array()) return false;
+    for (auto& r : j["refusals"])
+      if (!r.is_string()) return false;
+  }
+  return true;
+}
+
 uint64_t count_of(const json& m, const std::string& key) {
   if (!m.is_object() || !m.contains(key)) return 0;
   return m[key].get<uint64_t>();
@@ -329,6 +359,20 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_launcher_signal(int) { g_interrupted = true; }
 }  // namespace
+
+bool messages_balance(const std::map<std::string, NodeCounts>& counts) {
+  auto count = [](const std::map<std::string, uint64_t>& m, const std::string& key) {
+    auto it = m.find(key);
+    return it == m.end() ? uint64_t{0} : it->second;
+  };
+  for (const auto& [node, c] : counts) {
+    for (const auto& [to, n] : c.sent)
+      if (auto it = counts.find(to); it != counts.end() && count(it->second.received, node) != n) return false;
+    for (const auto& [from, n] : c.received)
+      if (auto it = counts.find(from); it != counts.end() && count(it->second.sent, node) != n) return false;
+  }
+  return true;
+}
 
 int launch_deployment(const LaunchOptions& lo) {
   const auto& nodes = lo.deployment.nodes;
@@ -393,19 +437,35 @@ int launch_deployment(const LaunchOptions& lo) {
   std::map<std::string, Member*> by_name;
   std::vector<std::unique_ptr<DeployedNodeOptions>> thread_opts;
   namespace fs = std::filesystem;
+  // Every output directory exists before any node starts: returning with a node already
+  // running would leave its process behind, or (a joinable thread) abort the launcher.
+  for (const auto& n : nodes) {
+    if (lo.out_dir.empty()) break;
+    std::string out_dir = (fs::path(lo.out_dir) / n.name).string();
+    std::error_code ec;
+    fs::create_directories(out_dir, ec);
+    if (ec) {
+      err_line(fmt::format("bloom: error: -D {}: cannot create the directory: {}", out_dir, ec.message()));
+      return 2;
+    }
+  }
+  // A node process that cannot be started: the ones already started are stopped and reaped.
+  auto stop_started = [&] {
+    for (auto& m : members) {
+      if (m->pid > 0) {
+        kill(m->pid, SIGKILL);
+        while (waitpid(m->pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+      }
+      if (m->out_fd >= 0) close(m->out_fd);
+      if (m->err_fd >= 0) close(m->err_fd);
+    }
+  };
   for (size_t i = 0; i < nodes.size(); ++i) {
     auto m = std::make_unique<Member>();
     m->node = &nodes[i];
     by_name[nodes[i].name] = m.get();
     std::string out_dir = lo.out_dir.empty() ? "" : (fs::path(lo.out_dir) / nodes[i].name).string();
-    if (!out_dir.empty()) {
-      std::error_code ec;
-      fs::create_directories(out_dir, ec);
-      if (ec) {
-        err_line(fmt::format("bloom: error: -D {}: cannot create the directory: {}", out_dir, ec.message()));
-        return 2;
-      }
-    }
     if (lo.in_process) {
       auto o = std::make_unique<DeployedNodeOptions>();
       o->name = nodes[i].name;
@@ -431,8 +491,16 @@ int launch_deployment(const LaunchOptions& lo) {
       thread_opts.push_back(std::move(o));
     } else {
       int out[2], err[2];
-      if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-        err_line("bloom: error: cannot create a pipe for a node");
+      if (pipe2(out, O_CLOEXEC) != 0) {
+        err_line(fmt::format("bloom: error: cannot create a pipe for a node: {}", std::strerror(errno)));
+        stop_started();
+        return 3;
+      }
+      if (pipe2(err, O_CLOEXEC) != 0) {
+        err_line(fmt::format("bloom: error: cannot create a pipe for a node: {}", std::strerror(errno)));
+        close(out[0]);
+        close(out[1]);
+        stop_started();
         return 3;
       }
       std::vector<std::string> args = {lo.exe, "node", nodes[i].program, "--deployment", lo.deployment.path, "--name", nodes[i].name,
@@ -455,7 +523,10 @@ int launch_deployment(const LaunchOptions& lo) {
       close(out[1]);
       close(err[1]);
       if (pid < 0) {
-        err_line("bloom: error: cannot start a node process");
+        err_line(fmt::format("bloom: error: cannot start a node process: {}", std::strerror(errno)));
+        close(out[0]);
+        close(err[0]);
+        stop_started();
         return 3;
       }
       m->pid = pid;
@@ -469,6 +540,7 @@ int launch_deployment(const LaunchOptions& lo) {
   auto pump = [&](Member& m, int& fd, std::string& buf, bool is_out) {
     char chunk[4096];
     ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;  // a signal (SIGINT to the launcher): not the end
     if (n <= 0) {
       if (!buf.empty()) {
         if (is_out) out_line(m.node->name, buf);
@@ -539,8 +611,8 @@ int launch_deployment(const LaunchOptions& lo) {
       if (it == by_name.end()) continue;
       Member& m = *it->second;
       json j = json::parse(parts[1].to_string_view(), nullptr, false);
-      if (!j.is_object()) continue;
-      std::string type = j.value("type", "");
+      if (!j.is_object() || !well_formed(j)) continue;  // not from a node: ignored, never a crash
+      std::string type = j["type"].get<std::string>();
       if (type == "hello") m.up = true;
       else if (type == "status") m.status = j;
       else if (type == "error") {
@@ -601,11 +673,21 @@ int launch_deployment(const LaunchOptions& lo) {
       if (!all_up) continue;
       ++wave;
       expected.clear();
+      bool unreachable = false;
       for (auto& m : members)
         if (live(*m)) {
           m->status = json();
-          if (send_to(*m, {{"type", "poll"}, {"wave", wave}})) expected.push_back(m->node->name);
+          expected.push_back(m->node->name);
+          // A live node the poll cannot reach (its control connection is gone, e.g. it is
+          // exiting) would be missing from the snapshot: no termination from this wave.
+          if (!send_to(*m, {{"type", "poll"}, {"wave", wave}})) unreachable = true;
         }
+      if (unreachable) {
+        prev = json();
+        auto pause = Clock::now() + milliseconds(10);
+        while (Clock::now() < pause) service(milliseconds(1));
+        continue;
+      }
       in_wave = true;
       continue;
     }
@@ -624,21 +706,29 @@ int launch_deployment(const LaunchOptions& lo) {
     in_wave = false;
     json snap = json::object();
     bool all_idle = true;
-    uint64_t sent = 0, received = 0;
+    std::map<std::string, NodeCounts> counts;  // of the live nodes
+    bool whole = true;  // every live node answered this wave
     for (auto& m : members) {
       if (!live(*m)) continue;
+      if (!m->status.is_object()) {
+        whole = false;
+        continue;
+      }
       json s = m->status;
       s.erase("wave");
       s.erase("type");
       m->last = s;
       snap[m->node->name] = s;
       all_idle = all_idle && s.value("idle", false);
-      for (auto& [to, n] : s["sent"].items())
-        if (by_name.count(to) && live(*by_name[to])) sent += n.get<uint64_t>();
-      for (auto& [from, n] : s["received"].items())
-        if (by_name.count(from) && live(*by_name[from])) received += n.get<uint64_t>();
+      NodeCounts& c = counts[m->node->name];
+      for (auto& [to, n] : s["sent"].items()) c.sent[to] = n.get<uint64_t>();
+      for (auto& [from, n] : s["received"].items()) c.received[from] = n.get<uint64_t>();
     }
-    if (all_idle && sent == received && snap == prev) {
+    if (!whole) {
+      prev = json();
+      continue;
+    }
+    if (all_idle && snap == prev && messages_balance(counts)) {
       terminated = true;
       break;
     }

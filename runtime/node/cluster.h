@@ -4,6 +4,8 @@
 #pragma once
 #include <atomic>
 #include <functional>
+#include <map>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,16 @@ struct LaunchOptions {
   std::string exe;          // process mode: the `bloom` binary to start as `bloom node ...`
   std::vector<const plan::Program*> plans;  // in-process mode: one per node, in deployment order
 };
+
+// One node's message counters, by peer.
+struct NodeCounts {
+  std::map<std::string, uint64_t> sent, received;
+};
+// True when, for every pair of nodes of `counts`, what one sent to the other equals what the
+// other received from it. Pair by pair, not in sum: a message counted as received from `a`
+// that `a` never sent (bytes forging its name) must not hide a message still in flight
+// elsewhere. Counts involving nodes outside `counts` (dead ones) are left out.
+bool messages_balance(const std::map<std::string, NodeCounts>& counts);
 
 // Starts every node, waits for global quiescence (Mattern's counting method over the control
 // socket), asks each node to write its outputs and stop. Returns 0, or 3 when a node failed,

@@ -312,6 +312,22 @@ def case_interrupted():
     check(node_pid(d, "t") is None, "and no node process is left", p)
 
 
+def case_out_dir_blocked():
+    # out/b cannot be a directory (a file is there): nothing starts, in both modes, exit 2.
+    d, _ = deployment(PINGPONG)
+    out = os.path.join(TMP, "out")
+    os.makedirs(out)
+    with open(os.path.join(out, "b"), "w") as f:
+        f.write("in the way\n")
+    for mode in ([], ["--in-process"]):
+        p = bloom("run", d, "-D", out, *mode)
+        label = "in-process" if mode else "processes"
+        check(p.returncode == 2, label + ": exit 2 when an output directory cannot be made", p)
+        check("bloom: error: -D %s: cannot create the directory: " % os.path.join(out, "b") in p.stderr, label + ": it names it", p)
+        check("terminate" not in p.stderr and not os.path.exists(os.path.join(out, "a", "seen.csv")), label + ": no node ran", p)
+        check(node_pid(d, "a") is None, label + ": no node process is left", p)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 if CASE not in CASES:
     fail("unknown case " + CASE)

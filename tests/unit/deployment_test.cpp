@@ -2,6 +2,7 @@
 // that name file:line:col and say what is expected.
 #include <gtest/gtest.h>
 
+#include "node/cluster.h"
 #include "node/deployment.h"
 
 namespace {
@@ -118,6 +119,33 @@ TEST(Deployment, UnreadableFile) {
   EXPECT_FALSE(bloom::rt::read_deployment("/nonexistent/d.toml", errors).has_value());
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0], "/nonexistent/d.toml: error: cannot read the deployment file: no such file");
+}
+
+}  // namespace
+
+namespace {
+
+// Global quiescence compares counts pair by pair: in sum, a forged "received from a" at c would
+// balance a message b -> c still in flight, and the launcher would stop while it is.
+TEST(Quiescence, CountsBalancePairByPair) {
+  using bloom::rt::messages_balance;
+  using bloom::rt::NodeCounts;
+  std::map<std::string, NodeCounts> c;
+  c["a"].sent = {{"b", 2}};
+  c["b"].received = {{"a", 2}};
+  c["b"].sent = {{"c", 1}};
+  c["c"].received = {{"b", 1}};
+  EXPECT_TRUE(messages_balance(c));
+  c["c"].received = {{"a", 1}};  // b -> c in flight; c counted one "from a" that a never sent
+  EXPECT_FALSE(messages_balance(c));
+  c["c"].received = {};  // b -> c in flight
+  EXPECT_FALSE(messages_balance(c));
+  c["c"].received = {{"b", 1}, {"a", 0}};  // zero entries are as good as none
+  EXPECT_TRUE(messages_balance(c));
+  c.erase("c");  // c is dead: what b sent to it is left out
+  EXPECT_TRUE(messages_balance(c));
+  c["a"].sent["d"] = 5;  // d is not a live node
+  EXPECT_TRUE(messages_balance(c));
 }
 
 }  // namespace
