@@ -7,8 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -166,7 +168,13 @@ int run_deployed_node(zmq::context_t& ctx, const plan::Program& plan, const Depl
     run.control = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
     run.control->set(zmq::sockopt::routing_id, o.name);
     run.control->set(zmq::sockopt::linger, 1000);
-    run.control->connect(o.control);
+    try {
+      run.control->connect(o.control);
+    } catch (const zmq::error_t& e) {
+      run.control.reset();
+      run.log(fmt::format("bloom: error: node `{}`: --control {}: {}", o.name, o.control, e.what()));
+      return 2;
+    }
   }
   const DeploymentNode* me = o.deployment.find(o.name);
   if (!me) return run.fatal(fmt::format("the deployment {} has no node `{}`", o.deployment.path, o.name));
@@ -646,7 +654,9 @@ int launch_deployment(const LaunchOptions& lo) {
 
   // ---- waves of polls until two consecutive identical complete snapshots, all idle, balanced.
   auto start = Clock::now();
-  auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(lo.timeout_s));
+  // At most 1e9 s (beyond that the conversion to the clock's ticks would overflow).
+  const double timeout_s = std::isfinite(lo.timeout_s) ? std::clamp(lo.timeout_s, 0.0, 1e9) : 1e9;
+  auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
   int wave = 0;
   bool in_wave = false;
   std::vector<std::string> expected;  // nodes polled in this wave

@@ -31,7 +31,8 @@ struct DeployedNodeOptions {
 };
 
 // Runs one node until the launcher says finish (with a control endpoint), or until it halts,
-// fails or is stopped (without one). Returns the exit status: 0, or 3 after a runtime error, a
+// fails or is stopped (without one). Returns the exit status: 2 when the control endpoint is
+// malformed; else 0, or 3 after a runtime error, a
 // bad facts file or an endpoint it cannot bind.
 int run_deployed_node(zmq::context_t& ctx, const plan::Program& plan, const DeployedNodeOptions& options);
 

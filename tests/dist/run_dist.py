@@ -328,6 +328,16 @@ def case_out_dir_blocked():
         check(node_pid(d, "a") is None, label + ": no node process is left", p)
 
 
+def case_bad_options():
+    d, _ = deployment(PINGPONG)
+    for t in ("nan", "inf", "1e30"):
+        p = bloom("run", d, "--timeout", t)
+        check(p.returncode == 2 and "--timeout" in p.stderr, "--timeout %s is refused (exit 2), not an instant timeout" % t, p)
+    p = bloom("node", os.path.join(PROGRAMS, "ping.bloom"), "--deployment", d, "--name", "a", "--control", "nonsense")
+    check(p.returncode == 2 and "bloom: error: node `a`: --control nonsense: " in p.stderr and "internal error" not in p.stderr,
+          "a malformed --control is a usage error naming it", p)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 if CASE not in CASES:
     fail("unknown case " + CASE)

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -430,6 +431,12 @@ int main(int argc, char** argv) {
   run->add_option("--timeout", dopts.timeout, "Deployment: stop (exit 3) when not quiescent after S seconds")
       ->type_name("S")
       ->check(CLI::PositiveNumber)
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            double d = std::strtod(v.c_str(), nullptr);
+            return std::isfinite(d) && d <= 1e9 ? "" : "--timeout " + v + ": expected a number of seconds up to 1e9";
+          },
+          "", "finite"))
       ->capture_default_str();
   run->add_flag("--in-process", dopts.in_process, "Deployment: run the nodes as threads of this process over inproc://");
   run->add_option("-F,--facts", ro.facts_dir, "Read each input NAME from DIR/NAME.facts (tab-separated) into tick 0")->type_name("DIR");
