@@ -320,6 +320,7 @@ struct Member {
   json done_status;
   std::thread thread;      // in-process
   std::atomic<bool> thread_done{false};
+  std::atomic<bool> stop{false};  // in-process: the node's stop flag
 };
 
 std::string describe_exit(int status) {
@@ -482,6 +483,7 @@ int launch_deployment(const LaunchOptions& lo) {
       o->facts_dir = nodes[i].facts;
       o->out_dir = out_dir;
       o->quiet = lo.quiet;
+      o->stop = &m->stop;
       std::string name = nodes[i].name;
       o->print_line = [&, name](const std::string& l) { out_line(name, l); };
       o->log = err_line;
@@ -681,6 +683,13 @@ int launch_deployment(const LaunchOptions& lo) {
       for (auto& m : members)
         if (live(*m) && !m->up) all_up = false;
       if (!all_up) continue;
+      // Every node is connected: the control socket's file is no longer needed, and removing
+      // it now leaves nothing behind in the temporary directory even if the launcher is killed.
+      if (!control_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::remove_all(control_dir, ec);
+        control_dir.clear();
+      }
       ++wave;
       expected.clear();
       bool unreachable = false;
@@ -808,13 +817,13 @@ int launch_deployment(const LaunchOptions& lo) {
       m->pid = -1;
     }
     if (m->thread.joinable()) {
+      // A node thread still running (in a long tick) cannot be killed, nor left behind: it uses
+      // this function's context, options and members. It is told to stop after its tick.
       if (!m->thread_done) {
-        // A node thread that did not stop: it cannot be killed; say so and leave.
-        err_line(fmt::format("bloom: error: node `{}` did not stop", m->node->name));
-        m->thread.detach();
-      } else {
-        m->thread.join();
+        err_line(fmt::format("bloom: error: node `{}` did not stop; waiting for its tick to end", m->node->name));
+        m->stop = true;
       }
+      m->thread.join();
     }
     if (m->out_fd >= 0) close(m->out_fd);
     if (m->err_fd >= 0) close(m->err_fd);

@@ -338,6 +338,32 @@ def case_bad_options():
           "a malformed --control is a usage error naming it", p)
 
 
+def case_launcher_killed():
+    # kill -9 of the launcher: its nodes notice (SIGTERM from the kernel) and exit, and its
+    # control socket's temporary directory is not left behind.
+    d, _ = deployment([("t", "ticker.bloom", None, None), ("a", "ping.bloom", {"peer": "a", "rounds": 0}, "a")])
+    tmpdir = os.path.join(TMP, "tmp")
+    os.makedirs(tmpdir)
+    env = dict(os.environ, TMPDIR=tmpdir)
+    launcher = subprocess.Popen([BLOOM, "run", d, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    pids = None
+    for _ in range(200):
+        pids = [node_pid(d, "t"), node_pid(d, "a")]
+        if all(pids):
+            break
+        time.sleep(0.05)
+    check(all(pids), "both node processes are running")
+    time.sleep(1.5)  # the waves have started: every node is connected
+    launcher.kill()
+    launcher.communicate(timeout=30)
+    for _ in range(100):
+        if node_pid(d, "t") is None and node_pid(d, "a") is None:
+            break
+        time.sleep(0.05)
+    check(node_pid(d, "t") is None and node_pid(d, "a") is None, "the nodes exit when their launcher dies")
+    check(os.listdir(tmpdir) == [], "no control directory is left in TMPDIR (%s)" % os.listdir(tmpdir))
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 if CASE not in CASES:
     fail("unknown case " + CASE)
