@@ -788,10 +788,18 @@ int launch_deployment(const LaunchOptions& lo) {
   // ---- finish: each node writes its outputs and stops, in deployment order.
   for (auto& m : members) {
     if (m->dead || !m->up) continue;
-    if (!send_to(*m, {{"type", "finish"}})) continue;
+    if (!send_to(*m, {{"type", "finish"}})) {
+      // Its outputs will not be written: the run did not end well.
+      exit = 3;
+      err_line(fmt::format("bloom: error: node `{}` could not be asked to finish", m->node->name));
+      continue;
+    }
     auto until = Clock::now() + std::chrono::seconds(10);
     while (!m->done && !m->dead && Clock::now() < until) service(milliseconds(5));
-    if (!m->done && !m->dead) err_line(fmt::format("bloom: error: node `{}` did not finish within 10 s", m->node->name));
+    if (!m->done && !m->dead) {
+      exit = 3;  // its outputs are not (all) written: not a success
+      err_line(fmt::format("bloom: error: node `{}` did not finish within 10 s", m->node->name));
+    }
     if (m->done) {
       std::string text = m->done_status.value("outputs", "");
       size_t at = 0, nl;
