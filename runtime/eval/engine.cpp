@@ -66,6 +66,10 @@ struct Engine::CompiledRule {
   // Aggregates range over distinct body matches: every match's frame is kept in a set.
   std::unique_ptr<plan::Relation> frame_decl;
   std::unique_ptr<Relation> frames;
+  // When the body is one scan binding every column of the relation to its own register, its
+  // matches are its rows, distinct already: they are kept in a plain array instead of the set.
+  bool distinct_matches = false;
+  std::vector<Word> match_list;  // registers frames, one after the other
   std::vector<std::vector<Word>> batches;  // per step: its output batch
   std::vector<Word> rows;                  // the head rows of one batch
 };
@@ -137,6 +141,17 @@ struct Engine::Impl {
       r->frame_decl->column_names.assign(r->registers, "r");
       for (uint32_t i = 0; i < r->registers; ++i) r->frame_decl->key.push_back(i);
       r->frames = std::make_unique<Relation>(*r->frame_decl, e.lattices_);
+      if (r->steps.size() == 1 && r->steps[0].kind == StepKind::Scan && r->steps[0].equal.empty()) {
+        const CStep& s = r->steps[0];
+        std::vector<bool> col_bound(e.relations_[s.relation]->arity(), false), reg_used(r->registers, false);
+        bool distinct = true;
+        for (auto [col, reg] : s.bind) {
+          distinct &= !col_bound[col] && !reg_used[reg];
+          col_bound[col] = reg_used[reg] = true;
+        }
+        for (bool b : col_bound) distinct &= b;
+        r->distinct_matches = distinct;
+      }
     }
     r->batches.resize(r->steps.size());
     for (auto& b : r->batches) b.resize(kBatch * r->registers);
@@ -396,7 +411,8 @@ struct Engine::Impl {
   void head(CompiledRule& r, const Word* frames, size_t n) {
     const uint32_t R = r.registers;
     if (r.aggregates) {
-      for (size_t i = 0; i < n; ++i) r.frames->insert(frames + i * R);
+      if (r.distinct_matches) r.match_list.insert(r.match_list.end(), frames, frames + n * R);
+      else for (size_t i = 0; i < n; ++i) r.frames->insert(frames + i * R);
       return;
     }
     const size_t A = r.head.size();
@@ -468,8 +484,10 @@ struct Engine::Impl {
     std::vector<Word> key;
     std::vector<Word> frame(r.registers);
     const Word* f = frame.data();
-    for (RowId fr = 0; fr < frames.end(); ++fr) {
-      frames.read(fr, frame.data());
+    const size_t matches = r.distinct_matches ? r.match_list.size() / r.registers : frames.end();
+    for (size_t fr = 0; fr < matches; ++fr) {
+      if (r.distinct_matches) std::copy_n(r.match_list.data() + fr * r.registers, r.registers, frame.data());
+      else frames.read(static_cast<RowId>(fr), frame.data());
       key.clear();
       for (size_t c = 0; c < cols.size(); ++c)
         if (cols[c].agg == plan::AggKind::None) key.push_back(eval(r.head[c], f));
@@ -532,6 +550,7 @@ struct Engine::Impl {
       emit_row(r, row.data());
     }
     frames.clear();
+    r.match_list.clear();
   }
 
   Word convert(Word v, const ValueType& from, const ValueType& to) {
@@ -548,6 +567,7 @@ struct Engine::Impl {
   void run_rule(CompiledRule& r) {
     try {
       std::vector<Word> frame(r.registers, 0);
+      if (r.aggregates && r.match_list.size()) r.match_list.clear();  // left by a run that threw
       exec(r, 0, frame.data(), 1);
       if (r.aggregates) finish_aggregates(r);
     } catch (const RuntimeError& err) {

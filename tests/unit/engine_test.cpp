@@ -240,6 +240,19 @@ TEST_F(EngineTest, AggregatesOverAJoinAndFloats) {
   EXPECT_EQ(out("revenue"), rows({"5.25\t3"}));
 }
 
+// A body of one scan binding every column takes its matches straight from the rows (they are
+// distinct): a merged lattice row's dead predecessor must not count.
+TEST_F(EngineTest, AggregateOverOneScanCountsLiveRowsOnce) {
+  run("table best(k: int, v: lmax<int>) key(k);\n"
+      "output n(c: int);\n"
+      "output per(k: int, c: int);\n"
+      "best(1, 5); best(1, 7); best(2, 3);\n"
+      "n(count()) <= best(_, _);\n"
+      "per(k, count()) <= best(k, _);\n");
+  EXPECT_EQ(out("n"), rows({"2"}));
+  EXPECT_EQ(out("per"), rows({"1\t1", "2\t1"}));
+}
+
 // ------------------------------------------------------------------ lattices
 
 TEST_F(EngineTest, LminShortestPaths) {
