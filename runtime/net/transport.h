@@ -57,6 +57,9 @@ class Transport {
   // "tcp://127.0.0.1:*", the bind string itself for inproc://.
   std::string endpoint() const;
   const std::string& self() const { return opts_.self; }
+  // The biggest message a node of this runtime takes in (its peers use the same default): a
+  // bigger one would make the receiver drop the connection, so senders check it first.
+  int64_t max_message_bytes() const { return opts_.max_message_bytes; }
 
   bool knows(std::string_view peer) const;
   // Added by the implementation: adds a peer after construction (e.g. one whose port was chosen

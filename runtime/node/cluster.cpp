@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include <fmt/format.h>
@@ -51,11 +52,24 @@ bool receive(net::Transport& t, std::string& bytes, milliseconds wait) {
 
 class NetLink : public NodeNetwork {
  public:
-  NetLink(net::Transport& transport, const std::string& self) : transport_(transport), self_(self) {}
+  NetLink(net::Transport& transport, const std::string& self, const plan::Program& plan)
+      : transport_(transport), self_(self), plan_(plan) {}
   void attach(net::Codec& codec) { codec_ = &codec; }
   bool knows(std::string_view node) const override { return transport_.knows(node); }
   void send(std::string_view node, uint32_t relation, const Word* rows, size_t count) override {
-    std::string bytes = codec_->encode(relation, rows, count, self_);
+    // A message the receiver would refuse to take in (bigger than its ZMQ_MAXMSGSIZE) is never
+    // sent: the receiver would drop the connection, the message would vanish and the run could
+    // only time out. It is a runtime error of this node, naming the channel, instead.
+    const std::string& channel = plan_.relations[relation].name;
+    std::string bytes;
+    try {
+      bytes = codec_->encode(relation, rows, count, self_);
+    } catch (const std::length_error& e) {
+      throw RuntimeError(fmt::format("channel `{}`: {} rows to node `{}` do not fit in one message: {}", channel, count, node, e.what()));
+    }
+    if (static_cast<int64_t>(bytes.size()) > transport_.max_message_bytes())
+      throw RuntimeError(fmt::format("channel `{}`: a message of {} rows to node `{}` takes {} bytes, more than the limit of {} bytes",
+                                     channel, count, node, bytes.size(), transport_.max_message_bytes()));
     switch (transport_.send(node, bytes)) {
       case net::Transport::SendResult::Sent: ++sent[std::string(node)]; break;
       case net::Transport::SendResult::QueueFull: ++queue_full; break;
@@ -69,6 +83,7 @@ class NetLink : public NodeNetwork {
   net::Transport& transport_;
   net::Codec* codec_ = nullptr;
   std::string self_;
+  const plan::Program& plan_;
 };
 
 struct NodeRun {
@@ -191,7 +206,7 @@ int run_deployed_node(zmq::context_t& ctx, const plan::Program& plan, const Depl
     std::string what = e.what();  // the transport names the node and the endpoint
     return run.fatal(what.find(me->endpoint) != std::string::npos ? what : fmt::format("node `{}` cannot listen at {}: {}", o.name, me->endpoint, what));
   }
-  NetLink link(*transport, o.name);
+  NetLink link(*transport, o.name, plan);
   NodeOptions no;
   no.name = o.name;
   no.print_line = o.print_line;
