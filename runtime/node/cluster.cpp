@@ -377,6 +377,21 @@ uint64_t count_of(const json& m, const std::string& key) {
   return m[key].get<uint64_t>();
 }
 
+
+// A node's per-peer message counts ("sent" or "received") from its last status; empty when the
+// status has none (a node that never reported, or a count left out of a control message).
+const json& counts_of(const json& status, const char* key) {
+  static const json kNone = json::object();
+  if (!status.is_object()) return kNone;
+  auto it = status.find(key);
+  return it == status.end() ? kNone : *it;
+}
+
+uint64_t count_total(const json& status, const char* key) {
+  uint64_t total = 0;
+  for (auto& [_, n] : counts_of(status, key).items()) total += n.get<uint64_t>();
+  return total;
+}
 }  // namespace
 
 namespace {
@@ -784,11 +799,7 @@ int launch_deployment(const LaunchOptions& lo) {
     for (auto& m : members) {
       if (m->dead) continue;
       const json& s = m->last;
-      uint64_t ms = 0, mr = 0;
-      if (s.is_object()) {
-        for (auto& [to, n] : s["sent"].items()) ms += n.get<uint64_t>();
-        for (auto& [from, n] : s["received"].items()) mr += n.get<uint64_t>();
-      }
+      uint64_t ms = count_total(s, "sent"), mr = count_total(s, "received");
       sent += ms;
       received += mr;
       if (!m->up) busy += fmt::format("\n  node `{}`: never reported (not started?)", m->node->name);
@@ -857,21 +868,16 @@ int launch_deployment(const LaunchOptions& lo) {
   for (auto& m : members) {
     const json& s = m->done ? m->done_status : m->last;
     if (!s.is_object() || (m->dead && !m->done)) continue;
-    for (auto& [to, n] : s["sent"].items()) sent_to[to] += n.get<uint64_t>();
+    for (auto& [to, n] : counts_of(s, "sent").items()) sent_to[to] += n.get<uint64_t>();
   }
   for (auto& m : members) {
     const json& s = m->done ? m->done_status : m->last;
-    uint64_t ms = 0, mr = 0;
-    if (s.is_object()) {
-      for (auto& [to, n] : s["sent"].items()) ms += n.get<uint64_t>();
-      for (auto& [from, n] : s["received"].items()) mr += n.get<uint64_t>();
-    }
+    uint64_t ms = count_total(s, "sent"), mr = count_total(s, "received");
     if (m->dead && !m->done) {
       exit = 3;
       uint64_t got = 0;
-      if (s.is_object())
-        for (auto& [from, n] : s["received"].items())
-          if (by_name.count(from) && !by_name[from]->dead) got += n.get<uint64_t>();
+      for (auto& [from, n] : counts_of(s, "received").items())
+        if (by_name.count(from) && !by_name[from]->dead) got += n.get<uint64_t>();
       uint64_t lost = sent_to[m->node->name] > got ? sent_to[m->node->name] - got : 0;
       err_line(fmt::format("bloom: node `{}` {}; {} message{} addressed to it {} lost", m->node->name, m->exit_text, lost,
                            lost == 1 ? "" : "s", lost == 1 ? "was" : "were"));
