@@ -63,6 +63,12 @@ class SmallWords {
   Word* data_;
 };
 
+// Copies n words. Rows and frames are a few words long and n is known only at run time, where
+// std::copy calls memmove, whose set-up costs more than the copy (sg: 6% of the time in memmove).
+inline void copy_words(const Word* from, size_t n, Word* to) {
+  for (size_t i = 0; i < n; ++i) to[i] = from[i];
+}
+
 // 64-bit mixing for hashing rows of words (the finaliser of MurmurHash3/splitmix64).
 inline uint64_t mix(uint64_t h) {
   h ^= h >> 33;

@@ -19,6 +19,11 @@ using plan::Version;
 namespace {
 
 constexpr size_t kBatch = 256;  // frames per batch between two steps
+// Head rows bound for a big relation are buffered up to 4 MiB of words (256 K two-column rows)
+// and inserted together (Relation::insert_many): enough rows for the probes of a batch sorted by
+// hash to land close together in a table of millions of slots (sg depth 11), little memory
+// beside such a relation.
+constexpr size_t kPendingWords = size_t{1} << 19;
 
 // An expression with its constants interned.
 struct CExpr {
@@ -72,6 +77,11 @@ struct Engine::CompiledRule {
   std::vector<Word> match_list;  // registers frames, one after the other
   std::vector<std::vector<Word>> batches;  // per step: its output batch
   std::vector<Word> rows;                  // the head rows of one batch
+  // Head rows waiting to be inserted into a relation whose key index is big
+  // (Relation::insert_many), with their key hashes.
+  std::vector<Word> pending;
+  std::vector<uint32_t> pending_hashes;
+  Relation::BatchScratch scratch;
 };
 
 struct Engine::Impl {
@@ -315,7 +325,7 @@ struct Engine::Impl {
     size_t m = 0;
     auto emit = [&](const Word* f) -> Word* {
       Word* o = out + m * R;
-      std::copy(f, f + R, o);
+      copy_words(f, R, o);
       ++m;
       return o;
     };
@@ -348,18 +358,43 @@ struct Engine::Impl {
       case StepKind::Lookup: {
         const Relation& rel = *e.relations_[s.relation];
         RowId b = range_begin(s.version, s.relation), end = range_end(s.version, s.relation);
-        SmallWords key(s.key.size());
+        SmallWords key(s.key.size()), last_key(s.key.size());
+        const size_t K = s.key.size();
+        auto visit = [&](const Word* f, RowId row) {
+          if (row < b || row >= end || !rel.alive(row)) return;
+          Relation::RowRef t = rel.row(row);
+          for (auto [c, c2] : s.equal)
+            if (t[c] != t[c2]) return;
+          Word* o = emit(f);
+          for (auto [c, reg] : s.bind) o[reg] = t[c];
+          flush_if_full();
+        };
+        if (s.index == plan::kKeyIndex) {
+          for (size_t i = 0; i < n; ++i) {
+            const Word* f = frames + i * R;
+            for_each_key_match(s, rel, f, key.data(), [&](RowId row) { visit(f, row); });
+          }
+          break;
+        }
+        // Consecutive frames often look up the same key (the inner side of a nested join sees
+        // each outer match in turn): the chain found for the previous key is used again.
+        const uint32_t index = static_cast<uint32_t>(s.index);
+        RowId first = kNoRow;
+        bool have_last = false;
         for (size_t i = 0; i < n; ++i) {
           const Word* f = frames + i * R;
-          for_each_key_match(s, rel, f, key.data(), [&](RowId row) {
-            if (row < b || row >= end || !rel.alive(row)) return;
-            Relation::RowRef t = rel.row(row);
-            for (auto [c, c2] : s.equal)
-              if (t[c] != t[c2]) return;
-            Word* o = emit(f);
-            for (auto [c, reg] : s.bind) o[reg] = t[c];
-            flush_if_full();
-          });
+          bool same = have_last;
+          for (size_t j = 0; j < K; ++j) {
+            Word v = s.key_regs[j] >= 0 ? f[s.key_regs[j]] : eval(s.key[j], f);
+            same &= v == last_key[j];
+            key[j] = v;
+          }
+          if (!same) {
+            first = rel.first_match(index, key.data());
+            copy_words(key.data(), K, last_key.data());
+            have_last = true;
+          }
+          for (RowId row = first; row != kNoRow; row = rel.next_match(index, row)) visit(f, row);
         }
         break;
       }
@@ -428,6 +463,12 @@ struct Engine::Impl {
       const Relation& rel = *e.relations_[r.plan->head];
       uint32_t hashes[kBatch];
       for (size_t i = 0; i < n; ++i) hashes[i] = rel.key_hash(rows + i * A);
+      if (rel.key_index_is_big()) {
+        r.pending.insert(r.pending.end(), rows, rows + n * A);
+        r.pending_hashes.insert(r.pending_hashes.end(), hashes, hashes + n);
+        if (r.pending.size() >= kPendingWords) flush_pending(r);
+        return;
+      }
       for (size_t i = 0; i < n; ++i) rel.touch_key_slot(hashes[i]);
       for (size_t i = 0; i < n; ++i) emit_row(r, rows + i * A, &hashes[i]);
       return;
@@ -435,19 +476,31 @@ struct Engine::Impl {
     for (size_t i = 0; i < n; ++i) emit_row(r, rows + i * A);
   }
 
+  void flush_pending(CompiledRule& r) {
+    if (r.pending_hashes.empty()) return;
+    Relation& rel = *e.relations_[r.plan->head];
+    rel.insert_many(r.pending.data(), r.pending_hashes.data(), r.pending_hashes.size(), r.scratch,
+                    [&](const Word* row, Relation::InsertResult res) { inserted(r, rel, row, res); });
+    r.pending.clear();
+    r.pending_hashes.clear();
+  }
+
+  void inserted(CompiledRule& r, const Relation& rel, const Word* row, Relation::InsertResult res) {
+    if (res.outcome == Relation::Outcome::Conflict) key_violation(rel, row, res.row, r.plan->where, "the rule `" + r.plan->text + "`");
+    if (res.outcome == Relation::Outcome::Added || res.outcome == Relation::Outcome::Merged) {
+      if (++e.progress_.derived >= next_progress && e.on_progress) {
+        next_progress = e.progress_.derived + (1 << 16);
+        e.on_progress(e.progress_);
+      }
+    }
+  }
+
   // `hash`: the head row's key hash (Relation::key_hash) when the caller has it.
   void emit_row(CompiledRule& r, const Word* row, const uint32_t* hash = nullptr) {
     switch (r.plan->op) {
       case plan::HeadOp::Insert: {
         Relation& rel = *e.relations_[r.plan->head];
-        auto res = hash ? rel.insert(row, *hash) : rel.insert(row);
-        if (res.outcome == Relation::Outcome::Conflict) key_violation(rel, row, res.row, r.plan->where, "the rule `" + r.plan->text + "`");
-        if (res.outcome == Relation::Outcome::Added || res.outcome == Relation::Outcome::Merged) {
-          if (++e.progress_.derived >= next_progress && e.on_progress) {
-            next_progress = e.progress_.derived + (1 << 16);
-            e.on_progress(e.progress_);
-          }
-        }
+        inserted(r, rel, row, hash ? rel.insert(row, *hash) : rel.insert(row));
         break;
       }
       case plan::HeadOp::Send: sink->send(r.plan->head, row, *r.plan); break;
@@ -568,7 +621,10 @@ struct Engine::Impl {
     try {
       std::vector<Word> frame(r.registers, 0);
       if (r.aggregates && r.match_list.size()) r.match_list.clear();  // left by a run that threw
+      r.pending.clear();
+      r.pending_hashes.clear();
       exec(r, 0, frame.data(), 1);
+      flush_pending(r);
       if (r.aggregates) finish_aggregates(r);
     } catch (const RuntimeError& err) {
       if (err.located) throw;

@@ -11,14 +11,16 @@
 //    shifted out), and the entries are kept sorted by hash: a lookup starts at the home slot and
 //    stops at the first empty slot or larger hash, and growing is one streaming pass over the old
 //    table (the entries arrive in hash order, so they are written in order too);
-//  - the capacity is any size: a big table (4 M slots and more) grows by 1.25 at 90% load, so it
-//    is 72-90% full; a smaller one grows at 80%, where shorter runs of full slots make inserts
-//    faster (sg depth 11: 1.40 -> 1.29 s; 0.7 was no faster) for little memory.
+//  - the capacity is any size (a ladder of them, see next_rung): a big table (4 M slots and more)
+//    grows by 1/8 at 90% load, so it is 80-90% full; a smaller one grows at 80%, where shorter
+//    runs of full slots make inserts faster (sg depth 11: 1.40 -> 1.29 s; 0.7 was no faster) for
+//    little memory.
 #pragma once
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "core/memory.h"
 
@@ -50,6 +52,8 @@ class KeyTable {
   size_t size() const { return size_; }
   size_t capacity() const { return slots_; }  // allocated slots (overflow area included)
   size_t memory_bytes() const { return slots_ * sizeof(Entry); }
+  // Changes whenever the entries move to a new table (so pointers to entries are stale).
+  uint64_t generation() const { return generation_; }
 
   // The entry of hash `h` whose row `same(row)` accepts, or nullptr.
   template <class Same>
@@ -90,7 +94,8 @@ class KeyTable {
         grow();
         continue;
       }
-      if (q != p) std::memmove(p + 1, p, static_cast<size_t>(q - p) * sizeof(Entry));
+      // Runs are short (a few entries at 80-90% load): a loop, not a memmove call.
+      for (Entry* x = q; x != p; --x) *x = x[-1];
       *p = entry(row, h);
       ++size_;
       return {p, true};
@@ -128,6 +133,7 @@ class KeyTable {
     }
     size_ = 0;
   }
+  // Room for n entries without growing.
   void reserve(size_t n) {
     if (n > limit_) rehash(capacity_for(n));
   }
@@ -139,20 +145,29 @@ class KeyTable {
   static constexpr double kMaxLoadSmall = 0.8;
   static constexpr size_t kSmallSlots = size_t{1} << 22;
   static double max_load(size_t cap) { return cap < kSmallSlots ? kMaxLoadSmall : kMaxLoad; }
+  static size_t limit_of(size_t cap) { return static_cast<size_t>(static_cast<double>(cap) * max_load(cap)); }
   static size_t overflow(size_t cap) { return 16 + cap / 64; }
+
+  // Capacities come from one ladder, so a table's size depends only on how many entries it has
+  // had, not on how it grew (entry by entry, or by reserve for a batch): small tables double
+  // (few rehashes while they are cheap); from 4096 slots they grow by a quarter; a table that
+  // would reach 4 M slots that way, where the index is most of a big relation's memory, grows by
+  // an eighth, so big tables stay 80-90% full.
+  static size_t next_rung(size_t cap) {
+    if (cap < 16) return 16;
+    if (cap < 4096) return cap * 2;
+    return cap + cap / 4 < kSmallSlots ? cap + cap / 4 : cap + cap / 8;
+  }
+  // The smallest capacity of the ladder that holds n entries.
   static size_t capacity_for(size_t n) {
-    size_t cap = static_cast<size_t>(static_cast<double>(n) / kMaxLoadSmall) + 1;
-    return cap < kSmallSlots ? cap : static_cast<size_t>(static_cast<double>(n) / kMaxLoad) + 1;
+    size_t cap = 16;
+    while (limit_of(cap) < n) cap = next_rung(cap);
+    return cap;
   }
 
   size_t home(uint32_t h) const { return static_cast<size_t>((static_cast<uint64_t>(h << shift_) * cap_) >> 32); }
 
-  void grow() {
-    // Small tables double (few rehashes while they are cheap); big ones grow by a quarter, so
-    // they stay between 72% and 90% full.
-    size_t cap = cap_ < 4096 ? std::max<size_t>(16, cap_ * 2) : cap_ + cap_ / 4;
-    rehash(cap);
-  }
+  void grow() { rehash(next_rung(cap_)); }
 
   // Moves every entry into a table of `cap` home slots: the old entries are in hash order, so
   // each goes to max(its home, one past the previous one), in one pass over both tables.
@@ -175,11 +190,12 @@ class KeyTable {
         else t[at] = e, next = at + 1;
       }
       if (!fits) {  // the last run overflowed the new table: try a larger one
-        cap += cap / 4 + 16;
+        cap = next_rung(cap);
         continue;
       }
       fresh.size_ = size_;
-      fresh.limit_ = static_cast<size_t>(static_cast<double>(cap) * max_load(cap));
+      fresh.limit_ = limit_of(cap);
+      fresh.generation_ = generation_ + 1;
       swap(fresh);
       return;
     }
@@ -197,6 +213,7 @@ class KeyTable {
     std::swap(size_, o.size_);
     std::swap(limit_, o.limit_);
     std::swap(shift_, o.shift_);
+    std::swap(generation_, o.generation_);
   }
 
   Entry* table_ = nullptr;
@@ -205,6 +222,30 @@ class KeyTable {
   size_t size_ = 0;
   size_t limit_ = 0;  // grow before inserting beyond this many entries
   uint32_t shift_ = 0;
+  uint64_t generation_ = 0;
 };
+
+// Sorts a batch's hashes, with each one's position in the batch: keys (hash << 32 | position)
+// in hash order, positions ascending among equal hashes (four counting-sort passes of 8 bits).
+// A key index's home slots ascend with the hash (the part in the top bits, the slot below), so
+// probing a big table in this order walks it in one direction and the hardware prefetches ahead,
+// where probes in arrival order each miss the cache; and in a table kept in hash order an entry
+// inserted in this order is never moved by the ones inserted after it.
+inline const uint64_t* sort_by_hash(const uint32_t* hashes, size_t n, std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
+  keys.resize(n);
+  tmp.resize(n);
+  for (size_t i = 0; i < n; ++i) keys[i] = (static_cast<uint64_t>(hashes[i]) << 32) | i;
+  uint64_t* from = keys.data();
+  uint64_t* to = tmp.data();
+  for (unsigned shift = 32; shift < 64; shift += 8) {
+    size_t start[256] = {};
+    for (size_t i = 0; i < n; ++i) ++start[(from[i] >> shift) & 0xff];
+    size_t sum = 0;
+    for (size_t& c : start) sum += std::exchange(c, sum);
+    for (size_t i = 0; i < n; ++i) to[start[(from[i] >> shift) & 0xff]++] = from[i];
+    std::swap(from, to);
+  }
+  return from;  // four passes: back in keys
+}
 
 }  // namespace bloom::rt

@@ -81,6 +81,90 @@ void Relation::split_key_index() {
   all.for_each([&](Entry e) { key_part(hash_of(e)).insert_new(hash_of(e), row_of(e)); });
 }
 
+void Relation::reserve_keys(const uint64_t* keys, size_t n) {
+  if (key_parts_.size() == 1 && rows_ + n >= kSplitRows) split_key_index();
+  if (key_parts_.size() == 1) {
+    key_parts_[0].reserve(key_parts_[0].size() + n);
+    return;
+  }
+  for (size_t i = 0; i < n;) {
+    uint32_t part = static_cast<uint32_t>(keys[i] >> (64 - kPartBits));
+    size_t j = i;
+    while (j < n && keys[j] >> (64 - kPartBits) == part) ++j;
+    key_parts_[part].reserve(key_parts_[part].size() + (j - i));
+    i = j;
+  }
+}
+
+const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const uint32_t* hashes, size_t n, BatchScratch& scratch) {
+  const uint64_t* order = sort_by_hash(hashes, n, scratch.keys, scratch.tmp);
+  auto position = [&](size_t j) { return static_cast<uint32_t>(order[j]); };
+  auto hash = [&](size_t j) { return static_cast<uint32_t>(order[j] >> 32); };
+  // The rows in hash order, gathered in one loop (independent loads, so their misses overlap)
+  // rather than read through the permutation by each probe.
+  const size_t A = arity_;
+  scratch.sorted_rows.resize(n * A);
+  Word* sorted = scratch.sorted_rows.data();
+  for (size_t j = 0; j < n; ++j) copy_words(rows + position(j) * A, A, sorted + j * A);
+  reserve_keys(order, n);
+
+  // Results by batch position; a row number >= base is provisional: base + the sorted place of
+  // the batch row that holds it.
+  const RowId base = rows_;
+  scratch.results.assign(n, InsertResult{Outcome::Added, kNoRow});
+  scratch.slots.assign(n, nullptr);
+  InsertResult* results = scratch.results.data();
+  uint64_t generations = 0;
+  for (const auto& part : key_parts_) generations += part.generation();
+  SmallWords key(key_cols_.size());
+  Word* k = key.data();
+  for (size_t j = 0; j < n; ++j) {
+    const Word* values = sorted + j * A;
+    for (size_t c = 0; c < key_cols_.size(); ++c) k[c] = values[key_cols_[c]];
+    auto same = [&](RowId r) {
+      if (r < base) return key_equals(r, k);
+      const Word* other = sorted + static_cast<size_t>(r - base) * A;
+      for (uint32_t c : key_cols_)
+        if (other[c] != values[c]) return false;
+      return true;
+    };
+    uint32_t h = hash(j);
+    auto [slot, added] = key_part(h).insert(h, base + static_cast<RowId>(j), same);
+    InsertResult& res = results[position(j)];
+    if (added) {
+      scratch.slots[j] = slot;
+      continue;
+    }
+    RowId old = row_of(*slot);
+    res = {Outcome::Duplicate, old};
+    for (uint32_t c : plain_nonkey_) {
+      Word have = old < base ? row(old)[c] : sorted[static_cast<size_t>(old - base) * A + c];
+      if (have != values[c]) res.outcome = Outcome::Conflict;
+    }
+  }
+  // Append the new rows in batch order; then give their entries the real row numbers.
+  for (size_t i = 0; i < n; ++i)
+    if (results[i].row == kNoRow) results[i].row = append(rows + i * A);
+  uint64_t now = 0;
+  for (const auto& part : key_parts_) now += part.generation();
+  for (size_t j = 0; j < n; ++j) {
+    if (!scratch.slots[j]) continue;
+    uint32_t h = hash(j);
+    KeyTable::Entry* slot = scratch.slots[j];
+    if (now != generations) {  // a table grew during the batch (a run reached its end): look again
+      RowId provisional = base + static_cast<RowId>(j);
+      slot = const_cast<KeyTable::Entry*>(key_part(h).find(h, [&](RowId r) { return r == provisional; }));
+    }
+    *slot = entry(results[position(j)].row, h);
+  }
+  // Duplicates and conflicts with a row of this batch name the row it became.
+  for (size_t i = 0; i < n; ++i) {
+    InsertResult& res = results[i];
+    if (res.outcome != Outcome::Added && res.row >= base && res.row - base < n) res.row = results[position(res.row - base)].row;
+  }
+  return results;
+}
+
 bool Relation::fits_narrow(const Word* values) const {
   for (uint32_t c = 0; c < arity_; ++c) {
     int64_t v = static_cast<int64_t>(values[c]);
@@ -113,7 +197,7 @@ RowId Relation::append(const Word* values) {
     int32_t* cells = static_cast<int32_t*>(to);
     for (uint32_t c = 0; c < arity_; ++c) cells[c] = static_cast<int32_t>(static_cast<int64_t>(values[c]));
   } else {
-    std::copy(values, values + arity_, static_cast<Word*>(to));
+    copy_words(values, arity_, static_cast<Word*>(to));
   }
   ++rows_;
   ++live_;
@@ -140,7 +224,7 @@ Relation::InsertResult Relation::insert(const Word* values, uint32_t h) {
   Word* k = key.data();
   for (size_t i = 0; i < key_cols_.size(); ++i) k[i] = values[key_cols_[i]];
   // One probe: the entry for the next row is constructed only if the key is absent.
-  if (rows_ == kSplitRows && key_parts_.size() == 1) split_key_index();
+  if (rows_ >= kSplitRows && key_parts_.size() == 1) split_key_index();
   KeyTable& keys = key_part(h);
   auto [slot, added] = keys.insert(h, rows_, [&](RowId r) { return key_equals(r, k); });
   if (added) return {Outcome::Added, append(values)};
@@ -174,6 +258,18 @@ uint32_t Relation::key_hash(const Word* values) const {
   Word* k = key.data();
   for (size_t i = 0; i < key_cols_.size(); ++i) k[i] = values[key_cols_[i]];
   return hash_values(k, key_cols_.size());
+}
+
+size_t Relation::key_slots() const {
+  size_t slots = 0;
+  for (const auto& part : key_parts_) slots += part.capacity();
+  return slots;
+}
+
+bool Relation::key_index_is_big() const {
+  // Past the last-level cache share of one core (and a part's table is past L2 long before).
+  constexpr size_t kBigSlots = size_t{1} << 20;  // 8 MiB
+  return key_slots() >= kBigSlots;
 }
 
 RowId Relation::find_key(const Word* key) const {

@@ -398,5 +398,72 @@ TEST_F(StorageTest, FullWidthValuesReadBackExactly) {
   EXPECT_EQ(matches(r, 0, {3}).size(), kSomeRows / 7);
 }
 
+// insert_many must give what inserting the rows one by one gives: the same outcome for each row,
+// the same rows named by duplicates and conflicts, and the same row numbers (new rows are
+// appended in batch order even when the batch is probed in hash order).
+class InsertManyTest : public StorageTest {
+ protected:
+  // A table kv(k, v) keyed on k: a repeated k with another v is a conflict.
+  rt::Relation& keyed() { return make(relation_decl("kv", {{"k", kInt}, {"v", kInt}}, {0}, true)); }
+
+  void insert_both(rt::Relation& many, rt::Relation& one_by_one, const std::vector<Word>& batch) {
+    const size_t n = batch.size() / 2;
+    std::vector<uint32_t> hashes(n);
+    for (size_t i = 0; i < n; ++i) hashes[i] = many.key_hash(batch.data() + 2 * i);
+    size_t i = 0;
+    many.insert_many(batch.data(), hashes.data(), n, scratch, [&](const Word* row, rt::Relation::InsertResult got) {
+      ASSERT_EQ(row, batch.data() + 2 * i) << "results come in batch order";
+      auto want = one_by_one.insert(row);
+      ASSERT_EQ(got.outcome, want.outcome) << "row " << i << " (" << row[0] << ", " << row[1] << ")";
+      ASSERT_EQ(got.row, want.row) << "row " << i;
+      ++i;
+    });
+    ASSERT_EQ(i, n) << "done is called once per row";
+    ASSERT_EQ(many.end(), one_by_one.end());
+    ASSERT_EQ(many.live(), one_by_one.live());
+    for (RowId r = 0; r < many.end(); ++r) ASSERT_EQ(row_of(many, r), row_of(one_by_one, r)) << "row number " << r;
+    for (size_t j = 0; j < n; ++j) ASSERT_NE(many.find_key(batch.data() + 2 * j), kNoRow);
+  }
+
+  rt::Relation::BatchScratch scratch;
+};
+
+TEST_F(InsertManyTest, ABatchInHashOrderEqualsOneByOne) {
+  auto& many = keyed();
+  auto& one = keyed();
+  // Stored before: k = 0, 3, 6, ... with v = k.
+  std::vector<Word> first;
+  for (Word k = 0; k < 3000; k += 3) first.insert(first.end(), {k, k});
+  insert_both(many, one, first);
+  // New keys, duplicates of stored rows and of rows earlier in the batch, conflicts with both.
+  std::vector<Word> batch;
+  for (Word k = 0; k < 6000; ++k) {
+    batch.insert(batch.end(), {k, k});                 // new, or a duplicate of a stored row
+    if (k % 5 == 0) batch.insert(batch.end(), {k, k});  // a duplicate within the batch
+    if (k % 7 == 0) batch.insert(batch.end(), {k, k + 1});  // a conflict
+  }
+  insert_both(many, one, batch);
+}
+
+TEST_F(InsertManyTest, ABatchThatCrossesTheSplitEqualsOneByOne) {
+  auto& many = ints(2);
+  auto& one = ints(2);
+  std::vector<Word> batch;
+  for (Word i = 0; i < kSplitRows + kSomeRows; ++i) batch.insert(batch.end(), {i % 1013, i / 1013});
+  for (Word i = 0; i < 5000; ++i) batch.insert(batch.end(), {i % 1013, i / 1013});  // duplicates
+  insert_both(many, one, batch);
+}
+
+TEST_F(InsertManyTest, ASmallBatchIntoABigIndexEqualsOneByOne) {
+  auto& many = keyed();
+  auto& one = keyed();
+  std::vector<Word> rows;
+  for (Word k = 0; k < kSplitRows; ++k) rows.insert(rows.end(), {k, 2 * k});
+  insert_both(many, one, rows);
+  ASSERT_TRUE(many.key_index_is_big());
+  std::vector<Word> batch = {5, 10, 5, 11, kSplitRows + 1, 0, kSplitRows + 1, 0, 7, 14};
+  insert_both(many, one, batch);  // a duplicate, a conflict, a new key twice, a duplicate
+}
+
 }  // namespace
 }  // namespace bloom::test
