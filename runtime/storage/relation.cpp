@@ -108,9 +108,13 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
   for (size_t j = 0; j < n; ++j) copy_words(rows + position(j) * A, A, sorted + j * A);
   reserve_keys(order, n);
 
-  // Results by batch position; a row number >= base is provisional: base + the sorted place of
-  // the batch row that holds it.
-  const RowId base = rows_;
+  // Results by batch position. New keys are entered with provisional row numbers counted down
+  // from the top, kTop - the sorted place of the batch row that holds them, so that they are
+  // never taken for real ones (insert_many leaves room for both).
+  constexpr RowId kTop = kNoRow - 1;
+  auto provisional = [&](size_t j) { return kTop - static_cast<RowId>(j); };
+  auto is_provisional = [&](RowId r) { return r > kTop - n; };
+  auto place_of = [&](RowId r) { return static_cast<size_t>(kTop - r); };
   scratch.results.assign(n, InsertResult{Outcome::Added, kNoRow});
   scratch.slots.assign(n, nullptr);
   InsertResult* results = scratch.results.data();
@@ -122,14 +126,14 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
     const Word* values = sorted + j * A;
     for (size_t c = 0; c < key_cols_.size(); ++c) k[c] = values[key_cols_[c]];
     auto same = [&](RowId r) {
-      if (r < base) return key_equals(r, k);
-      const Word* other = sorted + static_cast<size_t>(r - base) * A;
+      if (!is_provisional(r)) return key_equals(r, k);
+      const Word* other = sorted + place_of(r) * A;
       for (uint32_t c : key_cols_)
         if (other[c] != values[c]) return false;
       return true;
     };
     uint32_t h = hash(j);
-    auto [slot, added] = key_part(h).insert(h, base + static_cast<RowId>(j), same);
+    auto [slot, added] = key_part(h).insert(h, provisional(j), same);
     InsertResult& res = results[position(j)];
     if (added) {
       scratch.slots[j] = slot;
@@ -138,7 +142,7 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
     RowId old = row_of(*slot);
     res = {Outcome::Duplicate, old};
     for (uint32_t c : plain_nonkey_) {
-      Word have = old < base ? row(old)[c] : sorted[static_cast<size_t>(old - base) * A + c];
+      Word have = is_provisional(old) ? sorted[place_of(old) * A + c] : row(old)[c];
       if (have != values[c]) res.outcome = Outcome::Conflict;
     }
   }
@@ -151,16 +155,17 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
     if (!scratch.slots[j]) continue;
     uint32_t h = hash(j);
     KeyTable::Entry* slot = scratch.slots[j];
-    if (now != generations) {  // a table grew during the batch (a run reached its end): look again
-      RowId provisional = base + static_cast<RowId>(j);
-      slot = const_cast<KeyTable::Entry*>(key_part(h).find(h, [&](RowId r) { return r == provisional; }));
-    }
+    const RowId mine = provisional(j);
+    if (now != generations)  // a table grew during the batch (a run reached its end): look again
+      slot = const_cast<KeyTable::Entry*>(key_part(h).find(h, [&](RowId r) { return r == mine; }));
+    else  // a later insert into the same run may have shifted it up a slot or a few
+      while (row_of(*slot) != mine) ++slot;
     *slot = entry(results[position(j)].row, h);
   }
   // Duplicates and conflicts with a row of this batch name the row it became.
   for (size_t i = 0; i < n; ++i) {
     InsertResult& res = results[i];
-    if (res.outcome != Outcome::Added && res.row >= base && res.row - base < n) res.row = results[position(res.row - base)].row;
+    if (res.outcome != Outcome::Added && is_provisional(res.row)) res.row = results[position(place_of(res.row))].row;
   }
   return results;
 }

@@ -90,12 +90,15 @@ class Relation {
   // group is inserted, so that their cache misses overlap.
   template <class F>
   void insert_many(const Word* rows, const uint32_t* hashes, size_t n, BatchScratch& scratch, F&& done) {
-    if (lattice_cols_.empty() && n * kSortedGap >= key_slots() && rows_ + n < kNoRow) {
+    if (lattice_cols_.empty() && n * kSortedGap >= key_slots() && rows_ + 2 * n < size_t{kNoRow} - 1) {
       const InsertResult* results = insert_sorted(rows, hashes, n, scratch);
       for (size_t i = 0; i < n; ++i) done(rows + i * arity_, results[i]);
       return;
     }
-    if (scratch.keys.capacity()) scratch = BatchScratch{};  // sorted batches are over: free their memory
+    // Once even the largest batch sorted so far would not be sorted, free the sort's memory (a
+    // relation grows; freeing it after every small batch instead made sg map and clear pages anew
+    // for each big one: 16% of its time).
+    if (scratch.keys.capacity() && key_slots() > kSortedGap * scratch.keys.capacity()) scratch = BatchScratch{};
     constexpr size_t kGroup = 256;
     for (size_t g = 0; g < n; g += kGroup) {
       size_t end = std::min(n, g + kGroup);
@@ -221,11 +224,12 @@ class Relation {
   size_t key_slots() const;
   // insert_many for a batch in hash order, for relations without lattice columns (no row is
   // ever merged): the rows are probed in hash order, each new key entered with a provisional row
-  // number (the base plus its place in the sorted batch); then the new rows are appended in batch
+  // number (counted down from the top by its place in the sorted batch); then the new rows are appended in batch
   // order - appending them in hash order instead scattered rows derived together, and tc on the
-  // random graph, whose duplicates read the stored rows, took 40% longer - and their entries,
-  // which the later inserts of the batch never move, get the real row numbers. Returns the
-  // results in batch order.
+  // random graph, whose duplicates read the stored rows, took 40% longer - and their entries
+  // get the real row numbers (found where they were entered, or a few slots up: an entry only
+  // moves up, when a later insert of the batch lands before it in its run). Returns the results
+  // in batch order.
   const InsertResult* insert_sorted(const Word* rows, const uint32_t* hashes, size_t n, BatchScratch& scratch);
   // Makes room in the key index for n more keys (keys: hash << 32 | anything, in hash order): a
   // batch inserted in hash order fills the low end of a table first, so a table that grew only

@@ -465,5 +465,20 @@ TEST_F(InsertManyTest, ASmallBatchIntoABigIndexEqualsOneByOne) {
   insert_both(many, one, batch);  // a duplicate, a conflict, a new key twice, a duplicate
 }
 
+TEST_F(InsertManyTest, ABatchWhoseRunOverflowsTheTableEqualsOneByOne) {
+  // Keys whose hashes all fall in the last 1/4096 of the hash space share one home slot at the
+  // end of the table: their run outgrows the overflow area, the table grows in the middle of
+  // the batch, and the entries must be found again after the move.
+  auto& many = ints(2);
+  auto& one = ints(2);
+  std::vector<Word> batch;
+  for (Word i = 0; batch.size() < 2 * 2000; ++i) {
+    Word row[] = {i, 7};
+    if (many.key_hash(row) >= 0xfff00000u) batch.insert(batch.end(), {i, 7});
+  }
+  batch.insert(batch.end(), batch.begin(), batch.begin() + 200);  // and some duplicates
+  insert_both(many, one, batch);
+}
+
 }  // namespace
 }  // namespace bloom::test
