@@ -109,9 +109,36 @@ struct NodeRun {
   }
 
   int fatal(const std::string& message) {
-    if (control) tell({{"type", "fatal"}, {"error", message}});
-    else log("bloom: error: " + message);
+    if (control) {
+      tell({{"type", "fatal"}, {"error", message}});
+      await_bye();
+    } else {
+      log("bloom: error: " + message);
+    }
     return 3;
+  }
+
+  // After its last message to the launcher (`done` or `fatal`) a node waits for the launcher's
+  // `bye` before it exits. ZeroMQ delivers that message on the launcher's I/O thread, so without
+  // the acknowledgement the launcher could see the process end (waitpid) before the message
+  // arrives and report a node that ended well as dead. Bounded, and a stop (SIGTERM, also sent
+  // when the launcher dies) ends the wait: the launcher is then gone or gives up on this node.
+  void await_bye() {
+    if (!control) return;
+    auto until = Clock::now() + std::chrono::seconds(10);
+    zmq::message_t m;
+    while (Clock::now() < until && !(o.stop && o.stop->load())) {
+      zmq::pollitem_t item{control->handle(), 0, ZMQ_POLLIN, 0};
+      try {
+        zmq::poll(&item, 1, milliseconds(50));
+        while (control->recv(m, zmq::recv_flags::dontwait)) {
+          json j = json::parse(m.to_string_view(), nullptr, false);
+          if (j.is_object() && j.value("type", "") == "bye") return;
+        }
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) return;
+      }
+    }
   }
 
   std::string state_name() const { return state == State::Running ? "running" : state == State::Halted ? "halted" : "failed"; }
@@ -306,6 +333,7 @@ int run_deployed_node(zmq::context_t& ctx, const plan::Program& plan, const Depl
         wait = std::min(wait, std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(*t - Clock::now())));
     if (receive(*transport, bytes, wait)) run.handle(bytes, codec, msg, link, node);
   }
+  if (finished) run.await_bye();
   if (!run.control) {
     // On its own: the outputs are written (or printed) when it halts, fails or is stopped.
     std::string text = finish();
@@ -665,21 +693,25 @@ int launch_deployment(const LaunchOptions& lo) {
         err_line("bloom: error: " + m.error);
         m.dead = true;  // it stops by itself
         m.exit_text = "could not run";
+        send_to(m, {{"type", "bye"}});  // it waits for this before it exits
       } else if (type == "done") {
         m.done = true;
         m.done_status = j;
+        send_to(m, {{"type", "bye"}});
       }
     }
+    // A node exits only after its `done` or `fatal` was read above (it waits for the `bye`), so
+    // an exit seen here without one is a death. A process is reaped even when its node is known
+    // to have stopped (`fatal`).
     for (auto& m : members) {
-      if (m->dead) continue;
       if (lo.in_process) {
-        if (m->thread_done && !m->done) mark_dead(*m, "stopped");
+        if (!m->dead && m->thread_done && !m->done) mark_dead(*m, "stopped");
         continue;
       }
       int status = 0;
       if (m->pid > 0 && waitpid(m->pid, &status, WNOHANG) == m->pid) {
         m->pid = -1;
-        mark_dead(*m, describe_exit(status));
+        mark_dead(*m, describe_exit(status));  // nothing more if it is already dead
       }
     }
   };
