@@ -5,7 +5,9 @@
 //     beside raw ZeroMQ PUSH/PULL sending 1000 16-byte tuples a message, in the same run.
 // (b) round trip: a 1-tuple message ping-ponged between two Transports (encode, send, receive,
 //     decode on both sides) beside raw ZeroMQ REQ/REP with a 16-byte payload.
-// Each side has its own zmq::context_t, as two processes would.
+// Each side has its own zmq::context_t, as two processes would. (c) The raw REQ/REP round trip
+// again with the REP side in a child process: the reference for nodes, which are processes
+// (bench/net/node_bench.py prints it beside the node-to-node round trip).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -15,6 +17,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <zmq.hpp>
 
@@ -208,6 +213,64 @@ Latency raw_rtt(int warmup, int iters) {
   return summarize(us);
 }
 
+// The REP side in a forked child with a context of its own (created after the fork: a context
+// must not cross one); the child sends its endpoint up a pipe, answers warmup + iters requests
+// and exits.
+Latency raw_rtt_processes(int warmup, int iters) {
+  int fds[2];
+  if (pipe(fds) != 0) {
+    std::perror("net_bench: pipe");
+    std::exit(1);
+  }
+  pid_t child = fork();
+  if (child < 0) {
+    std::perror("net_bench: fork");
+    std::exit(1);
+  }
+  if (child == 0) {
+    close(fds[0]);
+    zmq::context_t ctx;
+    zmq::socket_t rep(ctx, zmq::socket_type::rep);
+    rep.bind("tcp://127.0.0.1:*");
+    std::string ep = rep.get(zmq::sockopt::last_endpoint);
+    ep.push_back('\n');
+    if (write(fds[1], ep.data(), ep.size()) != static_cast<ssize_t>(ep.size())) _exit(1);
+    close(fds[1]);
+    zmq::message_t m;
+    for (int i = 0; i < warmup + iters; ++i) {
+      (void)rep.recv(m, zmq::recv_flags::none);
+      (void)rep.send(m, zmq::send_flags::none);
+    }
+    rep.close();
+    ctx.close();
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string ep;
+  char c;
+  while (read(fds[0], &c, 1) == 1 && c != '\n') ep += c;
+  close(fds[0]);
+  if (ep.empty()) {
+    std::fprintf(stderr, "net_bench: the REP process sent no endpoint\n");
+    std::exit(1);
+  }
+  zmq::context_t ctx;
+  zmq::socket_t req(ctx, zmq::socket_type::req);
+  req.connect(ep);
+  char payload[16] = {};
+  std::vector<double> us;
+  zmq::message_t reply;
+  for (int i = 0; i < warmup + iters; ++i) {
+    auto t = steady_clock::now();
+    (void)req.send(zmq::const_buffer(payload, sizeof payload), zmq::send_flags::none);
+    (void)req.recv(reply, zmq::recv_flags::none);
+    if (i >= warmup) us.push_back(duration<double, std::micro>(steady_clock::now() - t).count());
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  return summarize(us);
+}
+
 Latency net_rtt(int warmup, int iters) {
   plan::Program p = channel_program();
   Node na(p), nb(p);
@@ -300,5 +363,12 @@ int main(int argc, char** argv) {
   double lr = median(lratios);
   std::printf("  median: raw %.1f us, net %.1f us; median ratio %.2fx (target <= 2x): %s\n", median(rmed), median(nmed), lr,
               lr <= 2 ? "PASS" : "FAIL");
+  std::vector<double> pmed;
+  for (int r = 0; r < runs; ++r) {
+    Latency pl = raw_rtt_processes(warmup, iters);
+    pmed.push_back(pl.median_us);
+    std::printf("  run %d: raw REQ/REP between two processes median %.1f us (p99 %.1f)\n", r + 1, pl.median_us, pl.p99_us);
+  }
+  std::printf("  median: raw between processes %.1f us\n", median(pmed));
   return 0;
 }
