@@ -186,6 +186,20 @@ Latency summarize(std::vector<double>& us) {
   return {us[us.size() / 2], us[std::min(us.size() - 1, us.size() * 99 / 100)]};
 }
 
+// Times warmup + iters round trips of a 16-byte request on a connected REQ socket.
+Latency time_requests(zmq::socket_t& req, int warmup, int iters) {
+  char payload[16] = {};
+  std::vector<double> us;
+  zmq::message_t reply;
+  for (int i = 0; i < warmup + iters; ++i) {
+    auto t = steady_clock::now();
+    (void)req.send(zmq::const_buffer(payload, sizeof payload), zmq::send_flags::none);
+    (void)req.recv(reply, zmq::recv_flags::none);
+    if (i >= warmup) us.push_back(duration<double, std::micro>(steady_clock::now() - t).count());
+  }
+  return summarize(us);
+}
+
 Latency raw_rtt(int warmup, int iters) {
   zmq::context_t ctx_a, ctx_b;
   zmq::socket_t rep(ctx_b, zmq::socket_type::rep);
@@ -200,17 +214,9 @@ Latency raw_rtt(int warmup, int iters) {
   });
   zmq::socket_t req(ctx_a, zmq::socket_type::req);
   req.connect(ep);
-  char payload[16] = {};
-  std::vector<double> us;
-  zmq::message_t reply;
-  for (int i = 0; i < warmup + iters; ++i) {
-    auto t = steady_clock::now();
-    (void)req.send(zmq::const_buffer(payload, sizeof payload), zmq::send_flags::none);
-    (void)req.recv(reply, zmq::recv_flags::none);
-    if (i >= warmup) us.push_back(duration<double, std::micro>(steady_clock::now() - t).count());
-  }
+  Latency l = time_requests(req, warmup, iters);
   server.join();
-  return summarize(us);
+  return l;
 }
 
 // The REP side in a forked child with a context of its own (created after the fork: a context
@@ -257,18 +263,10 @@ Latency raw_rtt_processes(int warmup, int iters) {
   zmq::context_t ctx;
   zmq::socket_t req(ctx, zmq::socket_type::req);
   req.connect(ep);
-  char payload[16] = {};
-  std::vector<double> us;
-  zmq::message_t reply;
-  for (int i = 0; i < warmup + iters; ++i) {
-    auto t = steady_clock::now();
-    (void)req.send(zmq::const_buffer(payload, sizeof payload), zmq::send_flags::none);
-    (void)req.recv(reply, zmq::recv_flags::none);
-    if (i >= warmup) us.push_back(duration<double, std::micro>(steady_clock::now() - t).count());
-  }
+  Latency l = time_requests(req, warmup, iters);
   int status = 0;
   waitpid(child, &status, 0);
-  return summarize(us);
+  return l;
 }
 
 Latency net_rtt(int warmup, int iters) {
