@@ -1,5 +1,7 @@
 #include "net/transport.h"
 
+#include <sched.h>
+
 #include <cstdint>
 #include <iostream>
 #include <stdexcept>
@@ -94,6 +96,22 @@ Transport::SendResult Transport::send(std::string_view peer, std::string_view by
   }
   ++stats_.sent;
   return SendResult::Sent;
+}
+
+bool Transport::spin_for_message(std::chrono::microseconds spin) {
+  // zmq_poll, not a ZMQ_DONTWAIT receive: a non-blocking receive reads the socket's command queue
+  // (where "a message arrived" comes from the I/O thread) at most once a millisecond or so.
+  auto until = std::chrono::steady_clock::now() + spin;
+  zmq::pollitem_t item{in_.handle(), 0, ZMQ_POLLIN, 0};
+  do {
+    try {
+      if (zmq::poll(&item, 1, std::chrono::milliseconds(0)) > 0) return true;
+    } catch (const zmq::error_t&) {
+      return false;  // EINTR or ETERM: the caller's loop looks at why
+    }
+    sched_yield();
+  } while (std::chrono::steady_clock::now() < until);
+  return false;
 }
 
 bool Transport::receive(std::string& bytes, std::chrono::milliseconds timeout) {

@@ -72,6 +72,9 @@ class Transport {
   SendResult send(std::string_view peer, std::string_view bytes);
   // Waits up to `timeout` for one inbound message (0 = poll). false on timeout.
   bool receive(std::string& bytes, std::chrono::milliseconds timeout);
+  // Whether a message arrives within `spin`, checking without sleeping (yielding the CPU between
+  // checks): a thread that sleeps is woken late, the more so on a virtual machine.
+  bool spin_for_message(std::chrono::microseconds spin);
 
   // sent: messages queued for sending; received: messages taken by receive(); refused: sends
   // not queued (QueueFull or UnknownPeer).
