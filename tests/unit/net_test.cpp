@@ -594,6 +594,23 @@ TEST(NetTransport, InprocWithASharedContextAndManyMessages) {
   EXPECT_EQ(tb.stats().received, 500u);
 }
 
+TEST(NetTransport, SpinningSeesAMessageWithoutTakingIt) {
+  zmq::context_t ctx;
+  Transport tb(ctx, options("b", "tcp://127.0.0.1:*"));
+  Transport ta(ctx, options("a", "tcp://127.0.0.1:*", {{"b", tb.endpoint()}}));
+  EXPECT_FALSE(tb.spin_for_message(std::chrono::microseconds(2000))) << "nothing was sent";
+  ASSERT_EQ(ta.send("b", "ball"), SendResult::Sent);
+  // The message crosses TCP through two I/O threads: spin until it is there (bounded).
+  bool seen = false;
+  for (int i = 0; i < 5000 && !seen; ++i) seen = tb.spin_for_message(std::chrono::microseconds(1000));
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(tb.stats().received, 0u) << "spinning only looks";
+  std::string bytes;
+  ASSERT_TRUE(tb.receive(bytes, 0ms)) << "a message spinning saw is there for a non-blocking receive";
+  EXPECT_EQ(bytes, "ball");
+  EXPECT_FALSE(tb.spin_for_message(std::chrono::microseconds(0))) << "and it was the only one";
+}
+
 TEST(NetTransport, UnknownPeerIsRefusedAndCounted) {
   zmq::context_t ctx;
   Transport ta(ctx, options("a", "inproc://net-test-unknown"));
