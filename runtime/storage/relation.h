@@ -223,13 +223,13 @@ class Relation {
   static constexpr size_t kSortedGap = 32;
   size_t key_slots() const;
   // insert_many for a batch in hash order, for relations without lattice columns (no row is
-  // ever merged): the rows are probed in hash order, each new key entered with a provisional row
-  // number (counted down from the top by its place in the sorted batch); then the new rows are appended in batch
-  // order - appending them in hash order instead scattered rows derived together, and tc on the
-  // random graph, whose duplicates read the stored rows, took 40% longer - and their entries
-  // get the real row numbers (found where they were entered, or a few slots up: an entry only
-  // moves up, when a later insert of the batch lands before it in its run). Returns the results
-  // in batch order.
+  // ever merged): the rows are probed in hash order, each new key entered with a provisional
+  // row number (counted down from the top by its place in the sorted batch); then the new rows
+  // are appended in batch order - appending them in hash order instead scattered rows derived
+  // together, and tc on the random graph, whose duplicates read the stored rows, took 40% longer
+  // - and their entries get the real row numbers (found where they were entered, or a few slots
+  // up: an entry only moves up, when a later insert of the batch lands before it in its run).
+  // Returns the results in batch order.
   const InsertResult* insert_sorted(const Word* rows, const uint32_t* hashes, size_t n, BatchScratch& scratch);
   // Makes room in the key index for n more keys (keys: hash << 32 | anything, in hash order): a
   // batch inserted in hash order fills the low end of a table first, so a table that grew only
