@@ -303,9 +303,14 @@ struct Engine::Impl {
 
   // Calls f(row) for each row whose index columns equal the step's key for frame `f` (the key
   // index yields at most the one live row).
+  // The step's key values for frame `f`.
+  void step_key(const CStep& s, const Word* f, Word* key) {
+    for (size_t j = 0; j < s.key.size(); ++j) key[j] = s.key_regs[j] >= 0 ? f[s.key_regs[j]] : eval(s.key[j], f);
+  }
+
   template <class F>
   void for_each_key_match(const CStep& s, const Relation& rel, const Word* f, Word* key, F&& fn) {
-    for (size_t j = 0; j < s.key.size(); ++j) key[j] = s.key_regs[j] >= 0 ? f[s.key_regs[j]] : eval(s.key[j], f);
+    step_key(s, f, key);
     if (s.index == plan::kKeyIndex) {
       RowId row = rel.find_key(key);
       if (row != kNoRow) fn(row);
@@ -383,13 +388,8 @@ struct Engine::Impl {
         bool have_last = false;
         for (size_t i = 0; i < n; ++i) {
           const Word* f = frames + i * R;
-          bool same = have_last;
-          for (size_t j = 0; j < K; ++j) {
-            Word v = s.key_regs[j] >= 0 ? f[s.key_regs[j]] : eval(s.key[j], f);
-            same &= v == last_key[j];
-            key[j] = v;
-          }
-          if (!same) {
+          step_key(s, f, key.data());
+          if (!have_last || !std::equal(key.data(), key.data() + K, last_key.data())) {
             first = rel.first_match(index, key.data());
             copy_words(key.data(), K, last_key.data());
             have_last = true;
@@ -458,9 +458,10 @@ struct Engine::Impl {
       for (size_t c = 0; c < A; ++c) row[c] = r.head_regs[c] >= 0 ? f[r.head_regs[c]] : eval(r.head[c], f);
     }
     if (r.plan->op == plan::HeadOp::Insert) {
-      // The key index probes of a big relation miss the cache: start them all first (hashes in
-      // one loop, then a tight loop of loads, so that many are in flight at once).
-      const Relation& rel = *e.relations_[r.plan->head];
+      // The key index probes miss the cache once it is big: the hashes come first, so that the
+      // probes of many rows can be started together (Relation::insert_grouped), or, for a big
+      // relation, the rows wait to be inserted as one large batch (flush_pending).
+      Relation& rel = *e.relations_[r.plan->head];
       uint32_t hashes[kBatch];
       for (size_t i = 0; i < n; ++i) hashes[i] = rel.key_hash(rows + i * A);
       if (rel.key_index_is_big()) {
@@ -469,8 +470,7 @@ struct Engine::Impl {
         if (r.pending.size() >= kPendingWords) flush_pending(r);
         return;
       }
-      for (size_t i = 0; i < n; ++i) rel.touch_key_slot(hashes[i]);
-      for (size_t i = 0; i < n; ++i) emit_row(r, rows + i * A, &hashes[i]);
+      rel.insert_grouped(rows, hashes, n, [&](const Word* row, Relation::InsertResult res) { inserted(r, rel, row, res); });
       return;
     }
     for (size_t i = 0; i < n; ++i) emit_row(r, rows + i * A);
@@ -495,12 +495,11 @@ struct Engine::Impl {
     }
   }
 
-  // `hash`: the head row's key hash (Relation::key_hash) when the caller has it.
-  void emit_row(CompiledRule& r, const Word* row, const uint32_t* hash = nullptr) {
+  void emit_row(CompiledRule& r, const Word* row) {
     switch (r.plan->op) {
       case plan::HeadOp::Insert: {
         Relation& rel = *e.relations_[r.plan->head];
-        inserted(r, rel, row, hash ? rel.insert(row, *hash) : rel.insert(row));
+        inserted(r, rel, row, rel.insert(row));
         break;
       }
       case plan::HeadOp::Send: sink->send(r.plan->head, row, *r.plan); break;
@@ -539,7 +538,7 @@ struct Engine::Impl {
     const Word* f = frame.data();
     const size_t matches = r.distinct_matches ? r.match_list.size() / r.registers : frames.end();
     for (size_t fr = 0; fr < matches; ++fr) {
-      if (r.distinct_matches) std::copy_n(r.match_list.data() + fr * r.registers, r.registers, frame.data());
+      if (r.distinct_matches) copy_words(r.match_list.data() + fr * r.registers, r.registers, frame.data());
       else frames.read(static_cast<RowId>(fr), frame.data());
       key.clear();
       for (size_t c = 0; c < cols.size(); ++c)
@@ -620,7 +619,7 @@ struct Engine::Impl {
   void run_rule(CompiledRule& r) {
     try {
       std::vector<Word> frame(r.registers, 0);
-      if (r.aggregates && r.match_list.size()) r.match_list.clear();  // left by a run that threw
+      r.match_list.clear();  // what a run that threw left
       r.pending.clear();
       r.pending_hashes.clear();
       exec(r, 0, frame.data(), 1);

@@ -118,13 +118,12 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
   scratch.results.assign(n, InsertResult{Outcome::Added, kNoRow});
   scratch.slots.assign(n, nullptr);
   InsertResult* results = scratch.results.data();
-  uint64_t generations = 0;
-  for (const auto& part : key_parts_) generations += part.generation();
+  const uint64_t generation = key_generation();
   SmallWords key(key_cols_.size());
   Word* k = key.data();
   for (size_t j = 0; j < n; ++j) {
     const Word* values = sorted + j * A;
-    for (size_t c = 0; c < key_cols_.size(); ++c) k[c] = values[key_cols_[c]];
+    key_of(values, k);
     auto same = [&](RowId r) {
       if (!is_provisional(r)) return key_equals(r, k);
       const Word* other = sorted + place_of(r) * A;
@@ -149,14 +148,13 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
   // Append the new rows in batch order; then give their entries the real row numbers.
   for (size_t i = 0; i < n; ++i)
     if (results[i].row == kNoRow) results[i].row = append(rows + i * A);
-  uint64_t now = 0;
-  for (const auto& part : key_parts_) now += part.generation();
+  const bool moved = key_generation() != generation;
   for (size_t j = 0; j < n; ++j) {
     if (!scratch.slots[j]) continue;
     uint32_t h = hash(j);
     KeyTable::Entry* slot = scratch.slots[j];
     const RowId mine = provisional(j);
-    if (now != generations)  // a table grew during the batch (a run reached its end): look again
+    if (moved)  // a table grew during the batch (a run reached its end): look again
       slot = const_cast<KeyTable::Entry*>(key_part(h).find(h, [&](RowId r) { return r == mine; }));
     else  // a later insert into the same run may have shifted it up a slot or a few
       while (row_of(*slot) != mine) ++slot;
@@ -227,7 +225,7 @@ Relation::InsertResult Relation::insert(const Word* values) { return insert(valu
 Relation::InsertResult Relation::insert(const Word* values, uint32_t h) {
   SmallWords key(key_cols_.size());
   Word* k = key.data();
-  for (size_t i = 0; i < key_cols_.size(); ++i) k[i] = values[key_cols_[i]];
+  key_of(values, k);
   // One probe: the entry for the next row is constructed only if the key is absent.
   if (rows_ >= kSplitRows && key_parts_.size() == 1) split_key_index();
   KeyTable& keys = key_part(h);
@@ -260,9 +258,8 @@ Relation::InsertResult Relation::insert(const Word* values, uint32_t h) {
 
 uint32_t Relation::key_hash(const Word* values) const {
   SmallWords key(key_cols_.size());
-  Word* k = key.data();
-  for (size_t i = 0; i < key_cols_.size(); ++i) k[i] = values[key_cols_[i]];
-  return hash_values(k, key_cols_.size());
+  key_of(values, key.data());
+  return hash_values(key.data(), key_cols_.size());
 }
 
 size_t Relation::key_slots() const {
@@ -285,7 +282,7 @@ RowId Relation::find_key(const Word* key) const {
 
 bool Relation::contains(const Word* values) const {
   SmallWords key(key_cols_.size());
-  for (size_t i = 0; i < key_cols_.size(); ++i) key[i] = values[key_cols_[i]];
+  key_of(values, key.data());
   RowId r = find_key(key.data());
   if (r == kNoRow) return false;
   RowRef have = row(r);

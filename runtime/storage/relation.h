@@ -99,6 +99,13 @@ class Relation {
     // relation grows; freeing it after every small batch instead made sg map and clear pages anew
     // for each big one: 16% of its time).
     if (scratch.keys.capacity() && key_slots() > kSortedGap * scratch.keys.capacity()) scratch = BatchScratch{};
+    insert_grouped(rows, hashes, n, done);
+  }
+  // insert_many without the sort: the key index slots that each group of up to 256 rows probes
+  // first are loaded in a tight loop before the group is inserted, so that many cache misses
+  // are in flight at once. done(row, result) for each row, in batch order.
+  template <class F>
+  void insert_grouped(const Word* rows, const uint32_t* hashes, size_t n, F&& done) {
     constexpr size_t kGroup = 256;
     for (size_t g = 0; g < n; g += kGroup) {
       size_t end = std::min(n, g + kGroup);
@@ -209,6 +216,16 @@ class Relation {
   std::vector<KeyTable> key_parts_;
   KeyTable& key_part(uint32_t h) { return key_parts_.size() == 1 ? key_parts_[0] : key_parts_[h >> (32 - kPartBits)]; }
   const KeyTable& key_part(uint32_t h) const { return key_parts_.size() == 1 ? key_parts_[0] : key_parts_[h >> (32 - kPartBits)]; }
+  // Copies the key columns of a row (arity words) into `key`, in key-column order.
+  void key_of(const Word* values, Word* key) const {
+    for (size_t i = 0; i < key_cols_.size(); ++i) key[i] = values[key_cols_[i]];
+  }
+  // Changes whenever an entry of the key index moves to a new table (KeyTable::generation).
+  uint64_t key_generation() const {
+    uint64_t g = 0;
+    for (const auto& part : key_parts_) g += part.generation();
+    return g;
+  }
   // Whether row `r`'s key columns equal `key` (in key-column order).
   bool key_equals(RowId r, const Word* key) const {
     RowRef x = row(r);
