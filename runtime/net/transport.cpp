@@ -46,7 +46,7 @@ bool Transport::add_peer(Peer peer) {
   return true;
 }
 
-Transport::Out* Transport::connect(Out& out) {
+void Transport::connect(Out& out) {
   auto s = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::push);
   try {
     s->set(zmq::sockopt::linger, opts_.linger_ms);
@@ -57,7 +57,6 @@ Transport::Out* Transport::connect(Out& out) {
     throw std::runtime_error("node `" + opts_.self + "` cannot connect to peer `" + out.name + "` at " + out.endpoint + ": " + e.what());
   }
   out.socket = std::move(s);
-  return &out;
 }
 
 Transport::SendResult Transport::send(std::string_view peer, std::string_view bytes) {

@@ -90,7 +90,7 @@ class Transport {
     bool overflowing = false;               // in an overflow episode (warned)
     uint64_t refused_in_episode = 0;
   };
-  Out* connect(Out& out);
+  void connect(Out& out);
 
   zmq::context_t& ctx_;
   TransportOptions opts_;

@@ -42,16 +42,6 @@ namespace {
 
 // ------------------------------------------------------------------------------------ one node
 
-// A signal (SIGINT/SIGTERM for a clean stop) interrupts ZeroMQ's waits: that is a timeout here.
-bool receive(net::Transport& t, std::string& bytes, milliseconds wait) {
-  try {
-    return t.receive(bytes, wait);
-  } catch (const zmq::error_t& e) {
-    if (e.num() == EINTR) return false;
-    throw;
-  }
-}
-
 class NetLink : public NodeNetwork {
  public:
   NetLink(net::Transport& transport, const std::string& self, const plan::Program& plan)
@@ -276,7 +266,7 @@ int run_deployed_node(zmq::context_t& ctx, const plan::Program& plan, const Depl
     }
     // Everything that arrived goes into the next tick (tick 0 holds the facts and inputs only).
     if (node.ticks() > 0 || run.state != NodeRun::State::Running)
-      while (receive(*transport, bytes, milliseconds(0))) run.handle(bytes, codec, msg, link, node);
+      while (transport->receive(bytes, milliseconds(0))) run.handle(bytes, codec, msg, link, node);
     bool has_work = false;
     if (run.state == NodeRun::State::Running) {
       auto timer = node.next_timer();
@@ -339,7 +329,8 @@ int run_deployed_node(zmq::context_t& ctx, const plan::Program& plan, const Depl
     if (run.state == NodeRun::State::Running)
       if (auto t = node.next_timer())
         wait = std::min(wait, std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(*t - Clock::now())));
-    if (receive(*transport, bytes, wait)) run.handle(bytes, codec, msg, link, node);
+    // A signal (SIGINT/SIGTERM for a clean stop) ends the wait like a timeout (Transport::receive).
+    if (transport->receive(bytes, wait)) run.handle(bytes, codec, msg, link, node);
   }
   if (finished) run.await_bye();
   if (!run.control) {
@@ -724,6 +715,12 @@ int launch_deployment(const LaunchOptions& lo) {
     }
   };
 
+  // Services the control socket, the pipes and the exits for a while.
+  auto service_for = [&](milliseconds span) {
+    auto until = Clock::now() + span;
+    while (Clock::now() < until) service(milliseconds(1));
+  };
+
   // ---- waves of polls until two consecutive identical complete snapshots, all idle, balanced.
   auto start = Clock::now();
   // At most 1e9 s (beyond that the conversion to the clock's ticks would overflow).
@@ -773,8 +770,7 @@ int launch_deployment(const LaunchOptions& lo) {
         }
       if (unreachable) {
         prev = json();
-        auto pause = Clock::now() + milliseconds(10);
-        while (Clock::now() < pause) service(milliseconds(1));
+        service_for(milliseconds(10));
         continue;
       }
       in_wave = true;
@@ -823,8 +819,7 @@ int launch_deployment(const LaunchOptions& lo) {
     }
     prev = snap;
     // Poll again soon: each wave costs every node a round trip.
-    auto pause = Clock::now() + milliseconds(all_idle ? 2 : 10);
-    while (Clock::now() < pause) service(milliseconds(1));
+    service_for(milliseconds(all_idle ? 2 : 10));
   }
 
   int exit = 0;
