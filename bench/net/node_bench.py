@@ -21,22 +21,12 @@ Wall times are medians of `runs`.
    by 2-3x from hour to hour, so only ratios of the same run mean anything.
 """
 import re
-import os, socket, statistics, subprocess, sys, tempfile, time
+import os, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-
-
-def free_ports(n):
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from free_ports import free_ports  # noqa: E402
 
 
 def write(path, text):

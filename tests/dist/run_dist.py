@@ -13,6 +13,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
+from free_ports import free_ports  # noqa: E402
+
 PROGRAMS = os.path.join(HERE, "programs")
 BLOOM, SEND_RAW, CASE = sys.argv[1], sys.argv[2], sys.argv[3]
 TMP = tempfile.mkdtemp(prefix="bloom-dist-")
@@ -29,18 +32,6 @@ def check(cond, msg, proc=None):
     if not cond:
         fail(msg, proc)
     print("ok:", msg)
-
-
-def free_ports(n):
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
 
 
 def deployment(nodes, name="deploy.toml"):
