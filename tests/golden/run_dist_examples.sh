@@ -34,19 +34,14 @@ mkdir -p "$work/examples"
 
 # Rewrites every tcp://127.0.0.1:PORT of FILE to a free port (one new port per distinct old one).
 free_ports() {
-  python3 - "$1" <<'PY'
-import re, socket, sys
+  python3 - "$1" "$root/tools" <<'PY'
+import re, sys
 path = sys.argv[1]
+sys.path.insert(0, sys.argv[2])
+from free_ports import free_ports
 text = open(path).read()
 olds = sorted(set(re.findall(r'tcp://127\.0\.0\.1:(\d+)', text)))
-socks, new = [], {}
-for old in olds:               # keep every socket open until all are chosen: distinct ports
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(('127.0.0.1', 0))
-    socks.append(s)
-    new[old] = str(s.getsockname()[1])
-for s in socks:
-    s.close()
+new = dict(zip(olds, map(str, free_ports(len(olds)))))
 text = re.sub(r'tcp://127\.0\.0\.1:(\d+)', lambda m: 'tcp://127.0.0.1:' + new[m.group(1)], text)
 open(path, 'w').write(text)
 PY
