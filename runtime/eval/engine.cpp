@@ -77,6 +77,14 @@ struct Engine::CompiledRule {
   std::vector<Word> match_list;  // registers frames, one after the other
   std::vector<std::vector<Word>> batches;  // per step: its output batch
   std::vector<Word> rows;                  // the head rows of one batch
+  // When the last step is a scan or lookup and the head inserts plain registers, that step
+  // writes head rows directly instead of frames (no frame copy per derived row): per head
+  // column, the row column the step binds it from (from_row) or the frame register.
+  struct HeadSource {
+    bool from_row;
+    uint32_t index;
+  };
+  std::vector<HeadSource> direct_head;     // empty: the last step emits frames as usual
   // Head rows waiting to be inserted into a relation whose key index is big
   // (Relation::insert_many), with their key hashes.
   std::vector<Word> pending;
@@ -163,10 +171,26 @@ struct Engine::Impl {
         r->distinct_matches = distinct;
       }
     }
+    plan_direct_head(*r);
     r->batches.resize(r->steps.size());
     for (auto& b : r->batches) b.resize(kBatch * r->registers);
     r->rows.resize(kBatch * (e.relations_[p.head]->arity() + 1));
     return r;
+  }
+
+  static void plan_direct_head(CompiledRule& r) {
+    if (r.aggregates || r.plan->op != plan::HeadOp::Insert || r.steps.empty()) return;
+    const CStep& last = r.steps.back();
+    if (last.kind != StepKind::Scan && last.kind != StepKind::Lookup) return;
+    std::vector<CompiledRule::HeadSource> sources;
+    for (int32_t reg : r.head_regs) {
+      if (reg < 0) return;
+      CompiledRule::HeadSource src{false, static_cast<uint32_t>(reg)};
+      for (auto [col, bound] : last.bind)  // the step's own binding wins, as in its frame
+        if (bound == static_cast<uint32_t>(reg)) src = {true, col};
+      sources.push_back(src);
+    }
+    r.direct_head = std::move(sources);
   }
 
   // ------------------------------------------------------------------ expressions
@@ -340,6 +364,24 @@ struct Engine::Impl {
         m = 0;
       }
     };
+    // A match of a scan or lookup: a frame for the next step, or a head row (direct_head).
+    const bool direct = k + 1 == r.steps.size() && !r.direct_head.empty();
+    const size_t A = r.direct_head.size();
+    Word* head_rows = r.rows.data();
+    auto emit_match = [&](const Word* f, Relation::RowRef t) {
+      if (direct) {
+        Word* o = head_rows + m * A;
+        for (size_t c = 0; c < A; ++c) o[c] = r.direct_head[c].from_row ? t[r.direct_head[c].index] : f[r.direct_head[c].index];
+        if (++m == kBatch) {
+          insert_rows(r, head_rows, m);
+          m = 0;
+        }
+        return;
+      }
+      Word* o = emit(f);
+      for (auto [c, reg] : s.bind) o[reg] = t[c];
+      flush_if_full();
+    };
     switch (s.kind) {
       case StepKind::Scan: {
         const Relation& rel = *e.relations_[s.relation];
@@ -353,9 +395,7 @@ struct Engine::Impl {
             bool same = true;
             for (auto [c, c2] : s.equal) same &= t[c] == t[c2];
             if (!same) continue;
-            Word* o = emit(f);
-            for (auto [c, reg] : s.bind) o[reg] = t[c];
-            flush_if_full();
+            emit_match(f, t);
           }
         }
         break;
@@ -370,9 +410,7 @@ struct Engine::Impl {
           Relation::RowRef t = rel.row(row);
           for (auto [c, c2] : s.equal)
             if (t[c] != t[c2]) return;
-          Word* o = emit(f);
-          for (auto [c, reg] : s.bind) o[reg] = t[c];
-          flush_if_full();
+          emit_match(f, t);
         };
         if (s.index == plan::kKeyIndex) {
           for (size_t i = 0; i < n; ++i) {
@@ -389,7 +427,7 @@ struct Engine::Impl {
         for (size_t i = 0; i < n; ++i) {
           const Word* f = frames + i * R;
           step_key(s, f, key.data());
-          if (!have_last || !std::equal(key.data(), key.data() + K, last_key.data())) {
+          if (!have_last || !equal_words(key.data(), last_key.data(), K)) {
             first = rel.first_match(index, key.data());
             copy_words(key.data(), K, last_key.data());
             have_last = true;
@@ -440,7 +478,8 @@ struct Engine::Impl {
         }
         break;
     }
-    if (m) exec(r, k + 1, out, m);
+    if (m && direct) insert_rows(r, head_rows, m);
+    else if (m) exec(r, k + 1, out, m);
   }
 
   void head(CompiledRule& r, const Word* frames, size_t n) {
@@ -458,23 +497,30 @@ struct Engine::Impl {
       for (size_t c = 0; c < A; ++c) row[c] = r.head_regs[c] >= 0 ? f[r.head_regs[c]] : eval(r.head[c], f);
     }
     if (r.plan->op == plan::HeadOp::Insert) {
-      // The key index probes miss the cache once it is big: the hashes come first, so that the
-      // probes of many rows can be started together (Relation::insert_grouped), or, for a big
-      // relation, the rows wait to be inserted as one large batch (flush_pending).
-      Relation& rel = *e.relations_[r.plan->head];
-      uint32_t hashes[kBatch];
-      for (size_t i = 0; i < n; ++i) hashes[i] = rel.key_hash(rows + i * A);
-      if (rel.key_index_is_big()) {
-        r.pending.insert(r.pending.end(), rows, rows + n * A);
-        r.pending_hashes.insert(r.pending_hashes.end(), hashes, hashes + n);
-        if (r.pending.size() >= kPendingWords) flush_pending(r);
-        return;
-      }
-      rel.insert_grouped(rows, hashes, n, [&](const Word* row, Relation::InsertResult res) { inserted(r, rel, row, res); });
+      insert_rows(r, rows, n);
       return;
     }
     for (size_t i = 0; i < n; ++i) emit_row(r, rows + i * A);
   }
+
+  // Inserts n head rows (arity words each) into the rule's head relation.
+  void insert_rows(CompiledRule& r, const Word* rows, size_t n) {
+    // The key index probes miss the cache once it is big: the hashes come first, so that the
+    // probes of many rows can be started together (Relation::insert_grouped), or, for a big
+    // relation, the rows wait to be inserted as one large batch (flush_pending).
+    const size_t A = r.head.size();
+    Relation& rel = *e.relations_[r.plan->head];
+    uint32_t hashes[kBatch];
+    for (size_t i = 0; i < n; ++i) hashes[i] = rel.key_hash(rows + i * A);
+    if (rel.key_index_is_big()) {
+      r.pending.insert(r.pending.end(), rows, rows + n * A);
+      r.pending_hashes.insert(r.pending_hashes.end(), hashes, hashes + n);
+      if (r.pending.size() >= kPendingWords) flush_pending(r);
+      return;
+    }
+    rel.insert_grouped(rows, hashes, n, [&](const Word* row, Relation::InsertResult res) { inserted(r, rel, row, res); });
+  }
+
 
   void flush_pending(CompiledRule& r) {
     if (r.pending_hashes.empty()) return;

@@ -4,31 +4,13 @@
 
 namespace bloom::rt {
 
-uint32_t Relation::hash_values(const Word* values, size_t n) {
-  // Multiply-rotate per word, one full mix at the end: cheaper than mixing every word, and the
-  // table's own hash (Hasher) mixes the 32 bits again.
-  uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
-  for (size_t i = 0; i < n; ++i) {
-    h ^= values[i];
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h = (h << 31) | (h >> 33);
-  }
-  return static_cast<uint32_t>(mix(h) >> 32);
-}
-
-bool Relation::Equal::operator()(Entry a, const Probe& p) const {
-  if (hash_of(a) != p.hash) return false;
-  RowRef x = rel->row(row_of(a));
-  for (size_t i = 0; i < cols->size(); ++i)
-    if (x[(*cols)[i]] != p.values[i]) return false;
-  return true;
-}
-
 Relation::Index::Index(const Relation* rel, std::vector<uint32_t> c)
     : cols(std::move(c)), heads(0, Hasher{}, Equal{rel, &cols}) {}
 
 Relation::Relation(const plan::Relation& decl, Lattices& lattices)
     : decl_(decl), lattices_(lattices), arity_(decl.arity()), key_cols_(decl.key) {
+  key_is_prefix_ = true;
+  for (size_t i = 0; i < key_cols_.size(); ++i) key_is_prefix_ &= key_cols_[i] == i;
   std::vector<bool> in_key(arity_, false);
   for (uint32_t c : key_cols_) in_key[c] = true;
   for (uint32_t c = 0; c < arity_; ++c) {
@@ -100,12 +82,9 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
   const uint64_t* order = sort_by_hash(hashes, n, scratch.keys, scratch.tmp);
   auto position = [&](size_t j) { return static_cast<uint32_t>(order[j]); };
   auto hash = [&](size_t j) { return static_cast<uint32_t>(order[j] >> 32); };
-  // The rows in hash order, gathered in one loop (independent loads, so their misses overlap)
-  // rather than read through the permutation by each probe.
+  // The rows are read where they are, only when a hash agrees (a duplicate, or rarely two keys
+  // with the same 32 hash bits): gathering them in hash order first was 18% of this function.
   const size_t A = arity_;
-  scratch.sorted_rows.resize(n * A);
-  Word* sorted = scratch.sorted_rows.data();
-  for (size_t j = 0; j < n; ++j) copy_words(rows + position(j) * A, A, sorted + j * A);
   reserve_keys(order, n);
 
   // Results by batch position. New keys are entered with provisional row numbers counted down
@@ -119,14 +98,17 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
   scratch.slots.assign(n, nullptr);
   InsertResult* results = scratch.results.data();
   const uint64_t generation = key_generation();
-  SmallWords key(key_cols_.size());
-  Word* k = key.data();
+  auto batch_row = [&](size_t j) { return rows + position(j) * A; };
   for (size_t j = 0; j < n; ++j) {
-    const Word* values = sorted + j * A;
-    key_of(values, k);
+    const Word* values = batch_row(j);
     auto same = [&](RowId r) {
-      if (!is_provisional(r)) return key_equals(r, k);
-      const Word* other = sorted + place_of(r) * A;
+      if (!is_provisional(r)) {
+        RowRef x = row(r);
+        for (uint32_t c : key_cols_)
+          if (x[c] != values[c]) return false;
+        return true;
+      }
+      const Word* other = batch_row(place_of(r));
       for (uint32_t c : key_cols_)
         if (other[c] != values[c]) return false;
       return true;
@@ -141,7 +123,7 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
     RowId old = row_of(*slot);
     res = {Outcome::Duplicate, old};
     for (uint32_t c : plain_nonkey_) {
-      Word have = is_provisional(old) ? sorted[place_of(old) * A + c] : row(old)[c];
+      Word have = is_provisional(old) ? batch_row(place_of(old))[c] : row(old)[c];
       if (have != values[c]) res.outcome = Outcome::Conflict;
     }
   }
@@ -168,14 +150,6 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
   return results;
 }
 
-bool Relation::fits_narrow(const Word* values) const {
-  for (uint32_t c = 0; c < arity_; ++c) {
-    int64_t v = static_cast<int64_t>(values[c]);
-    if (v != static_cast<int32_t>(v)) return false;
-  }
-  return true;
-}
-
 void Relation::widen() {
   const size_t chunk_cells = static_cast<size_t>(arity_) << kChunkBits;
   for (size_t k = 0; k < chunks_.size(); ++k) {
@@ -191,17 +165,22 @@ void Relation::widen() {
 }
 
 RowId Relation::append(const Word* values) {
-  if (narrow_ && !fits_narrow(values)) widen();
   RowId r = rows_;
   if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size())
     chunks_.push_back(new_chunk((static_cast<size_t>(arity_) << kChunkBits) << cell_shift_));
-  void* to = const_cast<void*>(cell_ptr(r));
-  if (narrow_) {
-    int32_t* cells = static_cast<int32_t*>(to);
-    for (uint32_t c = 0; c < arity_; ++c) cells[c] = static_cast<int32_t>(static_cast<int64_t>(values[c]));
-  } else {
-    copy_words(values, arity_, static_cast<Word*>(to));
+  bool stored = false;
+  if (narrow_) {  // store the 32-bit cells and check that they fit in one loop
+    int32_t* cells = static_cast<int32_t*>(const_cast<void*>(cell_ptr(r)));
+    bool fits = true;
+    for (uint32_t c = 0; c < arity_; ++c) {
+      int64_t v = static_cast<int64_t>(values[c]);
+      cells[c] = static_cast<int32_t>(v);
+      fits &= v == static_cast<int32_t>(v);
+    }
+    if (fits) stored = true;
+    else widen();  // rows [0, r) are rewritten; row r is stored whole below
   }
+  if (!stored) copy_words(values, arity_, static_cast<Word*>(const_cast<void*>(cell_ptr(r))));
   ++rows_;
   ++live_;
   if (!lattice_cols_.empty()) dead_.push_back(false);
@@ -256,11 +235,6 @@ Relation::InsertResult Relation::insert(const Word* values, uint32_t h) {
   return {Outcome::Merged, r};
 }
 
-uint32_t Relation::key_hash(const Word* values) const {
-  SmallWords key(key_cols_.size());
-  key_of(values, key.data());
-  return hash_values(key.data(), key_cols_.size());
-}
 
 size_t Relation::key_slots() const {
   size_t slots = 0;

@@ -70,7 +70,12 @@ class Relation {
   // The hash of a row's key columns, and a read of the key index slot an insert of a row with
   // that hash probes first: done for a whole batch of rows before inserting them, the cache misses
   // of the probes overlap instead of coming one after the other.
-  uint32_t key_hash(const Word* values) const;
+  uint32_t key_hash(const Word* values) const {
+    if (key_is_prefix_) return hash_values(values, key_cols_.size());
+    SmallWords key(key_cols_.size());
+    key_of(values, key.data());
+    return hash_values(key.data(), key_cols_.size());
+  }
   void touch_key_slot(uint32_t h) const { key_part(h).touch(h); }
 
   // Whether the key index is so big that its probes miss the cache: then rows are best inserted
@@ -79,7 +84,6 @@ class Relation {
   // Scratch memory of insert_many, kept by the caller from one batch to the next.
   struct BatchScratch {
     std::vector<uint64_t> keys, tmp;
-    std::vector<Word> sorted_rows;
     std::vector<KeyTable::Entry*> slots;
     std::vector<InsertResult> results;
   };
@@ -168,11 +172,27 @@ class Relation {
     const Relation* rel;
     const std::vector<uint32_t>* cols;
     bool operator()(Entry a, Entry b) const { return a == b; }
-    bool operator()(Entry a, const Probe& p) const;
+    bool operator()(Entry a, const Probe& p) const {
+      if (hash_of(a) != p.hash) return false;
+      RowRef x = rel->row(row_of(a));
+      for (size_t i = 0; i < cols->size(); ++i)
+        if (x[(*cols)[i]] != p.values[i]) return false;
+      return true;
+    }
     bool operator()(const Probe& p, Entry a) const { return (*this)(a, p); }
   };
   using RowSet = absl::flat_hash_set<Entry, Hasher, Equal, BlockAllocator<Entry>>;
-  static uint32_t hash_values(const Word* values, size_t n);
+  // Multiply-rotate per word, one full mix at the end: cheaper than mixing every word, and the
+  // table's own hash (Hasher) mixes the 32 bits again. Inline: it runs for every lookup.
+  static uint32_t hash_values(const Word* values, size_t n) {
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    for (size_t i = 0; i < n; ++i) {
+      h ^= values[i];
+      h *= 0xbf58476d1ce4e5b9ULL;
+      h = (h << 31) | (h >> 33);
+    }
+    return static_cast<uint32_t>(mix(h) >> 32);
+  }
   struct Index {
     std::vector<uint32_t> cols;
     RowSet heads;               // one row per distinct key: the head of its chain
@@ -187,13 +207,13 @@ class Relation {
   const void* cell_ptr(RowId r) const {
     return chunks_[r >> kChunkBits].get() + (static_cast<size_t>(r & kChunkMask) * arity_ << cell_shift_);
   }
-  bool fits_narrow(const Word* values) const;
   void widen();  // rewrites every row with 64-bit cells (row numbers and indexes stay valid)
 
   const plan::Relation& decl_;
   Lattices& lattices_;
   uint32_t arity_;
   std::vector<uint32_t> key_cols_;
+  bool key_is_prefix_ = false;  // key_cols_ is 0, 1, ..., k-1: a row's key is its first k words
   std::vector<uint32_t> lattice_cols_;  // lattice columns (never key columns)
   std::vector<uint32_t> plain_nonkey_;  // plain columns outside the key: a differing one is a conflict
   struct ChunkFree {
