@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include <absl/container/flat_hash_map.h>
@@ -343,6 +344,29 @@ struct Engine::Impl {
     }
   }
 
+  // Copies a frame of R registers: a copy of constant size for the usual small frames (a few
+  // vector moves instead of a loop of unknown length), chosen by a branch that always goes the
+  // same way within a rule.
+  template <size_t N>
+  static void copy_fixed(const Word* from, Word* to) {
+    Word tmp[N];
+    std::memcpy(tmp, from, sizeof tmp);
+    std::memcpy(to, tmp, sizeof tmp);
+  }
+  static void copy_frame(const Word* from, size_t n, Word* to) {
+    switch (n) {
+      case 1: return copy_fixed<1>(from, to);
+      case 2: return copy_fixed<2>(from, to);
+      case 3: return copy_fixed<3>(from, to);
+      case 4: return copy_fixed<4>(from, to);
+      case 5: return copy_fixed<5>(from, to);
+      case 6: return copy_fixed<6>(from, to);
+      case 7: return copy_fixed<7>(from, to);
+      case 8: return copy_fixed<8>(from, to);
+      default: copy_words(from, n, to);
+    }
+  }
+
   void exec(CompiledRule& r, size_t k, const Word* frames, size_t n) {
     if (k == r.steps.size()) {
       head(r, frames, n);
@@ -354,7 +378,7 @@ struct Engine::Impl {
     size_t m = 0;
     auto emit = [&](const Word* f) -> Word* {
       Word* o = out + m * R;
-      copy_words(f, R, o);
+      copy_frame(f, R, o);
       ++m;
       return o;
     };

@@ -31,6 +31,18 @@ Relation::Relation(const plan::Relation& decl, Lattices& lattices)
 
 void Relation::catch_up(Index& ix) const {
   ix.next.resize(rows_, kNoRow);
+  if (ix.cols.size() == 1) {
+    const uint32_t col = ix.cols[0];
+    for (RowId r = ix.built; r < rows_; ++r) {
+      auto [it, fresh] = ix.single.try_emplace(row(r)[col], r);
+      if (!fresh) {  // splice in after the chain's head
+        ix.next[r] = ix.next[it->second];
+        ix.next[it->second] = r;
+      }
+    }
+    ix.built = rows_;
+    return;
+  }
   SmallWords key(ix.cols.size());
   Word* k = key.data();
   for (RowId r = ix.built; r < rows_; ++r) {
@@ -279,6 +291,7 @@ void Relation::clear() {
   }
   for (auto& ix : indexes_) {
     ix->heads.clear();
+    ix->single.clear();
     ix->next.clear();
     ix->built = 0;
   }
@@ -305,7 +318,8 @@ void Relation::rebuild(const std::vector<bool>& drop) {
 size_t Relation::memory_bytes() const {
   size_t b = chunks_.size() * ((static_cast<size_t>(arity_) << kChunkBits) << cell_shift_);
   for (const auto& part : key_parts_) b += part.memory_bytes();
-  for (auto& ix : indexes_) b += ix->heads.capacity() * (sizeof(Entry) + 1) + ix->next.capacity() * sizeof(RowId);
+  for (auto& ix : indexes_)
+    b += ix->heads.capacity() * (sizeof(Entry) + 1) + ix->single.capacity() * (sizeof(std::pair<Word, RowId>) + 1) + ix->next.capacity() * sizeof(RowId);
   return b;
 }
 
