@@ -1,6 +1,7 @@
 #include "storage/relation.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace bloom::rt {
 
@@ -94,70 +95,66 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
   const uint64_t* order = sort_by_hash(hashes, n, scratch.keys, scratch.tmp);
   auto position = [&](size_t j) { return static_cast<uint32_t>(order[j]); };
   auto hash = [&](size_t j) { return static_cast<uint32_t>(order[j] >> 32); };
-  // The rows are read where they are, only when a hash agrees (a duplicate, or rarely two keys
-  // with the same 32 hash bits): gathering them in hash order first was 18% of this function.
   const size_t A = arity_;
   reserve_keys(order, n);
 
-  // Results by batch position. New keys are entered with provisional row numbers counted down
-  // from the top, kTop - the sorted place of the batch row that holds them, so that they are
-  // never taken for real ones (insert_many leaves room for both).
-  constexpr RowId kTop = kNoRow - 1;
-  auto provisional = [&](size_t j) { return kTop - static_cast<RowId>(j); };
-  auto is_provisional = [&](RowId r) { return r > kTop - n; };
-  auto place_of = [&](RowId r) { return static_cast<size_t>(kTop - r); };
+  // Every row is appended first, in batch order, so that a new key's entry gets its final row
+  // number when it is probed: a batch without duplicates (sg, tc on a chain) walks the table
+  // once. Duplicates and conflicts leave holes, closed below.
+  const RowId base = rows_;
+  for (size_t i = 0; i < n; ++i) append(rows + i * A);
   scratch.results.assign(n, InsertResult{Outcome::Added, kNoRow});
-  scratch.slots.assign(n, nullptr);
   InsertResult* results = scratch.results.data();
-  const uint64_t generation = key_generation();
-  auto batch_row = [&](size_t j) { return rows + position(j) * A; };
+  size_t first_hole = n, holes = 0;
   for (size_t j = 0; j < n; ++j) {
-    const Word* values = batch_row(j);
-    auto same = [&](RowId r) {
-      if (!is_provisional(r)) {
-        RowRef x = row(r);
-        for (uint32_t c : key_cols_)
-          if (x[c] != values[c]) return false;
-        return true;
-      }
-      const Word* other = batch_row(place_of(r));
+    const uint32_t p = position(j);
+    const Word* values = rows + static_cast<size_t>(p) * A;
+    uint32_t h = hash(j);
+    // Rows are read only when a hash agrees (a duplicate, or rarely two keys with the same 32
+    // hash bits). Equal keys have equal hashes, so they come in batch order: the first is added.
+    auto [slot, added] = key_part(h).insert(h, base + p, [&](RowId r) {
+      RowRef x = row(r);
       for (uint32_t c : key_cols_)
-        if (other[c] != values[c]) return false;
+        if (x[c] != values[c]) return false;
       return true;
-    };
-    uint32_t h = hash(j);
-    auto [slot, added] = key_part(h).insert(h, provisional(j), same);
-    InsertResult& res = results[position(j)];
-    if (added) {
-      scratch.slots[j] = slot;
-      continue;
-    }
+    });
+    if (added) continue;
     RowId old = row_of(*slot);
-    res = {Outcome::Duplicate, old};
-    for (uint32_t c : plain_nonkey_) {
-      Word have = is_provisional(old) ? batch_row(place_of(old))[c] : row(old)[c];
-      if (have != values[c]) res.outcome = Outcome::Conflict;
-    }
+    results[p] = {Outcome::Duplicate, old};
+    RowRef have = row(old);
+    for (uint32_t c : plain_nonkey_)
+      if (have[c] != values[c]) results[p].outcome = Outcome::Conflict;
+    first_hole = std::min<size_t>(first_hole, p);
+    ++holes;
   }
-  // Append the new rows in batch order; then give their entries the real row numbers.
-  for (size_t i = 0; i < n; ++i)
-    if (results[i].row == kNoRow) results[i].row = append(rows + i * A);
-  const bool moved = key_generation() != generation;
+  for (size_t p = 0; p < first_hole; ++p) results[p].row = base + static_cast<RowId>(p);
+  if (holes == 0) return results;
+
+  // Close the holes: the added rows after the first one move down, keeping batch order (so the
+  // rows are numbered as if inserted one by one), and their entries are given the new numbers,
+  // in hash order.
+  RowId next = base + static_cast<RowId>(first_hole);
+  const size_t row_bytes = static_cast<size_t>(arity_) << cell_shift_;
+  for (size_t p = first_hole; p < n; ++p) {
+    if (results[p].outcome != Outcome::Added) continue;
+    RowId was = base + static_cast<RowId>(p);
+    if (was != next) std::memcpy(const_cast<void*>(cell_ptr(next)), cell_ptr(was), row_bytes);
+    results[p].row = next++;
+  }
+  rows_ = next;
+  live_ -= holes;
   for (size_t j = 0; j < n; ++j) {
-    if (!scratch.slots[j]) continue;
+    const uint32_t p = position(j);
+    const RowId was = base + p;
+    if (p <= first_hole || results[p].outcome != Outcome::Added || results[p].row == was) continue;
     uint32_t h = hash(j);
-    KeyTable::Entry* slot = scratch.slots[j];
-    const RowId mine = provisional(j);
-    if (moved)  // a table grew during the batch (a run reached its end): look again
-      slot = const_cast<KeyTable::Entry*>(key_part(h).find(h, [&](RowId r) { return r == mine; }));
-    else  // a later insert into the same run may have shifted it up a slot or a few
-      while (row_of(*slot) != mine) ++slot;
-    *slot = entry(results[position(j)].row, h);
+    auto* slot = const_cast<KeyTable::Entry*>(key_part(h).find(h, [&](RowId r) { return r == was; }));
+    *slot = entry(results[p].row, h);
   }
-  // Duplicates and conflicts with a row of this batch name the row it became.
-  for (size_t i = 0; i < n; ++i) {
+  // Duplicates and conflicts with a row of this batch name the number it ended with.
+  for (size_t i = first_hole; i < n; ++i) {
     InsertResult& res = results[i];
-    if (res.outcome != Outcome::Added && is_provisional(res.row)) res.row = results[position(place_of(res.row))].row;
+    if (res.outcome != Outcome::Added && res.row >= base) res.row = results[res.row - base].row;
   }
   return results;
 }

@@ -85,7 +85,6 @@ class Relation {
   // Scratch memory of insert_many, kept by the caller from one batch to the next.
   struct BatchScratch {
     std::vector<uint64_t> keys, tmp;
-    std::vector<KeyTable::Entry*> slots;
     std::vector<InsertResult> results;
   };
   // Inserts the n rows of `rows` (arity words each; hashes[i] = key_hash of row i) as if one by
@@ -95,7 +94,7 @@ class Relation {
   // group is inserted, so that their cache misses overlap.
   template <class F>
   void insert_many(const Word* rows, const uint32_t* hashes, size_t n, BatchScratch& scratch, F&& done) {
-    if (lattice_cols_.empty() && n * kSortedGap >= key_slots() && rows_ + 2 * n < size_t{kNoRow} - 1) {
+    if (lattice_cols_.empty() && n * kSortedGap >= key_slots() && rows_ + n < size_t{kNoRow}) {
       const InsertResult* results = insert_sorted(rows, hashes, n, scratch);
       for (size_t i = 0; i < n; ++i) done(rows + i * arity_, results[i]);
       return;
@@ -271,13 +270,12 @@ class Relation {
   static constexpr size_t kSortedGap = 32;
   size_t key_slots() const;
   // insert_many for a batch in hash order, for relations without lattice columns (no row is
-  // ever merged): the rows are probed in hash order, each new key entered with a provisional
-  // row number (counted down from the top by its place in the sorted batch); then the new rows
-  // are appended in batch order - appending them in hash order instead scattered rows derived
-  // together, and tc on the random graph, whose duplicates read the stored rows, took 40% longer
-  // - and their entries get the real row numbers (found where they were entered, or a few slots
-  // up: an entry only moves up, when a later insert of the batch lands before it in its run).
-  // Returns the results in batch order.
+  // ever merged): every row is appended in batch order first, then the rows are probed in hash
+  // order, each new key entered with its final row number. Duplicates and conflicts leave holes
+  // that are closed afterwards (the later added rows move down and their entries are renumbered),
+  // so the rows end numbered as if inserted one by one - appending them in hash order instead
+  // scattered rows derived together, and tc on the random graph, whose duplicates read the
+  // stored rows, took 40% longer. Returns the results in batch order.
   const InsertResult* insert_sorted(const Word* rows, const uint32_t* hashes, size_t n, BatchScratch& scratch);
   // Makes room in the key index for n more keys (keys: hash << 32 | anything, in hash order): a
   // batch inserted in hash order fills the low end of a table first, so a table that grew only
