@@ -265,9 +265,12 @@ class Relation {
   }
   void split_key_index();
   // Sorting a batch pays when its probes land a few cache lines apart: sg depth 11 (batches of
-  // 256 K rows into tables of up to 7 M slots) 1.37 -> 1.07 s. Into a bigger table (tc on the
-  // random graph: 63 M slots) every probe is still a miss, and the sort is extra work.
-  static constexpr size_t kSortedGap = 32;
+  // 256 K rows into tables of up to 7 M slots) 1.37 -> 1.07 s. Since a sorted batch walks the
+  // table once (insert_sorted), one row per 64 slots is enough: sg's last batches, into 8.5 M
+  // slots, are sorted too (ab_bench, 11 rounds: median 0.84 -> 0.82 s, lower quartile 0.81 ->
+  // 0.75 s; 128 was no better). Into a bigger table (tc on the random graph: 63 M slots) every
+  // probe is still a miss, and the sort is extra work.
+  static constexpr size_t kSortedGap = 64;
   size_t key_slots() const;
   // insert_many for a batch in hash order, for relations without lattice columns (no row is
   // ever merged): every row is appended in batch order first, then the rows are probed in hash
