@@ -111,6 +111,11 @@ class KeyTable {
     asm volatile("" : : "r"(e));
   }
 
+  // Prefetches the home slot of hash `h`, to be written.
+  void prefetch(uint32_t h) const {
+    if (table_) __builtin_prefetch(table_ + home(h), 1, 3);
+  }
+
   // Inserts an entry known to be absent (rebuilding): no comparison with the rows.
   void insert_new(uint32_t h, uint32_t row) {
     insert(h, row, [](uint32_t) { return false; });

@@ -110,6 +110,10 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
     const uint32_t p = position(j);
     const Word* values = rows + static_cast<size_t>(p) * A;
     uint32_t h = hash(j);
+    // The probes walk the table upwards a few cache lines apart: the slot 8 probes ahead is
+    // prefetched (sg depth 11, ab_bench medians: 0.83 -> 0.79 s in 11 rounds, 0.74 -> 0.71 s in
+    // 15; 16 or 32 ahead was no better).
+    if (j + 8 < n) key_part(hash(j + 8)).prefetch(hash(j + 8));
     // Rows are read only when a hash agrees (a duplicate, or rarely two keys with the same 32
     // hash bits). Equal keys have equal hashes, so they come in batch order: the first is added.
     auto [slot, added] = key_part(h).insert(h, base + p, [&](RowId r) {
