@@ -326,13 +326,13 @@ struct Engine::Impl {
   RowId range_begin(Version v, uint32_t rel) const { return v == Version::Delta ? delta_begin[rel] : 0; }
   RowId range_end(Version v, uint32_t rel) const { return v == Version::Old ? delta_begin[rel] : full_end[rel]; }
 
-  // Calls f(row) for each row whose index columns equal the step's key for frame `f` (the key
-  // index yields at most the one live row).
   // The step's key values for frame `f`.
   void step_key(const CStep& s, const Word* f, Word* key) {
     for (size_t j = 0; j < s.key.size(); ++j) key[j] = s.key_regs[j] >= 0 ? f[s.key_regs[j]] : eval(s.key[j], f);
   }
 
+  // Calls f(row) for each row whose index columns equal the step's key for frame `f` (the key
+  // index yields at most the one live row).
   template <class F>
   void for_each_key_match(const CStep& s, const Relation& rel, const Word* f, Word* key, F&& fn) {
     step_key(s, f, key);
@@ -448,6 +448,20 @@ struct Engine::Impl {
         const uint32_t index = static_cast<uint32_t>(s.index);
         RowId first = kNoRow;
         bool have_last = false;
+        if (K == 1 && s.key_regs[0] >= 0) {  // the usual case: one key, a register
+          const uint32_t reg = static_cast<uint32_t>(s.key_regs[0]);
+          Word last = 0;
+          for (size_t i = 0; i < n; ++i) {
+            const Word* f = frames + i * R;
+            if (!have_last || f[reg] != last) {
+              last = f[reg];
+              first = rel.first_match(index, &last);
+              have_last = true;
+            }
+            for (RowId row = first; row != kNoRow; row = rel.next_match(index, row)) visit(f, row);
+          }
+          break;
+        }
         for (size_t i = 0; i < n; ++i) {
           const Word* f = frames + i * R;
           step_key(s, f, key.data());

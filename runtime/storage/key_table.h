@@ -242,15 +242,20 @@ class KeyTable {
 inline const uint64_t* sort_by_hash(const uint32_t* hashes, size_t n, std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
   keys.resize(n);
   tmp.resize(n);
-  for (size_t i = 0; i < n; ++i) keys[i] = (static_cast<uint64_t>(hashes[i]) << 32) | i;
+  // Both passes' counts are taken while the keys are built: one read of the batch fewer.
+  size_t start[2][256] = {};
+  for (size_t i = 0; i < n; ++i) {
+    keys[i] = (static_cast<uint64_t>(hashes[i]) << 32) | i;
+    ++start[0][(hashes[i] >> 16) & 0xff];
+    ++start[1][hashes[i] >> 24];
+  }
   uint64_t* from = keys.data();
   uint64_t* to = tmp.data();
-  for (unsigned shift = 48; shift < 64; shift += 8) {
-    size_t start[256] = {};
-    for (size_t i = 0; i < n; ++i) ++start[(from[i] >> shift) & 0xff];
+  for (unsigned pass = 0; pass < 2; ++pass) {
+    const unsigned shift = 48 + 8 * pass;
     size_t sum = 0;
-    for (size_t& c : start) sum += std::exchange(c, sum);
-    for (size_t i = 0; i < n; ++i) to[start[(from[i] >> shift) & 0xff]++] = from[i];
+    for (size_t& c : start[pass]) sum += std::exchange(c, sum);
+    for (size_t i = 0; i < n; ++i) to[start[pass][(from[i] >> shift) & 0xff]++] = from[i];
     std::swap(from, to);
   }
   return from;  // two passes: back in keys
