@@ -102,7 +102,7 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
   // number when it is probed: a batch without duplicates (sg, tc on a chain) walks the table
   // once. Duplicates and conflicts leave holes, closed below.
   const RowId base = rows_;
-  for (size_t i = 0; i < n; ++i) append(rows + i * A);
+  append_many(rows, n);
   scratch.results.assign(n, InsertResult{Outcome::Added, kNoRow});
   InsertResult* results = scratch.results.data();
   size_t first_hole = n, holes = 0;
@@ -198,6 +198,37 @@ RowId Relation::append(const Word* values) {
   ++live_;
   if (!lattice_cols_.empty()) dead_.push_back(false);
   return r;
+}
+
+void Relation::append_many(const Word* rows, size_t n) {
+  const size_t A = arity_;
+  for (size_t i = 0; i < n;) {
+    RowId r = rows_;
+    if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size())
+      chunks_.push_back(new_chunk((A << kChunkBits) << cell_shift_));
+    // The rest of the batch, or as much as the chunk holds, in one loop over the cells.
+    const size_t m = std::min<size_t>(n - i, (kChunkMask + 1) - (r & kChunkMask));
+    const Word* from = rows + i * A;
+    if (narrow_) {
+      int32_t* cells = static_cast<int32_t*>(const_cast<void*>(cell_ptr(r)));
+      bool fits = true;
+      for (size_t k = 0; k < m * A; ++k) {
+        int64_t v = static_cast<int64_t>(from[k]);
+        cells[k] = static_cast<int32_t>(v);
+        fits &= v == static_cast<int32_t>(v);
+      }
+      if (!fits) {  // a value needs 64 bits: append() widens; the cells written above are not counted
+        for (; i < n; ++i) append(rows + i * A);
+        return;
+      }
+    } else {
+      copy_words(from, m * A, static_cast<Word*>(const_cast<void*>(cell_ptr(r))));
+    }
+    rows_ += static_cast<RowId>(m);
+    live_ += m;
+    if (!lattice_cols_.empty()) dead_.resize(rows_, false);
+    i += m;
+  }
 }
 
 void Relation::read(RowId r, Word* out) const {

@@ -213,6 +213,7 @@ class Relation {
   };
 
   RowId append(const Word* values);
+  void append_many(const Word* rows, size_t n);  // n rows of arity words, in order
   void catch_up(Index& ix) const;
   const void* cell_ptr(RowId r) const {
     return chunks_[r >> kChunkBits].get() + (static_cast<size_t>(r & kChunkMask) * arity_ << cell_shift_);

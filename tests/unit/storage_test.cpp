@@ -465,6 +465,20 @@ TEST_F(InsertManyTest, ASmallBatchIntoABigIndexEqualsOneByOne) {
   insert_both(many, one, batch);  // a duplicate, a conflict, a new key twice, a duplicate
 }
 
+TEST_F(InsertManyTest, ABatchThatWidensTheRelationEqualsOneByOne) {
+  // The batch is appended chunk by chunk in 32-bit cells until a value needs 64 bits, past the
+  // first chunk: the rest is appended row by row after the relation widens.
+  auto& many = ints(2);
+  auto& one = ints(2);
+  std::vector<Word> batch;
+  for (Word i = 0; i < 100000; ++i) batch.insert(batch.end(), {i, i == 70000 ? Word{1} << 40 : i % 3});
+  for (Word i = 0; i < 1000; ++i) batch.insert(batch.end(), {i, i % 3});  // duplicates
+  insert_both(many, one, batch);
+  EXPECT_FALSE(many.narrow());
+  Word wide[] = {70000, Word{1} << 40};
+  EXPECT_EQ(many.find_key(wide), 70000u);
+}
+
 TEST_F(InsertManyTest, ABatchWhoseRunOverflowsTheTableEqualsOneByOne) {
   // Keys whose hashes all fall in the last 1/4096 of the hash space share one home slot at the
   // end of the table: their run outgrows the overflow area, the table grows in the middle of
