@@ -559,7 +559,6 @@ struct Engine::Impl {
     rel.insert_grouped(rows, hashes, n, [&](const Word* row, Relation::InsertResult res) { inserted(r, rel, row, res); });
   }
 
-
   void flush_pending(CompiledRule& r) {
     if (r.pending_hashes.empty()) return;
     Relation& rel = *e.relations_[r.plan->head];
