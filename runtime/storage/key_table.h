@@ -52,8 +52,6 @@ class KeyTable {
   size_t size() const { return size_; }
   size_t capacity() const { return slots_; }  // allocated slots (overflow area included)
   size_t memory_bytes() const { return slots_ * sizeof(Entry); }
-  // Changes whenever the entries move to a new table (so pointers to entries are stale).
-  uint64_t generation() const { return generation_; }
 
   // The entry of hash `h` whose row `same(row)` accepts, or nullptr.
   template <class Same>
@@ -203,7 +201,6 @@ class KeyTable {
       }
       fresh.size_ = size_;
       fresh.limit_ = limit_of(cap);
-      fresh.generation_ = generation_ + 1;
       swap(fresh);
       return;
     }
@@ -221,7 +218,6 @@ class KeyTable {
     std::swap(size_, o.size_);
     std::swap(limit_, o.limit_);
     std::swap(shift_, o.shift_);
-    std::swap(generation_, o.generation_);
   }
 
   Entry* table_ = nullptr;
@@ -230,7 +226,6 @@ class KeyTable {
   size_t size_ = 0;
   size_t limit_ = 0;  // grow before inserting beyond this many entries
   uint32_t shift_ = 0;
-  uint64_t generation_ = 0;
 };
 
 // Sorts a batch's hashes, with each one's position in the batch: keys (hash << 32 | position)

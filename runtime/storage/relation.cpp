@@ -116,18 +116,10 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
     if (j + 8 < n) key_part(hash(j + 8)).prefetch(hash(j + 8));
     // Rows are read only when a hash agrees (a duplicate, or rarely two keys with the same 32
     // hash bits). Equal keys have equal hashes, so they come in batch order: the first is added.
-    auto [slot, added] = key_part(h).insert(h, base + p, [&](RowId r) {
-      RowRef x = row(r);
-      for (uint32_t c : key_cols_)
-        if (x[c] != values[c]) return false;
-      return true;
-    });
+    auto [slot, added] = key_part(h).insert(h, base + p, [&](RowId r) { return same_key(r, values); });
     if (added) continue;
     RowId old = row_of(*slot);
-    results[p] = {Outcome::Duplicate, old};
-    RowRef have = row(old);
-    for (uint32_t c : plain_nonkey_)
-      if (have[c] != values[c]) results[p].outcome = Outcome::Conflict;
+    results[p] = {conflicts(old, values) ? Outcome::Conflict : Outcome::Duplicate, old};
     first_hole = std::min<size_t>(first_hole, p);
     ++holes;
   }
@@ -179,24 +171,7 @@ void Relation::widen() {
 
 RowId Relation::append(const Word* values) {
   RowId r = rows_;
-  if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size())
-    chunks_.push_back(new_chunk((static_cast<size_t>(arity_) << kChunkBits) << cell_shift_));
-  bool stored = false;
-  if (narrow_) {  // store the 32-bit cells and check that they fit in one loop
-    int32_t* cells = static_cast<int32_t*>(const_cast<void*>(cell_ptr(r)));
-    bool fits = true;
-    for (uint32_t c = 0; c < arity_; ++c) {
-      int64_t v = static_cast<int64_t>(values[c]);
-      cells[c] = static_cast<int32_t>(v);
-      fits &= v == static_cast<int32_t>(v);
-    }
-    if (fits) stored = true;
-    else widen();  // rows [0, r) are rewritten; row r is stored whole below
-  }
-  if (!stored) copy_words(values, arity_, static_cast<Word*>(const_cast<void*>(cell_ptr(r))));
-  ++rows_;
-  ++live_;
-  if (!lattice_cols_.empty()) dead_.push_back(false);
+  append_many(values, 1);
   return r;
 }
 
@@ -217,9 +192,9 @@ void Relation::append_many(const Word* rows, size_t n) {
         cells[k] = static_cast<int32_t>(v);
         fits &= v == static_cast<int32_t>(v);
       }
-      if (!fits) {  // a value needs 64 bits: append() widens; the cells written above are not counted
-        for (; i < n; ++i) append(rows + i * A);
-        return;
+      if (!fits) {  // a value needs 64 bits: widen (rows [0, rows_) only), then store these again
+        widen();
+        continue;
       }
     } else {
       copy_words(from, m * A, static_cast<Word*>(const_cast<void*>(cell_ptr(r))));
@@ -246,19 +221,15 @@ bool Relation::row_equals(RowId r, const Word* values) const {
 Relation::InsertResult Relation::insert(const Word* values) { return insert(values, key_hash(values)); }
 
 Relation::InsertResult Relation::insert(const Word* values, uint32_t h) {
-  SmallWords key(key_cols_.size());
-  Word* k = key.data();
-  key_of(values, k);
   // One probe: the entry for the next row is constructed only if the key is absent.
   if (rows_ >= kSplitRows && key_parts_.size() == 1) split_key_index();
   KeyTable& keys = key_part(h);
-  auto [slot, added] = keys.insert(h, rows_, [&](RowId r) { return key_equals(r, k); });
+  auto [slot, added] = keys.insert(h, rows_, [&](RowId r) { return same_key(r, values); });
   if (added) return {Outcome::Added, append(values)};
   RowId old = row_of(*slot);
-  RowRef have = row(old);
-  for (uint32_t c : plain_nonkey_)
-    if (have[c] != values[c]) return {Outcome::Conflict, old};
+  if (conflicts(old, values)) return {Outcome::Conflict, old};
   if (lattice_cols_.empty()) return {Outcome::Duplicate, old};
+  RowRef have = row(old);
   // Merge the lattice columns; append the merged row if anything grew.
   SmallWords merged(arity_);
   Word* m = merged.data();
@@ -278,7 +249,6 @@ Relation::InsertResult Relation::insert(const Word* values, uint32_t h) {
   *slot = entry(r, h);  // the same key, so the same place in the index
   return {Outcome::Merged, r};
 }
-
 
 size_t Relation::key_slots() const {
   size_t slots = 0;

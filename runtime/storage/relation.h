@@ -213,7 +213,7 @@ class Relation {
   };
 
   RowId append(const Word* values);
-  void append_many(const Word* rows, size_t n);  // n rows of arity words, in order
+  void append_many(const Word* rows, size_t n);  // n rows of arity words, in order (append: one)
   void catch_up(Index& ix) const;
   const void* cell_ptr(RowId r) const {
     return chunks_[r >> kChunkBits].get() + (static_cast<size_t>(r & kChunkMask) * arity_ << cell_shift_);
@@ -251,18 +251,26 @@ class Relation {
   void key_of(const Word* values, Word* key) const {
     for (size_t i = 0; i < key_cols_.size(); ++i) key[i] = values[key_cols_[i]];
   }
-  // Changes whenever an entry of the key index moves to a new table (KeyTable::generation).
-  uint64_t key_generation() const {
-    uint64_t g = 0;
-    for (const auto& part : key_parts_) g += part.generation();
-    return g;
-  }
   // Whether row `r`'s key columns equal `key` (in key-column order).
   bool key_equals(RowId r, const Word* key) const {
     RowRef x = row(r);
     for (size_t i = 0; i < key_cols_.size(); ++i)
       if (x[key_cols_[i]] != key[i]) return false;
     return true;
+  }
+  // Whether row `r`'s key columns equal those of the row `values` (arity words).
+  bool same_key(RowId r, const Word* values) const {
+    RowRef x = row(r);
+    for (uint32_t c : key_cols_)
+      if (x[c] != values[c]) return false;
+    return true;
+  }
+  // Whether row `r` and the row `values`, which have the same key, differ in a plain column.
+  bool conflicts(RowId r, const Word* values) const {
+    RowRef x = row(r);
+    for (uint32_t c : plain_nonkey_)
+      if (x[c] != values[c]) return true;
+    return false;
   }
   void split_key_index();
   // Sorting a batch pays when its probes land a few cache lines apart: sg depth 11 (batches of
