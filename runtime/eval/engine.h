@@ -61,10 +61,12 @@ class Engine {
   SymbolTable& symbols() { return symbols_; }
   Lattices& lattices() { return lattices_; }
 
-  // What self(), tick() and now() return while evaluating.
-  void set_context(Word self, int64_t tick) {
+  // What self(), tick() and now() return while evaluating: now() is the time the tick started
+  // (milliseconds since the Unix epoch), the same for every rule of the tick.
+  void set_context(Word self, int64_t tick, int64_t now_ms) {
     self_ = self;
     tick_ = tick;
+    now_ms_ = now_ms;
   }
 
   // Every `<=` rule to a fixpoint, stratum by stratum.
@@ -96,6 +98,7 @@ class Engine {
   std::vector<std::unique_ptr<Relation>> relations_;
   Word self_ = 0;
   int64_t tick_ = 0;
+  int64_t now_ms_ = 0;
   Progress progress_;
   std::unique_ptr<Impl> impl_;
   friend struct Impl;

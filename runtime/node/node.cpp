@@ -22,7 +22,11 @@ bool transient(RelationKind k) {
 }  // namespace
 
 Node::Node(const plan::Program& plan, NodeOptions options)
-    : plan_(plan), opts_(std::move(options)), lattices_(symbols_), engine_(plan, symbols_, lattices_) {
+    : plan_(plan),
+      opts_(std::move(options)),
+      clock_(opts_.clock ? *opts_.clock : SystemClock::instance()),
+      lattices_(symbols_),
+      engine_(plan, symbols_, lattices_) {
   self_ = symbols_.intern(opts_.name);
   size_t n = plan.relations.size();
   pending_.resize(n);
@@ -41,7 +45,7 @@ Node::Node(const plan::Program& plan, NodeOptions options)
       log_decls_[r.id] = std::move(d);
     }
     if (r.kind == RelationKind::Periodic)
-      timers_.push_back({r.id, std::chrono::steady_clock::now() + std::chrono::milliseconds(r.period_ms),
+      timers_.push_back({r.id, clock_.monotonic() + std::chrono::milliseconds(r.period_ms),
                          std::chrono::milliseconds(r.period_ms), 0});
   }
 }
@@ -153,9 +157,14 @@ void Node::deliver(uint32_t relation, const Word* rows, size_t count) {
   else inbox_[relation].insert(inbox_[relation].end(), rows, rows + count * a);
 }
 
-std::optional<std::chrono::steady_clock::time_point> Node::next_timer() const {
+std::optional<NodeClock::time_point> Node::next_timer() const {
   if (timers_.empty()) return std::nullopt;
   return std::min_element(timers_.begin(), timers_.end(), [](auto& a, auto& b) { return a.next < b.next; })->next;
+}
+
+bool Node::timer_due() const {
+  auto next = next_timer();
+  return next && *next <= clock_.monotonic();
 }
 
 bool Node::step() {
@@ -165,7 +174,7 @@ bool Node::step() {
     o.rows.clear();
     o.count = 0;
   }
-  engine_.set_context(self_, tick);
+  engine_.set_context(self_, tick, clock_.wall_ms());
   setup_tick(tick);
   engine_.run_fixpoint();
   engine_.run_transitions(*this);
@@ -252,7 +261,7 @@ void Node::setup_tick(int64_t tick) {
       engine_.insert_checked(static_cast<uint32_t>(id), rows.data() + i, "", "a message");
     rows.clear();
   }
-  auto now = std::chrono::steady_clock::now();
+  auto now = clock_.monotonic();
   for (auto& t : timers_) {
     if (now < t.next) continue;
     Word n = from_int(t.fired++);
@@ -336,7 +345,7 @@ RunSummary Node::run() {
       s.tick_limit = true;
       break;
     }
-    engine_.set_context(self_, tick);
+    engine_.set_context(self_, tick, clock_.wall_ms());
     setup_tick(tick);
     engine_.run_fixpoint();
     engine_.run_transitions(*this);

@@ -17,6 +17,7 @@
 #include "core/lattice.h"
 #include "core/value.h"
 #include "eval/engine.h"
+#include "node/clock.h"
 #include "plan/ir.h"
 
 namespace bloom::rt {
@@ -39,6 +40,7 @@ struct NodeOptions {
   std::function<void(const std::string&)> print_line;  // stdout lines (default: std::cout)
   std::function<void(const std::string&)> progress;    // a progress line for a terminal, "" to clear
   NodeNetwork* network = nullptr;  // messages to other nodes go here (null: a single-node run)
+  const NodeClock* clock = nullptr;  // timers and now() (null: the machine's clocks)
 };
 
 struct RunSummary {
@@ -82,7 +84,9 @@ class Node : private TransitionSink {
   // Something is pending for the next tick (arrived messages, deferred changes).
   bool work_pending();
   // The earliest timer firing, if the program has periodics.
-  std::optional<std::chrono::steady_clock::time_point> next_timer() const;
+  std::optional<NodeClock::time_point> next_timer() const;
+  // Whether a periodic timer is due now (the next tick would fire it).
+  bool timer_due() const;
   // A message's rows (`count` rows of the channel's arity) arrive for the next tick.
   void deliver(uint32_t relation, const Word* rows, size_t count);
   int64_t ticks() const { return next_tick_; }
@@ -108,6 +112,7 @@ class Node : private TransitionSink {
 
   const plan::Program& plan_;
   NodeOptions opts_;
+  const NodeClock& clock_;
   SymbolTable symbols_;
   Lattices lattices_;
   Engine engine_;
@@ -120,7 +125,7 @@ class Node : private TransitionSink {
   std::vector<std::unique_ptr<Relation>> logs_;  // per output relation: every tuple it held
   struct Timer {
     uint32_t relation;
-    std::chrono::steady_clock::time_point next;
+    NodeClock::time_point next;
     std::chrono::milliseconds period;
     int64_t fired = 0;
   };

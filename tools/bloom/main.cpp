@@ -25,13 +25,11 @@
 #include "node/facts.h"
 #include "node/node.h"
 #include "plan/print.h"
+#include "cli.h"
 
-namespace {
+namespace bloom::cli {
 
-enum Exit { kOk = 0, kCompileError = 1, kUsage = 2, kRuntimeError = 3, kNeedsCoordination = 4 };
-
-// `--color auto` colours a stream only when it is a terminal (and NO_COLOR is unset).
-bool want_color(const std::string& mode, int fd = STDERR_FILENO) {
+bool want_color(const std::string& mode, int fd) {
   if (mode == "always") return true;
   if (mode == "never") return false;
   const char* term = std::getenv("TERM");
@@ -128,11 +126,9 @@ int run_lint(const std::string& file, const std::string& format, const std::stri
   return report.fails() ? kNeedsCoordination : kOk;
 }
 
-// Compiles `file` and lowers it to the Plan IR, printing diagnostics. Null (with `exit` set)
-// when it does not compile.
 std::unique_ptr<bloom::plan::Program> compile_plan(const std::string& file, const std::vector<std::string>& raw_params,
                                                    const std::string& color, std::unique_ptr<bloom::Compilation>& c, int& exit,
-                                                   bool warnings = true) {
+                                                   bool warnings) {
   auto opts = parse_params(raw_params);
   if (!opts) {
     exit = kUsage;
@@ -172,7 +168,6 @@ struct RunOptions {
   std::string color = "auto";
 };
 
-// The facts directory must exist; the output directory is created. false (after saying why) if not.
 bool prepare_dirs(const std::string& facts_dir, const std::string& facts_what, const std::string& out_dir) {
   namespace fs = std::filesystem;
   if (!facts_dir.empty() && !fs::is_directory(facts_dir)) {
@@ -272,31 +267,22 @@ struct DeployOptions {
   std::string deployment, control;
 };
 
-int run_deployment(const RunOptions& o, const DeployOptions& d) {
-  if (!o.facts_dir.empty() || !o.params.empty() || o.max_ticks >= 0 || o.sizes || o.name != "local") {
-    std::cerr << "bloom: error: -F, --param, --max-ticks, --sizes and --name do not apply to a deployment: set `facts` and "
-                 "`params` per node in "
-              << o.file << "\n";
-    return kUsage;
-  }
-  auto dep = load_deployment(o.file);
-  if (!dep) return kUsage;
-  // Every program is compiled first, so a broken one stops the run before any node starts.
-  std::vector<std::unique_ptr<bloom::plan::Program>> plans;
+int compile_deployment(const std::string& file, const bloom::rt::Deployment& dep, const std::string& color, bool quiet,
+                       std::vector<std::unique_ptr<bloom::plan::Program>>& plans) {
   int worst = kOk;
-  for (const auto& n : dep->nodes) {
+  for (const auto& n : dep.nodes) {
     std::unique_ptr<bloom::Compilation> c;
     int exit = kOk;
-    auto plan = compile_plan(n.program, node_params(n, {}), o.color, c, exit);
+    auto plan = compile_plan(n.program, node_params(n, {}), color, c, exit);
     if (!plan) {
-      std::cerr << o.file << ":" << n.line << ":" << n.column << ": error: the program of node `" << n.name << "` ("
+      std::cerr << file << ":" << n.line << ":" << n.column << ": error: the program of node `" << n.name << "` ("
                 << n.program << ") " << (exit == kUsage && c && !c->program ? "cannot be used" : "does not compile")
                 << ": see above\n";
       worst = std::max(worst, exit == kUsage ? kCompileError : exit);
       continue;
     }
     if (!n.facts.empty() && !std::filesystem::is_directory(n.facts)) {
-      std::cerr << o.file << ":" << n.line << ":" << n.column << ": error: the facts directory of node `" << n.name << "` ("
+      std::cerr << file << ":" << n.line << ":" << n.column << ": error: the facts directory of node `" << n.name << "` ("
                 << n.facts << ") is not a directory\n";
       worst = std::max(worst, int(kUsage));
       continue;
@@ -306,20 +292,34 @@ int run_deployment(const RunOptions& o, const DeployOptions& d) {
   if (worst != kOk) return worst;
   // Different roles may declare different channels, but one channel name with different columns
   // in two programs means their messages will be refused: say so before anything starts.
-  if (!o.quiet) {
+  if (!quiet) {
     std::map<std::string, std::pair<std::string, std::string>> first;  // channel -> (node, columns)
     std::set<std::string> warned;
     for (size_t i = 0; i < plans.size(); ++i)
       for (const auto& r : plans[i]->relations) {
         if (r.kind != bloom::plan::RelationKind::Channel) continue;
         std::string cols = bloom::rt::net::schema_signature(r.column_types);
-        auto [it, fresh] = first.emplace(r.name, std::pair(dep->nodes[i].name, cols));
+        auto [it, fresh] = first.emplace(r.name, std::pair(dep.nodes[i].name, cols));
         if (!fresh && it->second.second != cols && warned.insert(r.name).second)
           std::cerr << "bloom: warning: channel `" << r.name << "` is " << it->second.second << " in node `" << it->second.first
-                    << "` but " << cols << " in node `" << dep->nodes[i].name
+                    << "` but " << cols << " in node `" << dep.nodes[i].name
                     << "`: messages between them will be refused\n";
       }
   }
+  return kOk;
+}
+
+int run_deployment(const RunOptions& o, const DeployOptions& d) {
+  if (!o.facts_dir.empty() || !o.params.empty() || o.max_ticks >= 0 || o.sizes || o.name != "local") {
+    std::cerr << "bloom: error: -F, --param, --max-ticks, --sizes and --name do not apply to a deployment: set `facts` and "
+                 "`params` per node in "
+              << o.file << "\n";
+    return kUsage;
+  }
+  auto dep = load_deployment(o.file);
+  if (!dep) return kUsage;
+  std::vector<std::unique_ptr<bloom::plan::Program>> plans;
+  if (int exit = compile_deployment(o.file, *dep, o.color, o.quiet, plans); exit != kOk) return exit;
   bloom::rt::LaunchOptions lo;
   lo.deployment = *dep;
   lo.out_dir = o.out_dir;
@@ -373,16 +373,18 @@ bool is_deployment(const std::string& file) {
   return file.size() > 5 && file.compare(file.size() - 5, 5, ".toml") == 0;
 }
 
-}  // namespace
+}  // namespace bloom::cli
 
 int main(int argc, char** argv) {
+  using namespace bloom::cli;
   CLI::App app{"bloom: compiler, analyzer and runtime for the Bloom language of distributed programs.\n"
                "A program is a set of unordered rules over collections, evaluated in ticks.",
                "bloom"};
   app.set_version_flag("--version", std::string("bloom ") + BLOOM_VERSION);
   app.require_subcommand(1);
   app.footer("Exit status: 0 success, 1 compile error, 2 usage error (bad options, unreadable file, unknown --param),\n"
-             "3 (run) runtime error or bad facts file, 4 (lint) the program needs coordination.\n"
+             "3 (run) runtime error or bad facts file, 4 (lint) the program needs coordination,\n"
+             "5 (sim) a violation or divergence was found.\n"
              "Multi-node deployments: `bloom run DEPLOYMENT.toml` and `bloom node` (docs/deploy.md).");
 
   std::vector<std::string> files, params;
@@ -466,6 +468,38 @@ int main(int argc, char** argv) {
   node->add_flag("-q,--quiet", no.quiet, "No notes on stderr");
   node->add_option("--color", no.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
 
+  SimCommand sc;
+  auto* simc = app.add_subcommand("sim", "Run a whole deployment in this process under the deterministic simulator: virtual\n"
+                                         "time, a seeded scheduler that picks which node ticks next and which messages in\n"
+                                         "flight it receives, optional faults, and invariants written in Bloom checked after\n"
+                                         "every tick. A failing schedule is shrunk and written as a trace that --replay\n"
+                                         "re-executes exactly (docs/sim.md).");
+  simc->add_option("deployment", sc.deployment, "The deployment (DEPLOY.toml); with --replay, default: the one the trace names")
+      ->type_name("DEPLOY.toml");
+  simc->add_option("--seed", sc.seed, "Seed of the first run; run i uses seed S+i")->type_name("S")->capture_default_str();
+  simc->add_option("--runs", sc.runs, "How many runs (schedules) to try")->type_name("N")->check(CLI::PositiveNumber)->capture_default_str();
+  simc->add_option("--max-steps", sc.max_steps, "Stop a run that is not quiescent after K steps (exit 3, with what is pending)")
+      ->type_name("K")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  simc->add_option("--faults", sc.faults, "Faults to inject, e.g. drop=0.05,dup=0.02,crash=1,partition=1,skew=50ms (docs/sim.md)")
+      ->type_name("SPEC");
+  simc->add_option("--invariant", sc.invariant, "A Bloom program over the nodes' collections; rows it derives into `violation`\n"
+                                                "(after any tick) or `final_violation` (at the end) fail the run")
+      ->type_name("INV.bloom");
+  simc->add_option("--trace", sc.trace, "Write the (minimized) failing schedule here as JSON (default bloom-sim-seedS.json);\n"
+                                        "with one run, the run's trace even when it passes")
+      ->type_name("FILE");
+  simc->add_option("-D,--output-dir", sc.out_dir, "Write the outputs of the first (or the failing) run as DIR/NODE/NAME.csv")->type_name("DIR");
+  simc->add_flag("--diverge", sc.diverge, "Compare every node's final outputs across the runs (no faults); exit 5 on a difference");
+  simc->add_option("--replay", sc.replay, "Re-execute a trace exactly; ends with the same violation or outputs")->type_name("TRACE");
+  simc->add_option("--timeline", sc.timeline, "With --replay: write the run as a self-contained HTML space-time diagram")->type_name("OUT.html");
+  simc->add_flag("--no-minimize", sc.no_minimize, "Report a failing schedule as it ran, without shrinking it");
+  simc->add_flag("-q,--quiet", sc.quiet, "No outputs, no summary line");
+  simc->add_option("--color", sc.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+  simc->footer("Exit status: 0 every run passed, 1 compile error (a program or the invariant), 2 usage error or a bad\n"
+               "trace file, 3 runtime error or no quiescence within --max-steps, 5 a violation or a divergence was found.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -491,6 +525,7 @@ int main(int argc, char** argv) {
       return run_program(ro);
     }
     if (node->parsed()) return run_node(no, dopts);
+    if (simc->parsed()) return run_sim(sc);
   } catch (const std::exception& e) {
     // A bug, not a user error: say so plainly rather than crash.
     std::cerr << "bloom: internal error: " << e.what() << "\n";

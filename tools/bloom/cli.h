@@ -1,0 +1,48 @@
+// What the `bloom` subcommands share (tools/bloom/main.cpp implements it): exit statuses,
+// compiling a program or a whole deployment with diagnostics on stderr, and output folders.
+#pragma once
+#include <unistd.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "driver/driver.h"
+#include "node/deployment.h"
+#include "plan/ir.h"
+
+namespace bloom::cli {
+
+enum Exit { kOk = 0, kCompileError = 1, kUsage = 2, kRuntimeError = 3, kNeedsCoordination = 4, kFoundFailure = 5 };
+
+// `--color auto` colours a stream only when it is a terminal (and NO_COLOR is unset).
+bool want_color(const std::string& mode, int fd = STDERR_FILENO);
+
+// Compiles `file` and lowers it to the Plan IR, printing diagnostics. Null (with `exit` set)
+// when it does not compile.
+std::unique_ptr<plan::Program> compile_plan(const std::string& file, const std::vector<std::string>& raw_params, const std::string& color,
+                                            std::unique_ptr<Compilation>& c, int& exit, bool warnings = true);
+
+// The facts directory must exist; the output directory is created. false (after saying why) if not.
+bool prepare_dirs(const std::string& facts_dir, const std::string& facts_what, const std::string& out_dir);
+
+// Reads a deployment file, printing its errors.
+std::optional<rt::Deployment> load_deployment(const std::string& path);
+
+// Compiles every node's program of a deployment (a broken one stops everything before any node
+// starts) and warns about channels declared with different columns in two programs. Returns the
+// exit status; `plans` holds one plan per node, in deployment order.
+int compile_deployment(const std::string& file, const rt::Deployment& dep, const std::string& color, bool quiet,
+                       std::vector<std::unique_ptr<plan::Program>>& plans);
+
+// `bloom sim` (tools/bloom/sim_command.cpp).
+struct SimCommand {
+  std::string deployment, replay, invariant, trace, out_dir, faults, timeline, color = "auto";
+  uint64_t seed = 1;
+  int64_t runs = 1, max_steps = 100000;
+  bool diverge = false, no_minimize = false, quiet = false;
+};
+int run_sim(const SimCommand& cmd);
+
+}  // namespace bloom::cli
