@@ -376,6 +376,28 @@ RunSummary Node::run() {
   return s;
 }
 
+uint64_t Node::state_digest() const {
+  uint64_t digest = 0;
+  std::vector<Word> row;
+  for (const auto& r : plan_.relations) {
+    const Relation* rel = r.kind == RelationKind::Table || r.kind == RelationKind::Lattice ? &engine_.relation(r.id)
+                          : r.kind == RelationKind::Output                                 ? logs_[r.id].get()
+                                                                                            : nullptr;
+    if (!rel) continue;
+    row.resize(r.arity() + 1);
+    uint64_t sum = 0;  // a sum of row hashes: the order rows are stored in does not matter
+    for (RowId id = 0; id < rel->end(); ++id) {
+      if (!rel->alive(id)) continue;
+      rel->read(id, row.data());
+      uint64_t h = r.id;
+      for (uint32_t c = 0; c < r.arity(); ++c) h = hash_combine(h, row[c]);
+      sum += mix(h);
+    }
+    digest = hash_combine(digest, sum + rel->live());
+  }
+  return digest;
+}
+
 std::vector<uint32_t> Node::outputs() const {
   std::vector<uint32_t> out;
   for (const auto& r : plan_.relations)

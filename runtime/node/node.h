@@ -90,6 +90,9 @@ class Node : private TransitionSink {
   // A message's rows (`count` rows of the channel's arity) arrive for the next tick.
   void deliver(uint32_t relation, const Word* rows, size_t count);
   int64_t ticks() const { return next_tick_; }
+  // A hash of the state that outlives a tick (tables, lattices, the output logs), independent of
+  // row order: equal before and after a tick when the tick changed none of it.
+  uint64_t state_digest() const;
 
   SymbolTable& symbols() { return symbols_; }
   Lattices& lattices() { return lattices_; }

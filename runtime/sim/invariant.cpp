@@ -75,15 +75,15 @@ std::unique_ptr<InvariantChecker> InvariantChecker::make(const plan::Program& in
       continue;
     }
     bool found = false;
-    std::vector<const plan::Program*> reported;  // one error per program, not per node running it
+    std::vector<std::string> reported;  // one error per declaration, not per node running it
     for (size_t i = 0; i < nodes.size(); ++i) {
       const plan::Relation* d = find_relation(*nodes[i].plan, r.name);
       if (!d || d->kind == RelationKind::Stdout || d->kind == RelationKind::Halt) continue;
       found = true;
       std::vector<plan::ValueType> want(r.column_types.begin() + 1, r.column_types.end());
       if (want != d->column_types) {
-        if (std::find(reported.begin(), reported.end(), nodes[i].plan) != reported.end()) continue;
-        reported.push_back(nodes[i].plan);
+        if (std::find(reported.begin(), reported.end(), d->where) != reported.end()) continue;
+        reported.push_back(d->where);
         std::string theirs = signature(d->column_types);
         std::string expected = d->column_types.empty() ? "(addr)" : "(addr, " + theirs.substr(1);
         errors.push_back(fmt::format("{}: error: input `{}` has the columns {} here, but node `{}` declares `{}` with {}: the "

@@ -70,7 +70,7 @@ Minimized minimize(const SimOptions& options, const RunResult& failing, const st
   Minimized out;
   std::vector<Event> all = decisions_of(failing.trace);
   out.events_before = all.size();
-  Search s{options, failing.trace, keep, max_trials};
+  Search s{options, failing.trace, keep, max_trials, 0, {}, std::nullopt};
   // The decisions as they are, replayed, must fail: otherwise the failure depends on something a
   // replay does not reproduce and the original run is the best report.
   if (!s.test(all)) {

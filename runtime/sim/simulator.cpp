@@ -104,7 +104,10 @@ class Policy {
 
 class World {
  public:
-  World(const SimOptions& o, uint64_t seed) : opts_(o) {
+  World(const SimOptions& o, uint64_t seed) : opts_(o), idle_us_(o.idle_us) {
+    if (idle_us_ <= 0)
+      for (const auto& n : o.nodes)
+        for (const auto& r : n.plan->relations) idle_us_ = std::max(idle_us_, 2 * r.period_ms * 1000);
     trace_.seed = seed;
     trace_.faults = o.faults.str();
     trace_.max_steps = o.max_steps;
@@ -201,6 +204,18 @@ class World {
     return best;
   }
   const std::vector<Event>& events() const { return trace_.events; }
+  // Nothing in flight, no node down, no partition, no work but timers, and those idle for
+  // idle_us.
+  bool quiescent() const {
+    if (partitioned_) return false;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (!up(i) || !inflight_[i].empty()) return false;
+      if (halted(i)) continue;
+      Node& n = *nodes_[i].node;
+      if (n.ticks() == 0 || n.work_pending()) return false;
+    }
+    return !next_timer_us() || now_us_ - last_activity_us_ >= idle_us_;
+  }
 
  private:
   struct NodeState;
@@ -282,6 +297,7 @@ class World {
 
   void apply(const Action& a) {
     advance(a.time_us);
+    if (a.kind != Action::Tick) last_activity_us_ = now_us_;
     switch (a.kind) {
       case Action::Tick: tick(a.node, a.deliver); break;
       case Action::Crash:
@@ -323,6 +339,11 @@ class World {
       e.tick = node.ticks();
       e.deliver = ids;
     }
+    // A tick for its timers alone may leave everything as it was: then it does not count as
+    // activity, and a run whose nodes only tick idly like this ends (quiescent()).
+    bool timers_only = ids.empty() && node.ticks() > 0 && !node.work_pending();
+    uint64_t digest = timers_only ? node.state_digest() : 0;
+    uint64_t sent = next_message_;
     auto& box = inflight_[i];
     net::Codec::Message msg;
     std::string why;
@@ -340,6 +361,8 @@ class World {
     } catch (const RuntimeError& e) {
       return fail(fmt::format("runtime error on node `{}` in tick {}: {}", name(i), node.ticks(), e.what()));
     }
+    bool idle = timers_only && next_message_ == sent && s.stdout_lines.empty() && !node.work_pending() && node.state_digest() == digest;
+    if (!idle) last_activity_us_ = now_us_;
     trace_.events[at].stdout_lines = std::move(s.stdout_lines);
     s.stdout_lines.clear();
     if (s.halted) lose_inflight(i, "halted");
@@ -418,11 +441,6 @@ class World {
     end(End::Violation);
   }
 
-  bool quiescent() const {
-    for (size_t i = 0; i < nodes_.size(); ++i)
-      if (enabled(i) || !inflight_[i].empty() || !up(i)) return false;
-    return !next_timer_us();
-  }
 
   std::string pending_report() const {
     std::string out;
@@ -446,7 +464,7 @@ class World {
   Policy* policy_ = nullptr;
   std::vector<NodeState> nodes_;
   std::vector<std::vector<Message>> inflight_;  // per receiver, in send order
-  int64_t now_us_ = 0, step_ = 0;
+  int64_t now_us_ = 0, step_ = 0, idle_us_ = 0, last_activity_us_ = 0;
   uint64_t next_message_ = 1, delivered_ = 0;
   bool partitioned_ = false, ended_ = false;
   Trace trace_;
@@ -467,6 +485,7 @@ class SeededPolicy final : public Policy {
     w.advance(w.time() + rng_.between(100, 1000));
     for (;;) {
       int64_t t = w.time();
+      if (w.quiescent()) return std::nullopt;
       for (size_t i = 0; i < restart_at_.size(); ++i)
         if (restart_at_[i] >= 0 && restart_at_[i] <= t) {
           restart_at_[i] = -1;
@@ -680,6 +699,7 @@ class LenientPolicy final : public Policy {
     // enabled node after another.
     w.advance(w.time() + 1000);
     if (w.partitioned()) return Action{Action::Heal, w.time(), 0, {}, {}};
+    if (w.quiescent()) return std::nullopt;
     for (size_t i = 0; i < w.size(); ++i)
       if (!w.up(i)) return Action{Action::Restart, w.time(), i, {}, {}};
     for (int round = 0; round < 2; ++round) {

@@ -33,6 +33,10 @@ struct SimOptions {
   int64_t max_steps = 100000;
   Faults faults;
   const InvariantChecker* invariant = nullptr;  // checked after every tick, and at the end
+  // Nodes with periodic timers never run out of work: a run also ends when, for this long, only
+  // timer ticks happened and none of them changed a node's state or sent anything. 0: twice the
+  // longest timer period of the deployment.
+  int64_t idle_us = 0;
 };
 
 // Outputs of one run: node -> output collection -> its rows, sorted, one `name(v1, v2)` per
@@ -43,7 +47,7 @@ struct NodeOutput {
 using Outputs = std::map<std::string, std::map<std::string, NodeOutput>>;
 
 enum class End {
-  Quiescent,  // nothing enabled, nothing in flight, no timer left (or every node halted)
+  Quiescent,  // nothing in flight, no work left but timers that have stayed idle (SimOptions::idle_us)
   MaxSteps,   // --max-steps reached with work pending
   Violation,  // an invariant derived a violation
   Error,      // a runtime error on a node, a refused message, a bad facts file

@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `bloom sim` (docs/sim.md): one ctest per case.
+
+Usage: run_sim_tests.py BLOOM CASE
+
+Each case runs the real `bloom` binary in a fresh temporary directory and checks its exit
+status, what it prints and the files it writes.
+"""
+import filecmp
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLES = os.path.join(ROOT, "examples")
+SIM = os.path.join(ROOT, "tests", "sim")
+BLOOM = ""
+
+
+class Failure(Exception):
+    pass
+
+
+def run(*args, expect=0, cwd=None):
+    p = subprocess.run([BLOOM, *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+    if expect is not None and p.returncode != expect:
+        raise Failure(f"bloom {' '.join(args)}: exit {p.returncode}, expected {expect}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def check(cond, what):
+    if not cond:
+        raise Failure(what)
+
+
+def dist_examples():
+    return sorted(d for d in os.listdir(EXAMPLES) if os.path.isfile(os.path.join(EXAMPLES, d, "deploy.toml")))
+
+
+def same_csv_tree(out, expected):
+    """Every expected NODE/NAME.csv equals the written one (rows sorted), and nothing else was written."""
+    problems = []
+    want = {os.path.relpath(os.path.join(d, f), expected) for d, _, fs in os.walk(expected) for f in fs}
+    got = {os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs}
+    for rel in sorted(want | got):
+        if rel not in got:
+            problems.append(f"{rel}: not written")
+        elif rel not in want:
+            problems.append(f"{rel}: written but not expected")
+        else:
+            a = sorted(open(os.path.join(out, rel)).read().splitlines())
+            b = sorted(open(os.path.join(expected, rel)).read().splitlines())
+            if a != b:
+                problems.append(f"{rel}: differs\n  got:      {a}\n  expected: {b}")
+    return problems
+
+
+# ------------------------------------------------------------------------------------- cases
+
+def case_examples(tmp):
+    """Every distributed example, 100 seeds: the same outputs in every run, and the expected ones."""
+    for ex in dist_examples():
+        out = os.path.join(tmp, ex)
+        run("sim", os.path.join(EXAMPLES, ex, "deploy.toml"), "--runs", "100", "--diverge", "-D", out, "-q")
+        problems = same_csv_tree(out, os.path.join(EXAMPLES, ex, "expected"))
+        check(not problems, f"{ex}: " + "\n".join(problems))
+
+
+def programs_of(deploy):
+    return sorted(set(re.findall(r'program\s*=\s*"([^"]+)"', open(deploy).read())))
+
+
+def case_coordination_free(tmp):
+    """Every example that `bloom lint` calls coordination-free never diverges: 1,000 schedules."""
+    free = []
+    for ex in dist_examples():
+        deploy = os.path.join(EXAMPLES, ex, "deploy.toml")
+        codes = [run("lint", os.path.join(EXAMPLES, ex, p), expect=None).returncode for p in programs_of(deploy)]
+        check(all(c in (0, 4) for c in codes), f"{ex}: bloom lint failed: {codes}")
+        if all(c == 0 for c in codes):
+            free.append(ex)
+            run("sim", deploy, "--diverge", "--runs", "1000", "-q")
+    check(free, "no distributed example is coordination-free: this test checks nothing")
+    print("coordination-free examples checked over 1000 seeds:", ", ".join(free))
+
+
+def case_divergence(tmp):
+    """A D-labelled program whose outputs depend on message order: --diverge finds it."""
+    server = os.path.join(SIM, "race", "server.bloom")
+    lint = run("lint", server, "--format", "json", expect=4)
+    labels = json.loads(lint.stdout)
+    check("winner" in json.dumps(labels), "the lint report does not mention `winner`")
+    trace = os.path.join(tmp, "race.json")
+    p = run("sim", os.path.join(SIM, "race", "deploy.toml"), "--diverge", "--runs", "200", "--trace", trace, expect=5)
+    check("diverge between seeds" in p.stderr, p.stderr)
+    check('winner("alpha")' in p.stderr and 'winner("beta")' in p.stderr, p.stderr)
+    ref = os.path.join(tmp, "race.ref.json")
+    winners = set()
+    for t in (trace, ref):
+        check(os.path.isfile(t), f"{t} not written")
+        r = run("sim", "--replay", t)
+        winners.add(r.stdout)
+    check(len(winners) == 2, f"the two traces replay to the same outputs: {winners}")
+
+
+def case_planted_2pc(tmp):
+    """2PC that commits on the first yes vote: found within 200 runs, shrunk, replayed."""
+    d = os.path.join(SIM, "planted_2pc")
+    trace = os.path.join(tmp, "2pc.json")
+    p = run("sim", os.path.join(d, "deploy.toml"), "--invariant", os.path.join(d, "invariant.bloom"), "--runs", "200",
+            "--trace", trace, expect=5)
+    check("although p3 voted no" in p.stderr, p.stderr)
+    m = re.search(r"minimized the schedule from (\d+) to (\d+) decisions", p.stderr)
+    check(m, p.stderr)
+    before, after = int(m.group(1)), int(m.group(2))
+    check(after <= before and after <= 10, f"not a handful of decisions: {before} -> {after}")
+    t = json.load(open(trace))
+    check(t["end"] == "violation" and t["violations"], t["end"])
+    r = run("sim", "--replay", trace, expect=5)
+    check("although p3 voted no" in r.stderr, r.stderr)
+    # The correct coordinator passes the same invariant on the same 200 seeds.
+    run("sim", os.path.join(EXAMPLES, "two_phase_commit", "deploy.toml"), "--invariant", os.path.join(d, "invariant.bloom"),
+        "--runs", "200", "-q")
+
+
+def case_reliable(tmp):
+    """stdlib/reliable.bloom delivers everything under drop=0.3,dup=0.3; a crash loses state."""
+    d = os.path.join(SIM, "reliable")
+    deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
+    p = run("sim", deploy, "--invariant", inv, "--faults", "drop=0.3,dup=0.3", "--runs", "100")
+    check("no violation" in p.stderr, p.stderr)
+    # The invariant can fail: a receiver that crashes forgets what it delivered (no durable state).
+    p = run("sim", deploy, "--invariant", inv, "--faults", "crash=1,rate=0.2", "--runs", "100", "--trace",
+            os.path.join(tmp, "crash.json"), expect=5)
+    check("never arrived" in p.stderr, p.stderr)
+
+
+def case_determinism(tmp):
+    """The same command twice writes byte-identical traces; --replay gives the same outputs."""
+    deploy = os.path.join(EXAMPLES, "kvs", "deploy.toml")
+    args = ["--faults", "drop=0.1,dup=0.1,skew=20ms", "--seed", "7", "--runs", "1", "-q"]
+    for name in ("one", "two"):
+        run("sim", deploy, *args, "--trace", os.path.join(tmp, name + ".json"), "-D", os.path.join(tmp, name))
+    check(filecmp.cmp(os.path.join(tmp, "one.json"), os.path.join(tmp, "two.json"), shallow=False), "the traces differ")
+    run("sim", deploy, "--faults", "drop=0.1,dup=0.1,skew=20ms", "--seed", "8", "--trace", os.path.join(tmp, "other.json"), "-q")
+    check(not filecmp.cmp(os.path.join(tmp, "one.json"), os.path.join(tmp, "other.json"), shallow=False),
+          "seeds 7 and 8 gave the same trace")
+    run("sim", "--replay", os.path.join(tmp, "one.json"), "-D", os.path.join(tmp, "replayed"), "-q")
+    problems = same_csv_tree(os.path.join(tmp, "replayed"), os.path.join(tmp, "one"))
+    check(not problems, "\n".join(problems))
+
+
+def case_bad_input(tmp):
+    """Bad deployments, invariants, fault specs and traces: a clear error, never a crash."""
+    kvs = os.path.join(EXAMPLES, "kvs", "deploy.toml")
+    p = run("sim", kvs, "--faults", "drop=2", expect=2)
+    check("drop=2" in p.stderr and "probability" in p.stderr, p.stderr)
+    p = run("sim", os.path.join(tmp, "missing.toml"), expect=2)
+    check("missing.toml" in p.stderr, p.stderr)
+    p = run("sim", expect=2)
+    check("needs a deployment" in p.stderr, p.stderr)
+    p = run("sim", kvs, "--diverge", "--faults", "drop=0.1", expect=2)
+    check("--diverge" in p.stderr, p.stderr)
+
+    # An invariant whose columns do not match: an error naming both declarations.
+    inv = os.path.join(tmp, "inv.bloom")
+    open(inv, "w").write("input data(node: addr, k: int, version: int, v: string);\noutput violation(m: string);\n")
+    p = run("sim", kvs, "--invariant", inv, expect=1)
+    check("inv.bloom:1:" in p.stderr and "replica.bloom:" in p.stderr, p.stderr)
+    open(inv, "w").write("input dato(node: addr, k: string, version: int, v: string);\noutput violation(m: string);\n")
+    p = run("sim", kvs, "--invariant", inv, expect=1)
+    check("not a collection of any program" in p.stderr, p.stderr)
+    open(inv, "w").write("input kv(node: addr, k: string\n")
+    run("sim", kvs, "--invariant", inv, expect=1)
+
+    # A deployment whose program does not compile.
+    d = os.path.join(tmp, "broken")
+    shutil.copytree(os.path.join(SIM, "race"), d)
+    with open(os.path.join(d, "server.bloom"), "a") as f:
+        f.write("oops(x) <= nowhere(x);\n")
+    p = run("sim", os.path.join(d, "deploy.toml"), expect=1)
+    check("does not compile" in p.stderr, p.stderr)
+
+    # Traces: truncated, not a trace, another version, edited, of another program.
+    trace = os.path.join(tmp, "t.json")
+    run("sim", os.path.join(SIM, "race", "deploy.toml"), "--trace", trace, "-q")
+    text = open(trace).read()
+    bad = os.path.join(tmp, "bad.json")
+    for content, want, code in [
+        (text[: len(text) // 2], "not valid JSON", 2),
+        ("[]", "not a bloom simulation trace", 2),
+        (text.replace('"version": 1', '"version": 9', 1), "version 9", 2),
+        (text.replace('"kind":"tick"', '"kind":"teleport"', 1), "unknown kind", 2),
+        (text.replace('\\"alpha\\")"]', '\\"gamma\\")"]', 1), "departed", 3),
+    ]:
+        open(bad, "w").write(content)
+        p = run("sim", "--replay", bad, expect=code)
+        check(want in p.stderr, f"{want!r} not in:\n{p.stderr}")
+    p = run("sim", "--replay", os.path.join(tmp, "nothing.json"), expect=2)
+    check("cannot read" in p.stderr, p.stderr)
+    # The same trace against a changed program.
+    changed = os.path.join(tmp, "changed")
+    shutil.copytree(os.path.join(SIM, "race"), changed)
+    src = open(os.path.join(changed, "server.bloom")).read().replace("min(v)", "max(v)")
+    open(os.path.join(changed, "server.bloom"), "w").write(src)
+    p = run("sim", os.path.join(changed, "deploy.toml"), "--replay", trace, expect=2)
+    check("another program" in p.stderr, p.stderr)
+    run("sim", "--replay", trace, "--runs", "3", expect=2)
+    run("sim", kvs, "--timeline", os.path.join(tmp, "x.html"), expect=2)
+
+
+def case_max_steps(tmp):
+    """A deployment that never quiesces stops at --max-steps and says what is pending."""
+    open(os.path.join(tmp, "a.bloom"), "w").write(
+        'channel ball(@dst: addr, n: int);\ntable start();\nstart();\ntable served();\n'
+        'ball(@"b", 0) <~ start(), not served();\nserved() <+ start();\nball(@"b", n + 1) <~ ball(_, n);\n')
+    open(os.path.join(tmp, "b.bloom"), "w").write('channel ball(@dst: addr, n: int);\nball(@"a", n + 1) <~ ball(_, n);\n')
+    open(os.path.join(tmp, "d.toml"), "w").write(
+        '[node.a]\nprogram = "a.bloom"\nendpoint = "tcp://127.0.0.1:1"\n[node.b]\nprogram = "b.bloom"\nendpoint = "tcp://127.0.0.1:2"\n')
+    p = run("sim", os.path.join(tmp, "d.toml"), "--max-steps", "500", expect=3)
+    check("not quiescent after 500 steps" in p.stderr and "in flight" in p.stderr, p.stderr)
+
+
+CASES = {name[5:]: f for name, f in globals().items() if name.startswith("case_")}
+
+
+def main():
+    global BLOOM
+    if len(sys.argv) != 3 or sys.argv[2] not in CASES:
+        print(f"usage: {sys.argv[0]} BLOOM CASE  (CASE: {', '.join(CASES)})", file=sys.stderr)
+        return 2
+    BLOOM = os.path.abspath(sys.argv[1])
+    with tempfile.TemporaryDirectory(prefix="bloom-sim-test.") as tmp:
+        try:
+            CASES[sys.argv[2]](tmp)
+        except Failure as e:
+            print(f"FAIL {sys.argv[2]}: {e}")
+            return 1
+    print(f"PASS {sys.argv[2]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
