@@ -11,6 +11,7 @@ packages=(
   libcli11-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev
   libabsl-dev                                                  # hash tables (runtime/storage)
   graphviz                                                     # tests render `bloom plan --format dot`
+  chromium                                                     # tests open `bloom sim --timeline` pages
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -160,6 +160,7 @@ class World {
       }
     }
     trace_.end = to_string(result_.end);
+    trace_.end_time_us = now_us_;
     trace_.violations = result_.violations;
     result_.trace = std::move(trace_);
     return std::move(result_);
@@ -604,7 +605,10 @@ class StrictPolicy final : public Policy {
     return it == trace_.skew_us.end() ? 0 : it->second;
   }
   std::optional<Action> next(World& w) override {
-    if (pos_ >= trace_.events.size()) return std::nullopt;
+    if (pos_ >= trace_.events.size()) {
+      w.advance(trace_.end_time_us);  // idle timers may have ended the run some time after its last event
+      return std::nullopt;
+    }
     const Event& e = trace_.events[pos_];
     auto a = action_of(w, e);
     // An event no step produces here (a send or a loss the run did not make) ends the run;

@@ -75,6 +75,7 @@ std::string trace_to_json(const Trace& t) {
   head["invariant_plan"] = t.invariant_plan;
   ojson tail;
   tail["end"] = t.end;
+  tail["end_time_us"] = t.end_time_us;
   tail["violations"] = t.violations;
   tail["outputs"] = t.outputs;
   // One event per line: a trace reads (and diffs) event by event.
@@ -115,6 +116,7 @@ std::optional<Trace> trace_from_json(const std::string& text, std::string& error
     t.invariant = j.at("invariant").get<std::string>();
     t.invariant_plan = j.at("invariant_plan").get<std::string>();
     t.end = j.at("end").get<std::string>();
+    t.end_time_us = j.at("end_time_us").get<int64_t>();
     t.violations = j.at("violations").get<std::vector<std::string>>();
     t.outputs = j.at("outputs").get<std::map<std::string, std::map<std::string, std::string>>>();
     if (!j.at("events").is_array()) throw std::runtime_error("`events` is not an array");

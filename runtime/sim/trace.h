@@ -55,8 +55,9 @@ struct Trace {
   std::string invariant;  // the invariant file, "" for none
   std::string invariant_plan;
   std::vector<Event> events;
-  // How the run ended (filled by whoever writes the file).
+  // How the run ended.
   std::string end;
+  int64_t end_time_us = 0;  // the virtual time it ended at (idle timers end a run after a while)
   std::vector<std::string> violations;
   std::map<std::string, std::map<std::string, std::string>> outputs;  // node -> output -> rows
 };

@@ -213,6 +213,23 @@ def case_bad_input(tmp):
     run("sim", kvs, "--timeline", os.path.join(tmp, "x.html"), expect=2)
 
 
+def case_timeline(tmp):
+    """--replay --timeline writes one HTML page that headless Chromium renders, a lane per node."""
+    d = os.path.join(SIM, "planted_2pc")
+    trace = os.path.join(tmp, "2pc.json")
+    run("sim", os.path.join(d, "deploy.toml"), "--invariant", os.path.join(d, "invariant.bloom"), "--runs", "50",
+        "--faults", "dup=0.2,drop=0.1", "--no-minimize", "--trace", trace, expect=5)
+    html = os.path.join(tmp, "2pc.html")
+    run("sim", "--replay", trace, "--timeline", html, expect=5)
+    page = open(html).read()
+    # Self-contained: no script, style sheet, image or font from elsewhere (the SVG namespace URI is a name, not a fetch).
+    outside = re.findall(r'(?:src|href)\s*=\s*["\'](?!#)|@import|url\((?!#)', page)
+    check(not outside, f"the page refers to something outside it: {outside}")
+    p = subprocess.run(["bash", os.path.join(SIM, "check_timeline.sh"), html, os.path.join(tmp, "2pc.png"),
+                        "coordinator", "p1", "p2", "p3"], capture_output=True, text=True, timeout=300)
+    check(p.returncode == 0, f"check_timeline.sh: exit {p.returncode}\n{p.stdout}{p.stderr}")
+
+
 def case_max_steps(tmp):
     """A deployment that never quiesces stops at --max-steps and says what is pending."""
     open(os.path.join(tmp, "a.bloom"), "w").write(

@@ -206,6 +206,9 @@ x(n) <= beat(n);
   RunResult r = run_seeded(o, 1);
   EXPECT_EQ(r.end, End::Quiescent);
   EXPECT_LT(r.steps, 10);
+  // The run ended some time after its last tick; a replay ends the same way.
+  RunResult again = replay_strict(o, r.trace);
+  EXPECT_EQ(again.end, End::Quiescent) << again.error;
 }
 
 TEST(SimTest, MaxStepsStopsARunThatNeverQuiescesAndSaysWhatIsPending) {

@@ -12,6 +12,7 @@
 #include "node/facts.h"
 #include "sim/invariant.h"
 #include "sim/simulator.h"
+#include "sim/timeline.h"
 #include "syntax/diagnostics.h"
 
 namespace bloom::cli {
@@ -199,11 +200,18 @@ int replay(const SimCommand& cmd) {
     return kRuntimeError;
   }
   if (!cmd.timeline.empty()) {
-    std::cerr << "bloom: error: --timeline is not available yet\n";
-    return kUsage;
+    r.trace.deployment = trace->deployment;
+    r.trace.invariant = trace->invariant;
+    try {
+      rt::write_file_atomically(cmd.timeline, sim::timeline_html(r.trace));
+    } catch (const std::exception& e) {
+      std::cerr << "bloom: error: --timeline " << cmd.timeline << ": " << e.what() << "\n";
+      return kRuntimeError;
+    }
+    if (!cmd.quiet) std::cerr << "bloom: timeline written to " << cmd.timeline << "\n";
   }
   if (!cmd.out_dir.empty() && !write_outputs(r.outputs, cmd.out_dir)) return kRuntimeError;
-  if (cmd.out_dir.empty() && !cmd.quiet) s.print_outputs(r.outputs);
+  if (cmd.out_dir.empty() && !cmd.quiet && r.end != sim::End::Violation) s.print_outputs(r.outputs);
   std::cerr << fmt::format("bloom: replayed {} ({} steps, {} events): {}\n", cmd.replay, r.steps, r.trace.events.size(), sim::to_string(r.end));
   if (r.end == sim::End::Violation) {
     for (const auto& v : r.violations) std::cerr << "  " << v << "\n";
