@@ -113,7 +113,7 @@ class World {
     trace_.max_steps = o.max_steps;
     for (const auto& n : o.nodes) {
       trace_.nodes.push_back(n.name);
-      trace_.plans[n.name] = plan_fingerprint(*n.plan);
+      trace_.plans[n.name] = n.fingerprint.empty() ? plan_fingerprint(*n.plan) : n.fingerprint;
     }
   }
 
@@ -246,12 +246,13 @@ class World {
     std::vector<std::string> stdout_lines;
   };
 
-  Event& record(EventKind kind, std::string node = "") {
-    Event& e = trace_.events.emplace_back();
+  // The next event of the trace; without recording, a scratch event that is overwritten.
+  Event& record(EventKind kind, const std::string& node = {}) {
+    Event& e = opts_.record ? trace_.events.emplace_back() : (scratch_ = Event{});
     e.kind = kind;
     e.step = step_;
     e.time_us = now_us_;
-    e.node = std::move(node);
+    if (opts_.record) e.node = node;
     return e;
   }
   void end(End e) {
@@ -335,7 +336,7 @@ class World {
     NodeState& s = nodes_[i];
     Node& node = *s.node;
     size_t at = trace_.events.size();
-    {
+    if (opts_.record) {
       Event& e = record(EventKind::Tick, name(i));
       e.tick = node.ticks();
       e.deliver = ids;
@@ -364,7 +365,7 @@ class World {
     }
     bool idle = timers_only && next_message_ == sent && s.stdout_lines.empty() && !node.work_pending() && node.state_digest() == digest;
     if (!idle) last_activity_us_ = now_us_;
-    trace_.events[at].stdout_lines = std::move(s.stdout_lines);
+    if (opts_.record) trace_.events[at].stdout_lines = std::move(s.stdout_lines);
     s.stdout_lines.clear();
     if (s.halted) lose_inflight(i, "halted");
     check_invariant(false);
@@ -383,10 +384,10 @@ class World {
     } catch (const std::length_error& e) {
       throw RuntimeError(fmt::format("channel `{}`: {} rows to node `{}` do not fit in one message: {}", decl.name, count, name(to), e.what()));
     }
-    uint32_t arity = decl.arity();
-    for (size_t r = 0; r < count; ++r) m.tuples.push_back(s.node->engine().format_row(decl, rows + r * arity, true));
-    std::sort(m.tuples.begin(), m.tuples.end());
-    {
+    if (opts_.record) {
+      uint32_t arity = decl.arity();
+      for (size_t r = 0; r < count; ++r) m.tuples.push_back(s.node->engine().format_row(decl, rows + r * arity, true));
+      std::sort(m.tuples.begin(), m.tuples.end());
       Event& e = record(EventKind::Send, name(from));
       e.tick = s.node->ticks() - 1;  // sent at the end of the tick that just ran
       e.message = m.id;
@@ -470,6 +471,7 @@ class World {
   bool partitioned_ = false, ended_ = false;
   Trace trace_;
   RunResult result_;
+  Event scratch_;  // the event record() hands out when not recording
 };
 
 // ---------------------------------------------------------------------------------- policies
@@ -781,6 +783,7 @@ RunResult run_seeded(const SimOptions& options, uint64_t seed) {
 RunResult replay_strict(const SimOptions& options, const Trace& trace) {
   SimOptions o = options;
   o.max_steps = trace.max_steps;
+  o.record = true;  // the replay checks its events against the trace's
   World w(o, trace.seed);
   StrictPolicy p(trace);
   RunResult r = w.run(p);
@@ -799,7 +802,9 @@ RunResult replay_strict(const SimOptions& options, const Trace& trace) {
 }
 
 RunResult replay_lenient(const SimOptions& options, const Trace& original, const std::vector<Event>& decisions) {
-  World w(options, original.seed);
+  SimOptions o = options;
+  o.record = true;  // messages are matched by their tuples, and the result is a trace
+  World w(o, original.seed);
   LenientPolicy p(original, decisions);
   p.bind(w);
   RunResult r = w.run(p);

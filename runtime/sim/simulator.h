@@ -26,6 +26,7 @@ struct SimNode {
   std::string name;
   const plan::Program* plan = nullptr;
   std::string facts_dir;  // "" for none
+  std::string fingerprint;  // plan_fingerprint(*plan), recorded in traces ("": computed per run)
 };
 
 struct SimOptions {
@@ -37,6 +38,9 @@ struct SimOptions {
   // timer ticks happened and none of them changed a node's state or sent anything. 0: twice the
   // longest timer period of the deployment.
   int64_t idle_us = 0;
+  // false: keep no events and format no tuples (a search over many seeds). Running a seed again
+  // with recording gives the same run, with its trace.
+  bool record = true;
 };
 
 // Outputs of one run: node -> output collection -> its rows, sorted, one `name(v1, v2)` per

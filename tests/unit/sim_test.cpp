@@ -244,6 +244,23 @@ TEST(SimTest, AStrictReplayReproducesTheRunExactly) {
   }
 }
 
+TEST(SimTest, ARunWithoutRecordingIsTheSameRunWithoutItsEvents) {
+  Deployment d;
+  d.options.faults = faults("drop=0.2,dup=0.2,crash=1,rate=0.1");
+  RunResult full = run_seeded(d.options, 11);
+  d.options.record = false;
+  RunResult bare = run_seeded(d.options, 11);
+  EXPECT_TRUE(bare.trace.events.empty());
+  EXPECT_EQ(bare.end, full.end);
+  EXPECT_EQ(bare.steps, full.steps);
+  EXPECT_EQ(bare.delivered, full.delivered);
+  EXPECT_EQ(bare.trace.outputs, full.trace.outputs);
+  // Replays and minimization record whatever the options say: they need the events.
+  RunResult again = replay_strict(d.options, full.trace);
+  EXPECT_EQ(trace_to_json(again.trace), trace_to_json(full.trace)) << again.error;
+  EXPECT_FALSE(replay_lenient(d.options, full.trace, decisions_of(full.trace)).trace.events.empty());
+}
+
 TEST(SimTest, AStrictReplayRefusesAnEditedTrace) {
   Deployment d;
   RunResult r = run_seeded(d.options, 1);

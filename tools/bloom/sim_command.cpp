@@ -86,7 +86,8 @@ struct Session {
     dep = load_deployment(deployment);
     if (!dep) return kUsage;
     if (int exit = compile_deployment(deployment, *dep, cmd.color, cmd.quiet, plans); exit != kOk) return exit;
-    for (size_t i = 0; i < dep->nodes.size(); ++i) options.nodes.push_back({dep->nodes[i].name, plans[i].get(), dep->nodes[i].facts});
+    for (size_t i = 0; i < dep->nodes.size(); ++i)
+      options.nodes.push_back({dep->nodes[i].name, plans[i].get(), dep->nodes[i].facts, sim::plan_fingerprint(*plans[i])});
     options.max_steps = cmd.max_steps;
     if (!invariant_file.empty()) {
       std::unique_ptr<Compilation> c;
@@ -172,7 +173,7 @@ int replay(const SimCommand& cmd) {
   for (size_t i = 0; i < s.plans.size(); ++i) {
     const auto& name = s.options.nodes[i].name;
     auto it = trace->plans.find(name);
-    std::string now = sim::plan_fingerprint(*s.plans[i]);
+    const std::string& now = s.options.nodes[i].fingerprint;
     if (it == trace->plans.end() || it->second != now) {
       std::cerr << "bloom: error: " << cmd.replay << ": node `" << name << "` runs another program than when the trace was recorded (plan "
                 << (it == trace->plans.end() ? "?" : it->second) << ", now " << now << ")\n";
@@ -256,6 +257,15 @@ int run_sim(const SimCommand& cmd) {
   Session s(cmd);
   if (int exit = s.load(cmd.deployment, cmd.invariant); exit != kOk) return exit;
   s.options.faults = *faults;
+  // A search over many seeds records nothing; the seed of a failure runs again with recording,
+  // which gives the same run with its trace.
+  s.options.record = cmd.runs == 1;
+  auto recorded = [&](sim::RunResult& r) {
+    if (s.options.record) return;
+    sim::SimOptions o = s.options;
+    o.record = true;
+    r = sim::run_seeded(o, r.trace.seed);
+  };
 
   bool tty = isatty(STDERR_FILENO) && !cmd.quiet;
   auto started = std::chrono::steady_clock::now();
@@ -270,6 +280,7 @@ int run_sim(const SimCommand& cmd) {
     delivered += r.delivered;
     if (tty) std::cerr << "\r\033[K" << std::flush;
     if (r.end == sim::End::Violation) {
+      recorded(r);
       std::cerr << fmt::format("bloom: seed {}: invariant violated at step {}:\n", seed, r.steps);
       for (const auto& v : r.violations) std::cerr << "  " << v << "\n";
       std::set<std::string> rows(r.violations.begin(), r.violations.end());
@@ -286,6 +297,7 @@ int run_sim(const SimCommand& cmd) {
       return kFoundFailure;
     }
     if (r.end == sim::End::Error) {
+      recorded(r);
       std::cerr << fmt::format("bloom: seed {}: {}\n", seed, r.error);
       std::string what = r.error;
       sim::RunResult small = s.shrink(r, [&](const sim::RunResult& c) { return c.end == sim::End::Error && c.error == what; });
@@ -296,8 +308,10 @@ int run_sim(const SimCommand& cmd) {
     }
     if (r.end == sim::End::MaxSteps) {
       std::cerr << fmt::format("bloom: seed {}: not quiescent after {} steps (--max-steps); still pending:{}\n", seed, r.steps, r.pending);
-      std::string path = s.trace_path(seed);
-      if (!cmd.trace.empty() && s.write_trace(r, path)) std::cerr << "bloom: trace written to " << path << "\n";
+      if (!cmd.trace.empty()) {
+        recorded(r);
+        if (s.write_trace(r, cmd.trace)) std::cerr << "bloom: trace written to " << cmd.trace << "\n";
+      }
       return kRuntimeError;
     }
     if (cmd.diverge && reference && !same_outputs(reference->outputs, r.outputs)) {
@@ -305,6 +319,8 @@ int run_sim(const SimCommand& cmd) {
       std::cerr << fmt::format("bloom: the outputs diverge between seeds {} and {}:\n{}", seed_a, seed,
                                output_diff(reference->outputs, r.outputs, seed_a, seed));
       sim::Outputs out_a = reference->outputs, out_b = r.outputs;
+      recorded(*reference);
+      recorded(r);
       sim::RunResult small_a = s.shrink(*reference, [&](const sim::RunResult& c) { return c.end == sim::End::Quiescent && same_outputs(c.outputs, out_a); });
       sim::RunResult small_b = s.shrink(r, [&](const sim::RunResult& c) { return c.end == sim::End::Quiescent && same_outputs(c.outputs, out_b); });
       std::string path_a = s.trace_path(seed_a, ".ref"), path_b = s.trace_path(seed);
