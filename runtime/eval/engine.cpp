@@ -388,7 +388,7 @@ struct Engine::Impl {
       }
     };
     // A match of a scan or lookup: a frame for the next step, or a head row (direct_head).
-    const bool direct = k + 1 == r.steps.size() && !r.direct_head.empty();
+    const bool direct = k + 1 == r.steps.size() && !r.direct_head.empty() && !e.on_derive;
     const size_t A = r.direct_head.size();
     Word* head_rows = r.rows.data();
     auto emit_match = [&](const Word* f, Relation::RowRef t) {
@@ -533,6 +533,8 @@ struct Engine::Impl {
       Word* row = rows + i * A;
       for (size_t c = 0; c < A; ++c) row[c] = r.head_regs[c] >= 0 ? f[r.head_regs[c]] : eval(r.head[c], f);
     }
+    if (e.on_derive)
+      for (size_t i = 0; i < n; ++i) e.on_derive(*r.plan, rows + i * A, frames + i * R);
     if (r.plan->op == plan::HeadOp::Insert) {
       insert_rows(r, rows, n);
       return;
@@ -681,6 +683,7 @@ struct Engine::Impl {
         }
         row[c] = convert(v, natural, col.result);
       }
+      if (e.on_derive) e.on_derive(*r.plan, row.data(), nullptr);
       emit_row(r, row.data());
     }
     frames.clear();

@@ -78,6 +78,12 @@ class Engine {
   // violation message starts with `where` (file:line) and says the row came from `what`.
   void insert_checked(uint32_t relation, const Word* row, const std::string& where, const std::string& what);
 
+  // Why-provenance (bloom sim --explain): when set, called for every row a rule derives, before
+  // it is inserted, sent or queued, with the registers of the body match that derived it (null
+  // for an aggregate's row, which comes from all the matches of its group). Null, the default,
+  // costs a test per batch; set, rules no longer write head rows straight from their last step.
+  std::function<void(const plan::RulePlan& rule, const Word* row, const Word* frame)> on_derive;
+
   const Progress& progress() const { return progress_; }
   // Called every so often during long evaluations (at most every ~64k derivations).
   std::function<void(const Progress&)> on_progress;

@@ -278,13 +278,15 @@ class World {
     no.print_line = [&s](const std::string& line) { s.stdout_lines.push_back(line); };
     s.node = std::make_unique<Node>(*spec.plan, no);
     s.codec = std::make_unique<net::Codec>(*spec.plan, s.node->symbols(), s.node->lattices());
-    if (spec.facts_dir.empty()) return;
-    try {
-      std::vector<std::string> missing;
-      s.node->load_inputs(spec.facts_dir, missing);
-    } catch (const std::exception& e) {
-      fail(fmt::format("node `{}`: {}", spec.name, e.what()));
+    if (!spec.facts_dir.empty()) {
+      try {
+        std::vector<std::string> missing;
+        s.node->load_inputs(spec.facts_dir, missing);
+      } catch (const std::exception& e) {
+        return fail(fmt::format("node `{}`: {}", spec.name, e.what()));
+      }
     }
+    if (opts_.observer) opts_.observer->started(spec.name, *s.node);
   }
 
   void lose_inflight(size_t i, const char* why) {
@@ -354,6 +356,7 @@ class World {
       if (it == box.end()) return fail(fmt::format("step {}: message {} is not in flight to node `{}`", step_, id, name(i)));
       if (!s.codec->decode(it->bytes, msg, why))
         return fail(fmt::format("node `{}` refused message {} from `{}` on channel `{}`: {}", name(i), id, name(it->from), it->channel, why));
+      if (opts_.observer) opts_.observer->received(name(i), node, id, name(it->from), msg.relation, msg.rows.data(), msg.count);
       node.deliver(msg.relation, msg.rows.data(), msg.count);
       box.erase(it);
       ++delivered_;

@@ -13,13 +13,28 @@
 #include <string>
 #include <vector>
 
+#include "core/value.h"
 #include "plan/ir.h"
 #include "sim/faults.h"
 #include "sim/trace.h"
 
+namespace bloom::rt {
+class Node;
+}
+
 namespace bloom::rt::sim {
 
 class InvariantChecker;
+
+// Sees inside a run (bloom sim --explain): each node as it starts (again after a crash) and
+// each message as it arrives, before the node's tick takes it in.
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual void started(const std::string& node, Node& n) = 0;
+  virtual void received(const std::string& node, Node& n, uint64_t message, const std::string& from, uint32_t relation,
+                        const Word* rows, size_t count) = 0;
+};
 
 // One node of the simulated deployment.
 struct SimNode {
@@ -41,6 +56,7 @@ struct SimOptions {
   // false: keep no events and format no tuples (a search over many seeds). Running a seed again
   // with recording gives the same run, with its trace.
   bool record = true;
+  Observer* observer = nullptr;
 };
 
 // Outputs of one run: node -> output collection -> its rows, sorted, one `name(v1, v2)` per

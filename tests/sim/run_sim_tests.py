@@ -122,6 +122,13 @@ def case_planted_2pc(tmp):
     check(t["end"] == "violation" and t["violations"], t["end"])
     r = run("sim", "--replay", trace, expect=5)
     check("although p3 voted no" in r.stderr, r.stderr)
+    # Why did p3 commit transaction 2? Back through the messages to the single yes vote.
+    r = run("sim", "--replay", trace, "--explain", "p3.committed(2)")
+    for part in ["p3: committed(2)  derived in tick", "arrived in tick", "coordinator: decide(2, true)  derived in tick",
+                 "by `decide(x, true) <= vote(_, _, x, true)", "a fact of the program"]:
+        check(part in r.stdout, f"{part!r} not in the explanation:\n{r.stdout}")
+    r = run("sim", "--replay", trace, "--explain", "p3.committed(7)", expect=2)
+    check("never held" in r.stderr, r.stderr)
     # The correct coordinator passes the same invariant on the same 200 seeds.
     run("sim", os.path.join(EXAMPLES, "two_phase_commit", "deploy.toml"), "--invariant", os.path.join(d, "invariant.bloom"),
         "--runs", "200", "-q")

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "driver/driver.h"
+#include "sim/explain.h"
 #include "sim/faults.h"
 #include "sim/invariant.h"
 #include "sim/simulator.h"
@@ -378,6 +379,35 @@ violation("got 5") <= got(_, 5);
     EXPECT_EQ(again.end, End::Violation) << again.error;
   }
   EXPECT_GT(found, 0);
+}
+
+TEST(SimTest, ExplainFollowsATupleThroughRulesAndMessages) {
+  Deployment d;
+  RunResult r = run_seeded(d.options, 2);
+  std::string error;
+  auto text = explain(d.options, r.trace, "a.got( 3 )", error);
+  ASSERT_TRUE(text) << error;
+  // got(3) at a, from the pong b sent, from the ping a sent, from the fact todo(3).
+  std::vector<std::string> chain = {
+      "a: got(3)  derived in tick",
+      "  a: pong(\"a\", \"b\", 3)  arrived in tick",
+      "    b: pong(\"a\", \"b\", 3)  sent in tick",
+      "      b: ping(\"b\", \"a\", 3)  arrived in tick",
+      "        a: ping(\"b\", \"a\", 3)  sent in tick 0",
+      "          a: todo(3)  a fact of the program (a.bloom:",
+      "          not done(3): absent then",
+  };
+  size_t at = 0;
+  for (const auto& line : chain) {
+    size_t found = text->find(line, at);
+    ASSERT_NE(found, std::string::npos) << "missing, in order: " << line << "\n" << *text;
+    at = found;
+  }
+  EXPECT_FALSE(explain(d.options, r.trace, "a.got(9)", error));
+  EXPECT_NE(error.find("never held `got(9)`"), std::string::npos) << error;
+  EXPECT_NE(error.find("got(1)"), std::string::npos) << error;
+  EXPECT_FALSE(explain(d.options, r.trace, "z.got(1)", error));
+  EXPECT_NE(error.find("expected NODE.COLLECTION(VALUES)"), std::string::npos) << error;
 }
 
 TEST(SimTest, TracesRoundTripThroughJson) {

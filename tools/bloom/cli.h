@@ -38,7 +38,7 @@ int compile_deployment(const std::string& file, const rt::Deployment& dep, const
 
 // `bloom sim` (tools/bloom/sim_command.cpp).
 struct SimCommand {
-  std::string deployment, replay, invariant, trace, out_dir, faults, timeline, color = "auto";
+  std::string deployment, replay, invariant, trace, out_dir, faults, timeline, explain, color = "auto";
   uint64_t seed = 1;
   int64_t runs = 1, max_steps = 100000;
   bool diverge = false, no_minimize = false, quiet = false;

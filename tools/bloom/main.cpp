@@ -494,6 +494,9 @@ int main(int argc, char** argv) {
   simc->add_flag("--diverge", sc.diverge, "Compare every node's final outputs across the runs (no faults); exit 5 on a difference");
   simc->add_option("--replay", sc.replay, "Re-execute a trace exactly; ends with the same violation or outputs")->type_name("TRACE");
   simc->add_option("--timeline", sc.timeline, "With --replay: write the run as a self-contained HTML space-time diagram")->type_name("OUT.html");
+  simc->add_option("--explain", sc.explain, "With --replay: print the chain of messages and rules that produced a tuple,\n"
+                                            "e.g. --explain 'p1.committed(2)'")
+      ->type_name("NODE.TUPLE");
   simc->add_flag("--no-minimize", sc.no_minimize, "Report a failing schedule as it ran, without shrinking it");
   simc->add_flag("-q,--quiet", sc.quiet, "No outputs, no summary line");
   simc->add_option("--color", sc.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "node/facts.h"
+#include "sim/explain.h"
 #include "sim/invariant.h"
 #include "sim/simulator.h"
 #include "sim/timeline.h"
@@ -191,6 +192,15 @@ int replay(const SimCommand& cmd) {
     return kUsage;
   }
   s.options.faults = *faults;
+  if (!cmd.explain.empty()) {
+    auto text = sim::explain(s.options, *trace, cmd.explain, error);
+    if (!text) {
+      std::cerr << "bloom: error: " << error << "\n";
+      return error.rfind("the replay departed", 0) == 0 ? kRuntimeError : kUsage;
+    }
+    std::cout << *text;
+    return kOk;
+  }
   sim::RunResult r = sim::replay_strict(s.options, *trace);
   if (r.end == sim::End::Mismatch) {
     std::cerr << "bloom: error: " << cmd.replay << ": the replay departed from the trace: " << r.error << "\n";
@@ -239,8 +249,8 @@ int run_sim(const SimCommand& cmd) {
     std::cerr << "bloom: error: bloom sim needs a deployment (DEPLOY.toml) or --replay TRACE\n";
     return kUsage;
   }
-  if (!cmd.timeline.empty()) {
-    std::cerr << "bloom: error: --timeline goes with --replay TRACE\n";
+  if (!cmd.timeline.empty() || !cmd.explain.empty()) {
+    std::cerr << "bloom: error: --timeline and --explain go with --replay TRACE\n";
     return kUsage;
   }
   std::string error;
