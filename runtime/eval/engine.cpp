@@ -76,8 +76,10 @@ struct Engine::CompiledRule {
   // matches are its rows, distinct already: they are kept in a plain array instead of the set.
   bool distinct_matches = false;
   std::vector<Word> match_list;  // registers frames, one after the other
-  std::vector<std::vector<Word>> batches;  // per step: its output batch
-  std::vector<Word> rows;                  // the head rows of one batch
+  // Written before they are read, so never cleared (clearing them was a fifth of a short-lived
+  // node's time): per step its output batch, and the head rows of one batch.
+  std::vector<std::unique_ptr<Word[]>> batches;
+  std::unique_ptr<Word[]> rows;
   // When the last step is a scan or lookup and the head inserts plain registers, that step
   // writes head rows directly instead of frames (no frame copy per derived row): per head
   // column, the row column the step binds it from (from_row) or the frame register.
@@ -173,10 +175,15 @@ struct Engine::Impl {
       }
     }
     plan_direct_head(*r);
-    r->batches.resize(r->steps.size());
-    for (auto& b : r->batches) b.resize(kBatch * r->registers);
-    r->rows.resize(kBatch * (e.relations_[p.head]->arity() + 1));
     return r;
+  }
+
+  // A rule's batch buffers (kBatch frames per step) are made when it first runs: many rules of a
+  // node never do, and a node that lives for a few ticks (a simulation starts every node afresh
+  // on every run) would spend more on clearing them than on its ticks.
+  void allocate_buffers(CompiledRule& r) {
+    for (size_t k = 0; k < r.steps.size(); ++k) r.batches.emplace_back(new Word[kBatch * r.registers]);
+    r.rows.reset(new Word[kBatch * (e.relations_[r.plan->head]->arity() + 1)]);
   }
 
   static void plan_direct_head(CompiledRule& r) {
@@ -373,7 +380,7 @@ struct Engine::Impl {
     }
     const CStep& s = r.steps[k];
     const uint32_t R = r.registers;
-    Word* out = r.batches[k].data();
+    Word* out = r.batches[k].get();
     size_t m = 0;
     auto emit = [&](const Word* f) -> Word* {
       Word* o = out + m * R;
@@ -390,7 +397,7 @@ struct Engine::Impl {
     // A match of a scan or lookup: a frame for the next step, or a head row (direct_head).
     const bool direct = k + 1 == r.steps.size() && !r.direct_head.empty() && !e.on_derive;
     const size_t A = r.direct_head.size();
-    Word* head_rows = r.rows.data();
+    Word* head_rows = r.rows.get();
     auto emit_match = [&](const Word* f, Relation::RowRef t) {
       if (direct) {
         Word* o = head_rows + m * A;
@@ -527,7 +534,7 @@ struct Engine::Impl {
       return;
     }
     const size_t A = r.head.size();
-    Word* rows = r.rows.data();
+    Word* rows = r.rows.get();
     for (size_t i = 0; i < n; ++i) {
       const Word* f = frames + i * R;
       Word* row = rows + i * A;
@@ -702,6 +709,7 @@ struct Engine::Impl {
   }
 
   void run_rule(CompiledRule& r) {
+    if (!r.rows) allocate_buffers(r);
     try {
       std::vector<Word> frame(r.registers, 0);
       r.match_list.clear();  // what a run that threw left

@@ -194,23 +194,18 @@ void Node::apply_deferred() {
     uint32_t a = d.arity();
     std::vector<bool> drop;
     bool dropping = false;
-    std::vector<Word> key(d.key.size());
     auto mark = [&](RowId r) {
       if (drop.size() < rel.end()) drop.resize(rel.end(), false);
       drop[r] = true;
       dropping = true;
     };
-    auto key_of = [&](const Word* row) {
-      for (size_t i = 0; i < d.key.size(); ++i) key[i] = row[d.key[i]];
-      return key.data();
-    };
     for (size_t i = 0; i < p.deletes.size(); i += stride(a)) {
       const Word* row = p.deletes.data() + i;
-      RowId r = rel.find_key(key_of(row));
+      RowId r = rel.find_key_of_row(row);
       if (r != kNoRow && rel.row_equals(r, row)) mark(r);
     }
     for (size_t i = 0; i < p.upserts.size(); i += stride(a)) {
-      RowId r = rel.find_key(key_of(p.upserts.data() + i));
+      RowId r = rel.find_key_of_row(p.upserts.data() + i);
       if (r != kNoRow) mark(r);
     }
     if (dropping) rel.rebuild(drop);
@@ -285,16 +280,12 @@ bool Node::work_pending() {
       if (!rel.contains(p.inserts.data() + i)) return true;
     for (size_t i = 0; i < p.upserts.size(); i += step) {
       const Word* row = p.upserts.data() + i;
-      std::vector<Word> key(d.key.size());
-      for (size_t k = 0; k < d.key.size(); ++k) key[k] = row[d.key[k]];
-      RowId r = rel.find_key(key.data());
+      RowId r = rel.find_key_of_row(row);
       if (r == kNoRow || !rel.row_equals(r, row)) return true;
     }
     for (size_t i = 0; i < p.deletes.size(); i += step) {
       const Word* row = p.deletes.data() + i;
-      std::vector<Word> key(d.key.size());
-      for (size_t k = 0; k < d.key.size(); ++k) key[k] = row[d.key[k]];
-      RowId r = rel.find_key(key.data());
+      RowId r = rel.find_key_of_row(row);
       if (r != kNoRow && rel.row_equals(r, row)) return true;
     }
   }

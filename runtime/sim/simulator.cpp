@@ -182,8 +182,8 @@ class World {
   const std::vector<Message>& inflight(size_t i) const { return inflight_[i]; }
   // Work of its own: tick 0 not run, deferred changes, a due timer (messages aside).
   bool local_work(size_t i) const {
-    Node& n = *nodes_[i].node;
-    return n.ticks() == 0 || n.work_pending() || n.timer_due();
+    const NodeState& s = nodes_[i];
+    return s.node->ticks() == 0 || s.deferred || s.node->timer_due();
   }
   bool enabled(size_t i) const { return up(i) && !halted(i) && (!inflight_[i].empty() || local_work(i)); }
   std::vector<size_t> enabled_nodes() const {
@@ -212,8 +212,7 @@ class World {
     for (size_t i = 0; i < nodes_.size(); ++i) {
       if (!up(i) || !inflight_[i].empty()) return false;
       if (halted(i)) continue;
-      Node& n = *nodes_[i].node;
-      if (n.ticks() == 0 || n.work_pending()) return false;
+      if (nodes_[i].node->ticks() == 0 || nodes_[i].deferred) return false;
     }
     return !next_timer_us() || now_us_ - last_activity_us_ >= idle_us_;
   }
@@ -242,6 +241,9 @@ class World {
     std::unique_ptr<Node> node;  // null while down
     std::unique_ptr<net::Codec> codec;
     bool halted = false;
+    // Node::work_pending() after its last tick: only a tick changes it (messages are given to
+    // the node at the start of the tick that takes them), and the scheduler asks every step.
+    bool deferred = false;
     int group = 0;  // its side of a partition
     std::vector<std::string> stdout_lines;
   };
@@ -271,6 +273,7 @@ class World {
     s.clock = std::make_unique<VirtualClock>(now_us_, s.skew_us);
     s.link = std::make_unique<Link>(*this, i);
     s.halted = false;
+    s.deferred = false;
     NodeOptions no;
     no.name = spec.name;
     no.network = s.link.get();
@@ -345,7 +348,7 @@ class World {
     }
     // A tick for its timers alone may leave everything as it was: then it does not count as
     // activity, and a run whose nodes only tick idly like this ends (quiescent()).
-    bool timers_only = ids.empty() && node.ticks() > 0 && !node.work_pending();
+    bool timers_only = ids.empty() && node.ticks() > 0 && !s.deferred;
     uint64_t digest = timers_only ? node.state_digest() : 0;
     uint64_t sent = next_message_;
     auto& box = inflight_[i];
@@ -366,7 +369,8 @@ class World {
     } catch (const RuntimeError& e) {
       return fail(fmt::format("runtime error on node `{}` in tick {}: {}", name(i), node.ticks(), e.what()));
     }
-    bool idle = timers_only && next_message_ == sent && s.stdout_lines.empty() && !node.work_pending() && node.state_digest() == digest;
+    s.deferred = node.work_pending();
+    bool idle = timers_only && next_message_ == sent && s.stdout_lines.empty() && !s.deferred && node.state_digest() == digest;
     if (!idle) last_activity_us_ = now_us_;
     if (opts_.record) trace_.events[at].stdout_lines = std::move(s.stdout_lines);
     s.stdout_lines.clear();
@@ -458,7 +462,7 @@ class World {
       std::vector<std::string> why;
       if (!inflight_[i].empty()) why.push_back(fmt::format("{} message{} in flight to it", inflight_[i].size(), inflight_[i].size() == 1 ? "" : "s"));
       const Node& n = *nodes_[i].node;
-      if (const_cast<Node&>(n).work_pending()) why.push_back("deferred changes pending");
+      if (nodes_[i].deferred) why.push_back("deferred changes pending");
       if (n.next_timer()) why.push_back("periodic timers (it never halted)");
       if (!why.empty()) out += fmt::format("\n  node `{}` (tick {}): {}", name(i), n.ticks(), fmt::join(why, ", "));
     }

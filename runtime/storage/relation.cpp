@@ -158,7 +158,7 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
 void Relation::widen() {
   const size_t chunk_cells = static_cast<size_t>(arity_) << kChunkBits;
   for (size_t k = 0; k < chunks_.size(); ++k) {
-    Chunk wide = new_chunk(chunk_cells * sizeof(Word));
+    Chunk wide = new_chunk(chunk_cells * sizeof(Word), k);
     const int32_t* from = reinterpret_cast<const int32_t*>(chunks_[k].get());
     Word* to = reinterpret_cast<Word*>(wide.get());
     size_t used_rows = std::min<size_t>(size_t{1} << kChunkBits, rows_ - (k << kChunkBits));
@@ -180,7 +180,7 @@ void Relation::append_many(const Word* rows, size_t n) {
   for (size_t i = 0; i < n;) {
     RowId r = rows_;
     if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size())
-      chunks_.push_back(new_chunk((A << kChunkBits) << cell_shift_));
+      chunks_.push_back(new_chunk((A << kChunkBits) << cell_shift_, chunks_.size()));
     // The rest of the batch, or as much as the chunk holds, in one loop over the cells.
     const size_t m = std::min<size_t>(n - i, (kChunkMask + 1) - (r & kChunkMask));
     const Word* from = rows + i * A;

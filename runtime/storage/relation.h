@@ -120,6 +120,12 @@ class Relation {
 
   // The live row with this key (values in key-column order), or kNoRow.
   RowId find_key(const Word* key) const;
+  // The live row whose key equals the key columns of `row` (arity words), or kNoRow.
+  RowId find_key_of_row(const Word* row) const {
+    SmallWords key(key_cols_.size());
+    key_of(row, key.data());
+    return find_key(key.data());
+  }
   // Whether a live row has these plain columns (and lattice columns at least as large: used to
   // know whether a deferred insert would change anything).
   bool contains(const Word* values) const;
@@ -229,10 +235,15 @@ class Relation {
   std::vector<uint32_t> plain_nonkey_;  // plain columns outside the key: a differing one is a conflict
   struct ChunkFree {
     size_t bytes;
-    void operator()(uint8_t* p) const { release_block(p, bytes); }
+    bool huge;
+    void operator()(uint8_t* p) const { release_block(p, bytes, huge); }
   };
   using Chunk = std::unique_ptr<uint8_t[], ChunkFree>;
-  Chunk new_chunk(size_t bytes) { return Chunk(static_cast<uint8_t*>(allocate_block(bytes)), ChunkFree{bytes}); }
+  // Chunk k of a relation; the first gets small pages, since most relations never fill it (see
+  // allocate_block).
+  static Chunk new_chunk(size_t bytes, size_t k) {
+    return Chunk(static_cast<uint8_t*>(allocate_block(bytes, k > 0)), ChunkFree{bytes, k > 0});
+  }
   std::vector<Chunk> chunks_;
   bool narrow_ = false;       // 32-bit cells
   uint32_t cell_shift_ = 3;   // log2 of the cell size in bytes
