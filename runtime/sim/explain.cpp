@@ -33,6 +33,10 @@ std::string normalized(std::string_view text) {
   return out;
 }
 
+const char* how_of(const plan::RulePlan& rule) {
+  return rule.op == plan::HeadOp::Send ? "sent" : rule.op == plan::HeadOp::Insert ? "derived" : "queued for the next tick";
+}
+
 // How a tuple first came to exist at a node.
 struct Origin {
   enum Kind { Rule, Message, Fact, Input } kind = Rule;
@@ -54,8 +58,9 @@ class Recorder final : public Observer {
   void started(const std::string& node, Node& n) override {
     // A restarted node starts from nothing: what it derived before the crash is gone.
     for (auto it = origins_.begin(); it != origins_.end();) it = it->first.node == node ? origins_.erase(it) : std::next(it);
-    n.engine().on_derive = [this, node, &n](const plan::RulePlan& rule, const Word* row, const Word* frame) {
-      derived(node, n, rule, row, frame);
+    int incarnation = incarnations_[node]++;
+    n.engine().on_derive = [this, node, incarnation, &n](const plan::RulePlan& rule, const Word* row, const Word* frame) {
+      derived(node, incarnation, n, rule, row, frame);
     };
     // The program's facts and the inputs read from the node's facts directory (already loaded).
     for (const auto& f : n.plan().facts) {
@@ -108,6 +113,8 @@ class Recorder final : public Observer {
     auto it = origins_.find(Key{node, normalized(tuple)});
     return it == origins_.end() ? nullptr : &it->second;
   }
+  const TickDerivations& by_tick() const { return by_tick_; }
+
   std::vector<std::string> tuples_of(const std::string& node, const std::string& collection) const {
     std::vector<std::string> out;
     for (const auto& [k, o] : origins_)
@@ -125,11 +132,12 @@ class Recorder final : public Observer {
     origins_.emplace(std::move(k), std::move(o));
   }
 
-  void derived(const std::string& node, Node& n, const plan::RulePlan& rule, const Word* row, const Word* frame) {
+  void derived(const std::string& node, int incarnation, Node& n, const plan::RulePlan& rule, const Word* row, const Word* frame) {
     if (rule.op == plan::HeadOp::DeferredDelete) return;  // a removal explains no tuple's existence
     const auto& decl = n.plan().relations[rule.head];
     std::string text = n.engine().format_row(decl, row, true);
     if (origins_.count(Key{node, normalized(text)})) return;
+    note_in_tick(node, incarnation, n.ticks(), rule, text);
     Origin o;
     o.tick = n.ticks();
     o.rule = &rule;
@@ -178,7 +186,23 @@ class Recorder final : public Observer {
     return text;
   }
 
+  // What a tick produced, by rule in the order the rules first produced something; at most
+  // kPerRule tuples each, so that a big tick keeps the timeline page small.
+  void note_in_tick(const std::string& node, int incarnation, int64_t tick, const plan::RulePlan& rule, const std::string& text) {
+    constexpr size_t kPerRule = 50;
+    auto& outs = by_tick_[{node, incarnation, tick}];
+    std::string name = fmt::format("{} ({})", rule.text, rule.where);
+    auto it = std::find_if(outs.begin(), outs.end(), [&](const RuleOutput& o) { return o.rule == name; });
+    if (it == outs.end()) {
+      it = outs.insert(outs.end(), RuleOutput{name, how_of(rule), {}});
+    }
+    if (it->tuples.size() < kPerRule) it->tuples.push_back(text);
+    else if (it->tuples.size() == kPerRule) it->tuples.push_back("...");
+  }
+
   std::unordered_map<Key, Origin, KeyHash> origins_;
+  std::map<std::string, int> incarnations_;
+  TickDerivations by_tick_;
 };
 
 class Writer {
@@ -214,9 +238,7 @@ class Writer {
       explain(o->from, tuple, depth + 1);
       return;
     }
-    const char* how = o->rule->op == plan::HeadOp::Send             ? "sent"
-                      : o->rule->op == plan::HeadOp::Insert         ? "derived"
-                                                                    : "queued for the next tick";
+    const char* how = how_of(*o->rule);
     out_ += fmt::format("{}  {} in tick {} by `{}` ({})\n", head, how, o->tick, o->rule->text, o->rule->where);
     if (o->aggregate) out_ += indent + "  (an aggregate: from every match of its group)\n";
     for (const auto& b : o->body) explain(node, b, depth + 1);
@@ -264,6 +286,18 @@ std::optional<std::string> explain(const SimOptions& options, const Trace& trace
   Writer w(recorder);
   w.explain(node, tuple, 0);
   return std::move(w).text();
+}
+
+std::optional<TickDerivations> derived_by_tick(const SimOptions& options, const Trace& trace, std::string& error) {
+  Recorder recorder;
+  SimOptions o = options;
+  o.observer = &recorder;
+  RunResult r = replay_strict(o, trace);
+  if (r.end == End::Mismatch) {
+    error = "the replay departed from the trace: " + r.error;
+    return std::nullopt;
+  }
+  return recorder.by_tick();
 }
 
 }  // namespace bloom::rt::sim

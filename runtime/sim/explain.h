@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "sim/simulator.h"
+#include "sim/timeline.h"
 #include "sim/trace.h"
 
 namespace bloom::rt::sim {
@@ -17,5 +18,9 @@ namespace bloom::rt::sim {
 // replay departs from the trace, the target is malformed, or its node never held the tuple
 // (the error then lists tuples of that collection it did hold).
 std::optional<std::string> explain(const SimOptions& options, const Trace& trace, std::string_view target, std::string& error);
+
+// The same replay, giving per tick of each node what each rule produced in it that the node did
+// not hold before (for the timeline). nullopt with `error` when the replay departs from the trace.
+std::optional<TickDerivations> derived_by_tick(const SimOptions& options, const Trace& trace, std::string& error);
 
 }  // namespace bloom::rt::sim

@@ -19,7 +19,7 @@ using json = nlohmann::json;
 // and each other by index. Message ids go out as strings: a JavaScript number holds 53 bits.
 class Timeline {
  public:
-  explicit Timeline(const Trace& t) : trace_(t) {
+  Timeline(const Trace& t, const TickDerivations* derived) : trace_(t), derived_(derived) {
     for (const auto& node : t.nodes) lane(node);
     for (const auto& e : t.events) add(e);
   }
@@ -35,6 +35,8 @@ class Timeline {
 
  private:
   const Trace& trace_;
+  const TickDerivations* derived_;
+  std::map<std::string, int> incarnation_;  // per node: restarts so far
   std::vector<std::string> lanes_;
   std::map<std::string, int> lane_index_;
   std::vector<int> last_tick_;  // per lane: its latest tick so far, -1 before its first
@@ -101,12 +103,17 @@ class Timeline {
           if (msg["to"] == -1) msg["to"] = node;
           received.push_back(m);
         }
+        json derived = json::array();
+        if (derived_)
+          if (auto it = derived_->find({e.node, incarnation_[e.node], e.tick}); it != derived_->end())
+            for (const auto& d : it->second) derived.push_back({{"rule", d.rule}, {"how", d.how}, {"tuples", d.tuples}});
         ticks_.push_back({{"node", node},
                           {"tick", e.tick},
                           {"row", r},
                           {"received", received},
                           {"sent", json::array()},
-                          {"stdout", e.stdout_lines}});
+                          {"stdout", e.stdout_lines},
+                          {"derived", derived}});
         last_tick_[node] = index;
         return;
       }
@@ -147,7 +154,9 @@ class Timeline {
         return;
       }
       case EventKind::Crash: return mark(e, "crash");
-      case EventKind::Restart: return mark(e, "restart");
+      case EventKind::Restart:
+        ++incarnation_[e.node];
+        return mark(e, "restart");
       case EventKind::Partition: return mark(e, "partition");
       case EventKind::Heal: return mark(e, "heal");
       case EventKind::Violation: return mark(e, "violation");
@@ -533,6 +542,8 @@ constexpr const char* kPageTail = R"PAGE(</script>
       orNothing(t.sent, l => h('ul', 'msgs', l.map(j => messageItem(j, false)))),
       h('h3', null, `stdout (${t.stdout.length})`),
       orNothing(t.stdout, l => h('pre', 'stdout', l.join('\n'))),
+      h('h3', null, `new tuples, by rule (${t.derived.length})`),
+      orNothing(t.derived, l => h('ul', 'msgs', l.map(d => h('li', null, h('div', null, d.how, ' by ', h('code', null, d.rule)), tupleList(d.tuples))))),
     ];
   }
   function messagePanel(m) {
@@ -594,9 +605,9 @@ constexpr const char* kPageTail = R"PAGE(</script>
 
 }  // namespace
 
-std::string timeline_html(const Trace& trace) {
+std::string timeline_html(const Trace& trace, const TickDerivations* derived) {
   // Bytes that are not UTF-8 (a tuple, a line of stdout) show as U+FFFD instead of failing.
-  const std::string data = Timeline(trace).data().dump(-1, ' ', false, json::error_handler_t::replace);
+  const std::string data = Timeline(trace, derived).data().dump(-1, ' ', false, json::error_handler_t::replace);
   // In JSON text '<' occurs only inside strings, where \u003c reads the same. Without any '<',
   // nothing in the data can close the script element early: neither "</script>" nor "<!--",
   // which would change how the HTML parser looks for the element's end.

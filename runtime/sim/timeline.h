@@ -4,7 +4,11 @@
 // the faults and violations marked across the lanes. Clicking a tick or a message shows its
 // details (tuples, stdout) in a side panel.
 #pragma once
+#include <cstdint>
+#include <map>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "sim/trace.h"
 
@@ -14,6 +18,16 @@ namespace bloom::rt::sim {
 // embedded as JSON and drawn into SVG when the page loads. When drawing finishes the page sets
 // `#render-status` to `data-status="ok"` (to "error" with the message if a script error
 // happened), and each node's lane is the element with `data-lane="NODE"`: tests rely on both.
-std::string timeline_html(const Trace& trace);
+//
+// With `derived` (explain.h, derived_by_tick), clicking a tick also shows the tuples each rule
+// derived, sent or queued in it that the node did not hold before.
+struct RuleOutput {
+  std::string rule;  // the rule's text and place
+  std::string how;   // "derived", "sent" or "queued for the next tick"
+  std::vector<std::string> tuples;
+};
+// By node, incarnation (0, then 1 after its first restart, ...) and tick.
+using TickDerivations = std::map<std::tuple<std::string, int, int64_t>, std::vector<RuleOutput>>;
+std::string timeline_html(const Trace& trace, const TickDerivations* derived = nullptr);
 
 }  // namespace bloom::rt::sim

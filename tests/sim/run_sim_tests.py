@@ -229,6 +229,8 @@ def case_timeline(tmp):
     html = os.path.join(tmp, "2pc.html")
     run("sim", "--replay", trace, "--timeline", html, expect=5)
     page = open(html).read()
+    # Each tick carries what its rules produced: the coordinator's buggy decision is in there.
+    check('"how":"derived","rule":"decide(x, true) \\u003c= vote(_, _, x, true)' in page, "no derivations of `decide` in the page")
     # Self-contained: no script, style sheet, image or font from elsewhere (the SVG namespace URI is a name, not a fetch).
     outside = re.findall(r'(?:src|href)\s*=\s*["\'](?!#)|@import|url\((?!#)', page)
     check(not outside, f"the page refers to something outside it: {outside}")

@@ -213,8 +213,13 @@ int replay(const SimCommand& cmd) {
   if (!cmd.timeline.empty()) {
     r.trace.deployment = trace->deployment;
     r.trace.invariant = trace->invariant;
+    auto derived = sim::derived_by_tick(s.options, *trace, error);
+    if (!derived) {
+      std::cerr << "bloom: error: " << cmd.replay << ": " << error << "\n";
+      return kRuntimeError;
+    }
     try {
-      rt::write_file_atomically(cmd.timeline, sim::timeline_html(r.trace));
+      rt::write_file_atomically(cmd.timeline, sim::timeline_html(r.trace, &*derived));
     } catch (const std::exception& e) {
       std::cerr << "bloom: error: --timeline " << cmd.timeline << ": " << e.what() << "\n";
       return kRuntimeError;
