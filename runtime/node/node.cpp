@@ -257,8 +257,10 @@ void Node::setup_tick(int64_t tick) {
     rows.clear();
   }
   auto now = clock_.monotonic();
+  fired_.clear();
   for (auto& t : timers_) {
     if (now < t.next) continue;
+    fired_.push_back(t.relation);
     Word n = from_int(t.fired++);
     engine_.insert_checked(t.relation, &n, "", "a timer");
     t.next += t.period;

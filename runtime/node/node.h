@@ -87,6 +87,8 @@ class Node : private TransitionSink {
   std::optional<NodeClock::time_point> next_timer() const;
   // Whether a periodic timer is due now (the next tick would fire it).
   bool timer_due() const;
+  // The periodic relations that fired in the last tick.
+  const std::vector<uint32_t>& fired_timers() const { return fired_; }
   // A message's rows (`count` rows of the channel's arity) arrive for the next tick.
   void deliver(uint32_t relation, const Word* rows, size_t count);
   int64_t ticks() const { return next_tick_; }
@@ -133,6 +135,7 @@ class Node : private TransitionSink {
     int64_t fired = 0;
   };
   std::vector<Timer> timers_;
+  std::vector<uint32_t> fired_;
   int64_t next_tick_ = 0;
   struct Outgoing {  // one tick's rows for one (destination, channel): one message
     Word dest;

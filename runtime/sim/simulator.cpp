@@ -372,7 +372,11 @@ class World {
     s.deferred = node.work_pending();
     bool idle = timers_only && next_message_ == sent && s.stdout_lines.empty() && !s.deferred && node.state_digest() == digest;
     if (!idle) last_activity_us_ = now_us_;
-    if (opts_.record) trace_.events[at].stdout_lines = std::move(s.stdout_lines);
+    if (opts_.record) {
+      Event& e = trace_.events[at];
+      e.stdout_lines = std::move(s.stdout_lines);
+      for (uint32_t t : node.fired_timers()) e.timers.push_back(node.plan().relations[t].name);
+    }
     s.stdout_lines.clear();
     if (s.halted) lose_inflight(i, "halted");
     check_invariant(false);

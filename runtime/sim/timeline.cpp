@@ -113,6 +113,7 @@ class Timeline {
                           {"received", received},
                           {"sent", json::array()},
                           {"stdout", e.stdout_lines},
+                          {"timers", e.timers},
                           {"derived", derived}});
         last_tick_[node] = index;
         return;
@@ -535,7 +536,8 @@ constexpr const char* kPageTail = R"PAGE(</script>
   function tickPanel(t) {
     return [
       h('h2', null, `${laneName(t.node)} \u00b7 tick ${t.tick}`),
-      kv([['node', laneName(t.node)], ['tick', String(t.tick)], ['step', String(stepOf(t.row))], ['time', time(rows[t.row][1])]]),
+      kv([['node', laneName(t.node)], ['tick', String(t.tick)], ['step', String(stepOf(t.row))], ['time', time(rows[t.row][1])],
+          ['timers fired', t.timers.length ? t.timers.join(', ') : null]]),
       h('h3', null, `received (${t.received.length})`),
       orNothing(t.received, l => h('ul', 'msgs', l.map(j => messageItem(j, true)))),
       h('h3', null, `sent (${t.sent.length})`),

@@ -29,6 +29,7 @@ ojson event_json(const Event& e) {
   if (!e.tuples.empty() || e.kind == EventKind::Send) j["tuples"] = e.tuples;
   if (!e.groups.empty()) j["groups"] = e.groups;
   if (!e.detail.empty()) j["detail"] = e.detail;
+  if (!e.timers.empty()) j["timers"] = e.timers;
   if (!e.stdout_lines.empty()) j["stdout"] = e.stdout_lines;
   return j;
 }
@@ -146,7 +147,7 @@ std::optional<Trace> trace_from_json(const std::string& text, std::string& error
         !field(ej, "message", e.message, i, error) || !field(ej, "of", e.of, i, error) || !field(ej, "to", e.to, i, error) ||
         !field(ej, "channel", e.channel, i, error) || !field(ej, "tuples", e.tuples, i, error) ||
         !field(ej, "groups", e.groups, i, error) || !field(ej, "detail", e.detail, i, error) ||
-        !field(ej, "stdout", e.stdout_lines, i, error))
+        !field(ej, "stdout", e.stdout_lines, i, error) || !field(ej, "timers", e.timers, i, error))
       return std::nullopt;
     if (e.step < last_step || e.time_us < last_time) {
       error = fmt::format("event {}: step {} at {} us comes after step {} at {} us (events out of order)", i, e.step, e.time_us,

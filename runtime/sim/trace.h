@@ -12,7 +12,8 @@
 namespace bloom::rt::sim {
 
 enum class EventKind {
-  Tick,       // `node` ran tick `tick` at `time_us`, receiving the messages `deliver`
+  Tick,       // `node` ran tick `tick` at `time_us`, receiving the messages `deliver`; its
+              // periodic timers that fired are `timers`
   Send,       // `node` sent message `message` to `to` on `channel`: `tuples`
   Drop,       // the network lost message `message` (fault)
   Dup,        // the network duplicated message `of`: the copy is `message` (fault)
@@ -41,6 +42,7 @@ struct Event {
   std::vector<std::vector<std::string>> groups;
   std::string detail;
   std::vector<std::string> stdout_lines;
+  std::vector<std::string> timers;
   bool operator==(const Event&) const = default;
 };
 

@@ -188,6 +188,9 @@ halt() <= beat(4);
   ASSERT_EQ(r.end, End::Quiescent) << r.error << r.pending;
   // Five firings, 100 ms apart in virtual time, with no waiting in real time.
   EXPECT_GE(r.trace.events.back().time_us, 500000);
+  EXPECT_EQ(std::count_if(r.trace.events.begin(), r.trace.events.end(),
+                          [](const Event& e) { return e.timers == std::vector<std::string>{"beat"}; }),
+            5);
   // now() is virtual wall-clock time: 2026-01-01 plus about 100 ms at the first firing.
   std::string stamp = output(r, "t", "stamp");
   int64_t ms = std::stoll(stamp.substr(6));
