@@ -253,6 +253,16 @@ class Writer {
   std::string out_;
 };
 
+// Replays the trace with the recorder watching. false (and why) when the replay departs from it.
+bool record(const SimOptions& options, const Trace& trace, Recorder& recorder, std::string& error) {
+  SimOptions o = options;
+  o.observer = &recorder;
+  RunResult r = replay_strict(o, trace);
+  if (r.end != End::Mismatch) return true;
+  error = "the replay departed from the trace: " + r.error;
+  return false;
+}
+
 }  // namespace
 
 std::optional<std::string> explain(const SimOptions& options, const Trace& trace, std::string_view target, std::string& error) {
@@ -269,13 +279,7 @@ std::optional<std::string> explain(const SimOptions& options, const Trace& trace
     return std::nullopt;
   }
   Recorder recorder;
-  SimOptions o = options;
-  o.observer = &recorder;
-  RunResult r = replay_strict(o, trace);
-  if (r.end == End::Mismatch) {
-    error = "the replay departed from the trace: " + r.error;
-    return std::nullopt;
-  }
+  if (!record(options, trace, recorder, error)) return std::nullopt;
   if (!recorder.find(node, tuple)) {
     auto known = recorder.tuples_of(node, tuple.substr(0, paren));
     if (known.size() > 8) known.resize(8);
@@ -290,13 +294,7 @@ std::optional<std::string> explain(const SimOptions& options, const Trace& trace
 
 std::optional<TickDerivations> derived_by_tick(const SimOptions& options, const Trace& trace, std::string& error) {
   Recorder recorder;
-  SimOptions o = options;
-  o.observer = &recorder;
-  RunResult r = replay_strict(o, trace);
-  if (r.end == End::Mismatch) {
-    error = "the replay departed from the trace: " + r.error;
-    return std::nullopt;
-  }
+  if (!record(options, trace, recorder, error)) return std::nullopt;
   return recorder.by_tick();
 }
 

@@ -433,22 +433,19 @@ TEST(SimTest, BadTraceFilesAreRefusedWithTheReason) {
   EXPECT_NE(error.find("not valid JSON"), std::string::npos) << error;
   EXPECT_FALSE(trace_from_json("[1, 2]", error));
   EXPECT_NE(error.find("not a bloom simulation trace"), std::string::npos) << error;
-  std::string v2 = text;
-  v2.replace(v2.find("\"version\": 1"), 12, "\"version\": 2");
-  EXPECT_FALSE(trace_from_json(v2, error));
-  EXPECT_NE(error.find("version 2"), std::string::npos) << error;
-  std::string kind = text;
-  kind.replace(kind.find("\"kind\":\"tick\""), 13, "\"kind\":\"jump\"");
-  EXPECT_FALSE(trace_from_json(kind, error));
-  EXPECT_NE(error.find("unknown kind `jump`"), std::string::npos) << error;
-  std::string node = text;
-  node.replace(node.find("\"node\":\"a\""), 10, "\"node\":\"z\"");
-  EXPECT_FALSE(trace_from_json(node, error));
-  EXPECT_NE(error.find("`z` is not a node"), std::string::npos) << error;
-  std::string type = text;
-  type.replace(type.find("\"step\":0"), 8, "\"step\":\"0\"");
-  EXPECT_FALSE(trace_from_json(type, error));
-  EXPECT_NE(error.find("`step` has the wrong type"), std::string::npos) << error;
+  // One edit of the text each, and the reason it must give.
+  struct Edit {
+    std::string from, to, reason;
+  };
+  for (const auto& [from, to, reason] : std::vector<Edit>{{"\"version\": 1", "\"version\": 2", "version 2"},
+                                                          {"\"kind\":\"tick\"", "\"kind\":\"jump\"", "unknown kind `jump`"},
+                                                          {"\"node\":\"a\"", "\"node\":\"z\"", "`z` is not a node"},
+                                                          {"\"step\":0", "\"step\":\"0\"", "`step` has the wrong type"}}) {
+    std::string edited = text;
+    edited.replace(edited.find(from), from.size(), to);
+    EXPECT_FALSE(trace_from_json(edited, error)) << to;
+    EXPECT_NE(error.find(reason), std::string::npos) << error;
+  }
 }
 
 TEST(SimTest, FaultSpecs) {
