@@ -711,7 +711,8 @@ struct Engine::Impl {
   void run_rule(CompiledRule& r) {
     if (!r.rows) allocate_buffers(r);
     try {
-      std::vector<Word> frame(r.registers, 0);
+      SmallWords frame(r.registers);
+      std::fill_n(frame.data(), r.registers, Word{0});
       r.match_list.clear();  // what a run that threw left
       r.pending.clear();
       r.pending_hashes.clear();

@@ -149,7 +149,7 @@ class World {
     }
     result_.steps = step_;
     result_.delivered = delivered_;
-    for (size_t i = 0; i < nodes_.size(); ++i) {
+    for (size_t i = 0; i < nodes_.size() && (opts_.outputs || opts_.record); ++i) {
       Node* n = nodes_[i].node.get();
       if (!n) continue;
       auto& outs = result_.outputs[opts_.nodes[i].name];

@@ -56,6 +56,9 @@ struct SimOptions {
   // false: keep no events and format no tuples (a search over many seeds). Running a seed again
   // with recording gives the same run, with its trace.
   bool record = true;
+  // false: RunResult::outputs stays empty unless recording (a search that only looks for
+  // violations has no use for them).
+  bool outputs = true;
   Observer* observer = nullptr;
 };
 

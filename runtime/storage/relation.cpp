@@ -282,6 +282,7 @@ bool Relation::contains(const Word* values) const {
 }
 
 void Relation::clear() {
+  if (rows_ == 0) return;  // nothing since the last clear: a scratch empty this tick costs nothing
   rows_ = 0;
   live_ = 0;
   dead_.clear();

@@ -290,6 +290,8 @@ int run_sim(const SimCommand& cmd) {
   for (int64_t i = 0; i < cmd.runs; ++i) {
     uint64_t seed = cmd.seed + static_cast<uint64_t>(i);
     if (tty) std::cerr << fmt::format("\r\033[Krun {}/{} (seed {})", i + 1, cmd.runs, seed) << std::flush;
+    // Outputs are compared with --diverge, and written or printed for the first run only.
+    s.options.outputs = cmd.diverge || i == 0;
     sim::RunResult r = sim::run_seeded(s.options, seed);
     steps += r.steps;
     delivered += r.delivered;
