@@ -105,6 +105,12 @@ def case_divergence(tmp):
         r = run("sim", "--replay", t)
         winners.add(r.stdout)
     check(len(winners) == 2, f"the two traces replay to the same outputs: {winners}")
+    # A one-time query joined with a table another node fills: whether the answer has the price
+    # depends on which message comes first. (bloom lint calls it coordination-free today: a false
+    # negative of the CALM analysis that issue 12 is about; the simulator is the check.)
+    p = run("sim", os.path.join(SIM, "late_join", "deploy.toml"), "--diverge", "--runs", "200", "--trace",
+            os.path.join(tmp, "late.json"), expect=5)
+    check('answer("apple", 30)' in p.stderr, p.stderr)
 
 
 def case_planted_2pc(tmp):
