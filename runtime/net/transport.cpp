@@ -6,17 +6,21 @@
 #include <iostream>
 #include <stdexcept>
 
+#include <zmq.hpp>
+
 namespace bloom::rt::net {
 
+Transport::Transport(Context& ctx, TransportOptions options) : Transport(ctx.native(), std::move(options)) {}
+
 Transport::Transport(zmq::context_t& ctx, TransportOptions options)
-    : ctx_(ctx), opts_(std::move(options)), in_(ctx_, zmq::socket_type::pull) {
+    : ctx_(ctx), opts_(std::move(options)), in_(std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pull)) {
   if (!opts_.warn) opts_.warn = [](const std::string& m) { std::cerr << "bloom: warning: " << m << "\n"; };
   if (opts_.queue_limit < 1) opts_.queue_limit = 1;
   try {
-    in_.set(zmq::sockopt::linger, opts_.linger_ms);
-    in_.set(zmq::sockopt::rcvhwm, opts_.queue_limit);
-    in_.set(zmq::sockopt::maxmsgsize, opts_.max_message_bytes);
-    in_.bind(opts_.bind);
+    in_->set(zmq::sockopt::linger, opts_.linger_ms);
+    in_->set(zmq::sockopt::rcvhwm, opts_.queue_limit);
+    in_->set(zmq::sockopt::maxmsgsize, opts_.max_message_bytes);
+    in_->bind(opts_.bind);
   } catch (const zmq::error_t& e) {
     throw std::runtime_error("node `" + opts_.self + "` cannot listen on " + opts_.bind + ": " + e.what());
   }
@@ -30,7 +34,7 @@ Transport::Transport(zmq::context_t& ctx, TransportOptions options)
 
 Transport::~Transport() = default;
 
-std::string Transport::endpoint() const { return in_.get(zmq::sockopt::last_endpoint); }
+std::string Transport::endpoint() const { return in_->get(zmq::sockopt::last_endpoint); }
 
 bool Transport::knows(std::string_view peer) const { return by_name_.contains(absl::string_view(peer.data(), peer.size())); }
 
@@ -101,7 +105,7 @@ bool Transport::spin_for_message(std::chrono::microseconds spin) {
   // zmq_poll, not a ZMQ_DONTWAIT receive: a non-blocking receive reads the socket's command queue
   // (where "a message arrived" comes from the I/O thread) at most once a millisecond or so.
   auto until = std::chrono::steady_clock::now() + spin;
-  zmq::pollitem_t item{in_.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::pollitem_t item{in_->handle(), 0, ZMQ_POLLIN, 0};
   do {
     try {
       if (zmq::poll(&item, 1, std::chrono::milliseconds(0)) > 0) return true;
@@ -117,16 +121,16 @@ bool Transport::receive(std::string& bytes, std::chrono::milliseconds timeout) {
   zmq::message_t msg;
   try {
     if (timeout.count() <= 0) {
-      if (!in_.recv(msg, zmq::recv_flags::dontwait)) return false;
+      if (!in_->recv(msg, zmq::recv_flags::dontwait)) return false;
     } else {
       // A blocking receive bounded by ZMQ_RCVTIMEO (set only when the timeout changes): one call
       // into libzmq, where a zmq_poll first would be two.
       const int ms = timeout.count() > INT32_MAX ? INT32_MAX : static_cast<int>(timeout.count());
       if (ms != rcvtimeo_) {
-        in_.set(zmq::sockopt::rcvtimeo, ms);
+        in_->set(zmq::sockopt::rcvtimeo, ms);
         rcvtimeo_ = ms;
       }
-      if (!in_.recv(msg, zmq::recv_flags::none)) return false;
+      if (!in_->recv(msg, zmq::recv_flags::none)) return false;
     }
   } catch (const zmq::error_t& e) {
     if (e.num() == EINTR) return false;  // a signal: the caller's loop checks its stop flag

@@ -10,8 +10,9 @@
 // at the next accepted send to that peer). ZMQ_LINGER is short (200 ms) so a node stops promptly.
 //
 // One Transport belongs to one thread (ZeroMQ sockets are not thread-safe). For in-process
-// deployments every node's Transport shares one zmq::context_t so inproc:// endpoints connect;
-// an inproc peer may connect before its node binds.
+// deployments every node's Transport shares one Context so inproc:// endpoints connect; an
+// inproc peer may connect before its node binds. The header does not include ZeroMQ's: code
+// that only drives a Transport (runtime/dist) never sees it.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -22,7 +23,12 @@
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
-#include <zmq.hpp>
+
+#include "net/context.h"
+
+namespace zmq {
+class socket_t;
+}
 
 namespace bloom::rt::net {
 
@@ -48,6 +54,8 @@ class Transport {
  public:
   // Binds the PULL socket; throws std::runtime_error naming the endpoint if bind fails. Peer
   // endpoints are checked when first used (a bad one makes that send throw, naming the peer).
+  Transport(Context& ctx, TransportOptions options);
+  // The same on a bare ZeroMQ context (tests and benchmarks that put raw sockets beside it).
   Transport(zmq::context_t& ctx, TransportOptions options);
   ~Transport();
   Transport(const Transport&) = delete;
@@ -94,7 +102,7 @@ class Transport {
 
   zmq::context_t& ctx_;
   TransportOptions opts_;
-  zmq::socket_t in_;
+  std::unique_ptr<zmq::socket_t> in_;
   std::vector<Out> peers_;
   absl::flat_hash_map<std::string, size_t> by_name_;
   Stats stats_;

@@ -22,7 +22,7 @@
 
 namespace bloom::rt {
 
-// A node's link to the other nodes of a deployment (runtime/node/cluster.cpp implements it over
+// A node's link to the other nodes of a deployment (runtime/dist/deployed_node.cpp implements it over
 // runtime/net). A single-node run has none: sending to another addr is then a runtime error.
 class NodeNetwork {
  public:
@@ -77,7 +77,7 @@ class Node : private TransitionSink {
   void write_output(uint32_t relation, bool csv, std::ostream& out) const;
   std::string output_text(uint32_t relation, bool csv) const;
 
-  // Network mode: the caller's loop (runtime/node/cluster.cpp) drives the ticks.
+  // Network mode: the caller's loop (runtime/dist/deployed_node.cpp, runtime/sim) drives the ticks.
   // Runs the next tick; true if it derived halt(). Rows sent to other nodes leave through the
   // network at its end. Throws RuntimeError (then nothing of that tick is sent).
   bool step();

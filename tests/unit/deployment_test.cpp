@@ -2,7 +2,7 @@
 // that name file:line:col and say what is expected.
 #include <gtest/gtest.h>
 
-#include "node/cluster.h"
+#include "dist/quiescence.h"
 #include "node/deployment.h"
 
 namespace {

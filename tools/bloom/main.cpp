@@ -13,14 +13,13 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <zmq.hpp>
 
 #include "analysis/calm.h"
 #include "analysis/lint_report.h"
 #include "driver/driver.h"
 
+#include "dist/cluster.h"
 #include "net/wire.h"
-#include "node/cluster.h"
 #include "node/deployment.h"
 #include "node/facts.h"
 #include "node/node.h"
@@ -365,8 +364,7 @@ int run_node(const RunOptions& o, const DeployOptions& d) {
   sigaction(SIGINT, &sa, nullptr);
   sa.sa_handler = on_stop_signal;
   sigaction(SIGTERM, &sa, nullptr);
-  zmq::context_t ctx;
-  return bloom::rt::run_deployed_node(ctx, *plan, no);
+  return bloom::rt::run_deployed_node(*plan, no);
 }
 
 bool is_deployment(const std::string& file) {

@@ -4,19 +4,17 @@
 #pragma once
 #include <atomic>
 #include <functional>
-#include <map>
-#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "node/deployment.h"
 #include "plan/ir.h"
 
-namespace zmq {
-class context_t;
-}
-
 namespace bloom::rt {
+
+namespace net {
+class Context;
+}
 
 struct DeployedNodeOptions {
   std::string name;           // this node (a node of `deployment`)
@@ -28,13 +26,15 @@ struct DeployedNodeOptions {
   std::function<void(const std::string&)> print_line;  // stdout lines (default: std::cout)
   std::function<void(const std::string&)> log;         // warnings and errors (default: std::cerr)
   const std::atomic<bool>* stop = nullptr;             // set on SIGINT/SIGTERM: finish cleanly
+  // The sockets' context: the launcher's for a node thread (inproc:// endpoints connect only
+  // within one context); null makes one for this node.
+  net::Context* context = nullptr;
 };
 
 // Runs one node until the launcher says finish (with a control endpoint), or until it halts,
 // fails or is stopped (without one). Returns the exit status: 2 when the control endpoint is
-// malformed; else 0, or 3 after a runtime error, a
-// bad facts file or an endpoint it cannot bind.
-int run_deployed_node(zmq::context_t& ctx, const plan::Program& plan, const DeployedNodeOptions& options);
+// malformed; else 0, or 3 after a runtime error, a bad facts file or an endpoint it cannot bind.
+int run_deployed_node(const plan::Program& plan, const DeployedNodeOptions& options);
 
 struct LaunchOptions {
   Deployment deployment;
@@ -46,19 +46,10 @@ struct LaunchOptions {
   std::vector<const plan::Program*> plans;  // in-process mode: one per node, in deployment order
 };
 
-// One node's message counters, by peer.
-struct NodeCounts {
-  std::map<std::string, uint64_t> sent, received;
-};
-// True when, for every pair of nodes of `counts`, what one sent to the other equals what the
-// other received from it. Pair by pair, not in sum: a message counted as received from `a`
-// that `a` never sent (bytes forging its name) must not hide a message still in flight
-// elsewhere. Counts involving nodes outside `counts` (dead ones) are left out.
-bool messages_balance(const std::map<std::string, NodeCounts>& counts);
-
 // Starts every node, waits for global quiescence (Mattern's counting method over the control
-// socket), asks each node to write its outputs and stop. Returns 0, or 3 when a node failed,
-// died, refused messages, or the run timed out.
+// channel), asks each node to write its outputs and stop. Returns 0; 2 when an output directory
+// cannot be made (nothing starts); 3 when a node failed, died, refused messages, or the run timed
+// out or was interrupted.
 int launch_deployment(const LaunchOptions& options);
 
 }  // namespace bloom::rt

@@ -1,0 +1,568 @@
+// `bloom run DEPLOYMENT.toml`: starts every node of a deployment (processes, or threads with
+// --in-process), relays their output, detects global quiescence in waves of polls, asks each node
+// to write its outputs and stop, and reports. docs/deploy.md describes what the user sees.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+#include <fmt/format.h>
+
+#include "dist/cluster.h"
+#include "dist/control.h"
+#include "dist/quiescence.h"
+#include "net/context.h"
+#include "net/control_channel.h"
+
+namespace bloom::rt {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_launcher_signal(int) { g_interrupted = true; }
+
+// While it lives, Ctrl-C and SIGTERM only set a flag: the launcher then still asks every node to
+// write its outputs and stop. The previous handlers come back when it ends.
+class InterruptWatch {
+ public:
+  InterruptWatch() {
+    g_interrupted = false;
+    struct sigaction sa {};
+    sa.sa_handler = on_launcher_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~InterruptWatch() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  InterruptWatch(const InterruptWatch&) = delete;
+  InterruptWatch& operator=(const InterruptWatch&) = delete;
+  bool interrupted() const { return g_interrupted; }
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
+// The read end of a node process's stdout or stderr, and the start of a line not complete yet.
+struct Pipe {
+  int fd = -1;
+  std::string partial;
+};
+
+// One node of the deployment, as the launcher sees it.
+struct Member {
+  const DeploymentNode* node = nullptr;
+  bool up = false;      // said hello: it is set up and its control connection works
+  bool done = false;    // answered `finish`: its outputs are written, `final_report` holds its counters
+  bool dead = false;    // exited or stopped (after `done` too, for a process), or could not run
+  bool failed = false;  // had a runtime error, or could not run
+  std::string exit_text;  // how it died
+  NodeReport final_report;
+  std::string outputs;  // its outputs as `name(...)` lines, when there is no -D
+  // A node process:
+  pid_t pid = -1;
+  Pipe out, err;
+  // A node thread:
+  DeployedNodeOptions options;
+  std::thread thread;
+  std::atomic<bool> thread_done{false};
+  std::atomic<bool> stop{false};
+};
+
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status)) return fmt::format("exited with signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  return fmt::format("exited with status {}", WEXITSTATUS(status));
+}
+
+uint64_t total(const std::map<std::string, uint64_t>& counts) {
+  uint64_t sum = 0;
+  for (const auto& [_, n] : counts) sum += n;
+  return sum;
+}
+
+class Launcher {
+ public:
+  explicit Launcher(const LaunchOptions& options)
+      : o_(options),
+        control_(context_, options.in_process ? net::ControlServer::Reach::ThisProcess : net::ControlServer::Reach::ThisMachine) {}
+  int run();
+
+ private:
+  enum class Ending { Quiescent, TimedOut, Interrupted, AllDead };
+  bool make_output_dirs();
+  std::string out_dir_of(const DeploymentNode& node) const;
+  bool start_nodes();
+  void start_thread(Member& m, const Deployment& inproc, const plan::Program& plan);
+  bool start_process(Member& m);
+  void end_process(Member& m);
+  void service(milliseconds wait);
+  void service_for(milliseconds span);
+  void read_pipe(Member& m, Pipe& pipe);
+  void take_control_messages();
+  void on_message(Member& m, const control::Message& message);
+  void reap_exits();
+  void lose(Member& m, const std::string& how);
+  void mark_dead(Member& m, const std::string& how);
+  bool send(const Member& m, const control::Message& message) { return control_.send(m.node->name, control::encode(message)); }
+  Ending await_quiescence();
+  void start_wave();
+  void report_still_busy();
+  void finish_nodes();
+  void stop_nodes();
+  const NodeReport* last_report(const Member& m) const { return m.done ? &m.final_report : quiescence_.latest(m.node->name); }
+  void report();
+  void out_line(const std::string& node, const std::string& line);
+  void err_line(const std::string& line);
+
+  const LaunchOptions& o_;
+  InterruptWatch interrupt_;
+  net::Context context_;         // shared with the node threads: inproc:// works within one context
+  net::ControlServer control_;
+  std::mutex print_mu_;          // node threads print through out_line and err_line too
+  std::vector<std::unique_ptr<Member>> members_;  // in deployment order
+  std::map<std::string, Member*> by_name_;
+  QuiescenceDetector quiescence_;
+  int exit_ = 0;
+};
+
+int Launcher::run() {
+  // Every output directory exists before any node starts: returning with a node already
+  // running would leave its process behind, or (a joinable thread) abort the launcher.
+  if (!make_output_dirs()) return 2;
+  if (!start_nodes()) return 3;
+  const Ending ending = await_quiescence();
+  if (ending == Ending::Interrupted) {
+    exit_ = 3;
+    err_line("bloom: interrupted: asking every node to write its outputs and stop");
+  }
+  if (ending == Ending::TimedOut) {
+    exit_ = 3;
+    report_still_busy();
+  }
+  finish_nodes();
+  stop_nodes();
+  report();
+  if (ending == Ending::Interrupted || ending == Ending::AllDead) exit_ = 3;
+  return exit_;
+}
+
+// OUT/NODE for every node with -D; false (after saying which) when one cannot be made.
+bool Launcher::make_output_dirs() {
+  for (const auto& n : o_.deployment.nodes) {
+    if (o_.out_dir.empty()) break;
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir_of(n), ec);
+    if (ec) {
+      err_line(fmt::format("bloom: error: -D {}: cannot create the directory: {}", out_dir_of(n), ec.message()));
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Launcher::out_dir_of(const DeploymentNode& node) const {
+  return o_.out_dir.empty() ? "" : (std::filesystem::path(o_.out_dir) / node.name).string();
+}
+
+// Starts every node, in deployment order. When a process cannot be started, the ones already
+// started are stopped and reaped: false.
+bool Launcher::start_nodes() {
+  // Threads talk over inproc:// in the launcher's context: the deployment's endpoints are not used.
+  Deployment inproc = o_.deployment;
+  for (auto& n : inproc.nodes) n.endpoint = "inproc://bloom-node-" + n.name;
+  for (size_t i = 0; i < o_.deployment.nodes.size(); ++i) {
+    auto& m = *members_.emplace_back(std::make_unique<Member>());
+    m.node = &o_.deployment.nodes[i];
+    by_name_[m.node->name] = &m;
+    if (o_.in_process) {
+      start_thread(m, inproc, *o_.plans[i]);
+    } else if (!start_process(m)) {
+      for (auto& started : members_) end_process(*started);
+      return false;
+    }
+  }
+  return true;
+}
+
+// --in-process: the node runs in a thread of this process, on the launcher's context (inproc://
+// connects only within one), printing through the launcher so lines never interleave.
+void Launcher::start_thread(Member& m, const Deployment& inproc, const plan::Program& plan) {
+  DeployedNodeOptions& o = m.options;  // lives as long as the thread: members outlive it
+  o.name = m.node->name;
+  o.deployment = inproc;
+  o.control = control_.endpoint();
+  o.facts_dir = m.node->facts;
+  o.out_dir = out_dir_of(*m.node);
+  o.quiet = o_.quiet;
+  o.stop = &m.stop;
+  o.context = &context_;
+  o.print_line = [this, name = m.node->name](const std::string& line) { out_line(name, line); };
+  o.log = [this](const std::string& line) { err_line(line); };
+  m.thread = std::thread([this, &m, &plan] {
+    try {
+      run_deployed_node(plan, m.options);
+    } catch (const std::exception& e) {
+      err_line(fmt::format("bloom: internal error in node `{}`: {}", m.node->name, e.what()));
+    }
+    m.thread_done = true;
+  });
+}
+
+// `bloom node PROGRAM --deployment D --name NODE --control ENDPOINT`, the same binary, with its
+// stdout and stderr on pipes the launcher relays.
+bool Launcher::start_process(Member& m) {
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0) {
+    err_line(fmt::format("bloom: error: cannot create a pipe for a node: {}", std::strerror(errno)));
+    return false;
+  }
+  if (pipe2(err, O_CLOEXEC) != 0) {
+    err_line(fmt::format("bloom: error: cannot create a pipe for a node: {}", std::strerror(errno)));
+    close(out[0]);
+    close(out[1]);
+    return false;
+  }
+  std::vector<std::string> args = {o_.exe, "node", m.node->program, "--deployment", o_.deployment.path, "--name", m.node->name,
+                                   "--control", control_.endpoint(), "--color", "never"};
+  if (!o_.out_dir.empty()) args.insert(args.end(), {"-D", out_dir_of(*m.node)});
+  if (o_.quiet) args.push_back("-q");
+  std::vector<char*> argv;  // built before fork: the child only makes async-signal-safe calls
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);  // the launcher died: stop (SIGTERM finishes cleanly)
+    if (getppid() != parent) _exit(127);
+    dup2(out[1], STDOUT_FILENO);
+    dup2(err[1], STDERR_FILENO);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  if (pid < 0) {
+    err_line(fmt::format("bloom: error: cannot start a node process: {}", std::strerror(errno)));
+    close(out[0]);
+    close(err[0]);
+    return false;
+  }
+  m.pid = pid;
+  m.out.fd = out[0];
+  m.err.fd = err[0];
+  return true;
+}
+
+// Kills a node process that is still there, reaps it and closes its pipes.
+void Launcher::end_process(Member& m) {
+  if (m.pid > 0) {
+    kill(m.pid, SIGKILL);
+    while (waitpid(m.pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    m.pid = -1;
+  }
+  for (Pipe* p : {&m.out, &m.err})
+    if (p->fd >= 0) {
+      close(p->fd);
+      p->fd = -1;
+    }
+}
+
+// One round of waiting: node output, control messages, node exits, whichever comes.
+void Launcher::service(milliseconds wait) {
+  std::vector<int> fds;
+  std::vector<std::pair<Member*, Pipe*>> pipes;
+  for (auto& m : members_)
+    for (Pipe* p : {&m->out, &m->err})
+      if (p->fd >= 0) {
+        fds.push_back(p->fd);
+        pipes.emplace_back(m.get(), p);
+      }
+  const std::vector<bool> ready = control_.wait(fds, wait);
+  for (size_t i = 0; i < pipes.size(); ++i)
+    if (ready[i]) read_pipe(*pipes[i].first, *pipes[i].second);
+  take_control_messages();
+  reap_exits();
+}
+
+// Services everything for a while (between two waves).
+void Launcher::service_for(milliseconds span) {
+  auto until = Clock::now() + span;
+  while (Clock::now() < until) service(milliseconds(1));
+}
+
+// A node process's stdout lines get the `[NODE] ` prefix; its stderr lines go out as they are.
+void Launcher::read_pipe(Member& m, Pipe& pipe) {
+  auto emit = [&](const std::string& line) {
+    if (&pipe == &m.out) out_line(m.node->name, line);
+    else err_line(line);
+  };
+  char chunk[4096];
+  ssize_t n = read(pipe.fd, chunk, sizeof chunk);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;  // a signal (SIGINT to the launcher): not the end
+  if (n <= 0) {
+    if (!pipe.partial.empty()) emit(pipe.partial);
+    pipe.partial.clear();
+    close(pipe.fd);
+    pipe.fd = -1;
+    return;
+  }
+  pipe.partial.append(chunk, static_cast<size_t>(n));
+  size_t nl;
+  while ((nl = pipe.partial.find('\n')) != std::string::npos) {
+    emit(pipe.partial.substr(0, nl));
+    pipe.partial.erase(0, nl + 1);
+  }
+}
+
+// Every message waiting on the control channel, from the nodes of the deployment only.
+void Launcher::take_control_messages() {
+  std::string from, bytes;
+  while (control_.receive(from, bytes)) {
+    auto it = by_name_.find(from);
+    if (it == by_name_.end()) continue;
+    // Bytes of another shape (not from a node) are ignored, never a crash.
+    if (auto message = control::decode(bytes)) on_message(*it->second, *message);
+  }
+}
+
+// What a node's message changes in the launcher's view of it (docs/deploy.md, dist/control.h).
+void Launcher::on_message(Member& m, const control::Message& message) {
+  if (std::holds_alternative<control::Hello>(message)) {
+    m.up = true;
+  } else if (const auto* status = std::get_if<control::Status>(&message)) {
+    quiescence_.record(m.node->name, status->wave, status->report);
+  } else if (const auto* error = std::get_if<control::Error>(&message)) {
+    m.failed = true;
+    err_line(fmt::format("bloom: runtime error on node `{}`: {}", m.node->name, error->message));
+  } else if (const auto* fatal = std::get_if<control::Fatal>(&message)) {
+    m.failed = true;
+    err_line("bloom: error: " + fatal->message);
+    lose(m, "could not run");  // it stops by itself: no more to say about it
+    send(m, control::Bye{});   // it waits for this before it exits
+  } else if (const auto* done = std::get_if<control::Done>(&message)) {
+    m.done = true;
+    m.final_report = done->report;
+    m.outputs = done->outputs;
+    send(m, control::Bye{});
+  }
+}
+
+// A node exits only after its `done` or `fatal` was read (it waits for the `bye`), so an exit
+// seen here without one is a death. A process is reaped even when its node is known to have
+// stopped (`fatal`).
+void Launcher::reap_exits() {
+  for (auto& m : members_) {
+    if (o_.in_process) {
+      if (!m->dead && m->thread_done && !m->done) mark_dead(*m, "stopped");
+      continue;
+    }
+    int status = 0;
+    if (m->pid > 0 && waitpid(m->pid, &status, WNOHANG) == m->pid) {
+      m->pid = -1;
+      mark_dead(*m, describe_exit(status));  // nothing more if it is already dead
+    }
+  }
+}
+
+// The node is gone: it takes no part in the waves any more.
+void Launcher::lose(Member& m, const std::string& how) {
+  m.dead = true;
+  m.exit_text = how;
+  quiescence_.node_lost(m.node->name);
+}
+
+// An exit or a stop the launcher noticed: said at once, unless the node had finished well.
+void Launcher::mark_dead(Member& m, const std::string& how) {
+  if (m.dead) return;
+  lose(m, how);
+  if (!m.done) err_line(fmt::format("bloom: error: node `{}` {}", m.node->name, how));
+}
+
+// Waves of polls until the detector finds the deployment quiescent, the time is up, the user
+// interrupts, or no node is left.
+Launcher::Ending Launcher::await_quiescence() {
+  // At most 1e9 s (beyond that the conversion to the clock's ticks would overflow).
+  const double timeout_s = std::isfinite(o_.timeout_s) ? std::clamp(o_.timeout_s, 0.0, 1e9) : 1e9;
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
+  while (true) {
+    service(milliseconds(quiescence_.in_wave() ? 2 : 5));
+    if (Clock::now() >= deadline) return Ending::TimedOut;
+    if (interrupt_.interrupted()) return Ending::Interrupted;
+    if (std::all_of(members_.begin(), members_.end(), [](const auto& m) { return m->dead; })) return Ending::AllDead;
+    if (!quiescence_.in_wave()) {
+      start_wave();
+      continue;
+    }
+    // Between waves, poll again soon: each wave costs every node a round trip.
+    switch (quiescence_.conclude()) {
+      case QuiescenceDetector::Verdict::Waiting: break;
+      case QuiescenceDetector::Verdict::Quiescent: return Ending::Quiescent;
+      case QuiescenceDetector::Verdict::Idle: service_for(milliseconds(2)); break;
+      case QuiescenceDetector::Verdict::Busy: service_for(milliseconds(10)); break;
+    }
+  }
+}
+
+// Polls every live node, once all of them are up. A poll that cannot reach a live node (its
+// control connection is gone, e.g. it is exiting) would leave it out of the snapshot: that wave
+// is abandoned, and the next one comes a little later.
+void Launcher::start_wave() {
+  std::vector<std::string> live;
+  for (auto& m : members_) {
+    if (m->dead) continue;
+    if (!m->up) return;
+    live.push_back(m->node->name);
+  }
+  control_.remove_socket_file();  // every node is connected
+  const uint64_t wave = quiescence_.start_wave(std::move(live));
+  bool unreachable = false;
+  for (auto& m : members_)
+    if (!m->dead && !send(*m, control::Poll{wave})) unreachable = true;
+  if (unreachable) {
+    quiescence_.abandon_wave();
+    service_for(milliseconds(10));
+  }
+}
+
+// At the timeout: which nodes were still busy at the last complete wave, and the totals.
+void Launcher::report_still_busy() {
+  std::string busy;
+  uint64_t sent = 0, received = 0;
+  for (auto& m : members_) {
+    if (m->dead) continue;
+    const NodeReport* r = quiescence_.latest(m->node->name);
+    const uint64_t ms = r ? total(r->messages.sent) : 0, mr = r ? total(r->messages.received) : 0;
+    sent += ms;
+    received += mr;
+    if (!m->up) busy += fmt::format("\n  node `{}`: never reported (not started?)", m->node->name);
+    else if (!r || !r->idle)
+      busy += fmt::format("\n  node `{}`: busy ({}, {} ticks, {} messages sent, {} received)", m->node->name,
+                          r ? state_name(r->state) : "?", r ? r->ticks : 0, ms, mr);
+  }
+  err_line(fmt::format("bloom: error: no global quiescence after {} s{}{}\n  messages sent {}, received {}", o_.timeout_s,
+                       busy.empty() ? "" : ": still busy:", busy, sent, received));
+}
+
+// Each node writes its outputs and stops, one after the other in deployment order, so that
+// without -D the outputs come out node by node.
+void Launcher::finish_nodes() {
+  for (auto& m : members_) {
+    if (m->dead || !m->up) continue;
+    if (!send(*m, control::Finish{})) {
+      exit_ = 3;  // its outputs will not be written: the run did not end well
+      err_line(fmt::format("bloom: error: node `{}` could not be asked to finish", m->node->name));
+      continue;
+    }
+    auto until = Clock::now() + std::chrono::seconds(10);
+    while (!m->done && !m->dead && Clock::now() < until) service(milliseconds(5));
+    if (!m->done && !m->dead) {
+      exit_ = 3;  // its outputs are not (all) written: not a success
+      err_line(fmt::format("bloom: error: node `{}` did not finish within 10 s", m->node->name));
+    }
+    if (!m->done) continue;
+    size_t at = 0, nl;
+    while ((nl = m->outputs.find('\n', at)) != std::string::npos) {
+      out_line(m->node->name, m->outputs.substr(at, nl - at));
+      at = nl + 1;
+    }
+  }
+}
+
+// Processes exit after `done`: they get a moment, then are killed. A node thread still running
+// (in a long tick) cannot be killed, nor left behind (it uses the launcher's context and
+// members): it is told to stop after its tick, and joined.
+void Launcher::stop_nodes() {
+  auto running = [&](const Member& m) { return o_.in_process ? !m.thread_done : (m.pid > 0 || m.out.fd >= 0 || m.err.fd >= 0); };
+  auto until = Clock::now() + std::chrono::seconds(5);
+  while (Clock::now() < until && std::any_of(members_.begin(), members_.end(), [&](const auto& m) { return running(*m); }))
+    service(milliseconds(5));
+  for (auto& m : members_) {
+    end_process(*m);
+    if (m->thread.joinable()) {
+      if (!m->thread_done) {
+        err_line(fmt::format("bloom: error: node `{}` did not stop; waiting for its tick to end", m->node->name));
+        m->stop = true;
+      }
+      m->thread.join();
+    }
+  }
+}
+
+// The end of the run: messages lost with dead nodes, refusals, full queues (each makes the exit
+// status 3), and one summary line per node.
+void Launcher::report() {
+  std::map<std::string, uint64_t> sent_to;  // messages addressed to each node, by the nodes that did not die
+  for (auto& m : members_) {
+    const NodeReport* r = last_report(*m);
+    if (!r || (m->dead && !m->done)) continue;
+    for (const auto& [to, n] : r->messages.sent) sent_to[to] += n;
+  }
+  for (auto& m : members_) {
+    const std::string& name = m->node->name;
+    const NodeReport* r = last_report(*m);
+    const uint64_t ms = r ? total(r->messages.sent) : 0, mr = r ? total(r->messages.received) : 0;
+    if (m->dead && !m->done) {
+      exit_ = 3;
+      uint64_t got = 0;
+      if (r)
+        for (const auto& [from, n] : r->messages.received)
+          if (auto it = by_name_.find(from); it != by_name_.end() && !it->second->dead) got += n;
+      const uint64_t lost = sent_to[name] > got ? sent_to[name] - got : 0;
+      err_line(fmt::format("bloom: node `{}` {}; {} message{} addressed to it {} lost", name, m->exit_text, lost, lost == 1 ? "" : "s",
+                           lost == 1 ? "was" : "were"));
+      continue;
+    }
+    if (m->failed) exit_ = 3;
+    if (!r) continue;
+    if (r->refused > 0) {
+      exit_ = 3;
+      for (const auto& line : r->refusals) err_line(fmt::format("bloom: error: node `{}` {}", name, line));
+    }
+    if (r->queue_full > 0) {
+      exit_ = 3;
+      err_line(fmt::format("bloom: error: node `{}` could not send {} messages: a peer's queue was full", name, r->queue_full));
+    }
+    if (!o_.quiet)
+      err_line(fmt::format("bloom: node `{}`: {} tick{}, {} message{} sent, {} received, {} dropped{}{}{}", name, r->ticks,
+                           r->ticks == 1 ? "" : "s", ms, ms == 1 ? "" : "s", mr, r->dropped,
+                           r->refused ? fmt::format(", {} refused", r->refused) : "", r->state == NodeState::Halted ? ", halted" : "",
+                           m->failed ? ", runtime error" : ""));
+  }
+}
+
+void Launcher::out_line(const std::string& node, const std::string& line) {
+  std::lock_guard<std::mutex> g(print_mu_);
+  std::cout << '[' << node << "] " << line << '\n' << std::flush;
+}
+
+void Launcher::err_line(const std::string& line) {
+  std::lock_guard<std::mutex> g(print_mu_);
+  std::cerr << line << '\n' << std::flush;
+}
+
+}  // namespace
+
+int launch_deployment(const LaunchOptions& options) { return Launcher(options).run(); }
+
+}  // namespace bloom::rt

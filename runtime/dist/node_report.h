@@ -1,0 +1,45 @@
+// What a node of a deployment reports about itself to its launcher, between two ticks: the
+// counters of Mattern's method (docs/deploy.md) and what the final summary prints. Plain data:
+// the control protocol (dist/control.h) carries it, the quiescence detector
+// (dist/quiescence.h) judges it.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bloom::rt {
+
+enum class NodeState { Running, Halted, Failed };
+
+inline std::string_view state_name(NodeState state) {
+  switch (state) {
+    case NodeState::Running: return "running";
+    case NodeState::Halted: return "halted";
+    case NodeState::Failed: return "failed";
+  }
+  return "?";
+}
+
+// One node's message counts, by peer. A message is everything one tick sent to one node over one
+// channel.
+struct NodeCounts {
+  std::map<std::string, uint64_t> sent, received;
+  bool operator==(const NodeCounts&) const = default;
+};
+
+struct NodeReport {
+  bool idle = false;  // nothing pending and no periodic timer; or halted, or failed
+  NodeState state = NodeState::Running;
+  uint64_t ticks = 0;
+  NodeCounts messages;
+  uint64_t dropped = 0;     // inbound bytes that no node of the deployment sent
+  uint64_t refused = 0;     // messages from a node of the deployment that failed validation
+  uint64_t queue_full = 0;  // sends refused because a peer's queue was full
+  std::string error;        // the runtime error, when failed
+  std::vector<std::string> refusals;  // the first few distinct refusal lines
+  bool operator==(const NodeReport&) const = default;
+};
+
+}  // namespace bloom::rt
