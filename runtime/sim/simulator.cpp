@@ -6,6 +6,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
 
 #include "net/wire.h"
@@ -112,6 +113,7 @@ class World {
     trace_.faults = o.faults.str();
     trace_.max_steps = o.max_steps;
     for (const auto& n : o.nodes) {
+      index_.emplace(n.name, trace_.nodes.size());
       trace_.nodes.push_back(n.name);
       trace_.plans[n.name] = n.fingerprint.empty() ? plan_fingerprint(*n.plan) : n.fingerprint;
     }
@@ -172,9 +174,8 @@ class World {
   size_t size() const { return nodes_.size(); }
   const std::string& name(size_t i) const { return opts_.nodes[i].name; }
   std::optional<size_t> index_of(std::string_view name) const {
-    for (size_t i = 0; i < opts_.nodes.size(); ++i)
-      if (opts_.nodes[i].name == name) return i;
-    return std::nullopt;
+    auto it = index_.find(name);
+    return it == index_.end() ? std::nullopt : std::optional<size_t>(it->second);
   }
   bool up(size_t i) const { return nodes_[i].node != nullptr; }
   bool halted(size_t i) const { return nodes_[i].halted; }
@@ -474,6 +475,7 @@ class World {
   }
 
   const SimOptions& opts_;
+  absl::flat_hash_map<std::string_view, size_t> index_;  // node name -> index (names live in opts_)
   Policy* policy_ = nullptr;
   std::vector<NodeState> nodes_;
   std::vector<std::vector<Message>> inflight_;  // per receiver, in send order
