@@ -36,6 +36,15 @@ std::optional<rt::Deployment> load_deployment(const std::string& path);
 int compile_deployment(const std::string& file, const rt::Deployment& dep, const std::string& color, bool quiet,
                        std::vector<std::unique_ptr<plan::Program>>& plans);
 
+// The params of a node: the deployment's, then `extra` (which win), as NAME=VALUE.
+std::vector<std::string> node_params(const rt::DeploymentNode& n, const std::vector<std::string>& extra);
+
+// `bloom check DEPLOY.toml` and `bloom lint DEPLOY.toml` (tools/bloom/deployment_command.cpp).
+int check_deployment(const std::string& file, const std::string& format, const std::string& color, bool quiet);
+int lint_deployment(const std::string& file, const std::string& format, const std::string& color);
+
+bool is_deployment(const std::string& file);
+
 // `bloom sim` (tools/bloom/sim_command.cpp).
 struct SimCommand {
   std::string deployment, replay, invariant, trace, out_dir, faults, timeline, explain, color = "auto";

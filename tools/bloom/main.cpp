@@ -75,7 +75,12 @@ int run_check(const std::vector<std::string>& files, const std::string& format, 
   if (!opts) return kUsage;
   bool failed = false, usage = false;
   nlohmann::json report = {{"files", nlohmann::json::array()}, {"errors", 0}, {"warnings", 0}};
+  int deployments = kOk;  // the worst status of the deployment files among `files`
   for (const auto& file : files) {
+    if (is_deployment(file)) {
+      deployments = std::max(deployments, check_deployment(file, format, color, quiet));
+      continue;
+    }
     auto c = bloom::compile_file(file, *opts);
     failed = failed || !c->ok();
     // A bad command line (unreadable file, unknown or malformed --param) is a usage error.
@@ -100,13 +105,20 @@ int run_check(const std::vector<std::string>& files, const std::string& format, 
       if (strata) print_strata(*c);
     }
   }
-  if (format == "json") std::cout << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-  if (usage) return kUsage;
-  return failed ? kCompileError : kOk;
+  if (format == "json" && report["files"].size() > 0) std::cout << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  if (usage || deployments == kUsage) return kUsage;
+  return failed || deployments != kOk ? kCompileError : kOk;
 }
 
 int run_lint(const std::string& file, const std::string& format, const std::string& color,
              const std::vector<std::string>& raw_params) {
+  if (is_deployment(file)) {
+    if (!raw_params.empty()) {
+      std::cerr << "bloom: error: --param does not apply to a deployment: set `params` per node in " << file << "\n";
+      return kUsage;
+    }
+    return lint_deployment(file, format, color);
+  }
   auto opts = parse_params(raw_params);
   if (!opts) return kUsage;
   auto c = bloom::compile_file(file, *opts);
@@ -252,7 +264,6 @@ std::optional<bloom::rt::Deployment> load_deployment(const std::string& path) {
   return d;
 }
 
-// The params of a node: the deployment's, then the command line's (which win).
 std::vector<std::string> node_params(const bloom::rt::DeploymentNode& n, const std::vector<std::string>& extra) {
   std::vector<std::string> params;
   for (const auto& [k, v] : n.params) params.push_back(k + "=" + v);

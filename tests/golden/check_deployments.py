@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""`bloom check DEPLOY.toml` and `bloom lint DEPLOY.toml` (docs/deploy.md).
+
+Every distributed example checks clean and lints with a verdict per node; a channel misspelt in
+one program, and one declared with other columns, are errors naming both declarations.
+
+Usage: check_deployments.py BLOOM
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def rewrite(path, *pairs):
+    text = open(path).read()
+    for old, new in pairs:
+        text = text.replace(old, new)
+    open(path, "w").write(text)
+
+
+def main():
+    bloom = os.path.abspath(sys.argv[1])
+    failures = []
+
+    def run(*args):
+        return subprocess.run([bloom, *args], capture_output=True, text=True, timeout=300)
+
+    def expect(cond, what):
+        if not cond:
+            failures.append(what)
+
+    examples = os.path.join(ROOT, "examples")
+    for ex in sorted(os.listdir(examples)):
+        deploy = os.path.join(examples, ex, "deploy.toml")
+        if not os.path.isfile(deploy):
+            continue
+        p = run("check", deploy)
+        expect(p.returncode == 0 and ": ok (" in p.stdout, f"check {ex}: exit {p.returncode}\n{p.stdout}{p.stderr}")
+        nodes = re.findall(r"^\[node\.([^\]]+)\]", open(deploy).read(), re.M)
+        p = run("lint", deploy)
+        expect(p.returncode in (0, 4), f"lint {ex}: exit {p.returncode}\n{p.stderr}")
+        for n in nodes:
+            expect(re.search(rf"^node `{re.escape(n)}`: (coordination-free|needs coordination)", p.stdout, re.M),
+                   f"lint {ex}: no verdict for node {n}\n{p.stdout}")
+        expect(("deployment: needs coordination" in p.stdout) == (p.returncode == 4), f"lint {ex}: verdict and exit status disagree")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        race = os.path.join(ROOT, "tests", "sim", "race")
+        typo = os.path.join(tmp, "typo")
+        shutil.copytree(race, typo)
+        rewrite(os.path.join(typo, "writer.bloom"), ("channel write(", "channel wrte("), ("write(@", "wrte(@"))
+        p = run("check", os.path.join(typo, "deploy.toml"))
+        expect(p.returncode == 1, f"typo: exit {p.returncode}")
+        expect("did you mean `write`?" in p.stderr and "writer.bloom:3:1" in p.stderr and "server.bloom:4:1" in p.stderr,
+               f"typo: the error does not name both declarations:\n{p.stderr}")
+
+        schema = os.path.join(tmp, "schema")
+        shutil.copytree(race, schema)
+        rewrite(os.path.join(schema, "writer.bloom"), ("v: string);", "v: int);"), ('value: string = ""', "value: int = 0"))
+        d = os.path.join(schema, "deploy.toml")
+        rewrite(d, ('"alpha"', "1"), ('"beta"', "2"))
+        p = run("check", d)
+        expect(p.returncode == 1, f"schema: exit {p.returncode}")
+        expect("(addr, addr, string) in node `server` but (addr, addr, int)" in p.stderr, f"schema: {p.stderr}")
+        p = run("lint", d)
+        expect(p.returncode == 1, f"lint of a mismatched deployment: exit {p.returncode}")
+        p = run("check", "--format", "json", os.path.join(race, "deploy.toml"))
+        expect(p.returncode == 2 and "not available for a deployment" in p.stderr, f"json: exit {p.returncode} {p.stderr}")
+
+    for f in failures:
+        print("FAIL", f)
+    print(f"{'FAIL' if failures else 'PASS'} check_deployments: {len(failures)} problem(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

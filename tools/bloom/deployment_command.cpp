@@ -1,0 +1,186 @@
+// `bloom check DEPLOY.toml` and `bloom lint DEPLOY.toml`: every node's program of a deployment,
+// and the channels between them, checked before anything runs (docs/deploy.md).
+#include <iostream>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "analysis/calm.h"
+#include "analysis/lint_report.h"
+#include "cli.h"
+#include "net/wire.h"
+#include "syntax/diagnostics.h"
+
+namespace bloom::cli {
+
+namespace {
+
+struct NodeProgram {
+  const rt::DeploymentNode* node = nullptr;
+  std::unique_ptr<Compilation> compilation;
+  std::unique_ptr<plan::Program> plan;
+};
+
+// Compiles every node's program, printing its diagnostics; the worst exit status.
+int compile_nodes(const std::string& file, const rt::Deployment& dep, const std::string& color, std::vector<NodeProgram>& out) {
+  int worst = kOk;
+  for (const auto& n : dep.nodes) {
+    NodeProgram np;
+    np.node = &n;
+    int exit = kOk;
+    np.plan = compile_plan(n.program, node_params(n, {}), color, np.compilation, exit);
+    if (!np.plan) {
+      std::cerr << fmt::format("{}:{}:{}: error: the program of node `{}` ({}) does not compile: see above\n", file, n.line, n.column,
+                               n.name, n.program);
+      worst = std::max(worst, exit == kUsage ? kCompileError : exit);
+    }
+    out.push_back(std::move(np));
+  }
+  return worst;
+}
+
+// Whether a rule of `p` sends on / reads channel `id`.
+bool sends(const plan::Program& p, uint32_t id) {
+  for (const auto& r : p.transitions)
+    if (r.op == plan::HeadOp::Send && r.head == id) return true;
+  return false;
+}
+bool reads(const plan::Program& p, uint32_t id) {
+  auto in = [&](const plan::RulePlan& r) {
+    return std::any_of(r.steps.begin(), r.steps.end(), [&](const plan::Step& s) {
+      return (s.kind == plan::StepKind::Scan || s.kind == plan::StepKind::Lookup || s.kind == plan::StepKind::AntiJoin) && s.relation == id;
+    });
+  };
+  for (const auto& st : p.strata)
+    for (const auto& g : st.groups)
+      for (const auto& r : g.rules)
+        if (in(r)) return true;
+  return std::any_of(p.transitions.begin(), p.transitions.end(), in);
+}
+
+// Channels are matched across the programs by name. Errors: one name with different columns in
+// two programs (their messages would be refused), and a channel a node sends that no other
+// program declares while one declares a name close to it (a typo: every message would be
+// refused). Warning: a channel a program reads that no program sends. Returns the error count.
+size_t check_channels(const std::string& file, const std::vector<NodeProgram>& nodes, bool quiet) {
+  struct Use {
+    const NodeProgram* np;
+    const plan::Relation* decl;
+    bool sent, read;
+  };
+  std::map<std::string, std::vector<Use>> by_name;
+  for (const auto& np : nodes)
+    for (const auto& r : np.plan->relations)
+      if (r.kind == plan::RelationKind::Channel) by_name[r.name].push_back({&np, &r, sends(*np.plan, r.id), reads(*np.plan, r.id)});
+  size_t errors = 0;
+  std::set<std::string> said;  // one message per declaration, not per node running it
+  auto once = [&](const std::string& key) { return said.insert(key).second; };
+  for (const auto& [name, uses] : by_name) {
+    const Use& first = uses.front();
+    for (const Use& u : uses)
+      if (u.decl->column_types != first.decl->column_types && once("schema " + name)) {
+        ++errors;
+        std::cerr << fmt::format(
+            "{}: error: channel `{}` is {} in node `{}` but {} in node `{}`: their messages to each other would be refused\n"
+            "{}: note: declared here for node `{}`\n{}: note: declared here for node `{}`\n",
+            file, name, rt::net::schema_signature(first.decl->column_types), first.np->node->name,
+            rt::net::schema_signature(u.decl->column_types), u.np->node->name, first.decl->where, first.np->node->name, u.decl->where,
+            u.np->node->name);
+      }
+    bool anyone_sends = std::any_of(uses.begin(), uses.end(), [](const Use& u) { return u.sent; });
+    for (const Use& u : uses) {
+      bool elsewhere = std::any_of(uses.begin(), uses.end(), [&](const Use& v) { return v.np->node->program != u.np->node->program; });
+      if (u.sent && !elsewhere && nodes.size() > 1) {
+        // Sent, and no other program has it: the messages can only go to nodes running this one.
+        std::vector<std::string> candidates;
+        std::map<std::string, const Use*> decl_of;
+        for (const auto& [other, others] : by_name)
+          for (const Use& v : others)
+            if (v.np->node->program != u.np->node->program && other != name) {
+              candidates.push_back(other);
+              decl_of.emplace(other, &v);
+            }
+        std::string near = closest_match(name, candidates);
+        if (!near.empty() && once("typo " + u.decl->where)) {
+          ++errors;
+          const Use& v = *decl_of[near];
+          std::cerr << fmt::format("{}: error: node `{}` sends on channel `{}`, which no other node's program declares: did you mean `{}`?\n"
+                                   "{}: note: `{}` is declared here for node `{}`\n{}: note: `{}` is declared here for node `{}`\n",
+                                   file, u.np->node->name, name, near, u.decl->where, name, u.np->node->name, v.decl->where, near,
+                                   v.np->node->name);
+        }
+      }
+      if (u.read && !anyone_sends && !quiet && once("unsent " + u.decl->where))
+        std::cerr << fmt::format("{}: warning: node `{}` reads channel `{}`, which no node of the deployment sends\n{}: note: declared here\n",
+                                 file, u.np->node->name, name, u.decl->where);
+    }
+  }
+  return errors;
+}
+
+bool load(const std::string& file, const std::string& format, std::optional<rt::Deployment>& dep) {
+  if (format != "text") {
+    std::cerr << "bloom: error: --format " << format << " is not available for a deployment yet: use text\n";
+    return false;
+  }
+  dep = load_deployment(file);
+  return dep.has_value();
+}
+
+}  // namespace
+
+int check_deployment(const std::string& file, const std::string& format, const std::string& color, bool quiet) {
+  std::optional<rt::Deployment> dep;
+  if (!load(file, format, dep)) return kUsage;
+  std::vector<NodeProgram> nodes;
+  if (int exit = compile_nodes(file, *dep, color, nodes); exit != kOk) return exit;
+  size_t errors = check_channels(file, nodes, quiet);
+  if (errors) {
+    std::cerr << errors << " error" << (errors == 1 ? "" : "s") << " generated.\n";
+    return kCompileError;
+  }
+  if (!quiet) {
+    std::set<std::string> programs;
+    for (const auto& n : dep->nodes) programs.insert(n.program);
+    std::cout << fmt::format("{}: ok ({} node{}, {} program{})\n", file, dep->nodes.size(), dep->nodes.size() == 1 ? "" : "s",
+                             programs.size(), programs.size() == 1 ? "" : "s");
+  }
+  return kOk;
+}
+
+int lint_deployment(const std::string& file, const std::string& format, const std::string& color) {
+  std::optional<rt::Deployment> dep;
+  if (!load(file, format, dep)) return kUsage;
+  std::vector<NodeProgram> nodes;
+  if (int exit = compile_nodes(file, *dep, color, nodes); exit != kOk) return exit;
+  if (check_channels(file, nodes, false)) return kCompileError;
+  // One report per program and params: nodes running the same program with the same params
+  // have the same report.
+  std::map<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>, std::vector<size_t>> groups;
+  for (size_t i = 0; i < nodes.size(); ++i) groups[{nodes[i].node->program, nodes[i].node->params}].push_back(i);
+  bool fails = false;
+  std::vector<std::string> verdicts(nodes.size());
+  for (const auto& [key, members] : groups) {
+    const NodeProgram& np = nodes[members.front()];
+    const Compilation& c = *np.compilation;
+    auto report = analysis::analyze_calm(*c.program, *c.graph);
+    std::string names;
+    for (size_t i : members) names += (names.empty() ? "" : ", ") + nodes[i].node->name;
+    std::cout << fmt::format("== node{} {}: {}\n", members.size() == 1 ? "" : "s", names, key.first);
+    analysis::render_lint_text(c.sources, *c.program, report, std::cout, {want_color(color, STDOUT_FILENO)});
+    fails = fails || report.fails();
+    std::string verdict = report.fails()               ? fmt::format("needs coordination ({} finding{})", report.unsuppressed(),
+                                                                     report.unsuppressed() == 1 ? "" : "s")
+                          : report.needs_coordination() ? "needs coordination (acknowledged findings)"
+                                                        : "coordination-free";
+    for (size_t i : members) verdicts[i] = verdict;
+  }
+  std::cout << "== " << file << "\n";
+  for (size_t i = 0; i < nodes.size(); ++i) std::cout << fmt::format("node `{}`: {}\n", nodes[i].node->name, verdicts[i]);
+  std::cout << fmt::format("deployment: {}\n", fails ? "needs coordination" : "coordination-free as far as each program goes");
+  std::cout << "note: each program is analysed on its own; labels do not yet flow from a sender's channels into its receivers\n";
+  return fails ? kNeedsCoordination : kOk;
+}
+
+}  // namespace bloom::cli
