@@ -30,6 +30,11 @@ bool prepare_dirs(const std::string& facts_dir, const std::string& facts_what, c
 // Reads a deployment file, printing its errors.
 std::optional<rt::Deployment> load_deployment(const std::string& path);
 
+// Compiles one node's program with its params, printing its diagnostics and, when it does not
+// compile, which node it belongs to; `worst` takes the worse exit status. Null then.
+std::unique_ptr<plan::Program> compile_node(const std::string& file, const rt::DeploymentNode& n, const std::string& color,
+                                            std::unique_ptr<Compilation>& c, int& worst);
+
 // Compiles every node's program of a deployment (a broken one stops everything before any node
 // starts) and warns about channels declared with different columns in two programs. Returns the
 // exit status; `plans` holds one plan per node, in deployment order.

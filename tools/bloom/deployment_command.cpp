@@ -28,13 +28,7 @@ int compile_nodes(const std::string& file, const rt::Deployment& dep, const std:
   for (const auto& n : dep.nodes) {
     NodeProgram np;
     np.node = &n;
-    int exit = kOk;
-    np.plan = compile_plan(n.program, node_params(n, {}), color, np.compilation, exit);
-    if (!np.plan) {
-      std::cerr << fmt::format("{}:{}:{}: error: the program of node `{}` ({}) does not compile: see above\n", file, n.line, n.column,
-                               n.name, n.program);
-      worst = std::max(worst, exit == kUsage ? kCompileError : exit);
-    }
+    np.plan = compile_node(file, n, color, np.compilation, worst);
     out.push_back(std::move(np));
   }
   return worst;

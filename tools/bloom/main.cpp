@@ -277,20 +277,25 @@ struct DeployOptions {
   std::string deployment, control;
 };
 
+std::unique_ptr<plan::Program> compile_node(const std::string& file, const rt::DeploymentNode& n, const std::string& color,
+                                            std::unique_ptr<Compilation>& c, int& worst) {
+  int exit = kOk;
+  auto plan = compile_plan(n.program, node_params(n, {}), color, c, exit);
+  if (!plan) {
+    std::cerr << file << ":" << n.line << ":" << n.column << ": error: the program of node `" << n.name << "` (" << n.program << ") "
+              << (exit == kUsage && c && !c->program ? "cannot be used" : "does not compile") << ": see above\n";
+    worst = std::max(worst, exit == kUsage ? kCompileError : exit);
+  }
+  return plan;
+}
+
 int compile_deployment(const std::string& file, const bloom::rt::Deployment& dep, const std::string& color, bool quiet,
                        std::vector<std::unique_ptr<bloom::plan::Program>>& plans) {
   int worst = kOk;
   for (const auto& n : dep.nodes) {
     std::unique_ptr<bloom::Compilation> c;
-    int exit = kOk;
-    auto plan = compile_plan(n.program, node_params(n, {}), color, c, exit);
-    if (!plan) {
-      std::cerr << file << ":" << n.line << ":" << n.column << ": error: the program of node `" << n.name << "` ("
-                << n.program << ") " << (exit == kUsage && c && !c->program ? "cannot be used" : "does not compile")
-                << ": see above\n";
-      worst = std::max(worst, exit == kUsage ? kCompileError : exit);
-      continue;
-    }
+    auto plan = compile_node(file, n, color, c, worst);
+    if (!plan) continue;
     if (!n.facts.empty() && !std::filesystem::is_directory(n.facts)) {
       std::cerr << file << ":" << n.line << ":" << n.column << ": error: the facts directory of node `" << n.name << "` ("
                 << n.facts << ") is not a directory\n";
