@@ -34,7 +34,7 @@ die() { echo "run_bench: $*" >&2; exit 2; }
 progress() { echo "run_bench: $*" >&2; }
 
 # Workloads: name program facts-dir target-seconds target-MB ("-" = none) expected --sizes
-# lines ("name=count" separated by commas; from /work/shared/bench/README.md).
+# lines ("name=count" separated by commas; from ../shared/bench/README.md).
 all_workloads=(tc-chain2000 tc-chain4000 tc-rand sg-tree11 negagg-rand)
 declare -A w_prog w_facts w_tsec w_tmb w_expect
 def() { w_prog[$1]=$2 w_facts[$1]=$3 w_tsec[$1]=$4 w_tmb[$1]=$5 w_expect[$1]=$6; }

@@ -1,6 +1,6 @@
 // Hand-written baseline for the runtime benchmark (bench/run_bench.sh, bench/README.md).
 //
-// Computes the three shared workloads of /work/shared/bench (tc.bloom, sg.bloom, negagg.bloom)
+// Computes the three shared workloads of ../shared/bench (tc.bloom, sg.bloom, negagg.bloom)
 // directly, with no Datalog engine: semi-naive evaluation over absl::flat_hash_set of packed
 // 64-bit pairs, single-threaded. It prints the relation sizes exactly as
 // `bloom run PROG -F DIR --sizes` does: one line per output relation, `name<TAB>count`, in the
