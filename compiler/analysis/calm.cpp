@@ -60,7 +60,8 @@ bool is_transient(CollectionKind k) { return !sema::is_persistent(k) && k != Col
 
 class Analyzer {
  public:
-  Analyzer(const sema::Program& p, const DependencyGraph& g) : p_(p), g_(g) {}
+  Analyzer(const sema::Program& p, const DependencyGraph& g, const std::set<std::string>& diffluent)
+      : p_(p), g_(g), diffluent_(diffluent) {}
 
   CalmReport run() {
     size_t n = p_.collections.size();
@@ -133,7 +134,8 @@ class Analyzer {
       delta[c][origin] |= fresh;
     };
     for (const auto& col : p_.collections)
-      if (is_async_source(col.id)) add(col.id, col.id, 1u << static_cast<int>(Label::A));
+      if (is_async_source(col.id))
+        add(col.id, col.id, 1u << static_cast<int>(diffluent_.count(col.name) ? Label::D : Label::A));
     for (const auto& f : p_.facts) add(f.collection, kLocalOrigin, 1u << static_cast<int>(Label::M));
     while (!work.empty()) {
       CollectionId c = work.front();
@@ -352,6 +354,7 @@ class Analyzer {
   const DependencyGraph& g_;
   CalmReport report_;
   std::vector<std::map<CollectionId, uint8_t>> state_;  // per collection: origin -> label bit set
+  const std::set<std::string>& diffluent_;
   std::vector<std::set<CollectionId>> roots_;
   std::set<uint32_t> race_rules_;
   std::vector<Finding> pending_races_;
@@ -362,8 +365,8 @@ class Analyzer {
 
 }  // namespace
 
-CalmReport analyze_calm(const sema::Program& program, const DependencyGraph& graph) {
-  return Analyzer(program, graph).run();
+CalmReport analyze_calm(const sema::Program& program, const DependencyGraph& graph, const std::set<std::string>& diffluent_channels) {
+  return Analyzer(program, graph, diffluent_channels).run();
 }
 
 }  // namespace bloom::analysis

@@ -3,6 +3,7 @@
 // sources, or local facts), and reports each point of order (a non-monotone operation that sees
 // asynchronous input) and each race (a join of transient inputs from different arrivals).
 #pragma once
+#include <set>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,10 @@ struct CalmReport {
   bool fails() const { return unsuppressed() > 0; }
 };
 
-CalmReport analyze_calm(const sema::Program& program, const DependencyGraph& graph);
+// `diffluent_channels`: channels (by name) that arrive diffluent, because a sender in the same
+// deployment derives them D (bloom lint DEPLOY.toml): such a channel starts its paths with D
+// instead of A, so what this program derives from it is D too.
+CalmReport analyze_calm(const sema::Program& program, const DependencyGraph& graph,
+                        const std::set<std::string>& diffluent_channels = {});
 
 }  // namespace bloom::analysis

@@ -69,6 +69,25 @@ def main():
         expect("(addr, addr, string) in node `server` but (addr, addr, int)" in p.stderr, f"schema: {p.stderr}")
         p = run("lint", d)
         expect(p.returncode == 1, f"lint of a mismatched deployment: exit {p.returncode}")
+        # Labels cross channels: the server's winner is D (first write wins), so a node that only
+        # logs what the server announces derives D too, though its own program is monotone.
+        relay = os.path.join(tmp, "relay")
+        shutil.copytree(race, relay)
+        with open(os.path.join(relay, "server.bloom"), "a") as f:
+            f.write('channel announce(@dst: addr, v: string);\nannounce(@"log", v) <~ winner(v);\n')
+        open(os.path.join(relay, "log.bloom"), "w").write(
+            "channel announce(@dst: addr, v: string);\noutput heard(v: string);\nheard(v) <= announce(_, v);\n")
+        with open(os.path.join(relay, "deploy.toml"), "a") as f:
+            f.write('\n[node.log]\nprogram = "log.bloom"\nendpoint = "tcp://127.0.0.1:7244"\n')
+        p = run("lint", os.path.join(relay, "log.bloom"))
+        expect(p.returncode == 0, f"log.bloom alone: exit {p.returncode}")
+        p = run("lint", os.path.join(relay, "deploy.toml"))
+        expect(p.returncode == 4, f"relay: exit {p.returncode}")
+        for part in ["channel `announce` is diffluent (D) where node server derives it",
+                     "node `log`: needs coordination: it derives from diffluent channel announce", "output heard: D",
+                     "node `w1`: coordination-free"]:
+            expect(part in p.stdout, f"relay: {part!r} not in:\n{p.stdout}")
+
         p = run("check", "--format", "json", os.path.join(race, "deploy.toml"))
         expect(p.returncode == 2 and "not available for a deployment" in p.stderr, f"json: exit {p.returncode} {p.stderr}")
 

@@ -54,6 +54,20 @@ TEST(Calm, MonotoneRecursionOverAnInputIsAsynchronousOnly) {
   EXPECT_FALSE(l.r.needs_coordination());
 }
 
+TEST(Calm, AChannelThatArrivesDiffluentMakesWhatItFeedsDiffluent) {
+  // bloom lint DEPLOY.toml: a sender derives `c` D, so it arrives D here instead of A.
+  const std::string text = "channel c(@to: addr, x: int);\ntable t(x: int);\nt(x) <= c(_, x);\noutput o(x: int);\no(x) <= t(x);\n";
+  auto alone = lint(text);
+  EXPECT_EQ(alone.label("o"), Label::A);
+  EXPECT_FALSE(alone.r.needs_coordination());
+  auto c = compile(text);
+  ASSERT_TRUE(c->ok());
+  auto r = analysis::analyze_calm(*c->program, *c->graph, {"c"});
+  EXPECT_EQ(r.collection_label.at(c->program->find("o")->id), Label::D);
+  EXPECT_TRUE(r.needs_coordination());
+  EXPECT_EQ(r.unsuppressed(), 0u);  // the finding is the sender's, not this program's
+}
+
 TEST(Calm, AChannelThatIsOnlySentToIsASinkNotASource) {
   auto l = lint("table t(x: int);\nchannel c(@to: addr, x: int);\nt(1);\nc(@\"p\", x) <~ t(x);\n");
   EXPECT_TRUE(l.r.sources.empty());

@@ -153,27 +153,55 @@ int lint_deployment(const std::string& file, const std::string& format, const st
   // have the same report.
   std::map<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>, std::vector<size_t>> groups;
   for (size_t i = 0; i < nodes.size(); ++i) groups[{nodes[i].node->program, nodes[i].node->params}].push_back(i);
+  // Labels cross the channels: a channel some node derives D arrives D at every node that reads
+  // it, which can make that node's own channels D in turn. Labels only grow, so this ends.
+  std::set<std::string> diffluent;
+  std::map<std::string, std::set<std::string>> diffluent_from;  // channel -> the nodes deriving it D
+  std::map<size_t, analysis::CalmReport> reports;               // by the group's first node
+  for (;;) {
+    std::set<std::string> next = diffluent;
+    for (const auto& [key, members] : groups) {
+      const Compilation& c = *nodes[members.front()].compilation;
+      auto& report = reports[members.front()] = analysis::analyze_calm(*c.program, *c.graph, diffluent);
+      for (sema::CollectionId sink : report.sinks) {
+        const auto& col = c.program->collections[sink];
+        if (col.kind != sema::CollectionKind::Channel || report.collection_label[sink] != analysis::Label::D) continue;
+        next.insert(col.name);
+        for (size_t i : members) diffluent_from[col.name].insert(nodes[i].node->name);
+      }
+    }
+    if (next == diffluent) break;
+    diffluent = std::move(next);
+  }
   bool fails = false;
   std::vector<std::string> verdicts(nodes.size());
   for (const auto& [key, members] : groups) {
     const NodeProgram& np = nodes[members.front()];
     const Compilation& c = *np.compilation;
-    auto report = analysis::analyze_calm(*c.program, *c.graph);
+    const analysis::CalmReport& report = reports[members.front()];
     std::string names;
     for (size_t i : members) names += (names.empty() ? "" : ", ") + nodes[i].node->name;
     std::cout << fmt::format("== node{} {}: {}\n", members.size() == 1 ? "" : "s", names, key.first);
     analysis::render_lint_text(c.sources, *c.program, report, std::cout, {want_color(color, STDOUT_FILENO)});
     fails = fails || report.fails();
-    std::string verdict = report.fails()               ? fmt::format("needs coordination ({} finding{})", report.unsuppressed(),
-                                                                     report.unsuppressed() == 1 ? "" : "s")
+    std::vector<std::string> incoming;  // diffluent channels this program reads
+    for (sema::CollectionId src : report.sources)
+      if (diffluent.count(c.program->collections[src].name)) incoming.push_back(c.program->collections[src].name);
+    std::string verdict = report.fails() ? fmt::format("needs coordination ({} finding{})", report.unsuppressed(), report.unsuppressed() == 1 ? "" : "s")
+                          : !incoming.empty() && report.needs_coordination()
+                              ? fmt::format("needs coordination: it derives from diffluent channel{} {}", incoming.size() == 1 ? "" : "s",
+                                            fmt::join(incoming, ", "))
                           : report.needs_coordination() ? "needs coordination (acknowledged findings)"
                                                         : "coordination-free";
     for (size_t i : members) verdicts[i] = verdict;
   }
+  for (const auto& name : diffluent)
+    std::cout << fmt::format("channel `{}` is diffluent (D) where node{} {} derive{} it\n", name, diffluent_from[name].size() == 1 ? "" : "s",
+                             fmt::join(diffluent_from[name], ", "), diffluent_from[name].size() == 1 ? "s" : "");
   std::cout << "== " << file << "\n";
   for (size_t i = 0; i < nodes.size(); ++i) std::cout << fmt::format("node `{}`: {}\n", nodes[i].node->name, verdicts[i]);
-  std::cout << fmt::format("deployment: {}\n", fails ? "needs coordination" : "coordination-free as far as each program goes");
-  std::cout << "note: each program is analysed on its own; labels do not yet flow from a sender's channels into its receivers\n";
+  bool any = fails || std::any_of(verdicts.begin(), verdicts.end(), [](const std::string& v) { return v != "coordination-free"; });
+  std::cout << fmt::format("deployment: {}\n", any ? "needs coordination" : "coordination-free");
   return fails ? kNeedsCoordination : kOk;
 }
 
