@@ -214,11 +214,17 @@ class Analyzer {
     std::set<std::pair<uint32_t, uint32_t>> seen;  // (rule, span line*65536+col)
     for (const Edge& e : g_.edges()) {
       if (!edge_nonmonotone(e)) continue;
+      // The asynchronous source nearest to the operation's input is the one to name: the first
+      // declared one may reach it only by a long detour (a timer that every table depends on).
       CollectionId origin = sema::kNoCollection;
+      std::vector<Hop> path;
       for (const auto& pl : report_.paths[e.from])
-        if (pl.origin != kLocalOrigin && (pl.label == Label::A || pl.label == Label::D)) {
-          origin = pl.origin;
-          break;
+        if (pl.origin != kLocalOrigin && (pl.label == Label::A || pl.label == Label::D) && pl.origin != origin) {
+          std::vector<Hop> p = path_from(pl.origin, e.from);
+          if (origin == sema::kNoCollection || p.size() < path.size()) {
+            origin = pl.origin;
+            path = std::move(p);
+          }
         }
       if (origin == sema::kNoCollection) continue;
       bool now = e.monotone();  // non-monotone only because the rule reads now()
@@ -231,7 +237,7 @@ class Analyzer {
       f.collection = e.to;
       f.span = at;
       f.source = origin;
-      f.path = path_from(origin, e.from);
+      f.path = std::move(path);
       remedies(f, e);
       apply_suppression(f);
       report_.findings.push_back(std::move(f));
@@ -335,7 +341,10 @@ class Analyzer {
         f.remedies.push_back("record deletions as data instead: keep a set of tombstones (`deleted(k) <= ...`) and filter with it");
         break;
       case sema::NonMonotone::None:
-        f.remedies.push_back("avoid wall-clock time in logic: use tick() or a periodic, or carry timestamps in the data");
+        // Not tick() or a periodic's count: which tick a message arrives in is as order-dependent
+        // as the clock.
+        f.remedies.push_back("avoid wall-clock time in logic: carry a timestamp or a sequence number in the data, taken once at "
+                             "the sender, or an lmax version");
         break;
     }
     // Bud's rule: coordinate at the last asynchronous edge before the non-monotone one.

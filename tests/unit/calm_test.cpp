@@ -54,6 +54,27 @@ TEST(Calm, MonotoneRecursionOverAnInputIsAsynchronousOnly) {
   EXPECT_FALSE(l.r.needs_coordination());
 }
 
+TEST(Calm, AFindingNamesTheNearestAsynchronousSource) {
+  // `t` is reached from the timer (declared first) through `stamp`, and from `msg` directly: the
+  // negation of `t` is blamed on `msg`, with the one-hop path, and no now() remedy mentions tick().
+  auto l = lint(
+      "periodic beat every 1s;\nchannel msg(@to: addr, x: int);\ntable stamp(n: int);\nstamp(n) <= beat(n);\n"
+      "table t(x: int, n: int);\nt(x, n) <= msg(_, x), stamp(n);\nscratch got(x: int);\ngot(x) <= msg(_, x);\n"
+      "output bad(x: int);\nbad(x) <= got(x), not t(x, _);\n"
+      "output late(x: int);\nlate(x) <= msg(_, x), now() > 5;\n");
+  ASSERT_FALSE(l.r.findings.empty());
+  bool negation = false;
+  for (const auto& f : l.r.findings) {
+    if (f.operation == "negation") {
+      negation = true;
+      EXPECT_EQ(l.c->program->collections[f.source].name, "msg");
+      EXPECT_EQ(f.path.size(), 2u);  // msg, then the rule into t
+    }
+    for (const auto& r : f.remedies) EXPECT_EQ(r.find("tick()"), std::string::npos) << r;
+  }
+  EXPECT_TRUE(negation);
+}
+
 TEST(Calm, AChannelThatArrivesDiffluentMakesWhatItFeedsDiffluent) {
   // bloom lint DEPLOY.toml: a sender derives `c` D, so it arrives D here instead of A.
   const std::string text = "channel c(@to: addr, x: int);\ntable t(x: int);\nt(x) <= c(_, x);\noutput o(x: int);\no(x) <= t(x);\n";
