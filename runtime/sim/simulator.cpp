@@ -3,14 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
-#include <sstream>
 #include <unordered_map>
 
 #include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
 
 #include "net/wire.h"
-#include "node/facts.h"
 #include "node/node.h"
 #include "plan/print.h"
 #include "sim/invariant.h"
@@ -607,6 +605,12 @@ std::string describe(const Event& e) {
   return s;
 }
 
+// A replay gives each node the now() offset its trace recorded.
+int64_t recorded_skew(const Trace& t, size_t node) {
+  auto it = t.skew_us.find(t.nodes[node]);
+  return it == t.skew_us.end() ? 0 : it->second;
+}
+
 class StrictPolicy final : public Policy {
  public:
   explicit StrictPolicy(const Trace& t) : trace_(t) {
@@ -615,10 +619,7 @@ class StrictPolicy final : public Policy {
       if (e.kind == EventKind::Dup) dups_.insert(e.of);
     }
   }
-  int64_t skew_us(size_t node) override {
-    auto it = trace_.skew_us.find(trace_.nodes[node]);
-    return it == trace_.skew_us.end() ? 0 : it->second;
-  }
+  int64_t skew_us(size_t node) override { return recorded_skew(trace_, node); }
   std::optional<Action> next(World& w) override {
     if (pos_ >= trace_.events.size()) {
       w.advance(trace_.end_time_us);  // idle timers may have ended the run some time after its last event
@@ -669,10 +670,7 @@ class LenientPolicy final : public Policy {
       if (d.kind == EventKind::Dup) fates_[content_[d.of]].push_back(Fate::Dup);
     }
   }
-  int64_t skew_us(size_t node) override {
-    auto it = trace_.skew_us.find(trace_.nodes[node]);
-    return it == trace_.skew_us.end() ? 0 : it->second;
-  }
+  int64_t skew_us(size_t node) override { return recorded_skew(trace_, node); }
   std::optional<Action> next(World& w) override {
     while (pos_ < decisions_.size()) {
       const Event& d = decisions_[pos_++];

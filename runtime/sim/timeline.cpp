@@ -78,8 +78,8 @@ class Timeline {
     return it->second;
   }
 
-  void mark(const Event& e, const char* kind) {
-    marks_.push_back({{"kind", kind},
+  void mark(const Event& e) {
+    marks_.push_back({{"kind", to_string(e.kind)},
                       {"row", row(e)},
                       {"lane", e.node.empty() ? -1 : lane(e.node)},
                       {"detail", e.detail},
@@ -154,14 +154,14 @@ class Timeline {
         msg["detail"] = e.detail;
         return;
       }
-      case EventKind::Crash: return mark(e, "crash");
       case EventKind::Restart:
         ++incarnation_[e.node];
-        return mark(e, "restart");
-      case EventKind::Partition: return mark(e, "partition");
-      case EventKind::Heal: return mark(e, "heal");
-      case EventKind::Violation: return mark(e, "violation");
-      case EventKind::Error: return mark(e, "error");
+        return mark(e);
+      case EventKind::Crash:
+      case EventKind::Partition:
+      case EventKind::Heal:
+      case EventKind::Violation:
+      case EventKind::Error: return mark(e);
     }
   }
 };

@@ -29,6 +29,14 @@ std::unique_ptr<plan::Program> plan_text(const std::string& name, const std::str
   return p;
 }
 
+// A node of a test deployment: no facts; its plan fingerprinted per run.
+SimNode node(std::string name, const plan::Program* plan) {
+  SimNode n;
+  n.name = std::move(name);
+  n.plan = plan;
+  return n;
+}
+
 // `a` sends five pings to `b` in its first tick; `b` answers each with a pong.
 constexpr const char* kPinger = R"(
 channel ping(@dst: addr, src: addr, i: int);
@@ -53,7 +61,7 @@ struct Deployment {
   std::unique_ptr<plan::Program> a, b;
   SimOptions options;
   Deployment(const char* pa = kPinger, const char* pb = kPonger) : a(plan_text("a.bloom", pa)), b(plan_text("b.bloom", pb)) {
-    options.nodes = {{"a", a.get(), ""}, {"b", b.get(), ""}};
+    options.nodes = {node("a", a.get()), node("b", b.get())};
     options.max_steps = 10000;
   }
 };
@@ -63,6 +71,12 @@ Faults faults(const std::string& spec) {
   auto f = parse_faults(spec, error);
   EXPECT_TRUE(f) << error;
   return f.value_or(Faults{});
+}
+
+// The first event of kind `k` in [from, end).
+template <class It>
+It first_of(It from, It end, EventKind k) {
+  return std::find_if(from, end, [&](const Event& e) { return e.kind == k; });
 }
 
 size_t count(const Trace& t, EventKind k) {
@@ -113,7 +127,7 @@ together(count()) <= note(_, _);
 )";
   auto s = plan_text("s.bloom", kSender), c = plan_text("c.bloom", kReceiver);
   SimOptions o;
-  o.nodes = {{"a", s.get(), ""}, {"b", s.get(), ""}, {"c", c.get(), ""}};
+  o.nodes = {node("a", s.get()), node("b", s.get()), node("c", c.get())};
   std::set<std::string> seen;
   for (uint64_t seed = 1; seed <= 40; ++seed) seen.insert(output(run_seeded(o, seed), "c", "together"));
   EXPECT_TRUE(seen.count("together(2)\n")) << "no seed delivered both notes in one tick";
@@ -146,8 +160,8 @@ TEST(SimTest, ACrashedNodeRestartsFromItsFactsWithItsStateLost) {
   RunResult r = run_seeded(d.options, 5);
   ASSERT_EQ(count(r.trace, EventKind::Crash), 1u);
   ASSERT_EQ(count(r.trace, EventKind::Restart), 1u);
-  auto crash = std::find_if(r.trace.events.begin(), r.trace.events.end(), [](const Event& e) { return e.kind == EventKind::Crash; });
-  auto restart = std::find_if(crash, r.trace.events.end(), [](const Event& e) { return e.kind == EventKind::Restart; });
+  auto crash = first_of(r.trace.events.begin(), r.trace.events.end(), EventKind::Crash);
+  auto restart = first_of(crash, r.trace.events.end(), EventKind::Restart);
   ASSERT_NE(restart, r.trace.events.end());
   EXPECT_EQ(restart->node, crash->node);
   EXPECT_GT(restart->time_us, crash->time_us);
@@ -163,7 +177,7 @@ TEST(SimTest, APartitionLosesTheMessagesThatCrossItUntilItHeals) {
   RunResult r = run_seeded(d.options, 3);
   ASSERT_EQ(count(r.trace, EventKind::Partition), 1u);
   EXPECT_EQ(count(r.trace, EventKind::Heal), 1u);
-  const Event& p = *std::find_if(r.trace.events.begin(), r.trace.events.end(), [](const Event& e) { return e.kind == EventKind::Partition; });
+  const Event& p = *first_of(r.trace.events.begin(), r.trace.events.end(), EventKind::Partition);
   ASSERT_EQ(p.groups.size(), 2u);
   EXPECT_EQ(p.groups[0].size() + p.groups[1].size(), 2u);
   // The pinger sends in its first tick, inside the partition: that message is lost.
@@ -183,7 +197,7 @@ halt() <= beat(4);
 )";
   auto p = plan_text("t.bloom", kTimer);
   SimOptions o;
-  o.nodes = {{"t", p.get(), ""}};
+  o.nodes = {node("t", p.get())};
   RunResult r = run_seeded(o, 1);
   ASSERT_EQ(r.end, End::Quiescent) << r.error << r.pending;
   // Five firings, 100 ms apart in virtual time, with no waiting in real time.
@@ -206,7 +220,7 @@ x(n) <= beat(n);
 )";
   auto p = plan_text("i.bloom", kIdle);
   SimOptions o;
-  o.nodes = {{"i", p.get(), ""}};
+  o.nodes = {node("i", p.get())};
   RunResult r = run_seeded(o, 1);
   EXPECT_EQ(r.end, End::Quiescent);
   EXPECT_LT(r.steps, 10);
@@ -269,7 +283,7 @@ TEST(SimTest, AStrictReplayRefusesAnEditedTrace) {
   Deployment d;
   RunResult r = run_seeded(d.options, 1);
   Trace edited = r.trace;
-  auto send = std::find_if(edited.events.begin(), edited.events.end(), [](const Event& e) { return e.kind == EventKind::Send; });
+  auto send = first_of(edited.events.begin(), edited.events.end(), EventKind::Send);
   ASSERT_NE(send, edited.events.end());
   send->tuples[0] = "ping(\"b\", \"a\", 99)";
   RunResult again = replay_strict(d.options, edited);

@@ -161,23 +161,18 @@ int replay(const SimCommand& cmd) {
   std::string invariant_file = cmd.invariant.empty() ? trace->invariant : cmd.invariant;
   Session s(cmd);
   if (int exit = s.load(deployment, invariant_file); exit != kOk) return exit;
-  // The trace must be of these programs: a schedule of another program means nothing.
-  if (trace->nodes != std::vector<std::string>([&] {
-        std::vector<std::string> v;
-        for (const auto& n : s.options.nodes) v.push_back(n.name);
-        return v;
-      }())) {
+  // The trace must be of these nodes and programs: a schedule of another program means nothing.
+  if (trace->nodes.size() != s.options.nodes.size() ||
+      !std::equal(trace->nodes.begin(), trace->nodes.end(), s.options.nodes.begin(), [](const auto& a, const auto& b) { return a == b.name; })) {
     std::cerr << "bloom: error: " << cmd.replay << ": the trace's nodes (" << fmt::format("{}", fmt::join(trace->nodes, ", "))
               << ") are not those of " << deployment << "\n";
     return kUsage;
   }
-  for (size_t i = 0; i < s.plans.size(); ++i) {
-    const auto& name = s.options.nodes[i].name;
-    auto it = trace->plans.find(name);
-    const std::string& now = s.options.nodes[i].fingerprint;
-    if (it == trace->plans.end() || it->second != now) {
-      std::cerr << "bloom: error: " << cmd.replay << ": node `" << name << "` runs another program than when the trace was recorded (plan "
-                << (it == trace->plans.end() ? "?" : it->second) << ", now " << now << ")\n";
+  for (const auto& n : s.options.nodes) {
+    auto it = trace->plans.find(n.name);
+    if (it == trace->plans.end() || it->second != n.fingerprint) {
+      std::cerr << "bloom: error: " << cmd.replay << ": node `" << n.name << "` runs another program than when the trace was recorded (plan "
+                << (it == trace->plans.end() ? "?" : it->second) << ", now " << n.fingerprint << ")\n";
       return kUsage;
     }
   }
