@@ -180,6 +180,9 @@ class World {
   bool partitioned() const { return partitioned_; }
   const std::vector<Message>& inflight(size_t i) const { return inflight_[i]; }
   // Work of its own: tick 0 not run, deferred changes, a due timer (messages aside).
+  // A node receives nothing in its first tick, which holds its facts and inputs only (as a
+  // deployed node does: runtime/dist/deployed_node.cpp).
+  bool first_tick(size_t i) const { return nodes_[i].node->ticks() == 0; }
   bool local_work(size_t i) const {
     const NodeState& s = nodes_[i];
     return s.node->ticks() == 0 || s.deferred || s.node->timer_due();
@@ -353,6 +356,8 @@ class World {
     auto& box = inflight_[i];
     net::Codec::Message msg;
     std::string why;
+    if (!ids.empty() && node.ticks() == 0)
+      return fail(fmt::format("step {}: node `{}` receives messages in its first tick, which holds its inputs only", step_, name(i)));
     for (uint64_t id : ids) {
       auto it = std::find_if(box.begin(), box.end(), [&](const Message& m) { return m.id == id; });
       if (it == box.end()) return fail(fmt::format("step {}: message {} is not in flight to node `{}`", step_, id, name(i)));
@@ -528,6 +533,7 @@ class SeededPolicy final : public Policy {
       Action a{Action::Tick, t, i, {}, {}};
       // Each message in flight to it arrives in this tick with probability 1/2: any subset, so
       // any grouping into ticks and any order between senders can happen.
+      if (w.first_tick(i)) return a;
       for (const auto& m : box)
         if (rng_.below(2) == 0) a.deliver.push_back(m.id);
       if (a.deliver.empty() && !box.empty() && !w.local_work(i)) a.deliver.push_back(box[rng_.below(box.size())].id);
@@ -684,7 +690,7 @@ class LenientPolicy final : public Policy {
           // The recorded messages, found again by content among those in flight now.
           std::vector<uint64_t> ids;
           const auto& box = w.inflight(a->node);
-          for (uint64_t id : d.deliver) {
+          for (uint64_t id : w.first_tick(a->node) ? std::vector<uint64_t>{} : d.deliver) {
             auto c = content_.find(id);
             if (c == content_.end()) continue;
             for (const auto& m : box)
@@ -725,7 +731,8 @@ class LenientPolicy final : public Policy {
         if (!w.enabled(i)) continue;
         next_node_ = i + 1;
         Action a{Action::Tick, w.time(), i, {}, {}};
-        for (const auto& m : w.inflight(i)) a.deliver.push_back(m.id);
+        if (!w.first_tick(i))
+          for (const auto& m : w.inflight(i)) a.deliver.push_back(m.id);
         return a;
       }
       auto wake = w.next_timer_us();
