@@ -52,11 +52,32 @@ namespace {
 
 using sema::CollectionId;
 using sema::CollectionKind;
+using ast::ExprKind;
 
-bool is_source(CollectionKind k) {
-  return k == CollectionKind::Input || k == CollectionKind::Channel || k == CollectionKind::Periodic;
-}
 bool is_transient(CollectionKind k) { return !sema::is_persistent(k) && k != CollectionKind::Stdout && k != CollectionKind::Halt; }
+
+// How a collection's contents move over the ticks of a run, ignoring what they are.
+enum class Temporal : uint8_t {
+  Static,     // the same in every tick (facts, and what instant rules derive from them)
+  FirstTick,  // only in tick 0 (inputs, and scratches joined with them)
+  Varying,    // changes between ticks: messages, timers, `<+ <- <+-`, time
+};
+
+void count_name(const ast::Expr& e, const std::string& name, int& n) {
+  if (e.kind == ExprKind::Name && !e.name.qualified() && e.name.parts[0] == name) ++n;
+  for (const auto& a : e.args) count_name(*a, name, n);
+}
+
+int occurrences(const ast::Rule& r, const std::string& name) {
+  int n = 0;
+  for (const auto& a : r.head.args) count_name(*a.expr, name, n);
+  for (const auto& l : r.body) {
+    for (const auto& a : l.atom.args) count_name(*a.expr, name, n);
+    if (l.expr) count_name(*l.expr, name, n);
+    if (l.var == name) ++n;
+  }
+  return n;
+}
 
 class Analyzer {
  public:
@@ -68,15 +89,22 @@ class Analyzer {
     report_.paths.resize(n);
     report_.collection_label.assign(n, Label::M);
     report_.rule_label.assign(p_.rules.size(), Label::M);
-    std::vector<bool> written(n, false);  // some rule derives into it
-    for (const auto& r : p_.rules)
-      if (r.head != sema::kNoCollection) written[r.head] = true;
+    writers_.assign(n, {});
+    for (uint32_t r = 0; r < p_.rules.size(); ++r)
+      if (p_.rules[r].head != sema::kNoCollection) writers_[p_.rules[r].head].push_back(r);
+    for (CollectionId c = 0; c < n; ++c) has_async_ |= is_async_source(c);
+    for (uint32_t r = 0; r < p_.rules.size(); ++r)
+      if (!clock_read(r).empty()) clock_rules_.push_back(r);
+    compute_async_reach();
+    compute_ephemeral();
+    compute_temporal();
     find_races();
     propagate();
     for (CollectionId c = 0; c < n; ++c) {
       const auto& col = p_.collections[c];
-      if (is_async_source(c)) report_.sources.push_back(c);
-      if (col.kind == CollectionKind::Output || ((col.kind == CollectionKind::Channel || col.kind == CollectionKind::Stdout) && written[c]))
+      if (is_async_source(c) || col.kind == CollectionKind::Input) report_.sources.push_back(c);
+      if (col.kind == CollectionKind::Output ||
+          ((col.kind == CollectionKind::Channel || col.kind == CollectionKind::Stdout) && !writers_[c].empty()))
         report_.sinks.push_back(c);
       for (const auto& [origin, mask] : state_[c])
         for (int l = 0; l < 4; ++l)
@@ -91,15 +119,86 @@ class Analyzer {
   }
 
  private:
-  // Inputs and periodics always bring data in; a channel only where some rule receives it (a
-  // channel that is only sent to is a sink, not a source).
+  // Channels (where some rule receives them) and periodics bring data in at times nobody
+  // controls. Inputs do not: the runtime delivers them in tick 0, complete (docs/running.md),
+  // so they are local data; a channel that is only sent to is a sink, not a source.
   bool is_async_source(CollectionId c) const {
     CollectionKind k = p_.collections[c].kind;
     if (k == CollectionKind::Channel) return !g_.out(c).empty();
-    return is_source(k);
+    return k == CollectionKind::Periodic;
   }
 
-  bool edge_nonmonotone(const Edge& e) const { return !e.monotone() || p_.rules[e.rule].uses_now; }
+  // What the rule reads from time, or "" if nothing: now() always differs between runs; tick()
+  // does once messages or timers decide when ticks happen (`tick() == 0` is exempt in sema); a
+  // periodic's count says how often it has fired.
+  std::string clock_read(uint32_t r) const {
+    const auto& rule = p_.rules[r];
+    if (rule.head == sema::kNoCollection) return "";
+    if (rule.uses_now) return "now";
+    if (rule.uses_tick && has_async_) return "tick";
+    for (const auto& in : rule.inputs) {
+      if (in.negated || in.collection == sema::kNoCollection || p_.collections[in.collection].kind != CollectionKind::Periodic)
+        continue;
+      const ast::Atom& atom = rule.ast->body[in.literal].atom;
+      if (atom.args.empty()) continue;
+      const ast::Expr& a = *atom.args[0].expr;
+      if (a.kind == ExprKind::Wildcard) continue;
+      sema::ConstValue v;
+      if (a.kind != ExprKind::Name || a.name.qualified() || p_.constant(rule.instance, a.name, v)) return "timer count";
+      if (occurrences(*rule.ast, a.name.parts[0]) > 1) return "timer count";
+    }
+    return "";
+  }
+
+  bool is_clock_rule(uint32_t r) const { return std::find(clock_rules_.begin(), clock_rules_.end(), r) != clock_rules_.end(); }
+
+  // A table whose writers are all `<=` copies of one transient collection: its log. Returns that
+  // collection, or kNoCollection.
+  CollectionId log_of(CollectionId c) const {
+    if (!sema::is_persistent(p_.collections[c].kind) || writers_[c].empty()) return sema::kNoCollection;
+    for (const auto& f : p_.facts)
+      if (f.collection == c) return sema::kNoCollection;
+    CollectionId from = sema::kNoCollection;
+    for (uint32_t r : writers_[c]) {
+      const auto& rule = p_.rules[r];
+      if (rule.op != ast::MergeOp::Instant || rule.inputs.size() != 1 || rule.inputs[0].negated) return sema::kNoCollection;
+      CollectionId t = rule.inputs[0].collection;
+      if (t == sema::kNoCollection || !is_transient(p_.collections[t].kind) || (from != sema::kNoCollection && from != t))
+        return sema::kNoCollection;
+      from = t;
+    }
+    return from;
+  }
+
+  // Only grows from tick to tick: a table or lattice nobody deletes from or overwrites, or a
+  // scratch derived monotonically from such (a view, recomputed every tick).
+  bool grows(CollectionId c) const { return grows_[c]; }
+
+  // A keyed table written by inserts while a non-key column is a plain value: two writers of one
+  // key conflict, and which comes first decides between keeping the first and a key violation.
+  bool keyed_insert(const Edge& e) const {
+    const auto& head = p_.collections[e.to];
+    ast::MergeOp op = p_.rules[e.rule].op;
+    if (head.kind != CollectionKind::Table || !head.keyed || (op != ast::MergeOp::Instant && op != ast::MergeOp::DeferredInsert))
+      return false;
+    for (uint32_t i = 0; i < head.columns.size(); ++i)
+      if (!head.columns[i].type.is_lattice() && std::find(head.key.begin(), head.key.end(), i) == head.key.end()) return true;
+    return false;
+  }
+
+  // An output records its tuples at the end of every tick, so a lattice column in it shows each
+  // intermediate value: how messages were batched into ticks becomes visible.
+  bool lattice_output(const Edge& e) const {
+    const auto& head = p_.collections[e.to];
+    return head.kind == CollectionKind::Output && head.has_lattice_column();
+  }
+
+  bool edge_nonmonotone(const Edge& e) const { return !e.monotone() || keyed_insert(e) || lattice_output(e); }
+
+  std::string operation(const Edge& e) const {
+    if (!e.monotone()) return sema::to_string(e.why);
+    return keyed_insert(e) ? "keyed insert" : "lattice output";
+  }
 
   Label transform(Label l, const Edge& e) const {
     if (race_rules_.count(e.rule)) return Label::D;
@@ -133,10 +232,13 @@ class Analyzer {
       if (delta[c].empty()) work.push_back(c);
       delta[c][origin] |= fresh;
     };
-    for (const auto& col : p_.collections)
-      if (is_async_source(col.id))
-        add(col.id, col.id, 1u << static_cast<int>(diffluent_.count(col.name) ? Label::D : Label::A));
-    for (const auto& f : p_.facts) add(f.collection, kLocalOrigin, 1u << static_cast<int>(Label::M));
+    auto bit = [](Label l) { return static_cast<uint8_t>(1u << static_cast<int>(l)); };
+    for (const auto& col : p_.collections) {
+      if (is_async_source(col.id)) add(col.id, col.id, bit(diffluent_.count(col.name) ? Label::D : Label::A));
+      else if (col.kind == CollectionKind::Input) add(col.id, col.id, bit(Label::M));
+      else if (g_.in(col.id).empty()) add(col.id, kLocalOrigin, bit(Label::M));  // facts, constants or nothing
+    }
+    for (uint32_t r : clock_rules_) add(p_.rules[r].head, kClockOrigin, bit(Label::D));
     while (!work.empty()) {
       CollectionId c = work.front();
       work.pop_front();
@@ -147,9 +249,11 @@ class Analyzer {
     }
   }
 
-  // A rule's label: the worst label its edges give any path into their inputs (a race is D).
+  // A rule's label: the worst label its edges give any path into their inputs (a race or a
+  // read of the clock is D).
   void label_rules() {
     for (uint32_t r : race_rules_) report_.rule_label[r] = Label::D;
+    for (uint32_t r : clock_rules_) report_.rule_label[r] = Label::D;
     for (const Edge& e : g_.edges()) {
       Label& l = report_.rule_label[e.rule];
       for (const auto& pl : report_.paths[e.from]) l = worst(l, transform(pl.label, e));
@@ -158,96 +262,290 @@ class Analyzer {
   }
 
   // ---- races
-  // The asynchronous arrivals a transient collection's contents come from within one tick.
-  // Tables and lattices accumulate, so they guard a join and have no roots.
-  void compute_roots() {
-    roots_.assign(p_.collections.size(), {});
+  // Which collections change with what arrives from outside: reachable from a channel, a
+  // periodic or a read of the clock, along edges of any timing.
+  void compute_async_reach() {
+    async_reach_.assign(p_.collections.size(), false);
+    std::deque<CollectionId> q;
+    auto mark = [&](CollectionId c) {
+      if (!async_reach_[c]) {
+        async_reach_[c] = true;
+        q.push_back(c);
+      }
+    };
     for (const auto& c : p_.collections)
-      if (is_async_source(c.id)) roots_[c.id].insert(c.id);
+      if (is_async_source(c.id)) mark(c.id);
+    for (uint32_t r : clock_rules_) mark(p_.rules[r].head);
+    while (!q.empty()) {
+      CollectionId c = q.front();
+      q.pop_front();
+      for (uint32_t id : g_.out(c)) mark(g_.edges()[id].to);
+    }
+  }
+
+  // Ephemeral: a transient collection holding what arrived in this tick (a message, a firing,
+  // the inputs of tick 0) or derived from it; it is gone in the next tick. A scratch derived
+  // only from tables is a view instead: recomputed every tick from what the tables hold.
+  void compute_ephemeral() {
+    size_t n = p_.collections.size();
+    ephemeral_.assign(n, false);
+    grows_.assign(n, false);
+    for (CollectionId c = 0; c < n; ++c) {
+      CollectionKind k = p_.collections[c].kind;
+      ephemeral_[c] = k == CollectionKind::Channel || k == CollectionKind::Periodic || (k == CollectionKind::Input && writers_[c].empty());
+      grows_[c] = sema::is_persistent(k) || (is_transient(k) && !ephemeral_[c]);
+    }
+    for (uint32_t r = 0; r < p_.rules.size(); ++r) {
+      const auto& rule = p_.rules[r];
+      if (rule.head != sema::kNoCollection && (rule.op == ast::MergeOp::DeferredDelete || rule.op == ast::MergeOp::DeferredUpsert))
+        grows_[rule.head] = false;
+    }
     for (bool changed = true; changed;) {
       changed = false;
       for (const Edge& e : g_.edges()) {
-        if (e.timing != Timing::Instant) continue;
-        const auto& to = p_.collections[e.to];
-        if (!is_transient(to.kind) || is_source(to.kind) || !is_transient(p_.collections[e.from].kind)) continue;
-        for (CollectionId r : roots_[e.from]) changed |= roots_[e.to].insert(r).second;
+        bool transient_head = is_transient(p_.collections[e.to].kind);
+        if (transient_head && e.timing == Timing::Instant && !p_.rules[e.rule].inputs[e.input].negated && ephemeral_[e.from] &&
+            !ephemeral_[e.to]) {
+          ephemeral_[e.to] = true;
+          changed = true;
+        }
+        bool view_shrinks = transient_head && (edge_nonmonotone(e) || !grows_[e.from]);
+        if (grows_[e.to] && !ephemeral_[e.to] && view_shrinks) {
+          grows_[e.to] = false;
+          changed = true;
+        }
+      }
+      for (CollectionId c = 0; c < n; ++c)
+        if (ephemeral_[c] && grows_[c]) {
+          grows_[c] = false;
+          changed = true;
+        }
+    }
+  }
+
+  // Least fixpoint over Static < FirstTick < Varying: each collection takes the worst class its
+  // writers give it. A table fed in tick 0 keeps what it got, so it is Static from then on.
+  void compute_temporal() {
+    size_t n = p_.collections.size();
+    temporal_.assign(n, Temporal::Static);
+    std::vector<bool> fixed(n, false);
+    for (CollectionId c = 0; c < n; ++c) {
+      CollectionKind k = p_.collections[c].kind;
+      if (k == CollectionKind::Channel || k == CollectionKind::Periodic) {
+        temporal_[c] = Temporal::Varying;
+        fixed[c] = true;
+      } else if (k == CollectionKind::Input) {
+        temporal_[c] = Temporal::FirstTick;
+      }
+    }
+    for (uint32_t r = 0; r < p_.rules.size(); ++r) {
+      CollectionId h = p_.rules[r].head;
+      if (h != sema::kNoCollection && (p_.rules[r].op != ast::MergeOp::Instant || is_clock_rule(r))) {
+        temporal_[h] = Temporal::Varying;
+        fixed[h] = true;
+      }
+    }
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (CollectionId c = 0; c < n; ++c) {
+        if (fixed[c]) continue;
+        bool persistent = sema::is_persistent(p_.collections[c].kind);
+        Temporal t = temporal_[c];
+        for (uint32_t r : writers_[c]) {
+          bool first_tick = false, varying = false;
+          for (const auto& in : p_.rules[r].inputs) {
+            if (in.collection == sema::kNoCollection) continue;
+            Temporal s = temporal_[in.collection];
+            if (s == Temporal::Varying || (in.negated && s != Temporal::Static)) varying = true;
+            else if (s == Temporal::FirstTick) first_tick = true;
+          }
+          Temporal w = varying ? Temporal::Varying : first_tick && !persistent ? Temporal::FirstTick : Temporal::Static;
+          t = std::max(t, w);
+        }
+        if (t != temporal_[c]) {
+          temporal_[c] = t;
+          changed = true;
+        }
       }
     }
   }
 
+  // Why joining atom `x` (which changes with arrivals) with atom `y` of the same rule makes the
+  // result depend on timing, or "" if it does not. Each tick joins what each side holds in that
+  // tick: a one-time arrival meets only what the other side holds in the tick it arrives in.
+  std::string race_between(uint32_t r, const sema::RuleInput& x, const sema::RuleInput& y) const {
+    const auto& cx = p_.collections[x.collection];
+    const auto& cy = p_.collections[y.collection];
+    if (temporal_[y.collection] == Temporal::Static) return "";  // the same whenever `x` comes
+    bool xt = ephemeral_[x.collection], yt = ephemeral_[y.collection];
+    std::string X = "`" + cx.name + "`", Y = "`" + cy.name + "`";
+    if (y.negated) {
+      if (async_reach_[y.collection]) return "";  // negating asynchronous data: a point of order of its own
+      return X + " is tested against `not " + cy.name + "` as " + Y + " is in the tick " + X +
+             " is there, and " + Y + " changes between ticks";
+    }
+    if (xt) {
+      // A timer fires again after the last change, so every snapshot of a growing table is
+      // subsumed by a later one (the count itself is a read of the clock, checked apart).
+      if (cx.kind == CollectionKind::Periodic && !yt && grows(y.collection)) return "";
+      // `t(k) <- gone(k), t(k)`: the delete (or overwrite) reading its own target is the point of order.
+      const auto& rule = p_.rules[r];
+      if (y.collection == rule.head && (rule.op == ast::MergeOp::DeferredDelete || rule.op == ast::MergeOp::DeferredUpsert)) return "";
+      if (symmetric(r, x.collection, y.collection)) return "";
+      if (!yt && async_reach_[y.collection] && !grows(y.collection)) return "";  // its delete or overwrite is the point of order
+      if (x.collection == y.collection)
+        return "two " + X + " tuples meet only if they are there in the same tick, and messages of one channel may arrive in different ticks";
+      if (yt) return X + " and " + Y + " meet only if both are there in the same tick";
+      return X + " sees " + Y + " only as it is in the tick " + X + " is there, and " + Y +
+             (async_reach_[y.collection] ? " fills with asynchronous data" : " changes between ticks");
+    }
+    if (yt) {
+      if (async_reach_[y.collection]) return "";  // found with the roles swapped
+      return Y + " sees " + X + " only as it is in the tick " + Y + " is there, and " + X + " fills with asynchronous data";
+    }
+    if (grows(x.collection) && grows(y.collection)) return "";  // both only grow: every match happens
+    if (async_reach_[y.collection]) return "";  // its delete or overwrite is the point of order
+    return X + " fills with asynchronous data while " + Y + " is rewritten between ticks, so which rows meet depends on timing";
+  }
+
+  // The symmetric join written by hand (Bud's idiom): `h <= t1, log2` and `h <= t2, log1`, where
+  // each log keeps every tuple of the other transient. Every pair meets in whichever of the two
+  // rules runs when the later one arrives.
+  bool symmetric(uint32_t r, CollectionId t1, CollectionId log2) const {
+    CollectionId t2 = log_of(log2);
+    if (t2 == sema::kNoCollection || t2 == t1) return false;
+    for (uint32_t r2 : writers_[p_.rules[r].head]) {
+      if (r2 == r) continue;
+      bool has_t2 = false, has_log1 = false;
+      for (const auto& in : p_.rules[r2].inputs) {
+        if (in.negated || in.collection == sema::kNoCollection) continue;
+        has_t2 |= in.collection == t2;
+        has_log1 |= log_of(in.collection) == t1;
+      }
+      if (has_t2 && has_log1) return true;
+    }
+    return false;
+  }
+
   void find_races() {
-    compute_roots();
     for (uint32_t r = 0; r < p_.rules.size(); ++r) {
       const auto& rule = p_.rules[r];
-      const sema::RuleInput* first = nullptr;
-      for (const auto& in : rule.inputs) {
-        if (in.negated || in.collection == sema::kNoCollection) continue;
-        if (!is_transient(p_.collections[in.collection].kind) || roots_[in.collection].empty()) continue;
-        if (!first) {
-          first = &in;
-          continue;
+      if (rule.head == sema::kNoCollection) continue;
+      std::string why;
+      const sema::RuleInput *x = nullptr, *y = nullptr;
+      for (const auto& a : rule.inputs) {
+        if (a.negated || a.collection == sema::kNoCollection || !async_reach_[a.collection]) continue;
+        for (const auto& b : rule.inputs) {
+          if (&a == &b || b.collection == sema::kNoCollection) continue;
+          why = race_between(r, a, b);
+          if (!why.empty()) {
+            x = &a;
+            y = &b;
+            break;
+          }
         }
-        if (roots_[in.collection] == roots_[first->collection]) continue;
-        race_rules_.insert(r);
-        Finding f;
-        f.kind = FindingKind::Race;
-        f.operation = "join";
-        f.rule = r;
-        f.collection = rule.head;
-        f.span = in.span;
-        f.other = first->span;
-        f.source = *roots_[in.collection].begin();
-        f.path = path_from(f.source, in.collection);
-        f.remedies = {
-            "persist one side in a table (e.g. `log(...) <= " + p_.collections[in.collection].name +
-                "(...)`) and join with that, so a match does not depend on both arriving in the same tick",
-            "or merge both into one lattice so arrival order cannot matter"};
-        apply_suppression(f);
-        pending_races_.push_back(std::move(f));
-        break;
+        if (x) break;
       }
+      if (!x) continue;
+      race_rules_.insert(r);
+      Finding f;
+      f.kind = FindingKind::Race;
+      f.operation = "join";
+      f.message = "race: " + why;
+      f.rule = r;
+      f.collection = rule.head;
+      f.span = x->span;
+      f.other = y->span;
+      f.source = x->collection;  // replaced by the nearest source once the paths are known
+      const std::string& xn = p_.collections[x->collection].name;
+      f.remedies = {
+          "persist the arrivals in a table (`log(...) <= " + xn + "(...)`) and join tables that only grow, so every match happens whatever the timing",
+          "or join both ways (`h <= " + xn + ", other_log` and `h <= other, " + xn +
+              "_log`), so the later arrival always finds the earlier one",
+          "or merge both into one lattice so arrival order cannot matter"};
+      apply_suppression(f);
+      pending_races_.push_back(std::move(f));
     }
   }
 
   // ---- points of order
+  // The asynchronous source nearest to `target` (or the clock), with the path from it: the first
+  // declared one may reach it only by a long detour (a timer that every table depends on).
+  CollectionId nearest_source(CollectionId target, std::vector<Hop>& path) {
+    CollectionId origin = sema::kNoCollection;
+    for (const auto& pl : report_.paths[target])
+      if (pl.origin != kLocalOrigin && (pl.label == Label::A || pl.label == Label::D) && pl.origin != origin &&
+          (pl.origin == kClockOrigin || is_async_source(pl.origin))) {
+        std::vector<Hop> p = path_from(pl.origin, target);
+        if (origin == sema::kNoCollection || p.size() < path.size()) {
+          origin = pl.origin;
+          path = std::move(p);
+        }
+      }
+    return origin;
+  }
+
   void find_points_of_order() {
     std::set<std::pair<uint32_t, uint32_t>> seen;  // (rule, span line*65536+col)
     for (const Edge& e : g_.edges()) {
       if (!edge_nonmonotone(e)) continue;
-      // The asynchronous source nearest to the operation's input is the one to name: the first
-      // declared one may reach it only by a long detour (a timer that every table depends on).
-      CollectionId origin = sema::kNoCollection;
       std::vector<Hop> path;
-      for (const auto& pl : report_.paths[e.from])
-        if (pl.origin != kLocalOrigin && (pl.label == Label::A || pl.label == Label::D) && pl.origin != origin) {
-          std::vector<Hop> p = path_from(pl.origin, e.from);
-          if (origin == sema::kNoCollection || p.size() < path.size()) {
-            origin = pl.origin;
-            path = std::move(p);
-          }
-        }
+      CollectionId origin = nearest_source(e.from, path);
       if (origin == sema::kNoCollection) continue;
-      bool now = e.monotone();  // non-monotone only because the rule reads now()
-      Span at = now ? p_.rules[e.rule].ast->span : e.span;
+      Span at = e.monotone() ? p_.rules[e.rule].ast->head.span : e.span;
       if (!seen.insert({e.rule, at.line * 65536u + at.col}).second) continue;
       Finding f;
       f.kind = FindingKind::PointOfOrder;
-      f.operation = now ? "now" : sema::to_string(e.why);
+      f.operation = operation(e);
       f.rule = e.rule;
       f.collection = e.to;
       f.span = at;
       f.source = origin;
       f.path = std::move(path);
+      f.message = "point of order: " + f.operation + " in a rule for `" + p_.collections[e.to].name + "` sees " +
+                  (origin == kClockOrigin ? "what was read from the clock" : "`" + p_.collections[origin].name + "`, which arrives asynchronously");
       remedies(f, e);
       apply_suppression(f);
       report_.findings.push_back(std::move(f));
     }
-    for (auto& f : pending_races_) report_.findings.push_back(std::move(f));
+    for (uint32_t r : clock_rules_) report_.findings.push_back(clock_finding(r));
+    for (auto& f : pending_races_) {
+      f.source = nearest_source(f.source, f.path);
+      report_.findings.push_back(std::move(f));
+    }
     compute_reachable_sinks();
     for (auto& f : report_.findings) f.taints = sinks_after(f.collection);
     std::stable_sort(report_.findings.begin(), report_.findings.end(), [](const Finding& a, const Finding& b) {
       return std::tie(a.span.file, a.span.line, a.span.col) < std::tie(b.span.file, b.span.line, b.span.col);
     });
+  }
+
+  Finding clock_finding(uint32_t r) {
+    const auto& rule = p_.rules[r];
+    std::string what = clock_read(r);
+    Finding f;
+    f.kind = FindingKind::PointOfOrder;
+    f.operation = what;
+    f.rule = r;
+    f.collection = rule.head;
+    f.span = rule.ast->span;
+    f.source = kClockOrigin;
+    f.path = {Hop{rule.head, rule.ast->span, r, timing_of(rule.op), true}};
+    const std::string head = "`" + p_.collections[rule.head].name + "`";
+    if (what == "now") {
+      f.message = "point of order: " + head + " is derived from now() (wall-clock time), which differs from run to run";
+      f.remedies = {"carry logical time in the data: a sequence number or an lmax version set by the sender, compared with thresholds",
+                    "or take the timestamp once, where the data enters, and carry it as data from there"};
+    } else if (what == "tick") {
+      f.message = "point of order: " + head + " is derived from tick(), and which tick something happens in depends on when messages and timers arrive";
+      f.remedies = {"number events in the data instead: a sequence number set by the sender, or an lmax counter",
+                    "`tick() == 0` (the first tick) is the one use of tick() that does not depend on timing"};
+    } else {
+      f.message = "point of order: " + head + " is derived from the count of a periodic, which depends on how long the run has lasted";
+      f.remedies = {"use the periodic only as a trigger (`timer(_)`), and keep counts of what happened in the data"};
+    }
+    apply_suppression(f);
+    return f;
   }
 
   void apply_suppression(Finding& f) const {
@@ -258,34 +556,53 @@ class Analyzer {
       }
   }
 
-  // The shortest chain of edges from `source` to `target` (any timing), as hops with spans.
-  // One breadth-first tree per source, shared by all of its findings.
+  // The shortest chain of edges from `source` to `target` (any timing), as hops with spans. One
+  // breadth-first tree per source, shared by all of its findings. The clock's tree starts at
+  // every rule that reads it.
   std::vector<Hop> path_from(CollectionId source, CollectionId target) {
     auto [it, fresh] = bfs_trees_.try_emplace(source);
     std::vector<uint32_t>& via = it->second;
+    constexpr uint32_t kRoot = UINT32_MAX - 1;  // a start of the search (for the clock: via its rule)
+    std::vector<uint32_t>& clock_rule = clock_via_;
     if (fresh) {
       via.assign(p_.collections.size(), UINT32_MAX);
-      std::vector<bool> seen(p_.collections.size(), false);
-      std::deque<CollectionId> q{source};
-      seen[source] = true;
+      std::deque<CollectionId> q;
+      if (source == kClockOrigin) {
+        clock_rule.assign(p_.collections.size(), UINT32_MAX);
+        for (uint32_t r : clock_rules_) {
+          CollectionId h = p_.rules[r].head;
+          if (via[h] != UINT32_MAX) continue;
+          via[h] = kRoot;
+          clock_rule[h] = r;
+          q.push_back(h);
+        }
+      } else {
+        via[source] = kRoot;
+        q.push_back(source);
+      }
       while (!q.empty()) {
         CollectionId c = q.front();
         q.pop_front();
         for (uint32_t id : g_.out(c)) {
           CollectionId d = g_.edges()[id].to;
-          if (seen[d]) continue;
-          seen[d] = true;
+          if (via[d] != UINT32_MAX) continue;
           via[d] = id;
           q.push_back(d);
         }
       }
     }
     std::vector<Hop> hops;
-    for (CollectionId c = target; c != source && via[c] != UINT32_MAX; c = g_.edges()[via[c]].from) {
+    CollectionId c = target;
+    for (; via[c] != UINT32_MAX && via[c] != kRoot; c = g_.edges()[via[c]].from) {
       const Edge& e = g_.edges()[via[c]];
       hops.push_back({c, p_.rules[e.rule].ast->span, e.rule, e.timing});
     }
-    hops.push_back({source, p_.collections[source].name_span, UINT32_MAX, Timing::Async});
+    if (source == kClockOrigin && via[c] == kRoot) {
+      const auto& rule = p_.rules[clock_rule[c]];
+      hops.push_back({c, rule.ast->span, clock_rule[c], timing_of(rule.op), true});
+    } else if (source != kClockOrigin) {
+      hops.push_back({source, p_.collections[source].name_span, UINT32_MAX, Timing::Async});
+    }
     std::reverse(hops.begin(), hops.end());
     return hops;
   }
@@ -341,10 +658,13 @@ class Analyzer {
         f.remedies.push_back("record deletions as data instead: keep a set of tombstones (`deleted(k) <= ...`) and filter with it");
         break;
       case sema::NonMonotone::None:
-        // Not tick() or a periodic's count: which tick a message arrives in is as order-dependent
-        // as the clock.
-        f.remedies.push_back("avoid wall-clock time in logic: carry a timestamp or a sequence number in the data, taken once at "
-                             "the sender, or an lmax version");
+        if (f.operation == "keyed insert") {
+          f.remedies.push_back("make the conflict impossible or harmless: put every column that can differ in the key, or declare it a "
+                               "lattice (e.g. `lmax`) so two writes of one key merge");
+        } else {
+          f.remedies.push_back("output what cannot go back: a threshold as a plain column (`reached(k) <= t(k, m), m >= 10`), or "
+                               "the lattice from a round that is sealed");
+        }
         break;
     }
     // Bud's rule: coordinate at the last asynchronous edge before the non-monotone one.
@@ -364,7 +684,13 @@ class Analyzer {
   CalmReport report_;
   std::vector<std::map<CollectionId, uint8_t>> state_;  // per collection: origin -> label bit set
   const std::set<std::string>& diffluent_;
-  std::vector<std::set<CollectionId>> roots_;
+  std::vector<std::vector<uint32_t>> writers_;               // rules whose head is each collection
+  std::vector<uint32_t> clock_rules_;                         // rules that read time
+  bool has_async_ = false;                                    // some channel is received, or a timer runs
+  std::vector<bool> async_reach_;
+  std::vector<Temporal> temporal_;
+  std::vector<bool> ephemeral_, grows_;
+  std::vector<uint32_t> clock_via_;                           // the clock's tree: the rule reading it, per start
   std::set<uint32_t> race_rules_;
   std::vector<Finding> pending_races_;
   std::map<CollectionId, std::vector<uint32_t>> bfs_trees_;   // source -> edge into each node

@@ -22,6 +22,9 @@ Label compose(Label path, Label edge);
 inline Label worst(Label a, Label b) { return a > b ? a : b; }
 
 inline constexpr sema::CollectionId kLocalOrigin = sema::kNoCollection;
+// The origin of what a rule reads from time: now(), tick() in a node that receives messages or
+// runs a timer, or the count of a periodic. Its paths start at D: the value differs between runs.
+inline constexpr sema::CollectionId kClockOrigin = sema::kNoCollection - 1;
 
 // One way data reaches a collection: where it entered, and the label of the path.
 struct PathLabel {
@@ -34,6 +37,7 @@ struct Hop {
   Span span;                  // the declaration of the source, then each rule that carries the data
   uint32_t rule = UINT32_MAX; // UINT32_MAX for the source itself
   Timing timing = Timing::Instant;
+  bool reads_clock = false;   // the rule reads time into `collection` (a path from kClockOrigin)
 };
 
 enum class FindingKind { PointOfOrder, Race };
@@ -41,12 +45,13 @@ const char* to_string(FindingKind k);
 
 struct Finding {
   FindingKind kind = FindingKind::PointOfOrder;
-  std::string operation;     // "negation", "aggregate", "lattice reveal", "deferred delete", ... or "join"
+  std::string operation;     // "negation", "aggregate", "lattice reveal", "keyed insert", "now", ... or "join"
+  std::string message;       // what is order-dependent, in words (the diagnostic's text)
   uint32_t rule = 0;
   sema::CollectionId collection = sema::kNoCollection;  // the rule's head
   Span span;                 // the operation itself (the `not` atom, the aggregate, the operator)
   Span other;                // a race: the other transient atom
-  sema::CollectionId source = sema::kNoCollection;      // the asynchronous source reaching it
+  sema::CollectionId source = sema::kNoCollection;      // the asynchronous source reaching it, or kClockOrigin
   std::vector<Hop> path;     // from the source to the operation's input
   std::vector<sema::CollectionId> taints;               // sinks whose contents it affects
   std::vector<std::string> remedies;
@@ -58,7 +63,7 @@ struct CalmReport {
   std::vector<std::vector<PathLabel>> paths;  // per collection
   std::vector<Label> collection_label;        // worst over its paths (M when none)
   std::vector<Label> rule_label;              // per Program::rules
-  std::vector<sema::CollectionId> sources;    // inputs, channels, periodics
+  std::vector<sema::CollectionId> sources;    // where data enters: inputs (tick 0), channels received, periodics
   std::vector<sema::CollectionId> sinks;      // outputs, channels sent to, stdout if written
   std::vector<Finding> findings;
   size_t unsuppressed() const;

@@ -10,26 +10,21 @@ namespace {
 using nlohmann::json;
 
 std::string name(const sema::Program& p, sema::CollectionId c) {
-  return c == kLocalOrigin ? "(local)" : p.collections[c].name;
+  return c == kLocalOrigin ? "(local)" : c == kClockOrigin ? "(clock)" : p.collections[c].name;
 }
 
-std::string describe(const sema::Program& p, const Finding& f) {
-  if (f.kind == FindingKind::Race)
-    return "race: this join matches `" + name(p, f.source) + "` data only when both sides arrive in the same tick";
-  std::string op = f.operation == "now" ? "now() (wall-clock time)" : f.operation;
-  return "point of order: " + op + " in a rule for `" + name(p, f.collection) + "` sees `" + name(p, f.source) +
-         "`, which arrives asynchronously";
-}
 
 Diagnostic to_diagnostic(const sema::Program& p, const Finding& f) {
   Diagnostic d;
   d.severity = Severity::Warning;
   d.code = to_string(f.kind);
   d.span = f.span;
-  d.message = (f.suppressed ? "(suppressed) " : "") + describe(p, f);
+  d.message = (f.suppressed ? "(suppressed) " : "") + f.message;
   if (f.kind == FindingKind::Race) d.note(f.other, "the other side of the join");
   for (const auto& h : f.path) {
-    if (h.rule == UINT32_MAX)
+    if (h.reads_clock)
+      d.note(h.span, "reads the clock into `" + name(p, h.collection) + "` here");
+    else if (h.rule == UINT32_MAX)
       d.note(h.span, "`" + name(p, h.collection) + "` is an asynchronous source (" + sema::to_string(p.collections[h.collection].kind) + ")");
     else
       d.note(h.span, std::string(h.timing == Timing::Async ? "sent asynchronously" : h.timing == Timing::Deferred ? "carried to the next tick" : "derived") +
@@ -92,7 +87,7 @@ std::string render_lint_json(const SourceManager& sm, const sema::Program& p, co
     json j = {{"kind", to_string(f.kind)},       {"operation", f.operation},       {"collection", name(p, f.collection)},
               {"span", span_json(sm, f.span)},   {"source", name(p, f.source)},    {"path", path},
               {"taints", taints},                {"remedies", f.remedies},         {"suppressed", f.suppressed},
-              {"message", describe(p, f)}};
+              {"message", f.message}};
     if (f.kind == FindingKind::Race) j["other_span"] = span_json(sm, f.other);
     if (f.suppressed) j["suppression_reason"] = f.suppression_reason;
     findings.push_back(std::move(j));
@@ -129,7 +124,7 @@ std::string render_lint_sarif(const SourceManager& sm, const sema::Program& p, c
        {"helpUri", "docs/lint.md"}}});
   json results = json::array();
   for (const auto& f : r.findings) {
-    std::string text = describe(p, f);
+    std::string text = f.message;
     for (const auto& m : f.remedies) text += "\nRemedy: " + m;
     json flow = json::array();
     for (const auto& h : f.path)

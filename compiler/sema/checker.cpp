@@ -139,6 +139,7 @@ struct RuleTemplate {
   std::vector<Input> inputs;
   std::vector<Span> aggregates;
   bool uses_now = false;
+  bool uses_tick = false;
   std::map<std::string, Type> variables;
 };
 
@@ -588,6 +589,7 @@ class Checker {
     std::map<std::string, VarInfo> vars;
     bool in_fact = false;
     bool uses_now = false;
+    std::set<const ast::Expr*> tick_reads;  // tick() calls, less those of the `tick() == 0` idiom
     std::vector<std::pair<Span, std::set<uint32_t>>> reveals;  // reveal site -> source literals
   };
 
@@ -718,6 +720,13 @@ class Checker {
     Type b = type_of(*e.args[1], ctx);
     if (a.is_error() || b.is_error()) return {};
     Op op = e.binary_op;
+    // `tick() == 0` holds in exactly one tick of every run, the first: it reads no timing.
+    auto is_tick = [](const ast::Expr& x) { return x.kind == ExprKind::Call && x.name.str() == "tick" && x.args.empty(); };
+    auto is_zero = [](const ast::Expr& x) { return x.kind == ExprKind::Int && x.int_value == 0; };
+    if (op == Op::Eq) {
+      if (is_tick(*e.args[0]) && is_zero(*e.args[1])) ctx.tick_reads.erase(e.args[0].get());
+      if (is_tick(*e.args[1]) && is_zero(*e.args[0])) ctx.tick_reads.erase(e.args[1].get());
+    }
     std::string ops = ast::to_string(op);
     switch (op) {
       case Op::And:
@@ -852,7 +861,10 @@ class Checker {
       return bad(1, "two numbers or two strings");
     }
     if (f == "self") return want_args(e, 0, f) ? Type::of(TypeKind::Addr) : Type{};
-    if (f == "tick") return want_args(e, 0, f) ? Type::of(TypeKind::Int) : Type{};
+    if (f == "tick") {
+      ctx.tick_reads.insert(&e);
+      return want_args(e, 0, f) ? Type::of(TypeKind::Int) : Type{};
+    }
     if (f == "now") {
       ctx.uses_now = true;
       return want_args(e, 0, f) ? Type::of(TypeKind::Int) : Type{};
@@ -999,6 +1011,13 @@ class Checker {
       if (!v.type.is_error() && !t.is_error() && !(v.type == t) && !same_scalar_class(v.type, t)) {
         diags_.error("type-mismatch", at, "variable " + quote(name) + " is " + quote(t.str()) + " here but " + quote(v.type.str()) + " where it is first bound")
             .note(v.first, "first bound here");
+      }
+      // One variable in two lattice columns joins on equal lattice values: a reveal, since two
+      // growing values can be equal now and differ after the next merge.
+      if (v.type.is_lattice() || t.is_lattice()) {
+        std::set<uint32_t> both = v.sources;
+        both.insert(sources.begin(), sources.end());
+        ctx.reveals.push_back({at, std::move(both)});
       }
       v.sources.insert(sources.begin(), sources.end());
       return false;
@@ -1217,6 +1236,7 @@ class Checker {
     if (!head_ok) return std::nullopt;
     tpl.head = *head;
     tpl.uses_now = ctx.uses_now;
+    tpl.uses_tick = !ctx.tick_reads.empty();
     for (const auto& [name, v] : ctx.vars)
       if (v.bound) tpl.variables[name] = v.type;
     for (uint32_t i = 0; i < r.body.size(); ++i) {
@@ -1276,6 +1296,7 @@ class Checker {
         r.op = tpl.rule->op;
         r.aggregates = tpl.aggregates;
         r.uses_now = tpl.uses_now;
+        r.uses_tick = tpl.uses_tick;
         r.variables = tpl.variables;
         for (const auto& in : tpl.inputs)
           r.inputs.push_back({collection_id(i, in.target), in.literal, in.negated, in.reveals, in.span});

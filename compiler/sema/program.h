@@ -75,7 +75,8 @@ struct CheckedRule {
   ast::MergeOp op = ast::MergeOp::Instant;
   std::vector<RuleInput> inputs;
   std::vector<Span> aggregates;  // aggregate calls in the head
-  bool uses_now = false;         // non-deterministic
+  bool uses_now = false;         // reads the wall clock
+  bool uses_tick = false;        // reads tick() (other than the `tick() == 0` idiom)
   std::map<std::string, Type> variables;
 };
 

@@ -106,8 +106,9 @@ def case_divergence(tmp):
         winners.add(r.stdout)
     check(len(winners) == 2, f"the two traces replay to the same outputs: {winners}")
     # A one-time query joined with a table another node fills: whether the answer has the price
-    # depends on which message comes first. (bloom lint calls it coordination-free today: a false
-    # negative of the CALM analysis that issue 12 is about; the simulator is the check.)
+    # depends on which message comes first. The lint calls it a race, and the simulator agrees.
+    lint = run("lint", os.path.join(SIM, "late_join", "store.bloom"), "--format", "json", expect=4)
+    check(any(f["kind"] == "race" for f in json.loads(lint.stdout)["findings"]), lint.stdout)
     p = run("sim", os.path.join(SIM, "late_join", "deploy.toml"), "--diverge", "--runs", "200", "--trace",
             os.path.join(tmp, "late.json"), expect=5)
     check('answer("apple", 30)' in p.stderr, p.stderr)
@@ -255,6 +256,66 @@ def case_max_steps(tmp):
         '[node.a]\nprogram = "a.bloom"\nendpoint = "tcp://127.0.0.1:1"\n[node.b]\nprogram = "b.bloom"\nendpoint = "tcp://127.0.0.1:2"\n')
     p = run("sim", os.path.join(tmp, "d.toml"), "--max-steps", "500", expect=3)
     check("not quiescent after 500 steps" in p.stderr and "in flight" in p.stderr, p.stderr)
+
+
+def case_calm_ground_truth(tmp):
+    """Ground truth for `bloom lint` (issue 12): every deployment under tests/sim/calm/ whose
+    expect.json says `diverges: true` really has two schedules with different outputs (found by
+    --diverge: exit 5 and a witness row on stderr) and its program is flagged (lint exit 4); the
+    ones with `diverges: false` agree over 1,000 schedules and are coordination-free (exit 0).
+
+    expect.json: program (the node program the lint must judge), diverges, runs, why, and
+    - witness: rows of which at least one must appear among the differing rows on stderr;
+    - or stops_with (a runtime error instead of a divergence: --diverge exits 3 with it), seeds
+      and states: running seeds 1..seeds one by one, each stops with the error and every text
+      of `states` appears in at least one of them (the state the node stops in differs).
+    Every case's simulation is checked before any lint verdict, and all problems are listed."""
+    calm = os.path.join(SIM, "calm")
+    names = sorted(d for d in os.listdir(calm) if os.path.isfile(os.path.join(calm, d, "expect.json")))
+    check(names, "no case under tests/sim/calm")
+    sim_problems, lint_problems = [], []
+    for name in names:
+        d = os.path.join(calm, name)
+        m = json.load(open(os.path.join(d, "expect.json")))
+        deploy = os.path.join(d, "deploy.toml")
+        trace = os.path.join(tmp, name + ".json")
+        args = ["sim", deploy, "--diverge", "--runs", str(m["runs"]), "-q", "--trace", trace]
+        if not m["diverges"]:
+            p = run(*args, expect=None)
+            if p.returncode != 0:
+                sim_problems.append(f"{name}: {m['runs']} schedules should agree, exit {p.returncode}\n{p.stderr}")
+        elif "stops_with" in m:
+            p = run(*args, expect=None)
+            if p.returncode != 3 or m["stops_with"] not in p.stderr:
+                sim_problems.append(f"{name}: expected exit 3 with {m['stops_with']!r}, exit {p.returncode}\n{p.stderr}")
+            seen = ""
+            for seed in range(1, m["seeds"] + 1):
+                p = run("sim", deploy, "--seed", str(seed), "-q", "--trace", trace, expect=None)
+                if p.returncode != 3 or m["stops_with"] not in p.stderr:
+                    sim_problems.append(f"{name}: seed {seed}: expected exit 3 with {m['stops_with']!r}, exit {p.returncode}\n{p.stderr}")
+                seen += p.stderr
+            for state in m["states"]:
+                if state not in seen:
+                    sim_problems.append(f"{name}: no seed of 1..{m['seeds']} stopped with {state!r}\n{seen}")
+        else:
+            p = run(*args, expect=None)
+            if p.returncode != 5 or "diverge between seeds" not in p.stderr:
+                sim_problems.append(f"{name}: no divergence in {m['runs']} schedules (exit {p.returncode})\n{p.stderr}")
+            elif not any(w in p.stderr for w in m["witness"]):
+                sim_problems.append(f"{name}: none of {m['witness']} among the differing rows\n{p.stderr}")
+    for name in names:
+        d = os.path.join(calm, name)
+        m = json.load(open(os.path.join(d, "expect.json")))
+        want = 4 if m["diverges"] else 0
+        for target in (os.path.join(d, m["program"]), os.path.join(d, "deploy.toml")):
+            p = run("lint", target, expect=None)
+            if p.returncode != want:
+                verdict = [l for l in p.stdout.splitlines() if l.startswith(("verdict", "deployment"))]
+                lint_problems.append(f"{name}: bloom lint {os.path.relpath(target, calm)}: exit {p.returncode}, expected {want} "
+                                     f"({m['why']}); {verdict}")
+    check(not sim_problems and not lint_problems,
+          "\n".join(sim_problems + lint_problems) + f"\n({len(sim_problems)} simulator and {len(lint_problems)} lint problems)")
+    print(f"{len(names)} cases: the simulator and the lint agree with the ground truth")
 
 
 CASES = {name[5:]: f for name, f in globals().items() if name.startswith("case_")}

@@ -47,11 +47,23 @@ TEST(LabelAlgebra, BudComposition) {
   }
 }
 
-TEST(Calm, MonotoneRecursionOverAnInputIsAsynchronousOnly) {
-  auto l = lint("input e(a: int, b: int);\noutput p(a: int, b: int);\np(x, y) <= e(x, y);\np(x, z) <= p(x, y), e(y, z);\n");
-  EXPECT_EQ(l.label("p"), Label::A);
+TEST(Calm, InputsAreLocalDataDeliveredInTickZero) {
+  // Every input is there, complete, in tick 0: recursion over it and a negation of it are local.
+  auto l = lint(
+      "input e(a: int, b: int);\ninput cut(a: int);\noutput p(a: int, b: int);\noutput q(a: int);\n"
+      "p(x, y) <= e(x, y);\np(x, z) <= p(x, y), e(y, z);\nq(x) <= e(x, _), not cut(x);\n");
+  EXPECT_EQ(l.label("p"), Label::M);
+  EXPECT_EQ(l.label("q"), Label::N);
   EXPECT_TRUE(l.r.findings.empty());
   EXPECT_FALSE(l.r.needs_coordination());
+}
+
+TEST(Calm, RecursionOverMessagesIsARace) {
+  // The same closure over a channel: edges that arrive in different ticks never meet.
+  auto l = lint(
+      "channel e(@to: addr, a: int, b: int);\noutput p(a: int, b: int);\np(x, y) <= e(_, x, y);\np(x, z) <= p(x, y), e(_, y, z);\n");
+  EXPECT_EQ(l.kinds(), std::vector<std::string>{"race:join"});
+  EXPECT_EQ(l.label("p"), Label::D);
 }
 
 TEST(Calm, AFindingNamesTheNearestAsynchronousSource) {
@@ -132,13 +144,13 @@ TEST(Calm, CountOverAChannelIsAPointOfOrderWithPathAndRemedies) {
 
 TEST(Calm, LatticeThresholdStaysMonotoneButRevealIsAPointOfOrder) {
   auto threshold = lint(
-      "input vote(v: string);\nlattice votes: lset<string>;\nlattice done: lbool;\noutput ok(x: int);\n"
-      "votes(v) <= vote(v);\ndone(true) <= votes(s), s.size() >= 3;\nok(1) <= done(b), b;\n");
+      "channel vote(@to: addr, v: string);\nlattice votes: lset<string>;\nlattice done: lbool;\noutput ok(x: int);\n"
+      "votes(v) <= vote(_, v);\ndone(true) <= votes(s), s.size() >= 3;\nok(1) <= done(b), b;\n");
   EXPECT_TRUE(threshold.r.findings.empty());
   EXPECT_EQ(threshold.label("ok"), Label::A);
   auto reveal = lint(
-      "input vote(v: string);\nlattice votes: lset<string>;\noutput n(x: int);\n"
-      "votes(v) <= vote(v);\nn(s.size().value()) <= votes(s);\n");
+      "channel vote(@to: addr, v: string);\nlattice votes: lset<string>;\noutput n(x: int);\n"
+      "votes(v) <= vote(_, v);\nn(s.size().value()) <= votes(s);\n");
   EXPECT_EQ(reveal.kinds(), std::vector<std::string>{"point-of-order:lattice reveal"});
   EXPECT_EQ(reveal.label("n"), Label::D);
 }
@@ -151,17 +163,86 @@ TEST(Calm, LocalAggregateThenSendIsAsynchronous) {
   EXPECT_EQ(l.label("out"), Label::A);  // N then A
 }
 
-TEST(Calm, JoinOfTwoChannelsIsARaceButATableGuardsIt) {
+TEST(Calm, JoinOfTwoChannelsIsARaceUnlessEveryMatchIsFound) {
   auto race = lint(
       "channel a(@to: addr, k: int);\nchannel b(@to: addr, k: int);\noutput o(k: int);\n"
       "o(k) <= a(_, k), b(_, k);\n");
   EXPECT_EQ(race.kinds(), std::vector<std::string>{"race:join"});
   EXPECT_EQ(race.label("o"), Label::D);
-  auto guarded = lint(
-      "channel a(@to: addr, k: int);\nchannel b(@to: addr, k: int);\ntable ka(k: int);\noutput o(k: int);\n"
-      "ka(k) <= a(_, k);\no(k) <= ka(k), b(_, k);\n");
-  EXPECT_TRUE(guarded.r.findings.empty());
-  EXPECT_EQ(guarded.label("o"), Label::A);
+  // One side logged is not enough: a `b` that arrives before its `a` never meets it.
+  const std::string decls = "channel a(@to: addr, k: int);\nchannel b(@to: addr, k: int);\ntable ka(k: int);\ntable kb(k: int);\n"
+                            "output o(k: int);\nka(k) <= a(_, k);\nkb(k) <= b(_, k);\n";
+  auto one_side = lint(decls + "o(k) <= ka(k), b(_, k);\n");
+  EXPECT_EQ(one_side.kinds(), std::vector<std::string>{"race:join"});
+  EXPECT_EQ(one_side.label("o"), Label::D);
+  auto both_logged = lint(decls + "o(k) <= ka(k), kb(k);\n");
+  EXPECT_TRUE(both_logged.r.findings.empty());
+  EXPECT_EQ(both_logged.label("o"), Label::A);
+  auto both_ways = lint(decls + "o(k) <= ka(k), b(_, k);\no(k) <= a(_, k), kb(k);\n");
+  EXPECT_TRUE(both_ways.r.findings.empty()) << both_ways.kinds().size();
+  EXPECT_EQ(both_ways.label("o"), Label::A);
+  // Joining a channel with its own log instead of the other's finds only one order of pairs.
+  auto own_log = lint(decls + "o(k) <= ka(k), a(_, k), b(_, k);\n");
+  EXPECT_EQ(own_log.kinds(), std::vector<std::string>{"race:join"});
+}
+
+TEST(Calm, StateThatChangesBetweenTicksRacesWithMessages) {
+  // `phase` is rewritten by a local `<+-`: which value a message meets depends on its tick.
+  auto upsert = lint(
+      "channel m(@to: addr, x: int);\ntable phase(k: int, n: int) key(k);\noutput o(x: int, n: int);\nphase(0, 0);\n"
+      "phase(k, n + 1) <+- phase(k, n), n < 3;\no(x, n) <= m(_, x), phase(0, n);\n");
+  EXPECT_EQ(upsert.kinds(), std::vector<std::string>{"race:join"});
+  EXPECT_EQ(upsert.label("o"), Label::D);
+  // The same table negated: the message passes or not depending on its tick.
+  auto negated = lint(
+      "channel m(@to: addr, x: int);\ntable closed(x: int);\ntable go(x: int);\noutput o(x: int);\ngo(1);\n"
+      "closed(x) <+ go(x);\no(x) <= m(_, x), not closed(x);\n");
+  EXPECT_EQ(negated.kinds(), std::vector<std::string>{"race:join"});
+  // Facts and what instant rules derive from them are the same in every tick: no race.
+  auto fixed = lint(
+      "channel m(@to: addr, x: int);\ntable ok(x: int);\nscratch ok2(x: int);\noutput o(x: int);\nok(1);\n"
+      "ok2(x) <= ok(x);\no(x) <= m(_, x), ok2(x), not ok(x + 1);\n");
+  EXPECT_TRUE(fixed.r.findings.empty());
+  EXPECT_EQ(fixed.label("o"), Label::N);  // A from m, N from the negation of local `ok`
+}
+
+TEST(Calm, ReadingTimeIsAPointOfOrder) {
+  // now() differs between runs even over local data, and with no body atom at all.
+  auto now = lint("table t(x: int);\nt(x) <= x = now();\noutput o(x: int);\no(x) <= t(x);\n");
+  EXPECT_EQ(now.kinds(), std::vector<std::string>{"point-of-order:now"});
+  EXPECT_EQ(now.label("o"), Label::D);
+  EXPECT_EQ(now.r.findings[0].source, analysis::kClockOrigin);
+  // tick() is deterministic in a node nothing arrives at...
+  auto local_tick = lint("table t(x: int);\nt(x) <+ x = tick(), x < 3;\noutput o(x: int);\no(x) <= t(x);\n");
+  EXPECT_TRUE(local_tick.r.findings.empty());
+  // ...and not once messages decide when ticks happen, except for `tick() == 0`.
+  auto async_tick = lint(
+      "channel m(@to: addr, x: int);\nchannel hi(@to: addr, x: int);\noutput o(x: int, t: int);\n"
+      "o(x, t) <= m(_, x), t = tick();\nhi(@\"p\", 1) <~ tick() == 0;\n");
+  EXPECT_EQ(async_tick.kinds(), std::vector<std::string>{"point-of-order:tick"});
+  EXPECT_EQ(async_tick.label("hi"), Label::M);
+  // A periodic's count says how long the run has lasted; the periodic as a bare trigger does not.
+  auto count = lint(
+      "periodic p every 1s;\nchannel m(@to: addr, x: int);\ntable got(x: int);\ngot(x) <= m(_, x);\n"
+      "output snap(n: int, x: int);\nsnap(n, x) <= p(n), got(x);\nchannel g(@to: addr, x: int);\ng(@\"q\", x) <~ p(_), got(x);\n");
+  EXPECT_EQ(count.kinds(), std::vector<std::string>{"point-of-order:timer count"});
+  EXPECT_EQ(count.label("snap"), Label::D);
+  EXPECT_EQ(count.label("g"), Label::A);
+}
+
+TEST(Calm, KeyedInsertsAndLatticeValuesThatCanDisagree) {
+  auto keyed = lint(
+      "channel w(@to: addr, k: int, v: int);\ntable t(k: int, v: int) key(k);\ntable m(k: int, v: lmax<int>) key(k);\n"
+      "output o(k: int, v: int);\nt(k, v) <= w(_, k, v);\nm(k, v) <= w(_, k, v);\no(k, v) <= t(k, v);\n");
+  EXPECT_EQ(keyed.kinds(), std::vector<std::string>{"point-of-order:keyed insert"});  // not `m`: lmax merges
+  auto equal = lint(
+      "channel w(@to: addr, k: int, v: int);\ntable a(k: int, v: lmax<int>) key(k);\ntable b(k: int, v: lmax<int>) key(k);\n"
+      "output o(k: int);\na(k, v) <= w(_, k, v);\nb(k, v) <= w(_, k, v);\no(k) <= a(k, m), b(k, m);\n");
+  EXPECT_EQ(equal.kinds(), std::vector<std::string>{"point-of-order:lattice reveal"});
+  auto output = lint(
+      "channel w(@to: addr, k: int, v: int);\noutput o(k: int, v: lmax<int>);\no(k, v) <= w(_, k, v);\n");
+  EXPECT_EQ(output.kinds(), std::vector<std::string>{"point-of-order:lattice output"});
+  EXPECT_EQ(output.label("o"), Label::D);
 }
 
 TEST(Calm, CyclesThroughDeferredRulesReachAFixpoint) {
@@ -188,12 +269,12 @@ TEST(Calm, NowIsNonDeterministic) {
 
 TEST(Calm, SuppressionKeepsTheFindingAndVerdictButNotTheFailure) {
   auto l = lint(
-      "input i(x: int);\noutput o(n: int);\n"
-      "// bloom:allow(point-of-order) the batch is complete: inputs arrive once, at tick 0\n"
-      "o(count()) <= i(_);\n");
+      "channel i(@to: addr, x: int);\ntable seen(x: int);\nseen(x) <= i(_, x);\noutput o(n: int);\n"
+      "// bloom:allow(point-of-order) a dashboard: a count so far is what it shows\n"
+      "o(count()) <= seen(_);\n");
   ASSERT_EQ(l.r.findings.size(), 1u);
   EXPECT_TRUE(l.r.findings[0].suppressed);
-  EXPECT_EQ(l.r.findings[0].suppression_reason, "the batch is complete: inputs arrive once, at tick 0");
+  EXPECT_EQ(l.r.findings[0].suppression_reason, "a dashboard: a count so far is what it shows");
   EXPECT_FALSE(l.r.fails());               // `bloom lint` exits 0: the finding is acknowledged
   EXPECT_TRUE(l.r.needs_coordination());   // but the output is still diffluent, and the verdict says so
 }
