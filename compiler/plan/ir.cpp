@@ -1,5 +1,7 @@
 #include "plan/ir.h"
 
+#include <algorithm>
+
 #include <charconv>
 
 namespace bloom::plan {
@@ -76,6 +78,63 @@ const char* to_string(HeadOp op) {
 const char* to_string(AggKind k) {
   static const char* n[] = {"", "count", "sum", "min", "max", "avg", "collect"};
   return n[static_cast<int>(k)];
+}
+
+namespace {
+bool reads_time(const Expr& x) {
+  if (x.op == Op::Tick || x.op == Op::Now) return true;
+  return std::any_of(x.args.begin(), x.args.end(), [](const Expr& a) { return reads_time(a); });
+}
+bool reads(const Program& p, uint32_t relation) {
+  auto in = [&](const RulePlan& r) {
+    return std::any_of(r.steps.begin(), r.steps.end(), [&](const Step& s) {
+      return (s.kind == StepKind::Scan || s.kind == StepKind::Lookup || s.kind == StepKind::AntiJoin) && s.relation == relation;
+    });
+  };
+  for (const auto& st : p.strata)
+    for (const auto& g : st.groups)
+      if (std::any_of(g.rules.begin(), g.rules.end(), in)) return true;
+  return std::any_of(p.transitions.begin(), p.transitions.end(), in);
+}
+}  // namespace
+
+// Re-deriving an old row must change nothing: the rule inserts (now or in the next tick) into a
+// table or lattice, which keeps its rows; no aggregate (a group's value depends on all of its
+// rows) and no negation (a negated row that goes away lets old matches through); no tick() or
+// now(), whose values change for old rows too. A `<+` queues its rows for the start of the next
+// tick, where deletes and upserts come first: a row that a `<-` removes comes back at once when
+// the `<+` queues it again, as it does in full, so `<+` into a table that is deleted from or
+// overwritten runs in full.
+std::string_view recomputed_because(const Program& p, const RulePlan& r) {
+  if (r.delta_atom >= 0) return "a variant of a recursive rule";
+  if (r.op == HeadOp::Send) return "it sends";
+  if (r.op == HeadOp::DeferredDelete || r.op == HeadOp::DeferredUpsert) return "it deletes or overwrites";
+  const Relation& head = p.relations[r.head];
+  RelationKind k = head.kind;
+  // An output is emptied every tick, but what a run reports is every row it held in any tick:
+  // the rows new in a tick are all that can add to that, provided no rule reads the output
+  // (it would see only those), it has no lattice column (each tick shows the merged value of
+  // that tick's rows) and no key of its own (two rows of one key in one tick conflict).
+  if (k == RelationKind::Output) {
+    if (head.has_lattice_column() || head.keyed) return "its head is emptied every tick";
+    if (reads(p, r.head)) return "its head is an output that rules read";
+  } else if (k != RelationKind::Table && k != RelationKind::Lattice) {
+    return "its head is emptied every tick";
+  }
+  if (r.aggregates()) return "an aggregate";
+  for (const auto& s : r.steps) {
+    if (s.kind == StepKind::AntiJoin) return "a negation";
+    if ((s.kind == StepKind::Scan || s.kind == StepKind::Lookup) && s.version != Version::Full) return "a variant of a recursive rule";
+    if (reads_time(s.expr) || std::any_of(s.key.begin(), s.key.end(), [](const Expr& x) { return reads_time(x); }))
+      return "it reads tick() or now()";
+  }
+  if (std::any_of(r.columns.begin(), r.columns.end(), [](const HeadColumn& c) { return reads_time(c.value); }))
+    return "it reads tick() or now()";
+  if (r.op == HeadOp::DeferredInsert)
+    for (const auto& t : p.transitions)
+      if (t.head == r.head && (t.op == HeadOp::DeferredDelete || t.op == HeadOp::DeferredUpsert))
+        return "its table is also deleted from or overwritten";
+  return "";
 }
 
 bool RulePlan::aggregates() const {

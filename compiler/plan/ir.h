@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -178,5 +179,10 @@ struct Program {
   bool uses_now = false;
   const Relation* find(const std::string& name) const;
 };
+
+// Across ticks, a rule that inserts into a table can skip what it derived in earlier ticks and
+// run over the rows new since the previous tick (docs/architecture.md, "Incremental ticks").
+// Returns why `rule` must still run over whole relations in every tick, or "" if it need not.
+std::string_view recomputed_because(const Program& program, const RulePlan& rule);
 
 }  // namespace bloom::plan

@@ -68,6 +68,11 @@ void rule_text(std::string& out, const RulePlan& r, const Program& p, const char
                      r.delta_atom >= 0 ? fmt::format(" (delta on literal {})", r.delta_atom + 1) : "", r.text);
   for (const auto& s : r.steps) out += fmt::format("{}  {}\n", indent, step_text(s, p));
   out += fmt::format("{}  {}\n", indent, head_text(r, p));
+  if (r.delta_atom < 0) {
+    std::string_view why = recomputed_because(p, r);
+    out += fmt::format("{}  across ticks: {}\n", indent, why.empty() ? std::string("only the rows new since the last tick")
+                                                                   : fmt::format("in full ({})", why));
+  }
 }
 
 nlohmann::json type_json(const ValueType& t) { return t.str(); }
@@ -111,6 +116,7 @@ nlohmann::json rule_json(const RulePlan& r, const Program& p) {
   nlohmann::json j = {{"rule", r.rule}, {"where", r.where}, {"text", r.text}, {"registers", r.registers},
                       {"steps", steps}, {"head", p.relations[r.head].name}, {"op", to_string(r.op)}, {"columns", cols}};
   if (r.delta_atom >= 0) j["delta_literal"] = r.delta_atom + 1;
+  else j["recomputed_because"] = std::string(recomputed_because(p, r));  // "": incremental across ticks
   return j;
 }
 

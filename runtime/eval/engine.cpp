@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <set>
+#include <string_view>
 
 #include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
@@ -93,6 +96,16 @@ struct Engine::CompiledRule {
   std::vector<Word> pending;
   std::vector<uint32_t> pending_hashes;
   Relation::BatchScratch scratch;
+  // Cross-tick incremental evaluation (docs/architecture.md): a rule that only inserts into a
+  // table is run, in a tick after one where it ran, as one semi-naive variant per body atom over
+  // the rows new since the previous tick, instead of over whole relations.
+  bool incremental = false;                                // plan::recomputed_because is ""
+  bool variants_compiled = false;
+  std::vector<std::unique_ptr<plan::RulePlan>> variant_plans;
+  std::vector<std::unique_ptr<CompiledRule>> variants;     // atom i Delta, atoms before Old, after Full
+  std::vector<uint32_t> reads;                             // the relations its atoms read
+  int64_t last_tick = INT64_MIN;                           // the tick it last ran in
+  uint64_t head_generation = 0;                            // its head's generation after that run
 };
 
 struct Engine::Impl {
@@ -107,8 +120,87 @@ struct Engine::Impl {
   std::vector<RowId> full_end, delta_begin;
   TransitionSink* sink = nullptr;
   uint64_t next_progress = 1 << 16;
+  // Per relation: its end() and generation() when the previous tick finished; rows from there
+  // on are new in this tick.
+  std::vector<RowId> since_end;
+  std::vector<uint64_t> since_generation;
+  bool incremental_on = true;   // BLOOM_INCREMENTAL=0 turns it off (benchmarks compare both)
+  bool check_incremental = false;  // BLOOM_CHECK_INCREMENTAL=1: every tick is checked against full evaluation
+  bool force_full = false;         // set while the check re-runs everything in full
+  std::vector<std::set<std::vector<Word>>> reported;  // the check: per output, every row it held so far
 
-  explicit Impl(Engine& engine) : e(engine) {}
+  explicit Impl(Engine& engine) : e(engine) {
+    const char* on = std::getenv("BLOOM_INCREMENTAL");
+    incremental_on = !(on && std::string_view(on) == "0");
+    const char* check = std::getenv("BLOOM_CHECK_INCREMENTAL");
+    check_incremental = incremental_on && check && std::string_view(check) == "1";
+  }
+
+  // ------------------------------------------------------------------ incremental evaluation
+  void prepare_incremental(CompiledRule& r) {
+    const plan::RulePlan& p = *r.plan;
+    if (!plan::recomputed_because(e.plan_, p).empty()) return;
+    r.incremental = true;
+    for (const auto& st : p.steps)
+      if ((st.kind == StepKind::Scan || st.kind == StepKind::Lookup) &&
+          std::find(r.reads.begin(), r.reads.end(), st.relation) == r.reads.end())
+        r.reads.push_back(st.relation);
+  }
+
+  // The variants are compiled when first needed: a program that runs one tick never needs them.
+  void compile_variants(CompiledRule& r) {
+    const plan::RulePlan& p = *r.plan;
+    r.variants_compiled = true;
+    std::vector<size_t> atoms;
+    for (size_t k = 0; k < p.steps.size(); ++k)
+      if (p.steps[k].kind == StepKind::Scan || p.steps[k].kind == StepKind::Lookup) atoms.push_back(k);
+    for (size_t i = 0; i < atoms.size(); ++i) {
+      auto v = std::make_unique<plan::RulePlan>(p);
+      for (size_t j = 0; j < atoms.size(); ++j)
+        v->steps[atoms[j]].version = j < i ? plan::Version::Old : j == i ? plan::Version::Delta : plan::Version::Full;
+      auto c = compile(*v);
+      // Messages, provenance (sim --explain keeps the pointer) and the head are the rule's own;
+      // the variant's plan only lives on for the compiled steps that point into it.
+      c->plan = &p;
+      r.variants.push_back(std::move(c));
+      r.variant_plans.push_back(std::move(v));
+    }
+  }
+
+  RowId since(uint32_t rel) const {
+    const Relation& r = *e.relations_[rel];
+    if (rel >= since_end.size() || since_generation[rel] != r.generation()) return 0;
+    return std::min(since_end[rel], r.end());
+  }
+
+  // Runs a rule: incrementally when it ran in the previous tick and its head has lost no row
+  // since (a delete or an upsert rebuilt it: then old matches must derive their rows again).
+  void run_rule_in_tick(CompiledRule& r) {
+    const Relation& head = *e.relations_[r.plan->head];
+    // An output is emptied every tick and loses nothing the run reports (see recomputed_because).
+    bool head_kept = head.decl().kind == plan::RelationKind::Output || r.head_generation == head.generation();
+    bool incremental = r.incremental && incremental_on && !force_full && r.last_tick == e.tick_ - 1 && head_kept;
+    r.last_tick = e.tick_;
+    if (!incremental) {
+      run_rule(r);
+    } else {
+      if (!r.variants_compiled) compile_variants(r);
+      for (uint32_t rel : r.reads) delta_begin[rel] = std::min(since(rel), full_end[rel]);
+      for (auto& v : r.variants) run_rule(*v);
+      for (uint32_t rel : r.reads) delta_begin[rel] = full_end[rel];
+    }
+    r.head_generation = head.generation();
+  }
+
+  void remember_tick_end() {
+    size_t n = e.relations_.size();
+    since_end.resize(n);
+    since_generation.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      since_end[i] = e.relations_[i]->end();
+      since_generation[i] = e.relations_[i]->generation();
+    }
+  }
 
   // ------------------------------------------------------------------ compile
   CExpr compile(const plan::Expr& x) {
@@ -175,6 +267,12 @@ struct Engine::Impl {
       }
     }
     plan_direct_head(*r);
+    return r;
+  }
+
+  std::unique_ptr<CompiledRule> compile_rule(const plan::RulePlan& p) {
+    auto r = compile(p);
+    prepare_incremental(*r);
     return r;
   }
 
@@ -725,6 +823,45 @@ struct Engine::Impl {
     }
   }
 
+  void fixpoint() {
+    for (size_t st = 0; st < strata.size(); ++st) {
+      e.progress_.stratum = static_cast<uint32_t>(st);
+      for (auto& g : strata[st]) {
+        e.progress_.iteration = 0;
+        set_all_full();
+        for (auto& r : g.rules) run_rule_in_tick(*r);
+        if (!g.group->recursive) continue;
+        for (;;) {
+          bool grew = false;
+          for (uint32_t rel : g.group->relations) {
+            delta_begin[rel] = full_end[rel];
+            full_end[rel] = e.relations_[rel]->end();
+            grew |= full_end[rel] > delta_begin[rel];
+          }
+          if (!grew) break;
+          ++e.progress_.iteration;
+          for (auto& r : g.deltas) run_rule(*r);
+        }
+      }
+    }
+  }
+
+  void transitions_into(TransitionSink& s) {
+    for (auto& r : transitions) transitions_rule_into(*r, s);
+  }
+
+  void transitions_rule_into(CompiledRule& r, TransitionSink& s) {
+    sink = &s;
+    set_all_full();
+    try {
+      run_rule_in_tick(r);
+    } catch (...) {
+      sink = nullptr;
+      throw;
+    }
+    sink = nullptr;
+  }
+
   void set_all_full() {
     for (size_t i = 0; i < e.relations_.size(); ++i) {
       full_end[i] = e.relations_[i]->end();
@@ -743,46 +880,88 @@ Engine::Engine(const plan::Program& plan, SymbolTable& symbols, Lattices& lattic
     for (const auto& g : s.groups) {
       Impl::CGroup cg;
       cg.group = &g;
-      for (const auto& r : g.rules) cg.rules.push_back(impl_->compile(r));
+      for (const auto& r : g.rules) cg.rules.push_back(impl_->compile_rule(r));
       for (const auto& r : g.deltas) cg.deltas.push_back(impl_->compile(r));
       groups.push_back(std::move(cg));
     }
     impl_->strata.push_back(std::move(groups));
   }
-  for (const auto& r : plan.transitions) impl_->transitions.push_back(impl_->compile(r));
+  for (const auto& r : plan.transitions) impl_->transitions.push_back(impl_->compile_rule(r));
 }
 
 Engine::~Engine() = default;
 
 void Engine::run_fixpoint() {
   Impl& im = *impl_;
-  for (size_t s = 0; s < im.strata.size(); ++s) {
-    progress_.stratum = static_cast<uint32_t>(s);
-    for (auto& g : im.strata[s]) {
-      progress_.iteration = 0;
-      im.set_all_full();
-      for (auto& r : g.rules) im.run_rule(*r);
-      if (!g.group->recursive) continue;
-      for (;;) {
-        bool grew = false;
-        for (uint32_t rel : g.group->relations) {
-          im.delta_begin[rel] = im.full_end[rel];
-          im.full_end[rel] = relations_[rel]->end();
-          grew |= im.full_end[rel] > im.delta_begin[rel];
-        }
-        if (!grew) break;
-        ++progress_.iteration;
-        for (auto& r : g.deltas) im.run_rule(*r);
-      }
+  im.fixpoint();
+  if (!im.check_incremental) return;
+  // The check: everything again in full must find nothing the incremental run missed.
+  std::vector<RowId> ends(relations_.size());
+  for (size_t i = 0; i < relations_.size(); ++i) ends[i] = relations_[i]->end();
+  im.force_full = true;
+  im.fixpoint();
+  im.force_full = false;
+  im.reported.resize(relations_.size());
+  for (size_t i = 0; i < relations_.size(); ++i) {
+    bool output = plan_.relations[i].kind == plan::RelationKind::Output;
+    for (RowId row = ends[i]; row < relations_[i]->end(); ++row) {
+      if (!relations_[i]->alive(row)) continue;
+      std::vector<Word> values(relations_[i]->arity());
+      relations_[i]->read(row, values.data());
+      if (output && im.reported[i].count(values)) continue;  // an incremental output held it in an earlier tick
+      throw RuntimeError(fmt::format("internal error: incremental evaluation of tick {} missed {}({}) (BLOOM_CHECK_INCREMENTAL)",
+                                     tick_, plan_.relations[i].name, format_row(plan_.relations[i], values.data(), true)));
     }
+    if (output)
+      for (RowId row = 0; row < relations_[i]->end(); ++row) {
+        if (!relations_[i]->alive(row)) continue;
+        std::vector<Word> values(relations_[i]->arity());
+        relations_[i]->read(row, values.data());
+        im.reported[i].insert(std::move(values));
+      }
   }
 }
 
 void Engine::run_transitions(TransitionSink& sink) {
-  impl_->sink = &sink;
-  impl_->set_all_full();
-  for (auto& r : impl_->transitions) impl_->run_rule(*r);
-  impl_->sink = nullptr;
+  Impl& im = *impl_;
+  if (!im.check_incremental) {
+    im.transitions_into(sink);
+    im.remember_tick_end();
+    return;
+  }
+  // The check: record what the incremental run queues, then run every rule in full and require
+  // each row it would queue into a table to be queued already or in the table.
+  struct Recorder : TransitionSink {
+    TransitionSink& to;
+    std::set<std::pair<uint32_t, std::vector<Word>>> queued;
+    explicit Recorder(TransitionSink& s) : to(s) {}
+    void deferred(plan::HeadOp op, uint32_t relation, const Word* row, const plan::RulePlan& rule) override {
+      queued.insert({relation, std::vector<Word>(row, row + rule.columns.size())});
+      to.deferred(op, relation, row, rule);
+    }
+    void send(uint32_t relation, const Word* row, const plan::RulePlan& rule) override { to.send(relation, row, rule); }
+  } recorder(sink);
+  im.transitions_into(recorder);
+  struct Checker : TransitionSink {
+    Engine& e;
+    Recorder& rec;
+    std::string missed;
+    Checker(Engine& engine, Recorder& r) : e(engine), rec(r) {}
+    void deferred(plan::HeadOp op, uint32_t relation, const Word* row, const plan::RulePlan& rule) override {
+      if (op != plan::HeadOp::DeferredInsert || !missed.empty()) return;
+      if (rec.queued.count({relation, std::vector<Word>(row, row + rule.columns.size())}) || e.relation(relation).contains(row)) return;
+      missed = fmt::format("{}({}) from `{}`", e.plan().relations[relation].name, e.format_row(e.plan().relations[relation], row, true), rule.text);
+    }
+    void send(uint32_t, const Word*, const plan::RulePlan&) override {}
+  } checker(*this, recorder);
+  im.force_full = true;
+  for (auto& r : im.transitions)
+    if (r->incremental) im.transitions_rule_into(*r, checker);
+  im.force_full = false;
+  if (!checker.missed.empty())
+    throw RuntimeError(fmt::format("internal error: incremental evaluation of tick {} did not queue {} (BLOOM_CHECK_INCREMENTAL)", tick_,
+                                   checker.missed));
+  im.remember_tick_end();
 }
 
 std::unique_ptr<Relation> Engine::take_relation(uint32_t id) {

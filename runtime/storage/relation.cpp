@@ -1,6 +1,7 @@
 #include "storage/relation.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 namespace bloom::rt {
@@ -281,8 +282,14 @@ bool Relation::contains(const Word* values) const {
   return true;
 }
 
+uint64_t Relation::next_generation() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 void Relation::clear() {
   if (rows_ == 0) return;  // nothing since the last clear: a scratch empty this tick costs nothing
+  generation_ = next_generation();
   rows_ = 0;
   live_ = 0;
   dead_.clear();

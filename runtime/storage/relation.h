@@ -35,6 +35,10 @@ class Relation {
   const plan::Relation& decl() const { return decl_; }
   uint32_t arity() const { return arity_; }
   RowId end() const { return rows_; }  // one past the last row (dead rows included)
+  // Changes whenever row numbers stop meaning what they meant (clear, rebuild), and differs
+  // between any two Relation objects: rows below an end() seen at the same generation are the
+  // same rows still (the engine's cross-tick deltas rely on it).
+  uint64_t generation() const { return generation_; }
   size_t live() const { return live_; }
   // A stored row: operator[] reads one cell as a full word.
   class RowRef {
@@ -248,6 +252,8 @@ class Relation {
   bool narrow_ = false;       // 32-bit cells
   uint32_t cell_shift_ = 3;   // log2 of the cell size in bytes
   RowId rows_ = 0;
+  uint64_t generation_ = next_generation();
+  static uint64_t next_generation();
   size_t live_ = 0;
   std::vector<bool> dead_;  // only when the relation has lattice columns
   // Live rows by key columns (storage/key_table.h). A big relation's key index is split into
