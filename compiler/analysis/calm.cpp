@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <deque>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 namespace bloom::analysis {
 
@@ -41,6 +43,13 @@ const char* to_string(FindingKind k) { return k == FindingKind::PointOfOrder ? "
 
 size_t CalmReport::unsuppressed() const {
   return static_cast<size_t>(std::count_if(findings.begin(), findings.end(), [](const Finding& f) { return !f.suppressed; }));
+}
+
+std::vector<Hop> CalmReport::path_of(const Finding& f) const {
+  std::vector<Hop> out;
+  for (uint32_t h = f.path; h != kNoHop; h = hops[h].parent) out.push_back(hops[h].hop);
+  std::reverse(out.begin(), out.end());
+  return out;
 }
 
 bool CalmReport::needs_coordination() const {
@@ -89,12 +98,19 @@ class Analyzer {
     report_.paths.resize(n);
     report_.collection_label.assign(n, Label::M);
     report_.rule_label.assign(p_.rules.size(), Label::M);
+    label_mask_.assign(n, 0);
     writers_.assign(n, {});
     for (uint32_t r = 0; r < p_.rules.size(); ++r)
       if (p_.rules[r].head != sema::kNoCollection) writers_[p_.rules[r].head].push_back(r);
     for (CollectionId c = 0; c < n; ++c) has_async_ |= is_async_source(c);
+    clock_rule_.assign(p_.rules.size(), false);
+    race_rule_.assign(p_.rules.size(), false);
     for (uint32_t r = 0; r < p_.rules.size(); ++r)
-      if (!clock_read(r).empty()) clock_rules_.push_back(r);
+      if (!clock_read(r).empty()) {
+        clock_rules_.push_back(r);
+        clock_rule_[r] = true;
+      }
+    compute_logs();
     compute_async_reach();
     compute_ephemeral();
     compute_temporal();
@@ -106,13 +122,21 @@ class Analyzer {
       if (col.kind == CollectionKind::Output ||
           ((col.kind == CollectionKind::Channel || col.kind == CollectionKind::Stdout) && !writers_[c].empty()))
         report_.sinks.push_back(c);
-      for (const auto& [origin, mask] : state_[c])
-        for (int l = 0; l < 4; ++l)
-          if (mask & (1u << l)) {
-            report_.paths[c].push_back({origin, static_cast<Label>(l)});
-            report_.collection_label[c] = worst(report_.collection_label[c], static_cast<Label>(l));
-          }
+      // Origins in the order of their ids, labels M..D: the order the paths are listed in.
+      const uint64_t* st = &state_[c * 4 * words_];
+      for (size_t w = 0; w < words_; ++w)
+        for (uint64_t any = st[w] | st[words_ + w] | st[2 * words_ + w] | st[3 * words_ + w]; any; any &= any - 1) {
+          size_t o = w * 64 + static_cast<size_t>(std::countr_zero(any));
+          for (int l = 0; l < 4; ++l)
+            if (st[l * words_ + w] >> (o % 64) & 1) {
+              report_.paths[c].push_back({origins_[o], static_cast<Label>(l)});
+              report_.collection_label[c] = worst(report_.collection_label[c], static_cast<Label>(l));
+              label_mask_[c] |= static_cast<uint8_t>(1u << l);
+            }
+        }
     }
+    state_.clear();
+    state_.shrink_to_fit();
     label_rules();
     find_points_of_order();
     return std::move(report_);
@@ -150,14 +174,23 @@ class Analyzer {
     return "";
   }
 
-  bool is_clock_rule(uint32_t r) const { return std::find(clock_rules_.begin(), clock_rules_.end(), r) != clock_rules_.end(); }
+  bool is_clock_rule(uint32_t r) const { return clock_rule_[r]; }
 
   // A table whose writers are all `<=` copies of one transient collection: its log. Returns that
   // collection, or kNoCollection.
-  CollectionId log_of(CollectionId c) const {
-    if (!sema::is_persistent(p_.collections[c].kind) || writers_[c].empty()) return sema::kNoCollection;
+  CollectionId log_of(CollectionId c) const { return log_of_[c]; }
+
+  void compute_logs() {
+    std::vector<bool> has_facts(p_.collections.size(), false);
     for (const auto& f : p_.facts)
-      if (f.collection == c) return sema::kNoCollection;
+      if (f.collection != sema::kNoCollection) has_facts[f.collection] = true;
+    log_of_.assign(p_.collections.size(), sema::kNoCollection);
+    for (CollectionId c = 0; c < p_.collections.size(); ++c)
+      if (!has_facts[c]) log_of_[c] = find_log_of(c);
+  }
+
+  CollectionId find_log_of(CollectionId c) const {
+    if (!sema::is_persistent(p_.collections[c].kind) || writers_[c].empty()) return sema::kNoCollection;
     CollectionId from = sema::kNoCollection;
     for (uint32_t r : writers_[c]) {
       const auto& rule = p_.rules[r];
@@ -201,63 +234,104 @@ class Analyzer {
   }
 
   Label transform(Label l, const Edge& e) const {
-    if (race_rules_.count(e.rule)) return Label::D;
+    if (race_rule_[e.rule]) return Label::D;
     if (edge_nonmonotone(e)) l = compose(l, Label::N);
     if (e.timing == Timing::Async) l = compose(l, Label::A);
     return l;
   }
 
   // Every (origin, label) pair reaching each collection, to a fixpoint: the label set is finite
-  // (4 labels per origin), so cycles of any length converge. Semi-naive: only the bits that are
-  // new at a collection are pushed along its edges, each edge mapping a label set through a
-  // precomputed table.
+  // (4 labels per origin), so cycles of any length converge. Each collection holds one bit set of
+  // origins per label; semi-naive: only the bits that are new at a collection are pushed along
+  // its edges, each edge moving the bits of label l to the bits of label transform(l).
   void propagate() {
     size_t n = p_.collections.size();
-    state_.assign(n, {});
-    std::vector<std::map<CollectionId, uint8_t>> delta(n);
-    std::vector<std::array<uint8_t, 16>> table(g_.edges().size());
-    for (size_t id = 0; id < g_.edges().size(); ++id)
-      for (uint8_t mask = 0; mask < 16; ++mask) {
-        uint8_t out = 0;
-        for (int l = 0; l < 4; ++l)
-          if (mask & (1u << l)) out |= static_cast<uint8_t>(1u << static_cast<int>(transform(static_cast<Label>(l), g_.edges()[id])));
-        table[id][mask] = out;
-      }
-    std::deque<CollectionId> work;
-    auto add = [&](CollectionId c, CollectionId origin, uint8_t mask) {
-      uint8_t& cur = state_[c][origin];
-      uint8_t fresh = mask & static_cast<uint8_t>(~cur);
-      if (!fresh) return;
-      cur |= fresh;
-      if (delta[c].empty()) work.push_back(c);
-      delta[c][origin] |= fresh;
-    };
-    auto bit = [](Label l) { return static_cast<uint8_t>(1u << static_cast<int>(l)); };
+    // Origins are numbered in the order of their ids (the clock and local data last), so the
+    // paths come out listed by origin as before.
+    std::vector<uint32_t> index(n, UINT32_MAX);
+    bool any_local = false;
     for (const auto& col : p_.collections) {
-      if (is_async_source(col.id)) add(col.id, col.id, bit(diffluent_.count(col.name) ? Label::D : Label::A));
-      else if (col.kind == CollectionKind::Input) add(col.id, col.id, bit(Label::M));
-      else if (g_.in(col.id).empty()) add(col.id, kLocalOrigin, bit(Label::M));  // facts, constants or nothing
+      if (is_async_source(col.id) || col.kind == CollectionKind::Input) {
+        index[col.id] = static_cast<uint32_t>(origins_.size());
+        origins_.push_back(col.id);
+      } else if (g_.in(col.id).empty()) {
+        any_local = true;
+      }
     }
-    for (uint32_t r : clock_rules_) add(p_.rules[r].head, kClockOrigin, bit(Label::D));
+    uint32_t clock = static_cast<uint32_t>(origins_.size());
+    if (!clock_rules_.empty()) origins_.push_back(kClockOrigin);
+    uint32_t local = static_cast<uint32_t>(origins_.size());
+    if (any_local) origins_.push_back(kLocalOrigin);
+    words_ = (origins_.size() + 63) / 64;
+    const size_t block = 4 * words_;
+    state_.assign(n * block, 0);
+    std::vector<uint64_t> delta(n * block, 0), now(block);
+    std::vector<bool> queued(n, false);
+    std::vector<std::array<uint8_t, 4>> to_label(g_.edges().size());
+    for (size_t id = 0; id < g_.edges().size(); ++id)
+      for (int l = 0; l < 4; ++l) to_label[id][l] = static_cast<uint8_t>(transform(static_cast<Label>(l), g_.edges()[id]));
+    std::deque<CollectionId> work;
+    auto add = [&](CollectionId c, uint32_t origin, Label l) {
+      size_t at = c * block + static_cast<size_t>(l) * words_ + origin / 64;
+      uint64_t bit = 1ull << (origin % 64);
+      if (state_[at] & bit) return;
+      state_[at] |= bit;
+      delta[at] |= bit;
+      if (!queued[c]) {
+        queued[c] = true;
+        work.push_back(c);
+      }
+    };
+    for (const auto& col : p_.collections) {
+      if (is_async_source(col.id)) add(col.id, index[col.id], diffluent_.count(col.name) ? Label::D : Label::A);
+      else if (col.kind == CollectionKind::Input) add(col.id, index[col.id], Label::M);
+      else if (g_.in(col.id).empty()) add(col.id, local, Label::M);  // facts, constants or nothing
+    }
+    for (uint32_t r : clock_rules_) add(p_.rules[r].head, clock, Label::D);
     while (!work.empty()) {
       CollectionId c = work.front();
       work.pop_front();
-      std::map<CollectionId, uint8_t> now = std::move(delta[c]);
-      delta[c].clear();
-      for (uint32_t id : g_.out(c))
-        for (const auto& [origin, mask] : now) add(g_.edges()[id].to, origin, table[id][mask]);
+      queued[c] = false;
+      std::copy_n(delta.begin() + static_cast<std::ptrdiff_t>(c * block), block, now.begin());
+      std::fill_n(delta.begin() + static_cast<std::ptrdiff_t>(c * block), block, 0);
+      uint8_t labels = 0;
+      for (int l = 0; l < 4; ++l)
+        for (size_t w = 0; w < words_; ++w)
+          if (now[l * words_ + w]) labels |= static_cast<uint8_t>(1u << l);
+      for (uint32_t id : g_.out(c)) {
+        CollectionId d = g_.edges()[id].to;
+        bool fresh_any = false;
+        for (int l = 0; l < 4; ++l) {
+          if (!(labels >> l & 1)) continue;
+          size_t base = d * block + to_label[id][l] * words_;
+          for (size_t w = 0; w < words_; ++w) {
+            uint64_t fresh = now[l * words_ + w] & ~state_[base + w];
+            if (!fresh) continue;
+            state_[base + w] |= fresh;
+            delta[base + w] |= fresh;
+            fresh_any = true;
+          }
+        }
+        if (fresh_any && !queued[d]) {
+          queued[d] = true;
+          work.push_back(d);
+        }
+      }
     }
   }
 
   // A rule's label: the worst label its edges give any path into their inputs (a race or a
-  // read of the clock is D).
+  // read of the clock is D). An edge maps each label alike whatever the origin, so the labels
+  // present at its input are enough.
   void label_rules() {
-    for (uint32_t r : race_rules_) report_.rule_label[r] = Label::D;
-    for (uint32_t r : clock_rules_) report_.rule_label[r] = Label::D;
+    for (uint32_t r = 0; r < p_.rules.size(); ++r)
+      if (race_rule_[r] || clock_rule_[r]) report_.rule_label[r] = Label::D;
     for (const Edge& e : g_.edges()) {
       Label& l = report_.rule_label[e.rule];
-      for (const auto& pl : report_.paths[e.from]) l = worst(l, transform(pl.label, e));
-      if (report_.paths[e.from].empty()) l = worst(l, transform(Label::M, e));
+      uint8_t mask = label_mask_[e.from];
+      for (int k = 0; k < 4; ++k)
+        if (mask >> k & 1) l = worst(l, transform(static_cast<Label>(k), e));
+      if (!mask) l = worst(l, transform(Label::M, e));
     }
   }
 
@@ -447,7 +521,7 @@ class Analyzer {
         if (x) break;
       }
       if (!x) continue;
-      race_rules_.insert(r);
+      race_rule_[r] = true;
       Finding f;
       f.kind = FindingKind::Race;
       f.operation = "join";
@@ -469,19 +543,28 @@ class Analyzer {
   }
 
   // ---- points of order
-  // The asynchronous source nearest to `target` (or the clock), with the path from it: the first
-  // declared one may reach it only by a long detour (a timer that every table depends on).
-  CollectionId nearest_source(CollectionId target, std::vector<Hop>& path) {
+  // The asynchronous source nearest to `target` (or the clock), and the last hop of the path
+  // from it: the first declared one may reach it only by a long detour (a timer that every table
+  // depends on). Ties go to the origin listed first.
+  CollectionId nearest_source(CollectionId target, uint32_t& path) {
+    // Many operations read the same collection: it is looked up once.
+    if (auto it = nearest_.find(target); it != nearest_.end()) {
+      if (it->second.first != sema::kNoCollection) path = it->second.second;
+      return it->second.first;
+    }
     CollectionId origin = sema::kNoCollection;
+    uint32_t best = 0;
     for (const auto& pl : report_.paths[target])
       if (pl.origin != kLocalOrigin && (pl.label == Label::A || pl.label == Label::D) && pl.origin != origin &&
           (pl.origin == kClockOrigin || is_async_source(pl.origin))) {
-        std::vector<Hop> p = path_from(pl.origin, target);
-        if (origin == sema::kNoCollection || p.size() < path.size()) {
+        uint32_t length = path_length(pl.origin, target);
+        if (origin == sema::kNoCollection || length < best) {
           origin = pl.origin;
-          path = std::move(p);
+          best = length;
         }
       }
+    if (origin != sema::kNoCollection) path = hop_to(origin, target);
+    nearest_.emplace(target, std::pair{origin, origin == sema::kNoCollection ? kNoHop : path});
     return origin;
   }
 
@@ -489,7 +572,7 @@ class Analyzer {
     std::set<std::pair<uint32_t, uint32_t>> seen;  // (rule, span line*65536+col)
     for (const Edge& e : g_.edges()) {
       if (!edge_nonmonotone(e)) continue;
-      std::vector<Hop> path;
+      uint32_t path = kNoHop;
       CollectionId origin = nearest_source(e.from, path);
       if (origin == sema::kNoCollection) continue;
       Span at = e.monotone() ? p_.rules[e.rule].ast->head.span : e.span;
@@ -501,7 +584,7 @@ class Analyzer {
       f.collection = e.to;
       f.span = at;
       f.source = origin;
-      f.path = std::move(path);
+      f.path = path;
       f.message = "point of order: " + f.operation + " in a rule for `" + p_.collections[e.to].name + "` sees " +
                   (origin == kClockOrigin ? "what was read from the clock" : "`" + p_.collections[origin].name + "`, which arrives asynchronously");
       remedies(f, e);
@@ -514,7 +597,15 @@ class Analyzer {
       report_.findings.push_back(std::move(f));
     }
     compute_reachable_sinks();
-    for (auto& f : report_.findings) f.taints = sinks_after(f.collection);
+    std::vector<uint32_t> set_of_comp(reach_.size(), UINT32_MAX);  // component -> its taint set
+    for (auto& f : report_.findings) {
+      uint32_t& set = set_of_comp[comp_[f.collection]];
+      if (set == UINT32_MAX) {
+        set = static_cast<uint32_t>(report_.taint_sets.size());
+        report_.taint_sets.push_back(sinks_after(f.collection));
+      }
+      f.taints = set;
+    }
     std::stable_sort(report_.findings.begin(), report_.findings.end(), [](const Finding& a, const Finding& b) {
       return std::tie(a.span.file, a.span.line, a.span.col) < std::tie(b.span.file, b.span.line, b.span.col);
     });
@@ -530,7 +621,7 @@ class Analyzer {
     f.collection = rule.head;
     f.span = rule.ast->span;
     f.source = kClockOrigin;
-    f.path = {Hop{rule.head, rule.ast->span, r, timing_of(rule.op), true}};
+    f.path = new_hop(Hop{rule.head, rule.ast->span, r, timing_of(rule.op), true}, kNoHop);
     const std::string head = "`" + p_.collections[rule.head].name + "`";
     if (what == "now") {
       f.message = "point of order: " + head + " is derived from now() (wall-clock time), which differs from run to run";
@@ -556,55 +647,91 @@ class Analyzer {
       }
   }
 
-  // The shortest chain of edges from `source` to `target` (any timing), as hops with spans. One
-  // breadth-first tree per source, shared by all of its findings. The clock's tree starts at
-  // every rule that reads it.
-  std::vector<Hop> path_from(CollectionId source, CollectionId target) {
-    auto [it, fresh] = bfs_trees_.try_emplace(source);
-    std::vector<uint32_t>& via = it->second;
-    constexpr uint32_t kRoot = UINT32_MAX - 1;  // a start of the search (for the clock: via its rule)
-    std::vector<uint32_t>& clock_rule = clock_via_;
-    if (fresh) {
-      via.assign(p_.collections.size(), UINT32_MAX);
-      std::deque<CollectionId> q;
-      if (source == kClockOrigin) {
-        clock_rule.assign(p_.collections.size(), UINT32_MAX);
-        for (uint32_t r : clock_rules_) {
-          CollectionId h = p_.rules[r].head;
-          if (via[h] != UINT32_MAX) continue;
-          via[h] = kRoot;
-          clock_rule[h] = r;
-          q.push_back(h);
-        }
-      } else {
-        via[source] = kRoot;
-        q.push_back(source);
+  // ---- paths: one breadth-first tree per source over edges of any timing, shared by all of its
+  // findings; the clock's tree starts at every rule that reads it. Hops are made on demand, once
+  // per (source, collection), so findings whose paths share a prefix share its hops.
+  static constexpr uint32_t kUnreached = UINT32_MAX, kRoot = UINT32_MAX - 1;
+  struct Tree {
+    std::vector<uint32_t> via;        // the edge into each collection, kRoot at a start, kUnreached
+    std::vector<uint32_t> depth;      // edges from the start
+    std::vector<uint32_t> hop;        // its hop in report_.hops, once made
+    std::vector<uint32_t> root_rule;  // the clock's tree: the rule reading the clock, per start
+  };
+
+  Tree& tree(CollectionId source) {
+    auto [it, fresh] = trees_.try_emplace(source);
+    Tree& t = it->second;
+    if (!fresh) return t;
+    size_t n = p_.collections.size();
+    t.via.assign(n, kUnreached);
+    t.depth.assign(n, 0);
+    t.hop.assign(n, kNoHop);
+    std::deque<CollectionId> q;
+    if (source == kClockOrigin) {
+      t.root_rule.assign(n, UINT32_MAX);
+      for (uint32_t r : clock_rules_) {
+        CollectionId h = p_.rules[r].head;
+        if (t.via[h] != kUnreached) continue;
+        t.via[h] = kRoot;
+        t.root_rule[h] = r;
+        q.push_back(h);
       }
-      while (!q.empty()) {
-        CollectionId c = q.front();
-        q.pop_front();
-        for (uint32_t id : g_.out(c)) {
-          CollectionId d = g_.edges()[id].to;
-          if (via[d] != UINT32_MAX) continue;
-          via[d] = id;
-          q.push_back(d);
-        }
+    } else {
+      t.via[source] = kRoot;
+      q.push_back(source);
+    }
+    while (!q.empty()) {
+      CollectionId c = q.front();
+      q.pop_front();
+      for (uint32_t id : g_.out(c)) {
+        CollectionId d = g_.edges()[id].to;
+        if (t.via[d] != kUnreached) continue;
+        t.via[d] = id;
+        t.depth[d] = t.depth[c] + 1;
+        q.push_back(d);
       }
     }
-    std::vector<Hop> hops;
+    return t;
+  }
+
+  // How many hops the path from `source` to `target` has.
+  uint32_t path_length(CollectionId source, CollectionId target) {
+    const Tree& t = tree(source);
+    if (t.via[target] == kUnreached) return source == kClockOrigin ? 0 : 1;
+    return t.depth[target] + 1;
+  }
+
+  uint32_t new_hop(const Hop& h, uint32_t parent) {
+    uint32_t length = parent == kNoHop ? 1 : report_.hops[parent].length + 1;
+    report_.hops.push_back({h, parent, length});
+    return static_cast<uint32_t>(report_.hops.size() - 1);
+  }
+
+  // The last hop of the shortest chain of edges from `source` to `target`: the source's
+  // declaration (or the rule reading the clock), then one hop per rule that carries the data.
+  uint32_t hop_to(CollectionId source, CollectionId target) {
+    Tree& t = tree(source);
+    if (t.via[target] == kUnreached) {
+      if (source == kClockOrigin) return kNoHop;
+      target = source;  // only the source itself
+    }
+    // Walk back to the nearest collection whose hop exists (or a start), then make hops forwards.
+    std::vector<CollectionId> chain;
     CollectionId c = target;
-    for (; via[c] != UINT32_MAX && via[c] != kRoot; c = g_.edges()[via[c]].from) {
-      const Edge& e = g_.edges()[via[c]];
-      hops.push_back({c, p_.rules[e.rule].ast->span, e.rule, e.timing});
+    for (; t.hop[c] == kNoHop && t.via[c] != kRoot; c = g_.edges()[t.via[c]].from) chain.push_back(c);
+    if (t.hop[c] == kNoHop) {  // a start
+      if (source == kClockOrigin) {
+        const auto& rule = p_.rules[t.root_rule[c]];
+        t.hop[c] = new_hop(Hop{c, rule.ast->span, t.root_rule[c], timing_of(rule.op), true}, kNoHop);
+      } else {
+        t.hop[c] = new_hop(Hop{source, p_.collections[source].name_span, UINT32_MAX, Timing::Async}, kNoHop);
+      }
     }
-    if (source == kClockOrigin && via[c] == kRoot) {
-      const auto& rule = p_.rules[clock_rule[c]];
-      hops.push_back({c, rule.ast->span, clock_rule[c], timing_of(rule.op), true});
-    } else if (source != kClockOrigin) {
-      hops.push_back({source, p_.collections[source].name_span, UINT32_MAX, Timing::Async});
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      const Edge& e = g_.edges()[t.via[*it]];
+      t.hop[*it] = new_hop(Hop{*it, p_.rules[e.rule].ast->span, e.rule, e.timing}, t.hop[e.from]);
     }
-    std::reverse(hops.begin(), hops.end());
-    return hops;
+    return t.hop[target];
   }
 
   // The sinks reachable from each collection, as bit sets over the strongly connected
@@ -669,8 +796,8 @@ class Analyzer {
     }
     // Bud's rule: coordinate at the last asynchronous edge before the non-monotone one.
     const Hop* boundary = nullptr;
-    for (const auto& h : f.path)
-      if (h.timing == Timing::Async) boundary = &h;
+    for (uint32_t h = f.path; h != kNoHop && !boundary; h = report_.hops[h].parent)
+      if (report_.hops[h].hop.timing == Timing::Async) boundary = &report_.hops[h].hop;
     if (boundary) {
       const auto& c = p_.collections[boundary->collection];
       f.remedies.push_back("or coordinate at the last asynchronous edge before it: deliver `" + c.name +
@@ -682,18 +809,22 @@ class Analyzer {
   const sema::Program& p_;
   const DependencyGraph& g_;
   CalmReport report_;
-  std::vector<std::map<CollectionId, uint8_t>> state_;  // per collection: origin -> label bit set
+  std::vector<CollectionId> origins_;                   // where paths start, numbered for the bit sets
+  size_t words_ = 0;                                      // 64-bit words per bit set of origins
+  std::vector<uint64_t> state_;                           // per collection, per label: a bit set of origins
+  std::vector<uint8_t> label_mask_;                       // per collection: the labels of its paths
   const std::set<std::string>& diffluent_;
   std::vector<std::vector<uint32_t>> writers_;               // rules whose head is each collection
   std::vector<uint32_t> clock_rules_;                         // rules that read time
+  std::vector<bool> clock_rule_, race_rule_;                  // per rule
+  std::vector<CollectionId> log_of_;                          // per collection: see log_of
   bool has_async_ = false;                                    // some channel is received, or a timer runs
   std::vector<bool> async_reach_;
   std::vector<Temporal> temporal_;
   std::vector<bool> ephemeral_, grows_;
-  std::vector<uint32_t> clock_via_;                           // the clock's tree: the rule reading it, per start
-  std::set<uint32_t> race_rules_;
   std::vector<Finding> pending_races_;
-  std::map<CollectionId, std::vector<uint32_t>> bfs_trees_;   // source -> edge into each node
+  std::unordered_map<CollectionId, Tree> trees_;              // per source (or the clock)
+  std::unordered_map<CollectionId, std::pair<CollectionId, uint32_t>> nearest_;  // target -> (origin, last hop)
   std::vector<uint32_t> comp_;                                // component of each collection
   std::vector<std::vector<uint64_t>> reach_;                  // component -> reachable sinks
 };

@@ -40,6 +40,16 @@ struct Hop {
   bool reads_clock = false;   // the rule reads time into `collection` (a path from kClockOrigin)
 };
 
+inline constexpr uint32_t kNoHop = UINT32_MAX;
+// A hop in the report's shared table of paths. The paths from one source are branches of one
+// shortest-path tree, so each hop names the hop before it and a finding names only its last hop:
+// the report (and its JSON) grows with the hops used, not with findings times path length.
+struct PathHop {
+  Hop hop;
+  uint32_t parent = kNoHop;  // the previous hop, kNoHop at the start (the source, or a clock read)
+  uint32_t length = 1;       // hops from the start to this one, both included
+};
+
 enum class FindingKind { PointOfOrder, Race };
 const char* to_string(FindingKind k);
 
@@ -52,8 +62,8 @@ struct Finding {
   Span span;                 // the operation itself (the `not` atom, the aggregate, the operator)
   Span other;                // a race: the other transient atom
   sema::CollectionId source = sema::kNoCollection;      // the asynchronous source reaching it, or kClockOrigin
-  std::vector<Hop> path;     // from the source to the operation's input
-  std::vector<sema::CollectionId> taints;               // sinks whose contents it affects
+  uint32_t path = kNoHop;    // its last hop in CalmReport::hops (from the source to the operation's input)
+  uint32_t taints = 0;       // the sinks whose contents it affects: an index in CalmReport::taint_sets
   std::vector<std::string> remedies;
   bool suppressed = false;
   std::string suppression_reason;
@@ -66,6 +76,11 @@ struct CalmReport {
   std::vector<sema::CollectionId> sources;    // where data enters: inputs (tick 0), channels received, periodics
   std::vector<sema::CollectionId> sinks;      // outputs, channels sent to, stdout if written
   std::vector<Finding> findings;
+  std::vector<PathHop> hops;                  // the findings' paths, shared (see PathHop)
+  std::vector<std::vector<sema::CollectionId>> taint_sets;  // distinct sets of sinks, sorted, shared by findings
+  // The hops of a finding's path, from the source to the operation's input.
+  std::vector<Hop> path_of(const Finding& f) const;
+  const std::vector<sema::CollectionId>& taints_of(const Finding& f) const { return taint_sets.at(f.taints); }
   size_t unsuppressed() const;
   // Some sink is diffluent, or a finding was not suppressed. A suppressed finding is
   // acknowledged, not fixed: the verdict stays honest while the exit status ignores it.

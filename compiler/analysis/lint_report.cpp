@@ -1,7 +1,11 @@
 #include "analysis/lint_report.h"
 
+#include <cctype>
+#include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <tuple>
 #include <sstream>
 
 namespace bloom::analysis {
@@ -14,36 +18,83 @@ std::string name(const sema::Program& p, sema::CollectionId c) {
 }
 
 
-Diagnostic to_diagnostic(const sema::Program& p, const Finding& f) {
-  Diagnostic d;
-  d.severity = Severity::Warning;
-  d.code = to_string(f.kind);
-  d.span = f.span;
-  d.message = (f.suppressed ? "(suppressed) " : "") + f.message;
-  if (f.kind == FindingKind::Race) d.note(f.other, "the other side of the join");
-  for (const auto& h : f.path) {
-    if (h.reads_clock)
-      d.note(h.span, "reads the clock into `" + name(p, h.collection) + "` here");
-    else if (h.rule == UINT32_MAX)
-      d.note(h.span, "`" + name(p, h.collection) + "` is an asynchronous source (" + sema::to_string(p.collections[h.collection].kind) + ")");
-    else
-      d.note(h.span, std::string(h.timing == Timing::Async ? "sent asynchronously" : h.timing == Timing::Deferred ? "carried to the next tick" : "derived") +
-                         " into `" + name(p, h.collection) + "` here");
+// Notes longer than this shared prefix are not repeated in text: a path that joins one printed
+// for an earlier finding says so in one line (each hop is printed in full once).
+constexpr uint32_t kSharedPrefix = 2;
+// Sinks named in a text report's `affects:` line; JSON lists them all.
+constexpr size_t kTaintsShown = 10;
+
+// The text form of the findings. Paths are shared: a finding whose path joins a path already
+// printed refers to the finding that printed it instead of repeating its hops, so the report
+// grows with the number of hops, not with findings times path length.
+class TextReport {
+ public:
+  TextReport(const SourceManager& sm, const sema::Program& p, const CalmReport& r) : sm_(sm), p_(p), r_(r), shown_(r.hops.size(), kUnshown) {}
+
+  Diagnostic diagnostic(const Finding& f, uint32_t index) {
+    Diagnostic d;
+    d.severity = Severity::Warning;
+    d.code = to_string(f.kind);
+    d.span = f.span;
+    d.message = (f.suppressed ? "(suppressed) " : "") + f.message;
+    if (f.kind == FindingKind::Race) d.note(f.other, "the other side of the join");
+    // The deepest hop of this path already printed; its whole prefix was printed with it.
+    std::vector<uint32_t> fresh;
+    uint32_t joined = kNoHop;
+    for (uint32_t h = f.path; h != kNoHop; h = r_.hops[h].parent) {
+      if (shown_[h] != kUnshown) {
+        joined = h;
+        break;
+      }
+      fresh.push_back(h);
+    }
+    if (joined != kNoHop && r_.hops[joined].length < kSharedPrefix) {
+      for (uint32_t h = joined; h != kNoHop; h = r_.hops[h].parent) fresh.push_back(h);
+      joined = kNoHop;
+    }
+    if (joined != kNoHop) {
+      uint32_t start = joined;
+      while (r_.hops[start].parent != kNoHop) start = r_.hops[start].parent;
+      const Finding& by = r_.findings[shown_[joined]];
+      d.note(Span{}, "`" + name(p_, r_.hops[start].hop.collection) + "` reaches `" + name(p_, r_.hops[joined].hop.collection) + "` by the " +
+                         std::to_string(r_.hops[joined].length) + " hops shown above for the finding at " + sm_.location(by.span));
+    }
+    for (auto it = fresh.rbegin(); it != fresh.rend(); ++it) {
+      if (shown_[*it] == kUnshown) shown_[*it] = index;
+      const Hop& h = r_.hops[*it].hop;
+      if (h.reads_clock)
+        d.note(h.span, "reads the clock into `" + name(p_, h.collection) + "` here");
+      else if (h.rule == UINT32_MAX)
+        d.note(h.span, "`" + name(p_, h.collection) + "` is an asynchronous source (" + sema::to_string(p_.collections[h.collection].kind) + ")");
+      else
+        d.note(h.span, std::string(h.timing == Timing::Async ? "sent asynchronously" : h.timing == Timing::Deferred ? "carried to the next tick" : "derived") +
+                           " into `" + name(p_, h.collection) + "` here");
+    }
+    if (f.suppressed) d.note(Span{}, "suppressed: " + (f.suppression_reason.empty() ? std::string("(no reason given)") : f.suppression_reason));
+    const auto& sinks = r_.taints_of(f);
+    std::string taints;
+    for (size_t i = 0; i < sinks.size() && i < kTaintsShown; ++i) taints += (taints.empty() ? "" : ", ") + name(p_, sinks[i]);
+    if (sinks.size() > kTaintsShown) taints += " and " + std::to_string(sinks.size() - kTaintsShown) + " more (--format json lists them all)";
+    std::string help = taints.empty() ? "" : "affects: " + taints;
+    for (const auto& m : f.remedies) help += (help.empty() ? "" : "\n      ") + m;
+    d.help = help;
+    return d;
   }
-  if (f.suppressed) d.note(Span{}, "suppressed: " + (f.suppression_reason.empty() ? std::string("(no reason given)") : f.suppression_reason));
-  std::string taints;
-  for (auto c : f.taints) taints += (taints.empty() ? "" : ", ") + name(p, c);
-  std::string help = taints.empty() ? "" : "affects: " + taints;
-  for (const auto& r : f.remedies) help += (help.empty() ? "" : "\n      ") + r;
-  d.help = help;
-  return d;
-}
+
+ private:
+  static constexpr uint32_t kUnshown = UINT32_MAX;
+  const SourceManager& sm_;
+  const sema::Program& p_;
+  const CalmReport& r_;
+  std::vector<uint32_t> shown_;  // per hop: the finding that printed it
+};
 
 }  // namespace
 
 void render_lint_text(const SourceManager& sm, const sema::Program& p, const CalmReport& r, std::ostream& out,
                       const RenderOptions& opts) {
-  for (const auto& f : r.findings) render_text(sm, to_diagnostic(p, f), out, opts);
+  TextReport text(sm, p, r);
+  for (uint32_t i = 0; i < r.findings.size(); ++i) render_text(sm, text.diagnostic(r.findings[i], i), out, opts);
   if (!r.findings.empty()) out << "\n";
   for (auto c : r.sinks) {
     Label l = r.collection_label[c];
@@ -62,52 +113,169 @@ void render_lint_text(const SourceManager& sm, const sema::Program& p, const Cal
   out << ")\n";
 }
 
-std::string render_lint_json(const SourceManager& sm, const sema::Program& p, const CalmReport& r) {
-  json outputs = json::array();
-  for (auto c : r.sinks) {
-    json paths = json::array();
-    for (const auto& pl : r.paths[c]) paths.push_back({{"from", name(p, pl.origin)}, {"label", to_string(pl.label)}});
-    outputs.push_back({{"collection", p.collections[c].name},
-                       {"kind", sema::to_string(p.collections[c].kind)},
-                       {"label", to_string(r.collection_label[c])},
-                       {"paths", paths}});
+namespace {
+
+// Writes `j` pretty-printed (indent 2) as if nested `level` levels deep in a larger document.
+void put(std::ostream& out, const json& j, int level) {
+  std::string text = j.dump(2, ' ', false, json::error_handler_t::replace);
+  std::string pad(static_cast<size_t>(2 * level), ' ');
+  size_t from = 0;
+  for (size_t nl; (nl = text.find('\n', from)) != std::string::npos; from = nl + 1) out.write(text.data() + from, static_cast<std::streamsize>(nl + 1 - from)) << pad;
+  out.write(text.data() + from, static_cast<std::streamsize>(text.size() - from));
+}
+
+// Streams an array whose elements `make(i)` builds one at a time: the document is never held
+// in memory whole (a 50,000-rule program has tens of thousands of findings).
+template <typename Make>
+void put_array(std::ostream& out, const std::string& pad, size_t n, int level, Make make) {
+  if (n == 0) {
+    out << "[]";
+    return;
   }
-  json rules = json::array();
-  for (size_t i = 0; i < p.rules.size(); ++i)
-    rules.push_back({{"span", span_json(sm, p.rules[i].ast->span)},
-                     {"head", name(p, p.rules[i].head)},
-                     {"label", to_string(r.rule_label[i])}});
-  json findings = json::array();
-  for (const auto& f : r.findings) {
-    json path = json::array();
-    for (const auto& h : f.path)
-      path.push_back({{"collection", name(p, h.collection)}, {"span", span_json(sm, h.span)}, {"timing", to_string(h.timing)}});
-    json taints = json::array();
-    for (auto c : f.taints) taints.push_back(name(p, c));
+  out << "[";
+  for (size_t i = 0; i < n; ++i) {
+    out << (i ? ",\n" : "\n") << pad << "  ";
+    put(out, make(i), level + 1);
+  }
+  out << "\n" << pad << "]";
+}
+
+}  // namespace
+
+void write_lint_json(const SourceManager& sm, const sema::Program& p, const CalmReport& r, std::ostream& out, int level) {
+  // Paths, sets of sinks and sets of (origin, label) pairs are tables that findings and outputs
+  // point into (docs/lint.md): shared, they make the document grow linearly with the program.
+  auto index = [](uint32_t i) { return i == kNoHop ? json(nullptr) : json(i); };
+  std::map<std::vector<PathLabel>, size_t, bool (*)(const std::vector<PathLabel>&, const std::vector<PathLabel>&)> path_set_of(
+      [](const std::vector<PathLabel>& a, const std::vector<PathLabel>& b) {
+        return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](const PathLabel& x, const PathLabel& y) {
+          return std::tie(x.origin, x.label) < std::tie(y.origin, y.label);
+        });
+      });
+  std::vector<const std::vector<PathLabel>*> path_sets;
+  std::vector<size_t> output_paths;
+  for (auto c : r.sinks) {
+    auto [it, fresh] = path_set_of.emplace(r.paths[c], path_sets.size());
+    if (fresh) path_sets.push_back(&r.paths[c]);
+    output_paths.push_back(it->second);
+  }
+  const std::string pad(static_cast<size_t>(2 * level), ' ');
+  // Keys in alphabetical order, as nlohmann::json writes objects.
+  out << "{\n" << pad << "  \"findings\": ";
+  put_array(out, pad + "  ", r.findings.size(), level + 1, [&](size_t i) {
+    const Finding& f = r.findings[i];
     json j = {{"kind", to_string(f.kind)},       {"operation", f.operation},       {"collection", name(p, f.collection)},
-              {"span", span_json(sm, f.span)},   {"source", name(p, f.source)},    {"path", path},
-              {"taints", taints},                {"remedies", f.remedies},         {"suppressed", f.suppressed},
+              {"span", span_json(sm, f.span)},   {"source", name(p, f.source)},    {"path", index(f.path)},
+              {"taints", f.taints},              {"remedies", f.remedies},         {"suppressed", f.suppressed},
               {"message", f.message}};
     if (f.kind == FindingKind::Race) j["other_span"] = span_json(sm, f.other);
     if (f.suppressed) j["suppression_reason"] = f.suppression_reason;
-    findings.push_back(std::move(j));
-  }
-  json root = {{"verdict", r.needs_coordination() ? "needs-coordination" : "coordination-free"},
-               {"outputs", outputs},
-               {"rules", rules},
-               {"findings", findings}};
-  return root.dump(2, ' ', false, json::error_handler_t::replace);
+    return j;
+  });
+  out << ",\n" << pad << "  \"hops\": ";
+  put_array(out, pad + "  ", r.hops.size(), level + 1, [&](size_t i) {
+    const PathHop& ph = r.hops[i];
+    json j = {{"collection", name(p, ph.hop.collection)}, {"span", span_json(sm, ph.hop.span)}, {"timing", to_string(ph.hop.timing)},
+              {"parent", index(ph.parent)}};
+    if (ph.hop.reads_clock) j["reads_clock"] = true;
+    return j;
+  });
+  out << ",\n" << pad << "  \"outputs\": ";
+  put_array(out, pad + "  ", r.sinks.size(), level + 1, [&](size_t i) {
+    auto c = r.sinks[i];
+    return json{{"collection", p.collections[c].name},
+                {"kind", sema::to_string(p.collections[c].kind)},
+                {"label", to_string(r.collection_label[c])},
+                {"paths", output_paths[i]}};
+  });
+  out << ",\n" << pad << "  \"path_sets\": ";
+  put_array(out, pad + "  ", path_sets.size(), level + 1, [&](size_t i) {
+    json set = json::array();
+    for (const auto& pl : *path_sets[i]) set.push_back({{"from", name(p, pl.origin)}, {"label", to_string(pl.label)}});
+    return set;
+  });
+  out << ",\n" << pad << "  \"rules\": ";
+  put_array(out, pad + "  ", p.rules.size(), level + 1, [&](size_t i) {
+    return json{{"span", span_json(sm, p.rules[i].ast->span)}, {"head", name(p, p.rules[i].head)}, {"label", to_string(r.rule_label[i])}};
+  });
+  out << ",\n" << pad << "  \"taint_sets\": ";
+  put_array(out, pad + "  ", r.taint_sets.size(), level + 1, [&](size_t i) {
+    json names = json::array();
+    for (auto c : r.taint_sets[i]) names.push_back(name(p, c));
+    return names;
+  });
+  out << ",\n" << pad << "  \"verdict\": " << json(r.needs_coordination() ? "needs-coordination" : "coordination-free") << "\n" << pad << "}";
 }
 
-std::string render_lint_sarif(const SourceManager& sm, const sema::Program& p, const CalmReport& r,
-                              const std::string& tool_version) {
+namespace {
+
+// RFC 3986: everything but unreserved characters and `/` is percent-encoded in a path.
+std::string uri_path(const std::string& path) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : path) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') out += static_cast<char>(c);
+    else out += {'%', hex[c >> 4], hex[c & 15]};
+  }
+  return out;
+}
+
+std::string directory_uri(const std::filesystem::path& dir) {
+  std::string s = dir.generic_string();
+  if (s.empty() || s.back() != '/') s += '/';
+  return "file://" + uri_path(s);
+}
+
+}  // namespace
+
+SarifUris::SarifUris(const std::string& program) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path cwd = fs::current_path(ec);
+  if (!ec) bases_.push_back({"SRCROOT", cwd.lexically_normal()});
+  fs::path dir = fs::absolute(program, ec).lexically_normal().parent_path();
+  if (!ec && (bases_.empty() || dir != bases_[0].second)) bases_.push_back({"PROGRAMROOT", dir});
+}
+
+json SarifUris::artifact(const std::string& path) const {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path abs = fs::absolute(path, ec).lexically_normal();
+  if (ec) return {{"uri", uri_path(path)}};
+  for (const auto& [id, base] : bases_) {
+    fs::path rel = abs.lexically_relative(base);
+    if (!rel.empty() && *rel.begin() != "..") {
+      used_.insert(id);
+      return {{"uri", uri_path(rel.generic_string())}, {"uriBaseId", id}};
+    }
+  }
+  return {{"uri", "file://" + uri_path(abs.generic_string())}};
+}
+
+json SarifUris::original_uri_base_ids() const {
+  json bases = json::object();
+  for (const auto& [id, base] : bases_)
+    if (used_.count(id)) bases[id] = {{"uri", directory_uri(base)}};
+  return bases;
+}
+
+json sarif_run(const SourceManager& sm, const sema::Program& p, const CalmReport& r, const std::string& tool_version, SarifUris& uris) {
   auto location = [&](const Span& s, const std::string& msg) {
     json loc = {{"physicalLocation",
-                 {{"artifactLocation", {{"uri", s.valid() ? sm.file(s.file).path : std::string("")}}},
+                 {{"artifactLocation", s.valid() ? uris.artifact(sm.file(s.file).path) : json{{"uri", ""}}},
                   {"region", {{"startLine", std::max<uint32_t>(s.line, 1)}, {"startColumn", std::max<uint32_t>(s.col, 1)},
                               {"endLine", std::max<uint32_t>(s.end_line, 1)}, {"endColumn", std::max<uint32_t>(s.end_col, 1)}}}}}};
     if (!msg.empty()) loc["message"] = {{"text", msg}};
     return loc;
+  };
+  // The collection a finding is about, qualified by its module instance (`q.votes`): two
+  // instances of one module share the source lines, and this tells their results apart.
+  auto logical = [&](sema::CollectionId c) {
+    std::string full = name(p, c);
+    size_t dot = full.rfind('.');
+    json l = {{"name", dot == std::string::npos ? full : full.substr(dot + 1)}, {"fullyQualifiedName", full},
+              {"kind", dot == std::string::npos ? "variable" : "member"}};
+    return l;
   };
   json rules = json::array({
       {{"id", "point-of-order"},
@@ -127,7 +295,7 @@ std::string render_lint_sarif(const SourceManager& sm, const sema::Program& p, c
     std::string text = f.message;
     for (const auto& m : f.remedies) text += "\nRemedy: " + m;
     json flow = json::array();
-    for (const auto& h : f.path)
+    for (const auto& h : r.path_of(f))
       flow.push_back({{"location", location(h.span, "`" + name(p, h.collection) + "`")}});
     flow.push_back({{"location", location(f.span, f.operation)}});
     json res = {{"ruleId", to_string(f.kind)},
@@ -136,14 +304,32 @@ std::string render_lint_sarif(const SourceManager& sm, const sema::Program& p, c
                 {"locations", json::array({location(f.span, "")})},
                 {"codeFlows", json::array({{{"threadFlows", json::array({{{"locations", flow}}})}}})},
                 {"properties", {{"remedies", f.remedies}, {"source", name(p, f.source)}}}};
+    res["locations"][0]["logicalLocations"] = json::array({logical(f.collection)});
+    res["partialFingerprints"] = {{"bloomFinding/v1", std::string(to_string(f.kind)) + ":" + f.operation + ":" + name(p, f.collection) + ":" +
+                                                          std::to_string(f.span.line) + ":" + std::to_string(f.span.col)}};
     if (f.suppressed)
       res["suppressions"] = json::array({{{"kind", "inSource"}, {"justification", f.suppression_reason}}});
     results.push_back(std::move(res));
   }
+  json outputs = json::array();
+  for (auto c : r.sinks)
+    outputs.push_back({{"collection", name(p, c)}, {"kind", sema::to_string(p.collections[c].kind)}, {"label", to_string(r.collection_label[c])}});
   json run = {{"tool", {{"driver", {{"name", "bloom"}, {"version", tool_version}, {"informationUri", "docs/lint.md"}, {"rules", rules}}}}},
-              {"results", results}};
-  json root = {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"}, {"version", "2.1.0"}, {"runs", json::array({run})}};
-  return root.dump(2, ' ', false, json::error_handler_t::replace);
+              {"results", results},
+              {"properties", {{"verdict", r.needs_coordination() ? "needs-coordination" : "coordination-free"}, {"outputs", outputs}}}};
+  json bases = uris.original_uri_base_ids();
+  if (!bases.empty()) run["originalUriBaseIds"] = bases;
+  return run;
+}
+
+json sarif_log(json runs) {
+  return {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"}, {"version", "2.1.0"}, {"runs", std::move(runs)}};
+}
+
+std::string render_lint_sarif(const SourceManager& sm, const sema::Program& p, const CalmReport& r,
+                              const std::string& tool_version) {
+  SarifUris uris(p.modules.empty() ? std::string() : sm.file(p.modules[0]->file).path);
+  return sarif_log(json::array({sarif_run(sm, p, r, tool_version, uris)})).dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 std::string render_lint_dot(const sema::Program& p, const DependencyGraph& g, const CalmReport& r) {

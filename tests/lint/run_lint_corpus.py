@@ -15,8 +15,15 @@ For each case (cwd = this folder):
       "suppressed"  [line, ...]: the lines of the findings marked "suppressed": true (compared
                     as a multiset); when absent, no finding may be suppressed;
       "paths"       optional {collection: [{"from", "label"}]}: the set of (from, label) pairs
-                    of that output's paths must be equal.
-  * `--format sarif` must be valid SARIF 2.1.0 in its required properties (see check_sarif).
+                    of that output's paths (its entry in "path_sets") must be equal.
+    The shared tables must hold together (check_tables): every finding's "path" is null or a
+    hop of "hops" whose "parent" chain ends at a start (null) without a cycle; every "taints"
+    and every output's "paths" is an index into "taint_sets" / "path_sets".
+  * `--format sarif` must be valid SARIF 2.1.0 in its required properties (see check_sarif);
+    every `uriBaseId` must be defined in the run's `originalUriBaseIds`, every result must
+    have a logical location (the qualified collection), the run's `properties.outputs` must
+    give each sink the label of the JSON report, and, with "sarif_logical" in the expected
+    file, the results' logical locations (fullyQualifiedName) must be that multiset.
   * `--format dot` must start with "digraph" and end with "}".
 Prints a FAIL line per difference and a final "N passed, M failed" line; exits 1 on any failure.
 Python 3 standard library only.
@@ -72,9 +79,47 @@ def compare_findings(expected, actual, errors):
         errors.append("unexpected finding %s" % json.dumps(a, sort_keys=True))
 
 
+def path_of(doc, finding):
+    """The hops of a finding's path, from the source: the parent chain from its last hop."""
+    hops, h, seen = [], finding.get("path"), set()
+    while h is not None:
+        if not isinstance(h, int) or not 0 <= h < len(doc.get("hops", [])) or h in seen:
+            return None
+        seen.add(h)
+        hops.append(doc["hops"][h])
+        h = doc["hops"][h].get("parent")
+    return hops[::-1]
+
+
+def check_tables(doc, errors):
+    hops, taint_sets, path_sets = doc.get("hops"), doc.get("taint_sets"), doc.get("path_sets")
+    for key, table in (("hops", hops), ("taint_sets", taint_sets), ("path_sets", path_sets)):
+        if not isinstance(table, list):
+            errors.append("\"%s\" is not a list" % key)
+            return
+    for f in doc.get("findings", []):
+        path = path_of(doc, f)
+        if path is None:
+            errors.append("finding at line %s: \"path\" %r is not a chain of hops" % (span_line(f), f.get("path")))
+        elif path and path[0].get("parent") is not None:
+            errors.append("finding at line %s: its path does not start at a start" % span_line(f))
+        t = f.get("taints")
+        if not isinstance(t, int) or not 0 <= t < len(taint_sets):
+            errors.append("finding at line %s: \"taints\" %r is not an index into \"taint_sets\"" % (span_line(f), t))
+    for o in doc.get("outputs", []):
+        ps = o.get("paths")
+        if not isinstance(ps, int) or not 0 <= ps < len(path_sets):
+            errors.append("output %s: \"paths\" %r is not an index into \"path_sets\"" % (o.get("collection"), ps))
+
+
 def compare_json(exp, doc, errors):
     if not isinstance(doc, dict):
         errors.append("JSON output is not an object")
+        return
+    broken = []
+    check_tables(doc, broken)
+    if broken:
+        errors.extend(broken)
         return
     if "verdict" in exp and doc.get("verdict") != exp["verdict"]:
         errors.append("verdict: expected %r, got %r" % (exp["verdict"], doc.get("verdict")))
@@ -102,7 +147,7 @@ def compare_json(exp, doc, errors):
         o = by_name.get(name)
         if o is None:
             continue  # already reported as a missing output
-        got = {(p.get("from"), p.get("label")) for p in o.get("paths", []) if isinstance(p, dict)}
+        got = {(p.get("from"), p.get("label")) for p in doc["path_sets"][o["paths"]] if isinstance(p, dict)}
         want = {(p["from"], p["label"]) for p in want_paths}
         if got != want:
             errors.append("output %s paths: expected %s, got %s" % (
@@ -122,6 +167,32 @@ def compare_json(exp, doc, errors):
     for f in findings:
         if not isinstance(f.get("suppressed"), bool):
             errors.append("finding at line %s has no boolean \"suppressed\"" % span_line(f))
+
+
+def check_sarif_extras(doc, exp, json_doc, errors):
+    """Relative URIs with their bases, logical locations and the output labels (issue 12)."""
+    run_ = doc["runs"][0]
+    bases = run_.get("originalUriBaseIds") or {}
+    names = []
+    for i, res in enumerate(run_.get("results", [])):
+        for loc in res.get("locations", []):
+            art = loc.get("physicalLocation", {}).get("artifactLocation", {})
+            base = art.get("uriBaseId")
+            if base is not None and base not in bases:
+                errors.append("sarif: results[%d]: uriBaseId %r not in originalUriBaseIds" % (i, base))
+            if base is None and not art.get("uri", "").startswith("file://"):
+                errors.append("sarif: results[%d]: uri %r is neither relative to a base nor absolute" % (i, art.get("uri")))
+            logical = loc.get("logicalLocations") or []
+            if not logical or not logical[0].get("fullyQualifiedName"):
+                errors.append("sarif: results[%d]: no logical location" % i)
+            else:
+                names.append(logical[0]["fullyQualifiedName"])
+    got = {o.get("collection"): o.get("label") for o in (run_.get("properties") or {}).get("outputs", [])}
+    want = {o.get("collection"): o.get("label") for o in json_doc.get("outputs", [])} if isinstance(json_doc, dict) else {}
+    if got != want:
+        errors.append("sarif: properties.outputs %s, the JSON report says %s" % (sorted(got.items()), sorted(want.items())))
+    if "sarif_logical" in exp and sorted(names) != sorted(exp["sarif_logical"]):
+        errors.append("sarif: logical locations %s, expected %s" % (sorted(names), sorted(exp["sarif_logical"])))
 
 
 def check_sarif(text, errors):
@@ -211,6 +282,7 @@ def check_case(bloom, name):
     code, out, err = run(bloom, "json", name)
     if code is None:
         return ["json: " + err]
+    doc = None
     if "exit" in exp and code != exp["exit"]:
         errors.append("exit status %s, expected %s%s" % (
             code, exp["exit"], ("; stderr: " + err.strip()[:300]) if err.strip() else ""))
@@ -227,7 +299,10 @@ def check_case(bloom, name):
     else:
         if "exit" in exp and code != exp["exit"]:
             errors.append("sarif: exit status %s, expected %s" % (code, exp["exit"]))
+        before = len(errors)
         check_sarif(out, errors)
+        if len(errors) == before:
+            check_sarif_extras(json.loads(out), exp, doc, errors)
 
     code, out, err = run(bloom, "dot", name)
     if code is None:

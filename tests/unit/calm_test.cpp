@@ -80,11 +80,36 @@ TEST(Calm, AFindingNamesTheNearestAsynchronousSource) {
     if (f.operation == "negation") {
       negation = true;
       EXPECT_EQ(l.c->program->collections[f.source].name, "msg");
-      EXPECT_EQ(f.path.size(), 2u);  // msg, then the rule into t
+      EXPECT_EQ(l.r.path_of(f).size(), 2u);  // msg, then the rule into t
     }
     for (const auto& r : f.remedies) EXPECT_EQ(r.find("tick()"), std::string::npos) << r;
   }
   EXPECT_TRUE(negation);
+}
+
+TEST(Calm, FindingsDownstreamOfEachOtherShareTheHopsOfTheirPaths) {
+  // msg -> a -> b, with a negation of a and of b: the second path extends the first, so the
+  // report holds 3 hops (msg, a, b), not 2 + 3, and each finding names only its last one.
+  auto l = lint(
+      "channel msg(@to: addr, x: int);\ntable z(x: int);\nz(1);\ntable a(x: int);\ntable b(x: int);\n"
+      "output o1(x: int);\noutput o2(x: int);\na(x) <= msg(_, x);\nb(x) <= a(x);\n"
+      "o1(x) <= z(x), not a(x);\no2(x) <= z(x), not b(x);\n");
+  ASSERT_EQ(l.r.findings.size(), 2u);
+  const auto& not_a = l.r.findings[0];
+  const auto& not_b = l.r.findings[1];
+  EXPECT_EQ(not_a.span.line, 10u);
+  EXPECT_EQ(not_b.span.line, 11u);
+  EXPECT_EQ(l.r.hops.size(), 3u);
+  ASSERT_NE(not_b.path, analysis::kNoHop);
+  EXPECT_EQ(l.r.hops[not_b.path].parent, not_a.path);  // b's path continues a's
+  EXPECT_EQ(l.r.hops[not_b.path].length, 3u);
+  const auto path = l.r.path_of(not_b);
+  ASSERT_EQ(path.size(), 3u);
+  EXPECT_EQ(l.c->program->collections[path[0].collection].name, "msg");
+  EXPECT_EQ(l.c->program->collections[path[2].collection].name, "b");
+  // Each finding affects its own output: two sets of sinks.
+  EXPECT_NE(not_a.taints, not_b.taints);
+  EXPECT_EQ(l.c->program->collections[l.r.taints_of(not_b).at(0)].name, "o2");
 }
 
 TEST(Calm, AChannelThatArrivesDiffluentMakesWhatItFeedsDiffluent) {
@@ -130,11 +155,13 @@ TEST(Calm, CountOverAChannelIsAPointOfOrderWithPathAndRemedies) {
   EXPECT_EQ(f.span.line, 5u);
   EXPECT_EQ(f.span.col, 3u);
   EXPECT_EQ(l.c->program->collections[f.source].name, "vote");
-  ASSERT_EQ(f.path.size(), 2u);  // vote (source) -> seen
-  EXPECT_EQ(l.c->program->collections[f.path[1].collection].name, "seen");
-  EXPECT_EQ(f.path[1].span.line, 4u);
-  ASSERT_EQ(f.taints.size(), 1u);
-  EXPECT_EQ(l.c->program->collections[f.taints[0]].name, "n");
+  const auto path = l.r.path_of(f);
+  ASSERT_EQ(path.size(), 2u);  // vote (source) -> seen
+  EXPECT_EQ(l.c->program->collections[path[1].collection].name, "seen");
+  EXPECT_EQ(path[1].span.line, 4u);
+  const auto& taints = l.r.taints_of(f);
+  ASSERT_EQ(taints.size(), 1u);
+  EXPECT_EQ(l.c->program->collections[taints[0]].name, "n");
   ASSERT_FALSE(f.remedies.empty());
   EXPECT_NE(f.remedies[0].find("threshold"), std::string::npos);
   EXPECT_NE(f.remedies.back().find("vote"), std::string::npos);  // the coordination boundary
