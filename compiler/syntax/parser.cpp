@@ -8,6 +8,7 @@
 #include <antlr4-runtime.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <map>
 #include <cmath>
@@ -215,10 +216,7 @@ class SilentListener : public antlr4::BaseErrorListener {
 
 class Builder {
  public:
-  Builder(const SourceManager& sm, FileId file, DiagnosticEngine& diags, antlr4::CommonTokenStream& tokens)
-      : sm_(sm), file_(file), diags_(diags) {
-    collect_suppressions(tokens);
-  }
+  Builder(const SourceManager& sm, FileId file, DiagnosticEngine& diags) : sm_(sm), file_(file), diags_(diags) {}
 
   // Lint suppressions live in comments (the lexer's hidden channel), keyed by line.
   void collect_suppressions(antlr4::CommonTokenStream& tokens) {
@@ -242,26 +240,28 @@ class Builder {
     }
   }
 
-  std::unique_ptr<ast::Module> build(BloomParser::ProgramContext* prog) {
-    auto m = std::make_unique<ast::Module>();
-    m->file = file_;
+  // Adds the items of `prog` (the whole file, or a chunk of it and the chunks before it) to `m`.
+  void build(BloomParser::ProgramContext* prog, ast::Module& m) {
     // Import aliases first: `q.votes(x)` is an atom of module q, while `s.contains(x)` with s a
     // variable is a method call. The import list is in this file, so this stays syntactic.
     for (auto* item : prog->item())
       if (auto* imp = item->importDecl()) aliases_.insert(ident(imp->ident()));
-    for (auto* item : prog->item()) {
-      if (item->importDecl()) m->imports.push_back(import(item->importDecl()));
-      else if (item->paramDecl()) m->params.push_back(param(item->paramDecl()));
-      else if (item->constDecl()) m->consts.push_back(constant(item->constDecl()));
-      else if (item->collectionDecl()) m->decls.push_back(collection(item->collectionDecl()));
-      else if (item->periodicDecl()) m->decls.push_back(periodic(item->periodicDecl()));
-      else if (item->latticeDecl()) m->decls.push_back(lattice(item->latticeDecl()));
-      else if (item->clause()) clause(item->clause(), *m);
-    }
-    return m;
+    build_items(prog, m);
   }
 
  private:
+  void build_items(BloomParser::ProgramContext* prog, ast::Module& m) {
+    for (auto* item : prog->item()) {
+      if (item->importDecl()) m.imports.push_back(import(item->importDecl()));
+      else if (item->paramDecl()) m.params.push_back(param(item->paramDecl()));
+      else if (item->constDecl()) m.consts.push_back(constant(item->constDecl()));
+      else if (item->collectionDecl()) m.decls.push_back(collection(item->collectionDecl()));
+      else if (item->periodicDecl()) m.decls.push_back(periodic(item->periodicDecl()));
+      else if (item->latticeDecl()) m.decls.push_back(lattice(item->latticeDecl()));
+      else if (item->clause()) clause(item->clause(), m);
+    }
+  }
+
   Span span(antlr4::ParserRuleContext* ctx) const {
     Span s = token_span(file_, ctx->getStart());
     antlr4::Token* stop = ctx->getStop();
@@ -393,6 +393,16 @@ class Builder {
       depth_reported_ = true;
       return std::make_unique<ast::Expr>(ast::ExprKind::Int, s);
     }
+    // The alternatives are distinct classes, so the order of the tests is free: the most common
+    // (names, then constants) first, as each failed dynamic_cast costs a walk of the type info.
+    if (auto* n = dynamic_cast<BloomParser::NameContext*>(c)) {
+      ast::QualifiedName q = qname(n->qname());
+      if (q.parts.size() == 1 && q.parts[0] == "_") return std::make_unique<ast::Expr>(ast::ExprKind::Wildcard, s);
+      auto e = std::make_unique<ast::Expr>(ast::ExprKind::Name, s);
+      e->name = std::move(q);
+      return e;
+    }
+    if (auto* k = dynamic_cast<BloomParser::ConstantContext*>(c)) return literal_value(k->literalValue());
     if (auto* m = dynamic_cast<BloomParser::MethodCallContext*>(c)) {
       auto e = std::make_unique<ast::Expr>(ast::ExprKind::Method, s);
       auto list = m->expr();
@@ -473,14 +483,6 @@ class Builder {
       e->args = std::move(args);
       return e;
     }
-    if (auto* n = dynamic_cast<BloomParser::NameContext*>(c)) {
-      ast::QualifiedName q = qname(n->qname());
-      if (q.parts.size() == 1 && q.parts[0] == "_") return std::make_unique<ast::Expr>(ast::ExprKind::Wildcard, s);
-      auto e = std::make_unique<ast::Expr>(ast::ExprKind::Name, s);
-      e->name = std::move(q);
-      return e;
-    }
-    if (auto* k = dynamic_cast<BloomParser::ConstantContext*>(c)) return literal_value(k->literalValue());
     if (auto* p = dynamic_cast<BloomParser::ParenContext*>(c)) {
       auto e = expr(p->expr(), depth + 1);
       e->span = s;  // include the parentheses, so carets cover what the user wrote
@@ -770,6 +772,105 @@ bool nesting_ok(antlr4::CommonTokenStream& tokens, FileId file, DiagnosticEngine
   return true;
 }
 
+// A large file is parsed in chunks of about this many statements, each with its own token stream
+// and parse tree, freed once its AST is built: ANTLR keeps every token and tree node of a parse
+// alive until the parser goes, about 20 KB per rule, which dominated the front end's memory.
+constexpr size_t kChunkStatements = 256;
+
+// Byte offsets where `text` can be cut into chunks: the first is 0; each other is the start of a
+// line after a `;` (outside strings and comments, with only comments after it on its line, so a
+// trailing suppression comment stays with its rule). No cut comes before an `import`, so every
+// alias is known before the first clause is built. Only a guess at the lexer's view: a cut it
+// disagrees with makes a chunk fail to parse, and the file is then parsed whole.
+std::vector<std::pair<size_t, uint32_t>> chunk_starts(std::string_view text) {
+  std::vector<std::pair<size_t, uint32_t>> cuts{{0, 1}};  // (offset, line)
+  size_t n = text.size(), statements = 0, last_import = 0;
+  uint32_t line = 1;
+  bool after_semi = false;
+  auto ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  for (size_t i = 0; i < n; ++i) {
+    char c = text[i];
+    if (c == '\n') {
+      ++line;
+      if (after_semi && statements >= kChunkStatements) {
+        cuts.push_back({i + 1, line});
+        statements = 0;
+      }
+      after_semi = false;
+    } else if (c == '"') {  // a string ends at its quote or, unterminated, at the end of the line
+      size_t j = i + 1;
+      while (j < n && text[j] != '"' && text[j] != '\n' && text[j] != '\r')
+        j += text[j] == '\\' && j + 1 < n && text[j + 1] != '\n' && text[j + 1] != '\r' ? 2 : 1;
+      i = j < n && text[j] == '"' ? j : j - 1;
+      after_semi = false;
+    } else if (c == '/' && i + 1 < n && text[i + 1] == '/') {
+      while (i + 1 < n && text[i + 1] != '\n') ++i;
+    } else if (c == '/' && i + 1 < n && text[i + 1] == '*') {
+      size_t end = text.find("*/", i + 2);
+      size_t stop = end == std::string_view::npos ? n : end + 2;
+      line += static_cast<uint32_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(i), text.begin() + static_cast<std::ptrdiff_t>(stop), '\n'));
+      i = stop - 1;
+    } else if (c == ';') {
+      ++statements;
+      after_semi = true;
+    } else if (c != ' ' && c != '\t' && c != '\r') {
+      after_semi = false;
+      if (ident(c) && (i == 0 || !ident(text[i - 1]))) {
+        if (text.substr(i, 6) == "import" && (i + 6 >= n || !ident(text[i + 6]))) last_import = i;
+        while (i + 1 < n && ident(text[i + 1])) ++i;
+      }
+    }
+  }
+  while (cuts.size() > 1 && cuts[1].first <= last_import) cuts.erase(cuts.begin() + 1);
+  return cuts;
+}
+
+// Parses `text` (a chunk of the file starting at `first_line`) with SLL prediction only and adds
+// its items to `m`. False when the chunk does not parse that way or reports an error: the caller
+// then parses the whole file the usual way, so diagnostics never depend on the chunking.
+bool parse_chunk(std::string_view text, uint32_t first_line, FileId file, Builder& builder, ast::Module& m, DiagnosticEngine& diags) {
+  antlr4::ANTLRInputStream input(text.data(), text.size());
+  BloomLexer lexer(&input);
+  lexer.setLine(first_line);
+  SilentListener silent;
+  lexer.removeErrorListeners();
+  lexer.addErrorListener(&silent);
+  antlr4::CommonTokenStream tokens(&lexer);
+  tokens.fill();
+  if (!nesting_ok(tokens, file, diags)) return false;
+  BloomParser parser(&tokens);
+  parser.removeErrorListeners();
+  parser.addErrorListener(&silent);
+  parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(antlr4::atn::PredictionMode::SLL);
+  parser.setErrorHandler(std::make_shared<antlr4::BailErrorStrategy>());
+  BloomParser::ProgramContext* tree = nullptr;
+  try {
+    tree = parser.program();
+  } catch (const antlr4::ParseCancellationException&) {
+    return false;
+  }
+  builder.collect_suppressions(tokens);
+  builder.build(tree, m);
+  return !diags.has_errors();
+}
+
+// The chunked parse of a large file, or null when it is small or a chunk needs the full parse.
+std::unique_ptr<ast::Module> parse_chunked(const SourceManager& sm, FileId file, DiagnosticEngine& diags) {
+  std::string_view text = sm.file(file).text;
+  auto cuts = chunk_starts(text);
+  if (cuts.size() < 2) return nullptr;
+  DiagnosticEngine local;  // kept only if every chunk parses: warnings such as unknown suppressions
+  Builder builder(sm, file, local);
+  auto m = std::make_unique<ast::Module>();
+  m->file = file;
+  for (size_t k = 0; k < cuts.size(); ++k) {
+    size_t end = k + 1 < cuts.size() ? cuts[k + 1].first : text.size();
+    if (!parse_chunk(text.substr(cuts[k].first, end - cuts[k].first), cuts[k].second, file, builder, *m, local)) return nullptr;
+  }
+  for (const auto& d : local.all()) diags.add(d);
+  return m;
+}
+
 }  // namespace
 
 std::unique_ptr<ast::Module> parse_module(const SourceManager& sm, FileId file, DiagnosticEngine& diags) {
@@ -789,6 +890,7 @@ std::unique_ptr<ast::Module> parse_module(const SourceManager& sm, FileId file, 
         .with_help("bloom sources are UTF-8 text; this byte sequence is not");
     return empty();
   }
+  if (auto m = parse_chunked(sm, file, diags)) return m;
   antlr4::ANTLRInputStream input(src.text);
   BloomLexer lexer(&input);
   SilentListener silent;
@@ -825,8 +927,11 @@ std::unique_ptr<ast::Module> parse_module(const SourceManager& sm, FileId file, 
       return empty();
     }
   }
-  Builder builder(sm, file, diags, tokens);
-  return builder.build(tree);
+  Builder builder(sm, file, diags);
+  builder.collect_suppressions(tokens);
+  auto m = empty();
+  builder.build(tree, *m);
+  return m;
 }
 
 }  // namespace bloom

@@ -612,5 +612,53 @@ TEST(SyntaxErrors, ErrorsAreInBloomWordsNotAntlrs) {
   EXPECT_NE(d->message.find("expected"), std::string::npos) << d->message;
 }
 
+// A file of more than a few hundred statements is parsed in chunks (parser.cpp). Its AST must be
+// the one a whole-file parse gives: positions, strings and comments with `;` in them, a
+// suppression comment on the line before a rule just after a cut, and imports after the cuts.
+std::string large_program(size_t statements_before) {
+  std::string text;
+  for (size_t i = 0; i < statements_before; ++i)
+    text += "t(" + std::to_string(i) + ", \"a;b\\\";\"); // x; y\n/* ; */\n";
+  return text;
+}
+
+TEST(Parser, ALargeFileParsedInChunksGivesTheWholeFilesModule) {
+  std::string text = "table t(a: int, s: string);\noutput o(a: int);\n" + large_program(600) +
+                     "// bloom:allow(race) checked by hand\no(x) <= t(x, _);\n" + large_program(600) + "o(x) <= t(x, \"z\");\n";
+  auto p = parse_ok(text);
+  ASSERT_EQ(p->module->facts.size(), 1200u);
+  EXPECT_EQ(p->module->facts[1199].span.line, 2u + 2 * 1199 + 2 + 1);
+  EXPECT_EQ(p->module->facts[700].atom.args[1].expr->text, "a;b\";");
+  ASSERT_EQ(p->module->rules.size(), 2u);
+  EXPECT_EQ(p->module->rules[0].span.line, 2u + 2 * 600 + 2);
+  ASSERT_EQ(p->module->rules[0].suppressions.size(), 1u);
+  EXPECT_EQ(p->module->rules[0].suppressions[0].reason, "checked by hand");
+  EXPECT_EQ(p->module->rules[1].span.line, 2u + 2 * 1200 + 2 + 1);
+  EXPECT_EQ(p->module->rules[1].span.col, 1u);
+}
+
+TEST(Parser, ASyntaxErrorLateInALargeFileIsReportedAsInASmallOne) {
+  auto big = parse("table t(a: int, s: string);\n" + large_program(900) + "t(1, \"x\")\nt(2, \"y\");\n");
+  auto small = parse("table t(a: int, s: string);\nt(1, \"x\")\nt(2, \"y\");\n");
+  ASSERT_EQ(big->diags.all().size(), small->diags.all().size());
+  ASSERT_FALSE(big->diags.all().empty());
+  EXPECT_EQ(big->diags.all()[0].message, small->diags.all()[0].message);
+  EXPECT_EQ(big->diags.all()[0].span.line, small->diags.all()[0].span.line + 2 * 900);
+  EXPECT_EQ(big->diags.all()[0].span.col, small->diags.all()[0].span.col);
+}
+
+TEST(Parser, AnImportAfterManyStatementsStillMakesItsAlias) {
+  // `q.v(x)` is an atom of instance q only if q is an import alias: with the import late in the
+  // file, every clause before it must still see the alias.
+  std::string text = "table t(a: int, s: string);\noutput o(a: int);\no(x) <= q.v(x);\n" + large_program(600) +
+                     "import \"m.bloom\" as q;\n";
+  auto p = parse_ok(text);
+  ASSERT_EQ(p->module->imports.size(), 1u);
+  ASSERT_EQ(p->module->rules.size(), 1u);
+  const auto& lit = p->module->rules[0].body.at(0);
+  EXPECT_EQ(lit.kind, LiteralKind::Positive);
+  EXPECT_EQ(lit.atom.name.parts.size(), 2u);
+}
+
 }  // namespace
 }  // namespace bloom
