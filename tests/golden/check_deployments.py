@@ -6,6 +6,7 @@ one program, and one declared with other columns, are errors naming both declara
 
 Usage: check_deployments.py BLOOM
 """
+import json
 import os
 import re
 import shutil
@@ -87,6 +88,29 @@ def main():
                      "node `log`: needs coordination: it derives from diffluent channel announce", "output heard: D",
                      "node `w1`: coordination-free"]:
             expect(part in p.stdout, f"relay: {part!r} not in:\n{p.stdout}")
+
+        # The same deployment as one JSON document and as one SARIF log.
+        p = run("lint", "--format", "json", os.path.join(relay, "deploy.toml"))
+        expect(p.returncode == 4, f"relay json: exit {p.returncode} {p.stderr}")
+        doc = json.loads(p.stdout) if p.returncode == 4 else {}
+        nodes = {n["name"]: n for n in doc.get("nodes", [])}
+        expect(doc.get("verdict") == "needs-coordination", f"relay json: verdict {doc.get('verdict')}")
+        expect(nodes.get("log", {}).get("verdict") == "needs-coordination" and "diffluent channel announce" in nodes["log"]["reason"]
+               and nodes.get("w1", {}).get("verdict") == "coordination-free", f"relay json: nodes {nodes}")
+        expect({"channel": "announce", "derived_diffluent_by": ["server"]} in doc.get("diffluent_channels", []),
+               f"relay json: diffluent channels {doc.get('diffluent_channels')}")
+        log_reports = [g["report"] for g in doc.get("programs", []) if g["nodes"] == ["log"]]
+        expect(len(log_reports) == 1 and {"collection": "heard", "kind": "output", "label": "D", "paths": 0} in log_reports[0]["outputs"],
+               f"relay json: the log node's report: {log_reports}")
+        p = run("lint", "--format", "sarif", os.path.join(relay, "deploy.toml"))
+        expect(p.returncode == 4, f"relay sarif: exit {p.returncode} {p.stderr}")
+        sarif = json.loads(p.stdout) if p.returncode == 4 else {}
+        props = sarif.get("properties", {})
+        expect(sarif.get("version") == "2.1.0" and len(sarif.get("runs", [])) == len(doc.get("programs", [])),
+               f"relay sarif: {len(sarif.get('runs', []))} runs for {len(doc.get('programs', []))} programs")
+        expect(props.get("verdict") == "needs-coordination" and props.get("nodes", {}).get("log") == "needs-coordination"
+               and props.get("diffluent_channels", {}).get("announce") == ["server"], f"relay sarif: properties {props}")
+        expect(all(r.get("properties", {}).get("outputs") is not None for r in sarif.get("runs", [])), "relay sarif: a run without output labels")
 
         p = run("check", "--format", "json", os.path.join(race, "deploy.toml"))
         expect(p.returncode == 2 and "not available for a deployment" in p.stderr, f"json: exit {p.returncode} {p.stderr}")

@@ -5,6 +5,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "analysis/calm.h"
 #include "analysis/lint_report.h"
@@ -113,9 +114,10 @@ size_t check_channels(const std::string& file, const std::vector<NodeProgram>& n
   return errors;
 }
 
-bool load(const std::string& file, const std::string& format, std::optional<rt::Deployment>& dep) {
-  if (format != "text") {
-    std::cerr << "bloom: error: --format " << format << " is not available for a deployment yet: use text\n";
+bool load(const std::string& file, const std::string& format, const std::set<std::string>& formats, std::optional<rt::Deployment>& dep) {
+  if (!formats.count(format)) {
+    std::cerr << "bloom: error: --format " << format << " is not available for a deployment: use " << fmt::format("{}", fmt::join(formats, ", "))
+              << "\n";
     return false;
   }
   dep = load_deployment(file);
@@ -126,7 +128,7 @@ bool load(const std::string& file, const std::string& format, std::optional<rt::
 
 int check_deployment(const std::string& file, const std::string& format, const std::string& color, bool quiet) {
   std::optional<rt::Deployment> dep;
-  if (!load(file, format, dep)) return kUsage;
+  if (!load(file, format, {"text"}, dep)) return kUsage;
   std::vector<NodeProgram> nodes;
   if (int exit = compile_nodes(file, *dep, color, nodes); exit != kOk) return exit;
   size_t errors = check_channels(file, nodes, quiet);
@@ -143,14 +145,90 @@ int check_deployment(const std::string& file, const std::string& format, const s
   return kOk;
 }
 
+namespace {
+
+// One report per program and params: nodes running the same program with the same params have
+// the same report.
+struct LintGroup {
+  std::string program;
+  std::vector<size_t> members;  // indexes into the deployment's nodes
+  std::string names;            // theirs, comma-separated
+  const analysis::CalmReport* report = nullptr;
+  std::string verdict;          // in words, as the text report prints it
+};
+
+std::string verdict_word(bool needs) { return needs ? "needs-coordination" : "coordination-free"; }
+
+void write_json(const std::string& file, const std::vector<NodeProgram>& nodes, const std::vector<LintGroup>& groups,
+                const std::map<std::string, std::set<std::string>>& diffluent_from, bool needs) {
+  nlohmann::json j_nodes = nlohmann::json::array();
+  for (const auto& g : groups)
+    for (size_t i : g.members)
+      j_nodes.push_back({{"name", nodes[i].node->name}, {"program", g.program}, {"verdict", verdict_word(g.verdict != "coordination-free")},
+                         {"reason", g.verdict}});
+  nlohmann::json channels = nlohmann::json::array();
+  for (const auto& [name, from] : diffluent_from) channels.push_back({{"channel", name}, {"derived_diffluent_by", from}});
+  auto field = [](const std::string& key, const nlohmann::json& value) {
+    std::cout << "  " << nlohmann::json(key) << ": " << value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  // Keys in alphabetical order; each program's report is the single-program document.
+  std::cout << "{\n";
+  field("deployment", file);
+  std::cout << ",\n";
+  field("diffluent_channels", channels);
+  std::cout << ",\n";
+  field("nodes", j_nodes);
+  std::cout << ",\n  \"programs\": [";
+  for (size_t k = 0; k < groups.size(); ++k) {
+    const auto& g = groups[k];
+    const Compilation& c = *nodes[g.members.front()].compilation;
+    nlohmann::json names = nlohmann::json::array();
+    for (size_t i : g.members) names.push_back(nodes[i].node->name);
+    std::cout << (k ? ",\n" : "\n") << "    {\n      \"nodes\": " << names.dump() << ",\n      \"program\": " << nlohmann::json(g.program)
+              << ",\n      \"report\": ";
+    analysis::write_lint_json(c.sources, *c.program, *g.report, std::cout, 3);
+    std::cout << "\n    }";
+  }
+  std::cout << (groups.empty() ? "]" : "\n  ]") << ",\n";
+  field("verdict", verdict_word(needs));
+  std::cout << "\n}\n";
+}
+
+void write_sarif(const std::string& file, const std::vector<NodeProgram>& nodes, const std::vector<LintGroup>& groups,
+                 const std::map<std::string, std::set<std::string>>& diffluent_from, bool needs) {
+  nlohmann::json runs = nlohmann::json::array();
+  nlohmann::json verdicts = nlohmann::json::object();
+  for (const auto& g : groups) {
+    const Compilation& c = *nodes[g.members.front()].compilation;
+    analysis::SarifUris uris(g.program);
+    nlohmann::json run = analysis::sarif_run(c.sources, *c.program, *g.report, BLOOM_VERSION, uris);
+    nlohmann::json names = nlohmann::json::array();
+    for (size_t i : g.members) {
+      names.push_back(nodes[i].node->name);
+      verdicts[nodes[i].node->name] = verdict_word(g.verdict != "coordination-free");
+    }
+    run["automationDetails"] = {{"id", "bloom-lint/" + g.names + "/"}};
+    run["properties"]["nodes"] = names;
+    run["properties"]["program"] = g.program;
+    run["properties"]["verdict"] = verdict_word(g.verdict != "coordination-free");
+    run["properties"]["reason"] = g.verdict;
+    runs.push_back(std::move(run));
+  }
+  nlohmann::json log = analysis::sarif_log(std::move(runs));
+  nlohmann::json channels = nlohmann::json::object();
+  for (const auto& [name, from] : diffluent_from) channels[name] = from;
+  log["properties"] = {{"deployment", file}, {"verdict", verdict_word(needs)}, {"nodes", verdicts}, {"diffluent_channels", channels}};
+  std::cout << log.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+}  // namespace
+
 int lint_deployment(const std::string& file, const std::string& format, const std::string& color) {
   std::optional<rt::Deployment> dep;
-  if (!load(file, format, dep)) return kUsage;
+  if (!load(file, format, {"text", "json", "sarif"}, dep)) return kUsage;
   std::vector<NodeProgram> nodes;
   if (int exit = compile_nodes(file, *dep, color, nodes); exit != kOk) return exit;
   if (check_channels(file, nodes, false)) return kCompileError;
-  // One report per program and params: nodes running the same program with the same params
-  // have the same report.
   std::map<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>, std::vector<size_t>> groups;
   for (size_t i = 0; i < nodes.size(); ++i) groups[{nodes[i].node->program, nodes[i].node->params}].push_back(i);
   // Labels cross the channels: a channel some node derives D arrives D at every node that reads
@@ -174,34 +252,47 @@ int lint_deployment(const std::string& file, const std::string& format, const st
     diffluent = std::move(next);
   }
   bool fails = false;
-  std::vector<std::string> verdicts(nodes.size());
+  std::vector<LintGroup> lint_groups;
   for (const auto& [key, members] : groups) {
-    const NodeProgram& np = nodes[members.front()];
-    const Compilation& c = *np.compilation;
+    const Compilation& c = *nodes[members.front()].compilation;
     const analysis::CalmReport& report = reports[members.front()];
-    std::string names;
-    for (size_t i : members) names += (names.empty() ? "" : ", ") + nodes[i].node->name;
-    std::cout << fmt::format("== node{} {}: {}\n", members.size() == 1 ? "" : "s", names, key.first);
-    analysis::render_lint_text(c.sources, *c.program, report, std::cout, {want_color(color, STDOUT_FILENO)});
+    LintGroup g;
+    g.program = key.first;
+    g.members = members;
+    g.report = &report;
+    for (size_t i : members) g.names += (g.names.empty() ? "" : ", ") + nodes[i].node->name;
     fails = fails || report.fails();
     std::vector<std::string> incoming;  // diffluent channels this program reads
     for (sema::CollectionId src : report.sources)
       if (diffluent.count(c.program->collections[src].name)) incoming.push_back(c.program->collections[src].name);
-    std::string verdict = report.fails() ? fmt::format("needs coordination ({} finding{})", report.unsuppressed(), report.unsuppressed() == 1 ? "" : "s")
-                          : !incoming.empty() && report.needs_coordination()
-                              ? fmt::format("needs coordination: it derives from diffluent channel{} {}", incoming.size() == 1 ? "" : "s",
-                                            fmt::join(incoming, ", "))
-                          : report.needs_coordination() ? "needs coordination (acknowledged findings)"
-                                                        : "coordination-free";
-    for (size_t i : members) verdicts[i] = verdict;
+    g.verdict = report.fails() ? fmt::format("needs coordination ({} finding{})", report.unsuppressed(), report.unsuppressed() == 1 ? "" : "s")
+                : !incoming.empty() && report.needs_coordination()
+                    ? fmt::format("needs coordination: it derives from diffluent channel{} {}", incoming.size() == 1 ? "" : "s",
+                                  fmt::join(incoming, ", "))
+                : report.needs_coordination() ? "needs coordination (acknowledged findings)"
+                                              : "coordination-free";
+    lint_groups.push_back(std::move(g));
   }
-  for (const auto& name : diffluent)
-    std::cout << fmt::format("channel `{}` is diffluent (D) where node{} {} derive{} it\n", name, diffluent_from[name].size() == 1 ? "" : "s",
-                             fmt::join(diffluent_from[name], ", "), diffluent_from[name].size() == 1 ? "s" : "");
-  std::cout << "== " << file << "\n";
-  for (size_t i = 0; i < nodes.size(); ++i) std::cout << fmt::format("node `{}`: {}\n", nodes[i].node->name, verdicts[i]);
-  bool any = fails || std::any_of(verdicts.begin(), verdicts.end(), [](const std::string& v) { return v != "coordination-free"; });
-  std::cout << fmt::format("deployment: {}\n", any ? "needs coordination" : "coordination-free");
+  bool any = fails || std::any_of(lint_groups.begin(), lint_groups.end(), [](const LintGroup& g) { return g.verdict != "coordination-free"; });
+  if (format == "json") {
+    write_json(file, nodes, lint_groups, diffluent_from, any);
+  } else if (format == "sarif") {
+    write_sarif(file, nodes, lint_groups, diffluent_from, any);
+  } else {
+    std::vector<std::string> verdicts(nodes.size());
+    for (const auto& g : lint_groups) {
+      const Compilation& c = *nodes[g.members.front()].compilation;
+      std::cout << fmt::format("== node{} {}: {}\n", g.members.size() == 1 ? "" : "s", g.names, g.program);
+      analysis::render_lint_text(c.sources, *c.program, *g.report, std::cout, {want_color(color, STDOUT_FILENO)});
+      for (size_t i : g.members) verdicts[i] = g.verdict;
+    }
+    for (const auto& name : diffluent)
+      std::cout << fmt::format("channel `{}` is diffluent (D) where node{} {} derive{} it\n", name, diffluent_from[name].size() == 1 ? "" : "s",
+                               fmt::join(diffluent_from[name], ", "), diffluent_from[name].size() == 1 ? "s" : "");
+    std::cout << "== " << file << "\n";
+    for (size_t i = 0; i < nodes.size(); ++i) std::cout << fmt::format("node `{}`: {}\n", nodes[i].node->name, verdicts[i]);
+    std::cout << fmt::format("deployment: {}\n", any ? "needs coordination" : "coordination-free");
+  }
   return fails ? kNeedsCoordination : kOk;
 }
 
