@@ -727,6 +727,21 @@ class Checker {
       if (is_tick(*e.args[0]) && is_zero(*e.args[1])) ctx.tick_reads.erase(e.args[0].get());
       if (is_tick(*e.args[1]) && is_zero(*e.args[0])) ctx.tick_reads.erase(e.args[1].get());
     }
+    // `m.value() >= c` on an lmax (`<=` on an lmin) only ever becomes true, like the threshold
+    // `m >= c` it spells out: not a reveal.
+    auto value_call_of = [&](const ast::Expr& x, Op o) {
+      if (x.kind != ExprKind::Method || x.text != "value" || x.args.size() != 1) return false;
+      auto t = prog_.expr_types.find(x.args[0].get());
+      if (t == prog_.expr_types.end()) return false;
+      return (t->second.kind == TypeKind::LMax && (o == Op::Ge || o == Op::Gt)) || (t->second.kind == TypeKind::LMin && (o == Op::Le || o == Op::Lt));
+    };
+    auto mirrored = [](Op o) { return o == Op::Lt ? Op::Gt : o == Op::Le ? Op::Ge : o == Op::Gt ? Op::Lt : o == Op::Ge ? Op::Le : o; };
+    for (int side = 0; side < 2; ++side) {
+      const ast::Expr& x = *e.args[side];
+      const Type& other = side == 0 ? b : a;
+      if (other.is_lattice() || !value_call_of(x, side == 0 ? op : mirrored(op))) continue;
+      std::erase_if(ctx.reveals, [&](const auto& rv) { return rv.first == x.span; });
+    }
     std::string ops = ast::to_string(op);
     switch (op) {
       case Op::And:

@@ -182,6 +182,21 @@ TEST(Calm, LatticeThresholdStaysMonotoneButRevealIsAPointOfOrder) {
   EXPECT_EQ(reveal.label("n"), Label::D);
 }
 
+TEST(Calm, AThresholdOnTheValueIsStillAThreshold) {
+  // `m.value() >= 10` on an lmax only ever becomes true, as `m >= 10` does; `m.value() <= 10`
+  // and storing the value are reveals.
+  const std::string decls = "channel put(@to: addr, k: int, v: int);\ntable best(k: int, m: lmax<int>) key(k);\n"
+                            "best(k, v) <= put(_, k, v);\noutput o(k: int);\n";
+  auto ge = lint(decls + "o(k) <= best(k, m), m.value() >= 10;\n");
+  EXPECT_TRUE(ge.r.findings.empty());
+  EXPECT_EQ(ge.label("o"), Label::A);
+  auto mirrored = lint(decls + "o(k) <= best(k, m), 10 < m.value();\n");
+  EXPECT_TRUE(mirrored.r.findings.empty());
+  auto le = lint(decls + "o(k) <= best(k, m), m.value() <= 10;\n");
+  EXPECT_EQ(le.kinds(), std::vector<std::string>{"point-of-order:lattice reveal"});
+  EXPECT_EQ(le.label("o"), Label::D);
+}
+
 TEST(Calm, LocalAggregateThenSendIsAsynchronous) {
   auto l = lint(
       "table t(x: int);\nchannel out(@to: addr, n: int);\nt(1); t(2);\n"
