@@ -4,6 +4,7 @@
 #pragma once
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,30 @@ namespace bloom::rt {
 namespace net {
 class Context;
 }
+
+// A node's CURVE keys (docs/security.md): its own pair and every node's public key. Empty (off)
+// for an insecure deployment and for node threads of an in-process run (inproc:// never leaves
+// the process).
+struct NodeKeys {
+  std::string public_key, secret_key;
+  std::vector<std::pair<std::string, std::string>> nodes;  // name -> public key, every node
+  bool on() const { return !secret_key.empty(); }
+};
+
+// The environment variable through which `bloom run D.toml` hands each node process its keys
+// (never on the command line, which every user of the machine can read).
+inline constexpr const char* kKeysEnv = "BLOOM_NODE_KEYS";
+
+// The keys of node `name`: from kKeysEnv when its launcher set it (the variable is then
+// removed), else from the deployment file (every node's `public_key`, this node's
+// `secret_key_file`). Off for an insecure deployment. nullopt with `error` set when a secure
+// deployment gives the node no keys, or its secret key file is unusable.
+std::optional<NodeKeys> keys_for_node(const Deployment& deployment, const std::string& name, std::string& error);
+
+// `bloom keygen NAME [--dir DIR]`: writes a fresh secret key to DIR/NAME.secret (mode 0600,
+// never over an existing file) and prints the lines for the node's table in a deployment file.
+// Returns the exit status (2 when the file cannot be written).
+int keygen(const std::string& name, const std::string& dir);
 
 struct DeployedNodeOptions {
   std::string name;           // this node (a node of `deployment`)
@@ -29,6 +54,7 @@ struct DeployedNodeOptions {
   // The sockets' context: the launcher's for a node thread (inproc:// endpoints connect only
   // within one context); null makes one for this node.
   net::Context* context = nullptr;
+  NodeKeys keys;  // on: CURVE on every connection
 };
 
 // Runs one node until the launcher says finish (with a control endpoint), or until it halts,

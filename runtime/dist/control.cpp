@@ -18,7 +18,8 @@ json report_message(const char* type, const NodeReport& r) {
           {"received", r.messages.received},
           {"dropped", r.dropped},
           {"refused", r.refused},
-          {"queue_full", r.queue_full},
+          {"undeliverable", r.undeliverable},
+          {"send_waits", r.send_waits},
           {"error", r.error},
           {"refusals", r.refusals}};
 }
@@ -97,7 +98,8 @@ bool read(const json& j, const char* key, NodeState& out) {
 bool read_report(const json& j, NodeReport& r) {
   return read(j, "idle", r.idle) && read(j, "state", r.state) && read(j, "ticks", r.ticks) && read(j, "sent", r.messages.sent) &&
          read(j, "received", r.messages.received) && read(j, "dropped", r.dropped) && read(j, "refused", r.refused) &&
-         read(j, "queue_full", r.queue_full) && read(j, "error", r.error) && read(j, "refusals", r.refusals);
+         read(j, "undeliverable", r.undeliverable) &&
+         read(j, "send_waits", r.send_waits) && read(j, "error", r.error) && read(j, "refusals", r.refusals);
 }
 
 std::optional<Message> from_json(const json& j) {

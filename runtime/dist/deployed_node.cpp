@@ -1,13 +1,22 @@
 // One node of a deployment on the network (`bloom node`, or a node thread of `bloom run
 // --in-process`): its Node ticks, the transport carries its messages, and with a launcher it
 // answers on the control channel (dist/control.h).
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
-#include <set>
+#include <sstream>
 #include <stdexcept>
 #include <variant>
 
@@ -15,6 +24,7 @@
 
 #include "dist/cluster.h"
 #include "dist/control.h"
+#include "dist/log_limiter.h"
 #include "net/context.h"
 #include "net/control_channel.h"
 #include "net/transport.h"
@@ -32,11 +42,13 @@ using std::chrono::milliseconds;
 constexpr std::chrono::microseconds kSpinAfterTick(500);
 
 // The Node's way out: each message is encoded, checked against the receiver's size limit, sent
-// and counted.
+// and counted. A message a peer's full queue does not take waits here, in order, and the node
+// ticks no further until every waiting message is out (flow control: while both nodes live, no
+// message is dropped, and what waits is at most one tick's messages).
 class NetLink : public NodeNetwork {
  public:
-  NetLink(net::Transport& transport, const std::string& self, const plan::Program& plan)
-      : transport_(transport), self_(self), plan_(plan) {}
+  NetLink(net::Transport& transport, const std::string& self, const plan::Program& plan, std::function<void(const std::string&)> note)
+      : transport_(transport), self_(self), plan_(plan), note_(std::move(note)) {}
   void attach(net::Codec& codec) { codec_ = &codec; }
   bool knows(std::string_view node) const override { return transport_.knows(node); }
   void send(std::string_view node, uint32_t relation, const Word* rows, size_t count) override {
@@ -53,20 +65,55 @@ class NetLink : public NodeNetwork {
     if (static_cast<int64_t>(bytes.size()) > transport_.max_message_bytes())
       throw RuntimeError(fmt::format("channel `{}`: a message of {} rows to node `{}` takes {} bytes, more than the limit of {} bytes",
                                      channel, count, node, bytes.size(), transport_.max_message_bytes()));
-    switch (transport_.send(node, bytes)) {
-      case net::Transport::SendResult::Sent: ++counts.sent[std::string(node)]; break;
-      case net::Transport::SendResult::QueueFull: ++queue_full; break;
-      case net::Transport::SendResult::UnknownPeer: ++queue_full; break;  // knows() said yes: cannot happen
-    }
+    std::string peer(node);
+    auto& queue = waiting_[peer];
+    if (queue.empty() && try_send(peer, bytes)) return;
+    if (!waiting()) ++send_waits;  // a new wait starts
+    queue.push_back(std::move(bytes));
+    ++waiting_count_;
+  }
+  bool drop_undeliverable(std::string_view node, uint32_t relation) override {
+    ++undeliverable;
+    note_(fmt::format("dropped a tuple on channel `{}` for \"{}\": no node of the deployment has that addr", plan_.relations[relation].name,
+                      excerpt(node)));
+    return true;
+  }
+  // Hands waiting messages to the transport while their peers take them; true when none waits.
+  bool flush() {
+    for (auto& [peer, queue] : waiting_)
+      while (!queue.empty() && try_send(peer, queue.front())) {
+        queue.pop_front();
+        --waiting_count_;
+      }
+    return !waiting();
+  }
+  bool waiting() const { return waiting_count_ > 0; }
+  std::vector<std::string> waiting_for() const {
+    std::vector<std::string> peers;
+    for (const auto& [peer, queue] : waiting_)
+      if (!queue.empty()) peers.push_back(peer);
+    return peers;
   }
   NodeCounts counts;  // received is counted by DeployedNode::take_in
-  uint64_t queue_full = 0;
+  uint64_t undeliverable = 0, send_waits = 0;
 
  private:
+  bool try_send(const std::string& peer, const std::string& bytes) {
+    switch (transport_.send(peer, bytes)) {
+      case net::Transport::SendResult::Sent: ++counts.sent[peer]; return true;
+      case net::Transport::SendResult::QueueFull: return false;
+      case net::Transport::SendResult::UnknownPeer: return true;  // knows() said yes: cannot happen
+    }
+    return false;
+  }
+
   net::Transport& transport_;
   net::Codec* codec_ = nullptr;
   std::string self_;
   const plan::Program& plan_;
+  std::function<void(const std::string&)> note_;
+  std::map<std::string, std::deque<std::string>> waiting_;  // per peer, in send order
+  size_t waiting_count_ = 0;
 };
 
 class DeployedNode {
@@ -83,7 +130,7 @@ class DeployedNode {
   LoopEnd serve();
   void take_arrived_messages();
   bool has_work();
-  bool answer_launcher(bool has_work);
+  bool answer_launcher(bool has_work, bool sending);
   bool tick();
   void wait_for_input(Clock::time_point last_tick);
   void take_in(const std::string& bytes);
@@ -110,7 +157,7 @@ class DeployedNode {
   NodeState state_ = NodeState::Running;
   std::string error_;
   uint64_t dropped_ = 0, refused_ = 0;
-  std::set<std::string> logged_;        // warnings already logged (each is logged once)
+  LogLimiter logged_;                   // warnings caused by the network: bounded, rate-limited
   std::vector<std::string> refusals_;   // the first few distinct ones, for the launcher's report
   int exit_ = 0;                        // 3 once writing the outputs failed
 };
@@ -137,12 +184,28 @@ int DeployedNode::run() {
 std::optional<int> DeployedNode::set_up() {
   const DeploymentNode* me = o_.deployment.find(o_.name);
   if (!me) return fatal(fmt::format("the deployment {} has no node `{}`", o_.deployment.path, o_.name));
+  // inproc:// reaches only sockets of the same process and ZeroMQ context: a node with its own
+  // context (a process) would wait forever for peers it cannot reach.
+  if (!o_.context)
+    for (const auto& n : o_.deployment.nodes)
+      if (n.endpoint.starts_with("inproc://"))
+        return fatal(fmt::format("node `{}` has the endpoint {}, which only threads of one process reach: use tcp:// or ipc:// "
+                                 "(inproc:// works only with `bloom run --in-process`)",
+                                 n.name, n.endpoint));
   net::TransportOptions to;
   to.self = o_.name;
-  to.bind = me->endpoint;
+  std::string unresolved;
+  to.bind = bind_endpoint(me->endpoint, unresolved);
+  if (to.bind.empty()) return fatal(fmt::format("node `{}` cannot listen on {}: {}", o_.name, me->endpoint, unresolved));
+  to.max_message_bytes = o_.deployment.max_message_bytes;
   for (const auto& n : o_.deployment.nodes)
     if (n.name != o_.name) to.peers.push_back({n.name, n.endpoint});
   to.warn = [this](const std::string& w) { note(w); };
+  if (o_.keys.on()) {
+    to.curve.on = true;
+    to.curve.self = {o_.keys.public_key, o_.keys.secret_key};
+    to.curve.peers = o_.keys.nodes;
+  }
   try {
     transport_ = std::make_unique<net::Transport>(context_, to);
   } catch (const std::exception& e) {
@@ -150,7 +213,7 @@ std::optional<int> DeployedNode::set_up() {
     return fatal(what.find(me->endpoint) != std::string::npos ? what
                                                               : fmt::format("node `{}` cannot listen at {}: {}", o_.name, me->endpoint, what));
   }
-  link_ = std::make_unique<NetLink>(*transport_, o_.name, plan_);
+  link_ = std::make_unique<NetLink>(*transport_, o_.name, plan_, [this](const std::string& w) { note(w); });
   NodeOptions no;
   no.name = o_.name;
   no.print_line = o_.print_line;
@@ -177,8 +240,15 @@ DeployedNode::LoopEnd DeployedNode::serve() {
   while (true) {
     if (o_.stop && o_.stop->load()) return LoopEnd::Stopped;
     take_arrived_messages();
+    // While a peer's queue is full the node does not tick (its next messages would only wait
+    // too), but it still takes in messages, so two nodes that flood each other cannot deadlock.
+    const bool sending = !link_->flush();
     const bool work = has_work();
-    if (control_ && answer_launcher(work)) return LoopEnd::Finished;
+    if (control_ && answer_launcher(work, sending)) return LoopEnd::Finished;
+    if (sending) {
+      transport_->wait(link_->waiting_for(), milliseconds(control_ ? 2 : 50));
+      continue;
+    }
     if (!work) {
       wait_for_input(last_tick);
       continue;
@@ -202,14 +272,15 @@ bool DeployedNode::has_work() {
 
 // The launcher's requests are answered between ticks, so a status is always a consistent
 // snapshot. true once told to finish (the outputs are written and `done` is sent).
-bool DeployedNode::answer_launcher(bool has_work) {
+bool DeployedNode::answer_launcher(bool has_work, bool sending) {
   std::string bytes;
   while (control_->receive(bytes, milliseconds(0))) {
     auto request = control::decode(bytes);
     if (!request) continue;
     if (const auto* poll = std::get_if<control::Poll>(&*request)) {
-      // A running node with periodics is never idle: its timers keep it going.
-      const bool idle = state_ != NodeState::Running || (!has_work && !node_->next_timer());
+      // A running node with periodics is never idle: its timers keep it going. Nor is one with
+      // messages waiting for room (even after it halted): they are not counted as sent yet.
+      const bool idle = !sending && (state_ != NodeState::Running || (!has_work && !node_->next_timer()));
       tell(control::Status{poll->wave, report(idle)});
     } else if (std::holds_alternative<control::Finish>(*request)) {
       std::string outputs = write_outputs();
@@ -230,6 +301,11 @@ bool DeployedNode::tick() {
     }
   } catch (const RuntimeError& e) {
     fail(e.what());
+    return control_ != nullptr;
+  } catch (const std::bad_alloc&) {
+    // Like a runtime error: the node stops ticking and keeps the outputs of its completed ticks
+    // (the failed tick has not reached the output logs).
+    fail(fmt::format("out of memory in tick {}", node_->ticks()));
     return control_ != nullptr;
   }
   return true;
@@ -252,10 +328,19 @@ void DeployedNode::wait_for_input(Clock::time_point last_tick) {
 // One inbound message: delivered for the next tick, or refused, or dropped, and counted.
 void DeployedNode::take_in(const std::string& bytes) {
   std::string why;
+  // With CURVE every connection is a node's (its key was checked): a header naming another node
+  // is a forgery by the holder of that key, dropped without counting it for either.
+  const std::string& owner = transport_->last_sender();
+  if (const auto claimed = net::message_sender(bytes); o_.keys.on() && !claimed.empty() && claimed != owner) {
+    ++dropped_;
+    note(fmt::format("dropped a message that names `{}` as its sender but came under the key of node `{}`", excerpt(claimed),
+                     excerpt(owner)));
+    return;
+  }
   if (codec_->decode(bytes, message_, why)) {
     if (!link_->knows(message_.sender)) {  // not a node of the deployment (or claims to be this one)
       ++dropped_;
-      note(fmt::format("dropped a message from `{}`, which is not a node of the deployment", message_.sender));
+      note(fmt::format("dropped a message from `{}`, which is not a node of the deployment", excerpt(message_.sender)));
       return;
     }
     ++link_->counts.received[message_.sender];
@@ -267,14 +352,14 @@ void DeployedNode::take_in(const std::string& bytes) {
     // A node of the deployment sent it: it counts as received (so counts balance), refused.
     ++link_->counts.received[sender];
     ++refused_;
-    std::string line = fmt::format("refused a message from `{}`: {}", sender, why);
+    std::string line = fmt::format("refused a message from `{}`: {}", sender, excerpt(why, 400));
     if (refusals_.size() < 5 && std::find(refusals_.begin(), refusals_.end(), line) == refusals_.end()) refusals_.push_back(line);
     note(line);
     return;
   }
   ++dropped_;
   note(sender.empty() ? fmt::format("dropped a message ({} bytes): {}", bytes.size(), why)
-                      : fmt::format("dropped a message from `{}` ({} bytes): {}", sender, bytes.size(), why));
+                      : fmt::format("dropped a message from `{}` ({} bytes): {}", excerpt(sender), bytes.size(), why));
 }
 
 NodeReport DeployedNode::report(bool idle) const {
@@ -284,7 +369,8 @@ NodeReport DeployedNode::report(bool idle) const {
                     .messages = link_->counts,
                     .dropped = dropped_,
                     .refused = refused_,
-                    .queue_full = link_->queue_full,
+                    .undeliverable = link_->undeliverable,
+                    .send_waits = link_->send_waits,
                     .error = error_,
                     .refusals = refusals_};
 }
@@ -311,6 +397,12 @@ std::string DeployedNode::write_outputs() {
 
 // On its own, a node writes (or prints) its outputs when it halts, fails or is stopped.
 void DeployedNode::finish_alone(bool stopped) {
+  // The last tick's messages may still wait for room (flow control): a bounded while to hand
+  // them over, unless the node was told to stop.
+  const auto until = Clock::now() + std::chrono::seconds(5);
+  while (!link_->flush() && !(o_.stop && o_.stop->load()) && Clock::now() < until) transport_->wait(link_->waiting_for(), milliseconds(50));
+  if (link_->waiting())
+    log_(fmt::format("bloom: warning: node `{}` stops with messages that no peer took (to {})", o_.name, fmt::join(link_->waiting_for(), ", ")));
   std::string text = write_outputs();
   if (!text.empty() && state_ != NodeState::Failed) {
     if (o_.print_line) o_.print_line(text.substr(0, text.size() - 1));
@@ -356,10 +448,105 @@ void DeployedNode::fail(const std::string& message) {
 }
 
 void DeployedNode::note(const std::string& line) {
-  if (logged_.insert(line).second) log_("bloom: warning: node `" + o_.name + "` " + line);
+  for (const auto& l : logged_.admit(line, Clock::now())) log_("bloom: warning: node `" + o_.name + "` " + l);
+}
+
+// The secret key in `path` (one line: 40 characters of Z85), checked against `public_key`.
+std::optional<std::string> read_secret_key(const std::string& path, const std::string& node, const std::string& public_key,
+                                           std::string& error) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec) || std::filesystem::file_size(path, ec) > 4096) {
+    error = fmt::format("the secret key file {} of node `{}` is not a small regular file", path, node);
+    return std::nullopt;
+  }
+  std::ifstream in(path);
+  std::string key;
+  std::getline(in, key);
+  while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
+  if (!net::valid_curve_key(key)) {
+    error = fmt::format("{}: not a CURVE secret key (expected 40 characters of Z85 on the first line, as `bloom keygen` writes)", path);
+    return std::nullopt;
+  }
+  if (net::public_key_of(key) != public_key) {
+    error = fmt::format("{}: this secret key does not belong to the `public_key` of node `{}`", path, node);
+    return std::nullopt;
+  }
+  return key;
 }
 
 }  // namespace
+
+std::optional<NodeKeys> keys_for_node(const Deployment& deployment, const std::string& name, std::string& error) {
+  NodeKeys keys;
+  if (deployment.insecure) return keys;
+  if (const char* env = std::getenv(kKeysEnv)) {
+    // "secret KEY" then "NAME PUBLIC" per node, one a line (written by the launcher).
+    std::istringstream lines(env);
+    std::string first, second;
+    while (lines >> first >> second) {
+      if (first == "secret") keys.secret_key = second;
+      else keys.nodes.emplace_back(first, second);
+    }
+    unsetenv(kKeysEnv);
+    for (const auto& [n, k] : keys.nodes)
+      if (n == name) keys.public_key = k;
+    if (keys.public_key.empty() || net::public_key_of(keys.secret_key) != keys.public_key) {
+      error = fmt::format("node `{}`: the keys from the launcher ({}) do not fit this node", name, kKeysEnv);
+      return std::nullopt;
+    }
+    return keys;
+  }
+  const DeploymentNode* me = deployment.find(name);
+  if (!deployment.has_keys() || !me) {
+    error = fmt::format("the deployment {} gives its nodes no keys: `bloom node` needs every node's `public_key` and its own "
+                        "`secret_key_file` (made by `bloom keygen`), or `insecure = true` for plaintext (docs/security.md)",
+                        deployment.path);
+    return std::nullopt;
+  }
+  if (me->secret_key_file.empty()) {
+    error = fmt::format("node `{}` has no `secret_key_file` in {}: `bloom node` needs its secret key (docs/security.md)", name, deployment.path);
+    return std::nullopt;
+  }
+  auto secret = read_secret_key(me->secret_key_file, name, me->public_key, error);
+  if (!secret) return std::nullopt;
+  keys.public_key = me->public_key;
+  keys.secret_key = *secret;
+  for (const auto& n : deployment.nodes) keys.nodes.emplace_back(n.name, n.public_key);
+  return keys;
+}
+
+int keygen(const std::string& name, const std::string& dir) {
+  if (!valid_node_name(name)) {
+    std::cerr << fmt::format("bloom: error: keygen {}: not a usable node name (letters, digits, `_`, `-`, `.`)\n", name);
+    return 2;
+  }
+  net::KeyPair pair;
+  try {
+    pair = net::generate_keypair();
+  } catch (const std::exception& e) {
+    std::cerr << "bloom: error: " << e.what() << "\n";
+    return 2;
+  }
+  const std::string path = (std::filesystem::path(dir.empty() ? "." : dir) / (name + ".secret")).string();
+  // Readable by this user only, and never over a key that may already be in use.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    std::cerr << fmt::format("bloom: error: keygen: cannot create {}: {}\n", path, std::strerror(errno));
+    return 2;
+  }
+  const std::string text = pair.secret_key + "\n";
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!ok) {
+    std::cerr << fmt::format("bloom: error: keygen: cannot write {}\n", path);
+    std::filesystem::remove(path);
+    return 2;
+  }
+  std::cout << fmt::format("# node `{}`: paste into its [node.{}] table; {} holds its secret key (keep it on its machine only)\n"
+                           "public_key = \"{}\"\nsecret_key_file = \"{}\"\n",
+                           name, name, path, pair.public_key, dir.empty() ? name + ".secret" : path);
+  return 0;
+}
 
 int run_deployed_node(const plan::Program& plan, const DeployedNodeOptions& options) {
   std::optional<net::Context> own;  // outlives the node's sockets

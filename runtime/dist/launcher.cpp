@@ -28,6 +28,7 @@
 #include "dist/quiescence.h"
 #include "net/context.h"
 #include "net/control_channel.h"
+#include "net/transport.h"
 
 namespace bloom::rt {
 
@@ -76,6 +77,7 @@ struct Member {
   bool done = false;    // answered `finish`: its outputs are written, `final_report` holds its counters
   bool dead = false;    // exited or stopped (after `done` too, for a process), or could not run
   bool failed = false;  // had a runtime error, or could not run
+  Clock::time_point last_heard{};  // its last control message (a frozen node stops answering)
   std::string exit_text;  // how it died
   NodeReport final_report;
   std::string outputs;  // its outputs as `name(...)` lines, when there is no -D
@@ -111,6 +113,7 @@ class Launcher {
   enum class Ending { Quiescent, TimedOut, Interrupted, AllDead };
   bool make_output_dirs();
   std::string out_dir_of(const DeploymentNode& node) const;
+  bool make_keys();
   bool start_nodes();
   void start_thread(Member& m, const Deployment& inproc, const plan::Program& plan);
   bool start_process(Member& m);
@@ -126,10 +129,13 @@ class Launcher {
   bool send(const Member& m, const control::Message& message) { return control_.send(m.node->name, control::encode(message)); }
   Ending await_quiescence();
   void start_wave();
+  void last_poll();
   void report_still_busy();
   void finish_nodes();
   void stop_nodes();
   const NodeReport* last_report(const Member& m) const { return m.done ? &m.final_report : quiescence_.latest(m.node->name); }
+  // Died before it finished: nodes that finished are also marked dead once they exit.
+  static bool died(const Member& m) { return m.dead && !m.done; }
   void report();
   void out_line(const std::string& node, const std::string& line);
   void err_line(const std::string& line);
@@ -141,11 +147,22 @@ class Launcher {
   std::mutex print_mu_;          // node threads print through out_line and err_line too
   std::vector<std::unique_ptr<Member>> members_;  // in deployment order
   std::map<std::string, Member*> by_name_;
+  std::map<std::string, net::KeyPair> keys_;  // process mode, unless insecure: each node's CURVE keys
   QuiescenceDetector quiescence_;
   int exit_ = 0;
 };
 
 int Launcher::run() {
+  if (!o_.in_process)
+    for (const auto& n : o_.deployment.nodes)
+      if (n.endpoint.starts_with("inproc://")) {
+        // Node processes cannot reach each other over inproc://: refused before anything starts.
+        err_line(fmt::format("{}:{}:{}: error: node `{}` has the endpoint `{}`, which only threads of one process reach: use "
+                             "tcp:// or ipc://, or run the deployment with --in-process",
+                             o_.deployment.path, n.endpoint_line, n.endpoint_column, n.name, n.endpoint));
+        return 2;
+      }
+  if (!make_keys()) return 2;
   // Every output directory exists before any node starts: returning with a node already
   // running would leave its process behind, or (a joinable thread) abort the launcher.
   if (!make_output_dirs()) return 2;
@@ -157,6 +174,7 @@ int Launcher::run() {
   }
   if (ending == Ending::TimedOut) {
     exit_ = 3;
+    last_poll();
     report_still_busy();
   }
   finish_nodes();
@@ -182,6 +200,40 @@ bool Launcher::make_output_dirs() {
 
 std::string Launcher::out_dir_of(const DeploymentNode& node) const {
   return o_.out_dir.empty() ? "" : (std::filesystem::path(o_.out_dir) / node.name).string();
+}
+
+// CURVE keys for the node processes (docs/security.md): the deployment's own when it names them
+// with their secret key files, else a fresh pair per node for this run only. None in-process
+// (inproc:// never leaves the process) or for an insecure deployment.
+bool Launcher::make_keys() {
+  if (o_.in_process || o_.deployment.insecure) return true;
+  unsetenv(kKeysEnv);  // keys_for_node must read the deployment's files, not an inherited variable
+  for (const auto& n : o_.deployment.nodes) {
+    if (o_.deployment.has_keys() && !n.secret_key_file.empty()) {
+      // keys_for_node reads the file and checks it against the public key.
+      std::string error;
+      auto keys = keys_for_node(o_.deployment, n.name, error);
+      if (!keys) {
+        err_line("bloom: error: " + error);
+        return false;
+      }
+      keys_[n.name] = {keys->public_key, keys->secret_key};
+      continue;
+    }
+    if (o_.deployment.has_keys()) {
+      err_line(fmt::format("{}:{}:{}: error: node `{}` has a `public_key` but no `secret_key_file`: `bloom run` needs every node's secret "
+                           "key, or no keys at all (it then makes keys for the run)",
+                           o_.deployment.path, n.line, n.column, n.name));
+      return false;
+    }
+    try {
+      keys_[n.name] = net::generate_keypair();
+    } catch (const std::exception& e) {
+      err_line(std::string("bloom: error: ") + e.what());
+      return false;
+    }
+  }
+  return true;
 }
 
 // Starts every node, in deployment order. When a process cannot be started, the ones already
@@ -221,6 +273,8 @@ void Launcher::start_thread(Member& m, const Deployment& inproc, const plan::Pro
   m.thread = std::thread([this, &m, &plan] {
     try {
       run_deployed_node(plan, m.options);
+    } catch (const std::bad_alloc&) {
+      err_line(fmt::format("bloom: error: node `{}` ran out of memory", m.node->name));
     } catch (const std::exception& e) {
       err_line(fmt::format("bloom: internal error in node `{}`: {}", m.node->name, e.what()));
     }
@@ -249,6 +303,18 @@ bool Launcher::start_process(Member& m) {
   std::vector<char*> argv;  // built before fork: the child only makes async-signal-safe calls
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // Its keys go in its environment (readable by this user only), never in its arguments.
+  std::vector<std::string> env_text;
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, kKeysEnv, std::strlen(kKeysEnv)) != 0) env_text.emplace_back(*e);
+  if (auto mine = keys_.find(m.node->name); mine != keys_.end()) {
+    std::string keys = fmt::format("{}=secret {}\n", kKeysEnv, mine->second.secret_key);
+    for (const auto& [name, pair] : keys_) keys += fmt::format("{} {}\n", name, pair.public_key);
+    env_text.push_back(std::move(keys));
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
@@ -256,7 +322,7 @@ bool Launcher::start_process(Member& m) {
     if (getppid() != parent) _exit(127);
     dup2(out[1], STDOUT_FILENO);
     dup2(err[1], STDERR_FILENO);
-    execv(argv[0], argv.data());
+    execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
   close(out[1]);
@@ -348,6 +414,7 @@ void Launcher::take_control_messages() {
 
 // What a node's message changes in the launcher's view of it (docs/deploy.md, dist/control.h).
 void Launcher::on_message(Member& m, const control::Message& message) {
+  m.last_heard = Clock::now();
   if (std::holds_alternative<control::Hello>(message)) {
     m.up = true;
   } else if (const auto* status = std::get_if<control::Status>(&message)) {
@@ -404,10 +471,17 @@ void Launcher::mark_dead(Member& m, const std::string& how) {
 Launcher::Ending Launcher::await_quiescence() {
   // At most 1e9 s (beyond that the conversion to the clock's ticks would overflow).
   const double timeout_s = std::isfinite(o_.timeout_s) ? std::clamp(o_.timeout_s, 0.0, 1e9) : 1e9;
-  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
+  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
+  auto last_round = Clock::now();
   while (true) {
     service(milliseconds(quiescence_.in_wave() ? 2 : 5));
-    if (Clock::now() >= deadline) return Ending::TimedOut;
+    // A round takes milliseconds: a long gap means the launcher itself was stopped (SIGSTOP,
+    // a suspended laptop) or starved, and the nodes may all have finished meanwhile. That time
+    // does not count against --timeout: the waves get their chance to see it first.
+    const auto now = Clock::now();
+    if (now - last_round > std::chrono::seconds(1)) deadline += now - last_round;
+    last_round = now;
+    if (now >= deadline) return Ending::TimedOut;
     if (interrupt_.interrupted()) return Ending::Interrupted;
     if (std::all_of(members_.begin(), members_.end(), [](const auto& m) { return m->dead; })) return Ending::AllDead;
     if (!quiescence_.in_wave()) {
@@ -445,17 +519,40 @@ void Launcher::start_wave() {
   }
 }
 
+// At the timeout, a wave stuck on a node that does not answer holds stale answers of the others:
+// one more poll of every live node, for up to a second, so that the report is current. Nodes
+// that do not answer it are named as such.
+void Launcher::last_poll() {
+  std::vector<std::string> live;
+  for (auto& m : members_)
+    if (!m->dead && m->up) live.push_back(m->node->name);
+  quiescence_.abandon_wave();
+  const uint64_t wave = quiescence_.start_wave(live);
+  for (auto& m : members_)
+    if (!m->dead && m->up) send(*m, control::Poll{wave});
+  const auto until = Clock::now() + std::chrono::seconds(1);
+  while (Clock::now() < until && std::any_of(live.begin(), live.end(), [&](const auto& n) { return quiescence_.awaiting(n); }))
+    service(milliseconds(2));
+}
+
 // At the timeout: which nodes were still busy at the last complete wave, and the totals.
 void Launcher::report_still_busy() {
   std::string busy;
   uint64_t sent = 0, received = 0;
+  const auto now = Clock::now();
   for (auto& m : members_) {
     if (m->dead) continue;
-    const NodeReport* r = quiescence_.latest(m->node->name);
+    const NodeReport* r = quiescence_.freshest(m->node->name);
     const uint64_t ms = r ? total(r->messages.sent) : 0, mr = r ? total(r->messages.received) : 0;
     sent += ms;
     received += mr;
+    // A node that does not answer the current wave holds up every wave: it is the one to name
+    // (stopped with SIGSTOP, or stuck in a long tick), whatever its last answer said.
+    const double silent_s = std::chrono::duration<double>(now - m->last_heard).count();
     if (!m->up) busy += fmt::format("\n  node `{}`: never reported (not started?)", m->node->name);
+    else if (quiescence_.awaiting(m->node->name))
+      busy += fmt::format("\n  node `{}`: not answering the launcher for {:.1f} s (stopped, or in a long tick; last seen {}, {} ticks)",
+                          m->node->name, silent_s, r ? state_name(r->state) : "?", r ? r->ticks : 0);
     else if (!r || !r->idle)
       busy += fmt::format("\n  node `{}`: busy ({}, {} ticks, {} messages sent, {} received)", m->node->name,
                           r ? state_name(r->state) : "?", r ? r->ticks : 0, ms, mr);
@@ -509,25 +606,27 @@ void Launcher::stop_nodes() {
   }
 }
 
-// The end of the run: messages lost with dead nodes, refusals, full queues (each makes the exit
-// status 3), and one summary line per node.
+// The end of the run: messages lost with dead nodes, refusals, undeliverable tuples (each makes
+// the exit status 3), and one summary line per node.
 void Launcher::report() {
   std::map<std::string, uint64_t> sent_to;  // messages addressed to each node, by the nodes that did not die
   for (auto& m : members_) {
     const NodeReport* r = last_report(*m);
-    if (!r || (m->dead && !m->done)) continue;
+    if (!r || died(*m)) continue;
     for (const auto& [to, n] : r->messages.sent) sent_to[to] += n;
   }
   for (auto& m : members_) {
     const std::string& name = m->node->name;
     const NodeReport* r = last_report(*m);
     const uint64_t ms = r ? total(r->messages.sent) : 0, mr = r ? total(r->messages.received) : 0;
-    if (m->dead && !m->done) {
+    if (died(*m)) {
       exit_ = 3;
+      // What it had received (at its last answer) from the nodes counted in sent_to. Nodes
+      // that finished well are marked dead too once they exit: they count as senders.
       uint64_t got = 0;
       if (r)
         for (const auto& [from, n] : r->messages.received)
-          if (auto it = by_name_.find(from); it != by_name_.end() && !it->second->dead) got += n;
+          if (auto it = by_name_.find(from); it != by_name_.end() && !died(*it->second)) got += n;
       const uint64_t lost = sent_to[name] > got ? sent_to[name] - got : 0;
       err_line(fmt::format("bloom: node `{}` {}; {} message{} addressed to it {} lost", name, m->exit_text, lost, lost == 1 ? "" : "s",
                            lost == 1 ? "was" : "were"));
@@ -539,15 +638,20 @@ void Launcher::report() {
       exit_ = 3;
       for (const auto& line : r->refusals) err_line(fmt::format("bloom: error: node `{}` {}", name, line));
     }
-    if (r->queue_full > 0) {
+    if (r->undeliverable > 0) {
       exit_ = 3;
-      err_line(fmt::format("bloom: error: node `{}` could not send {} messages: a peer's queue was full", name, r->queue_full));
+      err_line(fmt::format("bloom: error: node `{}` dropped {} tuple{} addressed to addrs that are not nodes of the deployment", name,
+                           r->undeliverable, r->undeliverable == 1 ? "" : "s"));
     }
     if (!o_.quiet)
-      err_line(fmt::format("bloom: node `{}`: {} tick{}, {} message{} sent, {} received, {} dropped{}{}{}", name, r->ticks,
+      err_line(fmt::format("bloom: node `{}`: {} tick{}, {} message{} sent, {} received, {} dropped{}{}{}{}{}", name, r->ticks,
                            r->ticks == 1 ? "" : "s", ms, ms == 1 ? "" : "s", mr, r->dropped,
-                           r->refused ? fmt::format(", {} refused", r->refused) : "", r->state == NodeState::Halted ? ", halted" : "",
-                           m->failed ? ", runtime error" : ""));
+                           r->refused ? fmt::format(", {} refused", r->refused) : "",
+                           r->undeliverable ? fmt::format(", {} undeliverable", r->undeliverable) : "",
+                           r->send_waits ? fmt::format(", waited {} time{} for a peer to take its messages", r->send_waits,
+                                                       r->send_waits == 1 ? "" : "s")
+                                         : "",
+                           r->state == NodeState::Halted ? ", halted" : "", m->failed ? ", runtime error" : ""));
   }
 }
 

@@ -36,7 +36,8 @@ struct NodeReport {
   NodeCounts messages;
   uint64_t dropped = 0;     // inbound bytes that no node of the deployment sent
   uint64_t refused = 0;     // messages from a node of the deployment that failed validation
-  uint64_t queue_full = 0;  // sends refused because a peer's queue was full
+  uint64_t undeliverable = 0;  // tuples addressed to an addr that is no node of the deployment (dropped)
+  uint64_t send_waits = 0;     // times it held back its next tick because a peer's queue was full
   std::string error;        // the runtime error, when failed
   std::vector<std::string> refusals;  // the first few distinct refusal lines
   bool operator==(const NodeReport&) const = default;

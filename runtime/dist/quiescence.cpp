@@ -58,9 +58,21 @@ QuiescenceDetector::Verdict QuiescenceDetector::conclude() {
   return all_idle ? Verdict::Idle : Verdict::Busy;
 }
 
+bool QuiescenceDetector::awaiting(const std::string& node) const {
+  if (!in_wave_) return false;
+  auto it = answers_.find(node);
+  return it != answers_.end() && !it->second.has_value();
+}
+
 const NodeReport* QuiescenceDetector::latest(const std::string& node) const {
   auto it = latest_.find(node);
   return it == latest_.end() ? nullptr : &it->second;
+}
+
+const NodeReport* QuiescenceDetector::freshest(const std::string& node) const {
+  if (in_wave_)
+    if (auto it = answers_.find(node); it != answers_.end() && it->second) return &*it->second;
+  return latest(node);
 }
 
 }  // namespace bloom::rt

@@ -48,8 +48,12 @@ class QuiescenceDetector {
   void node_lost(const std::string& node);
   // Once every polled node has answered: closes the wave and judges it. Waiting before that.
   Verdict conclude();
+  // Whether the current wave polled `node` and still waits for its answer.
+  bool awaiting(const std::string& node) const;
   // The node's report in the last complete wave it took part in; null if none.
   const NodeReport* latest(const std::string& node) const;
+  // Its answer to the current wave if it gave one (newer), else latest().
+  const NodeReport* freshest(const std::string& node) const;
 
  private:
   uint64_t wave_ = 0;

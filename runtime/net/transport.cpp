@@ -2,13 +2,94 @@
 
 #include <sched.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <iostream>
+#include <map>
 #include <stdexcept>
+#include <thread>
 
 #include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 namespace bloom::rt::net {
+
+KeyPair generate_keypair() {
+  char pub[41], sec[41];
+  if (!zmq_has("curve") || zmq_curve_keypair(pub, sec) != 0)
+    throw std::runtime_error("this libzmq has no CURVE (built without libsodium): run with `insecure = true` in the deployment");
+  return {pub, sec};
+}
+
+bool valid_curve_key(std::string_view key) {
+  if (key.size() != 40) return false;
+  uint8_t bin[32];
+  return zmq_z85_decode(bin, std::string(key).c_str()) != nullptr;
+}
+
+std::string public_key_of(std::string_view secret_key) {
+  if (!valid_curve_key(secret_key)) return "";
+  char pub[41];
+  if (zmq_curve_public(pub, std::string(secret_key).c_str()) != 0) return "";
+  return pub;
+}
+
+// ZeroMQ's authentication hook (ZAP, RFC 27): libzmq asks the REP socket bound at
+// inproc://zeromq.zap.01 in the socket's context about each CURVE handshake. This one accepts a
+// client key of the deployment and names the node that owns it as the connection's User-Id,
+// which every message that arrives over it carries. Any other key is refused: that peer never
+// gets a message through.
+class Transport::Zap {
+ public:
+  Zap(zmq::context_t& ctx, const std::vector<std::pair<std::string, std::string>>& peers) : sock_(ctx, zmq::socket_type::rep) {
+    for (const auto& [name, key] : peers) {
+      std::string bin(32, '\0');
+      if (zmq_z85_decode(reinterpret_cast<uint8_t*>(bin.data()), key.c_str())) names_[bin] = name;
+    }
+    sock_.set(zmq::sockopt::linger, 0);
+    sock_.bind("inproc://zeromq.zap.01");
+    thread_ = std::thread([this] { run(); });
+  }
+  ~Zap() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    try {
+      while (!stop_) {
+        zmq::pollitem_t item{sock_.handle(), 0, ZMQ_POLLIN, 0};
+        if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) <= 0) continue;  // a short wait: the stop flag
+        std::vector<zmq::message_t> req;
+        if (!zmq::recv_multipart(sock_, std::back_inserter(req))) continue;
+        // version, request id, domain, address, identity, mechanism, credentials (the key)
+        std::string user;
+        bool ok = false;
+        if (req.size() >= 7 && req[5].to_string_view() == "CURVE" && req[6].size() == 32) {
+          auto it = names_.find(req[6].to_string());
+          if (it != names_.end()) ok = true, user = it->second;
+        }
+        std::array<zmq::const_buffer, 6> reply = {zmq::str_buffer("1.0"),
+                                                  zmq::buffer(req.size() > 1 ? req[1].data() : nullptr, req.size() > 1 ? req[1].size() : 0),
+                                                  ok ? zmq::str_buffer("200") : zmq::str_buffer("400"),
+                                                  ok ? zmq::str_buffer("OK") : zmq::str_buffer("not a key of the deployment"),
+                                                  zmq::buffer(user),
+                                                  zmq::const_buffer()};
+        zmq::send_multipart(sock_, reply);
+      }
+    } catch (const zmq::error_t&) {
+      // ETERM: the context is going away.
+    }
+  }
+
+  zmq::socket_t sock_;
+  std::map<std::string, std::string> names_;  // binary public key -> node
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 Transport::Transport(Context& ctx, TransportOptions options) : Transport(ctx.native(), std::move(options)) {}
 
@@ -17,9 +98,16 @@ Transport::Transport(zmq::context_t& ctx, TransportOptions options)
   if (!opts_.warn) opts_.warn = [](const std::string& m) { std::cerr << "bloom: warning: " << m << "\n"; };
   if (opts_.queue_limit < 1) opts_.queue_limit = 1;
   try {
+    if (opts_.curve.on) {
+      zap_ = std::make_unique<Zap>(ctx_, opts_.curve.peers);  // before the first connection can come
+      in_->set(zmq::sockopt::curve_server, true);
+      in_->set(zmq::sockopt::curve_secretkey, opts_.curve.self.secret_key);
+      in_->set(zmq::sockopt::zap_domain, "bloom");
+    }
     in_->set(zmq::sockopt::linger, opts_.linger_ms);
     in_->set(zmq::sockopt::rcvhwm, opts_.queue_limit);
     in_->set(zmq::sockopt::maxmsgsize, opts_.max_message_bytes);
+    if (opts_.bind.find('[') != std::string::npos) in_->set(zmq::sockopt::ipv6, true);  // tcp://[::1]:PORT
     in_->bind(opts_.bind);
   } catch (const zmq::error_t& e) {
     throw std::runtime_error("node `" + opts_.self + "` cannot listen on " + opts_.bind + ": " + e.what());
@@ -28,7 +116,7 @@ Transport::Transport(zmq::context_t& ctx, TransportOptions options)
   for (const auto& p : opts_.peers) {
     if (by_name_.contains(p.name)) continue;  // the first endpoint given for a name wins
     by_name_.emplace(p.name, peers_.size());
-    peers_.push_back(Out{p.name, p.endpoint, nullptr, false, 0});
+    peers_.push_back(Out{p.name, p.endpoint, nullptr});
   }
 }
 
@@ -46,7 +134,7 @@ bool Transport::add_peer(Peer peer) {
     return true;
   }
   by_name_.emplace(peer.name, peers_.size());
-  peers_.push_back(Out{std::move(peer.name), std::move(peer.endpoint), nullptr, false, 0});
+  peers_.push_back(Out{std::move(peer.name), std::move(peer.endpoint), nullptr});
   return true;
 }
 
@@ -56,6 +144,14 @@ void Transport::connect(Out& out) {
     s->set(zmq::sockopt::linger, opts_.linger_ms);
     s->set(zmq::sockopt::sndhwm, opts_.queue_limit);
     s->set(zmq::sockopt::immediate, false);
+    if (out.endpoint.find('[') != std::string::npos) s->set(zmq::sockopt::ipv6, true);
+    if (opts_.curve.on) {
+      auto key = std::find_if(opts_.curve.peers.begin(), opts_.curve.peers.end(), [&](const auto& p) { return p.first == out.name; });
+      if (key == opts_.curve.peers.end()) throw std::runtime_error("node `" + opts_.self + "` has no public key for peer `" + out.name + "`");
+      s->set(zmq::sockopt::curve_serverkey, key->second);
+      s->set(zmq::sockopt::curve_publickey, opts_.curve.self.public_key);
+      s->set(zmq::sockopt::curve_secretkey, opts_.curve.self.secret_key);
+    }
     s->connect(out.endpoint);
   } catch (const zmq::error_t& e) {
     throw std::runtime_error("node `" + opts_.self + "` cannot connect to peer `" + out.name + "` at " + out.endpoint + ": " + e.what());
@@ -76,29 +172,35 @@ Transport::SendResult Transport::send(std::string_view peer, std::string_view by
     r = out.socket->send(zmq::const_buffer(bytes.data(), bytes.size()), zmq::send_flags::dontwait);
   } catch (const zmq::error_t& e) {
     // EAGAIN is reported as an empty result, not thrown; anything else (ETERM while the context
-    // shuts down) is a refusal too, never an exception out of the tick loop.
+    // shuts down) is reported like a full queue (the message stays with the caller), never as an
+    // exception out of the tick loop.
     ++stats_.refused;
     opts_.warn("node `" + opts_.self + "`: sending to `" + out.name + "` at " + out.endpoint + " failed: " + e.what());
     return SendResult::QueueFull;
   }
   if (!r) {
-    ++stats_.refused;
-    ++out.refused_in_episode;
-    if (!out.overflowing) {
-      out.overflowing = true;
-      opts_.warn("node `" + opts_.self + "`: the queue to `" + out.name + "` (" + out.endpoint + ") is full at " +
-                 std::to_string(opts_.queue_limit) + " messages (the peer is down or slow); messages to it are dropped until it drains");
-    }
+    ++stats_.full;  // EAGAIN: the caller keeps the message and waits for room
     return SendResult::QueueFull;
-  }
-  if (out.overflowing) {
-    opts_.warn("node `" + opts_.self + "`: the queue to `" + out.name + "` drains again; " + std::to_string(out.refused_in_episode) +
-               " messages were dropped while it was full");
-    out.overflowing = false;
-    out.refused_in_episode = 0;
   }
   ++stats_.sent;
   return SendResult::Sent;
+}
+
+bool Transport::wait(const std::vector<std::string>& peers, std::chrono::milliseconds timeout) {
+  std::vector<zmq::pollitem_t> items;
+  items.push_back({in_->handle(), 0, ZMQ_POLLIN, 0});
+  for (const auto& p : peers) {
+    auto it = by_name_.find(p);
+    if (it == by_name_.end()) continue;
+    Out& out = peers_[it->second];
+    if (!out.socket) return true;  // not connected yet: the next send connects it
+    items.push_back({out.socket->handle(), 0, ZMQ_POLLOUT, 0});
+  }
+  try {
+    return zmq::poll(items.data(), items.size(), timeout) > 0;
+  } catch (const zmq::error_t&) {
+    return false;  // EINTR or ETERM: the caller's loop looks at why
+  }
 }
 
 bool Transport::spin_for_message(std::chrono::microseconds spin) {
@@ -137,6 +239,14 @@ bool Transport::receive(std::string& bytes, std::chrono::milliseconds timeout) {
     throw std::runtime_error("node `" + opts_.self + "`: receiving on " + opts_.bind + " failed: " + e.what());
   }
   bytes.assign(static_cast<const char*>(msg.data()), msg.size());
+  if (zap_) {
+    try {
+      const char* user = msg.gets("User-Id");  // set by the ZAP handler at the handshake
+      last_sender_ = user ? user : "";
+    } catch (const zmq::error_t&) {
+      last_sender_.clear();
+    }
+  }
   ++stats_.received;
   return true;
 }

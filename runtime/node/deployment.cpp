@@ -1,5 +1,8 @@
 #include "node/deployment.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -11,6 +14,8 @@
 #include <fmt/format.h>
 #define TOML_EXCEPTIONS 1
 #include <toml++/toml.h>
+
+#include "net/transport.h"
 
 namespace bloom::rt {
 
@@ -44,6 +49,63 @@ std::string endpoint_problem(std::string_view e) {
   if (port.empty() || ec != std::errc() || end != port.data() + port.size() || p == 0 || p > 65535)
     return fmt::format("the port `{}` is not a number from 1 to 65535", port);
   return "";
+}
+
+const char* param_kind_name(DeploymentNode::ParamKind kind) {
+  switch (kind) {
+    case DeploymentNode::ParamKind::Integer: return "an integer";
+    case DeploymentNode::ParamKind::Float: return "a float";
+    case DeploymentNode::ParamKind::Boolean: return "a boolean";
+    case DeploymentNode::ParamKind::String: return "a string";
+  }
+  return "?";
+}
+
+std::vector<std::string> resolve_host(std::string_view host) {
+  // `[::1]` is how an IPv6 address is written in an endpoint.
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(std::string(host).c_str(), nullptr, &hints, &res) != 0) return {};
+  std::vector<std::string> v4, v6;
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    char text[NI_MAXHOST];
+    if (getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) != 0) continue;
+    auto& list = a->ai_family == AF_INET6 ? v6 : v4;
+    if (std::find(list.begin(), list.end(), text) == list.end()) list.push_back(text);
+  }
+  freeaddrinfo(res);
+  v4.insert(v4.end(), v6.begin(), v6.end());
+  return v4;
+}
+
+namespace {
+
+// "tcp://HOST:PORT" split; false for other endpoints.
+bool split_tcp(std::string_view e, std::string_view& host, std::string_view& port) {
+  if (e.substr(0, 6) != "tcp://") return false;
+  std::string_view rest = e.substr(6);
+  auto colon = rest.rfind(':');
+  if (colon == std::string_view::npos) return false;
+  host = rest.substr(0, colon);
+  port = rest.substr(colon + 1);
+  return true;
+}
+
+}  // namespace
+
+std::string bind_endpoint(std::string_view endpoint, std::string& error) {
+  std::string_view host, port;
+  if (!split_tcp(endpoint, host, port)) return std::string(endpoint);
+  auto addresses = resolve_host(host);
+  if (addresses.empty()) {
+    error = fmt::format("the host `{}` does not resolve to an address", host);
+    return "";
+  }
+  const std::string& a = addresses.front();
+  return a.find(':') != std::string::npos ? fmt::format("tcp://[{}]:{}", a, port) : fmt::format("tcp://{}:{}", a, port);
 }
 
 namespace {
@@ -87,9 +149,26 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
   Deployment d;
   d.path = path;
   for (auto&& [key, value] : doc) {
-    if (key.str() != "node")
-      errors.push_back(at(path, value.source()) +
-                       fmt::format("unknown key `{}`: a deployment file has only `[node.NAME]` tables", key.str()));
+    if (key.str() == "node") continue;
+    if (key.str() == "insecure") {
+      if (auto b = value.as_boolean()) d.insecure = b->get();
+      else errors.push_back(at(path, value.source()) + fmt::format("`insecure` must be true or false, not {}", type_name(value)));
+      continue;
+    }
+    if (key.str() == "max_message_size") {
+      // Bytes. At least enough for a message header and a few rows; at most what ZeroMQ's
+      // 64-bit size takes, far beyond any machine's memory.
+      constexpr int64_t kMin = 1024, kMax = int64_t{1} << 40;
+      auto n = value.as_integer();
+      if (!n || n->get() < kMin || n->get() > kMax)
+        errors.push_back(at(path, value.source()) +
+                         fmt::format("`max_message_size` must be a number of bytes from {} to {} (e.g. 67108864 for 64 MiB), not {}", kMin,
+                                     kMax, n ? std::to_string(n->get()) : type_name(value)));
+      else d.max_message_bytes = n->get();
+      continue;
+    }
+    errors.push_back(at(path, value.source()) +
+                     fmt::format("unknown key `{}`: a deployment file has `[node.NAME]` tables, `max_message_size` and `insecure`", key.str()));
   }
   const toml::node* nodes = doc.get("node");
   if (!nodes) {
@@ -149,6 +228,19 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
         }
         endpoint_at.push_back({static_cast<int>(v.source().begin.line), static_cast<int>(v.source().begin.column), name, e});
         n.endpoint = e;
+        n.endpoint_line = static_cast<int>(v.source().begin.line);
+        n.endpoint_column = static_cast<int>(v.source().begin.column);
+      } else if (field == "public_key") {
+        std::string pk;
+        if (!want_string(v, field, pk)) continue;
+        if (!net::valid_curve_key(pk))
+          errors.push_back(at(path, v.source()) +
+                           fmt::format("`public_key` of node `{}` is not a CURVE key (40 characters of Z85, as `bloom keygen` prints)", name));
+        else n.public_key = pk;
+      } else if (field == "secret_key_file") {
+        std::string f;
+        if (!want_string(v, field, f)) continue;
+        n.secret_key_file = resolve(f);
       } else if (field == "facts") {
         std::string f;
         if (!want_string(v, field, f)) continue;
@@ -160,20 +252,25 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
         }
         for (auto&& [pk, pv] : *v.as_table()) {
           std::string value_text;
-          if (auto i = pv.as_integer()) value_text = std::to_string(i->get());
-          else if (auto f = pv.as_floating_point()) value_text = float_text(f->get());
-          else if (auto b = pv.as_boolean()) value_text = b->get() ? "true" : "false";
-          else if (auto s = pv.as_string()) value_text = s->get();
+          using Kind = DeploymentNode::ParamKind;
+          Kind kind;
+          if (auto i = pv.as_integer()) value_text = std::to_string(i->get()), kind = Kind::Integer;
+          else if (auto f = pv.as_floating_point()) value_text = float_text(f->get()), kind = Kind::Float;
+          else if (auto b = pv.as_boolean()) value_text = b->get() ? "true" : "false", kind = Kind::Boolean;
+          else if (auto s = pv.as_string()) value_text = s->get(), kind = Kind::String;
           else {
             errors.push_back(at(path, pv.source()) + fmt::format("param `{}` of node `{}` must be an integer, float, boolean or string, not {}",
                                                                  pk.str(), name, type_name(pv)));
             continue;
           }
           n.params.emplace_back(std::string(pk.str()), value_text);
+          n.param_sources.push_back({kind, static_cast<int>(pv.source().begin.line), static_cast<int>(pv.source().begin.column)});
         }
       } else {
         errors.push_back(at(path, k.source()) +
-                         fmt::format("unknown key `{}` in node `{}`: expected `program`, `endpoint`, `params` or `facts`", field, name));
+                         fmt::format("unknown key `{}` in node `{}`: expected `program`, `endpoint`, `params`, `facts`, `public_key` or "
+                                     "`secret_key_file`",
+                                     field, name));
       }
     }
     if (!has_program)
@@ -184,13 +281,51 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
   }
   // Two nodes with one endpoint: the later one in the file is the mistake.
   std::sort(endpoint_at.begin(), endpoint_at.end(), [](const auto& a, const auto& b) { return std::pair(a.line, a.column) < std::pair(b.line, b.column); });
-  std::map<std::string, std::string> endpoints;  // endpoint -> node
+  // tcp:// endpoints are compared by the addresses their hosts resolve to, so that
+  // `tcp://localhost:7101` and `tcp://127.0.0.1:7101` are one endpoint; a host that does not
+  // resolve here (a name only the other machines know) is compared by its name.
+  struct Seen {
+    const EndpointAt* at;
+    std::vector<std::string> addresses;  // resolved, or the host's name; empty: not tcp
+    std::string port;
+  };
+  std::vector<Seen> seen;
+  std::map<std::string, std::vector<std::string>> resolved;  // host -> addresses
   for (const auto& e : endpoint_at) {
-    auto [it, fresh] = endpoints.emplace(e.endpoint, e.node);
-    if (!fresh)
-      errors.push_back(fmt::format("{}:{}:{}: error: node `{}` has the endpoint `{}` of node `{}`: each node needs its own", path, e.line,
-                                   e.column, e.node, e.endpoint, it->second));
+    Seen s{&e, {}, ""};
+    std::string_view host, port;
+    if (split_tcp(e.endpoint, host, port)) {
+      auto [it, fresh] = resolved.try_emplace(std::string(host));
+      if (fresh) it->second = resolve_host(host);
+      s.addresses = it->second.empty() ? std::vector<std::string>{std::string(host)} : it->second;
+      s.port = std::string(port);
+    }
+    for (const auto& other : seen) {
+      if (other.at->endpoint == e.endpoint) {
+        errors.push_back(fmt::format("{}:{}:{}: error: node `{}` has the endpoint `{}` of node `{}`: each node needs its own", path, e.line,
+                                     e.column, e.node, e.endpoint, other.at->node));
+        break;
+      }
+      if (s.addresses.empty() || other.port != s.port) continue;
+      auto both = std::find_first_of(s.addresses.begin(), s.addresses.end(), other.addresses.begin(), other.addresses.end());
+      if (both != s.addresses.end()) {
+        errors.push_back(fmt::format("{}:{}:{}: error: node `{}` has the endpoint `{}`, which is `{}` of node `{}` (both are {} port {}): "
+                                     "each node needs its own",
+                                     path, e.line, e.column, e.node, e.endpoint, other.at->endpoint, other.at->node, *both, s.port));
+        break;
+      }
+    }
+    seen.push_back(std::move(s));
   }
+  // Keys for all nodes or for none (bloom run then makes keys for the run).
+  const DeploymentNode* keyed = nullptr;
+  for (const auto& n : d.nodes)
+    if (!n.public_key.empty()) keyed = &n;
+  if (keyed)
+    for (const auto& n : d.nodes)
+      if (n.public_key.empty())
+        errors.push_back(fmt::format("{}:{}:{}: error: node `{}` has no `public_key`, but node `{}` has one: give every node its key, or none",
+                                     path, n.line, n.column, n.name, keyed->name));
   if (d.nodes.empty() && errors.size() == before)
     errors.push_back(at(path, nodes->source()) + "no nodes: expected at least one `[node.NAME]` table with `program` and `endpoint`");
   if (errors.size() != before) {

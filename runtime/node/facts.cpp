@@ -4,7 +4,9 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -59,8 +61,61 @@ bool parse_field(std::string_view s, const plan::ValueType& t, Lattices& lattice
   return false;
 }
 
+namespace {
+
+// The byte offset of the first byte of `line` that is not well-formed UTF-8 or is NUL, or npos.
+// Overlong forms, surrogates and code points above U+10FFFF are not well-formed.
+size_t bad_text_at(std::string_view line, bool& nul) {
+  const auto* p = reinterpret_cast<const unsigned char*>(line.data());
+  const size_t n = line.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    if (c == 0) {
+      nul = true;
+      return i;
+    }
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf;  // the range of the second byte
+    if (c >= 0xc2 && c <= 0xdf) len = 2;
+    else if (c == 0xe0) len = 3, lo = 0xa0;
+    else if (c >= 0xe1 && c <= 0xef) len = 3, hi = c == 0xed ? 0x9f : 0xbf;
+    else if (c == 0xf0) len = 4, lo = 0x90;
+    else if (c >= 0xf1 && c <= 0xf3) len = 4;
+    else if (c == 0xf4) len = 4, hi = 0x8f;
+    else return i;
+    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (size_t k = 2; k < len; ++k)
+      if (p[i + k] < 0x80 || p[i + k] > 0xbf) return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+// The column (in code points, from 1) of byte offset `at` of a line that is valid before it.
+size_t column_of(std::string_view line, size_t at) {
+  size_t col = 1;
+  for (size_t i = 0; i < at && i < line.size(); ++i)
+    if ((static_cast<unsigned char>(line[i]) & 0xc0) != 0x80) ++col;
+  return col;
+}
+
+}  // namespace
+
 void read_facts(const std::string& path, const plan::Relation& rel, Lattices& lattices,
                 const std::function<void(const Word*, size_t)>& row) {
+  // A FIFO would block the run, a device (a link to /dev/zero) would be read forever.
+  std::error_code ec;
+  auto status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+    throw FactsError(fmt::format("{}: not a regular file ({}): a facts file must be a regular file", path,
+                                 std::filesystem::is_directory(status) ? "a directory"
+                                 : std::filesystem::is_fifo(status)    ? "a FIFO"
+                                 : std::filesystem::is_socket(status)  ? "a socket"
+                                                                       : "a device"));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw FactsError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
   std::string line;
@@ -69,6 +124,11 @@ void read_facts(const std::string& path, const plan::Relation& rel, Lattices& la
   while (std::getline(in, line)) {
     ++n;
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (n == 1 && line.starts_with("\xef\xbb\xbf")) line.erase(0, 3);  // a UTF-8 byte order mark (editors on Windows)
+    bool nul = false;
+    if (size_t bad = bad_text_at(line, nul); bad != std::string::npos)
+      throw FactsError(fmt::format("{}:{}:{}: {}: facts files are UTF-8 text", path, n, column_of(line, bad),
+                                   nul ? std::string("a NUL byte") : fmt::format("invalid UTF-8 (byte 0x{:02x})", static_cast<unsigned char>(line[bad]))));
     if (rel.arity() == 0) {
       row(values.data(), n);
       return;

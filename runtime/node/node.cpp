@@ -123,14 +123,15 @@ void Node::send(uint32_t relation, const Word* row, const plan::RulePlan& rule) 
 
 void Node::send_remote(Word dest, uint32_t relation, const Word* row) {
   const auto& r = plan_.relations[relation];
-  auto k = std::find_if(known_.begin(), known_.end(), [&](const auto& e) { return e.first == dest; });
-  if (k == known_.end()) {
-    known_.emplace_back(dest, opts_.network->knows(symbols_.str(dest)));
-    k = known_.end() - 1;
+  if (std::find(known_.begin(), known_.end(), dest) == known_.end()) {
+    if (opts_.network->knows(symbols_.str(dest))) {
+      known_.push_back(dest);
+    } else {
+      if (opts_.network->drop_undeliverable(symbols_.str(dest), relation)) return;
+      throw RuntimeError(fmt::format("unknown destination addr \"{}\" for channel `{}`: no node of the deployment is called \"{}\"",
+                                     symbols_.str(dest), r.name, symbols_.str(dest)));
+    }
   }
-  if (!k->second)
-    throw RuntimeError(fmt::format("unknown destination addr \"{}\" for channel `{}`: no node of the deployment is called \"{}\"",
-                                   symbols_.str(dest), r.name, symbols_.str(dest)));
   Outgoing* out = nullptr;
   for (auto& o : outgoing_)
     if (o.dest == dest && o.relation == relation) {
@@ -338,11 +339,13 @@ RunSummary Node::run() {
       s.tick_limit = true;
       break;
     }
+    next_tick_ = tick;  // ticks() names the running tick if it throws (an error, out of memory)
     engine_.set_context(self_, tick, clock_.wall_ms());
     setup_tick(tick);
     engine_.run_fixpoint();
     engine_.run_transitions(*this);
     finish_tick();
+    next_tick_ = tick + 1;
     last_tick = tick;
     s.ticks = tick + 1;
     if (engine_.relation(1).live() > 0) {  // halt()

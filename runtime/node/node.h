@@ -32,6 +32,14 @@ class NodeNetwork {
   // All rows (`count` rows of the channel's arity each) that one tick sent to `node` on channel
   // `relation`: one message.
   virtual void send(std::string_view node, uint32_t relation, const Word* rows, size_t count) = 0;
+  // A row for `node`, which knows() said is not a node of the deployment. true: the network
+  // counted and dropped it (a deployed node: the addr may come from a message an outsider sent,
+  // and nothing from the network may stop a node). false: it is a runtime error of the tick (the
+  // simulator, where every input is the program's own).
+  virtual bool drop_undeliverable(std::string_view node, uint32_t relation) {
+    (void)node, (void)relation;
+    return false;
+  }
 };
 
 struct NodeOptions {
@@ -144,7 +152,8 @@ class Node : private TransitionSink {
     size_t count = 0;
   };
   std::vector<Outgoing> outgoing_;
-  std::vector<std::pair<Word, bool>> known_;  // destinations checked with the network
+  std::vector<Word> known_;  // destinations the network knows (at most its nodes: addrs it does not
+                             // know may come from outsiders, so they are not remembered)
 };
 
 }  // namespace bloom::rt

@@ -34,12 +34,13 @@ def check(cond, msg, proc=None):
     print("ok:", msg)
 
 
-def deployment(nodes, name="deploy.toml"):
-    """nodes: list of (name, program, params dict, facts dir or None). Returns (path, endpoints)."""
+def deployment(nodes, name="deploy.toml", host="127.0.0.1", insecure=False, keys=None):
+    """nodes: list of (name, program, params dict, facts dir or None). Returns (path, endpoints).
+    insecure: plaintext (`insecure = true`); keys: node -> (public key, secret key file)."""
     ports = free_ports(len(nodes))
-    lines, endpoints = [], {}
+    lines, endpoints = ["insecure = true", ""] if insecure else [], {}
     for (node, program, params, facts), port in zip(nodes, ports):
-        endpoints[node] = "tcp://127.0.0.1:%d" % port
+        endpoints[node] = "tcp://%s:%d" % (host, port)
         lines.append("[node.%s]" % node)
         lines.append('program = "%s"' % os.path.join(PROGRAMS, program))
         lines.append('endpoint = "%s"' % endpoints[node])
@@ -49,6 +50,10 @@ def deployment(nodes, name="deploy.toml"):
             lines.append("params = { %s }" % ", ".join("%s = %s" % (k, val(v)) for k, v in params.items()))
         if facts:
             lines.append('facts = "%s"' % os.path.join(PROGRAMS, "facts", facts))
+        if keys:
+            lines.append('public_key = "%s"' % keys[node][0])
+            if keys[node][1]:
+                lines.append('secret_key_file = "%s"' % keys[node][1])
         lines.append("")
     path = os.path.join(TMP, name)
     with open(path, "w") as f:
@@ -173,9 +178,9 @@ def case_killed_node():
 
 
 def case_garbage():
-    d, ep = deployment(PINGPONG + [("w", "ticker.bloom", {"limit": 60}, None)])
+    d, ep = deployment(PINGPONG + [("w", "ticker.bloom", {"limit": 60}, None)], insecure=True)
     out = os.path.join(TMP, "out")
-    # Not a bloom message at all, and a bloom header from a sender that is not in the deployment.
+    # Without CURVE (insecure = true): not a bloom message at all, and a bloom header from a sender that is not in the deployment.
     # The sender connects first: ZeroMQ delivers both as soon as node a listens, while the
     # ticker node w keeps the run going for 3 s.
     forged = b"BLOM" + (1).to_bytes(2, "little") + b"\0\0" + b"\0" * 16 + (7).to_bytes(2, "little") + b"mallory"
@@ -205,12 +210,81 @@ def case_schema_mismatch():
 
 
 def case_unknown_destination():
+    # The program itself sends to an addr that no node has: the tuple is dropped and counted, the
+    # node runs on (nothing from the network may stop it), and the run reports it (exit 3).
     d, _ = deployment([("u", "unknown_dest.bloom", None, None), ("v", "bcast.bloom", None, None)])
     p = bloom("run", d)
     check(p.returncode == 3, "exit 3", p)
-    check("bloom: runtime error on node `u`: " in p.stderr and
-          'unknown destination addr "nobody" for channel `hello`: no node of the deployment is called "nobody"' in p.stderr,
-          "the runtime error names the node and the addr", p)
+    check('bloom: warning: node `u` dropped a tuple on channel `hello` for "nobody": no node of the deployment has that addr\n'
+          in p.stderr, "the warning names the node, the channel and the addr", p)
+    check("bloom: error: node `u` dropped 1 tuple addressed to addrs that are not nodes of the deployment\n" in p.stderr,
+          "the end of the run reports it", p)
+    check("runtime error" not in p.stderr and "bloom: node `u`: 1 tick, 0 messages sent, 0 received, 0 dropped, 1 undeliverable\n"
+          in p.stderr, "the node did not fail", p)
+
+
+def case_forged_relay():
+    # An outsider, under another deployment file, claims to be node a and sends v a msg whose src
+    # is "bogus"; v acknowledges to its src. That used to stop v ("unknown destination addr").
+    # The forged name also unbalances the counts, so the run can only end at its timeout.
+    d, ep = deployment(PINGPONG + [("v", "bcast.bloom", None, None), ("t", "ticker.bloom", {"limit": 40}, None)], insecure=True)
+    attack = os.path.join(TMP, "attack.toml")
+    with open(attack, "w") as f:
+        f.write('insecure = true\n\n[node.a]\nprogram = "%s"\nendpoint = "tcp://127.0.0.1:%d"\n\n[node.v]\nprogram = "%s"\nendpoint = "%s"\n'
+                % (os.path.join(PROGRAMS, "forge_msg.bloom"), free_ports(1)[0], os.path.join(PROGRAMS, "bcast.bloom"), ep["v"]))
+    out = os.path.join(TMP, "out")
+    launcher = subprocess.Popen([BLOOM, "run", d, "-D", out, "--timeout", "5"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    check(wait_for_pid(d, "v") is not None, "node v's process is running")
+    time.sleep(0.5)
+    a = bloom("node", os.path.join(PROGRAMS, "forge_msg.bloom"), "--deployment", attack, "--name", "a", timeout=30)
+    check(a.returncode == 0, "the forger sent its message and halted", a)
+    stdout, stderr = launcher.communicate(timeout=60)
+    p = subprocess.CompletedProcess(launcher.args, launcher.returncode, stdout, stderr)
+    check('bloom: warning: node `v` dropped a tuple on channel `ack` for "bogus": no node of the deployment has that addr\n'
+          in p.stderr, "v dropped the ack to the bogus addr", p)
+    check("runtime error" not in p.stderr, "v did not stop", p)
+    check(read(os.path.join(out, "v", "got.csv")) == "bogus\t7\n", "v ran on and wrote its outputs", p)
+    check(read(os.path.join(out, "a", "seen.csv")) == SEEN_A, "the others are unaffected", p)
+
+
+def forged(sender):
+    """A bloom message header naming `sender` (not a node of the deployment), as bytes."""
+    name = sender.encode()
+    return b"BLOM" + (1).to_bytes(2, "little") + b"\0\0" + b"\0" * 16 + len(name).to_bytes(2, "little") + name
+
+
+def case_flood():
+    # 1,000 forged messages, each from a different sender name of 20,000 bytes, then a frame
+    # bigger than the deployment's max_message_size: all dropped, the warnings bounded in number
+    # and length, the oversized frame refused, and the run unaffected.
+    # w keeps the run going for 6 s: time for the flood to arrive even on a loaded machine.
+    d, ep = deployment(PINGPONG + [("w", "ticker.bloom", {"limit": 120}, None)], insecure=True)
+    with open(d, "a") as f:
+        f.write("\n")
+    text = read(d)
+    with open(d, "w") as f:
+        f.write("max_message_size = 32768\n\n" + text)
+    lines = "".join(forged("m%05d" % i + "x" * 20000).hex() + "\n" for i in range(1000))
+    sender = subprocess.Popen([SEND_RAW, ep["a"], "-"], stdin=subprocess.PIPE, text=True)
+    big = subprocess.Popen([SEND_RAW, ep["a"], "-"], stdin=subprocess.PIPE, text=True)
+    out = os.path.join(TMP, "out")
+    launcher = subprocess.Popen([BLOOM, "run", d, "-D", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sender.communicate(lines, timeout=60)
+    big.stdin.write((b"\0" * 65536).hex() + "\n")
+    big.stdin.close()
+    stdout, stderr = launcher.communicate(timeout=60)
+    big.kill()  # its frame was refused: it would linger 10 s trying to deliver it
+    big.wait(timeout=30)
+    p = subprocess.CompletedProcess(launcher.args, launcher.returncode, stdout, stderr)
+    check(p.returncode == 0, "the run ends well", p)
+    check("bloom: node `a`: 4 ticks, 4 messages sent, 3 received, 1000 dropped\n" in p.stderr,
+          "the 1,000 forged messages are dropped and counted; the oversized frame never arrives", p)
+    warned = [l for l in p.stderr.splitlines() if l.startswith("bloom: warning: node `a` dropped a message from `m")]
+    check(0 < len(warned) <= 20, "at most 20 of them are logged (%d)" % len(warned), p)
+    check(all(len(l) < 500 for l in warned) and "... (20006 bytes)" in warned[0], "each with the sender name cut short", p)
+    check(len(p.stderr) < 20000, "stderr stays small (%d bytes)" % len(p.stderr), p)
+    check(read(os.path.join(out, "a", "seen.csv")) == SEEN_A, "a's outputs are unaffected", p)
 
 
 def case_bad_deployment():
@@ -233,7 +307,8 @@ def case_broken_program():
 
 
 def case_node_alone():
-    d, _ = deployment(PINGPONG)
+    # The nodes' keys come from the deployment file (bloom keygen): CURVE between them.
+    d, _ = deployment(PINGPONG, keys={n: keygen(n) for n in ("a", "b")})
     outs = {n: os.path.join(TMP, "out_" + n) for n in ("a", "b")}
     procs = {}
     for n in ("b", "a"):  # b first: it just waits; a starts the game
@@ -320,7 +395,7 @@ def case_out_dir_blocked():
 
 
 def case_bad_options():
-    d, _ = deployment(PINGPONG)
+    d, _ = deployment(PINGPONG, insecure=True)
     for t in ("nan", "inf", "1e30"):
         p = bloom("run", d, "--timeout", t)
         check(p.returncode == 2 and "--timeout" in p.stderr, "--timeout %s is refused (exit 2), not an instant timeout" % t, p)
@@ -353,6 +428,266 @@ def case_launcher_killed():
         time.sleep(0.05)
     check(node_pid(d, "t") is None and node_pid(d, "a") is None, "the nodes exit when their launcher dies")
     check(os.listdir(tmpdir) == [], "no control directory is left in TMPDIR (%s)" % os.listdir(tmpdir))
+
+
+def wait_for_pid(deploy, name):
+    for _ in range(200):
+        pid = node_pid(deploy, name)
+        if pid:
+            return pid
+        time.sleep(0.05)
+    return None
+
+
+def wait_for_line(stream, text, lines):
+    """Reads `stream` line by line (into `lines`) until a line contains `text`; whether one did."""
+    while True:
+        line = stream.readline()
+        if not line:
+            return False
+        lines.append(line)
+        if text in line:
+            return True
+
+
+def case_killed_receiver():
+    # b is killed after the game: the 4 balls a sent it had all arrived, and the report must say
+    # so (a, which finished well, is still counted as their sender). t keeps the run going.
+    d, _ = deployment(PINGPONG + [("t", "ticker.bloom", {"limit": 100}, None)])
+    out = os.path.join(TMP, "out")
+    launcher = subprocess.Popen([BLOOM, "run", d, "-D", out, "--timeout", "60"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    seen = []
+    check(wait_for_line(launcher.stdout, "[b] got 6", seen), "the game ends")
+    time.sleep(1.0)  # the launcher's waves see b's counts after its last ball (they run every few ms)
+    pid = node_pid(d, "b")
+    check(pid is not None, "node b's process is running")
+    os.kill(pid, signal.SIGKILL)
+    launcher.wait(timeout=60)  # little output: the pipes do not fill meanwhile
+    stdout, stderr = "".join(seen) + launcher.stdout.read(), launcher.stderr.read()
+    p = subprocess.CompletedProcess(launcher.args, launcher.returncode, stdout, stderr)
+    check(p.returncode == 3, "exit 3 after a node died", p)
+    check("bloom: node `b` exited with signal 9 (Killed); 0 messages addressed to it were lost\n" in p.stderr,
+          "the messages b had received are not reported lost", p)
+    check(read(os.path.join(out, "a", "seen.csv")) == SEEN_A, "a wrote its outputs", p)
+
+
+def case_frozen_node():
+    # a is frozen with SIGSTOP once the game is over; t halts after 3 s. Every wave waits for
+    # a: the timeout report must name a, not t (whose last complete wave said busy).
+    d, _ = deployment(PINGPONG + [("t", "ticker.bloom", {"limit": 60}, None)])
+    out = os.path.join(TMP, "out")
+    launcher = subprocess.Popen([BLOOM, "run", d, "-D", out, "--timeout", "10"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    seen = []
+    check(wait_for_line(launcher.stdout, "[b] got 6", seen), "the game ends")
+    pid = node_pid(d, "a")
+    check(pid is not None, "node a's process is running")
+    os.kill(pid, signal.SIGSTOP)
+    lines = []
+    for line in launcher.stderr:  # until the timeout report, then a may go on and finish
+        lines.append(line)
+        if "no global quiescence" in line:
+            break
+    os.kill(pid, signal.SIGCONT)
+    launcher.wait(timeout=60)  # little output: the pipes do not fill meanwhile
+    stdout, stderr = "".join(seen) + launcher.stdout.read(), launcher.stderr.read()
+    p = subprocess.CompletedProcess(launcher.args, launcher.returncode, stdout, "".join(lines) + stderr)
+    check(p.returncode == 3, "exit 3 at the timeout", p)
+    check("bloom: error: no global quiescence after 10 s: still busy:\n  node `a`: not answering the launcher for " in p.stderr,
+          "the report names the frozen node first", p)
+    check("node `t`: busy" not in p.stderr, "and not the node that halted meanwhile", p)
+    check(read(os.path.join(out, "a", "seen.csv")) == SEEN_A, "a, continued, still wrote its outputs", p)
+
+
+def case_launcher_paused():
+    # The launcher is stopped for longer than --timeout while the nodes finish: once it runs
+    # again, the pause does not count against the timeout and the run ends well.
+    d, _ = deployment(PINGPONG + [("t", "ticker.bloom", {"limit": 10}, None)])
+    out = os.path.join(TMP, "out")
+    launcher = subprocess.Popen([BLOOM, "run", d, "-D", out, "--timeout", "2"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    check(wait_for_pid(d, "t") is not None, "the node processes are running")
+    launcher.send_signal(signal.SIGSTOP)
+    time.sleep(4)
+    launcher.send_signal(signal.SIGCONT)
+    stdout, stderr = launcher.communicate(timeout=60)
+    p = subprocess.CompletedProcess(launcher.args, launcher.returncode, stdout, stderr)
+    check(p.returncode == 0 and "no global quiescence" not in p.stderr, "exit 0, no timeout reported", p)
+    check(read(os.path.join(out, "a", "seen.csv")) == SEEN_A and read(os.path.join(out, "t", "beats.csv")) not in (None, ""),
+          "every node wrote its outputs", p)
+
+
+def sanitized():
+    """Whether BLOOM is an ASan build (it reserves terabytes of address space: no RLIMIT_AS)."""
+    with open(BLOOM, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+def limit_memory():
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))
+
+
+def case_out_of_memory():
+    if sanitized():
+        print("skipped: sanitizer build")
+        return
+    prog = os.path.join(PROGRAMS, "memory_hog.bloom")
+    out = os.path.join(TMP, "out")
+    p = subprocess.run([BLOOM, "run", prog, "-D", out], capture_output=True, text=True, timeout=120, preexec_fn=limit_memory)
+    check(p.returncode == 3, "bloom run: exit 3 when memory runs out", p)
+    check("bloom: error: out of memory in tick 1; writing the outputs of the completed ticks\n" in p.stderr
+          and "internal error" not in p.stderr, "it says so, naming the tick", p)
+    check(read(os.path.join(out, "first.csv")) == "1\n", "the outputs of tick 0 are written", p)
+    d, _ = deployment(PINGPONG + [("m", "memory_hog.bloom", None, None)])
+    out = os.path.join(TMP, "out2")
+    p = subprocess.run([BLOOM, "run", d, "-D", out], capture_output=True, text=True, timeout=120, preexec_fn=limit_memory)
+    check(p.returncode == 3, "deployment: exit 3", p)
+    check("bloom: runtime error on node `m`: out of memory in tick 1\n" in p.stderr, "the node's error names it", p)
+    check(read(os.path.join(out, "m", "first.csv")) == "1\n", "its outputs of tick 0 are written", p)
+    check(read(os.path.join(out, "a", "seen.csv")) == SEEN_A, "the other nodes are unaffected", p)
+
+
+def case_fast_sender():
+    # s sends 40,001 messages, one per tick, to r, which the test freezes for 3 s right away: the
+    # queue to r fills, and s must wait instead of dropping. Every message arrives, exit 0.
+    d, _ = deployment([("s", "fast_sender.bloom", {"peer": "r"}, None), ("r", "slow_receiver.bloom", None, None)])
+    out = os.path.join(TMP, "out")
+    launcher = subprocess.Popen([BLOOM, "run", d, "-D", out, "--timeout", "100"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    pid = wait_for_pid(d, "r")
+    check(pid is not None, "node r's process is running")
+    os.kill(pid, signal.SIGSTOP)
+    time.sleep(3)
+    os.kill(pid, signal.SIGCONT)
+    stdout, stderr = launcher.communicate(timeout=120)
+    p = subprocess.CompletedProcess(launcher.args, launcher.returncode, stdout, stderr)
+    check(p.returncode == 0, "exit 0", p)
+    seen = read(os.path.join(out, "r", "seen.csv")) or ""
+    check(seen == "".join("%d\n" % n for n in sorted(range(40001), key=str)) or
+          sorted(int(x) for x in seen.split()) == list(range(40001)), "r got all 40,001 messages", p)
+    check("bloom: node `s`: 40002 ticks, 40001 messages sent, 0 received, 0 dropped, waited " in p.stderr,
+          "s sent them all, waiting for r's queue to drain", p)
+    check("bloom: node `r`: " in p.stderr and ", 0 messages sent, 40001 received, 0 dropped\n" in p.stderr, "r received them all", p)
+    # The same in-process (threads over inproc://), without the freeze.
+    out = os.path.join(TMP, "out2")
+    p = bloom("run", d, "-D", out, "--in-process", "--timeout", "100")
+    check(p.returncode == 0 and sorted(int(x) for x in (read(os.path.join(out, "r", "seen.csv")) or "").split()) == list(range(40001)),
+          "in-process: every message arrives", p)
+
+
+def case_endpoints():
+    # Host names are resolved: a deployment on tcp://localhost:PORT runs.
+    d, _ = deployment(PINGPONG, host="localhost")
+    out = os.path.join(TMP, "out")
+    p = bloom("run", d, "-D", out)
+    check_pingpong(p, out, "localhost")
+    # inproc:// endpoints: refused for processes (naming the place), fine with --in-process.
+    path = os.path.join(TMP, "inproc.toml")
+    with open(path, "w") as f:
+        f.write('insecure = true\n\n[node.a]\nprogram = "%s"\nendpoint = "inproc://a"\nparams = { peer = "b" }\nfacts = "%s"\n\n'
+                '[node.b]\nprogram = "%s"\nendpoint = "inproc://b"\nparams = { peer = "a" }\n'
+                % (os.path.join(PROGRAMS, "ping.bloom"), os.path.join(PROGRAMS, "facts", "a"), os.path.join(PROGRAMS, "ping.bloom")))
+    p = bloom("run", path, "--timeout", "20")
+    check(p.returncode == 2 and ("%s:5:12: error: node `a` has the endpoint `inproc://a`, which only threads of one process reach: "
+                                 "use tcp:// or ipc://, or run the deployment with --in-process\n" % path) in p.stderr,
+          "processes: inproc:// is refused before anything starts", p)
+    out = os.path.join(TMP, "out2")
+    p = bloom("run", path, "-D", out, "--in-process")
+    check_pingpong(p, out, "in-process with inproc:// endpoints")
+    p = bloom("node", os.path.join(PROGRAMS, "ping.bloom"), "--deployment", path, "--name", "b", timeout=20)
+    check(p.returncode == 3 and "which only threads of one process reach" in p.stderr, "bloom node refuses it too", p)
+
+
+def case_param_types():
+    d, _ = deployment([("a", "ping.bloom", {"peer": 5, "rounds": "3"}, "a"), ("b", "ping.bloom", {"peer": "a"}, None)])
+    p = bloom("run", d)
+    ping = os.path.join(PROGRAMS, "ping.bloom")
+    check(p.returncode == 2, "exit 2 (a bad deployment file)", p)
+    check('%s:4:19: error: param `peer` of node `a` is addr in %s, but the deployment gives an integer (5): write it in quotes, "5"\n'
+          % (d, ping) in p.stderr, "an integer for an addr param is refused, naming the place", p)
+    check('%s:4:31: error: param `rounds` of node `a` is int in %s, but the deployment gives a string ("3")\n' % (d, ping) in p.stderr,
+          "a string for an int param too", p)
+    p = bloom("check", d)
+    check(p.returncode != 0 and "param `peer` of node `a` is addr" in p.stderr, "bloom check D.toml says the same", p)
+
+
+def case_facts_fifo():
+    # A FIFO where a facts file should be: refused at once (it used to block the node forever).
+    facts = os.path.join(TMP, "facts")
+    os.makedirs(facts)
+    os.mkfifo(os.path.join(facts, "start.facts"))
+    d, _ = deployment([("a", "ping.bloom", {"peer": "b"}, None), ("b", "ping.bloom", {"peer": "a"}, None)])
+    with open(d) as f:
+        text = f.read()
+    with open(d, "w") as f:
+        f.write(text.replace('params = { peer = "b" }', 'params = { peer = "b" }\nfacts = "%s"' % facts, 1))
+    p = bloom("run", d, "--timeout", "20")
+    check(p.returncode == 3 and "start.facts: not a regular file (a FIFO): a facts file must be a regular file" in p.stderr
+          and "no global quiescence" not in p.stderr, "the node says why and the run ends", p)
+
+
+def keygen(name):
+    """A key pair from `bloom keygen`: (public key, secret key file)."""
+    p = bloom("keygen", name, "--dir", TMP)
+    check(p.returncode == 0 and 'public_key = "' in p.stdout, "bloom keygen %s" % name, p)
+    public = p.stdout.split('public_key = "', 1)[1].split('"', 1)[0]
+    return public, os.path.join(TMP, name + ".secret")
+
+
+def case_curve():
+    # By default a run uses CURVE with keys made for it: plaintext bytes from outside never get
+    # through the handshake (nothing arrives, nothing is dropped), and the run ends well.
+    d, ep = deployment(PINGPONG + [("w", "ticker.bloom", {"limit": 30}, None)])
+    sender = subprocess.Popen([SEND_RAW, ep["a"], "deadbeef", forged("mallory").hex()])
+    out = os.path.join(TMP, "out")
+    p = bloom("run", d, "-D", out)
+    sender.kill()
+    sender.wait(timeout=30)
+    check_pingpong(p, out, "ephemeral keys")
+    check("bloom: node `a`: 4 ticks, 4 messages sent, 3 received, 0 dropped\n" in p.stderr, "plaintext never reaches the node", p)
+    check(not any(k in p.stderr for k in ("mallory", "deadbeef")), "and is not logged", p)
+
+    # Keys from `bloom keygen` in the deployment file. An insider holding a's key claims to be b:
+    # refused (the header's sender is not the key's owner). An outsider with its own key claims
+    # to be a: refused at the handshake. v gets neither, and the run ends well.
+    keys = {n: keygen(n) for n in ("a", "b", "v", "t")}
+    d, ep = deployment(PINGPONG + [("v", "bcast.bloom", None, None), ("t", "ticker.bloom", {"limit": 100}, None)], name="keyed.toml",
+                       keys=keys)
+    out = os.path.join(TMP, "out2")
+    launcher = subprocess.Popen([BLOOM, "run", d, "-D", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    check(wait_for_pid(d, "v") is not None, "node v's process is running")
+    time.sleep(0.5)
+    forge = os.path.join(PROGRAMS, "forge_msg.bloom")
+    outsider = keygen("x")
+
+    def attack(name, as_node, key):
+        path = os.path.join(TMP, name)
+        with open(path, "w") as f:
+            f.write('[node.%s]\nprogram = "%s"\nendpoint = "tcp://127.0.0.1:%d"\npublic_key = "%s"\nsecret_key_file = "%s"\n\n'
+                    '[node.v]\nprogram = "%s"\nendpoint = "%s"\npublic_key = "%s"\n'
+                    % (as_node, forge, free_ports(1)[0], key[0], key[1], os.path.join(PROGRAMS, "bcast.bloom"), ep["v"], keys["v"][0]))
+        a = bloom("node", forge, "--deployment", path, "--name", as_node, timeout=30)
+        check(a.returncode == 0, "the forger (%s) ran" % name, a)
+
+    attack("insider.toml", "b", keys["a"])
+    attack("outsider.toml", "a", outsider)
+    stdout, stderr = launcher.communicate(timeout=60)
+    p = subprocess.CompletedProcess(launcher.args, launcher.returncode, stdout, stderr)
+    check(p.returncode == 0, "file keys: exit 0", p)
+    check(read(os.path.join(out, "a", "seen.csv")) == SEEN_A, "the game ran over CURVE with the file's keys", p)
+    check("bloom: warning: node `v` dropped a message that names `b` as its sender but came under the key of node `a`\n" in p.stderr,
+          "the insider's forged sender name is refused", p)
+    check("bloom: node `v`: 1 tick, 0 messages sent, 0 received, 1 dropped\n" in p.stderr,
+          "only that one message reached v: the outsider's key was refused at the handshake", p)
+    check(read(os.path.join(out, "v", "got.csv")) == "", "nothing forged was delivered", p)
+
+    # bloom node without keys in a secure deployment: refused, saying what to do.
+    d, _ = deployment(PINGPONG, name="nokeys.toml")
+    p = bloom("node", os.path.join(PROGRAMS, "ping.bloom"), "--deployment", d, "--name", "a")
+    check(p.returncode == 2 and "gives its nodes no keys" in p.stderr and "insecure = true" in p.stderr,
+          "bloom node needs keys or insecure = true", p)
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}

@@ -23,7 +23,8 @@ NodeReport full_report() {
   r.messages.received = {{"b", 2}};
   r.dropped = 1;
   r.refused = 2;
-  r.queue_full = 4;
+  r.undeliverable = 5;
+  r.send_waits = 4;
   r.error = "key violation: \"x\" \xc3\xa9\n";
   r.refusals = {"refused a message from `b`: channel `vote` has a different schema", "second"};
   return r;
@@ -113,7 +114,8 @@ TEST(ControlProtocol, AStatusWithAnyBadFieldIsRefused) {
       {R"("received":{"b":2})", R"("received":[2])"},
       {R"("dropped":1)", R"("dropped":1.5)"},
       {R"("refused":2)", R"("refused":null)"},
-      {R"("queue_full":4)", R"("queue_full":true)"},
+      {R"("send_waits":4)", R"("send_waits":true)"},
+      {R"("undeliverable":5)", R"("undeliverable":-5)"},
       {R"("refusals":[)", R"("refusals":[7,)"},
       {R"("wave":2)", R"("wave":{})"},
   };

@@ -62,7 +62,7 @@ TEST(Deployment, MissingProgramAndEndpointNameTheNode) {
 TEST(Deployment, UnknownKeysAreErrorsInFileOrder) {
   auto e = errors_of("[node.b]\nprogram = \"b.bloom\"\nendpoint = \"tcp://h:1\"\nport = 3\n\n[cluster]\nx = 1\n");
   ASSERT_EQ(e.size(), 2u);
-  EXPECT_EQ(e[0], "dir/d.toml:4:1: error: unknown key `port` in node `b`: expected `program`, `endpoint`, `params` or `facts`");
+  EXPECT_EQ(e[0], "dir/d.toml:4:1: error: unknown key `port` in node `b`: expected `program`, `endpoint`, `params`, `facts`, `public_key` or `secret_key_file`");
   EXPECT_EQ(e[1].substr(0, 18), "dir/d.toml:6:1: er");
   EXPECT_NE(e[1].find("unknown key `cluster`"), std::string::npos);
 }
@@ -72,6 +72,66 @@ TEST(Deployment, DuplicateEndpoints) {
                      "[node.b]\nprogram = \"a.bloom\"\nendpoint = \"tcp://127.0.0.1:7000\"\n");
   ASSERT_EQ(e.size(), 1u);
   EXPECT_EQ(e[0], "dir/d.toml:6:12: error: node `b` has the endpoint `tcp://127.0.0.1:7000` of node `a`: each node needs its own");
+}
+
+TEST(Deployment, DuplicateEndpointsAreFoundAfterResolvingHostNames) {
+  auto e = errors_of("[node.a]\nprogram = \"a.bloom\"\nendpoint = \"tcp://127.0.0.1:7000\"\n"
+                     "[node.b]\nprogram = \"a.bloom\"\nendpoint = \"tcp://localhost:7000\"\n");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0], "dir/d.toml:6:12: error: node `b` has the endpoint `tcp://localhost:7000`, which is `tcp://127.0.0.1:7000` of node `a` "
+                  "(both are 127.0.0.1 port 7000): each node needs its own");
+  std::vector<std::string> errors;
+  EXPECT_TRUE(parse_deployment("[node.a]\nprogram = \"a.bloom\"\nendpoint = \"tcp://127.0.0.1:7000\"\n"
+                               "[node.b]\nprogram = \"a.bloom\"\nendpoint = \"tcp://localhost:7001\"\n",
+                               "d.toml", errors)
+                  .has_value())
+      << "other ports";
+}
+
+TEST(Deployment, BindEndpointResolvesTheHost) {
+  std::string error;
+  EXPECT_EQ(bloom::rt::bind_endpoint("tcp://localhost:7000", error), "tcp://127.0.0.1:7000");
+  EXPECT_EQ(bloom::rt::bind_endpoint("tcp://127.0.0.1:7000", error), "tcp://127.0.0.1:7000");
+  EXPECT_EQ(bloom::rt::bind_endpoint("tcp://[::1]:7000", error), "tcp://[::1]:7000");
+  EXPECT_EQ(bloom::rt::bind_endpoint("ipc:///tmp/x", error), "ipc:///tmp/x");
+  EXPECT_TRUE(error.empty()) << error;
+  EXPECT_EQ(bloom::rt::bind_endpoint("tcp://no-such-host.invalid:7000", error), "");
+  EXPECT_EQ(error, "the host `no-such-host.invalid` does not resolve to an address");
+}
+
+TEST(Deployment, ParamsKeepTheirTomlTypeAndPlace) {
+  std::vector<std::string> errors;
+  auto d = parse_deployment("[node.a]\nprogram = \"a.bloom\"\nendpoint = \"tcp://h:1\"\nparams = { nick = 5, name = \"x\" }\n", "d.toml",
+                            errors);
+  ASSERT_TRUE(d.has_value());
+  const auto& n = d->nodes[0];
+  ASSERT_EQ(n.param_sources.size(), 2u);
+  EXPECT_EQ(n.endpoint_line, 3);
+  EXPECT_EQ(n.endpoint_column, 12);
+  for (size_t i = 0; i < 2; ++i) {
+    const bool nick = n.params[i].first == "nick";
+    EXPECT_EQ(n.param_sources[i].kind, nick ? bloom::rt::DeploymentNode::ParamKind::Integer : bloom::rt::DeploymentNode::ParamKind::String);
+    EXPECT_EQ(n.param_sources[i].line, 4);
+    EXPECT_EQ(n.param_sources[i].column, nick ? 19 : 29);
+  }
+}
+
+TEST(Deployment, MaxMessageSize) {
+  std::vector<std::string> errors;
+  const std::string node = "[node.a]\nprogram = \"a.bloom\"\nendpoint = \"tcp://h:1\"\n";
+  auto d = parse_deployment(node, "d.toml", errors);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->max_message_bytes, int64_t{64} << 20) << "64 MiB by default";
+  d = parse_deployment("max_message_size = 100000\n" + node, "d.toml", errors);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->max_message_bytes, 100000);
+  auto e = errors_of("max_message_size = 10\n" + node);
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0], "dir/d.toml:1:20: error: `max_message_size` must be a number of bytes from 1024 to 1099511627776 (e.g. 67108864 for "
+                  "64 MiB), not 10");
+  e = errors_of("max_message_size = \"64MiB\"\n" + node);
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_NE(e[0].find("not a string"), std::string::npos) << e[0];
 }
 
 TEST(Deployment, BadEndpoints) {

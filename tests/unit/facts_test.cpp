@@ -1,5 +1,6 @@
 // Facts files (runtime/node/facts.h): reading tab-separated tuples, the error messages for bad
 // lines, and atomic writes.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -183,6 +184,45 @@ TEST_F(FactsTest, MissingFile) {
     FAIL() << "no error";
   } catch (const rt::FactsError& e) {
     expect_error(e.what(), (dir / "absent.facts").string(), {"cannot open"});
+  }
+}
+
+TEST_F(FactsTest, AByteOrderMarkAtTheStartIsNotPartOfTheFirstString) {
+  auto r = read(write("person.facts", "\xef\xbb\xbf" "ann\t30\nbob\t4\n"), person);
+  ASSERT_EQ(r.rows.size(), 2u);
+  EXPECT_EQ(r.rows[0][0], str("ann"));
+}
+
+TEST_F(FactsTest, InvalidUtf8IsRefusedWithItsColumn) {
+  std::string msg = error_of("ann\t30\nb\xc3\xa9\xffo\t4\n", person);  // "bé" then a stray 0xff
+  expect_error(msg, person_path() + ":2:3", {"invalid UTF-8", "0xff"});
+  expect_error(error_of("a\xed\xa0\x80\t1\n", person), person_path() + ":1:2", {"invalid UTF-8"});  // a surrogate
+  expect_error(error_of("a\xc0\xaf\t1\n", person), person_path() + ":1:2", {"invalid UTF-8"});      // overlong
+  expect_error(error_of("ab\xe2\x82\t1\n", person), person_path() + ":1:3", {"invalid UTF-8"});     // cut short
+  EXPECT_EQ(error_of("\xf0\x9f\x99\x82\t1\n", person), "") << "a 4-byte code point is fine";
+}
+
+TEST_F(FactsTest, ANulByteIsRefusedWithItsColumn) {
+  std::string msg = error_of(std::string("ann\t30\nbo\0b\t4\n", 15), person);
+  expect_error(msg, person_path() + ":2:3", {"a NUL byte"});
+}
+
+TEST_F(FactsTest, OnlyRegularFilesAreRead) {
+  const std::string fifo = (dir / "person.facts").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  try {
+    read(fifo, person);  // would block forever if it were opened
+    FAIL() << "no error";
+  } catch (const rt::FactsError& e) {
+    expect_error(e.what(), fifo, {"not a regular file", "a FIFO"});
+  }
+  const fs::path zero = dir / "zero.facts";
+  fs::create_symlink("/dev/zero", zero);
+  try {
+    read(zero.string(), person);
+    FAIL() << "no error";
+  } catch (const rt::FactsError& e) {
+    expect_error(e.what(), zero.string(), {"not a regular file", "a device"});
   }
 }
 

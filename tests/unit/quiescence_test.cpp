@@ -180,4 +180,23 @@ TEST(QuiescenceDetector, CountsInvolvingNonMembersAreLeftOut) {
   EXPECT_EQ(wave(q, s), Verdict::Quiescent);
 }
 
+// The launcher's timeout report: which node holds up the wave, and the newest answer of each.
+TEST(QuiescenceDetector, AwaitingNamesTheNodeThatHasNotAnsweredAndFreshestPrefersTheCurrentWave) {
+  QuiescenceDetector q;
+  ASSERT_EQ(wave(q, {{"a", report(false, {}, {}, 5)}, {"b", report(false, {}, {}, 7)}}), Verdict::Busy);
+  EXPECT_FALSE(q.awaiting("a")) << "no wave in progress";
+  const uint64_t w = q.start_wave({"a", "b"});
+  q.record("b", w, report(true, {}, {}, 9));
+  EXPECT_TRUE(q.awaiting("a"));
+  EXPECT_FALSE(q.awaiting("b"));
+  EXPECT_FALSE(q.awaiting("mallory")) << "not polled";
+  EXPECT_EQ(q.conclude(), Verdict::Waiting);
+  ASSERT_NE(q.freshest("b"), nullptr);
+  EXPECT_EQ(q.freshest("b")->ticks, 9u) << "its answer to the current wave";
+  EXPECT_EQ(q.latest("b")->ticks, 7u) << "the last complete wave";
+  ASSERT_NE(q.freshest("a"), nullptr);
+  EXPECT_EQ(q.freshest("a")->ticks, 5u) << "no answer yet: the last complete wave's";
+  EXPECT_EQ(q.freshest("nobody"), nullptr);
+}
+
 }  // namespace

@@ -241,6 +241,11 @@ int run_program(const RunOptions& o) {
   } catch (const bloom::rt::RuntimeError& e) {
     std::cerr << "bloom: runtime error: " << e.what() << "\n";
     failed = true;
+  } catch (const std::bad_alloc&) {
+    // The tick that ran out added nothing to the output logs (they grow at its end); what the
+    // completed ticks produced is still written below, if memory allows.
+    std::cerr << "bloom: error: out of memory in tick " << node.ticks() << "; writing the outputs of the completed ticks\n";
+    failed = true;
   }
   // Outputs of the completed ticks are written even after a runtime error (the failing tick
   // contributed nothing), each file atomically.
@@ -289,6 +294,34 @@ struct DeployOptions {
   std::string deployment, control;
 };
 
+// A deployment's params are typed TOML values: each must have its param's type in the program
+// (`nick = 5` for a string param is a mistake the text form `--param nick=5` cannot see). An
+// integer fits a float param. false after saying which one does not, and where.
+bool deployment_params_fit(const std::string& file, const rt::DeploymentNode& n, const Compilation& c) {
+  using Kind = rt::DeploymentNode::ParamKind;
+  bool ok = true;
+  for (size_t i = 0; i < n.params.size() && i < n.param_sources.size(); ++i) {
+    const auto& [name, text] = n.params[i];
+    const auto& src = n.param_sources[i];
+    for (const auto& inst : c.program->instances) {
+      if (!inst.module || name.compare(0, inst.prefix.size(), inst.prefix) != 0) continue;
+      for (const auto& p : inst.module->params) {
+        if (inst.prefix + p.name != name) continue;
+        const std::string& type = p.type.name;
+        const bool fits = (type == "int" && src.kind == Kind::Integer) || (type == "float" && (src.kind == Kind::Float || src.kind == Kind::Integer)) ||
+                          (type == "bool" && src.kind == Kind::Boolean) || ((type == "string" || type == "addr") && src.kind == Kind::String);
+        if (fits) continue;
+        ok = false;
+        std::cerr << file << ":" << src.line << ":" << src.column << ": error: param `" << name << "` of node `" << n.name << "` is "
+                  << p.type.str() << " in " << n.program << ", but the deployment gives " << rt::param_kind_name(src.kind) << " ("
+                  << (src.kind == Kind::String ? "\"" + text + "\"" : text) << ")"
+                  << (type == "string" || type == "addr" ? ": write it in quotes, \"" + text + "\"" : "") << "\n";
+      }
+    }
+  }
+  return ok;
+}
+
 std::unique_ptr<plan::Program> compile_node(const std::string& file, const rt::DeploymentNode& n, const std::string& color,
                                             std::unique_ptr<Compilation>& c, int& worst) {
   int exit = kOk;
@@ -297,6 +330,11 @@ std::unique_ptr<plan::Program> compile_node(const std::string& file, const rt::D
     std::cerr << file << ":" << n.line << ":" << n.column << ": error: the program of node `" << n.name << "` (" << n.program << ") "
               << (exit == kUsage && c && !c->program ? "cannot be used" : "does not compile") << ": see above\n";
     worst = std::max(worst, exit == kUsage ? kCompileError : exit);
+    return plan;
+  }
+  if (!deployment_params_fit(file, n, *c)) {
+    worst = std::max(worst, int(kUsage));
+    return nullptr;
   }
   return plan;
 }
@@ -382,6 +420,13 @@ int run_node(const RunOptions& o, const DeployOptions& d) {
   no.out_dir = o.out_dir;
   no.quiet = o.quiet;
   no.stop = &g_stop;
+  std::string key_error;
+  auto keys = bloom::rt::keys_for_node(*dep, o.name, key_error);
+  if (!keys) {
+    std::cerr << "bloom: error: " << key_error << "\n";
+    return kUsage;
+  }
+  no.keys = *keys;
   if (!prepare_dirs(no.facts_dir, "facts directory", o.out_dir)) return kUsage;
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
@@ -409,7 +454,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("bloom ") + BLOOM_VERSION);
   app.require_subcommand(1);
   app.footer("Exit status: 0 success, 1 compile error, 2 usage error (bad options, unreadable file, unknown --param),\n"
-             "3 (run) runtime error or bad facts file, 4 (lint) the program needs coordination,\n"
+             "3 (run) runtime error, bad facts file or out of memory, 4 (lint) the program needs coordination,\n"
              "5 (sim) a violation or divergence was found.\n"
              "Multi-node deployments: `bloom run DEPLOYMENT.toml` and `bloom node` (docs/deploy.md).");
 
@@ -495,6 +540,12 @@ int main(int argc, char** argv) {
   node->add_option("--color", no.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
 
   SimCommand sc;
+  std::string keygen_name, keygen_dir;
+  auto* keygen = app.add_subcommand("keygen", "Make a CURVE key pair for a node of a deployment (docs/security.md): writes its\n"
+                                               "secret key to NAME.secret (mode 0600) and prints the `public_key` and\n"
+                                               "`secret_key_file` lines for its [node.NAME] table");
+  keygen->add_option("name", keygen_name, "The node's name")->required()->type_name("NAME");
+  keygen->add_option("--dir", keygen_dir, "Write NAME.secret into DIR (default: the current directory)")->type_name("DIR");
   auto* simc = app.add_subcommand("sim", "Run a whole deployment in this process under the deterministic simulator: virtual\n"
                                          "time, a seeded scheduler that picks which node ticks next and which messages in\n"
                                          "flight it receives, optional faults, and invariants written in Bloom checked after\n"
@@ -555,6 +606,11 @@ int main(int argc, char** argv) {
     }
     if (node->parsed()) return run_node(no, dopts);
     if (simc->parsed()) return run_sim(sc);
+    if (keygen->parsed()) return bloom::rt::keygen(keygen_name, keygen_dir);
+  } catch (const std::bad_alloc&) {
+    // Not a bug: the program (or its input) needs more memory than the machine gives it.
+    std::cerr << "bloom: error: out of memory\n";
+    return kRuntimeError;
   } catch (const std::exception& e) {
     // A bug, not a user error: say so plainly rather than crash.
     std::cerr << "bloom: internal error: " << e.what() << "\n";
