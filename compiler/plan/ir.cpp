@@ -80,6 +80,8 @@ const char* to_string(AggKind k) {
   return n[static_cast<int>(k)];
 }
 
+bool is_positive_atom(const Step& s) { return s.kind == StepKind::Scan || s.kind == StepKind::Lookup; }
+
 namespace {
 bool reads_time(const Expr& x) {
   if (x.op == Op::Tick || x.op == Op::Now) return true;
@@ -88,7 +90,7 @@ bool reads_time(const Expr& x) {
 bool reads(const Program& p, uint32_t relation) {
   auto in = [&](const RulePlan& r) {
     return std::any_of(r.steps.begin(), r.steps.end(), [&](const Step& s) {
-      return (s.kind == StepKind::Scan || s.kind == StepKind::Lookup || s.kind == StepKind::AntiJoin) && s.relation == relation;
+      return (is_positive_atom(s) || s.kind == StepKind::AntiJoin) && s.relation == relation;
     });
   };
   for (const auto& st : p.strata)
@@ -124,7 +126,7 @@ std::string_view recomputed_because(const Program& p, const RulePlan& r) {
   if (r.aggregates()) return "an aggregate";
   for (const auto& s : r.steps) {
     if (s.kind == StepKind::AntiJoin) return "a negation";
-    if ((s.kind == StepKind::Scan || s.kind == StepKind::Lookup) && s.version != Version::Full) return "a variant of a recursive rule";
+    if (is_positive_atom(s) && s.version != Version::Full) return "a variant of a recursive rule";
     if (reads_time(s.expr) || std::any_of(s.key.begin(), s.key.end(), [](const Expr& x) { return reads_time(x); }))
       return "it reads tick() or now()";
   }

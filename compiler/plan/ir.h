@@ -110,6 +110,10 @@ const char* to_string(StepKind k);
 
 inline constexpr int32_t kKeyIndex = -1;  // Lookup/AntiJoin on the relation's key columns
 
+struct Step;
+// A step that matches rows of a relation: a positive body atom (scan or lookup).
+bool is_positive_atom(const Step& s);
+
 struct Step {
   StepKind kind = StepKind::Scan;
   uint32_t relation = 0;          // Scan, Lookup, AntiJoin

@@ -720,28 +720,6 @@ class Checker {
     Type b = type_of(*e.args[1], ctx);
     if (a.is_error() || b.is_error()) return {};
     Op op = e.binary_op;
-    // `tick() == 0` holds in exactly one tick of every run, the first: it reads no timing.
-    auto is_tick = [](const ast::Expr& x) { return x.kind == ExprKind::Call && x.name.str() == "tick" && x.args.empty(); };
-    auto is_zero = [](const ast::Expr& x) { return x.kind == ExprKind::Int && x.int_value == 0; };
-    if (op == Op::Eq) {
-      if (is_tick(*e.args[0]) && is_zero(*e.args[1])) ctx.tick_reads.erase(e.args[0].get());
-      if (is_tick(*e.args[1]) && is_zero(*e.args[0])) ctx.tick_reads.erase(e.args[1].get());
-    }
-    // `m.value() >= c` on an lmax (`<=` on an lmin) only ever becomes true, like the threshold
-    // `m >= c` it spells out: not a reveal.
-    auto value_call_of = [&](const ast::Expr& x, Op o) {
-      if (x.kind != ExprKind::Method || x.text != "value" || x.args.size() != 1) return false;
-      auto t = prog_.expr_types.find(x.args[0].get());
-      if (t == prog_.expr_types.end()) return false;
-      return (t->second.kind == TypeKind::LMax && (o == Op::Ge || o == Op::Gt)) || (t->second.kind == TypeKind::LMin && (o == Op::Le || o == Op::Lt));
-    };
-    auto mirrored = [](Op o) { return o == Op::Lt ? Op::Gt : o == Op::Le ? Op::Ge : o == Op::Gt ? Op::Lt : o == Op::Ge ? Op::Le : o; };
-    for (int side = 0; side < 2; ++side) {
-      const ast::Expr& x = *e.args[side];
-      const Type& other = side == 0 ? b : a;
-      if (other.is_lattice() || !value_call_of(x, side == 0 ? op : mirrored(op))) continue;
-      std::erase_if(ctx.reveals, [&](const auto& rv) { return rv.first == x.span; });
-    }
     std::string ops = ast::to_string(op);
     switch (op) {
       case Op::And:
@@ -792,6 +770,22 @@ class Checker {
         default: return o;
       }
     };
+    // `tick() == 0` holds in exactly one tick of every run, the first: it reads no timing.
+    auto is_tick = [](const ast::Expr& x) { return x.kind == ExprKind::Call && x.name.str() == "tick" && x.args.empty(); };
+    auto is_zero = [](const ast::Expr& x) { return x.kind == ExprKind::Int && x.int_value == 0; };
+    if (op == Op::Eq) {
+      if (is_tick(*e.args[0]) && is_zero(*e.args[1])) ctx.tick_reads.erase(e.args[0].get());
+      if (is_tick(*e.args[1]) && is_zero(*e.args[0])) ctx.tick_reads.erase(e.args[1].get());
+    }
+    // `m.value() >= c` on an lmax (`<=` on an lmin) only ever becomes true, like the threshold
+    // `m >= c` it spells out: not a reveal.
+    for (int side = 0; side < 2; ++side) {
+      const ast::Expr& x = *e.args[side];
+      if (x.kind != ExprKind::Method || x.text != "value" || x.args.size() != 1 || (side == 0 ? b : a).is_lattice()) continue;
+      auto t = prog_.expr_types.find(x.args[0].get());
+      if (t != prog_.expr_types.end() && threshold(t->second, side == 0 ? op : mirror(op)))
+        std::erase_if(ctx.reveals, [&](const auto& rv) { return rv.first == x.span; });
+    }
     if (a.is_lattice() || b.is_lattice()) {
       bool left = a.is_lattice();
       const Type& l = left ? a : b;

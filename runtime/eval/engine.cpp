@@ -142,8 +142,7 @@ struct Engine::Impl {
     if (!plan::recomputed_because(e.plan_, p).empty()) return;
     r.incremental = true;
     for (const auto& st : p.steps)
-      if ((st.kind == StepKind::Scan || st.kind == StepKind::Lookup) &&
-          std::find(r.reads.begin(), r.reads.end(), st.relation) == r.reads.end())
+      if (plan::is_positive_atom(st) && std::find(r.reads.begin(), r.reads.end(), st.relation) == r.reads.end())
         r.reads.push_back(st.relation);
   }
 
@@ -153,7 +152,7 @@ struct Engine::Impl {
     r.variants_compiled = true;
     std::vector<size_t> atoms;
     for (size_t k = 0; k < p.steps.size(); ++k)
-      if (p.steps[k].kind == StepKind::Scan || p.steps[k].kind == StepKind::Lookup) atoms.push_back(k);
+      if (plan::is_positive_atom(p.steps[k])) atoms.push_back(k);
     for (size_t i = 0; i < atoms.size(); ++i) {
       auto v = std::make_unique<plan::RulePlan>(p);
       for (size_t j = 0; j < atoms.size(); ++j)
@@ -846,15 +845,14 @@ struct Engine::Impl {
     }
   }
 
-  void transitions_into(TransitionSink& s) {
-    for (auto& r : transitions) transitions_rule_into(*r, s);
-  }
-
-  void transitions_rule_into(CompiledRule& r, TransitionSink& s) {
+  // The transition rules (all, or only the incremental ones) over the final state of the tick,
+  // into `s`. They only queue and send, so the ranges are set once for all of them.
+  void transitions_into(TransitionSink& s, bool only_incremental = false) {
     sink = &s;
     set_all_full();
     try {
-      run_rule_in_tick(r);
+      for (auto& r : transitions)
+        if (!only_incremental || r->incremental) run_rule_in_tick(*r);
     } catch (...) {
       sink = nullptr;
       throw;
@@ -903,22 +901,22 @@ void Engine::run_fixpoint() {
   im.force_full = false;
   im.reported.resize(relations_.size());
   for (size_t i = 0; i < relations_.size(); ++i) {
+    const Relation& rel = *relations_[i];
     bool output = plan_.relations[i].kind == plan::RelationKind::Output;
-    for (RowId row = ends[i]; row < relations_[i]->end(); ++row) {
-      if (!relations_[i]->alive(row)) continue;
-      std::vector<Word> values(relations_[i]->arity());
-      relations_[i]->read(row, values.data());
-      if (output && im.reported[i].count(values)) continue;  // an incremental output held it in an earlier tick
+    auto rows_from = [&](RowId first, auto&& fn) {
+      std::vector<Word> values(rel.arity());
+      for (RowId row = first; row < rel.end(); ++row)
+        if (rel.alive(row)) {
+          rel.read(row, values.data());
+          fn(values);
+        }
+    };
+    rows_from(ends[i], [&](const std::vector<Word>& values) {
+      if (output && im.reported[i].count(values)) return;  // an incremental output held it in an earlier tick
       throw RuntimeError(fmt::format("internal error: incremental evaluation of tick {} missed {}({}) (BLOOM_CHECK_INCREMENTAL)",
                                      tick_, plan_.relations[i].name, format_row(plan_.relations[i], values.data(), true)));
-    }
-    if (output)
-      for (RowId row = 0; row < relations_[i]->end(); ++row) {
-        if (!relations_[i]->alive(row)) continue;
-        std::vector<Word> values(relations_[i]->arity());
-        relations_[i]->read(row, values.data());
-        im.reported[i].insert(std::move(values));
-      }
+    });
+    if (output) rows_from(0, [&](const std::vector<Word>& values) { im.reported[i].insert(values); });
   }
 }
 
@@ -955,8 +953,7 @@ void Engine::run_transitions(TransitionSink& sink) {
     void send(uint32_t, const Word*, const plan::RulePlan&) override {}
   } checker(*this, recorder);
   im.force_full = true;
-  for (auto& r : im.transitions)
-    if (r->incremental) im.transitions_rule_into(*r, checker);
+  im.transitions_into(checker, true);
   im.force_full = false;
   if (!checker.missed.empty())
     throw RuntimeError(fmt::format("internal error: incremental evaluation of tick {} did not queue {} (BLOOM_CHECK_INCREMENTAL)", tick_,

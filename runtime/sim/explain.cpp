@@ -144,7 +144,7 @@ class Recorder final : public Observer {
     o.aggregate = frame == nullptr;
     if (frame)
       for (const auto& s : rule.steps) {
-        if (s.kind == StepKind::Scan || s.kind == StepKind::Lookup) o.body.push_back(matched(n, s, frame));
+        if (plan::is_positive_atom(s)) o.body.push_back(matched(n, s, frame));
         if (s.kind == StepKind::AntiJoin) o.absent.push_back(pattern(n, s, frame).first);
       }
     add(node, std::move(text), std::move(o));

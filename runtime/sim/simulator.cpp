@@ -179,13 +179,13 @@ class World {
   bool halted(size_t i) const { return nodes_[i].halted; }
   bool partitioned() const { return partitioned_; }
   const std::vector<Message>& inflight(size_t i) const { return inflight_[i]; }
-  // Work of its own: tick 0 not run, deferred changes, a due timer (messages aside).
   // A node receives nothing in its first tick, which holds its facts and inputs only (as a
   // deployed node does: runtime/dist/deployed_node.cpp).
   bool first_tick(size_t i) const { return nodes_[i].node->ticks() == 0; }
+  // Work of its own: tick 0 not run, deferred changes, a due timer (messages aside).
   bool local_work(size_t i) const {
     const NodeState& s = nodes_[i];
-    return s.node->ticks() == 0 || s.deferred || s.node->timer_due();
+    return first_tick(i) || s.deferred || s.node->timer_due();
   }
   bool enabled(size_t i) const { return up(i) && !halted(i) && (!inflight_[i].empty() || local_work(i)); }
   std::vector<size_t> enabled_nodes() const {
@@ -356,7 +356,7 @@ class World {
     auto& box = inflight_[i];
     net::Codec::Message msg;
     std::string why;
-    if (!ids.empty() && node.ticks() == 0)
+    if (!ids.empty() && first_tick(i))
       return fail(fmt::format("step {}: node `{}` receives messages in its first tick, which holds its inputs only", step_, name(i)));
     for (uint64_t id : ids) {
       auto it = std::find_if(box.begin(), box.end(), [&](const Message& m) { return m.id == id; });
