@@ -87,6 +87,8 @@ bool reads_time(const Expr& x) {
   if (x.op == Op::Tick || x.op == Op::Now) return true;
   return std::any_of(x.args.begin(), x.args.end(), [](const Expr& a) { return reads_time(a); });
 }
+// A table without lattice columns: between ticks it loses rows only when it is rebuilt.
+bool grows_only(const Relation& r) { return r.kind == RelationKind::Table && !r.has_lattice_column(); }
 bool reads(const Program& p, uint32_t relation) {
   auto in = [&](const RulePlan& r) {
     return std::any_of(r.steps.begin(), r.steps.end(), [&](const Step& s) {
@@ -102,7 +104,8 @@ bool reads(const Program& p, uint32_t relation) {
 
 // Re-deriving an old row must change nothing: the rule inserts (now or in the next tick) into a
 // table or lattice, which keeps its rows; no aggregate (a group's value depends on all of its
-// rows) and no negation (a negated row that goes away lets old matches through); no tick() or
+// rows) and no negation of a collection that can lose rows (one that goes away lets old matches
+// through); no tick() or
 // now(), whose values change for old rows too. A `<+` queues its rows for the start of the next
 // tick, where deletes and upserts come first: a row that a `<-` removes comes back at once when
 // the `<+` queues it again, as it does in full, so `<+` into a table that is deleted from or
@@ -120,12 +123,17 @@ std::string_view recomputed_because(const Program& p, const RulePlan& r) {
   if (k == RelationKind::Output) {
     if (head.has_lattice_column() || head.keyed) return "its head is emptied every tick";
     if (reads(p, r.head)) return "its head is an output that rules read";
+  } else if (k == RelationKind::Scratch) {
+    return head.rederived_because;  // "": a kept scratch (scratch_recomputed_because)
   } else if (k != RelationKind::Table && k != RelationKind::Lattice) {
     return "its head is emptied every tick";
   }
   if (r.aggregates()) return "an aggregate";
   for (const auto& s : r.steps) {
-    if (s.kind == StepKind::AntiJoin) return "a negation";
+    // A negated table only grows between ticks, or is rebuilt (a new generation: the engine then
+    // runs the rule in full once), so a match it blocked stays blocked, and a row derived while
+    // unblocked stays in the head as it does in full.
+    if (s.kind == StepKind::AntiJoin && !grows_only(p.relations[s.relation])) return "a negation of a collection that can lose rows";
     if (is_positive_atom(s) && s.version != Version::Full) return "a variant of a recursive rule";
     if (reads_time(s.expr) || std::any_of(s.key.begin(), s.key.end(), [](const Expr& x) { return reads_time(x); }))
       return "it reads tick() or now()";
@@ -137,6 +145,51 @@ std::string_view recomputed_because(const Program& p, const RulePlan& r) {
       if (t.head == r.head && (t.op == HeadOp::DeferredDelete || t.op == HeadOp::DeferredUpsert))
         return "its table is also deleted from or overwritten";
   return "";
+}
+
+namespace {
+// Why a rule that derives a scratch keeps the scratch from being kept across ticks, or "".
+std::string_view blocks_keeping(const Program& p, const RulePlan& r) {
+  if (r.op != HeadOp::Insert) return "a `<+` writes it";
+  if (r.aggregates()) return "a rule that derives it aggregates";
+  for (const auto& s : r.steps) {
+    if (reads_time(s.expr) || std::any_of(s.key.begin(), s.key.end(), [](const Expr& x) { return reads_time(x); }))
+      return "a rule that derives it reads tick() or now()";
+    if (!is_positive_atom(s) && s.kind != StepKind::AntiJoin) continue;
+    if (!grows_only(p.relations[s.relation]))
+      return "a rule that derives it reads a collection that is not a table without lattice columns";
+  }
+  if (std::any_of(r.columns.begin(), r.columns.end(), [](const HeadColumn& c) { return reads_time(c.value); }))
+    return "a rule that derives it reads tick() or now()";
+  return "";
+}
+}  // namespace
+
+std::vector<std::string> scratch_recomputed_because(const Program& p) {
+  std::vector<std::string> why(p.relations.size());
+  std::vector<bool> derived(p.relations.size(), false);
+  auto set = [&](uint32_t rel, std::string_view reason) {
+    if (why[rel].empty() && !reason.empty()) why[rel] = reason;
+  };
+  for (const auto& st : p.strata)
+    for (const auto& g : st.groups)
+      for (const auto& r : g.rules) {
+        if (p.relations[r.head].kind != RelationKind::Scratch) continue;
+        derived[r.head] = true;
+        if (g.recursive) set(r.head, "it is recursive");
+        set(r.head, blocks_keeping(p, r));
+      }
+  for (const auto& r : p.transitions) set(r.head, blocks_keeping(p, r));
+  for (const auto& f : p.facts) set(f.relation, "it has facts");
+  for (const auto& rel : p.relations) {
+    if (rel.kind != RelationKind::Scratch) {
+      why[rel.id].clear();
+      continue;
+    }
+    if (rel.keyed) set(rel.id, "it has a key or a lattice column");
+    if (!derived[rel.id]) set(rel.id, "no rule derives it");
+  }
+  return why;
 }
 
 bool RulePlan::aggregates() const {

@@ -51,6 +51,9 @@ struct Relation {
   // Hash indexes the rules look up, chosen by the planner (each a list of column positions).
   // The key index always exists and is not listed here.
   std::vector<std::vector<uint32_t>> indexes;
+  // A scratch: why it is emptied and derived again every tick, or "" when it is kept across
+  // ticks (scratch_recomputed_because; set by the planner).
+  std::string rederived_because;
   uint32_t arity() const { return static_cast<uint32_t>(column_types.size()); }
   bool has_lattice_column() const;
 };
@@ -94,7 +97,9 @@ struct Expr {
 // ---------------------------------------------------------------- rule pipelines
 // Which rows of a relation a step reads while a group iterates. Rows are append-only within a
 // tick, so each version is a range of row numbers: Old = before the current delta, Delta = the
-// rows new in the previous iteration, Full = both.
+// rows new in the previous iteration, Full = both. Across ticks (RulePlan::variants) the delta
+// is what is new since the previous tick. On a negation: Full = no matching row at all, Old = no
+// matching old row, Delta = a matching new row and no matching old one.
 enum class Version : uint8_t { Full, Delta, Old };
 const char* to_string(Version v);
 
@@ -152,6 +157,13 @@ struct RulePlan {
   uint32_t head = 0;        // relation
   HeadOp op = HeadOp::Insert;
   std::vector<HeadColumn> columns;
+  // Across ticks (docs/architecture.md, "Incremental ticks"): the rule planned once per positive
+  // literal, that literal first over the rows new since the previous tick (delta_atom), the
+  // literals before it over the old rows; for a kept scratch also once per negated literal, with
+  // `retracts` set: its matches are derivations that the negated collection's new rows take back.
+  // Empty when the rule runs in full every tick.
+  std::vector<RulePlan> variants;
+  bool retracts = false;
   bool aggregates() const;
 };
 
@@ -188,5 +200,14 @@ struct Program {
 // run over the rows new since the previous tick (docs/architecture.md, "Incremental ticks").
 // Returns why `rule` must still run over whole relations in every tick, or "" if it need not.
 std::string_view recomputed_because(const Program& program, const RulePlan& rule);
+
+// A scratch is emptied every tick and derived again, unless it can be kept: every rule that
+// derives it joins and negates tables that only grow between ticks (no lattice column), with no
+// aggregate, no recursion and no tick() or now(), and nothing else writes it. Then it keeps its
+// rows with the number of derivations of each, and a tick only adds what the new rows of the
+// tables derive and takes back what the new rows of the negated tables block. Returns why
+// each scratch is derived again every tick, or "" if it is kept (indexed by relation id; ""
+// for relations that are not scratches).
+std::vector<std::string> scratch_recomputed_because(const Program& program);
 
 }  // namespace bloom::plan

@@ -137,6 +137,7 @@ class Lowerer {
     for (size_t s = 0; s < strata_.count(); ++s) stratum(strata_.rules[s]);
     for (uint32_t r : strata_.transition_rules) out_->transitions.push_back(lower_rule(r, -1, {}));
     for (const auto& r : prog_.rules) out_->uses_now |= r.uses_now;
+    across_ticks();
     return std::move(out_);
   }
 
@@ -230,6 +231,7 @@ class Lowerer {
     // Equalities left over from atom arguments that are expressions of variables not yet bound.
     std::vector<std::pair<uint32_t, const ast::Expr*>> late_equalities;
     std::vector<bool> late_placed;
+    const std::vector<Version>* versions = nullptr;  // a variant across ticks: per body literal
   };
 
   uint32_t reg_of(RuleState& st, const std::string& v) {
@@ -471,6 +473,7 @@ class Lowerer {
     const Relation& r = out_->relations[rel];
     Step step;
     step.kind = StepKind::AntiJoin;
+    if (st.versions) step.version = (*st.versions)[li];
     step.relation = rel;
     step.text = trim_lines(sm_, lit.span);
     std::vector<uint32_t> cols;
@@ -577,6 +580,11 @@ class Lowerer {
     }
   }
 
+  bool holds_one_tick(uint32_t relation) const {
+    RelationKind k = out_->relations[relation].kind;
+    return k == RelationKind::Scratch || k == RelationKind::Channel || k == RelationKind::Periodic;
+  }
+
   // How many of an atom's columns are bound at this point (constants and bound expressions).
   int bound_columns(const RuleState& st, const ast::Atom& atom) const {
     int n = 0;
@@ -590,7 +598,55 @@ class Lowerer {
     return n;
   }
 
-  RulePlan lower_rule(uint32_t index, int32_t delta_literal, const std::set<uint32_t>& group) {
+  // ------------------------------------------------------------ variants across ticks
+  // Plans the variants of every rule that need not run in full each tick (RulePlan::variants),
+  // after all the full rules, so that those keep the index numbers they had.
+  void across_ticks() {
+    std::vector<std::string> why = scratch_recomputed_because(*out_);
+    for (auto& rel : out_->relations) rel.rederived_because = std::move(why[rel.id]);
+    for (auto& st : out_->strata)
+      for (auto& g : st.groups)
+        for (auto& r : g.rules) add_variants(r);
+    for (auto& r : out_->transitions) add_variants(r);
+  }
+
+  void add_variants(RulePlan& r) {
+    if (!recomputed_because(*out_, r).empty()) return;
+    const sema::CheckedRule& rule = prog_.rules[r.rule];
+    const auto& body = rule.ast->body;
+    std::set<uint32_t> positive;
+    std::vector<uint32_t> negated;
+    for (const auto& in : rule.inputs) {
+      if (!in.negated && body[in.literal].kind == ast::LiteralKind::Positive) positive.insert(in.collection);
+      if (in.negated) negated.push_back(in.literal);
+    }
+    // What new rows derive: one variant per positive literal, driven by its new rows.
+    for (const auto& in : rule.inputs)
+      if (!in.negated && body[in.literal].kind == ast::LiteralKind::Positive)
+        r.variants.push_back(lower_rule(r.rule, static_cast<int32_t>(in.literal), positive));
+    if (out_->relations[r.head].kind != RelationKind::Scratch) return;
+    // A kept scratch also loses the derivations that the new rows of a negated table block. The
+    // variant for negated literal i finds each once: the match is old (every positive literal
+    // Old), no negated literal before i matches at all, i matches only new rows, and the
+    // literals after i match no old row. It is driven by the new rows of i when every argument
+    // of i is bound by them (then each match meets exactly one of them); with a wildcard, from
+    // the old matches.
+    std::sort(negated.begin(), negated.end());
+    for (size_t k = 0; k < negated.size(); ++k) {
+      std::vector<Version> versions(body.size(), Version::Old);
+      for (size_t j = 0; j < k; ++j) versions[negated[j]] = Version::Full;
+      versions[negated[k]] = Version::Delta;
+      const auto& args = body[negated[k]].atom.args;
+      bool drives = std::none_of(args.begin(), args.end(), [](const ast::Arg& a) { return a.expr->kind == ast::ExprKind::Wildcard; });
+      RulePlan v = lower_rule(r.rule, drives ? static_cast<int32_t>(negated[k]) : -1, positive, &versions);
+      v.delta_atom = static_cast<int32_t>(negated[k]);
+      v.retracts = true;
+      r.variants.push_back(std::move(v));
+    }
+  }
+
+  RulePlan lower_rule(uint32_t index, int32_t delta_literal, const std::set<uint32_t>& group,
+                      const std::vector<Version>* versions = nullptr) {
     const sema::CheckedRule& rule = prog_.rules[index];
     RulePlan plan;
     plan.rule = index;
@@ -608,6 +664,7 @@ class Lowerer {
     try {
       RuleState st;
       st.rule = &rule;
+      st.versions = versions;
       st.distinct_matches = !rule.aggregates.empty();
       for (const auto& in : rule.inputs) st.atom_collection[in.literal] = in.collection;
       const auto& body = rule.ast->body;
@@ -615,6 +672,7 @@ class Lowerer {
       // Atoms earlier (in source order) than the delta atom that read the group read Old, so
       // each derivation is found by exactly one variant.
       auto version_of = [&](uint32_t li) {
+        if (versions) return (*versions)[li];
         if (delta_literal < 0 || !group.count(st.atom_collection.at(li))) return Version::Full;
         if (static_cast<int32_t>(li) == delta_literal) return Version::Delta;
         return static_cast<int32_t>(li) < delta_literal ? Version::Old : Version::Full;
@@ -623,14 +681,22 @@ class Lowerer {
         place_atom(st, plan, body[delta_literal], static_cast<uint32_t>(delta_literal), Version::Delta);
         placed[delta_literal] = true;
       }
+      // The first atom: one of a collection that holds only this tick's rows (a scratch, a
+      // channel, a periodic), if there is one. In a long-running node those stay small while
+      // tables grow: a send driven by a lookup of the table `script` on a constant read every
+      // step of the script in every tick (kvs, 8,000 steps); driven by the scratch `start`,
+      // one row.
+      bool first = delta_literal < 0;
       for (;;) {
         place_ready(st, plan, body, placed);
         int best = -1, best_score = -1;
         for (uint32_t i = 0; i < body.size(); ++i) {
           if (placed[i] || body[i].kind != ast::LiteralKind::Positive) continue;
           int score = bound_columns(st, body[i].atom);
+          if (first && holds_one_tick(st.atom_collection.at(i))) score += 1 << 20;
           if (score > best_score) best = static_cast<int>(i), best_score = score;
         }
+        first = false;
         if (best < 0) break;
         place_atom(st, plan, body[best], static_cast<uint32_t>(best), version_of(static_cast<uint32_t>(best)));
         placed[best] = true;

@@ -70,8 +70,11 @@ void rule_text(std::string& out, const RulePlan& r, const Program& p, const char
   out += fmt::format("{}  {}\n", indent, head_text(r, p));
   if (r.delta_atom < 0) {
     std::string_view why = recomputed_because(p, r);
-    out += fmt::format("{}  across ticks: {}\n", indent, why.empty() ? std::string("only the rows new since the last tick")
-                                                                   : fmt::format("in full ({})", why));
+    std::string how = !why.empty() ? fmt::format("in full ({})", why)
+                      : p.relations[r.head].kind == RelationKind::Scratch
+                          ? "the scratch is kept: rows new since the last tick add derivations, new rows of negated tables take them back"
+                          : "only the rows new since the last tick";
+    out += fmt::format("{}  across ticks: {}\n", indent, how);
   }
 }
 

@@ -97,15 +97,19 @@ struct Engine::CompiledRule {
   std::vector<uint32_t> pending_hashes;
   Relation::BatchScratch scratch;
   // Cross-tick incremental evaluation (docs/architecture.md): a rule that only inserts into a
-  // table is run, in a tick after one where it ran, as one semi-naive variant per body atom over
-  // the rows new since the previous tick, instead of over whole relations.
+  // table is run, in a tick after one where it ran, as its plan's variants over the rows new
+  // since the previous tick (plan::RulePlan::variants), instead of over whole relations.
   bool incremental = false;                                // plan::recomputed_because is ""
   bool variants_compiled = false;
-  std::vector<std::unique_ptr<plan::RulePlan>> variant_plans;
-  std::vector<std::unique_ptr<CompiledRule>> variants;     // atom i Delta, atoms before Old, after Full
+  std::vector<std::unique_ptr<CompiledRule>> variants;     // as plan->variants
   std::vector<uint32_t> reads;                             // the relations its atoms read
+  std::vector<uint32_t> negated;                           // the relations it negates
   int64_t last_tick = INT64_MIN;                           // the tick it last ran in
   uint64_t head_generation = 0;                            // its head's generation after that run
+  // A rule of a kept scratch: its head rows count derivations (+1) or take them back (-1, a
+  // retracting variant); 0 for every other rule. kept: the scratch's slot in Impl::kept.
+  int weight = 0;
+  int32_t kept = -1;
 };
 
 struct Engine::Impl {
@@ -128,6 +132,21 @@ struct Engine::Impl {
   bool check_incremental = false;  // BLOOM_CHECK_INCREMENTAL=1: every tick is checked against full evaluation
   bool force_full = false;         // set while the check re-runs everything in full
   std::vector<std::set<std::vector<Word>>> reported;  // the check: per output, every row it held so far
+  // Kept scratches (plan::scratch_recomputed_because): a scratch is not emptied between ticks;
+  // each of its rows carries the number of its derivations, and a tick adds what new rows derive
+  // and takes back what new rows of negated tables block.
+  struct Kept {
+    uint32_t relation = 0;
+    std::vector<CompiledRule*> rules;
+    std::vector<uint32_t> reads;    // the relations its rules read, positively or negated
+    std::vector<uint32_t> count;    // per row number: its derivations (0: dead)
+    int64_t last_tick = INT64_MIN;  // the tick it was last brought up to date in
+    uint64_t generation = 0;        // the scratch's generation then
+    bool full = false;              // this tick: derived from nothing again
+    int64_t checked_tick = INT64_MIN;
+  };
+  std::vector<Kept> kept;
+  std::vector<int32_t> kept_of;  // per relation: its slot in `kept`, or -1
 
   explicit Impl(Engine& engine) : e(engine) {
     const char* on = std::getenv("BLOOM_INCREMENTAL");
@@ -141,29 +160,167 @@ struct Engine::Impl {
     const plan::RulePlan& p = *r.plan;
     if (!plan::recomputed_because(e.plan_, p).empty()) return;
     r.incremental = true;
-    for (const auto& st : p.steps)
-      if (plan::is_positive_atom(st) && std::find(r.reads.begin(), r.reads.end(), st.relation) == r.reads.end())
-        r.reads.push_back(st.relation);
+    for (const auto& st : p.steps) {
+      auto& list = st.kind == StepKind::AntiJoin ? r.negated : r.reads;
+      if ((plan::is_positive_atom(st) || st.kind == StepKind::AntiJoin) && std::find(list.begin(), list.end(), st.relation) == list.end())
+        list.push_back(st.relation);
+    }
   }
 
   // The variants are compiled when first needed: a program that runs one tick never needs them.
   void compile_variants(CompiledRule& r) {
     const plan::RulePlan& p = *r.plan;
     r.variants_compiled = true;
-    std::vector<size_t> atoms;
-    for (size_t k = 0; k < p.steps.size(); ++k)
-      if (plan::is_positive_atom(p.steps[k])) atoms.push_back(k);
-    for (size_t i = 0; i < atoms.size(); ++i) {
-      auto v = std::make_unique<plan::RulePlan>(p);
-      for (size_t j = 0; j < atoms.size(); ++j)
-        v->steps[atoms[j]].version = j < i ? plan::Version::Old : j == i ? plan::Version::Delta : plan::Version::Full;
-      auto c = compile(*v);
+    for (const auto& v : p.variants) {
+      auto c = compile(v);
       // Messages, provenance (sim --explain keeps the pointer) and the head are the rule's own;
       // the variant's plan only lives on for the compiled steps that point into it.
       c->plan = &p;
+      if (r.kept >= 0) c->weight = v.retracts ? -1 : 1;
+      c->kept = r.kept;
       r.variants.push_back(std::move(c));
-      r.variant_plans.push_back(std::move(v));
     }
+  }
+
+  // Sets the delta of each relation in `rels` to its rows new since the previous tick.
+  void deltas_since_last_tick(const std::vector<uint32_t>& rels) {
+    for (uint32_t rel : rels) delta_begin[rel] = std::min(since(rel), full_end[rel]);
+  }
+  void no_deltas(const std::vector<uint32_t>& rels) {
+    for (uint32_t rel : rels) delta_begin[rel] = full_end[rel];
+  }
+
+  void setup_kept() {
+    kept_of.assign(e.relations_.size(), -1);
+    if (!incremental_on) return;
+    for (auto& stratum : strata)
+      for (auto& g : stratum)
+        for (auto& r : g.rules) {
+          const plan::Relation& head = e.plan_.relations[r->plan->head];
+          if (head.kind != plan::RelationKind::Scratch || !head.rederived_because.empty()) continue;
+          if (kept_of[head.id] < 0) {
+            kept_of[head.id] = static_cast<int32_t>(kept.size());
+            kept.emplace_back().relation = head.id;
+          }
+          Kept& k = kept[kept_of[head.id]];
+          r->kept = kept_of[head.id];
+          r->weight = 1;
+          k.rules.push_back(r.get());
+          for (const auto& st : r->plan->steps)
+            if ((plan::is_positive_atom(st) || st.kind == StepKind::AntiJoin) &&
+                std::find(k.reads.begin(), k.reads.end(), st.relation) == k.reads.end())
+              k.reads.push_back(st.relation);
+        }
+  }
+
+  // Brings kept scratch `k` up to date for this tick, with rule `r`: the first of its rules to
+  // run in a tick decides whether it is derived again from nothing (its first tick, after a tick
+  // it missed, when a table it reads was rebuilt by deletes, or under sim --explain, which wants
+  // every row's derivation in its tick), and if not takes back what every rule lost.
+  void maintain(Kept& k, CompiledRule& r) {
+    Relation& rel = *e.relations_[k.relation];
+    if (force_full) return check_kept(k);
+    if (k.last_tick != e.tick_) {
+      k.full = e.on_derive || k.last_tick != e.tick_ - 1 || k.generation != rel.generation();
+      for (uint32_t in : k.reads) k.full = k.full || !unchanged_since_last_tick(in);
+      k.last_tick = e.tick_;
+      if (k.full) {
+        rel.clear();
+        k.count.clear();
+      } else {
+        size_t dead = rel.end() - rel.live();
+        if (dead > 1024 && dead > rel.live()) compact(k);
+        deltas_since_last_tick(k.reads);
+        for (CompiledRule* kr : k.rules) {
+          if (!kr->variants_compiled) compile_variants(*kr);
+          for (auto& v : kr->variants)
+            if (v->weight < 0) run_rule(*v);
+        }
+        no_deltas(k.reads);
+      }
+      k.generation = rel.generation();
+    }
+    if (k.full) return run_rule(r);
+    deltas_since_last_tick(k.reads);
+    for (auto& v : r.variants)
+      if (v->weight > 0) run_rule(*v);
+    no_deltas(k.reads);
+  }
+
+  // Drops the dead rows of a kept scratch (a new generation: its readers see all of it as new).
+  void compact(Kept& k) {
+    Relation& rel = *e.relations_[k.relation];
+    std::vector<uint32_t> count;
+    count.reserve(rel.live());
+    for (RowId row = 0; row < rel.end(); ++row)
+      if (rel.alive(row)) count.push_back(k.count[row]);
+    rel.rebuild({});
+    k.count = std::move(count);
+  }
+
+  // A head row of a kept scratch's rule: one derivation more, or one less.
+  void count_rows(CompiledRule& r, const Word* rows, size_t n) {
+    Kept& k = kept[r.kept];
+    Relation& rel = *e.relations_[k.relation];
+    const size_t A = rel.arity();
+    for (size_t i = 0; i < n; ++i) {
+      const Word* row = rows + i * A;
+      if (r.weight > 0) {
+        auto res = rel.insert(row);
+        if (res.outcome == Relation::Outcome::Added) {
+          k.count.resize(rel.end(), 0);
+          k.count[res.row] = 1;
+          inserted(r, rel, row, res);
+        } else {
+          ++k.count[res.row];
+        }
+        continue;
+      }
+      RowId at = rel.find_key_of_row(row);
+      if (at == kNoRow || k.count[at] == 0)
+        throw RuntimeError(fmt::format("internal error: tick {} takes back a derivation of {}, which the scratch does not hold", e.tick_,
+                                       e.format_row(rel.decl(), row, true)));
+      if (--k.count[at] == 0) rel.kill(at);
+    }
+  }
+
+  // BLOOM_CHECK_INCREMENTAL: the kept scratch must hold exactly the rows, with the counts, that
+  // its rules derive from nothing. They derive them into a fresh relation, compared and dropped.
+  void check_kept(Kept& k) {
+    if (k.checked_tick == e.tick_) return;
+    k.checked_tick = e.tick_;
+    const plan::Relation& decl = e.plan_.relations[k.relation];
+    // `held` and `held_count` are the kept scratch while its rules derive it afresh in its place.
+    auto held = std::make_unique<Relation>(decl, e.lattices_);
+    std::swap(held, e.relations_[k.relation]);
+    std::vector<uint32_t> held_count;
+    std::swap(held_count, k.count);
+    auto put_back = [&] {
+      std::swap(held, e.relations_[k.relation]);
+      std::swap(held_count, k.count);
+    };
+    try {
+      for (CompiledRule* kr : k.rules) run_rule(*kr);
+    } catch (...) {
+      put_back();
+      throw;
+    }
+    const Relation& expect = *e.relations_[k.relation];
+    std::vector<Word> row(decl.arity() + 1);
+    std::string wrong;
+    for (RowId x = 0; x < expect.end() && wrong.empty(); ++x) {
+      if (!expect.alive(x)) continue;
+      expect.read(x, row.data());
+      RowId at = held->find_key_of_row(row.data());
+      if (at == kNoRow || held_count[at] != k.count[x])
+        wrong = fmt::format("{} with {} derivations (kept: {})", e.format_row(decl, row.data(), true), k.count[x],
+                            at == kNoRow ? 0 : held_count[at]);
+    }
+    if (wrong.empty() && expect.live() != held->live()) wrong = fmt::format("{} rows (kept: {})", expect.live(), held->live());
+    put_back();
+    if (!wrong.empty())
+      throw RuntimeError(fmt::format("internal error: the kept scratch `{}` in tick {} should hold {} (BLOOM_CHECK_INCREMENTAL)", decl.name,
+                                     e.tick_, wrong));
   }
 
   RowId since(uint32_t rel) const {
@@ -172,21 +329,29 @@ struct Engine::Impl {
     return std::min(since_end[rel], r.end());
   }
 
-  // Runs a rule: incrementally when it ran in the previous tick and its head has lost no row
-  // since (a delete or an upsert rebuilt it: then old matches must derive their rows again).
+  // Whether relation `rel` holds every row it held when the previous tick finished, under the
+  // same numbers (it was not emptied or rebuilt since).
+  bool unchanged_since_last_tick(uint32_t rel) const {
+    return rel < since_generation.size() && since_generation[rel] == e.relations_[rel]->generation();
+  }
+
+  // Runs a rule: incrementally when it ran in the previous tick, its head has lost no row since
+  // (a delete or an upsert rebuilt it: then old matches must derive their rows again) and no
+  // table it negates was rebuilt (a row that went away lets old matches through).
   void run_rule_in_tick(CompiledRule& r) {
     const Relation& head = *e.relations_[r.plan->head];
     // An output is emptied every tick and loses nothing the run reports (see recomputed_because).
     bool head_kept = head.decl().kind == plan::RelationKind::Output || r.head_generation == head.generation();
-    bool incremental = r.incremental && incremental_on && !force_full && r.last_tick == e.tick_ - 1 && head_kept;
+    bool incremental = r.incremental && incremental_on && !force_full && r.last_tick == e.tick_ - 1 && head_kept &&
+                       std::all_of(r.negated.begin(), r.negated.end(), [&](uint32_t n) { return unchanged_since_last_tick(n); });
     r.last_tick = e.tick_;
     if (!incremental) {
       run_rule(r);
     } else {
       if (!r.variants_compiled) compile_variants(r);
-      for (uint32_t rel : r.reads) delta_begin[rel] = std::min(since(rel), full_end[rel]);
+      deltas_since_last_tick(r.reads);
       for (auto& v : r.variants) run_rule(*v);
-      for (uint32_t rel : r.reads) delta_begin[rel] = full_end[rel];
+      no_deltas(r.reads);
     }
     r.head_generation = head.generation();
   }
@@ -580,11 +745,17 @@ struct Engine::Impl {
       case StepKind::AntiJoin: {
         const Relation& rel = *e.relations_[s.relation];
         SmallWords key(s.key.size());
+        // Full: no matching row. Across ticks (a kept scratch's retracting variants), Old: no
+        // matching row older than the delta; Delta: a matching row in the delta and none older.
+        const RowId old_end = s.version == Version::Full ? kNoRow : delta_begin[s.relation];
         for (size_t i = 0; i < n; ++i) {
           const Word* f = frames + i * R;
-          bool found = false;
-          for_each_key_match(s, rel, f, key.data(), [&](RowId row) { found |= rel.alive(row); });
-          if (found) continue;
+          bool old_match = false, new_match = false;
+          for_each_key_match(s, rel, f, key.data(), [&](RowId row) {
+            if (!rel.alive(row)) return;
+            (row < old_end ? old_match : new_match) = true;
+          });
+          if (old_match || (s.version == Version::Delta && !new_match)) continue;
           emit(f);
           flush_if_full();
         }
@@ -648,6 +819,7 @@ struct Engine::Impl {
 
   // Inserts n head rows (arity words each) into the rule's head relation.
   void insert_rows(CompiledRule& r, const Word* rows, size_t n) {
+    if (r.weight) return count_rows(r, rows, n);
     // The key index probes miss the cache once it is big: the hashes come first, so that the
     // probes of many rows can be started together (Relation::insert_grouped), or, for a big
     // relation, the rows wait to be inserted as one large batch (flush_pending).
@@ -828,7 +1000,10 @@ struct Engine::Impl {
       for (auto& g : strata[st]) {
         e.progress_.iteration = 0;
         set_all_full();
-        for (auto& r : g.rules) run_rule_in_tick(*r);
+        for (auto& r : g.rules) {
+          if (r->kept >= 0) maintain(kept[r->kept], *r);
+          else run_rule_in_tick(*r);
+        }
         if (!g.group->recursive) continue;
         for (;;) {
           bool grew = false;
@@ -885,7 +1060,10 @@ Engine::Engine(const plan::Program& plan, SymbolTable& symbols, Lattices& lattic
     impl_->strata.push_back(std::move(groups));
   }
   for (const auto& r : plan.transitions) impl_->transitions.push_back(impl_->compile_rule(r));
+  impl_->setup_kept();
 }
+
+bool Engine::keeps(uint32_t relation) const { return impl_->kept_of[relation] >= 0; }
 
 Engine::~Engine() = default;
 

@@ -69,6 +69,10 @@ class Engine {
     now_ms_ = now_ms;
   }
 
+  // Whether relation `id`, a scratch, keeps its rows from one tick to the next (the engine keeps
+  // it up to date itself; the node must not empty it).
+  bool keeps(uint32_t id) const;
+
   // Every `<=` rule to a fixpoint, stratum by stratum.
   void run_fixpoint();
   // The `<+ <- <+- <~` rules over the final state of the tick.

@@ -223,7 +223,8 @@ void Node::apply_deferred() {
 void Node::setup_tick(int64_t tick) {
   if (tick > 0)  // tick 0 starts from what the node was given (its inputs)
     for (size_t id = 0; id < plan_.relations.size(); ++id)
-      if (transient(plan_.relations[id].kind)) engine_.relation(static_cast<uint32_t>(id)).clear();
+      if (transient(plan_.relations[id].kind) && !engine_.keeps(static_cast<uint32_t>(id)))
+        engine_.relation(static_cast<uint32_t>(id)).clear();
   if (tick == 0) {
     // Lattice cells start at bottom; facts and the inputs of tick 0 arrive.
     for (const auto& r : plan_.relations) {

@@ -126,6 +126,19 @@ class KeyTable {
       if (!empty(table_[i])) f(table_[i]);
   }
 
+  // Removes the entry `at` (from find). The entries after it in its run move back one slot
+  // while that keeps each at or after its home slot, so that no lookup meets an empty slot
+  // before its entry and the entries stay in hash order.
+  void erase(const Entry* at) {
+    size_t i = static_cast<size_t>(at - table_);
+    while (i + 1 < slots_ && !empty(table_[i + 1]) && home(hash_of(table_[i + 1])) <= i) {
+      table_[i] = table_[i + 1];
+      ++i;
+    }
+    table_[i] = kEmpty;
+    --size_;
+  }
+
   // Empties the table; a small one keeps its memory.
   void clear() {
     if (slots_ > 4096) {

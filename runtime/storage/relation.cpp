@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <cstring>
 
 namespace bloom::rt {
@@ -202,7 +203,7 @@ void Relation::append_many(const Word* rows, size_t n) {
     }
     rows_ += static_cast<RowId>(m);
     live_ += m;
-    if (!lattice_cols_.empty()) dead_.resize(rows_, false);
+    if (!lattice_cols_.empty() || !dead_.empty()) dead_.resize(rows_, false);
     i += m;
   }
 }
@@ -280,6 +281,19 @@ bool Relation::contains(const Word* values) const {
   for (uint32_t c : lattice_cols_)
     if (lattices_.merge(decl_.column_types[c], have[c], values[c]) != have[c]) return false;
   return true;
+}
+
+void Relation::kill(RowId r) {
+  assert(r < rows_ && alive(r));
+  SmallWords values(arity_);
+  read(r, values.data());
+  uint32_t h = key_hash(values.data());
+  const Entry* e = key_part(h).find(h, [&](RowId x) { return x == r; });
+  assert(e);
+  if (e) key_part(h).erase(e);
+  dead_.resize(rows_, false);
+  dead_[r] = true;
+  --live_;
 }
 
 uint64_t Relation::next_generation() {

@@ -155,6 +155,9 @@ class Relation {
   RowId next_match(uint32_t index, RowId r) const { return indexes_[index]->next[r]; }
   size_t index_count() const { return indexes_.size(); }
 
+  // Marks live row `r` dead and takes it out of the key index (a kept scratch's row that lost
+  // its last derivation): its number stays taken, and an equal row inserted later is a new row.
+  void kill(RowId r);
   // Empties the relation, keeping its allocations for the next tick.
   void clear();
   // Rebuilds without the rows `drop` marks (between ticks: deferred deletes and upserts).
@@ -255,7 +258,7 @@ class Relation {
   uint64_t generation_ = next_generation();
   static uint64_t next_generation();
   size_t live_ = 0;
-  std::vector<bool> dead_;  // only when the relation has lattice columns
+  std::vector<bool> dead_;  // when the relation has lattice columns or a row was killed
   // Live rows by key columns (storage/key_table.h). A big relation's key index is split into
   // kParts tables by the top bits of the hash, so growing it never holds two copies of the whole
   // index at once (the parts grow one after the other): the peak is 1/16 of the index above its size.

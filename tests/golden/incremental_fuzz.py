@@ -6,7 +6,8 @@ Usage: incremental_fuzz.py BLOOM [--programs N] [--seed S] [--keep DIR]
 Each generated program runs for many ticks (counters grown with `<+` drive them) and mixes what
 incremental evaluation must get right: joins of tables that grow in different ticks, deferred
 inserts, deletes and upserts (keyed tables), negation, aggregates, lmax lattice columns,
-recursion, scratches and outputs. Every program runs three ways:
+recursion, scratches (kept across ticks, with negations that retract, and emptied every tick)
+and outputs. Every program runs three ways:
   BLOOM_INCREMENTAL=0        every rule over whole relations in every tick (the reference);
   default                    incremental;
   BLOOM_CHECK_INCREMENTAL=1  incremental, each tick checked against full evaluation.
@@ -23,16 +24,16 @@ import tempfile
 
 def generate(rng):
     """A random valid program: tables t0..t3 (a: int, b: int), a keyed table kv, an lmax table
-    best, scratches s0, s1, a step counter that grows for T ticks, and outputs of everything."""
+    best, scratches s0, s1, s2, a step counter that grows for T ticks, and outputs of everything."""
     T = rng.randint(3, 12)
     lines = [f"table step(i: int);", "step(0);", f"step(i + 1) <+ step(i), i < {T};"]
     tables = [f"t{k}" for k in range(4)]
     for t in tables:
         lines.append(f"table {t}(a: int, b: int);")
     lines += ["table kv(k: int, v: int) key(k);", "table best(k: int, m: lmax<int>) key(k);",
-              "scratch s0(a: int, b: int);", "scratch s1(a: int);"]
+              "scratch s0(a: int, b: int);", "scratch s1(a: int);", "scratch s2(a: int, b: int);"]
     outs = []
-    for name in tables + ["kv", "s0"]:
+    for name in tables + ["kv", "s0", "s2"]:
         outs.append(f"output o_{name}(a: int, b: int);")
         lines.append(outs[-1])
         lines.append(f"o_{name}(x, y) <= {name}(x, y);")
@@ -50,8 +51,8 @@ def generate(rng):
         op = rng.choice(["<=", "<+"])
         rules.append(f"{t}(i % {rng.randint(2, 5)}, i) {op} step(i), i % {rng.randint(1, 3)} == 0;")
     for _ in range(rng.randint(3, 8)):
-        kind = rng.choice(["copy", "join", "join", "neg", "rec", "scratch", "del", "ups", "lat", "kvjoin"])
-        h, a, b = rng.choice(tables), rng.choice(tables), rng.choice(tables)
+        kind = rng.choice(["copy", "join", "join", "neg", "rec", "scratch", "del", "ups", "lat", "kvjoin", "kept", "kept", "feed", "negdel"])
+        h, a, b, c = rng.choice(tables), rng.choice(tables), rng.choice(tables), rng.choice(tables + ["kv"])
         if kind == "copy":
             rules.append(f"{h}(y, x) {rng.choice(['<=', '<+'])} {atom(a, 'x', 'y')}, x < {rng.randint(2, 6)};")
         elif kind == "join":
@@ -69,6 +70,16 @@ def generate(rng):
             rules.append(f"kv(x, y) <+- {atom(a, 'x', 'y')}, step(i), i > {rng.randint(0, T)};")
         elif kind == "lat":
             rules.append(f"best(x, y) <= {atom(a, 'x', 'y')};")
+        elif kind == "kept":  # s2 reads only tables: kept across ticks, its negations retract
+            rules.append(rng.choice([f"s2(x, y) <= {atom(a, 'x', 'y')}, not {atom(b, 'y', 'x')};",
+                                     f"s2(x, y) <= {atom(a, 'x', 'y')}, not {atom(b, 'y', '_')}, not {atom(c, 'x', 'x')};",
+                                     f"s2(x, x) <= {atom(a, 'x', '_')}, not {atom(b, 'x', 'x + 1')};",
+                                     f"s2(x, z) <= {atom(a, 'x', 'y')}, {atom(b, 'y', 'z')}, not {atom(c, 'z', 'x')};"]))
+        elif kind == "negdel" and h not in (a, b):  # a negated table that loses rows: old matches come through
+            rules.append(f"{h}(x, y) <= {atom(a, 'x', 'y')}, not {atom(b, 'y', 'x')};")
+            rules.append(f"{b}(x, y) <- {atom(b, 'x', 'y')}, step(i), i == {rng.randint(1, T)};")
+        elif kind == "feed":  # the negated tables grow from what the kept scratch held
+            rules.append(f"{h}(y, x) <+ s2(x, y), x < {rng.randint(2, 6)};")
         elif kind == "kvjoin":
             rules.append(f"{h}(x, v) <= kv(x, v), {atom(a, 'x', '_')};")
     return "\n".join(lines + rules) + "\n"

@@ -379,6 +379,68 @@ TEST(Plan, DeferredAndAsynchronousRulesAreTransitions) {
   EXPECT_EQ(p->facts[0].relation, rel(*p, "t").id);
 }
 
+// ------------------------------------------------------------------ across ticks
+
+TEST(Plan, CrossTickVariantsStartFromTheirDeltaLiteral) {
+  auto p = plan_for("table a(x: int, y: int);\n"
+                   "table b(y: int, z: int);\n"
+                   "table c(x: int, z: int);\n"
+                   "c(x, z) <= a(x, y), b(y, z);\n");
+  ASSERT_TRUE(p);
+  const RulePlan& r = rule_for(*p, "c");
+  ASSERT_EQ(r.variants.size(), 2u);
+  EXPECT_EQ(shape(r.variants[0], *p), "scan a/delta, lookup b/full");
+  EXPECT_EQ(shape(r.variants[1], *p), "scan b/delta, lookup a/old") << "the new rows of b drive their own variant";
+  EXPECT_FALSE(r.variants[0].retracts);
+  EXPECT_TRUE(index_columns(*p, r.variants[1].steps[1]) == Cols{1}) << "the variant asks for its own index";
+}
+
+TEST(Plan, AKeptScratchHasARetractingVariantPerNegation) {
+  auto p = plan_for("table t(x: int);\n"
+                   "table u(x: int);\n"
+                   "table w(x: int, y: int);\n"
+                   "scratch s(x: int);\n"
+                   "s(x) <= t(x), not u(x), not w(x, _);\n");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(rel(*p, "s").rederived_because, "");
+  const RulePlan& r = rule_for(*p, "s");
+  ASSERT_EQ(r.variants.size(), 3u);
+  EXPECT_EQ(shape(r.variants[0], *p), "scan t/delta, antijoin u, antijoin w");
+  const RulePlan& by_u = r.variants[1];
+  EXPECT_TRUE(by_u.retracts);
+  EXPECT_EQ(shape(by_u, *p), "scan u/delta, antijoin w, lookup t/old") << "u's new rows drive: each blocks one match";
+  EXPECT_EQ(by_u.steps[1].version, Version::Old) << "a later negation must not have blocked the match before";
+  const RulePlan& by_w = r.variants[2];
+  EXPECT_TRUE(by_w.retracts);
+  EXPECT_EQ(shape(by_w, *p), "scan t/old, antijoin u, antijoin w") << "a wildcard in w: driven by the old matches";
+  EXPECT_EQ(by_w.steps[1].version, Version::Full) << "an earlier negation matches nothing at all";
+  EXPECT_EQ(by_w.steps[2].version, Version::Delta) << "w matches a new row and no old one";
+}
+
+TEST(Plan, ScratchesThatCannotBeKeptSayWhy) {
+  struct Case {
+    const char* rules;
+    const char* why;
+  } cases[] = {
+      {"s(x) <= c(@a, x);", "not a table"},
+      {"s(x) <= t(x);\ns(1);", "facts"},
+      {"s(x) <= t(x);\ns(x) <+ t(x);", "`<+`"},
+      {"s(count()) <= t(_);", "aggregates"},
+      {"s(x) <= t(x);\ns(y) <= s(x), t(y), y == x + 1;", "recursive"},
+      {"s(x) <= t(x), x < tick();", "tick()"},
+      {"s(x) <= m(x, _);", "not a table"},
+  };
+  for (const auto& c : cases) {
+    auto p = plan_for(std::string("table t(x: int);\nchannel c(@a: addr, x: int);\ntable m(k: int, v: lmax<int>) key(k);\n"
+                                 "scratch s(x: int);\n") + c.rules + "\n");
+    ASSERT_TRUE(p) << c.rules;
+    const std::string& why = rel(*p, "s").rederived_because;
+    EXPECT_NE(why.find(c.why), std::string::npos) << c.rules << ": " << why;
+    for (const RulePlan* r : all_rules(*p))
+      if (r->head == rel(*p, "s").id) EXPECT_TRUE(r->variants.empty()) << c.rules << ": a scratch emptied every tick runs in full";
+  }
+}
+
 TEST(Plan, RelationKeys) {
   auto p = plan_for(
       "table set(a: int, b: string);\n"

@@ -214,6 +214,45 @@ TEST_F(StorageTest, AnIndexOnNoColumnsChainsEveryRow) {
   EXPECT_EQ(matches(r, 0, {}), (std::vector<RowId>{0, 1, 2, 3, 4}));
 }
 
+// ------------------------------------------------------------------ kill (kept scratches)
+
+TEST_F(StorageTest, AKilledRowIsDeadGoneFromTheKeyIndexAndComesBackAsANewRow) {
+  auto& r = ints(2, {{1}});
+  for (Word i = 0; i < 4; ++i) insert(r, {i, 7});
+  r.kill(1);
+  EXPECT_FALSE(r.alive(1));
+  EXPECT_EQ(r.live(), 3u);
+  Word key[] = {1, 7};
+  EXPECT_EQ(r.find_key(key), kNoRow);
+  EXPECT_FALSE(r.contains(key));
+  EXPECT_EQ(live_rows(r), (std::vector<std::vector<Word>>{{0, 7}, {2, 7}, {3, 7}}));
+  auto again = r.insert(key);
+  EXPECT_EQ(again.outcome, Outcome::Added) << "a killed row inserted again is a new row";
+  EXPECT_EQ(again.row, 4u) << "its old number stays taken, so it shows up in the next delta";
+  EXPECT_EQ(r.find_key(key), 4u);
+  EXPECT_EQ(matches(r, 0, {7}), (std::vector<RowId>{0, 1, 2, 3, 4})) << "the index chain keeps the dead row for the caller to skip";
+  insert(r, {9, 9});
+  EXPECT_TRUE(r.alive(5)) << "rows appended after a kill are alive";
+}
+
+TEST_F(StorageTest, KillingKeysOutOfCrowdedRunsKeepsEveryOtherKeyFindable) {
+  // Many keys, then every third killed: erasing from the key index shifts the rest of each run
+  // back, and every key still there must be found, every killed one not.
+  auto& r = ints(2);
+  const Word n = 20000;
+  for (Word i = 0; i < n; ++i) insert(r, {i, i * 31 % 97});
+  for (Word i = 0; i < n; i += 3) r.kill(static_cast<RowId>(i));
+  for (Word i = 0; i < n; ++i) {
+    Word key[] = {i, i * 31 % 97};
+    ASSERT_EQ(r.find_key(key), i % 3 == 0 ? kNoRow : i) << "key " << i;
+  }
+  EXPECT_EQ(r.live(), n - (n + 2) / 3);
+  r.rebuild({});
+  EXPECT_EQ(r.end(), r.live()) << "rebuild drops the killed rows";
+  Word key[] = {1, 31};
+  EXPECT_EQ(r.find_key(key), 0u);
+}
+
 // ------------------------------------------------------------------ clear and rebuild
 
 TEST_F(StorageTest, ClearEmptiesRowsKeysAndIndexes) {
