@@ -128,7 +128,18 @@ std::string_view recomputed_because(const Program& p, const RulePlan& r) {
   } else if (k != RelationKind::Table && k != RelationKind::Lattice) {
     return "its head is emptied every tick";
   }
-  if (r.aggregates()) return "an aggregate";
+  // An aggregate's groups fold in the matches new in a tick, and only the groups they touch
+  // are derived again; the others would give the rows they gave before. That needs every match
+  // to stay: inputs that only grow, no negation.
+  if (r.aggregates()) {
+    for (const auto& c : r.columns)
+      if ((c.agg == AggKind::Sum || c.agg == AggKind::Avg) && c.value.type.kind == TypeKind::Float)
+        return "a float sum or average (its rounding depends on the order of the rows)";
+    for (const auto& s : r.steps) {
+      if (s.kind == StepKind::AntiJoin) return "an aggregate with a negation";
+      if (is_positive_atom(s) && !grows_only(p.relations[s.relation])) return "an aggregate over a collection that can lose rows";
+    }
+  }
   for (const auto& s : r.steps) {
     // A negated table only grows between ticks, or is rebuilt (a new generation: the engine then
     // runs the rule in full once), so a match it blocked stays blocked, and a row derived while

@@ -65,6 +65,21 @@ std::string float_text(double d) {
 
 }  // namespace
 
+// One aggregate group: its count and, per head column, the running sum / min / max / elements.
+struct AggregateGroup {
+  int64_t count = 0;
+  std::vector<Word> value;      // per column: sum / min / max
+  std::vector<double> fsum;     // per column: float sums (avg, float sum)
+  std::vector<std::vector<Word>> collected;
+  std::vector<bool> seen;
+  int64_t touched_tick = INT64_MIN;  // kept groups: the last tick that folded a match into it
+};
+// The groups of an aggregate rule, by the values of its group-by columns, in the order first met.
+struct AggregateGroups {
+  absl::flat_hash_map<std::vector<Word>, AggregateGroup> acc;
+  std::vector<std::vector<Word>> order;
+};
+
 struct Engine::CompiledRule {
   const plan::RulePlan* plan = nullptr;
   uint32_t registers = 0;
@@ -110,6 +125,10 @@ struct Engine::CompiledRule {
   // retracting variant); 0 for every other rule. kept: the scratch's slot in Impl::kept.
   int weight = 0;
   int32_t kept = -1;
+  // An aggregate rule that runs incrementally keeps its groups between ticks; its variants only
+  // collect their matches (collect_only) for it to fold in.
+  std::unique_ptr<AggregateGroups> groups;
+  bool collect_only = false;
 };
 
 struct Engine::Impl {
@@ -160,6 +179,7 @@ struct Engine::Impl {
     const plan::RulePlan& p = *r.plan;
     if (!plan::recomputed_because(e.plan_, p).empty()) return;
     r.incremental = true;
+    if (r.aggregates) r.groups = std::make_unique<AggregateGroups>();
     for (const auto& st : p.steps) {
       auto& list = st.kind == StepKind::AntiJoin ? r.negated : r.reads;
       if ((plan::is_positive_atom(st) || st.kind == StepKind::AntiJoin) && std::find(list.begin(), list.end(), st.relation) == list.end())
@@ -178,6 +198,7 @@ struct Engine::Impl {
       c->plan = &p;
       if (r.kept >= 0) c->weight = v.retracts ? -1 : 1;
       c->kept = r.kept;
+      c->collect_only = c->aggregates;
       r.variants.push_back(std::move(c));
     }
   }
@@ -342,8 +363,11 @@ struct Engine::Impl {
     const Relation& head = *e.relations_[r.plan->head];
     // An output is emptied every tick and loses nothing the run reports (see recomputed_because).
     bool head_kept = head.decl().kind == plan::RelationKind::Output || r.head_generation == head.generation();
+    // An aggregate's groups hold the matches of earlier ticks: every input must hold them still.
+    auto unchanged = [&](uint32_t n) { return unchanged_since_last_tick(n); };
     bool incremental = r.incremental && incremental_on && !force_full && r.last_tick == e.tick_ - 1 && head_kept &&
-                       std::all_of(r.negated.begin(), r.negated.end(), [&](uint32_t n) { return unchanged_since_last_tick(n); });
+                       std::all_of(r.negated.begin(), r.negated.end(), unchanged) &&
+                       (!r.aggregates || std::all_of(r.reads.begin(), r.reads.end(), unchanged));
     r.last_tick = e.tick_;
     if (!incremental) {
       run_rule(r);
@@ -352,6 +376,13 @@ struct Engine::Impl {
       deltas_since_last_tick(r.reads);
       for (auto& v : r.variants) run_rule(*v);
       no_deltas(r.reads);
+      if (r.aggregates) {
+        std::vector<std::vector<Word>> touched;
+        in_rule(r, [&] {
+          for (auto& v : r.variants) fold_matches(*v, *r.groups, &touched);
+          emit_groups(r, *r.groups, touched);
+        });
+      }
     }
     r.head_generation = head.generation();
   }
@@ -880,43 +911,51 @@ struct Engine::Impl {
                        true);
   }
 
-  // Aggregates: group the distinct matches by the head's plain columns.
+  // Aggregates: group the distinct matches by the head's plain columns. A rule that runs
+  // incrementally across ticks keeps its groups (CompiledRule::groups): its variants fold in the
+  // matches new in a tick, and only the groups they touched are derived again.
   void finish_aggregates(CompiledRule& r) {
-    const auto& cols = r.plan->columns;
-    Relation& frames = *r.frames;
-    struct Acc {
-      int64_t count = 0;
-      std::vector<Word> value;      // per column: sum / min / max / group value
-      std::vector<double> fsum;     // per column: float sums (avg, float sum)
-      std::vector<std::vector<Word>> collected;
-      std::vector<bool> seen;
-    };
-    absl::flat_hash_map<std::vector<Word>, Acc> groups;
-    std::vector<std::vector<Word>> order;
+    if (r.collect_only) return;  // a variant: the rule folds its matches (run_rule_in_tick)
+    AggregateGroups local;
+    AggregateGroups& g = r.groups && !force_full ? *r.groups : local;
+    g = AggregateGroups{};
+    fold_matches(r, g, nullptr);
+    emit_groups(r, g, g.order);
+  }
+
+  // Folds the matches `src` collected into `g`; the keys of the groups it changed go to
+  // `touched` (in the order first touched) when given.
+  void fold_matches(CompiledRule& src, AggregateGroups& g, std::vector<std::vector<Word>>* touched) {
+    const auto& cols = src.plan->columns;
+    Relation& frames = *src.frames;
     std::vector<Word> key;
-    std::vector<Word> frame(r.registers);
+    std::vector<Word> frame(src.registers);
     const Word* f = frame.data();
-    const size_t matches = r.distinct_matches ? r.match_list.size() / r.registers : frames.end();
+    const size_t matches = src.distinct_matches ? src.match_list.size() / src.registers : frames.end();
     for (size_t fr = 0; fr < matches; ++fr) {
-      if (r.distinct_matches) copy_words(r.match_list.data() + fr * r.registers, r.registers, frame.data());
+      if (src.distinct_matches) copy_words(src.match_list.data() + fr * src.registers, src.registers, frame.data());
       else frames.read(static_cast<RowId>(fr), frame.data());
       key.clear();
       for (size_t c = 0; c < cols.size(); ++c)
-        if (cols[c].agg == plan::AggKind::None) key.push_back(eval(r.head[c], f));
-      auto [it, fresh] = groups.try_emplace(key);
-      Acc& acc = it->second;
+        if (cols[c].agg == plan::AggKind::None) key.push_back(eval(src.head[c], f));
+      auto [it, fresh] = g.acc.try_emplace(key);
+      AggregateGroup& acc = it->second;
       if (fresh) {
-        order.push_back(key);
+        g.order.push_back(key);
         acc.value.assign(cols.size(), 0);
         acc.fsum.assign(cols.size(), 0);
         acc.collected.resize(cols.size());
         acc.seen.assign(cols.size(), false);
       }
+      if (touched && acc.touched_tick != e.tick_) {
+        acc.touched_tick = e.tick_;
+        touched->push_back(key);
+      }
       ++acc.count;
       for (size_t c = 0; c < cols.size(); ++c) {
         const auto& col = cols[c];
         if (col.agg == plan::AggKind::None || col.agg == plan::AggKind::Count) continue;
-        Word v = eval(r.head[c], f);
+        Word v = eval(src.head[c], f);
         const ValueType& t = col.value.type;
         bool fl = t.kind == TypeKind::Float;
         switch (col.agg) {
@@ -937,9 +976,16 @@ struct Engine::Impl {
         }
       }
     }
+    frames.clear();
+    src.match_list.clear();
+  }
+
+  // Derives the head rows of the groups `keys` of `g`.
+  void emit_groups(CompiledRule& r, AggregateGroups& g, const std::vector<std::vector<Word>>& keys) {
+    const auto& cols = r.plan->columns;
     std::vector<Word> row(cols.size());
-    for (const auto& k : order) {
-      Acc& acc = groups[k];
+    for (const auto& k : keys) {
+      AggregateGroup& acc = g.acc[k];
       size_t ki = 0;
       for (size_t c = 0; c < cols.size(); ++c) {
         const auto& col = cols[c];
@@ -953,7 +999,8 @@ struct Engine::Impl {
           case plan::AggKind::Min:
           case plan::AggKind::Max: v = acc.value[c]; break;
           case plan::AggKind::Collect:
-            v = e.lattices_.set_of(std::move(acc.collected[c]));
+            // A kept group's elements stay for the next tick's (the set is interned anew).
+            v = e.lattices_.set_of(r.groups ? acc.collected[c] : std::move(acc.collected[c]));
             natural = ValueType{TypeKind::LSet, {col.value.type}};
             break;
         }
@@ -962,8 +1009,6 @@ struct Engine::Impl {
       if (e.on_derive) e.on_derive(*r.plan, row.data(), nullptr);
       emit_row(r, row.data());
     }
-    frames.clear();
-    r.match_list.clear();
   }
 
   Word convert(Word v, const ValueType& from, const ValueType& to) {
@@ -979,7 +1024,7 @@ struct Engine::Impl {
 
   void run_rule(CompiledRule& r) {
     if (!r.rows) allocate_buffers(r);
-    try {
+    in_rule(r, [&] {
       SmallWords frame(r.registers);
       std::fill_n(frame.data(), r.registers, Word{0});
       r.match_list.clear();  // what a run that threw left
@@ -988,6 +1033,14 @@ struct Engine::Impl {
       exec(r, 0, frame.data(), 1);
       flush_pending(r);
       if (r.aggregates) finish_aggregates(r);
+    });
+  }
+
+  // Runs fn, putting rule r's place and text before an evaluation error that has none.
+  template <class F>
+  void in_rule(CompiledRule& r, F&& fn) {
+    try {
+      fn();
     } catch (const RuntimeError& err) {
       if (err.located) throw;
       throw RuntimeError(fmt::format("{}: in rule `{}`: {}", r.plan->where, r.plan->text, err.what()), true);

@@ -6,7 +6,7 @@ Usage: incremental_fuzz.py BLOOM [--programs N] [--seed S] [--keep DIR]
 Each generated program runs for many ticks (counters grown with `<+` drive them) and mixes what
 incremental evaluation must get right: joins of tables that grow in different ticks, deferred
 inserts, deletes and upserts (keyed tables), negation, aggregates, lmax lattice columns,
-recursion, scratches (kept across ticks, with negations that retract, and emptied every tick)
+recursion, aggregates (groups kept across ticks), scratches (kept across ticks, with negations that retract, and emptied every tick)
 and outputs. Every program runs three ways:
   BLOOM_INCREMENTAL=0        every rule over whole relations in every tick (the reference);
   default                    incremental;
@@ -39,7 +39,8 @@ def generate(rng):
         lines.append(f"o_{name}(x, y) <= {name}(x, y);")
     lines += ["output o_best(k: int, m: int);", "o_best(k, v) <= best(k, m), v = m.value();",
               "output o_s1(a: int);", "o_s1(x) <= s1(x);", "output o_cnt(k: int, n: int);",
-              "o_cnt(x, count()) <= t1(x, _);", "output o_sum(n: int);", "o_sum(sum(y)) <= t2(_, y);"]
+              "o_cnt(x, count()) <= t1(x, _);", "output o_sum(n: int);", "o_sum(sum(y)) <= t2(_, y);",
+              "table tagg(k: int, n: int);", "output o_tagg(k: int, n: int);", "o_tagg(k, n) <= tagg(k, n);"]
     for _ in range(rng.randint(2, 6)):  # facts
         t = rng.choice(tables)
         lines.append(f"{t}({rng.randint(0, 4)}, {rng.randint(0, 4)});")
@@ -51,7 +52,7 @@ def generate(rng):
         op = rng.choice(["<=", "<+"])
         rules.append(f"{t}(i % {rng.randint(2, 5)}, i) {op} step(i), i % {rng.randint(1, 3)} == 0;")
     for _ in range(rng.randint(3, 8)):
-        kind = rng.choice(["copy", "join", "join", "neg", "rec", "scratch", "del", "ups", "lat", "kvjoin", "kept", "kept", "feed", "negdel"])
+        kind = rng.choice(["copy", "join", "join", "neg", "rec", "scratch", "del", "ups", "lat", "kvjoin", "kept", "kept", "feed", "negdel", "agg", "agg"])
         h, a, b, c = rng.choice(tables), rng.choice(tables), rng.choice(tables), rng.choice(tables + ["kv"])
         if kind == "copy":
             rules.append(f"{h}(y, x) {rng.choice(['<=', '<+'])} {atom(a, 'x', 'y')}, x < {rng.randint(2, 6)};")
@@ -78,6 +79,11 @@ def generate(rng):
         elif kind == "negdel" and h not in (a, b):  # a negated table that loses rows: old matches come through
             rules.append(f"{h}(x, y) <= {atom(a, 'x', 'y')}, not {atom(b, 'y', 'x')};")
             rules.append(f"{b}(x, y) <- {atom(b, 'x', 'y')}, step(i), i == {rng.randint(1, T)};")
+        elif kind == "agg":  # groups kept across ticks; a delete of an input makes them start over
+            fn = rng.choice(["count()", "max(y)", "min(y)", "sum(y)"])
+            rules.append(rng.choice([f"tagg(x, {fn}) <= {atom(a, 'x', 'y')};",
+                                     f"tagg(x, {fn}) <+ {atom(a, 'x', 'y')}, {atom(b, 'y', '_')};",
+                                     f"o_cnt(x, {fn}) <= {atom(a, 'x', 'z')}, {atom(b, 'z', 'y')};"]))
         elif kind == "feed":  # the negated tables grow from what the kept scratch held
             rules.append(f"{h}(y, x) <+ s2(x, y), x < {rng.randint(2, 6)};")
         elif kind == "kvjoin":

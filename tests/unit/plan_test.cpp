@@ -417,6 +417,29 @@ TEST(Plan, AKeptScratchHasARetractingVariantPerNegation) {
   EXPECT_EQ(by_w.steps[2].version, Version::Delta) << "w matches a new row and no old one";
 }
 
+TEST(Plan, AggregatesRunIncrementallyOverTablesThatOnlyGrow) {
+  struct Case {
+    const char* rule;
+    const char* why;  // "" for incremental
+  } cases[] = {
+      {"o(x, count()) <= t(x, _);", ""},
+      {"o(x, max(y)) <= t(x, z), t(z, y);", ""},
+      {"o(x, sum(f)) <= u(x, f);", "float sum"},
+      {"o(x, count()) <= t(x, _), not w(x);", "negation"},
+      {"o(x, count()) <= m(x, _);", "can lose rows"},
+  };
+  for (const auto& c : cases) {
+    auto p = plan_for(std::string("table t(x: int, y: int);\ntable u(x: int, f: float);\ntable w(x: int);\n"
+                                  "table m(k: int, v: lmax<int>) key(k);\noutput o(x: int, n: float);\n") + c.rule + "\n");
+    ASSERT_TRUE(p) << c.rule;
+    const RulePlan& r = rule_for(*p, "o");
+    std::string why(plan::recomputed_because(*p, r));
+    if (*c.why) EXPECT_NE(why.find(c.why), std::string::npos) << c.rule << ": " << why;
+    else EXPECT_EQ(why, "") << c.rule;
+    EXPECT_EQ(r.variants.empty(), !why.empty()) << c.rule;
+  }
+}
+
 TEST(Plan, ScratchesThatCannotBeKeptSayWhy) {
   struct Case {
     const char* rules;
