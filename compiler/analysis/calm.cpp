@@ -113,6 +113,7 @@ class Analyzer {
     compute_logs();
     compute_async_reach();
     compute_ephemeral();
+    compute_thresholded();
     compute_temporal();
     find_races();
     propagate();
@@ -226,7 +227,10 @@ class Analyzer {
     return head.kind == CollectionKind::Output && head.has_lattice_column();
   }
 
-  bool edge_nonmonotone(const Edge& e) const { return !e.monotone() || keyed_insert(e) || lattice_output(e); }
+  bool edge_nonmonotone(const Edge& e) const {
+    return (!e.monotone() && !thresholded(e)) || keyed_insert(e) || lattice_output(e);
+  }
+  bool thresholded(const Edge& e) const { return e.why == sema::NonMonotone::Aggregate && !thresholded_.empty() && thresholded_[e.rule]; }
 
   std::string operation(const Edge& e) const {
     if (!e.monotone()) return sema::to_string(e.why);
@@ -395,6 +399,81 @@ class Analyzer {
           changed = true;
         }
     }
+  }
+
+  // count(), max() and min() over data that only grows, whose results every reader only compares
+  // with a constant in the direction they move (`n >= k`, `n > k` for count and max; `<=`, `<`
+  // for min): the head holds each group's value of the moment, which depends on how rows were
+  // batched into ticks, but nothing reads that value except through the threshold, and a
+  // threshold once passed stays passed, so the aggregate orders nothing (issue 12, item 8).
+  // Computed after grows_: the head itself does not grow (its rows are replaced), and stays so.
+  void compute_thresholded() {
+    thresholded_.assign(p_.rules.size(), false);
+    for (uint32_t r = 0; r < p_.rules.size(); ++r) thresholded_[r] = only_thresholded(r);
+  }
+
+  bool only_thresholded(uint32_t r) const {
+    const auto& rule = p_.rules[r];
+    if (rule.aggregates.empty() || rule.head == sema::kNoCollection || rule.op != ast::MergeOp::Instant) return false;
+    const auto& head = p_.collections[rule.head];
+    if ((head.kind != CollectionKind::Table && head.kind != CollectionKind::Scratch) || writers_[rule.head].size() != 1) return false;
+    for (const auto& in : rule.inputs)
+      if (in.negated || in.collection == sema::kNoCollection || in.collection == rule.head || !grows_[in.collection]) return false;
+    // Per head column: +1 for a count or max (only grows), -1 for a min (only shrinks), 0 for a
+    // group-by column.
+    std::vector<int> moves;
+    for (const auto& a : rule.ast->head.args) {
+      const ast::Expr& x = *a.expr;
+      if (x.kind != ExprKind::Call || x.name.qualified()) {
+        moves.push_back(0);
+        continue;
+      }
+      const std::string& f = x.name.parts[0];
+      if (f == "count" || f == "max") moves.push_back(1);
+      else if (f == "min") moves.push_back(-1);
+      else if (f == "sum" || f == "avg" || f == "collect") return false;
+      else moves.push_back(0);
+    }
+    for (uint32_t id : g_.out(rule.head)) {
+      const Edge& e = g_.edges()[id];
+      const auto& reader = p_.rules[e.rule];
+      const sema::RuleInput& in = reader.inputs[e.input];
+      if (in.negated) return false;
+      const ast::Atom& atom = reader.ast->body[in.literal].atom;
+      for (size_t c = 0; c < moves.size() && c < atom.args.size(); ++c)
+        if (moves[c] != 0 && !read_through_threshold(reader, *atom.args[c].expr, moves[c])) return false;
+    }
+    return true;
+  }
+
+  // Whether `arg`, an atom argument of `reader`, is `_` or a variable used once more, in a
+  // comparison with a constant that passes once the value has moved far enough in `dir`.
+  bool read_through_threshold(const sema::CheckedRule& reader, const ast::Expr& arg, int dir) const {
+    if (arg.kind == ExprKind::Wildcard) return true;
+    sema::ConstValue v;
+    if (arg.kind != ExprKind::Name || arg.name.qualified() || p_.constant(reader.instance, arg.name, v)) return false;
+    const std::string& name = arg.name.parts[0];
+    if (occurrences(*reader.ast, name) != 2) return false;
+    for (const auto& l : reader.ast->body) {
+      if (l.kind != ast::LiteralKind::Condition || l.expr->kind != ExprKind::Binary) continue;
+      const ast::Expr& cmp = *l.expr;
+      auto is_var = [&](const ast::Expr& x) { return x.kind == ExprKind::Name && !x.name.qualified() && x.name.parts[0] == name; };
+      int side = is_var(*cmp.args[0]) ? 0 : is_var(*cmp.args[1]) ? 1 : -1;
+      if (side < 0 || !constant_expr(reader, *cmp.args[1 - side])) continue;
+      bool up = cmp.binary_op == ast::BinaryOp::Ge || cmp.binary_op == ast::BinaryOp::Gt;
+      bool down = cmp.binary_op == ast::BinaryOp::Le || cmp.binary_op == ast::BinaryOp::Lt;
+      if (side == 1) std::swap(up, down);  // `k <= n` is `n >= k`
+      return dir > 0 ? up : down;
+    }
+    return false;
+  }
+
+  // An expression of literals, consts and params only.
+  bool constant_expr(const sema::CheckedRule& rule, const ast::Expr& x) const {
+    sema::ConstValue v;
+    if (x.kind == ExprKind::Name && !p_.constant(rule.instance, x.name, v)) return false;
+    if (x.kind == ExprKind::Wildcard || x.kind == ExprKind::Call || x.kind == ExprKind::Method) return false;
+    return std::all_of(x.args.begin(), x.args.end(), [&](const ast::ExprPtr& a) { return constant_expr(rule, *a); });
   }
 
   // Least fixpoint over Static < FirstTick < Varying: each collection takes the worst class its
@@ -822,6 +901,7 @@ class Analyzer {
   std::vector<bool> async_reach_;
   std::vector<Temporal> temporal_;
   std::vector<bool> ephemeral_, grows_;
+  std::vector<bool> thresholded_;  // per rule: an aggregate only ever read through a threshold
   std::vector<Finding> pending_races_;
   std::unordered_map<CollectionId, Tree> trees_;              // per source (or the clock)
   std::unordered_map<CollectionId, std::pair<CollectionId, uint32_t>> nearest_;  // target -> (origin, last hop)
