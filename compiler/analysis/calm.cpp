@@ -409,7 +409,34 @@ class Analyzer {
   // Computed after grows_: the head itself does not grow (its rows are replaced), and stays so.
   void compute_thresholded() {
     thresholded_.assign(p_.rules.size(), false);
-    for (uint32_t r = 0; r < p_.rules.size(); ++r) thresholded_[r] = only_thresholded(r);
+    for (uint32_t r = 0; r < p_.rules.size(); ++r) thresholded_[r] = only_thresholded(r) || merged_into_lattice(r);
+  }
+
+  // max() into an lmax column, min() into an lmin, collect() into an lset, of a table that keeps
+  // its rows: each tick's result merges into what the table holds, and merging the maximum of
+  // each batch gives the maximum of all, however the rows were batched (the same for min and
+  // union). Plain group-by columns only besides.
+  bool merged_into_lattice(uint32_t r) const {
+    const auto& rule = p_.rules[r];
+    if (rule.aggregates.empty() || rule.head == sema::kNoCollection) return false;
+    if (rule.op != ast::MergeOp::Instant && rule.op != ast::MergeOp::DeferredInsert) return false;
+    const auto& head = p_.collections[rule.head];
+    if (!sema::is_persistent(head.kind)) return false;
+    const auto& args = rule.ast->head.args;
+    for (size_t c = 0; c < args.size() && c < head.columns.size(); ++c) {
+      const ast::Expr& x = *args[c].expr;
+      sema::TypeKind t = head.columns[c].type.kind;
+      bool call = x.kind == ExprKind::Call && !x.name.qualified();
+      const std::string f = call ? x.name.parts[0] : "";
+      bool aggregate = f == "count" || f == "sum" || f == "avg" || f == "min" || f == "max" || f == "collect";
+      if (!aggregate) {
+        if (head.columns[c].type.is_lattice()) return false;  // a plain value stored into a lattice: not this form
+        continue;
+      }
+      if (!((f == "max" && t == sema::TypeKind::LMax) || (f == "min" && t == sema::TypeKind::LMin) || (f == "collect" && t == sema::TypeKind::LSet)))
+        return false;
+    }
+    return true;
   }
 
   bool only_thresholded(uint32_t r) const {
