@@ -213,6 +213,8 @@ std::optional<int> DeployedNode::set_up() {
     return fatal(what.find(me->endpoint) != std::string::npos ? what
                                                               : fmt::format("node `{}` cannot listen at {}: {}", o_.name, me->endpoint, what));
   }
+  // Connections are made while the node loads its program and inputs, not when tick 0 sends.
+  transport_->connect_all();
   link_ = std::make_unique<NetLink>(*transport_, o_.name, plan_, [this](const std::string& w) { note(w); });
   NodeOptions no;
   no.name = o_.name;

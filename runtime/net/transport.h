@@ -103,6 +103,10 @@ class Transport {
   // at run time), or changes the endpoint of one not yet sent to. false if `name` is already
   // connected (its endpoint stays).
   bool add_peer(Peer peer);
+  // Starts connecting to every peer not connected yet, so that the first message to each finds
+  // its connection made (or being made) instead of starting it. A peer whose endpoint ZeroMQ
+  // refuses is left for its first send to report.
+  void connect_all();
   enum class SendResult { Sent, QueueFull, UnknownPeer };
   // Never blocks (ZMQ_DONTWAIT). QueueFull: the peer's queue is full and the message was not
   // taken (the caller keeps it; wait() tells when there is room). Throws std::runtime_error
