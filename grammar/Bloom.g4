@@ -20,11 +20,13 @@ importDecl     : IMPORT STRING AS ident SEMI ;
 paramDecl      : PARAM ident COLON type (ASSIGN expr)? SEMI ;
 constDecl      : CONST ident ASSIGN expr SEMI ;
 collectionDecl : kind=(TABLE | SCRATCH | CHANNEL | INPUT | OUTPUT) ident
-                 LPAREN (column (COMMA column)*)? RPAREN keyClause? SEMI ;
+                 LPAREN (column (COMMA column)*)? RPAREN keyClause? durable? SEMI ;
+// `durable`: the collection's contents outlive the process (docs/deploy.md, durability).
+durable        : DURABLE ;
 column         : AT? ident COLON type ;
 keyClause      : KEY LPAREN ident (COMMA ident)* RPAREN ;
 periodicDecl   : PERIODIC ident EVERY DURATION SEMI ;
-latticeDecl    : LATTICE ident COLON type SEMI ;
+latticeDecl    : LATTICE ident COLON type durable? SEMI ;
 type           : ident (LT type (COMMA type)* GT)? ;
 
 // A fact is a clause without a body; a rule has a merge operator and a body.
@@ -63,7 +65,7 @@ expr
 literalValue : INT | FLOAT | STRING | TRUE | FALSE | DURATION | BAD_NUMBER | UNTERMINATED_STRING ;
 qname        : ident (DOT ident)* ;
 // Words that are keywords only where they are used, so they stay usable as names (`key(key)`).
-ident        : ID | KEY | EVERY | AS ;
+ident        : ID | KEY | EVERY | AS | DURABLE ;
 
 // ---- Lexer ----
 IMPORT   : 'import' ;
@@ -79,6 +81,7 @@ PERIODIC : 'periodic' ;
 LATTICE  : 'lattice' ;
 KEY      : 'key' ;
 EVERY    : 'every' ;
+DURABLE  : 'durable' ;
 NOT      : 'not' ;
 IN       : 'in' ;
 AND      : 'and' ;

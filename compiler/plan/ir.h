@@ -47,6 +47,7 @@ struct Relation {
   bool keyed = false;         // declared key(...) or implied by lattice columns: inserts merge/check
   int location = -1;          // channel: the `@` column
   int64_t period_ms = 0;      // periodic
+  bool durable = false;       // table/lattice kept in the node's data directory (runtime/node/durable.h)
   std::string where;          // "file:line:col" of the declaration ("" for built-ins)
   // Hash indexes the rules look up, chosen by the planner (each a list of column positions).
   // The key index always exists and is not listed here.

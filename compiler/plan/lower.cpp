@@ -164,6 +164,7 @@ class Lowerer {
       }
       r.location = c.location;
       r.period_ms = c.period_ms;
+      r.durable = c.durable;
       if (c.span.valid()) r.where = sm_.location(c.span);
       out_->relations.push_back(std::move(r));
     }

@@ -155,6 +155,7 @@ std::string to_text(const Program& p) {
     for (size_t i = 0; i < r.arity(); ++i) cols += (i ? ", " : "") + r.column_names[i] + ": " + r.column_types[i].str();
     out += fmt::format("  {} {}({})", to_string(r.kind), r.name, cols);
     if (r.keyed) out += " key(" + cols_text(r, r.key) + ")";
+    if (r.durable) out += " durable";
     for (const auto& ix : r.indexes) out += " index[" + cols_text(r, ix) + "]";
     out += "\n";
   }
@@ -183,6 +184,7 @@ nlohmann::json to_json(const Program& p) {
     for (size_t i = 0; i < r.arity(); ++i) cols.push_back({{"name", r.column_names[i]}, {"type", type_json(r.column_types[i])}});
     nlohmann::json j = {{"id", r.id}, {"name", r.name}, {"kind", to_string(r.kind)}, {"columns", cols}, {"key", r.key},
                         {"keyed", r.keyed}, {"indexes", r.indexes}};
+    if (r.durable) j["durable"] = true;
     if (r.location >= 0) j["location"] = r.location;
     if (r.period_ms) j["period_ms"] = r.period_ms;
     rels.push_back(std::move(j));

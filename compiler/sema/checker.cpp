@@ -324,6 +324,10 @@ class Checker {
     DeclInfo info;
     info.decl = &d;
     info.kind = kind_of(d.kind);
+    // Only state that outlives a tick can be durable: everything else is empty at the next tick.
+    if (d.durable_span.valid() && d.kind != ast::CollectionKind::Table && d.kind != ast::CollectionKind::Lattice)
+      diags_.error("bad-durable", d.durable_span, "only a table or a lattice can be `durable`; " + quote(d.name) + " is not kept from one tick to the next")
+          .with_help("declare " + quote(d.name) + " as a `table` to keep its contents, or remove `durable`");
     if (d.kind == ast::CollectionKind::Periodic) {
       if (d.period_ms <= 0) diags_.error("bad-period", d.period_span.valid() ? d.period_span : d.span, "a periodic needs a positive period");
       info.columns.push_back({"n", Type::of(TypeKind::Int), d.span});
@@ -447,6 +451,7 @@ class Checker {
       c.keyed = di.keyed;
       c.location = di.location;
       c.period_ms = di.decl->period_ms;
+      c.durable = di.decl->durable_span.valid() && (di.kind == CollectionKind::Table || di.kind == CollectionKind::Lattice);
       c.instance = id;
       c.span = di.decl->span;
       c.name_span = di.decl->name_span;

@@ -40,6 +40,7 @@ struct Collection {
   bool keyed = false;    // key(...) written, or implied by lattice columns
   int location = -1;     // channel: index of the `@` column
   int64_t period_ms = 0; // periodic
+  bool durable = false;  // `durable`: kept in the node's data directory across restarts
   uint32_t instance = 0; // the module instance that declares it (0 = main)
   Span span, name_span;  // invalid for built-ins
   bool has_lattice_column() const;

@@ -154,6 +154,7 @@ struct CollectionDecl {
   int64_t period_ms = 0;             // Periodic
   Span period_span;
   TypeExpr lattice_type;             // Lattice
+  Span durable_span;                 // valid when `durable` was written
   Span span;
 };
 

@@ -562,6 +562,7 @@ class Builder {
       d.key.emplace();
       for (auto* id : key->ident()) d.key->push_back({ident(id), span(id)});
     }
+    if (auto* dur = c->durable()) d.durable_span = span(dur);
     d.span = span(c);
     return d;
   }
@@ -585,6 +586,7 @@ class Builder {
     d.name = ident(c->ident());
     d.name_span = c->ident() ? span(c->ident()) : span(c);
     if (c->type()) d.lattice_type = type(c->type());
+    if (auto* dur = c->durable()) d.durable_span = span(dur);
     d.span = span(c);
     return d;
   }

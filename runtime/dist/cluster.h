@@ -47,6 +47,7 @@ struct DeployedNodeOptions {
   std::string control;        // the launcher's control endpoint; "" for a node on its own
   std::string facts_dir;      // inputs (-F), "" for none
   std::string out_dir;        // outputs as NAME.csv when the node finishes; "" prints them
+  std::string data_dir;       // its durable tables (--data-dir, or the deployment's data_dir); "" keeps them in memory
   bool quiet = false;         // no notes (missing facts files)
   std::function<void(const std::string&)> print_line;  // stdout lines (default: std::cout)
   std::function<void(const std::string&)> log;         // warnings and errors (default: std::cerr)

@@ -150,6 +150,7 @@ class DeployedNode {
   std::unique_ptr<net::ControlClient> control_;  // null for a node on its own
   std::unique_ptr<net::Transport> transport_;
   std::unique_ptr<NetLink> link_;
+  std::unique_ptr<DurableFiles> store_;  // before node_: the node writes to it until destroyed
   std::unique_ptr<Node> node_;
   std::unique_ptr<net::Codec> codec_;
   net::Codec::Message message_;  // reused by take_in
@@ -220,10 +221,26 @@ std::optional<int> DeployedNode::set_up() {
   no.name = o_.name;
   no.print_line = o_.print_line;
   no.network = link_.get();
+  if (!o_.data_dir.empty()) {
+    try {
+      store_ = open_data_dir(o_.data_dir);
+    } catch (const DurableError& e) {
+      return fatal(fmt::format("node `{}`: {}", o_.name, e.what()));
+    }
+    no.durable = store_.get();
+  }
   node_ = std::make_unique<Node>(plan_, no);
+  if (!store_ && node_->has_durable() && !o_.quiet)
+    log_("bloom: note: node `" + o_.name + "` has no data directory: its durable tables are kept in memory only");
   codec_ = std::make_unique<net::Codec>(plan_, node_->symbols(), node_->lattices());
   link_->attach(*codec_);
   try {
+    // The durable tables first: a restarted node rejoins with what its last completed tick had.
+    auto recovered = node_->recover_durable();
+    for (const auto& w : recovered.warnings) log_("bloom: warning: node `" + o_.name + "`: " + w);
+    if (recovered.found && !o_.quiet)
+      log_(fmt::format("bloom: note: node `{}` recovered its durable tables from {} ({} log records)", o_.name, o_.data_dir,
+                       recovered.records));
     if (!o_.facts_dir.empty()) {
       std::vector<std::string> missing;
       node_->load_inputs(o_.facts_dir, missing);

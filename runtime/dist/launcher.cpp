@@ -81,6 +81,7 @@ struct Member {
   std::string exit_text;  // how it died
   NodeReport final_report;
   std::string outputs;  // its outputs as `name(...)` lines, when there is no -D
+  int restarts = 0;     // times it died and was started again (`restart = true`)
   // A node process:
   pid_t pid = -1;
   Pipe out, err;
@@ -126,6 +127,7 @@ class Launcher {
   void reap_exits();
   void lose(Member& m, const std::string& how);
   void mark_dead(Member& m, const std::string& how);
+  void restart(Member& m, const std::string& how);
   bool send(const Member& m, const control::Message& message) { return control_.send(m.node->name, control::encode(message)); }
   Ending await_quiescence();
   void start_wave();
@@ -150,6 +152,9 @@ class Launcher {
   std::map<std::string, net::KeyPair> keys_;  // process mode, unless insecure: each node's CURVE keys
   QuiescenceDetector quiescence_;
   int exit_ = 0;
+  bool finishing_ = false;  // the run is ending: a node that dies now is not restarted
+  // A crash loop (a node that dies right after each start) ends as a death.
+  static constexpr int kMaxRestarts = 100;
 };
 
 int Launcher::run() {
@@ -168,6 +173,7 @@ int Launcher::run() {
   if (!make_output_dirs()) return 2;
   if (!start_nodes()) return 3;
   const Ending ending = await_quiescence();
+  finishing_ = true;
   if (ending == Ending::Interrupted) {
     exit_ = 3;
     err_line("bloom: interrupted: asking every node to write its outputs and stop");
@@ -264,6 +270,7 @@ void Launcher::start_thread(Member& m, const Deployment& inproc, const plan::Pro
   o.deployment = inproc;
   o.control = control_.endpoint();
   o.facts_dir = m.node->facts;
+  o.data_dir = m.node->data_dir;
   o.out_dir = out_dir_of(*m.node);
   o.quiet = o_.quiet;
   o.stop = &m.stop;
@@ -447,6 +454,10 @@ void Launcher::reap_exits() {
     int status = 0;
     if (m->pid > 0 && waitpid(m->pid, &status, WNOHANG) == m->pid) {
       m->pid = -1;
+      if (m->node->restart && !m->dead && !m->done && !finishing_ && !interrupt_.interrupted() && m->restarts < kMaxRestarts) {
+        restart(*m, describe_exit(status));
+        continue;
+      }
       mark_dead(*m, describe_exit(status));  // nothing more if it is already dead
     }
   }
@@ -457,6 +468,18 @@ void Launcher::lose(Member& m, const std::string& how) {
   m.dead = true;
   m.exit_text = how;
   quiescence_.node_lost(m.node->name);
+}
+
+// `restart = true`: the node process is started again as before; it recovers its durable tables
+// from its data directory (docs/deploy.md) and rejoins. The waves wait for its hello.
+void Launcher::restart(Member& m, const std::string& how) {
+  ++m.restarts;
+  for (Pipe* p : {&m.out, &m.err})  // what the dead process wrote before it died
+    while (p->fd >= 0) read_pipe(m, *p);
+  err_line(fmt::format("bloom: node `{}` {}; restarting it (restart = true)", m.node->name, how));
+  quiescence_.node_restarted(m.node->name);
+  m.up = false;
+  if (!start_process(m)) mark_dead(m, "could not be restarted");
 }
 
 // An exit or a stop the launcher noticed: said at once, unless the node had finished well.
@@ -508,7 +531,8 @@ void Launcher::start_wave() {
     if (!m->up) return;
     live.push_back(m->node->name);
   }
-  control_.remove_socket_file();  // every node is connected
+  // Every node is connected; a node that may be restarted must be able to connect again.
+  if (std::none_of(members_.begin(), members_.end(), [](const auto& m) { return m->node->restart; })) control_.remove_socket_file();
   const uint64_t wave = quiescence_.start_wave(std::move(live));
   bool unreachable = false;
   for (auto& m : members_)
@@ -652,6 +676,10 @@ void Launcher::report() {
                                                        r->send_waits == 1 ? "" : "s")
                                          : "",
                            r->state == NodeState::Halted ? ", halted" : "", m->failed ? ", runtime error" : ""));
+    // Said even with -q: the run went well only thanks to the restarts.
+    if (m->restarts > 0)
+      err_line(fmt::format("bloom: node `{}` was restarted {} time{} (restart = true); the figures above are since its last start",
+                           name, m->restarts, m->restarts == 1 ? "" : "s"));
   }
 }
 

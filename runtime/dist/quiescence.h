@@ -46,6 +46,11 @@ class QuiescenceDetector {
   void record(const std::string& node, uint64_t wave, const NodeReport& report);
   // A node died (or stopped by itself). A wave that polled it is abandoned: it cannot complete.
   void node_lost(const std::string& node);
+  // A node that died was started again (`restart = true`): its counters start from zero, while
+  // its peers' counts of messages to and from it include its earlier life. Pairs with it are
+  // compared from the first complete wave it answers in (the base), and there a message on its
+  // way at the base (sent to the old node, taken by the new one) is not waited for.
+  void node_restarted(const std::string& node);
   // Once every polled node has answered: closes the wave and judges it. Waiting before that.
   Verdict conclude();
   // Whether the current wave polled `node` and still waits for its answer.
@@ -61,6 +66,12 @@ class QuiescenceDetector {
   std::map<std::string, std::optional<NodeReport>> answers_;  // this wave's polled nodes
   std::optional<std::map<std::string, NodeReport>> previous_;  // the last complete snapshot
   std::map<std::string, NodeReport> latest_;
+  std::vector<std::string> rebase_;  // restarted, base not taken yet
+  struct Base {  // the counts between the peer and the restarted node at the base, both sides
+    uint64_t peer_sent = 0, peer_received = 0, node_sent = 0, node_received = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Base> base_;  // (peer, restarted node)
+  bool rebase(std::map<std::string, NodeCounts>& counts);
 };
 
 }  // namespace bloom::rt

@@ -245,6 +245,13 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
         std::string f;
         if (!want_string(v, field, f)) continue;
         n.facts = resolve(f);
+      } else if (field == "data_dir") {
+        std::string f;
+        if (!want_string(v, field, f)) continue;
+        n.data_dir = resolve(f);
+      } else if (field == "restart") {
+        if (auto b = v.as_boolean()) n.restart = b->get();
+        else errors.push_back(at(path, v.source()) + fmt::format("`restart` of node `{}` must be true or false, not {}", name, type_name(v)));
       } else if (field == "params") {
         if (!v.is_table()) {
           errors.push_back(at(path, v.source()) + fmt::format("`params` of node `{}` must be a table (`params = {{ rounds = 3 }}`), not {}", name, type_name(v)));
@@ -268,8 +275,8 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
         }
       } else {
         errors.push_back(at(path, k.source()) +
-                         fmt::format("unknown key `{}` in node `{}`: expected `program`, `endpoint`, `params`, `facts`, `public_key` or "
-                                     "`secret_key_file`",
+                         fmt::format("unknown key `{}` in node `{}`: expected `program`, `endpoint`, `params`, `facts`, `data_dir`, "
+                                     "`restart`, `public_key` or `secret_key_file`",
                                      field, name));
       }
     }

@@ -6,6 +6,8 @@
 //   endpoint = "tcp://127.0.0.1:7101"   # where it listens
 //   params   = { rounds = 3 }           # optional: the program's params (as --param k=v)
 //   facts    = "server_facts"           # optional: its inputs, as `bloom run -F DIR`
+//   data_dir = "data/server"            # optional: its durable tables (docs/deploy.md)
+//   restart  = true                     # optional: the launcher restarts it when it dies
 //
 // and, before the nodes, optional settings of the whole deployment (`max_message_size`).
 #pragma once
@@ -23,6 +25,8 @@ struct DeploymentNode {
   std::string program;      // resolved: relative to the deployment file's directory
   std::string endpoint;     // tcp://HOST:PORT, ipc://PATH or inproc://NAME
   std::string facts;        // resolved facts directory, "" if none
+  std::string data_dir;     // resolved data directory of its durable tables, "" if none
+  bool restart = false;     // `restart = true`: the launcher restarts it when it dies
   std::vector<std::pair<std::string, std::string>> params;  // as --param NAME=VALUE texts
   // Per param (same order): the TOML type it was written with and where, so that a value of the
   // wrong type for the program's param (`nick = 5` for a string) is an error naming the place.

@@ -47,6 +47,13 @@ Node::Node(const plan::Program& plan, NodeOptions options)
     if (r.kind == RelationKind::Periodic)
       timers_.push_back({r.id, clock_.monotonic() + std::chrono::milliseconds(r.period_ms),
                          std::chrono::milliseconds(r.period_ms), 0});
+    if (r.durable) durable_ids_.push_back(r.id);
+  }
+  track_.resize(n);
+  if (opts_.durable && !durable_ids_.empty()) {
+    store_ = std::make_unique<DurableStore>(*opts_.durable, plan_, symbols_, lattices_, opts_.durable_compact_bytes);
+    recovered_rule_.where = opts_.durable->path("wal");
+    recovered_rule_.text = "(a change recovered from the data directory)";
   }
 }
 
@@ -175,10 +182,13 @@ bool Node::step() {
     o.rows.clear();
     o.count = 0;
   }
+  if (!durable_ready_) recover_durable();
   engine_.set_context(self_, tick, clock_.wall_ms());
+  begin_durable_tick();
   setup_tick(tick);
   engine_.run_fixpoint();
   engine_.run_transitions(*this);
+  commit_durable_tick();  // synced before anything of the tick leaves (messages, outputs, stdout)
   finish_tick();
   next_tick_ = tick + 1;
   flush_remote();
@@ -209,7 +219,26 @@ void Node::apply_deferred() {
       RowId r = rel.find_key_of_row(p.upserts.data() + i);
       if (r != kNoRow) mark(r);
     }
+    if (dropping && tracking_ && d.durable) {
+      // The rows dropped are this tick's removals; rows this tick added before (tick 0's facts)
+      // get new numbers below the new base, so they are recorded now.
+      DurableTrack& t = track_[id];
+      bool same = t.generation == rel.generation();
+      t.full |= !same;
+      std::vector<Word> buf(a + 1);
+      for (RowId r = 0; r < rel.end(); ++r) {
+        if (!rel.alive(r)) continue;
+        bool dropped = r < drop.size() && drop[r];
+        if (!dropped && (!same || r < t.base)) continue;
+        rel.read(r, buf.data());
+        push_row(dropped ? t.removed : t.added, buf.data(), a);
+      }
+    }
     if (dropping) rel.rebuild(drop);
+    if (dropping && tracking_ && d.durable) {
+      track_[id].base = rel.end();
+      track_[id].generation = rel.generation();
+    }
     for (size_t i = 0, k = 0; i < p.upserts.size(); i += stride(a), ++k)
       engine_.insert_checked(static_cast<uint32_t>(id), p.upserts.data() + i, p.upsert_rules[k]->where,
                              "the upsert queued in the previous tick by `" + p.upsert_rules[k]->text + "`");
@@ -235,6 +264,7 @@ void Node::setup_tick(int64_t tick) {
     std::vector<Word> row;
     for (const auto& f : plan_.facts) {
       const auto& r = plan_.relations[f.relation];
+      if (recovered_ && r.durable) continue;  // applied in the first run's tick 0: the store has them
       row.assign(r.arity() + 1, 0);
       for (uint32_t c = 0; c < r.arity() && c < f.values.size(); ++c) {
         const auto& v = f.values[c];
@@ -335,6 +365,7 @@ RunSummary Node::run() {
                                  p.iteration, p.derived, secs > 0 ? static_cast<double>(p.derived) / secs : 0.0));
     };
   }
+  if (!durable_ready_) recover_durable();
   for (int64_t tick = 0;; ++tick) {
     if (opts_.max_ticks >= 0 && tick >= opts_.max_ticks) {
       s.tick_limit = true;
@@ -342,9 +373,11 @@ RunSummary Node::run() {
     }
     next_tick_ = tick;  // ticks() names the running tick if it throws (an error, out of memory)
     engine_.set_context(self_, tick, clock_.wall_ms());
+    begin_durable_tick();
     setup_tick(tick);
     engine_.run_fixpoint();
     engine_.run_transitions(*this);
+    commit_durable_tick();
     finish_tick();
     next_tick_ = tick + 1;
     last_tick = tick;
@@ -371,6 +404,136 @@ RunSummary Node::run() {
   engine_.on_progress = nullptr;
   if (opts_.progress) opts_.progress("");
   return s;
+}
+
+DurableStore::Recovery Node::recover_durable() {
+  DurableStore::Recovery rec;
+  if (durable_ready_) return rec;
+  durable_ready_ = true;
+  if (!store_) return rec;
+  std::vector<DurableDelta> last;
+  std::string where = opts_.durable->path("");
+  rec = store_->recover([&](const std::vector<DurableDelta>& deltas) {
+    std::vector<bool> drop;
+    for (const auto& d : deltas) {
+      Relation& rel = engine_.relation(d.relation);
+      uint32_t a = rel.arity(), s = stride(a);
+      if (d.reset) rel.clear();
+      drop.clear();
+      bool dropping = false;
+      for (size_t i = 0; i + s <= d.removed.size(); i += s) {
+        RowId r = rel.find_key_of_row(d.removed.data() + i);
+        if (r == kNoRow || !rel.row_equals(r, d.removed.data() + i)) continue;
+        if (drop.size() < rel.end()) drop.resize(rel.end(), false);
+        drop[r] = true;
+        dropping = true;
+      }
+      if (dropping) rel.rebuild(drop);
+      for (size_t i = 0; i + s <= d.added.size(); i += s)
+        engine_.insert_checked(d.relation, d.added.data() + i, where, "a row recovered from the data directory");
+    }
+    last = deltas;
+  });
+  // The last completed tick's deferred changes: its next tick would have applied them first.
+  for (auto& d : last) {
+    Pending& p = pending_[d.relation];
+    p.inserts = std::move(d.next_inserts);
+    p.deletes = std::move(d.next_deletes);
+    p.upserts = std::move(d.next_upserts);
+    uint32_t s = stride(plan_.relations[d.relation].arity());
+    p.insert_rules.assign(p.inserts.size() / s, &recovered_rule_);
+    p.upsert_rules.assign(p.upserts.size() / s, &recovered_rule_);
+  }
+  apply_deferred();
+  if (rec.found) {
+    recovered_ = true;
+    // A fresh snapshot holds what was recovered (with the deferred changes applied, and without
+    // a torn record), and the log starts again from it.
+    try {
+      store_->snapshot(durable_state());
+    } catch (const DurableError& e) {
+      throw RuntimeError(e.what());
+    }
+  }
+  return rec;
+}
+
+void Node::begin_durable_tick() {
+  if (!store_) return;
+  tracking_ = true;
+  for (uint32_t id : durable_ids_) {
+    const Relation& rel = engine_.relation(id);
+    DurableTrack& t = track_[id];
+    t.base = rel.end();
+    t.generation = rel.generation();
+    t.full = false;
+    t.removed.clear();
+    t.added.clear();
+  }
+}
+
+void Node::commit_durable_tick() {
+  if (!store_) return;
+  tracking_ = false;
+  std::vector<DurableDelta> deltas;
+  std::vector<Word> buf;
+  for (uint32_t id : durable_ids_) {
+    const Relation& rel = engine_.relation(id);
+    DurableTrack& t = track_[id];
+    uint32_t a = rel.arity();
+    buf.resize(a + 1);
+    DurableDelta d;
+    d.relation = id;
+    RowId from = t.base;
+    if (t.full || t.generation != rel.generation()) {
+      d.reset = true;
+      from = 0;
+    } else {
+      d.removed = std::move(t.removed);
+      d.added = std::move(t.added);
+    }
+    for (RowId r = from; r < rel.end(); ++r)
+      if (rel.alive(r)) {
+        rel.read(r, buf.data());
+        push_row(d.added, buf.data(), a);
+      }
+    const Pending& p = pending_[id];
+    d.next_inserts = p.inserts;
+    d.next_deletes = p.deletes;
+    d.next_upserts = p.upserts;
+    if (!d.empty()) deltas.push_back(std::move(d));
+  }
+  if (deltas.empty()) return;  // nothing durable changed: nothing to wait for
+  try {
+    store_->commit(deltas);
+    if (store_->wants_snapshot()) store_->snapshot(durable_state());
+  } catch (const DurableError& e) {
+    throw RuntimeError(e.what());
+  }
+}
+
+std::vector<DurableDelta> Node::durable_state() const {
+  std::vector<DurableDelta> out;
+  std::vector<Word> buf;
+  for (uint32_t id : durable_ids_) {
+    const Relation& rel = engine_.relation(id);
+    uint32_t a = rel.arity();
+    buf.resize(a + 1);
+    DurableDelta d;
+    d.relation = id;
+    d.reset = true;
+    for (RowId r = 0; r < rel.end(); ++r)
+      if (rel.alive(r)) {
+        rel.read(r, buf.data());
+        push_row(d.added, buf.data(), a);
+      }
+    const Pending& p = pending_[id];
+    d.next_inserts = p.inserts;
+    d.next_deletes = p.deletes;
+    d.next_upserts = p.upserts;
+    out.push_back(std::move(d));
+  }
+  return out;
 }
 
 uint64_t Node::state_digest() const {

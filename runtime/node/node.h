@@ -18,6 +18,7 @@
 #include "core/value.h"
 #include "eval/engine.h"
 #include "node/clock.h"
+#include "node/durable.h"
 #include "plan/ir.h"
 
 namespace bloom::rt {
@@ -49,6 +50,10 @@ struct NodeOptions {
   std::function<void(const std::string&)> progress;    // a progress line for a terminal, "" to clear
   NodeNetwork* network = nullptr;  // messages to other nodes go here (null: a single-node run)
   const NodeClock* clock = nullptr;  // timers and now() (null: the machine's clocks)
+  // Where the durable tables live (open_data_dir, or MemoryFiles in the simulator). Null: they
+  // are kept in memory like any table.
+  DurableFiles* durable = nullptr;
+  uint64_t durable_compact_bytes = DurableStore::kDefaultCompactBytes;
 };
 
 struct RunSummary {
@@ -70,6 +75,14 @@ class Node : private TransitionSink {
   void load_inputs(const std::string& dir, std::vector<std::string>& missing);
   // Adds one tuple to an input relation for tick 0 (before run()); `where` names its source.
   void add_input(uint32_t relation, const Word* row, const std::string& where);
+
+  // Loads the durable tables from options.durable (docs/deploy.md): the snapshot, the log's
+  // complete records and the deferred changes the last one queued, then writes a fresh snapshot.
+  // A node that recovered something starts at tick 0 without the facts of its durable
+  // relations (they are in the store already). Called by the first tick if not before; does
+  // nothing without a store. Throws DurableError (bad files) or RuntimeError.
+  DurableStore::Recovery recover_durable();
+  bool has_durable() const { return !durable_ids_.empty(); }
 
   // Runs ticks until quiescent, halted or the tick limit. Throws RuntimeError (the failing tick's
   // changes are not applied to the output logs or tables).
@@ -117,6 +130,9 @@ class Node : private TransitionSink {
   void finish_tick();
   void send_remote(Word dest, uint32_t relation, const Word* row);
   void flush_remote();
+  void begin_durable_tick();
+  void commit_durable_tick();
+  std::vector<DurableDelta> durable_state() const;
 
   struct Pending {
     std::vector<Word> inserts, deletes, upserts;
@@ -152,6 +168,21 @@ class Node : private TransitionSink {
     size_t count = 0;
   };
   std::vector<Outgoing> outgoing_;
+  // Durable relations: what the running tick changed, found without scanning them. Rows are only
+  // appended within a tick (a lattice merge appends the merged row), so the rows added are those
+  // from `base` on; deferred deletes and upserts rebuild the relation, and apply_deferred records
+  // the rows it drops and the rows of this tick it keeps.
+  struct DurableTrack {
+    RowId base = 0;
+    uint64_t generation = 0;
+    bool full = false;  // rebuilt by something else than apply_deferred: log it whole
+    std::vector<Word> removed, added;
+  };
+  std::vector<uint32_t> durable_ids_;
+  std::vector<DurableTrack> track_;  // per relation (only durable ones used)
+  std::unique_ptr<DurableStore> store_;
+  bool durable_ready_ = false, tracking_ = false, recovered_ = false;
+  plan::RulePlan recovered_rule_;  // names the store in a key violation of a recovered change
   std::vector<Word> known_;  // destinations the network knows (at most its nodes: addrs it does not
                              // know may come from outsiders, so they are not remembered)
 };

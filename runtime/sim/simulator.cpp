@@ -242,6 +242,9 @@ class World {
     std::unique_ptr<Link> link;
     std::unique_ptr<Node> node;  // null while down
     std::unique_ptr<net::Codec> codec;
+    // The node's durable tables (docs/deploy.md), in memory: the one thing a crash leaves. The
+    // restart recovers from it with the code a restarted process uses.
+    std::unique_ptr<MemoryFiles> store;
     bool halted = false;
     // Node::work_pending() after its last tick: only a tick changes it (messages are given to
     // the node at the start of the tick that takes them), and the scheduler asks every step.
@@ -281,15 +284,18 @@ class World {
     no.network = s.link.get();
     no.clock = s.clock.get();
     no.print_line = [&s](const std::string& line) { s.stdout_lines.push_back(line); };
+    if (!s.store) s.store = std::make_unique<MemoryFiles>();
+    no.durable = s.store.get();
     s.node = std::make_unique<Node>(*spec.plan, no);
     s.codec = std::make_unique<net::Codec>(*spec.plan, s.node->symbols(), s.node->lattices());
-    if (!spec.facts_dir.empty()) {
-      try {
+    try {
+      s.node->recover_durable();
+      if (!spec.facts_dir.empty()) {
         std::vector<std::string> missing;
         s.node->load_inputs(spec.facts_dir, missing);
-      } catch (const std::exception& e) {
-        return fail(fmt::format("node `{}`: {}", spec.name, e.what()));
       }
+    } catch (const std::exception& e) {
+      return fail(fmt::format("node `{}`: {}", spec.name, e.what()));
     }
     if (opts_.observer) opts_.observer->started(spec.name, *s.node);
   }

@@ -62,7 +62,7 @@ TEST(Deployment, MissingProgramAndEndpointNameTheNode) {
 TEST(Deployment, UnknownKeysAreErrorsInFileOrder) {
   auto e = errors_of("[node.b]\nprogram = \"b.bloom\"\nendpoint = \"tcp://h:1\"\nport = 3\n\n[cluster]\nx = 1\n");
   ASSERT_EQ(e.size(), 2u);
-  EXPECT_EQ(e[0], "dir/d.toml:4:1: error: unknown key `port` in node `b`: expected `program`, `endpoint`, `params`, `facts`, `public_key` or `secret_key_file`");
+  EXPECT_EQ(e[0], "dir/d.toml:4:1: error: unknown key `port` in node `b`: expected `program`, `endpoint`, `params`, `facts`, `data_dir`, `restart`, `public_key` or `secret_key_file`");
   EXPECT_EQ(e[1].substr(0, 18), "dir/d.toml:6:1: er");
   EXPECT_NE(e[1].find("unknown key `cluster`"), std::string::npos);
 }

@@ -200,3 +200,35 @@ TEST(QuiescenceDetector, AwaitingNamesTheNodeThatHasNotAnsweredAndFreshestPrefer
 }
 
 }  // namespace
+
+namespace {
+
+// `restart = true`: b died having received 5 of a's 6 messages and sent a 4; its new process
+// counts from zero. Pairs with it are compared from its first wave back.
+TEST(QuiescenceDetector, ARestartedNodeIsComparedFromItsFirstWaveBack) {
+  QuiescenceDetector q;
+  EXPECT_EQ(wave(q, {{"a", report(true, {{"b", 6}}, {{"b", 4}})}, {"b", report(true, {{"a", 4}}, {{"a", 5}})}}), Verdict::Idle);
+  q.node_restarted("b");
+  // The base wave: never the quiescent one.
+  const std::map<std::string, NodeReport> back = {{"a", report(true, {{"b", 6}}, {{"b", 4}})}, {"b", report(true, {}, {}, 1)}};
+  EXPECT_EQ(wave(q, back), Verdict::Idle);
+  EXPECT_EQ(wave(q, back), Verdict::Quiescent);
+  // a sends the new b two messages; one has arrived: not quiescent however long it waits.
+  const std::map<std::string, NodeReport> in_flight = {{"a", report(true, {{"b", 8}}, {{"b", 4}})},
+                                                       {"b", report(true, {}, {{"a", 1}}, 2)}};
+  EXPECT_EQ(wave(q, in_flight), Verdict::Idle);
+  EXPECT_EQ(wave(q, in_flight), Verdict::Idle);
+  // Both arrive, b answers one: balanced again.
+  const std::map<std::string, NodeReport> done = {{"a", report(true, {{"b", 8}}, {{"b", 5}})},
+                                                  {"b", report(true, {{"a", 1}}, {{"a", 2}}, 3)}};
+  EXPECT_EQ(wave(q, done), Verdict::Idle);
+  EXPECT_EQ(wave(q, done), Verdict::Quiescent);
+  // A message to the old b that the new one took (on its way at the base) is not waited for.
+  QuiescenceDetector r;
+  r.node_restarted("b");
+  const std::map<std::string, NodeReport> late = {{"a", report(true, {{"b", 6}}, {})}, {"b", report(true, {}, {{"a", 1}}, 1)}};
+  EXPECT_EQ(wave(r, late), Verdict::Idle);
+  EXPECT_EQ(wave(r, late), Verdict::Quiescent);
+}
+
+}  // namespace

@@ -184,7 +184,7 @@ int run_plan(const std::string& file, const std::string& format, const std::vect
 }
 
 struct RunOptions {
-  std::string file, facts_dir, out_dir, name = "local";
+  std::string file, facts_dir, out_dir, data_dir, name = "local";
   std::vector<std::string> params;
   int64_t max_ticks = -1;
   bool sizes = false, quiet = false;
@@ -224,10 +224,26 @@ int run_program(const RunOptions& o) {
       std::cerr << "\r\033[K" << line << std::flush;
     };
   }
+  std::unique_ptr<bloom::rt::DurableFiles> store;
+  if (!o.data_dir.empty()) {
+    try {
+      store = bloom::rt::open_data_dir(o.data_dir);
+    } catch (const bloom::rt::DurableError& e) {
+      std::cerr << "bloom: error: " << e.what() << "\n";
+      return kRuntimeError;
+    }
+    no.durable = store.get();
+  }
   bloom::rt::Node node(*plan, no);
+  if (!store && node.has_durable() && !o.quiet)
+    std::cerr << "bloom: note: no --data-dir: the durable tables are kept in memory only, as if not durable\n";
   bloom::rt::RunSummary summary;
   bool failed = false;
   try {
+    if (store) {
+      auto rec = node.recover_durable();
+      for (const auto& w : rec.warnings) std::cerr << "bloom: warning: " << w << "\n";
+    }
     if (!o.facts_dir.empty()) {
       std::vector<std::string> missing;
       node.load_inputs(o.facts_dir, missing);
@@ -236,6 +252,9 @@ int run_program(const RunOptions& o) {
     }
     summary = node.run();
   } catch (const bloom::rt::FactsError& e) {
+    std::cerr << "bloom: error: " << e.what() << "\n";
+    return kRuntimeError;
+  } catch (const bloom::rt::DurableError& e) {
     std::cerr << "bloom: error: " << e.what() << "\n";
     return kRuntimeError;
   } catch (const bloom::rt::RuntimeError& e) {
@@ -375,9 +394,9 @@ int compile_deployment(const std::string& file, const bloom::rt::Deployment& dep
 }
 
 int run_deployment(const RunOptions& o, const DeployOptions& d) {
-  if (!o.facts_dir.empty() || !o.params.empty() || o.max_ticks >= 0 || o.sizes || o.name != "local") {
-    std::cerr << "bloom: error: -F, --param, --max-ticks, --sizes and --name do not apply to a deployment: set `facts` and "
-                 "`params` per node in "
+  if (!o.facts_dir.empty() || !o.params.empty() || o.max_ticks >= 0 || o.sizes || o.name != "local" || !o.data_dir.empty()) {
+    std::cerr << "bloom: error: -F, --param, --max-ticks, --sizes, --name and --data-dir do not apply to a deployment: set `facts`, "
+                 "`params` and `data_dir` per node in "
               << o.file << "\n";
     return kUsage;
   }
@@ -417,6 +436,7 @@ int run_node(const RunOptions& o, const DeployOptions& d) {
   no.deployment = *dep;
   no.control = d.control;
   no.facts_dir = o.facts_dir.empty() ? me->facts : o.facts_dir;
+  no.data_dir = o.data_dir.empty() ? me->data_dir : o.data_dir;
   no.out_dir = o.out_dir;
   no.quiet = o.quiet;
   no.stop = &g_stop;
@@ -514,6 +534,7 @@ int main(int argc, char** argv) {
   run->add_flag("--in-process", dopts.in_process, "Deployment: run the nodes as threads of this process over inproc://");
   run->add_option("-F,--facts", ro.facts_dir, "Read each input NAME from DIR/NAME.facts (tab-separated) into tick 0")->type_name("DIR");
   run->add_option("-D,--output-dir", ro.out_dir, "Write each output NAME to DIR/NAME.csv (tab-separated, sorted)")->type_name("DIR");
+  run->add_option("--data-dir", ro.data_dir, "Keep the durable tables in DIR and recover them from it (docs/deploy.md)")->type_name("DIR");
   run->add_flag("--sizes", ro.sizes, "Print only `NAME<TAB>COUNT` per output (instead of the tuples)");
   run->add_option("--param", ro.params, "Set a param: NAME=VALUE")->type_name("NAME=VALUE");
   run->add_option("--max-ticks", ro.max_ticks, "Stop after N ticks even if work is pending")->type_name("N")->check(CLI::NonNegativeNumber);
@@ -535,6 +556,7 @@ int main(int argc, char** argv) {
   node->add_option("--control", dopts.control, "The launcher's control endpoint (set by `bloom run D.toml`)")->type_name("ENDPOINT");
   node->add_option("-F,--facts", no.facts_dir, "Inputs from DIR/NAME.facts (default: the node's `facts` in the deployment)")->type_name("DIR");
   node->add_option("-D,--output-dir", no.out_dir, "Write each output NAME to DIR/NAME.csv when the node stops")->type_name("DIR");
+  node->add_option("--data-dir", no.data_dir, "Keep the durable tables in DIR (default: the node's `data_dir` in the deployment)")->type_name("DIR");
   node->add_option("--param", no.params, "Set a param: NAME=VALUE (after the deployment's)")->type_name("NAME=VALUE");
   node->add_flag("-q,--quiet", no.quiet, "No notes on stderr");
   node->add_option("--color", no.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
