@@ -476,12 +476,9 @@ void Node::commit_durable_tick() {
   if (!store_) return;
   tracking_ = false;
   std::vector<DurableDelta> deltas;
-  std::vector<Word> buf;
   for (uint32_t id : durable_ids_) {
     const Relation& rel = engine_.relation(id);
     DurableTrack& t = track_[id];
-    uint32_t a = rel.arity();
-    buf.resize(a + 1);
     DurableDelta d;
     d.relation = id;
     RowId from = t.base;
@@ -492,15 +489,7 @@ void Node::commit_durable_tick() {
       d.removed = std::move(t.removed);
       d.added = std::move(t.added);
     }
-    for (RowId r = from; r < rel.end(); ++r)
-      if (rel.alive(r)) {
-        rel.read(r, buf.data());
-        push_row(d.added, buf.data(), a);
-      }
-    const Pending& p = pending_[id];
-    d.next_inserts = p.inserts;
-    d.next_deletes = p.deletes;
-    d.next_upserts = p.upserts;
+    fill_delta(d, from);
     if (!d.empty()) deltas.push_back(std::move(d));
   }
   if (deltas.empty()) return;  // nothing durable changed: nothing to wait for
@@ -512,25 +501,28 @@ void Node::commit_durable_tick() {
   }
 }
 
+void Node::fill_delta(DurableDelta& d, RowId from) const {
+  const Relation& rel = engine_.relation(d.relation);
+  uint32_t a = rel.arity();
+  std::vector<Word> buf(a + 1);
+  for (RowId r = from; r < rel.end(); ++r)
+    if (rel.alive(r)) {
+      rel.read(r, buf.data());
+      push_row(d.added, buf.data(), a);
+    }
+  const Pending& p = pending_[d.relation];
+  d.next_inserts = p.inserts;
+  d.next_deletes = p.deletes;
+  d.next_upserts = p.upserts;
+}
+
 std::vector<DurableDelta> Node::durable_state() const {
   std::vector<DurableDelta> out;
-  std::vector<Word> buf;
   for (uint32_t id : durable_ids_) {
-    const Relation& rel = engine_.relation(id);
-    uint32_t a = rel.arity();
-    buf.resize(a + 1);
     DurableDelta d;
     d.relation = id;
     d.reset = true;
-    for (RowId r = 0; r < rel.end(); ++r)
-      if (rel.alive(r)) {
-        rel.read(r, buf.data());
-        push_row(d.added, buf.data(), a);
-      }
-    const Pending& p = pending_[id];
-    d.next_inserts = p.inserts;
-    d.next_deletes = p.deletes;
-    d.next_upserts = p.upserts;
+    fill_delta(d, 0);
     out.push_back(std::move(d));
   }
   return out;

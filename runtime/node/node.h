@@ -133,6 +133,9 @@ class Node : private TransitionSink {
   void begin_durable_tick();
   void commit_durable_tick();
   std::vector<DurableDelta> durable_state() const;
+  // Appends relation d.relation's live rows from row `from` on to d.added, and sets its queued
+  // deferred changes.
+  void fill_delta(DurableDelta& d, RowId from) const;
 
   struct Pending {
     std::vector<Word> inserts, deletes, upserts;

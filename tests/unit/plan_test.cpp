@@ -434,8 +434,11 @@ TEST(Plan, AggregatesRunIncrementallyOverTablesThatOnlyGrow) {
     ASSERT_TRUE(p) << c.rule;
     const RulePlan& r = rule_for(*p, "o");
     std::string why(plan::recomputed_because(*p, r));
-    if (*c.why) EXPECT_NE(why.find(c.why), std::string::npos) << c.rule << ": " << why;
-    else EXPECT_EQ(why, "") << c.rule;
+    if (*c.why) {
+      EXPECT_NE(why.find(c.why), std::string::npos) << c.rule << ": " << why;
+    } else {
+      EXPECT_EQ(why, "") << c.rule;
+    }
     EXPECT_EQ(r.variants.empty(), !why.empty()) << c.rule;
   }
 }
@@ -459,8 +462,11 @@ TEST(Plan, ScratchesThatCannotBeKeptSayWhy) {
     ASSERT_TRUE(p) << c.rules;
     const std::string& why = rel(*p, "s").rederived_because;
     EXPECT_NE(why.find(c.why), std::string::npos) << c.rules << ": " << why;
-    for (const RulePlan* r : all_rules(*p))
-      if (r->head == rel(*p, "s").id) EXPECT_TRUE(r->variants.empty()) << c.rules << ": a scratch emptied every tick runs in full";
+    for (const RulePlan* r : all_rules(*p)) {
+      if (r->head == rel(*p, "s").id) {
+        EXPECT_TRUE(r->variants.empty()) << c.rules << ": a scratch emptied every tick runs in full";
+      }
+    }
   }
 }
 
