@@ -77,6 +77,11 @@ void count_name(const ast::Expr& e, const std::string& name, int& n) {
   for (const auto& a : e.args) count_name(*a, name, n);
 }
 
+// The aggregate a rule head's argument calls ("count", "max", ...), or "" for a plain expression.
+std::string aggregate_of(const ast::Expr& x) {
+  return x.kind == ExprKind::Call && !x.name.qualified() && sema::is_aggregate(x.name.parts[0]) ? x.name.parts[0] : "";
+}
+
 int occurrences(const ast::Rule& r, const std::string& name) {
   int n = 0;
   for (const auto& a : r.head.args) count_name(*a.expr, name, n);
@@ -424,12 +429,9 @@ class Analyzer {
     if (!sema::is_persistent(head.kind)) return false;
     const auto& args = rule.ast->head.args;
     for (size_t c = 0; c < args.size() && c < head.columns.size(); ++c) {
-      const ast::Expr& x = *args[c].expr;
       sema::TypeKind t = head.columns[c].type.kind;
-      bool call = x.kind == ExprKind::Call && !x.name.qualified();
-      const std::string f = call ? x.name.parts[0] : "";
-      bool aggregate = f == "count" || f == "sum" || f == "avg" || f == "min" || f == "max" || f == "collect";
-      if (!aggregate) {
+      const std::string f = aggregate_of(*args[c].expr);
+      if (f.empty()) {
         if (head.columns[c].type.is_lattice()) return false;  // a plain value stored into a lattice: not this form
         continue;
       }
@@ -450,16 +452,11 @@ class Analyzer {
     // group-by column.
     std::vector<int> moves;
     for (const auto& a : rule.ast->head.args) {
-      const ast::Expr& x = *a.expr;
-      if (x.kind != ExprKind::Call || x.name.qualified()) {
-        moves.push_back(0);
-        continue;
-      }
-      const std::string& f = x.name.parts[0];
-      if (f == "count" || f == "max") moves.push_back(1);
+      const std::string f = aggregate_of(*a.expr);
+      if (f.empty()) moves.push_back(0);
+      else if (f == "count" || f == "max") moves.push_back(1);
       else if (f == "min") moves.push_back(-1);
-      else if (f == "sum" || f == "avg" || f == "collect") return false;
-      else moves.push_back(0);
+      else return false;  // sum, avg, collect
     }
     for (uint32_t id : g_.out(rule.head)) {
       const Edge& e = g_.edges()[id];

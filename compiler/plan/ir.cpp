@@ -87,6 +87,12 @@ bool reads_time(const Expr& x) {
   if (x.op == Op::Tick || x.op == Op::Now) return true;
   return std::any_of(x.args.begin(), x.args.end(), [](const Expr& a) { return reads_time(a); });
 }
+bool step_reads_time(const Step& s) {
+  return reads_time(s.expr) || std::any_of(s.key.begin(), s.key.end(), [](const Expr& x) { return reads_time(x); });
+}
+bool head_reads_time(const RulePlan& r) {
+  return std::any_of(r.columns.begin(), r.columns.end(), [](const HeadColumn& c) { return reads_time(c.value); });
+}
 // A table without lattice columns: between ticks it loses rows only when it is rebuilt.
 bool grows_only(const Relation& r) { return r.kind == RelationKind::Table && !r.has_lattice_column(); }
 bool reads(const Program& p, uint32_t relation) {
@@ -105,8 +111,7 @@ bool reads(const Program& p, uint32_t relation) {
 // Re-deriving an old row must change nothing: the rule inserts (now or in the next tick) into a
 // table or lattice, which keeps its rows; no aggregate (a group's value depends on all of its
 // rows) and no negation of a collection that can lose rows (one that goes away lets old matches
-// through); no tick() or
-// now(), whose values change for old rows too. A `<+` queues its rows for the start of the next
+// through); no tick() or now(), whose values change for old rows too. A `<+` queues its rows for the start of the next
 // tick, where deletes and upserts come first: a row that a `<-` removes comes back at once when
 // the `<+` queues it again, as it does in full, so `<+` into a table that is deleted from or
 // overwritten runs in full.
@@ -146,11 +151,9 @@ std::string_view recomputed_because(const Program& p, const RulePlan& r) {
     // unblocked stays in the head as it does in full.
     if (s.kind == StepKind::AntiJoin && !grows_only(p.relations[s.relation])) return "a negation of a collection that can lose rows";
     if (is_positive_atom(s) && s.version != Version::Full) return "a variant of a recursive rule";
-    if (reads_time(s.expr) || std::any_of(s.key.begin(), s.key.end(), [](const Expr& x) { return reads_time(x); }))
-      return "it reads tick() or now()";
+    if (step_reads_time(s)) return "it reads tick() or now()";
   }
-  if (std::any_of(r.columns.begin(), r.columns.end(), [](const HeadColumn& c) { return reads_time(c.value); }))
-    return "it reads tick() or now()";
+  if (head_reads_time(r)) return "it reads tick() or now()";
   if (r.op == HeadOp::DeferredInsert)
     for (const auto& t : p.transitions)
       if (t.head == r.head && (t.op == HeadOp::DeferredDelete || t.op == HeadOp::DeferredUpsert))
@@ -164,14 +167,12 @@ std::string_view blocks_keeping(const Program& p, const RulePlan& r) {
   if (r.op != HeadOp::Insert) return "a `<+` writes it";
   if (r.aggregates()) return "a rule that derives it aggregates";
   for (const auto& s : r.steps) {
-    if (reads_time(s.expr) || std::any_of(s.key.begin(), s.key.end(), [](const Expr& x) { return reads_time(x); }))
-      return "a rule that derives it reads tick() or now()";
+    if (step_reads_time(s)) return "a rule that derives it reads tick() or now()";
     if (!is_positive_atom(s) && s.kind != StepKind::AntiJoin) continue;
     if (!grows_only(p.relations[s.relation]))
       return "a rule that derives it reads a collection that is not a table without lattice columns";
   }
-  if (std::any_of(r.columns.begin(), r.columns.end(), [](const HeadColumn& c) { return reads_time(c.value); }))
-    return "a rule that derives it reads tick() or now()";
+  if (head_reads_time(r)) return "a rule that derives it reads tick() or now()";
   return "";
 }
 }  // namespace

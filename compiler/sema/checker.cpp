@@ -55,10 +55,14 @@ const std::vector<std::string>& aggregate_names() {
   static const std::vector<std::string> a = {"count", "sum", "min", "max", "avg", "collect"};
   return a;
 }
+}  // namespace
+
 bool is_aggregate(const std::string& n) {
   const auto& a = aggregate_names();
   return std::find(a.begin(), a.end(), n) != a.end();
 }
+
+namespace {
 
 CollectionKind kind_of(ast::CollectionKind k) {
   switch (k) {

@@ -227,10 +227,11 @@ struct Engine::Impl {
           r->kept = kept_of[head.id];
           r->weight = 1;
           k.rules.push_back(r.get());
-          for (const auto& st : r->plan->steps)
-            if ((plan::is_positive_atom(st) || st.kind == StepKind::AntiJoin) &&
-                std::find(k.reads.begin(), k.reads.end(), st.relation) == k.reads.end())
-              k.reads.push_back(st.relation);
+          // A kept scratch's rules are incremental (recomputed_because is ""): prepare_incremental
+          // listed what each reads and negates.
+          for (const auto* list : {&r->reads, &r->negated})
+            for (uint32_t in : *list)
+              if (std::find(k.reads.begin(), k.reads.end(), in) == k.reads.end()) k.reads.push_back(in);
         }
   }
 

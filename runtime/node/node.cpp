@@ -183,13 +183,7 @@ bool Node::step() {
     o.count = 0;
   }
   if (!durable_ready_) recover_durable();
-  engine_.set_context(self_, tick, clock_.wall_ms());
-  begin_durable_tick();
-  setup_tick(tick);
-  engine_.run_fixpoint();
-  engine_.run_transitions(*this);
-  commit_durable_tick();  // synced before anything of the tick leaves (messages, outputs, stdout)
-  finish_tick();
+  run_tick(tick);
   next_tick_ = tick + 1;
   flush_remote();
   return engine_.relation(1).live() > 0;  // halt()
@@ -372,13 +366,7 @@ RunSummary Node::run() {
       break;
     }
     next_tick_ = tick;  // ticks() names the running tick if it throws (an error, out of memory)
-    engine_.set_context(self_, tick, clock_.wall_ms());
-    begin_durable_tick();
-    setup_tick(tick);
-    engine_.run_fixpoint();
-    engine_.run_transitions(*this);
-    commit_durable_tick();
-    finish_tick();
+    run_tick(tick);
     next_tick_ = tick + 1;
     last_tick = tick;
     s.ticks = tick + 1;
@@ -456,6 +444,16 @@ DurableStore::Recovery Node::recover_durable() {
     }
   }
   return rec;
+}
+
+void Node::run_tick(int64_t tick) {
+  engine_.set_context(self_, tick, clock_.wall_ms());
+  begin_durable_tick();
+  setup_tick(tick);
+  engine_.run_fixpoint();
+  engine_.run_transitions(*this);
+  commit_durable_tick();  // synced before anything of the tick leaves (messages, outputs, stdout)
+  finish_tick();
 }
 
 void Node::begin_durable_tick() {

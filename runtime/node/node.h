@@ -130,6 +130,8 @@ class Node : private TransitionSink {
   void finish_tick();
   void send_remote(Word dest, uint32_t relation, const Word* row);
   void flush_remote();
+  // One tick, from its context to its outputs: step() and run() number the ticks around it.
+  void run_tick(int64_t tick);
   void begin_durable_tick();
   void commit_durable_tick();
   std::vector<DurableDelta> durable_state() const;
