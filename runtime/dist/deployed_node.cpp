@@ -214,9 +214,6 @@ std::optional<int> DeployedNode::set_up() {
     return fatal(what.find(me->endpoint) != std::string::npos ? what
                                                               : fmt::format("node `{}` cannot listen at {}: {}", o_.name, me->endpoint, what));
   }
-  // Connections are made before tick 0, not by its first send: waiting a moment for the peers'
-  // handshakes lets the first message go at once (peers that are not up by then connect later).
-  transport_->connect_all(milliseconds(500));
   link_ = std::make_unique<NetLink>(*transport_, o_.name, plan_, [this](const std::string& w) { note(w); });
   NodeOptions no;
   no.name = o_.name;
