@@ -45,6 +45,8 @@ struct DeployedNodeOptions {
   std::string name;           // this node (a node of `deployment`)
   Deployment deployment;      // its endpoints are the ones used (in-process runs rewrite them)
   std::string control;        // the launcher's control endpoint; "" for a node on its own
+  uint64_t run_id = 0;        // the same for every node of one run (net::deployment_id)
+  uint64_t incarnation = 0;   // how often the launcher started this node again
   std::string facts_dir;      // inputs (-F), "" for none
   std::string out_dir;        // outputs as NAME.csv when the node finishes; "" prints them
   std::string data_dir;       // its durable tables (--data-dir, or the deployment's data_dir); "" keeps them in memory

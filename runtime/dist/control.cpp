@@ -8,15 +8,25 @@ namespace {
 
 using json = nlohmann::json;
 
+json heard_json(const std::map<std::string, Heard>& heard) {
+  json j = json::object();
+  for (const auto& [peer, h] : heard) j[peer] = json::array({h.incarnation, h.sequence});
+  return j;
+}
+
 // A message that carries a node's report (status, done): the report's fields beside the type.
 json report_message(const char* type, const NodeReport& r) {
   return {{"type", type},
           {"idle", r.idle},
+          {"incarnation", r.incarnation},
           {"state", state_name(r.state)},
           {"ticks", r.ticks},
           {"sent", r.messages.sent},
           {"received", r.messages.received},
+          {"heard", heard_json(r.messages.heard)},
           {"dropped", r.dropped},
+          {"foreign", r.foreign},
+          {"foreign_senders", r.foreign_senders},
           {"refused", r.refused},
           {"undeliverable", r.undeliverable},
           {"send_waits", r.send_waits},
@@ -74,6 +84,16 @@ bool read(const json& j, const char* key, std::map<std::string, uint64_t>& out) 
   return true;
 }
 
+bool read(const json& j, const char* key, std::map<std::string, Heard>& out) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_object()) return false;
+  for (const auto& [peer, h] : it->items()) {
+    if (!h.is_array() || h.size() != 2 || !h[0].is_number_unsigned() || !h[1].is_number_unsigned()) return false;
+    out[peer] = Heard{h[0].get<uint64_t>(), h[1].get<uint64_t>()};
+  }
+  return true;
+}
+
 bool read(const json& j, const char* key, std::vector<std::string>& out) {
   auto it = j.find(key);
   if (it == j.end() || !it->is_array()) return false;
@@ -96,8 +116,10 @@ bool read(const json& j, const char* key, NodeState& out) {
 }
 
 bool read_report(const json& j, NodeReport& r) {
-  return read(j, "idle", r.idle) && read(j, "state", r.state) && read(j, "ticks", r.ticks) && read(j, "sent", r.messages.sent) &&
-         read(j, "received", r.messages.received) && read(j, "dropped", r.dropped) && read(j, "refused", r.refused) &&
+  return read(j, "idle", r.idle) && read(j, "incarnation", r.incarnation) && read(j, "heard", r.messages.heard) &&
+         read(j, "state", r.state) && read(j, "ticks", r.ticks) && read(j, "sent", r.messages.sent) &&
+         read(j, "received", r.messages.received) && read(j, "dropped", r.dropped) && read(j, "foreign", r.foreign) &&
+         read(j, "foreign_senders", r.foreign_senders) && read(j, "refused", r.refused) &&
          read(j, "undeliverable", r.undeliverable) &&
          read(j, "send_waits", r.send_waits) && read(j, "error", r.error) && read(j, "refusals", r.refusals);
 }

@@ -47,8 +47,9 @@ constexpr std::chrono::microseconds kSpinAfterTick(500);
 // message is dropped, and what waits is at most one tick's messages).
 class NetLink : public NodeNetwork {
  public:
-  NetLink(net::Transport& transport, const std::string& self, const plan::Program& plan, std::function<void(const std::string&)> note)
-      : transport_(transport), self_(self), plan_(plan), note_(std::move(note)) {}
+  NetLink(net::Transport& transport, const net::Envelope& envelope, const plan::Program& plan,
+          std::function<void(const std::string&)> note)
+      : transport_(transport), envelope_(envelope), plan_(plan), note_(std::move(note)) {}
   void attach(net::Codec& codec) { codec_ = &codec; }
   bool knows(std::string_view node) const override { return transport_.knows(node); }
   void send(std::string_view node, uint32_t relation, const Word* rows, size_t count) override {
@@ -57,15 +58,19 @@ class NetLink : public NodeNetwork {
     // only time out. It is a runtime error of this node, naming the channel, instead.
     const std::string& channel = plan_.relations[relation].name;
     std::string bytes;
+    std::string peer(node);
+    // Numbered in send order: a message that waits for room keeps its place in the queue.
+    net::Envelope envelope = envelope_;
+    envelope.sequence = next_sequence_[peer] + 1;
     try {
-      bytes = codec_->encode(relation, rows, count, self_);
+      bytes = codec_->encode(relation, rows, count, envelope);
     } catch (const std::length_error& e) {
       throw RuntimeError(fmt::format("channel `{}`: {} rows to node `{}` do not fit in one message: {}", channel, count, node, e.what()));
     }
     if (static_cast<int64_t>(bytes.size()) > transport_.max_message_bytes())
       throw RuntimeError(fmt::format("channel `{}`: a message of {} rows to node `{}` takes {} bytes, more than the limit of {} bytes",
                                      channel, count, node, bytes.size(), transport_.max_message_bytes()));
-    std::string peer(node);
+    ++next_sequence_[peer];
     auto& queue = waiting_[peer];
     if (queue.empty() && try_send(peer, bytes)) return;
     if (!waiting()) ++send_waits;  // a new wait starts
@@ -109,7 +114,8 @@ class NetLink : public NodeNetwork {
 
   net::Transport& transport_;
   net::Codec* codec_ = nullptr;
-  std::string self_;
+  net::Envelope envelope_;  // views into DeployedNode's strings, which outlive the link
+  std::map<std::string, uint64_t> next_sequence_;  // per peer: the number of the last message encoded
   const plan::Program& plan_;
   std::function<void(const std::string&)> note_;
   std::map<std::string, std::deque<std::string>> waiting_;  // per peer, in send order
@@ -157,7 +163,10 @@ class DeployedNode {
   std::string bytes_;            // reused for each inbound message
   NodeState state_ = NodeState::Running;
   std::string error_;
-  uint64_t dropped_ = 0, refused_ = 0;
+  uint64_t deployment_id_ = 0;
+  std::string deployment_name_;
+  uint64_t dropped_ = 0, refused_ = 0, foreign_ = 0;
+  std::vector<std::string> foreign_senders_;  // the first few distinct ones, for the launcher's report
   LogLimiter logged_;                   // warnings caused by the network: bounded, rate-limited
   std::vector<std::string> refusals_;   // the first few distinct ones, for the launcher's report
   int exit_ = 0;                        // 3 once writing the outputs failed
@@ -214,7 +223,16 @@ std::optional<int> DeployedNode::set_up() {
     return fatal(what.find(me->endpoint) != std::string::npos ? what
                                                               : fmt::format("node `{}` cannot listen at {}: {}", o_.name, me->endpoint, what));
   }
-  link_ = std::make_unique<NetLink>(*transport_, o_.name, plan_, [this](const std::string& w) { note(w); });
+  std::vector<std::pair<std::string, std::string>> members;
+  for (const auto& n : o_.deployment.nodes) members.emplace_back(n.name, n.endpoint);
+  deployment_id_ = net::deployment_id(members, o_.run_id);
+  deployment_name_ = std::filesystem::path(o_.deployment.path).filename().string();
+  const net::Envelope envelope{.sender = o_.name,
+                               .deployment = deployment_id_,
+                               .deployment_name = deployment_name_,
+                               .incarnation = static_cast<uint32_t>(o_.incarnation),
+                               .sequence = 0};
+  link_ = std::make_unique<NetLink>(*transport_, envelope, plan_, [this](const std::string& w) { note(w); });
   NodeOptions no;
   no.name = o_.name;
   no.print_line = o_.print_line;
@@ -344,47 +362,66 @@ void DeployedNode::wait_for_input(Clock::time_point last_tick) {
 
 // One inbound message: delivered for the next tick, or refused, or dropped, and counted.
 void DeployedNode::take_in(const std::string& bytes) {
-  std::string why;
+  const auto header = net::peek_header(bytes);
+  if (!header) {
+    std::string why;
+    net::Codec::Message unused;
+    codec_->decode(bytes, unused, why);  // only for its reason: it cannot be a message of this wire version
+    ++dropped_;
+    note(fmt::format("dropped a message ({} bytes): {}", bytes.size(), why));
+    return;
+  }
+  const std::string_view sender = header->sender;
   // With CURVE every connection is a node's (its key was checked): a header naming another node
   // is a forgery by the holder of that key, dropped without counting it for either.
-  const std::string& owner = transport_->last_sender();
-  if (const auto claimed = net::message_sender(bytes); o_.keys.on() && !claimed.empty() && claimed != owner) {
+  if (const std::string& owner = transport_->last_sender(); o_.keys.on() && sender != owner) {
     ++dropped_;
-    note(fmt::format("dropped a message that names `{}` as its sender but came under the key of node `{}`", excerpt(claimed),
+    note(fmt::format("dropped a message that names `{}` as its sender but came under the key of node `{}`", excerpt(sender),
                      excerpt(owner)));
     return;
   }
+  // Another deployment, or another run of this one, shares an endpoint with this one.
+  if (header->deployment != deployment_id_) {
+    ++dropped_;
+    ++foreign_;
+    std::string who = header->deployment_name.empty() ? fmt::format("`{}` (of no named deployment)", excerpt(sender, 80))
+                                                      : fmt::format("`{}` of `{}`", excerpt(sender, 80), excerpt(header->deployment_name, 80));
+    note(fmt::format("dropped a message from {}, another deployment or another run (this node is `{}` of `{}`)", who, o_.name,
+                     deployment_name_));
+    if (foreign_senders_.size() < 5 && std::find(foreign_senders_.begin(), foreign_senders_.end(), who) == foreign_senders_.end())
+      foreign_senders_.push_back(std::move(who));
+    return;
+  }
+  if (!link_->knows(sender)) {  // not a node of the deployment (or claims to be this one)
+    ++dropped_;
+    note(fmt::format("dropped a message from `{}`, which is not a node of the deployment", excerpt(sender)));
+    return;
+  }
+  // A node of the deployment sent it: counted as received (so counts balance), even when refused.
+  const std::string from(sender);
+  ++link_->counts.received[from];
+  Heard& heard = link_->counts.heard[from];
+  heard = std::max(heard, Heard{header->incarnation, header->sequence});
+  std::string why;
   if (codec_->decode(bytes, message_, why)) {
-    if (!link_->knows(message_.sender)) {  // not a node of the deployment (or claims to be this one)
-      ++dropped_;
-      note(fmt::format("dropped a message from `{}`, which is not a node of the deployment", excerpt(message_.sender)));
-      return;
-    }
-    ++link_->counts.received[message_.sender];
     if (state_ == NodeState::Running) node_->deliver(message_.relation, message_.rows.data(), message_.count);
     return;
   }
-  std::string sender(net::message_sender(bytes));
-  if (!sender.empty() && link_->knows(sender)) {
-    // A node of the deployment sent it: it counts as received (so counts balance), refused.
-    ++link_->counts.received[sender];
-    ++refused_;
-    std::string line = fmt::format("refused a message from `{}`: {}", sender, excerpt(why, 400));
-    if (refusals_.size() < 5 && std::find(refusals_.begin(), refusals_.end(), line) == refusals_.end()) refusals_.push_back(line);
-    note(line);
-    return;
-  }
-  ++dropped_;
-  note(sender.empty() ? fmt::format("dropped a message ({} bytes): {}", bytes.size(), why)
-                      : fmt::format("dropped a message from `{}` ({} bytes): {}", excerpt(sender), bytes.size(), why));
+  ++refused_;
+  std::string line = fmt::format("refused a message from `{}`: {}", from, excerpt(why, 400));
+  if (refusals_.size() < 5 && std::find(refusals_.begin(), refusals_.end(), line) == refusals_.end()) refusals_.push_back(line);
+  note(line);
 }
 
 NodeReport DeployedNode::report(bool idle) const {
   return NodeReport{.idle = idle,
+                    .incarnation = o_.incarnation,
                     .state = state_,
                     .ticks = static_cast<uint64_t>(node_->ticks()),
                     .messages = link_->counts,
                     .dropped = dropped_,
+                    .foreign = foreign_,
+                    .foreign_senders = foreign_senders_,
                     .refused = refused_,
                     .undeliverable = link_->undeliverable,
                     .send_waits = link_->send_waits,

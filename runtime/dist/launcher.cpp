@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <variant>
 
@@ -151,6 +152,13 @@ class Launcher {
   std::map<std::string, Member*> by_name_;
   std::map<std::string, net::KeyPair> keys_;  // process mode, unless insecure: each node's CURVE keys
   QuiescenceDetector quiescence_;
+  // Tells this run from other runs of the same deployment file (net::deployment_id).
+  const uint64_t run_id_ = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
+  // When a restarted node last said hello: messages its peers had queued for it during the
+  // restart are still arriving for a moment, so a quiet snapshot is not believed before
+  // kRejoinGrace has passed since (QuiescenceDetector forgives what was sent before it).
+  Clock::time_point last_rejoin_{};
+  static constexpr milliseconds kRejoinGrace{500};
   int exit_ = 0;
   bool finishing_ = false;  // the run is ending: a node that dies now is not restarted
   // A crash loop (a node that dies right after each start) ends as a death.
@@ -269,6 +277,7 @@ void Launcher::start_thread(Member& m, const Deployment& inproc, const plan::Pro
   o.name = m.node->name;
   o.deployment = inproc;
   o.control = control_.endpoint();
+  o.run_id = run_id_;
   o.facts_dir = m.node->facts;
   o.data_dir = m.node->data_dir;
   o.out_dir = out_dir_of(*m.node);
@@ -303,8 +312,10 @@ bool Launcher::start_process(Member& m) {
     close(out[1]);
     return false;
   }
-  std::vector<std::string> args = {o_.exe, "node", m.node->program, "--deployment", o_.deployment.path, "--name", m.node->name,
-                                   "--control", control_.endpoint(), "--color", "never"};
+  std::vector<std::string> args = {o_.exe,         "node",          m.node->program,  "--deployment",
+                                   o_.deployment.path, "--name",   m.node->name,     "--control",
+                                   control_.endpoint(), "--run-id", std::to_string(run_id_), "--incarnation",
+                                   std::to_string(m.restarts), "--color", "never"};
   if (!o_.out_dir.empty()) args.insert(args.end(), {"-D", out_dir_of(*m.node)});
   if (o_.quiet) args.push_back("-q");
   std::vector<char*> argv;  // built before fork: the child only makes async-signal-safe calls
@@ -424,6 +435,7 @@ void Launcher::on_message(Member& m, const control::Message& message) {
   m.last_heard = Clock::now();
   if (std::holds_alternative<control::Hello>(message)) {
     m.up = true;
+    if (m.restarts > 0) last_rejoin_ = Clock::now();
   } else if (const auto* status = std::get_if<control::Status>(&message)) {
     quiescence_.record(m.node->name, status->wave, status->report);
   } else if (const auto* error = std::get_if<control::Error>(&message)) {
@@ -477,7 +489,7 @@ void Launcher::restart(Member& m, const std::string& how) {
   for (Pipe* p : {&m.out, &m.err})  // what the dead process wrote before it died
     while (p->fd >= 0) read_pipe(m, *p);
   err_line(fmt::format("bloom: node `{}` {}; restarting it (restart = true)", m.node->name, how));
-  quiescence_.node_restarted(m.node->name);
+  quiescence_.node_lost(m.node->name);
   m.up = false;
   if (!start_process(m)) mark_dead(m, "could not be restarted");
 }
@@ -514,7 +526,10 @@ Launcher::Ending Launcher::await_quiescence() {
     // Between waves, poll again soon: each wave costs every node a round trip.
     switch (quiescence_.conclude()) {
       case QuiescenceDetector::Verdict::Waiting: break;
-      case QuiescenceDetector::Verdict::Quiescent: return Ending::Quiescent;
+      case QuiescenceDetector::Verdict::Quiescent:
+        if (Clock::now() - last_rejoin_ >= kRejoinGrace) return Ending::Quiescent;
+        service_for(milliseconds(5));
+        break;
       case QuiescenceDetector::Verdict::Idle: service_for(milliseconds(2)); break;
       case QuiescenceDetector::Verdict::Busy: service_for(milliseconds(10)); break;
     }
@@ -581,8 +596,15 @@ void Launcher::report_still_busy() {
       busy += fmt::format("\n  node `{}`: busy ({}, {} ticks, {} messages sent, {} received)", m->node->name,
                           r ? state_name(r->state) : "?", r ? r->ticks : 0, ms, mr);
   }
-  err_line(fmt::format("bloom: error: no global quiescence after {} s{}{}\n  messages sent {}, received {}", o_.timeout_s,
-                       busy.empty() ? "" : ": still busy:", busy, sent, received));
+  // Links with messages on their way (a node may wait for one that was lost).
+  std::string links;
+  const auto& backlog = quiescence_.backlog();
+  for (size_t i = 0; i < backlog.size() && i < 10; ++i)
+    links += fmt::format("\n    `{}` -> `{}`: {} of {} arrived", backlog[i].from, backlog[i].to, backlog[i].arrived, backlog[i].sent);
+  if (backlog.size() > 10) links += fmt::format("\n    and {} more links", backlog.size() - 10);
+  err_line(fmt::format("bloom: error: no global quiescence after {} s{}{}\n  messages sent {}, received {}{}{}", o_.timeout_s,
+                       busy.empty() ? "" : ": still busy:", busy, sent, received,
+                       links.empty() ? "" : "\n  messages still on their way at the last complete wave:", links));
 }
 
 // Each node writes its outputs and stops, one after the other in deployment order, so that
@@ -661,6 +683,13 @@ void Launcher::report() {
     if (r->refused > 0) {
       exit_ = 3;
       for (const auto& line : r->refusals) err_line(fmt::format("bloom: error: node `{}` {}", name, line));
+    }
+    // Not this run's fault, but someone's mistake: said even with -q, naming who sent them.
+    if (r->foreign > 0) {
+      std::string senders;
+      for (const auto& who : r->foreign_senders) senders += (senders.empty() ? "" : ", ") + who;
+      err_line(fmt::format("bloom: warning: node `{}` dropped {} message{} of another deployment or run sharing its endpoint, from {}",
+                           name, r->foreign, r->foreign == 1 ? "" : "s", senders));
     }
     if (r->undeliverable > 0) {
       exit_ = 3;

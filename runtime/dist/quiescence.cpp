@@ -1,21 +1,45 @@
 #include "dist/quiescence.h"
 
 #include <algorithm>
+#include <set>
+#include <type_traits>
 
 namespace bloom::rt {
 
-bool messages_balance(const std::map<std::string, NodeCounts>& counts) {
-  auto count = [](const std::map<std::string, uint64_t>& m, const std::string& key) {
+std::vector<Backlog> messages_on_their_way(const std::map<std::string, NodeReport>& reports, const ForgivenLinks& forgiven) {
+  auto get = [](const auto& m, const std::string& key) -> std::optional<typename std::decay_t<decltype(m)>::mapped_type> {
     auto it = m.find(key);
-    return it == m.end() ? uint64_t{0} : it->second;
+    if (it == m.end()) return std::nullopt;
+    return it->second;
   };
-  for (const auto& [node, c] : counts) {
-    for (const auto& [to, n] : c.sent)
-      if (auto it = counts.find(to); it != counts.end() && count(it->second.received, node) != n) return false;
-    for (const auto& [from, n] : c.received)
-      if (auto it = counts.find(from); it != counts.end() && count(it->second.sent, node) != n) return false;
+  // Every link some count of a live node names: sent by `from`, or heard or received by `to`.
+  std::set<std::pair<std::string, std::string>> links;
+  for (const auto& [node, r] : reports) {
+    for (const auto& [to, n] : r.messages.sent)
+      if (to != node && reports.contains(to)) links.emplace(node, to);
+    for (const auto& [from, h] : r.messages.heard)
+      if (from != node && reports.contains(from)) links.emplace(from, node);
+    for (const auto& [from, n] : r.messages.received)
+      if (from != node && reports.contains(from)) links.emplace(from, node);
   }
-  return true;
+  std::vector<Backlog> backlog;
+  for (const auto& [from, to] : links) {
+    const NodeReport &f = reports.at(from), &t = reports.at(to);
+    const uint64_t sent = get(f.messages.sent, to).value_or(0);
+    uint64_t arrived = 0;
+    if (auto h = get(t.messages.heard, from); h && h->incarnation == f.incarnation) arrived = h->sequence;
+    bool restarted = f.incarnation != 0 || t.incarnation != 0;
+    if (auto g = forgiven.find({from, to});
+        g != forgiven.end() && g->second.from_incarnation == f.incarnation && g->second.to_incarnation == t.incarnation) {
+      arrived = std::max(arrived, g->second.sent);
+      restarted = true;
+    }
+    // Never started again: the exact count too.
+    if (!restarted) arrived = std::min(arrived, get(t.messages.received, from).value_or(0));
+    const bool exact = restarted || get(t.messages.received, from).value_or(0) == sent;
+    if (arrived != sent || !exact) backlog.push_back(Backlog{from, to, sent, arrived});
+  }
+  return backlog;
 }
 
 uint64_t QuiescenceDetector::start_wave(std::vector<std::string> nodes) {
@@ -40,51 +64,25 @@ void QuiescenceDetector::node_lost(const std::string& node) {
   if (in_wave_ && answers_.contains(node)) abandon_wave();
 }
 
-void QuiescenceDetector::node_restarted(const std::string& node) {
-  node_lost(node);
-  if (std::find(rebase_.begin(), rebase_.end(), node) == rebase_.end()) rebase_.push_back(node);
-}
-
-// Takes the bases of restarted nodes that answered this wave and applies every base to `counts`.
-// true when a base was taken now (the wave cannot be the quiescent one).
-bool QuiescenceDetector::rebase(std::map<std::string, NodeCounts>& counts) {
-  auto get = [](const std::map<std::string, uint64_t>& m, const std::string& key) {
-    auto it = m.find(key);
-    return it == m.end() ? uint64_t{0} : it->second;
-  };
-  bool taken = false;
-  for (auto it = rebase_.begin(); it != rebase_.end();) {
-    const std::string r = *it;
-    if (!counts.contains(r)) {
-      ++it;
-      continue;
+// For each node that answers in another incarnation than before: the messages each peer had sent
+// to it by now are forgiven (ForgivenLinks). true when there was one (the wave cannot be the
+// quiescent one: its counts are the first of that incarnation).
+bool QuiescenceDetector::note_restarts(const std::map<std::string, NodeReport>& snapshot) {
+  bool restarted = false;
+  for (const auto& [node, report] : snapshot) {
+    auto seen = incarnation_.find(node);
+    if (seen == incarnation_.end() ? report.incarnation == 0 : seen->second == report.incarnation) continue;
+    incarnation_[node] = report.incarnation;
+    restarted = true;
+    for (const auto& [peer, peer_report] : snapshot) {
+      if (peer == node) continue;
+      auto sent = peer_report.messages.sent.find(node);
+      forgiven_[{peer, node}] =
+          Forgiven{peer_report.incarnation, report.incarnation, sent == peer_report.messages.sent.end() ? 0 : sent->second};
     }
-    // Its own counts started again: bases where it is the peer are void.
-    std::erase_if(base_, [&](const auto& b) { return b.first.first == r; });
-    const NodeCounts& rc = counts.at(r);
-    for (const auto& [x, c] : counts)
-      if (x != r) base_[{x, r}] = Base{get(c.sent, r), get(c.received, r), get(rc.sent, x), get(rc.received, x)};
-    it = rebase_.erase(it);
-    taken = true;
   }
-  // Both sides count from the base. At least as many arrived as were sent since then: balanced
-  // (the extra ones were on their way at the base). Fewer: some are still on their way.
-  auto since = [](uint64_t now, uint64_t base) { return now > base ? now - base : 0; };
-  for (const auto& [key, b] : base_) {
-    const auto& [x, r] = key;
-    auto xi = counts.find(x), ri = counts.find(r);
-    if (xi == counts.end() || ri == counts.end()) continue;
-    NodeCounts &xc = xi->second, &rc = ri->second;
-    uint64_t x_sent = since(get(xc.sent, r), b.peer_sent), r_received = since(get(rc.received, x), b.node_received);
-    uint64_t r_sent = since(get(rc.sent, x), b.node_sent), x_received = since(get(xc.received, r), b.peer_received);
-    if (r_received >= x_sent) x_sent = r_received;
-    if (x_received >= r_sent) r_sent = x_received;
-    xc.sent[r] = x_sent;
-    rc.received[x] = r_received;
-    rc.sent[x] = r_sent;
-    xc.received[r] = x_received;
-  }
-  return taken;
+  for (const auto& [node, report] : snapshot) incarnation_.try_emplace(node, report.incarnation);
+  return restarted;
 }
 
 QuiescenceDetector::Verdict QuiescenceDetector::conclude() {
@@ -92,16 +90,15 @@ QuiescenceDetector::Verdict QuiescenceDetector::conclude() {
     return Verdict::Waiting;
   in_wave_ = false;
   std::map<std::string, NodeReport> snapshot;
-  std::map<std::string, NodeCounts> counts;
   bool all_idle = true;
   for (const auto& [node, report] : answers_) {
     snapshot[node] = *report;
-    counts[node] = report->messages;
     all_idle = all_idle && report->idle;
     latest_[node] = *report;
   }
-  const bool rebased = rebase(counts);
-  if (all_idle && !rebased && snapshot == previous_ && messages_balance(counts)) return Verdict::Quiescent;
+  const bool restarted = note_restarts(snapshot);
+  backlog_ = messages_on_their_way(snapshot, forgiven_);
+  if (all_idle && !restarted && snapshot == previous_ && backlog_.empty()) return Verdict::Quiescent;
   previous_ = std::move(snapshot);
   return all_idle ? Verdict::Idle : Verdict::Busy;
 }

@@ -13,7 +13,7 @@ namespace {
 
 constexpr unsigned char kMagic[4] = {'B', 'L', 'O', 'M'};
 constexpr uint32_t kBottomString = 0xFFFFFFFFu;  // lmax/lmin over strings: the lattice's bottom
-constexpr size_t kFixedHeader = 24;               // magic .. string count
+constexpr size_t kFixedHeader = 44;               // magic .. string count
 constexpr int kMaxTypeDepth = 16;                 // nesting of a sender's column types
 
 bool is_symbol(TypeKind k) { return k == TypeKind::String || k == TypeKind::Addr; }
@@ -180,12 +180,42 @@ uint64_t channel_fingerprint(std::string_view name, const std::vector<ValueType>
   return h;
 }
 
-std::string_view message_sender(std::string_view bytes) {
+std::optional<MessageHeader> peek_header(std::string_view bytes) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  if (bytes.size() < kFixedHeader + 2 || std::memcmp(p, kMagic, 4) != 0 || load_le<uint16_t>(p + 4) != kWireVersion) return {};
-  const size_t len = load_le<uint16_t>(p + kFixedHeader);
-  if (kFixedHeader + 2 + len > bytes.size()) return {};
-  return bytes.substr(kFixedHeader + 2, len);
+  if (bytes.size() < kFixedHeader + 3 || std::memcmp(p, kMagic, 4) != 0 || load_le<uint16_t>(p + 4) != kWireVersion) return std::nullopt;
+  MessageHeader h;
+  h.deployment = load_le<uint64_t>(p + 8);
+  h.incarnation = load_le<uint32_t>(p + 16);
+  h.sequence = load_le<uint64_t>(p + 20);
+  const size_t sender_len = load_le<uint16_t>(p + kFixedHeader);
+  const size_t name_at = kFixedHeader + 2 + sender_len;
+  if (name_at + 1 > bytes.size()) return std::nullopt;
+  const size_t name_len = p[name_at];
+  if (name_at + 1 + name_len > bytes.size()) return std::nullopt;
+  h.sender = bytes.substr(kFixedHeader + 2, sender_len);
+  h.deployment_name = bytes.substr(name_at + 1, name_len);
+  return h;
+}
+
+uint64_t deployment_id(const std::vector<std::pair<std::string, std::string>>& nodes, uint64_t run_id) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  auto feed = [&](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 0x100000001b3ULL;
+    }
+    h ^= 0xFF;  // a separator no UTF-8 text contains
+    h *= 0x100000001b3ULL;
+  };
+  for (const auto& [name, endpoint] : nodes) {
+    feed(name);
+    feed(endpoint);
+  }
+  for (int i = 0; i < 8; ++i) {
+    h ^= (run_id >> (8 * i)) & 0xFF;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
 }
 
 // ------------------------------------------------------------------ the codec
@@ -291,7 +321,9 @@ struct Encoder {
 
 }  // namespace
 
-std::string Codec::encode(uint32_t relation, const Word* rows, size_t count, std::string_view sender) const {
+std::string Codec::encode(uint32_t relation, const Word* rows, size_t count, const Envelope& envelope) const {
+  const std::string_view sender = envelope.sender;
+  const std::string_view deployment_name = envelope.deployment_name.substr(0, 0xFF);
   const ChannelSchema* s = channel(relation);
   if (!s) throw std::invalid_argument("bloom wire: relation " + std::to_string(relation) + " is not a channel");
   if (count > 0xFFFFFFFFu) throw std::length_error("bloom wire: more than 2^32-1 rows in one message");
@@ -301,17 +333,23 @@ std::string Codec::encode(uint32_t relation, const Word* rows, size_t count, std
   const size_t arity = s->columns.size();
 
   std::string out;
-  out.reserve(kFixedHeader + 6 + sender.size() + s->name.size() + s->type_bytes.size() + count * s->min_row_bytes);
+  out.reserve(kFixedHeader + 7 + sender.size() + deployment_name.size() + s->name.size() + s->type_bytes.size() +
+              count * s->min_row_bytes);
   Writer w(out);
   w.bytes(std::string_view(reinterpret_cast<const char*>(kMagic), 4));
   w.put<uint16_t>(kWireVersion);
   w.put<uint16_t>(0);
+  w.put<uint64_t>(envelope.deployment);
+  w.put<uint32_t>(envelope.incarnation);
+  w.put<uint64_t>(envelope.sequence);
   w.put<uint64_t>(s->fingerprint);
   w.put<uint32_t>(static_cast<uint32_t>(count));
   const size_t string_count_at = w.size();
   w.put<uint32_t>(0);  // patched below
   w.put<uint16_t>(static_cast<uint16_t>(sender.size()));
   w.bytes(sender);
+  w.put<uint8_t>(static_cast<uint8_t>(deployment_name.size()));
+  w.bytes(deployment_name);
   w.put<uint16_t>(static_cast<uint16_t>(s->name.size()));
   w.bytes(s->name);
   w.put<uint16_t>(static_cast<uint16_t>(arity));
@@ -527,7 +565,8 @@ bool Codec::decode(std::string_view bytes, Message& out, std::string& error) con
   }
   r.seek(4);
   uint16_t version = 0, flags = 0;
-  uint64_t fingerprint = 0;
+  uint64_t deployment = 0, sequence = 0, fingerprint = 0;
+  uint32_t incarnation = 0;
   uint32_t count = 0, strings = 0;
   if (!r.get(version, "the version", error)) return false;
   if (version != kWireVersion) {
@@ -539,12 +578,16 @@ bool Codec::decode(std::string_view bytes, Message& out, std::string& error) con
     error = "unknown header flags " + std::to_string(flags) + " (wire version " + std::to_string(kWireVersion) + " has none)";
     return false;
   }
-  if (!r.get(fingerprint, "the fingerprint", error) || !r.get(count, "the row count", error) ||
+  if (!r.get(deployment, "the deployment id", error) || !r.get(incarnation, "the incarnation", error) ||
+      !r.get(sequence, "the sequence number", error) || !r.get(fingerprint, "the fingerprint", error) || !r.get(count, "the row count", error) ||
       !r.get(strings, "the string count", error))
     return false;
   uint16_t sender_len = 0, name_len = 0, arity = 0;
-  std::string_view sender, name;
+  uint8_t deployment_len = 0;
+  std::string_view sender, deployment_name, name;
   if (!r.get(sender_len, "the sender length", error) || !r.view(sender_len, sender, "the sender name", error) ||
+      !r.get(deployment_len, "the deployment name length", error) ||
+      !r.view(deployment_len, deployment_name, "the deployment name", error) ||
       !r.get(name_len, "the channel name length", error) || !r.view(name_len, name, "the channel name", error) ||
       !r.get(arity, "the column count", error))
     return false;
@@ -711,6 +754,9 @@ bool Codec::decode(std::string_view bytes, Message& out, std::string& error) con
     }
   }
   out.sender.assign(sender);
+  out.deployment = deployment;
+  out.incarnation = incarnation;
+  out.sequence = sequence;
   out.relation = s->relation;
   out.count = count;
   return true;

@@ -6,17 +6,27 @@
 // structurally (string bytes, set elements) and the receiver re-interns them into its own
 // SymbolTable and Lattices (ids differ between nodes, values do not).
 //
-// ------------------------------------------------------------------------------ format, version 1
+// ------------------------------------------------------------------------------ format, version 2
 // Every integer is little-endian. Offsets are from the start of the message.
 //
 //   offset  size  field
 //   0       4     magic: the bytes 'B' 'L' 'O' 'M'
 //   4       2     wire version (u16) = kWireVersion
 //   6       2     flags (u16), must be 0 (reserved)
-//   8       8     channel fingerprint (u64): channel_fingerprint(name, column types)
-//   16      4     row count R (u32)
-//   20      4     string count K (u32): entries of the string table at the end
-//   24      2     sender name length S (u16), then S bytes: the sending node's name
+//   8       8     deployment id (u64): which deployment and run the sender belongs to
+//                 (deployment_id(); 0 outside a deployment). A receiver drops a message of
+//                 another deployment or run (runtime/dist) before it reads further.
+//   16      4     sender incarnation (u32): how often the sender was started again (0 at first)
+//   20      8     link sequence (u64): the message's number among those the sender (in this
+//                 incarnation) sent to this receiver, from 1; 0 outside a deployment. Messages
+//                 of one link arrive in order, so the receiver's last number tells the launcher
+//                 whether any is still on its way (dist/quiescence.h).
+//   28      8     channel fingerprint (u64): channel_fingerprint(name, column types)
+//   36      4     row count R (u32)
+//   40      4     string count K (u32): entries of the string table at the end
+//   44      2     sender name length S (u16), then S bytes: the sending node's name
+//   ..      1     deployment name length D (u8), then D bytes: the sender's deployment, for
+//                 the report when the ids differ (the file name of its deployment)
 //   ..      2     channel name length N (u16), then N bytes: the channel's qualified name
 //   ..      2     column count C (u16)
 //   ..      ..    the C column types, each in preorder as one byte per type node (the numeric
@@ -53,6 +63,7 @@
 // message has been validated, so a refused message leaves the SymbolTable and Lattices untouched.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,7 +76,7 @@
 
 namespace bloom::rt::net {
 
-inline constexpr uint16_t kWireVersion = 1;
+inline constexpr uint16_t kWireVersion = 2;
 
 struct ChannelSchema {
   uint32_t relation = 0;
@@ -90,10 +101,32 @@ std::string schema_signature(const std::vector<plan::ValueType>& columns);
 // FNV-1a 64 over the channel name, one zero byte and schema_signature(columns).
 uint64_t channel_fingerprint(std::string_view name, const std::vector<plan::ValueType>& columns);
 
-// Added by the implementation: the sender named in a message's header, read without validating
-// the rest (so a receiver can count a refused message against the node it came from). Empty when
-// the bytes do not start like a bloom message of this wire version.
-std::string_view message_sender(std::string_view bytes);
+// What a message says of where it comes from, read without validating the rest: a receiver
+// drops a message of another deployment, and counts a refused one against the node it came
+// from. The views point into the message's bytes.
+struct MessageHeader {
+  uint64_t deployment = 0;
+  uint32_t incarnation = 0;
+  uint64_t sequence = 0;
+  std::string_view sender, deployment_name;
+};
+// nullopt when the bytes do not start like a bloom message of this wire version, or end inside
+// the header's names.
+std::optional<MessageHeader> peek_header(std::string_view bytes);
+
+// The deployment id of a run: FNV-1a 64 over its nodes' names and endpoints (what every copy
+// of one deployment file shares, on every machine) and the run id (which tells two runs of the
+// same file apart; 0 when nodes are started by hand).
+uint64_t deployment_id(const std::vector<std::pair<std::string, std::string>>& nodes, uint64_t run_id);
+
+// Who sends a message: stamped into its header by Codec::encode.
+struct Envelope {
+  std::string_view sender;
+  uint64_t deployment = 0;
+  std::string_view deployment_name;  // at most 255 bytes are sent
+  uint32_t incarnation = 0;
+  uint64_t sequence = 0;
+};
 
 class Codec {
  public:
@@ -107,10 +140,17 @@ class Codec {
   // in one tick. The rows are trusted local data. Throws std::invalid_argument if `relation` is
   // not a channel, std::length_error beyond the format's limits (2^32-1 rows or strings, a sender
   // name over 65535 bytes) - both are caller bugs, never caused by received bytes.
-  std::string encode(uint32_t relation, const Word* rows, size_t count, std::string_view sender) const;
+  std::string encode(uint32_t relation, const Word* rows, size_t count, const Envelope& envelope) const;
+  // Outside a deployment (tests, the simulator): only the sender is stamped.
+  std::string encode(uint32_t relation, const Word* rows, size_t count, std::string_view sender) const {
+    return encode(relation, rows, count, Envelope{.sender = sender});
+  }
 
   struct Message {
     std::string sender;
+    uint64_t deployment = 0;
+    uint32_t incarnation = 0;
+    uint64_t sequence = 0;
     uint32_t relation = 0;
     std::vector<Word> rows;  // count * arity words, this node's ids and handles
     size_t count = 0;
@@ -118,7 +158,7 @@ class Codec {
   // Validates everything (magic, version, sizes, known fingerprint, arity, types, string/lattice
   // payloads, no trailing bytes). Never throws on bad bytes: returns false and a one-line reason
   // (e.g. "channel `vote` has a different schema at the sender: (int, string) vs here (int, int)",
-  // "truncated at byte 37", "not a bloom message (bad magic)", "wire version 7, this node speaks 1").
+  // "truncated at byte 37", "not a bloom message (bad magic)", "wire version 7, this node speaks 2").
   // `out` is unspecified after a failure. Reusing one Message across calls reuses its buffers.
   bool decode(std::string_view bytes, Message& out, std::string& error) const;
 

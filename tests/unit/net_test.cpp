@@ -190,7 +190,7 @@ TEST(NetWire, AllWordRowsRoundTripAndRefuseTruncation) {
   EXPECT_EQ(m.rows, rows);
   for (size_t len = 0; len < bytes.size(); ++len) EXPECT_FALSE(b.decode(std::string_view(bytes).substr(0, len), m, error)) << len;
   std::string strings = bytes;
-  strings[20] = 1;  // a string table on a channel without strings
+  strings[40] = 1;  // a string table on a channel without strings
   EXPECT_FALSE(b.decode(strings, m, error));
   EXPECT_NE(error.find("no string column"), std::string::npos) << error;
 }
@@ -330,15 +330,16 @@ TEST(NetWire, HeaderRefusals) {
   EXPECT_EQ(decode_error(b, ""), "not a bloom message (0 bytes, shorter than the magic)");
   std::string v7 = good;
   v7[4] = 7;
-  EXPECT_EQ(decode_error(b, v7), "wire version 7, this node speaks 1");
+  EXPECT_EQ(decode_error(b, v7), "wire version 7, this node speaks 2");
   std::string flags = good;
   flags[6] = 1;
   EXPECT_NE(decode_error(b, flags).find("flags"), std::string::npos);
   std::string fp = good;
-  fp[8] ^= 0x40;
+  fp[28] ^= 0x40;
   EXPECT_NE(decode_error(b, fp).find("fingerprint does not match"), std::string::npos);
   EXPECT_NE(decode_error(b, good + "x").find("1 trailing bytes"), std::string::npos);
-  EXPECT_EQ(decode_error(b, good.substr(0, 10)), "truncated at byte 10 (reading the fingerprint at byte 8)");
+  EXPECT_EQ(decode_error(b, good.substr(0, 10)), "truncated at byte 10 (reading the deployment id at byte 8)");
+  EXPECT_EQ(decode_error(b, good.substr(0, 30)), "truncated at byte 30 (reading the fingerprint at byte 28)");
 }
 
 TEST(NetWire, SenderOfARefusedMessage) {
@@ -346,12 +347,53 @@ TEST(NetWire, SenderOfARefusedMessage) {
   std::vector<Word> row = {a.s("b"), 1, 2};
   const std::string bytes = a.codec->encode(a.rel("ints"), row.data(), 1, "node-7");
   EXPECT_FALSE(decode_error(b, bytes).empty());  // unknown channel there
-  EXPECT_EQ(rt::net::message_sender(bytes), "node-7");
-  EXPECT_EQ(rt::net::message_sender(bytes.substr(0, 27)), "");  // the name is cut
-  EXPECT_EQ(rt::net::message_sender("GET / HTTP/1.1\r\n\r\n garbage garbage"), "");
-  std::string v2 = bytes;
-  v2[4] = 2;
-  EXPECT_EQ(rt::net::message_sender(v2), "");
+  auto header = rt::net::peek_header(bytes);
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->sender, "node-7");
+  EXPECT_FALSE(rt::net::peek_header(bytes.substr(0, 47)));  // the name is cut
+  EXPECT_FALSE(rt::net::peek_header("GET / HTTP/1.1\r\n\r\n garbage garbage garbage garbage garbage"));
+  std::string v1 = bytes;
+  v1[4] = 1;
+  EXPECT_FALSE(rt::net::peek_header(v1));
+}
+
+TEST(NetWire, TheEnvelopeTravelsInTheHeader) {
+  Side a(kChannels), b(kChannels);
+  std::vector<Word> row = {a.s("b"), 1, 2};
+  rt::net::Envelope envelope{.sender = "r2", .deployment = 0x1122334455667788ULL, .deployment_name = "kvs.toml", .incarnation = 3,
+                             .sequence = 41};
+  const std::string bytes = a.codec->encode(a.rel("ints"), row.data(), 1, envelope);
+  auto header = rt::net::peek_header(bytes);
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->sender, "r2");
+  EXPECT_EQ(header->deployment, 0x1122334455667788ULL);
+  EXPECT_EQ(header->deployment_name, "kvs.toml");
+  EXPECT_EQ(header->incarnation, 3u);
+  EXPECT_EQ(header->sequence, 41u);
+  rt::net::Codec::Message m;
+  std::string error;
+  ASSERT_TRUE(b.codec->decode(bytes, m, error)) << error;
+  EXPECT_EQ(m.sender, "r2");
+  EXPECT_EQ(m.deployment, 0x1122334455667788ULL);
+  EXPECT_EQ(m.incarnation, 3u);
+  EXPECT_EQ(m.sequence, 41u);
+  // A deployment name over 255 bytes is cut, never a malformed header.
+  const std::string long_name(300, 'd');
+  envelope.deployment_name = long_name;
+  header = rt::net::peek_header(a.codec->encode(a.rel("ints"), row.data(), 1, envelope));
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->deployment_name.size(), 255u);
+}
+
+TEST(NetWire, DeploymentIdsTellDeploymentsAndRunsApart) {
+  const std::vector<std::pair<std::string, std::string>> kvs = {{"r1", "tcp://10.0.0.1:7000"}, {"r2", "tcp://10.0.0.2:7000"}};
+  auto other = kvs;
+  other[1].second = "tcp://10.0.0.2:7001";
+  EXPECT_EQ(rt::net::deployment_id(kvs, 5), rt::net::deployment_id(kvs, 5));
+  EXPECT_NE(rt::net::deployment_id(kvs, 5), rt::net::deployment_id(kvs, 6));
+  EXPECT_NE(rt::net::deployment_id(kvs, 5), rt::net::deployment_id(other, 5));
+  // Names and endpoints are fed with a separator: moving a byte across the boundary changes it.
+  EXPECT_NE(rt::net::deployment_id({{"ab", "c"}}, 0), rt::net::deployment_id({{"a", "bc"}}, 0));
 }
 
 TEST(NetWire, BadCellsAreRefusedNamingTheCell) {
@@ -466,14 +508,14 @@ TEST(NetWire, ForgedHugeCountsAllocateNothingBig) {
   auto put32 = [](std::string& s, size_t at, uint32_t v) {
     for (int i = 0; i < 4; ++i) s[at + i] = static_cast<char>(v >> (8 * i));
   };
-  // fixed header, sender "s", channel "sets", column count, column types: then the rows
-  const size_t header = 24 + 2 + 1 + 2 + 4 + 2 + a.codec->channel(a.rel("sets"))->type_bytes.size();
+  // fixed header, sender "s", deployment name "", channel "sets", column count, column types: then the rows
+  const size_t header = 44 + 2 + 1 + 1 + 2 + 4 + 2 + a.codec->channel(a.rel("sets"))->type_bytes.size();
   std::vector<std::pair<std::string, std::string>> forged;
   std::string rows = good;
-  put32(rows, 16, 0xFFFFFFFFu);
+  put32(rows, 36, 0xFFFFFFFFu);
   forged.emplace_back(rows, "row count 4294967295");
   std::string strings = good;
-  put32(strings, 20, 0xFFFFFFFFu);
+  put32(strings, 40, 0xFFFFFFFFu);
   forged.emplace_back(strings, "string count 4294967295");
   std::string set = good;
   put32(set, header + 4, 0xFFFFFFFFu);  // after the addr cell: the lset's element count

@@ -15,12 +15,24 @@ using bloom::rt::NodeReport;
 using bloom::rt::QuiescenceDetector;
 using Verdict = QuiescenceDetector::Verdict;
 
+// A node's report; every message received came in order from the peer's first incarnation.
 NodeReport report(bool idle, std::map<std::string, uint64_t> sent, std::map<std::string, uint64_t> received, uint64_t ticks = 3) {
   NodeReport r;
   r.idle = idle;
   r.ticks = ticks;
   r.messages.sent = std::move(sent);
   r.messages.received = std::move(received);
+  for (const auto& [from, n] : r.messages.received) r.messages.heard[from] = bloom::rt::Heard{0, n};
+  return r;
+}
+
+// The same for a node in incarnation `incarnation`, with the last number heard from each peer
+// given apart: {peer, {peer's incarnation, number}}.
+NodeReport report_in(uint64_t incarnation, std::map<std::string, uint64_t> sent, std::map<std::string, uint64_t> received,
+                     std::map<std::string, bloom::rt::Heard> heard, uint64_t ticks = 3) {
+  NodeReport r = report(true, std::move(sent), std::move(received), ticks);
+  r.incarnation = incarnation;
+  r.messages.heard = std::move(heard);
   return r;
 }
 
@@ -92,6 +104,7 @@ TEST(QuiescenceDetector, ASnapshotThatChangedBetweenWavesIsNotEnough) {
   EXPECT_EQ(wave(q, s), Verdict::Idle);
   s["a"].messages.sent["b"] = 2;
   s["b"].messages.received["a"] = 2;
+  s["b"].messages.heard["a"] = bloom::rt::Heard{0, 2};
   EXPECT_EQ(wave(q, s), Verdict::Idle);
   s["a"].dropped = 1;  // any field counts, not only the counters
   EXPECT_EQ(wave(q, s), Verdict::Idle);
@@ -204,31 +217,65 @@ TEST(QuiescenceDetector, AwaitingNamesTheNodeThatHasNotAnsweredAndFreshestPrefer
 namespace {
 
 // `restart = true`: b died having received 5 of a's 6 messages and sent a 4; its new process
-// counts from zero. Pairs with it are compared from its first wave back.
+// (incarnation 1) counts from zero. What a had sent it by its first answer is forgiven.
 TEST(QuiescenceDetector, ARestartedNodeIsComparedFromItsFirstWaveBack) {
+  using bloom::rt::Heard;
   QuiescenceDetector q;
   EXPECT_EQ(wave(q, {{"a", report(true, {{"b", 6}}, {{"b", 4}})}, {"b", report(true, {{"a", 4}}, {{"a", 5}})}}), Verdict::Idle);
-  q.node_restarted("b");
-  // The base wave: never the quiescent one.
-  const std::map<std::string, NodeReport> back = {{"a", report(true, {{"b", 6}}, {{"b", 4}})}, {"b", report(true, {}, {}, 1)}};
+  q.node_lost("b");
+  // Its first wave back: never the quiescent one.
+  const std::map<std::string, NodeReport> back = {{"a", report_in(0, {{"b", 6}}, {{"b", 4}}, {{"b", {0, 4}}})},
+                                                  {"b", report_in(1, {}, {}, {}, 1)}};
   EXPECT_EQ(wave(q, back), Verdict::Idle);
   EXPECT_EQ(wave(q, back), Verdict::Quiescent);
-  // a sends the new b two messages; one has arrived: not quiescent however long it waits.
-  const std::map<std::string, NodeReport> in_flight = {{"a", report(true, {{"b", 8}}, {{"b", 4}})},
-                                                       {"b", report(true, {}, {{"a", 1}}, 2)}};
+  // a sends the new b two messages (7 and 8); 7 has arrived: not quiescent however long it waits.
+  const std::map<std::string, NodeReport> in_flight = {{"a", report_in(0, {{"b", 8}}, {{"b", 4}}, {{"b", {0, 4}}})},
+                                                       {"b", report_in(1, {}, {{"a", 1}}, {{"a", {0, 7}}}, 2)}};
   EXPECT_EQ(wave(q, in_flight), Verdict::Idle);
   EXPECT_EQ(wave(q, in_flight), Verdict::Idle);
-  // Both arrive, b answers one: balanced again.
-  const std::map<std::string, NodeReport> done = {{"a", report(true, {{"b", 8}}, {{"b", 5}})},
-                                                  {"b", report(true, {{"a", 1}}, {{"a", 2}}, 3)}};
+  EXPECT_EQ(q.backlog(), (std::vector<bloom::rt::Backlog>{{"a", "b", 8, 7}}));
+  // Both arrive, b answers one: settled again. a's count from b mixes both incarnations of b.
+  const std::map<std::string, NodeReport> done = {{"a", report_in(0, {{"b", 8}}, {{"b", 5}}, {{"b", {1, 1}}})},
+                                                  {"b", report_in(1, {{"a", 1}}, {{"a", 2}}, {{"a", {0, 8}}}, 3)}};
   EXPECT_EQ(wave(q, done), Verdict::Idle);
   EXPECT_EQ(wave(q, done), Verdict::Quiescent);
-  // A message to the old b that the new one took (on its way at the base) is not waited for.
-  QuiescenceDetector r;
-  r.node_restarted("b");
-  const std::map<std::string, NodeReport> late = {{"a", report(true, {{"b", 6}}, {})}, {"b", report(true, {}, {{"a", 1}}, 1)}};
-  EXPECT_EQ(wave(r, late), Verdict::Idle);
-  EXPECT_EQ(wave(r, late), Verdict::Quiescent);
+  EXPECT_TRUE(q.backlog().empty());
+}
+
+// The failure this design fixes: a wave is not a consistent cut. a answered (6 sent to b), then
+// sent 7 and 8, which the new b took before it answered the same wave. Counting b's receipts
+// from that wave on would forever wait for two messages; the numbers say none is missing.
+TEST(QuiescenceDetector, MessagesTakenBetweenTwoAnswersOfOneWaveAreNotWaitedFor) {
+  QuiescenceDetector q;
+  ASSERT_EQ(wave(q, {{"a", report_in(0, {{"b", 5}}, {}, {})}, {"b", report_in(0, {}, {{"a", 5}}, {{"a", {0, 5}}})}}), Verdict::Idle);
+  q.node_lost("b");
+  const uint64_t w = q.start_wave({"a", "b"});
+  q.record("a", w, report_in(0, {{"b", 6}}, {}, {}));                     // 6 went to the old b and was lost
+  q.record("b", w, report_in(1, {}, {{"a", 2}}, {{"a", {0, 8}}}, 1));    // 7 and 8, sent after a's answer
+  EXPECT_EQ(q.conclude(), Verdict::Idle);
+  const std::map<std::string, NodeReport> later = {{"a", report_in(0, {{"b", 8}}, {}, {})},
+                                                   {"b", report_in(1, {}, {{"a", 2}}, {{"a", {0, 8}}}, 1)}};
+  EXPECT_EQ(wave(q, later), Verdict::Idle);
+  EXPECT_EQ(wave(q, later), Verdict::Quiescent);
+}
+
+// Messages of a's earlier incarnation that b took count for nothing; a message of its new
+// incarnation on its way does.
+TEST(QuiescenceDetector, ARestartedSenderIsJudgedByItsNewIncarnationsNumbers) {
+  QuiescenceDetector q;
+  const std::map<std::string, NodeReport> back = {{"a", report_in(1, {}, {}, {}, 1)},
+                                                  {"b", report_in(0, {}, {{"a", 9}}, {{"a", {0, 9}}})}};
+  EXPECT_EQ(wave(q, back), Verdict::Idle);  // a's first answer, in incarnation 1: a restart
+  EXPECT_EQ(wave(q, back), Verdict::Quiescent);
+  const std::map<std::string, NodeReport> sent = {{"a", report_in(1, {{"b", 1}}, {}, {}, 2)},
+                                                  {"b", report_in(0, {}, {{"a", 9}}, {{"a", {0, 9}}})}};
+  EXPECT_EQ(wave(q, sent), Verdict::Idle);
+  EXPECT_EQ(wave(q, sent), Verdict::Idle);
+  EXPECT_EQ(q.backlog(), (std::vector<bloom::rt::Backlog>{{"a", "b", 1, 0}}));
+  const std::map<std::string, NodeReport> took = {{"a", report_in(1, {{"b", 1}}, {}, {}, 2)},
+                                                  {"b", report_in(0, {}, {{"a", 10}}, {{"a", {1, 1}}})}};
+  EXPECT_EQ(wave(q, took), Verdict::Idle);
+  EXPECT_EQ(wave(q, took), Verdict::Quiescent);
 }
 
 }  // namespace

@@ -311,6 +311,7 @@ struct DeployOptions {
   double timeout = 60;
   bool in_process = false;
   std::string deployment, control;
+  uint64_t run_id = 0, incarnation = 0;
 };
 
 // A deployment's params are typed TOML values: each must have its param's type in the program
@@ -435,6 +436,8 @@ int run_node(const RunOptions& o, const DeployOptions& d) {
   no.name = o.name;
   no.deployment = *dep;
   no.control = d.control;
+  no.run_id = d.run_id;
+  no.incarnation = d.incarnation;
   no.facts_dir = o.facts_dir.empty() ? me->facts : o.facts_dir;
   no.data_dir = o.data_dir.empty() ? me->data_dir : o.data_dir;
   no.out_dir = o.out_dir;
@@ -554,6 +557,12 @@ int main(int argc, char** argv) {
   node->add_option("--deployment", dopts.deployment, "The deployment file")->required()->type_name("D.toml");
   node->add_option("--name", no.name, "This node's name in the deployment")->required()->type_name("NAME");
   node->add_option("--control", dopts.control, "The launcher's control endpoint (set by `bloom run D.toml`)")->type_name("ENDPOINT");
+  node->add_option("--run-id", dopts.run_id,
+                   "Tells this run of the deployment from other runs of the same file: messages of another run are\n"
+                   "dropped. Every node of a run needs the same N (`bloom run D.toml` picks one; default 0)")
+      ->type_name("N");
+  node->add_option("--incarnation", dopts.incarnation, "How often this node was started again (set by `bloom run D.toml` for `restart = true`)")
+      ->type_name("N");
   node->add_option("-F,--facts", no.facts_dir, "Inputs from DIR/NAME.facts (default: the node's `facts` in the deployment)")->type_name("DIR");
   node->add_option("-D,--output-dir", no.out_dir, "Write each output NAME to DIR/NAME.csv when the node stops")->type_name("DIR");
   node->add_option("--data-dir", no.data_dir, "Keep the durable tables in DIR (default: the node's `data_dir` in the deployment)")->type_name("DIR");
