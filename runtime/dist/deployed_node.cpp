@@ -223,6 +223,9 @@ std::optional<int> DeployedNode::set_up() {
     return fatal(what.find(me->endpoint) != std::string::npos ? what
                                                               : fmt::format("node `{}` cannot listen at {}: {}", o_.name, me->endpoint, what));
   }
+  // Connections are made before tick 0, not by its first send: waiting a moment for the peers'
+  // handshakes lets the first message go at once (peers that are not up by then connect later).
+  transport_->connect_all(milliseconds(500));
   std::vector<std::pair<std::string, std::string>> members;
   for (const auto& n : o_.deployment.nodes) members.emplace_back(n.name, n.endpoint);
   deployment_id_ = net::deployment_id(members, o_.run_id);

@@ -138,7 +138,7 @@ bool Transport::add_peer(Peer peer) {
   return true;
 }
 
-void Transport::connect(Out& out) {
+void Transport::connect(Out& out, const std::function<void(zmq::socket_t&)>& before_connect) {
   auto s = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::push);
   try {
     s->set(zmq::sockopt::linger, opts_.linger_ms);
@@ -152,11 +152,71 @@ void Transport::connect(Out& out) {
       s->set(zmq::sockopt::curve_publickey, opts_.curve.self.public_key);
       s->set(zmq::sockopt::curve_secretkey, opts_.curve.self.secret_key);
     }
+    if (before_connect) before_connect(*s);
     s->connect(out.endpoint);
   } catch (const zmq::error_t& e) {
     throw std::runtime_error("node `" + opts_.self + "` cannot connect to peer `" + out.name + "` at " + out.endpoint + ": " + e.what());
   }
   out.socket = std::move(s);
+}
+
+std::vector<std::string> Transport::connect_all(std::chrono::milliseconds wait) {
+  // A monitor per connection reports its handshake (ZMQ_EVENT_HANDSHAKE_SUCCEEDED, for every
+  // security mechanism since libzmq 4.3). It must be attached before connect(), or the event may
+  // come first. inproc:// has no handshake and connects at once.
+  static std::atomic<uint64_t> monitors{0};
+  struct Watch {
+    std::string peer;
+    zmq::socket_t* socket;
+    std::unique_ptr<zmq::socket_t> events;
+    bool done = false;
+  };
+  std::vector<Watch> watches;
+  for (Out& out : peers_) {
+    if (out.socket) continue;
+    try {
+      connect(out, [&](zmq::socket_t& s) {
+        if (wait.count() <= 0 || out.endpoint.starts_with("inproc://")) return;
+        std::string at = "inproc://bloom-connect-" + std::to_string(monitors++);
+        if (zmq_socket_monitor(s.handle(), at.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0) return;
+        auto events = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
+        events->set(zmq::sockopt::linger, 0);
+        events->connect(at);
+        watches.push_back({out.name, &s, std::move(events)});
+      });
+    } catch (const std::exception&) {
+      // The first send to it connects again and reports the endpoint.
+      if (!watches.empty() && watches.back().peer == out.name) watches.pop_back();  // its socket is gone
+    }
+  }
+  const auto until = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    std::vector<zmq::pollitem_t> items;
+    std::vector<Watch*> open;
+    for (auto& w : watches)
+      if (!w.done) {
+        items.push_back({w.events->handle(), 0, ZMQ_POLLIN, 0});
+        open.push_back(&w);
+      }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (items.empty() || left.count() <= 0) break;
+    try {
+      if (zmq::poll(items.data(), items.size(), left) <= 0) continue;
+    } catch (const zmq::error_t&) {
+      break;  // a signal: stop waiting, the node's loop sees it
+    }
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (!(items[i].revents & ZMQ_POLLIN)) continue;
+      std::vector<zmq::message_t> event;
+      if (zmq::recv_multipart(*open[i]->events, std::back_inserter(event), zmq::recv_flags::dontwait)) open[i]->done = true;
+    }
+  }
+  std::vector<std::string> missing;
+  for (auto& w : watches) {
+    zmq_socket_monitor(w.socket->handle(), nullptr, 0);
+    if (!w.done) missing.push_back(w.peer);
+  }
+  return missing;
 }
 
 Transport::SendResult Transport::send(std::string_view peer, std::string_view bytes) {

@@ -103,6 +103,12 @@ class Transport {
   // at run time), or changes the endpoint of one not yet sent to. false if `name` is already
   // connected (its endpoint stays).
   bool add_peer(Peer peer);
+  // Connects to every peer not connected yet, so that the first message to each finds its
+  // connection made instead of starting it, and waits up to `wait` until every tcp:// or ipc://
+  // connection has completed its handshake (a peer that is not up yet is tried again every few
+  // milliseconds). Returns the peers still not connected then (they connect later, as usual). A
+  // peer whose endpoint ZeroMQ refuses is left for its first send to report.
+  std::vector<std::string> connect_all(std::chrono::milliseconds wait = std::chrono::milliseconds(0));
   enum class SendResult { Sent, QueueFull, UnknownPeer };
   // Never blocks (ZMQ_DONTWAIT). QueueFull: the peer's queue is full and the message was not
   // taken (the caller keeps it; wait() tells when there is room). Throws std::runtime_error
@@ -131,7 +137,7 @@ class Transport {
     std::string name, endpoint;
     std::unique_ptr<zmq::socket_t> socket;  // null until the first send
   };
-  void connect(Out& out);
+  void connect(Out& out, const std::function<void(zmq::socket_t&)>& before_connect = nullptr);
 
   zmq::context_t& ctx_;
   TransportOptions opts_;
