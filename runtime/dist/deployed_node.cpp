@@ -31,6 +31,7 @@
 #include "net/wire.h"
 #include "node/facts.h"
 #include "node/node.h"
+#include "node/output_files.h"
 
 namespace bloom::rt {
 
@@ -158,6 +159,7 @@ class DeployedNode {
   std::unique_ptr<NetLink> link_;
   std::unique_ptr<DurableFiles> store_;  // before node_: the node writes to it until destroyed
   std::unique_ptr<Node> node_;
+  std::unique_ptr<OutputFiles> outputs_;  // with -D: written as ticks complete (after node_: it reads the node)
   std::unique_ptr<net::Codec> codec_;
   net::Codec::Message message_;  // reused by take_in
   std::string bytes_;            // reused for each inbound message
@@ -248,6 +250,9 @@ std::optional<int> DeployedNode::set_up() {
     }
     no.durable = store_.get();
   }
+  no.after_tick = [this] {
+    if (outputs_) outputs_->append();
+  };
   node_ = std::make_unique<Node>(plan_, no);
   if (!store_ && node_->has_durable() && !o_.quiet)
     log_("bloom: note: node `" + o_.name + "` has no data directory: its durable tables are kept in memory only");
@@ -260,6 +265,8 @@ std::optional<int> DeployedNode::set_up() {
     if (recovered.found && !o_.quiet)
       log_(fmt::format("bloom: note: node `{}` recovered its durable tables from {} ({} log records)", o_.name, o_.data_dir,
                        recovered.records));
+    // A node started again carries on its outputs' files: what its earlier process wrote stays.
+    if (!o_.out_dir.empty()) outputs_ = std::make_unique<OutputFiles>(*node_, o_.out_dir, o_.incarnation > 0 || recovered.found);
     if (!o_.facts_dir.empty()) {
       std::vector<std::string> missing;
       node_->load_inputs(o_.facts_dir, missing);
@@ -437,13 +444,11 @@ NodeReport DeployedNode::report(bool idle) const {
 std::string DeployedNode::write_outputs() {
   try {
     std::string text;
-    for (uint32_t id : node_->outputs()) {
-      const auto& r = plan_.relations[id];
-      if (!o_.out_dir.empty())
-        write_file_atomically((std::filesystem::path(o_.out_dir) / (r.name + ".csv")).string(),
-                              [&](std::ostream& out) { node_->write_output(id, true, out); });
-      else text += node_->output_text(id, false);
+    if (outputs_) {
+      outputs_->finish();
+      return text;
     }
+    for (uint32_t id : node_->outputs()) text += node_->output_text(id, false);
     return text;
   } catch (const std::exception& e) {
     log_(fmt::format("bloom: error: node `{}`: {}", o_.name, e.what()));

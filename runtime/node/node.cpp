@@ -345,6 +345,15 @@ void Node::finish_tick() {
   }
   if (!opts_.print_line) std::cout.flush();
   stdout_lines_.clear();
+  if (opts_.after_tick) {
+    try {
+      opts_.after_tick();
+    } catch (const RuntimeError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw RuntimeError(e.what());
+    }
+  }
 }
 
 RunSummary Node::run() {
@@ -579,20 +588,28 @@ std::vector<RowId> Node::output_rows(uint32_t relation) const {
   return rows;
 }
 
+std::string Node::csv_line(uint32_t relation, RowId r) const {
+  const auto& d = plan_.relations[relation];
+  std::vector<Word> row(d.arity() + 1);
+  logs_[relation]->read(r, row.data());
+  std::string line;
+  for (uint32_t c = 0; c < d.arity(); ++c) {
+    if (c) line += '\t';
+    line += engine_.format(d.column_types[c], row[c], false);
+  }
+  return line;
+}
+
 void Node::write_output(uint32_t relation, bool csv, std::ostream& out) const {
   const auto& d = plan_.relations[relation];
   const Relation& log = *logs_[relation];
   std::vector<Word> row(d.arity() + 1);
   std::string line;
   for (RowId r : output_rows(relation)) {
-    log.read(r, row.data());
-    line.clear();
     if (csv) {
-      for (uint32_t c = 0; c < d.arity(); ++c) {
-        if (c) line += '\t';
-        line += engine_.format(d.column_types[c], row[c], false);
-      }
+      line = csv_line(relation, r);
     } else {
+      log.read(r, row.data());
       line = engine_.format_row(d, row.data(), true);
     }
     line += '\n';

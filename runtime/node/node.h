@@ -54,6 +54,9 @@ struct NodeOptions {
   // are kept in memory like any table.
   DurableFiles* durable = nullptr;
   uint64_t durable_compact_bytes = DurableStore::kDefaultCompactBytes;
+  // Called at the end of every completed tick, after its stdout lines (OutputFiles::append). An
+  // exception from it fails the node like a runtime error.
+  std::function<void()> after_tick;
 };
 
 struct RunSummary {
@@ -96,6 +99,8 @@ class Node : private TransitionSink {
   // Writes the sorted tuples as `name(a, b)` lines (strings quoted), or tab-separated raw
   // values for CSV; output_text returns the same as a string.
   void write_output(uint32_t relation, bool csv, std::ostream& out) const;
+  // One row of an output's log as a CSV line (tab-separated raw values, no newline).
+  std::string csv_line(uint32_t relation, RowId row) const;
   std::string output_text(uint32_t relation, bool csv) const;
 
   // Network mode: the caller's loop (runtime/dist/deployed_node.cpp, runtime/sim) drives the ticks.

@@ -418,7 +418,8 @@ def case_launcher_killed():
     tmpdir = os.path.join(TMP, "tmp")
     os.makedirs(tmpdir)
     env = dict(os.environ, TMPDIR=tmpdir)
-    launcher = subprocess.Popen([BLOOM, "run", d, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out = os.path.join(TMP, "out")
+    launcher = subprocess.Popen([BLOOM, "run", d, "-q", "-D", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     pids = None
     for _ in range(200):
         pids = [node_pid(d, "t"), node_pid(d, "a")]
@@ -435,6 +436,10 @@ def case_launcher_killed():
         time.sleep(0.05)
     check(node_pid(d, "t") is None and node_pid(d, "a") is None, "the nodes exit when their launcher dies")
     check(os.listdir(tmpdir) == [], "no control directory is left in TMPDIR (%s)" % os.listdir(tmpdir))
+    # Outputs are written as ticks complete: the beats of t's completed ticks are on disk (about
+    # 30 in 1.5 s), each once, although nobody asked t to write its outputs.
+    beats = [int(x) for x in read(os.path.join(out, "t", "beats.csv")).split()]
+    check(len(beats) >= 5 and len(set(beats)) == len(beats), "the killed run's outputs are on disk (%d beats)" % len(beats))
 
 
 def wait_for_pid(deploy, name):

@@ -10,6 +10,7 @@ run_durable.py BLOOM CASE
   sim_crash   `bloom sim` with crash faults: acknowledged writes to a durable table survive.
   launcher_restart  `restart = true` in a deployment: a server killed with SIGKILL mid-run is
               restarted, recovers and rejoins; no acknowledged write is lost.
+  outputs_kill9  outputs written as ticks complete: kill -9, rerun, clean stop.
   jepsen_kvs  examples/kvs with durable replicas, replicas and clients killed with SIGKILL again
               and again (restart = true), checked by a history checker.
 """
@@ -156,6 +157,39 @@ def pids_of(deployment, node):
     return pids
 
 
+def outputs_kill9(bloom):
+    """Outputs as ticks complete: `bloom run -D OUT --data-dir DATA` killed with SIGKILL keeps
+    every completed tick's output rows in OUT; a rerun with the same data directory carries the
+    file on (nothing written twice), and a run that stops cleanly leaves it sorted."""
+    prog = os.path.join(HERE, "seen.bloom")
+    with tempfile.TemporaryDirectory() as tmp:
+        data, out = os.path.join(tmp, "data"), os.path.join(tmp, "out")
+        csv = os.path.join(out, "seen.csv")
+        printed = []
+        for round_ in range(3):
+            values, err = run_until(bloom, ["run", prog, "--data-dir", data, "-D", out, "-q"], 5)
+            printed += values
+            rows = [int(x) for x in open(csv).read().split()]
+            # A value is printed in the tick that outputs it: every printed value is in the file.
+            if not set(printed) <= set(rows):
+                fail(f"round {round_}: printed {sorted(set(printed) - set(rows))[:10]} but the output file lacks them: {rows}")
+            if len(rows) != len(set(rows)):
+                fail(f"round {round_}: rows written twice: {rows}")
+        p = subprocess.run([bloom, "run", prog, "--data-dir", data, "-D", out, "-q", "--max-ticks", "3"], capture_output=True,
+                           text=True)
+        if p.returncode != 0:
+            fail(f"the clean run failed: {p.stderr}")
+        rows = [int(x) for x in open(csv).read().split()]
+        if rows != list(range(rows[-1] + 1)):
+            fail(f"after a clean stop the file is not 0..{rows[-1]} in order: {rows}")
+        # Without a data directory a run writes its outputs once, at the end: a fresh rerun starts over.
+        p = subprocess.run([bloom, "run", prog, "-D", out, "-q", "--max-ticks", "3"], capture_output=True, text=True)
+        fresh = [int(x) for x in open(csv).read().split()]
+        if p.returncode != 0 or fresh != list(range(len(fresh))) or not 0 < len(fresh) <= 3:
+            fail(f"a run without --data-dir: exit {p.returncode}, {fresh}, {p.stderr}")
+        print(f"ok: 3 kills, {len(rows)} rows carried on, sorted at the end")
+
+
 def launcher_restart(bloom):
     """`restart = true`: the server (durable table) is killed with SIGKILL three times during the
     run; the launcher restarts it, it recovers and rejoins, and the run ends well (exit 0). History
@@ -209,7 +243,15 @@ restart  = true
             fail(f"acknowledged but lost: {sorted(acked - have)[:20]}")
         if not have <= set(range(writes)):
             fail(f"stored but never written: {sorted(have - set(range(writes)))[:20]}")
-        print(f"ok: 3 kills, {len(acked)} writes acknowledged, none lost")
+        # Outputs are written as ticks complete and carried on by the restarted process: every
+        # put an earlier process acknowledged is in `got`, once, and the file ends sorted.
+        got_lines = open(os.path.join(out, "server", "got.csv")).read().split()
+        got = [int(x) for x in got_lines]
+        if not acked <= set(got):
+            fail(f"acknowledged but missing from the server's output got.csv: {sorted(acked - set(got))[:20]}")
+        if got != sorted(set(got)):
+            fail(f"got.csv is not sorted and without duplicates: {got[:40]}")
+        print(f"ok: 3 kills, {len(acked)} writes acknowledged, none lost, none missing from the outputs")
         if os.environ.get("VERBOSE"):
             print(err)
 
@@ -323,7 +365,7 @@ def jepsen_kvs(bloom):
             print(err)
 
 
-CASES = {"kill9_run": kill9_run, "sim_crash": sim_crash, "launcher_restart": launcher_restart, "jepsen_kvs": jepsen_kvs}
+CASES = {"kill9_run": kill9_run, "outputs_kill9": outputs_kill9, "sim_crash": sim_crash, "launcher_restart": launcher_restart, "jepsen_kvs": jepsen_kvs}
 
 if __name__ == "__main__":
     CASES[sys.argv[2]](sys.argv[1])

@@ -23,6 +23,7 @@
 #include "node/deployment.h"
 #include "node/facts.h"
 #include "node/node.h"
+#include "node/output_files.h"
 #include "plan/print.h"
 #include "cli.h"
 
@@ -234,6 +235,12 @@ int run_program(const RunOptions& o) {
     }
     no.durable = store.get();
   }
+  // With -D and a data directory the outputs are written as ticks complete (a killed run keeps
+  // them, and its rerun carries on); a batch run writes them once, at the end.
+  std::unique_ptr<bloom::rt::OutputFiles> streamed;
+  no.after_tick = [&streamed] {
+    if (streamed) streamed->append();
+  };
   bloom::rt::Node node(*plan, no);
   if (!store && node.has_durable() && !o.quiet)
     std::cerr << "bloom: note: no --data-dir: the durable tables are kept in memory only, as if not durable\n";
@@ -243,6 +250,14 @@ int run_program(const RunOptions& o) {
     if (store) {
       auto rec = node.recover_durable();
       for (const auto& w : rec.warnings) std::cerr << "bloom: warning: " << w << "\n";
+      if (!o.out_dir.empty()) {
+        try {
+          streamed = std::make_unique<bloom::rt::OutputFiles>(node, o.out_dir, rec.found);
+        } catch (const std::runtime_error& e) {
+          std::cerr << "bloom: error: -D " << o.out_dir << ": " << e.what() << "\n";
+          return kRuntimeError;
+        }
+      }
     }
     if (!o.facts_dir.empty()) {
       std::vector<std::string> missing;
@@ -271,12 +286,13 @@ int run_program(const RunOptions& o) {
   try {
     for (uint32_t id : node.outputs()) {
       const auto& r = plan->relations[id];
-      if (!o.out_dir.empty())
+      if (!o.out_dir.empty() && !streamed)
         bloom::rt::write_file_atomically((fs::path(o.out_dir) / (r.name + ".csv")).string(),
                                          [&](std::ostream& out) { node.write_output(id, true, out); });
       if (o.sizes) std::cout << r.name << "\t" << node.output_size(id) << "\n";
       else if (o.out_dir.empty() && !failed) node.write_output(id, false, std::cout);
     }
+    if (streamed) streamed->finish();
   } catch (const std::exception& e) {
     std::cerr << "bloom: error: " << e.what() << "\n";
     return kRuntimeError;
@@ -536,7 +552,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_flag("--in-process", dopts.in_process, "Deployment: run the nodes as threads of this process over inproc://");
   run->add_option("-F,--facts", ro.facts_dir, "Read each input NAME from DIR/NAME.facts (tab-separated) into tick 0")->type_name("DIR");
-  run->add_option("-D,--output-dir", ro.out_dir, "Write each output NAME to DIR/NAME.csv (tab-separated, sorted)")->type_name("DIR");
+  run->add_option("-D,--output-dir", ro.out_dir,
+                  "Write each output NAME to DIR/NAME.csv (tab-separated, sorted); with --data-dir, as ticks complete")->type_name("DIR");
   run->add_option("--data-dir", ro.data_dir, "Keep the durable tables in DIR and recover them from it (docs/deploy.md)")->type_name("DIR");
   run->add_flag("--sizes", ro.sizes, "Print only `NAME<TAB>COUNT` per output (instead of the tuples)");
   run->add_option("--param", ro.params, "Set a param: NAME=VALUE")->type_name("NAME=VALUE");
@@ -564,7 +581,7 @@ int main(int argc, char** argv) {
   node->add_option("--incarnation", dopts.incarnation, "How often this node was started again (set by `bloom run D.toml` for `restart = true`)")
       ->type_name("N");
   node->add_option("-F,--facts", no.facts_dir, "Inputs from DIR/NAME.facts (default: the node's `facts` in the deployment)")->type_name("DIR");
-  node->add_option("-D,--output-dir", no.out_dir, "Write each output NAME to DIR/NAME.csv when the node stops")->type_name("DIR");
+  node->add_option("-D,--output-dir", no.out_dir, "Write each output NAME to DIR/NAME.csv as ticks complete, sorted when the node stops")->type_name("DIR");
   node->add_option("--data-dir", no.data_dir, "Keep the durable tables in DIR (default: the node's `data_dir` in the deployment)")->type_name("DIR");
   node->add_option("--param", no.params, "Set a param: NAME=VALUE (after the deployment's)")->type_name("NAME=VALUE");
   node->add_flag("-q,--quiet", no.quiet, "No notes on stderr");
