@@ -294,6 +294,48 @@ def case_flood():
     check(read(os.path.join(out, "a", "seen.csv")) == SEEN_A, "a's outputs are unaffected", p)
 
 
+def memory_kb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return None
+
+
+def case_flood_100k():
+    # 100,000 forged messages (headers of another deployment, from 1,000 sender names): every one
+    # dropped and counted, the node keeps running with bounded memory (what it keeps per drop is
+    # bounded: a counter, the first few sender names, rate-limited warnings), and the run is
+    # unaffected. w keeps the run going for 20 s, ample time for the flood to arrive.
+    d, ep = deployment(PINGPONG + [("w", "ticker.bloom", {"limit": 400}, None)], insecure=True)
+    out = os.path.join(TMP, "out")
+    # ASan's quarantine would hold freed memory as if it were in use: kept small for this measure.
+    env = dict(os.environ, ASAN_OPTIONS=(os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=8").lstrip(":"))
+    launcher = subprocess.Popen([BLOOM, "run", d, "-D", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    pid = wait_for_pid(d, "a")
+    check(pid is not None, "node a's process is running")
+    time.sleep(1.0)
+    before = memory_kb(pid, "VmRSS")
+    lines = "".join(forged_header("m%03d" % (i % 1000), deployment=0xBAD, deployment_name=b"other.toml").hex() + "\n"
+                    for i in range(100000))
+    sender = subprocess.Popen([SEND_RAW, ep["a"], "-"], stdin=subprocess.PIPE, text=True)
+    sender.communicate(lines, timeout=60)
+    time.sleep(2.0)
+    peak = memory_kb(pid, "VmHWM")
+    stdout, stderr = launcher.communicate(timeout=60)
+    p = subprocess.CompletedProcess(launcher.args, launcher.returncode, stdout, stderr)
+    check(p.returncode == 0, "the run ends well", p)
+    check("bloom: node `a`: 4 ticks, 4 messages sent, 3 received, 100000 dropped\n" in p.stderr,
+          "all 100,000 are dropped and counted", p)
+    check("bloom: warning: node `a` dropped 100000 messages of another deployment or run sharing its endpoint, from `m000` of "
+          "`other.toml`, `m001` of `other.toml`," in p.stderr, "the report names the first senders and their deployment", p)
+    check(len(p.stderr) < 20000, "stderr stays small (%d bytes)" % len(p.stderr), p)
+    check(peak is not None and before is not None and peak - before < 64 * 1024,
+          "node a's memory grew by %s KB during the flood (bound: 64 MB)" % (peak - before if peak and before else "?"), p)
+    check(read(os.path.join(out, "a", "seen.csv")) == SEEN_A, "a's outputs are unaffected", p)
+    print("node a: %d KB resident before the flood, peak %d KB" % (before, peak))
+
+
 def case_bad_deployment():
     cases = os.path.join(HERE, "bad")
     for name in sorted(os.listdir(cases)):
