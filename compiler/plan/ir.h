@@ -83,6 +83,7 @@ enum class Op : uint8_t {
   SetSize, SetContains, SetUnion, SetIntersect,
   MapAt, MapKeys, MapSize,
   LBoolAnd, LBoolOr,
+  If,            // args[0] ? args[1] : args[2], evaluating only the one chosen
 };
 const char* to_string(Op op);
 

@@ -362,9 +362,11 @@ class Lowerer {
       Op op = k == K::Int ? Op::ToStrI : k == K::Float ? Op::ToStrF : k == K::Bool ? Op::ToStrB : Op::ToStrS;
       return make(op, t, std::move(args));
     }
+    if (f == "if") return make(Op::If, t, {std::move(args[0]), convert(std::move(args[1]), t), convert(std::move(args[2]), t)});
     if (f == "to_int") {
       K k = args[0].type.kind;
       if (k == K::Int) return std::move(args[0]);
+      if (k == K::Bool) return make(Op::If, t, {std::move(args[0]), constant(sema::ConstValue{int64_t{1}}), constant(sema::ConstValue{int64_t{0}})});
       return make(k == K::Float ? Op::ToIntF : Op::ToIntS, t, std::move(args));
     }
     if (f == "len") return make(Op::Len, t, std::move(args));

@@ -48,7 +48,7 @@ constexpr size_t kMaxInstances = 10000;
 
 const std::vector<std::string>& builtin_functions() {
   static const std::vector<std::string> f = {"to_string", "to_int", "len",  "substr", "hash", "least",
-                                             "greatest",  "self",   "tick", "now"};
+                                             "greatest",  "if",     "self", "tick", "now"};
   return f;
 }
 const std::vector<std::string>& aggregate_names() {
@@ -757,7 +757,10 @@ class Checker {
           if (op == Op::Mod && (a.kind == TypeKind::Float || b.kind == TypeKind::Float)) return Type::of(TypeKind::Float);
           return a.kind == TypeKind::Float || b.kind == TypeKind::Float ? Type::of(TypeKind::Float) : Type::of(TypeKind::Int);
         }
-        if (op == Op::Add && a.kind == TypeKind::String && b.kind == TypeKind::String) return a;
+        // A string and an addr concatenate to a string (an addr is a node's name).
+        auto strish = [](const Type& t) { return t.kind == TypeKind::String || t.kind == TypeKind::Addr; };
+        if (op == Op::Add && strish(a) && strish(b) && (a.kind == TypeKind::String || b.kind == TypeKind::String))
+          return Type::of(TypeKind::String);
         auto& d = diags_.error("type-mismatch", e.op_span, quote(ops) + " cannot combine " + quote(a.str()) + " and " + quote(b.str()));
         if (op == Op::Add && (a.kind == TypeKind::String || b.kind == TypeKind::String))
           d.with_help("convert the other operand with to_string(...)");
@@ -851,8 +854,28 @@ class Checker {
     }
     if (f == "to_int") {
       if (!want_args(e, 1, f)) return {};
-      if (!args[0].is_numeric() && args[0].kind != TypeKind::String) return bad(0, "a string or a number");
+      if (!args[0].is_numeric() && args[0].kind != TypeKind::String && args[0].kind != TypeKind::Bool)
+        return bad(0, "a string, a number or a bool");
       return Type::of(TypeKind::Int);
+    }
+    if (f == "if") {
+      // if(c, a, b): a when c holds, else b; only the chosen one is evaluated.
+      if (!want_args(e, 3, f)) return {};
+      if (args[0].kind == TypeKind::LBool) reveal(*e.args[0], e.args[0]->span, ctx);  // reading a growing lbool's value now
+      else if (args[0].kind != TypeKind::Bool) return bad(0, "a bool");
+      for (size_t i = 1; i < 3; ++i)
+        if (args[i].is_lattice()) {
+          diags_.error("type-mismatch", e.args[i]->span, quote(f) + " chooses between plain values, found the lattice " + quote(args[i].str()))
+              .with_help("use `.value()` for its plain value (a non-monotone reveal)");
+          return {};
+        }
+      if (args[1] == args[2]) return args[1];
+      if (args[1].is_numeric() && args[2].is_numeric()) return Type::of(TypeKind::Float);
+      auto strish = [](const Type& t) { return t.kind == TypeKind::String || t.kind == TypeKind::Addr; };
+      if (strish(args[1]) && strish(args[2])) return Type::of(TypeKind::String);
+      diags_.error("type-mismatch", e.span, quote(f) + " needs two values of one type, found " + quote(args[1].str()) + " and " +
+                                                quote(args[2].str()));
+      return {};
     }
     if (f == "len") {
       if (!want_args(e, 1, f)) return {};

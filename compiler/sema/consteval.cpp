@@ -182,6 +182,12 @@ std::optional<ConstValue> eval_const(const ast::Expr& e, const ConstLookup& look
       // built-ins are folded when their arguments are constants.
       std::string f = e.name.str();
       if (f == "self" || f == "tick" || f == "now") return e.args.empty() ? std::optional<ConstValue>(ConstValue{}) : std::nullopt;
+      if (f == "if" && e.args.size() == 3) {  // only the chosen value is evaluated, as at run time
+        auto c = eval_const(*e.args[0], lookup, diags);
+        if (!c) return std::nullopt;
+        if (auto* b = std::get_if<bool>(&*c)) return eval_const(*e.args[*b ? 1 : 2], lookup, diags);
+        return ConstValue{};
+      }
       std::vector<ConstValue> args;
       for (const auto& a : e.args) {
         auto v = eval_const(*a, lookup, diags);
@@ -195,6 +201,8 @@ std::optional<ConstValue> eval_const(const ast::Expr& e, const ConstLookup& look
         std::string s = const_to_string(args[0]);
         return ConstValue{s};
       }
+      if (f == "to_int" && args.size() == 1)
+        if (auto* b = std::get_if<bool>(&args[0])) return ConstValue{int64_t{*b ? 1 : 0}};
       if (f == "len" && args.size() == 1)
         if (auto* s = std::get_if<std::string>(&args[0])) return ConstValue{static_cast<int64_t>(s->size())};
       return ConstValue{};

@@ -553,6 +553,7 @@ struct Engine::Impl {
       case Op::Or:
       case Op::LBoolOr: return from_bool(a(0) || a(1));
       case Op::Not: return from_bool(!a(0));
+      case Op::If: return a(0) ? a(1) : a(2);
       case Op::ToStrI: return e.symbols_.intern(std::to_string(as_int(a(0))));
       case Op::ToStrF: return e.symbols_.intern(float_text(as_float(a(0))));
       case Op::ToStrB: return e.symbols_.intern(a(0) ? "true" : "false");
