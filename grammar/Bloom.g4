@@ -25,7 +25,7 @@ collectionDecl : kind=(TABLE | SCRATCH | CHANNEL | INPUT | OUTPUT) ident
 durable        : DURABLE ;
 column         : AT? ident COLON type ;
 keyClause      : KEY LPAREN ident (COMMA ident)* RPAREN ;
-periodicDecl   : PERIODIC ident EVERY DURATION SEMI ;
+periodicDecl   : PERIODIC ident EVERY expr SEMI ;   // a duration, or an int const expression (ms)
 latticeDecl    : LATTICE ident COLON type durable? SEMI ;
 type           : ident (LT type (COMMA type)* GT)? ;
 

@@ -180,6 +180,7 @@ class Checker {
     }
     instantiate_rules();
     check_facts();
+    resolve_periods();
     return !diags_.has_errors();
   }
 
@@ -333,7 +334,9 @@ class Checker {
       diags_.error("bad-durable", d.durable_span, "only a table or a lattice can be `durable`; " + quote(d.name) + " is not kept from one tick to the next")
           .with_help("declare " + quote(d.name) + " as a `table` to keep its contents, or remove `durable`");
     if (d.kind == ast::CollectionKind::Periodic) {
-      if (d.period_ms <= 0) diags_.error("bad-period", d.period_span.valid() ? d.period_span : d.span, "a periodic needs a positive period");
+      // A period other than a duration is evaluated per instance, once params are known (resolve_periods).
+      if (d.period_ms <= 0 && !d.period)
+        diags_.error("bad-period", d.period_span.valid() ? d.period_span : d.span, "a periodic needs a positive period");
       info.columns.push_back({"n", Type::of(TypeKind::Int), d.span});
       return info;
     }
@@ -1407,6 +1410,41 @@ class Checker {
       }
     }
     check_fact_keys();
+  }
+
+  // `periodic p every EXPR;`: EXPR is an int in milliseconds known at compile time (consts and
+  // params, so each module instance may have its own period).
+  void resolve_periods() {
+    for (uint32_t i = 0; i < prog_.instances.size() && i < instance_module_.size(); ++i) {
+      for (const auto& di : mods_[instance_module_[i]].decls) {
+        const ast::CollectionDecl& d = *di.decl;
+        if (d.kind != ast::CollectionKind::Periodic || !d.period) continue;
+        auto it = prog_.instances[i].collections.find(d.name);
+        if (it == prog_.instances[i].collections.end()) continue;
+        const std::string& prefix = prog_.instances[i].prefix;
+        const std::string where = prefix.empty() ? "" : " (in `" + prefix.substr(0, prefix.size() - 1) + "`)";
+        size_t errors_before = diags_.error_count();
+        auto v = eval_const(*d.period, [&](const ast::QualifiedName& q, ConstValue& out) { return instance_const(i, q, out); }, diags_);
+        if (diags_.error_count() != errors_before) continue;
+        if (!v || !is_known(*v)) {
+          diags_.error("not-constant", d.period_span, "the period of " + quote(d.name) + where + " must be known at compile time")
+              .with_help("write a duration (`every 250ms`), or an int of milliseconds from consts and params (`every BEAT_MS`)");
+          continue;
+        }
+        const int64_t* ms = std::get_if<int64_t>(&*v);
+        if (!ms) {
+          diags_.error("type-mismatch", d.period_span,
+                       "the period of " + quote(d.name) + where + " must be an int of milliseconds, found " + quote(const_type(*v).str()));
+          continue;
+        }
+        if (*ms <= 0) {
+          diags_.error("bad-period", d.period_span,
+                       "a periodic needs a positive period; the period of " + quote(d.name) + where + " is " + std::to_string(*ms) + " ms");
+          continue;
+        }
+        prog_.collections[it->second].period_ms = *ms;
+      }
+    }
   }
 
   bool instance_const(uint32_t inst, const ast::QualifiedName& q, ConstValue& out) {

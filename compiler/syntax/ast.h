@@ -151,8 +151,10 @@ struct CollectionDecl {
   Span name_span;
   std::vector<Column> columns;       // Table..Output; empty for Periodic and Lattice
   std::optional<std::vector<KeyColumn>> key;  // present when `key(...)` was written
-  int64_t period_ms = 0;             // Periodic
+  int64_t period_ms = 0;             // Periodic, when written as a duration (`every 250ms`)
   Span period_span;
+  std::shared_ptr<Expr> period;      // Periodic, any other period: an int const expression in ms,
+                                     // evaluated per module instance (it may read params)
   TypeExpr lattice_type;             // Lattice
   Span durable_span;                 // valid when `durable` was written
   Span span;

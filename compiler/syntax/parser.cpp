@@ -358,7 +358,8 @@ class Builder {
         return std::make_unique<ast::Expr>(ast::ExprKind::String, s);
       default:  // BAD_NUMBER
         diags_.error("syntax", s, "invalid number `" + text + "`")
-            .with_help("durations are written 250ms, 2s, 1m or 1h; names cannot start with a digit");
+            .with_help(in_period_ ? "durations are written 250ms, 2s, 1m or 1h (`10m` is ten minutes)"
+                                  : "durations are written 250ms, 2s, 1m or 1h; names cannot start with a digit");
         return std::make_unique<ast::Expr>(ast::ExprKind::Int, s);
     }
   }
@@ -382,6 +383,8 @@ class Builder {
     for (auto* e : list) out.push_back(expr(e, depth + 1));
     return out;
   }
+
+  bool in_period_ = false;  // building a periodic's period: a bad number there is a bad duration
 
   ast::ExprPtr expr(BloomParser::ExprContext* c, int depth = 0) {
     if (!c) return std::make_unique<ast::Expr>(ast::ExprKind::Wildcard, Span{});  // error recovery
@@ -572,9 +575,13 @@ class Builder {
     d.kind = ast::CollectionKind::Periodic;
     d.name = ident(c->ident());
     d.name_span = c->ident() ? span(c->ident()) : span(c);
-    if (c->DURATION()) {
-      d.period_ms = duration_ms(c->DURATION()->getSymbol());
-      d.period_span = span(c->DURATION());
+    if (c->expr()) {
+      d.period_span = span(c->expr());
+      in_period_ = true;
+      auto e = expr(c->expr());
+      in_period_ = false;
+      if (e && e->kind == ast::ExprKind::Duration) d.period_ms = e->int_value;
+      else if (e) d.period = std::move(e);
     }
     d.span = span(c);
     return d;
