@@ -267,7 +267,7 @@ def jepsen_kvs(bloom):
     that key at that version or newer. Clients restart from step 1 (they are not durable): their
     history is that of their last start."""
     kvs = os.path.join(HERE, "..", "..", "examples", "kvs")
-    steps, keys = 2000, ["a", "b", "c", "d"]
+    steps, keys = 4000, ["a", "b", "c", "d"]
     with tempfile.TemporaryDirectory() as tmp:
         replica = open(os.path.join(kvs, "replica.bloom")).read()
         for decl in ["table  latest(key: string, version: lmax<int>) key(key);", "table  data(key: string, version: int, val: string);"]:
@@ -304,8 +304,15 @@ def jepsen_kvs(bloom):
         # One node at a time, each after the previous one is back: a quorum of replicas stays up.
         victims = ["r1", "c1", "r2", "r3", "c2", "r1", "r2"]
         kills = 0
+        # The schedule starts once every node's process is up (a slow start, as under ASan, must
+        # not use up the run before the first kill).
+        deadline = time.time() + 30
+        while p.poll() is None and time.time() < deadline and any(len(pids_of(dep, n)) != 1 for n in ("r1", "r2", "r3", "c1", "c2")):
+            time.sleep(0.01)
         for v in victims:
-            time.sleep(0.15)
+            # Spaced so that the step in progress at one kill has completed by the next: the kvs
+            # client does not retry, so losing two of its three requests at once would stall it.
+            time.sleep(0.3)
             if p.poll() is not None:
                 break
             pids = pids_of(dep, v)
@@ -337,7 +344,7 @@ def jepsen_kvs(bloom):
             puts = {int(n): (k, v) for n, k, v in rows(os.path.join(out, f"c{cid}", "put_done.csv"))}
             gets = {int(n): (k, v) for n, k, v in rows(os.path.join(out, f"c{cid}", "get_done.csv"))}
             if len(puts) + len(gets) != steps:
-                fail(f"c{cid} completed {len(puts) + len(gets)} of {steps} steps")
+                fail(f"c{cid} completed {len(puts) + len(gets)} of {steps} steps; stderr:\n{err}")
             for n, (k, v) in puts.items():
                 completed.append((k, n * 100 + cid))
             for n, (k, v) in gets.items():
