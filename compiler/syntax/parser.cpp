@@ -214,9 +214,52 @@ class SilentListener : public antlr4::BaseErrorListener {
                    std::exception_ptr) override {}
 };
 
+// The parse tree's generated accessors (ctx->expr(), ctx->ident(), ...) test each child with a
+// dynamic_cast, twice on a match, and build a vector per call: with RuleContext::getText for
+// names that was a third of the AST builder's time. These helpers find the same children by rule
+// index instead: each generated context class is one rule, and a labelled alternative's class
+// derives from its rule's class, so "is-a XContext" is "rule index is RuleX".
+antlr4::ParserRuleContext* as_rule(antlr4::tree::ParseTree* p) {
+  const std::type_info& t = typeid(*p);
+  if (t == typeid(antlr4::tree::TerminalNodeImpl) || t == typeid(antlr4::tree::ErrorNodeImpl)) return nullptr;
+  return static_cast<antlr4::ParserRuleContext*>(p);  // every other node of a parse tree is a rule context
+}
+
+// The i-th child of `c` of rule `rule`, as its generated class T (like c->x(i)), or null.
+template <class T>
+T* rule_child(antlr4::ParserRuleContext* c, size_t rule, size_t i = 0) {
+  if (!c) return nullptr;
+  for (auto* ch : c->children)
+    if (auto* r = as_rule(ch); r && r->getRuleIndex() == rule && i-- == 0) return static_cast<T*>(r);
+  return nullptr;
+}
+
+// Every child of `c` of rule `rule` (like c->x()), in order.
+template <class T>
+std::vector<T*> rule_children(antlr4::ParserRuleContext* c, size_t rule) {
+  std::vector<T*> out;
+  if (!c) return out;
+  for (auto* ch : c->children)
+    if (auto* r = as_rule(ch); r && r->getRuleIndex() == rule) out.push_back(static_cast<T*>(r));
+  return out;
+}
+
+// Exact class test for the labelled alternatives (nothing derives from them, so this is
+// dynamic_cast's answer at the cost of one type_info comparison).
+template <class T>
+T* alt(antlr4::ParserRuleContext* c) {
+  return c && typeid(*c) == typeid(T) ? static_cast<T*>(c) : nullptr;
+}
+
 class Builder {
  public:
   Builder(const SourceManager& sm, FileId file, DiagnosticEngine& diags) : sm_(sm), file_(file), diags_(diags) {}
+
+  // The text the next tree was parsed from (a chunk or the whole file); it must outlive build().
+  void set_input(std::string_view input) {
+    input_ = input;
+    ascii_ = std::all_of(input.begin(), input.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x80; });
+  }
 
   // Lint suppressions live in comments (the lexer's hidden channel), keyed by line.
   void collect_suppressions(antlr4::CommonTokenStream& tokens) {
@@ -244,21 +287,31 @@ class Builder {
   void build(BloomParser::ProgramContext* prog, ast::Module& m) {
     // Import aliases first: `q.votes(x)` is an atom of module q, while `s.contains(x)` with s a
     // variable is a method call. The import list is in this file, so this stays syntactic.
-    for (auto* item : prog->item())
-      if (auto* imp = item->importDecl()) aliases_.insert(ident(imp->ident()));
-    build_items(prog, m);
+    auto items = rule_children<BloomParser::ItemContext>(prog, BloomParser::RuleItem);
+    for (auto* item : items)
+      if (auto* imp = rule_child<BloomParser::ImportDeclContext>(item, BloomParser::RuleImportDecl))
+        aliases_.insert(ident(rule_child<BloomParser::IdentContext>(imp, BloomParser::RuleIdent)));
+    build_items(items, m);
   }
 
  private:
-  void build_items(BloomParser::ProgramContext* prog, ast::Module& m) {
-    for (auto* item : prog->item()) {
-      if (item->importDecl()) m.imports.push_back(import(item->importDecl()));
-      else if (item->paramDecl()) m.params.push_back(param(item->paramDecl()));
-      else if (item->constDecl()) m.consts.push_back(constant(item->constDecl()));
-      else if (item->collectionDecl()) m.decls.push_back(collection(item->collectionDecl()));
-      else if (item->periodicDecl()) m.decls.push_back(periodic(item->periodicDecl()));
-      else if (item->latticeDecl()) m.decls.push_back(lattice(item->latticeDecl()));
-      else if (item->clause()) clause(item->clause(), m);
+  void build_items(const std::vector<BloomParser::ItemContext*>& items, ast::Module& m) {
+    for (auto* item : items) {
+      // An item holds one statement (its first rule child; the rest are error nodes, if any).
+      antlr4::ParserRuleContext* r = nullptr;
+      for (auto* ch : item->children)
+        if ((r = as_rule(ch))) break;
+      if (!r) continue;
+      switch (r->getRuleIndex()) {
+        case BloomParser::RuleImportDecl: m.imports.push_back(import(static_cast<BloomParser::ImportDeclContext*>(r))); break;
+        case BloomParser::RuleParamDecl: m.params.push_back(param(static_cast<BloomParser::ParamDeclContext*>(r))); break;
+        case BloomParser::RuleConstDecl: m.consts.push_back(constant(static_cast<BloomParser::ConstDeclContext*>(r))); break;
+        case BloomParser::RuleCollectionDecl: m.decls.push_back(collection(static_cast<BloomParser::CollectionDeclContext*>(r))); break;
+        case BloomParser::RulePeriodicDecl: m.decls.push_back(periodic(static_cast<BloomParser::PeriodicDeclContext*>(r))); break;
+        case BloomParser::RuleLatticeDecl: m.decls.push_back(lattice(static_cast<BloomParser::LatticeDeclContext*>(r))); break;
+        case BloomParser::RuleClause: clause(static_cast<BloomParser::ClauseContext*>(r), m); break;
+        default: break;
+      }
     }
   }
 
@@ -275,12 +328,33 @@ class Builder {
   Span span(antlr4::tree::TerminalNode* n) const { return token_span(file_, n ? n->getSymbol() : nullptr); }
   Span span(antlr4::Token* t) const { return token_span(file_, t); }
 
-  static std::string ident(BloomParser::IdentContext* c) { return c ? c->getText() : std::string(); }
+  // A token's text. ANTLR's getText converts the token's code points back to UTF-8 through a
+  // temporary std::wstring_convert; in ASCII input a code point index is a byte offset, so the
+  // text is read from the source. Only tokens the lexer produced qualify (tokens made up by the
+  // error recovery have no valid offsets, and EOF's text is "<EOF>").
+  std::string text(antlr4::Token* t) const {
+    size_t start = t->getStartIndex(), stop = t->getStopIndex();
+    if (ascii_ && t->getType() != antlr4::Token::EOF && start <= stop && stop < input_.size())
+      return std::string(input_.substr(start, stop - start + 1));
+    return t->getText();
+  }
+
+  // An identifier's name: its one token's text (RuleContext::getText goes through a stringstream).
+  // An error recovery may leave no token, or an error node, which getText handles as before.
+  std::string ident(BloomParser::IdentContext* c) const {
+    if (!c) return std::string();
+    if (c->children.size() == 1 && c->getStart() == c->getStop() &&
+        typeid(*c->children[0]) == typeid(antlr4::tree::TerminalNodeImpl))
+      return text(c->getStart());
+    return c->getText();
+  }
 
   ast::QualifiedName qname(BloomParser::QnameContext* c) {
     ast::QualifiedName q;
     if (!c) return q;
-    for (auto* id : c->ident()) q.parts.push_back(ident(id));
+    for (auto* ch : c->children)
+      if (auto* r = as_rule(ch); r && r->getRuleIndex() == BloomParser::RuleIdent)
+        q.parts.push_back(ident(static_cast<BloomParser::IdentContext*>(r)));
     q.span = span(c);
     return q;
   }
@@ -295,7 +369,7 @@ class Builder {
   }
 
   std::string string_value(antlr4::Token* tok) {
-    std::string raw = tok->getText();
+    std::string raw = text(tok);
     std::string out;
     for (size_t i = 1; i + 1 < raw.size(); ++i) {
       if (raw[i] != '\\') { out += raw[i]; continue; }
@@ -321,7 +395,7 @@ class Builder {
   ast::ExprPtr literal_value(BloomParser::LiteralValueContext* c) {
     antlr4::Token* tok = c->getStart();
     Span s = span(tok);
-    std::string text = tok->getText();
+    std::string text = this->text(tok);
     switch (tok->getType()) {
       case BloomLexer::INT: {
         auto e = std::make_unique<ast::Expr>(ast::ExprKind::Int, s);
@@ -365,7 +439,7 @@ class Builder {
   }
 
   int64_t duration_ms(antlr4::Token* tok) {
-    std::string text = tok->getText();
+    std::string text = this->text(tok);
     size_t digits = text.find_first_not_of("0123456789");
     std::string unit = text.substr(digits);
     int64_t n = 0;
@@ -397,27 +471,30 @@ class Builder {
       return std::make_unique<ast::Expr>(ast::ExprKind::Int, s);
     }
     // The alternatives are distinct classes, so the order of the tests is free: the most common
-    // (names, then constants) first, as each failed dynamic_cast costs a walk of the type info.
-    if (auto* n = dynamic_cast<BloomParser::NameContext*>(c)) {
-      ast::QualifiedName q = qname(n->qname());
+    // (names, then constants) first, as each failed test costs a type_info comparison.
+    if (auto* n = alt<BloomParser::NameContext>(c)) {
+      ast::QualifiedName q = qname(rule_child<BloomParser::QnameContext>(n, BloomParser::RuleQname));
       if (q.parts.size() == 1 && q.parts[0] == "_") return std::make_unique<ast::Expr>(ast::ExprKind::Wildcard, s);
       auto e = std::make_unique<ast::Expr>(ast::ExprKind::Name, s);
       e->name = std::move(q);
       return e;
     }
-    if (auto* k = dynamic_cast<BloomParser::ConstantContext*>(c)) return literal_value(k->literalValue());
-    if (auto* m = dynamic_cast<BloomParser::MethodCallContext*>(c)) {
+    if (auto* k = alt<BloomParser::ConstantContext>(c))
+      return literal_value(rule_child<BloomParser::LiteralValueContext>(k, BloomParser::RuleLiteralValue));
+    if (auto* m = alt<BloomParser::MethodCallContext>(c)) {
       auto e = std::make_unique<ast::Expr>(ast::ExprKind::Method, s);
-      auto list = m->expr();
+      auto list = rule_children<BloomParser::ExprContext>(m, BloomParser::RuleExpr);
       e->args.push_back(expr(list[0], depth + 1));
       for (size_t i = 1; i < list.size(); ++i) e->args.push_back(expr(list[i], depth + 1));
-      e->text = ident(m->ident());
-      e->op_span = span(m->ident());
+      auto* name = rule_child<BloomParser::IdentContext>(m, BloomParser::RuleIdent);
+      e->text = ident(name);
+      e->op_span = span(name);
       return e;
     }
-    if (auto* u = dynamic_cast<BloomParser::UnaryContext*>(c)) {
+    if (auto* u = alt<BloomParser::UnaryContext>(c)) {
+      auto* operand = rule_child<BloomParser::ExprContext>(u, BloomParser::RuleExpr);
       // -9223372036854775808 is INT64_MIN, although its digits alone do not fit in 64 bits.
-      if (auto* k = dynamic_cast<BloomParser::ConstantContext*>(u->expr());
+      if (auto* k = alt<BloomParser::ConstantContext>(operand);
           k && u->op->getType() == BloomLexer::MINUS && k->getText() == "9223372036854775808") {
         auto e = std::make_unique<ast::Expr>(ast::ExprKind::Int, s);
         e->int_value = INT64_MIN;
@@ -426,7 +503,7 @@ class Builder {
       auto e = std::make_unique<ast::Expr>(ast::ExprKind::Unary, s);
       e->unary_op = u->op->getType() == BloomLexer::MINUS ? ast::UnaryOp::Neg : ast::UnaryOp::Not;
       e->op_span = span(u->op);
-      e->args.push_back(expr(u->expr(), depth + 1));
+      e->args.push_back(expr(operand, depth + 1));
       // Fold `-5` into a literal so that INT64_MIN and negative facts are plain constants.
       auto& a = e->args[0];
       if (e->unary_op == ast::UnaryOp::Neg && a->kind == ast::ExprKind::Int && a->int_value != INT64_MIN) {
@@ -441,15 +518,15 @@ class Builder {
       }
       return e;
     }
-    if (auto* b = dynamic_cast<BloomParser::BinaryContext*>(c)) {
+    if (auto* b = alt<BloomParser::BinaryContext>(c)) {
       auto e = std::make_unique<ast::Expr>(ast::ExprKind::Binary, s);
       e->binary_op = binary_op(b->op->getType());
       e->op_span = span(b->op);
-      e->args.push_back(expr(b->expr(0), depth + 1));
-      e->args.push_back(expr(b->expr(1), depth + 1));
+      e->args.push_back(expr(rule_child<BloomParser::ExprContext>(b, BloomParser::RuleExpr, 0), depth + 1));
+      e->args.push_back(expr(rule_child<BloomParser::ExprContext>(b, BloomParser::RuleExpr, 1), depth + 1));
       return e;
     }
-    if (auto* a = dynamic_cast<BloomParser::ArrowInExprContext*>(c)) {
+    if (auto* a = alt<BloomParser::ArrowInExprContext>(c)) {
       std::string op = a->op->getText();
       auto& d = diags_.error("arrow-in-expression", span(a->op),
                              "`" + op + "` is a merge operator and cannot appear inside an expression");
@@ -466,19 +543,21 @@ class Builder {
       e->args.push_back(expr(a->expr(1), depth + 1));
       return e;
     }
-    if (auto* call = dynamic_cast<BloomParser::CallContext*>(c)) {
-      ast::QualifiedName q = qname(call->qname());
-      auto args = exprs(call->expr(), depth);
+    if (auto* call = alt<BloomParser::CallContext>(c)) {
+      auto* callee = rule_child<BloomParser::QnameContext>(call, BloomParser::RuleQname);
+      ast::QualifiedName q = qname(callee);
+      auto args = exprs(rule_children<BloomParser::ExprContext>(call, BloomParser::RuleExpr), depth);
       // `s.size()` with s not an import alias is a method call on the variable s.
       if (q.parts.size() == 2 && !aliases_.count(q.parts[0])) {
         auto e = std::make_unique<ast::Expr>(ast::ExprKind::Method, s);
-        auto recv = std::make_unique<ast::Expr>(ast::ExprKind::Name, call->qname()->ident(0) ? span(call->qname()->ident(0)) : s);
+        auto* id0 = rule_child<BloomParser::IdentContext>(callee, BloomParser::RuleIdent, 0);
+        auto recv = std::make_unique<ast::Expr>(ast::ExprKind::Name, id0 ? span(id0) : s);
         recv->name.parts = {q.parts[0]};
         recv->name.span = recv->span;
         e->args.push_back(std::move(recv));
         for (auto& a : args) e->args.push_back(std::move(a));
         e->text = q.parts[1];
-        e->op_span = span(call->qname()->ident(1));
+        e->op_span = span(rule_child<BloomParser::IdentContext>(callee, BloomParser::RuleIdent, 1));
         return e;
       }
       auto e = std::make_unique<ast::Expr>(ast::ExprKind::Call, s);
@@ -486,8 +565,8 @@ class Builder {
       e->args = std::move(args);
       return e;
     }
-    if (auto* p = dynamic_cast<BloomParser::ParenContext*>(c)) {
-      auto e = expr(p->expr(), depth + 1);
+    if (auto* p = alt<BloomParser::ParenContext>(c)) {
+      auto e = expr(rule_child<BloomParser::ExprContext>(p, BloomParser::RuleExpr), depth + 1);
       e->span = s;  // include the parentheses, so carets cover what the user wrote
       return e;
     }
@@ -601,16 +680,18 @@ class Builder {
   ast::Atom atom(BloomParser::AtomContext* c) {
     ast::Atom a;
     if (!c) return a;
-    a.name = qname(c->qname());
+    a.name = qname(rule_child<BloomParser::QnameContext>(c, BloomParser::RuleQname));
     a.span = span(c);
-    for (auto* arg : c->arg()) {
+    for (auto* ch : c->children) {
+      auto* r = as_rule(ch);
+      if (!r || r->getRuleIndex() != BloomParser::RuleArg) continue;
       ast::Arg x;
-      x.span = span(arg);
-      if (auto* loc = dynamic_cast<BloomParser::LocationArgContext*>(arg)) {
+      x.span = span(r);
+      if (auto* loc = alt<BloomParser::LocationArgContext>(r)) {
         x.location = true;
-        x.expr = expr(loc->expr());
-      } else if (auto* plain = dynamic_cast<BloomParser::PlainArgContext*>(arg)) {
-        x.expr = expr(plain->expr());
+        x.expr = expr(rule_child<BloomParser::ExprContext>(loc, BloomParser::RuleExpr));
+      } else if (auto* plain = alt<BloomParser::PlainArgContext>(r)) {
+        x.expr = expr(rule_child<BloomParser::ExprContext>(plain, BloomParser::RuleExpr));
       } else {
         x.expr = std::make_unique<ast::Expr>(ast::ExprKind::Wildcard, x.span);
       }
@@ -621,25 +702,26 @@ class Builder {
 
   // An atom whose name is `v.m` with v not an import alias is really a method-call condition.
   bool is_method_condition(BloomParser::AtomContext* c) const {
-    if (!c || !c->qname()) return false;
-    auto ids = c->qname()->ident();
+    auto* q = rule_child<BloomParser::QnameContext>(c, BloomParser::RuleQname);
+    if (!q) return false;
+    auto ids = rule_children<BloomParser::IdentContext>(q, BloomParser::RuleIdent);
     return ids.size() == 2 && !aliases_.count(ident(ids[0]));
   }
 
   ast::ExprPtr atom_as_method(BloomParser::AtomContext* c) {
     Span s = span(c);
-    auto ids = c->qname()->ident();
+    auto ids = rule_children<BloomParser::IdentContext>(rule_child<BloomParser::QnameContext>(c, BloomParser::RuleQname), BloomParser::RuleIdent);
     auto e = std::make_unique<ast::Expr>(ast::ExprKind::Method, s);
     auto recv = std::make_unique<ast::Expr>(ast::ExprKind::Name, span(ids[0]));
     recv->name.parts = {ident(ids[0])};
     recv->name.span = recv->span;
     e->args.push_back(std::move(recv));
-    for (auto* arg : c->arg()) {
-      if (auto* loc = dynamic_cast<BloomParser::LocationArgContext*>(arg)) {
+    for (auto* arg : rule_children<BloomParser::ArgContext>(c, BloomParser::RuleArg)) {
+      if (auto* loc = alt<BloomParser::LocationArgContext>(arg)) {
         diags_.error("syntax", span(arg), "`@` marks a channel's location and cannot appear in a method call");
-        e->args.push_back(expr(loc->expr()));
-      } else if (auto* plain = dynamic_cast<BloomParser::PlainArgContext*>(arg)) {
-        e->args.push_back(expr(plain->expr()));
+        e->args.push_back(expr(rule_child<BloomParser::ExprContext>(loc, BloomParser::RuleExpr)));
+      } else if (auto* plain = alt<BloomParser::PlainArgContext>(arg)) {
+        e->args.push_back(expr(rule_child<BloomParser::ExprContext>(plain, BloomParser::RuleExpr)));
       }
     }
     e->text = ident(ids[1]);
@@ -648,74 +730,83 @@ class Builder {
   }
 
   void clause(BloomParser::ClauseContext* c, ast::Module& m) {
-    if (!c->atom()) return;
-    if (!c->mergeOp()) {
-      m.facts.push_back({atom(c->atom()), span(c)});
+    auto* head = rule_child<BloomParser::AtomContext>(c, BloomParser::RuleAtom);
+    if (!head) return;
+    auto* merge = rule_child<BloomParser::MergeOpContext>(c, BloomParser::RuleMergeOp);
+    if (!merge) {
+      m.facts.push_back({atom(head), span(c)});
       return;
     }
     ast::Rule r;
-    r.head = atom(c->atom());
-    switch (c->mergeOp()->getStart()->getType()) {
+    r.head = atom(head);
+    switch (merge->getStart()->getType()) {
       case BloomLexer::LE: r.op = ast::MergeOp::Instant; break;
       case BloomLexer::DEFER_INSERT: r.op = ast::MergeOp::DeferredInsert; break;
       case BloomLexer::DEFER_DELETE: r.op = ast::MergeOp::DeferredDelete; break;
       case BloomLexer::DEFER_UPSERT: r.op = ast::MergeOp::DeferredUpsert; break;
       default: r.op = ast::MergeOp::Async; break;
     }
-    r.op_span = span(c->mergeOp());
+    r.op_span = span(merge);
     r.span = span(c);
     for (uint32_t line : {r.span.line - 1, r.span.end_line})
       if (auto it = suppressions_.find(line); it != suppressions_.end())
         for (const auto& sup : it->second) r.suppressions.push_back(sup);
-    if (auto* body = c->body())
-      for (auto* lit : body->literal()) r.body.push_back(literal(lit));
+    if (auto* body = rule_child<BloomParser::BodyContext>(c, BloomParser::RuleBody)) {
+      auto literals = rule_children<BloomParser::LiteralContext>(body, BloomParser::RuleLiteral);
+      r.body.reserve(literals.size());
+      for (auto* lit : literals) r.body.push_back(literal(lit));
+    }
     m.rules.push_back(std::move(r));
   }
 
   ast::BodyLiteral literal(BloomParser::LiteralContext* c) {
     ast::BodyLiteral l;
     l.span = span(c);
-    if (auto* n = dynamic_cast<BloomParser::NegatedAtomContext*>(c)) {
-      if (is_method_condition(n->atom())) {  // `not s.contains(x)` is `!s.contains(x)`
+    if (auto* n = alt<BloomParser::NegatedAtomContext>(c)) {
+      auto* a = rule_child<BloomParser::AtomContext>(n, BloomParser::RuleAtom);
+      if (is_method_condition(a)) {  // `not s.contains(x)` is `!s.contains(x)`
         l.kind = ast::LiteralKind::Condition;
         auto e = std::make_unique<ast::Expr>(ast::ExprKind::Unary, l.span);
         e->unary_op = ast::UnaryOp::Not;
         e->op_span = span(n->NOT());
-        e->args.push_back(atom_as_method(n->atom()));
+        e->args.push_back(atom_as_method(a));
         l.expr = std::move(e);
         return l;
       }
       l.kind = ast::LiteralKind::Negated;
-      l.atom = atom(n->atom());
+      l.atom = atom(a);
       l.not_span = span(n->NOT());
-    } else if (auto* p = dynamic_cast<BloomParser::PositiveAtomContext*>(c)) {
-      if (is_method_condition(p->atom())) {
+    } else if (auto* p = alt<BloomParser::PositiveAtomContext>(c)) {
+      auto* a = rule_child<BloomParser::AtomContext>(p, BloomParser::RuleAtom);
+      if (is_method_condition(a)) {
         l.kind = ast::LiteralKind::Condition;
-        l.expr = atom_as_method(p->atom());
+        l.expr = atom_as_method(a);
         return l;
       }
       l.kind = ast::LiteralKind::Positive;
-      l.atom = atom(p->atom());
-    } else if (auto* a = dynamic_cast<BloomParser::AssignmentContext*>(c)) {
+      l.atom = atom(a);
+    } else if (auto* as = alt<BloomParser::AssignmentContext>(c)) {
+      auto* var = rule_child<BloomParser::IdentContext>(as, BloomParser::RuleIdent);
       l.kind = ast::LiteralKind::Assign;
-      l.var = ident(a->ident());
-      l.var_span = span(a->ident());
-      l.expr = expr(a->expr());
-    } else if (auto* i = dynamic_cast<BloomParser::MembershipContext*>(c)) {
+      l.var = ident(var);
+      l.var_span = span(var);
+      l.expr = expr(rule_child<BloomParser::ExprContext>(as, BloomParser::RuleExpr));
+    } else if (auto* i = alt<BloomParser::MembershipContext>(c)) {
+      auto* var = rule_child<BloomParser::IdentContext>(i, BloomParser::RuleIdent);
       l.kind = ast::LiteralKind::In;
-      l.var = ident(i->ident());
-      l.var_span = span(i->ident());
-      l.expr = expr(i->expr());
-    } else if (auto* nc = dynamic_cast<BloomParser::NegatedConditionContext*>(c)) {
+      l.var = ident(var);
+      l.var_span = span(var);
+      l.expr = expr(rule_child<BloomParser::ExprContext>(i, BloomParser::RuleExpr));
+    } else if (auto* nc = alt<BloomParser::NegatedConditionContext>(c)) {
       l.kind = ast::LiteralKind::Condition;
       auto e = std::make_unique<ast::Expr>(ast::ExprKind::Unary, l.span);
       e->unary_op = ast::UnaryOp::Not;
       e->op_span = span(nc->NOT());
-      e->args.push_back(expr(nc->expr()));
+      e->args.push_back(expr(rule_child<BloomParser::ExprContext>(nc, BloomParser::RuleExpr)));
       l.expr = std::move(e);
-    } else if (auto* cond = dynamic_cast<BloomParser::ConditionContext*>(c)) {
+    } else if (auto* cond = alt<BloomParser::ConditionContext>(c)) {
       l.kind = ast::LiteralKind::Condition;
-      l.expr = expr(cond->expr());
+      l.expr = expr(rule_child<BloomParser::ExprContext>(cond, BloomParser::RuleExpr));
     } else {
       l.kind = ast::LiteralKind::Condition;
       l.expr = std::make_unique<ast::Expr>(ast::ExprKind::Bool, l.span);
@@ -729,6 +820,8 @@ class Builder {
   std::unordered_set<std::string> aliases_;
   std::map<uint32_t, std::vector<ast::Suppression>> suppressions_;  // by line
   bool depth_reported_ = false;
+  std::string_view input_;
+  bool ascii_ = false;
 };
 
 // Byte offset of the first invalid UTF-8 sequence (overlong forms, surrogates and values past
@@ -858,6 +951,7 @@ bool parse_chunk(std::string_view text, uint32_t first_line, FileId file, Builde
   } catch (const antlr4::ParseCancellationException&) {
     return false;
   }
+  builder.set_input(text);
   builder.collect_suppressions(tokens);
   builder.build(tree, m);
   return !diags.has_errors();
@@ -937,6 +1031,7 @@ std::unique_ptr<ast::Module> parse_module(const SourceManager& sm, FileId file, 
     }
   }
   Builder builder(sm, file, diags);
+  builder.set_input(src.text);
   builder.collect_suppressions(tokens);
   auto m = empty();
   builder.build(tree, *m);
