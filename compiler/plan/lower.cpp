@@ -264,7 +264,7 @@ class Lowerer {
   }
 
   ValueType type_of(const RuleState& st, const ast::Expr& e) const {
-    if (auto it = prog_.expr_types.find(&e); it != prog_.expr_types.end()) return plan_type(it->second);
+    if (const sema::Type* t = prog_.expr_types.find(&e)) return plan_type(*t);
     if (e.kind == ast::ExprKind::Name)
       if (auto it = st.rule->variables.find(e.name.parts[0]); it != st.rule->variables.end()) return plan_type(it->second);
     throw LowerError("no type recorded for an expression");

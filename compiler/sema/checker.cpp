@@ -645,7 +645,7 @@ class Checker {
   void reveal(const ast::Expr& e, Span at, RuleCtx& ctx) { ctx.reveals.push_back({at, sources_of(e, ctx)}); }
 
   Type remember(const ast::Expr& e, Type t) {
-    prog_.expr_types[&e] = t;
+    prog_.expr_types.set(e, t);
     return t;
   }
 
@@ -797,8 +797,8 @@ class Checker {
     for (int side = 0; side < 2; ++side) {
       const ast::Expr& x = *e.args[side];
       if (x.kind != ExprKind::Method || x.text != "value" || x.args.size() != 1 || (side == 0 ? b : a).is_lattice()) continue;
-      auto t = prog_.expr_types.find(x.args[0].get());
-      if (t != prog_.expr_types.end() && threshold(t->second, side == 0 ? op : mirror(op)))
+      const Type* t = prog_.expr_types.find(x.args[0].get());
+      if (t && threshold(*t, side == 0 ? op : mirror(op)))
         std::erase_if(ctx.reveals, [&](const auto& rv) { return rv.first == x.span; });
     }
     if (a.is_lattice() || b.is_lattice()) {

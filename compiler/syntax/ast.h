@@ -62,6 +62,9 @@ struct Expr {
   BinaryOp binary_op = BinaryOp::Add;
   Span op_span;        // the operator token of Unary/Binary, the method name of Method
   std::vector<ExprPtr> args;
+  // Where sema recorded this expression's type (sema::ExprTypes); not part of the syntax, and
+  // not copied by clone().
+  mutable uint32_t type_slot = UINT32_MAX;
 
   explicit Expr(ExprKind k, Span s) : kind(k), span(s) {}
   ExprPtr clone() const;

@@ -417,9 +417,9 @@ TEST(Sema, LatticeThresholdIsLbool) {
   EXPECT_CLEAN(c);
   ASSERT_TRUE(c->program);
   const ast::Expr* e = c->program->modules[0]->rules[0].head.args[1].expr.get();
-  auto it = c->program->expr_types.find(e);
-  ASSERT_NE(it, c->program->expr_types.end());
-  EXPECT_EQ(it->second.kind, sema::TypeKind::LBool);
+  const sema::Type* t = c->program->expr_types.find(e);
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->kind, sema::TypeKind::LBool);
   // A threshold is not a reveal.
   EXPECT_TRUE(c->program->rules[0].inputs[0].reveals.empty());
 }
@@ -945,6 +945,27 @@ TEST(Sema, ExamplesAndStdlibCompileCleanly) {
     }
   }
   EXPECT_GE(count, 10);
+}
+
+
+// Each expression's type is found through the slot it holds; a slot another table assigned is
+// not taken for one of this table's.
+TEST(Sema, ExprTypesFindsOnlyItsOwnEntries) {
+  ast::Expr a(ast::ExprKind::Int, Span{}), b(ast::ExprKind::Name, Span{});
+  sema::ExprTypes types, other;
+  EXPECT_EQ(types.find(&a), nullptr);
+  types.set(a, sema::Type::of(sema::TypeKind::Int));
+  types.set(b, sema::Type::of(sema::TypeKind::String));
+  types.set(a, sema::Type::of(sema::TypeKind::Float));  // a second instance of a module: overwritten
+  EXPECT_EQ(types.size(), 2u);
+  ASSERT_NE(types.find(&a), nullptr);
+  EXPECT_EQ(types.find(&a)->kind, sema::TypeKind::Float);
+  EXPECT_EQ(types.find(&b)->kind, sema::TypeKind::String);
+  EXPECT_EQ(other.find(&a), nullptr);
+  other.set(b, sema::Type::of(sema::TypeKind::Bool));  // b's slot now points into `other`
+  EXPECT_EQ(other.find(&b)->kind, sema::TypeKind::Bool);
+  EXPECT_EQ(types.find(&b), nullptr);
+  EXPECT_EQ(other.find(&a), nullptr);
 }
 
 }  // namespace

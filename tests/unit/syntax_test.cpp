@@ -660,5 +660,29 @@ TEST(Parser, AnImportAfterManyStatementsStillMakesItsAlias) {
   EXPECT_EQ(lit.atom.name.parts.size(), 2u);
 }
 
+
+// Token texts are read straight from the source when it is ASCII, through ANTLR otherwise; both
+// must give the same names, strings and numbers, in a chunked parse and in a whole-file one.
+TEST(Parser, NamesAndStringsReadTheSameInAsciiAndOtherInput) {
+  for (bool chunked : {false, true}) {
+    for (const std::string& word : {std::string("plain"), std::string("h\xc3\xa9 \xe2\x82\xac")}) {
+      std::string text = "table t(a: int, s: string);\noutput key_2(a: int, d: int);\n" + (chunked ? large_program(600) : "") +
+                         "t(-42, \"" + word + "\\n\");\nkey_2(x, 250ms) <= t(x, s), s.size() > 1, q = x;\n";
+      auto p = parse_ok(text);
+      ASSERT_EQ(p->module->rules.size(), 1u);
+      const auto& last = p->module->facts.back();
+      EXPECT_EQ(last.atom.name.str(), "t");
+      EXPECT_EQ(last.atom.args[0].expr->int_value, -42);
+      EXPECT_EQ(last.atom.args[1].expr->text, word + "\n");
+      const auto& r = p->module->rules[0];
+      EXPECT_EQ(r.head.name.str(), "key_2");
+      EXPECT_EQ(r.head.args[1].expr->int_value, 250);
+      EXPECT_EQ(r.body.at(1).expr->args.at(0)->text, "size");
+      EXPECT_EQ(r.body.at(1).expr->args.at(0)->args.at(0)->name.str(), "s");
+      EXPECT_EQ(r.body.at(2).var, "q");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace bloom
