@@ -2,8 +2,15 @@
 // logic lives here.
 #include <unistd.h>
 
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#include <malloc.h>
+#include <sys/mman.h>
+#define BLOOM_HUGE_HEAP 1
+#endif
+
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <climits>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
@@ -78,10 +85,46 @@ void keep_until_exit(std::unique_ptr<bloom::Compilation> c) {
   kept->push_back(std::move(c));
 }
 
+// The front end allocates about 100 bytes of heap per byte of a large program, in small objects,
+// and the page faults on that much fresh memory were a fifth of `bloom lint`'s time on 50,000
+// rules. So for a large input the heap is grown once, up front, and advised to be backed by huge
+// pages (as GLIBC_TUNABLES=glibc.malloc.hugetlb=1 would): one fault then maps 2 MB, not 4 KB.
+// Only check and lint do this: they exit when done, and the heap is not given back before.
+void prepare_heap(const std::vector<std::string>& files) {
+#ifdef BLOOM_HUGE_HEAP
+  constexpr uintmax_t kMinSource = 1 << 20;  // smaller programs take well under a second anyway
+  constexpr size_t kBlock = 16 << 20;        // below the mmap threshold set here: heap memory
+  uintmax_t bytes = 0;
+  for (const auto& f : files) {
+    std::error_code ec;
+    uintmax_t n = std::filesystem::file_size(f, ec);
+    if (!ec) bytes += n;
+  }
+  if (bytes < kMinSource) return;
+  size_t want = static_cast<size_t>(std::min<uintmax_t>(bytes * 100, uintmax_t{4} << 30));
+  mallopt(M_MMAP_THRESHOLD, 2 * kBlock);  // blocks this large come from the heap, and stay there
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);     // free keeps the memory for the next malloc
+  long page = sysconf(_SC_PAGESIZE);
+  std::vector<void*> blocks;
+  for (size_t got = 0; got < want; got += kBlock) {
+    void* p = std::malloc(kBlock);
+    if (!p) break;
+    blocks.push_back(p);
+    auto begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+    auto end = (reinterpret_cast<uintptr_t>(p) + kBlock) / page * page;
+    madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // only advice: errors do not matter
+  }
+  for (void* p : blocks) std::free(p);  // back to the heap's top, still advised, not yet touched
+#else
+  (void)files;
+#endif
+}
+
 int run_check(const std::vector<std::string>& files, const std::string& format, const std::string& color,
               const std::vector<std::string>& raw_params, bool strata, bool quiet) {
   auto opts = parse_params(raw_params);
   if (!opts) return kUsage;
+  prepare_heap(files);
   bool failed = false, usage = false;
   nlohmann::json report = {{"files", nlohmann::json::array()}, {"errors", 0}, {"warnings", 0}};
   int deployments = kOk;  // the worst status of the deployment files among `files`
@@ -131,6 +174,7 @@ int run_lint(const std::string& file, const std::string& format, const std::stri
   }
   auto opts = parse_params(raw_params);
   if (!opts) return kUsage;
+  prepare_heap({file});
   auto c = bloom::compile_file(file, *opts);
   bool tty_color = want_color(color);
   if (!c->ok()) {
