@@ -290,14 +290,24 @@ json sarif_run(const SourceManager& sm, const sema::Program& p, const CalmReport
        {"fullDescription", {{"text", "Two channel or scratch inputs joined without a table or lattice guarding either side match only when both arrive in the same tick."}}},
        {"defaultConfiguration", {{"level", "warning"}}},
        {"helpUri", "docs/lint.md"}}});
+  // Findings' paths share their prefixes (branches of one tree per source), so each distinct step
+  // is written once, in the run's threadFlowLocations, and a thread flow lists indexes into it
+  // (SARIF 2.1.0's run.threadFlowLocations and threadFlowLocation.index): a step then costs a
+  // few bytes per finding instead of a whole location object.
+  json steps = json::array();
+  std::map<std::tuple<FileId, uint32_t, uint32_t, uint32_t, uint32_t, std::string>, size_t> step_index;
+  auto step = [&](const Span& s, const std::string& msg) {
+    auto [it, added] = step_index.try_emplace({s.file, s.line, s.col, s.end_line, s.end_col, msg}, steps.size());
+    if (added) steps.push_back({{"location", location(s, msg)}});
+    return json{{"index", it->second}};
+  };
   json results = json::array();
   for (const auto& f : r.findings) {
     std::string text = f.message;
     for (const auto& m : f.remedies) text += "\nRemedy: " + m;
     json flow = json::array();
-    for (const auto& h : r.path_of(f))
-      flow.push_back({{"location", location(h.span, "`" + name(p, h.collection) + "`")}});
-    flow.push_back({{"location", location(f.span, f.operation)}});
+    for (const auto& h : r.path_of(f)) flow.push_back(step(h.span, "`" + name(p, h.collection) + "`"));
+    flow.push_back(step(f.span, f.operation));
     json res = {{"ruleId", to_string(f.kind)},
                 {"level", "warning"},
                 {"message", {{"text", text}}},
@@ -316,6 +326,7 @@ json sarif_run(const SourceManager& sm, const sema::Program& p, const CalmReport
     outputs.push_back({{"collection", name(p, c)}, {"kind", sema::to_string(p.collections[c].kind)}, {"label", to_string(r.collection_label[c])}});
   json run = {{"tool", {{"driver", {{"name", "bloom"}, {"version", tool_version}, {"informationUri", "docs/lint.md"}, {"rules", rules}}}}},
               {"results", results},
+              {"threadFlowLocations", steps},
               {"properties", {{"verdict", r.needs_coordination() ? "needs-coordination" : "coordination-free"}, {"outputs", outputs}}}};
   json bases = uris.original_uri_base_ids();
   if (!bases.empty()) run["originalUriBaseIds"] = bases;

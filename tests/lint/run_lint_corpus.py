@@ -20,6 +20,8 @@ For each case (cwd = this folder):
     hop of "hops" whose "parent" chain ends at a start (null) without a cycle; every "taints"
     and every output's "paths" is an index into "taint_sets" / "path_sets".
   * `--format sarif` must be valid SARIF 2.1.0 in its required properties (see check_sarif);
+    every thread flow step must be an index into the run's `threadFlowLocations`, whose
+    entries are distinct locations;
     every `uriBaseId` must be defined in the run's `originalUriBaseIds`, every result must
     have a logical location (the qualified collection), the run's `properties.outputs` must
     give each sink the label of the JSON report, and, with "sarif_logical" in the expected
@@ -218,6 +220,20 @@ def check_sarif(text, errors):
             errors.append(where + ": no tool.driver.name")
             driver = {}
         rule_ids = {r.get("id") for r in driver.get("rules", []) if isinstance(r, dict)}
+        # Thread flows name their steps by index into the run's threadFlowLocations, each step
+        # written once there (docs/lint.md).
+        steps = run_.get("threadFlowLocations", []) if isinstance(run_, dict) else []
+        if not isinstance(steps, list):
+            errors.append(where + ": threadFlowLocations is not an array")
+            steps = []
+        seen = set()
+        for k, tl in enumerate(steps):
+            loc = tl.get("location") if isinstance(tl, dict) else None
+            check_physical(loc, "%s.threadFlowLocations[%d].location" % (where, k), errors)
+            key = json.dumps(tl, sort_keys=True)
+            if key in seen:
+                errors.append("%s.threadFlowLocations[%d]: a duplicate" % (where, k))
+            seen.add(key)
         results = run_.get("results", []) if isinstance(run_, dict) else []
         if not isinstance(results, list):
             errors.append(where + ": \"results\" is not an array")
@@ -255,6 +271,14 @@ def check_sarif(text, errors):
                             continue
                         for k, tl in enumerate(tlocs):
                             loc = tl.get("location") if isinstance(tl, dict) else None
+                            index = tl.get("index") if isinstance(tl, dict) else None
+                            if index is not None and (not isinstance(index, int) or isinstance(index, bool)
+                                                      or not 0 <= index < len(steps)):
+                                errors.append("%s.codeFlows[%d].threadFlows[%d].locations[%d]: index %r not in "
+                                              "threadFlowLocations (%d)" % (rw, fi, ti, k, index, len(steps)))
+                            elif index is None:
+                                errors.append("%s.codeFlows[%d].threadFlows[%d].locations[%d]: no index into "
+                                              "threadFlowLocations" % (rw, fi, ti, k))
                             if loc is not None:
                                 check_physical(loc, "%s.codeFlows[%d].threadFlows[%d].locations[%d].location"
                                                % (rw, fi, ti, k), errors)

@@ -2,6 +2,10 @@
 // order with their paths and remedies, races, and suppressions.
 #include "analysis/calm.h"
 
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "analysis/lint_report.h"
 #include "test_util.h"
 
 namespace bloom::test {
@@ -334,6 +338,44 @@ TEST(Calm, SinksAreOutputsChannelsSentToAndStdout) {
   for (auto id : l.r.sinks) names.push_back(l.c->program->collections[id].name);
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"c", "o", "stdout"}));
+}
+
+
+// SARIF thread flows refer to their steps by index into the run's threadFlowLocations, where
+// each distinct step is written once: the three findings of a chain share the steps before them.
+TEST(LintSarif, ThreadFlowStepsAreSharedThroughTheRunsTable) {
+  auto l = lint(
+      "channel inbox(@dst: addr, x: int);\ntable z(x: int);\nz(1);\ntable c0(x: int);\nc0(x) <= inbox(_, x);\n"
+      "table c1(x: int);\nc1(x) <= c0(x);\noutput d1(x: int);\nd1(x) <= z(x), not c1(x);\n"
+      "table c2(x: int);\nc2(x) <= c1(x);\noutput d2(x: int);\nd2(x) <= z(x), not c2(x);\n"
+      "table c3(x: int);\nc3(x) <= c2(x);\noutput d3(x: int);\nd3(x) <= z(x), not c3(x);\n");
+  ASSERT_EQ(l.r.findings.size(), 3u);
+  auto doc = nlohmann::json::parse(analysis::render_lint_sarif(l.c->sources, *l.c->program, l.r, "test"));
+  const auto& run = doc["runs"][0];
+  const auto& steps = run["threadFlowLocations"];
+  std::set<std::string> distinct;
+  for (const auto& s : steps) distinct.insert(s.dump());
+  EXPECT_EQ(distinct.size(), steps.size());
+  size_t refs = 0;
+  std::vector<std::string> last_path;
+  for (const auto& res : run["results"]) {
+    std::vector<std::string> path;
+    for (const auto& tl : res["codeFlows"][0]["threadFlows"][0]["locations"]) {
+      ASSERT_TRUE(tl.contains("index")) << tl.dump();
+      EXPECT_FALSE(tl.contains("location"));
+      size_t i = tl["index"].get<size_t>();
+      ASSERT_LT(i, steps.size());
+      path.push_back(steps[i]["location"]["message"]["text"].get<std::string>());
+      ++refs;
+    }
+    ASSERT_GE(path.size(), 2u);
+    EXPECT_EQ(path.front(), "`inbox`");
+    last_path = path;
+  }
+  // inbox, c0..c3 and the three negations: 8 steps for 4 + 5 + 6 references.
+  EXPECT_EQ(refs, 15u);
+  EXPECT_EQ(steps.size(), 8u);
+  EXPECT_EQ(last_path, (std::vector<std::string>{"`inbox`", "`c0`", "`c1`", "`c2`", "`c3`", last_path.back()}));
 }
 
 }  // namespace
