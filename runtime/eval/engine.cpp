@@ -166,6 +166,9 @@ struct Engine::Impl {
   };
   std::vector<Kept> kept;
   std::vector<int32_t> kept_of;  // per relation: its slot in `kept`, or -1
+  // insert_all_checked's key hashes and insert_many's scratch, kept from one batch to the next.
+  std::vector<uint32_t> batch_hashes;
+  Relation::BatchScratch batch_scratch;
 
   explicit Impl(Engine& engine) : e(engine) {
     const char* on = std::getenv("BLOOM_INCREMENTAL");
@@ -1204,6 +1207,21 @@ void Engine::insert_checked(uint32_t relation, const Word* row, const std::strin
   Relation& rel = *relations_[relation];
   auto res = rel.insert(row);
   if (res.outcome == Relation::Outcome::Conflict) impl_->key_violation(rel, row, res.row, where, what);
+}
+
+void Engine::insert_all_checked(uint32_t relation, const Word* rows, size_t count, const std::string& where, const std::string& what) {
+  Relation& rel = *relations_[relation];
+  const uint32_t a = rel.arity();
+  if (a == 0 || count == 1) {
+    for (size_t i = 0; i < count; ++i) insert_checked(relation, rows + i * std::max<uint32_t>(a, 1), where, what);
+    return;
+  }
+  std::vector<uint32_t>& hashes = impl_->batch_hashes;
+  hashes.resize(count);
+  for (size_t i = 0; i < count; ++i) hashes[i] = rel.key_hash(rows + i * a);
+  rel.insert_many(rows, hashes.data(), count, impl_->batch_scratch, [&](const Word* row, Relation::InsertResult res) {
+    if (res.outcome == Relation::Outcome::Conflict) impl_->key_violation(rel, row, res.row, where, what);
+  });
 }
 
 std::string Engine::format(const ValueType& t, Word v, bool quoted) const {

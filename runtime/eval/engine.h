@@ -81,6 +81,10 @@ class Engine {
   // Inserts one row into a relation (facts, inputs, deliveries) with the key check. A key
   // violation message starts with `where` (file:line) and says the row came from `what`.
   void insert_checked(uint32_t relation, const Word* row, const std::string& where, const std::string& what);
+  // The same for `count` rows (arity words each; one word each for a relation of no columns),
+  // inserted as a batch (Relation::insert_many) with the outcome of inserting them one by one in
+  // this order: the first key violation in that order is the one reported.
+  void insert_all_checked(uint32_t relation, const Word* rows, size_t count, const std::string& where, const std::string& what);
 
   // Why-provenance (bloom sim --explain): when set, called for every row a rule derives, before
   // it is inserted, sent or queued, with the registers of the body match that derived it (null

@@ -280,7 +280,15 @@ bool Transport::spin_for_message(std::chrono::microseconds spin) {
 }
 
 bool Transport::receive(std::string& bytes, std::chrono::milliseconds timeout) {
-  zmq::message_t msg;
+  std::string_view view;
+  if (!receive(view, timeout)) return false;
+  bytes.assign(view);
+  return true;
+}
+
+bool Transport::receive(std::string_view& bytes, std::chrono::milliseconds timeout) {
+  if (!received_) received_ = std::make_unique<zmq::message_t>();
+  zmq::message_t& msg = *received_;
   try {
     if (timeout.count() <= 0) {
       if (!in_->recv(msg, zmq::recv_flags::dontwait)) return false;
@@ -298,7 +306,7 @@ bool Transport::receive(std::string& bytes, std::chrono::milliseconds timeout) {
     if (e.num() == EINTR) return false;  // a signal: the caller's loop checks its stop flag
     throw std::runtime_error("node `" + opts_.self + "`: receiving on " + opts_.bind + " failed: " + e.what());
   }
-  bytes.assign(static_cast<const char*>(msg.data()), msg.size());
+  bytes = std::string_view(static_cast<const char*>(msg.data()), msg.size());
   if (zap_) {
     try {
       const char* user = msg.gets("User-Id");  // set by the ZAP handler at the handshake

@@ -556,7 +556,7 @@ struct Decoder {
 
 }  // namespace
 
-bool Codec::decode(std::string_view bytes, Message& out, std::string& error) const {
+bool Codec::decode(std::string_view bytes, Message& out, std::string& error, RowTarget target, void* context) const {
   Reader r(bytes);
   if (bytes.size() < 4 || std::memcmp(bytes.data(), kMagic, 4) != 0) {
     error = bytes.size() < 4 ? "not a bloom message (" + std::to_string(bytes.size()) + " bytes, shorter than the magic)"
@@ -627,8 +627,25 @@ bool Codec::decode(std::string_view bytes, Message& out, std::string& error) con
             std::to_string(rows_at) + ")";
     return false;
   }
-  out.rows.resize(static_cast<size_t>(count) * arity_words);
-  Word* words = out.rows.data();
+  std::vector<Word>* dest = target ? target(context, s->relation) : nullptr;
+  size_t first_word = 0;
+  if (dest) {
+    out.rows.clear();
+    first_word = dest->size();
+  } else {
+    dest = &out.rows;
+  }
+  dest->resize(first_word + static_cast<size_t>(count) * arity_words);
+  Word* words = dest->data() + first_word;
+  // From here on a failure takes the rows back out of a caller's vector.
+  struct Restore {
+    std::vector<Word>* dest;
+    size_t size;
+    bool keep = false;
+    ~Restore() {
+      if (!keep) dest->resize(size);
+    }
+  } restore{dest, first_word};
 
   if (s->raw_words) {
     const size_t n = static_cast<size_t>(count) * arity_words;
@@ -753,6 +770,7 @@ bool Codec::decode(std::string_view bytes, Message& out, std::string& error) con
       if (!d.rows(words, count)) return false;  // cannot fail: validated above
     }
   }
+  restore.keep = true;
   out.sender.assign(sender);
   out.deployment = deployment;
   out.incarnation = incarnation;

@@ -160,7 +160,17 @@ class Codec {
   // (e.g. "channel `vote` has a different schema at the sender: (int, string) vs here (int, int)",
   // "truncated at byte 37", "not a bloom message (bad magic)", "wire version 7, this node speaks 2").
   // `out` is unspecified after a failure. Reusing one Message across calls reuses its buffers.
-  bool decode(std::string_view bytes, Message& out, std::string& error) const;
+  bool decode(std::string_view bytes, Message& out, std::string& error) const {
+    return decode(bytes, out, error, nullptr);
+  }
+  // Where decode may put a message's rows instead of out.rows: given the channel's relation, a
+  // vector to append them to, or nullptr for out.rows. A node passes the buffer of rows its next
+  // tick inserts (Node::inbox), so the rows are written once, where they are read. Called only
+  // once the header names a known channel; after a failure the vector has its old size again.
+  using RowTarget = std::vector<Word>* (*)(void* context, uint32_t relation);
+  // The same as decode, the rows appended to target(context, relation) when it gives a vector
+  // (out.rows is then left empty): out.count rows of the channel's arity at its end.
+  bool decode(std::string_view bytes, Message& out, std::string& error, RowTarget target, void* context = nullptr) const;
 
  private:
   std::vector<int32_t> by_relation_;  // relation id -> index in schemas_, -1 if not a channel

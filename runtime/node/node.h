@@ -117,6 +117,11 @@ class Node : private TransitionSink {
   const std::vector<uint32_t>& fired_timers() const { return fired_; }
   // A message's rows (`count` rows of the channel's arity) arrive for the next tick.
   void deliver(uint32_t relation, const Word* rows, size_t count);
+  // The rows of channel `relation` that arrive for the next tick (arity words each): rows appended
+  // here are delivered like deliver's, so a decoder can write a message's rows in place instead
+  // of into a buffer of its own (net::Codec::decode's RowTarget). nullptr for a relation of no
+  // columns (its rows are counted, not stored: use deliver).
+  std::vector<Word>* inbox(uint32_t relation);
   int64_t ticks() const { return next_tick_; }
   // A hash of the state that outlives a tick (tables, lattices, the output logs), independent of
   // row order: equal before and after a tick when the tick changed none of it.

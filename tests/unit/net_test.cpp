@@ -195,6 +195,50 @@ TEST(NetWire, AllWordRowsRoundTripAndRefuseTruncation) {
   EXPECT_NE(error.find("no string column"), std::string::npos) << error;
 }
 
+// Rows decoded into a caller's vector (a node's inbox) land after the rows it has, with the
+// strings interned; a refused message leaves the vector as it was.
+TEST(NetWire, RowsDecodeStraightIntoATargetVectorAndARefusalTakesThemBack) {
+  Side a(kChannels, 2), b(kChannels, 9);
+  std::vector<Word> rows = {a.s("bob"), rt::from_int(1), rt::from_int(2), a.s("carol"), rt::from_int(3), rt::from_int(4)};
+  const std::string bytes = a.codec->encode(a.rel("ints"), rows.data(), 2, "alice");
+  struct Target {
+    uint32_t wanted;
+    std::vector<Word> rows{7, 8, 9};  // a row already waiting
+    uint32_t asked = UINT32_MAX;
+  } t{b.rel("ints")};
+  auto target = [](void* c, uint32_t relation) {
+    auto* self = static_cast<Target*>(c);
+    self->asked = relation;
+    return relation == self->wanted ? &self->rows : nullptr;
+  };
+  Codec::Message m;
+  std::string error;
+  ASSERT_TRUE(b.codec->decode(bytes, m, error, target, &t)) << error;
+  EXPECT_EQ(t.asked, b.rel("ints"));
+  EXPECT_EQ(m.count, 2u);
+  EXPECT_EQ(m.relation, b.rel("ints"));
+  EXPECT_TRUE(m.rows.empty());
+  ASSERT_EQ(t.rows.size(), 9u);
+  EXPECT_EQ((std::vector<Word>(t.rows.begin(), t.rows.begin() + 3)), (std::vector<Word>{7, 8, 9}));
+  EXPECT_EQ(b.symbols.str(t.rows[3]), "bob");
+  EXPECT_EQ(b.symbols.str(t.rows[6]), "carol");
+  EXPECT_EQ(t.rows[5], rt::from_int(2));
+  EXPECT_EQ(t.rows[8], rt::from_int(4));
+
+  // Refused, even after the rows were written (a truncated string table): the vector is as before.
+  const std::vector<Word> before = t.rows;
+  for (size_t cut = 1; cut < bytes.size(); ++cut) {
+    EXPECT_FALSE(b.codec->decode(std::string_view(bytes).substr(0, bytes.size() - cut), m, error, target, &t)) << cut;
+    EXPECT_EQ(t.rows, before) << cut;
+  }
+  // A target that gives no vector: the rows go to out.rows as with the plain decode.
+  t.wanted = UINT32_MAX;
+  ASSERT_TRUE(b.codec->decode(bytes, m, error, target, &t)) << error;
+  EXPECT_EQ(t.rows, before);
+  ASSERT_EQ(m.rows.size(), 6u);
+  EXPECT_EQ(b.symbols.str(m.rows[0]), "bob");
+}
+
 TEST(NetWire, EachDistinctStringCrossesOnce) {
   Side a(kChannels), b(kChannels);
   const std::string word = "a-rather-long-string-that-repeats";
@@ -620,6 +664,23 @@ TEST(NetTransport, TcpWithPortsChosenAtRunTime) {
   EXPECT_EQ(ta.stats().received, 1u);
   EXPECT_EQ(tb.stats().sent, 1u);
   EXPECT_EQ(tb.stats().received, 1u);
+}
+
+// receive into a view: the bytes stay ZeroMQ's, valid until the next receive.
+TEST(NetTransport, ReceiveIntoAViewWithoutACopy) {
+  zmq::context_t ctx;
+  Transport tb(ctx, options("b", "inproc://net-test-view-b"));
+  Transport ta(ctx, options("a", "inproc://net-test-view-a", {{"b", "inproc://net-test-view-b"}}));
+  const std::string big(1 << 20, 'x');
+  ASSERT_EQ(ta.send("b", "first"), SendResult::Sent);
+  ASSERT_EQ(ta.send("b", big), SendResult::Sent);
+  std::string_view view;
+  ASSERT_TRUE(tb.receive(view, 5000ms));
+  EXPECT_EQ(view, "first");
+  ASSERT_TRUE(tb.receive(view, 5000ms));
+  EXPECT_EQ(view, big);
+  EXPECT_FALSE(tb.receive(view, 0ms));
+  EXPECT_EQ(tb.stats().received, 2u);
 }
 
 TEST(NetTransport, InprocWithASharedContextAndManyMessages) {

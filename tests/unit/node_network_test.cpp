@@ -3,7 +3,9 @@
 // network that declines (the simulator's) makes them a runtime error, as a single-node run does.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "node/node.h"
@@ -71,6 +73,73 @@ TEST(NodeNetwork, AnUnknownAddrIsARuntimeErrorWhenTheNetworkDeclines) {
     EXPECT_NE(std::string(e.what()).find("unknown destination addr \"nobody"), std::string::npos) << e.what();
   }
   EXPECT_TRUE(net.sent.empty()) << "a failed tick sends nothing";
+}
+
+// Arrived rows: appended to Node::inbox (where runtime/dist decodes a message) or given to
+// deliver, they reach the next tick alike, and the tick inserts them as one batch
+// (Engine::insert_all_checked) with the outcome of one insert after the other.
+constexpr const char* kReceiver = R"(
+channel c(@dst: addr, x: int, y: int);
+table got(x: int, y: int);
+table kv(k: int, v: int) key(k);
+got(x, y) <= c(_, x, y);
+)";
+
+TEST(NodeInbox, RowsAppendedToTheInboxAndDeliveredRowsReachTheNextTickAsABatch) {
+  auto plan = plan_for(kReceiver);
+  ASSERT_NE(plan, nullptr);
+  rt::NodeOptions o;
+  o.name = "a";
+  rt::Node node(*plan, o);
+  const uint32_t c = plan->find("c")->id, got = plan->find("got")->id;
+  EXPECT_FALSE(node.step());  // tick 0
+  std::vector<rt::Word>* inbox = node.inbox(c);
+  ASSERT_NE(inbox, nullptr);
+  const rt::Word self = node.symbols().intern("a");
+  // Many rows, with duplicates within and across the two ways in: the batch is sorted by hash.
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) inbox->insert(inbox->end(), {self, rt::from_int(i % 5000), rt::from_int(i % 7)});
+  std::vector<rt::Word> more;
+  for (int i = 0; i < 100; ++i) more.insert(more.end(), {self, rt::from_int(i), rt::from_int(i % 7)});
+  node.deliver(c, more.data(), 100);
+  EXPECT_TRUE(node.work_pending());
+  EXPECT_FALSE(node.step());
+  std::set<std::pair<int64_t, int64_t>> expected;
+  for (int i = 0; i < n; ++i) expected.insert({i % 5000, i % 7});
+  for (int i = 0; i < 100; ++i) expected.insert({i, i % 7});
+  EXPECT_EQ(node.engine().relation(c).live(), expected.size());
+  const rt::Relation& g = node.engine().relation(got);
+  ASSERT_EQ(g.live(), expected.size());
+  std::set<std::pair<int64_t, int64_t>> stored;
+  for (rt::RowId r = 0; r < g.end(); ++r)
+    if (g.alive(r)) stored.insert({rt::as_int(g.row(r)[0]), rt::as_int(g.row(r)[1])});
+  EXPECT_EQ(stored, expected);
+  EXPECT_TRUE(inbox->empty());  // taken by the tick
+  EXPECT_FALSE(node.work_pending());
+  EXPECT_EQ(node.inbox(plan->find("got")->id + 1000), nullptr);  // no such relation
+}
+
+TEST(NodeInbox, ABatchReportsItsFirstKeyViolationInBatchOrder) {
+  auto plan = plan_for(kReceiver);
+  ASSERT_NE(plan, nullptr);
+  rt::NodeOptions o;
+  o.name = "a";
+  rt::Node node(*plan, o);
+  const uint32_t kv = plan->find("kv")->id;
+  std::vector<rt::Word> rows;
+  for (int i = 0; i < 3000; ++i) rows.insert(rows.end(), {rt::from_int(i), rt::from_int(10 * i)});
+  rows.insert(rows.end(), {rt::from_int(2), rt::from_int(20)});  // a duplicate: no violation
+  rows.insert(rows.end(), {rt::from_int(7), rt::from_int(71)});  // the first violation
+  rows.insert(rows.end(), {rt::from_int(3), rt::from_int(31)});
+  try {
+    node.engine().insert_all_checked(kv, rows.data(), rows.size() / 2, "", "a message");
+    FAIL() << "no key violation";
+  } catch (const rt::RuntimeError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("kv(7, 70)"), std::string::npos) << what;
+    EXPECT_NE(what.find("kv(7, 71)"), std::string::npos) << what;
+    EXPECT_NE(what.find("a message"), std::string::npos) << what;
+  }
 }
 
 }  // namespace
