@@ -3,6 +3,9 @@
 // (a) throughput: batches of 1000 tuples of a channel c(@dst: addr, a: int, b: int) encoded,
 //     sent through a Transport over tcp://127.0.0.1, received and decoded in a second thread,
 //     beside raw ZeroMQ PUSH/PULL sending 1000 16-byte tuples a message, in the same run.
+//     The same through Transports with CURVE on (authenticated and encrypted, the deployment's
+//     default) beside them without, and into a Node (each message decoded straight into the
+//     node's inbox, every tick storing what arrived into a table: the receive path of a node).
 // (b) round trip: a 1-tuple message ping-ponged between two Transports (encode, send, receive,
 //     decode on both sides) beside raw ZeroMQ REQ/REP with a 16-byte payload.
 // Each side has its own zmq::context_t, as two processes would. (c) The raw REQ/REP round trip
@@ -23,8 +26,10 @@
 
 #include <zmq.hpp>
 
+#include "driver/driver.h"
 #include "net/transport.h"
 #include "net/wire.h"
+#include "node/node.h"
 
 using namespace bloom;
 using namespace std::chrono;
@@ -87,17 +92,70 @@ double raw_throughput(int messages, int batch) {
   return tuples / s;
 }
 
-double net_throughput(int messages, int batch) {
+// The receiving node of the node measure: stores every tuple that arrives (node/stream_rx.bloom
+// without its count).
+const char* kReceiver = R"(
+channel c(@dst: addr, a: int, b: int);
+table   got(a: int, b: int);
+got(a, b) <= c(_, a, b);
+)";
+
+std::unique_ptr<plan::Program> receiver_program() {
+  auto c = compile_text("receiver.bloom", kReceiver);
+  std::string error;
+  std::unique_ptr<plan::Program> p = c->ok() ? plan_of(*c, error) : nullptr;
+  if (!p) {
+    std::fprintf(stderr, "net_bench: the receiver program does not compile: %s\n", error.c_str());
+    std::exit(1);
+  }
+  return p;
+}
+
+uint32_t relation_id(const plan::Program& p, const std::string& name) {
+  for (const auto& r : p.relations)
+    if (r.name == name) return r.id;
+  std::fprintf(stderr, "net_bench: no relation %s\n", name.c_str());
+  std::exit(1);
+}
+
+struct Throughput {
+  double tuples_per_s = 0, bytes_per_s = 0;
+};
+
+// Transport + Codec: `curve` turns CURVE on for both ends (fresh keys, each end knowing the
+// other's). `into_node`: the receiver is a Node (see kReceiver) that takes every message that
+// has arrived, decoded straight into its inbox, then runs a tick, as runtime/dist's loop does.
+Throughput net_throughput(int messages, int batch, bool curve = false, bool into_node = false) {
   plan::Program p = channel_program();
-  Node rx(p), tx(p);
+  std::unique_ptr<plan::Program> receiver = into_node ? receiver_program() : nullptr;
+  Node tx(into_node ? *receiver : p);
+  Node rx(p);
+  std::unique_ptr<rt::Node> node;
+  if (into_node) {
+    rt::NodeOptions no;
+    no.name = "rx";
+    node = std::make_unique<rt::Node>(*receiver, no);
+  }
+  const uint32_t channel = into_node ? relation_id(*receiver, "c") : 2;
+  rt::net::Codec node_codec = into_node ? rt::net::Codec(*receiver, node->symbols(), node->lattices()) : rt::net::Codec(p, rx.symbols, rx.lattices);
+  rt::net::CurveOptions keys;
+  rt::net::KeyPair krx, ktx;
+  if (curve) {
+    krx = rt::net::generate_keypair();
+    ktx = rt::net::generate_keypair();
+    keys.on = true;
+    keys.peers = {{"rx", krx.public_key}, {"tx", ktx.public_key}};
+  }
   zmq::context_t ctx_rx, ctx_tx;
   rt::net::TransportOptions orx;
   orx.self = "rx";
   orx.bind = "tcp://127.0.0.1:*";
   orx.queue_limit = 1000;
+  orx.curve = keys;
+  orx.curve.self = krx;
   rt::net::Transport trx(ctx_rx, orx);
   const std::string ep = trx.endpoint();
-  uint64_t full = 0;
+  uint64_t full = 0, wire_bytes = 0;
   std::atomic<bool> done{false};
   auto start = steady_clock::now();
   std::thread sender([&] {
@@ -107,6 +165,8 @@ double net_throughput(int messages, int batch) {
     otx.peers = {{"rx", ep}};
     otx.queue_limit = 1000;
     otx.warn = [](const std::string&) {};  // back-pressure is expected here: the loop retries
+    otx.curve = keys;
+    otx.curve.self = ktx;
     rt::net::Transport ttx(ctx_tx, otx);
     const Word dst = tx.symbols.intern("rx");
     std::vector<Word> rows(static_cast<size_t>(batch) * 3);
@@ -116,7 +176,8 @@ double net_throughput(int messages, int batch) {
         rows[3 * r + 1] = static_cast<Word>(i);
         rows[3 * r + 2] = static_cast<Word>(r);
       }
-      std::string bytes = tx.codec.encode(2, rows.data(), batch, "tx");
+      std::string bytes = tx.codec.encode(channel, rows.data(), batch, "tx");
+      wire_bytes += bytes.size();
       while (ttx.send("rx", bytes) == rt::net::Transport::SendResult::QueueFull) {
         ++full;  // back off: spinning would take the core the receiver and the I/O threads need
         std::this_thread::sleep_for(microseconds(50));
@@ -127,25 +188,50 @@ double net_throughput(int messages, int batch) {
   });
   uint64_t tuples = 0, checksum = 0;
   std::string bytes, error;
+  std::string_view view;
   rt::net::Codec::Message m;
-  for (int i = 0; i < messages; ++i) {
-    if (!trx.receive(bytes, milliseconds(10000))) {
-      std::fprintf(stderr, "net: timed out after %d messages\n", i);
-      break;
-    }
-    if (!rx.codec.decode(bytes, m, error)) {
+  auto inbox = [](void* n, uint32_t relation) { return static_cast<rt::Node*>(n)->inbox(relation); };
+  double tick_s = 0;
+  uint64_t ticks = 0;
+  const uint64_t tick_limit = uint64_t{1} << 16;  // the rows a deployed node takes into one tick (kTickRows)
+  auto take = [&] {
+    if (!node_codec.decode(view, m, error, into_node ? +inbox : nullptr, node.get())) {
       std::fprintf(stderr, "net: decode failed: %s\n", error.c_str());
       std::exit(1);
     }
     tuples += m.count;
-    checksum += m.rows[m.rows.size() - 1];
+  };
+  for (int i = 0; i < messages;) {
+    if (!trx.receive(view, milliseconds(10000))) {
+      std::fprintf(stderr, "net: timed out after %d messages\n", i);
+      break;
+    }
+    take(), ++i;
+    if (!into_node) {
+      checksum += m.rows[m.rows.size() - 1];
+      continue;
+    }
+    const uint64_t tick_start = tuples;
+    while (i < messages && tuples - tick_start < tick_limit && trx.receive(view, milliseconds(0))) take(), ++i;
+    auto t = steady_clock::now();
+    node->step();
+    tick_s += seconds_since(t);
+    ++ticks;
   }
   double s = seconds_since(start);
   done = true;
   sender.join();
-  if (checksum != uint64_t(messages) * (batch - 1)) std::fprintf(stderr, "net: bad checksum\n");
-  std::printf("  (transport: %llu sends retried on a full queue)\n", (unsigned long long)full);
-  return tuples / s;
+  if (into_node) {
+    const size_t stored = node->engine().relation(relation_id(*receiver, "got")).live();
+    if (stored != uint64_t(messages) * batch) std::fprintf(stderr, "node: stored %zu tuples\n", stored);
+    std::printf("  (node: %llu ticks, %.0f tuples a tick, %.0f%% of the time in ticks)\n", (unsigned long long)ticks,
+                double(tuples) / double(ticks), 100 * tick_s / s);
+  } else if (checksum != uint64_t(messages) * (batch - 1)) {
+    std::fprintf(stderr, "net: bad checksum\n");
+  }
+  if (full) std::printf("  (transport%s%s: %llu sends retried on a full queue)\n", curve ? ", CURVE" : "", into_node ? ", node" : "",
+                        (unsigned long long)full);
+  return {tuples / s, wire_bytes / s};
 }
 
 // The codec alone, one thread: encode and decode of the same batches (no sockets).
@@ -317,15 +403,16 @@ Latency net_rtt(int warmup, int iters) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int messages = 20000, batch = 1000, iters = 20000, warmup = 2000, runs = 3;
+  int messages = 20000, node_messages = 5000, batch = 1000, iters = 20000, warmup = 2000, runs = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     int v = std::atoi(argv[i + 1]);
     if (a == "--messages") messages = v;
+    else if (a == "--node-messages") node_messages = v;
     else if (a == "--iters") iters = v;
     else if (a == "--runs") runs = v;
     else {
-      std::fprintf(stderr, "usage: net_bench [--messages N] [--iters N] [--runs N]\n");
+      std::fprintf(stderr, "usage: net_bench [--messages N] [--node-messages N] [--iters N] [--runs N]\n");
       return 2;
     }
   }
@@ -335,19 +422,31 @@ int main(int argc, char** argv) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::printf("throughput: %d messages of %d tuples, tcp://127.0.0.1, %d runs\n", messages, batch, runs);
-  std::vector<double> raws, nets, ratios;
+  std::printf("throughput: %d messages of %d tuples (%d into the node), tcp://127.0.0.1, %d runs\n", messages, batch, node_messages, runs);
+  std::vector<double> raws, nets, ratios, curves, curve_ratios, nodes, node_ratios, net_mb, curve_mb;
   for (int r = 0; r < runs; ++r) {
     double x = raw_throughput(messages, batch);
-    double y = net_throughput(messages, batch);
-    raws.push_back(x), nets.push_back(y), ratios.push_back(y / x);
-    std::printf("  run %d: raw PUSH/PULL %.2f M tuples/s, Transport+Codec %.2f M tuples/s, ratio %.0f%%\n", r + 1, x / 1e6, y / 1e6,
-                100 * y / x);
+    Throughput y = net_throughput(messages, batch);
+    Throughput c = net_throughput(messages, batch, true);
+    Throughput n = net_throughput(node_messages, batch, false, true);
+    raws.push_back(x), nets.push_back(y.tuples_per_s), ratios.push_back(y.tuples_per_s / x);
+    curves.push_back(c.tuples_per_s), curve_ratios.push_back(c.tuples_per_s / y.tuples_per_s);
+    net_mb.push_back(y.bytes_per_s / 1e6), curve_mb.push_back(c.bytes_per_s / 1e6);
+    nodes.push_back(n.tuples_per_s), node_ratios.push_back(n.tuples_per_s / x);
+    std::printf("  run %d: raw PUSH/PULL %.2f M tuples/s, Transport+Codec %.2f M tuples/s (%.0f MB/s, ratio %.0f%%), with CURVE %.2f M "
+                "tuples/s (%.0f MB/s, %.0f%% of plaintext), into a node %.2f M tuples/s (ratio %.0f%%)\n",
+                r + 1, x / 1e6, y.tuples_per_s / 1e6, y.bytes_per_s / 1e6, 100 * y.tuples_per_s / x, c.tuples_per_s / 1e6, c.bytes_per_s / 1e6,
+                100 * c.tuples_per_s / y.tuples_per_s, n.tuples_per_s / 1e6, 100 * n.tuples_per_s / x);
   }
   codec_only(messages, batch);
   double ratio = median(ratios);
   std::printf("  median: raw %.2f M tuples/s, net %.2f M tuples/s; median ratio %.0f%% (target >= 40%%): %s\n", median(raws) / 1e6,
               median(nets) / 1e6, 100 * ratio, ratio >= 0.4 ? "PASS" : "FAIL");
+  std::printf("  median: CURVE %.2f M tuples/s (%.0f MB/s) against plaintext %.2f M tuples/s (%.0f MB/s); median ratio %.0f%%\n",
+              median(curves) / 1e6, median(curve_mb), median(nets) / 1e6, median(net_mb), 100 * median(curve_ratios));
+  double node_ratio = median(node_ratios);
+  std::printf("  median: into a node %.2f M tuples/s; median ratio to raw %.0f%% (target >= 40%%): %s\n", median(nodes) / 1e6,
+              100 * node_ratio, node_ratio >= 0.4 ? "PASS" : "FAIL");
 
   std::printf("round trip: 1-tuple ping-pong, %d timed after %d warm-up per run, tcp://127.0.0.1, %d runs\n", iters, warmup, runs);
   std::vector<double> lratios, rmed, nmed;

@@ -309,8 +309,8 @@ DeployedNode::LoopEnd DeployedNode::serve() {
 // What arrived goes into the next tick (tick 0 holds the facts and inputs only), up to
 // kTickRows rows: the rest waits in the transport's queue for the tick after. Taking everything
 // let a node fed faster than it stores grow its inbox without bound (and its peers' queues never
-// filled, so they never waited); bench/net measured 1.3 M tuples/s into a node that took 3 M
-// tuples into one tick, 3.0 M with ticks of about 64 K.
+// filled, so they never waited); bench/net measured 0.85-1.29 M tuples/s into a node that took
+// 0.3-3 M tuples into a tick, 3.0 M with ticks of about 64 K (bench/README.md, "Network").
 void DeployedNode::take_arrived_messages() {
   if (node_->ticks() == 0 && state_ == NodeState::Running) return;
   delivered_ = 0;
