@@ -1210,6 +1210,7 @@ void Engine::insert_checked(uint32_t relation, const Word* row, const std::strin
 }
 
 void Engine::insert_all_checked(uint32_t relation, const Word* rows, size_t count, const std::string& where, const std::string& what) {
+  if (count == 0) return;
   Relation& rel = *relations_[relation];
   const uint32_t a = rel.arity();
   if (a == 0 || count == 1) {

@@ -131,6 +131,8 @@ TEST(NodeInbox, ABatchReportsItsFirstKeyViolationInBatchOrder) {
   rows.insert(rows.end(), {rt::from_int(2), rt::from_int(20)});  // a duplicate: no violation
   rows.insert(rows.end(), {rt::from_int(7), rt::from_int(71)});  // the first violation
   rows.insert(rows.end(), {rt::from_int(3), rt::from_int(31)});
+  node.engine().insert_all_checked(kv, rows.data(), 0, "", "a message");  // nothing: no error
+  EXPECT_EQ(node.engine().relation(kv).live(), 0u);
   try {
     node.engine().insert_all_checked(kv, rows.data(), rows.size() / 2, "", "a message");
     FAIL() << "no key violation";
