@@ -143,7 +143,9 @@ class Codec {
   std::string encode(uint32_t relation, const Word* rows, size_t count, const Envelope& envelope) const;
   // Outside a deployment (tests, the simulator): only the sender is stamped.
   std::string encode(uint32_t relation, const Word* rows, size_t count, std::string_view sender) const {
-    return encode(relation, rows, count, Envelope{.sender = sender});
+    Envelope envelope;
+    envelope.sender = sender;
+    return encode(relation, rows, count, envelope);
   }
 
   struct Message {
