@@ -342,15 +342,7 @@ void Node::finish_tick() {
         logs_[r.id]->insert(buf.data());
       }
   }
-  // stdout is a collection like any other: one line per distinct tuple, sorted.
-  std::sort(stdout_lines_.begin(), stdout_lines_.end());
-  stdout_lines_.erase(std::unique(stdout_lines_.begin(), stdout_lines_.end()), stdout_lines_.end());
-  for (const auto& l : stdout_lines_) {
-    if (opts_.print_line) opts_.print_line(l);
-    else std::cout << l << '\n';
-  }
-  if (!opts_.print_line) std::cout.flush();
-  stdout_lines_.clear();
+  // The outputs' files first: a line printed by this tick is then on disk too.
   if (opts_.after_tick) {
     try {
       opts_.after_tick();
@@ -360,6 +352,15 @@ void Node::finish_tick() {
       throw RuntimeError(e.what());
     }
   }
+  // stdout is a collection like any other: one line per distinct tuple, sorted.
+  std::sort(stdout_lines_.begin(), stdout_lines_.end());
+  stdout_lines_.erase(std::unique(stdout_lines_.begin(), stdout_lines_.end()), stdout_lines_.end());
+  for (const auto& l : stdout_lines_) {
+    if (opts_.print_line) opts_.print_line(l);
+    else std::cout << l << '\n';
+  }
+  if (!opts_.print_line) std::cout.flush();
+  stdout_lines_.clear();
 }
 
 RunSummary Node::run() {

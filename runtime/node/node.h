@@ -54,7 +54,7 @@ struct NodeOptions {
   // are kept in memory like any table.
   DurableFiles* durable = nullptr;
   uint64_t durable_compact_bytes = DurableStore::kDefaultCompactBytes;
-  // Called at the end of every completed tick, after its stdout lines (OutputFiles::append). An
+  // Called at the end of every completed tick, before its stdout lines (OutputFiles::append). An
   // exception from it fails the node like a runtime error.
   std::function<void()> after_tick;
 };
