@@ -12,6 +12,7 @@ item
   | constDecl
   | collectionDecl
   | periodicDecl
+  | delayDecl
   | latticeDecl
   | clause
   ;
@@ -26,6 +27,9 @@ durable        : DURABLE ;
 column         : AT? ident COLON type ;
 keyClause      : KEY LPAREN ident (COMMA ident)* RPAREN ;
 periodicDecl   : PERIODIC ident EVERY expr SEMI ;   // a duration, or an int const expression (ms)
+// `delay d(cols) after D;`: tuples written with `<~` arrive D later (a duration, an int const
+// expression in ms, or the name of one of its int columns: a delay per tuple).
+delayDecl      : DELAY ident LPAREN (column (COMMA column)*)? RPAREN AFTER expr SEMI ;
 latticeDecl    : LATTICE ident COLON type durable? SEMI ;
 type           : ident (LT type (COMMA type)* GT)? ;
 
@@ -65,7 +69,7 @@ expr
 literalValue : INT | FLOAT | STRING | TRUE | FALSE | DURATION | BAD_NUMBER | UNTERMINATED_STRING ;
 qname        : ident (DOT ident)* ;
 // Words that are keywords only where they are used, so they stay usable as names (`key(key)`).
-ident        : ID | KEY | EVERY | AS | DURABLE ;
+ident        : ID | KEY | EVERY | AS | DURABLE | DELAY | AFTER ;
 
 // ---- Lexer ----
 IMPORT   : 'import' ;
@@ -82,6 +86,8 @@ LATTICE  : 'lattice' ;
 KEY      : 'key' ;
 EVERY    : 'every' ;
 DURABLE  : 'durable' ;
+DELAY    : 'delay' ;
+AFTER    : 'after' ;
 NOT      : 'not' ;
 IN       : 'in' ;
 AND      : 'and' ;

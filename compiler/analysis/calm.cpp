@@ -149,12 +149,13 @@ class Analyzer {
   }
 
  private:
-  // Channels (where some rule receives them) and periodics bring data in at times nobody
-  // controls. Inputs do not: the runtime delivers them in tick 0, complete (docs/running.md),
-  // so they are local data; a channel that is only sent to is a sink, not a source.
+  // Channels and delays (where some rule reads them) and periodics bring data in at times nobody
+  // controls: a delayed tuple arrives in whatever tick is running once its time has come.
+  // Inputs do not: the runtime delivers them in tick 0, complete (docs/running.md), so they are
+  // local data; a channel that is only sent to is a sink, not a source.
   bool is_async_source(CollectionId c) const {
     CollectionKind k = p_.collections[c].kind;
-    if (k == CollectionKind::Channel) return !g_.out(c).empty();
+    if (k == CollectionKind::Channel || k == CollectionKind::Delay) return !g_.out(c).empty();
     return k == CollectionKind::Periodic;
   }
 
@@ -375,7 +376,8 @@ class Analyzer {
     grows_.assign(n, false);
     for (CollectionId c = 0; c < n; ++c) {
       CollectionKind k = p_.collections[c].kind;
-      ephemeral_[c] = k == CollectionKind::Channel || k == CollectionKind::Periodic || (k == CollectionKind::Input && writers_[c].empty());
+      ephemeral_[c] = k == CollectionKind::Channel || k == CollectionKind::Delay || k == CollectionKind::Periodic ||
+                      (k == CollectionKind::Input && writers_[c].empty());
       grows_[c] = sema::is_persistent(k) || (is_transient(k) && !ephemeral_[c]);
     }
     for (uint32_t r = 0; r < p_.rules.size(); ++r) {
@@ -508,7 +510,7 @@ class Analyzer {
     std::vector<bool> fixed(n, false);
     for (CollectionId c = 0; c < n; ++c) {
       CollectionKind k = p_.collections[c].kind;
-      if (k == CollectionKind::Channel || k == CollectionKind::Periodic) {
+      if (k == CollectionKind::Channel || k == CollectionKind::Delay || k == CollectionKind::Periodic) {
         temporal_[c] = Temporal::Varying;
         fixed[c] = true;
       } else if (k == CollectionKind::Input) {

@@ -38,7 +38,7 @@ std::string constant_str(const Constant& c) {
 }
 
 const char* to_string(RelationKind k) {
-  static const char* n[] = {"table", "scratch", "channel", "input", "output", "periodic", "lattice", "stdout", "halt"};
+  static const char* n[] = {"table", "scratch", "channel", "input", "output", "periodic", "delay", "lattice", "stdout", "halt"};
   return n[static_cast<int>(k)];
 }
 

@@ -34,7 +34,7 @@ using Constant = std::variant<int64_t, double, std::string, bool>;
 std::string constant_str(const Constant& c);  // as source would write it
 
 // ---------------------------------------------------------------- relations
-enum class RelationKind : uint8_t { Table, Scratch, Channel, Input, Output, Periodic, Lattice, Stdout, Halt };
+enum class RelationKind : uint8_t { Table, Scratch, Channel, Input, Output, Periodic, Delay, Lattice, Stdout, Halt };
 const char* to_string(RelationKind k);
 
 struct Relation {
@@ -46,7 +46,8 @@ struct Relation {
   std::vector<uint32_t> key;  // key columns; every non-lattice column when the relation is a set
   bool keyed = false;         // declared key(...) or implied by lattice columns: inserts merge/check
   int location = -1;          // channel: the `@` column
-  int64_t period_ms = 0;      // periodic
+  int64_t period_ms = 0;      // periodic: its period; delay: its delay (unless delay_column >= 0)
+  int delay_column = -1;      // delay `after COLUMN`: the int column holding each tuple's delay in ms
   bool durable = false;       // table/lattice kept in the node's data directory (runtime/node/durable.h)
   std::string where;          // "file:line:col" of the declaration ("" for built-ins)
   // Hash indexes the rules look up, chosen by the planner (each a list of column positions).

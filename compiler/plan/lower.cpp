@@ -164,6 +164,7 @@ class Lowerer {
       }
       r.location = c.location;
       r.period_ms = c.period_ms;
+      r.delay_column = c.delay_column;
       r.durable = c.durable;
       if (c.span.valid()) r.where = sm_.location(c.span);
       out_->relations.push_back(std::move(r));
@@ -585,7 +586,7 @@ class Lowerer {
 
   bool holds_one_tick(uint32_t relation) const {
     RelationKind k = out_->relations[relation].kind;
-    return k == RelationKind::Scratch || k == RelationKind::Channel || k == RelationKind::Periodic;
+    return k == RelationKind::Scratch || k == RelationKind::Channel || k == RelationKind::Periodic || k == RelationKind::Delay;
   }
 
   // How many of an atom's columns are bound at this point (constants and bound expressions).
@@ -685,7 +686,7 @@ class Lowerer {
         placed[delta_literal] = true;
       }
       // The first atom: one of a collection that holds only this tick's rows (a scratch, a
-      // channel, a periodic), if there is one. In a long-running node those stay small while
+      // channel, a periodic, a delay), if there is one. In a long-running node those stay small while
       // tables grow: a send driven by a lookup of the table `script` on a constant read every
       // step of the script in every tick (kvs, 8,000 steps); driven by the scratch `start`,
       // one row.

@@ -155,6 +155,9 @@ std::string to_text(const Program& p) {
     for (size_t i = 0; i < r.arity(); ++i) cols += (i ? ", " : "") + r.column_names[i] + ": " + r.column_types[i].str();
     out += fmt::format("  {} {}({})", to_string(r.kind), r.name, cols);
     if (r.keyed) out += " key(" + cols_text(r, r.key) + ")";
+    if (r.kind == RelationKind::Periodic) out += fmt::format(" every {}ms", r.period_ms);
+    if (r.kind == RelationKind::Delay)
+      out += r.delay_column >= 0 ? " after " + r.column_names[static_cast<size_t>(r.delay_column)] : fmt::format(" after {}ms", r.period_ms);
     if (r.durable) out += " durable";
     for (const auto& ix : r.indexes) out += " index[" + cols_text(r, ix) + "]";
     out += "\n";
@@ -187,6 +190,7 @@ nlohmann::json to_json(const Program& p) {
     if (r.durable) j["durable"] = true;
     if (r.location >= 0) j["location"] = r.location;
     if (r.period_ms) j["period_ms"] = r.period_ms;
+    if (r.delay_column >= 0) j["delay_column"] = r.delay_column;
     rels.push_back(std::move(j));
   }
   nlohmann::json strata = nlohmann::json::array();

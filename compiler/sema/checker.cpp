@@ -72,6 +72,7 @@ CollectionKind kind_of(ast::CollectionKind k) {
     case ast::CollectionKind::Input: return CollectionKind::Input;
     case ast::CollectionKind::Output: return CollectionKind::Output;
     case ast::CollectionKind::Periodic: return CollectionKind::Periodic;
+    case ast::CollectionKind::Delay: return CollectionKind::Delay;
     case ast::CollectionKind::Lattice: return CollectionKind::Lattice;
   }
   return CollectionKind::Table;
@@ -93,6 +94,7 @@ struct DeclInfo {
   std::vector<uint32_t> key;
   bool keyed = false;
   int location = -1;
+  int delay_column = -1;  // a delay `after COLUMN`: the column holding each tuple's delay in ms
 };
 
 struct ModuleInfo {
@@ -325,6 +327,22 @@ class Checker {
     return false;
   }
 
+  // `delay d(...) after X;`: X names one of d's columns (an int of ms per tuple) or is evaluated
+  // per instance like a periodic's period (resolve_periods).
+  void check_delay(const ast::CollectionDecl& d, DeclInfo& info) {
+    if (!d.period || d.period->kind != ExprKind::Name || d.period->name.parts.size() != 1) return;
+    const std::string& n = d.period->name.parts[0];
+    for (size_t i = 0; i < info.columns.size(); ++i) {
+      if (info.columns[i].name != n) continue;
+      info.delay_column = static_cast<int>(i);
+      const Type& t = info.columns[i].type;
+      if (!t.is_error() && t.kind != TypeKind::Int)
+        diags_.error("type-mismatch", d.period_span, "the delay of " + quote(d.name) + " is column " + quote(n) + ", which must be an int of milliseconds, found " + quote(t.str()))
+            .note(info.columns[i].span, "declared here");
+      return;
+    }
+  }
+
   DeclInfo check_decl(const ast::CollectionDecl& d) {
     DeclInfo info;
     info.decl = &d;
@@ -374,6 +392,7 @@ class Checker {
       }
       info.columns.push_back({c.name, t, c.span});
     }
+    if (d.kind == ast::CollectionKind::Delay) check_delay(d, info);
     if (d.kind == ast::CollectionKind::Channel && info.location < 0) {
       auto& e = diags_.error("missing-location", d.name_span, "channel " + quote(d.name) + " has no location column");
       e.with_help("mark the column that holds the destination with `@`, e.g. `channel " + d.name + "(@dst: addr, ...)`");
@@ -457,6 +476,7 @@ class Checker {
       c.key = di.key;
       c.keyed = di.keyed;
       c.location = di.location;
+      c.delay_column = di.delay_column;
       c.period_ms = di.decl->period_ms;
       c.durable = di.decl->durable_span.valid() && (di.kind == CollectionKind::Table || di.kind == CollectionKind::Lattice);
       c.instance = id;
@@ -1096,6 +1116,11 @@ class Checker {
         diags_.error("bad-head", r.head.span, name + " is a periodic: it is filled by its timer and cannot be a rule head")
             .note(head.info->decl->name_span, "declared here");
         return;
+      case CollectionKind::Delay:
+        if (r.op != M::Async)
+          err(name + " is a delay: rules write into it with `<~` (its tuples arrive after the delay), not " + op,
+              "write `" + target_name(head) + "(...) <~ ...`");
+        return;
       case CollectionKind::Input:
         if (own) {
           diags_.error("bad-head", r.head.span, name + " is an input: it is filled from outside (facts files or the caller) and cannot be a rule head")
@@ -1107,7 +1132,7 @@ class Checker {
       default: break;
     }
     if (r.op == M::Async) {
-      err("`<~` sends over the network, so its head must be a channel or stdout, but " + name + " is " + article_kind(k),
+      err("`<~` sends over the network or through time, so its head must be a channel, a delay or stdout, but " + name + " is " + article_kind(k),
           "use `<=` for this tick or `<+` for the next one");
       return;
     }
@@ -1365,7 +1390,7 @@ class Checker {
         }
         CollectionKind k = target_kind(*t);
         if (k != CollectionKind::Table && k != CollectionKind::Scratch && k != CollectionKind::Output && k != CollectionKind::Lattice &&
-            !(k == CollectionKind::Input && !t->path.empty())) {
+            k != CollectionKind::Delay && !(k == CollectionKind::Input && !t->path.empty())) {
           auto& d = diags_.error("bad-fact", f.atom.name.span, "a fact cannot be put into " + quote(target_name(*t)) + ", " + article_kind(k));
           if (k == CollectionKind::Channel) d.with_help("send it with a rule: `" + target_name(*t) + "(@dst, ...) <~ ...`");
           if (k == CollectionKind::Input) d.with_help("inputs are read from NAME.facts files (bloom run -F DIR)");
@@ -1412,13 +1437,15 @@ class Checker {
     check_fact_keys();
   }
 
-  // `periodic p every EXPR;`: EXPR is an int in milliseconds known at compile time (consts and
-  // params, so each module instance may have its own period).
+  // `periodic p every EXPR;` and `delay d(...) after EXPR;`: EXPR is an int in milliseconds known
+  // at compile time (consts and params, so each module instance may have its own period).
   void resolve_periods() {
     for (uint32_t i = 0; i < prog_.instances.size() && i < instance_module_.size(); ++i) {
       for (const auto& di : mods_[instance_module_[i]].decls) {
         const ast::CollectionDecl& d = *di.decl;
-        if (d.kind != ast::CollectionKind::Periodic || !d.period) continue;
+        const bool delay = d.kind == ast::CollectionKind::Delay;
+        if ((d.kind != ast::CollectionKind::Periodic && !delay) || !d.period || di.delay_column >= 0) continue;
+        const char* what = delay ? "the delay of " : "the period of ";
         auto it = prog_.instances[i].collections.find(d.name);
         if (it == prog_.instances[i].collections.end()) continue;
         const std::string& prefix = prog_.instances[i].prefix;
@@ -1427,17 +1454,22 @@ class Checker {
         auto v = eval_const(*d.period, [&](const ast::QualifiedName& q, ConstValue& out) { return instance_const(i, q, out); }, diags_);
         if (diags_.error_count() != errors_before) continue;
         if (!v || !is_known(*v)) {
-          diags_.error("not-constant", d.period_span, "the period of " + quote(d.name) + where + " must be known at compile time")
-              .with_help("write a duration (`every 250ms`), or an int of milliseconds from consts and params (`every BEAT_MS`)");
+          auto& e = diags_.error("not-constant", d.period_span, what + quote(d.name) + where + " must be known at compile time");
+          if (delay) e.with_help("write a duration (`after 250ms`), an int of milliseconds from consts and params, or the name of an int column of " + quote(d.name) + " (a delay per tuple)");
+          else e.with_help("write a duration (`every 250ms`), or an int of milliseconds from consts and params (`every BEAT_MS`)");
           continue;
         }
         const int64_t* ms = std::get_if<int64_t>(&*v);
         if (!ms) {
           diags_.error("type-mismatch", d.period_span,
-                       "the period of " + quote(d.name) + where + " must be an int of milliseconds, found " + quote(const_type(*v).str()));
+                       what + quote(d.name) + where + " must be an int of milliseconds, found " + quote(const_type(*v).str()));
           continue;
         }
-        if (*ms <= 0) {
+        if (delay && *ms < 0) {
+          diags_.error("bad-period", d.period_span, "a delay cannot be negative; the delay of " + quote(d.name) + where + " is " + std::to_string(*ms) + " ms");
+          continue;
+        }
+        if (!delay && *ms <= 0) {
           diags_.error("bad-period", d.period_span,
                        "a periodic needs a positive period; the period of " + quote(d.name) + where + " is " + std::to_string(*ms) + " ms");
           continue;

@@ -19,7 +19,7 @@ using CollectionId = uint32_t;
 inline constexpr CollectionId kNoCollection = UINT32_MAX;
 
 // Table..Lattice in the order of ast::CollectionKind (program.cpp checks it), then the built-ins.
-enum class CollectionKind { Table, Scratch, Channel, Input, Output, Periodic, Lattice, Stdout, Halt };
+enum class CollectionKind { Table, Scratch, Channel, Input, Output, Periodic, Delay, Lattice, Stdout, Halt };
 const char* to_string(CollectionKind k);
 // Collections whose contents arrive from outside the node or over time (sources of asynchrony).
 bool is_persistent(CollectionKind k);  // table and lattice keep their contents across ticks
@@ -39,7 +39,8 @@ struct Collection {
   std::vector<uint32_t> key;
   bool keyed = false;    // key(...) written, or implied by lattice columns
   int location = -1;     // channel: index of the `@` column
-  int64_t period_ms = 0; // periodic
+  int64_t period_ms = 0; // periodic: its period; delay: its delay, unless delay_column >= 0
+  int delay_column = -1; // delay `after COLUMN`: the int column holding each tuple's delay in ms
   bool durable = false;  // `durable`: kept in the node's data directory across restarts
   uint32_t instance = 0; // the module instance that declares it (0 = main)
   Span span, name_span;  // invalid for built-ins

@@ -64,6 +64,7 @@ const char* to_string(CollectionKind k) {
     case CollectionKind::Input: return "input";
     case CollectionKind::Output: return "output";
     case CollectionKind::Periodic: return "periodic";
+    case CollectionKind::Delay: return "delay";
     case CollectionKind::Lattice: return "lattice";
   }
   return "?";

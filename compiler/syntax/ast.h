@@ -133,7 +133,7 @@ struct Fact {
 };
 
 // ---- Declarations ----
-enum class CollectionKind { Table, Scratch, Channel, Input, Output, Periodic, Lattice };
+enum class CollectionKind { Table, Scratch, Channel, Input, Output, Periodic, Delay, Lattice };
 const char* to_string(CollectionKind k);
 
 struct Column {
@@ -152,12 +152,13 @@ struct CollectionDecl {
   CollectionKind kind;
   std::string name;
   Span name_span;
-  std::vector<Column> columns;       // Table..Output; empty for Periodic and Lattice
+  std::vector<Column> columns;       // Table..Output and Delay; empty for Periodic and Lattice
   std::optional<std::vector<KeyColumn>> key;  // present when `key(...)` was written
-  int64_t period_ms = 0;             // Periodic, when written as a duration (`every 250ms`)
+  int64_t period_ms = 0;             // Periodic and Delay, when written as a duration (`every 250ms`)
   Span period_span;
-  std::shared_ptr<Expr> period;      // Periodic, any other period: an int const expression in ms,
-                                     // evaluated per module instance (it may read params)
+  std::shared_ptr<Expr> period;      // Periodic and Delay, any other period: an int const expression
+                                     // in ms, evaluated per module instance (it may read params), or
+                                     // for a Delay the name of one of its columns
   TypeExpr lattice_type;             // Lattice
   Span durable_span;                 // valid when `durable` was written
   Span span;

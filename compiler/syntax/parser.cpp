@@ -101,7 +101,7 @@ class BloomErrorStrategy : public antlr4::DefaultErrorStrategy {
     if (prev && prev->getType() == BloomLexer::ID && found->getType() == BloomLexer::ID &&
         (!before || before->getType() == BloomLexer::SEMI)) {
       std::string near = closest_match(prev->getText(), {"table", "scratch", "channel", "input", "output", "periodic",
-                                                         "lattice", "import", "param", "const"});
+                                                         "delay", "lattice", "import", "param", "const"});
       if (!near.empty()) {
         emit(token_span(file_, prev), prev, "unknown keyword `" + prev->getText() + "`", "did you mean `" + near + "`?");
         return true;
@@ -308,6 +308,7 @@ class Builder {
         case BloomParser::RuleConstDecl: m.consts.push_back(constant(static_cast<BloomParser::ConstDeclContext*>(r))); break;
         case BloomParser::RuleCollectionDecl: m.decls.push_back(collection(static_cast<BloomParser::CollectionDeclContext*>(r))); break;
         case BloomParser::RulePeriodicDecl: m.decls.push_back(periodic(static_cast<BloomParser::PeriodicDeclContext*>(r))); break;
+        case BloomParser::RuleDelayDecl: m.decls.push_back(delay(static_cast<BloomParser::DelayDeclContext*>(r))); break;
         case BloomParser::RuleLatticeDecl: m.decls.push_back(lattice(static_cast<BloomParser::LatticeDeclContext*>(r))); break;
         case BloomParser::RuleClause: clause(static_cast<BloomParser::ClauseContext*>(r), m); break;
         default: break;
@@ -458,7 +459,7 @@ class Builder {
     return out;
   }
 
-  bool in_period_ = false;  // building a periodic's period: a bad number there is a bad duration
+  bool in_period_ = false;  // building a period or a delay: a bad number there is a bad duration
 
   ast::ExprPtr expr(BloomParser::ExprContext* c, int depth = 0) {
     if (!c) return std::make_unique<ast::Expr>(ast::ExprKind::Wildcard, Span{});  // error recovery
@@ -632,14 +633,7 @@ class Builder {
     }
     d.name = ident(c->ident());
     d.name_span = c->ident() ? span(c->ident()) : span(c);
-    for (auto* col : c->column()) {
-      ast::Column k;
-      k.name = ident(col->ident());
-      k.location = col->AT() != nullptr;
-      if (col->type()) k.type = type(col->type());
-      k.span = span(col);
-      d.columns.push_back(std::move(k));
-    }
+    d.columns = columns(c->column());
     if (auto* key = c->keyClause()) {
       d.key.emplace();
       for (auto* id : key->ident()) d.key->push_back({ident(id), span(id)});
@@ -649,19 +643,48 @@ class Builder {
     return d;
   }
 
+  std::vector<ast::Column> columns(const std::vector<BloomParser::ColumnContext*>& cols) {
+    std::vector<ast::Column> out;
+    for (auto* col : cols) {
+      ast::Column k;
+      k.name = ident(col->ident());
+      k.location = col->AT() != nullptr;
+      if (col->type()) k.type = type(col->type());
+      k.span = span(col);
+      out.push_back(std::move(k));
+    }
+    return out;
+  }
+
+  // A periodic's period or a delay's duration: a duration literal, or an expression the checker
+  // evaluates (a const or param in ms; for a delay, also one of its columns).
+  void period(BloomParser::ExprContext* c, ast::CollectionDecl& d) {
+    if (!c) return;
+    d.period_span = span(c);
+    in_period_ = true;
+    auto e = expr(c);
+    in_period_ = false;
+    if (e && e->kind == ast::ExprKind::Duration) d.period_ms = e->int_value;
+    else if (e) d.period = std::move(e);
+  }
+
   ast::CollectionDecl periodic(BloomParser::PeriodicDeclContext* c) {
     ast::CollectionDecl d;
     d.kind = ast::CollectionKind::Periodic;
     d.name = ident(c->ident());
     d.name_span = c->ident() ? span(c->ident()) : span(c);
-    if (c->expr()) {
-      d.period_span = span(c->expr());
-      in_period_ = true;
-      auto e = expr(c->expr());
-      in_period_ = false;
-      if (e && e->kind == ast::ExprKind::Duration) d.period_ms = e->int_value;
-      else if (e) d.period = std::move(e);
-    }
+    period(c->expr(), d);
+    d.span = span(c);
+    return d;
+  }
+
+  ast::CollectionDecl delay(BloomParser::DelayDeclContext* c) {
+    ast::CollectionDecl d;
+    d.kind = ast::CollectionKind::Delay;
+    d.name = ident(c->ident());
+    d.name_span = c->ident() ? span(c->ident()) : span(c);
+    d.columns = columns(c->column());
+    period(c->expr(), d);
     d.span = span(c);
     return d;
   }

@@ -17,7 +17,7 @@ using plan::RelationKind;
 namespace {
 bool transient(RelationKind k) {
   return k == RelationKind::Scratch || k == RelationKind::Channel || k == RelationKind::Input || k == RelationKind::Periodic ||
-         k == RelationKind::Output || k == RelationKind::Stdout || k == RelationKind::Halt;
+         k == RelationKind::Delay || k == RelationKind::Output || k == RelationKind::Stdout || k == RelationKind::Halt;
 }
 }  // namespace
 
@@ -31,6 +31,7 @@ Node::Node(const plan::Program& plan, NodeOptions options)
   size_t n = plan.relations.size();
   pending_.resize(n);
   inbox_.resize(n);
+  tick_delays_.resize(n);
   logs_.resize(n);
   log_decls_.resize(n);
   for (const auto& r : plan.relations) {
@@ -118,6 +119,11 @@ void Node::send(uint32_t relation, const Word* row, const plan::RulePlan& rule) 
     stdout_lines_.push_back(symbols_.str(row[0]));
     return;
   }
+  if (r.kind == RelationKind::Delay) {
+    delay_ms(r, row);  // a bad delay fails the tick here (the engine names the rule)
+    push_row(tick_delays_[relation], row, r.arity());
+    return;
+  }
   Word dest = row[r.location];
   if (dest != self_) {
     if (opts_.network) return send_remote(dest, relation, row);
@@ -171,8 +177,45 @@ std::vector<Word>* Node::inbox(uint32_t relation) {
 }
 
 std::optional<NodeClock::time_point> Node::next_timer() const {
-  if (timers_.empty()) return std::nullopt;
-  return std::min_element(timers_.begin(), timers_.end(), [](auto& a, auto& b) { return a.next < b.next; })->next;
+  std::optional<NodeClock::time_point> next;
+  if (!timers_.empty())
+    next = std::min_element(timers_.begin(), timers_.end(), [](auto& a, auto& b) { return a.next < b.next; })->next;
+  if (!delayed_.empty() && (!next || delayed_.front().due < *next)) next = delayed_.front().due;
+  return next;
+}
+
+int64_t Node::delay_ms(const plan::Relation& r, const Word* row) const {
+  if (r.delay_column < 0) return r.period_ms;
+  int64_t ms = as_int(row[r.delay_column]);
+  if (ms < 0)
+    throw RuntimeError(fmt::format("negative delay of {} ms for `{}` (column `{}`)", ms, r.name, r.column_names[static_cast<size_t>(r.delay_column)]));
+  return ms;
+}
+
+void Node::schedule_delay(uint32_t relation, const Word* row, int64_t ms) {
+  const uint32_t a = plan_.relations[relation].arity();
+  Delayed d{clock_.monotonic() + std::chrono::milliseconds(ms), next_delay_seq_++, relation, {}};
+  d.row.assign(row, row + a);
+  if (a == 0) d.row.push_back(0);  // a place for a nullary row, as in the deferred queues
+  delayed_.push_back(std::move(d));
+  std::push_heap(delayed_.begin(), delayed_.end(), Delayed::later);
+}
+
+void Node::commit_delays() {
+  for (size_t id = 0; id < tick_delays_.size(); ++id) {
+    auto& rows = tick_delays_[id];
+    if (rows.empty()) continue;
+    const auto& r = plan_.relations[id];
+    const uint32_t s = stride(r.arity());
+    // A tick's writes are a set: one arrival per distinct tuple.
+    std::vector<const Word*> distinct;
+    for (size_t i = 0; i < rows.size(); i += s) distinct.push_back(rows.data() + i);
+    std::sort(distinct.begin(), distinct.end(), [&](const Word* x, const Word* y) { return std::lexicographical_compare(x, x + r.arity(), y, y + r.arity()); });
+    distinct.erase(std::unique(distinct.begin(), distinct.end(), [&](const Word* x, const Word* y) { return std::equal(x, x + r.arity(), y); }),
+                   distinct.end());
+    for (const Word* row : distinct) schedule_delay(static_cast<uint32_t>(id), row, delay_ms(r, row));
+    rows.clear();
+  }
 }
 
 bool Node::timer_due() const {
@@ -276,7 +319,14 @@ void Node::setup_tick(int64_t tick) {
         if (r.column_types[c].is_lattice()) w = lattices_.lift(r.column_types[c], w);
         row[c] = w;
       }
-      engine_.insert_checked(f.relation, row.data(), f.where, "this fact");
+      const auto& fr = plan_.relations[f.relation];
+      if (fr.kind == RelationKind::Delay) {
+        try {
+          schedule_delay(f.relation, row.data(), delay_ms(fr, row.data()));
+        } catch (const RuntimeError& e) {
+          throw RuntimeError(fmt::format("{}: in this fact: {}", f.where, e.what()));
+        }
+      } else engine_.insert_checked(f.relation, row.data(), f.where, "this fact");
     }
   }
   for (size_t id = 0; id < inbox_.size(); ++id) {
@@ -297,6 +347,15 @@ void Node::setup_tick(int64_t tick) {
     engine_.insert_checked(t.relation, &n, "", "a timer");
     t.next += t.period;
     if (t.next < now) t.next = now + t.period;  // fell behind: skip the missed firings
+  }
+  // Delayed tuples that are due arrive, earliest first (all of them: unlike a periodic's
+  // firings, none is skipped).
+  while (!delayed_.empty() && delayed_.front().due <= now) {
+    std::pop_heap(delayed_.begin(), delayed_.end(), Delayed::later);
+    Delayed d = std::move(delayed_.back());
+    delayed_.pop_back();
+    if (std::find(fired_.begin(), fired_.end(), d.relation) == fired_.end()) fired_.push_back(d.relation);
+    engine_.insert_checked(d.relation, d.row.data(), "", "a delay");
   }
   apply_deferred();
 }
@@ -391,7 +450,7 @@ RunSummary Node::run() {
       break;
     }
     if (!work_pending()) {
-      if (timers_.empty()) {
+      if (timers_.empty() && delayed_.empty()) {
         s.quiescent = true;
         break;
       }
@@ -399,9 +458,8 @@ RunSummary Node::run() {
         s.tick_limit = true;
         break;
       }
-      // Only timers remain: sleep until the next one fires.
-      auto next = std::min_element(timers_.begin(), timers_.end(), [](auto& a, auto& b) { return a.next < b.next; })->next;
-      std::this_thread::sleep_until(next);
+      // Only timers and delays remain: sleep until the next one fires.
+      std::this_thread::sleep_until(*next_timer());
     }
   }
   s.derived = engine_.progress().derived;
@@ -464,12 +522,14 @@ DurableStore::Recovery Node::recover_durable() {
 
 void Node::run_tick(int64_t tick) {
   engine_.set_context(self_, tick, clock_.wall_ms());
+  for (auto& rows : tick_delays_) rows.clear();  // a failed tick delays nothing
   begin_durable_tick();
   setup_tick(tick);
   engine_.run_fixpoint();
   engine_.run_transitions(*this);
   commit_durable_tick();  // synced before anything of the tick leaves (messages, outputs, stdout)
   finish_tick();
+  commit_delays();
 }
 
 void Node::begin_durable_tick() {

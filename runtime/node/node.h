@@ -109,11 +109,14 @@ class Node : private TransitionSink {
   bool step();
   // Something is pending for the next tick (arrived messages, deferred changes).
   bool work_pending();
-  // The earliest timer firing, if the program has periodics.
+  // The earliest timer firing: a periodic's or a delayed tuple's, if there is one.
   std::optional<NodeClock::time_point> next_timer() const;
-  // Whether a periodic timer is due now (the next tick would fire it).
+  // Whether a periodic timer or a delayed tuple is due now (the next tick would deliver it).
   bool timer_due() const;
-  // The periodic relations that fired in the last tick.
+  // Tuples written into delays that have not arrived yet: the node has work in its future even
+  // when it has no periodics (it is not quiescent).
+  size_t delays_pending() const { return delayed_.size(); }
+  // The periodic and delay relations that fired in the last tick.
   const std::vector<uint32_t>& fired_timers() const { return fired_; }
   // A message's rows (`count` rows of the channel's arity) arrive for the next tick.
   void deliver(uint32_t relation, const Word* rows, size_t count);
@@ -139,6 +142,12 @@ class Node : private TransitionSink {
   void apply_deferred();
   void finish_tick();
   void send_remote(Word dest, uint32_t relation, const Word* row);
+  // A delay relation's delay for `row` in ms (its column's value, or the declared one). Throws
+  // RuntimeError for a negative one.
+  int64_t delay_ms(const plan::Relation& r, const Word* row) const;
+  void schedule_delay(uint32_t relation, const Word* row, int64_t ms);
+  // Schedules the rows the tick wrote into delays, once it has completed.
+  void commit_delays();
   void flush_remote();
   // One tick, from its context to its outputs: step() and run() number the ticks around it.
   void run_tick(int64_t tick);
@@ -174,6 +183,16 @@ class Node : private TransitionSink {
     int64_t fired = 0;
   };
   std::vector<Timer> timers_;
+  struct Delayed {  // a tuple written into a delay, waiting for its time
+    NodeClock::time_point due;
+    uint64_t seq;  // ties arrive in the order they were written
+    uint32_t relation;
+    std::vector<Word> row;
+    static bool later(const Delayed& a, const Delayed& b) { return a.due != b.due ? a.due > b.due : a.seq > b.seq; }
+  };
+  std::vector<Delayed> delayed_;                 // a min-heap by (due, seq)
+  uint64_t next_delay_seq_ = 0;
+  std::vector<std::vector<Word>> tick_delays_;   // per delay relation: rows the running tick wrote
   std::vector<uint32_t> fired_;
   int64_t next_tick_ = 0;
   struct Outgoing {  // one tick's rows for one (destination, channel): one message

@@ -214,7 +214,7 @@ class World {
     for (size_t i = 0; i < nodes_.size(); ++i) {
       if (!up(i) || !inflight_[i].empty()) return false;
       if (halted(i)) continue;
-      if (nodes_[i].node->ticks() == 0 || nodes_[i].deferred) return false;
+      if (nodes_[i].node->ticks() == 0 || nodes_[i].deferred || nodes_[i].node->delays_pending()) return false;
     }
     return !next_timer_us() || now_us_ - last_activity_us_ >= idle_us_;
   }
@@ -477,7 +477,8 @@ class World {
       if (!inflight_[i].empty()) why.push_back(fmt::format("{} message{} in flight to it", inflight_[i].size(), inflight_[i].size() == 1 ? "" : "s"));
       const Node& n = *nodes_[i].node;
       if (nodes_[i].deferred) why.push_back("deferred changes pending");
-      if (n.next_timer()) why.push_back("periodic timers (it never halted)");
+      if (size_t d = n.delays_pending()) why.push_back(fmt::format("{} delayed tuple{} not arrived yet", d, d == 1 ? "" : "s"));
+      else if (n.next_timer()) why.push_back("periodic timers (it never halted)");
       if (!why.empty()) out += fmt::format("\n  node `{}` (tick {}): {}", name(i), n.ticks(), fmt::join(why, ", "));
     }
     return out;
