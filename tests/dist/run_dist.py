@@ -744,6 +744,18 @@ def case_curve():
           "bloom node needs keys or insecure = true", p)
 
 
+def case_failure_detector():
+    """stdlib/failure_detector.bloom on three processes: `gone` halts at once and comes to be
+    suspected; `alive` answers and is not suspected at the end; the deployment ends by itself."""
+    d, _ = deployment([("watcher", "fd_watcher.bloom", None, None), ("alive", "fd_alive.bloom", None, None),
+                       ("gone", "fd_gone.bloom", None, None)])
+    out = os.path.join(TMP, "out")
+    p = bloom("run", d, "-D", out)
+    check(p.returncode == 0, "exit 0: every node halted", p)
+    check(read(os.path.join(out, "watcher", "gave_up.csv")) == "", "the watcher did not give up", p)
+    check(read(os.path.join(out, "watcher", "suspected_at_end.csv")) == "gone\n", "only `gone` is suspected at the end", p)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 if CASE not in CASES:
     fail("unknown case " + CASE)

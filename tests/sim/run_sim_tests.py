@@ -153,6 +153,17 @@ def case_reliable(tmp):
     check("never arrived" in p.stderr, p.stderr)
 
 
+def case_failure_detector(tmp):
+    """stdlib/failure_detector.bloom: a halted node comes to be suspected, under drops and
+    duplicates too; the watcher never gives up (tests/sim/failure_detector/invariant.bloom)."""
+    d = os.path.join(SIM, "failure_detector")
+    deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
+    p = run("sim", deploy, "--invariant", inv, "--runs", "50")
+    check("no violation" in p.stderr, p.stderr)
+    p = run("sim", deploy, "--invariant", inv, "--faults", "drop=0.3,dup=0.3", "--runs", "100")
+    check("no violation" in p.stderr, p.stderr)
+
+
 def case_determinism(tmp):
     """The same command twice writes byte-identical traces; --replay gives the same outputs."""
     deploy = os.path.join(EXAMPLES, "kvs", "deploy.toml")
