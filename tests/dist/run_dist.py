@@ -756,6 +756,19 @@ def case_failure_detector():
     check(read(os.path.join(out, "watcher", "suspected_at_end.csv")) == "gone\n", "only `gone` is suspected at the end", p)
 
 
+def case_leader():
+    """stdlib/leader.bloom on three processes: n1 (the least rank) halts at once; n2 and n3 both
+    decide on n2, then halt."""
+    d, _ = deployment([("n1", "le_stopped.bloom", None, None), ("n2", "le_member.bloom", None, None),
+                       ("n3", "le_member.bloom", None, None)])
+    out = os.path.join(TMP, "out")
+    p = bloom("run", d, "-D", out)
+    check(p.returncode == 0, "exit 0: every node halted", p)
+    for node in ("n2", "n3"):
+        check(read(os.path.join(out, node, "gave_up.csv")) == "", node + " did not give up", p)
+        check(read(os.path.join(out, node, "leader_at_decision.csv")) == "n2\n", node + " decided on n2", p)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 if CASE not in CASES:
     fail("unknown case " + CASE)

@@ -164,6 +164,17 @@ def case_failure_detector(tmp):
     check("no violation" in p.stderr, p.stderr)
 
 
+def case_leader(tmp):
+    """stdlib/leader.bloom: with the least-ranked member stopped, the two others agree on the
+    next one, under drops and duplicates, and under a crash and a partition
+    (tests/sim/leader/invariant.bloom)."""
+    d = os.path.join(SIM, "leader")
+    deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
+    for faults in ("drop=0.3,dup=0.3", "crash=1,partition=1,rate=0.05"):
+        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", "100")
+        check("no violation" in p.stderr, p.stderr)
+
+
 def case_determinism(tmp):
     """The same command twice writes byte-identical traces; --replay gives the same outputs."""
     deploy = os.path.join(EXAMPLES, "kvs", "deploy.toml")
