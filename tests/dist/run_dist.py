@@ -769,6 +769,24 @@ def case_leader():
         check(read(os.path.join(out, node, "leader_at_decision.csv")) == "n2\n", node + " decided on n2", p)
 
 
+def case_twopc():
+    """stdlib/twopc.bloom on four processes (the programs of tests/sim/twopc): p2 votes no on
+    transaction 2, so 1, 3 and 4 commit and 2 aborts, everywhere; nobody is left in doubt, and
+    the deployment ends by itself once every decision is acknowledged."""
+    sim = os.path.join(HERE, "..", "sim", "twopc")
+    d, _ = deployment([("c", os.path.join(sim, "coordinator.bloom"), None, os.path.join(sim, "inputs", "c")),
+                       ("p1", os.path.join(sim, "participant.bloom"), None, None),
+                       ("p2", os.path.join(sim, "participant.bloom"), {"vote_no": 2}, None),
+                       ("p3", os.path.join(sim, "participant.bloom"), None, None)])
+    out = os.path.join(TMP, "out")
+    p = bloom("run", d, "-D", out)
+    check(p.returncode == 0, "exit 0: the deployment ended by itself", p)
+    decisions = "1\ttrue\n2\tfalse\n3\ttrue\n4\ttrue\n"
+    check(read(os.path.join(out, "c", "outcome.csv")) == decisions, "the coordinator decided 1, 3, 4 commit, 2 abort", p)
+    for node in ("p1", "p2", "p3"):
+        check(read(os.path.join(out, node, "learned.csv")) == decisions, node + " learned every decision", p)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 if CASE not in CASES:
     fail("unknown case " + CASE)

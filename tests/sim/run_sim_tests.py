@@ -175,6 +175,33 @@ def case_leader(tmp):
         check("no violation" in p.stderr, p.stderr)
 
 
+def case_twopc(tmp):
+    """stdlib/twopc.bloom keeps atomicity and leaves nobody in doubt under drops and duplicates,
+    a partition, and a crash (its tables are durable); a coordinator that commits on all but one
+    yes vote is caught (tests/sim/twopc/invariant.bloom)."""
+    d = os.path.join(SIM, "twopc")
+    deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
+    for faults in ("drop=0.3,dup=0.3", "partition=1,rate=0.05", "crash=1,rate=0.05"):
+        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", "100")
+        check("no violation" in p.stderr, p.stderr)
+    bad = os.path.join(tmp, "twopc")
+    shutil.copytree(d, bad)
+    os.makedirs(os.path.join(tmp, "stdlib"))
+    with open(os.path.join(ROOT, "stdlib", "twopc.bloom")) as f:
+        module = f.read()
+    with open(os.path.join(tmp, "stdlib", "twopc.bloom"), "w") as f:
+        f.write(module.replace("s.size() >= n;", "s.size() >= n - 1;"))
+    for name in ("coordinator.bloom", "participant.bloom"):
+        path = os.path.join(bad, name)
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace("../../../stdlib/twopc.bloom", "../stdlib/twopc.bloom"))
+    p = run("sim", os.path.join(bad, "deploy.toml"), "--invariant", inv, "--runs", "5", "--trace",
+            os.path.join(tmp, "bad.json"), expect=5)
+    check("voted no" in p.stderr, p.stderr)
+
+
 def case_determinism(tmp):
     """The same command twice writes byte-identical traces; --replay gives the same outputs."""
     deploy = os.path.join(EXAMPLES, "kvs", "deploy.toml")
