@@ -76,7 +76,7 @@ const char* to_string(HeadOp op) {
 }
 
 const char* to_string(AggKind k) {
-  static const char* n[] = {"", "count", "sum", "min", "max", "avg", "collect"};
+  static const char* n[] = {"", "count", "sum", "min", "max", "avg", "collect", "argmax", "argmin"};
   return n[static_cast<int>(k)];
 }
 
@@ -91,7 +91,7 @@ bool step_reads_time(const Step& s) {
   return reads_time(s.expr) || std::any_of(s.key.begin(), s.key.end(), [](const Expr& x) { return reads_time(x); });
 }
 bool head_reads_time(const RulePlan& r) {
-  return std::any_of(r.columns.begin(), r.columns.end(), [](const HeadColumn& c) { return reads_time(c.value); });
+  return std::any_of(r.columns.begin(), r.columns.end(), [](const HeadColumn& c) { return reads_time(c.value) || reads_time(c.key); });
 }
 // A table without lattice columns: between ticks it loses rows only when it is rebuilt.
 bool grows_only(const Relation& r) { return r.kind == RelationKind::Table && !r.has_lattice_column(); }

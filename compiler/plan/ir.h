@@ -95,6 +95,7 @@ struct Expr {
   uint32_t reg = 0;        // Reg
   Op cmp = Op::Eq;         // LatThreshold, LatCompare: the plain comparison applied
   std::vector<Expr> args;
+  friend bool operator==(const Expr&, const Expr&) = default;
 };
 
 // ---------------------------------------------------------------- rule pipelines
@@ -141,13 +142,19 @@ struct Step {
 enum class HeadOp : uint8_t { Insert, DeferredInsert, DeferredDelete, DeferredUpsert, Send };
 const char* to_string(HeadOp op);
 
-enum class AggKind : uint8_t { None, Count, Sum, Min, Max, Avg, Collect };
+enum class AggKind : uint8_t { None, Count, Sum, Min, Max, Avg, Collect, ArgMax, ArgMin };
 const char* to_string(AggKind k);
 
 struct HeadColumn {
   AggKind agg = AggKind::None;  // None: a group-by column (or a plain column)
   Expr value;                   // the column's value (the aggregate's argument; unused for count)
   ValueType result;             // aggregates: the column's type (the aggregate is converted to it)
+  // ArgMax, ArgMin: the value is the payload of the match with the greatest (least) `key`. The
+  // arg columns of one head with the same direction and the same key expression form one tie
+  // group, led by its first column (`tie`, a column index): they take their payloads from one
+  // match, among those of the best key the one whose payloads, in column order, are least.
+  Expr key;
+  uint32_t tie = 0;
 };
 
 struct RulePlan {

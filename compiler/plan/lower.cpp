@@ -714,10 +714,22 @@ class Lowerer {
         const ast::Expr& a = *args[c].expr;
         HeadColumn col;
         col.result = head.column_types[c];
-        static const std::map<std::string, AggKind> aggs = {{"count", AggKind::Count}, {"sum", AggKind::Sum}, {"min", AggKind::Min},
-                                                             {"max", AggKind::Max},     {"avg", AggKind::Avg}, {"collect", AggKind::Collect}};
+        static const std::map<std::string, AggKind> aggs = {
+            {"count", AggKind::Count}, {"sum", AggKind::Sum},         {"min", AggKind::Min},       {"max", AggKind::Max},
+            {"avg", AggKind::Avg},     {"collect", AggKind::Collect}, {"argmax", AggKind::ArgMax}, {"argmin", AggKind::ArgMin}};
         auto agg = a.kind == ast::ExprKind::Call && !a.name.qualified() ? aggs.find(a.name.str()) : aggs.end();
-        if (agg != aggs.end()) {
+        if (agg != aggs.end() && (agg->second == AggKind::ArgMax || agg->second == AggKind::ArgMin)) {
+          col.agg = agg->second;
+          col.key = lower_expr(st, *a.args[0]);
+          col.value = lower_expr(st, *a.args[1]);
+          // The first arg column of the same direction and key leads the tie group.
+          col.tie = c;
+          for (uint32_t o = 0; o < c; ++o)
+            if (plan.columns[o].agg == col.agg && plan.columns[o].key == col.key) {
+              col.tie = o;
+              break;
+            }
+        } else if (agg != aggs.end()) {
           col.agg = agg->second;
           if (!a.args.empty()) {
             col.value = lower_expr(st, *a.args[0]);

@@ -58,6 +58,8 @@ std::string head_text(const RulePlan& r, const Program& p) {
     const auto& c = r.columns[i];
     t += i ? ", " : "";
     if (c.agg == AggKind::None) t += expr_text(c.value, p);
+    else if (c.agg == AggKind::ArgMax || c.agg == AggKind::ArgMin)
+      t += std::string(to_string(c.agg)) + "(" + expr_text(c.key, p) + ", " + expr_text(c.value, p) + ")";
     else t += std::string(to_string(c.agg)) + "(" + (c.agg == AggKind::Count ? "" : expr_text(c.value, p)) + ")";
   }
   return t + ")";
@@ -114,6 +116,10 @@ nlohmann::json rule_json(const RulePlan& r, const Program& p) {
     nlohmann::json j;
     if (c.agg != AggKind::None) j["aggregate"] = to_string(c.agg);
     if (c.agg != AggKind::Count) j["value"] = expr_json(c.value);
+    if (c.agg == AggKind::ArgMax || c.agg == AggKind::ArgMin) {
+      j["key"] = expr_json(c.key);
+      j["tie"] = c.tie;
+    }
     cols.push_back(std::move(j));
   }
   nlohmann::json j = {{"rule", r.rule}, {"where", r.where}, {"text", r.text}, {"registers", r.registers},

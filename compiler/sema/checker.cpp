@@ -52,7 +52,7 @@ const std::vector<std::string>& builtin_functions() {
   return f;
 }
 const std::vector<std::string>& aggregate_names() {
-  static const std::vector<std::string> a = {"count", "sum", "min", "max", "avg", "collect"};
+  static const std::vector<std::string> a = {"count", "sum", "min", "max", "avg", "collect", "argmax", "argmin"};
   return a;
 }
 }  // namespace
@@ -1327,6 +1327,23 @@ class Checker {
         return {};
       }
       return Type::of(TypeKind::Int);
+    }
+    if (f == "argmax" || f == "argmin") {
+      // argmax(k, v): the v of the match with the greatest k (docs/language.md, ties included).
+      if (!want_args(a, 2, f + "()")) return {};
+      Type k = type_of(*a.args[0], ctx), v = type_of(*a.args[1], ctx);
+      if (k.is_error() || v.is_error()) return {};
+      if (!k.is_numeric() && k.kind != TypeKind::String) {
+        auto& d = diags_.error("type-mismatch", a.args[0]->span, f + "() orders by a number or a string, found " + quote(k.str()));
+        if (k.is_lattice()) d.with_help("use `.value()` for its plain value (a non-monotone reveal)");
+        return {};
+      }
+      if (!v.is_scalar()) {
+        diags_.error("type-mismatch", a.args[1]->span, f + "() chooses a plain value, found " + quote(v.str()))
+            .with_help("use `.value()` for its plain value (a non-monotone reveal)");
+        return {};
+      }
+      return v;
     }
     if (!want_args(a, 1, f + "()")) return {};
     Type t = type_of(*a.args[0], ctx);

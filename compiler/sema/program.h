@@ -60,7 +60,8 @@ struct ModuleInstance {
 // Why an edge of the dependency graph is not monotone.
 enum class NonMonotone : uint8_t { None, Negation, Aggregate, Reveal, Delete, Upsert };
 const char* to_string(NonMonotone n);
-// Whether `name` is an aggregate function of a rule head (count, sum, min, max, avg, collect).
+// Whether `name` is an aggregate function of a rule head (count, sum, min, max, avg, collect,
+// argmax, argmin).
 bool is_aggregate(const std::string& name);
 
 // One body atom read by a rule, with how its data reaches the head.

@@ -68,7 +68,8 @@ std::string float_text(double d) {
 // One aggregate group: its count and, per head column, the running sum / min / max / elements.
 struct AggregateGroup {
   int64_t count = 0;
-  std::vector<Word> value;      // per column: sum / min / max
+  std::vector<Word> value;      // per column: sum / min / max / argmax's payload
+  std::vector<Word> best;       // per argmax/argmin tie group leader: the best key so far
   std::vector<double> fsum;     // per column: float sums (avg, float sum)
   std::vector<std::vector<Word>> collected;
   std::vector<bool> seen;
@@ -85,6 +86,7 @@ struct Engine::CompiledRule {
   uint32_t registers = 0;
   std::vector<CStep> steps;
   std::vector<CExpr> head;       // one per head column
+  std::vector<CExpr> head_keys;  // per head column: argmax/argmin's key
   std::vector<int32_t> head_regs;  // fast path: the column is a plain register
   bool aggregates = false;
   // Aggregates range over distinct body matches: every match's frame is kept in a set.
@@ -443,6 +445,7 @@ struct Engine::Impl {
     }
     for (const auto& col : p.columns) {
       r->head.push_back(compile(col.value));
+      r->head_keys.push_back(compile(col.key));
       r->head_regs.push_back(col.agg == plan::AggKind::None && col.value.op == Op::Reg ? static_cast<int32_t>(col.value.reg) : -1);
     }
     r->aggregates = p.aggregates();
@@ -935,19 +938,27 @@ struct Engine::Impl {
     Relation& frames = *src.frames;
     std::vector<Word> key;
     std::vector<Word> frame(src.registers);
+    // Per column, the match's value (count: unused) and, for argmax/argmin, its key.
+    std::vector<Word> vals(cols.size()), keys(cols.size());
     const Word* f = frame.data();
     const size_t matches = src.distinct_matches ? src.match_list.size() / src.registers : frames.end();
     for (size_t fr = 0; fr < matches; ++fr) {
       if (src.distinct_matches) copy_words(src.match_list.data() + fr * src.registers, src.registers, frame.data());
       else frames.read(static_cast<RowId>(fr), frame.data());
       key.clear();
-      for (size_t c = 0; c < cols.size(); ++c)
-        if (cols[c].agg == plan::AggKind::None) key.push_back(eval(src.head[c], f));
+      for (size_t c = 0; c < cols.size(); ++c) {
+        const auto& col = cols[c];
+        if (col.agg == plan::AggKind::Count) continue;
+        vals[c] = eval(src.head[c], f);
+        if (col.agg == plan::AggKind::None) key.push_back(vals[c]);
+        if ((col.agg == plan::AggKind::ArgMax || col.agg == plan::AggKind::ArgMin) && col.tie == c) keys[c] = eval(src.head_keys[c], f);
+      }
       auto [it, fresh] = g.acc.try_emplace(key);
       AggregateGroup& acc = it->second;
       if (fresh) {
         g.order.push_back(key);
         acc.value.assign(cols.size(), 0);
+        acc.best.assign(cols.size(), 0);
         acc.fsum.assign(cols.size(), 0);
         acc.collected.resize(cols.size());
         acc.seen.assign(cols.size(), false);
@@ -960,7 +971,7 @@ struct Engine::Impl {
       for (size_t c = 0; c < cols.size(); ++c) {
         const auto& col = cols[c];
         if (col.agg == plan::AggKind::None || col.agg == plan::AggKind::Count) continue;
-        Word v = eval(src.head[c], f);
+        Word v = vals[c];
         const ValueType& t = col.value.type;
         bool fl = t.kind == TypeKind::Float;
         switch (col.agg) {
@@ -977,12 +988,33 @@ struct Engine::Impl {
             break;
           }
           case plan::AggKind::Collect: acc.collected[c].push_back(v); break;
+          case plan::AggKind::ArgMax:
+          case plan::AggKind::ArgMin:
+            if (col.tie == c) fold_arg(cols, acc, c, keys[c], vals);
+            break;
           default: break;
         }
       }
     }
     frames.clear();
     src.match_list.clear();
+  }
+
+  // argmax/argmin: the match (key `k`, payloads `vals`) wins the tie group led by column `lead`
+  // if its key is better, or equal with payloads that are less in column order. That is a total
+  // order, so the winner is one however the matches were batched or ordered (docs/language.md).
+  void fold_arg(const std::vector<plan::HeadColumn>& cols, AggregateGroup& acc, size_t lead, Word k, const std::vector<Word>& vals) {
+    const auto& col = cols[lead];
+    auto member = [&](size_t m) { return cols[m].agg == col.agg && cols[m].tie == lead; };
+    int cmp = 1;  // the group's first match wins
+    if (acc.seen[lead]) cmp = e.lattices_.compare(col.key.type, k, acc.best[lead]) * (col.agg == plan::AggKind::ArgMin ? -1 : 1);
+    for (size_t m = lead; cmp == 0 && m < cols.size(); ++m)
+      if (member(m)) cmp = -e.lattices_.compare(cols[m].value.type, vals[m], acc.value[m]);
+    if (cmp <= 0) return;
+    acc.best[lead] = k;
+    acc.seen[lead] = true;
+    for (size_t m = lead; m < cols.size(); ++m)
+      if (member(m)) acc.value[m] = vals[m];
   }
 
   // Derives the head rows of the groups `keys` of `g`.
@@ -1002,7 +1034,9 @@ struct Engine::Impl {
           case plan::AggKind::Sum: v = natural.kind == TypeKind::Float ? from_float(acc.fsum[c]) : acc.value[c]; break;
           case plan::AggKind::Avg: v = from_float(acc.fsum[c] / static_cast<double>(acc.count)); natural = ValueType{TypeKind::Float, {}}; break;
           case plan::AggKind::Min:
-          case plan::AggKind::Max: v = acc.value[c]; break;
+          case plan::AggKind::Max:
+          case plan::AggKind::ArgMax:
+          case plan::AggKind::ArgMin: v = acc.value[c]; break;
           case plan::AggKind::Collect:
             // A kept group's elements stay for the next tick's (the set is interned anew).
             v = e.lattices_.set_of(r.groups ? acc.collected[c] : std::move(acc.collected[c]));

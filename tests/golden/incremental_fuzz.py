@@ -80,7 +80,7 @@ def generate(rng):
             rules.append(f"{h}(x, y) <= {atom(a, 'x', 'y')}, not {atom(b, 'y', 'x')};")
             rules.append(f"{b}(x, y) <- {atom(b, 'x', 'y')}, step(i), i == {rng.randint(1, T)};")
         elif kind == "agg":  # groups kept across ticks; a delete of an input makes them start over
-            fn = rng.choice(["count()", "max(y)", "min(y)", "sum(y)"])
+            fn = rng.choice(["count()", "max(y)", "min(y)", "sum(y)", "argmax(y % 3, y)", "argmin(y % 4, y)"])
             rules.append(rng.choice([f"tagg(x, {fn}) <= {atom(a, 'x', 'y')};",
                                      f"tagg(x, {fn}) <+ {atom(a, 'x', 'y')}, {atom(b, 'y', '_')};",
                                      f"o_cnt(x, {fn}) <= {atom(a, 'x', 'z')}, {atom(b, 'z', 'y')};"]))
