@@ -77,7 +77,7 @@ enum class Op : uint8_t {
   Self, Tick, Now,
   // Lattices: `type` of the expression (or of args[0]) tells which lattice.
   Lift,          // args[0] plain value -> the lattice `type`
-  Reveal,        // x.value(): lattice args[0] -> plain
+  Reveal,        // x.value(): lattice args[0] -> plain; an lmax/lmin at bottom has no value
   LatAdd,        // lmax/lmin + plain (bottom stays bottom)
   LatThreshold,  // lmax >= / > c, lmin <= / < c -> lbool; `cmp` holds the comparison opcode
   LatCompare,    // any other comparison of a lattice with a value: reveal, then compare (`cmp`)
@@ -85,6 +85,7 @@ enum class Op : uint8_t {
   MapAt, MapKeys, MapSize,
   LBoolAnd, LBoolOr,
   If,            // args[0] ? args[1] : args[2], evaluating only the one chosen
+  LatWord,       // a threshold's lattice operand as a plain value, bottom included (-inf < every c)
 };
 const char* to_string(Op op);
 

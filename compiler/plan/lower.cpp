@@ -335,6 +335,10 @@ class Lowerer {
     // Comparisons: compare revealed values (for lattices a threshold and a reveal compare the
     // same words; the type says whether the result is a growing lbool or a plain bool).
     ValueType ta = revealed(a.type), tb = revealed(b.type);
+    if (t.kind == K::LBool) {  // a threshold: bottom is below (lmin: above) every value, not "no value"
+      if (a.type.is_lattice()) a = make(Op::LatWord, ta, {std::move(a)});
+      if (b.type.is_lattice()) b = make(Op::LatWord, tb, {std::move(b)});
+    }
     ValueType common = ta;
     if (ta.kind == K::Float || tb.kind == K::Float) common = scalar(K::Float);
     else if (is_symbol(ta)) common = scalar(K::String);

@@ -36,7 +36,13 @@ struct CExpr {
   uint32_t reg = 0;
   const ValueType* type = nullptr;
   std::vector<CExpr> args;
+  bool may_lack = false;  // it reveals an lmax or lmin somewhere, which may be at bottom (NoValue)
 };
+
+// Thrown by eval when a reveal meets an lmax or lmin at bottom, which has no plain value: the
+// binding being evaluated does not match, as a failed join (docs/language.md). Caught where a
+// frame's values are computed (Impl::value_of).
+struct NoValue {};
 
 struct CStep {
   StepKind kind = StepKind::Scan;
@@ -417,6 +423,8 @@ struct Engine::Impl {
       if (x.type.is_lattice()) c.constant = e.lattices_.lift(x.type, c.constant);
     }
     for (const auto& a : x.args) c.args.push_back(compile(a));
+    c.may_lack = x.op == Op::Reveal && (x.args[0].type.kind == TypeKind::LMax || x.args[0].type.kind == TypeKind::LMin);
+    for (const auto& a : c.args) c.may_lack |= a.may_lack;
     return c;
   }
 
@@ -509,6 +517,21 @@ struct Engine::Impl {
   int cmp_str(Word a, Word b) {
     if (a == kTopString || b == kTopString) return a == b ? 0 : a == kTopString ? 1 : -1;
     return e.symbols_.compare(a, b);
+  }
+
+  // eval, or false when the value has none (it reveals an lmax or lmin at bottom): then the frame
+  // does not match. Most expressions cannot lack one and skip the handler.
+  bool value_of(const CExpr& x, const Word* f, Word& out) {
+    if (!x.may_lack) {
+      out = eval(x, f);
+      return true;
+    }
+    try {
+      out = eval(x, f);
+    } catch (const NoValue&) {
+      return false;
+    }
+    return true;
   }
 
   Word eval(const CExpr& x, const Word* f) {
@@ -607,7 +630,13 @@ struct Engine::Impl {
       case Op::Tick: return from_int(e.tick_);
       case Op::Now: return from_int(e.now_ms_);
       case Op::Lift: return e.lattices_.lift(*x.type, a(0));
-      case Op::Reveal: return a(0);  // every lattice's revealed value is its word
+      case Op::Reveal: {  // every lattice's revealed value is its word; an lmax/lmin's bottom is none
+        Word v = a(0);
+        const ValueType& t = *x.args[0].type;
+        if ((t.kind == TypeKind::LMax || t.kind == TypeKind::LMin) && e.lattices_.is_bottom(t, v)) throw NoValue{};
+        return v;
+      }
+      case Op::LatWord: return a(0);
       case Op::LatAdd: {
         Word l = a(0), r = a(1);
         if (e.lattices_.is_bottom(*x.type, l)) return l;
@@ -633,22 +662,27 @@ struct Engine::Impl {
   RowId range_begin(Version v, uint32_t rel) const { return v == Version::Delta ? delta_begin[rel] : 0; }
   RowId range_end(Version v, uint32_t rel) const { return v == Version::Old ? delta_begin[rel] : full_end[rel]; }
 
-  // The step's key values for frame `f`.
-  void step_key(const CStep& s, const Word* f, Word* key) {
-    for (size_t j = 0; j < s.key.size(); ++j) key[j] = s.key_regs[j] >= 0 ? f[s.key_regs[j]] : eval(s.key[j], f);
+  // The step's key values for frame `f`; false when one has no value (the frame matches nothing).
+  bool step_key(const CStep& s, const Word* f, Word* key) {
+    for (size_t j = 0; j < s.key.size(); ++j) {
+      if (s.key_regs[j] >= 0) key[j] = f[s.key_regs[j]];
+      else if (!value_of(s.key[j], f, key[j])) return false;
+    }
+    return true;
   }
 
   // Calls f(row) for each row whose index columns equal the step's key for frame `f` (the key
-  // index yields at most the one live row).
+  // index yields at most the one live row). False when the key has no value.
   template <class F>
-  void for_each_key_match(const CStep& s, const Relation& rel, const Word* f, Word* key, F&& fn) {
-    step_key(s, f, key);
+  bool for_each_key_match(const CStep& s, const Relation& rel, const Word* f, Word* key, F&& fn) {
+    if (!step_key(s, f, key)) return false;
     if (s.index == plan::kKeyIndex) {
       RowId row = rel.find_key(key);
       if (row != kNoRow) fn(row);
     } else {
       rel.for_each_match(static_cast<uint32_t>(s.index), key, fn);
     }
+    return true;
   }
 
   // Copies a frame of R registers: a copy of constant size for the usual small frames (a few
@@ -771,7 +805,7 @@ struct Engine::Impl {
         }
         for (size_t i = 0; i < n; ++i) {
           const Word* f = frames + i * R;
-          step_key(s, f, key.data());
+          if (!step_key(s, f, key.data())) continue;
           if (!have_last || !equal_words(key.data(), last_key.data(), K)) {
             first = rel.first_match(index, key.data());
             copy_words(key.data(), K, last_key.data());
@@ -790,10 +824,11 @@ struct Engine::Impl {
         for (size_t i = 0; i < n; ++i) {
           const Word* f = frames + i * R;
           bool old_match = false, new_match = false;
-          for_each_key_match(s, rel, f, key.data(), [&](RowId row) {
+          bool keyed = for_each_key_match(s, rel, f, key.data(), [&](RowId row) {
             if (!rel.alive(row)) return;
             (row < old_end ? old_match : new_match) = true;
           });
+          if (!keyed) continue;  // `not p(x.value())` of a bottom x: no match, as for any literal
           if (old_match || (s.version == Version::Delta && !new_match)) continue;
           emit(f);
           flush_if_full();
@@ -803,7 +838,8 @@ struct Engine::Impl {
       case StepKind::Filter:
         for (size_t i = 0; i < n; ++i) {
           const Word* f = frames + i * R;
-          if (!eval(s.expr, f)) continue;
+          Word holds;
+          if (!value_of(s.expr, f, holds) || !holds) continue;
           emit(f);
           flush_if_full();
         }
@@ -811,7 +847,8 @@ struct Engine::Impl {
       case StepKind::Assign:
         for (size_t i = 0; i < n; ++i) {
           const Word* f = frames + i * R;
-          Word v = eval(s.expr, f);
+          Word v;
+          if (!value_of(s.expr, f, v)) continue;
           emit(f)[s.target] = v;
           flush_if_full();
         }
@@ -819,7 +856,8 @@ struct Engine::Impl {
       case StepKind::InSet:
         for (size_t i = 0; i < n; ++i) {
           const Word* f = frames + i * R;
-          Word set = eval(s.expr, f);
+          Word set;
+          if (!value_of(s.expr, f, set)) continue;
           // Interned sets never move (a deque of them), so the span stays valid while the
           // rest of the pipeline interns new ones.
           for (Word v : e.lattices_.set_elements(set)) {
@@ -842,13 +880,20 @@ struct Engine::Impl {
     }
     const size_t A = r.head.size();
     Word* rows = r.rows.get();
+    size_t kept_rows = 0;  // frames whose head values all exist
     for (size_t i = 0; i < n; ++i) {
       const Word* f = frames + i * R;
-      Word* row = rows + i * A;
-      for (size_t c = 0; c < A; ++c) row[c] = r.head_regs[c] >= 0 ? f[r.head_regs[c]] : eval(r.head[c], f);
+      Word* row = rows + kept_rows * A;
+      bool ok = true;
+      for (size_t c = 0; c < A && ok; ++c) {
+        if (r.head_regs[c] >= 0) row[c] = f[r.head_regs[c]];
+        else ok = value_of(r.head[c], f, row[c]);
+      }
+      if (!ok) continue;
+      if (e.on_derive) e.on_derive(*r.plan, row, f);
+      ++kept_rows;
     }
-    if (e.on_derive)
-      for (size_t i = 0; i < n; ++i) e.on_derive(*r.plan, rows + i * A, frames + i * R);
+    n = kept_rows;
     if (r.plan->op == plan::HeadOp::Insert) {
       insert_rows(r, rows, n);
       return;
@@ -946,13 +991,15 @@ struct Engine::Impl {
       if (src.distinct_matches) copy_words(src.match_list.data() + fr * src.registers, src.registers, frame.data());
       else frames.read(static_cast<RowId>(fr), frame.data());
       key.clear();
-      for (size_t c = 0; c < cols.size(); ++c) {
+      bool ok = true;  // a value that reveals a bottom lmax/lmin: the match counts in no group
+      for (size_t c = 0; c < cols.size() && ok; ++c) {
         const auto& col = cols[c];
         if (col.agg == plan::AggKind::Count) continue;
-        vals[c] = eval(src.head[c], f);
+        ok = value_of(src.head[c], f, vals[c]);
         if (col.agg == plan::AggKind::None) key.push_back(vals[c]);
-        if ((col.agg == plan::AggKind::ArgMax || col.agg == plan::AggKind::ArgMin) && col.tie == c) keys[c] = eval(src.head_keys[c], f);
+        if (ok && (col.agg == plan::AggKind::ArgMax || col.agg == plan::AggKind::ArgMin) && col.tie == c) ok = value_of(src.head_keys[c], f, keys[c]);
       }
+      if (!ok) continue;
       auto [it, fresh] = g.acc.try_emplace(key);
       AggregateGroup& acc = it->second;
       if (fresh) {
