@@ -787,6 +787,20 @@ def case_twopc():
         check(read(os.path.join(out, node, "learned.csv")) == decisions, node + " learned every decision", p)
 
 
+def case_paxos():
+    """stdlib/paxos.bloom on three processes (the programs of tests/sim/paxos): a proposes x and
+    b proposes y at once; all three learn the same one, and the deployment ends by itself."""
+    member = os.path.join(HERE, "..", "sim", "paxos", "member.bloom")
+    d, _ = deployment([("a", member, {"value": "x"}, None), ("b", member, {"value": "y"}, None),
+                       ("c", member, None, None)])
+    out = os.path.join(TMP, "out")
+    p = bloom("run", d, "-D", out)
+    check(p.returncode == 0, "exit 0: the deployment ended by itself", p)
+    learned = [read(os.path.join(out, n, "learned.csv")) for n in ("a", "b", "c")]
+    check(learned[0] in ("x\n", "y\n") and learned.count(learned[0]) == 3,
+          "a, b and c learned one and the same proposed value: %r" % learned, p)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 if CASE not in CASES:
     fail("unknown case " + CASE)

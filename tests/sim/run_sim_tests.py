@@ -184,22 +184,54 @@ def case_twopc(tmp):
     for faults in ("drop=0.3,dup=0.3", "partition=1,rate=0.05", "crash=1,rate=0.05"):
         p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", "100")
         check("no violation" in p.stderr, p.stderr)
-    bad = os.path.join(tmp, "twopc")
-    shutil.copytree(d, bad)
-    os.makedirs(os.path.join(tmp, "stdlib"))
-    with open(os.path.join(ROOT, "stdlib", "twopc.bloom")) as f:
-        module = f.read()
-    with open(os.path.join(tmp, "stdlib", "twopc.bloom"), "w") as f:
-        f.write(module.replace("s.size() >= n;", "s.size() >= n - 1;"))
-    for name in ("coordinator.bloom", "participant.bloom"):
-        path = os.path.join(bad, name)
-        with open(path) as f:
-            text = f.read()
-        with open(path, "w") as f:
-            f.write(text.replace("../../../stdlib/twopc.bloom", "../stdlib/twopc.bloom"))
-    p = run("sim", os.path.join(bad, "deploy.toml"), "--invariant", inv, "--runs", "5", "--trace",
+    bad = mutant(tmp, "twopc", "twopc.bloom", "s.size() >= n;", "s.size() >= n - 1;")
+    p = run("sim", bad, "--invariant", inv, "--runs", "5", "--trace",
             os.path.join(tmp, "bad.json"), expect=5)
     check("voted no" in p.stderr, p.stderr)
+
+
+def mutant(tmp, case, module, old, new):
+    """A copy of tests/sim/CASE whose programs import a copy of stdlib/MODULE with `old`
+    replaced by `new`; returns the copy's deploy.toml."""
+    d = os.path.join(tmp, case)
+    shutil.copytree(os.path.join(SIM, case), d)
+    os.makedirs(os.path.join(tmp, "stdlib"), exist_ok=True)
+    with open(os.path.join(ROOT, "stdlib", module)) as f:
+        text = f.read()
+    check(old in text, "the mutated text is in stdlib/" + module)
+    with open(os.path.join(tmp, "stdlib", module), "w") as f:
+        f.write(text.replace(old, new))
+    for name in os.listdir(d):
+        if name.endswith(".bloom"):
+            path = os.path.join(d, name)
+            with open(path) as f:
+                text = f.read()
+            with open(path, "w") as f:
+                f.write(text.replace("../../../stdlib/", "../stdlib/"))
+    return os.path.join(d, "deploy.toml")
+
+
+def case_paxos(tmp):
+    """stdlib/paxos.bloom: two members propose different values at once; agreement, validity and
+    every member learning the outcome hold without faults, under drops and duplicates, a
+    partition, and crashes (tests/sim/paxos/invariant.bloom). A proposer that ignores the values
+    already accepted is caught."""
+    d = os.path.join(SIM, "paxos")
+    deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
+    p = run("sim", deploy, "--invariant", inv, "--runs", "200")
+    check("no violation" in p.stderr, p.stderr)
+    for faults in ("drop=0.3,dup=0.3", "partition=1,rate=0.05", "crash=2,drop=0.2,rate=0.05"):
+        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", "200")
+        check("no violation" in p.stderr, p.stderr)
+    bad = mutant(tmp, "paxos", "paxos.bloom", "proposal(b, v) <= prior(b, v), not proposed(b);",
+                 "proposal(b, v) <= prior(b, v), not proposed(b), false;")
+    with open(os.path.join(tmp, "stdlib", "paxos.bloom")) as f:
+        text = f.read()
+    with open(os.path.join(tmp, "stdlib", "paxos.bloom"), "w") as f:
+        f.write(text.replace("own(v), not reports(b, _, _), not proposed(b);", "own(v), not proposed(b);"))
+    p = run("sim", bad, "--invariant", inv, "--faults", "drop=0.3,dup=0.3", "--runs", "300", "--trace",
+            os.path.join(tmp, "bad.json"), expect=5)
+    check("but" in p.stderr and "learned" in p.stderr, p.stderr)
 
 
 def case_determinism(tmp):
