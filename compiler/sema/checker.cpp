@@ -1333,8 +1333,8 @@ class Checker {
       if (!want_args(a, 2, f + "()")) return {};
       Type k = type_of(*a.args[0], ctx), v = type_of(*a.args[1], ctx);
       if (k.is_error() || v.is_error()) return {};
-      if (!k.is_numeric() && k.kind != TypeKind::String) {
-        auto& d = diags_.error("type-mismatch", a.args[0]->span, f + "() orders by a number or a string, found " + quote(k.str()));
+      if (!k.is_numeric() && k.kind != TypeKind::String && k.kind != TypeKind::Addr) {
+        auto& d = diags_.error("type-mismatch", a.args[0]->span, f + "() orders by a number, a string or an addr, found " + quote(k.str()));
         if (k.is_lattice()) d.with_help("use `.value()` for its plain value (a non-monotone reveal)");
         return {};
       }
@@ -1354,7 +1354,8 @@ class Checker {
     };
     if (f == "sum") return t.is_numeric() ? t : bad("a number");
     if (f == "avg") return t.is_numeric() ? Type::of(TypeKind::Float) : bad("a number");
-    if (f == "min" || f == "max") return t.is_numeric() || t.kind == TypeKind::String ? t : bad("a number or a string");
+    // Addrs are node names and order as strings do.
+    if (f == "min" || f == "max") return t.is_numeric() || t.kind == TypeKind::String || t.kind == TypeKind::Addr ? t : bad("a number, a string or an addr");
     if (f == "collect") return t.is_scalar() ? Type::lattice(TypeKind::LSet, {t}) : bad("a plain value");
     return {};
   }
