@@ -251,6 +251,21 @@ def case_fifo(tmp):
     check("delivered before" in p.stderr, p.stderr)
 
 
+def case_lamport(tmp):
+    """stdlib/lamport.bloom: a token passed round a ring among greetings is stamped consistently
+    with happened-before, with and without duplicates; a clock that ignores received stamps is
+    caught (tests/sim/lamport/invariant.bloom)."""
+    d = os.path.join(SIM, "lamport")
+    deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
+    for faults in ("drop=0", "dup=0.3"):
+        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", "100")
+        check("no violation" in p.stderr, p.stderr)
+    bad = mutant(tmp, "lamport", "lamport.bloom", "now(greatest(c.value(), t) + 1) <= active(), clock(c), heard(t);",
+                 "now(c.value() + 1) <= active(), clock(c), heard(_);")
+    p = run("sim", bad, "--invariant", inv, "--runs", "20", "--trace", os.path.join(tmp, "bad.json"), expect=5)
+    check("not after any send" in p.stderr, p.stderr)
+
+
 def case_determinism(tmp):
     """The same command twice writes byte-identical traces; --replay gives the same outputs."""
     deploy = os.path.join(EXAMPLES, "kvs", "deploy.toml")
