@@ -14,6 +14,140 @@ namespace bloom::rt {
 
 using plan::TypeKind;
 
+namespace {
+
+// A value nested in a map, written as `bloom run -D` writes it: `{"n1": 3, "n2": 5}`, sets
+// `{"a", "b"}`, lmax bottom `-inf`, lmin bottom `+inf`. Strings are quoted (with the escapes
+// \" \\ \n \t) or, for readability, bare words without spaces, quotes or `{},:`.
+class NestedText {
+ public:
+  NestedText(std::string_view s, Lattices& lattices) : s_(s), lattices_(lattices) {}
+
+  // The whole text as one value of `t`; on failure `why` says what was expected where.
+  bool parse(const plan::ValueType& t, Word& out, std::string& why) {
+    if (!value(t, out) || (skip(), i_ != s_.size() && !fail("the end of the value"))) {
+      why = why_;
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  bool fail(const std::string& what) {
+    if (why_.empty()) why_ = fmt::format("{} at character {}", what, i_ + 1);
+    return false;
+  }
+  void skip() {
+    while (i_ < s_.size() && s_[i_] == ' ') ++i_;
+  }
+  bool eat(char c) {
+    skip();
+    if (i_ >= s_.size() || s_[i_] != c) return false;
+    ++i_;
+    return true;
+  }
+  std::string_view word() {
+    skip();
+    size_t from = i_;
+    while (i_ < s_.size() && std::string_view(" ,:{}\"").find(s_[i_]) == std::string_view::npos) ++i_;
+    return s_.substr(from, i_ - from);
+  }
+  bool quoted(std::string& out) {
+    ++i_;  // the opening quote
+    for (; i_ < s_.size(); ++i_) {
+      char c = s_[i_];
+      if (c == '"') {
+        ++i_;
+        return true;
+      }
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      if (++i_ == s_.size()) break;
+      switch (s_[i_]) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case 'n': out += '\n'; break;
+        case 't': out += '\t'; break;
+        default: return fail("one of the escapes \\\" \\\\ \\n \\t");
+      }
+    }
+    return fail("a closing `\"`");
+  }
+
+  // Recursion follows the type, never the text, so its depth is the type's.
+  bool value(const plan::ValueType& t, Word& out) {
+    skip();
+    switch (t.kind) {
+      case TypeKind::String:
+      case TypeKind::Addr: {
+        std::string text;
+        if (i_ < s_.size() && s_[i_] == '"') {
+          if (!quoted(text)) return false;
+        } else {
+          text = word();
+          if (text.empty()) return fail("a string");
+        }
+        out = lattices_.symbols().intern(text);
+        return true;
+      }
+      case TypeKind::Int:
+      case TypeKind::Float:
+      case TypeKind::Bool:
+      case TypeKind::LBool: {
+        size_t at = i_;
+        std::string_view w = word();
+        std::string expected;
+        if (parse_field(w, t, lattices_, out, expected)) return true;
+        i_ = at;
+        return fail(expected);
+      }
+      case TypeKind::LMax:
+      case TypeKind::LMin: {
+        size_t at = i_;
+        std::string_view w = word();
+        if (w == (t.kind == TypeKind::LMax ? "-inf" : "+inf")) {
+          out = lattices_.bottom(t);
+          return true;
+        }
+        i_ = at;
+        return value(t.args[0], out);
+      }
+      case TypeKind::LSet:
+      case TypeKind::LMap: {
+        bool map = t.kind == TypeKind::LMap;
+        if (!eat('{')) return fail(map ? "a map `{key: value, ...}`" : "a set `{element, ...}`");
+        std::vector<Word> elements;
+        std::vector<std::pair<Word, Word>> entries;
+        if (eat('}')) {
+          out = map ? lattices_.map_of(t.args[1], {}) : lattices_.set_of({});
+          return true;
+        }
+        do {
+          Word k = 0, v = 0;
+          if (!value(t.args[0], k)) return false;
+          if (map && !eat(':')) return fail("`:` after a key");
+          if (map && !value(t.args[1], v)) return false;
+          if (map) entries.emplace_back(k, v);
+          else elements.push_back(k);
+        } while (eat(','));
+        if (!eat('}')) return fail("`,` or `}`");
+        out = map ? lattices_.map_of(t.args[1], std::move(entries)) : lattices_.set_of(std::move(elements));
+        return true;
+      }
+    }
+    return fail("a value");
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+  Lattices& lattices_;
+  std::string why_;
+};
+
+}  // namespace
+
 bool parse_field(std::string_view s, const plan::ValueType& t, Lattices& lattices, Word& out, std::string& expected) {
   switch (t.kind) {
     case TypeKind::Int: {
@@ -56,7 +190,12 @@ bool parse_field(std::string_view s, const plan::ValueType& t, Lattices& lattice
       if (!parse_field(s, t.args[0], lattices, out, expected)) return false;
       out = lattices.lift(t, out);
       return true;
-    case TypeKind::LMap: expected = "nothing: lmap columns cannot be read from a facts file"; return false;
+    case TypeKind::LMap: {
+      std::string why;
+      if (NestedText(s, lattices).parse(t, out, why)) return true;
+      expected = fmt::format("a map such as {{\"a\": {}}} ({})", t.args[1].kind == TypeKind::LSet || t.args[1].kind == TypeKind::LMap ? "{...}" : "1", why);
+      return false;
+    }
   }
   return false;
 }

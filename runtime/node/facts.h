@@ -16,7 +16,8 @@ struct FactsError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Parses one field as a value of column type `t` (lattice columns take their element, lifted).
+// Parses one field as a value of column type `t` (lattice columns take their element, lifted;
+// an lmap column takes a whole map, `{"a": 3, "b": 5}`, as -D writes it).
 // Returns false with `expected` set ("an int", ...) when the text does not parse.
 bool parse_field(std::string_view text, const plan::ValueType& t, Lattices& lattices, Word& out, std::string& expected);
 

@@ -105,6 +105,44 @@ TEST_F(FactsTest, LatticeColumnsReadTheirElementLifted) {
   EXPECT_EQ(r.rows[0], (std::vector<Word>{1, 7, lat.set_of({str("alice")}), 1}));
 }
 
+TEST_F(FactsTest, LmapColumnsReadWholeMapsAsRunWritesThem) {
+  const ValueType clock = lmap(ty(TypeKind::Addr), lmax(kInt));
+  const ValueType nested = lmap(kString, lmap(kInt, lset(kString)));
+  auto rel = relation_decl("vc", {{"node", kString}, {"vc", clock}, {"n", nested}});
+  auto r = read(write("vc.facts", "a\t{\"n1\": 3, n2: 5, n1: 1}\t{\"x y\": {1: {\"p\", q}, 2: {}}}\n"
+                                  "b\t{}\t{}\n"
+                                  "c\t { n1 : -inf ,\"\\\"q\\\\\": 2 } \t{z:{}}\n"), rel);
+  ASSERT_EQ(r.rows.size(), 3u);
+  EXPECT_EQ(r.rows[0][1], lat.map_of(clock.args[1], {{str("n1"), 3}, {str("n2"), 5}})) << "equal keys merge";
+  Word inner = lat.map_of(nested.args[1].args[1], {{1, lat.set_of({str("p"), str("q")})}, {2, lat.set_of({})}});
+  EXPECT_EQ(r.rows[0][2], lat.map_of(nested.args[1], {{str("x y"), inner}}));
+  EXPECT_EQ(r.rows[1][1], lat.bottom(clock));
+  EXPECT_EQ(r.rows[1][2], lat.bottom(nested));
+  EXPECT_EQ(r.rows[2][1], lat.map_of(clock.args[1], {{str("n1"), lat.bottom(lmax(kInt))}, {str("\"q\\"), 2}}));
+  EXPECT_EQ(r.rows[2][2], lat.map_of(nested.args[1], {{str("z"), lat.bottom(nested.args[1])}}));
+}
+
+TEST_F(FactsTest, BadMapsNameWhatWasExpectedAndWhere) {
+  auto rel = relation_decl("vc", {{"node", kString}, {"vc", lmap(kString, lmax(kInt))}});
+  for (auto [text, words] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"n1: 3", {"a map `{key: value, ...}` at character 1"}},
+           {"{n1 3}", {"`:` after a key at character 5"}},
+           {"{n1: x}", {"an int at character 6"}},
+           {"{n1: 3", {"`,` or `}` at character 7"}},
+           {"{n1: 3} x", {"the end of the value at character 9"}},
+           {"{\"n1: 3}", {"a closing `\"`"}},
+           {"{\"\\q\": 3}", {"one of the escapes"}},
+           {"{: 3}", {"a string at character 2"}}}) {
+    std::string msg = error_of("a\t" + text + "\n", rel);
+    words.insert(words.end(), {"expected a map such as {\"a\": 1}", "column `vc`", "`" + text + "`"});
+    expect_error(msg, (dir / "vc.facts").string() + ":1:3", words);
+  }
+  // The parser follows the type: deep nesting in the text stops at the first brace too many.
+  auto deep = relation_decl("deep", {{"m", lmap(kInt, lset(kInt))}});
+  std::string msg = error_of("{1: " + std::string(100000, '{') + "\n", deep);
+  expect_error(msg, (dir / "deep.facts").string() + ":1:1", {"expected a map"});
+}
+
 TEST_F(FactsTest, CrlfLineEndingsAreAccepted) {
   auto r = read(write("person.facts", "ann\t30\r\nbob\t41\r\n"), person);
   ASSERT_EQ(r.rows.size(), 2u);
