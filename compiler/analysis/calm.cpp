@@ -881,7 +881,7 @@ class Analyzer {
         f.remedies.push_back("or turn the test around: keep a monotone lattice (lbool/lset) of what has been seen and test it with a threshold");
         break;
       case sema::NonMonotone::Reveal:
-        f.remedies.push_back("compare with a threshold instead of revealing the value: `x >= c` on lmax, `x <= c` on lmin, `s.size() >= n`, `s.contains(v)`");
+        f.remedies.push_back("compare with a threshold instead of revealing the value: `x >= c` on lmax, `x <= c` on lmin, `s.size() >= n`, `s.contains(v)`, `m.at(k) >= c` on an lmap of lmax");
         break;
       case sema::NonMonotone::Upsert:
         f.remedies.push_back("merge instead of replacing: declare the replaced column as a lattice (e.g. lmax of a version) and write with `<=`/`<+`");

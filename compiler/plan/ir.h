@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -83,6 +84,7 @@ enum class Op : uint8_t {
   LatCompare,    // any other comparison of a lattice with a value: reveal, then compare (`cmp`)
   SetSize, SetContains, SetUnion, SetIntersect,
   MapAt, MapKeys, MapSize,
+  MapOf,         // lmap(k, v): the one-entry map of the lmap `type` (v already in its value lattice)
   LBoolAnd, LBoolOr,
   If,            // args[0] ? args[1] : args[2], evaluating only the one chosen
   LatWord,       // a threshold's lattice operand as a plain value, bottom included (-inf < every c)
@@ -193,6 +195,9 @@ struct Fact {
   uint32_t relation = 0;
   std::vector<Constant> values;  // lifted into lattice columns at load; Self() is a string "" flag
   std::vector<bool> is_self;     // per value: `self()`, known only when the node starts
+  // Columns whose value is a lattice built by constructors (`lmap("a", 3)`): an expression of
+  // constants and self(), evaluated when the node loads the facts; its `values` entry is unused.
+  std::vector<std::pair<uint32_t, Expr>> built;
   std::string where;
 };
 

@@ -189,6 +189,17 @@ class Lowerer {
         else if (auto* s = std::get_if<std::string>(&v)) out.values.emplace_back(*s);
         else out.values.emplace_back(std::get<bool>(v));
       }
+      if (f.ast)
+        for (size_t i = 0; i < f.ast->atom.args.size() && i < rel.arity(); ++i) {
+          const ast::Expr& a = *f.ast->atom.args[i].expr;
+          if (a.kind != ast::ExprKind::Call || a.name.qualified() || !sema::is_lattice_constructor(a.name.str())) continue;
+          sema::CheckedRule none;  // the fact's module instance, for its consts and params
+          none.instance = f.instance;
+          RuleState st;
+          st.rule = &none;
+          out.built.emplace_back(static_cast<uint32_t>(i), convert(lower_expr(st, a), rel.column_types[i]));
+          out.is_self[i] = false;
+        }
       out.where = f.ast ? sm_.location(f.ast->span) : "";
       out_->facts.push_back(std::move(out));
     }
@@ -361,6 +372,13 @@ class Lowerer {
     if (f == "self") return make(Op::Self, t);
     if (f == "tick") return make(Op::Tick, t);
     if (f == "now") return make(Op::Now, t);
+    if (!e.name.qualified() && sema::is_lattice_constructor(f)) {
+      // The checker typed the constructor from its column: convert its arguments into it.
+      if (f == "lmap") return make(Op::MapOf, t, {convert(std::move(args[0]), t.args[0]), convert(std::move(args[1]), t.args[1])});
+      Expr out = convert(std::move(args[0]), t);
+      for (size_t i = 1; i < args.size(); ++i) out = make(Op::SetUnion, t, {std::move(out), convert(std::move(args[i]), t)});
+      return out;
+    }
     if (!args.empty() && args[0].type.is_lattice() && f != "hash") args[0] = convert(std::move(args[0]), revealed(args[0].type));
     if (f == "to_string") {
       K k = args[0].type.kind;

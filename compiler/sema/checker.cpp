@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <utility>
 #include <sys/stat.h>
 
 #include "syntax/parser.h"
@@ -48,7 +49,8 @@ constexpr size_t kMaxInstances = 10000;
 
 const std::vector<std::string>& builtin_functions() {
   static const std::vector<std::string> f = {"to_string", "to_int", "len",  "substr", "hash", "least",
-                                             "greatest",  "if",     "self", "tick", "now"};
+                                             "greatest",  "if",     "self", "tick", "now",
+                                             "lmax",      "lmin",   "lbool", "lset", "lmap"};
   return f;
 }
 const std::vector<std::string>& aggregate_names() {
@@ -689,6 +691,8 @@ class Checker {
   }
 
   Type type_of(const ast::Expr& e, RuleCtx& ctx) {
+    // The type the context wants applies to this expression only, never to its operands.
+    std::optional<Type> want = std::exchange(expect_, std::nullopt);
     switch (e.kind) {
       case ExprKind::Int:
       case ExprKind::Duration: return remember(e, Type::of(TypeKind::Int));
@@ -716,7 +720,7 @@ class Checker {
       }
       case ExprKind::Unary: return remember(e, unary(e, ctx));
       case ExprKind::Binary: return remember(e, binary(e, ctx));
-      case ExprKind::Call: return remember(e, call(e, ctx));
+      case ExprKind::Call: return remember(e, call(e, ctx, want ? &*want : nullptr));
       case ExprKind::Method: return remember(e, method(e, ctx));
     }
     return {};
@@ -855,8 +859,70 @@ class Checker {
     return false;
   }
 
-  Type call(const ast::Expr& e, RuleCtx& ctx) {
+  // Types `e` where a value of type `want` is expected (a column): lattice constructors take
+  // their type from it, so `lmap(n, 3)` stored into an lmap<addr, lmax<int>> lifts 3.
+  Type type_expecting(const ast::Expr& e, const Type& want, RuleCtx& ctx) {
+    expect_ = want;
+    Type t = type_of(e, ctx);
+    expect_.reset();
+    return t;
+  }
+
+  // lmax(x), lmin(x), lbool(b), lset(x, ...) and lmap(k, v): a lattice value built from plain
+  // values (an lmap holds one entry, k -> v). `want`, when the context expects a lattice of the
+  // same kind, gives the element, key and value types; otherwise they come from the arguments.
+  Type constructor(const ast::Expr& e, const std::string& f, const Type* want, RuleCtx& ctx) {
+    TypeKind kind = f == "lmax" ? TypeKind::LMax : f == "lmin" ? TypeKind::LMin : f == "lbool" ? TypeKind::LBool : f == "lset" ? TypeKind::LSet : TypeKind::LMap;
+    if (want && want->kind != kind) want = nullptr;
+    auto fail = [&](const ast::Expr& at, const std::string& msg, const std::string& help) {
+      auto& d = diags_.error("type-mismatch", at.span, msg);
+      if (!help.empty()) d.with_help(help);
+      return Type{};
+    };
+    if (kind == TypeKind::LMap) {
+      if (!want_args(e, 2, quote(f))) return {};
+      Type k = type_of(*e.args[0], ctx);
+      Type v = want ? type_expecting(*e.args[1], want->args[1], ctx) : type_of(*e.args[1], ctx);
+      if (k.is_error() || v.is_error()) return {};
+      if (want) {
+        if (!assignable(*e.args[0], k, want->args[0]))
+          return fail(*e.args[0], "the keys of " + quote(want->str()) + " are " + quote(want->args[0].str()) + ", but this is " + quote(k.str()), "");
+        Store s = storable(*e.args[1], v, want->args[1]);
+        if (s != Store::Ok && s != Store::Lift)
+          return fail(*e.args[1], "the values of " + quote(want->str()) + " are " + quote(want->args[1].str()) + ", but this is " + quote(v.str()), "");
+        return *want;
+      }
+      if (!k.is_scalar()) return fail(*e.args[0], "`lmap` keys must be plain values, found " + quote(k.str()), "");
+      if (!v.is_lattice())
+        return fail(*e.args[1], "the value of `lmap(k, v)` must be a lattice here, found " + quote(v.str()),
+                    "write it as a lattice, e.g. `lmax(...)`, or store the lmap straight into a column whose type says which lattice");
+      return Type::lattice(TypeKind::LMap, {k, v});
+    }
+    if (kind == TypeKind::LSet ? e.args.empty() : !want_args(e, 1, quote(f))) {
+      if (e.args.empty()) diags_.error("arity", e.span, "`lset` takes at least one element, found none").with_help("an empty set is the bottom of an lset column: store nothing");
+      return {};
+    }
+    Type elem = want ? *lift_source(*want) : Type{};
+    for (const auto& a : e.args) {
+      Type t = type_of(*a, ctx);
+      if (t.is_error()) return {};
+      if (t.is_lattice()) return fail(*a, quote(f) + " builds a lattice from a plain value, but this is already " + quote(t.str()), "");
+      if (!elem.is_error()) {
+        if (assignable(*a, t, elem)) continue;
+        return fail(*a, quote(f) + " needs " + (want ? "an element of " + quote(want->str()) : quote(elem.str())) + ", found " + quote(t.str()), "");
+      }
+      elem = t;
+      if (kind == TypeKind::LBool && t.kind != TypeKind::Bool) return fail(*a, "`lbool` needs a bool, found " + quote(t.str()), "");
+      if ((kind == TypeKind::LMax || kind == TypeKind::LMin) && !t.is_numeric() && t.kind != TypeKind::String)
+        return fail(*a, quote(f) + " needs an ordered value (int, float or string), found " + quote(t.str()), "");
+    }
+    if (want) return *want;
+    return kind == TypeKind::LBool ? Type::of(TypeKind::LBool) : Type::lattice(kind, {elem});
+  }
+
+  Type call(const ast::Expr& e, RuleCtx& ctx, const Type* expected) {
     std::string f = e.name.str();
+    if (!e.name.qualified() && is_lattice_constructor(f)) return constructor(e, f, expected, ctx);
     if (is_aggregate(f)) {
       diags_.error("misplaced-aggregate", e.span, "aggregate " + quote(f + "(...)") + " can only be a whole argument of a rule head")
           .with_help("aggregate in the head, e.g. `n(k, " + f + "(...)) <= ...`, then use the result in another rule");
@@ -1288,7 +1354,7 @@ class Checker {
           t = aggregate(a, ctx);
           tpl.aggregates.push_back(a.span);
         } else {
-          t = type_of(a, ctx);
+          t = type_expecting(a, cols[j].type, ctx);
         }
         remember(a, t);
         Store s = storable(a, t, cols[j].type);
@@ -1426,7 +1492,7 @@ class Checker {
             continue;
           }
           if (arg.location) diags_.error("bad-location", arg.span, "`@` only appears in channel sends");
-          Type ty = type_of(*arg.expr, ctx);
+          Type ty = type_expecting(*arg.expr, cols[j].type, ctx);
           if (ty.is_error()) { ok = false; continue; }
           if (storable(*arg.expr, ty, cols[j].type) == Store::Mismatch || storable(*arg.expr, ty, cols[j].type) == Store::Reveal) {
             mismatch(*arg.expr, ty, cols[j].type, *t, j);
@@ -1547,6 +1613,7 @@ class Checker {
   std::map<std::string, uint32_t> by_path_;
   std::vector<uint32_t> instance_module_;  // instance -> module index
   uint32_t cur_module_ = 0;                // the module whose rule or fact is being checked
+  std::optional<Type> expect_;             // what the context wants of the next expression (type_expecting)
   std::map<uint32_t, std::vector<RuleTemplate>> templates_;
 };
 

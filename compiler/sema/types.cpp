@@ -84,6 +84,8 @@ Type resolve_type(const ast::TypeExpr& t, DiagnosticEngine& diags) {
   return {};
 }
 
+bool is_lattice_constructor(const std::string& n) { return n == "lmax" || n == "lmin" || n == "lbool" || n == "lset" || n == "lmap"; }
+
 std::optional<Type> lift_source(const Type& l) {
   switch (l.kind) {
     case TypeKind::LMax:

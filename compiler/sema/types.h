@@ -31,6 +31,10 @@ struct Type {
 // Resolves a written type, reporting unknown names (with a suggestion) and bad arguments.
 Type resolve_type(const ast::TypeExpr& t, DiagnosticEngine& diags);
 
+// `lmax(x)`, `lmin(x)`, `lbool(b)`, `lset(x, ...)`, `lmap(k, v)`: the functions that build a
+// lattice value (their type may come from the column they are stored into).
+bool is_lattice_constructor(const std::string& name);
+
 // The plain type a lattice lifts (`3` into lmax<int>, "a" into lset<string>), if any.
 std::optional<Type> lift_source(const Type& lattice);
 // The plain type `value()` reveals: lmax<T> -> T, lbool -> bool; sets and maps reveal themselves.

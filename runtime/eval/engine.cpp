@@ -654,6 +654,7 @@ struct Engine::Impl {
       case Op::MapAt: return e.lattices_.map_at(*x.args[0].type, a(0), a(1));
       case Op::MapKeys: return e.lattices_.map_keys(a(0));
       case Op::MapSize: return from_int(static_cast<int64_t>(e.lattices_.map_size(a(0))));
+      case Op::MapOf: return e.lattices_.map_of(x.type->args[1], {{a(0), a(1)}});
       default: fail(std::string("internal: unknown opcode ") + plan::to_string(x.op));
     }
   }
@@ -1305,6 +1306,8 @@ void Engine::insert_all_checked(uint32_t relation, const Word* rows, size_t coun
     if (res.outcome == Relation::Outcome::Conflict) impl_->key_violation(rel, row, res.row, where, what);
   });
 }
+
+Word Engine::eval_constant(const plan::Expr& x) { return impl_->eval(impl_->compile(x), nullptr); }
 
 std::string Engine::format(const ValueType& t, Word v, bool quoted) const {
   switch (t.kind) {

@@ -96,6 +96,10 @@ class Engine {
   // Called every so often during long evaluations (at most every ~64k derivations).
   std::function<void(const Progress&)> on_progress;
 
+  // Evaluates an expression that reads no register (a fact's lattice built by constructors);
+  // self(), tick() and now() are those of set_context.
+  Word eval_constant(const plan::Expr& x);
+
   // Formats a value of type `t` as source would write it (strings quoted) or raw (for CSV).
   std::string format(const plan::ValueType& t, Word v, bool quoted) const;
   std::string format_row(const plan::Relation& r, const Word* row, bool quoted) const;

@@ -319,6 +319,7 @@ void Node::setup_tick(int64_t tick) {
         if (r.column_types[c].is_lattice()) w = lattices_.lift(r.column_types[c], w);
         row[c] = w;
       }
+      for (const auto& [c, x] : f.built) row[c] = engine_.eval_constant(x);
       const auto& fr = plan_.relations[f.relation];
       if (fr.kind == RelationKind::Delay) {
         try {

@@ -66,8 +66,11 @@ class Recorder final : public Observer {
     for (const auto& f : n.plan().facts) {
       const auto& decl = n.plan().relations[f.relation];
       std::string text = decl.name + "(";
-      for (size_t c = 0; c < f.values.size(); ++c)
-        text += (c ? ", " : "") + (f.is_self[c] ? "\"" + node + "\"" : plan::constant_str(f.values[c]));
+      for (size_t c = 0; c < f.values.size(); ++c) {
+        auto built = std::find_if(f.built.begin(), f.built.end(), [&](const auto& b) { return b.first == c; });
+        if (built != f.built.end()) text += (c ? ", " : "") + n.engine().format(decl.column_types[c], n.engine().eval_constant(built->second), true);
+        else text += (c ? ", " : "") + (f.is_self[c] ? "\"" + node + "\"" : plan::constant_str(f.values[c]));
+      }
       Origin o;
       o.kind = Origin::Fact;
       o.where = f.where;

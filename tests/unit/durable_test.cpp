@@ -18,7 +18,8 @@ namespace bloom::test {
 namespace {
 
 // A counter replaced by `<+-` each tick, deferred inserts, a keyed table replaced by `<+-`, deletions, a
-// lattice cell, a table with a lattice column (strings inside), and a table that is not durable.
+// lattice cell, a table with a lattice column (strings inside), one with nested maps (and a fact
+// built by constructors), and a table that is not durable.
 const char* kProgram = R"(
 table cur(k: int, n: int) key(k) durable;
 cur(0, 0);
@@ -34,6 +35,9 @@ lattice hi: lmax<int> durable;
 hi(n) <= step(n);
 table sets(k: string, s: lset<string>) durable;
 sets("k", to_string(n)) <= step(n);
+table clocks(k: string, vc: lmap<string, lmap<int, lmax<int>>>) durable;
+clocks("k", lmap("z", lmap(0, -1)));
+clocks("k", lmap(to_string(n % 3), lmap(n % 2, n))) <= step(n);
 table plain(n: int);
 plain(n) <= step(n);
 )";
@@ -58,7 +62,7 @@ std::string dump(rt::Node& node, const plan::Program& p, const std::string& name
 
 std::string durable_dump(rt::Node& node, const plan::Program& p) {
   std::string s;
-  for (const char* n : {"cur", "step", "kv", "gone", "hi", "sets"}) s += dump(node, p, n) + "\n";
+  for (const char* n : {"cur", "step", "kv", "gone", "hi", "sets", "clocks"}) s += dump(node, p, n) + "\n";
   return s;
 }
 
@@ -109,7 +113,8 @@ TEST_F(DurableTest, RecoversTheLastCompletedTickAndItsQueuedChanges) {
             "kv(\"x\", 2);\n"
             "gone(0);gone(1);gone(2);\n"
             "hi(1);\n"
-            "sets(\"k\", {\"0\", \"1\"});\n");
+            "sets(\"k\", {\"0\", \"1\"});\n"
+            "clocks(\"k\", {\"0\": {0: 0}, \"1\": {1: 1}, \"z\": {0: -1}});\n");
   EXPECT_EQ(dump(*b, *plan, "plain"), "");  // not durable: lost
 }
 

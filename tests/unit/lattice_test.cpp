@@ -167,7 +167,9 @@ INSTANTIATE_TEST_SUITE_P(
                     LatticeCase{"lmin_float", lmin(kFloat)}, LatticeCase{"lmin_string", lmin(kString)},
                     LatticeCase{"lbool", kLBool}, LatticeCase{"lset_int", lset(kInt)}, LatticeCase{"lset_string", lset(kString)},
                     LatticeCase{"lmap_string_lmax_int", lmap(kString, lmax(kInt))},
-                    LatticeCase{"lmap_int_lset_int", lmap(kInt, lset(kInt))}),
+                    LatticeCase{"lmap_int_lset_int", lmap(kInt, lset(kInt))},
+                    LatticeCase{"lmap_string_lmap_int_lmax_int", lmap(kString, lmap(kInt, lmax(kInt)))},
+                    LatticeCase{"lmap_bool_lmap_string_lmin_float", lmap(kBool, lmap(kString, lmin(kFloat)))}),
     [](const testing::TestParamInfo<LatticeCase>& p) { return std::string(p.param.name); });
 
 // ------------------------------------------------------------------ bottoms and lifting
