@@ -28,6 +28,7 @@ Node::Node(const plan::Program& plan, NodeOptions options)
       lattices_(symbols_),
       engine_(plan, symbols_, lattices_) {
   self_ = symbols_.intern(opts_.name);
+  engine_.set_context(self_, 0, 0);  // self() of the facts' lattices built before tick 0 (sim --explain)
   size_t n = plan.relations.size();
   pending_.resize(n);
   inbox_.resize(n);

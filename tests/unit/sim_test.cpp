@@ -428,6 +428,34 @@ TEST(SimTest, ExplainFollowsATupleThroughRulesAndMessages) {
   EXPECT_NE(error.find("expected NODE.COLLECTION(VALUES)"), std::string::npos) << error;
 }
 
+// Vector clocks as one lmap column crossing a channel: each node starts from the fact
+// lmap(self(), 1), sends its clock once and merges what arrives; every schedule ends with both
+// entries everywhere, and --explain shows the fact with self() evaluated as the node.
+TEST(SimTest, LmapValuesCrossChannelsAndExplainShowsBuiltFacts) {
+  const char* program = R"(
+channel msg(@dst: addr, vc: lmap<addr, lmax<int>>);
+table peer(p: addr);
+lattice clock: lmap<addr, lmax<int>>;
+output seen(p: addr, n: int);
+clock(lmap(self(), 1));
+peer("a"); peer("b");
+clock(m) <= msg(_, m);
+msg(@p, m) <~ clock(m), peer(p), p != self(), tick() == 0;
+seen(p, m.at(p).value()) <= clock(m), p in m.keys();
+)";
+  Deployment d(program, program);
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    RunResult r = run_seeded(d.options, seed);
+    ASSERT_EQ(r.end, End::Quiescent) << "seed " << seed << ": " << r.error << r.pending;
+    for (const char* n : {"a", "b"}) EXPECT_EQ(output(r, n, "seen"), "seen(\"a\", 1)\nseen(\"b\", 1)\n") << n << ", seed " << seed;
+  }
+  RunResult r = run_seeded(d.options, 3);
+  std::string error;
+  auto text = explain(d.options, r.trace, "b.seen(\"b\", 1)", error);
+  ASSERT_TRUE(text) << error;
+  EXPECT_NE(text->find("b: clock({\"b\": 1})  a fact of the program (b.bloom:6:1)"), std::string::npos) << *text;
+}
+
 TEST(SimTest, TracesRoundTripThroughJson) {
   Deployment d;
   d.options.faults = faults("drop=0.3,dup=0.3,partition=1,crash=1,rate=0.3");
