@@ -283,8 +283,10 @@ class Checker {
       size_t errors_before = diags_.error_count();
       auto v = eval_const(*c.value, info.const_lookup(), diags_);
       if (!v) {
+        bool lattice = c.value->kind == ExprKind::Call && !c.value->name.qualified() && is_lattice_constructor(c.value->name.str());
         diags_.error("not-constant", c.value->span, "the value of const " + quote(c.name) + " must be a constant expression")
-            .with_help("use literals, operators and consts declared before it");
+            .with_help(lattice ? "consts hold plain values: build the lattice where it is stored (a fact or a rule head), from plain consts"
+                               : "use literals, operators and consts declared before it");
         info.consts[c.name] = ConstValue{};
       } else {
         if (!is_known(*v) && diags_.error_count() == errors_before)  // not already explained
@@ -867,15 +869,34 @@ class Checker {
     expect_.reset();
     return t;
   }
+  // The same for an argument stored into `column`, which a constructor's errors then point at.
+  Type type_for_column(const ast::Expr& e, const Column& column, RuleCtx& ctx) {
+    expect_column_ = &column;
+    expect_top_ = &e;
+    Type t = type_expecting(e, column.type, ctx);
+    expect_column_ = nullptr;
+    expect_top_ = nullptr;
+    return t;
+  }
 
   // lmax(x), lmin(x), lbool(b), lset(x, ...) and lmap(k, v): a lattice value built from plain
   // values (an lmap holds one entry, k -> v). `want`, when the context expects a lattice of the
   // same kind, gives the element, key and value types; otherwise they come from the arguments.
   Type constructor(const ast::Expr& e, const std::string& f, const Type* want, RuleCtx& ctx) {
     TypeKind kind = f == "lmax" ? TypeKind::LMax : f == "lmin" ? TypeKind::LMin : f == "lbool" ? TypeKind::LBool : f == "lset" ? TypeKind::LSet : TypeKind::LMap;
-    if (want && want->kind != kind) want = nullptr;
+    if (want && want->kind != kind) {
+      if (&e == expect_top_ && expect_column_ && want->is_lattice()) {  // say what the column holds, not what the arguments lack
+        auto& d = diags_.error("type-mismatch", e.span, "column " + quote(expect_column_->name) + " is " + quote(want->str()) + ", but " +
+                                                            quote(f + "(...)") + " builds an " + quote(f));
+        if (expect_column_->span.valid()) d.note(expect_column_->span, "column declared here");
+        return {};
+      }
+      want = nullptr;
+    }
     auto fail = [&](const ast::Expr& at, const std::string& msg, const std::string& help) {
       auto& d = diags_.error("type-mismatch", at.span, msg);
+      if (want && expect_column_ && expect_column_->span.valid())
+        d.note(expect_column_->span, "column " + quote(expect_column_->name) + " is declared " + quote(expect_column_->type.str()) + " here");
       if (!help.empty()) d.with_help(help);
       return Type{};
     };
@@ -1317,7 +1338,7 @@ class Checker {
               diags_.error("bad-location", arg.span, "`@` marks a channel's location column, and column " + quote(cols[j].name) + " of " + quote(target_name(*targets[i])) + " is not one");
             if (a.kind == ExprKind::Wildcard) continue;
             if (l.kind == ast::LiteralKind::Positive && a.kind == ExprKind::Name && !a.name.qualified() && !is_const_name(m, a)) continue;
-            Type t = type_of(a, ctx);
+            Type t = type_for_column(a, cols[j], ctx);
             if (!assignable(a, t, cols[j].type)) mismatch(a, t, cols[j].type, *targets[i], j);
           }
           break;
@@ -1354,7 +1375,7 @@ class Checker {
           t = aggregate(a, ctx);
           tpl.aggregates.push_back(a.span);
         } else {
-          t = type_expecting(a, cols[j].type, ctx);
+          t = type_for_column(a, cols[j], ctx);
         }
         remember(a, t);
         Store s = storable(a, t, cols[j].type);
@@ -1492,7 +1513,7 @@ class Checker {
             continue;
           }
           if (arg.location) diags_.error("bad-location", arg.span, "`@` only appears in channel sends");
-          Type ty = type_expecting(*arg.expr, cols[j].type, ctx);
+          Type ty = type_for_column(*arg.expr, cols[j], ctx);
           if (ty.is_error()) { ok = false; continue; }
           if (storable(*arg.expr, ty, cols[j].type) == Store::Mismatch || storable(*arg.expr, ty, cols[j].type) == Store::Reveal) {
             mismatch(*arg.expr, ty, cols[j].type, *t, j);
@@ -1614,6 +1635,8 @@ class Checker {
   std::vector<uint32_t> instance_module_;  // instance -> module index
   uint32_t cur_module_ = 0;                // the module whose rule or fact is being checked
   std::optional<Type> expect_;             // what the context wants of the next expression (type_expecting)
+  const Column* expect_column_ = nullptr;  // the column it goes into (type_for_column)
+  const ast::Expr* expect_top_ = nullptr;  // the whole argument stored into that column
   std::map<uint32_t, std::vector<RuleTemplate>> templates_;
 };
 
