@@ -85,6 +85,7 @@ enum class Op : uint8_t {
   SetSize, SetContains, SetUnion, SetIntersect,
   MapAt, MapKeys, MapSize,
   MapOf,         // lmap(k, v): the one-entry map of the lmap `type` (v already in its value lattice)
+  LatCovers,     // x.covers(y): merging y into the lattice x (of args[0]'s type) leaves x as it is
   LBoolAnd, LBoolOr,
   If,            // args[0] ? args[1] : args[2], evaluating only the one chosen
   LatWord,       // a threshold's lattice operand as a plain value, bottom included (-inf < every c)

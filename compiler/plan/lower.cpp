@@ -418,6 +418,7 @@ class Lowerer {
       return make(m == "union" ? Op::SetUnion : Op::SetIntersect, t, {std::move(recv), convert(std::move(args[0]), rt)});
     if (m == "at") return make(Op::MapAt, t, {std::move(recv), convert(std::move(args[0]), rt.args[0])});
     if (m == "keys") return make(Op::MapKeys, t, {std::move(recv)});
+    if (m == "covers") return make(Op::LatCovers, t, {std::move(recv), convert(std::move(args[0]), rt)});
     throw LowerError("unknown method " + m);
   }
 

@@ -1052,20 +1052,44 @@ class Checker {
     Type recv = type_of(r0, ctx);
     if (recv.is_error()) return {};
     std::vector<Type> args;
-    for (size_t i = 1; i < e.args.size(); ++i) args.push_back(type_of(*e.args[i], ctx));
+    const std::string& m = e.text;
+    // covers(y) takes a value of the receiver's lattice: a constructor there is typed from it.
+    for (size_t i = 1; i < e.args.size(); ++i)
+      args.push_back(m == "covers" && recv.is_lattice() ? type_expecting(*e.args[i], recv, ctx) : type_of(*e.args[i], ctx));
     for (const auto& t : args)
       if (t.is_error()) return {};
-    const std::string& m = e.text;
     if (!recv.is_lattice()) {
       diags_.error("not-a-lattice", e.op_span, "method " + quote(m + "()") + " applies to lattices, but this is " + quote(recv.str()));
       return {};
     }
     auto nargs = [&](size_t n) { return want_args(e, n + 1, quote(m + "()")) ; };
-    std::vector<std::string> methods = {"value"};
+    std::vector<std::string> methods = {"value", "covers"};
     if (m == "value") {
       if (!nargs(0)) return {};
       reveal(*e.args[0], e.span, ctx);
       return reveal_type(recv);
+    }
+    if (m == "covers") {
+      // x.covers(y): merging y into x changes nothing (x >= y in the lattice's order), e.g. one
+      // vector clock dominating another. It only becomes true as x grows, but a growing y is
+      // read as it is now: a reveal of the lattice variables y is built from.
+      if (!nargs(1)) return {};
+      Store s = storable(*e.args[1], args[0], recv);
+      if (s != Store::Ok && s != Store::Lift) {
+        diags_.error("type-mismatch", e.args[1]->span, "covers() on " + quote(recv.str()) + " needs another " + quote(recv.str()) + ", found " + quote(args[0].str()));
+        return {};
+      }
+      std::set<std::string> vs;
+      collect_vars(*e.args[1], ctx, vs);
+      std::set<uint32_t> growing;
+      bool any = false;
+      for (const auto& v : vs)
+        if (auto it = ctx.vars.find(v); it != ctx.vars.end() && it->second.type.is_lattice()) {
+          any = true;
+          growing.insert(it->second.sources.begin(), it->second.sources.end());
+        }
+      if (any) ctx.reveals.push_back({e.args[1]->span, std::move(growing)});
+      return Type::of(TypeKind::LBool);
     }
     switch (recv.kind) {
       case TypeKind::LSet: {

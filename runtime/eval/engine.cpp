@@ -655,6 +655,10 @@ struct Engine::Impl {
       case Op::MapKeys: return e.lattices_.map_keys(a(0));
       case Op::MapSize: return from_int(static_cast<int64_t>(e.lattices_.map_size(a(0))));
       case Op::MapOf: return e.lattices_.map_of(x.type->args[1], {{a(0), a(1)}});
+      case Op::LatCovers: {
+        Word l = a(0);
+        return from_bool(e.lattices_.merge(*x.args[0].type, l, a(1)) == l);
+      }
       default: fail(std::string("internal: unknown opcode ") + plan::to_string(x.op));
     }
   }
