@@ -1364,6 +1364,13 @@ class Checker {
             if (l.kind == ast::LiteralKind::Positive && a.kind == ExprKind::Name && !a.name.qualified() && !is_const_name(m, a)) continue;
             Type t = type_for_column(a, cols[j], ctx);
             if (!assignable(a, t, cols[j].type)) mismatch(a, t, cols[j].type, *targets[i], j);
+            // A value matched against a growing lattice column (`hi(x, lmax(3))`) may match now
+            // and not after the next merge: a reveal of this atom, as a join on it is.
+            if (l.kind == ast::LiteralKind::Positive && cols[j].type.is_lattice()) {
+              std::set<uint32_t> from = sources_of(a, ctx);
+              from.insert(i);
+              ctx.reveals.push_back({a.span, std::move(from)});
+            }
           }
           break;
         }
