@@ -183,7 +183,11 @@ std::optional<ConstValue> eval_const(const ast::Expr& e, const ConstLookup& look
       std::string f = e.name.str();
       if (f == "self" || f == "tick" || f == "now") return e.args.empty() ? std::optional<ConstValue>(ConstValue{}) : std::nullopt;
       // A lattice value is no plain constant: a fact holding one is built when the node starts.
-      if (!e.name.qualified() && is_lattice_constructor(f)) return std::nullopt;
+      // Its arguments are still folded, so that a division by zero in them is reported here.
+      if (!e.name.qualified() && is_lattice_constructor(f)) {
+        for (const auto& a : e.args) eval_const(*a, lookup, diags);
+        return std::nullopt;
+      }
       if (f == "if" && e.args.size() == 3) {  // only the chosen value is evaluated, as at run time
         auto c = eval_const(*e.args[0], lookup, diags);
         if (!c) return std::nullopt;

@@ -320,13 +320,19 @@ void Node::setup_tick(int64_t tick) {
         if (r.column_types[c].is_lattice()) w = lattices_.lift(r.column_types[c], w);
         row[c] = w;
       }
-      for (const auto& [c, x] : f.built) row[c] = engine_.eval_constant(x);
+      for (const auto& [c, x] : f.built) {
+        try {
+          row[c] = engine_.eval_constant(x);
+        } catch (const RuntimeError& e) {
+          throw RuntimeError(f.where + ": in this fact: " + e.what(), true);
+        }
+      }
       const auto& fr = plan_.relations[f.relation];
       if (fr.kind == RelationKind::Delay) {
         try {
           schedule_delay(f.relation, row.data(), delay_ms(fr, row.data()));
         } catch (const RuntimeError& e) {
-          throw RuntimeError(fmt::format("{}: in this fact: {}", f.where, e.what()));
+          throw RuntimeError(f.where + ": in this fact: " + e.what(), true);
         }
       } else engine_.insert_checked(f.relation, row.data(), f.where, "this fact");
     }
