@@ -89,6 +89,7 @@ enum class Op : uint8_t {
   LBoolAnd, LBoolOr,
   If,            // args[0] ? args[1] : args[2], evaluating only the one chosen
   LatWord,       // a threshold's lattice operand as a plain value, bottom included (-inf < every c)
+  Members,       // members(): the deployment's node names, an lset<addr>
 };
 const char* to_string(Op op);
 

@@ -370,6 +370,7 @@ class Lowerer {
     std::vector<Expr> args;
     for (const auto& a : e.args) args.push_back(lower_expr(st, *a));
     if (f == "self") return make(Op::Self, t);
+    if (f == "members") return make(Op::Members, t);
     if (f == "tick") return make(Op::Tick, t);
     if (f == "now") return make(Op::Now, t);
     if (!e.name.qualified() && sema::is_lattice_constructor(f)) {

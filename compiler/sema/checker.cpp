@@ -49,7 +49,7 @@ constexpr size_t kMaxInstances = 10000;
 
 const std::vector<std::string>& builtin_functions() {
   static const std::vector<std::string> f = {"to_string", "to_int", "len",  "substr", "hash", "least",
-                                             "greatest",  "if",     "self", "tick", "now",
+                                             "greatest",  "if",     "self", "members", "tick", "now",
                                              "lmax",      "lmin",   "lbool", "lset", "lmap"};
   return f;
 }
@@ -291,7 +291,7 @@ class Checker {
       } else {
         if (!is_known(*v) && diags_.error_count() == errors_before)  // not already explained
           diags_.error("not-constant", c.value->span, "the value of const " + quote(c.name) + " is not known at compile time")
-              .with_help("self(), tick() and now() have values only at run time; use a param, or compute it in a rule");
+              .with_help("self(), members(), tick() and now() have values only at run time; use a param, or compute it in a rule");
         info.consts[c.name] = *v;
       }
     }
@@ -1012,6 +1012,15 @@ class Checker {
       return bad(1, "two numbers or two strings");
     }
     if (f == "self") return want_args(e, 0, f) ? Type::of(TypeKind::Addr) : Type{};
+    // The deployment's node names, self included (docs/deploy.md); {self()} on a lone node.
+    if (f == "members") {
+      if (ctx.in_fact) {  // a fact's values are constants (self() aside, which facts keep a slot for)
+        diags_.error("not-constant", e.span, "members() is known only when the node starts, so it cannot be in a fact")
+            .with_help("derive it with a rule, e.g. `peer(p) <= p in members();`");
+        return {};
+      }
+      return want_args(e, 0, f) ? Type::lattice(TypeKind::LSet, {Type::of(TypeKind::Addr)}) : Type{};
+    }
     if (f == "tick") {
       ctx.tick_reads.insert(&e);
       return want_args(e, 0, f) ? Type::of(TypeKind::Int) : Type{};

@@ -178,10 +178,10 @@ std::optional<ConstValue> eval_const(const ast::Expr& e, const ConstLookup& look
       return binary(e, *a, *b, diags);
     }
     case K::Call: {
-      // Functions of the node (self, tick, now) have values only at run time; the pure
+      // Functions of the node (self, members, tick, now) have values only at run time; the pure
       // built-ins are folded when their arguments are constants.
       std::string f = e.name.str();
-      if (f == "self" || f == "tick" || f == "now") return e.args.empty() ? std::optional<ConstValue>(ConstValue{}) : std::nullopt;
+      if (f == "self" || f == "members" || f == "tick" || f == "now") return e.args.empty() ? std::optional<ConstValue>(ConstValue{}) : std::nullopt;
       // A lattice value is no plain constant: a fact holding one is built when the node starts.
       // Its arguments are still folded, so that a division by zero in them is reported here.
       if (!e.name.qualified() && is_lattice_constructor(f)) {

@@ -243,6 +243,7 @@ std::optional<int> DeployedNode::set_up() {
   link_ = std::make_unique<NetLink>(*transport_, envelope, plan_, [this](const std::string& w) { note(w); });
   NodeOptions no;
   no.name = o_.name;
+  for (const auto& n : o_.deployment.nodes) no.members.push_back(n.name);
   no.print_line = o_.print_line;
   no.network = link_.get();
   if (!o_.data_dir.empty()) {

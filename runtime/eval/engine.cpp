@@ -627,6 +627,7 @@ struct Engine::Impl {
         return cmp_str(l, r) >= 0 ? l : r;
       }
       case Op::Self: return e.self_;
+      case Op::Members: return e.members_;
       case Op::Tick: return from_int(e.tick_);
       case Op::Now: return from_int(e.now_ms_);
       case Op::Lift: return e.lattices_.lift(*x.type, a(0));

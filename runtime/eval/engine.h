@@ -69,6 +69,9 @@ class Engine {
     now_ms_ = now_ms;
   }
 
+  // What members() returns: the deployment's node names (an interned lset, Lattices::set_of).
+  void set_members(Word set) { members_ = set; }
+
   // Whether relation `id`, a scratch, keeps its rows from one tick to the next (the engine keeps
   // it up to date itself; the node must not empty it).
   bool keeps(uint32_t id) const;
@@ -115,6 +118,7 @@ class Engine {
   Lattices& lattices_;
   std::vector<std::unique_ptr<Relation>> relations_;
   Word self_ = 0;
+  Word members_ = 0;  // members(): an interned lset of addrs
   int64_t tick_ = 0;
   int64_t now_ms_ = 0;
   Progress progress_;

@@ -28,6 +28,10 @@ Node::Node(const plan::Program& plan, NodeOptions options)
       lattices_(symbols_),
       engine_(plan, symbols_, lattices_) {
   self_ = symbols_.intern(opts_.name);
+  std::vector<Word> members;
+  for (const auto& m : opts_.members) members.push_back(symbols_.intern(m));
+  if (members.empty()) members.push_back(self_);
+  engine_.set_members(lattices_.set_of(std::move(members)));
   engine_.set_context(self_, 0, 0);  // self() of the facts' lattices built before tick 0 (sim --explain)
   size_t n = plan.relations.size();
   pending_.resize(n);

@@ -45,6 +45,8 @@ class NodeNetwork {
 
 struct NodeOptions {
   std::string name = "local";  // the node's addr: what self() returns
+  // What members() returns: the names of the deployment's nodes (empty: a lone node, {name}).
+  std::vector<std::string> members;
   int64_t max_ticks = -1;      // stop after this many ticks (<0: no limit)
   std::function<void(const std::string&)> print_line;  // stdout lines (default: std::cout)
   std::function<void(const std::string&)> progress;    // a progress line for a terminal, "" to clear

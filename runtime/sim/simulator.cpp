@@ -281,6 +281,7 @@ class World {
     s.deferred = false;
     NodeOptions no;
     no.name = spec.name;
+    for (const auto& n : opts_.nodes) no.members.push_back(n.name);
     no.network = s.link.get();
     no.clock = s.clock.get();
     no.print_line = [&s](const std::string& line) { s.stdout_lines.push_back(line); };
