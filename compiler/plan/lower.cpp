@@ -1,9 +1,11 @@
 #include "plan/lower.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <stdexcept>
+#include <string>
 
 namespace bloom::plan {
 
@@ -294,8 +296,9 @@ class Lowerer {
       case ExprKind::Name: {
         sema::ConstValue v;
         if (prog_.constant(st.rule->instance, e.name, v)) {
-          Expr c = constant(v);
           ValueType want = type_of(st, e);
+          if (want.kind == K::LSet) return set_param(v, want);
+          Expr c = constant(v);
           return convert(std::move(c), want);
         }
         Expr r = make(Op::Reg, type_of(st, e));
@@ -313,6 +316,37 @@ class Lowerer {
       case ExprKind::Method: return method(st, e);
     }
     throw LowerError("unknown expression");
+  }
+
+  // An lset param: the elements of its text, separated by commas (sema checked them; unset is
+  // empty). The IR has no set constant: singletons joined by union, and the empty set as two
+  // different singletons intersected.
+  static Expr set_param(const sema::ConstValue& v, const ValueType& t) {
+    const ValueType& elem = t.args[0];
+    std::vector<std::string> texts;
+    if (auto* s = std::get_if<std::string>(&v); s && !s->empty())
+      for (size_t at = 0; at <= s->size();) {
+        size_t end = std::min(s->find(',', at), s->size());
+        texts.push_back(s->substr(at, end - at));
+        at = end + 1;
+      }
+    auto element = [&](const std::string& text) {
+      Expr c;
+      c.op = Op::Const;
+      c.type = elem;
+      switch (elem.kind) {
+        case K::Int: c.value = int64_t{std::stoll(text)}; break;
+        case K::Float: c.value = std::strtod(text.c_str(), nullptr); break;
+        case K::Bool: c.value = text == "true"; break;
+        default: c.value = text; break;
+      }
+      return make(Op::Lift, t, {std::move(c)});
+    };
+    if (texts.empty())
+      return make(Op::SetIntersect, t, {element(elem.kind == K::Bool ? "true" : "0"), element(elem.kind == K::Bool ? "false" : "1")});
+    Expr set = element(texts[0]);
+    for (size_t i = 1; i < texts.size(); ++i) set = make(Op::SetUnion, t, {std::move(set), element(texts[i])});
+    return set;
   }
 
   Expr binary(RuleState& st, const ast::Expr& e) {

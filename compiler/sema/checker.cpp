@@ -304,13 +304,27 @@ class Checker {
         continue;
       }
       Type t = resolve_type(p.type, diags_);
-      if (!t.is_error() && !t.is_scalar()) {
-        diags_.error("bad-type", p.type.span, "a param must have a plain type (int, float, string, bool, addr), found " + quote(t.str()));
+      // An lset of a plain type is a collection-valued param (peers, ...); its value is written
+      // as the --param text, elements separated by commas.
+      const bool set_param = t.kind == TypeKind::LSet && t.args.size() == 1 && t.args[0].is_scalar();
+      if (!t.is_error() && !t.is_scalar() && !set_param) {
+        diags_.error("bad-type", p.type.span,
+                     "a param must have a plain type (int, float, string, bool, addr) or be an lset of one, found " + quote(t.str()));
         t = {};
       }
       info.params[p.name] = &p;
       info.param_types[p.name] = t;
-      if (p.default_value && !t.is_error()) {
+      if (p.default_value && set_param) {
+        auto v = eval_const(*p.default_value, info.const_lookup(), diags_);
+        auto* text = v ? std::get_if<std::string>(&*v) : nullptr;
+        if (text && parse_param_value(*text, t)) {
+          info.param_defaults[p.name] = *v;
+        } else {
+          diags_.error("bad-param-value", p.default_value->span,
+                       "the default of param " + quote(p.name) + " must be a string of " + quote(t.args[0].str()) + " values separated by commas")
+              .with_help("e.g. `param " + p.name + ": " + t.str() + " = \"" + (t.args[0].is_numeric() ? "1,2" : "n1,n2") + "\";`");
+        }
+      } else if (p.default_value && !t.is_error()) {
         auto v = eval_const(*p.default_value, info.const_lookup(), diags_);
         if (v) info.param_defaults[p.name] = *v;
         if (!v || !is_known(*v)) {
@@ -523,8 +537,11 @@ class Checker {
       Type t = mi.param_types.at(local);
       auto v = parse_param_value(text, t);
       if (!v) {
-        diags_.error("bad-param-value", mi.params.at(local)->name_span,
-                     "--param " + name + "=" + text + ": not a valid " + quote(t.str()));
+        auto& d = diags_.error("bad-param-value", mi.params.at(local)->name_span,
+                               "--param " + name + "=" + text + ": not a valid " + quote(t.str()));
+        if (t.kind == TypeKind::LSet && !t.args.empty())
+          d.with_help("write its elements separated by commas, each " + quote(t.args[0].str()) + ": --param " + name + "=" +
+                      (t.args[0].is_numeric() ? "1,2" : "n1,n2"));
         continue;
       }
       prog_.instances[inst].params[local] = *v;
@@ -1555,6 +1572,12 @@ class Checker {
           if (arg.location) diags_.error("bad-location", arg.span, "`@` only appears in channel sends");
           Type ty = type_for_column(*arg.expr, cols[j], ctx);
           if (ty.is_error()) { ok = false; continue; }
+          if (ty.kind == TypeKind::LSet) {  // only an lset param can be one here; facts hold constants
+            diags_.error("not-constant", arg.span, "a fact's value cannot be an lset param")
+                .with_help("read it in a rule, e.g. `peer(p) <= p in peers;`");
+            ok = false;
+            continue;
+          }
           if (storable(*arg.expr, ty, cols[j].type) == Store::Mismatch || storable(*arg.expr, ty, cols[j].type) == Store::Reveal) {
             mismatch(*arg.expr, ty, cols[j].type, *t, j);
             ok = false;

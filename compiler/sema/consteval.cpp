@@ -53,6 +53,15 @@ std::optional<ConstValue> parse_param_value(const std::string& text, const Type&
       return std::nullopt;
     case TypeKind::String:
     case TypeKind::Addr: return text;
+    case TypeKind::LSet: {  // elements separated by commas, "" for none; kept as the text
+      if (t.args.size() != 1 || !t.args[0].is_scalar()) return std::nullopt;
+      for (size_t at = 0; !text.empty() && at <= text.size();) {
+        size_t end = std::min(text.find(',', at), text.size());
+        if (!parse_param_value(text.substr(at, end - at), t.args[0])) return std::nullopt;
+        at = end + 1;
+      }
+      return text;
+    }
     default: return std::nullopt;
   }
 }

@@ -57,6 +57,7 @@ const char* param_kind_name(DeploymentNode::ParamKind kind) {
     case DeploymentNode::ParamKind::Float: return "a float";
     case DeploymentNode::ParamKind::Boolean: return "a boolean";
     case DeploymentNode::ParamKind::String: return "a string";
+    case DeploymentNode::ParamKind::Array: return "an array";
   }
   return "?";
 }
@@ -257,21 +258,50 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
           errors.push_back(at(path, v.source()) + fmt::format("`params` of node `{}` must be a table (`params = {{ rounds = 3 }}`), not {}", name, type_name(v)));
           continue;
         }
+        using Kind = DeploymentNode::ParamKind;
+        auto scalar = [](const toml::node& x, std::string& out, Kind& kind) {
+          if (auto i = x.as_integer()) out = std::to_string(i->get()), kind = Kind::Integer;
+          else if (auto f = x.as_floating_point()) out = float_text(f->get()), kind = Kind::Float;
+          else if (auto b = x.as_boolean()) out = b->get() ? "true" : "false", kind = Kind::Boolean;
+          else if (auto s = x.as_string()) out = s->get(), kind = Kind::String;
+          else return false;
+          return true;
+        };
         for (auto&& [pk, pv] : *v.as_table()) {
           std::string value_text;
-          using Kind = DeploymentNode::ParamKind;
           Kind kind;
-          if (auto i = pv.as_integer()) value_text = std::to_string(i->get()), kind = Kind::Integer;
-          else if (auto f = pv.as_floating_point()) value_text = float_text(f->get()), kind = Kind::Float;
-          else if (auto b = pv.as_boolean()) value_text = b->get() ? "true" : "false", kind = Kind::Boolean;
-          else if (auto s = pv.as_string()) value_text = s->get(), kind = Kind::String;
-          else {
-            errors.push_back(at(path, pv.source()) + fmt::format("param `{}` of node `{}` must be an integer, float, boolean or string, not {}",
+          Kind element = Kind::String;
+          if (auto* arr = pv.as_array()) {
+            // An lset param: the elements as --param text, separated by commas.
+            kind = Kind::Array;
+            bool ok = true;
+            for (size_t e = 0; e < arr->size() && ok; ++e) {
+              std::string t;
+              Kind ek = Kind::String;
+              const toml::node& x = *arr->get(e);
+              if (!scalar(x, t, ek)) {
+                errors.push_back(at(path, x.source()) + fmt::format("param `{}` of node `{}`: an array's elements must be integers, floats, booleans or strings, not {}",
+                                                                    pk.str(), name, type_name(x)));
+                ok = false;
+              } else if (e > 0 && ek != element) {
+                errors.push_back(at(path, x.source()) + fmt::format("param `{}` of node `{}`: an array's elements must be all of one kind, and {} follows {}",
+                                                                    pk.str(), name, type_name(x), param_kind_name(element)));
+                ok = false;
+              } else if (t.find(',') != std::string::npos) {
+                errors.push_back(at(path, x.source()) + fmt::format("param `{}` of node `{}`: an element cannot contain a comma (\"{}\")", pk.str(), name, t));
+                ok = false;
+              }
+              element = ek;
+              value_text += (e ? "," : "") + t;
+            }
+            if (!ok) continue;
+          } else if (!scalar(pv, value_text, kind)) {
+            errors.push_back(at(path, pv.source()) + fmt::format("param `{}` of node `{}` must be an integer, float, boolean, string or array, not {}",
                                                                  pk.str(), name, type_name(pv)));
             continue;
           }
           n.params.emplace_back(std::string(pk.str()), value_text);
-          n.param_sources.push_back({kind, static_cast<int>(pv.source().begin.line), static_cast<int>(pv.source().begin.column)});
+          n.param_sources.push_back({kind, static_cast<int>(pv.source().begin.line), static_cast<int>(pv.source().begin.column), element});
         }
       } else {
         errors.push_back(at(path, k.source()) +

@@ -4,7 +4,8 @@
 //   [node.server]                       # the node's name: the addr programs use for it
 //   program  = "server.bloom"           # relative to the deployment file
 //   endpoint = "tcp://127.0.0.1:7101"   # where it listens
-//   params   = { rounds = 3 }           # optional: the program's params (as --param k=v)
+//   params   = { rounds = 3 }           # optional: the program's params (as --param k=v; an
+//                                       #   array for an lset param, as --param k=a,b)
 //   facts    = "server_facts"           # optional: its inputs, as `bloom run -F DIR`
 //   data_dir = "data/server"            # optional: its durable tables (docs/deploy.md)
 //   restart  = true                     # optional: the launcher restarts it when it dies
@@ -30,10 +31,11 @@ struct DeploymentNode {
   std::vector<std::pair<std::string, std::string>> params;  // as --param NAME=VALUE texts
   // Per param (same order): the TOML type it was written with and where, so that a value of the
   // wrong type for the program's param (`nick = 5` for a string) is an error naming the place.
-  enum class ParamKind { Integer, Float, Boolean, String };
+  enum class ParamKind { Integer, Float, Boolean, String, Array };
   struct ParamSource {
     ParamKind kind;
     int line = 0, column = 0;
+    ParamKind element = ParamKind::String;  // Array: its elements' kind (all alike; String if empty)
   };
   std::vector<ParamSource> param_sources;
   int line = 0, column = 0; // where its table starts in the file

@@ -46,6 +46,8 @@ def deployment(nodes, name="deploy.toml", host="127.0.0.1", insecure=False, keys
         lines.append('endpoint = "%s"' % endpoints[node])
         if params:
             def val(v):
+                if isinstance(v, list):
+                    return "[%s]" % ", ".join(val(x) for x in v)
                 return ("true" if v else "false") if isinstance(v, bool) else ('"%s"' % v if isinstance(v, str) else str(v))
             lines.append("params = { %s }" % ", ".join("%s = %s" % (k, val(v)) for k, v in params.items()))
         if facts:
@@ -665,6 +667,21 @@ def case_param_types():
           "a string for an int param too", p)
     p = bloom("check", d)
     check(p.returncode != 0 and "param `peer` of node `a` is addr" in p.stderr, "bloom check D.toml says the same", p)
+    # An lset param takes an array (docs/deploy.md): each node greets the peers it is given.
+    d, _ = deployment([("a", "set_param.bloom", {"peers": ["b", "c"]}, None), ("b", "set_param.bloom", {"peers": ["a"]}, None),
+                       ("c", "set_param.bloom", {"peers": []}, None)], "set.toml")
+    out = os.path.join(TMP, "set_out")
+    p = bloom("run", d, "-D", out, "--timeout", "30")
+    check(p.returncode == 0, "a run with array params", p)
+    for node, want in (("a", ["b"]), ("b", ["a"]), ("c", ["a"])):
+        with open(os.path.join(out, node, "heard.csv")) as f:
+            check(sorted(f.read().split()) == want, "%s heard %s" % (node, want), p)
+    d, _ = deployment([("a", "set_param.bloom", {"peers": [1, 2]}, None), ("b", "set_param.bloom", {"peers": "a"}, None)], "set_bad.toml")
+    p = bloom("run", d)
+    check(p.returncode == 2 and "error: param `peers` of node `a` is lset<addr> in" in p.stderr
+          and "but the deployment gives an array (1,2)" in p.stderr, "an array of ints for an lset<addr> param is refused", p)
+    check("error: param `peers` of node `b` is lset<addr> in" in p.stderr and 'but the deployment gives a string ("a")' in p.stderr,
+          "a string for an lset param too", p)
 
 
 def case_facts_fifo():

@@ -146,11 +146,15 @@ TEST(Deployment, BadEndpoints) {
 }
 
 TEST(Deployment, WrongTypes) {
-  auto e = errors_of("[node.a]\nprogram = 3\nendpoint = \"tcp://h:1\"\nparams = { when = 1979-05-27, xs = [1] }\n");
-  ASSERT_EQ(e.size(), 3u);
+  auto e = errors_of("[node.a]\nprogram = 3\nendpoint = \"tcp://h:1\"\nparams = { when = 1979-05-27, xs = [[1]], ys = [1, \"a\"], zs = [\"a,b\"], ok = [1, 2] }\n");
+  ASSERT_EQ(e.size(), 5u);
   EXPECT_EQ(e[0], "dir/d.toml:2:11: error: `program` of node `a` must be a string, not an integer");
-  EXPECT_NE(e[1].find("param `when` of node `a` must be an integer, float, boolean or string, not a date or time"), std::string::npos);
-  EXPECT_NE(e[2].find("param `xs` of node `a` must be an integer, float, boolean or string, not an array"), std::string::npos);
+  EXPECT_NE(e[1].find("param `when` of node `a` must be an integer, float, boolean, string or array, not a date or time"), std::string::npos);
+  // Arrays are for lset params: elements of one plain kind, without commas (the --param text).
+  EXPECT_NE(e[2].find("param `xs` of node `a`: an array's elements must be integers, floats, booleans or strings, not an array"),
+            std::string::npos);
+  EXPECT_NE(e[3].find("param `ys` of node `a`: an array's elements must be all of one kind, and a string follows an integer"), std::string::npos);
+  EXPECT_NE(e[4].find("param `zs` of node `a`: an element cannot contain a comma (\"a,b\")"), std::string::npos);
 }
 
 TEST(Deployment, SyntaxErrorsComeFromTomlWithTheirPlace) {

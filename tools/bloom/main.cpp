@@ -387,9 +387,15 @@ bool deployment_params_fit(const std::string& file, const rt::DeploymentNode& n,
       if (!inst.module || name.compare(0, inst.prefix.size(), inst.prefix) != 0) continue;
       for (const auto& p : inst.module->params) {
         if (inst.prefix + p.name != name) continue;
+        auto fits_kind = [](const std::string& type, Kind kind) {
+          return (type == "int" && kind == Kind::Integer) || (type == "float" && (kind == Kind::Float || kind == Kind::Integer)) ||
+                 (type == "bool" && kind == Kind::Boolean) || ((type == "string" || type == "addr") && kind == Kind::String);
+        };
         const std::string& type = p.type.name;
-        const bool fits = (type == "int" && src.kind == Kind::Integer) || (type == "float" && (src.kind == Kind::Float || src.kind == Kind::Integer)) ||
-                          (type == "bool" && src.kind == Kind::Boolean) || ((type == "string" || type == "addr") && src.kind == Kind::String);
+        // An lset param takes an array of its elements (an empty one fits any).
+        const bool fits = type == "lset" && p.type.args.size() == 1
+                              ? src.kind == Kind::Array && (text.empty() || fits_kind(p.type.args[0].name, src.element))
+                              : fits_kind(type, src.kind);
         if (fits) continue;
         ok = false;
         std::cerr << file << ":" << src.line << ":" << src.column << ": error: param `" << name << "` of node `" << n.name << "` is "
