@@ -709,6 +709,13 @@ class Checker {
     else e.with_help("every variable of the head, of a negated atom or of a condition must appear in a positive atom, an assignment `" + name + " = ...` or `" + name + " in ...` of the same body");
   }
 
+  // Whether `e` reads an lset param: in a fact, where a bare name is a const or a param and
+  // consts are plain values, any name of type lset is one.
+  bool names_set_param(const ast::Expr& e, RuleCtx& ctx) {
+    if (e.kind == ExprKind::Name) return type_of(e, ctx).kind == TypeKind::LSet;
+    return std::any_of(e.args.begin(), e.args.end(), [&](const ast::ExprPtr& a) { return a && names_set_param(*a, ctx); });
+  }
+
   Type type_of(const ast::Expr& e, RuleCtx& ctx) {
     // The type the context wants applies to this expression only, never to its operands.
     std::optional<Type> want = std::exchange(expect_, std::nullopt);
@@ -1572,7 +1579,9 @@ class Checker {
           if (arg.location) diags_.error("bad-location", arg.span, "`@` only appears in channel sends");
           Type ty = type_for_column(*arg.expr, cols[j], ctx);
           if (ty.is_error()) { ok = false; continue; }
-          if (ty.kind == TypeKind::LSet) {  // only an lset param can be one here; facts hold constants
+          // An lset built by a constructor is fine (built when the node starts); an lset param
+          // is not: its value is known only when the node starts, and facts hold constants.
+          if (ty.kind == TypeKind::LSet && names_set_param(*arg.expr, ctx)) {
             diags_.error("not-constant", arg.span, "a fact's value cannot be an lset param")
                 .with_help("read it in a rule, e.g. `peer(p) <= p in peers;`");
             ok = false;
