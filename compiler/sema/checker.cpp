@@ -1045,6 +1045,13 @@ class Checker {
       }
       return want_args(e, 0, f) ? Type::lattice(TypeKind::LSet, {Type::of(TypeKind::Addr)}) : Type{};
     }
+    // Facts hold constants; the clock has a value only while a node runs (a fact with tick() or
+    // now() used to take self()'s slot and store the node's name).
+    if ((f == "tick" || f == "now") && ctx.in_fact) {
+      diags_.error("not-constant", e.span, f + "() has a value only while the node runs, so it cannot be in a fact")
+          .with_help(f == "tick" ? "a fact is in tick 0: write 0, or derive the row with a rule" : "derive the row with a rule, e.g. `started(t) <= t = now();`");
+      return {};
+    }
     if (f == "tick") {
       ctx.tick_reads.insert(&e);
       return want_args(e, 0, f) ? Type::of(TypeKind::Int) : Type{};
