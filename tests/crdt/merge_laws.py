@@ -208,6 +208,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", help="write the generated programs here")
     a = ap.parse_args()
+    if os.environ.get("BLOOM_TEST_QUICK"):  # the sanitizer build (tools/test.sh): ~15x slower
+        a.trials = max(1, a.trials // 2)
     _, gen, model, reads = MODULES[a.module]
     failures = 0
     with tempfile.TemporaryDirectory(prefix="bloom-crdt-laws.") as tmp:

@@ -158,9 +158,9 @@ def case_failure_detector(tmp):
     duplicates too; the watcher never gives up (tests/sim/failure_detector/invariant.bloom)."""
     d = os.path.join(SIM, "failure_detector")
     deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
-    p = run("sim", deploy, "--invariant", inv, "--runs", "50")
+    p = run("sim", deploy, "--invariant", inv, "--runs", runs(50))
     check("no violation" in p.stderr, p.stderr)
-    p = run("sim", deploy, "--invariant", inv, "--faults", "drop=0.3,dup=0.3", "--runs", "100")
+    p = run("sim", deploy, "--invariant", inv, "--faults", "drop=0.3,dup=0.3", "--runs", runs(100))
     check("no violation" in p.stderr, p.stderr)
 
 
@@ -171,7 +171,7 @@ def case_leader(tmp):
     d = os.path.join(SIM, "leader")
     deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
     for faults in ("drop=0.3,dup=0.3", "crash=1,partition=1,rate=0.05"):
-        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", "100")
+        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", runs(100))
         check("no violation" in p.stderr, p.stderr)
 
 
@@ -182,12 +182,18 @@ def case_twopc(tmp):
     d = os.path.join(SIM, "twopc")
     deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
     for faults in ("drop=0.3,dup=0.3", "partition=1,rate=0.05", "crash=1,rate=0.05"):
-        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", "100")
+        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", runs(100))
         check("no violation" in p.stderr, p.stderr)
     bad = mutant(tmp, "twopc", "twopc.bloom", "s.size() >= n;", "s.size() >= n - 1;")
     p = run("sim", bad, "--invariant", inv, "--runs", "5", "--trace",
             os.path.join(tmp, "bad.json"), expect=5)
     check("voted no" in p.stderr, p.stderr)
+
+
+def runs(n):
+    """The number of schedules for a property check: n, or a fifth of it with BLOOM_TEST_QUICK set
+    (tools/test.sh sets it for the sanitizer build, where a run is about 15 times slower)."""
+    return str(max(10, n // 5) if os.environ.get("BLOOM_TEST_QUICK") else n)
 
 
 def mutant(tmp, case, module, old, new):
@@ -219,10 +225,10 @@ def case_paxos(tmp):
     already accepted is caught."""
     d = os.path.join(SIM, "paxos")
     deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
-    p = run("sim", deploy, "--invariant", inv, "--runs", "200")
+    p = run("sim", deploy, "--invariant", inv, "--runs", runs(200))
     check("no violation" in p.stderr, p.stderr)
     for faults in ("drop=0.3,dup=0.3", "partition=1,rate=0.05", "crash=2,drop=0.2,rate=0.05"):
-        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", "200")
+        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", runs(200))
         check("no violation" in p.stderr, p.stderr)
     bad = mutant(tmp, "paxos", "paxos.bloom", "proposal(b, v) <= prior(b, v), not proposed(b);",
                  "proposal(b, v) <= prior(b, v), not proposed(b), false;")
@@ -242,7 +248,7 @@ def case_fifo(tmp):
     d = os.path.join(SIM, "fifo")
     deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
     for faults in ("drop=0", "drop=0.3,dup=0.3"):
-        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", "100")
+        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", runs(100))
         check("no violation" in p.stderr, p.stderr)
     bad = mutant(tmp, "fifo", "fifo.bloom", "deliver(s, n, p) <= next(s, n), early(s, n, p);",
                  "deliver(s, n, p) <= early(s, n, p);")
@@ -258,7 +264,7 @@ def case_lamport(tmp):
     d = os.path.join(SIM, "lamport")
     deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
     for faults in ("drop=0", "dup=0.3"):
-        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", "100")
+        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", runs(100))
         check("no violation" in p.stderr, p.stderr)
     bad = mutant(tmp, "lamport", "lamport.bloom", "now(greatest(c.value(), t) + 1) <= active(), clock(c), heard(t);",
                  "now(c.value() + 1) <= active(), clock(c), heard(_);")
