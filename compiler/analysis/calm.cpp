@@ -52,6 +52,24 @@ std::vector<Hop> CalmReport::path_of(const Finding& f) const {
   return out;
 }
 
+const char* to_string(Verdict v) {
+  switch (v) {
+    case Verdict::CoordinationFree: return "coordination-free";
+    case Verdict::Acknowledged: return "coordination-acknowledged";
+    case Verdict::NeedsCoordination: return "needs-coordination";
+  }
+  return "?";
+}
+
+const char* describe(Verdict v) {
+  switch (v) {
+    case Verdict::CoordinationFree: return "coordination-free";
+    case Verdict::Acknowledged: return "needs coordination, acknowledged";
+    case Verdict::NeedsCoordination: return "needs coordination";
+  }
+  return "?";
+}
+
 bool CalmReport::needs_coordination() const {
   if (unsuppressed() > 0) return true;
   return std::any_of(sinks.begin(), sinks.end(), [&](sema::CollectionId c) { return collection_label[c] == Label::D; });

@@ -69,6 +69,14 @@ struct Finding {
   std::string suppression_reason;
 };
 
+// The lint's answer. Acknowledged: a sink is diffluent (D), but every finding behind it was
+// suppressed with a reason, so `bloom lint` exits 0 while the report still says what is true.
+enum class Verdict { CoordinationFree, Acknowledged, NeedsCoordination };
+// The machine word (JSON, SARIF): coordination-free, coordination-acknowledged, needs-coordination.
+const char* to_string(Verdict v);
+// The words of the text report: coordination-free, needs coordination, acknowledged, needs coordination.
+const char* describe(Verdict v);
+
 struct CalmReport {
   std::vector<std::vector<PathLabel>> paths;  // per collection
   std::vector<Label> collection_label;        // worst over its paths (M when none)
@@ -87,6 +95,9 @@ struct CalmReport {
   bool needs_coordination() const;
   // What `bloom lint` exits 4 for: a finding nobody has acknowledged.
   bool fails() const { return unsuppressed() > 0; }
+  Verdict verdict() const {
+    return fails() ? Verdict::NeedsCoordination : needs_coordination() ? Verdict::Acknowledged : Verdict::CoordinationFree;
+  }
 };
 
 // `diffluent_channels`: channels (by name) that arrive diffluent, because a sender in the same

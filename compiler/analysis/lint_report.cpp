@@ -107,7 +107,7 @@ void render_lint_text(const SourceManager& sm, const sema::Program& p, const Cal
     else if (f.kind == FindingKind::Race) ++races;
     else ++pos;
   }
-  out << "verdict: " << (r.needs_coordination() ? "needs coordination" : "coordination-free") << " (" << pos << " point"
+  out << "verdict: " << describe(r.verdict()) << " (" << pos << " point"
       << (pos == 1 ? "" : "s") << " of order, " << races << " race" << (races == 1 ? "" : "s");
   if (suppressed) out << ", " << suppressed << " suppressed";
   out << ")\n";
@@ -204,7 +204,7 @@ void write_lint_json(const SourceManager& sm, const sema::Program& p, const Calm
     for (auto c : r.taint_sets[i]) names.push_back(name(p, c));
     return names;
   });
-  out << ",\n" << pad << "  \"verdict\": " << json(r.needs_coordination() ? "needs-coordination" : "coordination-free") << "\n" << pad << "}";
+  out << ",\n" << pad << "  \"verdict\": " << json(to_string(r.verdict())) << "\n" << pad << "}";
 }
 
 namespace {
@@ -327,7 +327,7 @@ json sarif_run(const SourceManager& sm, const sema::Program& p, const CalmReport
   json run = {{"tool", {{"driver", {{"name", "bloom"}, {"version", tool_version}, {"informationUri", "docs/lint.md"}, {"rules", rules}}}}},
               {"results", results},
               {"threadFlowLocations", steps},
-              {"properties", {{"verdict", r.needs_coordination() ? "needs-coordination" : "coordination-free"}, {"outputs", outputs}}}};
+              {"properties", {{"verdict", to_string(r.verdict())}, {"outputs", outputs}}}};
   json bases = uris.original_uri_base_ids();
   if (!bases.empty()) run["originalUriBaseIds"] = bases;
   return run;

@@ -48,7 +48,7 @@ def main():
         for n in nodes:
             expect(re.search(rf"^node `{re.escape(n)}`: (coordination-free|needs coordination)", p.stdout, re.M),
                    f"lint {ex}: no verdict for node {n}\n{p.stdout}")
-        expect(("deployment: needs coordination" in p.stdout) == (p.returncode == 4), f"lint {ex}: verdict and exit status disagree")
+        expect(("deployment: needs coordination\n" in p.stdout) == (p.returncode == 4), f"lint {ex}: verdict and exit status disagree")
 
     with tempfile.TemporaryDirectory() as tmp:
         race = os.path.join(ROOT, "tests", "sim", "race")
@@ -111,6 +111,28 @@ def main():
         expect(props.get("verdict") == "needs-coordination" and props.get("nodes", {}).get("log") == "needs-coordination"
                and props.get("diffluent_channels", {}).get("announce") == ["server"], f"relay sarif: properties {props}")
         expect(all(r.get("properties", {}).get("outputs") is not None for r in sarif.get("runs", [])), "relay sarif: a run without output labels")
+
+        # The same relay with the server's findings suppressed: the findings are acknowledged, so
+        # the exit status is 0, and every report says so rather than "coordination-free" or a
+        # bare "needs coordination" that the exit status would contradict.
+        rewrite(os.path.join(relay, "server.bloom"), ("pick(min(v))", "// bloom:allow(point-of-order) first write wins, on purpose\npick(min(v))"))
+        p = run("lint", os.path.join(relay, "deploy.toml"))
+        expect(p.returncode == 0, f"acknowledged relay: exit {p.returncode}\n{p.stdout}{p.stderr}")
+        for part in ["verdict: needs coordination, acknowledged (0 points of order, 0 races, 2 suppressed)",
+                     "node `server`: needs coordination (acknowledged findings)",
+                     "node `log`: needs coordination: it derives from diffluent channel announce (acknowledged where it is derived)",
+                     "node `w1`: coordination-free", "deployment: needs coordination, acknowledged\n"]:
+            expect(part in p.stdout, f"acknowledged relay: {part!r} not in:\n{p.stdout}")
+        p = run("lint", "--format", "json", os.path.join(relay, "deploy.toml"))
+        doc = json.loads(p.stdout) if p.returncode == 0 else {}
+        nodes = {n["name"]: n.get("verdict") for n in doc.get("nodes", [])}
+        expect(p.returncode == 0 and doc.get("verdict") == "coordination-acknowledged"
+               and nodes == {"server": "coordination-acknowledged", "log": "coordination-acknowledged", "w1": "coordination-free",
+                             "w2": "coordination-free"}, f"acknowledged relay json: exit {p.returncode}, {doc.get('verdict')}, {nodes}")
+        p = run("lint", "--format", "sarif", os.path.join(relay, "deploy.toml"))
+        props = json.loads(p.stdout).get("properties", {}) if p.returncode == 0 else {}
+        expect(props.get("verdict") == "coordination-acknowledged" and props.get("nodes", {}).get("log") == "coordination-acknowledged",
+               f"acknowledged relay sarif: exit {p.returncode}, {props}")
 
         p = run("check", "--format", "json", os.path.join(race, "deploy.toml"))
         expect(p.returncode == 2 and "not available for a deployment" in p.stderr, f"json: exit {p.returncode} {p.stderr}")

@@ -60,6 +60,7 @@ TEST(Calm, InputsAreLocalDataDeliveredInTickZero) {
   EXPECT_EQ(l.label("q"), Label::N);
   EXPECT_TRUE(l.r.findings.empty());
   EXPECT_FALSE(l.r.needs_coordination());
+  EXPECT_EQ(l.r.verdict(), analysis::Verdict::CoordinationFree);
 }
 
 TEST(Calm, RecursionOverMessagesIsARace) {
@@ -171,6 +172,7 @@ TEST(Calm, CountOverAChannelIsAPointOfOrderWithPathAndRemedies) {
   EXPECT_NE(f.remedies.back().find("vote"), std::string::npos);  // the coordination boundary
   EXPECT_EQ(l.label("n"), Label::D);
   EXPECT_TRUE(l.r.needs_coordination());
+  EXPECT_EQ(l.r.verdict(), analysis::Verdict::NeedsCoordination);
 }
 
 TEST(Calm, LatticeThresholdStaysMonotoneButRevealIsAPointOfOrder) {
@@ -323,6 +325,8 @@ TEST(Calm, SuppressionKeepsTheFindingAndVerdictButNotTheFailure) {
   EXPECT_EQ(l.r.findings[0].suppression_reason, "a dashboard: a count so far is what it shows");
   EXPECT_FALSE(l.r.fails());               // `bloom lint` exits 0: the finding is acknowledged
   EXPECT_TRUE(l.r.needs_coordination());   // but the output is still diffluent, and the verdict says so
+  EXPECT_EQ(l.r.verdict(), analysis::Verdict::Acknowledged);
+  EXPECT_STREQ(analysis::to_string(l.r.verdict()), "coordination-acknowledged");
 }
 
 TEST(Calm, UnknownSuppressionKindIsAWarning) {

@@ -1,5 +1,7 @@
 // `bloom check DEPLOY.toml` and `bloom lint DEPLOY.toml`: every node's program of a deployment,
 // and the channels between them, checked before anything runs (docs/deploy.md).
+#include <algorithm>
+#include <cassert>
 #include <iostream>
 #include <map>
 #include <set>
@@ -154,18 +156,17 @@ struct LintGroup {
   std::vector<size_t> members;  // indexes into the deployment's nodes
   std::string names;            // theirs, comma-separated
   const analysis::CalmReport* report = nullptr;
-  std::string verdict;          // in words, as the text report prints it
+  analysis::Verdict verdict = analysis::Verdict::CoordinationFree;
+  std::string reason;           // the verdict in words, as the text report prints it
 };
 
-std::string verdict_word(bool needs) { return needs ? "needs-coordination" : "coordination-free"; }
-
 void write_json(const std::string& file, const std::vector<NodeProgram>& nodes, const std::vector<LintGroup>& groups,
-                const std::map<std::string, std::set<std::string>>& diffluent_from, bool needs) {
+                const std::map<std::string, std::set<std::string>>& diffluent_from, analysis::Verdict verdict) {
   nlohmann::json j_nodes = nlohmann::json::array();
   for (const auto& g : groups)
     for (size_t i : g.members)
-      j_nodes.push_back({{"name", nodes[i].node->name}, {"program", g.program}, {"verdict", verdict_word(g.verdict != "coordination-free")},
-                         {"reason", g.verdict}});
+      j_nodes.push_back({{"name", nodes[i].node->name}, {"program", g.program}, {"verdict", analysis::to_string(g.verdict)},
+                         {"reason", g.reason}});
   nlohmann::json channels = nlohmann::json::array();
   for (const auto& [name, from] : diffluent_from) channels.push_back({{"channel", name}, {"derived_diffluent_by", from}});
   auto field = [](const std::string& key, const nlohmann::json& value) {
@@ -190,12 +191,12 @@ void write_json(const std::string& file, const std::vector<NodeProgram>& nodes, 
     std::cout << "\n    }";
   }
   std::cout << (groups.empty() ? "]" : "\n  ]") << ",\n";
-  field("verdict", verdict_word(needs));
+  field("verdict", analysis::to_string(verdict));
   std::cout << "\n}\n";
 }
 
 void write_sarif(const std::string& file, const std::vector<NodeProgram>& nodes, const std::vector<LintGroup>& groups,
-                 const std::map<std::string, std::set<std::string>>& diffluent_from, bool needs) {
+                 const std::map<std::string, std::set<std::string>>& diffluent_from, analysis::Verdict verdict) {
   nlohmann::json runs = nlohmann::json::array();
   nlohmann::json verdicts = nlohmann::json::object();
   for (const auto& g : groups) {
@@ -205,19 +206,19 @@ void write_sarif(const std::string& file, const std::vector<NodeProgram>& nodes,
     nlohmann::json names = nlohmann::json::array();
     for (size_t i : g.members) {
       names.push_back(nodes[i].node->name);
-      verdicts[nodes[i].node->name] = verdict_word(g.verdict != "coordination-free");
+      verdicts[nodes[i].node->name] = analysis::to_string(g.verdict);
     }
     run["automationDetails"] = {{"id", "bloom-lint/" + g.names + "/"}};
     run["properties"]["nodes"] = names;
     run["properties"]["program"] = g.program;
-    run["properties"]["verdict"] = verdict_word(g.verdict != "coordination-free");
-    run["properties"]["reason"] = g.verdict;
+    run["properties"]["verdict"] = analysis::to_string(g.verdict);
+    run["properties"]["reason"] = g.reason;
     runs.push_back(std::move(run));
   }
   nlohmann::json log = analysis::sarif_log(std::move(runs));
   nlohmann::json channels = nlohmann::json::object();
   for (const auto& [name, from] : diffluent_from) channels[name] = from;
-  log["properties"] = {{"deployment", file}, {"verdict", verdict_word(needs)}, {"nodes", verdicts}, {"diffluent_channels", channels}};
+  log["properties"] = {{"deployment", file}, {"verdict", analysis::to_string(verdict)}, {"nodes", verdicts}, {"diffluent_channels", channels}};
   std::cout << log.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
@@ -251,8 +252,9 @@ int lint_deployment(const std::string& file, const std::string& format, const st
     if (next == diffluent) break;
     diffluent = std::move(next);
   }
-  bool fails = false;
+  [[maybe_unused]] bool fails = false;  // checked against the verdict below
   std::vector<LintGroup> lint_groups;
+  std::vector<std::vector<std::string>> incoming_of;  // per group: the diffluent channels it reads
   for (const auto& [key, members] : groups) {
     const Compilation& c = *nodes[members.front()].compilation;
     const analysis::CalmReport& report = reports[members.front()];
@@ -262,38 +264,68 @@ int lint_deployment(const std::string& file, const std::string& format, const st
     g.report = &report;
     for (size_t i : members) g.names += (g.names.empty() ? "" : ", ") + nodes[i].node->name;
     fails = fails || report.fails();
-    std::vector<std::string> incoming;  // diffluent channels this program reads
+    std::vector<std::string> incoming;
     for (sema::CollectionId src : report.sources)
       if (diffluent.count(c.program->collections[src].name)) incoming.push_back(c.program->collections[src].name);
-    g.verdict = report.fails() ? fmt::format("needs coordination ({} finding{})", report.unsuppressed(), report.unsuppressed() == 1 ? "" : "s")
-                : !incoming.empty() && report.needs_coordination()
-                    ? fmt::format("needs coordination: it derives from diffluent channel{} {}", incoming.size() == 1 ? "" : "s",
-                                  fmt::join(incoming, ", "))
-                : report.needs_coordination() ? "needs coordination (acknowledged findings)"
-                                              : "coordination-free";
+    g.verdict = report.verdict();
+    g.reason = report.fails() ? fmt::format("needs coordination ({} finding{})", report.unsuppressed(), report.unsuppressed() == 1 ? "" : "s")
+               : !incoming.empty() && report.needs_coordination()
+                   ? fmt::format("needs coordination: it derives from diffluent channel{} {}", incoming.size() == 1 ? "" : "s",
+                                 fmt::join(incoming, ", "))
+               : report.needs_coordination() ? "needs coordination (acknowledged findings)"
+                                             : "coordination-free";
+    if (!report.needs_coordination()) incoming.clear();  // read, but nothing diffluent comes of it here
+    incoming_of.push_back(std::move(incoming));
     lint_groups.push_back(std::move(g));
   }
-  bool any = fails || std::any_of(lint_groups.begin(), lint_groups.end(), [](const LintGroup& g) { return g.verdict != "coordination-free"; });
+  // A node that is D only through diffluent channels inherits its senders' standing: it needs
+  // coordination when some node deriving such a channel D has an unsuppressed finding behind it,
+  // and is acknowledged when every one of them is. Standing only rises, so this ends.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t k = 0; k < lint_groups.size(); ++k) {
+      if (lint_groups[k].verdict == analysis::Verdict::NeedsCoordination) continue;
+      for (const auto& ch : incoming_of[k]) {
+        bool upstream_needs = std::any_of(lint_groups.begin(), lint_groups.end(), [&](const LintGroup& h) {
+          return h.verdict == analysis::Verdict::NeedsCoordination &&
+                 std::any_of(h.members.begin(), h.members.end(), [&](size_t i) { return diffluent_from[ch].count(nodes[i].node->name) > 0; });
+        });
+        if (upstream_needs) {
+          lint_groups[k].verdict = analysis::Verdict::NeedsCoordination;
+          changed = true;
+          break;
+        }
+      }
+    }
+  }
+  analysis::Verdict verdict = analysis::Verdict::CoordinationFree;
+  for (size_t k = 0; k < lint_groups.size(); ++k) {
+    auto& g = lint_groups[k];
+    if (g.verdict == analysis::Verdict::Acknowledged && !incoming_of[k].empty())
+      g.reason += " (acknowledged where it is derived)";
+    verdict = std::max(verdict, g.verdict);
+  }
+  assert((verdict == analysis::Verdict::NeedsCoordination) == fails);
   if (format == "json") {
-    write_json(file, nodes, lint_groups, diffluent_from, any);
+    write_json(file, nodes, lint_groups, diffluent_from, verdict);
   } else if (format == "sarif") {
-    write_sarif(file, nodes, lint_groups, diffluent_from, any);
+    write_sarif(file, nodes, lint_groups, diffluent_from, verdict);
   } else {
     std::vector<std::string> verdicts(nodes.size());
     for (const auto& g : lint_groups) {
       const Compilation& c = *nodes[g.members.front()].compilation;
       std::cout << fmt::format("== node{} {}: {}\n", g.members.size() == 1 ? "" : "s", g.names, g.program);
       analysis::render_lint_text(c.sources, *c.program, *g.report, std::cout, {want_color(color, STDOUT_FILENO)});
-      for (size_t i : g.members) verdicts[i] = g.verdict;
+      for (size_t i : g.members) verdicts[i] = g.reason;
     }
     for (const auto& name : diffluent)
       std::cout << fmt::format("channel `{}` is diffluent (D) where node{} {} derive{} it\n", name, diffluent_from[name].size() == 1 ? "" : "s",
                                fmt::join(diffluent_from[name], ", "), diffluent_from[name].size() == 1 ? "s" : "");
     std::cout << "== " << file << "\n";
     for (size_t i = 0; i < nodes.size(); ++i) std::cout << fmt::format("node `{}`: {}\n", nodes[i].node->name, verdicts[i]);
-    std::cout << fmt::format("deployment: {}\n", any ? "needs coordination" : "coordination-free");
+    std::cout << fmt::format("deployment: {}\n", analysis::describe(verdict));
   }
-  return fails ? kNeedsCoordination : kOk;
+  return verdict == analysis::Verdict::NeedsCoordination ? kNeedsCoordination : kOk;
 }
 
 }  // namespace bloom::cli

@@ -565,7 +565,8 @@ int main(int argc, char** argv) {
   auto* lint = app.add_subcommand("lint", "CALM analysis: label every output M/A/N/D and report each point of order (a\n"
                                           "non-monotone operation that sees asynchronous input) and each race, with the\n"
                                           "path from the source and the remedies (docs/lint.md). Exits 4 when the program\n"
-                                          "needs coordination (an unsuppressed finding), 0 when it is coordination-free.");
+                                          "needs coordination (an unsuppressed finding), 0 when it is coordination-free or\n"
+                                          "every finding is suppressed (verdict: needs coordination, acknowledged).");
   lint->add_option("file", lint_file, "The .bloom program to analyse")->required()->type_name("FILE");
   lint->add_option("--format", lint_format, "text (people), json (tools), sarif (code scanning, editors), dot (Graphviz)")
       ->check(CLI::IsMember({"text", "json", "sarif", "dot"}))
