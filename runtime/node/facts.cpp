@@ -182,14 +182,26 @@ bool parse_field(std::string_view s, const plan::ValueType& t, Lattices& lattice
     case TypeKind::Addr: out = lattices.symbols().intern(s); return true;
     case TypeKind::LMax:
     case TypeKind::LMin:
-      if (!parse_field(s, t.args[0], lattices, out, expected)) return false;
-      return true;
+      // Bottom as `-D` writes it, so that an output reads back as a facts file.
+      if (s == (t.kind == TypeKind::LMax ? "-inf" : "+inf")) {
+        out = lattices.bottom(t);
+        return true;
+      }
+      return parse_field(s, t.args[0], lattices, out, expected);
     case TypeKind::LBool:
       return parse_field(s, plan::ValueType{TypeKind::Bool, {}}, lattices, out, expected);
-    case TypeKind::LSet:
-      if (!parse_field(s, t.args[0], lattices, out, expected)) return false;
-      out = lattices.lift(t, out);
-      return true;
+    case TypeKind::LSet: {
+      // `{...}` is a whole set, as `-D` writes it; anything else is one element.
+      if (s.empty() || s.front() != '{') {
+        if (!parse_field(s, t.args[0], lattices, out, expected)) return false;
+        out = lattices.lift(t, out);
+        return true;
+      }
+      std::string why;
+      if (NestedText(s, lattices).parse(t, out, why)) return true;
+      expected = fmt::format("a set such as {{\"a\", \"b\"}} ({})", why);
+      return false;
+    }
     case TypeKind::LMap: {
       std::string why;
       if (NestedText(s, lattices).parse(t, out, why)) return true;

@@ -105,6 +105,22 @@ TEST_F(FactsTest, LatticeColumnsReadTheirElementLifted) {
   EXPECT_EQ(r.rows[0], (std::vector<Word>{1, 7, lat.set_of({str("alice")}), 1}));
 }
 
+TEST_F(FactsTest, LsetAndBottomColumnsReadBackAsRunWritesThem) {
+  // `bloom run -D` writes an lset as `{"x", "y"}` and an lmax/lmin at bottom as -inf/+inf: a
+  // column in that form reads as the whole set or the bottom, anything else as one element.
+  auto rel = relation_decl("w", {{"who", lset(kString)}, {"n", lset(kInt)}, {"hi", lmax(kInt)}, {"lo", lmin(kInt)}});
+  auto r = read(write("w.facts", "{\"a\", \"b c\", a}\t{3, -1}\t-inf\t+inf\n{}\t{}\t4\t-4\nx\t7\t-9\t9\n"), rel);
+  ASSERT_EQ(r.rows.size(), 3u);
+  EXPECT_EQ(r.rows[0], (std::vector<Word>{lat.set_of({str("a"), str("b c")}), lat.set_of({rt::from_int(3), rt::from_int(-1)}),
+                                          lat.bottom(lmax(kInt)), lat.bottom(lmin(kInt))}));
+  EXPECT_EQ(r.rows[1], (std::vector<Word>{lat.set_of({}), lat.set_of({}), 4, rt::from_int(-4)}));
+  EXPECT_EQ(r.rows[2], (std::vector<Word>{lat.set_of({str("x")}), lat.set_of({7}), rt::from_int(-9), 9}));
+  auto one = relation_decl("one", {{"s", lset(kInt)}});
+  expect_error(error_of("{1, x}\n", one), (dir / "one.facts").string() + ":1:1",
+               {"expected a set such as {\"a\", \"b\"}", "an int at character 5", "column `s`", "`{1, x}`"});
+  expect_error(error_of("{1, 2\n", one), (dir / "one.facts").string() + ":1:1", {"`,` or `}` at character 6"});
+}
+
 TEST_F(FactsTest, LmapColumnsReadWholeMapsAsRunWritesThem) {
   const ValueType clock = lmap(ty(TypeKind::Addr), lmax(kInt));
   const ValueType nested = lmap(kString, lmap(kInt, lset(kString)));
