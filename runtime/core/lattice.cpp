@@ -144,6 +144,18 @@ Word Lattices::map_of(const ValueType& value_lattice, std::vector<std::pair<Word
     else
       out.insert(out.end(), {k, v});
   }
+  // A key at bottom is the same map as no key (a lookup of either gives bottom), so it is not
+  // kept: one canonical form, and size()/keys() count only keys that hold something. Merges of
+  // such maps never make a bottom entry, as a join is never below its operands.
+  const Word bot = bottom(value_lattice);
+  size_t kept = 0;
+  for (size_t i = 0; i < out.size(); i += 2)
+    if (out[i + 1] != bot) {
+      out[kept] = out[i];
+      out[kept + 1] = out[i + 1];
+      kept += 2;
+    }
+  out.resize(kept);
   return maps_.intern(std::move(out));
 }
 

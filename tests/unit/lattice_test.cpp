@@ -307,6 +307,22 @@ TEST_F(LatticeTest, EqualSetsAreEqualWords) {
   EXPECT_EQ(lat.interned_sets(), interned) << "re-creating existing sets must not store new ones";
 }
 
+TEST_F(LatticeTest, KeysAtBottomAreNotKept) {
+  // {a: bottom} and {} are one value: the same word, size 0, no keys; a key at bottom that
+  // merges with a real value keeps the value.
+  const ValueType counts = lmap(kString, lmax(kInt));
+  Word a = symbols.intern("a"), b = symbols.intern("b");
+  const Word bot = lat.bottom(counts.args[1]);
+  EXPECT_EQ(lat.map_of(counts.args[1], {{a, bot}}), lat.bottom(counts));
+  Word m = lat.map_of(counts.args[1], {{a, bot}, {b, rt::from_int(2)}, {a, rt::from_int(-5)}, {b, bot}});
+  EXPECT_EQ(m, lat.map_of(counts.args[1], {{a, rt::from_int(-5)}, {b, rt::from_int(2)}}));
+  EXPECT_EQ(lat.map_size(lat.map_of(counts.args[1], {{a, bot}, {b, rt::from_int(1)}})), 1u);
+  const ValueType nested = lmap(kInt, lmap(kInt, lset(kInt)));
+  Word inner_empty = lat.map_of(nested.args[1].args[1], {{rt::from_int(1), lat.set_of({})}});
+  EXPECT_EQ(inner_empty, lat.bottom(nested.args[1]));
+  EXPECT_EQ(lat.map_size(lat.map_of(nested.args[1], {{rt::from_int(7), inner_empty}})), 0u);
+}
+
 TEST_F(LatticeTest, EqualMapsAreEqualWords) {
   const ValueType v = lmax(kInt);
   Word m1 = lat.map_of(v, {{1, 10}, {2, 20}});
