@@ -818,6 +818,38 @@ def case_paxos():
           "a, b and c learned one and the same proposed value: %r" % learned, p)
 
 
+def case_causal():
+    """stdlib/causal.bloom on three processes (the programs of tests/sim/causal): 9 messages,
+    some broadcast only after others are delivered. Every member delivers all of them, each once,
+    and each after every message its sender had delivered (up to the tick of the broadcast) or
+    broadcast before it; the deployment ends by itself once everything is acknowledged."""
+    member = os.path.join(HERE, "..", "sim", "causal", "member.bloom")
+    nodes = ("a", "b", "c")
+    d, _ = deployment([(n, member, None, None) for n in nodes])
+    out = os.path.join(TMP, "out")
+    p = bloom("run", d, "-D", out)
+    check(p.returncode == 0, "exit 0: the deployment ended by itself", p)
+    messages = {("a", 1), ("a", 2), ("a", 3), ("a", 4), ("b", 21), ("b", 22), ("c", 31), ("c", 32), ("c", 33)}
+    got, sent = {}, {}
+    for n in nodes:
+        rows = [l.split("\t") for l in (read(os.path.join(out, n, "delivered.csv")) or "").splitlines()]
+        keys = [(s, int(i)) for s, i, _, _ in rows]
+        check(sorted(keys) == sorted(messages), n + " delivered each of the 9 messages once: %r" % rows, p)
+        got[n] = {(s, int(i)): int(at) for s, i, _, at in rows}
+        sent[n] = {int(i): int(at) for i, at in (l.split("\t") for l in read(os.path.join(out, n, "broadcast.csv")).splitlines())}
+    bad = []
+    for s in nodes:
+        for i, a in sent[s].items():
+            deps = {m for m, b in got[s].items() if b <= a}
+            deps |= {(s, j) for j, b in sent[s].items() if b < a or (b == a and j < i)}
+            for n in nodes:
+                bad += ["%s delivered %s:%d at %d, not after %s:%d (%d)" % (n, s, i, got[n][(s, i)], t, j, got[n][(t, j)])
+                        for t, j in deps if got[n][(t, j)] >= got[n][(s, i)]]
+    check(not bad, "every member delivered every message after those it causally follows: %r" % bad, p)
+    check(sent["b"][21] >= got["b"][("a", 1)] and sent["c"][33] >= got["c"][("b", 22)],
+          "the chains are real: b broadcast 21 after delivering a:1, c 33 after b:22", p)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 if CASE not in CASES:
     fail("unknown case " + CASE)

@@ -272,6 +272,36 @@ def case_lamport(tmp):
     check("not after any send" in p.stderr, p.stderr)
 
 
+def case_causal(tmp):
+    """stdlib/causal.bloom: three members broadcast 9 messages, some only after delivering
+    others; every member delivers each exactly once, after everything it causally follows, and
+    in the end all of them, without faults, under drops and duplicates, a partition, and crashes
+    with drops (the module's state is durable) (tests/sim/causal/invariant.bloom). Caught: a
+    receiver that waits only for the sender's earlier messages (FIFO, not the clock), a sender
+    that leaves out of a message's clock what it delivers in the same tick, and a clock that is
+    not durable, under crashes."""
+    d = os.path.join(SIM, "causal")
+    deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
+    for faults in ("drop=0", "drop=0.3,dup=0.3", "partition=1,rate=0.05", "crash=2,drop=0.2,rate=0.05"):
+        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", runs(200))
+        check("no violation" in p.stderr, p.stderr)
+    bad = mutant(tmp, "causal", "causal.bloom", "vc(v), v.covers(d), not v.at(s) >= q;",
+                 "vc(v), v.at(s) >= q - 1, not v.at(s) >= q;")
+    p = run("sim", bad, "--invariant", inv, "--runs", "50", "--trace", os.path.join(tmp, "fifo.json"), expect=5)
+    check("which it causally follows" in p.stderr, p.stderr)
+    shutil.rmtree(os.path.join(tmp, "causal"))
+    shutil.rmtree(os.path.join(tmp, "stdlib"))
+    bad = mutant(tmp, "causal", "causal.bloom", "log(q, i, p, lmap(s, n)) <= numbered(q, i, p), ready(s, n, _, _);", "")
+    p = run("sim", bad, "--invariant", inv, "--runs", "50", "--trace", os.path.join(tmp, "same_tick.json"), expect=5)
+    check("which it causally follows" in p.stderr, p.stderr)
+    shutil.rmtree(os.path.join(tmp, "causal"))
+    shutil.rmtree(os.path.join(tmp, "stdlib"))
+    bad = mutant(tmp, "causal", "causal.bloom", "lattice vc: lmap<addr, lmax<int>> durable;", "lattice vc: lmap<addr, lmax<int>>;")
+    p = run("sim", bad, "--invariant", inv, "--faults", "crash=1,rate=0.05", "--runs", "50", "--trace",
+            os.path.join(tmp, "crash.json"), expect=5)
+    check("never delivered" in p.stderr or "twice" in p.stderr, p.stderr)
+
+
 def case_determinism(tmp):
     """The same command twice writes byte-identical traces; --replay gives the same outputs."""
     deploy = os.path.join(EXAMPLES, "kvs", "deploy.toml")
