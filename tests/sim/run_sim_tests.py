@@ -278,28 +278,40 @@ def case_causal(tmp):
     in the end all of them, without faults, under drops and duplicates, a partition, and crashes
     with drops (the module's state is durable) (tests/sim/causal/invariant.bloom). Caught: a
     receiver that waits only for the sender's earlier messages (FIFO, not the clock), a sender
-    that leaves out of a message's clock what it delivers in the same tick, and a clock that is
-    not durable, under crashes."""
+    that leaves out of a message's clock what it delivers in the same tick, a receiver that does
+    not check its clock for what it already delivered (duplicates), and a clock that is not
+    durable, under crashes."""
     d = os.path.join(SIM, "causal")
     deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
     for faults in ("drop=0", "drop=0.3,dup=0.3", "partition=1,rate=0.05", "crash=2,drop=0.2,rate=0.05"):
         p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", runs(200))
         check("no violation" in p.stderr, p.stderr)
-    bad = mutant(tmp, "causal", "causal.bloom", "vc(v), v.covers(d), not v.at(s) >= q;",
-                 "vc(v), v.at(s) >= q - 1, not v.at(s) >= q;")
-    p = run("sim", bad, "--invariant", inv, "--runs", "50", "--trace", os.path.join(tmp, "fifo.json"), expect=5)
-    check("which it causally follows" in p.stderr, p.stderr)
-    shutil.rmtree(os.path.join(tmp, "causal"))
-    shutil.rmtree(os.path.join(tmp, "stdlib"))
-    bad = mutant(tmp, "causal", "causal.bloom", "log(q, i, p, lmap(s, n)) <= numbered(q, i, p), ready(s, n, _, _);", "")
-    p = run("sim", bad, "--invariant", inv, "--runs", "50", "--trace", os.path.join(tmp, "same_tick.json"), expect=5)
-    check("which it causally follows" in p.stderr, p.stderr)
-    shutil.rmtree(os.path.join(tmp, "causal"))
-    shutil.rmtree(os.path.join(tmp, "stdlib"))
-    bad = mutant(tmp, "causal", "causal.bloom", "lattice vc: lmap<addr, lmax<int>> durable;", "lattice vc: lmap<addr, lmax<int>>;")
-    p = run("sim", bad, "--invariant", inv, "--faults", "crash=1,rate=0.05", "--runs", "50", "--trace",
-            os.path.join(tmp, "crash.json"), expect=5)
-    check("never delivered" in p.stderr or "twice" in p.stderr, p.stderr)
+    got = "got(s, q, i, p, d) <= msg(_, s, q, i, p, d), vc(v), not v.at(s) >= q;"
+    ready = "ready(s, q, i, p) <= got(s, q, i, p, d), vc(v), v.covers(d), not v.at(s) >= q;"
+    mutants = [
+        ("fifo", [(ready, ready.replace("v.covers(d)", "v.at(s) >= q - 1"))], "drop=0", "which it causally follows"),
+        ("same_tick", [("log(q, i, p, lmap(s, n)) <= numbered(q, i, p), ready(s, n, _, _);", "")], "drop=0",
+         "which it causally follows"),
+        ("dups", [(got, "got(s, q, i, p, d) <= msg(_, s, q, i, p, d);"), (ready, ready.replace(", not v.at(s) >= q", ""))],
+         "dup=0.5", "twice"),
+        ("volatile", [("lattice vc: lmap<addr, lmax<int>> durable;", "lattice vc: lmap<addr, lmax<int>>;")],
+         "crash=1,rate=0.05", "never delivered"),
+    ]
+    for name, edits, faults, want in mutants:
+        for sub in ("causal", "stdlib"):
+            shutil.rmtree(os.path.join(tmp, sub), ignore_errors=True)
+        bad = mutant(tmp, "causal", "causal.bloom", *edits[0])
+        module = os.path.join(tmp, "stdlib", "causal.bloom")
+        with open(module) as f:
+            text = f.read()
+        for old, new in edits[1:]:
+            check(old in text, "the mutated text is in stdlib/causal.bloom")
+            text = text.replace(old, new)
+        with open(module, "w") as f:
+            f.write(text)
+        p = run("sim", bad, "--invariant", inv, "--faults", faults, "--runs", "50", "--trace",
+                os.path.join(tmp, name + ".json"), expect=5)
+        check(want in p.stderr, f"mutant {name}: {want!r} not in\n{p.stderr}")
 
 
 def case_determinism(tmp):
