@@ -850,6 +850,23 @@ def case_causal():
           "the chains are real: b broadcast 21 after delivering a:1, c 33 after b:22", p)
 
 
+def case_phi_accrual():
+    """stdlib/phi_accrual.bloom on four processes (the programs of tests/sim/phi_accrual): n1, n2
+    and n3 watch each other and `gone`, which halts at once; each comes to suspect `gone` and,
+    when it decides, no live member; every node halts."""
+    sim = os.path.join(HERE, "..", "sim", "phi_accrual")
+    member = os.path.join(sim, "member.bloom")
+    d, _ = deployment([("n1", member, None, None), ("n2", member, None, None), ("n3", member, None, None),
+                       ("gone", os.path.join(sim, "gone.bloom"), None, None)])
+    out = os.path.join(TMP, "out")
+    p = bloom("run", d, "-D", out)
+    check(p.returncode == 0, "exit 0: every node halted", p)
+    for node in ("n1", "n2", "n3"):
+        check(read(os.path.join(out, node, "gave_up.csv")) == "", node + " did not give up", p)
+        check(read(os.path.join(out, node, "suspected_at_decision.csv")) == "gone\n",
+              node + " suspected `gone` and no live member when it decided", p)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 if CASE not in CASES:
     fail("unknown case " + CASE)

@@ -314,6 +314,30 @@ def case_causal(tmp):
         check(want in p.stderr, f"mutant {name}: {want!r} not in\n{p.stderr}")
 
 
+def case_phi_accrual(tmp):
+    """stdlib/phi_accrual.bloom: three members watch each other and a fourth that halts at once.
+    Every live member comes to suspect it (completeness) and, when it decides, suspects no live
+    member (eventual accuracy: after a partition has healed, the suspicion it caused is
+    revoked), without faults, under drops and duplicates, partitions longer than the time to
+    suspect, and a crash (tests/sim/phi_accrual/invariant.bloom). Two planted bugs are caught:
+    a window not seeded (no mean, so no phi, for a node never heard from) breaks completeness,
+    and a suspicion that is never revoked breaks accuracy once a partition heals."""
+    d = os.path.join(SIM, "phi_accrual")
+    deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
+    for faults in ("drop=0", "drop=0.3,dup=0.3", "partition=2,rate=0.05,heal=4s,drop=0.1", "crash=1,rate=0.05"):
+        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", runs(100))
+        check("no violation" in p.stderr, p.stderr)
+    bad = mutant(tmp, "phi_accrual", "phi_accrual.bloom", "interval(p, 0, beat_ms) <+ start(p);", "")
+    p = run("sim", bad, "--invariant", inv, "--runs", "1", "--no-minimize", "--trace", os.path.join(tmp, "unseeded.json"), expect=5)
+    check("gave up" in p.stderr or "never decided" in p.stderr, p.stderr)
+    bad = mutant(os.path.join(tmp, "sticky"), "phi_accrual", "phi_accrual.bloom",
+                 "suspected(p) <= phi(p, v), v > threshold;",
+                 "suspected(p) <= phi(p, v), v > threshold;\nsuspected(p) <= was_suspected(p);")
+    p = run("sim", bad, "--invariant", inv, "--faults", "partition=1,rate=0.05,heal=4s", "--runs", "50", "--no-minimize", "--trace",
+            os.path.join(tmp, "sticky.json"), expect=5)
+    check("suspected the live member" in p.stderr or "gave up" in p.stderr, p.stderr)
+
+
 def case_determinism(tmp):
     """The same command twice writes byte-identical traces; --replay gives the same outputs."""
     deploy = os.path.join(EXAMPLES, "kvs", "deploy.toml")
