@@ -867,6 +867,26 @@ def case_phi_accrual():
               node + " suspected `gone` and no live member when it decided", p)
 
 
+def case_gossip_membership():
+    """stdlib/gossip_membership.bloom on five processes (the programs of
+    tests/sim/gossip_membership): each is seeded with n1 only; `gone` gossips for 3 s and stops.
+    n1..n4 each come to list the four live members as alive and `gone` as failed; every node
+    halts."""
+    sim = os.path.join(HERE, "..", "sim", "gossip_membership")
+    member = os.path.join(sim, "member.bloom")
+    d, _ = deployment([("n%d" % i, member, None, None) for i in range(1, 5)] +
+                      [("gone", os.path.join(sim, "gone.bloom"), None, None)])
+    out = os.path.join(TMP, "out")
+    p = bloom("run", d, "-D", out)
+    check(p.returncode == 0, "exit 0: every node halted", p)
+    for node in ("n1", "n2", "n3", "n4"):
+        check(read(os.path.join(out, node, "gave_up.csv")) == "", node + " did not give up", p)
+        check(read(os.path.join(out, node, "alive_at_decision.csv")) == "n1\nn2\nn3\nn4\n",
+              node + " listed n1..n4 as alive when it decided", p)
+        check(read(os.path.join(out, node, "failed_at_decision.csv")) == "gone\n",
+              node + " listed `gone` (only) as failed when it decided", p)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 if CASE not in CASES:
     fail("unknown case " + CASE)

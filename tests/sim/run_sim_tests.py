@@ -338,6 +338,38 @@ def case_phi_accrual(tmp):
     check("suspected the live member" in p.stderr or "gave up" in p.stderr, p.stderr)
 
 
+def case_gossip_membership(tmp):
+    """stdlib/gossip_membership.bloom: five members, each seeded with n1 only; `gone` gossips for
+    3 s and stops. Every live member comes to list every live member as alive and `gone` as
+    failed, without faults, under drops and duplicates, two partitions with drops, and a crash
+    (tests/sim/gossip_membership/invariant.bloom). Three planted bugs are caught: gossip that
+    carries only the sender's own heartbeat (members seeded with n1 never learn of each other),
+    a member that never fails (`gone` stays alive), and every known member failed at once
+    (members decide while `gone` still beats)."""
+    d = os.path.join(SIM, "gossip_membership")
+    deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
+    for faults in ("drop=0", "drop=0.3,dup=0.3", "partition=2,rate=0.05,drop=0.1", "crash=1,rate=0.05"):
+        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", runs(50))
+        check("no violation" in p.stderr, p.stderr)
+    bad = mutant(os.path.join(tmp, "relay"), "gossip_membership", "gossip_membership.bloom",
+                 "gossip(@q, self(), v) <~ gossip_tick(_), view(v), known(q);",
+                 "gossip(@q, self(), lmap(self(), now())) <~ gossip_tick(_), known(q);")
+    p = run("sim", bad, "--invariant", inv, "--runs", "1", "--no-minimize", "--trace", os.path.join(tmp, "relay.json"),
+            expect=5)
+    check("gave up" in p.stderr, p.stderr)
+    bad = mutant(os.path.join(tmp, "immortal"), "gossip_membership", "gossip_membership.bloom",
+                 "alive(p) <= seen(p, _, t), now() - t <= fail_ms;", "alive(p) <= seen(p, _, _);")
+    p = run("sim", bad, "--invariant", inv, "--runs", "1", "--no-minimize", "--trace", os.path.join(tmp, "immortal.json"),
+            expect=5)
+    check("gave up" in p.stderr, p.stderr)
+    # Failed as soon as known: members decide while `gone` still beats, and list it as alive.
+    bad = mutant(os.path.join(tmp, "hasty"), "gossip_membership", "gossip_membership.bloom",
+                 "failed(p) <= known(p), not alive(p);", "failed(p) <= known(p);")
+    p = run("sim", bad, "--invariant", inv, "--runs", "1", "--no-minimize", "--trace", os.path.join(tmp, "hasty.json"),
+            expect=5)
+    check("as alive when it decided" in p.stderr or "as failed" in p.stderr, p.stderr)
+
+
 def case_determinism(tmp):
     """The same command twice writes byte-identical traces; --replay gives the same outputs."""
     deploy = os.path.join(EXAMPLES, "kvs", "deploy.toml")
