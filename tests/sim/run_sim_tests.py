@@ -319,14 +319,28 @@ def case_phi_accrual(tmp):
     Every live member comes to suspect it (completeness) and, when it decides, suspects no live
     member (eventual accuracy: after a partition has healed, the suspicion it caused is
     revoked), without faults, under drops and duplicates, partitions longer than the time to
-    suspect, and a crash (tests/sim/phi_accrual/invariant.bloom). Two planted bugs are caught:
-    a window not seeded (no mean, so no phi, for a node never heard from) breaks completeness,
-    and a suspicion that is never revoked breaks accuracy once a partition heals."""
+    suspect, and a crash (tests/sim/phi_accrual/invariant.bloom); n3's window of 4 intervals is
+    full when it decides and never larger. Three planted bugs are caught: a window never
+    trimmed (n3 holds more than 4), a window not seeded (no mean, so no phi, for a node never
+    heard from: completeness fails) and a suspicion never revoked (accuracy fails once a
+    partition heals)."""
     d = os.path.join(SIM, "phi_accrual")
     deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
     for faults in ("drop=0", "drop=0.3,dup=0.3", "partition=2,rate=0.05,heal=4s,drop=0.1", "crash=1,rate=0.05"):
         p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", runs(100))
         check("no violation" in p.stderr, p.stderr)
+    # n3 (pa.window = 4) decides with a full window of each live member, n1 with every interval.
+    out = os.path.join(tmp, "out")
+    run("sim", deploy, "--invariant", inv, "--runs", "1", "-D", out, "-q")
+    held = dict(line.split("\t") for line in open(os.path.join(out, "n3", "window_at_decision.csv")).read().splitlines())
+    check(held.get("n1") == "4" and held.get("n2") == "4", f"n3's windows at its decision: {held}")
+    held = dict(line.split("\t") for line in open(os.path.join(out, "n1", "window_at_decision.csv")).read().splitlines())
+    check(int(held.get("n2", 0)) > 4 and int(held.get("n3", 0)) > 4, f"n1's windows at its decision: {held}")
+    bad = mutant(os.path.join(tmp, "untrimmed"), "phi_accrual", "phi_accrual.bloom",
+                 "interval(p, k, d) <- interval(p, k, d), last(p, j, _), k <= j - window;", "")
+    p = run("sim", bad, "--invariant", inv, "--runs", "1", "--no-minimize", "--trace", os.path.join(tmp, "untrimmed.json"),
+            expect=5)
+    check("more than its window of 4" in p.stderr, p.stderr)
     bad = mutant(tmp, "phi_accrual", "phi_accrual.bloom", "interval(p, 0, beat_ms) <+ start(p);", "")
     p = run("sim", bad, "--invariant", inv, "--runs", "1", "--no-minimize", "--trace", os.path.join(tmp, "unseeded.json"), expect=5)
     check("gave up" in p.stderr or "never decided" in p.stderr, p.stderr)
