@@ -5,6 +5,7 @@ Each case writes a deployment file with free 127.0.0.1 ports into a temporary di
 `bloom run` (real processes, real ZeroMQ sockets) or `bloom node`, and checks the exit status,
 the outputs and the messages. Prints what it checked; exits non-zero on the first failure."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -885,6 +886,69 @@ def case_gossip_membership():
               node + " listed n1..n4 as alive when it decided", p)
         check(read(os.path.join(out, node, "failed_at_decision.csv")) == "gone\n",
               node + " listed `gone` (only) as failed when it decided", p)
+
+
+CRDT_SIM = os.path.join(HERE, "..", "sim", "crdt")
+# "Within a few seconds": a run takes under 1 s here; the sanitizer tree (BLOOM_TEST_QUICK) is slower.
+CRDT_LIMIT_S = 20 if os.environ.get("BLOOM_TEST_QUICK") else 10
+
+
+def crdt_run(deploy, out, nodes, timeout_s):
+    """bloom run of a CRDT deployment with a --timeout; returns (process, seconds it took)."""
+    start = time.monotonic()
+    p = bloom("run", deploy, "-D", out, "--timeout", str(timeout_s), timeout=timeout_s + 60)
+    return p, time.monotonic() - start
+
+
+def case_crdt_gcounter():
+    """stdlib/crdt/gcounter.bloom on three processes (the programs of tests/sim/crdt/gcounter):
+    the resends are one-shot delays re-armed only while a peer has not acknowledged our state,
+    so once all three hold every entry nothing is pending and the deployment ends by itself,
+    within a few seconds, every replica with the counter 21. A mutant antientropy.bloom that
+    re-arms its resend whether or not the peer is pending never ends: caught by --timeout."""
+    node = os.path.join(CRDT_SIM, "gcounter", "node.bloom")
+    nodes = [(n, node, None, os.path.join(CRDT_SIM, "gcounter", "inputs", n)) for n in ("r1", "r2", "r3")]
+    d, _ = deployment(nodes)
+    out = os.path.join(TMP, "out")
+    p, took = crdt_run(d, out, nodes, 30)
+    check(p.returncode == 0, "exit 0: the deployment ended by itself (%.1f s)" % took, p)
+    check(took < CRDT_LIMIT_S, "within %d s (%.1f s; the resends start at 100 ms)" % (CRDT_LIMIT_S, took), p)
+    check("halted" not in p.stderr, "no node halted: the nodes went idle", p)
+    for n in ("r1", "r2", "r3"):
+        check(read(os.path.join(out, n, "total.csv")) == "21\n", n + " ended with the counter 21", p)
+    # The mutant: a copy of stdlib/crdt and of the test program beside it.
+    root = os.path.join(TMP, "mutant")
+    shutil.copytree(os.path.join(HERE, "..", "..", "stdlib", "crdt"), os.path.join(root, "stdlib", "crdt"))
+    shutil.copytree(os.path.join(CRDT_SIM, "gcounter"), os.path.join(root, "tests", "sim", "crdt", "gcounter"))
+    ae = os.path.join(root, "stdlib", "crdt", "antientropy.bloom")
+    src = read(ae)
+    rearm = "retry(p, least(w * 2, max_retry_ms)) <~ retry(p, w), pending(p);"
+    check(rearm in src, "the mutant's rule is in antientropy.bloom")
+    with open(ae, "w") as f:
+        f.write(src.replace(rearm, "retry(p, least(w * 2, max_retry_ms)) <~ retry(p, w);"))
+    node = os.path.join(root, "tests", "sim", "crdt", "gcounter", "node.bloom")
+    d, _ = deployment([(n, node, None, os.path.join(CRDT_SIM, "gcounter", "inputs", n)) for n in ("r1", "r2", "r3")],
+                      name="mutant.toml")
+    p, took = crdt_run(d, os.path.join(TMP, "out_mutant"), nodes, 4)
+    check(p.returncode == 3 and "no global quiescence after 4 s" in p.stderr,
+          "the mutant that always re-arms its resend does not end (timeout)", p)
+
+
+def case_crdt_cart():
+    """examples/crdt_cart on three processes: each device shows its cart once the others held
+    exactly its cart, and the deployment ends by itself within a few seconds (no halt())."""
+    ex = os.path.join(HERE, "..", "..", "examples", "crdt_cart")
+    dev = os.path.join(ex, "device.bloom")
+    nodes = [(n, dev, None, os.path.join(ex, "inputs", n)) for n in ("phone", "laptop", "tablet")]
+    d, _ = deployment(nodes)
+    out = os.path.join(TMP, "out")
+    p, took = crdt_run(d, out, nodes, 30)
+    check(p.returncode == 0, "exit 0: the deployment ended by itself (%.1f s)" % took, p)
+    check(took < CRDT_LIMIT_S, "within %d s (%.1f s)" % (CRDT_LIMIT_S, took), p)
+    check("halted" not in p.stderr, "no node halted: the nodes went idle", p)
+    for n in ("phone", "laptop", "tablet"):
+        check(read(os.path.join(out, n, "order.csv")) == "apple\t3\nbread\t1\nmilk\t2\n",
+              n + " ordered apple 3, bread 1, milk 2 (and nothing else)", p)
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
