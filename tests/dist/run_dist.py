@@ -893,7 +893,7 @@ CRDT_SIM = os.path.join(HERE, "..", "sim", "crdt")
 CRDT_LIMIT_S = 20 if os.environ.get("BLOOM_TEST_QUICK") else 10
 
 
-def crdt_run(deploy, out, nodes, timeout_s):
+def crdt_run(deploy, out, timeout_s):
     """bloom run of a CRDT deployment with a --timeout; returns (process, seconds it took)."""
     start = time.monotonic()
     p = bloom("run", deploy, "-D", out, "--timeout", str(timeout_s), timeout=timeout_s + 60)
@@ -910,7 +910,7 @@ def case_crdt_gcounter():
     nodes = [(n, node, None, os.path.join(CRDT_SIM, "gcounter", "inputs", n)) for n in ("r1", "r2", "r3")]
     d, _ = deployment(nodes)
     out = os.path.join(TMP, "out")
-    p, took = crdt_run(d, out, nodes, 30)
+    p, took = crdt_run(d, out, 30)
     check(p.returncode == 0, "exit 0: the deployment ended by itself (%.1f s)" % took, p)
     check(took < CRDT_LIMIT_S, "within %d s (%.1f s; the resends start at 100 ms)" % (CRDT_LIMIT_S, took), p)
     check("halted" not in p.stderr, "no node halted: the nodes went idle", p)
@@ -929,7 +929,7 @@ def case_crdt_gcounter():
     node = os.path.join(root, "tests", "sim", "crdt", "gcounter", "node.bloom")
     d, _ = deployment([(n, node, None, os.path.join(CRDT_SIM, "gcounter", "inputs", n)) for n in ("r1", "r2", "r3")],
                       name="mutant.toml")
-    p, took = crdt_run(d, os.path.join(TMP, "out_mutant"), nodes, 4)
+    p, took = crdt_run(d, os.path.join(TMP, "out_mutant"), 4)
     check(p.returncode == 3 and "no global quiescence after 4 s" in p.stderr,
           "the mutant that always re-arms its resend does not end (timeout)", p)
 
@@ -942,7 +942,7 @@ def case_crdt_cart():
     nodes = [(n, dev, None, os.path.join(ex, "inputs", n)) for n in ("phone", "laptop", "tablet")]
     d, _ = deployment(nodes)
     out = os.path.join(TMP, "out")
-    p, took = crdt_run(d, out, nodes, 30)
+    p, took = crdt_run(d, out, 30)
     check(p.returncode == 0, "exit 0: the deployment ended by itself (%.1f s)" % took, p)
     check(took < CRDT_LIMIT_S, "within %d s (%.1f s)" % (CRDT_LIMIT_S, took), p)
     check("halted" not in p.stderr, "no node halted: the nodes went idle", p)
