@@ -66,7 +66,7 @@ def mutant(tmp, module):
     shutil.copytree(os.path.join(HERE, module), d)
     ae = os.path.join(root, "stdlib", "crdt", "antientropy.bloom")
     src = open(ae).read()
-    rearm = "retry(p, least(w * 2, max_retry_ms)) <~ retry(p, w), pending(p);\n"
+    rearm = "retry(p, least(w * 2, max_retry_ms)) <~ retry(p, w), pending(p);"
     if rearm not in src:
         raise SystemExit("FAIL: the mutant's rule is not in antientropy.bloom any more: update mutant()")
     open(ae, "w").write(src.replace(rearm, ""))
