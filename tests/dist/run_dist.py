@@ -951,6 +951,27 @@ def case_crdt_cart():
               n + " ordered apple 3, bread 1, milk 2 (and nothing else)", p)
 
 
+def case_replog():
+    """stdlib/replog.bloom on three processes (the programs of tests/sim/replog): a, b and c
+    submit ten commands while the leader hint moves from a to b; all three end with the same
+    log holding each command, and the deployment ends by itself."""
+    member = os.path.join(HERE, "..", "sim", "replog", "member.bloom")
+    d, _ = deployment([("a", member, {"cmds": ["x1", "x2", "x3", "x4"]}, None),
+                       ("b", member, {"cmds": ["z1", "z2"]}, None),
+                       ("c", member, {"cmds": ["y1", "y2", "y3", "y4"]}, None)])
+    out = os.path.join(TMP, "out")
+    p = bloom("run", d, "-D", out)
+    check(p.returncode == 0, "exit 0: the deployment ended by itself", p)
+    logs = [read(os.path.join(out, n, "log.csv")) for n in ("a", "b", "c")]
+    check(logs[0] is not None and logs.count(logs[0]) == 3, "a, b and c have the same log: %r" % logs, p)
+    rows = [line.split("\t") for line in logs[0].splitlines()]
+    slots = sorted(int(s) for s, _ in rows)
+    cmds = sorted(c for _, c in rows if c != "")
+    check(slots == list(range(len(slots))), "the log has no gaps: %r" % slots, p)
+    check(sorted(set(cmds)) == ["x1", "x2", "x3", "x4", "y1", "y2", "y3", "y4", "z1", "z2"],
+          "every command is in it, and nothing else: %r" % cmds, p)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 if CASE not in CASES:
     fail("unknown case " + CASE)

@@ -241,6 +241,57 @@ def case_paxos(tmp):
     check("but" in p.stderr and "learned" in p.stderr, p.stderr)
 
 
+def case_replog(tmp):
+    """stdlib/replog.bloom: three members submit ten commands while the leader hint moves from a
+    to b; agreement, validity, and every member ending with every command in the same gap-free
+    log hold without faults, under drops and duplicates, a partition, and crashes with restarts
+    (tests/sim/replog/invariant.bloom). Planted bugs are caught: a new leader that fills the
+    slots it has not learnt with no-ops, ignoring the values reported in phase 1 (agreement);
+    one whose no-ops are a made-up command (validity); a member that forwards a command only
+    once, never again after a loss (every command logged everywhere); one that tells the others
+    a slot only once (every member has every slot); a leader that neither fills gaps nor starts
+    a ballot for them (no gaps)."""
+    d = os.path.join(SIM, "replog")
+    deploy, inv = os.path.join(d, "deploy.toml"), os.path.join(d, "invariant.bloom")
+    for faults in ("drop=0", "drop=0.3,dup=0.3", "partition=1,rate=0.05", "crash=2,drop=0.2,rate=0.05"):
+        p = run("sim", deploy, "--invariant", inv, "--faults", faults, "--runs", runs(200))
+        check("no violation" in p.stderr, p.stderr)
+    # (what the bug is, [(text, replaced by)], faults, what the violation says)
+    plants = [
+        ("phase 2 fills reported slots with no-ops",
+         [("fixed(b, s, argmax(vb, v)) <= active(b), reports(b, s, vb, v),",
+           'fixed(b, s, "") <= active(b), reports(b, s, _, _),')], "drop=0.3,dup=0.3", "but"),
+        ("no-ops are a made-up command",
+         [('proposal(b, s, "") <= active(b)', 'proposal(b, s, "nop") <= active(b)')],
+         "crash=2,drop=0.2,rate=0.05", "which nobody submitted"),
+        ("a command is forwarded once",
+         [('resend(c, retry_ms) <~ submit(c), c != "";', 'resend(c, retry_ms) <~ submit(c), c != "", false;')],
+         "drop=0.3,dup=0.3", "never logged"),
+        ("a slot is told once",
+         [("tell(m, retry_ms) <~ committed(_, _), members(m, _), m != self();",
+           "tell(m, retry_ms) <~ committed(_, _), members(m, _), m != self(), false;")],
+         "drop=0.3,dup=0.3", "lacks slot"),
+        ("gaps are neither filled nor retried",
+         [("work() <= i_lead(), hole();", "work() <= i_lead(), hole(), false;"),
+          ('proposal(b, s, "") <= active(b)', 'proposal(b, s, "") <= false, active(b)')],
+         "drop=0.3,dup=0.3", "has a gap"),
+    ]
+    for i, (what, edits, faults, says) in enumerate(plants):
+        sub = os.path.join(tmp, "m%d" % i)
+        os.mkdir(sub)
+        bad = mutant(sub, "replog", "replog.bloom", *edits[0])
+        path = os.path.join(sub, "stdlib", "replog.bloom")
+        for old, new in edits[1:]:
+            with open(path) as f:
+                text = f.read()
+            check(old in text, "the mutated text is in stdlib/replog.bloom")
+            with open(path, "w") as f:
+                f.write(text.replace(old, new))
+        p = run("sim", bad, "--invariant", inv, "--faults", faults, "--runs", "300", "--no-minimize",
+                "--trace", os.path.join(sub, "bad.json"), expect=5)
+        check(says in p.stderr, what + ": " + p.stderr)
+
+
 def case_fifo(tmp):
     """stdlib/fifo.bloom delivers 12 messages sent one per tick exactly once and in order, with
     and without drops and duplicates (lost messages come back by resends, out of order); a
