@@ -55,8 +55,8 @@ const char* to_string(Op op) {
       "and", "or", "not", "to_string", "to_string", "to_string", "to_string", "to_int", "to_int", "len", "substr", "hash",
       "least", "greatest", "least", "greatest", "least", "greatest", "self", "tick", "now",
       "lift", "value", "lattice_add", "threshold", "lattice_compare", "size", "contains", "union", "intersect",
-      "at", "keys", "map_size", "lmap", "covers", "lbool_and", "lbool_or", "if", "lattice_word", "members"};
-  static_assert(sizeof n / sizeof n[0] == static_cast<size_t>(Op::Members) + 1, "one name per opcode");
+      "at", "keys", "map_size", "lmap", "covers", "lbool_and", "lbool_or", "if", "lattice_word", "members", "lset", "find"};
+  static_assert(sizeof n / sizeof n[0] == static_cast<size_t>(Op::Find) + 1, "one name per opcode");
   return n[static_cast<int>(op)];
 }
 

@@ -90,6 +90,8 @@ enum class Op : uint8_t {
   If,            // args[0] ? args[1] : args[2], evaluating only the one chosen
   LatWord,       // a threshold's lattice operand as a plain value, bottom included (-inf < every c)
   Members,       // members(): the deployment's node names, an lset<addr>
+  SetOf,         // lset(x, ...) and lset params: the set of the plain args (none: the empty set)
+  Find,          // find(s, t): the byte offset of the first t in s, -1 when there is none
 };
 const char* to_string(Op op);
 

@@ -319,8 +319,7 @@ class Lowerer {
   }
 
   // An lset param: the elements of its text, separated by commas (sema checked them; unset is
-  // empty). The IR has no set constant: singletons joined by union, and the empty set as two
-  // different singletons intersected.
+  // empty), as one SetOf of constants, which the engine folds into one set at load.
   static Expr set_param(const sema::ConstValue& v, const ValueType& t) {
     const ValueType& elem = t.args[0];
     std::vector<std::string> texts;
@@ -340,13 +339,11 @@ class Lowerer {
         case K::Bool: c.value = text == "true"; break;
         default: c.value = text; break;
       }
-      return make(Op::Lift, t, {std::move(c)});
+      return c;
     };
-    if (texts.empty())
-      return make(Op::SetIntersect, t, {element(elem.kind == K::Bool ? "true" : "0"), element(elem.kind == K::Bool ? "false" : "1")});
-    Expr set = element(texts[0]);
-    for (size_t i = 1; i < texts.size(); ++i) set = make(Op::SetUnion, t, {std::move(set), element(texts[i])});
-    return set;
+    std::vector<Expr> elements;
+    for (const auto& text : texts) elements.push_back(element(text));
+    return make(Op::SetOf, t, std::move(elements));
   }
 
   Expr binary(RuleState& st, const ast::Expr& e) {
@@ -410,9 +407,11 @@ class Lowerer {
     if (!e.name.qualified() && sema::is_lattice_constructor(f)) {
       // The checker typed the constructor from its column: convert its arguments into it.
       if (f == "lmap") return make(Op::MapOf, t, {convert(std::move(args[0]), t.args[0]), convert(std::move(args[1]), t.args[1])});
-      Expr out = convert(std::move(args[0]), t);
-      for (size_t i = 1; i < args.size(); ++i) out = make(Op::SetUnion, t, {std::move(out), convert(std::move(args[i]), t)});
-      return out;
+      if (f == "lset") {
+        for (auto& a : args) a = convert(std::move(a), t.args[0]);
+        return make(Op::SetOf, t, std::move(args));
+      }
+      return convert(std::move(args[0]), t);
     }
     if (!args.empty() && args[0].type.is_lattice() && f != "hash") args[0] = convert(std::move(args[0]), revealed(args[0].type));
     if (f == "to_string") {
@@ -428,6 +427,7 @@ class Lowerer {
       return make(k == K::Float ? Op::ToIntF : Op::ToIntS, t, std::move(args));
     }
     if (f == "len") return make(Op::Len, t, std::move(args));
+    if (f == "find") return make(Op::Find, t, std::move(args));
     if (f == "substr") return make(Op::Substr, t, {std::move(args[0]), convert(std::move(args[1]), scalar(K::Int)), convert(std::move(args[2]), scalar(K::Int))});
     if (f == "hash") return make(Op::Hash, t, std::move(args));
     if (f == "least" || f == "greatest") {

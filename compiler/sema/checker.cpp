@@ -48,7 +48,7 @@ namespace {
 constexpr size_t kMaxInstances = 10000;
 
 const std::vector<std::string>& builtin_functions() {
-  static const std::vector<std::string> f = {"to_string", "to_int", "len",  "substr", "hash", "least",
+  static const std::vector<std::string> f = {"to_string", "to_int", "len",  "substr", "find", "hash", "least",
                                              "greatest",  "if",     "self", "members", "tick", "now",
                                              "lmax",      "lmin",   "lbool", "lset", "lmap"};
   return f;
@@ -1022,6 +1022,12 @@ class Checker {
       if (args[1].kind != TypeKind::Int) return bad(1, "an int");
       if (args[2].kind != TypeKind::Int) return bad(2, "an int");
       return Type::of(TypeKind::String);
+    }
+    if (f == "find") {
+      if (!want_args(e, 2, f)) return {};
+      if (args[0].kind != TypeKind::String) return bad(0, "a string");
+      if (args[1].kind != TypeKind::String) return bad(1, "a string");
+      return Type::of(TypeKind::Int);
     }
     if (f == "hash") {
       if (!want_args(e, 1, f)) return {};

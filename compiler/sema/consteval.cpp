@@ -220,6 +220,13 @@ std::optional<ConstValue> eval_const(const ast::Expr& e, const ConstLookup& look
         if (auto* b = std::get_if<bool>(&args[0])) return ConstValue{int64_t{*b ? 1 : 0}};
       if (f == "len" && args.size() == 1)
         if (auto* s = std::get_if<std::string>(&args[0])) return ConstValue{static_cast<int64_t>(s->size())};
+      if (f == "find" && args.size() == 2) {
+        auto *s = std::get_if<std::string>(&args[0]), *t = std::get_if<std::string>(&args[1]);
+        if (s && t) {
+          size_t at = s->find(*t);
+          return ConstValue{at == std::string::npos ? int64_t{-1} : static_cast<int64_t>(at)};
+        }
+      }
       return ConstValue{};
     }
   }

@@ -423,6 +423,14 @@ struct Engine::Impl {
       if (x.type.is_lattice()) c.constant = e.lattices_.lift(x.type, c.constant);
     }
     for (const auto& a : x.args) c.args.push_back(compile(a));
+    if (x.op == Op::SetOf && std::all_of(c.args.begin(), c.args.end(), [](const CExpr& a) { return a.op == Op::Const; })) {
+      // A set of constants (an lset param, `lset("a", "b")`) is built once, here.
+      std::vector<Word> elements;
+      for (const auto& a : c.args) elements.push_back(a.constant);
+      c.op = Op::Const;
+      c.constant = e.lattices_.set_of(std::move(elements));
+      c.args.clear();
+    }
     c.may_lack = x.op == Op::Reveal && (x.args[0].type.kind == TypeKind::LMax || x.args[0].type.kind == TypeKind::LMin);
     for (const auto& a : c.args) c.may_lack |= a.may_lack;
     return c;
@@ -600,6 +608,10 @@ struct Engine::Impl {
         return from_int(static_cast<int64_t>(d));
       }
       case Op::Len: return from_int(static_cast<int64_t>(str(a(0)).size()));
+      case Op::Find: {
+        size_t at = str(a(0)).find(str(a(1)));
+        return from_int(at == std::string::npos ? -1 : static_cast<int64_t>(at));
+      }
       case Op::Substr: {
         const std::string& s = str(a(0));
         int64_t i = as_int(a(1)), n = as_int(a(2));
@@ -656,6 +668,12 @@ struct Engine::Impl {
       case Op::MapKeys: return e.lattices_.map_keys(a(0));
       case Op::MapSize: return from_int(static_cast<int64_t>(e.lattices_.map_size(a(0))));
       case Op::MapOf: return e.lattices_.map_of(x.type->args[1], {{a(0), a(1)}});
+      case Op::SetOf: {
+        std::vector<Word> elements;
+        elements.reserve(x.args.size());
+        for (const auto& arg : x.args) elements.push_back(eval(arg, f));
+        return e.lattices_.set_of(std::move(elements));
+      }
       case Op::LatCovers: {
         Word l = a(0);
         return from_bool(e.lattices_.merge(*x.args[0].type, l, a(1)) == l);
