@@ -944,7 +944,7 @@ class Checker {
       return Type::lattice(TypeKind::LMap, {k, v});
     }
     if (kind == TypeKind::LSet ? e.args.empty() : !want_args(e, 1, quote(f))) {
-      if (e.args.empty()) diags_.error("arity", e.span, "`lset` takes at least one element, found none").with_help("an empty set is the bottom of an lset column: store nothing");
+      if (kind == TypeKind::LSet) diags_.error("arity", e.span, "`lset` takes at least one element, found none").with_help("an empty set is the bottom of an lset column: store nothing");
       return {};
     }
     Type elem = want ? *lift_source(*want) : Type{};
@@ -1042,22 +1042,21 @@ class Checker {
       return bad(1, "two numbers or two strings");
     }
     if (f == "self") return want_args(e, 0, f) ? Type::of(TypeKind::Addr) : Type{};
-    // The deployment's node names, self included (docs/deploy.md); {self()} on a lone node.
-    if (f == "members") {
-      if (ctx.in_fact) {  // a fact's values are constants (self() aside, which facts keep a slot for)
-        diags_.error("not-constant", e.span, "members() is known only when the node starts, so it cannot be in a fact")
-            .with_help("derive it with a rule, e.g. `peer(p) <= p in members();`");
-        return {};
-      }
-      return want_args(e, 0, f) ? Type::lattice(TypeKind::LSet, {Type::of(TypeKind::Addr)}) : Type{};
-    }
-    // Facts hold constants; the clock has a value only while a node runs (a fact with tick() or
-    // now() used to take self()'s slot and store the node's name).
-    if ((f == "tick" || f == "now") && ctx.in_fact) {
-      diags_.error("not-constant", e.span, f + "() has a value only while the node runs, so it cannot be in a fact")
-          .with_help(f == "tick" ? "a fact is in tick 0: write 0, or derive the row with a rule" : "derive the row with a rule, e.g. `started(t) <= t = now();`");
+    // A fact's values are constants (self() aside, which facts keep a slot for): the built-ins
+    // known only while a node runs cannot be in one (tick() and now() used to take self()'s slot
+    // and store the node's name).
+    if ((f == "members" || f == "tick" || f == "now") && ctx.in_fact) {
+      const char* help = f == "members" ? "derive it with a rule, e.g. `peer(p) <= p in members();`"
+                         : f == "tick"  ? "a fact is in tick 0: write 0, or derive the row with a rule"
+                                        : "derive the row with a rule, e.g. `started(t) <= t = now();`";
+      diags_.error("not-constant", e.span,
+                   f + (f == "members" ? "() is known only when the node starts, so it cannot be in a fact"
+                                       : "() has a value only while the node runs, so it cannot be in a fact"))
+          .with_help(help);
       return {};
     }
+    // The deployment's node names, self included (docs/deploy.md); {self()} on a lone node.
+    if (f == "members") return want_args(e, 0, f) ? Type::lattice(TypeKind::LSet, {Type::of(TypeKind::Addr)}) : Type{};
     if (f == "tick") {
       ctx.tick_reads.insert(&e);
       return want_args(e, 0, f) ? Type::of(TypeKind::Int) : Type{};
@@ -1160,7 +1159,15 @@ class Checker {
         break;
       }
       case TypeKind::LMap: {
-        methods.insert(methods.end(), {"at", "keys", "size"});
+        methods.insert(methods.end(), {"at", "keys", "size", "union"});
+        if (m == "union") {  // the join, entry by entry: monotone in both maps
+          if (!nargs(1)) return {};
+          if (!(args[0] == recv)) {
+            diags_.error("type-mismatch", e.args[1]->span, "union() needs another " + quote(recv.str()) + ", found " + quote(args[0].str()));
+            return {};
+          }
+          return recv;
+        }
         if (m == "at") {
           if (!nargs(1)) return {};
           if (!assignable(*e.args[1], args[0], recv.args[0])) {

@@ -197,9 +197,10 @@ int64_t Node::delay_ms(const plan::Relation& r, const Word* row) const {
   return ms;
 }
 
-void Node::schedule_delay(uint32_t relation, const Word* row, int64_t ms) {
-  const uint32_t a = plan_.relations[relation].arity();
-  Delayed d{clock_.monotonic() + std::chrono::milliseconds(ms), next_delay_seq_++, relation, {}};
+void Node::schedule_delay(uint32_t relation, const Word* row) {
+  const auto& r = plan_.relations[relation];
+  const uint32_t a = r.arity();
+  Delayed d{clock_.monotonic() + std::chrono::milliseconds(delay_ms(r, row)), next_delay_seq_++, relation, {}};
   d.row.assign(row, row + a);
   if (a == 0) d.row.push_back(0);  // a place for a nullary row, as in the deferred queues
   delayed_.push_back(std::move(d));
@@ -218,7 +219,7 @@ void Node::commit_delays() {
     std::sort(distinct.begin(), distinct.end(), [&](const Word* x, const Word* y) { return std::lexicographical_compare(x, x + r.arity(), y, y + r.arity()); });
     distinct.erase(std::unique(distinct.begin(), distinct.end(), [&](const Word* x, const Word* y) { return std::equal(x, x + r.arity(), y); }),
                    distinct.end());
-    for (const Word* row : distinct) schedule_delay(static_cast<uint32_t>(id), row, delay_ms(r, row));
+    for (const Word* row : distinct) schedule_delay(static_cast<uint32_t>(id), row);
     rows.clear();
   }
 }
@@ -324,21 +325,14 @@ void Node::setup_tick(int64_t tick) {
         if (r.column_types[c].is_lattice()) w = lattices_.lift(r.column_types[c], w);
         row[c] = w;
       }
-      for (const auto& [c, x] : f.built) {
-        try {
-          row[c] = engine_.eval_constant(x);
-        } catch (const RuntimeError& e) {
-          throw RuntimeError(f.where + ": in this fact: " + e.what(), true);
-        }
+      const bool delayed = r.kind == RelationKind::Delay;
+      try {  // a lattice built in the fact, or a delay, can fail: name the fact
+        for (const auto& [c, x] : f.built) row[c] = engine_.eval_constant(x);
+        if (delayed) schedule_delay(f.relation, row.data());
+      } catch (const RuntimeError& e) {
+        throw RuntimeError(f.where + ": in this fact: " + e.what(), true);
       }
-      const auto& fr = plan_.relations[f.relation];
-      if (fr.kind == RelationKind::Delay) {
-        try {
-          schedule_delay(f.relation, row.data(), delay_ms(fr, row.data()));
-        } catch (const RuntimeError& e) {
-          throw RuntimeError(f.where + ": in this fact: " + e.what(), true);
-        }
-      } else engine_.insert_checked(f.relation, row.data(), f.where, "this fact");
+      if (!delayed) engine_.insert_checked(f.relation, row.data(), f.where, "this fact");
     }
   }
   for (size_t id = 0; id < inbox_.size(); ++id) {

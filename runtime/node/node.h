@@ -147,7 +147,8 @@ class Node : private TransitionSink {
   // A delay relation's delay for `row` in ms (its column's value, or the declared one). Throws
   // RuntimeError for a negative one.
   int64_t delay_ms(const plan::Relation& r, const Word* row) const;
-  void schedule_delay(uint32_t relation, const Word* row, int64_t ms);
+  // Queues `row` to arrive its delay_ms from now (throws as delay_ms does).
+  void schedule_delay(uint32_t relation, const Word* row);
   // Schedules the rows the tick wrote into delays, once it has completed.
   void commit_delays();
   void flush_remote();

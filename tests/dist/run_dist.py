@@ -972,6 +972,41 @@ def case_replog():
           "every command is in it, and nothing else: %r" % cmds, p)
 
 
+def case_stdlib_delivery():
+    """stdlib/reliable.bloom, fifo.bloom and lamport.bloom on real processes (the programs of
+    tests/sim/reliable, fifo and lamport): everything sent arrives, and each deployment ends by
+    itself (their resends are delays, so nothing is pending once all is acknowledged)."""
+    sim = os.path.join(HERE, "..", "sim")
+    for module, seq in (("reliable", "id"), ("fifo", "seq")):
+        d = os.path.join(sim, module)
+        facts = os.path.join(d, "facts") if module == "reliable" else os.path.join(d, "inputs", "sender")
+        deploy, _ = deployment([("sender", os.path.join(d, "sender.bloom"), None, facts),
+                                ("receiver", os.path.join(d, "receiver.bloom"), None, None)], name=module + ".toml")
+        out = os.path.join(TMP, module)
+        p = bloom("run", deploy, "-D", out)
+        check(p.returncode == 0, module + ": exit 0, the deployment ended by itself", p)
+        sent = sorted(l.split("\t") for l in read(os.path.join(facts, "outbox.facts")).splitlines())
+        got = sorted([i, m] for s, i, m in (l.split("\t") for l in (read(os.path.join(out, "receiver", "got.csv")) or "").splitlines()))
+        check(got == sent, "%s: the receiver got each of the %d messages (%s, payload)" % (module, len(sent), seq), p)
+        if module == "reliable":
+            check(read(os.path.join(out, "sender", "acked_all.csv")) == "\n", "reliable: the sender saw every message acknowledged", p)
+    node = os.path.join(sim, "lamport", "node.bloom")
+    deploy, _ = deployment([("n1", node, {"next": "n2", "first": True}, None), ("n2", node, {"next": "n3"}, None),
+                            ("n3", node, {"next": "n1"}, None)], name="lamport.toml")
+    out = os.path.join(TMP, "lamport")
+    p = bloom("run", deploy, "-D", out)
+    check(p.returncode == 0, "lamport: exit 0, the deployment ended by itself", p)
+    tokens, late = set(), []
+    for n in ("n1", "n2", "n3"):
+        for line in (read(os.path.join(out, n, "received.csv")) or "").splitlines():
+            src, payload, ts, at = line.split("\t")
+            tokens.add(payload)
+            if int(at) <= int(ts):
+                late.append((n, line))
+    check(tokens == {"hello"} | {str(i) for i in range(12)}, "lamport: the token went round to 11 and every hello arrived: %r" % sorted(tokens), p)
+    check(not late, "lamport: every message is received at a clock above its stamp: %r" % late, p)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 if CASE not in CASES:
     fail("unknown case " + CASE)
