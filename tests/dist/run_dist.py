@@ -1007,6 +1007,36 @@ def case_stdlib_delivery():
     check(not late, "lamport: every message is received at a clock above its stamp: %r" % late, p)
 
 
+def case_sharded_kvs():
+    """examples/sharded_kvs with a real crash: b1, shard 1's first leader, runs without its
+    scripted halt and is killed (SIGKILL) one second after it started. b2 and b3 must suspect
+    it, elect b2, and answer the clients' later requests: every client answer and every live
+    replica's final state are those of examples/sharded_kvs/expected, and the others end by
+    themselves (the launcher then exits 3 for the killed node)."""
+    ex = os.path.join(HERE, "..", "..", "examples", "sharded_kvs")
+    nodes = [(n, os.path.join(ex, "replica.bloom"), None, None) for n in ("a1", "a2", "a3", "b1", "b2", "b3")]
+    nodes += [(c, os.path.join(ex, "client.bloom"), None, os.path.join(ex, "inputs", c)) for c in ("c1", "c2")]
+    d, _ = deployment(nodes)
+    out = os.path.join(TMP, "out")
+    launcher = subprocess.Popen([BLOOM, "run", d, "-D", out, "--timeout", "60"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    pid = wait_for_pid(d, "b1")
+    check(pid is not None, "b1's process is running")
+    time.sleep(1.0)
+    os.kill(pid, signal.SIGKILL)
+    stdout, stderr = launcher.communicate(timeout=90)
+    p = subprocess.CompletedProcess(launcher.args, launcher.returncode, stdout, stderr)
+    check(p.returncode == 3 and "node `b1` exited with signal 9 (Killed)" in p.stderr,
+          "the launcher exits 3, naming the killed b1", p)
+    for node, name in [("c1", "answer"), ("c2", "answer"), ("c1", "gave_up"), ("c2", "gave_up"),
+                       ("a1", "final_kv"), ("a2", "final_kv"), ("a3", "final_kv"), ("b2", "final_kv"),
+                       ("b3", "final_kv")]:
+        got = read(os.path.join(out, node, name + ".csv"))
+        want = read(os.path.join(ex, "expected", node, name + ".csv"))
+        check(got is not None and sorted(got.splitlines()) == sorted(want.splitlines()),
+              "%s/%s.csv is as expected: %r" % (node, name, got), p)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 if CASE not in CASES:
     fail("unknown case " + CASE)
