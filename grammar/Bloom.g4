@@ -13,6 +13,7 @@ item
   | collectionDecl
   | periodicDecl
   | delayDecl
+  | sealDecl
   | latticeDecl
   | clause
   ;
@@ -30,6 +31,12 @@ periodicDecl   : PERIODIC ident EVERY expr SEMI ;   // a duration, or an int con
 // `delay d(cols) after D;`: tuples written with `<~` arrive D later (a duration, an int const
 // expression in ms, or the name of one of its int columns: a delay per tuple).
 delayDecl      : DELAY ident LPAREN (column (COMMA column)*)? RPAREN AFTER expr SEMI ;
+// `seal vote(round) by done(round, n);`: rules read `vote` only through its complete partitions:
+// the tuples with a given `round` become visible together once `done(round, n)` is there and n
+// distinct ones have arrived (docs/language.md, seals). The names are columns of each collection;
+// the last one of the `by` part is the count.
+sealDecl       : SEAL sealed=ident LPAREN keys+=ident (COMMA keys+=ident)* RPAREN
+                 BY punct=ident LPAREN pcols+=ident (COMMA pcols+=ident)* RPAREN SEMI ;
 latticeDecl    : LATTICE ident COLON type durable? SEMI ;
 type           : ident (LT type (COMMA type)* GT)? ;
 
@@ -69,7 +76,7 @@ expr
 literalValue : INT | FLOAT | STRING | TRUE | FALSE | DURATION | BAD_NUMBER | UNTERMINATED_STRING ;
 qname        : ident (DOT ident)* ;
 // Words that are keywords only where they are used, so they stay usable as names (`key(key)`).
-ident        : ID | KEY | EVERY | AS | DURABLE | DELAY | AFTER ;
+ident        : ID | KEY | EVERY | AS | DURABLE | DELAY | AFTER | SEAL | BY ;
 
 // ---- Lexer ----
 IMPORT   : 'import' ;
@@ -88,6 +95,8 @@ EVERY    : 'every' ;
 DURABLE  : 'durable' ;
 DELAY    : 'delay' ;
 AFTER    : 'after' ;
+SEAL     : 'seal' ;
+BY       : 'by' ;
 NOT      : 'not' ;
 IN       : 'in' ;
 AND      : 'and' ;

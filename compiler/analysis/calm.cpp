@@ -251,8 +251,41 @@ class Analyzer {
     return head.kind == CollectionKind::Output && head.has_lattice_column();
   }
 
+  // The release of a seal (`vote[sealed] <= vote, done`) is monotone: a partition, once
+  // released, is complete and stays (docs/lint.md, seals).
   bool edge_nonmonotone(const Edge& e) const {
-    return (!e.monotone() && !thresholded(e)) || keyed_insert(e) || lattice_output(e);
+    return (!e.monotone() && e.why != sema::NonMonotone::Seal && !thresholded(e)) || keyed_insert(e) || lattice_output(e);
+  }
+
+  // An aggregate or a negation that reads a sealed collection per partition: every partition
+  // column of the seal is given in the atom, by a constant or, for an aggregate, by a variable
+  // that is a group-by column of the head (a negation's variables are bound by the rest of the
+  // body, and the planner makes it wait for the partition's release). Then each group, each
+  // negated lookup, sees one complete partition: in Blazes' terms the operation is confluent
+  // per key (Seal(key) on its input), so it is no point of order from what reaches the seal.
+  bool reads_sealed_partitions(const Edge& e) const {
+    if (e.from == sema::kNoCollection || p_.collections[e.from].view_of < 0) return false;
+    if (e.why != sema::NonMonotone::Aggregate && e.why != sema::NonMonotone::Negation) return false;
+    const sema::Seal& seal = p_.seals[static_cast<size_t>(p_.collections[e.from].view_of)];
+    const auto& rule = p_.rules[e.rule];
+    const ast::Atom& atom = rule.ast->body[rule.inputs[e.input].literal].atom;
+    for (uint32_t k : seal.key) {
+      if (k >= atom.args.size()) return false;
+      const ast::Expr& a = *atom.args[k].expr;
+      if (a.kind == ExprKind::Wildcard) return false;
+      if (e.why == sema::NonMonotone::Negation) continue;
+      if (a.kind != ExprKind::Name) {
+        if (a.kind == ExprKind::Int || a.kind == ExprKind::String || a.kind == ExprKind::Bool || a.kind == ExprKind::Float) continue;
+        return false;
+      }
+      sema::ConstValue v;
+      if (p_.constant(rule.instance, a.name, v)) continue;
+      bool grouped = std::any_of(rule.ast->head.args.begin(), rule.ast->head.args.end(), [&](const ast::Arg& h) {
+        return h.expr->kind == ExprKind::Name && !h.expr->name.qualified() && !a.name.qualified() && h.expr->name.parts[0] == a.name.parts[0];
+      });
+      if (!grouped) return false;
+    }
+    return true;
   }
   bool thresholded(const Edge& e) const { return e.why == sema::NonMonotone::Aggregate && !thresholded_.empty() && thresholded_[e.rule]; }
 
@@ -263,7 +296,9 @@ class Analyzer {
 
   Label transform(Label l, const Edge& e) const {
     if (race_rule_[e.rule]) return Label::D;
-    if (edge_nonmonotone(e)) l = compose(l, Label::N);
+    // Over sealed partitions an asynchronous path stays A: what the operation derives for a key
+    // is deterministic, only when it appears is not.
+    if (edge_nonmonotone(e) && !(l == Label::A && reads_sealed_partitions(e))) l = compose(l, Label::N);
     if (e.timing == Timing::Async) l = compose(l, Label::A);
     return l;
   }
@@ -627,7 +662,8 @@ class Analyzer {
   void find_races() {
     for (uint32_t r = 0; r < p_.rules.size(); ++r) {
       const auto& rule = p_.rules[r];
-      if (rule.head == sema::kNoCollection) continue;
+      // A seal's release buffers what arrives across ticks: its two inputs always meet.
+      if (rule.head == sema::kNoCollection || rule.seal >= 0) continue;
       std::string why;
       const sema::RuleInput *x = nullptr, *y = nullptr;
       for (const auto& a : rule.inputs) {
@@ -695,6 +731,10 @@ class Analyzer {
     std::set<std::pair<uint32_t, uint32_t>> seen;  // (rule, span line*65536+col)
     for (const Edge& e : g_.edges()) {
       if (!edge_nonmonotone(e)) continue;
+      if (reads_sealed_partitions(e)) {
+        sealed_reads(e);
+        continue;
+      }
       uint32_t path = kNoHop;
       CollectionId origin = nearest_source(e.from, path);
       if (origin == sema::kNoCollection) continue;
@@ -732,6 +772,19 @@ class Analyzer {
     std::stable_sort(report_.findings.begin(), report_.findings.end(), [](const Finding& a, const Finding& b) {
       return std::tie(a.span.file, a.span.line, a.span.col) < std::tie(b.span.file, b.span.line, b.span.col);
     });
+  }
+
+  void sealed_reads(const Edge& e) {
+    const sema::Seal& seal = p_.seals[static_cast<size_t>(p_.collections[e.from].view_of)];
+    SealedRead s;
+    s.rule = e.rule;
+    s.collection = e.to;
+    s.sealed = seal.sealed;
+    s.punct = seal.punct;
+    s.operation = sema::to_string(e.why);
+    for (uint32_t k : seal.key) s.key += (s.key.empty() ? "" : ", ") + p_.collections[seal.sealed].columns[k].name;
+    s.span = e.span;
+    report_.sealed_reads.push_back(std::move(s));
   }
 
   Finding clock_finding(uint32_t r) {
@@ -888,14 +941,29 @@ class Analyzer {
   // What would remove the point of order, most local fix first; the coordination boundary last.
   void remedies(Finding& f, const Edge& e) const {
     const std::string input = p_.collections[e.from].name;
+    const int view_of = p_.collections[e.from].view_of;
+    std::string keys;  // a sealed input: its partition columns
+    if (view_of >= 0) {
+      const sema::Seal& s = p_.seals[static_cast<size_t>(view_of)];
+      for (uint32_t k : s.key) keys += (keys.empty() ? "" : ", ") + p_.collections[s.sealed].columns[k].name;
+    }
+    const std::string shown = view_of >= 0 ? p_.collections[p_.seals[static_cast<size_t>(view_of)].sealed].name : input;
     switch (e.why) {
       case sema::NonMonotone::Aggregate:
-        f.remedies.push_back("use a lattice threshold instead of the aggregate: collect into an lset (`s(v) <= " + input +
+        if (view_of >= 0)
+          f.remedies.push_back("`" + shown + "` is sealed per (" + keys + "), but this aggregate does not group by every one of them: group by (" + keys +
+                               ") so that each group reads one complete partition");
+        f.remedies.push_back("use a lattice threshold instead of the aggregate: collect into an lset (`s(v) <= " + shown +
                              "(...)`) and test `s.size() >= n`, which only ever becomes true");
-        f.remedies.push_back("or punctuate: aggregate a group only once a seal for it (e.g. `done(key, count)` from its sender) has arrived");
+        if (view_of < 0)
+          f.remedies.push_back("or punctuate: declare `seal " + shown + "(key) by done(key, n);` (its sender sends `done` with the count) and group by the key, so "
+                               "each group is aggregated only once complete");
         break;
       case sema::NonMonotone::Negation:
-        f.remedies.push_back("punctuate per key: negate `" + input + "` only for keys whose producers have sealed them (sent a `done` message)");
+        if (view_of >= 0)
+          f.remedies.push_back("`" + shown + "` is sealed per (" + keys + "): give every one of them in the negated atom (not `_`), so that it waits for that partition");
+        else
+          f.remedies.push_back("punctuate per key: declare `seal " + shown + "(key) by done(key, n);` and negate it with the key given, so each test waits for a complete partition");
         f.remedies.push_back("or turn the test around: keep a monotone lattice (lbool/lset) of what has been seen and test it with a threshold");
         break;
       case sema::NonMonotone::Reveal:
@@ -906,6 +974,8 @@ class Analyzer {
         break;
       case sema::NonMonotone::Delete:
         f.remedies.push_back("record deletions as data instead: keep a set of tombstones (`deleted(k) <= ...`) and filter with it");
+        break;
+      case sema::NonMonotone::Seal:  // a release is monotone: never a finding
         break;
       case sema::NonMonotone::None:
         if (f.operation == "keyed insert") {

@@ -69,6 +69,19 @@ struct Finding {
   std::string suppression_reason;
 };
 
+// A non-monotone operation that reads a sealed collection one complete partition at a time
+// (docs/lint.md, seals): in Blazes' terms its input carries Seal(key) and the operation is
+// confluent per key, so it is no point of order. The report lists them so a reader sees why.
+struct SealedRead {
+  uint32_t rule = 0;
+  sema::CollectionId collection = sema::kNoCollection;  // the rule's head
+  sema::CollectionId sealed = sema::kNoCollection;      // the sealed collection it reads
+  sema::CollectionId punct = sema::kNoCollection;       // the collection of seals
+  std::string operation;                                // "aggregate", "negation"
+  std::string key;                                      // the partition columns, "round, site"
+  Span span;
+};
+
 // The lint's answer. Acknowledged: a sink is diffluent (D), but every finding behind it was
 // suppressed with a reason, so `bloom lint` exits 0 while the report still says what is true.
 enum class Verdict { CoordinationFree, Acknowledged, NeedsCoordination };
@@ -86,6 +99,7 @@ struct CalmReport {
   std::vector<Finding> findings;
   std::vector<PathHop> hops;                  // the findings' paths, shared (see PathHop)
   std::vector<std::vector<sema::CollectionId>> taint_sets;  // distinct sets of sinks, sorted, shared by findings
+  std::vector<SealedRead> sealed_reads;       // operations made confluent per key by a seal
   // The hops of a finding's path, from the source to the operation's input.
   std::vector<Hop> path_of(const Finding& f) const;
   const std::vector<sema::CollectionId>& taints_of(const Finding& f) const { return taint_sets.at(f.taints); }

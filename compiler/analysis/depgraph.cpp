@@ -36,7 +36,9 @@ DependencyGraph::DependencyGraph(const sema::Program& p) {
       e.timing = timing_of(rule.op);
       e.span = in.span;
       // The first reason found is the one reported; a negated atom is its own reason.
-      if (in.negated) {
+      if (rule.seal >= 0) {
+        e.why = sema::NonMonotone::Seal;  // reads each input whole: stratified like a negation
+      } else if (in.negated) {
         e.why = sema::NonMonotone::Negation;
       } else if (!rule.aggregates.empty()) {
         e.why = sema::NonMonotone::Aggregate;

@@ -96,6 +96,11 @@ void render_lint_text(const SourceManager& sm, const sema::Program& p, const Cal
   TextReport text(sm, p, r);
   for (uint32_t i = 0; i < r.findings.size(); ++i) render_text(sm, text.diagnostic(r.findings[i], i), out, opts);
   if (!r.findings.empty()) out << "\n";
+  for (const auto& s : r.sealed_reads)
+    out << sm.location(s.span) << ": sealed: the " << s.operation << " in a rule for `" << name(p, s.collection) << "` reads `"
+        << name(p, s.sealed) << "` one complete partition (" << s.key << ") at a time, sealed by `" << name(p, s.punct)
+        << "`: confluent per key (Blazes: Seal(" << s.key << "))\n";
+  if (!r.sealed_reads.empty()) out << "\n";
   for (auto c : r.sinks) {
     Label l = r.collection_label[c];
     out << sema::to_string(p.collections[c].kind) << " " << p.collections[c].name << ": " << to_string(l) << "  ("
@@ -197,6 +202,12 @@ void write_lint_json(const SourceManager& sm, const sema::Program& p, const Calm
   out << ",\n" << pad << "  \"rules\": ";
   put_array(out, pad + "  ", p.rules.size(), level + 1, [&](size_t i) {
     return json{{"span", span_json(sm, p.rules[i].ast->span)}, {"head", name(p, p.rules[i].head)}, {"label", to_string(r.rule_label[i])}};
+  });
+  out << ",\n" << pad << "  \"sealed\": ";
+  put_array(out, pad + "  ", r.sealed_reads.size(), level + 1, [&](size_t i) {
+    const SealedRead& s = r.sealed_reads[i];
+    return json{{"collection", name(p, s.collection)}, {"key", s.key},          {"operation", s.operation},
+                {"punct", name(p, s.punct)},           {"sealed", name(p, s.sealed)}, {"span", span_json(sm, s.span)}};
   });
   out << ",\n" << pad << "  \"taint_sets\": ";
   put_array(out, pad + "  ", r.taint_sets.size(), level + 1, [&](size_t i) {

@@ -101,9 +101,12 @@ bool reads(const Program& p, uint32_t relation) {
       return (is_positive_atom(s) || s.kind == StepKind::AntiJoin) && s.relation == relation;
     });
   };
-  for (const auto& st : p.strata)
+  for (const auto& st : p.strata) {
+    for (const auto& sl : st.seals)
+      if (sl.sealed == relation || sl.punct == relation) return true;
     for (const auto& g : st.groups)
       if (std::any_of(g.rules.begin(), g.rules.end(), in)) return true;
+  }
   return std::any_of(p.transitions.begin(), p.transitions.end(), in);
 }
 }  // namespace
@@ -145,6 +148,9 @@ std::string_view recomputed_because(const Program& p, const RulePlan& r) {
       if (is_positive_atom(s) && !grows_only(p.relations[s.relation])) return "an aggregate over a collection that can lose rows";
     }
   }
+  for (const auto& s : r.steps)
+    if (s.kind == StepKind::Lookup && p.relations[s.relation].released_keys)
+      return "a negation of a sealed collection (it waits for each partition's release)";
   for (const auto& s : r.steps) {
     // A negated table only grows between ticks, or is rebuilt (a new generation: the engine then
     // runs the rule in full once), so a match it blocked stays blocked, and a row derived while
@@ -168,6 +174,7 @@ std::string_view blocks_keeping(const Program& p, const RulePlan& r) {
   if (r.aggregates()) return "a rule that derives it aggregates";
   for (const auto& s : r.steps) {
     if (step_reads_time(s)) return "a rule that derives it reads tick() or now()";
+    if (s.kind == StepKind::Lookup && p.relations[s.relation].released_keys) return "a rule that derives it negates a sealed collection";
     if (!is_positive_atom(s) && s.kind != StepKind::AntiJoin) continue;
     if (!grows_only(p.relations[s.relation]))
       return "a rule that derives it reads a collection that is not a table without lattice columns";

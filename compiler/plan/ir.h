@@ -57,6 +57,10 @@ struct Relation {
   // A scratch: why it is emptied and derived again every tick, or "" when it is kept across
   // ticks (scratch_recomputed_because; set by the planner).
   std::string rederived_because;
+  // The keys of the partitions a seal has released (a table the planner adds after sema's
+  // collections, named `NAME[released]`): a negation of a sealed collection first looks its key
+  // up here, so it waits for the partition (docs/language.md, seals).
+  bool released_keys = false;
   uint32_t arity() const { return static_cast<uint32_t>(column_types.size()); }
   bool has_lattice_column() const;
 };
@@ -191,7 +195,24 @@ struct Group {
   std::vector<RulePlan> deltas;     // recursive groups: evaluated until no delta remains
 };
 
+// `seal vote(round) by done(round, n);` (docs/language.md, seals). Before the groups of its
+// stratum run, the node's engine moves the rows of `sealed` into a buffer that persists across
+// ticks, and releases into `view` (a table, what every rule reads instead of `sealed`) each
+// partition, all at once, once `punct` holds its seal and the buffer holds `count` distinct rows
+// with that key. A row of a released partition that is not in `view` already, a seal whose
+// count is below the rows that arrived, and two counts for one key are run-time errors.
+struct Seal {
+  uint32_t sealed = 0, punct = 0, view = 0;  // relations
+  uint32_t released = 0;                     // relation: the keys released (Relation::released_keys)
+  std::vector<uint32_t> key;                 // partition columns of `sealed`
+  std::vector<uint32_t> punct_key;           // the matching columns of `punct`
+  uint32_t count = 0;                        // the count column of `punct`
+  std::string where;                         // "file:line:col" of the declaration
+  std::string text;                          // its source text
+};
+
 struct Stratum {
+  std::vector<Seal> seals;    // released before the groups run
   std::vector<Group> groups;  // in dependency order
 };
 

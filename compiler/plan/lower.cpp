@@ -171,6 +171,23 @@ class Lowerer {
       if (c.span.valid()) r.where = sm_.location(c.span);
       out_->relations.push_back(std::move(r));
     }
+    // Per seal, the keys of its released partitions (plan::Relation::released_keys).
+    for (const auto& s : prog_.seals) {
+      const Relation& sealed = out_->relations[s.sealed];
+      Relation r;
+      r.id = static_cast<uint32_t>(out_->relations.size());
+      r.name = sealed.name + "[released]";
+      r.kind = RelationKind::Table;
+      for (uint32_t i = 0; i < s.key.size(); ++i) {
+        r.column_names.push_back(sealed.column_names[s.key[i]]);
+        r.column_types.push_back(sealed.column_types[s.key[i]]);
+        r.key.push_back(i);
+      }
+      r.released_keys = true;
+      r.where = out_->relations[s.view].where;
+      released_.push_back(r.id);
+      out_->relations.push_back(std::move(r));
+    }
   }
 
   void facts() {
@@ -212,8 +229,14 @@ class Lowerer {
     // One group per strongly connected component of heads; components are numbered in reverse
     // topological order, so higher numbers are evaluated first.
     std::map<uint32_t, std::vector<uint32_t>, std::greater<>> by_scc;
-    for (uint32_t r : rules) by_scc[strata_.scc_of[prog_.rules[r].head]].push_back(r);
     Stratum st;
+    for (uint32_t r : rules) {
+      if (prog_.rules[r].seal >= 0) {
+        st.seals.push_back(seal(prog_.rules[r]));
+        continue;
+      }
+      by_scc[strata_.scc_of[prog_.rules[r].head]].push_back(r);
+    }
     for (auto& [scc, members] : by_scc) {
       Group g;
       std::set<uint32_t> rels;
@@ -233,6 +256,22 @@ class Lowerer {
       st.groups.push_back(std::move(g));
     }
     out_->strata.push_back(std::move(st));
+  }
+
+  // A seal's release rule (sema synthesizes one per seal) is a release step, not a pipeline.
+  Seal seal(const sema::CheckedRule& rule) const {
+    const sema::Seal& s = prog_.seals[static_cast<size_t>(rule.seal)];
+    Seal out;
+    out.sealed = s.sealed;
+    out.punct = s.punct;
+    out.view = s.view;
+    out.key = s.key;
+    out.punct_key = s.punct_key;
+    out.count = s.count;
+    out.released = released_[static_cast<size_t>(rule.seal)];
+    out.where = sm_.location(s.ast->span);
+    out.text = trim_lines(sm_, s.ast->span);
+    return out;
   }
 
   // ------------------------------------------------------------ one rule
@@ -532,6 +571,28 @@ class Lowerer {
 
   void place_negation(RuleState& st, RulePlan& plan, const ast::BodyLiteral& lit, uint32_t li) {
     uint32_t rel = st.atom_collection.at(li);
+    if (int seal = prog_.collections[rel].view_of; seal >= 0) {
+      // `not vote(r, ...)` of a sealed collection, with every partition column given: true only
+      // once partition r is released and holds no match, so it waits for the partition instead
+      // of answering early (docs/language.md, seals). With a partition column left `_` it reads
+      // the released partitions as they are (the lint flags it).
+      const sema::Seal& s = prog_.seals[static_cast<size_t>(seal)];
+      const Relation& keys = out_->relations[released_[static_cast<size_t>(seal)]];
+      bool all = std::all_of(s.key.begin(), s.key.end(), [&](uint32_t c) {
+        return c < lit.atom.args.size() && lit.atom.args[c].expr->kind != ast::ExprKind::Wildcard;
+      });
+      if (all) {
+        Step guard;
+        guard.kind = StepKind::Lookup;
+        guard.relation = keys.id;
+        guard.index = kKeyIndex;
+        guard.bind.assign(keys.arity(), -1);
+        for (uint32_t i = 0; i < s.key.size(); ++i)
+          guard.key.push_back(convert(lower_expr(st, *lit.atom.args[s.key[i]].expr), keys.column_types[i]));
+        guard.text = "partition released: " + keys.name;
+        plan.steps.push_back(std::move(guard));
+      }
+    }
     const Relation& r = out_->relations[rel];
     Step step;
     step.kind = StepKind::AntiJoin;
@@ -807,6 +868,7 @@ class Lowerer {
 
   const sema::Program& prog_;
   const analysis::Strata& strata_;
+  std::vector<uint32_t> released_;  // per seal: its released_keys relation
   const SourceManager& sm_;
   std::unique_ptr<Program> out_;
 };

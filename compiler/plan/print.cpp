@@ -171,6 +171,13 @@ std::string to_text(const Program& p) {
   if (!p.facts.empty()) out += fmt::format("\nfacts: {}\n", p.facts.size());
   for (size_t s = 0; s < p.strata.size(); ++s) {
     out += fmt::format("\nstratum {}\n", s);
+    for (const auto& sl : p.strata[s].seals) {
+      const Relation& sr = p.relations[sl.sealed];
+      const Relation& pr = p.relations[sl.punct];
+      out += fmt::format("  release {} <- {}: partitions ({}) of {}, sealed by {}({}) with count {}, buffered until complete   # {} {}\n",
+                         p.relations[sl.view].name, sr.name, cols_text(sr, sl.key), sr.name, pr.name, cols_text(pr, sl.punct_key),
+                         pr.column_names[sl.count], sl.where, sl.text);
+    }
     for (const auto& g : p.strata[s].groups) {
       std::string rels;
       for (uint32_t r : g.relations) rels += (rels.empty() ? "" : ", ") + p.relations[r].name;
@@ -209,7 +216,13 @@ nlohmann::json to_json(const Program& p) {
       for (const auto& r : g.deltas) deltas.push_back(rule_json(r, p));
       groups.push_back({{"relations", names}, {"recursive", g.recursive}, {"rules", rules}, {"deltas", deltas}});
     }
-    strata.push_back({{"groups", groups}});
+    nlohmann::json seals = nlohmann::json::array();
+    for (const auto& sl : s.seals)
+      seals.push_back({{"sealed", p.relations[sl.sealed].name}, {"punct", p.relations[sl.punct].name}, {"view", p.relations[sl.view].name},
+                       {"key", sl.key}, {"punct_key", sl.punct_key}, {"count", sl.count}, {"where", sl.where}, {"text", sl.text}});
+    nlohmann::json st = {{"groups", groups}};
+    if (!seals.empty()) st["seals"] = seals;
+    strata.push_back(std::move(st));
   }
   nlohmann::json trans = nlohmann::json::array();
   for (const auto& r : p.transitions) trans.push_back(rule_json(r, p));
@@ -239,6 +252,11 @@ std::string to_dot(const Program& p) {
   };
   for (size_t s = 0; s < p.strata.size(); ++s) {
     out += fmt::format("  subgraph cluster_s{} {{\n    label=\"stratum {}\";\n", s, s);
+    for (const auto& sl : p.strata[s].seals) {
+      int id = n++;
+      out += fmt::format("    r{} [shape=box, style=rounded, label=\"{}\\lrelease complete partitions\\l\"];\n", id, dot_escape(sl.text));
+      out += fmt::format("  rel{} -> r{} [];\n  rel{} -> r{} [label=\"seals\"];\n  r{} -> rel{} [label=\"release\"];\n", sl.sealed, id, sl.punct, id, id, sl.view);
+    }
     for (const auto& g : p.strata[s].groups) {
       for (const auto& r : g.rules) rule_node(r, "    ");
       for (const auto& r : g.deltas) rule_node(r, "    ");

@@ -99,8 +99,17 @@ struct DeclInfo {
   int delay_column = -1;  // a delay `after COLUMN`: the column holding each tuple's delay in ms
 };
 
+// A `seal` declaration after its checks (per module; instantiated with the collections).
+struct SealInfo {
+  const ast::SealDecl* decl = nullptr;
+  size_t sealed = 0, punct = 0;  // decl indexes
+  std::vector<uint32_t> key, punct_key;
+  uint32_t count = 0;
+};
+
 struct ModuleInfo {
   const ast::Module* ast = nullptr;
+  std::vector<SealInfo> seals;
   std::string canonical;
   std::map<std::string, size_t> decl_index;
   std::vector<DeclInfo> decls;
@@ -272,6 +281,7 @@ class Checker {
       info.decl_index[d.name] = info.decls.size();
       info.decls.push_back(check_decl(d));
     }
+    check_seals(info);
     // consts, in order: each may use the ones before it
     for (const auto& c : mod.consts) {
       if (info.consts.count(c.name)) {
@@ -334,6 +344,128 @@ class Checker {
                        "param " + quote(p.name) + " is " + quote(t.str()) + " but its default is " + quote(const_type(*v).str()));
         }
       }
+    }
+  }
+
+  // ---------------------------------------------------------------- seals
+  // `seal S(k...) by P(pk..., n);` names collections of its own module and their columns.
+  const DeclInfo* seal_collection(ModuleInfo& info, const std::string& name, Span at, const char* role, size_t& index) {
+    if (name.empty()) return nullptr;  // a syntax error, already reported
+    auto it = info.decl_index.find(name);
+    if (it == info.decl_index.end()) {
+      std::vector<std::string> names;
+      for (const auto& [n, _] : info.decl_index) names.push_back(n);
+      auto& e = diags_.error("unknown-collection", at, "unknown collection " + quote(name) + " in a seal");
+      std::string near = closest_match(name, names);
+      if (!near.empty()) e.with_help("did you mean " + quote(near) + "?");
+      return nullptr;
+    }
+    index = it->second;
+    const DeclInfo& d = info.decls[it->second];
+    switch (d.kind) {
+      case CollectionKind::Table: case CollectionKind::Scratch: case CollectionKind::Channel:
+      case CollectionKind::Input: case CollectionKind::Delay:
+        break;
+      default:
+        diags_.error("bad-seal", at, std::string("the ") + role + " of a seal must be a table, scratch, channel, input or delay, but " + quote(name) + " is " + article_kind(d.kind))
+            .note(d.decl->name_span, quote(name) + " is declared here");
+        return nullptr;
+    }
+    if (std::any_of(d.columns.begin(), d.columns.end(), [](const Column& c) { return c.type.is_lattice(); })) {
+      diags_.error("bad-seal", at, std::string("the ") + role + " of a seal cannot have lattice columns, but " + quote(name) + " has")
+          .note(d.decl->name_span, quote(name) + " is declared here")
+          .with_help("a partition is complete when it holds n distinct tuples; a lattice column merges tuples instead");
+      return nullptr;
+    }
+    return &d;
+  }
+
+  // The column `k` of `d`, or -1 after reporting it (with a "did you mean").
+  int seal_column(const DeclInfo& d, const ast::KeyColumn& k) {
+    for (size_t i = 0; i < d.columns.size(); ++i)
+      if (d.columns[i].name == k.name) return static_cast<int>(i);
+    std::vector<std::string> cols;
+    for (const auto& c : d.columns) cols.push_back(c.name);
+    auto& e = diags_.error("unknown-seal-column", k.span, quote(d.decl->name) + " has no column " + quote(k.name));
+    std::string near = closest_match(k.name, cols);
+    if (!near.empty()) e.with_help("did you mean " + quote(near) + "?");
+    e.note(d.decl->name_span, quote(d.decl->name) + " is declared here");
+    return -1;
+  }
+
+  void check_seals(ModuleInfo& info) {
+    std::map<std::string, Span> sealed_at;
+    for (const auto& sd : info.ast->seals) {
+      SealInfo si;
+      si.decl = &sd;
+      const DeclInfo* sealed = seal_collection(info, sd.sealed, sd.sealed_span, "sealed collection", si.sealed);
+      const DeclInfo* punct = seal_collection(info, sd.punct, sd.punct_span, "collection of seals", si.punct);
+      if (sealed && punct && si.sealed == si.punct) {
+        diags_.error("bad-seal", sd.punct_span, quote(sd.sealed) + " cannot be sealed by itself")
+            .with_help("seal it by a separate collection of punctuations, e.g. `seal " + sd.sealed + "(k) by done(k, n);`");
+        continue;
+      }
+      bool ok = sealed && punct;
+      std::set<uint32_t> used;
+      if (sealed)
+        for (const auto& k : sd.key) {
+          int c = seal_column(*sealed, k);
+          if (c < 0) {
+            ok = false;
+          } else if (!used.insert(static_cast<uint32_t>(c)).second) {
+            diags_.error("bad-seal", k.span, "column " + quote(k.name) + " is listed twice in the seal of " + quote(sd.sealed));
+            ok = false;
+          } else {
+            si.key.push_back(static_cast<uint32_t>(c));
+          }
+        }
+      if (!punct) continue;
+      if (sd.punct_columns.size() != sd.key.size() + 1) {
+        Span at = sd.punct_columns.empty() ? sd.punct_span : Span::cover(sd.punct_columns.front().span, sd.punct_columns.back().span);
+        std::string keys;
+        for (size_t i = 0; i < sd.key.size(); ++i) keys += (i ? ", " : "") + sd.key[i].name;
+        diags_.error("seal-arity", at, "the seal names " + std::to_string(sd.punct_columns.size()) + " column" + (sd.punct_columns.size() == 1 ? "" : "s") + " of " + quote(sd.punct) +
+                                           " but needs " + std::to_string(sd.key.size() + 1) + ": one for each partition column of " + quote(sd.sealed) + " (" + keys + "), then the count")
+            .with_help("e.g. `seal " + sd.sealed + "(" + keys + ") by " + sd.punct + "(" + keys + ", n);` where n is an int column of " + quote(sd.punct));
+        continue;
+      }
+      for (size_t i = 0; i < sd.punct_columns.size(); ++i) {
+        int c = seal_column(*punct, sd.punct_columns[i]);
+        if (c < 0) {
+          ok = false;
+          continue;
+        }
+        const Column& pc = punct->columns[static_cast<size_t>(c)];
+        if (i + 1 == sd.punct_columns.size()) {
+          si.count = static_cast<uint32_t>(c);
+          if (!pc.type.is_error() && pc.type.kind != TypeKind::Int) {
+            diags_.error("type-mismatch", sd.punct_columns[i].span, "the count of a seal must be an int, but " + quote(sd.punct + "." + pc.name) + " is " + quote(pc.type.str()))
+                .note(pc.span, "declared here")
+                .with_help("the last column named in `by " + sd.punct + "(...)` is how many distinct tuples the partition holds");
+            ok = false;
+          }
+          continue;
+        }
+        si.punct_key.push_back(static_cast<uint32_t>(c));
+        if (!sealed || i >= si.key.size() || si.key.size() != sd.key.size()) continue;
+        const Column& sc = sealed->columns[si.key[i]];
+        if (!pc.type.is_error() && !sc.type.is_error() && !(pc.type == sc.type)) {
+          diags_.error("type-mismatch", sd.punct_columns[i].span, quote(sd.punct + "." + pc.name) + " is " + quote(pc.type.str()) + " but the partition column it seals, " +
+                                                                   quote(sd.sealed + "." + sc.name) + ", is " + quote(sc.type.str()))
+              .note(pc.span, quote(sd.punct + "." + pc.name) + " is declared here")
+              .note(sc.span, quote(sd.sealed + "." + sc.name) + " is declared here");
+          ok = false;
+        }
+      }
+      if (!ok) continue;
+      if (auto it = sealed_at.find(sd.sealed); it != sealed_at.end()) {
+        diags_.error("duplicate-seal", sd.sealed_span, quote(sd.sealed) + " is sealed twice")
+            .note(it->second, "first sealed here")
+            .with_help("a collection has one partitioning: keep one `seal` for it");
+        continue;
+      }
+      sealed_at[sd.sealed] = sd.sealed_span;
+      info.seals.push_back(std::move(si));
     }
   }
 
@@ -502,6 +634,31 @@ class Checker {
       c.name_span = di.decl->name_span;
       prog_.instances[id].collections[di.decl->name] = c.id;
       prog_.collections.push_back(std::move(c));
+    }
+    for (const auto& si : mods_[module].seals) {
+      Seal seal;
+      seal.sealed = prog_.instances[id].collections.at(mods_[module].decls[si.sealed].decl->name);
+      seal.punct = prog_.instances[id].collections.at(mods_[module].decls[si.punct].decl->name);
+      seal.key = si.key;
+      seal.punct_key = si.punct_key;
+      seal.count = si.count;
+      seal.instance = id;
+      seal.ast = si.decl;
+      // The view: a hidden table of the released partitions, which every rule reads instead.
+      Collection v;
+      const Collection& sealed = prog_.collections[seal.sealed];
+      v.id = static_cast<CollectionId>(prog_.collections.size());
+      v.name = sealed.name + "[sealed]";
+      v.kind = CollectionKind::Table;
+      v.columns = sealed.columns;
+      v.instance = id;
+      v.span = si.decl->span;
+      v.name_span = si.decl->sealed_span;
+      v.view_of = static_cast<int>(prog_.seals.size());
+      seal.view = v.id;
+      prog_.collections[seal.sealed].sealed_by = static_cast<int>(prog_.seals.size());
+      prog_.collections.push_back(std::move(v));
+      prog_.seals.push_back(std::move(seal));
     }
     for (const auto& [alias, child] : mods_[module].imports) {
       uint32_t child_id = static_cast<uint32_t>(prog_.instances.size());
@@ -1556,10 +1713,40 @@ class Checker {
         r.uses_now = tpl.uses_now;
         r.uses_tick = tpl.uses_tick;
         r.variables = tpl.variables;
-        for (const auto& in : tpl.inputs)
-          r.inputs.push_back({collection_id(i, in.target), in.literal, in.negated, in.reveals, in.span});
+        for (const auto& in : tpl.inputs) {
+          CollectionId c = collection_id(i, in.target);
+          // A sealed collection is read only through its complete partitions (its view).
+          if (c != kNoCollection && prog_.collections[c].sealed_by >= 0) c = prog_.seals[static_cast<size_t>(prog_.collections[c].sealed_by)].view;
+          r.inputs.push_back({c, in.literal, in.negated, in.reveals, in.span});
+        }
         prog_.rules.push_back(std::move(r));
       }
+    }
+    // Each seal's release, as a rule `S[sealed] <= S, P` that the planner turns into a release
+    // step (plan::Seal): it reads S and P whole, so it is stratified after both.
+    for (uint32_t s = 0; s < prog_.seals.size(); ++s) {
+      Seal& seal = prog_.seals[s];
+      auto rule = std::make_unique<ast::Rule>();
+      rule->head.name.parts = {prog_.collections[seal.view].name};
+      rule->head.name.span = rule->head.span = seal.ast->sealed_span;
+      rule->span = rule->op_span = seal.ast->span;
+      for (auto [name, at] : {std::pair{seal.ast->sealed, seal.ast->sealed_span}, std::pair{seal.ast->punct, seal.ast->punct_span}}) {
+        ast::BodyLiteral lit;
+        lit.kind = ast::LiteralKind::Positive;
+        lit.span = lit.atom.span = lit.atom.name.span = at;
+        lit.atom.name.parts = {name};
+        rule->body.push_back(std::move(lit));
+      }
+      CheckedRule r;
+      r.ast = rule.get();
+      r.instance = seal.instance;
+      r.head = seal.view;
+      r.seal = static_cast<int>(s);
+      r.inputs.push_back({seal.sealed, 0, false, {}, seal.ast->sealed_span});
+      r.inputs.push_back({seal.punct, 1, false, {}, seal.ast->punct_span});
+      seal.rule = static_cast<uint32_t>(prog_.rules.size());
+      prog_.rules.push_back(std::move(r));
+      prog_.synthesized.push_back(std::move(rule));
     }
   }
 

@@ -26,6 +26,7 @@ const char* to_string(NonMonotone n) {
     case NonMonotone::Reveal: return "lattice reveal";
     case NonMonotone::Delete: return "deferred delete";
     case NonMonotone::Upsert: return "deferred upsert";
+    case NonMonotone::Seal: return "seal";
   }
   return "?";
 }

@@ -43,6 +43,11 @@ struct Collection {
   int delay_column = -1; // delay `after COLUMN`: the int column holding each tuple's delay in ms
   bool durable = false;  // `durable`: kept in the node's data directory across restarts
   uint32_t instance = 0; // the module instance that declares it (0 = main)
+  // Seals (docs/language.md): a sealed collection's index in Program::seals; rules read it only
+  // through its view, the hidden collection `NAME[sealed]` (a table of released partitions),
+  // whose `view_of` is that same index.
+  int sealed_by = -1;
+  int view_of = -1;
   Span span, name_span;  // invalid for built-ins
   bool has_lattice_column() const;
 };
@@ -58,7 +63,10 @@ struct ModuleInstance {
 };
 
 // Why an edge of the dependency graph is not monotone.
-enum class NonMonotone : uint8_t { None, Negation, Aggregate, Reveal, Delete, Upsert };
+// Seal: the release of a sealed collection's complete partitions into its view (it reads the
+// sealed collection and its seals whole, so it is stratified like a negation; the CALM analysis
+// treats it as confluent per key, docs/lint.md).
+enum class NonMonotone : uint8_t { None, Negation, Aggregate, Reveal, Delete, Upsert, Seal };
 const char* to_string(NonMonotone n);
 // Whether `name` is an aggregate function of a rule head (count, sum, min, max, avg, collect,
 // argmax, argmin).
@@ -83,6 +91,20 @@ struct CheckedRule {
   bool uses_now = false;         // reads the wall clock
   bool uses_tick = false;        // reads tick() (other than the `tick() == 0` idiom)
   std::map<std::string, Type> variables;
+  int seal = -1;  // the release of Program::seals[seal]: not a rule of the source (ast is synthesized)
+};
+
+// `seal vote(round) by done(round, n);` of one module instance.
+struct Seal {
+  CollectionId sealed = kNoCollection;  // vote
+  CollectionId punct = kNoCollection;   // done
+  CollectionId view = kNoCollection;    // vote[sealed]: what rules read instead of vote
+  std::vector<uint32_t> key;            // partition columns of `sealed`
+  std::vector<uint32_t> punct_key;      // the matching columns of `punct`, in the same order
+  uint32_t count = 0;                   // the count column of `punct` (an int)
+  uint32_t rule = 0;                    // the release rule (view <= sealed, punct) in Program::rules
+  uint32_t instance = 0;
+  const ast::SealDecl* ast = nullptr;
 };
 
 struct CheckedFact {
@@ -128,6 +150,8 @@ struct Program {
   std::vector<Collection> collections;
   std::vector<CheckedRule> rules;
   std::vector<CheckedFact> facts;
+  std::vector<Seal> seals;
+  std::vector<std::unique_ptr<ast::Rule>> synthesized;  // the ASTs of the seals' release rules
   // Types of every checked expression (identical in all instances of a module).
   ExprTypes expr_types;
 

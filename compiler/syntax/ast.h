@@ -164,6 +164,18 @@ struct CollectionDecl {
   Span span;
 };
 
+// `seal vote(round) by done(round, n);` (docs/language.md, seals): rules read `vote` only through
+// the partitions (values of the key columns) that `done` has sealed with a count that matches.
+struct SealDecl {
+  std::string sealed;            // the sealed collection
+  Span sealed_span;
+  std::vector<KeyColumn> key;    // its partition columns
+  std::string punct;             // the collection of seals (punctuations)
+  Span punct_span;
+  std::vector<KeyColumn> punct_columns;  // its columns matching `key`, in order, then the count
+  Span span;
+};
+
 struct Import {
   std::string path;  // as written, relative to the importing file
   Span path_span;
@@ -194,6 +206,7 @@ struct Module {
   std::vector<Param> params;
   std::vector<Const> consts;
   std::vector<CollectionDecl> decls;
+  std::vector<SealDecl> seals;
   std::vector<Fact> facts;
   std::vector<Rule> rules;
 };

@@ -101,7 +101,7 @@ class BloomErrorStrategy : public antlr4::DefaultErrorStrategy {
     if (prev && prev->getType() == BloomLexer::ID && found->getType() == BloomLexer::ID &&
         (!before || before->getType() == BloomLexer::SEMI)) {
       std::string near = closest_match(prev->getText(), {"table", "scratch", "channel", "input", "output", "periodic",
-                                                         "delay", "lattice", "import", "param", "const"});
+                                                         "delay", "seal", "lattice", "import", "param", "const"});
       if (!near.empty()) {
         emit(token_span(file_, prev), prev, "unknown keyword `" + prev->getText() + "`", "did you mean `" + near + "`?");
         return true;
@@ -309,6 +309,7 @@ class Builder {
         case BloomParser::RuleCollectionDecl: m.decls.push_back(collection(static_cast<BloomParser::CollectionDeclContext*>(r))); break;
         case BloomParser::RulePeriodicDecl: m.decls.push_back(periodic(static_cast<BloomParser::PeriodicDeclContext*>(r))); break;
         case BloomParser::RuleDelayDecl: m.decls.push_back(delay(static_cast<BloomParser::DelayDeclContext*>(r))); break;
+        case BloomParser::RuleSealDecl: m.seals.push_back(seal(static_cast<BloomParser::SealDeclContext*>(r))); break;
         case BloomParser::RuleLatticeDecl: m.decls.push_back(lattice(static_cast<BloomParser::LatticeDeclContext*>(r))); break;
         case BloomParser::RuleClause: clause(static_cast<BloomParser::ClauseContext*>(r), m); break;
         default: break;
@@ -685,6 +686,22 @@ class Builder {
     d.name_span = c->ident() ? span(c->ident()) : span(c);
     d.columns = columns(c->column());
     period(c->expr(), d);
+    d.span = span(c);
+    return d;
+  }
+
+  ast::SealDecl seal(BloomParser::SealDeclContext* c) {
+    ast::SealDecl d;
+    if (c->sealed) {
+      d.sealed = ident(c->sealed);
+      d.sealed_span = span(c->sealed);
+    }
+    for (auto* id : c->keys) d.key.push_back({ident(id), span(id)});
+    if (c->punct) {
+      d.punct = ident(c->punct);
+      d.punct_span = span(c->punct);
+    }
+    for (auto* id : c->pcols) d.punct_columns.push_back({ident(id), span(id)});
     d.span = span(c);
     return d;
   }

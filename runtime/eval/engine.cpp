@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <set>
 #include <string_view>
 
@@ -147,6 +148,14 @@ struct Engine::Impl {
     std::vector<std::unique_ptr<CompiledRule>> rules, deltas;
   };
   std::vector<std::vector<CGroup>> strata;
+  // Seals (plan::Seal): per stratum, the state of each of its seals, kept across ticks.
+  struct SealState {
+    const plan::Seal* plan = nullptr;
+    std::map<std::vector<Word>, std::set<std::vector<Word>>> pending;  // key -> rows not released yet
+    std::map<std::vector<Word>, int64_t> counts;                       // key -> the count its seal said
+    std::set<std::vector<Word>> released;                              // keys released
+  };
+  std::vector<std::vector<SealState>> seals;
   // Version ranges: Full = [0, full_end), Delta = [delta_begin, full_end), Old = [0, delta_begin).
   std::vector<RowId> full_end, delta_begin;
   TransitionSink* sink = nullptr;
@@ -1158,9 +1167,74 @@ struct Engine::Impl {
     }
   }
 
+  // The key of a partition, as source would write it: `round = 3` or `(a = 1, b = "x")`.
+  std::string key_text(const plan::Relation& r, const std::vector<uint32_t>& cols, const std::vector<Word>& key) const {
+    std::string out;
+    for (size_t i = 0; i < cols.size(); ++i)
+      out += (i ? ", " : "") + r.column_names[cols[i]] + " = " + e.format(r.column_types[cols[i]], key[i], true);
+    return cols.size() == 1 ? out : "(" + out + ")";
+  }
+
+  // Moves the sealed relation's rows into the buffer and releases every partition that its seal
+  // says is complete into the view (docs/language.md, seals). Running it again in the same tick
+  // changes nothing (BLOOM_CHECK_INCREMENTAL runs the fixpoint twice).
+  void release(SealState& s) {
+    const plan::Seal& p = *s.plan;
+    const plan::Relation& sr = e.plan_.relations[p.sealed];
+    const plan::Relation& pr = e.plan_.relations[p.punct];
+    Relation& sealed = *e.relations_[p.sealed];
+    Relation& punct = *e.relations_[p.punct];
+    Relation& view = *e.relations_[p.view];
+    Relation& released = *e.relations_[p.released];
+    auto fail = [&](const std::string& what) {
+      throw RuntimeError(fmt::format("{}: in `{}`: {}", p.where, p.text, what), true);
+    };
+    std::vector<Word> row(sealed.arity()), key(p.key.size());
+    for (RowId r = 0; r < sealed.end(); ++r) {
+      if (!sealed.alive(r)) continue;
+      sealed.read(r, row.data());
+      for (size_t i = 0; i < p.key.size(); ++i) key[i] = row[p.key[i]];
+      if (s.released.count(key)) {
+        if (!view.contains(row.data()))
+          fail(fmt::format("{} arrived after partition {} of `{}` was complete and released (`{}` sealed it with count {}): a late tuple",
+                           e.format_row(sr, row.data(), true), key_text(sr, p.key, key), sr.name, pr.name, s.counts[key]));
+        continue;
+      }
+      s.pending[key].insert(row);
+    }
+    std::vector<Word> prow(punct.arity()), pkey(p.punct_key.size());
+    for (RowId r = 0; r < punct.end(); ++r) {
+      if (!punct.alive(r)) continue;
+      punct.read(r, prow.data());
+      for (size_t i = 0; i < p.punct_key.size(); ++i) pkey[i] = prow[p.punct_key[i]];
+      const auto n = static_cast<int64_t>(prow[p.count]);
+      if (n < 0)
+        fail(fmt::format("{} seals partition {} of `{}` with a negative count", e.format_row(pr, prow.data(), true), key_text(sr, p.key, pkey), sr.name));
+      auto [it, added] = s.counts.emplace(pkey, n);
+      if (!added && it->second != n)
+        fail(fmt::format("partition {} of `{}` is sealed with two counts: {} and {} ({})", key_text(sr, p.key, pkey), sr.name, it->second, n,
+                         e.format_row(pr, prow.data(), true)));
+    }
+    for (const auto& [k, n] : s.counts) {
+      if (s.released.count(k)) continue;
+      auto it = s.pending.find(k);
+      size_t have = it == s.pending.end() ? 0 : it->second.size();
+      if (have > static_cast<uint64_t>(n))
+        fail(fmt::format("partition {} of `{}` holds {} distinct tuples but `{}` sealed it with count {}", key_text(sr, p.key, k), sr.name, have, pr.name, n));
+      if (have < static_cast<uint64_t>(n)) continue;
+      if (it != s.pending.end()) {
+        for (const auto& v : it->second) view.insert(v.data());
+        s.pending.erase(it);
+      }
+      s.released.insert(k);
+      released.insert(k.data());
+    }
+  }
+
   void fixpoint() {
     for (size_t st = 0; st < strata.size(); ++st) {
       e.progress_.stratum = static_cast<uint32_t>(st);
+      for (auto& s : seals[st]) release(s);
       for (auto& g : strata[st]) {
         e.progress_.iteration = 0;
         set_all_full();
@@ -1222,6 +1296,8 @@ Engine::Engine(const plan::Program& plan, SymbolTable& symbols, Lattices& lattic
       groups.push_back(std::move(cg));
     }
     impl_->strata.push_back(std::move(groups));
+    auto& seals = impl_->seals.emplace_back();
+    for (const auto& sl : s.seals) seals.push_back({&sl, {}, {}, {}});
   }
   for (const auto& r : plan.transitions) impl_->transitions.push_back(impl_->compile_rule(r));
   impl_->setup_kept();

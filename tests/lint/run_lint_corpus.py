@@ -16,6 +16,9 @@ For each case (cwd = this folder):
                     as a multiset); when absent, no finding may be suppressed;
       "paths"       optional {collection: [{"from", "label"}]}: the set of (from, label) pairs
                     of that output's paths (its entry in "path_sets") must be equal.
+      "sealed"      optional [{"operation", "line", "key"}]: EVERY operation the lint found
+                    confluent per key because it reads a sealed collection by partition
+                    (docs/lint.md, seals), as a multiset; when absent, not checked.
     The shared tables must hold together (check_tables): every finding's "path" is null or a
     hop of "hops" whose "parent" chain ends at a start (null) without a cycle; every "taints"
     and every output's "paths" is an index into "taint_sets" / "path_sets".
@@ -161,6 +164,15 @@ def compare_json(exp, doc, errors):
         findings = []
     if "findings" in exp:
         compare_findings(exp["findings"], findings, errors)
+
+    if "sealed" in exp:
+        got = doc.get("sealed")
+        if not isinstance(got, list):
+            errors.append("\"sealed\" is not a list")
+        else:
+            norm = lambda s: (s.get("operation"), s.get("line") if "line" in s else span_line(s), s.get("key"))
+            if sorted(map(norm, got), key=repr) != sorted(map(norm, exp["sealed"]), key=repr):
+                errors.append("sealed reads %s, expected %s" % (sorted(map(norm, got), key=repr), sorted(map(norm, exp["sealed"]), key=repr)))
 
     got_supp = sorted(span_line(f) or 0 for f in findings if f.get("suppressed") is True)
     want_supp = sorted(exp.get("suppressed", []))

@@ -206,6 +206,67 @@ TEST_F(EngineTest, Negation) {
   EXPECT_EQ(out("blocked"), "");
 }
 
+// ------------------------------------------------------------------ seals
+// A script over ticks: cur(s) is the step of tick s (each `<+` lands in the next tick).
+const char* kSealScript =
+    "table cur(s: int);\n"
+    "cur(0);\n"
+    "cur(s + 1) <+ cur(s), s < 5;\n"
+    "cur(s) <- cur(s);\n"
+    "table vote(round: int, who: string);\n"
+    "table done(round: int, n: int);\n"
+    "seal vote(round) by done(round, n);\n"
+    "table voter(who: string);\n"
+    "voter(\"a\"); voter(\"b\"); voter(\"c\");\n";
+
+// Round 1: a vote in tick 1, its seal (2 votes) in tick 2, the second vote in tick 4. Rules see
+// the round only from tick 4 on, whole; a negation given the round waits for it too.
+TEST_F(EngineTest, SealReleasesAPartitionWholeOnceItsCountIsIn) {
+  run(std::string(kSealScript) +
+      "vote(1, \"a\") <+ cur(0);\n"
+      "done(1, 2) <+ cur(1);\n"
+      "vote(1, \"b\") <+ cur(3);\n"
+      "output seen(round: int, who: string, s: int);\n"
+      "output tally(round: int, n: int);\n"
+      "output absent(round: int, who: string, s: int);\n"
+      "output unsure(who: string, s: int);\n"
+      "seen(r, w, s) <= vote(r, w), cur(s);\n"
+      "tally(r, count()) <= vote(r, _);\n"
+      "absent(1, w, s) <= voter(w), cur(s), not vote(1, w);\n"
+      "unsure(w, s) <= voter(w), cur(s), not vote(_, w), s == 3;\n");
+  EXPECT_EQ(out("seen"), rows({"1\ta\t4", "1\ta\t5", "1\tb\t4", "1\tb\t5"}));
+  EXPECT_EQ(out("tally"), rows({"1\t2"}));
+  EXPECT_EQ(out("absent"), rows({"1\tc\t4", "1\tc\t5"}));
+  // With the round left `_`, the negation reads what is released so far: nothing yet in tick 3.
+  EXPECT_EQ(out("unsure"), rows({"a\t3", "b\t3", "c\t3"}));
+  // The plan says how it runs: a release step, and the negation looks the round up first.
+  EXPECT_NE(plan->find("vote[sealed]"), nullptr);
+  EXPECT_NE(plan->find("vote[released]"), nullptr);
+}
+
+TEST_F(EngineTest, SealErrorsNameTheCollectionTheKeyAndTheSeal) {
+  std::string late = error_of(std::string(kSealScript) + "vote(1, \"a\"); done(1, 1);\nvote(1, \"b\") <+ cur(2);\n");
+  expect_message(late, "test.bloom:7:1", {"vote(1, \"b\") arrived after partition round = 1 of `vote`", "`done` sealed it with count 1", "late tuple"});
+  std::string below = error_of(std::string(kSealScript) + "vote(1, \"a\"); vote(1, \"b\");\ndone(1, 1) <+ cur(2);\n");
+  expect_message(below, "test.bloom:7:1", {"partition round = 1 of `vote` holds 2 distinct tuples but `done` sealed it with count 1"});
+  std::string twice = error_of(std::string(kSealScript) + "done(1, 2);\ndone(1, 3) <+ cur(1);\n");
+  expect_message(twice, "test.bloom:7:1", {"partition round = 1 of `vote` is sealed with two counts: 2 and 3"});
+  std::string negative = error_of(std::string(kSealScript) + "done(4, -1);\n");
+  expect_message(negative, "test.bloom:7:1", {"seals partition round = 4 of `vote` with a negative count"});
+}
+
+// A duplicate of a released tuple is no error (sets), and a partition sealed with count 0 is
+// released at once, empty.
+TEST_F(EngineTest, SealAcceptsDuplicatesAndEmptyPartitions) {
+  run(std::string(kSealScript) +
+      "vote(1, \"a\"); done(1, 1); done(2, 0);\n"
+      "vote(1, \"a\") <+ cur(2);\n"
+      "done(1, 1) <+ cur(3);\n"
+      "output none(round: int);\n"
+      "none(r) <= done(r, _), not vote(r, _);\n");
+  EXPECT_EQ(out("none"), rows({"2"}));
+}
+
 // ------------------------------------------------------------------ aggregates
 
 TEST_F(EngineTest, AggregatesRangeOverDistinctMatches) {

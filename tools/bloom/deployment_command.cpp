@@ -49,10 +49,13 @@ bool reads(const plan::Program& p, uint32_t id) {
       return (s.kind == plan::StepKind::Scan || s.kind == plan::StepKind::Lookup || s.kind == plan::StepKind::AntiJoin) && s.relation == id;
     });
   };
-  for (const auto& st : p.strata)
+  for (const auto& st : p.strata) {
+    for (const auto& sl : st.seals)
+      if (sl.sealed == id || sl.punct == id) return true;
     for (const auto& g : st.groups)
       for (const auto& r : g.rules)
         if (in(r)) return true;
+  }
   return std::any_of(p.transitions.begin(), p.transitions.end(), in);
 }
 
