@@ -154,6 +154,12 @@ struct Engine::Impl {
     std::map<std::vector<Word>, std::set<std::vector<Word>>> pending;  // key -> rows not released yet
     std::map<std::vector<Word>, int64_t> counts;                       // key -> the count its seal said
     std::set<std::vector<Word>> released;                              // keys released
+    std::set<std::vector<Word>> waiting;                               // keys with a seal, not released
+    // How far each input was read, at which generation: rows are only appended within a tick,
+    // and a table keeps its row numbers until it is rebuilt (a new generation), so a release
+    // reads only the rows new since the last one and costs what arrived, not what is kept.
+    RowId sealed_end = 0, punct_end = 0;
+    uint64_t sealed_generation = 0, punct_generation = 0;
   };
   std::vector<std::vector<SealState>> seals;
   // Version ranges: Full = [0, full_end), Delta = [delta_begin, full_end), Old = [0, delta_begin).
@@ -1190,7 +1196,8 @@ struct Engine::Impl {
       throw RuntimeError(fmt::format("{}: in `{}`: {}", p.where, p.text, what), true);
     };
     std::vector<Word> row(sealed.arity()), key(p.key.size());
-    for (RowId r = 0; r < sealed.end(); ++r) {
+    RowId from = sealed.generation() == s.sealed_generation ? std::min(s.sealed_end, sealed.end()) : 0;
+    for (RowId r = from; r < sealed.end(); ++r) {
       if (!sealed.alive(r)) continue;
       sealed.read(r, row.data());
       for (size_t i = 0; i < p.key.size(); ++i) key[i] = row[p.key[i]];
@@ -1202,8 +1209,11 @@ struct Engine::Impl {
       }
       s.pending[key].insert(row);
     }
+    s.sealed_end = sealed.end();
+    s.sealed_generation = sealed.generation();
     std::vector<Word> prow(punct.arity()), pkey(p.punct_key.size());
-    for (RowId r = 0; r < punct.end(); ++r) {
+    from = punct.generation() == s.punct_generation ? std::min(s.punct_end, punct.end()) : 0;
+    for (RowId r = from; r < punct.end(); ++r) {
       if (!punct.alive(r)) continue;
       punct.read(r, prow.data());
       for (size_t i = 0; i < p.punct_key.size(); ++i) pkey[i] = prow[p.punct_key[i]];
@@ -1214,20 +1224,28 @@ struct Engine::Impl {
       if (!added && it->second != n)
         fail(fmt::format("partition {} of `{}` is sealed with two counts: {} and {} ({})", key_text(sr, p.key, pkey), sr.name, it->second, n,
                          e.format_row(pr, prow.data(), true)));
+      if (added) s.waiting.insert(pkey);
     }
-    for (const auto& [k, n] : s.counts) {
-      if (s.released.count(k)) continue;
+    s.punct_end = punct.end();
+    s.punct_generation = punct.generation();
+    for (auto w = s.waiting.begin(); w != s.waiting.end();) {
+      const std::vector<Word>& k = *w;
+      const int64_t n = s.counts.at(k);
       auto it = s.pending.find(k);
       size_t have = it == s.pending.end() ? 0 : it->second.size();
       if (have > static_cast<uint64_t>(n))
         fail(fmt::format("partition {} of `{}` holds {} distinct tuples but `{}` sealed it with count {}", key_text(sr, p.key, k), sr.name, have, pr.name, n));
-      if (have < static_cast<uint64_t>(n)) continue;
+      if (have < static_cast<uint64_t>(n)) {
+        ++w;
+        continue;
+      }
       if (it != s.pending.end()) {
         for (const auto& v : it->second) view.insert(v.data());
         s.pending.erase(it);
       }
       s.released.insert(k);
       released.insert(k.data());
+      w = s.waiting.erase(w);
     }
   }
 
@@ -1297,7 +1315,7 @@ Engine::Engine(const plan::Program& plan, SymbolTable& symbols, Lattices& lattic
     }
     impl_->strata.push_back(std::move(groups));
     auto& seals = impl_->seals.emplace_back();
-    for (const auto& sl : s.seals) seals.push_back({&sl, {}, {}, {}});
+    for (const auto& sl : s.seals) seals.emplace_back().plan = &sl;
   }
   for (const auto& r : plan.transitions) impl_->transitions.push_back(impl_->compile_rule(r));
   impl_->setup_kept();
