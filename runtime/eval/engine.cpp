@@ -155,6 +155,7 @@ struct Engine::Impl {
     std::map<std::vector<Word>, int64_t> counts;                       // key -> the count its seal said
     std::set<std::vector<Word>> released;                              // keys released
     std::set<std::vector<Word>> waiting;                               // keys with a seal, not released
+    std::map<std::vector<Word>, std::vector<Word>> seal_rows;          // key -> its first seal tuple (for on_release)
     // How far each input was read, at which generation: rows are only appended within a tick,
     // and a table keeps its row numbers until it is rebuilt (a new generation), so a release
     // reads only the rows new since the last one and costs what arrived, not what is kept.
@@ -1224,7 +1225,10 @@ struct Engine::Impl {
       if (!added && it->second != n)
         fail(fmt::format("partition {} of `{}` is sealed with two counts: {} and {} ({})", key_text(sr, p.key, pkey), sr.name, it->second, n,
                          e.format_row(pr, prow.data(), true)));
-      if (added) s.waiting.insert(pkey);
+      if (added) {
+        s.waiting.insert(pkey);
+        if (e.on_release) s.seal_rows.emplace(pkey, prow);
+      }
     }
     s.punct_end = punct.end();
     s.punct_generation = punct.generation();
@@ -1240,7 +1244,13 @@ struct Engine::Impl {
         continue;
       }
       if (it != s.pending.end()) {
-        for (const auto& v : it->second) view.insert(v.data());
+        for (const auto& v : it->second) {
+          if (e.on_release) {
+            auto sr = s.seal_rows.find(k);
+            e.on_release(p, v.data(), sr == s.seal_rows.end() ? nullptr : sr->second.data());
+          }
+          view.insert(v.data());
+        }
         s.pending.erase(it);
       }
       s.released.insert(k);

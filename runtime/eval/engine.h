@@ -94,6 +94,9 @@ class Engine {
   // for an aggregate's row, which comes from all the matches of its group). Null, the default,
   // costs a test per batch; set, rules no longer write head rows straight from their last step.
   std::function<void(const plan::RulePlan& rule, const Word* row, const Word* frame)> on_derive;
+  // The same for a seal's release (docs/language.md, seals): called for every row of a partition
+  // as it is released into the view, with the seal's tuple that completed it.
+  std::function<void(const plan::Seal& seal, const Word* row, const Word* seal_row)> on_release;
 
   const Progress& progress() const { return progress_; }
   // Called every so often during long evaluations (at most every ~64k derivations).

@@ -39,7 +39,7 @@ const char* how_of(const plan::RulePlan& rule) {
 
 // How a tuple first came to exist at a node.
 struct Origin {
-  enum Kind { Rule, Message, Fact, Input } kind = Rule;
+  enum Kind { Rule, Message, Fact, Input, Released } kind = Rule;
   int64_t tick = 0;
   // A rule's derivation.
   const plan::RulePlan* rule = nullptr;
@@ -61,6 +61,17 @@ class Recorder final : public Observer {
     int incarnation = incarnations_[node]++;
     n.engine().on_derive = [this, node, incarnation, &n](const plan::RulePlan& rule, const Word* row, const Word* frame) {
       derived(node, incarnation, n, rule, row, frame);
+    };
+    n.engine().on_release = [this, node, &n](const plan::Seal& seal, const Word* row, const Word* seal_row) {
+      const auto& view = n.plan().relations[seal.view];
+      Origin o;
+      o.kind = Origin::Released;
+      o.tick = n.ticks();
+      o.where = seal.where;
+      o.from = seal.text;
+      o.body.push_back(n.engine().format_row(n.plan().relations[seal.sealed], row, true));
+      if (seal_row) o.body.push_back(n.engine().format_row(n.plan().relations[seal.punct], seal_row, true));
+      add(node, n.engine().format_row(view, row, true), std::move(o));
     };
     // The program's facts and the inputs read from the node's facts directory (already loaded).
     for (const auto& f : n.plan().facts) {
@@ -239,6 +250,11 @@ class Writer {
     if (o->kind == Origin::Message) {
       out_ += fmt::format("{}  arrived in tick {} in message {} from `{}`\n", head, o->tick, o->id, o->from);
       explain(o->from, tuple, depth + 1);
+      return;
+    }
+    if (o->kind == Origin::Released) {
+      out_ += fmt::format("{}  released in tick {} by `{}` ({}), its partition complete\n", head, o->tick, o->from, o->where);
+      for (const auto& b : o->body) explain(node, b, depth + 1);
       return;
     }
     const char* how = how_of(*o->rule);

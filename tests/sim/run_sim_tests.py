@@ -653,6 +653,20 @@ def case_calm_ground_truth(tmp):
     print(f"{len(names)} cases: the simulator and the lint agree with the ground truth")
 
 
+def case_seal_explain(tmp):
+    """A sealed partition's rows are explained by their release (docs/language.md, seals): the
+    seal's declaration and tick, then the sealed tuple and the seal tuple, each back to the node
+    that sent it (tests/sim/calm/tally_sealed)."""
+    d = os.path.join(SIM, "calm", "tally_sealed")
+    trace = os.path.join(tmp, "sealed.json")
+    run("sim", os.path.join(d, "deploy.toml"), "--seed", "3", "-q", "--trace", trace)
+    r = run("sim", "--replay", trace, "--explain", 'r.ballot[sealed](1, "a")')
+    for part in ['r: ballot[sealed](1, "a")  released in tick', "by `seal ballot(round) by done(round, n);`", "its partition complete",
+                 'r: ballot(1, "a")  derived in tick 1', 'r: done("r", 1, 3)  arrived in tick', 'co: done("r", 1, 3)  sent in tick 0']:
+        check(part in r.stdout, f"{part!r} not in the explanation:\n{r.stdout}")
+    print("a released row is explained by its seal")
+
+
 CASES = {name[5:]: f for name, f in globals().items() if name.startswith("case_")}
 
 
