@@ -968,5 +968,59 @@ TEST(Sema, ExprTypesFindsOnlyItsOwnEntries) {
   EXPECT_EQ(other.find(&a), nullptr);
 }
 
+// ------------------------------------------------------------------ seals
+
+// Reads of a sealed collection, positive or negated, go to its view; writes and the release rule
+// read the collection itself. The seal records its columns, and `seal`/`by` stay names.
+TEST(Sema, SealRedirectsReadsToItsViewAndAddsTheRelease) {
+  auto c = compile(
+      "channel vote(@to: addr, round: int, who: string);\n"
+      "table done(r: int, total: int, note: string);\n"
+      "seal vote(round) by done(r, total);\n"
+      "output tally(round: int, n: int);\n"
+      "output none(round: int);\n"
+      "table seal(by: int);\n"
+      "tally(r, count()) <= vote(_, r, _);\n"
+      "none(r) <= done(r, _, _), not vote(_, r, _);\n"
+      "vote(@\"x\", r, \"me\") <~ seal(r);\n");
+  EXPECT_CLEAN(c);
+  ASSERT_TRUE(c->ok());
+  const sema::Program& p = *c->program;
+  ASSERT_EQ(p.seals.size(), 1u);
+  const sema::Seal& s = p.seals[0];
+  EXPECT_EQ(p.collections[s.sealed].name, "vote");
+  EXPECT_EQ(p.collections[s.punct].name, "done");
+  EXPECT_EQ(p.collections[s.view].name, "vote[sealed]");
+  EXPECT_EQ(s.key, std::vector<uint32_t>{1});
+  EXPECT_EQ(s.punct_key, std::vector<uint32_t>{0});
+  EXPECT_EQ(s.count, 1u);
+  EXPECT_EQ(p.collections[s.sealed].sealed_by, 0);
+  EXPECT_EQ(p.collections[s.view].view_of, 0);
+  // The three source rules: both reads of vote go to the view, the send writes vote itself.
+  EXPECT_EQ(p.rules[0].inputs[0].collection, s.view);
+  EXPECT_EQ(p.rules[1].inputs[1].collection, s.view);
+  EXPECT_TRUE(p.rules[1].inputs[1].negated);
+  EXPECT_EQ(p.rules[2].head, s.sealed);
+  // The release: the view from vote and done, marked as the seal's.
+  const sema::CheckedRule& release = p.rules[s.rule];
+  EXPECT_EQ(release.seal, 0);
+  EXPECT_EQ(release.head, s.view);
+  ASSERT_EQ(release.inputs.size(), 2u);
+  EXPECT_EQ(release.inputs[0].collection, s.sealed);
+  EXPECT_EQ(release.inputs[1].collection, s.punct);
+}
+
+TEST(Sema, SealColumnTypoSuggestsTheColumn) {
+  auto c = compile(
+      "channel vote(@to: addr, round: int, who: string);\n"
+      "channel done(@to: addr, round: int, n: int);\n"
+      "seal vote(rund) by done(round, n);\n");
+  const Diagnostic* d = expect_error(*c, "unknown-seal-column");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->span.line, 3u);
+  EXPECT_EQ(d->span.col, 11u);
+  EXPECT_TRUE(contains(d->help, "did you mean `round`?")) << d->help;
+}
+
 }  // namespace
 }  // namespace bloom
