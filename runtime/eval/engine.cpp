@@ -1246,8 +1246,8 @@ struct Engine::Impl {
       if (it != s.pending.end()) {
         for (const auto& v : it->second) {
           if (e.on_release) {
-            auto sr = s.seal_rows.find(k);
-            e.on_release(p, v.data(), sr == s.seal_rows.end() ? nullptr : sr->second.data());
+            auto seal_row = s.seal_rows.find(k);
+            e.on_release(p, v.data(), seal_row == s.seal_rows.end() ? nullptr : seal_row->second.data());
           }
           view.insert(v.data());
         }
