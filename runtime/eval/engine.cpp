@@ -100,9 +100,13 @@ struct Engine::CompiledRule {
   std::unique_ptr<plan::Relation> frame_decl;
   std::unique_ptr<Relation> frames;
   // When the body is one scan binding every column of the relation to its own register, its
-  // matches are its rows, distinct already: they are kept in a plain array instead of the set.
+  // matches are its rows, distinct already: each is folded into the groups `fold_into` as it
+  // comes (set while the rule runs), not kept at all. Keeping them in an array first made negagg
+  // hold its 606 K matches of `reach` as 64-bit words in a doubling vector: 25 MB of its 50.
   bool distinct_matches = false;
-  std::vector<Word> match_list;  // registers frames, one after the other
+  AggregateGroups* fold_into = nullptr;
+  std::vector<std::vector<Word>>* fold_touched = nullptr;  // with fold_into: the groups changed
+  std::vector<Word> fold_key, fold_vals, fold_keys;         // fold_frame's scratch
   // Written before they are read, so never cleared (clearing them was a fifth of a short-lived
   // node's time): per step its output batch, and the head rows of one batch.
   std::vector<std::unique_ptr<Word[]>> batches;
@@ -402,10 +406,17 @@ struct Engine::Impl {
     } else {
       if (!r.variants_compiled) compile_variants(r);
       deltas_since_last_tick(r.reads);
-      for (auto& v : r.variants) run_rule(*v);
+      // Variants with distinct matches fold them into the rule's groups as they come.
+      std::vector<std::vector<Word>> touched;
+      for (auto& v : r.variants) {
+        v->fold_into = r.groups.get();
+        v->fold_touched = &touched;
+        run_rule(*v);
+        v->fold_into = nullptr;
+        v->fold_touched = nullptr;
+      }
       no_deltas(r.reads);
       if (r.aggregates) {
-        std::vector<std::vector<Word>> touched;
         in_rule(r, [&] {
           for (auto& v : r.variants) fold_matches(*v, *r.groups, &touched);
           emit_groups(r, *r.groups, touched);
@@ -915,8 +926,11 @@ struct Engine::Impl {
   void head(CompiledRule& r, const Word* frames, size_t n) {
     const uint32_t R = r.registers;
     if (r.aggregates) {
-      if (r.distinct_matches) r.match_list.insert(r.match_list.end(), frames, frames + n * R);
-      else for (size_t i = 0; i < n; ++i) r.frames->insert(frames + i * R);
+      if (r.distinct_matches) {
+        for (size_t i = 0; i < n; ++i) fold_frame(r, *r.fold_into, r.fold_touched, frames + i * R);
+      } else {
+        for (size_t i = 0; i < n; ++i) r.frames->insert(frames + i * R);
+      }
       return;
     }
     const size_t A = r.head.size();
@@ -1008,84 +1022,86 @@ struct Engine::Impl {
   // Aggregates: group the distinct matches by the head's plain columns. A rule that runs
   // incrementally across ticks keeps its groups (CompiledRule::groups): its variants fold in the
   // matches new in a tick, and only the groups they touched are derived again.
-  void finish_aggregates(CompiledRule& r) {
+  void finish_aggregates(CompiledRule& r, AggregateGroups& g) {
     if (r.collect_only) return;  // a variant: the rule folds its matches (run_rule_in_tick)
-    AggregateGroups local;
-    AggregateGroups& g = r.groups && !force_full ? *r.groups : local;
-    g = AggregateGroups{};
     fold_matches(r, g, nullptr);
     emit_groups(r, g, g.order);
   }
 
   // Folds the matches `src` collected into `g`; the keys of the groups it changed go to
-  // `touched` (in the order first touched) when given.
+  // `touched` (in the order first touched) when given. A rule with distinct matches folded
+  // them as they came (fold_frame from head).
   void fold_matches(CompiledRule& src, AggregateGroups& g, std::vector<std::vector<Word>>* touched) {
-    const auto& cols = src.plan->columns;
     Relation& frames = *src.frames;
-    std::vector<Word> key;
     std::vector<Word> frame(src.registers);
-    // Per column, the match's value (count: unused) and, for argmax/argmin, its key.
-    std::vector<Word> vals(cols.size()), keys(cols.size());
-    const Word* f = frame.data();
-    const size_t matches = src.distinct_matches ? src.match_list.size() / src.registers : frames.end();
-    for (size_t fr = 0; fr < matches; ++fr) {
-      if (src.distinct_matches) copy_words(src.match_list.data() + fr * src.registers, src.registers, frame.data());
-      else frames.read(static_cast<RowId>(fr), frame.data());
-      key.clear();
-      bool ok = true;  // a value that reveals a bottom lmax/lmin: the match counts in no group
-      for (size_t c = 0; c < cols.size() && ok; ++c) {
-        const auto& col = cols[c];
-        if (col.agg == plan::AggKind::Count) continue;
-        ok = value_of(src.head[c], f, vals[c]);
-        if (col.agg == plan::AggKind::None) key.push_back(vals[c]);
-        if (ok && (col.agg == plan::AggKind::ArgMax || col.agg == plan::AggKind::ArgMin) && col.tie == c) ok = value_of(src.head_keys[c], f, keys[c]);
-      }
-      if (!ok) continue;
-      auto [it, fresh] = g.acc.try_emplace(key);
-      AggregateGroup& acc = it->second;
-      if (fresh) {
-        g.order.push_back(key);
-        acc.value.assign(cols.size(), 0);
-        acc.best.assign(cols.size(), 0);
-        acc.fsum.assign(cols.size(), 0);
-        acc.collected.resize(cols.size());
-        acc.seen.assign(cols.size(), false);
-      }
-      if (touched && acc.touched_tick != e.tick_) {
-        acc.touched_tick = e.tick_;
-        touched->push_back(key);
-      }
-      ++acc.count;
-      for (size_t c = 0; c < cols.size(); ++c) {
-        const auto& col = cols[c];
-        if (col.agg == plan::AggKind::None || col.agg == plan::AggKind::Count) continue;
-        Word v = vals[c];
-        const ValueType& t = col.value.type;
-        bool fl = t.kind == TypeKind::Float;
-        switch (col.agg) {
-          case plan::AggKind::Sum:
-            if (fl) acc.fsum[c] += as_float(v);
-            else acc.value[c] = from_int(static_cast<int64_t>(static_cast<uint64_t>(as_int(acc.value[c])) + static_cast<uint64_t>(as_int(v))));
-            break;
-          case plan::AggKind::Avg: acc.fsum[c] += fl ? as_float(v) : static_cast<double>(as_int(v)); break;
-          case plan::AggKind::Min:
-          case plan::AggKind::Max: {
-            int cmp = acc.seen[c] ? e.lattices_.compare(t, v, acc.value[c]) : 0;
-            if (!acc.seen[c] || (col.agg == plan::AggKind::Min ? cmp < 0 : cmp > 0)) acc.value[c] = v;
-            acc.seen[c] = true;
-            break;
-          }
-          case plan::AggKind::Collect: acc.collected[c].push_back(v); break;
-          case plan::AggKind::ArgMax:
-          case plan::AggKind::ArgMin:
-            if (col.tie == c) fold_arg(cols, acc, c, keys[c], vals);
-            break;
-          default: break;
-        }
-      }
+    for (RowId fr = 0; fr < frames.end(); ++fr) {
+      frames.read(fr, frame.data());
+      fold_frame(src, g, touched, frame.data());
     }
     frames.clear();
-    src.match_list.clear();
+  }
+
+  // Folds one match (the frame f) of rule `src` into `g`.
+  void fold_frame(CompiledRule& src, AggregateGroups& g, std::vector<std::vector<Word>>* touched, const Word* f) {
+    const auto& cols = src.plan->columns;
+    std::vector<Word>& key = src.fold_key;
+    // Per column, the match's value (count: unused) and, for argmax/argmin, its key.
+    std::vector<Word>& vals = src.fold_vals;
+    std::vector<Word>& keys = src.fold_keys;
+    vals.resize(cols.size());
+    keys.resize(cols.size());
+    key.clear();
+    bool ok = true;  // a value that reveals a bottom lmax/lmin: the match counts in no group
+    for (size_t c = 0; c < cols.size() && ok; ++c) {
+      const auto& col = cols[c];
+      if (col.agg == plan::AggKind::Count) continue;
+      ok = value_of(src.head[c], f, vals[c]);
+      if (col.agg == plan::AggKind::None) key.push_back(vals[c]);
+      if (ok && (col.agg == plan::AggKind::ArgMax || col.agg == plan::AggKind::ArgMin) && col.tie == c) ok = value_of(src.head_keys[c], f, keys[c]);
+    }
+    if (!ok) return;
+    auto [it, fresh] = g.acc.try_emplace(key);
+    AggregateGroup& acc = it->second;
+    if (fresh) {
+      g.order.push_back(key);
+      acc.value.assign(cols.size(), 0);
+      acc.best.assign(cols.size(), 0);
+      acc.fsum.assign(cols.size(), 0);
+      acc.collected.resize(cols.size());
+      acc.seen.assign(cols.size(), false);
+    }
+    if (touched && acc.touched_tick != e.tick_) {
+      acc.touched_tick = e.tick_;
+      touched->push_back(key);
+    }
+    ++acc.count;
+    for (size_t c = 0; c < cols.size(); ++c) {
+      const auto& col = cols[c];
+      if (col.agg == plan::AggKind::None || col.agg == plan::AggKind::Count) continue;
+      Word v = vals[c];
+      const ValueType& t = col.value.type;
+      bool fl = t.kind == TypeKind::Float;
+      switch (col.agg) {
+        case plan::AggKind::Sum:
+          if (fl) acc.fsum[c] += as_float(v);
+          else acc.value[c] = from_int(static_cast<int64_t>(static_cast<uint64_t>(as_int(acc.value[c])) + static_cast<uint64_t>(as_int(v))));
+          break;
+        case plan::AggKind::Avg: acc.fsum[c] += fl ? as_float(v) : static_cast<double>(as_int(v)); break;
+        case plan::AggKind::Min:
+        case plan::AggKind::Max: {
+          int cmp = acc.seen[c] ? e.lattices_.compare(t, v, acc.value[c]) : 0;
+          if (!acc.seen[c] || (col.agg == plan::AggKind::Min ? cmp < 0 : cmp > 0)) acc.value[c] = v;
+          acc.seen[c] = true;
+          break;
+        }
+        case plan::AggKind::Collect: acc.collected[c].push_back(v); break;
+        case plan::AggKind::ArgMax:
+        case plan::AggKind::ArgMin:
+          if (col.tie == c) fold_arg(cols, acc, c, keys[c], vals);
+          break;
+        default: break;
+      }
+    }
   }
 
   // argmax/argmin: the match (key `k`, payloads `vals`) wins the tie group led by column `lead`
@@ -1154,12 +1170,24 @@ struct Engine::Impl {
     in_rule(r, [&] {
       SmallWords frame(r.registers);
       std::fill_n(frame.data(), r.registers, Word{0});
-      r.match_list.clear();  // what a run that threw left
       r.pending.clear();
       r.pending_hashes.clear();
+      // An aggregate rule run as a whole starts from no groups (or its kept ones, emptied); a
+      // variant (collect_only) was given its rule's groups.
+      AggregateGroups local;
+      AggregateGroups* groups = r.fold_into;
+      if (r.aggregates && !r.collect_only) {
+        groups = r.groups && !force_full ? r.groups.get() : &local;
+        *groups = AggregateGroups{};
+        r.fold_into = groups;
+        r.fold_touched = nullptr;
+      }
       exec(r, 0, frame.data(), 1);
       flush_pending(r);
-      if (r.aggregates) finish_aggregates(r);
+      if (r.aggregates && !r.collect_only) {
+        r.fold_into = nullptr;
+        finish_aggregates(r, *groups);
+      }
     });
   }
 
