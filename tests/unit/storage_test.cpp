@@ -1,6 +1,7 @@
 // Relation storage (runtime/storage/relation.h): set semantics, keyed tables, lattice-column
 // merges, secondary indexes, clear/rebuild, nullary relations and growth across chunks.
 #include <algorithm>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <set>
@@ -411,6 +412,22 @@ TEST_F(StorageTest, LatticeMergesPastTheSplitMoveTheKeyToTheMergedRow) {
 
 // Values that need all 64 bits (large and negative ints, float bits, the top string; all distinct
 // words) read back exactly, also when they arrive after many rows of small values.
+// allocate_block: blocks on both sides of each threshold (malloc below 256 KiB, mapped with small
+// pages up to 1 MiB, one huge page for 1-2 MiB, whole huge pages and a small-page tail above)
+// are writable to their last byte; mapped ones from 1 MiB on start on a 2 MiB boundary.
+TEST_F(StorageTest, BlocksOfEverySizeAreWholeAndBigOnesHugePageAligned) {
+  for (size_t bytes : {size_t{1000}, (size_t{256} << 10) - 8, size_t{256} << 10, size_t{700} << 10, size_t{1} << 20,
+                       (size_t{2} << 20) - 8, (size_t{2} << 20) + (32 << 10), (size_t{8} << 20) + 8}) {
+    auto* p = static_cast<uint8_t*>(rt::allocate_block(bytes));
+    ASSERT_NE(p, nullptr);
+    if (bytes >= (size_t{1} << 20)) EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % rt::kHugePage, 0u) << bytes;
+    std::memset(p, 0xab, bytes);
+    EXPECT_EQ(p[0], 0xab);
+    EXPECT_EQ(p[bytes - 1], 0xab);
+    rt::release_block(p, bytes);
+  }
+}
+
 TEST_F(StorageTest, FullWidthValuesReadBackExactly) {
   const std::vector<Word> wide = {rt::from_int(INT64_MAX), rt::from_int(INT64_MIN), rt::from_int(-3), rt::from_int(-2147483649LL),
                                   rt::from_int(2147483648LL), rt::from_int(4294967295LL), rt::from_float(-2.5), rt::from_float(1.5),
