@@ -420,7 +420,9 @@ TEST_F(StorageTest, BlocksOfEverySizeAreWholeAndBigOnesHugePageAligned) {
                        (size_t{2} << 20) - 8, (size_t{2} << 20) + (32 << 10), (size_t{8} << 20) + 8}) {
     auto* p = static_cast<uint8_t*>(rt::allocate_block(bytes));
     ASSERT_NE(p, nullptr);
-    if (bytes >= (size_t{1} << 20)) EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % rt::kHugePage, 0u) << bytes;
+    if (bytes >= (size_t{1} << 20)) {
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % rt::kHugePage, 0u) << bytes;
+    }
     std::memset(p, 0xab, bytes);
     EXPECT_EQ(p[0], 0xab);
     EXPECT_EQ(p[bytes - 1], 0xab);
