@@ -934,6 +934,25 @@ def case_crdt_gcounter():
           "the mutant that always re-arms its resend does not end (timeout)", p)
 
 
+def case_crdt_modules():
+    """The other seven modules of stdlib/crdt on three processes each (the programs and inputs of
+    tests/sim/crdt/MODULE): every deployment ends by itself, no node halted, and every replica
+    ends with the outputs the simulation test expects of it (tests/sim/crdt/MODULE/expected)."""
+    for module in ("pncounter", "gset", "twopset", "orset", "lwwregister", "mvregister", "lwwmap"):
+        here = os.path.join(CRDT_SIM, module)
+        nodes = [(n, os.path.join(here, "node.bloom"), None, os.path.join(here, "inputs", n)) for n in ("r1", "r2", "r3")]
+        d, _ = deployment(nodes, name=module + ".toml")
+        out = os.path.join(TMP, module)
+        p, took = crdt_run(d, out, 30)
+        check(p.returncode == 0 and took < CRDT_LIMIT_S and "halted" not in p.stderr,
+              "%s: the deployment ended by itself within %d s (%.1f s), no node halted" % (module, CRDT_LIMIT_S, took), p)
+        for n in ("r1", "r2", "r3"):
+            expected = os.path.join(here, "expected", n)
+            files = sorted(os.listdir(expected))
+            same = all(read(os.path.join(out, n, f)) == read(os.path.join(expected, f)) for f in files)
+            check(files and same, "%s: %s ended with the expected %s" % (module, n, ", ".join(files)), p)
+
+
 def case_crdt_cart():
     """examples/crdt_cart on three processes: each device shows its cart once the others held
     exactly its cart, and the deployment ends by itself within a few seconds (no halt())."""
