@@ -689,8 +689,7 @@ struct Engine::Impl {
       case Op::LatCompare: fail("internal: a lattice comparison was not lowered");
       case Op::SetSize: return from_int(static_cast<int64_t>(e.lattices_.set_size(a(0))));
       case Op::SetContains: return from_bool(e.lattices_.set_contains(a(0), a(1)));
-      case Op::SetUnion:  // of two lsets, or the entry-wise join of two lmaps
-        return x.type->kind == TypeKind::LMap ? e.lattices_.merge(*x.type, a(0), a(1)) : e.lattices_.set_union(a(0), a(1));
+      case Op::SetUnion: return e.lattices_.merge(*x.type, a(0), a(1));  // two lsets, or two lmaps entry by entry
       case Op::SetIntersect: return e.lattices_.set_intersect(a(0), a(1));
       case Op::MapAt: return e.lattices_.map_at(*x.args[0].type, a(0), a(1));
       case Op::MapKeys: return e.lattices_.map_keys(a(0));
