@@ -774,6 +774,13 @@ class Analyzer {
     });
   }
 
+  // A seal's partition columns, as the report names them: "round, site".
+  std::string partition_columns(const sema::Seal& seal) const {
+    std::string out;
+    for (uint32_t k : seal.key) out += (out.empty() ? "" : ", ") + p_.collections[seal.sealed].columns[k].name;
+    return out;
+  }
+
   void sealed_reads(const Edge& e) {
     const sema::Seal& seal = p_.seals[static_cast<size_t>(p_.collections[e.from].view_of)];
     SealedRead s;
@@ -782,7 +789,7 @@ class Analyzer {
     s.sealed = seal.sealed;
     s.punct = seal.punct;
     s.operation = sema::to_string(e.why);
-    for (uint32_t k : seal.key) s.key += (s.key.empty() ? "" : ", ") + p_.collections[seal.sealed].columns[k].name;
+    s.key = partition_columns(seal);
     s.span = e.span;
     report_.sealed_reads.push_back(std::move(s));
   }
@@ -942,12 +949,9 @@ class Analyzer {
   void remedies(Finding& f, const Edge& e) const {
     const std::string input = p_.collections[e.from].name;
     const int view_of = p_.collections[e.from].view_of;
-    std::string keys;  // a sealed input: its partition columns
-    if (view_of >= 0) {
-      const sema::Seal& s = p_.seals[static_cast<size_t>(view_of)];
-      for (uint32_t k : s.key) keys += (keys.empty() ? "" : ", ") + p_.collections[s.sealed].columns[k].name;
-    }
-    const std::string shown = view_of >= 0 ? p_.collections[p_.seals[static_cast<size_t>(view_of)].sealed].name : input;
+    const sema::Seal* seal = view_of >= 0 ? &p_.seals[static_cast<size_t>(view_of)] : nullptr;
+    const std::string keys = seal ? partition_columns(*seal) : "";  // a sealed input: its partition columns
+    const std::string shown = seal ? p_.collections[seal->sealed].name : input;
     switch (e.why) {
       case sema::NonMonotone::Aggregate:
         if (view_of >= 0)
