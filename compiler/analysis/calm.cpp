@@ -6,6 +6,7 @@
 #include <array>
 #include <bit>
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -122,6 +123,7 @@ class Analyzer {
     report_.collection_label.assign(n, Label::M);
     report_.rule_label.assign(p_.rules.size(), Label::M);
     label_mask_.assign(n, 0);
+    anti_only_.assign(n, {});
     writers_.assign(n, {});
     for (uint32_t r = 0; r < p_.rules.size(); ++r)
       if (p_.rules[r].head != sema::kNoCollection) writers_[p_.rules[r].head].push_back(r);
@@ -137,6 +139,7 @@ class Analyzer {
     compute_async_reach();
     compute_ephemeral();
     compute_thresholded();
+    compute_cancel_views();
     compute_temporal();
     find_races();
     propagate();
@@ -146,18 +149,28 @@ class Analyzer {
       if (col.kind == CollectionKind::Output ||
           ((col.kind == CollectionKind::Channel || col.kind == CollectionKind::Stdout) && !writers_[c].empty()))
         report_.sinks.push_back(c);
-      // Origins in the order of their ids, labels M..D: the order the paths are listed in.
-      const uint64_t* st = &state_[c * 4 * words_];
-      for (size_t w = 0; w < words_; ++w)
-        for (uint64_t any = st[w] | st[words_ + w] | st[2 * words_ + w] | st[3 * words_ + w]; any; any &= any - 1) {
+      // Origins in the order of their ids, labels M..D: the order the paths are listed in. An
+      // anti-monotone path is shown as A (what it ends with is deterministic); an origin that
+      // reaches the collection only that way is remembered, so that the negation cancelling it
+      // is no finding (see kAnti).
+      const uint64_t* st = &state_[c * kLabels * words_];
+      for (size_t w = 0; w < words_; ++w) {
+        uint64_t any = 0;
+        for (int l = 0; l < kLabels; ++l) any |= st[l * words_ + w];
+        for (; any; any &= any - 1) {
           size_t o = w * 64 + static_cast<size_t>(std::countr_zero(any));
-          for (int l = 0; l < 4; ++l)
-            if (st[l * words_ + w] >> (o % 64) & 1) {
-              report_.paths[c].push_back({origins_[o], static_cast<Label>(l)});
-              report_.collection_label[c] = worst(report_.collection_label[c], static_cast<Label>(l));
-              label_mask_[c] |= static_cast<uint8_t>(1u << l);
-            }
+          auto has = [&](int l) { return (st[l * words_ + w] >> (o % 64) & 1) != 0; };
+          for (int l = 0; l < kLabels; ++l) {
+            if (!has(l)) continue;
+            label_mask_[c] |= static_cast<uint8_t>(1u << l);
+            Label shown = l == kAnti ? Label::A : static_cast<Label>(l);
+            if (l == kAnti && has(static_cast<int>(Label::A))) continue;  // listed already
+            report_.paths[c].push_back({origins_[o], shown});
+            report_.collection_label[c] = worst(report_.collection_label[c], shown);
+          }
+          if (has(kAnti) && !has(static_cast<int>(Label::A)) && !has(static_cast<int>(Label::D))) anti_only_[c].push_back(origins_[o]);
         }
+      }
     }
     state_.clear();
     state_.shrink_to_fit();
@@ -294,6 +307,76 @@ class Analyzer {
     return keyed_insert(e) ? "keyed insert" : "lattice output";
   }
 
+  // Internal labels: M, A, N, D, and kAnti, an asynchronous path that went through one negation
+  // of data that only grows into a view: anti-monotone (it only loses rows as data arrives),
+  // which a second negation turns back into A (docs/lint.md, "Negations that cancel"). Anything
+  // else an anti-monotone path meets makes it D; the structure (cancel_view_) guarantees it meets
+  // nothing else.
+  static constexpr int kAnti = 4, kLabels = 5;
+  uint8_t step(uint8_t l, const Edge& e) const {
+    if (l == kAnti) {
+      if (race_rule_[e.rule]) return static_cast<uint8_t>(Label::D);
+      if (cancels(e)) return static_cast<uint8_t>(Label::A);
+      if (!edge_nonmonotone(e) && e.timing == Timing::Instant && cancel_view_[e.to]) return kAnti;
+      return static_cast<uint8_t>(Label::D);
+    }
+    if (l == static_cast<uint8_t>(Label::A) && first_negation(e) && !race_rule_[e.rule]) return kAnti;
+    return static_cast<uint8_t>(transform(static_cast<Label>(l), e));
+  }
+  static Label shown(uint8_t l) { return l == kAnti ? Label::A : static_cast<Label>(l); }
+
+  // `v(x) <= p(x), not s(x)` where `s` only grows and `v` is a cancel view: `v` loses rows as
+  // `s` grows (unless the seal makes the negation wait: then it is no negation of growing data).
+  bool first_negation(const Edge& e) const {
+    return e.why == sema::NonMonotone::Negation && e.timing == Timing::Instant && cancel_view_[e.to] && grows_[e.from] &&
+           p_.rules[e.rule].aggregates.empty() && !reads_sealed_partitions(e);
+  }
+  // `out(x) <= q(x), not v(x)` over a cancel view `v`: a negation of what only loses rows only
+  // gains rows, into a head that keeps them (no aggregate, no delete or overwrite, no keyed or
+  // lattice-output conflict).
+  bool cancels(const Edge& e) const {
+    const auto& rule = p_.rules[e.rule];
+    return e.why == sema::NonMonotone::Negation && cancel_view_[e.from] && e.to != e.from && rule.aggregates.empty() &&
+           rule.op != ast::MergeOp::DeferredDelete && rule.op != ast::MergeOp::DeferredUpsert && !keyed_insert(e) && !lattice_output(e);
+  }
+
+  // Greatest fixpoint: a scratch (a view, recomputed every tick) written only by instant rules
+  // without aggregates, read only by negations that cancel (above) or by monotone instant rules
+  // into another such view. Such a view may carry anti-monotone paths: whatever it loses is
+  // seen only through a second negation.
+  void compute_cancel_views() {
+    size_t n = p_.collections.size();
+    cancel_view_.assign(n, false);
+    std::vector<bool> has_facts(n, false);
+    for (const auto& f : p_.facts)
+      if (f.collection != sema::kNoCollection) has_facts[f.collection] = true;
+    for (CollectionId c = 0; c < n; ++c) {
+      const auto& col = p_.collections[c];
+      if (col.kind != CollectionKind::Scratch || col.view_of >= 0 || has_facts[c] || writers_[c].empty() || g_.out(c).empty()) continue;
+      cancel_view_[c] = std::all_of(writers_[c].begin(), writers_[c].end(), [&](uint32_t r) {
+        return p_.rules[r].op == ast::MergeOp::Instant && p_.rules[r].aggregates.empty() && !clock_rule_[r];
+      });
+    }
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (CollectionId c = 0; c < n; ++c) {
+        if (!cancel_view_[c]) continue;
+        for (uint32_t id : g_.out(c)) {
+          const Edge& e = g_.edges()[id];
+          if (cancels(e) || (!edge_nonmonotone(e) && e.timing == Timing::Instant && e.to != c && cancel_view_[e.to])) continue;
+          cancel_view_[c] = false;
+          changed = true;
+          break;
+        }
+      }
+    }
+    // The views that asynchronous data reaches only through first negations: a negation of
+    // one is no point of order at all (every path through it is cancelled).
+    std::vector<bool> plain = reach_from_async([&](const Edge& e) { return !first_negation(e); });
+    cancelled_only_.assign(n, false);
+    for (CollectionId c = 0; c < n; ++c) cancelled_only_[c] = cancel_view_[c] && async_reach_[c] && !plain[c];
+  }
+
   Label transform(Label l, const Edge& e) const {
     if (race_rule_[e.rule]) return Label::D;
     // Over sealed partitions an asynchronous path stays A: what the operation derives for a key
@@ -326,13 +409,13 @@ class Analyzer {
     uint32_t local = static_cast<uint32_t>(origins_.size());
     if (any_local) origins_.push_back(kLocalOrigin);
     words_ = (origins_.size() + 63) / 64;
-    const size_t block = 4 * words_;
+    const size_t block = kLabels * words_;
     state_.assign(n * block, 0);
     std::vector<uint64_t> delta(n * block, 0), now(block);
     std::vector<bool> queued(n, false);
-    std::vector<std::array<uint8_t, 4>> to_label(g_.edges().size());
+    std::vector<std::array<uint8_t, kLabels>> to_label(g_.edges().size());
     for (size_t id = 0; id < g_.edges().size(); ++id)
-      for (int l = 0; l < 4; ++l) to_label[id][l] = static_cast<uint8_t>(transform(static_cast<Label>(l), g_.edges()[id]));
+      for (int l = 0; l < kLabels; ++l) to_label[id][l] = step(static_cast<uint8_t>(l), g_.edges()[id]);
     std::deque<CollectionId> work;
     auto add = [&](CollectionId c, uint32_t origin, Label l) {
       size_t at = c * block + static_cast<size_t>(l) * words_ + origin / 64;
@@ -358,13 +441,13 @@ class Analyzer {
       std::copy_n(delta.begin() + static_cast<std::ptrdiff_t>(c * block), block, now.begin());
       std::fill_n(delta.begin() + static_cast<std::ptrdiff_t>(c * block), block, 0);
       uint8_t labels = 0;
-      for (int l = 0; l < 4; ++l)
+      for (int l = 0; l < kLabels; ++l)
         for (size_t w = 0; w < words_; ++w)
           if (now[l * words_ + w]) labels |= static_cast<uint8_t>(1u << l);
       for (uint32_t id : g_.out(c)) {
         CollectionId d = g_.edges()[id].to;
         bool fresh_any = false;
-        for (int l = 0; l < 4; ++l) {
+        for (int l = 0; l < kLabels; ++l) {
           if (!(labels >> l & 1)) continue;
           size_t base = d * block + to_label[id][l] * words_;
           for (size_t w = 0; w < words_; ++w) {
@@ -392,8 +475,8 @@ class Analyzer {
     for (const Edge& e : g_.edges()) {
       Label& l = report_.rule_label[e.rule];
       uint8_t mask = label_mask_[e.from];
-      for (int k = 0; k < 4; ++k)
-        if (mask >> k & 1) l = worst(l, transform(static_cast<Label>(k), e));
+      for (int k = 0; k < kLabels; ++k)
+        if (mask >> k & 1) l = worst(l, shown(step(static_cast<uint8_t>(k), e)));
       if (!mask) l = worst(l, transform(Label::M, e));
     }
   }
@@ -401,12 +484,14 @@ class Analyzer {
   // ---- races
   // Which collections change with what arrives from outside: reachable from a channel, a
   // periodic or a read of the clock, along edges of any timing.
-  void compute_async_reach() {
-    async_reach_.assign(p_.collections.size(), false);
+  void compute_async_reach() { async_reach_ = reach_from_async([](const Edge&) { return true; }); }
+
+  std::vector<bool> reach_from_async(const std::function<bool(const Edge&)>& follow) const {
+    std::vector<bool> reach(p_.collections.size(), false);
     std::deque<CollectionId> q;
     auto mark = [&](CollectionId c) {
-      if (!async_reach_[c]) {
-        async_reach_[c] = true;
+      if (!reach[c]) {
+        reach[c] = true;
         q.push_back(c);
       }
     };
@@ -416,8 +501,10 @@ class Analyzer {
     while (!q.empty()) {
       CollectionId c = q.front();
       q.pop_front();
-      for (uint32_t id : g_.out(c)) mark(g_.edges()[id].to);
+      for (uint32_t id : g_.out(c))
+        if (follow(g_.edges()[id])) mark(g_.edges()[id].to);
     }
+    return reach;
   }
 
   // Ephemeral: a transient collection holding what arrived in this tick (a message, a firing,
@@ -612,6 +699,14 @@ class Analyzer {
     bool xt = ephemeral_[x.collection], yt = ephemeral_[y.collection];
     std::string X = "`" + cx.name + "`", Y = "`" + cy.name + "`";
     if (y.negated) {
+      if (cancelled_only_[y.collection]) {
+        // The negation is cancelled, no point of order: `not y` only gains rows as data
+        // arrives, and a one-time arrival sees it only as it is in its own tick. A timer fires
+        // again after the last change, so a later firing sees all of it.
+        if (!xt || cx.kind == CollectionKind::Periodic) return "";
+        return X + " is tested against `not " + cy.name + "` as it is in the tick " + X + " is there, and `not " + cy.name +
+               "` gains rows as asynchronous data arrives";
+      }
       if (async_reach_[y.collection]) return "";  // negating asynchronous data: a point of order of its own
       return X + " is tested against `not " + cy.name + "` as " + Y + " is in the tick " + X +
              " is there, and " + Y + " changes between ticks";
@@ -711,11 +806,19 @@ class Analyzer {
       if (it->second.first != sema::kNoCollection) path = it->second.second;
       return it->second.first;
     }
+    CollectionId origin = nearest_source_if(target, path, [](const PathLabel&) { return true; });
+    nearest_.emplace(target, std::pair{origin, origin == sema::kNoCollection ? kNoHop : path});
+    return origin;
+  }
+
+  // The same among the paths `keep` accepts, not cached.
+  template <class Keep>
+  CollectionId nearest_source_if(CollectionId target, uint32_t& path, Keep&& keep) {
     CollectionId origin = sema::kNoCollection;
     uint32_t best = 0;
     for (const auto& pl : report_.paths[target])
       if (pl.origin != kLocalOrigin && (pl.label == Label::A || pl.label == Label::D) && pl.origin != origin &&
-          (pl.origin == kClockOrigin || is_async_source(pl.origin))) {
+          (pl.origin == kClockOrigin || is_async_source(pl.origin)) && keep(pl)) {
         uint32_t length = path_length(pl.origin, target);
         if (origin == sema::kNoCollection || length < best) {
           origin = pl.origin;
@@ -723,7 +826,6 @@ class Analyzer {
         }
       }
     if (origin != sema::kNoCollection) path = hop_to(origin, target);
-    nearest_.emplace(target, std::pair{origin, origin == sema::kNoCollection ? kNoHop : path});
     return origin;
   }
 
@@ -736,7 +838,22 @@ class Analyzer {
         continue;
       }
       uint32_t path = kNoHop;
-      CollectionId origin = nearest_source(e.from, path);
+      CollectionId origin;
+      if (first_negation(e)) {
+        // Its asynchronous paths go on anti-monotone and a second negation cancels them: only a
+        // path that is diffluent already makes it a point of order.
+        origin = nearest_source_if(e.from, path, [](const PathLabel& pl) { return pl.label == Label::D; });
+        if (origin == sema::kNoCollection) {
+          uint32_t ignored = kNoHop;
+          if (nearest_source(e.from, ignored) != sema::kNoCollection) cancelled(e);
+          continue;
+        }
+      } else if (cancels(e)) {
+        const auto& skip = anti_only_[e.from];  // cancelled: not seen through this negation
+        origin = nearest_source_if(e.from, path, [&](const PathLabel& pl) { return std::find(skip.begin(), skip.end(), pl.origin) == skip.end(); });
+      } else {
+        origin = nearest_source(e.from, path);
+      }
       if (origin == sema::kNoCollection) continue;
       Span at = e.monotone() ? p_.rules[e.rule].ast->head.span : e.span;
       if (!seen.insert({e.rule, at.line * 65536u + at.col}).second) continue;
@@ -779,6 +896,29 @@ class Analyzer {
     std::string out;
     for (uint32_t k : seal.key) out += (out.empty() ? "" : ", ") + p_.collections[seal.sealed].columns[k].name;
     return out;
+  }
+
+  // A first negation whose asynchronous paths are cancelled: the report names the second
+  // negation (the first one found through the views), so a reader sees why it is no finding.
+  void cancelled(const Edge& first) {
+    std::vector<CollectionId> views{first.to};
+    std::set<CollectionId> seen{first.to};
+    for (size_t i = 0; i < views.size(); ++i)
+      for (uint32_t id : g_.out(views[i])) {
+        const Edge& e = g_.edges()[id];
+        if (cancels(e)) {
+          CancelledNegation c;
+          c.rule = first.rule;
+          c.collection = first.to;
+          c.negated = first.from;
+          c.span = first.span;
+          c.result = e.to;
+          c.by = e.span;
+          report_.cancelled.push_back(std::move(c));
+          return;
+        }
+        if (seen.insert(e.to).second) views.push_back(e.to);
+      }
   }
 
   void sealed_reads(const Edge& e) {
@@ -1020,6 +1160,9 @@ class Analyzer {
   std::vector<Temporal> temporal_;
   std::vector<bool> ephemeral_, grows_;
   std::vector<bool> thresholded_;  // per rule: an aggregate only ever read through a threshold
+  std::vector<bool> cancel_view_;  // per collection: see compute_cancel_views
+  std::vector<bool> cancelled_only_;  // per collection: a cancel view asynchronous data reaches only through first negations
+  std::vector<std::vector<CollectionId>> anti_only_;  // per collection: origins reaching it only anti-monotone
   std::vector<Finding> pending_races_;
   std::unordered_map<CollectionId, Tree> trees_;              // per source (or the clock)
   std::unordered_map<CollectionId, std::pair<CollectionId, uint32_t>> nearest_;  // target -> (origin, last hop)

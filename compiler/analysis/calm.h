@@ -82,6 +82,19 @@ struct SealedRead {
   Span span;
 };
 
+// A negation of data that only grows into a view that is itself read only under a second
+// negation (docs/lint.md, "Negations that cancel"): `missing(x) <= want(x), not seen(x)` and
+// `found(x) <= want(x), not missing(x)`. `found` only gains rows as `seen` grows, so neither
+// negation is a point of order from what reaches `seen`. The report lists them.
+struct CancelledNegation {
+  uint32_t rule = 0;                                     // the first negation's rule
+  sema::CollectionId collection = sema::kNoCollection;   // its head, a view (`missing`)
+  sema::CollectionId negated = sema::kNoCollection;      // what it negates, which only grows (`seen`)
+  Span span;                                             // the first `not` atom
+  sema::CollectionId result = sema::kNoCollection;       // the head of the second negation's rule (`found`)
+  Span by;                                               // the second `not` atom
+};
+
 // The lint's answer. Acknowledged: a sink is diffluent (D), but every finding behind it was
 // suppressed with a reason, so `bloom lint` exits 0 while the report still says what is true.
 enum class Verdict { CoordinationFree, Acknowledged, NeedsCoordination };
@@ -100,6 +113,7 @@ struct CalmReport {
   std::vector<PathHop> hops;                  // the findings' paths, shared (see PathHop)
   std::vector<std::vector<sema::CollectionId>> taint_sets;  // distinct sets of sinks, sorted, shared by findings
   std::vector<SealedRead> sealed_reads;       // operations made confluent per key by a seal
+  std::vector<CancelledNegation> cancelled;   // negations a second negation makes monotone
   // The hops of a finding's path, from the source to the operation's input.
   std::vector<Hop> path_of(const Finding& f) const;
   const std::vector<sema::CollectionId>& taints_of(const Finding& f) const { return taint_sets.at(f.taints); }

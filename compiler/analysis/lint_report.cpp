@@ -101,6 +101,11 @@ void render_lint_text(const SourceManager& sm, const sema::Program& p, const Cal
         << name(p, s.sealed) << "` one complete partition (" << s.key << ") at a time, sealed by `" << name(p, s.punct)
         << "`: confluent per key (Blazes: Seal(" << s.key << "))\n";
   if (!r.sealed_reads.empty()) out << "\n";
+  for (const auto& c : r.cancelled)
+    out << sm.location(c.span) << ": cancelled: the negation of `" << name(p, c.negated) << "` into `" << name(p, c.collection)
+        << "` is negated again at " << sm.location(c.by) << ", in a rule for `" << name(p, c.result) << "`: `" << name(p, c.result)
+        << "` only gains rows as `" << name(p, c.negated) << "` grows, so neither negation is a point of order\n";
+  if (!r.cancelled.empty()) out << "\n";
   for (auto c : r.sinks) {
     Label l = r.collection_label[c];
     out << sema::to_string(p.collections[c].kind) << " " << p.collections[c].name << ": " << to_string(l) << "  ("
@@ -202,6 +207,12 @@ void write_lint_json(const SourceManager& sm, const sema::Program& p, const Calm
   out << ",\n" << pad << "  \"rules\": ";
   put_array(out, pad + "  ", p.rules.size(), level + 1, [&](size_t i) {
     return json{{"span", span_json(sm, p.rules[i].ast->span)}, {"head", name(p, p.rules[i].head)}, {"label", to_string(r.rule_label[i])}};
+  });
+  out << ",\n" << pad << "  \"cancelled\": ";
+  put_array(out, pad + "  ", r.cancelled.size(), level + 1, [&](size_t i) {
+    const CancelledNegation& c = r.cancelled[i];
+    return json{{"by", span_json(sm, c.by)},         {"collection", name(p, c.collection)}, {"negated", name(p, c.negated)},
+                {"result", name(p, c.result)},       {"span", span_json(sm, c.span)}};
   });
   out << ",\n" << pad << "  \"sealed\": ";
   put_array(out, pad + "  ", r.sealed_reads.size(), level + 1, [&](size_t i) {

@@ -19,6 +19,9 @@ For each case (cwd = this folder):
       "sealed"      optional [{"operation", "line", "key"}]: EVERY operation the lint found
                     confluent per key because it reads a sealed collection by partition
                     (docs/lint.md, seals), as a multiset; when absent, not checked.
+      "cancelled"   optional [{"negated", "collection", "result", "line", "by_line"}]: EVERY
+                    negation the lint found cancelled by a second negation (docs/lint.md,
+                    "Negations that cancel"), as a multiset; when absent, not checked.
     The shared tables must hold together (check_tables): every finding's "path" is null or a
     hop of "hops" whose "parent" chain ends at a start (null) without a cycle; every "taints"
     and every output's "paths" is an index into "taint_sets" / "path_sets".
@@ -173,6 +176,17 @@ def compare_json(exp, doc, errors):
             norm = lambda s: (s.get("operation"), s.get("line") if "line" in s else span_line(s), s.get("key"))
             if sorted(map(norm, got), key=repr) != sorted(map(norm, exp["sealed"]), key=repr):
                 errors.append("sealed reads %s, expected %s" % (sorted(map(norm, got), key=repr), sorted(map(norm, exp["sealed"]), key=repr)))
+
+    if "cancelled" in exp:
+        got = doc.get("cancelled")
+        if not isinstance(got, list):
+            errors.append("\"cancelled\" is not a list")
+        else:
+            norm = lambda c: (c.get("negated"), c.get("collection"), c.get("result"),
+                              c.get("line") if "line" in c else span_line(c),
+                              c.get("by_line") if "by_line" in c else (c.get("by") or {}).get("line"))
+            if sorted(map(norm, got), key=repr) != sorted(map(norm, exp["cancelled"]), key=repr):
+                errors.append("cancelled negations %s, expected %s" % (sorted(map(norm, got), key=repr), sorted(map(norm, exp["cancelled"]), key=repr)))
 
     got_supp = sorted(span_line(f) or 0 for f in findings if f.get("suppressed") is True)
     want_supp = sorted(exp.get("suppressed", []))
