@@ -70,7 +70,14 @@ void print_strata(const bloom::Compilation& c) {
     for (const auto& col : prog.collections)
       if (s.stratum_of[col.id] == k && (!c.graph->in(col.id).empty() || !c.graph->out(col.id).empty()))
         std::cout << " " << col.name << (s.recursive[col.id] ? "*" : "");
-    std::cout << "  (" << s.rules[k].size() << " rule" << (s.rules[k].size() == 1 ? "" : "s") << ")\n";
+    // A seal's release is a rule sema adds (docs/language.md, seals): counted apart.
+    size_t releases = static_cast<size_t>(
+        std::count_if(s.rules[k].begin(), s.rules[k].end(), [&](uint32_t r) { return prog.rules[r].seal >= 0; }));
+    size_t written = s.rules[k].size() - releases;
+    std::cout << "  (";
+    if (written || !releases) std::cout << written << " rule" << (written == 1 ? "" : "s") << (releases ? ", " : "");
+    if (releases) std::cout << "the release of " << releases << " seal" << (releases == 1 ? "" : "s");
+    std::cout << ")\n";
   }
   if (!s.transition_rules.empty())
     std::cout << "end of tick: " << s.transition_rules.size() << " deferred/async rule"
@@ -149,10 +156,13 @@ int run_check(const std::vector<std::string>& files, const std::string& format, 
     if (c->ok()) {
       if (!quiet) {
         const auto& p = *c->program;
-        size_t user = p.collections.size() - 2;  // stdout and halt are built in
-        std::cout << file << ": ok (" << user << " collection" << (user == 1 ? "" : "s") << ", " << p.rules.size()
-                  << " rule" << (p.rules.size() == 1 ? "" : "s") << ", " << c->strata->count() << " strat"
-                  << (c->strata->count() == 1 ? "um" : "a") << ")\n";
+        // stdout and halt are built in; a seal adds a hidden table and its release rule.
+        size_t seals = p.seals.size();
+        size_t user = p.collections.size() - 2 - seals, rules = p.rules.size() - seals;
+        std::cout << file << ": ok (" << user << " collection" << (user == 1 ? "" : "s") << ", " << rules << " rule"
+                  << (rules == 1 ? "" : "s") << ", " << c->strata->count() << " strat" << (c->strata->count() == 1 ? "um" : "a");
+        if (seals) std::cout << ", " << seals << " seal" << (seals == 1 ? "" : "s");
+        std::cout << ")\n";
       }
       if (strata) print_strata(*c);
     }
