@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -223,16 +224,55 @@ class Analyzer {
     for (const auto& f : p_.facts)
       if (f.collection != sema::kNoCollection) has_facts[f.collection] = true;
     log_of_.assign(p_.collections.size(), sema::kNoCollection);
+    log_cols_.assign(p_.collections.size(), {});
     for (CollectionId c = 0; c < p_.collections.size(); ++c)
       if (!has_facts[c]) log_of_[c] = find_log_of(c);
   }
 
-  CollectionId find_log_of(CollectionId c) const {
+  // `log(a, c) <= t(_, a, c)`: each column of the log is a column of `t` (a variable written
+  // once in the head and once in the atom), the other columns of `t` are `_` or a variable used
+  // nowhere else, and nothing else is in the body: the log holds exactly the projection of the
+  // tuples of `t` (the symmetric join relies on it). Returns the column of `t` behind each
+  // column of the log, or nothing.
+  std::optional<std::vector<uint32_t>> projection(const sema::CheckedRule& rule) const {
+    const auto& body = rule.ast->body;
+    if (body.size() != 1 || body[0].kind != ast::LiteralKind::Positive) return std::nullopt;
+    const auto& from = body[0].atom.args;
+    const auto& to = rule.ast->head.args;
+    std::vector<uint32_t> cols;
+    sema::ConstValue v;
+    for (const auto& h : to) {
+      const ast::Expr& x = *h.expr;
+      if (h.location || x.kind != ExprKind::Name || x.name.qualified() || p_.constant(rule.instance, x.name, v) ||
+          occurrences(*rule.ast, x.name.parts[0]) != 2)
+        return std::nullopt;
+      uint32_t at = UINT32_MAX;
+      for (uint32_t k = 0; k < from.size(); ++k)
+        if (from[k].expr->kind == ExprKind::Name && !from[k].expr->name.qualified() && from[k].expr->name.parts[0] == x.name.parts[0]) at = k;
+      if (at == UINT32_MAX) return std::nullopt;
+      cols.push_back(at);
+    }
+    for (uint32_t k = 0; k < from.size(); ++k)
+      if (std::find(cols.begin(), cols.end(), k) == cols.end() && !unused_column(rule, *from[k].expr)) return std::nullopt;
+    return cols;
+  }
+
+  // `_`, or a variable written only there.
+  bool unused_column(const sema::CheckedRule& rule, const ast::Expr& x) const {
+    sema::ConstValue v;
+    if (x.kind == ExprKind::Wildcard) return true;
+    return x.kind == ExprKind::Name && !x.name.qualified() && !p_.constant(rule.instance, x.name, v) && occurrences(*rule.ast, x.name.parts[0]) == 1;
+  }
+
+  CollectionId find_log_of(CollectionId c) {
     if (!sema::is_persistent(p_.collections[c].kind) || writers_[c].empty()) return sema::kNoCollection;
     CollectionId from = sema::kNoCollection;
     for (uint32_t r : writers_[c]) {
       const auto& rule = p_.rules[r];
       if (rule.op != ast::MergeOp::Instant || rule.inputs.size() != 1 || rule.inputs[0].negated) return sema::kNoCollection;
+      auto cols = projection(rule);
+      if (!cols || (from != sema::kNoCollection && *cols != log_cols_[c])) return sema::kNoCollection;
+      log_cols_[c] = std::move(*cols);
       CollectionId t = rule.inputs[0].collection;
       if (t == sema::kNoCollection || !is_transient(p_.collections[t].kind) || (from != sema::kNoCollection && from != t))
         return sema::kNoCollection;
@@ -737,21 +777,134 @@ class Analyzer {
 
   // The symmetric join written by hand (Bud's idiom): `h <= t1, log2` and `h <= t2, log1`, where
   // each log keeps every tuple of the other transient. Every pair meets in whichever of the two
-  // rules runs when the later one arrives.
+  // rules runs when the later one arrives, provided the second rule is the first with the roles
+  // swapped: the same head, join columns and conditions (mirrors).
   bool symmetric(uint32_t r, CollectionId t1, CollectionId log2) const {
     CollectionId t2 = log_of(log2);
     if (t2 == sema::kNoCollection || t2 == t1) return false;
     for (uint32_t r2 : writers_[p_.rules[r].head]) {
       if (r2 == r) continue;
-      bool has_t2 = false, has_log1 = false;
-      for (const auto& in : p_.rules[r2].inputs) {
-        if (in.negated || in.collection == sema::kNoCollection) continue;
-        has_t2 |= in.collection == t2;
-        has_log1 |= log_of(in.collection) == t1;
-      }
-      if (has_t2 && has_log1) return true;
+      for (const auto& in : p_.rules[r2].inputs)
+        if (!in.negated && in.collection != sema::kNoCollection && log_of(in.collection) == t1 && mirrors(r, r2, t1, log2, t2, in.collection))
+          return true;
     }
     return false;
+  }
+
+  // A consistent renaming of variables between two rules (a bijection).
+  struct Renaming {
+    std::map<std::string, std::string> there, back;
+    bool pair(const std::string& a, const std::string& b) {
+      auto [i, fresh_a] = there.try_emplace(a, b);
+      auto [j, fresh_b] = back.try_emplace(b, a);
+      return i->second == b && j->second == a;
+    }
+  };
+
+  // Whether expression `x` of rule `a` is `y` of rule `b` up to the names of variables.
+  bool same_expr(const sema::CheckedRule& a, const ast::Expr& x, const sema::CheckedRule& b, const ast::Expr& y, Renaming& m) const {
+    if (x.kind != y.kind || x.args.size() != y.args.size()) return false;
+    switch (x.kind) {
+      case ExprKind::Int:
+      case ExprKind::Duration: if (x.int_value != y.int_value) return false; break;
+      case ExprKind::Float: if (x.float_value != y.float_value) return false; break;
+      case ExprKind::String: if (x.text != y.text) return false; break;
+      case ExprKind::Bool: if (x.bool_value != y.bool_value) return false; break;
+      case ExprKind::Wildcard: break;
+      case ExprKind::Name: {
+        sema::ConstValue v;
+        bool cx = x.name.qualified() || p_.constant(a.instance, x.name, v), cy = y.name.qualified() || p_.constant(b.instance, y.name, v);
+        if (cx || cy) {
+          if (!(cx && cy && x.name.str() == y.name.str())) return false;
+        } else if (!m.pair(x.name.parts[0], y.name.parts[0])) {
+          return false;
+        }
+        break;
+      }
+      case ExprKind::Unary: if (x.unary_op != y.unary_op) return false; break;
+      case ExprKind::Binary: if (x.binary_op != y.binary_op) return false; break;
+      case ExprKind::Call: if (x.name.str() != y.name.str()) return false; break;
+      case ExprKind::Method: if (x.text != y.text) return false; break;
+    }
+    for (size_t i = 0; i < x.args.size(); ++i)
+      if (!same_expr(a, *x.args[i], b, *y.args[i], m)) return false;
+    return true;
+  }
+
+  bool same_args(const sema::CheckedRule& a, const std::vector<ast::Arg>& x, const sema::CheckedRule& b, const std::vector<ast::Arg>& y,
+                 Renaming& m) const {
+    if (x.size() != y.size()) return false;
+    for (size_t i = 0; i < x.size(); ++i)
+      if (x[i].location != y[i].location || !same_expr(a, *x[i].expr, b, *y[i].expr, m)) return false;
+    return true;
+  }
+
+  // Whether rule r2 is rule r with t1 read from its log log1 and log2 read as the transient t2
+  // (logs are identity copies: find_log_of), everything else the same up to variable names:
+  // then a pair of t1 and t2 tuples meets in whichever rule runs when the later one arrives.
+  bool mirrors(uint32_t r, uint32_t r2, CollectionId t1, CollectionId log2, CollectionId t2, CollectionId log1) const {
+    const auto& a = p_.rules[r];
+    const auto& b = p_.rules[r2];
+    const auto& abody = a.ast->body;
+    const auto& bbody = b.ast->body;
+    if (a.op != b.op || abody.size() != bbody.size()) return false;
+    auto collections = [](const sema::CheckedRule& rule) {
+      std::vector<CollectionId> c(rule.ast->body.size(), sema::kNoCollection);
+      for (const auto& in : rule.inputs) c[in.literal] = in.collection;
+      return c;
+    };
+    std::vector<CollectionId> ca = collections(a), cb = collections(b), roles = cb;
+    for (auto& c : roles) c = c == log1 ? t1 : c == t2 ? log2 : c;  // r2's collections in r's roles
+    Renaming m;
+    // A transient's atom against its log's: each log column against the transient's column
+    // behind it (the renaming pairs r's variables with r2's), the others unused.
+    auto projected = [&](const std::vector<ast::Arg>& x, const std::vector<ast::Arg>& y, bool transient_in_a, const std::vector<uint32_t>& cols,
+                         Renaming& trial) {
+      const auto& t = transient_in_a ? x : y;
+      const auto& log = transient_in_a ? y : x;
+      const auto& trule = transient_in_a ? a : b;
+      if (log.size() != cols.size()) return false;
+      for (uint32_t k = 0; k < t.size(); ++k)
+        if (std::find(cols.begin(), cols.end(), k) == cols.end() && !unused_column(trule, *t[k].expr)) return false;
+      for (size_t j = 0; j < cols.size(); ++j) {
+        if (cols[j] >= t.size()) return false;
+        const ast::Expr& tx = *t[cols[j]].expr;
+        const ast::Expr& lx = *log[j].expr;
+        if (!(transient_in_a ? same_expr(a, tx, b, lx, trial) : same_expr(a, lx, b, tx, trial))) return false;
+      }
+      return true;
+    };
+    if (!same_args(a, a.ast->head.args, b, b.ast->head.args, m)) return false;
+    // Each literal of r against an unused one of r2 (greedy: a literal that could match two
+    // others is rare, and a failed match only keeps the race reported).
+    std::vector<bool> used(bbody.size(), false);
+    for (size_t i = 0; i < abody.size(); ++i) {
+      bool found = false;
+      for (size_t j = 0; j < bbody.size() && !found; ++j) {
+        if (used[j] || abody[i].kind != bbody[j].kind || ca[i] != roles[j]) continue;
+        Renaming trial = m;
+        const auto& x = abody[i];
+        const auto& y = bbody[j];
+        bool same = false;
+        switch (x.kind) {
+          case ast::LiteralKind::Positive:
+          case ast::LiteralKind::Negated:
+            if (ca[i] == t1 && cb[j] == log1) same = projected(x.atom.args, y.atom.args, true, log_cols_[log1], trial);
+            else if (ca[i] == log2 && cb[j] == t2) same = projected(x.atom.args, y.atom.args, false, log_cols_[log2], trial);
+            else same = same_args(a, x.atom.args, b, y.atom.args, trial);
+            break;
+          case ast::LiteralKind::Condition: same = same_expr(a, *x.expr, b, *y.expr, trial); break;
+          case ast::LiteralKind::Assign:
+          case ast::LiteralKind::In: same = trial.pair(x.var, y.var) && same_expr(a, *x.expr, b, *y.expr, trial); break;
+        }
+        if (same) {
+          m = std::move(trial);
+          used[j] = found = true;
+        }
+      }
+      if (!found) return false;
+    }
+    return true;
   }
 
   void find_races() {
@@ -1155,6 +1308,7 @@ class Analyzer {
   std::vector<uint32_t> clock_rules_;                         // rules that read time
   std::vector<bool> clock_rule_, race_rule_;                  // per rule
   std::vector<CollectionId> log_of_;                          // per collection: see log_of
+  std::vector<std::vector<uint32_t>> log_cols_;               // per log: the column of its transient behind each of its columns
   bool has_async_ = false;                                    // some channel is received, or a timer runs
   std::vector<bool> async_reach_;
   std::vector<Temporal> temporal_;
