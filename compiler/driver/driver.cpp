@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "plan/lower.h"
+#include "plan/verify.h"
 #include "sema/checker.h"
 #include "syntax/parser.h"
 
@@ -33,12 +34,22 @@ std::unique_ptr<Compilation> compile_text(const std::string& path, std::string t
 }
 
 std::unique_ptr<plan::Program> plan_of(const Compilation& c, std::string& error) {
+  std::unique_ptr<plan::Program> plan;
   try {
-    return plan::lower(*c.program, *c.strata, c.sources);
+    plan = plan::lower(*c.program, *c.strata, c.sources);
   } catch (const std::exception& e) {
     error = e.what();
     return nullptr;
   }
+  // A plan that breaks what the engines assume would be a wrong answer or a crash at run time:
+  // it is an internal error here, naming where (plan/verify.h).
+  if (auto problems = plan::verify(*plan); !problems.empty()) {
+    error = "internal error: the plan of " + plan->source + " breaks the engines' contract (plan::verify), please report it:";
+    for (size_t i = 0; i < problems.size() && i < 10; ++i) error += "\n  " + problems[i];
+    if (problems.size() > 10) error += "\n  and " + std::to_string(problems.size() - 10) + " more";
+    return nullptr;
+  }
+  return plan;
 }
 
 std::unique_ptr<Compilation> compile_file(const std::string& path, const CompileOptions& opts) {

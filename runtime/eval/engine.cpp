@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -12,6 +13,8 @@
 
 #include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
+
+#include "plan/verify.h"
 
 namespace bloom::rt {
 
@@ -1338,6 +1341,14 @@ struct Engine::Impl {
 
 Engine::Engine(const plan::Program& plan, SymbolTable& symbols, Lattices& lattices)
     : plan_(plan), symbols_(symbols), lattices_(lattices), impl_(std::make_unique<Impl>(*this)) {
+#ifdef BLOOM_VERIFY_PLANS
+  // Debug and sanitizer builds check the contract again where a plan is loaded: a plan that
+  // breaks it is a bug of whoever made it (plan/verify.h), stopped here before it runs.
+  if (auto problems = plan::verify(plan); !problems.empty()) {
+    for (const auto& p : problems) std::fprintf(stderr, "bloom: internal error: plan::verify: %s\n", p.c_str());
+    std::abort();
+  }
+#endif
   for (const auto& r : plan.relations) relations_.push_back(std::make_unique<Relation>(r, lattices));
   impl_->full_end.assign(relations_.size(), 0);
   impl_->delta_begin.assign(relations_.size(), 0);
