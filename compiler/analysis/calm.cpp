@@ -1060,14 +1060,7 @@ class Analyzer {
       for (uint32_t id : g_.out(views[i])) {
         const Edge& e = g_.edges()[id];
         if (cancels(e)) {
-          CancelledNegation c;
-          c.rule = first.rule;
-          c.collection = first.to;
-          c.negated = first.from;
-          c.span = first.span;
-          c.result = e.to;
-          c.by = e.span;
-          report_.cancelled.push_back(std::move(c));
+          report_.cancelled.push_back({first.rule, first.to, first.from, first.span, e.to, e.span});
           return;
         }
         if (seen.insert(e.to).second) views.push_back(e.to);

@@ -136,22 +136,6 @@ void put(std::ostream& out, const json& j, int level) {
   out.write(text.data() + from, static_cast<std::streamsize>(text.size() - from));
 }
 
-// Streams an array whose elements `make(i)` builds one at a time: the document is never held
-// in memory whole (a 50,000-rule program has tens of thousands of findings).
-template <typename Make>
-void put_array(std::ostream& out, const std::string& pad, size_t n, int level, Make make) {
-  if (n == 0) {
-    out << "[]";
-    return;
-  }
-  out << "[";
-  for (size_t i = 0; i < n; ++i) {
-    out << (i ? ",\n" : "\n") << pad << "  ";
-    put(out, make(i), level + 1);
-  }
-  out << "\n" << pad << "]";
-}
-
 // A string as nlohmann::json writes it; plain printable ASCII (nearly every name, message and
 // path) is written as it is, anything else through the library.
 void put_string(std::ostream& out, std::string_view v) {
@@ -253,6 +237,13 @@ void put_objects(std::ostream& out, const std::string& pad, size_t n, int level,
     write(i, level + 1);
   }
   out << "\n" << pad << "]";
+}
+
+// Streams an array whose elements `make(i)` builds one at a time: the document is never held
+// in memory whole (a 50,000-rule program has tens of thousands of findings).
+template <typename Make>
+void put_array(std::ostream& out, const std::string& pad, size_t n, int level, Make make) {
+  put_objects(out, pad, n, level, [&](size_t i, int at) { put(out, make(i), at); });
 }
 
 }  // namespace
