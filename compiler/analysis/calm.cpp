@@ -762,6 +762,7 @@ class Analyzer {
       if (!yt && async_reach_[y.collection] && !grows(y.collection)) return "";  // its delete or overwrite is the point of order
       if (x.collection == y.collection)
         return "two " + X + " tuples meet only if they are there in the same tick, and messages of one channel may arrive in different ticks";
+      if (yt && (same_arrival(r, x, y) || same_arrival(r, y, x))) return "";
       if (yt) return X + " and " + Y + " meet only if both are there in the same tick";
       return X + " sees " + Y + " only as it is in the tick " + X + " is there, and " + Y +
              (async_reach_[y.collection] ? " fills with asynchronous data" : " changes between ticks");
@@ -773,6 +774,59 @@ class Analyzer {
     if (grows(x.collection) && grows(y.collection)) return "";  // both only grow: every match happens
     if (async_reach_[y.collection]) return "";  // its delete or overwrite is the point of order
     return X + " fills with asynchronous data while " + Y + " is rewritten between ticks, so which rows meet depends on timing";
+  }
+
+  // `t` is a scratch that every writer derives from one atom of the one-time arrival `a` (with
+  // conditions on what it keeps of it only), and rule r joins `t` with `a` on exactly those
+  // columns: the `t` row it meets is the one the same `a` row derives, in the same tick, so
+  // nothing depends on timing (`big(k, v) <= m(_, k, v), v > 10;` then `out(k) <= m(_, k, v),
+  // big(k, v);`).
+  bool same_arrival(uint32_t r, const sema::RuleInput& a, const sema::RuleInput& t) const {
+    if (p_.collections[t.collection].kind != CollectionKind::Scratch || writers_[t.collection].empty()) return false;
+    const ast::Atom& ta = p_.rules[r].ast->body[t.literal].atom;
+    const ast::Atom& aa = p_.rules[r].ast->body[a.literal].atom;
+    for (uint32_t w : writers_[t.collection]) {
+      const auto& rule = p_.rules[w];
+      if (rule.op != ast::MergeOp::Instant || rule.inputs.size() != 1 || rule.inputs[0].negated || rule.inputs[0].collection != a.collection)
+        return false;
+      const auto& body = rule.ast->body;
+      const ast::Atom& from = body[rule.inputs[0].literal].atom;
+      // Each head column is a variable of the atom; conditions read only those variables.
+      std::set<std::string> kept;
+      std::vector<uint32_t> cols;
+      for (const auto& h : rule.ast->head.args) {
+        const ast::Expr& x = *h.expr;
+        sema::ConstValue v;
+        if (h.location || x.kind != ExprKind::Name || x.name.qualified() || p_.constant(rule.instance, x.name, v)) return false;
+        uint32_t at = UINT32_MAX;
+        for (uint32_t k = 0; k < from.args.size() && at == UINT32_MAX; ++k)
+          if (from.args[k].expr->kind == ExprKind::Name && !from.args[k].expr->name.qualified() && from.args[k].expr->name.parts[0] == x.name.parts[0]) at = k;
+        if (at == UINT32_MAX) return false;
+        cols.push_back(at);
+        kept.insert(x.name.parts[0]);
+      }
+      for (const auto& l : body) {
+        if (&l == &body[rule.inputs[0].literal]) continue;
+        if (l.kind != ast::LiteralKind::Condition || !reads_only(rule, *l.expr, kept)) return false;
+      }
+      // In rule r, column j of `t` is the variable in column cols[j] of `a`.
+      if (ta.args.size() != cols.size()) return false;
+      for (size_t j = 0; j < cols.size(); ++j) {
+        const ast::Expr& tx = *ta.args[j].expr;
+        if (cols[j] >= aa.args.size()) return false;
+        const ast::Expr& ax = *aa.args[cols[j]].expr;
+        if (tx.kind != ExprKind::Name || ax.kind != ExprKind::Name || tx.name.qualified() || ax.name.qualified() || tx.name.parts[0] != ax.name.parts[0])
+          return false;
+      }
+    }
+    return true;
+  }
+
+  // Whether every variable of `x` is in `vars` (consts and params are not variables).
+  bool reads_only(const sema::CheckedRule& rule, const ast::Expr& x, const std::set<std::string>& vars) const {
+    sema::ConstValue v;
+    if (x.kind == ExprKind::Name && !x.name.qualified() && !p_.constant(rule.instance, x.name, v) && !vars.count(x.name.parts[0])) return false;
+    return std::all_of(x.args.begin(), x.args.end(), [&](const ast::ExprPtr& a) { return reads_only(rule, *a, vars); });
   }
 
   // The symmetric join written by hand (Bud's idiom): `h <= t1, log2` and `h <= t2, log1`, where
