@@ -23,12 +23,12 @@ Relation::Relation(const plan::Relation& decl, Lattices& lattices)
       plain_nonkey_.push_back(c);
   }
   key_parts_.emplace_back(0);
-  // 32-bit cells when every column holds ints, strings, addrs or bools (floats and lattices
-  // need the whole word).
-  narrow_ = true;
+  // 16-bit cells to start with when every column holds ints, strings, addrs or bools (floats
+  // and lattices need the whole word); values that do not fit widen the relation (append_many).
+  bool narrow = true;
   for (const auto& t : decl.column_types)
-    if (t.kind == plan::TypeKind::Float || t.is_lattice()) narrow_ = false;
-  cell_shift_ = narrow_ ? 2 : 3;
+    if (t.kind == plan::TypeKind::Float || t.is_lattice()) narrow = false;
+  cell_shift_ = narrow ? 1 : 3;
   for (const auto& cols : decl.indexes) indexes_.push_back(std::make_unique<Index>(this, cols));
 }
 
@@ -157,18 +157,23 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
   return results;
 }
 
-void Relation::widen() {
+void Relation::widen(uint32_t shift) {
+  assert(shift > cell_shift_);
   const size_t chunk_cells = static_cast<size_t>(arity_) << kChunkBits;
   for (size_t k = 0; k < chunks_.size(); ++k) {
-    Chunk wide = new_chunk(chunk_cells * sizeof(Word), k);
-    const int32_t* from = reinterpret_cast<const int32_t*>(chunks_[k].get());
-    Word* to = reinterpret_cast<Word*>(wide.get());
-    size_t used_rows = std::min<size_t>(size_t{1} << kChunkBits, rows_ - (k << kChunkBits));
-    for (size_t i = 0; i < used_rows * arity_; ++i) to[i] = static_cast<Word>(static_cast<int64_t>(from[i]));
+    Chunk wide = new_chunk(chunk_cells << shift, k);
+    const RowRef from(chunks_[k].get(), cell_shift_);
+    size_t used_cells = std::min<size_t>(size_t{1} << kChunkBits, rows_ - (k << kChunkBits)) * arity_;
+    if (shift == 2) {
+      int32_t* to = reinterpret_cast<int32_t*>(wide.get());
+      for (size_t i = 0; i < used_cells; ++i) to[i] = static_cast<int32_t>(static_cast<int64_t>(from[static_cast<uint32_t>(i)]));
+    } else {
+      Word* to = reinterpret_cast<Word*>(wide.get());
+      for (size_t i = 0; i < used_cells; ++i) to[i] = from[static_cast<uint32_t>(i)];
+    }
     chunks_[k] = std::move(wide);
   }
-  narrow_ = false;
-  cell_shift_ = 3;
+  cell_shift_ = shift;
 }
 
 RowId Relation::append(const Word* values) {
@@ -186,7 +191,22 @@ void Relation::append_many(const Word* rows, size_t n) {
     // The rest of the batch, or as much as the chunk holds, in one loop over the cells.
     const size_t m = std::min<size_t>(n - i, (kChunkMask + 1) - (r & kChunkMask));
     const Word* from = rows + i * A;
-    if (narrow_) {
+    if (cell_shift_ == 1) {
+      int16_t* cells = static_cast<int16_t*>(const_cast<void*>(cell_ptr(r)));
+      bool fits = true;
+      for (size_t k = 0; k < m * A; ++k) {
+        int64_t v = static_cast<int64_t>(from[k]);
+        cells[k] = static_cast<int16_t>(v);
+        fits &= v == static_cast<int16_t>(v);
+      }
+      if (!fits) {  // a value needs more than 16 bits: widen (rows [0, rows_) only) to 32 bits,
+                    // or to 64 if one of these needs it, then store these again
+        bool fits32 = true;
+        for (size_t k = 0; k < m * A; ++k) fits32 &= static_cast<int64_t>(from[k]) == static_cast<int32_t>(from[k]);
+        widen(fits32 ? 2 : 3);
+        continue;
+      }
+    } else if (cell_shift_ == 2) {
       int32_t* cells = static_cast<int32_t*>(const_cast<void*>(cell_ptr(r)));
       bool fits = true;
       for (size_t k = 0; k < m * A; ++k) {
@@ -195,7 +215,7 @@ void Relation::append_many(const Word* rows, size_t n) {
         fits &= v == static_cast<int32_t>(v);
       }
       if (!fits) {  // a value needs 64 bits: widen (rows [0, rows_) only), then store these again
-        widen();
+        widen(3);
         continue;
       }
     } else {

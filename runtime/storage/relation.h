@@ -1,7 +1,8 @@
 // A relation at run time: fixed-arity rows stored contiguously in chunks (rows never move, so
-// row numbers are stable and growth never copies). Cells are 32 bits while every value fits
-// (ints in int32, symbol ids, bools: most data) and 64 bits otherwise; the first value that does
-// not fit widens the relation once. Reading a cell always gives the full word. A unique hash index on the key
+// row numbers are stable and growth never copies). Cells are 16 bits while every value fits
+// (ints in int16, symbol ids below 32 K, bools), then 32 bits (ints in int32), then 64 bits;
+// the first value that does not fit widens the relation once to the width it needs. Reading a
+// cell always gives the full word (sign-extended). A unique hash index on the key
 // columns, and the secondary hash indexes the planner chose. Within a tick rows are only
 // appended, so the semi-naive versions (old / delta / full) are ranges of row numbers. A lattice
 // merge that changes a row appends the merged row and marks the old one dead, so the change
@@ -43,21 +44,24 @@ class Relation {
   // A stored row: operator[] reads one cell as a full word.
   class RowRef {
    public:
-    RowRef(const void* p, bool narrow) : p_(p), narrow_(narrow) {}
+    RowRef(const void* p, uint32_t shift) : p_(p), shift_(shift) {}
     Word operator[](uint32_t c) const {
-      return narrow_ ? static_cast<Word>(static_cast<int64_t>(static_cast<const int32_t*>(p_)[c])) : static_cast<const Word*>(p_)[c];
+      if (shift_ == 1) return static_cast<Word>(static_cast<int64_t>(static_cast<const int16_t*>(p_)[c]));
+      if (shift_ == 2) return static_cast<Word>(static_cast<int64_t>(static_cast<const int32_t*>(p_)[c]));
+      return static_cast<const Word*>(p_)[c];
     }
 
    private:
     const void* p_;
-    bool narrow_;
+    uint32_t shift_;  // log2 of the cell size in bytes: 1, 2 or 3
   };
-  RowRef row(RowId r) const { return RowRef(cell_ptr(r), narrow_); }
+  RowRef row(RowId r) const { return RowRef(cell_ptr(r), cell_shift_); }
   // Copies row `r` into `out` (arity words).
   void read(RowId r, Word* out) const;
   // Whether row `r` equals `values` in every column.
   bool row_equals(RowId r, const Word* values) const;
-  bool narrow() const { return narrow_; }
+  bool narrow() const { return cell_shift_ < 3; }  // cells narrower than a word
+  uint32_t cell_bytes() const { return 1u << cell_shift_; }  // 2, 4 or 8
   bool alive(RowId r) const { return dead_.empty() || !dead_[r]; }
   bool has_dead_rows() const { return live_ != rows_; }
 
@@ -231,7 +235,9 @@ class Relation {
   const void* cell_ptr(RowId r) const {
     return chunks_[r >> kChunkBits].get() + (static_cast<size_t>(r & kChunkMask) * arity_ << cell_shift_);
   }
-  void widen();  // rewrites every row with 64-bit cells (row numbers and indexes stay valid)
+  // Rewrites every row with cells of 1 << shift bytes (wider than now; row numbers and indexes
+  // stay valid).
+  void widen(uint32_t shift);
 
   const plan::Relation& decl_;
   Lattices& lattices_;
@@ -252,8 +258,7 @@ class Relation {
     return Chunk(static_cast<uint8_t*>(allocate_block(bytes, k > 0)), ChunkFree{bytes, k > 0});
   }
   std::vector<Chunk> chunks_;
-  bool narrow_ = false;       // 32-bit cells
-  uint32_t cell_shift_ = 3;   // log2 of the cell size in bytes
+  uint32_t cell_shift_ = 3;   // log2 of the cell size in bytes: 1 (16 bits), 2 (32) or 3 (64)
   RowId rows_ = 0;
   uint64_t generation_ = next_generation();
   static uint64_t next_generation();

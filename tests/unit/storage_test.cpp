@@ -456,6 +456,71 @@ TEST_F(StorageTest, FullWidthValuesReadBackExactly) {
   EXPECT_EQ(matches(r, 0, {3}).size(), kSomeRows / 7);
 }
 
+// Cells start at 16 bits and widen to 32, then 64 bits, each time the first value that does not
+// fit arrives (storage/relation.h): every row reads back exactly before and after, and the
+// indexes and the key index keep working across the rewrites.
+TEST_F(StorageTest, CellsWidenFrom16To32To64BitsAsValuesNeedIt) {
+  auto& r = ints(2, {{1}});
+  EXPECT_EQ(r.cell_bytes(), 2u) << "ints start in 16-bit cells";
+  const std::vector<Word> edge16 = {rt::from_int(32767), rt::from_int(-32768), rt::from_int(-1), rt::from_int(0)};
+  for (size_t i = 0; i < edge16.size(); ++i) ASSERT_EQ(insert(r, {edge16[i], rt::from_int(static_cast<int64_t>(i))}), Outcome::Added);
+  for (Word i = 0; i < kSomeRows; ++i) insert(r, {rt::from_int(static_cast<int64_t>(i % 30000) + 1), rt::from_int(static_cast<int64_t>(i / 30000) + 10)});
+  EXPECT_EQ(r.cell_bytes(), 2u) << "every value so far fits in int16";
+  EXPECT_EQ(matches(r, 0, {rt::from_int(11)}).size(), 30000u) << "the index is built on 16-bit cells";
+  // One value past int16 (both ways): 32-bit cells.
+  ASSERT_EQ(insert(r, {rt::from_int(32768), rt::from_int(-32769)}), Outcome::Added);
+  EXPECT_EQ(r.cell_bytes(), 4u);
+  EXPECT_EQ(row_of(r, static_cast<RowId>(edge16.size() + kSomeRows)), (std::vector<Word>{rt::from_int(32768), rt::from_int(-32769)}));
+  // One past int32: 64-bit cells.
+  ASSERT_EQ(insert(r, {rt::from_int(INT64_MIN), rt::from_int(2147483648LL)}), Outcome::Added);
+  EXPECT_EQ(r.cell_bytes(), 8u);
+  EXPECT_FALSE(r.narrow());
+  // Everything stored before each widening is still there, found by key and by index.
+  for (size_t i = 0; i < edge16.size(); ++i) {
+    std::vector<Word> want = {edge16[i], rt::from_int(static_cast<int64_t>(i))};
+    EXPECT_EQ(row_of(r, static_cast<RowId>(i)), want) << "row " << i;
+    EXPECT_EQ(r.find_key(want.data()), i);
+    EXPECT_EQ(insert(r, want), Outcome::Duplicate);
+  }
+  for (Word i = 0; i < kSomeRows; i += 97) {
+    std::vector<Word> want = {rt::from_int(static_cast<int64_t>(i % 30000) + 1), rt::from_int(static_cast<int64_t>(i / 30000) + 10)};
+    ASSERT_EQ(row_of(r, static_cast<RowId>(edge16.size() + i)), want) << "row " << edge16.size() + i;
+    ASSERT_EQ(r.find_key(want.data()), edge16.size() + i);
+  }
+  EXPECT_EQ(matches(r, 0, {rt::from_int(11)}).size(), 30000u);
+  EXPECT_EQ(matches(r, 0, {rt::from_int(-32769)}).size(), 1u);
+}
+
+TEST_F(StorageTest, AValueBeyondInt32WidensSixteenBitCellsStraightTo64Bits) {
+  auto& r = ints(1);
+  for (Word i = 0; i < 1000; ++i) insert(r, {i});
+  ASSERT_EQ(r.cell_bytes(), 2u);
+  ASSERT_EQ(insert(r, {Word{1} << 40}), Outcome::Added);
+  EXPECT_EQ(r.cell_bytes(), 8u) << "no stop at 32 bits on the way";
+  Word big = Word{1} << 40, small = 999;
+  EXPECT_EQ(r.find_key(&big), 1000u);
+  EXPECT_EQ(r.find_key(&small), 999u);
+}
+
+TEST_F(StorageTest, FloatAndLatticeColumnsUseWholeWordsFromTheStart) {
+  EXPECT_EQ(make(relation_decl("f", {{"x", kFloat}})).cell_bytes(), 8u);
+  EXPECT_EQ(make(relation_decl("m", {{"k", kInt}, {"v", lmax(kInt)}})).cell_bytes(), 8u);
+  EXPECT_EQ(make(relation_decl("s", {{"k", kString}, {"v", kInt}})).cell_bytes(), 2u);
+}
+
+// A relation of small values takes 2 bytes a cell: the row chunks of 140 K two-column rows are
+// three 64 K-row chunks of 256 KiB, not 512 KiB (memory_bytes counts chunks and the key index).
+TEST_F(StorageTest, SmallValuesTakeTwoBytesACell) {
+  auto& r = ints(2);
+  for (Word i = 0; i < kManyRows; ++i) insert(r, {i % 1000, i / 1000});
+  ASSERT_EQ(r.cell_bytes(), 2u);
+  auto& wide = ints(2);
+  for (Word i = 0; i < kManyRows; ++i) insert(wide, {i % 1000 + 100000, i / 1000});
+  ASSERT_EQ(wide.cell_bytes(), 4u);
+  EXPECT_EQ(wide.memory_bytes() - r.memory_bytes(), (wide.end() + 65535) / 65536 * 65536 * 2 * 2)
+      << "the same key index, rows half the size";
+}
+
 // insert_many must give what inserting the rows one by one gives: the same outcome for each row,
 // the same rows named by duplicates and conflicts, and the same row numbers (new rows are
 // appended in batch order even when the batch is probed in hash order).
@@ -535,6 +600,18 @@ TEST_F(InsertManyTest, ABatchThatWidensTheRelationEqualsOneByOne) {
   EXPECT_FALSE(many.narrow());
   Word wide[] = {70000, Word{1} << 40};
   EXPECT_EQ(many.find_key(wide), 70000u);
+}
+
+TEST_F(InsertManyTest, ABatchThatWidensFrom16To32BitsPastTheFirstChunkEqualsOneByOne) {
+  auto& many = ints(2);
+  auto& one = ints(2);
+  std::vector<Word> batch;
+  for (Word i = 0; i < 100000; ++i) batch.insert(batch.end(), {i % 30000, i == 80000 ? Word{40000} : i / 30000});
+  for (Word i = 0; i < 1000; ++i) batch.insert(batch.end(), {i, 0});  // duplicates
+  insert_both(many, one, batch);
+  EXPECT_EQ(many.cell_bytes(), 4u);
+  Word w[] = {80000 % 30000, 40000};
+  EXPECT_EQ(many.find_key(w), 80000u);
 }
 
 TEST_F(InsertManyTest, ABatchWhoseRunOverflowsTheTableEqualsOneByOne) {
