@@ -160,21 +160,31 @@ class KeyTable {
   static constexpr double kMaxLoad = 0.9;
   static constexpr double kMaxLoadSmall = 0.8;
   static constexpr size_t kSmallSlots = size_t{1} << 22;
-  static constexpr size_t kDoublingSlots = size_t{1} << 20;
+  static constexpr size_t kDoublingSlots = size_t{1} << 19;
+  static constexpr size_t kStepSlots = kDoublingSlots / 4;  // the step from 512 K to 1 M slots
+ public:
+  // The capacities a table takes as it grows: the next one after `cap` (for tests and sizing).
+  static size_t next_capacity(size_t cap) { return next_rung(cap); }
+
+ private:
   static double max_load(size_t cap) { return cap < kSmallSlots ? kMaxLoadSmall : kMaxLoad; }
   static size_t limit_of(size_t cap) { return static_cast<size_t>(static_cast<double>(cap) * max_load(cap)); }
   static size_t overflow(size_t cap) { return 16 + cap / 64; }
 
   // Capacities come from one ladder, so a table's size depends only on how many entries it has
-  // had, not on how it grew (entry by entry, or by reserve for a batch): tables below 1 M slots
-  // (8 MiB) double, so each entry is moved about twice in all (growing by a quarter there moved
-  // them about five times: sg depth 11 spent 7% in rehash, 2% after); from 1 M slots they grow
-  // by a quarter; and a table that would reach 4 M slots that way, where the index is most of a
-  // big relation's memory, grows by an eighth, so big tables stay 80-90% full (tc on the random
-  // graph: 16 tables of 4.5 M slots, 549 MiB, for 63 M rows).
+  // had, not on how it grew (entry by entry, or by reserve for a batch): tables below 512 K
+  // slots (4 MiB) double, so each entry is moved about twice in all (growing by a quarter there
+  // moved them about five times: sg depth 11 spent 7% in rehash, 2% after); from 512 K to 1 M
+  // slots they grow by 128 K (512 K, 640 K, 768 K, 896 K, 1 M: doubling from 512 K left a
+  // table of 420-840 K keys 40-80% full, e.g. tc on a chain of 4000 nodes: 16 parts of 500 K
+  // keys in 1 M slots each, 128 MiB, now 640 K slots, 80 MiB; the rungs from 1 M on are the same
+  // as before); from 1 M slots by a quarter; and a table that would reach 4 M slots that way,
+  // where the index is most of a big relation's memory, grows by an eighth, so big tables stay
+  // 80-90% full (tc on the random graph: 16 tables of 4.5 M slots, 549 MiB, for 63 M rows).
   static size_t next_rung(size_t cap) {
     if (cap < 16) return 16;
     if (cap < kDoublingSlots) return cap * 2;
+    if (cap < 2 * kDoublingSlots) return cap + kStepSlots;
     return cap + cap / 4 < kSmallSlots ? cap + cap / 4 : cap + cap / 8;
   }
   // The smallest capacity of the ladder that holds n entries.

@@ -521,6 +521,39 @@ TEST_F(StorageTest, SmallValuesTakeTwoBytesACell) {
       << "the same key index, rows half the size";
 }
 
+// The key table's capacities (storage/key_table.h, next_rung): doubling up to 512 K slots, then
+// steps of 128 K up to 1 M (a table of 500 K keys is 78% full in 640 K slots, not 48% in 1 M),
+// then a quarter, then an eighth from 4 M slots on.
+TEST(KeyTableLadder, DoublesTo512KThenStepsBy128KTo1MThenGrowsByAQuarter) {
+  using rt::KeyTable;
+  std::vector<size_t> rungs = {16};
+  while (rungs.back() < (size_t{6} << 20)) rungs.push_back(KeyTable::next_capacity(rungs.back()));
+  auto at = [&](size_t cap) { return std::find(rungs.begin(), rungs.end(), cap) != rungs.end(); };
+  for (size_t cap = 16; cap <= (size_t{1} << 19); cap *= 2) EXPECT_TRUE(at(cap)) << cap;
+  EXPECT_EQ(KeyTable::next_capacity(size_t{1} << 18), size_t{1} << 19);
+  EXPECT_EQ(KeyTable::next_capacity(size_t{512} << 10), size_t{640} << 10);
+  EXPECT_EQ(KeyTable::next_capacity(size_t{640} << 10), size_t{768} << 10);
+  EXPECT_EQ(KeyTable::next_capacity(size_t{896} << 10), size_t{1} << 20);
+  EXPECT_EQ(KeyTable::next_capacity(size_t{1} << 20), size_t{1280} << 10) << "the rungs from 1 M on are unchanged";
+  EXPECT_EQ(KeyTable::next_capacity(size_t{4} << 20), (size_t{4} << 20) + (size_t{512} << 10)) << "an eighth from 4 M slots";
+  // A table of 500 K keys (one part of tc-chain4000's path) ends in 640 K slots, and finds them all.
+  KeyTable t;
+  const uint32_t n = 500000;
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t h = static_cast<uint32_t>((uint64_t{i} * 0x9e3779b97f4a7c15ULL) >> 32);
+    t.insert(h, i, [](uint32_t) { return false; });
+  }
+  EXPECT_EQ(t.size(), n);
+  EXPECT_GE(t.capacity(), size_t{640} << 10);
+  EXPECT_LT(t.capacity(), size_t{700} << 10) << "640 K home slots plus the overflow area";
+  for (uint32_t i = 0; i < n; i += 101) {
+    uint32_t h = static_cast<uint32_t>((uint64_t{i} * 0x9e3779b97f4a7c15ULL) >> 32);
+    const KeyTable::Entry* e = t.find(h, [&](uint32_t row) { return row == i; });
+    ASSERT_NE(e, nullptr) << i;
+    EXPECT_EQ(KeyTable::row_of(*e), i);
+  }
+}
+
 // insert_many must give what inserting the rows one by one gives: the same outcome for each row,
 // the same rows named by duplicates and conflicts, and the same row numbers (new rows are
 // appended in batch order even when the batch is probed in hash order).
