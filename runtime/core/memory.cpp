@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
@@ -111,6 +112,14 @@ void release_block(void* p, size_t bytes, bool huge) {
   size_t size = rounded_to_pages(bytes);
   if (size >= kHugePage / 2 && size < kHugePage) size = kHugePage;
   munmap(p, size);
+}
+
+void discard_block_prefix(void* p, size_t bytes, size_t prefix) {
+  if (!p || bytes < kMapBytes) return;
+  prefix = std::min(prefix, bytes);
+  size_t unit = rounded_to_pages(bytes) >= kHugePage ? kHugePage : kPage;
+  size_t len = prefix / unit * unit;
+  if (len) madvise(p, len, MADV_DONTNEED);
 }
 
 }  // namespace bloom::rt

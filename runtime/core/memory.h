@@ -19,6 +19,12 @@ inline constexpr size_t kHugePage = size_t{2} << 20;
 // huge pages and 25% in malloc's heap growth and trimming).
 void* allocate_block(size_t bytes, bool huge = true);
 void release_block(void* p, size_t bytes, bool huge = true);
+// Gives the memory of the first `prefix` bytes of a block of allocate_block(bytes) back to the
+// system, in whole 2 MiB pages (whole 4 KiB pages for a block below 2 MiB), for a block read
+// once from start to end while its contents move elsewhere: the block stays mapped, and what
+// was given back reads as zeros if touched again. Does nothing for a block from malloc
+// (below 256 KiB).
+void discard_block_prefix(void* p, size_t bytes, size_t prefix);
 
 // A standard allocator over allocate_block, for absl's tables.
 template <class T>

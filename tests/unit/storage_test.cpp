@@ -554,6 +554,48 @@ TEST(KeyTableLadder, DoublesTo512KThenStepsBy128KTo1MThenGrowsByAQuarter) {
   }
 }
 
+// KeyTable::drain (used when a key index splits into parts) gives every entry once, in hash
+// order, and leaves the table empty and usable; the memory it has read goes back as it goes
+// (discard_block_prefix): the unread rest of the block keeps its contents.
+TEST(KeyTableDrain, GivesEveryEntryInHashOrderAndEmptiesTheTable) {
+  using rt::KeyTable;
+  KeyTable t;
+  const uint32_t n = 1100000;  // a table of 1.3 M slots (10 MiB): several 2 MiB pages given back
+  for (uint32_t i = 0; i < n; ++i) t.insert_new(static_cast<uint32_t>((uint64_t{i} * 0x9e3779b97f4a7c15ULL) >> 32), i);
+  std::vector<bool> seen(n, false);
+  uint64_t last = 0;
+  size_t count = 0;
+  bool ordered = true;
+  t.drain([&](KeyTable::Entry e) {
+    ordered &= e >= last;
+    last = e;
+    ASSERT_FALSE(seen[KeyTable::row_of(e)]) << KeyTable::row_of(e);
+    seen[KeyTable::row_of(e)] = true;
+    ASSERT_EQ(KeyTable::hash_of(e), static_cast<uint32_t>((uint64_t{KeyTable::row_of(e)} * 0x9e3779b97f4a7c15ULL) >> 32));
+    ++count;
+  });
+  EXPECT_EQ(count, n);
+  EXPECT_TRUE(ordered) << "entries come in hash order";
+  EXPECT_EQ(t.size(), 0u);
+  EXPECT_EQ(t.capacity(), 0u);
+  EXPECT_EQ(t.find(5, [](uint32_t) { return true; }), nullptr);
+  t.insert_new(5, 7);
+  EXPECT_NE(t.find(5, [](uint32_t r) { return r == 7; }), nullptr) << "usable again after";
+}
+
+TEST(BlockMemory, DiscardingAPrefixKeepsTheRestOfTheBlock) {
+  for (size_t bytes : {size_t{100} << 10, size_t{700} << 10, (size_t{8} << 20) + 4096}) {
+    auto* p = static_cast<uint8_t*>(rt::allocate_block(bytes));
+    std::memset(p, 0xab, bytes);
+    rt::discard_block_prefix(p, bytes, bytes / 2);
+    for (size_t i = bytes / 2; i < bytes; i += 4096) ASSERT_EQ(p[i], 0xab) << bytes << " at " << i;
+    EXPECT_EQ(p[bytes - 1], 0xab);
+    if (bytes < (size_t{256} << 10)) EXPECT_EQ(p[0], 0xab) << "a malloc'd block is left alone";
+    if (bytes > (size_t{2} << 20)) EXPECT_EQ(p[0], 0) << "the first 2 MiB page went back and reads as zeros";
+    rt::release_block(p, bytes);
+  }
+}
+
 // insert_many must give what inserting the rows one by one gives: the same outcome for each row,
 // the same rows named by duplicates and conflicts, and the same row numbers (new rows are
 // appended in batch order even when the batch is probed in hash order).
