@@ -590,8 +590,12 @@ TEST(BlockMemory, DiscardingAPrefixKeepsTheRestOfTheBlock) {
     rt::discard_block_prefix(p, bytes, bytes / 2);
     for (size_t i = bytes / 2; i < bytes; i += 4096) ASSERT_EQ(p[i], 0xab) << bytes << " at " << i;
     EXPECT_EQ(p[bytes - 1], 0xab);
-    if (bytes < (size_t{256} << 10)) EXPECT_EQ(p[0], 0xab) << "a malloc'd block is left alone";
-    if (bytes > (size_t{2} << 20)) EXPECT_EQ(p[0], 0) << "the first 2 MiB page went back and reads as zeros";
+    if (bytes < (size_t{256} << 10)) {
+      EXPECT_EQ(p[0], 0xab) << "a malloc'd block is left alone";
+    }
+    if (bytes > (size_t{2} << 20)) {
+      EXPECT_EQ(p[0], 0) << "the first 2 MiB page went back and reads as zeros";
+    }
     rt::release_block(p, bytes);
   }
 }
