@@ -578,7 +578,13 @@ struct Engine::Impl {
       case Op::Reg: return f[x.reg];
       default: break;
     }
-    auto a = [&](size_t i) { return eval(x.args[i], f); };
+    // Operands are evaluated left to right, so when two of them fail the first one's error is the
+    // one reported, under the JIT too; and, or and if evaluate only the operands they need.
+    const bool lazy = x.op == Op::And || x.op == Op::Or || x.op == Op::LBoolAnd || x.op == Op::LBoolOr || x.op == Op::If || x.op == Op::SetOf;
+    Word operand[3] = {0, 0, 0};
+    if (!lazy)
+      for (size_t i = 0; i < x.args.size() && i < 3; ++i) operand[i] = eval(x.args[i], f);
+    auto a = [&](size_t i) { return lazy ? eval(x.args[i], f) : operand[i]; };
     switch (x.op) {
       case Op::AddI: return from_int(static_cast<int64_t>(static_cast<uint64_t>(as_int(a(0))) + static_cast<uint64_t>(as_int(a(1)))));
       case Op::SubI: return from_int(static_cast<int64_t>(static_cast<uint64_t>(as_int(a(0))) - static_cast<uint64_t>(as_int(a(1)))));
@@ -1338,6 +1344,11 @@ struct Engine::Impl {
     }
   }
 };
+
+bool Engine::evaluate(const plan::Expr& e, const Word* frame, Word& out) {
+  CExpr c = impl_->compile(e);
+  return impl_->value_of(c, frame, out);
+}
 
 Engine::Engine(const plan::Program& plan, SymbolTable& symbols, Lattices& lattices)
     : plan_(plan), symbols_(symbols), lattices_(lattices), impl_(std::make_unique<Impl>(*this)) {

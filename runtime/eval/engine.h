@@ -76,6 +76,11 @@ class Engine {
   // it up to date itself; the node must not empty it).
   bool keeps(uint32_t id) const;
 
+  // Evaluates `e` over the registers of `frame` as a rule's step would: the reference other
+  // evaluators (the JIT) are compared with. False when the value has none (an lmax or lmin at
+  // bottom revealed); throws RuntimeError on a run-time error (division by zero, ...).
+  bool evaluate(const plan::Expr& e, const Word* frame, Word& out);
+
   // Every `<=` rule to a fixpoint, stratum by stratum.
   void run_fixpoint();
   // The `<+ <- <+- <~` rules over the final state of the tick.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `bloom plan` in every format for every program given (files or folders of .bloom files):
-# text and JSON must succeed (JSON must parse), and the DOT must render with Graphviz. Programs
+# text, JSON and LLVM must succeed (JSON must parse), and the DOT must render with Graphviz. Programs
 # that do not compile are skipped.
 # Usage: check_plans.sh BLOOM_BINARY PATH...
 set -u
@@ -8,9 +8,9 @@ bloom=${1:?usage: check_plans.sh BLOOM_BINARY PATH...}
 shift
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 have_dot=1; command -v dot >/dev/null || { have_dot=0; echo "note: Graphviz dot not found; DOT output is not rendered"; }
-# BLOOM_TEST_QUICK (tools/test.sh sets it for the sanitizer build): every format is still produced
-# and the JSON parsed, but the text format is skipped and Graphviz renders nothing (it is not the
-# code under test there).
+# BLOOM_TEST_QUICK (tools/test.sh sets it for the sanitizer build): JSON and DOT are produced and
+# the JSON parsed, but the text and LLVM formats are skipped and Graphviz renders nothing (it is
+# not the code under test there).
 quick=${BLOOM_TEST_QUICK:+1}
 if [ -n "$quick" ]; then have_dot=0; fi
 pass=0 fail=0 skipped=0 n=0
@@ -29,6 +29,10 @@ while IFS= read -r f; do
   fi
   if [ -z "$quick" ]; then
     "$bloom" plan "$f" >"$tmp/text" 2>"$tmp/err" || { ok=0; echo "FAIL $f: text: $(head -c 300 "$tmp/err")"; }
+    # The LLVM IR the JIT makes of the rules' expressions (LLVM verifies the module).
+    if ! "$bloom" plan --format llvm "$f" >"$tmp/ll" 2>"$tmp/err" || ! head -1 "$tmp/ll" | grep -q '^; bloom plan --format llvm'; then
+      ok=0; echo "FAIL $f: llvm: $(head -c 300 "$tmp/err")"
+    fi
   fi
   if ! "$bloom" plan --format dot "$f" >"$tmp/dot" 2>"$tmp/err"; then
     ok=0; echo "FAIL $f: dot: $(head -c 300 "$tmp/err")"

@@ -26,6 +26,7 @@
 #include "driver/driver.h"
 
 #include "dist/cluster.h"
+#include "jit/expr_jit.h"
 #include "net/wire.h"
 #include "node/deployment.h"
 #include "node/facts.h"
@@ -234,6 +235,7 @@ int run_plan(const std::string& file, const std::string& format, const std::vect
   if (!plan) return exit;
   if (format == "json") std::cout << bloom::plan::to_json(*plan).dump(2) << "\n";
   else if (format == "dot") std::cout << bloom::plan::to_dot(*plan);
+  else if (format == "llvm") std::cout << bloom::rt::jit::plan_llvm_ir(*plan);
   else std::cout << bloom::plan::to_text(*plan);
   return kOk;
 }
@@ -588,8 +590,9 @@ int main(int argc, char** argv) {
   auto* plan = app.add_subcommand("plan", "Print the Plan IR the runtime executes: per stratum, groups of rules with their\n"
                                           "join order, index lookups and semi-naive delta variants, and the indexes chosen.");
   plan->add_option("file", plan_file, "The .bloom program")->required()->type_name("FILE");
-  plan->add_option("--format", plan_format, "text, json, or dot (render with `dot -Tsvg`)")
-      ->check(CLI::IsMember({"text", "json", "dot"}))
+  plan->add_option("--format", plan_format,
+                   "text, json, dot (render with `dot -Tsvg`), or llvm (the LLVM IR the JIT makes of the rules' expressions)")
+      ->check(CLI::IsMember({"text", "json", "dot", "llvm"}))
       ->capture_default_str();
   plan->add_option("--param", params, "Set a param: NAME=VALUE")->type_name("NAME=VALUE");
 

@@ -1,0 +1,54 @@
+// The LLVM JIT, first layer: Plan IR expressions over plain ints, floats and bools compiled to
+// native functions with LLVM ORC (LLJIT, the O2 pipeline). LLVM's types never leave this
+// library: callers see plan::Expr in and a function pointer out (docs/architecture.md, jit).
+//
+// A compiled expression reads its registers from a frame of 64-bit words, writes its value as a
+// word (the encoding of core/value.h) and returns a status: the interpreter's run-time errors
+// (division or modulo by zero) are statuses, never exceptions, so the engine can raise the same
+// RuntimeError with the same message under both engines (issue 14, identical semantics).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "plan/ir.h"
+
+namespace bloom::rt::jit {
+
+enum class Status : int32_t { Ok = 0, DivisionByZero = 1, ModuloByZero = 2 };
+// What a compiled expression is: status = f(frame, &value).
+using ExprFn = Status (*)(const uint64_t* frame, uint64_t* value);
+
+// Whether every opcode and constant of `e` is one this layer lowers: integer, float and bool
+// arithmetic, comparisons, logic, `if`, least/greatest, int-to-float, over registers and int,
+// float and bool constants. Anything else (strings, lattices, self(), now()) stays interpreted.
+bool supported(const plan::Expr& e);
+
+class ExprCompiler {
+ public:
+  // Sets up LLVM's native target and an LLJIT; throws std::runtime_error if LLVM cannot.
+  ExprCompiler();
+  ~ExprCompiler();
+  ExprCompiler(const ExprCompiler&) = delete;
+  ExprCompiler& operator=(const ExprCompiler&) = delete;
+
+  // Compiles the expressions (each supported()) as the functions of one module, at O2, and
+  // returns their entry points in the same order. They stay valid while this compiler lives.
+  std::vector<ExprFn> compile(const std::vector<const plan::Expr*>& exprs);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// The LLVM IR of the expressions (each supported()), one function per expression named by
+// `names`, before optimization.
+std::string llvm_ir(const std::vector<const plan::Expr*>& exprs, const std::vector<std::string>& names);
+
+// What `bloom plan --format llvm` prints: a comment per rule pipeline naming the functions of
+// its filters, assignments and head columns (and the expressions left to the interpreter), then
+// the LLVM IR of them all. Functions are named `r<rule>.<pipeline>.<step or head column>`.
+std::string plan_llvm_ir(const plan::Program& program);
+
+}  // namespace bloom::rt::jit
