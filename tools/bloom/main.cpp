@@ -26,7 +26,7 @@
 #include "driver/driver.h"
 
 #include "dist/cluster.h"
-#include "jit/expr_jit.h"
+#include "jit/plugin.h"
 #include "net/wire.h"
 #include "node/deployment.h"
 #include "node/facts.h"
@@ -235,7 +235,20 @@ int run_plan(const std::string& file, const std::string& format, const std::vect
   if (!plan) return exit;
   if (format == "json") std::cout << bloom::plan::to_json(*plan).dump(2) << "\n";
   else if (format == "dot") std::cout << bloom::plan::to_dot(*plan);
-  else if (format == "llvm") std::cout << bloom::rt::jit::plan_llvm_ir(*plan);
+  else if (format == "llvm") {
+    std::string error;
+    const auto* jit = bloom::rt::jit::load_plugin(error);
+    std::string ir;
+    if (!jit) {
+      std::cerr << "bloom: error: " << error << "\n";
+      return kUsage;
+    }
+    if (!jit->plan_llvm_ir(*plan, ir)) {
+      std::cerr << "bloom: error: " << ir << "\n";
+      return kCompileError;
+    }
+    std::cout << ir;
+  }
   else std::cout << bloom::plan::to_text(*plan);
   return kOk;
 }
