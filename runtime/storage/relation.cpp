@@ -6,6 +6,27 @@
 #include <cstring>
 
 namespace bloom::rt {
+namespace {
+
+// Stores n words as cells of type T (int16_t or int32_t, read back sign-extended); false if one
+// does not fit, and then the cells hold nothing meaningful.
+template <class T>
+bool store_cells(const Word* from, size_t n, T* cells) {
+  bool fits = true;
+  for (size_t k = 0; k < n; ++k) {
+    int64_t v = static_cast<int64_t>(from[k]);
+    cells[k] = static_cast<T>(v);
+    fits &= v == static_cast<T>(v);
+  }
+  return fits;
+}
+
+template <class T>
+bool all_fit(const Word* from, size_t n) {
+  return std::all_of(from, from + n, [](Word w) { return static_cast<int64_t>(w) == static_cast<T>(static_cast<int64_t>(w)); });
+}
+
+}  // namespace
 
 Relation::Index::Index(const Relation* rel, std::vector<uint32_t> c)
     : cols(std::move(c)), heads(0, Hasher{}, Equal{rel, &cols}) {}
@@ -200,31 +221,12 @@ void Relation::append_many(const Word* rows, size_t n) {
     // The rest of the batch, or as much as the chunk holds, in one loop over the cells.
     const size_t m = std::min<size_t>(n - i, (kChunkMask + 1) - (r & kChunkMask));
     const Word* from = rows + i * A;
-    if (cell_shift_ == 1) {
-      int16_t* cells = static_cast<int16_t*>(const_cast<void*>(cell_ptr(r)));
-      bool fits = true;
-      for (size_t k = 0; k < m * A; ++k) {
-        int64_t v = static_cast<int64_t>(from[k]);
-        cells[k] = static_cast<int16_t>(v);
-        fits &= v == static_cast<int16_t>(v);
-      }
-      if (!fits) {  // a value needs more than 16 bits: widen (rows [0, rows_) only) to 32 bits,
-                    // or to 64 if one of these needs it, then store these again
-        bool fits32 = true;
-        for (size_t k = 0; k < m * A; ++k) fits32 &= static_cast<int64_t>(from[k]) == static_cast<int32_t>(from[k]);
-        widen(fits32 ? 2 : 3);
-        continue;
-      }
-    } else if (cell_shift_ == 2) {
-      int32_t* cells = static_cast<int32_t*>(const_cast<void*>(cell_ptr(r)));
-      bool fits = true;
-      for (size_t k = 0; k < m * A; ++k) {
-        int64_t v = static_cast<int64_t>(from[k]);
-        cells[k] = static_cast<int32_t>(v);
-        fits &= v == static_cast<int32_t>(v);
-      }
-      if (!fits) {  // a value needs 64 bits: widen (rows [0, rows_) only), then store these again
-        widen(3);
+    if (cell_shift_ < 3) {
+      void* cells = const_cast<void*>(cell_ptr(r));
+      bool fits = cell_shift_ == 1 ? store_cells(from, m * A, static_cast<int16_t*>(cells)) : store_cells(from, m * A, static_cast<int32_t*>(cells));
+      if (!fits) {  // a value needs wider cells: widen (rows [0, rows_) only) once, to 32 bits if
+                    // all of these fit there, else to 64, then store these again
+        widen(cell_shift_ == 1 && all_fit<int32_t>(from, m * A) ? 2 : 3);
         continue;
       }
     } else {
