@@ -41,6 +41,9 @@ struct CExpr {
   const ValueType* type = nullptr;
   std::vector<CExpr> args;
   bool may_lack = false;  // it reveals an lmax or lmin somewhere, which may be at bottom (NoValue)
+  // and, or, if and lset(...) evaluate their operands themselves, only as far as they need;
+  // every other opcode gets them evaluated first, left to right (Impl::eval).
+  bool lazy = false;
 };
 
 // Thrown by eval when a reveal meets an lmax or lmin at bottom, which has no plain value: the
@@ -461,6 +464,7 @@ struct Engine::Impl {
       c.constant = e.lattices_.set_of(std::move(elements));
       c.args.clear();
     }
+    c.lazy = c.op == Op::And || c.op == Op::Or || c.op == Op::LBoolAnd || c.op == Op::LBoolOr || c.op == Op::If || c.op == Op::SetOf;
     c.may_lack = x.op == Op::Reveal && (x.args[0].type.kind == TypeKind::LMax || x.args[0].type.kind == TypeKind::LMin);
     for (const auto& a : c.args) c.may_lack |= a.may_lack;
     return c;
@@ -579,12 +583,11 @@ struct Engine::Impl {
       default: break;
     }
     // Operands are evaluated left to right, so when two of them fail the first one's error is the
-    // one reported, under the JIT too; and, or and if evaluate only the operands they need.
-    const bool lazy = x.op == Op::And || x.op == Op::Or || x.op == Op::LBoolAnd || x.op == Op::LBoolOr || x.op == Op::If || x.op == Op::SetOf;
+    // one reported, under the JIT too (CExpr::lazy: and, or, if only as far as they need).
     Word operand[3] = {0, 0, 0};
-    if (!lazy)
+    if (!x.lazy)
       for (size_t i = 0; i < x.args.size() && i < 3; ++i) operand[i] = eval(x.args[i], f);
-    auto a = [&](size_t i) { return lazy ? eval(x.args[i], f) : operand[i]; };
+    auto a = [&](size_t i) { return x.lazy ? eval(x.args[i], f) : operand[i]; };
     switch (x.op) {
       case Op::AddI: return from_int(static_cast<int64_t>(static_cast<uint64_t>(as_int(a(0))) + static_cast<uint64_t>(as_int(a(1)))));
       case Op::SubI: return from_int(static_cast<int64_t>(static_cast<uint64_t>(as_int(a(0))) - static_cast<uint64_t>(as_int(a(1)))));
