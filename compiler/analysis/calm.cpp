@@ -136,6 +136,9 @@ class Analyzer {
         clock_rules_.push_back(r);
         clock_rule_[r] = true;
       }
+    has_facts_.assign(n, false);
+    for (const auto& f : p_.facts)
+      if (f.collection != sema::kNoCollection) has_facts_[f.collection] = true;
     compute_logs();
     compute_async_reach();
     compute_ephemeral();
@@ -220,13 +223,10 @@ class Analyzer {
   CollectionId log_of(CollectionId c) const { return log_of_[c]; }
 
   void compute_logs() {
-    std::vector<bool> has_facts(p_.collections.size(), false);
-    for (const auto& f : p_.facts)
-      if (f.collection != sema::kNoCollection) has_facts[f.collection] = true;
     log_of_.assign(p_.collections.size(), sema::kNoCollection);
     log_cols_.assign(p_.collections.size(), {});
     for (CollectionId c = 0; c < p_.collections.size(); ++c)
-      if (!has_facts[c]) log_of_[c] = find_log_of(c);
+      if (!has_facts_[c]) log_of_[c] = find_log_of(c);
   }
 
   // `log(a, c) <= t(_, a, c)`: each column of the log is a column of `t` (a variable written
@@ -238,22 +238,30 @@ class Analyzer {
     const auto& body = rule.ast->body;
     if (body.size() != 1 || body[0].kind != ast::LiteralKind::Positive) return std::nullopt;
     const auto& from = body[0].atom.args;
-    const auto& to = rule.ast->head.args;
+    auto cols = head_columns(rule, body[0].atom);
+    if (!cols) return std::nullopt;
+    for (const auto& h : rule.ast->head.args)
+      if (occurrences(*rule.ast, h.expr->name.parts[0]) != 2) return std::nullopt;
+    for (uint32_t k = 0; k < from.size(); ++k)
+      if (std::find(cols->begin(), cols->end(), k) == cols->end() && !unused_column(rule, *from[k].expr)) return std::nullopt;
+    return cols;
+  }
+
+  // The column of `atom` behind each head column of `rule`, when every head column is a plain
+  // variable (not `@`, not a const or param) that `atom` holds (its first column holding it).
+  std::optional<std::vector<uint32_t>> head_columns(const sema::CheckedRule& rule, const ast::Atom& atom) const {
     std::vector<uint32_t> cols;
     sema::ConstValue v;
-    for (const auto& h : to) {
+    for (const auto& h : rule.ast->head.args) {
       const ast::Expr& x = *h.expr;
-      if (h.location || x.kind != ExprKind::Name || x.name.qualified() || p_.constant(rule.instance, x.name, v) ||
-          occurrences(*rule.ast, x.name.parts[0]) != 2)
-        return std::nullopt;
+      if (h.location || x.kind != ExprKind::Name || x.name.qualified() || p_.constant(rule.instance, x.name, v)) return std::nullopt;
       uint32_t at = UINT32_MAX;
-      for (uint32_t k = 0; k < from.size(); ++k)
-        if (from[k].expr->kind == ExprKind::Name && !from[k].expr->name.qualified() && from[k].expr->name.parts[0] == x.name.parts[0]) at = k;
+      for (uint32_t k = 0; k < atom.args.size() && at == UINT32_MAX; ++k)
+        if (atom.args[k].expr->kind == ExprKind::Name && !atom.args[k].expr->name.qualified() && atom.args[k].expr->name.parts[0] == x.name.parts[0])
+          at = k;
       if (at == UINT32_MAX) return std::nullopt;
       cols.push_back(at);
     }
-    for (uint32_t k = 0; k < from.size(); ++k)
-      if (std::find(cols.begin(), cols.end(), k) == cols.end() && !unused_column(rule, *from[k].expr)) return std::nullopt;
     return cols;
   }
 
@@ -387,12 +395,9 @@ class Analyzer {
   void compute_cancel_views() {
     size_t n = p_.collections.size();
     cancel_view_.assign(n, false);
-    std::vector<bool> has_facts(n, false);
-    for (const auto& f : p_.facts)
-      if (f.collection != sema::kNoCollection) has_facts[f.collection] = true;
     for (CollectionId c = 0; c < n; ++c) {
       const auto& col = p_.collections[c];
-      if (col.kind != CollectionKind::Scratch || col.view_of >= 0 || has_facts[c] || writers_[c].empty() || g_.out(c).empty()) continue;
+      if (col.kind != CollectionKind::Scratch || col.view_of >= 0 || has_facts_[c] || writers_[c].empty() || g_.out(c).empty()) continue;
       cancel_view_[c] = std::all_of(writers_[c].begin(), writers_[c].end(), [&](uint32_t r) {
         return p_.rules[r].op == ast::MergeOp::Instant && p_.rules[r].aggregates.empty() && !clock_rule_[r];
       });
@@ -792,19 +797,11 @@ class Analyzer {
       const auto& body = rule.ast->body;
       const ast::Atom& from = body[rule.inputs[0].literal].atom;
       // Each head column is a variable of the atom; conditions read only those variables.
+      auto head = head_columns(rule, from);
+      if (!head) return false;
+      const std::vector<uint32_t>& cols = *head;
       std::set<std::string> kept;
-      std::vector<uint32_t> cols;
-      for (const auto& h : rule.ast->head.args) {
-        const ast::Expr& x = *h.expr;
-        sema::ConstValue v;
-        if (h.location || x.kind != ExprKind::Name || x.name.qualified() || p_.constant(rule.instance, x.name, v)) return false;
-        uint32_t at = UINT32_MAX;
-        for (uint32_t k = 0; k < from.args.size() && at == UINT32_MAX; ++k)
-          if (from.args[k].expr->kind == ExprKind::Name && !from.args[k].expr->name.qualified() && from.args[k].expr->name.parts[0] == x.name.parts[0]) at = k;
-        if (at == UINT32_MAX) return false;
-        cols.push_back(at);
-        kept.insert(x.name.parts[0]);
-      }
+      for (const auto& h : rule.ast->head.args) kept.insert(h.expr->name.parts[0]);
       for (const auto& l : body) {
         if (&l == &body[rule.inputs[0].literal]) continue;
         if (l.kind != ast::LiteralKind::Condition || !reads_only(rule, *l.expr, kept)) return false;
@@ -1354,6 +1351,7 @@ class Analyzer {
   std::vector<std::vector<uint32_t>> writers_;               // rules whose head is each collection
   std::vector<uint32_t> clock_rules_;                         // rules that read time
   std::vector<bool> clock_rule_, race_rule_;                  // per rule
+  std::vector<bool> has_facts_;                               // per collection: some fact writes it
   std::vector<CollectionId> log_of_;                          // per collection: see log_of
   std::vector<std::vector<uint32_t>> log_cols_;               // per log: the column of its transient behind each of its columns
   bool has_async_ = false;                                    // some channel is received, or a timer runs
