@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
 ./tools/install-deps.sh
+# The JIT's code cache (docs/jit.md) inside the tree, not in the user's cache folder.
+export BLOOM_JIT_CACHE="$PWD/build/jit-cache"
 
 echo "== release build"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "eval/native.h"
 #include "node/deployment.h"
 #include "plan/ir.h"
 
@@ -58,6 +59,7 @@ struct DeployedNodeOptions {
   // within one context); null makes one for this node.
   net::Context* context = nullptr;
   NodeKeys keys;  // on: CURVE on every connection
+  NativeCode* native = nullptr;  // the JIT's code for the rules (NodeOptions::native), or null
 };
 
 // Runs one node until the launcher says finish (with a control endpoint), or until it halts,
@@ -73,6 +75,8 @@ struct LaunchOptions {
   bool in_process = false;  // threads over inproc:// instead of processes over the endpoints
   std::string exe;          // process mode: the `bloom` binary to start as `bloom node ...`
   std::vector<const plan::Program*> plans;  // in-process mode: one per node, in deployment order
+  NativeCode* native = nullptr;             // in-process mode: the JIT's code, shared by the node threads
+  std::vector<std::string> node_args;       // process mode: more arguments for each `bloom node` (--engine)
 };
 
 // Starts every node, waits for global quiescence (Mattern's counting method over the control

@@ -246,6 +246,7 @@ std::optional<int> DeployedNode::set_up() {
   for (const auto& n : o_.deployment.nodes) no.members.push_back(n.name);
   no.print_line = o_.print_line;
   no.network = link_.get();
+  no.native = o_.native;
   if (!o_.data_dir.empty()) {
     try {
       store_ = open_data_dir(o_.data_dir);

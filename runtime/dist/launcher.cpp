@@ -283,6 +283,7 @@ void Launcher::start_thread(Member& m, const Deployment& inproc, const plan::Pro
   o.out_dir = out_dir_of(*m.node);
   o.quiet = o_.quiet;
   o.stop = &m.stop;
+  o.native = o_.native;
   o.context = &context_;
   o.print_line = [this, name = m.node->name](const std::string& line) { out_line(name, line); };
   o.log = [this](const std::string& line) { err_line(line); };
@@ -318,6 +319,7 @@ bool Launcher::start_process(Member& m) {
                                    std::to_string(m.restarts), "--color", "never"};
   if (!o_.out_dir.empty()) args.insert(args.end(), {"-D", out_dir_of(*m.node)});
   if (o_.quiet) args.push_back("-q");
+  args.insert(args.end(), o_.node_args.begin(), o_.node_args.end());
   std::vector<char*> argv;  // built before fork: the child only makes async-signal-safe calls
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

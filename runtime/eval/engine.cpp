@@ -148,6 +148,18 @@ struct Engine::CompiledRule {
   // collect their matches (collect_only) for it to fold in.
   std::unique_ptr<AggregateGroups> groups;
   bool collect_only = false;
+  // Native code (eval/native.h): runs of filters and assignments, and the head, that the JIT
+  // compiles once they have seen enough frames. segment_at[k]: the segment that starts at step
+  // k (k = steps.size(): the head alone), or -1.
+  struct Segment {
+    uint32_t first = 0, last = 0;
+    bool head = false;
+    SegmentSpec spec;          // what is compiled (from the plan of these steps: a variant's own)
+    SegmentSlot fn;            // made when the segment is first requested
+    uint64_t frames = 0;       // frames seen while interpreted
+  };
+  std::vector<Segment> segments;
+  std::vector<int32_t> segment_at;
 };
 
 struct Engine::Impl {
@@ -238,6 +250,9 @@ struct Engine::Impl {
       c->collect_only = c->aggregates;
       r.variants.push_back(std::move(c));
     }
+    std::vector<CompiledRule*> variants;
+    for (auto& v : r.variants) variants.push_back(v.get());
+    compile_segments_now(variants);
   }
 
   // Sets the delta of each relation in `rels` to its rows new since the previous tick.
@@ -470,6 +485,86 @@ struct Engine::Impl {
     return c;
   }
 
+  // The segments of a rule that native code can run (eval/native.h): each maximal run of
+  // filters and assignments the JIT supports, with the head when the run ends the pipeline and
+  // every head column is supported; or the head alone when it computes a column (a head of
+  // registers only is a copy the interpreter does as fast).
+  void plan_segments(CompiledRule& r) {
+    const NativeCode* native = e.native_;
+    if (!native) return;
+    const plan::RulePlan& p = *r.plan;
+    const size_t S = p.steps.size();
+    bool head_ok = !r.aggregates, head_computes = false;
+    for (const auto& c : p.columns) {
+      head_ok &= native->supports_head_column(c.value);
+      head_computes |= c.value.op != Op::Reg;
+    }
+    auto fits = [&](const plan::Step& s) {
+      return (s.kind == StepKind::Filter || s.kind == StepKind::Assign) && native->supports_step(s.expr);
+    };
+    for (size_t k = 0; k <= S;) {
+      size_t end = k;
+      while (end < S && fits(p.steps[end])) ++end;
+      const bool head = end == S && head_ok && (end > k || head_computes);
+      if (end > k || head) {
+        if (r.segment_at.empty()) r.segment_at.assign(S + 1, -1);
+        r.segment_at[k] = static_cast<int32_t>(r.segments.size());
+        CompiledRule::Segment& seg = r.segments.emplace_back();
+        seg.first = static_cast<uint32_t>(k);
+        seg.last = static_cast<uint32_t>(end);
+        seg.head = head;
+        seg.spec.registers = r.registers;
+        seg.spec.steps.assign(p.steps.begin() + k, p.steps.begin() + end);
+        seg.spec.head = head;
+        if (head)
+          for (const auto& c : p.columns) seg.spec.head_columns.push_back(c.value);
+      }
+      k = end + 1;
+    }
+  }
+
+  // With a threshold of 0, every segment of the rules is compiled before they run, as one batch.
+  void compile_segments_now(const std::vector<CompiledRule*>& rules) {
+    if (!e.native_ || e.native_->threshold() != 0) return;
+    std::vector<SegmentSpec> specs;
+    std::vector<CompiledRule::Segment*> segments;
+    for (CompiledRule* r : rules)
+      for (auto& seg : r->segments) {
+        specs.push_back(seg.spec);
+        segments.push_back(&seg);
+      }
+    if (specs.empty()) return;
+    std::vector<SegmentFn> fns = e.native_->compile(specs);
+    for (size_t i = 0; i < segments.size(); ++i) segments[i]->fn = std::make_shared<std::atomic<SegmentFn>>(fns[i]);
+  }
+
+  // Runs segment s over a batch with its native code: false when it has none yet (or the batch
+  // raised an error), and then the interpreter runs the batch.
+  bool run_native(CompiledRule& r, CompiledRule::Segment& s, const Word* frames, size_t n) {
+    SegmentFn fn = s.fn ? s.fn->load(std::memory_order_acquire) : nullptr;
+    if (!fn) {
+      if (s.fn) return false;  // requested, not ready
+      s.frames += n;
+      NativeCode& native = *e.native_;
+      if (s.frames < native.threshold()) return false;
+      s.fn = std::make_shared<std::atomic<SegmentFn>>(nullptr);
+      native.compile_later(s.spec, s.fn);
+      return false;
+    }
+    Word* out = s.head ? r.rows.get() : r.batches[s.last - 1].get();
+    uint64_t m = 0;
+    if (fn(frames, n, out, &m) != 0) return false;  // the interpreter raises the same error
+    if (!s.head) {
+      if (m) exec(r, s.last, out, m);
+    } else if (r.plan->op == plan::HeadOp::Insert) {
+      insert_rows(r, out, m);
+    } else {
+      const size_t A = r.head.size();
+      for (size_t i = 0; i < m; ++i) emit_row(r, out + i * A);
+    }
+    return true;
+  }
+
   std::unique_ptr<CompiledRule> compile(const plan::RulePlan& p) {
     auto r = std::make_unique<CompiledRule>();
     r->plan = &p;
@@ -519,6 +614,7 @@ struct Engine::Impl {
       }
     }
     plan_direct_head(*r);
+    plan_segments(*r);
     return r;
   }
 
@@ -772,6 +868,8 @@ struct Engine::Impl {
   }
 
   void exec(CompiledRule& r, size_t k, const Word* frames, size_t n) {
+    // Native code runs a segment unless provenance is recorded (on_derive sees every frame).
+    if (!r.segment_at.empty() && r.segment_at[k] >= 0 && !e.on_derive && run_native(r, r.segments[r.segment_at[k]], frames, n)) return;
     if (k == r.steps.size()) {
       head(r, frames, n);
       return;
@@ -1353,8 +1451,8 @@ bool Engine::evaluate(const plan::Expr& e, const Word* frame, Word& out) {
   return impl_->value_of(c, frame, out);
 }
 
-Engine::Engine(const plan::Program& plan, SymbolTable& symbols, Lattices& lattices)
-    : plan_(plan), symbols_(symbols), lattices_(lattices), impl_(std::make_unique<Impl>(*this)) {
+Engine::Engine(const plan::Program& plan, SymbolTable& symbols, Lattices& lattices, NativeCode* native)
+    : plan_(plan), symbols_(symbols), lattices_(lattices), native_(native), impl_(std::make_unique<Impl>(*this)) {
 #ifdef BLOOM_VERIFY_PLANS
   // Debug and sanitizer builds check the contract again where a plan is loaded: a plan that
   // breaks it is a bug of whoever made it (plan/verify.h), stopped here before it runs.
@@ -1381,6 +1479,14 @@ Engine::Engine(const plan::Program& plan, SymbolTable& symbols, Lattices& lattic
   }
   for (const auto& r : plan.transitions) impl_->transitions.push_back(impl_->compile_rule(r));
   impl_->setup_kept();
+  std::vector<CompiledRule*> rules;
+  for (auto& groups : impl_->strata)
+    for (auto& g : groups) {
+      for (auto& r : g.rules) rules.push_back(r.get());
+      for (auto& r : g.deltas) rules.push_back(r.get());
+    }
+  for (auto& r : impl_->transitions) rules.push_back(r.get());
+  impl_->compile_segments_now(rules);
 }
 
 bool Engine::keeps(uint32_t relation) const { return impl_->kept_of[relation] >= 0; }

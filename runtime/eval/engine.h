@@ -15,6 +15,7 @@
 
 #include "core/lattice.h"
 #include "core/value.h"
+#include "eval/native.h"
 #include "plan/ir.h"
 #include "storage/relation.h"
 
@@ -46,7 +47,9 @@ struct Progress {
 
 class Engine {
  public:
-  Engine(const plan::Program& plan, SymbolTable& symbols, Lattices& lattices);
+  // `native`: the JIT's code for the rules (eval/native.h), or null to interpret everything. It
+  // must outlive the engine.
+  Engine(const plan::Program& plan, SymbolTable& symbols, Lattices& lattices, NativeCode* native = nullptr);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -124,6 +127,7 @@ class Engine {
   const plan::Program& plan_;
   SymbolTable& symbols_;
   Lattices& lattices_;
+  NativeCode* native_ = nullptr;
   std::vector<std::unique_ptr<Relation>> relations_;
   Word self_ = 0;
   Word members_ = 0;  // members(): an interned lset of addrs

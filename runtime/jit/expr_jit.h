@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "jit/supported.h"
 #include "plan/ir.h"
 
 namespace bloom::rt::jit {
@@ -19,11 +20,6 @@ namespace bloom::rt::jit {
 enum class Status : int32_t { Ok = 0, DivisionByZero = 1, ModuloByZero = 2 };
 // What a compiled expression is: status = f(frame, &value).
 using ExprFn = Status (*)(const uint64_t* frame, uint64_t* value);
-
-// Whether every opcode and constant of `e` is one this layer lowers: integer, float and bool
-// arithmetic, comparisons, logic, `if`, least/greatest, int-to-float, over registers and int,
-// float and bool constants. Anything else (strings, lattices, self(), now()) stays interpreted.
-bool supported(const plan::Expr& e);
 
 class ExprCompiler {
  public:

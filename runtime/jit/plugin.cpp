@@ -4,12 +4,15 @@
 #include <exception>
 
 #include "jit/expr_jit.h"
+#include "jit/segment_jit.h"
 
 namespace {
 
+using namespace bloom::rt;
+
 bool plan_llvm_ir(const bloom::plan::Program& program, std::string& out) {
   try {
-    out = bloom::rt::jit::plan_llvm_ir(program);
+    out = jit::plan_llvm_ir(program);
     return true;
   } catch (const std::exception& e) {
     out = e.what();
@@ -17,9 +20,20 @@ bool plan_llvm_ir(const bloom::plan::Program& program, std::string& out) {
   }
 }
 
+NativeCode* make_native_code(const jit::SegmentJitOptions& options, std::string& error) {
+  try {
+    return new jit::SegmentJit(options);
+  } catch (const std::exception& e) {
+    error = e.what();
+    return nullptr;
+  }
+}
+
+jit::SegmentJitStats native_stats(const NativeCode& code) { return static_cast<const jit::SegmentJit&>(code).stats(); }
+
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) const bloom::rt::jit::Plugin* bloom_jit_plugin() {
-  static const bloom::rt::jit::Plugin table{bloom::rt::jit::kPluginVersion, &plan_llvm_ir};
+extern "C" __attribute__((visibility("default"))) const jit::Plugin* bloom_jit_plugin() {
+  static const jit::Plugin table{jit::kPluginVersion, &plan_llvm_ir, &make_native_code, &native_stats};
   return &table;
 }

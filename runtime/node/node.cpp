@@ -26,7 +26,7 @@ Node::Node(const plan::Program& plan, NodeOptions options)
       opts_(std::move(options)),
       clock_(opts_.clock ? *opts_.clock : SystemClock::instance()),
       lattices_(symbols_),
-      engine_(plan, symbols_, lattices_) {
+      engine_(plan, symbols_, lattices_, opts_.native) {
   self_ = symbols_.intern(opts_.name);
   std::vector<Word> members;
   for (const auto& m : opts_.members) members.push_back(symbols_.intern(m));

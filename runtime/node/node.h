@@ -59,6 +59,9 @@ struct NodeOptions {
   // Called at the end of every completed tick, before its stdout lines (OutputFiles::append). An
   // exception from it fails the node like a runtime error.
   std::function<void()> after_tick;
+  // The JIT's native code for the rules (eval/native.h; bloom run --engine jit), or null to
+  // interpret. It must outlive the node.
+  NativeCode* native = nullptr;
 };
 
 struct RunSummary {

@@ -284,6 +284,7 @@ class World {
     for (const auto& n : opts_.nodes) no.members.push_back(n.name);
     no.network = s.link.get();
     no.clock = s.clock.get();
+    no.native = opts_.native;
     no.print_line = [&s](const std::string& line) { s.stdout_lines.push_back(line); };
     if (!s.store) s.store = std::make_unique<MemoryFiles>();
     no.durable = s.store.get();

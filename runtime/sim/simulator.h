@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/value.h"
+#include "eval/native.h"
 #include "plan/ir.h"
 #include "sim/faults.h"
 #include "sim/trace.h"
@@ -60,6 +61,7 @@ struct SimOptions {
   // violations has no use for them).
   bool outputs = true;
   Observer* observer = nullptr;
+  NativeCode* native = nullptr;  // the JIT's code for every node's rules (NodeOptions::native), or null
 };
 
 // Outputs of one run: node -> output collection -> its rows, sorted, one `name(v1, v2)` per

@@ -2,9 +2,16 @@
 // random frames with the values where semantics differ most (0, -1, INT64_MIN, NaN, -0.0), must
 // give the same value or the same run-time error.
 #include "jit/expr_jit.h"
+#include "jit/segment_jit.h"
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <random>
+#include <thread>
 
 #include "eval/engine.h"
 #include "test_util.h"
@@ -205,6 +212,209 @@ TEST(ExprJit, TheIrOfAnExpressionNamesItsFunction) {
   std::string ir = rt::jit::llvm_ir({&add}, {"answer"});
   EXPECT_NE(ir.find("define i32 @answer(ptr %frame, ptr %value)"), std::string::npos) << ir;
   EXPECT_NE(ir.find("add i64"), std::string::npos) << ir;
+}
+
+// A segment's frames: registers 0-4 as Generator::frame, 5 an int and 6 a float assigned by it.
+constexpr uint32_t kSegmentRegisters = 7;
+
+plan::Step step(plan::StepKind kind, Expr e, uint32_t target = 0) {
+  plan::Step s;
+  s.kind = kind;
+  s.expr = std::move(e);
+  s.target = target;
+  return s;
+}
+
+// What the interpreter makes of the segment over `frames`: the frames (or head rows) that pass,
+// or Status::DivisionByZero / ModuloByZero when some frame raises an error. A frame raises one
+// whether the steps run frame by frame (the JIT) or step by step over the batch (the engine).
+rt::jit::Status interpret(Interpreter& interp, const rt::SegmentSpec& spec, const std::vector<Word>& frames, std::vector<Word>& out) {
+  const size_t R = spec.registers;
+  for (size_t i = 0; i < frames.size() / R; ++i) {
+    std::vector<Word> f(frames.begin() + static_cast<long>(i * R), frames.begin() + static_cast<long>((i + 1) * R));
+    bool pass = true;
+    for (const auto& s : spec.steps) {
+      Word v = 0;
+      if (auto st = interp.run(s.expr, f.data(), v); st != rt::jit::Status::Ok) return st;
+      if (s.kind == plan::StepKind::Filter && !v) {
+        pass = false;
+        break;
+      }
+      if (s.kind == plan::StepKind::Assign) f[s.target] = v;
+    }
+    if (!pass) continue;
+    if (!spec.head) {
+      out.insert(out.end(), f.begin(), f.end());
+      continue;
+    }
+    for (const auto& c : spec.head_columns) {
+      Word v = 0;
+      if (auto st = interp.run(c, f.data(), v); st != rt::jit::Status::Ok) return st;
+      out.push_back(v);
+    }
+  }
+  return rt::jit::Status::Ok;
+}
+
+TEST(SegmentJit, RandomSegmentsAgreeWithTheInterpreter) {
+  rt::jit::SegmentJit jit({});
+  Interpreter interp;
+  const int kSegments = std::getenv("BLOOM_TEST_QUICK") ? 40 : 160, kBatches = 6, kFrames = 24;
+  size_t failed_batches = 0, rows = 0;
+  std::vector<rt::SegmentSpec> specs;
+  Generator gen(77);
+  for (int i = 0; i < kSegments; ++i) {
+    rt::SegmentSpec spec;
+    spec.registers = kSegmentRegisters;
+    Expr r5 = leaf(Op::Reg, TypeKind::Int), r6 = leaf(Op::Reg, TypeKind::Float);
+    r5.reg = 5;
+    r6.reg = 6;
+    // Shallow trees, so most frames pass some filters and reach the head.
+    spec.steps.push_back(step(plan::StepKind::Assign, gen.make(TypeKind::Int, 3), 5));
+    spec.steps.push_back(step(plan::StepKind::Filter, node(Op::Or, TypeKind::Bool, {gen.make(TypeKind::Bool, 2),
+                                                                                      node(Op::LtI, TypeKind::Bool, {r5, gen.make(TypeKind::Int, 2)})})));
+    spec.steps.push_back(step(plan::StepKind::Assign, node(Op::AddF, TypeKind::Float, {gen.make(TypeKind::Float, 2), node(Op::IntToFloat, TypeKind::Float, {r5})}), 6));
+    if (i % 2) spec.steps.push_back(step(plan::StepKind::Filter, node(Op::Not, TypeKind::Bool, {gen.make(TypeKind::Bool, 2)})));
+    spec.head = i % 3 != 0;
+    if (spec.head) spec.head_columns = {leaf(Op::Reg, TypeKind::Int), gen.make(TypeKind::Int, 3), r6, r5};
+    specs.push_back(std::move(spec));
+  }
+  std::vector<rt::SegmentFn> fns = jit.compile(specs);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    ASSERT_NE(fns[i], nullptr) << "segment " << i << " did not compile:\n" << rt::jit::segment_llvm_ir(specs[i], "s");
+    for (int b = 0; b < kBatches; ++b) {
+      std::vector<Word> frames;
+      for (int f = 0; f < kFrames; ++f) {
+        auto fr = gen.frame();
+        frames.insert(frames.end(), fr.begin(), fr.end());
+        frames.push_back(rt::from_int(-7));  // r5 and r6 hold stale values, as in a reused batch
+        frames.push_back(rt::from_float(3.5));
+      }
+      std::vector<Word> want;
+      rt::jit::Status expected = interpret(interp, specs[i], frames, want);
+      std::vector<Word> got(frames.size() + kFrames * 4);
+      uint64_t m = 0;
+      int32_t status = fns[i](frames.data(), kFrames, got.data(), &m);
+      ASSERT_EQ(status != 0, expected != rt::jit::Status::Ok) << "segment " << i << " batch " << b << "\n" << rt::jit::segment_llvm_ir(specs[i], "s");
+      if (status != 0) {
+        ++failed_batches;
+        continue;
+      }
+      const size_t width = specs[i].head ? specs[i].head_columns.size() : kSegmentRegisters;
+      ASSERT_EQ(m * width, want.size()) << "segment " << i << " batch " << b;
+      for (size_t w = 0; w < want.size(); ++w) {
+        bool is_float = specs[i].head ? w % width == 2 : w % width == 2 || w % width == 3 || w % width == 6;
+        bool equal = got[w] == want[w] || (is_float && std::isnan(rt::as_float(got[w])) && std::isnan(rt::as_float(want[w])));
+        ASSERT_TRUE(equal) << "segment " << i << " batch " << b << " word " << w << ": jit " << got[w] << ", interpreter " << want[w] << "\n"
+                           << rt::jit::segment_llvm_ir(specs[i], "s");
+      }
+      rows += m;
+    }
+  }
+  // Both outcomes are exercised: batches that raise an error and frames that come through.
+  EXPECT_GT(failed_batches, 0u);
+  EXPECT_GT(rows, 100u);
+  // The same segments again come from the cache, compiled once.
+  auto again = jit.compile(specs);
+  EXPECT_EQ(again, fns);
+  auto stats = jit.stats();
+  EXPECT_EQ(stats.failed, 0u);
+  EXPECT_EQ(stats.cached, specs.size());
+}
+
+TEST(SegmentJit, ASegmentAskedForLaterArrivesInItsSlot) {
+  rt::jit::SegmentJit jit({});
+  rt::SegmentSpec spec;
+  spec.registers = 2;
+  Expr sum = node(Op::AddI, TypeKind::Int, {leaf(Op::Reg, TypeKind::Int), leaf(Op::Reg, TypeKind::Int)});
+  sum.args[1].reg = 1;
+  spec.head = true;
+  spec.head_columns = {sum};
+  auto slot = std::make_shared<std::atomic<rt::SegmentFn>>(nullptr);
+  jit.compile_later(spec, slot);
+  for (int i = 0; i < 2000 && !slot->load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  rt::SegmentFn fn = slot->load();
+  ASSERT_NE(fn, nullptr) << "not compiled within 10 s";
+  Word frames[] = {rt::from_int(2), rt::from_int(40), rt::from_int(-1), rt::from_int(1)};
+  Word out[2];
+  uint64_t m = 0;
+  ASSERT_EQ(fn(frames, 2, out, &m), 0);
+  ASSERT_EQ(m, 2u);
+  EXPECT_EQ(rt::as_int(out[0]), 42);
+  EXPECT_EQ(rt::as_int(out[1]), 0);
+  EXPECT_EQ(jit.stats().compiled, 1u);
+}
+
+TEST(SegmentJit, TheCodeCacheOnDiskServesTheNextProcessAndSurvivesDamage) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("bloom_jit_cache_test_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  rt::SegmentSpec spec;
+  spec.registers = 2;
+  Expr diff = node(Op::SubI, TypeKind::Int, {leaf(Op::Reg, TypeKind::Int), leaf(Op::Reg, TypeKind::Int)});
+  diff.args[1].reg = 1;
+  spec.head = true;
+  spec.head_columns = {diff};
+  auto check = [&](rt::SegmentFn fn) {
+    ASSERT_NE(fn, nullptr);
+    Word frames[] = {rt::from_int(50), rt::from_int(8)};
+    Word out[1];
+    uint64_t m = 0;
+    ASSERT_EQ(fn(frames, 1, out, &m), 0);
+    ASSERT_EQ(m, 1u);
+    EXPECT_EQ(rt::as_int(out[0]), 42);
+  };
+  rt::jit::SegmentJitOptions options;
+  options.cache_dir = dir.string();
+  {
+    rt::jit::SegmentJit first(options);  // compiles and stores
+    check(first.compile({spec})[0]);
+    EXPECT_EQ(first.stats().compiled, 1u);
+    EXPECT_EQ(first.stats().from_disk, 0u);
+  }
+  {
+    rt::jit::SegmentJit second(options);  // as a second run would: loads, compiles nothing
+    check(second.compile({spec})[0]);
+    EXPECT_EQ(second.stats().compiled, 0u);
+    EXPECT_EQ(second.stats().from_disk, 1u);
+  }
+  // A damaged object (cut short, as by a full disk under another writer) is a miss.
+  size_t objects = 0;
+  for (const auto& f : fs::recursive_directory_iterator(dir))
+    if (f.path().extension() == ".o") {
+      fs::resize_file(f.path(), fs::file_size(f.path()) / 3);
+      ++objects;
+    }
+  ASSERT_EQ(objects, 1u);
+  {
+    rt::jit::SegmentJit third(options);
+    check(third.compile({spec})[0]);
+    EXPECT_EQ(third.stats().from_disk, 0u);
+    EXPECT_EQ(third.stats().compiled, 1u);
+  }
+  // An entry whose key is not the segment's (a hash collision) is a miss too.
+  for (const auto& f : fs::recursive_directory_iterator(dir))
+    if (f.path().extension() == ".seg") {
+      std::ofstream(f.path(), std::ios::trunc) << "another key\nx.o\nsym\n";
+    }
+  {
+    rt::jit::SegmentJit fourth(options);
+    check(fourth.compile({spec})[0]);
+    EXPECT_EQ(fourth.stats().from_disk, 0u);
+  }
+  fs::remove_all(dir);
+}
+
+TEST(SegmentJit, TheIrIsOneLoopOverTheBatch) {
+  rt::SegmentSpec spec;
+  spec.registers = 1;
+  Expr pos = node(Op::GtI, TypeKind::Bool, {leaf(Op::Reg, TypeKind::Int), leaf(Op::Const, TypeKind::Int)});
+  pos.args[1].value = int64_t{0};
+  spec.steps.push_back(step(plan::StepKind::Filter, pos));
+  std::string ir = rt::jit::segment_llvm_ir(spec, "positive");
+  EXPECT_NE(ir.find("define i32 @positive(ptr noalias %frames, i64 %n, ptr noalias %out, ptr noalias %m)"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("icmp sgt i64"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("llvm.memcpy"), std::string::npos) << ir;  // a passing frame is copied whole
 }
 
 }  // namespace

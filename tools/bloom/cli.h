@@ -3,12 +3,14 @@
 #pragma once
 #include <unistd.h>
 
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "driver/driver.h"
+#include "eval/native.h"
 #include "node/deployment.h"
 #include "plan/ir.h"
 
@@ -50,12 +52,42 @@ int lint_deployment(const std::string& file, const std::string& format, const st
 
 bool is_deployment(const std::string& file);
 
+// `--engine interp|jit`, `--jit-threshold N` and `--jit-stats` of run, node and sim
+// (docs/jit.md): which evaluator runs the rules.
+struct EngineChoice {
+  std::string engine;          // "" = the default: $BLOOM_ENGINE, else jit
+  std::string threshold;       // "" = the default: $BLOOM_JIT_THRESHOLD, else 4096
+  bool stats = false;          // print what the JIT compiled, on stderr, at the end
+  bool explicit_choice() const { return !engine.empty() || std::getenv("BLOOM_ENGINE"); }
+};
+
+// The JIT's native code for the engines of this process, chosen by an EngineChoice.
+class EngineSetup {
+ public:
+  // false (after saying why, with `exit` set) when the choice is malformed, or the JIT was asked
+  // for explicitly and cannot be loaded; when jit is only the default, a JIT that cannot be
+  // loaded leaves the rules interpreted, with a note unless `quiet`. With `load` false it only
+  // checks the choice and makes node_args (the JIT is loaded by the node processes).
+  bool init(const EngineChoice& choice, bool quiet, int& exit, bool load = true);
+  rt::NativeCode* native() const { return native_.get(); }
+  // The arguments that give a `bloom node` of a deployment the same choice.
+  std::vector<std::string> node_args() const { return args_; }
+  // With --jit-stats: one line on stderr about what was compiled.
+  void print_stats(const std::string& prefix = "") const;
+
+ private:
+  std::unique_ptr<rt::NativeCode> native_;
+  bool stats_ = false;
+  std::vector<std::string> args_;
+};
+
 // `bloom sim` (tools/bloom/sim_command.cpp).
 struct SimCommand {
   std::string deployment, replay, invariant, trace, out_dir, faults, timeline, explain, color = "auto";
   uint64_t seed = 1;
   int64_t runs = 1, max_steps = 100000;
   bool diverge = false, no_minimize = false, quiet = false;
+  EngineChoice engine;
 };
 int run_sim(const SimCommand& cmd);
 

@@ -9,6 +9,7 @@
 #endif
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <atomic>
 #include <climits>
 #include <cmath>
@@ -42,6 +43,73 @@ bool want_color(const std::string& mode, int fd) {
   if (mode == "never") return false;
   const char* term = std::getenv("TERM");
   return isatty(fd) && !std::getenv("NO_COLOR") && !(term && std::string(term) == "dumb");
+}
+
+bool EngineSetup::init(const EngineChoice& choice, bool quiet, int& exit, bool load) {
+  auto fail = [&](const std::string& why) {
+    std::cerr << "bloom: error: " << why << "\n";
+    exit = kUsage;
+    return false;
+  };
+  const char* env_engine = std::getenv("BLOOM_ENGINE");
+  const std::string engine = !choice.engine.empty() ? choice.engine : env_engine ? env_engine : "jit";
+  const std::string source = !choice.engine.empty() ? "--engine " : "BLOOM_ENGINE=";
+  if (engine != "jit" && engine != "interp") return fail(source + engine + ": expected jit or interp");
+  const char* env_threshold = std::getenv("BLOOM_JIT_THRESHOLD");
+  const std::string threshold = !choice.threshold.empty() ? choice.threshold : env_threshold ? env_threshold : "";
+  rt::jit::SegmentJitOptions options;
+  if (!threshold.empty()) {
+    const std::string what = (!choice.threshold.empty() ? "--jit-threshold " : "BLOOM_JIT_THRESHOLD=") + threshold;
+    size_t used = 0;
+    try {
+      if (threshold[0] == '-') throw std::invalid_argument("negative");
+      options.threshold = std::stoull(threshold, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != threshold.size()) return fail(what + ": expected a number of frames (0: compile before the first)");
+  }
+  // The code cache on disk: $BLOOM_JIT_CACHE (off: none), else the user's cache folder.
+  if (const char* dir = std::getenv("BLOOM_JIT_CACHE")) {
+    options.cache_dir = std::string(dir) == "off" ? "" : dir;
+  } else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
+    options.cache_dir = std::string(xdg) + "/bloom/jit";
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    options.cache_dir = std::string(home) + "/.cache/bloom/jit";
+  }
+  stats_ = choice.stats;
+  if (!choice.engine.empty()) args_ = {"--engine", choice.engine};
+  if (!choice.threshold.empty()) args_.insert(args_.end(), {"--jit-threshold", choice.threshold});
+  if (stats_) args_.push_back("--jit-stats");
+  if (engine == "interp" || !load) return true;
+  std::string error;
+  if (!rt::jit::plugin_present(error)) {
+    if (choice.explicit_choice()) return fail(source + "jit: " + error);
+    if (!quiet) std::cerr << "bloom: note: " << error << "; the rules are interpreted (--engine interp)\n";
+    return true;
+  }
+  native_ = rt::jit::make_lazy_native_code(options, [quiet](const std::string& why) {
+    if (!quiet) std::cerr << "bloom: note: " << why << "; the rules are interpreted\n";
+  });
+  return true;
+}
+
+void EngineSetup::print_stats(const std::string& prefix) const {
+  if (!stats_) return;
+  bool loaded = false;
+  auto s = native_ ? rt::jit::lazy_native_stats(*native_, loaded) : rt::jit::SegmentJitStats{};
+  if (!native_) {
+    std::cerr << prefix << "bloom: jit: off (the rules were interpreted)\n";
+    return;
+  }
+  if (!loaded) {
+    std::cerr << prefix << "bloom: jit: nothing compiled (no segment reached the threshold; LLVM was not loaded)\n";
+    return;
+  }
+  std::cerr << prefix
+            << fmt::format("bloom: jit: {} segment{} compiled in {:.1f} ms (median {:.2f} ms, max {:.2f} ms), {} loaded from the code cache, "
+                           "{} shared, {} failed\n",
+                           s.compiled, s.compiled == 1 ? "" : "s", s.total_ms, s.median_ms, s.max_ms, s.from_disk, s.cached, s.failed);
 }
 
 std::optional<bloom::CompileOptions> parse_params(const std::vector<std::string>& raw) {
@@ -254,6 +322,7 @@ int run_plan(const std::string& file, const std::string& format, const std::vect
 }
 
 struct RunOptions {
+  EngineChoice engine;
   std::string file, facts_dir, out_dir, data_dir, name = "local";
   std::vector<std::string> params;
   int64_t max_ticks = -1;
@@ -285,9 +354,12 @@ int run_program(const RunOptions& o) {
   if (!plan) return exit;
   c.reset();  // the AST and sources are not needed while the program runs
   if (!prepare_dirs(o.facts_dir, "-F", o.out_dir)) return kUsage;
+  EngineSetup engine;
+  if (!engine.init(o.engine, o.quiet, exit)) return exit;
   namespace fs = std::filesystem;
   bloom::rt::NodeOptions no;
   no.name = o.name;
+  no.native = engine.native();
   no.max_ticks = o.max_ticks;
   if (!o.quiet && isatty(STDERR_FILENO)) {
     no.progress = [](const std::string& line) {
@@ -366,6 +438,7 @@ int run_program(const RunOptions& o) {
     std::cerr << "bloom: error: " << e.what() << "\n";
     return kRuntimeError;
   }
+  engine.print_stats();
   if (failed) return kRuntimeError;
   if (summary.tick_limit && !o.quiet)
     std::cerr << "bloom: note: stopped after " << summary.ticks << " tick" << (summary.ticks == 1 ? "" : "s")
@@ -496,7 +569,13 @@ int run_deployment(const RunOptions& o, const DeployOptions& d) {
   if (!dep) return kUsage;
   std::vector<std::unique_ptr<bloom::plan::Program>> plans;
   if (int exit = compile_deployment(o.file, *dep, o.color, o.quiet, plans); exit != kOk) return exit;
+  // Node threads share this process's JIT; node processes load their own, given the same choice.
+  EngineSetup engine;
+  int exit = kOk;
+  if (!engine.init(o.engine, o.quiet, exit, d.in_process)) return exit;
   bloom::rt::LaunchOptions lo;
+  lo.native = engine.native();
+  lo.node_args = engine.node_args();
   lo.deployment = *dep;
   lo.out_dir = o.out_dir;
   lo.timeout_s = d.timeout;
@@ -505,7 +584,9 @@ int run_deployment(const RunOptions& o, const DeployOptions& d) {
   std::error_code ec;
   lo.exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
   for (const auto& p : plans) lo.plans.push_back(p.get());
-  return bloom::rt::launch_deployment(lo);
+  int status = bloom::rt::launch_deployment(lo);
+  if (d.in_process) engine.print_stats();
+  return status;
 }
 
 int run_node(const RunOptions& o, const DeployOptions& d) {
@@ -542,6 +623,9 @@ int run_node(const RunOptions& o, const DeployOptions& d) {
   }
   no.keys = *keys;
   if (!prepare_dirs(no.facts_dir, "facts directory", o.out_dir)) return kUsage;
+  EngineSetup engine;
+  if (!engine.init(o.engine, o.quiet, exit)) return exit;
+  no.native = engine.native();
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
@@ -551,7 +635,24 @@ int run_node(const RunOptions& o, const DeployOptions& d) {
   sigaction(SIGINT, &sa, nullptr);
   sa.sa_handler = on_stop_signal;
   sigaction(SIGTERM, &sa, nullptr);
-  return bloom::rt::run_deployed_node(*plan, no);
+  int status = bloom::rt::run_deployed_node(*plan, no);
+  engine.print_stats(o.name + ": ");
+  return status;
+}
+
+void add_engine_options(CLI::App* cmd, EngineChoice& e) {
+  cmd->add_option("--engine", e.engine,
+                  "jit: compile the rules' filters, assignments and heads with LLVM once they have seen\n"
+                  "--jit-threshold frames (default; the rest is interpreted); interp: interpret everything.\n"
+                  "Default: $BLOOM_ENGINE, else jit. Compiled code is kept in $BLOOM_JIT_CACHE (off: nowhere),\n"
+                  "else ~/.cache/bloom/jit (docs/jit.md)")
+      ->check(CLI::IsMember({"jit", "interp"}))
+      ->type_name("ENGINE");
+  cmd->add_option("--jit-threshold", e.threshold,
+                  "Frames a segment of a rule sees before it is compiled (0: before the first).\n"
+                  "Default: $BLOOM_JIT_THRESHOLD, else 4096")
+      ->type_name("N");
+  cmd->add_flag("--jit-stats", e.stats, "At the end, print on stderr what the JIT compiled and how long it took");
 }
 
 bool is_deployment(const std::string& file) {
@@ -638,6 +739,7 @@ int main(int argc, char** argv) {
   run->add_option("--name", ro.name, "This node's addr (what self() returns)")->capture_default_str();
   run->add_flag("-q,--quiet", ro.quiet, "No progress line and no notes on stderr");
   run->add_option("--color", ro.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+  add_engine_options(run, ro.engine);
   run->footer("Without -D or --sizes the outputs are printed at the end as `name(v1, v2)` lines. stdout lines\n"
               "(`stdout(line) <~ ...`) are printed as each tick ends, sorted within the tick.\n"
               "Exit status: 0 done, 1 compile error, 2 usage error, 3 runtime error or bad facts file.");
@@ -663,6 +765,7 @@ int main(int argc, char** argv) {
   node->add_option("--param", no.params, "Set a param: NAME=VALUE (after the deployment's)")->type_name("NAME=VALUE");
   node->add_flag("-q,--quiet", no.quiet, "No notes on stderr");
   node->add_option("--color", no.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+  add_engine_options(node, no.engine);
 
   SimCommand sc;
   std::string keygen_name, keygen_dir;
@@ -702,6 +805,7 @@ int main(int argc, char** argv) {
   simc->add_flag("--no-minimize", sc.no_minimize, "Report a failing schedule as it ran, without shrinking it");
   simc->add_flag("-q,--quiet", sc.quiet, "No outputs, no summary line");
   simc->add_option("--color", sc.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+  add_engine_options(simc, sc.engine);
   simc->footer("Exit status: 0 every run passed, 1 compile error (a program or the invariant), 2 usage error or a bad\n"
                "trace file, 3 runtime error or no quiescence within --max-steps, 5 a violation or a divergence was found.");
 

@@ -75,7 +75,9 @@ bool write_outputs(const sim::Outputs& outputs, const std::string& dir) {
 
 struct Session {
   explicit Session(const SimCommand& c) : cmd(c) {}
+  ~Session() { engine.print_stats(); }
   const SimCommand& cmd;
+  EngineSetup engine;  // first: destroyed after everything that runs rules with its code
   std::optional<rt::Deployment> dep;
   std::vector<std::unique_ptr<plan::Program>> plans;
   std::unique_ptr<plan::Program> invariant_plan;
@@ -90,6 +92,8 @@ struct Session {
     for (size_t i = 0; i < dep->nodes.size(); ++i)
       options.nodes.push_back({dep->nodes[i].name, plans[i].get(), dep->nodes[i].facts, sim::plan_fingerprint(*plans[i])});
     options.max_steps = cmd.max_steps;
+    if (int exit = kOk; !engine.init(cmd.engine, cmd.quiet, exit)) return exit;
+    options.native = engine.native();
     if (!invariant_file.empty()) {
       std::unique_ptr<Compilation> c;
       int exit = kOk;

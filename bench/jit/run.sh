@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The JIT against the interpreter (issue 14; docs/jit.md), both engines in one run. On demand,
+# never in CI. Usage: bench/jit/run.sh [BLOOM] [--runs N] [--rows R]
+# 1. expr.bloom (an expression-heavy workload) over R rows (default 1,000,000): median CPU and
+#    wall seconds of --engine interp, --engine jit (tiered, the default) and jit with
+#    --jit-threshold 0; ratio interp/jit against the target 1.5.
+# 2. tc chain 4000 and sg depth 11 (../shared/bench): the same, target 1.2.
+# 3. Compile time: --jit-stats with --jit-threshold 0 on expr.bloom, the shared bench programs
+#    and each program of examples/kvs: median ms per segment (target < 5) and the total per
+#    program (kvs target < 100 ms).
+# 4. A tiny program (conformance-sized): wall time of 20 runs each way; jit at most 5% slower.
+# Exit 0 (targets are reported, not enforced); 2 on a setup problem.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$here/../..
+bloom=$root/build/tools/bloom/bloom
+runs=3 rows=1000000
+[ $# -gt 0 ] && [[ "$1" != --* ]] && { bloom=$1; shift; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs=$2; shift 2 ;;
+    --rows) rows=$2; shift 2 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[ -x "$bloom" ] || { echo "run.sh: no bloom at $bloom (build it first)" >&2; exit 2; }
+command -v /usr/bin/time >/dev/null || { echo "run.sh: needs /usr/bin/time" >&2; exit 2; }
+shared=${BENCH_SHARED:-$root/../shared/bench}
+out=$here/../out/jit
+mkdir -p "$out"
+facts=$out/expr_$rows
+if [ ! -f "$facts/nums.facts" ]; then
+  mkdir -p "$facts"
+  python3 - "$rows" "$facts/nums.facts" <<'PY'
+import random, sys
+n, path = int(sys.argv[1]), sys.argv[2]
+rng = random.Random(7)
+with open(path, "w") as f:
+    for i in range(n):
+        f.write(f"{i}\t{rng.randint(0, 1000000)}\n")
+PY
+fi
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+# measure NAME ARGS...: prints "cpu wall" medians over $runs runs (engines interleaved by the caller).
+declare -A cpu wall
+one() {  # one KEY ARGS...: one run, appended to the key's samples
+  local key=$1; shift
+  local t
+  t=$( { /usr/bin/time -f '%U %S %e' "$bloom" run "$@" --sizes >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+  cpu[$key]+="$(awk '{print $1 + $2}' <<<"$t") "
+  wall[$key]+="$(awk '{print $3}' <<<"$t") "
+}
+report() {  # report WORKLOAD TARGET ARGS...
+  local name=$1 target=$2; shift 2
+  for ((i = 0; i < runs; ++i)); do
+    one "$name/interp" "$@" --engine interp
+    one "$name/jit" "$@" --engine jit
+    one "$name/jit0" "$@" --engine jit --jit-threshold 0
+  done
+  local ci cj c0 wi wj w0
+  ci=$(tr ' ' '\n' <<<"${cpu[$name/interp]}" | grep . | median); wi=$(tr ' ' '\n' <<<"${wall[$name/interp]}" | grep . | median)
+  cj=$(tr ' ' '\n' <<<"${cpu[$name/jit]}" | grep . | median); wj=$(tr ' ' '\n' <<<"${wall[$name/jit]}" | grep . | median)
+  c0=$(tr ' ' '\n' <<<"${cpu[$name/jit0]}" | grep . | median); w0=$(tr ' ' '\n' <<<"${wall[$name/jit0]}" | grep . | median)
+  awk -v n="$name" -v ci="$ci" -v cj="$cj" -v c0="$c0" -v wi="$wi" -v wj="$wj" -v w0="$w0" -v t="$target" 'BEGIN {
+    r = wj > 0 ? wi / wj : 0; r0 = w0 > 0 ? wi / w0 : 0
+    printf "| %s | %.2f / %.2f | %.2f / %.2f | %.2f / %.2f | %.2fx | %.2fx | %s %.1fx: %s |\n", n, wi, ci, wj, cj, w0, c0, r, r0, ">=", t, (r >= t ? "PASS" : "FAIL") }'
+}
+
+echo "bloom: $bloom; $runs runs each, engines interleaved; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| workload | interp wall / CPU s | jit (tiered) wall / CPU s | jit threshold 0 wall / CPU s | interp/jit wall | interp/jit0 wall | target |"
+echo "|---|---|---|---|---|---|---|"
+report "expr ($rows rows)" 1.5 "$here/expr.bloom" -F "$facts"
+for w in chain4000:tc tree11:sg; do
+  f=${w%%:*} p=${w##*:}
+  dir=$root/bench/facts/$f
+  if ! ls "$dir"/*.facts >/dev/null 2>&1; then
+    case $f in chain4000) gen=(chain 4000) ;; tree11) gen=(tree 11) ;; esac
+    python3 "$shared/gen.py" "${gen[@]}" "$dir" >/dev/null
+  fi
+  report "$p $f" 1.2 "$shared/$p.bloom" -F "$dir"
+done
+
+echo
+echo "Compile time (--jit-threshold 0 --jit-stats; target: median < 5 ms a segment, kvs programs < 100 ms in all):"
+stats() {  # stats LABEL ARGS...
+  local label=$1; shift
+  local line
+  line=$("$bloom" run "$@" --engine jit --jit-threshold 0 --jit-stats --max-ticks 1 -q 2>&1 >/dev/null | grep 'bloom: jit:' || true)
+  echo "  $label: ${line#bloom: jit: }"
+}
+stats "expr.bloom" "$here/expr.bloom" -F "$facts"
+for p in tc sg negagg; do stats "$p.bloom" "$shared/$p.bloom"; done
+for p in "$root"/examples/kvs/*.bloom; do stats "kvs/$(basename "$p")" "$p"; done
+
+echo
+tiny=$root/../shared/conformance/$(ls "$root/../shared/conformance" | grep -v run.sh | head -1)/prog.bloom
+t_interp=0 t_jit=0
+for ((i = 0; i < 20; ++i)); do
+  a=$( { /usr/bin/time -f '%e' "$bloom" run "$tiny" --engine interp >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+  b=$( { /usr/bin/time -f '%e' "$bloom" run "$tiny" --engine jit >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+  t_interp=$(awk -v x="$t_interp" -v y="$a" 'BEGIN {print x + y}')
+  t_jit=$(awk -v x="$t_jit" -v y="$b" 'BEGIN {print x + y}')
+done
+awk -v i="$t_interp" -v j="$t_jit" -v p="$tiny" 'BEGIN { printf "Tiny program (%s), 20 runs: interp %.2f s, jit %.2f s (%+.0f%%; target at most +5%%)\n", p, i, j, (i > 0 ? 100 * (j - i) / i : 0) }'

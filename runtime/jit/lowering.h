@@ -1,0 +1,74 @@
+// Inside the JIT library only (LLVM types): Plan IR expressions lowered into the function being
+// built, shared by the one-expression functions (expr_jit.h) and the pipeline segments
+// (segment_jit.h), plus the LLVM set-up both need.
+#pragma once
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Support/Error.h>
+
+#include "jit/expr_jit.h"
+#include "plan/ir.h"
+
+namespace bloom::rt::jit {
+
+// An LLVM error's text.
+std::string message(llvm::Error e);
+
+template <typename T>
+T take(llvm::Expected<T> v, const char* what) {
+  if (!v) throw std::runtime_error(std::string("LLVM JIT: ") + what + ": " + message(v.takeError()));
+  return std::move(*v);
+}
+
+// LLVM's native target, once per process.
+void initialize_llvm();
+// An LLJIT that also resolves the process's own symbols (fmod for ModF).
+std::unique_ptr<llvm::orc::LLJIT> make_jit();
+// A module for `jit` (its data layout and triple set, so loads and stores get the target's
+// alignments), or a plain one for printing when `jit` is null.
+std::unique_ptr<llvm::Module> make_module(llvm::LLVMContext& ctx, const llvm::orc::LLJIT* jit);
+// Throws std::logic_error naming the problem when the module is not valid IR.
+void verify(llvm::Module& m);
+// The O2 pipeline.
+void optimize(llvm::Module& m);
+
+// Emits the code of expressions into the function `fn` at the builder's insertion point. Values
+// are kept in their natural LLVM type (i64 for ints and words, double, i1) and turned into a
+// word only where they are stored. A run-time error returns its Status from `fn` (which returns
+// an i32).
+class ExprLowering {
+ public:
+  // read_reg(reg, type): the register's value in its natural type.
+  using RegReader = std::function<llvm::Value*(uint32_t reg, const plan::ValueType& type)>;
+  ExprLowering(llvm::Module& m, llvm::Function* fn, llvm::IRBuilder<>& b, RegReader read_reg)
+      : m_(m), ctx_(m.getContext()), b_(b), fn_(fn), read_reg_(std::move(read_reg)) {}
+
+  llvm::Value* value(const plan::Expr& e);
+  llvm::Value* word(const plan::Expr& e) { return to_word(value(e), e.type); }
+  llvm::Type* type_of(const plan::ValueType& t);
+  llvm::Value* to_word(llvm::Value* v, const plan::ValueType& t);
+  llvm::Value* from_word(llvm::Value* w, const plan::ValueType& t);
+
+ private:
+  llvm::BasicBlock* fail(Status status);
+  template <typename Then, typename Otherwise>
+  llvm::Value* choose(llvm::Value* cond, llvm::Type* t, Then then, Otherwise otherwise);
+  llvm::Value* divide(llvm::Value* l, llvm::Value* r, bool modulo);
+
+  llvm::Module& m_;
+  llvm::LLVMContext& ctx_;
+  llvm::IRBuilder<>& b_;
+  llvm::Function* fn_;
+  RegReader read_reg_;
+  llvm::BasicBlock* div_zero_ = nullptr;
+  llvm::BasicBlock* mod_zero_ = nullptr;
+};
+
+}  // namespace bloom::rt::jit
