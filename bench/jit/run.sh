@@ -42,12 +42,12 @@ PY
 fi
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-# measure NAME ARGS...: prints "cpu wall" medians over $runs runs (engines interleaved by the caller).
-declare -A cpu wall
+declare -A cpu wall  # per workload and engine: the runs' CPU and wall seconds
 one() {  # one KEY ARGS...: one run, appended to the key's samples
   local key=$1; shift
   local t
-  t=$( { /usr/bin/time -f '%U %S %e' "$bloom" run "$@" --sizes >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+  /usr/bin/time -o "$out/time" -f '%U %S %e' "$bloom" run "$@" --sizes >/dev/null 2>&1 || { echo "run.sh: bloom run $* failed" >&2; exit 1; }
+  t=$(tail -1 "$out/time")
   cpu[$key]+="$(awk '{print $1 + $2}' <<<"$t") "
   wall[$key]+="$(awk '{print $3}' <<<"$t") "
 }
@@ -98,8 +98,8 @@ echo
 tiny=$root/../shared/conformance/$(ls "$root/../shared/conformance" | grep -v run.sh | head -1)/prog.bloom
 t_interp=0 t_jit=0
 for ((i = 0; i < 20; ++i)); do
-  a=$( { /usr/bin/time -f '%e' "$bloom" run "$tiny" --engine interp >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-  b=$( { /usr/bin/time -f '%e' "$bloom" run "$tiny" --engine jit >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+  /usr/bin/time -o "$out/time" -f '%e' "$bloom" run "$tiny" --engine interp >/dev/null 2>&1; a=$(tail -1 "$out/time")
+  /usr/bin/time -o "$out/time" -f '%e' "$bloom" run "$tiny" --engine jit >/dev/null 2>&1; b=$(tail -1 "$out/time")
   t_interp=$(awk -v x="$t_interp" -v y="$a" 'BEGIN {print x + y}')
   t_jit=$(awk -v x="$t_jit" -v y="$b" 'BEGIN {print x + y}')
 done

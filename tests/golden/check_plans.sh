@@ -8,9 +8,9 @@ bloom=${1:?usage: check_plans.sh BLOOM_BINARY PATH...}
 shift
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 have_dot=1; command -v dot >/dev/null || { have_dot=0; echo "note: Graphviz dot not found; DOT output is not rendered"; }
-# BLOOM_TEST_QUICK (tools/test.sh sets it for the sanitizer build): JSON and DOT are produced and
-# the JSON parsed, but the text and LLVM formats are skipped and Graphviz renders nothing (it is
-# not the code under test there).
+# BLOOM_TEST_QUICK (tools/test.sh sets it for the sanitizer build): JSON is produced and parsed
+# for every program and DOT for every third, but the text and LLVM formats are skipped and
+# Graphviz renders nothing (it is not the code under test there).
 quick=${BLOOM_TEST_QUICK:+1}
 if [ -n "$quick" ]; then have_dot=0; fi
 pass=0 fail=0 skipped=0 n=0
@@ -34,7 +34,9 @@ while IFS= read -r f; do
       ok=0; echo "FAIL $f: llvm: $(head -c 300 "$tmp/err")"
     fi
   fi
-  if ! "$bloom" plan --format dot "$f" >"$tmp/dot" 2>"$tmp/err"; then
+  if [ -n "$quick" ] && [ $((n % 3)) -ne 0 ]; then
+    :
+  elif ! "$bloom" plan --format dot "$f" >"$tmp/dot" 2>"$tmp/err"; then
     ok=0; echo "FAIL $f: dot: $(head -c 300 "$tmp/err")"
   elif [ $have_dot -eq 1 ] && ! dot -Tsvg "$tmp/dot" -o "$tmp/svg" 2>"$tmp/err"; then
     # Graphviz 2.43's default ranking fails on some valid graphs ("trouble in init_rank", e.g.
