@@ -708,5 +708,40 @@ TEST_F(InsertManyTest, ABatchWhoseRunOverflowsTheTableEqualsOneByOne) {
   insert_both(many, one, batch);
 }
 
+// A relation emptied and filled again every tick (a channel: Node::setup_tick inserts each tick's
+// arrived rows as one batch): the batch into the cleared relation gives the same rows,
+// duplicates, conflicts and row numbers as one by one into a fresh one, and nothing of the
+// previous tick is found.
+TEST_F(InsertManyTest, ABatchIntoAClearedRelationEqualsOneByOneIntoAFreshOne) {
+  auto& reused = keyed();
+  std::vector<Word> tick1;
+  for (Word k = 0; k < 60000; ++k) tick1.insert(tick1.end(), {k, k});  // one chunk of rows
+  {
+    auto& one = keyed();
+    insert_both(reused, one, tick1);
+  }
+  reused.clear();
+  EXPECT_EQ(reused.live(), 0u);
+  for (Word k = 0; k < 60000; k += 101) EXPECT_EQ(reused.find_key(&k), kNoRow) << "cleared: " << k;
+  // The next tick: keys shifted by half, duplicates within the batch and conflicts.
+  std::vector<Word> tick2;
+  for (Word k = 30000; k < 90000; ++k) {
+    tick2.insert(tick2.end(), {k, k});
+    if (k % 5 == 0) tick2.insert(tick2.end(), {k, k});      // a duplicate within the batch
+    if (k % 7 == 0) tick2.insert(tick2.end(), {k, k + 1});  // a conflict with an earlier row of it
+  }
+  auto& fresh = keyed();
+  insert_both(reused, fresh, tick2);
+  EXPECT_EQ(reused.live(), 60000u);
+  Word gone = 100;
+  EXPECT_EQ(reused.find_key(&gone), kNoRow) << "a key of the previous tick only";
+  // A tick far smaller than the one before.
+  reused.clear();
+  std::vector<Word> tick3 = {1, 1, 2, 2, 1, 1, 1, 3};
+  auto& fresh3 = keyed();
+  insert_both(reused, fresh3, tick3);
+  EXPECT_EQ(reused.live(), 2u);
+}
+
 }  // namespace
 }  // namespace bloom::test
