@@ -21,6 +21,8 @@ inline int64_t as_int(Word w) { return static_cast<int64_t>(w); }
 inline Word from_float(double v) { return std::bit_cast<Word>(v); }
 inline double as_float(Word w) { return std::bit_cast<double>(w); }
 inline Word from_bool(bool v) { return v ? 1 : 0; }
+// The NaN that float arithmetic yields, whatever NaN the machine made (docs/language.md).
+inline constexpr Word kCanonicalNaN = 0x7ff8000000000000ULL;
 
 // Interned strings. Ids are dense and stable for the life of the table; id 0 is "". Not
 // thread-safe: one table per node.

@@ -70,6 +70,11 @@ uint64_t fnv1a(std::string_view s) {
   return h;
 }
 
+// The result of float arithmetic: one NaN for all (docs/language.md), so that neither its sign
+// nor its payload depends on how the operation was done (a C++ division here gives -nan on x86,
+// LLVM folding the same division of constants gives nan).
+Word float_result(double d) { return std::isnan(d) ? kCanonicalNaN : from_float(d); }
+
 std::string float_text(double d) {
   char buf[32];
   auto r = std::to_chars(buf, buf + sizeof buf, d);
@@ -696,12 +701,12 @@ struct Engine::Impl {
         return from_int(x.op == Op::DivI ? l / r : l % r);
       }
       case Op::NegI: return from_int(static_cast<int64_t>(0 - static_cast<uint64_t>(as_int(a(0)))));
-      case Op::AddF: return from_float(as_float(a(0)) + as_float(a(1)));
-      case Op::SubF: return from_float(as_float(a(0)) - as_float(a(1)));
-      case Op::MulF: return from_float(as_float(a(0)) * as_float(a(1)));
-      case Op::DivF: return from_float(as_float(a(0)) / as_float(a(1)));
-      case Op::ModF: return from_float(std::fmod(as_float(a(0)), as_float(a(1))));
-      case Op::NegF: return from_float(-as_float(a(0)));
+      case Op::AddF: return float_result(as_float(a(0)) + as_float(a(1)));
+      case Op::SubF: return float_result(as_float(a(0)) - as_float(a(1)));
+      case Op::MulF: return float_result(as_float(a(0)) * as_float(a(1)));
+      case Op::DivF: return float_result(as_float(a(0)) / as_float(a(1)));
+      case Op::ModF: return float_result(std::fmod(as_float(a(0)), as_float(a(1))));
+      case Op::NegF: return float_result(-as_float(a(0)));
       case Op::IntToFloat: return from_float(static_cast<double>(as_int(a(0))));
       case Op::Concat: return e.symbols_.intern(str(a(0)) + str(a(1)));
       case Op::Eq: return from_bool(a(0) == a(1));

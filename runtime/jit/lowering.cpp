@@ -99,6 +99,13 @@ llvm::BasicBlock* ExprLowering::fail(Status status) {
   return block;
 }
 
+// The result of float arithmetic with any NaN replaced by the one NaN the interpreter gives
+// (core/value.h kCanonicalNaN): LLVM folds 0.0 / 0.0 to a NaN other than the machine's.
+llvm::Value* ExprLowering::canonical(llvm::Value* v) {
+  llvm::Value* nan = llvm::ConstantFP::get(b_.getDoubleTy(), llvm::APFloat(llvm::APFloat::IEEEdouble(), llvm::APInt(64, 0x7ff8000000000000ULL)));
+  return b_.CreateSelect(b_.CreateFCmpUNO(v, v), nan, v);
+}
+
 // `then` or `otherwise`, evaluating only the one chosen (if, and, or).
 template <typename Then, typename Otherwise>
 llvm::Value* ExprLowering::choose(llvm::Value* cond, llvm::Type* t, Then then, Otherwise otherwise) {
@@ -152,16 +159,16 @@ llvm::Value* ExprLowering::value(const plan::Expr& e) {
     case Op::DivI:
     case Op::ModI: return divide(arg(0), arg(1), e.op == Op::ModI);
     case Op::NegI: return b_.CreateSub(b_.getInt64(0), arg(0));
-    case Op::AddF: return b_.CreateFAdd(arg(0), arg(1));
-    case Op::SubF: return b_.CreateFSub(arg(0), arg(1));
-    case Op::MulF: return b_.CreateFMul(arg(0), arg(1));
-    case Op::DivF: return b_.CreateFDiv(arg(0), arg(1));
+    case Op::AddF: return canonical(b_.CreateFAdd(arg(0), arg(1)));
+    case Op::SubF: return canonical(b_.CreateFSub(arg(0), arg(1)));
+    case Op::MulF: return canonical(b_.CreateFMul(arg(0), arg(1)));
+    case Op::DivF: return canonical(b_.CreateFDiv(arg(0), arg(1)));
     case Op::ModF: {
       auto* d = b_.getDoubleTy();
       llvm::FunctionCallee fmod = m_.getOrInsertFunction("fmod", llvm::FunctionType::get(d, {d, d}, false));
-      return b_.CreateCall(fmod, {arg(0), arg(1)});
+      return canonical(b_.CreateCall(fmod, {arg(0), arg(1)}));
     }
-    case Op::NegF: return b_.CreateFNeg(arg(0));
+    case Op::NegF: return canonical(b_.CreateFNeg(arg(0)));
     case Op::IntToFloat: return b_.CreateSIToFP(arg(0), b_.getDoubleTy());
     case Op::Eq:
     case Op::Ne: {  // word equality, as the interpreter
@@ -196,6 +203,15 @@ llvm::Value* ExprLowering::value(const plan::Expr& e) {
                                  : least                 ? b_.CreateFCmpOLT(c, a)
                                                          : b_.CreateFCmpOLT(a, c);
       return b_.CreateSelect(take_second, c, a);
+    }
+    case Op::Hash: {  // mix() of core/value.h, as the interpreter hashes a plain value
+      llvm::Value* h = to_word(arg(0), e.args[0].type);
+      h = b_.CreateXor(h, b_.CreateLShr(h, 33));
+      h = b_.CreateMul(h, b_.getInt64(0xff51afd7ed558ccdULL));
+      h = b_.CreateXor(h, b_.CreateLShr(h, 33));
+      h = b_.CreateMul(h, b_.getInt64(0xc4ceb9fe1a85ec53ULL));
+      h = b_.CreateXor(h, b_.CreateLShr(h, 33));
+      return b_.CreateAnd(h, b_.getInt64(0x7fffffffffffffffULL));
     }
     default: break;
   }

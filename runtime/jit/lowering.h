@@ -61,6 +61,7 @@ class ExprLowering {
   template <typename Then, typename Otherwise>
   llvm::Value* choose(llvm::Value* cond, llvm::Type* t, Then then, Otherwise otherwise);
   llvm::Value* divide(llvm::Value* l, llvm::Value* r, bool modulo);
+  llvm::Value* canonical(llvm::Value* v);
 
   llvm::Module& m_;
   llvm::LLVMContext& ctx_;

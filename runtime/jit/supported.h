@@ -6,7 +6,8 @@
 namespace bloom::rt::jit {
 
 // Whether every opcode and constant of `e` is one the JIT lowers: integer, float and bool
-// arithmetic, comparisons, logic, `if`, least/greatest, int-to-float, word equality of
+// arithmetic, comparisons, logic, `if`, least/greatest, int-to-float, hash() of an int or bool,
+// word equality of
 // registers of any plain type, over registers and int, float and bool constants. Anything else
 // (string functions and constants, lattices, self(), now()) stays interpreted.
 bool supported(const plan::Expr& e);

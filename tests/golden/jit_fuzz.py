@@ -6,7 +6,7 @@ Usage: jit_fuzz.py BLOOM [--programs N] [--seed S] [--rows R] [--keep DIR]
 Each generated program reads an input of random ints (0, -1, 1, extremes, and small values, so
 divisions by zero and wrap-around happen) and derives outputs through chains of filters,
 assignments and head expressions over ints, floats and bools (arithmetic, division and modulo,
-comparisons, and/or/not, if, least/greatest), joined with a second input, with negation and
+comparisons, and/or/not, if, hash), joined with a second input, with negation and
 aggregates around them. Every program runs twice:
   --engine interp                       everything interpreted (the reference);
   --engine jit --jit-threshold 0        every segment compiled before its first row.
@@ -45,6 +45,8 @@ class Gen:
             return f"({a} {'/' if k == 3 else '%'} {d})"
         if k == 5:
             return f"if({self.bool_expr(vars_, depth - 1)}, {a}, {b})"
+        if r.random() < 0.3:
+            return f"(hash({a}) % 1000)"
         return f"-{a}"
 
     def float_expr(self, vars_, depth):
