@@ -122,4 +122,17 @@ void discard_block_prefix(void* p, size_t bytes, size_t prefix) {
   if (len) madvise(p, len, MADV_DONTNEED);
 }
 
+void* map_pages(size_t bytes) {
+  void* p = mmap(nullptr, rounded_to_pages(bytes ? bytes : 1), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+#ifdef MADV_NOHUGEPAGE
+  madvise(p, rounded_to_pages(bytes ? bytes : 1), MADV_NOHUGEPAGE);
+#endif
+  return p;
+}
+
+void unmap_pages(void* p, size_t bytes) {
+  if (p) munmap(p, rounded_to_pages(bytes ? bytes : 1));
+}
+
 }  // namespace bloom::rt

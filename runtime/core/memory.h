@@ -6,7 +6,10 @@
 // come from malloc. release_block must get the size allocate_block was given.
 #pragma once
 #include <cstddef>
+#include <algorithm>
+#include <cstring>
 #include <new>
+#include <utility>
 
 namespace bloom::rt {
 
@@ -37,6 +40,65 @@ struct BlockAllocator {
   void deallocate(T* p, size_t n) { release_block(p, n * sizeof(T)); }
   template <class U>
   bool operator==(const BlockAllocator<U>&) const { return true; }
+};
+
+// Memory mapped with small pages, exactly as much as asked (rounded to 4 KiB), never cached or
+// kept after release: for buffers that are big only for a while (a batch of rows waiting for a
+// big relation), which neither a 2 MiB page (allocate_block rounds a 1-2 MiB block up to one)
+// nor malloc's heap (which keeps freed blocks resident) should outlive.
+void* map_pages(size_t bytes);
+void unmap_pages(void* p, size_t bytes);
+
+// A growable array of trivially copyable T in map_pages memory: reserve maps exactly, a buffer
+// that must grow is copied into a new mapping and the old one goes back to the system.
+template <class T>
+class PageBuffer {
+ public:
+  PageBuffer() = default;
+  PageBuffer(const PageBuffer&) = delete;
+  PageBuffer& operator=(const PageBuffer&) = delete;
+  PageBuffer(PageBuffer&& o) noexcept { swap(o); }
+  PageBuffer& operator=(PageBuffer&& o) noexcept {
+    PageBuffer t(std::move(o));
+    swap(t);
+    return *this;
+  }
+  ~PageBuffer() { unmap_pages(data_, cap_ * sizeof(T)); }
+
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  size_t size() const { return size_; }
+  size_t capacity() const { return cap_; }
+  bool empty() const { return size_ == 0; }
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+  void clear() { size_ = 0; }
+  // Room for n elements in all (keeps the first size() ones).
+  void reserve(size_t n) {
+    if (n <= cap_) return;
+    T* fresh = static_cast<T*>(map_pages(n * sizeof(T)));
+    if (size_) std::memcpy(fresh, data_, size_ * sizeof(T));
+    unmap_pages(data_, cap_ * sizeof(T));
+    data_ = fresh;
+    cap_ = n;
+  }
+  // Makes the size n (new elements uninitialized), growing by half at least when it must grow.
+  T* resize(size_t n) {
+    if (n > cap_) reserve(std::max(n, cap_ + cap_ / 2));
+    size_ = n;
+    return data_;
+  }
+  // Appends n uninitialized elements, returning the first.
+  T* grow_by(size_t n) { return resize(size_ + n) + (size_ - n); }
+
+ private:
+  void swap(PageBuffer& o) noexcept {
+    std::swap(data_, o.data_);
+    std::swap(size_, o.size_);
+    std::swap(cap_, o.cap_);
+  }
+  T* data_ = nullptr;
+  size_t size_ = 0, cap_ = 0;
 };
 
 }  // namespace bloom::rt

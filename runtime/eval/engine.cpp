@@ -27,11 +27,6 @@ using plan::Version;
 namespace {
 
 constexpr size_t kBatch = 256;  // frames per batch between two steps
-// Head rows bound for a big relation are buffered up to 4 MiB of words (256 K two-column rows)
-// and inserted together (Relation::insert_many): enough rows for the probes of a batch sorted by
-// hash to land close together in a table of millions of slots (sg depth 11), little memory
-// beside such a relation.
-constexpr size_t kPendingWords = size_t{1} << 19;
 
 // An expression with its constants interned.
 struct CExpr {
@@ -130,11 +125,9 @@ struct Engine::CompiledRule {
     uint32_t index;
   };
   std::vector<HeadSource> direct_head;     // empty: the last step emits frames as usual
-  // Head rows waiting to be inserted into a relation whose key index is big
-  // (Relation::insert_many), with their key hashes.
-  std::vector<Word> pending;
-  std::vector<uint32_t> pending_hashes;
-  Relation::BatchScratch scratch;
+  // Head rows waiting to be inserted into a relation whose key index is big, as many as make a
+  // batch probed in hash order (Relation::batch_rows, insert_pending).
+  Relation::Pending pending;
   // Cross-tick incremental evaluation (docs/architecture.md): a rule that only inserts into a
   // table is run, in a tick after one where it ran, as its plan's variants over the rows new
   // since the previous tick (plan::RulePlan::variants), instead of over whole relations.
@@ -1075,27 +1068,24 @@ struct Engine::Impl {
     if (r.weight) return count_rows(r, rows, n);
     // The key index probes miss the cache once it is big: the hashes come first, so that the
     // probes of many rows can be started together (Relation::insert_grouped), or, for a big
-    // relation, the rows wait to be inserted as one large batch (flush_pending).
+    // relation, the rows wait to be inserted as one batch probed in hash order (flush_pending).
     const size_t A = r.head.size();
     Relation& rel = *e.relations_[r.plan->head];
     uint32_t hashes[kBatch];
     for (size_t i = 0; i < n; ++i) hashes[i] = rel.key_hash(rows + i * A);
-    if (rel.key_index_is_big()) {
-      r.pending.insert(r.pending.end(), rows, rows + n * A);
-      r.pending_hashes.insert(r.pending_hashes.end(), hashes, hashes + n);
-      if (r.pending.size() >= kPendingWords) flush_pending(r);
+    const size_t batch = rel.batch_rows();
+    if (batch || !r.pending.empty()) {  // rows pending from before go first, in order
+      rel.stage(r.pending, rows, hashes, n);
+      if (r.pending.size() >= batch) flush_pending(r);
       return;
     }
     rel.insert_grouped(rows, hashes, n, [&](const Word* row, Relation::InsertResult res) { inserted(r, rel, row, res); });
   }
 
   void flush_pending(CompiledRule& r) {
-    if (r.pending_hashes.empty()) return;
+    if (r.pending.empty()) return;
     Relation& rel = *e.relations_[r.plan->head];
-    rel.insert_many(r.pending.data(), r.pending_hashes.data(), r.pending_hashes.size(), r.scratch,
-                    [&](const Word* row, Relation::InsertResult res) { inserted(r, rel, row, res); });
-    r.pending.clear();
-    r.pending_hashes.clear();
+    rel.insert_pending(r.pending, [&](Relation::InsertResult res, const Word* row) { inserted(r, rel, row, res); });
   }
 
   void inserted(CompiledRule& r, const Relation& rel, const Word* row, Relation::InsertResult res) {
@@ -1285,7 +1275,6 @@ struct Engine::Impl {
       SmallWords frame(r.registers);
       std::fill_n(frame.data(), r.registers, Word{0});
       r.pending.clear();
-      r.pending_hashes.clear();
       // An aggregate rule run as a whole starts from no groups (or its kept ones, emptied); a
       // variant (collect_only) was given its rule's groups.
       AggregateGroups local;

@@ -266,24 +266,22 @@ class KeyTable {
   uint32_t shift_ = 0;
 };
 
-// Sorts a batch's hashes, with each one's position in the batch: keys (hash << 32 | position)
-// ordered by the top 16 bits of the hash, positions ascending among equal ones (two counting-sort
-// passes of 8 bits). A key index's home slots ascend with the hash (the part in the top bits, the
-// slot below), so probing a big table in this order walks it in one direction and the hardware
-// prefetches ahead, where probes in arrival order each miss the cache; below 16 bits, neighbours
-// are a few cache lines apart in any order (a full sort, four passes, was no faster).
-inline const uint64_t* sort_by_hash(const uint32_t* hashes, size_t n, std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
-  keys.resize(n);
-  tmp.resize(n);
-  // Both passes' counts are taken while the keys are built: one read of the batch fewer.
+// Sorts keys (hash << 32 | position in the batch) by the top 16 bits of the hash, positions
+// ascending among equal ones if they were ascending before (two stable counting-sort passes of 8
+// bits, from keys into tmp and back: tmp has room for n). A key index's home slots ascend with
+// the hash (the part in the top bits, the slot below), so probing a big table in this order walks
+// it in one direction and the hardware prefetches ahead, where probes in arrival order each miss
+// the cache; below 16 bits, neighbours are a few cache lines apart in any order (a full sort,
+// four passes, was no faster).
+inline void sort_keys(uint64_t* keys, size_t n, uint64_t* tmp) {
   size_t start[2][256] = {};
   for (size_t i = 0; i < n; ++i) {
-    keys[i] = (static_cast<uint64_t>(hashes[i]) << 32) | i;
-    ++start[0][(hashes[i] >> 16) & 0xff];
-    ++start[1][hashes[i] >> 24];
+    const uint32_t h = static_cast<uint32_t>(keys[i] >> 32);
+    ++start[0][(h >> 16) & 0xff];
+    ++start[1][h >> 24];
   }
-  uint64_t* from = keys.data();
-  uint64_t* to = tmp.data();
+  uint64_t* from = keys;
+  uint64_t* to = tmp;
   for (unsigned pass = 0; pass < 2; ++pass) {
     const unsigned shift = 48 + 8 * pass;
     size_t sum = 0;
@@ -291,7 +289,16 @@ inline const uint64_t* sort_by_hash(const uint32_t* hashes, size_t n, std::vecto
     for (size_t i = 0; i < n; ++i) to[start[pass][(from[i] >> shift) & 0xff]++] = from[i];
     std::swap(from, to);
   }
-  return from;  // two passes: back in keys
+  // two passes: back in keys
+}
+
+// Sorts a batch's hashes, with each one's position in the batch (sort_keys): returns the keys.
+inline const uint64_t* sort_by_hash(const uint32_t* hashes, size_t n, std::vector<uint64_t>& keys, std::vector<uint64_t>& tmp) {
+  keys.resize(n);
+  tmp.resize(n);
+  for (size_t i = 0; i < n; ++i) keys[i] = (static_cast<uint64_t>(hashes[i]) << 32) | i;
+  sort_keys(keys.data(), n, tmp.data());
+  return keys.data();
 }
 
 }  // namespace bloom::rt

@@ -123,24 +123,26 @@ void Relation::reserve_keys(const uint64_t* keys, size_t n) {
   }
 }
 
-const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const uint32_t* hashes, size_t n, BatchScratch& scratch) {
-  const uint64_t* order = sort_by_hash(hashes, n, scratch.keys, scratch.tmp);
+const uint64_t* Relation::insert_sorted(const void* rows, uint32_t shift, const uint64_t* order, size_t n, uint64_t* results) {
   auto position = [&](size_t j) { return static_cast<uint32_t>(order[j]); };
   auto hash = [&](size_t j) { return static_cast<uint32_t>(order[j] >> 32); };
-  const size_t A = arity_;
+  auto outcome = [&](size_t p) { return static_cast<Outcome>(results[p] >> 32); };
+  auto row_at = [&](size_t p) { return static_cast<RowId>(results[p]); };
+  const uint8_t* cells = static_cast<const uint8_t*>(rows);
+  const size_t in_row_bytes = static_cast<size_t>(arity_) << shift;
   reserve_keys(order, n);
 
   // Every row is appended first, in batch order, so that a new key's entry gets its final row
   // number when it is probed: a batch without duplicates (sg, tc on a chain) walks the table
   // once. Duplicates and conflicts leave holes, closed below.
   const RowId base = rows_;
-  append_many(rows, n);
-  scratch.results.assign(n, InsertResult{Outcome::Added, kNoRow});
-  InsertResult* results = scratch.results.data();
+  append_rows(rows, shift, n);
+  std::fill_n(results, n, pack({Outcome::Added, kNoRow}));
   size_t first_hole = n, holes = 0;
   for (size_t j = 0; j < n; ++j) {
     const uint32_t p = position(j);
-    const Word* values = rows + static_cast<size_t>(p) * A;
+    assert(p < n);
+    const RowRef values(cells + p * in_row_bytes, shift);
     uint32_t h = hash(j);
     // The probes walk the table upwards a few cache lines apart: the slot 8 probes ahead is
     // prefetched (sg depth 11, ab_bench medians: 0.83 -> 0.79 s in 11 rounds, 0.74 -> 0.71 s in
@@ -151,11 +153,11 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
     auto [slot, added] = key_part(h).insert(h, base + p, [&](RowId r) { return same_key(r, values); });
     if (added) continue;
     RowId old = row_of(*slot);
-    results[p] = {conflicts(old, values) ? Outcome::Conflict : Outcome::Duplicate, old};
+    results[p] = pack({conflicts(old, values) ? Outcome::Conflict : Outcome::Duplicate, old});
     first_hole = std::min<size_t>(first_hole, p);
     ++holes;
   }
-  for (size_t p = 0; p < first_hole; ++p) results[p].row = base + static_cast<RowId>(p);
+  for (size_t p = 0; p < first_hole; ++p) results[p] = pack({Outcome::Added, base + static_cast<RowId>(p)});
   if (holes == 0) return results;
 
   // Close the holes: the added rows after the first one move down, keeping batch order (so the
@@ -164,25 +166,29 @@ const Relation::InsertResult* Relation::insert_sorted(const Word* rows, const ui
   RowId next = base + static_cast<RowId>(first_hole);
   const size_t row_bytes = static_cast<size_t>(arity_) << cell_shift_;
   for (size_t p = first_hole; p < n; ++p) {
-    if (results[p].outcome != Outcome::Added) continue;
+    if (outcome(p) != Outcome::Added) continue;
     RowId was = base + static_cast<RowId>(p);
     if (was != next) std::memcpy(const_cast<void*>(cell_ptr(next)), cell_ptr(was), row_bytes);
-    results[p].row = next++;
+    results[p] = pack({Outcome::Added, next++});
   }
   rows_ = next;
   live_ -= holes;
   for (size_t j = 0; j < n; ++j) {
     const uint32_t p = position(j);
     const RowId was = base + p;
-    if (p <= first_hole || results[p].outcome != Outcome::Added || results[p].row == was) continue;
+    if (p <= first_hole || outcome(p) != Outcome::Added || row_at(p) == was) continue;
     uint32_t h = hash(j);
     auto* slot = const_cast<KeyTable::Entry*>(key_part(h).find(h, [&](RowId r) { return r == was; }));
-    *slot = entry(results[p].row, h);
+    assert(slot);
+    *slot = entry(row_at(p), h);
   }
   // Duplicates and conflicts with a row of this batch name the number it ended with.
   for (size_t i = first_hole; i < n; ++i) {
-    InsertResult& res = results[i];
-    if (res.outcome != Outcome::Added && res.row >= base) res.row = results[res.row - base].row;
+    InsertResult res = unpack(results[i]);
+    if (res.outcome != Outcome::Added && res.row >= base) {
+      assert(res.row - base < i && outcome(res.row - base) == Outcome::Added);
+      results[i] = pack({res.outcome, row_at(res.row - base)});
+    }
   }
   return results;
 }
@@ -281,6 +287,83 @@ Relation::InsertResult Relation::insert(const Word* values, uint32_t h) {
   RowId r = append(m);
   *slot = entry(r, h);  // the same key, so the same place in the index
   return {Outcome::Merged, r};
+}
+
+size_t Relation::batch_rows() const {
+  if (!lattice_cols_.empty() || !key_index_is_big()) return 0;
+  const size_t rows = (key_slots() + kSortedGap - 1) / kSortedGap;
+  return std::clamp(rows, kMinBatchRows, kMaxBatchRows);
+}
+
+void Relation::stage(Pending& p, const Word* rows, const uint32_t* hashes, size_t n) {
+  const size_t A = arity_;
+  const size_t at = p.size();
+  if (at == 0) {  // the relation's cells, and room for a whole batch: one mapping, no copy as it fills
+    const size_t want = std::max(batch_rows(), n);
+    // A batch probed in hash order is appended from its cells; one probed as it comes is
+    // inserted row by row from words, so it is kept in words.
+    p.shift_ = sorts(want) ? cell_shift_ : 3;
+    p.cells_.reserve((want * A) << p.shift_);
+    p.keys_.reserve(want);
+  }
+  const size_t cells = n * A;
+  for (;;) {
+    void* to = p.cells_.grow_by(cells << p.shift_);
+    bool fits = true;
+    if (p.shift_ == 1) fits = store_cells(rows, cells, static_cast<int16_t*>(to));
+    else if (p.shift_ == 2) fits = store_cells(rows, cells, static_cast<int32_t*>(to));
+    else copy_words(rows, cells, static_cast<Word*>(to));
+    if (fits) break;
+    p.cells_.resize(p.cells_.size() - (cells << p.shift_));  // a value needs wider cells
+    widen_pending(p, arity_, p.shift_ == 1 && all_fit<int32_t>(rows, cells) ? 2 : 3);
+  }
+  uint64_t* keys = p.keys_.grow_by(n);
+  for (size_t i = 0; i < n; ++i) keys[i] = (static_cast<uint64_t>(hashes[i]) << 32) | (at + i);
+}
+
+void Relation::widen_pending(Pending& p, uint32_t arity, uint32_t shift) {
+  assert(shift > p.shift_);
+  const size_t cells = p.size() * arity;
+  PageBuffer<uint8_t> wide;
+  wide.reserve(std::max(p.cells_.capacity() << (shift - p.shift_), size_t{1}));
+  void* to = wide.resize(cells << shift);
+  const RowRef from(p.cells_.data(), p.shift_);
+  for (size_t i = 0; i < cells; ++i) {
+    const Word w = from[static_cast<uint32_t>(i)];
+    if (shift == 2) static_cast<int32_t*>(to)[i] = static_cast<int32_t>(static_cast<int64_t>(w));
+    else static_cast<Word*>(to)[i] = w;
+  }
+  p.cells_ = std::move(wide);
+  p.shift_ = shift;
+}
+
+void Relation::append_rows(const void* rows, uint32_t shift, size_t n) {
+  const size_t A = arity_;
+  if (shift == 3) return append_many(static_cast<const Word*>(rows), n);
+  const uint8_t* from = static_cast<const uint8_t*>(rows);
+  const size_t row_bytes = A << shift;
+  if (shift != cell_shift_) {  // another width: through words, 256 rows at a time (append_many widens)
+    constexpr size_t kRows = 256;
+    std::vector<Word> words(kRows * A);
+    for (size_t i = 0; i < n; i += kRows) {
+      const size_t m = std::min(kRows, n - i);
+      const RowRef x(from + i * row_bytes, shift);
+      for (size_t k = 0; k < m * A; ++k) words[k] = x[static_cast<uint32_t>(k)];
+      append_many(words.data(), m);
+    }
+    return;
+  }
+  for (size_t i = 0; i < n;) {
+    RowId r = rows_;
+    if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size())
+      chunks_.push_back(new_chunk((A << kChunkBits) << cell_shift_, chunks_.size()));
+    const size_t m = std::min<size_t>(n - i, (kChunkMask + 1) - (r & kChunkMask));
+    std::memcpy(const_cast<void*>(cell_ptr(r)), from + i * row_bytes, m * row_bytes);
+    rows_ += static_cast<RowId>(m);
+    live_ += m;
+    if (!lattice_cols_.empty() || !dead_.empty()) dead_.resize(rows_, false);
+    i += m;
+  }
 }
 
 size_t Relation::key_slots() const {

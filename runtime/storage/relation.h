@@ -9,6 +9,7 @@
 // shows up in the next delta like any new row.
 #pragma once
 #include <algorithm>
+#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -90,10 +91,10 @@ class Relation {
   // Whether the key index is so big that its probes miss the cache: then rows are best inserted
   // many at once (insert_many).
   bool key_index_is_big() const;
-  // Scratch memory of insert_many, kept by the caller from one batch to the next.
+  // Scratch memory of insert_many, kept by the caller from one batch to the next: the two
+  // buffers of the sort by hash, the second of which then holds the results.
   struct BatchScratch {
     std::vector<uint64_t> keys, tmp;
-    std::vector<InsertResult> results;
   };
   // Inserts the n rows of `rows` (arity words each; hashes[i] = key_hash of row i) as if one by
   // one in this order, then calls done(row, result) for each in this order. A batch that is
@@ -102,9 +103,10 @@ class Relation {
   // group is inserted, so that their cache misses overlap.
   template <class F>
   void insert_many(const Word* rows, const uint32_t* hashes, size_t n, BatchScratch& scratch, F&& done) {
-    if (lattice_cols_.empty() && n * kSortedGap >= key_slots() && rows_ + n < size_t{kNoRow}) {
-      const InsertResult* results = insert_sorted(rows, hashes, n, scratch);
-      for (size_t i = 0; i < n; ++i) done(rows + i * arity_, results[i]);
+    if (sorts(n)) {
+      const uint64_t* order = sort_by_hash(hashes, n, scratch.keys, scratch.tmp);
+      const uint64_t* results = insert_sorted(rows, 3, order, n, scratch.tmp.data());
+      for (size_t i = 0; i < n; ++i) done(rows + i * arity_, unpack(results[i]));
       return;
     }
     // Once even the largest batch sorted so far would not be sorted, free the sort's memory (a
@@ -113,17 +115,82 @@ class Relation {
     if (scratch.keys.capacity() && key_slots() > kSortedGap * scratch.keys.capacity()) scratch = BatchScratch{};
     insert_grouped(rows, hashes, n, done);
   }
+
+  // Rows waiting to be inserted together (insert_pending): head rows bound for a relation whose
+  // key index is big wait until there are batch_rows() of them. They are kept in the relation's
+  // cells (widened like the relation's when a value needs it), with their keys and the sort's
+  // second buffer: 20 bytes a row for two 16-bit cells, in memory mapped for them alone, so that
+  // a batch is never more than the sort needs (sg depth 11: 133 K rows at the end, 2.6 MiB; they
+  // were 256 K rows of words at 44 bytes each, 11 MiB, a tenth of its peak).
+  class Pending {
+   public:
+    size_t size() const { return keys_.size(); }
+    bool empty() const { return keys_.empty(); }
+    void clear() {
+      cells_.clear();
+      keys_.clear();
+    }
+    size_t memory_bytes() const { return cells_.capacity() + (keys_.capacity() + tmp_.capacity()) * sizeof(uint64_t); }
+    uint32_t cell_bytes() const { return 1u << shift_; }
+
+   private:
+    friend class Relation;
+    PageBuffer<uint8_t> cells_;  // arity cells of 1 << shift_ bytes a row, in arrival order
+    uint32_t shift_ = 3;
+    PageBuffer<uint64_t> keys_;  // per row: key_hash << 32 | its position
+    PageBuffer<uint64_t> tmp_;   // the sort's second buffer, then the results
+  };
+  // How many rows are best inserted together (insert_pending), or 0 when rows are best inserted
+  // as they come (insert_grouped: a key index small enough for the cache, or lattice columns,
+  // whose batches are never sorted). As many as make one row for kSortedGap slots of the key
+  // index, so that the batch is probed in hash order, within [kMinBatchRows, kMaxBatchRows]
+  // (an index too big for even kMaxBatchRows to be sorted, tc on the random graph, gets batches
+  // of kMaxBatchRows probed as they come, kept in words, as before).
+  size_t batch_rows() const;
+  // Adds n rows (arity words each; hashes[i] = key_hash of row i) to the pending rows `p`.
+  void stage(Pending& p, const Word* rows, const uint32_t* hashes, size_t n);
+  // insert_many of the pending rows, which are then empty: done(result, row) for each in the
+  // order they came, `row` its words for a conflict (to report it) and nullptr otherwise (the
+  // rows are in cells, and words for every row would be made for nothing). Gives the
+  // pending rows' memory back when batches stop paying (batch_rows() is 0).
+  template <class F>
+  void insert_pending(Pending& p, F&& done) {
+    const size_t n = p.size();
+    if (n == 0) return;
+    const uint8_t* cells = p.cells_.data();
+    const uint32_t shift = p.shift_;
+    const size_t row_bytes = static_cast<size_t>(arity_) << shift;
+    assert(p.cells_.size() == n * row_bytes);  // the cells and the keys of the same rows
+    SmallWords buffer(arity_);
+    auto words = [&](size_t i) {  // pending row i as words
+      if (shift == 3) return reinterpret_cast<const Word*>(cells + i * row_bytes);
+      const RowRef x(cells + i * row_bytes, shift);
+      for (uint32_t c = 0; c < arity_; ++c) buffer[c] = x[c];
+      return static_cast<const Word*>(buffer.data());
+    };
+    if (sorts(n)) {
+      p.tmp_.resize(n);
+      sort_keys(p.keys_.data(), n, p.tmp_.data());
+      const uint64_t* results = insert_sorted(cells, shift, p.keys_.data(), n, p.tmp_.data());
+      for (size_t i = 0; i < n; ++i) {
+        const InsertResult res = unpack(results[i]);
+        done(res, res.outcome == Outcome::Conflict ? words(i) : nullptr);
+      }
+    } else {
+      const uint64_t* keys = p.keys_.data();
+      insert_grouped_by(n, [&](size_t i) { return static_cast<uint32_t>(keys[i] >> 32); }, words,
+                        [&](const Word* row, InsertResult res) { done(res, res.outcome == Outcome::Conflict ? row : nullptr); });
+    }
+    p.clear();
+    if (batch_rows() == 0) p = Pending{};
+  }
+
   // insert_many without the sort: the key index slots that each group of up to 256 rows probes
   // first are loaded in a tight loop before the group is inserted, so that many cache misses
   // are in flight at once. done(row, result) for each row, in batch order.
   template <class F>
   void insert_grouped(const Word* rows, const uint32_t* hashes, size_t n, F&& done) {
-    constexpr size_t kGroup = 256;
-    for (size_t g = 0; g < n; g += kGroup) {
-      size_t end = std::min(n, g + kGroup);
-      for (size_t i = g; i < end; ++i) touch_key_slot(hashes[i]);
-      for (size_t i = g; i < end; ++i) done(rows + i * arity_, insert(rows + i * arity_, hashes[i]));
-    }
+    insert_grouped_by(n, [&](size_t i) { return hashes[i]; }, [&](size_t i) { return rows + i * arity_; }, done);
   }
 
   // The live row with this key (values in key-column order), or kNoRow.
@@ -283,15 +350,17 @@ class Relation {
       if (x[key_cols_[i]] != key[i]) return false;
     return true;
   }
-  // Whether row `r`'s key columns equal those of the row `values` (arity words).
-  bool same_key(RowId r, const Word* values) const {
+  // Whether row `r`'s key columns equal those of the row `values` (arity words, or a RowRef).
+  template <class Row>
+  bool same_key(RowId r, const Row& values) const {
     RowRef x = row(r);
     for (uint32_t c : key_cols_)
       if (x[c] != values[c]) return false;
     return true;
   }
   // Whether row `r` and the row `values`, which have the same key, differ in a plain column.
-  bool conflicts(RowId r, const Word* values) const {
+  template <class Row>
+  bool conflicts(RowId r, const Row& values) const {
     RowRef x = row(r);
     for (uint32_t c : plain_nonkey_)
       if (x[c] != values[c]) return true;
@@ -305,7 +374,33 @@ class Relation {
   // 0.75 s; 128 was no better). Into a bigger table (tc on the random graph: 63 M slots) every
   // probe is still a miss, and the sort is extra work.
   static constexpr size_t kSortedGap = 64;
+  // The largest batch of pending rows (Pending): 256 K rows, as many as the engine buffered in
+  // 4 MiB of words before (two-column rows), enough to sort batches into 16 M slots. The
+  // smallest: 128 K rows (batches of one row for 64 slots from 1 M slots on, i.e. 16 K rows and
+  // more, made sg depth 11 about 10% slower than batches of 256 K: denser batches into the
+  // smaller tables of the early iterations walk them more closely); the peak is at the end,
+  // where sg's tables take 133 K rows.
+  static constexpr size_t kMaxBatchRows = size_t{1} << 18;
+  static constexpr size_t kMinBatchRows = size_t{1} << 17;
   size_t key_slots() const;
+  // Whether a batch of n rows is inserted in hash order (insert_sorted).
+  bool sorts(size_t n) const { return lattice_cols_.empty() && n * kSortedGap >= key_slots() && rows_ + n < size_t{kNoRow}; }
+  // insert_grouped of n rows, row i's words given by row(i) and its hash by hash(i).
+  template <class H, class R, class F>
+  void insert_grouped_by(size_t n, H&& hash, R&& row, F&& done) {
+    constexpr size_t kGroup = 256;
+    for (size_t g = 0; g < n; g += kGroup) {
+      size_t end = std::min(n, g + kGroup);
+      for (size_t i = g; i < end; ++i) touch_key_slot(hash(i));
+      for (size_t i = g; i < end; ++i) {
+        const Word* values = row(i);
+        done(values, insert(values, hash(i)));
+      }
+    }
+  }
+  // insert_sorted's results: the outcome above the row number.
+  static uint64_t pack(InsertResult r) { return (static_cast<uint64_t>(r.outcome) << 32) | r.row; }
+  static InsertResult unpack(uint64_t u) { return {static_cast<Outcome>(u >> 32), static_cast<RowId>(u)}; }
   // insert_many for a batch in hash order, for relations without lattice columns (no row is
   // ever merged): every row is appended in batch order first, then the rows are probed in hash
   // order, each new key entered with its final row number. Duplicates and conflicts leave holes
@@ -313,7 +408,14 @@ class Relation {
   // so the rows end numbered as if inserted one by one - appending them in hash order instead
   // scattered rows derived together, and tc on the random graph, whose duplicates read the
   // stored rows, took 40% longer. Returns the results in batch order.
-  const InsertResult* insert_sorted(const Word* rows, const uint32_t* hashes, size_t n, BatchScratch& scratch);
+  // `rows`: n rows of arity cells of 1 << shift bytes (3: words); `order`: their keys (hash << 32
+  // | position) sorted by sort_keys; `results`: room for n packed results (pack), returned.
+  const uint64_t* insert_sorted(const void* rows, uint32_t shift, const uint64_t* order, size_t n, uint64_t* results);
+  // append_many of n rows of arity cells of 1 << shift bytes: copied as they are when the
+  // relation's cells have that width.
+  void append_rows(const void* rows, uint32_t shift, size_t n);
+  // Rewrites the pending rows with cells of 1 << shift bytes (wider than now).
+  static void widen_pending(Pending& p, uint32_t arity, uint32_t shift);
   // Makes room in the key index for n more keys (keys: hash << 32 | anything, in hash order): a
   // batch inserted in hash order fills the low end of a table first, so a table that grew only
   // when its total load reached the limit would be far over it there, with runs as long as the

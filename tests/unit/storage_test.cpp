@@ -627,8 +627,161 @@ class InsertManyTest : public StorageTest {
     for (size_t j = 0; j < n; ++j) ASSERT_NE(many.find_key(batch.data() + 2 * j), kNoRow);
   }
 
+  // Stages `batch` (two-column rows) in pieces of up to 256 rows, as the engine does, then
+  // inserts the pending rows together: each row must get what inserting it one by one gives.
+  void stage_both(rt::Relation& many, rt::Relation& one_by_one, const std::vector<Word>& batch, rt::Relation::Pending& pending) {
+    const size_t n = batch.size() / 2;
+    for (size_t g = 0; g < n; g += 256) {
+      const size_t m = std::min<size_t>(256, n - g);
+      std::vector<uint32_t> hashes(m);
+      for (size_t i = 0; i < m; ++i) hashes[i] = many.key_hash(batch.data() + 2 * (g + i));
+      many.stage(pending, batch.data() + 2 * g, hashes.data(), m);
+    }
+    ASSERT_EQ(pending.size(), n);
+    ASSERT_EQ(many.end(), one_by_one.end()) << "staged rows are not in the relation yet";
+    size_t i = 0;
+    many.insert_pending(pending, [&](rt::Relation::InsertResult got, const Word* row) {
+      const Word* staged = batch.data() + 2 * i;  // results come in the order the rows were staged
+      auto want = one_by_one.insert(staged);
+      if (got.outcome == Outcome::Conflict) {
+        ASSERT_NE(row, nullptr) << "a conflict comes with its row, to report it";
+        ASSERT_EQ(row[0], staged[0]);
+        ASSERT_EQ(row[1], staged[1]);
+      } else {
+        ASSERT_EQ(row, nullptr);
+      }
+      ASSERT_EQ(got.outcome, want.outcome) << "row " << i << " (" << row[0] << ", " << row[1] << ")";
+      ASSERT_EQ(got.row, want.row) << "row " << i;
+      ++i;
+    });
+    ASSERT_EQ(i, n) << "done is called once per row";
+    ASSERT_TRUE(pending.empty());
+    ASSERT_EQ(many.end(), one_by_one.end());
+    ASSERT_EQ(many.live(), one_by_one.live());
+    for (RowId r = 0; r < many.end(); ++r) ASSERT_EQ(row_of(many, r), row_of(one_by_one, r)) << "row number " << r;
+  }
+
   rt::Relation::BatchScratch scratch;
 };
+
+TEST_F(InsertManyTest, PendingRowsInsertedTogetherEqualOneByOne) {
+  auto& many = keyed();
+  auto& one = keyed();
+  std::vector<Word> rows;
+  for (Word k = 0; k < kSplitRows; ++k) rows.insert(rows.end(), {2 * k, k});
+  insert_both(many, one, rows);
+  const size_t batch = many.batch_rows();
+  ASSERT_GT(batch, 0u) << "a key index of a million keys is big: rows wait to be inserted together";
+  ASSERT_LE(batch, size_t{1} << 18);
+  // A whole batch (probed in hash order), then a short one (probed as it comes): new keys,
+  // duplicates of stored rows and of staged ones, conflicts with both.
+  for (size_t want : {batch, size_t{1000}}) {
+    rt::Relation::Pending pending;
+    std::vector<Word> staged;
+    for (Word k = 0; staged.size() < 2 * want; ++k) {
+      const Word key = 2 * kSplitRows + 4 * k + want;  // new
+      staged.insert(staged.end(), {key, 1});
+      if (k % 5 == 0) staged.insert(staged.end(), {key, 1});           // a duplicate of a staged row
+      if (k % 7 == 0) staged.insert(staged.end(), {key, 2});           // a conflict with a staged row
+      if (k % 11 == 0) staged.insert(staged.end(), {2 * k, k});        // a duplicate of a stored row
+      if (k % 13 == 0) staged.insert(staged.end(), {2 * k, k + 1});    // a conflict with a stored row
+    }
+    staged.resize(2 * want);
+    stage_both(many, one, staged, pending);
+    for (size_t j = 0; j < want; ++j) ASSERT_NE(many.find_key(staged.data() + 2 * j), kNoRow);
+  }
+}
+
+TEST_F(InsertManyTest, PendingRowsInNarrowCellsWidenAsTheirValuesNeed) {
+  // Pending rows start in the relation's 16-bit cells; a staged value from 32 K on widens them
+  // to 32 bits, one beyond int32 to 64, and the relation widens when they are inserted.
+  auto& many = keyed();
+  auto& one = keyed();
+  std::vector<Word> rows;
+  for (Word k = 0; k < kSplitRows; ++k) rows.insert(rows.end(), {k % 20000, k / 20000});
+  insert_both(many, one, rows);  // keys repeat: duplicates and conflicts, all in 16 bits
+  ASSERT_EQ(many.cell_bytes(), 2u);
+  ASSERT_GT(many.batch_rows(), 0u);
+  rt::Relation::Pending pending;
+  std::vector<Word> staged;
+  for (Word k = 0; k < 3000; ++k) staged.insert(staged.end(), {k, k % 3});  // duplicates, conflicts
+  staged.insert(staged.end(), {5, 40000});  // a conflict, in 32 bits
+  for (Word k = 23000; k < 26000; ++k) staged.insert(staged.end(), {k, k == 24000 ? Word{40000} : 0});  // new keys
+  std::vector<uint32_t> hashes(staged.size() / 2);
+  for (size_t i = 0; i < hashes.size(); ++i) hashes[i] = many.key_hash(staged.data() + 2 * i);
+  many.stage(pending, staged.data(), hashes.data(), 3000);
+  EXPECT_EQ(pending.cell_bytes(), 2u) << "the relation's width";
+  many.stage(pending, staged.data() + 2 * 3000, hashes.data() + 3000, hashes.size() - 3000);
+  EXPECT_EQ(pending.cell_bytes(), 4u) << "40000 needs 32 bits";
+  pending.clear();
+  stage_both(many, one, staged, pending);
+  EXPECT_EQ(many.cell_bytes(), 4u);
+  staged.clear();
+  for (Word k = 26000; k < 29000; ++k) staged.insert(staged.end(), {k, k == 28000 ? Word{1} << 40 : static_cast<Word>(int64_t{-7})});
+  stage_both(many, one, staged, pending);
+  EXPECT_EQ(many.cell_bytes(), 8u);
+  Word wide[] = {28000, Word{1} << 40};
+  EXPECT_EQ(many.find_key(wide), one.find_key(wide));
+}
+
+TEST_F(InsertManyTest, PendingRowsCostTheirCellsAndAKeyAndOnlyWhileBatchesPay) {
+  auto& small = keyed();
+  Word row[] = {1, 1};
+  small.insert(row);
+  EXPECT_EQ(small.batch_rows(), 0u) << "a small key index takes rows as they come";
+
+  auto& big = ints(2);
+  std::vector<Word> rows;
+  for (Word k = 0; k < kSplitRows; ++k) rows.insert(rows.end(), {k % 20000, k / 20000});  // 16-bit cells
+  std::vector<uint32_t> hashes(kSplitRows);
+  for (size_t i = 0; i < kSplitRows; ++i) hashes[i] = big.key_hash(rows.data() + 2 * i);
+  big.insert_many(rows.data(), hashes.data(), kSplitRows, scratch, [](const Word*, rt::Relation::InsertResult) {});
+  const size_t batch = big.batch_rows();
+  ASSERT_GT(batch, 0u);
+  rt::Relation::Pending pending;
+  std::vector<Word> more;
+  for (Word k = 0; k < static_cast<Word>(batch); ++k) more.insert(more.end(), {k % 20000, 100});
+  for (size_t i = 0; i < batch; i += 256) {
+    const size_t m = std::min<size_t>(256, batch - i);
+    big.stage(pending, more.data() + 2 * i, hashes.data(), m);  // the hashes of other rows: only the memory is measured
+    if (i == 0) {
+      EXPECT_LE(pending.memory_bytes(), batch * 12 + 2 * 4096) << "the first rows map room for the whole batch, no more";
+    }
+  }
+  EXPECT_EQ(pending.size(), batch);
+  EXPECT_EQ(pending.cell_bytes(), 2u);
+  EXPECT_LE(pending.memory_bytes(), batch * 12 + 2 * 4096) << "two 16-bit cells and a key a row; no growth while staging a batch";
+  pending.clear();
+  EXPECT_TRUE(pending.empty());
+
+  // A lattice relation's batches are never sorted, so its rows are never held back.
+  auto& lat_rel = make(relation_decl("m", {{"k", kInt}, {"v", lmax(kInt)}}, {0}, true));
+  for (Word k = 0; k < kSplitRows; ++k) {
+    Word r[] = {k, 1};
+    lat_rel.insert(r);
+  }
+  EXPECT_TRUE(lat_rel.key_index_is_big());
+  EXPECT_EQ(lat_rel.batch_rows(), 0u);
+}
+
+TEST(PageBuffer, GrowsKeepingItsContentsAndMapsExactly) {
+  rt::PageBuffer<uint64_t> b;
+  EXPECT_TRUE(b.empty());
+  b.reserve(1000);
+  EXPECT_EQ(b.capacity(), 1000u);
+  for (uint64_t i = 0; i < 1000; ++i) *b.grow_by(1) = i;
+  EXPECT_EQ(b.capacity(), 1000u) << "no growth within what was reserved";
+  uint64_t* more = b.grow_by(5000);
+  for (uint64_t i = 0; i < 5000; ++i) more[i] = 1000 + i;
+  EXPECT_EQ(b.size(), 6000u);
+  for (uint64_t i = 0; i < 6000; ++i) ASSERT_EQ(b[i], i);
+  rt::PageBuffer<uint64_t> moved(std::move(b));
+  EXPECT_EQ(moved.size(), 6000u);
+  EXPECT_EQ(moved[5999], 5999u);
+  moved.clear();
+  EXPECT_TRUE(moved.empty());
+  EXPECT_GE(moved.capacity(), 6000u) << "clear keeps the memory for the next batch";
+}
 
 TEST_F(InsertManyTest, ABatchInHashOrderEqualsOneByOne) {
   auto& many = keyed();
