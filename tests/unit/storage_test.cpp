@@ -557,6 +557,34 @@ TEST(KeyTableLadder, DoublesTo512KThenStepsBy128KTo1MThenGrowsByAQuarter) {
 // KeyTable::drain (used when a key index splits into parts) gives every entry once, in hash
 // order, and leaves the table empty and usable; the memory it has read goes back as it goes
 // (discard_block_prefix): the unread rest of the block keeps its contents.
+TEST(KeyTableGrowth, KeepsEveryEntryInHashOrderAndTakesALargerRungForALongLastRun) {
+  using rt::KeyTable;
+  // Growing past 2 MiB pages (the old table gives them back as it is read) with entries spread
+  // over the hash space, then a crowd of entries at its very end, whose last run does not fit
+  // the overflow area of the rung asked for: reserve must take a larger one, and every entry
+  // must be found and come in hash order.
+  KeyTable t;
+  const uint32_t n = 700000;
+  auto spread = [](uint32_t i) { return static_cast<uint32_t>((uint64_t{i} * 0x9e3779b97f4a7c15ULL) >> 32); };
+  for (uint32_t i = 0; i < n; ++i) t.insert_new(spread(i), i);
+  const uint32_t crowd = 20000;
+  for (uint32_t i = 0; i < crowd; ++i) t.insert_new(0xffffff00u + (i & 0xff), n + i);
+  t.reserve(t.size() + 1000);
+  EXPECT_GE(t.capacity(), t.size());
+  for (uint32_t i = 0; i < n; ++i) ASSERT_NE(t.find(spread(i), [&](uint32_t r) { return r == i; }), nullptr) << i;
+  for (uint32_t i = 0; i < crowd; ++i) ASSERT_NE(t.find(0xffffff00u + (i & 0xff), [&](uint32_t r) { return r == n + i; }), nullptr) << i;
+  uint32_t last = 0;
+  bool ordered = true;
+  size_t count = 0;
+  t.for_each([&](KeyTable::Entry e) {
+    ordered &= KeyTable::hash_of(e) >= last;
+    last = KeyTable::hash_of(e);
+    ++count;
+  });
+  EXPECT_TRUE(ordered);
+  EXPECT_EQ(count, size_t{n} + crowd);
+}
+
 TEST(KeyTableDrain, GivesEveryEntryInHashOrderAndEmptiesTheTable) {
   using rt::KeyTable;
   KeyTable t;
