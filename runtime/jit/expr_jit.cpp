@@ -24,12 +24,9 @@ void emit_function(llvm::Module& m, const std::string& name, const plan::Expr& e
   frame->setName("frame");
   out->setName("value");
   b.SetInsertPoint(llvm::BasicBlock::Create(m.getContext(), "entry", fn));
-  ExprLowering* self = nullptr;
-  ExprLowering lower(m, fn, b, [&](uint32_t reg, const plan::ValueType& t) {
-    llvm::Value* at = b.CreateConstInBoundsGEP1_64(b.getInt64Ty(), frame, reg);
-    return self->from_word(b.CreateLoad(b.getInt64Ty(), at, "r" + std::to_string(reg)), t);
+  ExprLowering lower(m, fn, b, [&](uint32_t reg) -> llvm::Value* {
+    return b.CreateLoad(b.getInt64Ty(), b.CreateConstInBoundsGEP1_64(b.getInt64Ty(), frame, reg), "r" + std::to_string(reg));
   });
-  self = &lower;
   b.CreateStore(lower.word(e), out);
   b.CreateRet(b.getInt32(static_cast<int32_t>(Status::Ok)));
 }

@@ -152,7 +152,7 @@ llvm::Value* ExprLowering::value(const plan::Expr& e) {
       if (auto* i = std::get_if<int64_t>(&e.value)) return b_.getInt64(static_cast<uint64_t>(*i));
       if (auto* d = std::get_if<double>(&e.value)) return llvm::ConstantFP::get(b_.getDoubleTy(), *d);
       return b_.getInt1(std::get<bool>(e.value));
-    case Op::Reg: return read_reg_(e.reg, e.type);
+    case Op::Reg: return from_word(read_reg_(e.reg), e.type);
     case Op::AddI: return b_.CreateAdd(arg(0), arg(1));
     case Op::SubI: return b_.CreateSub(arg(0), arg(1));
     case Op::MulI: return b_.CreateMul(arg(0), arg(1));

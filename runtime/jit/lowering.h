@@ -45,8 +45,8 @@ void optimize(llvm::Module& m);
 // an i32).
 class ExprLowering {
  public:
-  // read_reg(reg, type): the register's value in its natural type.
-  using RegReader = std::function<llvm::Value*(uint32_t reg, const plan::ValueType& type)>;
+  // read_reg(reg): the register's word (value() turns it into its type's natural LLVM type).
+  using RegReader = std::function<llvm::Value*(uint32_t reg)>;
   ExprLowering(llvm::Module& m, llvm::Function* fn, llvm::IRBuilder<>& b, RegReader read_reg)
       : m_(m), ctx_(m.getContext()), b_(b), fn_(fn), read_reg_(std::move(read_reg)) {}
 

@@ -73,14 +73,10 @@ void emit_segment(llvm::Module& m, const std::string& name, const SegmentSpec& s
   const uint64_t R = spec.registers;
   llvm::Value* f = b.CreateInBoundsGEP(i64, frames, b.CreateMul(i, b.getInt64(R)), "f");
   std::unordered_map<uint32_t, llvm::Value*> assigned;  // register -> its word in this frame
-  ExprLowering* lower_ptr = nullptr;
-  ExprLowering lower(m, fn, b, [&](uint32_t reg, const plan::ValueType& t) {
+  ExprLowering lower(m, fn, b, [&](uint32_t reg) -> llvm::Value* {
     auto it = assigned.find(reg);
-    llvm::Value* w = it != assigned.end() ? it->second
-                                          : b.CreateLoad(i64, b.CreateConstInBoundsGEP1_64(i64, f, reg), "r" + std::to_string(reg));
-    return lower_ptr->from_word(w, t);
+    return it != assigned.end() ? it->second : b.CreateLoad(i64, b.CreateConstInBoundsGEP1_64(i64, f, reg), "r" + std::to_string(reg));
   });
-  lower_ptr = &lower;
   for (const plan::Step& s : spec.steps) {
     if (s.kind == StepKind::Filter) {
       auto* pass = llvm::BasicBlock::Create(ctx, "pass", fn);
@@ -209,11 +205,7 @@ struct SegmentJit::State {
   // once for the batch).
   llvm::SmallVector<char, 0> emit(const std::vector<const SegmentSpec*>& specs, const std::vector<std::string>& fn_names) {
     llvm::LLVMContext ctx;
-    auto m = make_module(ctx, nullptr);
-    m->setDataLayout(target->createDataLayout());
-    m->setTargetTriple(target->getTargetTriple().str());
-    for (size_t i = 0; i < specs.size(); ++i) emit_segment(*m, fn_names[i], *specs[i]);
-    verify(*m);
+    auto m = build_segments(ctx, specs, fn_names, jit.get());  // the JIT's data layout is the target's
     optimize(*m);
     llvm::SmallVector<char, 0> object;
     llvm::raw_svector_ostream os(object);
@@ -319,26 +311,27 @@ bool SegmentJit::supports_head_column(const plan::Expr& e) const { return head_c
 uint64_t SegmentJit::threshold() const { return state_->options.threshold; }
 
 std::vector<SegmentFn> SegmentJit::compile(const std::vector<SegmentSpec>& specs) {
+  std::vector<std::string> keys;  // per spec
+  for (const auto& spec : specs) keys.push_back(key_of(spec));
   std::vector<SegmentFn> fns(specs.size(), nullptr);
   std::vector<const SegmentSpec*> missing;
-  std::vector<std::string> keys;
+  std::vector<std::string> missing_keys;
   {
     std::lock_guard lock(state_->mu);
     for (size_t i = 0; i < specs.size(); ++i) {
-      std::string key = key_of(specs[i]);
-      if (auto it = state_->cache.find(key); it != state_->cache.end()) {
+      if (auto it = state_->cache.find(keys[i]); it != state_->cache.end()) {
         ++state_->cached;
         fns[i] = it->second;
-      } else if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+      } else if (std::find(missing_keys.begin(), missing_keys.end(), keys[i]) == missing_keys.end()) {
         missing.push_back(&specs[i]);
-        keys.push_back(std::move(key));
+        missing_keys.push_back(keys[i]);
       }
     }
   }
-  if (!missing.empty()) state_->build(missing, keys);
+  if (!missing.empty()) state_->build(missing, missing_keys);
   std::lock_guard lock(state_->mu);
   for (size_t i = 0; i < specs.size(); ++i)
-    if (!fns[i]) fns[i] = state_->cache[key_of(specs[i])];
+    if (!fns[i]) fns[i] = state_->cache[keys[i]];
   return fns;
 }
 
