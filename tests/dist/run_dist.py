@@ -416,17 +416,21 @@ def case_interrupted():
     d, _ = deployment([("t", "ticker.bloom", None, None)])
     out = os.path.join(TMP, "out")
     launcher = subprocess.Popen([BLOOM, "run", d, "-D", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for _ in range(200):  # the launcher handles signals once it starts nodes
-        if node_pid(d, "t"):
+    # The node writes its outputs as it ticks: interrupt it once it has ticked (a fixed wait was
+    # too short for a sanitizer build on a loaded machine).
+    beats = os.path.join(out, "t", "beats.csv")
+    for _ in range(600):
+        if node_pid(d, "t") and read(beats):
             break
         time.sleep(0.05)
-    time.sleep(0.5)
+    seen = read(beats) or ""
     launcher.send_signal(signal.SIGINT)
     stdout, stderr = launcher.communicate(timeout=30)
     p = subprocess.CompletedProcess(launcher.args, launcher.returncode, stdout, stderr)
     check(p.returncode == 3, "SIGINT to the launcher ends the run (exit 3)", p)
     check("bloom: interrupted: asking every node to write its outputs and stop\n" in p.stderr, "it says so", p)
-    check(read(os.path.join(out, "t", "beats.csv")) not in (None, ""), "the node wrote its outputs", p)
+    final = read(beats) or ""
+    check(seen != "" and final.startswith(seen) and final.endswith("\n"), "the node wrote its outputs, whole lines", p)
     check(node_pid(d, "t") is None, "and no node process is left", p)
 
 
