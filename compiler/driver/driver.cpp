@@ -1,5 +1,7 @@
 #include "driver/driver.h"
 
+#include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 
 #include "plan/lower.h"
@@ -15,6 +17,10 @@ std::unique_ptr<Compilation> compile(std::unique_ptr<Compilation> c, FileId file
   if (!c->diags.has_errors()) {
     sema::CheckOptions so;
     so.params = opts.params;
+    if (opts.stdlib_dir)
+      so.stdlib_dir = *opts.stdlib_dir;
+    else
+      so.stdlib_dir = find_stdlib(&so.stdlib_searched);
     c->program = sema::check_program(c->sources, file, std::move(module), c->diags, so);
   }
   if (c->program) {
@@ -26,6 +32,27 @@ std::unique_ptr<Compilation> compile(std::unique_ptr<Compilation> c, FileId file
 }
 
 }  // namespace
+
+std::string find_stdlib(std::vector<std::string>* searched) {
+  namespace fs = std::filesystem;
+  auto is_dir = [](const fs::path& p) {
+    std::error_code ec;
+    return fs::is_directory(p, ec);
+  };
+  if (const char* env = std::getenv("BLOOM_STDLIB"); env && *env) {
+    if (searched) searched->push_back(std::string("$BLOOM_STDLIB (") + env + ")");
+    return is_dir(env) ? fs::path(env).lexically_normal().string() : "";
+  }
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  for (fs::path dir : {exe.parent_path() / ".." / "share" / "bloom" / "stdlib", exe.parent_path() / "stdlib"}) {
+    dir = dir.lexically_normal();
+    if (searched) searched->push_back(dir.string());
+    if (is_dir(dir)) return dir.string();
+  }
+  return "";
+}
 
 std::unique_ptr<Compilation> compile_text(const std::string& path, std::string text, const CompileOptions& opts) {
   auto c = std::make_unique<Compilation>();

@@ -2,6 +2,7 @@
 // dependency graph and strata. Used by the CLI, the tests and the fuzzer.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,7 +18,15 @@ namespace bloom {
 struct CompileOptions {
   // `--param NAME=VALUE` settings; NAME may be qualified (`q.rounds`) for an imported instance.
   std::vector<std::pair<std::string, std::string>> params;
+  // Where `import "std/NAME"` looks; unset: find_stdlib().
+  std::optional<std::string> stdlib_dir;
 };
+
+// The standard library's folder for `import "std/NAME"` (docs/language.md, "Modules"):
+// $BLOOM_STDLIB when it is set; else EXE/../share/bloom/stdlib, where `cmake --install` and the
+// .deb put it beside EXE/bloom; else EXE/stdlib, the link CMake makes in the build tree. "" when
+// none is a folder; `searched` (if given) gets the places looked at.
+std::string find_stdlib(std::vector<std::string>* searched = nullptr);
 
 struct Compilation {
   SourceManager sources;

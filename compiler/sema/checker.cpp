@@ -14,6 +14,8 @@ namespace bloom::sema {
 namespace fs = std::filesystem;
 using ast::ExprKind;
 
+bool is_stdlib_import(const std::string& path) { return path.rfind("std/", 0) == 0 && path.size() > 4; }
+
 bool read_source_file(const std::string& path, std::string& text, std::string& why) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
@@ -230,7 +232,22 @@ class Checker {
             .note(first->alias_span, "first used here");
         continue;
       }
-      fs::path display = fs::path(sm_.file(file).path).parent_path() / imp.path;
+      fs::path display;
+      if (is_stdlib_import(imp.path)) {
+        if (opts_.stdlib_dir.empty()) {
+          std::string searched;
+          for (const auto& s : opts_.stdlib_searched) searched += (searched.empty() ? "" : ", ") + s;
+          diags_.error("import-not-found", imp.path_span, "cannot import " + quote(imp.path) + ": the standard library was not found")
+              .note(Span{}, "looked in " + (searched.empty() ? std::string("no place") : searched))
+              .with_help("set BLOOM_STDLIB to the folder that holds the standard library's .bloom files");
+          continue;
+        }
+        std::string rest = imp.path.substr(4);
+        if (fs::path(rest).extension().empty()) rest += ".bloom";  // `std/quorum` is std/quorum.bloom
+        display = fs::path(opts_.stdlib_dir) / rest;
+      } else {
+        display = fs::path(sm_.file(file).path).parent_path() / imp.path;
+      }
       std::string shown = display.lexically_normal().string();
       std::string canon_import = canonical(shown);
       auto on_stack = std::find(stack.begin(), stack.end(), canon_import);
@@ -250,7 +267,9 @@ class Checker {
       std::string text, why;
       if (!read_source_file(shown, text, why)) {
         diags_.error("import-not-found", imp.path_span, "cannot import " + quote(imp.path) + ": " + why)
-            .note(Span{}, "paths are relative to the importing file: looked for " + shown);
+            .note(Span{}, (is_stdlib_import(imp.path) ? "`std/` imports come from the standard library at " + opts_.stdlib_dir
+                                                      : std::string("paths are relative to the importing file")) +
+                              ": looked for " + shown);
         continue;
       }
       FileId f = sm_.add(shown, std::move(text));

@@ -14,7 +14,14 @@ namespace bloom::sema {
 
 struct CheckOptions {
   std::vector<std::pair<std::string, std::string>> params;  // --param NAME=VALUE
+  // The folder `import "std/NAME"` reads from ("" when no standard library was found), and the
+  // places searched for it, for the error that says so (driver.h: find_stdlib).
+  std::string stdlib_dir;
+  std::vector<std::string> stdlib_searched;
 };
+
+// Whether an import names a module of the standard library (`import "std/quorum" as q;`).
+bool is_stdlib_import(const std::string& path);
 
 // Largest module file read (a guard against importing a device or a huge file by mistake).
 inline constexpr size_t kMaxSourceBytes = 64u << 20;

@@ -15,7 +15,9 @@
 namespace bloom::rt::jit {
 namespace {
 
-// The module's path: next to the running executable. "" and why in `error` if that is unknown.
+// The module's path: next to the running executable (the build tree), else EXE/../lib/bloom
+// (where `cmake --install` and the .deb put it). "" and why in `error` if the executable is
+// unknown; the first place when neither holds it (the error then names it).
 std::string plugin_path(std::string& error) {
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -24,7 +26,10 @@ std::string plugin_path(std::string& error) {
     return "";
   }
   std::string path(exe, static_cast<size_t>(n));
-  return path.substr(0, path.rfind('/') + 1) + kPluginFile;
+  std::string dir = path.substr(0, path.rfind('/') + 1);
+  std::string beside = dir + kPluginFile, installed = dir + "../lib/bloom/" + kPluginFile;
+  if (access(beside.c_str(), F_OK) != 0 && access(installed.c_str(), F_OK) == 0) return installed;
+  return beside;
 }
 
 class LazyNativeCode : public NativeCode {

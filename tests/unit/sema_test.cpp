@@ -821,6 +821,74 @@ TEST_F(ImportTest, QualifiedParamOverride) {
   }
 }
 
+// `import "std/NAME"` reads the standard library's folder, wherever the importer is, with or
+// without the extension; a module there imports its neighbours relative to itself.
+TEST_F(ImportTest, StdImportsComeFromTheStandardLibrary) {
+  write("lib/counter.bloom", "import \"helper.bloom\" as h;\n" + std::string(kCounterModule));
+  write("lib/helper.bloom", "table z(v: int);\n");
+  write("prog/std/counter.bloom", "table not_the_library(v: int);\n");  // a local std/ folder is not it
+  std::string main = write("prog/main.bloom",
+                           "import \"std/counter\" as a;\n"
+                           "import \"std/counter.bloom\" as b;\n"
+                           "import \"./std/counter.bloom\" as local;\n"
+                           "input src(v: int);\n"
+                           "a.x(v) <= src(v);\n"
+                           "b.x(v) <= src(v);\n");
+  CompileOptions opts;
+  opts.stdlib_dir = (dir_ / "lib").string();
+  auto c = compile_file(main, opts);
+  EXPECT_CLEAN(c);
+  ASSERT_TRUE(c->program);
+  EXPECT_NE(c->program->find("a.y"), nullptr);
+  EXPECT_NE(c->program->find("b.h.z"), nullptr);
+  EXPECT_NE(c->program->find("local.not_the_library"), nullptr);
+}
+
+TEST_F(ImportTest, StdImportWithoutAStandardLibraryNamesWhereItLooked) {
+  std::string main = write("main.bloom", "import \"std/quorum\" as q;\n");
+  CompileOptions opts;
+  opts.stdlib_dir = "";
+  auto c = compile_file(main, opts);
+  const Diagnostic* d = expect_error(*c, "import-not-found");
+  ASSERT_NE(d, nullptr);
+  EXPECT_TRUE(contains(d->message, "the standard library was not found")) << d->message;
+  EXPECT_TRUE(contains(d->help, "BLOOM_STDLIB")) << d->help;
+  EXPECT_EQ(d->span.line, 1u);
+  EXPECT_EQ(d->span.col, 8u);
+}
+
+TEST_F(ImportTest, StdImportOfAMissingModuleNamesTheFileLookedFor) {
+  fs::create_directories(dir_ / "lib");
+  std::string main = write("main.bloom", "import \"std/nosuch\" as q;\n");
+  CompileOptions opts;
+  opts.stdlib_dir = (dir_ / "lib").string();
+  auto c = compile_file(main, opts);
+  const Diagnostic* d = expect_error(*c, "import-not-found");
+  ASSERT_NE(d, nullptr);
+  std::string notes;
+  for (const auto& n : d->notes) notes += n.message + "\n";
+  EXPECT_TRUE(contains(notes, (dir_ / "lib" / "nosuch.bloom").string())) << notes;
+}
+
+// The search order of find_stdlib: $BLOOM_STDLIB first, and only it when it is set.
+TEST_F(ImportTest, FindStdlibHonoursTheEnvironment) {
+  fs::create_directories(dir_ / "lib");
+  const char* old = std::getenv("BLOOM_STDLIB");
+  std::string saved = old ? old : "";
+  ::setenv("BLOOM_STDLIB", (dir_ / "lib").c_str(), 1);
+  std::vector<std::string> searched;
+  EXPECT_EQ(find_stdlib(&searched), (dir_ / "lib").string());
+  ::setenv("BLOOM_STDLIB", (dir_ / "missing").c_str(), 1);
+  searched.clear();
+  EXPECT_EQ(find_stdlib(&searched), "");
+  ASSERT_EQ(searched.size(), 1u);
+  EXPECT_TRUE(contains(searched[0], "missing")) << searched[0];
+  if (old)
+    ::setenv("BLOOM_STDLIB", saved.c_str(), 1);
+  else
+    ::unsetenv("BLOOM_STDLIB");
+}
+
 TEST_F(ImportTest, ImporterMayDeriveIntoModuleInput) {
   write("m.bloom", kCounterModule);
   std::string main = write("main.bloom", "import \"m.bloom\" as m;\ntable t(v: int);\nt(1);\nm.x(v) <= t(v);\n");
