@@ -485,7 +485,8 @@ std::string render_lint_dot(const sema::Program& p, const DependencyGraph& g, co
     bool sink = std::find(r.sinks.begin(), r.sinks.end(), c.id) != r.sinks.end();
     bool source = std::find(r.sources.begin(), r.sources.end(), c.id) != r.sources.end();
     const char* shape = source ? "invhouse" : sink ? "house" : "box";
-    o << "  " << quoted(c.name) << " [shape=" << shape << ", fillcolor=" << quoted(colour(r.collection_label[c.id]))
+    // The id carries into Graphviz's SVG, where the HTML report (lint_html.h) finds the node.
+    o << "  " << quoted(c.name) << " [id=" << quoted("coll_" + c.name) << ", shape=" << shape << ", fillcolor=" << quoted(colour(r.collection_label[c.id]))
       << ", label=" << quoted(c.name + "\n" + sema::to_string(c.kind) + " · " + to_string(r.collection_label[c.id])) << "];\n";
   }
   for (const Edge& e : g.edges()) {

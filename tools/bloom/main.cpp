@@ -23,6 +23,7 @@
 #include <set>
 
 #include "analysis/calm.h"
+#include "analysis/lint_html.h"
 #include "analysis/lint_report.h"
 #include "driver/driver.h"
 
@@ -35,6 +36,7 @@
 #include "node/output_files.h"
 #include "plan/print.h"
 #include "cli.h"
+#include "graphviz.h"
 
 namespace bloom::cli {
 
@@ -268,6 +270,15 @@ int run_lint(const std::string& file, const std::string& format, const std::stri
     std::cout << "\n";
   } else if (format == "sarif") std::cout << bloom::analysis::render_lint_sarif(c->sources, *c->program, report, BLOOM_VERSION) << "\n";
   else if (format == "dot") std::cout << bloom::analysis::render_lint_dot(*c->program, *c->graph, report);
+  else if (format == "svg" || format == "html") {
+    std::string svg, error;
+    if (!bloom::cli::render_svg(bloom::analysis::render_lint_dot(*c->program, *c->graph, report), svg, error)) {
+      std::cerr << "bloom: error: " << error << "\n";
+      return kRuntimeError;
+    }
+    if (format == "svg") std::cout << svg;
+    else std::cout << bloom::analysis::render_lint_html(c->sources, *c->program, report, svg, BLOOM_VERSION);
+  }
   else bloom::analysis::render_lint_text(c->sources, *c->program, report, std::cout, {want_color(color, STDOUT_FILENO)});
   keep_until_exit(std::move(c));
   return report.fails() ? kNeedsCoordination : kOk;
@@ -303,6 +314,14 @@ int run_plan(const std::string& file, const std::string& format, const std::vect
   if (!plan) return exit;
   if (format == "json") std::cout << bloom::plan::to_json(*plan).dump(2) << "\n";
   else if (format == "dot") std::cout << bloom::plan::to_dot(*plan);
+  else if (format == "svg") {
+    std::string svg, error;
+    if (!bloom::cli::render_svg(bloom::plan::to_dot(*plan), svg, error)) {
+      std::cerr << "bloom: error: " << error << "\n";
+      return kRuntimeError;
+    }
+    std::cout << svg;
+  }
   else if (format == "llvm") {
     std::string error;
     const auto* jit = bloom::rt::jit::load_plugin(error);
@@ -694,8 +713,11 @@ int main(int argc, char** argv) {
                                           "needs coordination (an unsuppressed finding), 0 when it is coordination-free or\n"
                                           "every finding is suppressed (verdict: needs coordination, acknowledged).");
   lint->add_option("file", lint_file, "The .bloom program to analyse")->required()->type_name("FILE");
-  lint->add_option("--format", lint_format, "text (people), json (tools), sarif (code scanning, editors), dot (Graphviz)")
-      ->check(CLI::IsMember({"text", "json", "sarif", "dot"}))
+  lint->add_option("--format", lint_format,
+                   "text (people), json (tools), sarif (code scanning, editors), dot (Graphviz), svg (the\n"
+                   "graph drawn by Graphviz's dot), html (one page: the graph coloured by label, the\n"
+                   "findings linked to the source lines; needs dot)")
+      ->check(CLI::IsMember({"text", "json", "sarif", "dot", "svg", "html"}))
       ->capture_default_str();
   lint->add_option("--param", params, "Set a param: NAME=VALUE")->type_name("NAME=VALUE");
   lint->add_option("--color", color, "Colour the report")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
@@ -705,8 +727,9 @@ int main(int argc, char** argv) {
                                           "join order, index lookups and semi-naive delta variants, and the indexes chosen.");
   plan->add_option("file", plan_file, "The .bloom program")->required()->type_name("FILE");
   plan->add_option("--format", plan_format,
-                   "text, json, dot (render with `dot -Tsvg`), or llvm (the LLVM IR the JIT makes of the rules' expressions)")
-      ->check(CLI::IsMember({"text", "json", "dot", "llvm"}))
+                   "text, json, dot (Graphviz), svg (the dot drawn by Graphviz's dot), or llvm (the LLVM IR\n"
+                   "the JIT makes of the rules' expressions)")
+      ->check(CLI::IsMember({"text", "json", "dot", "svg", "llvm"}))
       ->capture_default_str();
   plan->add_option("--param", params, "Set a param: NAME=VALUE")->type_name("NAME=VALUE");
 
