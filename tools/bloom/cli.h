@@ -52,6 +52,15 @@ int lint_deployment(const std::string& file, const std::string& format, const st
 
 bool is_deployment(const std::string& file);
 
+// `bloom fmt` (tools/bloom/fmt_command.cpp, docs/tools.md).
+struct FmtOptions {
+  std::vector<std::string> files;  // none, or "-": stdin
+  bool in_place = false, check = false;
+  int width = 100;
+  std::string color = "auto";
+};
+int run_fmt(const FmtOptions& o);
+
 // `--engine interp|jit`, `--jit-threshold N` and `--jit-stats` of run, node and sim
 // (docs/jit.md): which evaluator runs the rules.
 struct EngineChoice {

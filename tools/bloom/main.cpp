@@ -832,6 +832,21 @@ int main(int argc, char** argv) {
   simc->footer("Exit status: 0 every run passed, 1 compile error (a program or the invariant), 2 usage error or a bad\n"
                "trace file, 3 runtime error or no quiescence within --max-steps, 5 a violation or a divergence was found.");
 
+  FmtOptions fo;
+  auto* fmtc = app.add_subcommand("fmt", "Format .bloom files in the one canonical layout (docs/tools.md): to stdout (one\n"
+                                         "file, or stdin when the file is - or missing), in place (-i), or --check that they\n"
+                                         "are formatted. Only whitespace changes; every comment is kept. A file that does not\n"
+                                         "parse gets its diagnostics and is left alone.");
+  fmtc->add_option("files", fo.files, "The .bloom files (- or none: stdin)")->type_name("FILE");
+  fmtc->add_flag("-i,--in-place", fo.in_place, "Rewrite each file that is not formatted (a temporary file renamed over it)");
+  fmtc->add_flag("--check", fo.check, "Print the files that are not formatted (and their first differing line on stderr);\n"
+                                      "exit 1 if there is one");
+  fmtc->add_option("--width", fo.width, "Wrap rules and lists longer than this")->check(CLI::Range(40, 1000))->capture_default_str();
+  fmtc->add_option("--color", fo.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+  fmtc->footer("Exit status: 0 formatted (or, with --check, already formatted), 1 a file does not parse or (--check) is\n"
+               "not formatted, 2 usage error or unreadable file, 3 a formatter bug was caught by its safety check (the\n"
+               "output would not have the input's tokens and comments): nothing was written.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -845,6 +860,7 @@ int main(int argc, char** argv) {
     return kUsage;
   }
   try {
+    if (fmtc->parsed()) return run_fmt(fo);
     if (check->parsed()) return run_check(files, format, color, params, strata, quiet);
     if (lint->parsed()) return run_lint(lint_file, lint_format, color, params);
     if (plan->parsed()) return run_plan(plan_file, plan_format, params, color);
