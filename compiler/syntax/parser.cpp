@@ -1,4 +1,5 @@
-// Parse tree -> AST. ANTLR types stay in this file: nothing else in bloom includes them.
+// Parse tree -> AST. ANTLR types stay in this file: nothing else in bloom includes them but
+// format.cpp, which only runs the lexer.
 //
 // Parsing runs in two stages (the usual ANTLR recipe for speed): first SLL prediction with a bail
 // strategy, which is fast and almost always enough; only on failure the input is re-parsed with

@@ -1,4 +1,5 @@
-// Parsing: source text -> ast::Module. The only part of bloom that sees ANTLR types.
+// Parsing: source text -> ast::Module. The only part of bloom that sees ANTLR types (but for
+// format.cpp, which runs the same lexer to lay out its tokens).
 #pragma once
 #include <memory>
 

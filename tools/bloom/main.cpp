@@ -688,8 +688,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("bloom ") + BLOOM_VERSION);
   app.require_subcommand(1);
   app.footer("Exit status: 0 success, 1 compile error, 2 usage error (bad options, unreadable file, unknown --param),\n"
-             "3 (run) runtime error, bad facts file or out of memory, 4 (lint) the program needs coordination,\n"
-             "5 (sim) a violation or divergence was found.\n"
+             "3 (run) runtime error, bad facts file or out of memory, (fmt) a formatter bug caught by its safety\n"
+             "check, 4 (lint) the program needs coordination, 5 (sim) a violation or divergence was found.\n"
              "Multi-node deployments: `bloom run DEPLOYMENT.toml` and `bloom node` (docs/deploy.md).");
 
   std::vector<std::string> files, params;
