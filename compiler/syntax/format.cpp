@@ -113,7 +113,7 @@ struct Line {
 class Formatter {
  public:
   Formatter(const std::vector<Tok>& toks, const FormatOptions& opts)
-      : toks_(toks), width_(static_cast<size_t>(opts.width)), breaks_(toks.size(), false) {}
+      : toks_(toks), width_(static_cast<size_t>(opts.width)), breaks_(toks.size(), false), break_after_(toks.size(), false) {}
 
   std::string run() {
     split();
@@ -249,7 +249,7 @@ class Formatter {
     bool decl_keyword = is_aligned_decl(toks_, code) || first_type == BloomLexer::PARAM || first_type == BloomLexer::CONST ||
                         first_type == BloomLexer::IMPORT || (first_type == BloomLexer::SEAL && code.size() > 1 &&
                                                              toks_[code[1]].type != BloomLexer::LPAREN && toks_[code[1]].type != BloomLexer::DOT);
-    std::vector<bool> break_after(toks_.size(), false);
+    std::vector<char>& break_after = break_after_;  // indexed by token; each token is in one statement
     size_t op = SIZE_MAX;
     if (!decl_keyword) {
       int depth = 0;
@@ -508,7 +508,8 @@ class Formatter {
   const std::vector<Tok>& toks_;
   size_t width_;
   std::vector<Element> elems_;
-  std::vector<char> breaks_;  // comments that end a line or stand on their own
+  std::vector<char> breaks_;       // comments that end a line or stand on their own
+  std::vector<char> break_after_;  // tokens a statement may wrap after
   std::vector<Line> lines_;
   std::string cur_;
   bool cur_started_ = false, open_comment_ = false, at_line_start_ = false;

@@ -48,6 +48,18 @@ out=$( cd "$work" && "$bloom" fmt --check ugly.bloom 2>/dev/null ); code=$?
 [ $code -eq 1 ] && [ "$out" = ugly.bloom ] || say "--check on an unformatted file: exit $code, printed '$out'"
 out=$( "$bloom" fmt < "$work/ugly.bloom" ); code=$?
 [ $code -eq 0 ] && [ "$out" = $'table t(a: int);\nt(1);' ] || say "stdin: exit $code, printed '$out'"
+# -i: through a symbolic link the target is rewritten (the link stays), its mode is kept, and a
+# formatted file is not touched (same inode, no temporary file left).
+printf 'table   t(a:int);\n' > "$work/target.bloom"
+chmod 640 "$work/target.bloom"
+ln -s target.bloom "$work/link.bloom"
+( cd "$work" && "$bloom" fmt -i link.bloom ) || say "-i through a link exited $?"
+[ -L "$work/link.bloom" ] && [ "$(cat "$work/target.bloom")" = 'table t(a: int);' ] || say "-i through a link: link or target wrong"
+[ "$(stat -c %a "$work/target.bloom")" = 640 ] || say "-i did not keep the mode: $(stat -c %a "$work/target.bloom")"
+inode=$(stat -c %i "$work/target.bloom")
+( cd "$work" && "$bloom" fmt -i target.bloom ) || say "-i on a formatted file exited $?"
+[ "$(stat -c %i "$work/target.bloom")" = "$inode" ] || say "-i rewrote a formatted file"
+ls "$work" | grep -q 'fmt-' && say "a temporary file was left: $(ls "$work")"
 # Usage errors.
 "$bloom" fmt -i --check "$work/ugly.bloom" 2>/dev/null; code=$?
 [ $code -eq 2 ] || say "-i with --check: exit $code, expected 2"

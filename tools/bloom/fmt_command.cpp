@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -36,7 +37,11 @@ bool read_all(const std::string& path, std::string& text, std::string& why) {
 
 // Writes next to the file and renames over it, so a reader (or a crash) sees the old file or
 // the new one, never a part. Keeps the file's permission bits.
-bool replace_file(const std::string& path, const std::string& text, std::string& why) {
+bool replace_file(const std::string& name, const std::string& text, std::string& why) {
+  // A symbolic link stays one: the file it points to is replaced.
+  std::error_code ec;
+  const std::string path = std::filesystem::canonical(name, ec).string();
+  if (ec) return why = ec.message(), false;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return why = std::strerror(errno), false;
   std::string tmp = path + ".fmt-XXXXXX";
