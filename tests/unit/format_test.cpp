@@ -145,6 +145,66 @@ TEST(Format, SafetyCheckSeesTokenAndCommentChanges) {
   EXPECT_NE(token_difference("/* a */", "/*  a */"), "");
 }
 
+// `text` without its comments, with `space` for each run of whitespace outside strings but
+// those that make a blank line (they decide where declarations are aligned).
+std::string respace(const std::string& text, const std::string& space) {
+  std::string bare;  // the comments out first, so that the whitespace around one is one run
+  for (size_t i = 0; i < text.size();) {
+    if (text[i] == '"') {
+      size_t j = i + 1;
+      while (j < text.size() && text[j] != '"') j += text[j] == '\\' ? 2 : 1;
+      bare += text.substr(i, j + 1 - i);
+      i = j + 1;
+    } else if (text.compare(i, 2, "//") == 0) {
+      i = std::min(text.find('\n', i), text.size());
+    } else if (text.compare(i, 2, "/*") == 0) {
+      i = text.find("*/", i + 2) + 2;
+      bare += ' ';
+    } else {
+      bare += text[i++];
+    }
+  }
+  std::string out;
+  for (size_t i = 0; i < bare.size();) {
+    char c = bare[i];
+    if (c == '"') {
+      size_t j = i + 1;
+      while (j < bare.size() && bare[j] != '"') j += bare[j] == '\\' ? 2 : 1;
+      out += bare.substr(i, j + 1 - i);
+      i = j + 1;
+    } else if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+      size_t lines = 0;
+      for (; i < bare.size() && (bare[i] == ' ' || bare[i] == '\n' || bare[i] == '\t' || bare[i] == '\r'); ++i) lines += bare[i] == '\n';
+      out += lines > 1 ? "\n\n" : space;
+    } else {
+      out += c, ++i;
+    }
+  }
+  return out;
+}
+
+// The layout does not depend on the input's but for blank lines: every example and stdlib
+// module (comments taken out) formats the same with a space, or a line break and a tab, or a
+// CRLF, wherever it had whitespace.
+TEST(Format, LayoutIndependentOfInputWhitespace) {
+  namespace fs = std::filesystem;
+  const fs::path root = BLOOM_SOURCE_DIR;
+  size_t files = 0;
+  for (const fs::path& dir : {root / "examples", root / "stdlib"}) {
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+      if (!entry.is_regular_file() || entry.path().extension() != ".bloom") continue;
+      std::ifstream in(entry.path(), std::ios::binary);
+      std::stringstream text;
+      text << in.rdbuf();
+      std::string canonical = fmt(respace(text.str(), " "));
+      EXPECT_EQ(fmt(respace(text.str(), "\n\t ")), canonical) << entry.path();
+      EXPECT_EQ(fmt(respace(text.str(), "\r\n")), canonical) << entry.path();
+      ++files;
+    }
+  }
+  EXPECT_GT(files, 30u);
+}
+
 // Every .bloom file we have: those that parse round-trip, and formatting is idempotent.
 TEST(Format, RoundTripEveryBloomFile) {
   namespace fs = std::filesystem;
