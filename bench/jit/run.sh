@@ -9,6 +9,9 @@
 #    and each program of examples/kvs: median ms per segment (target < 5) and the total per
 #    program (kvs target < 100 ms).
 # 4. A tiny program (conformance-sized): wall time of 20 runs each way; jit at most 5% slower.
+# 5. bloom build (docs/jit.md): the wall time of building expr.bloom and the shared bench programs
+#    (target < 2 s each), and the built binaries against `bloom run` (the default engine) on
+#    tc chain 4000 and expr, runs interleaved: median wall and CPU, target ratio run/built >= 1.
 # Exit 0 (targets are reported, not enforced); 2 on a setup problem.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -104,3 +107,34 @@ for ((i = 0; i < 20; ++i)); do
   t_jit=$(awk -v x="$t_jit" -v y="$b" 'BEGIN {print x + y}')
 done
 awk -v i="$t_interp" -v j="$t_jit" -v p="$tiny" 'BEGIN { printf "Tiny program (%s), 20 runs: interp %.2f s, jit %.2f s (%+.0f%%; target at most +5%%)\n", p, i, j, (i > 0 ? 100 * (j - i) / i : 0) }'
+
+echo
+echo "bloom build (target: under 2 s a program; wall seconds, LLVM and link included):"
+for p in "$here/expr.bloom" "$shared/tc.bloom" "$shared/sg.bloom" "$shared/negagg.bloom"; do
+  /usr/bin/time -o "$out/time" -f '%e' "$bloom" build "$p" -o "$out/$(basename "$p" .bloom).bin" 2>"$out/build.err" ||
+    { echo "run.sh: bloom build $p failed: $(cat "$out/build.err")" >&2; exit 1; }
+  echo "  $(basename "$p"): $(tail -1 "$out/time") s ($(grep -o '[0-9]* segments\? compiled' "$out/build.err" || echo '? segments'))"
+done
+built() {  # built KEY BINARY ARGS...: one run of a built binary, appended to the key's samples
+  local key=$1 bin=$2; shift 2
+  local t
+  /usr/bin/time -o "$out/time" -f '%U %S %e' "$bin" "$@" --sizes >/dev/null 2>&1 || { echo "run.sh: $bin $* failed" >&2; exit 1; }
+  t=$(tail -1 "$out/time")
+  cpu[$key]+="$(awk '{print $1 + $2}' <<<"$t") "
+  wall[$key]+="$(awk '{print $3}' <<<"$t") "
+}
+echo
+echo "| workload | bloom run wall / CPU s | built binary wall / CPU s | run/built wall | target |"
+echo "|---|---|---|---|---|"
+for w in "tc chain4000:tc:$shared/tc.bloom:$root/bench/facts/chain4000" "expr ($rows rows):expr:$here/expr.bloom:$facts"; do
+  IFS=: read -r name bin prog dir <<<"$w"
+  for ((i = 0; i < runs; ++i)); do
+    one "$name/run" "$prog" -F "$dir"
+    built "$name/built" "$out/$bin.bin" -F "$dir"
+  done
+  cr=$(tr ' ' '\n' <<<"${cpu[$name/run]}" | grep . | median); wr=$(tr ' ' '\n' <<<"${wall[$name/run]}" | grep . | median)
+  cb=$(tr ' ' '\n' <<<"${cpu[$name/built]}" | grep . | median); wb=$(tr ' ' '\n' <<<"${wall[$name/built]}" | grep . | median)
+  awk -v n="$name" -v cr="$cr" -v wr="$wr" -v cb="$cb" -v wb="$wb" 'BEGIN {
+    r = wb > 0 ? wr / wb : 0
+    printf "| %s | %.2f / %.2f | %.2f / %.2f | %.2fx | >= 1.0x: %s |\n", n, wr, cr, wb, cb, r, (r >= 1 ? "PASS" : "FAIL") }'
+done

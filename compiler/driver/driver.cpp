@@ -21,6 +21,7 @@ std::unique_ptr<Compilation> compile(std::unique_ptr<Compilation> c, FileId file
       so.stdlib_dir = *opts.stdlib_dir;
     else
       so.stdlib_dir = find_stdlib(&so.stdlib_searched);
+    so.read_source = opts.read_source;
     c->program = sema::check_program(c->sources, file, std::move(module), c->diags, so);
   }
   if (c->program) {
@@ -81,7 +82,7 @@ std::unique_ptr<plan::Program> plan_of(const Compilation& c, std::string& error)
 
 std::unique_ptr<Compilation> compile_file(const std::string& path, const CompileOptions& opts) {
   std::string text, why;
-  if (!sema::read_source_file(path, text, why)) {
+  if (!(opts.read_source ? opts.read_source(path, text, why) : sema::read_source_file(path, text, why))) {
     auto c = std::make_unique<Compilation>();
     c->diags.error("cannot-read", Span{}, "cannot read " + path + ": " + why);
     return c;

@@ -1,6 +1,7 @@
 // The compiler front end as one call: parse a file and its imports, check them, build the
 // dependency graph and strata. Used by the CLI, the tests and the fuzzer.
 #pragma once
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,9 @@ struct CompileOptions {
   std::vector<std::pair<std::string, std::string>> params;
   // Where `import "std/NAME"` looks; unset: find_stdlib().
   std::optional<std::string> stdlib_dir;
+  // Reads the main file and every import (by the path diagnostics show); default: from disk
+  // (sema::read_source_file). A binary made by `bloom build` reads its embedded sources.
+  std::function<bool(const std::string& path, std::string& text, std::string& why)> read_source;
 };
 
 // The standard library's folder for `import "std/NAME"` (docs/language.md, "Modules"):

@@ -265,7 +265,7 @@ class Checker {
         continue;
       }
       std::string text, why;
-      if (!read_source_file(shown, text, why)) {
+      if (!(opts_.read_source ? opts_.read_source(shown, text, why) : read_source_file(shown, text, why))) {
         diags_.error("import-not-found", imp.path_span, "cannot import " + quote(imp.path) + ": " + why)
             .note(Span{}, (is_stdlib_import(imp.path) ? "`std/` imports come from the standard library at " + opts_.stdlib_dir
                                                       : std::string("paths are relative to the importing file")) +

@@ -1,6 +1,7 @@
 // Semantic checks: loads the imported modules, resolves names, checks declarations, types,
 // safety and operator legality, and flattens module instances into one sema::Program.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -18,6 +19,8 @@ struct CheckOptions {
   // places searched for it, for the error that says so (driver.h: find_stdlib).
   std::string stdlib_dir;
   std::vector<std::string> stdlib_searched;
+  // Reads an imported file (CompileOptions::read_source); default: read_source_file.
+  std::function<bool(const std::string& path, std::string& text, std::string& why)> read_source;
 };
 
 // Whether an import names a module of the standard library (`import "std/quorum" as q;`).

@@ -1483,6 +1483,19 @@ Engine::Engine(const plan::Program& plan, SymbolTable& symbols, Lattices& lattic
   impl_->compile_segments_now(rules);
 }
 
+void Engine::prepare_all_rules() {
+  auto prepare = [&](std::vector<std::unique_ptr<CompiledRule>>& rules) {
+    for (auto& r : rules)
+      if (!r->variants_compiled) impl_->compile_variants(*r);
+  };
+  for (auto& groups : impl_->strata)
+    for (auto& g : groups) {
+      prepare(g.rules);
+      prepare(g.deltas);
+    }
+  prepare(impl_->transitions);
+}
+
 bool Engine::keeps(uint32_t relation) const { return impl_->kept_of[relation] >= 0; }
 
 Engine::~Engine() = default;

@@ -84,6 +84,11 @@ class Engine {
   // bottom revealed); throws RuntimeError on a run-time error (division by zero, ...).
   bool evaluate(const plan::Expr& e, const Word* frame, Word& out);
 
+  // Compiles every rule's semi-naive variants now (they are otherwise compiled when a rule first
+  // runs incrementally), so that a NativeCode of threshold 0 is handed every segment of the
+  // program before anything runs: `bloom build` collects them this way, without running a tick.
+  void prepare_all_rules();
+
   // Every `<=` rule to a fixpoint, stratum by stratum.
   void run_fixpoint();
   // The `<+ <- <+- <~` rules over the final state of the tick.

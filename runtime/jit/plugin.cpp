@@ -29,11 +29,21 @@ NativeCode* make_native_code(const jit::SegmentJitOptions& options, std::string&
   }
 }
 
+bool compile_aot(const std::vector<SegmentSpec>& specs, const std::string& program, const std::string& object_path, std::string& error) {
+  try {
+    jit::compile_aot(specs, program, object_path);
+    return true;
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;
+  }
+}
+
 jit::SegmentJitStats native_stats(const NativeCode& code) { return static_cast<const jit::SegmentJit&>(code).stats(); }
 
 }  // namespace
 
 extern "C" __attribute__((visibility("default"))) const jit::Plugin* bloom_jit_plugin() {
-  static const jit::Plugin table{jit::kPluginVersion, &plan_llvm_ir, &make_native_code, &native_stats};
+  static const jit::Plugin table{jit::kPluginVersion, &plan_llvm_ir, &make_native_code, &native_stats, &compile_aot};
   return &table;
 }

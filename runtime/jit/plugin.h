@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "eval/native.h"
 #include "jit/segment_jit.h"
@@ -16,7 +17,7 @@ namespace bloom::rt::jit {
 
 inline constexpr const char* kPluginFile = "libbloom_jit.so";
 inline constexpr const char* kPluginEntry = "bloom_jit_plugin";
-inline constexpr int kPluginVersion = 2;
+inline constexpr int kPluginVersion = 3;
 
 struct Plugin {
   int version = kPluginVersion;  // the loader refuses a module built for another table
@@ -27,6 +28,9 @@ struct Plugin {
   NativeCode* (*make_native_code)(const SegmentJitOptions& options, std::string& error) = nullptr;
   // What the SegmentJit made by make_native_code has done so far.
   SegmentJitStats (*native_stats)(const NativeCode& code) = nullptr;
+  // compile_aot (segment_jit.h) for `bloom build`: true, or false and why in `error`.
+  bool (*compile_aot)(const std::vector<SegmentSpec>& specs, const std::string& program, const std::string& object_path,
+                      std::string& error) = nullptr;
 };
 
 // Loads the module from the directory of the running executable (once; later calls return the

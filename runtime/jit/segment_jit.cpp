@@ -18,12 +18,15 @@
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Support/FileSystem.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include "jit/aot_table.h"
 #include "jit/code_cache.h"
 #include "jit/expr_jit.h"
 #include "jit/lowering.h"
+#include "jit/supported.h"
 
 namespace bloom::rt::jit {
 namespace {
@@ -116,30 +119,6 @@ std::unique_ptr<llvm::Module> build_segments(llvm::LLVMContext& ctx, const std::
   return m;
 }
 
-// What a segment computes, as text: equal for equal segments, so the cache's key.
-void key_of(const plan::Expr& e, std::string& out) {
-  out += '(';
-  out += std::to_string(static_cast<int>(e.op)) + ':' + e.type.str();
-  if (e.op == Op::Reg) out += " r" + std::to_string(e.reg);
-  if (auto* d = std::get_if<double>(&e.value); e.op == Op::Const && d) out += " f" + std::to_string(std::bit_cast<uint64_t>(*d));
-  else if (e.op == Op::Const) out += ' ' + plan::constant_str(e.value) + '#' + std::to_string(e.value.index());
-  for (const auto& a : e.args) key_of(a, out);
-  out += ')';
-}
-
-std::string key_of(const SegmentSpec& spec) {
-  std::string k = "R" + std::to_string(spec.registers);
-  for (const auto& s : spec.steps) {
-    k += s.kind == StepKind::Filter ? " F" : " A" + std::to_string(s.target);
-    key_of(s.expr, k);
-  }
-  if (spec.head) {
-    k += " H";
-    for (const auto& c : spec.head_columns) key_of(c, k);
-  }
-  return k;
-}
-
 // What a cached object depends on besides the segment: this build of the JIT (its lowering may
 // change between builds of one version), LLVM, and the machine code's target and CPU.
 std::string cache_tag(const llvm::TargetMachine& tm) {
@@ -162,7 +141,7 @@ struct SegmentJit::State {
   uint64_t names = 0;
   std::set<std::string> objects_loaded;    // cached object files added to the JIT
   std::mutex mu;  // everything below
-  std::unordered_map<std::string, SegmentFn> cache;  // by key_of; nullptr: LLVM failed on it
+  std::unordered_map<std::string, SegmentFn> cache;  // by segment_key; nullptr: LLVM failed on it
   struct Job {
     SegmentSpec spec;
     std::string key;
@@ -312,7 +291,7 @@ uint64_t SegmentJit::threshold() const { return state_->options.threshold; }
 
 std::vector<SegmentFn> SegmentJit::compile(const std::vector<SegmentSpec>& specs) {
   std::vector<std::string> keys;  // per spec
-  for (const auto& spec : specs) keys.push_back(key_of(spec));
+  for (const auto& spec : specs) keys.push_back(segment_key(spec));
   std::vector<SegmentFn> fns(specs.size(), nullptr);
   std::vector<const SegmentSpec*> missing;
   std::vector<std::string> missing_keys;
@@ -336,7 +315,7 @@ std::vector<SegmentFn> SegmentJit::compile(const std::vector<SegmentSpec>& specs
 }
 
 void SegmentJit::compile_later(SegmentSpec spec, SegmentSlot slot) {
-  std::string key = key_of(spec);
+  std::string key = segment_key(spec);
   std::lock_guard lock(state_->mu);
   if (auto it = state_->cache.find(key); it != state_->cache.end()) {
     ++state_->cached;
@@ -368,6 +347,58 @@ SegmentJitStats SegmentJit::stats() const {
     s.max_ms = t.back();
   }
   return s;
+}
+
+void compile_aot(const std::vector<SegmentSpec>& specs, const std::string& program, const std::string& object_path) {
+  initialize_llvm();
+  auto host = take(llvm::orc::JITTargetMachineBuilder::detectHost(), "cannot describe this machine");
+  host.setRelocationModel(llvm::Reloc::PIC_);  // linked into a position-independent executable
+  host.setCodeGenOptLevel(llvm::CodeGenOpt::Default);
+  auto target = take(host.createTargetMachine(), "cannot make a target machine");
+  llvm::LLVMContext ctx;
+  auto m = std::make_unique<llvm::Module>("bloom_aot", ctx);
+  m->setDataLayout(target->createDataLayout());
+  m->setTargetTriple(target->getTargetTriple().str());
+  std::vector<std::string> keys;
+  std::vector<llvm::Function*> fns;
+  for (const auto& spec : specs) {
+    std::string key = segment_key(spec);
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) continue;
+    const std::string name = "bloom_aot_segment_" + std::to_string(keys.size());
+    emit_segment(*m, name, spec);
+    llvm::Function* fn = m->getFunction(name);
+    fn->setLinkage(llvm::GlobalValue::InternalLinkage);  // reached through the table only
+    keys.push_back(std::move(key));
+    fns.push_back(fn);
+  }
+  // The table: {key, key size, function} per segment, and the program's bytes.
+  auto* i64 = llvm::Type::getInt64Ty(ctx);
+  auto* ptr = llvm::PointerType::get(ctx, 0);
+  auto* entry_type = llvm::StructType::get(ctx, {ptr, i64, ptr});
+  auto bytes = [&](const std::string& text, const std::string& name, llvm::GlobalValue::LinkageTypes linkage) {
+    auto* init = llvm::ConstantDataArray::getString(ctx, text, true);
+    return new llvm::GlobalVariable(*m, init->getType(), true, linkage, init, name);
+  };
+  std::vector<llvm::Constant*> entries;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto* key = bytes(keys[i], "bloom_aot_key_" + std::to_string(i), llvm::GlobalValue::PrivateLinkage);
+    entries.push_back(llvm::ConstantStruct::get(entry_type, {key, llvm::ConstantInt::get(i64, keys[i].size()), fns[i]}));
+  }
+  auto* table_type = llvm::ArrayType::get(entry_type, entries.size());
+  new llvm::GlobalVariable(*m, table_type, true, llvm::GlobalValue::ExternalLinkage, llvm::ConstantArray::get(table_type, entries), kAotSegments);
+  new llvm::GlobalVariable(*m, i64, true, llvm::GlobalValue::ExternalLinkage, llvm::ConstantInt::get(i64, entries.size()), kAotSegmentCount);
+  bytes(program, kAotProgram, llvm::GlobalValue::ExternalLinkage);
+  new llvm::GlobalVariable(*m, i64, true, llvm::GlobalValue::ExternalLinkage, llvm::ConstantInt::get(i64, program.size()), kAotProgramSize);
+  verify(*m);
+  optimize(*m);
+  std::error_code ec;
+  llvm::raw_fd_ostream os(object_path, ec, llvm::sys::fs::OF_None);
+  if (ec) throw std::runtime_error("cannot write " + object_path + ": " + ec.message());
+  llvm::legacy::PassManager pm;
+  if (target->addPassesToEmitFile(pm, os, nullptr, llvm::CGFT_ObjectFile)) throw std::runtime_error("LLVM: the target cannot emit object files");
+  pm.run(*m);
+  os.close();
+  if (os.has_error()) throw std::runtime_error("cannot write " + object_path + ": " + os.error().message());
 }
 
 std::string segment_llvm_ir(const SegmentSpec& spec, const std::string& name) {

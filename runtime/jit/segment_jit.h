@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "eval/native.h"
 
@@ -49,6 +50,12 @@ class SegmentJit : public NativeCode {
   struct State;
   std::unique_ptr<State> state_;
 };
+
+// `bloom build`: the segments compiled ahead of time (O2, position-independent, for this
+// machine's CPU) into one relocatable object file at `object_path`, which also defines the table
+// of jit/aot_table.h: every segment's key and function, and `program` as bytes. Segments with
+// the same key are compiled once. Throws std::runtime_error naming what failed.
+void compile_aot(const std::vector<SegmentSpec>& specs, const std::string& program, const std::string& object_path);
 
 // The LLVM IR of a segment's function, before optimization (tests and `bloom plan --format llvm`).
 std::string segment_llvm_ir(const SegmentSpec& spec, const std::string& name);

@@ -1,6 +1,7 @@
 #include "jit/supported.h"
 
 #include <algorithm>
+#include <bit>
 #include <variant>
 
 namespace bloom::rt::jit {
@@ -41,5 +42,32 @@ bool supported(const plan::Expr& e) {
 }
 
 bool head_column_supported(const plan::Expr& e) { return (e.op == Op::Reg && !e.type.is_lattice()) || supported(e); }
+
+namespace {
+
+void key_of(const plan::Expr& e, std::string& out) {
+  out += '(';
+  out += std::to_string(static_cast<int>(e.op)) + ':' + e.type.str();
+  if (e.op == Op::Reg) out += " r" + std::to_string(e.reg);
+  if (auto* d = std::get_if<double>(&e.value); e.op == Op::Const && d) out += " f" + std::to_string(std::bit_cast<uint64_t>(*d));
+  else if (e.op == Op::Const) out += ' ' + plan::constant_str(e.value) + '#' + std::to_string(e.value.index());
+  for (const auto& a : e.args) key_of(a, out);
+  out += ')';
+}
+
+}  // namespace
+
+std::string segment_key(const SegmentSpec& spec) {
+  std::string k = "R" + std::to_string(spec.registers);
+  for (const auto& s : spec.steps) {
+    k += s.kind == plan::StepKind::Filter ? " F" : " A" + std::to_string(s.target);
+    key_of(s.expr, k);
+  }
+  if (spec.head) {
+    k += " H";
+    for (const auto& c : spec.head_columns) key_of(c, k);
+  }
+  return k;
+}
 
 }  // namespace bloom::rt::jit

@@ -1,6 +1,9 @@
 // Which Plan IR expressions the JIT compiles: decided without LLVM, so the engine's side (the
 // loader in `bloom`) and the JIT module answer alike.
 #pragma once
+#include <string>
+
+#include "eval/native.h"
 #include "plan/ir.h"
 
 namespace bloom::rt::jit {
@@ -15,5 +18,9 @@ bool supported(const plan::Expr& e);
 // A head column the JIT writes: a supported expression, or a register of any non-lattice type
 // (copied as a word).
 bool head_column_supported(const plan::Expr& e);
+
+// What a segment computes, as text: equal for equal segments. The key of the JIT's caches (in
+// memory and on disk) and of the table of segments in a binary made by `bloom build`.
+std::string segment_key(const SegmentSpec& spec);
 
 }  // namespace bloom::rt::jit

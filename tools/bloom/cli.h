@@ -13,21 +13,9 @@
 #include "eval/native.h"
 #include "node/deployment.h"
 #include "plan/ir.h"
+#include "run_command.h"
 
 namespace bloom::cli {
-
-enum Exit { kOk = 0, kCompileError = 1, kUsage = 2, kRuntimeError = 3, kNeedsCoordination = 4, kFoundFailure = 5 };
-
-// `--color auto` colours a stream only when it is a terminal (and NO_COLOR is unset).
-bool want_color(const std::string& mode, int fd = STDERR_FILENO);
-
-// Compiles `file` and lowers it to the Plan IR, printing diagnostics. Null (with `exit` set)
-// when it does not compile.
-std::unique_ptr<plan::Program> compile_plan(const std::string& file, const std::vector<std::string>& raw_params, const std::string& color,
-                                            std::unique_ptr<Compilation>& c, int& exit, bool warnings = true);
-
-// The facts directory must exist; the output directory is created. false (after saying why) if not.
-bool prepare_dirs(const std::string& facts_dir, const std::string& facts_what, const std::string& out_dir);
 
 // Reads a deployment file, printing its errors.
 std::optional<rt::Deployment> load_deployment(const std::string& path);
@@ -60,15 +48,6 @@ struct FmtOptions {
   std::string color = "auto";
 };
 int run_fmt(const FmtOptions& o);
-
-// `--engine interp|jit`, `--jit-threshold N` and `--jit-stats` of run, node and sim
-// (docs/jit.md): which evaluator runs the rules.
-struct EngineChoice {
-  std::string engine;          // "" = the default: $BLOOM_ENGINE, else jit
-  std::string threshold;       // "" = the default: $BLOOM_JIT_THRESHOLD, else 4096
-  bool stats = false;          // print what the JIT compiled, on stderr, at the end
-  bool explicit_choice() const { return !engine.empty() || std::getenv("BLOOM_ENGINE"); }
-};
 
 // The JIT's native code for the engines of this process, chosen by an EngineChoice.
 class EngineSetup {

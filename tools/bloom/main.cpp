@@ -35,17 +35,11 @@
 #include "node/node.h"
 #include "node/output_files.h"
 #include "plan/print.h"
+#include "build_command.h"
 #include "cli.h"
 #include "graphviz.h"
 
 namespace bloom::cli {
-
-bool want_color(const std::string& mode, int fd) {
-  if (mode == "always") return true;
-  if (mode == "never") return false;
-  const char* term = std::getenv("TERM");
-  return isatty(fd) && !std::getenv("NO_COLOR") && !(term && std::string(term) == "dumb");
-}
 
 bool EngineSetup::init(const EngineChoice& choice, bool quiet, int& exit, bool load) {
   auto fail = [&](const std::string& why) {
@@ -112,25 +106,6 @@ void EngineSetup::print_stats(const std::string& prefix) const {
             << fmt::format("bloom: jit: {} segment{} compiled in {:.1f} ms (median {:.2f} ms, max {:.2f} ms), {} loaded from the code cache, "
                            "{} shared, {} failed\n",
                            s.compiled, s.compiled == 1 ? "" : "s", s.total_ms, s.median_ms, s.max_ms, s.from_disk, s.cached, s.failed);
-}
-
-std::optional<bloom::CompileOptions> parse_params(const std::vector<std::string>& raw) {
-  bloom::CompileOptions opts;
-  for (const auto& p : raw) {
-    auto eq = p.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      std::cerr << "bloom: --param expects NAME=VALUE, got '" << p << "'\n";
-      return std::nullopt;
-    }
-    opts.params.emplace_back(p.substr(0, eq), p.substr(eq + 1));
-  }
-  return opts;
-}
-
-bool usage_error(const bloom::Compilation& c) {
-  for (const auto& d : c.diags.all())
-    if (d.code == "cannot-read" || d.code == "unknown-param" || d.code == "bad-param-value") return true;
-  return false;
 }
 
 void print_strata(const bloom::Compilation& c) {
@@ -284,29 +259,6 @@ int run_lint(const std::string& file, const std::string& format, const std::stri
   return report.fails() ? kNeedsCoordination : kOk;
 }
 
-std::unique_ptr<bloom::plan::Program> compile_plan(const std::string& file, const std::vector<std::string>& raw_params,
-                                                   const std::string& color, std::unique_ptr<bloom::Compilation>& c, int& exit,
-                                                   bool warnings) {
-  auto opts = parse_params(raw_params);
-  if (!opts) {
-    exit = kUsage;
-    return nullptr;
-  }
-  c = bloom::compile_file(file, *opts);
-  if (!c->ok() || (warnings && c->diags.warning_count() > 0)) bloom::render_text(c->sources, c->diags, std::cerr, {want_color(color)});
-  if (!c->ok()) {
-    exit = usage_error(*c) ? kUsage : kCompileError;
-    return nullptr;
-  }
-  std::string error;
-  auto plan = bloom::plan_of(*c, error);
-  if (!plan) {
-    std::cerr << "bloom: error: " << error << "\n";
-    exit = kCompileError;
-  }
-  return plan;
-}
-
 int run_plan(const std::string& file, const std::string& format, const std::vector<std::string>& raw_params, const std::string& color) {
   std::unique_ptr<bloom::Compilation> c;
   int exit = kOk;
@@ -337,131 +289,6 @@ int run_plan(const std::string& file, const std::string& format, const std::vect
     std::cout << ir;
   }
   else std::cout << bloom::plan::to_text(*plan);
-  return kOk;
-}
-
-struct RunOptions {
-  EngineChoice engine;
-  std::string file, facts_dir, out_dir, data_dir, name = "local";
-  std::vector<std::string> params;
-  int64_t max_ticks = -1;
-  bool sizes = false, quiet = false;
-  std::string color = "auto";
-};
-
-bool prepare_dirs(const std::string& facts_dir, const std::string& facts_what, const std::string& out_dir) {
-  namespace fs = std::filesystem;
-  if (!facts_dir.empty() && !fs::is_directory(facts_dir)) {
-    std::cerr << "bloom: error: " << facts_what << " " << facts_dir << ": not a directory\n";
-    return false;
-  }
-  if (!out_dir.empty()) {
-    std::error_code ec;
-    fs::create_directories(out_dir, ec);
-    if (ec || !fs::is_directory(out_dir)) {
-      std::cerr << "bloom: error: -D " << out_dir << ": cannot create the directory" << (ec ? ": " + ec.message() : "") << "\n";
-      return false;
-    }
-  }
-  return true;
-}
-
-int run_program(const RunOptions& o) {
-  std::unique_ptr<bloom::Compilation> c;
-  int exit = kOk;
-  auto plan = compile_plan(o.file, o.params, o.color, c, exit);
-  if (!plan) return exit;
-  c.reset();  // the AST and sources are not needed while the program runs
-  if (!prepare_dirs(o.facts_dir, "-F", o.out_dir)) return kUsage;
-  EngineSetup engine;
-  if (!engine.init(o.engine, o.quiet, exit)) return exit;
-  namespace fs = std::filesystem;
-  bloom::rt::NodeOptions no;
-  no.name = o.name;
-  no.native = engine.native();
-  no.max_ticks = o.max_ticks;
-  if (!o.quiet && isatty(STDERR_FILENO)) {
-    no.progress = [](const std::string& line) {
-      std::cerr << "\r\033[K" << line << std::flush;
-    };
-  }
-  std::unique_ptr<bloom::rt::DurableFiles> store;
-  if (!o.data_dir.empty()) {
-    try {
-      store = bloom::rt::open_data_dir(o.data_dir);
-    } catch (const bloom::rt::DurableError& e) {
-      std::cerr << "bloom: error: " << e.what() << "\n";
-      return kRuntimeError;
-    }
-    no.durable = store.get();
-  }
-  // With -D and a data directory the outputs are written as ticks complete (a killed run keeps
-  // them, and its rerun carries on); a batch run writes them once, at the end.
-  std::unique_ptr<bloom::rt::OutputFiles> streamed;
-  no.after_tick = [&streamed] {
-    if (streamed) streamed->append();
-  };
-  bloom::rt::Node node(*plan, no);
-  if (!store && node.has_durable() && !o.quiet)
-    std::cerr << "bloom: note: no --data-dir: the durable tables are kept in memory only, as if not durable\n";
-  bloom::rt::RunSummary summary;
-  bool failed = false;
-  try {
-    if (store) {
-      auto rec = node.recover_durable();
-      for (const auto& w : rec.warnings) std::cerr << "bloom: warning: " << w << "\n";
-      if (!o.out_dir.empty()) {
-        try {
-          streamed = std::make_unique<bloom::rt::OutputFiles>(node, o.out_dir, rec.found);
-        } catch (const std::runtime_error& e) {
-          std::cerr << "bloom: error: -D " << o.out_dir << ": " << e.what() << "\n";
-          return kRuntimeError;
-        }
-      }
-    }
-    if (!o.facts_dir.empty()) {
-      std::vector<std::string> missing;
-      node.load_inputs(o.facts_dir, missing);
-      if (!o.quiet)
-        for (const auto& m : missing) std::cerr << "bloom: note: no " << m << "; that input starts empty\n";
-    }
-    summary = node.run();
-  } catch (const bloom::rt::FactsError& e) {
-    std::cerr << "bloom: error: " << e.what() << "\n";
-    return kRuntimeError;
-  } catch (const bloom::rt::DurableError& e) {
-    std::cerr << "bloom: error: " << e.what() << "\n";
-    return kRuntimeError;
-  } catch (const bloom::rt::RuntimeError& e) {
-    std::cerr << "bloom: runtime error: " << e.what() << "\n";
-    failed = true;
-  } catch (const std::bad_alloc&) {
-    // The tick that ran out added nothing to the output logs (they grow at its end); what the
-    // completed ticks produced is still written below, if memory allows.
-    std::cerr << "bloom: error: out of memory in tick " << node.ticks() << "; writing the outputs of the completed ticks\n";
-    failed = true;
-  }
-  // Outputs of the completed ticks are written even after a runtime error (the failing tick
-  // contributed nothing), each file atomically.
-  try {
-    for (uint32_t id : node.outputs()) {
-      const auto& r = plan->relations[id];
-      if (!o.out_dir.empty() && !streamed)
-        bloom::rt::write_file_atomically((fs::path(o.out_dir) / (r.name + ".csv")).string(),
-                                         [&](std::ostream& out) { node.write_output(id, true, out); });
-      if (o.sizes) std::cout << r.name << "\t" << node.output_size(id) << "\n";
-      else if (o.out_dir.empty() && !failed) node.write_output(id, false, std::cout);
-    }
-    if (streamed) streamed->finish();
-  } catch (const std::exception& e) {
-    std::cerr << "bloom: error: " << e.what() << "\n";
-    return kRuntimeError;
-  }
-  engine.print_stats();
-  if (failed) return kRuntimeError;
-  if (summary.tick_limit && !o.quiet)
-    std::cerr << "bloom: note: stopped after " << summary.ticks << " tick" << (summary.ticks == 1 ? "" : "s")
-              << " (--max-ticks) with work still pending\n";
   return kOk;
 }
 
@@ -659,6 +486,19 @@ int run_node(const RunOptions& o, const DeployOptions& d) {
   return status;
 }
 
+// `bloom run FILE`'s native code: the JIT module, as --engine and its environment say.
+class JitRunEngine : public RunEngine {
+ public:
+  explicit JitRunEngine(const EngineChoice& choice) : choice_(choice) {}
+  bool init(bool quiet, int& exit) override { return setup_.init(choice_, quiet, exit); }
+  bloom::rt::NativeCode* native() override { return setup_.native(); }
+  void finish() override { setup_.print_stats(); }
+
+ private:
+  EngineChoice choice_;
+  EngineSetup setup_;
+};
+
 void add_engine_options(CLI::App* cmd, EngineChoice& e) {
   cmd->add_option("--engine", e.engine,
                   "jit: compile the rules' filters, assignments and heads with LLVM once they have seen\n"
@@ -752,20 +592,29 @@ int main(int argc, char** argv) {
           "", "finite"))
       ->capture_default_str();
   run->add_flag("--in-process", dopts.in_process, "Deployment: run the nodes as threads of this process over inproc://");
-  run->add_option("-F,--facts", ro.facts_dir, "Read each input NAME from DIR/NAME.facts (tab-separated) into tick 0")->type_name("DIR");
-  run->add_option("-D,--output-dir", ro.out_dir,
-                  "Write each output NAME to DIR/NAME.csv (tab-separated, sorted); with --data-dir, as ticks complete")->type_name("DIR");
-  run->add_option("--data-dir", ro.data_dir, "Keep the durable tables in DIR and recover them from it (docs/deploy.md)")->type_name("DIR");
-  run->add_flag("--sizes", ro.sizes, "Print only `NAME<TAB>COUNT` per output (instead of the tuples)");
-  run->add_option("--param", ro.params, "Set a param: NAME=VALUE")->type_name("NAME=VALUE");
-  run->add_option("--max-ticks", ro.max_ticks, "Stop after N ticks even if work is pending")->type_name("N")->check(CLI::NonNegativeNumber);
-  run->add_option("--name", ro.name, "This node's addr (what self() returns)")->capture_default_str();
-  run->add_flag("-q,--quiet", ro.quiet, "No progress line and no notes on stderr");
-  run->add_option("--color", ro.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+  add_run_options(run, ro);
   add_engine_options(run, ro.engine);
   run->footer("Without -D or --sizes the outputs are printed at the end as `name(v1, v2)` lines. stdout lines\n"
               "(`stdout(line) <~ ...`) are printed as each tick ends, sorted within the tick.\n"
               "Exit status: 0 done, 1 compile error, 2 usage error, 3 runtime error or bad facts file.");
+
+  BuildCommand bc;
+  auto* build = app.add_subcommand("build", "Compile a program ahead of time into one executable that runs it as `bloom run FILE`\n"
+                                            "does, with the same options (-F, -D, --sizes, --param, ...; `BINARY --help`): every\n"
+                                            "segment of its rules the JIT supports as machine code for this machine's CPU, the\n"
+                                            "rest interpreted, and the sources of the program and its imports inside (the .bloom\n"
+                                            "files are not needed to run it). Links with $CXX, else c++, with gold where there is one\n"
+                                            "(docs/jit.md). Prints what it compiled and how long each phase took on stderr.");
+  build->add_option("file", bc.file, "The .bloom program")->required()->type_name("FILE");
+  build->add_option("-o,--output", bc.output, "The executable to write (replaced atomically)")->required()->type_name("BINARY");
+  build->add_option("--param", bc.params, "Set a param: NAME=VALUE; the code is compiled for these values, and the binary\n"
+                                          "starts from them (its own --param settings come after)")
+      ->type_name("NAME=VALUE");
+  build->add_flag("-q,--quiet", bc.quiet, "No summary line on stderr");
+  build->add_flag("-g,--debug", bc.debug, "Keep the debug information of bloom's libraries in BINARY (a slower link)");
+  build->add_option("--color", bc.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+  build->footer("Exit status: 0 built, 1 compile error, 2 usage error (bad -o, no JIT module, no C++ compiler),\n"
+                "3 LLVM or the link failed (the linker's messages are shown).");
 
   RunOptions no;
   no.name = "";
@@ -870,8 +719,10 @@ int main(int argc, char** argv) {
         std::cerr << "bloom: error: --timeout and --in-process apply to a deployment (a .toml file), not to " << ro.file << "\n";
         return kUsage;
       }
-      return run_program(ro);
+      JitRunEngine engine(ro.engine);
+      return run_program(ro, engine);
     }
+    if (build->parsed()) return run_build(bc);
     if (node->parsed()) return run_node(no, dopts);
     if (simc->parsed()) return run_sim(sc);
     if (keygen->parsed()) return bloom::rt::keygen(keygen_name, keygen_dir);

@@ -1,0 +1,40 @@
+# Writes the link manifests of `bloom build` (tools/bloom/build_command.cpp): the archives to link
+# a built binary with, relative to the manifest, and the shared libraries the runner needs (the
+# NEEDED entries of bloom-runner-stub, less the C and C++ runtimes the compiler driver adds).
+#   cmake -DREADELF=... -DSTUB=... -DARCHIVES=a|b|c -DSYSTEM_ARCHIVES=libx.a -DFLAGS=f|g -DOUT=... -DINSTALL_OUT=...
+#         -P link_manifest.cmake
+execute_process(COMMAND ${READELF} -d ${STUB} OUTPUT_VARIABLE dynamic RESULT_VARIABLE failed)
+if(failed)
+  message(FATAL_ERROR "${READELF} -d ${STUB} failed")
+endif()
+string(REGEX MATCHALL "\\(NEEDED\\)[^\n]*\\[[^]\n]+\\]" needed "${dynamic}")
+set(libs "")
+foreach(line IN LISTS needed)
+  string(REGEX REPLACE ".*\\[([^]]+)\\].*" "\\1" lib "${line}")
+  if(NOT lib MATCHES "^(libc|libm|libgcc_s|libstdc\\+\\+|ld-linux.*|libasan|libubsan|libdl|libpthread|librt)\\.so")
+    string(APPEND libs "lib ${lib}\n")
+  endif()
+endforeach()
+foreach(lib IN LISTS SYSTEM_ARCHIVES)  # static libraries of the system, found by the linker
+  string(APPEND libs "lib ${lib}\n")
+endforeach()
+string(REPLACE "|" ";" archives "${ARCHIVES}")
+string(REPLACE "|" ";" flags "${FLAGS}")
+get_filename_component(out_dir "${OUT}" DIRECTORY)
+set(head "# What `bloom build` links a binary with (made by tools/bloom/link_manifest.cmake): archives\n# relative to this file, shared libraries (-l:FILE), flags.\n")
+set(build_text "${head}")
+set(install_text "${head}")
+foreach(a IN LISTS archives)
+  file(RELATIVE_PATH rel "${out_dir}" "${a}")
+  get_filename_component(name "${a}" NAME)
+  string(APPEND build_text "archive ${rel}\n")
+  string(APPEND install_text "archive ${name}\n")  # installed beside the archives, in PREFIX/lib/bloom
+endforeach()
+string(APPEND build_text "${libs}")
+string(APPEND install_text "${libs}")
+foreach(f IN LISTS flags)
+  string(APPEND build_text "flag ${f}\n")
+  string(APPEND install_text "flag ${f}\n")
+endforeach()
+file(WRITE "${OUT}" "${build_text}")
+file(WRITE "${INSTALL_OUT}" "${install_text}")
