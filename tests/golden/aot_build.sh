@@ -93,6 +93,9 @@ printf 'output q(x: int);\nq(y) <= q(x);\n' >"$tmp/bad.bloom"
 grep -q "bad.bloom:2:3: error" "$tmp/err" || say "bad program: no diagnostic with file:line:col: $(cat "$tmp/err")"
 "$bloom" build "$tmp/nope.bloom" -o "$tmp/keep" 2>"$tmp/err"; code=$?
 [ $code -eq 2 ] || say "missing program: exit $code, expected 2"
+"$bloom" build "$tmp/d.toml" -o "$tmp/keep" 2>"$tmp/err"; code=$?
+[ $code -eq 2 ] || say "a deployment: exit $code, expected 2"
+grep -q "d.toml: bloom build makes a binary of one program" "$tmp/err" || say "a deployment: $(cat "$tmp/err")"
 "$bloom" build "$tc" -o "$tmp/no/such/dir/tc" 2>"$tmp/err"; code=$?
 [ $code -eq 2 ] || say "bad -o: exit $code, expected 2"
 grep -q "no/such/dir.*not a directory" "$tmp/err" || say "bad -o: $(cat "$tmp/err")"

@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "build_command.h"
+#include "cli.h"
 #include "embedded_program.h"
 #include "eval/engine.h"
 #include "jit/plugin.h"
@@ -148,6 +149,10 @@ int run_build(const BuildCommand& cmd) {
   auto ms_since = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
   };
+  if (is_deployment(cmd.file)) {
+    std::cerr << "bloom: error: " << cmd.file << ": bloom build makes a binary of one program; build each node's program of a deployment\n";
+    return kUsage;
+  }
   // The output's folder must exist and be writable before anything is compiled.
   fs::path out = cmd.output;
   fs::path out_dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();

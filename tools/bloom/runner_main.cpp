@@ -70,13 +70,14 @@ int main(int argc, char** argv) {
     std::cerr << argv[0] << ": internal error: the embedded program is damaged; build the binary again with `bloom build`\n";
     return 70;
   }
-  CLI::App app{"Runs " + program->main + " (built by `bloom build`) on one node, in this process, as `bloom run " + program->main +
-                   "` would, until it is quiescent, derives halt(), or reaches --max-ticks. Inputs come from facts files,\n"
-                   "outputs are every tuple an output collection held in any tick.",
+  CLI::App app{"Runs " + program->main + " (built by `bloom build`) on one node, in this process, as\n`bloom run " + program->main +
+                   "` would: until it is quiescent, derives halt(), or reaches --max-ticks.\n"
+                   "Inputs come from facts files, outputs are every tuple an output collection held in any tick.",
                argv[0]};
   RunOptions ro;
   add_run_options(&app, ro);
-  app.footer("Without -D or --sizes the outputs are printed at the end as `name(v1, v2)` lines.\n"
+  app.footer("Without -D or --sizes the outputs are printed at the end as `name(v1, v2)` lines. stdout lines\n"
+             "(`stdout(line) <~ ...`) are printed as each tick ends, sorted within the tick.\n"
              "The program's sources are part of this binary; --param settings come after the ones given to `bloom build`.\n"
              "Exit status: 0 done, 1 compile error, 2 usage error, 3 runtime error or bad facts file.");
   try {
