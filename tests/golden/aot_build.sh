@@ -110,6 +110,14 @@ grep -q "linking .*keep failed" "$tmp/err" && grep -q "no-such-linker-flag" "$tm
 [ "$(cat "$tmp/keep")" = old ] || say "a failed build replaced its -o file"
 ls -a "$tmp" | grep -q "bloom-build" && say "a failed build left temporary files: $(ls -a "$tmp")"
 
+# A bloom without the link manifest next to it (copied away from its build) says what is missing.
+mkdir -p "$tmp/lone"
+cp "$bloom" "$(dirname "$bloom")/libbloom_jit.so" "$tmp/lone/"
+"$tmp/lone/bloom" build "$tc" -o "$tmp/keep" 2>"$tmp/err"; code=$?
+[ $code -eq 2 ] || say "no manifest: exit $code, expected 2"
+grep -q "cannot find what to link: cannot read .*lone/bloom-link.txt" "$tmp/err" || say "no manifest: $(cat "$tmp/err")"
+rm -rf "$tmp/lone"
+
 # 5. The installed bloom builds too (its archives and manifest found relative to it).
 if [ -n "$cmake" ] && [ -n "$build_dir" ]; then
   "$cmake" --install "$build_dir" --prefix "$tmp/prefix" >/dev/null 2>"$tmp/err" || say "cmake --install: $(cat "$tmp/err")"
