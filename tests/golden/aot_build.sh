@@ -74,6 +74,17 @@ mkdir -p "$tmp/elsewhere" && cd "$tmp/elsewhere"
 diff -r out "$tmp/expected" >/dev/null || say "main from elsewhere: outputs differ"
 cd "$tmp"
 
+# A program importing the standard library as std/: the modules are embedded as well, and the
+# binary needs no standard library where it runs.
+mkdir -p "$tmp/std" && cp "$here/../run/std_import/prog.bloom" "$tmp/std/"
+cd "$tmp/std"
+"$bloom" build prog.bloom -o ../stdprog -q 2>"$tmp/err" || say "build std import: exit $?: $(cat "$tmp/err")"
+same "std import" ../stdprog --param strict.threshold=3 -D "$tmp/b" -- prog.bloom --param strict.threshold=3 -D "$tmp/r"
+cd "$tmp/elsewhere"
+BLOOM_STDLIB=/nonexistent ../stdprog --param strict.threshold=3 -D stdout 2>"$tmp/err" || say "std import from elsewhere: exit $?: $(cat "$tmp/err")"
+[ "$(sort stdout/reached.csv)" = "$(sort "$here/../run/std_import/expected/reached.csv")" ] || say "std import from elsewhere: reached.csv is $(cat stdout/reached.csv)"
+cd "$tmp"
+
 # 3. A run-time error (division by zero) and a key violation: the same message and exit 3.
 cat >"$tmp/div.bloom" <<'BLOOM'
 input  n(x: int);

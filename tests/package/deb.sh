@@ -51,6 +51,13 @@ dpkg-deb -x "$deb" "$tmp/root"
 "$tmp/root/usr/bin/bloom" --version >/dev/null || fail "bloom --version"
 run_program "$tmp/root/usr/bin/bloom" ""
 echo "ok: unpacked bloom runs a std/ import with the JIT module from usr/lib/bloom"
+# bloom build with the archives and link manifest of usr/lib/bloom; the binary runs elsewhere.
+(cd "$tmp/work" && env -u BLOOM_STDLIB "$tmp/root/usr/bin/bloom" build prog.bloom -o "$tmp/prog" -q) || fail "unpacked bloom build"
+mkdir -p "$tmp/elsewhere"
+(cd "$tmp/elsewhere" && "$tmp/prog" --param strict.threshold=3 -D out 2>"$tmp/prog.err") || fail "the built binary: $(cat "$tmp/prog.err")"
+[ "$(sort "$tmp/elsewhere/out/reached.csv")" = "$expected" ] || fail "the built binary: wrong reached.csv"
+grep -q "^ Recommends:.*g++" <<<"$info" || fail "the package does not recommend g++ for bloom build"
+echo "ok: unpacked bloom builds a binary from usr/lib/bloom that runs elsewhere"
 
 if [ -n "${BLOOM_TEST_DEB_ROOT:-}" ]; then
   root=$BLOOM_TEST_DEB_ROOT

@@ -16,11 +16,13 @@ TEST(EmbeddedProgram, RoundTrips) {
   p.files["dir/main.bloom"] = "import \"lib/m.bloom\" as m;\n";
   p.files["dir/lib/m.bloom"] = std::string("a\0b\n12\n", 7);  // any bytes, newlines and digits included
   p.params = {"limit=5", "m.factor=x=y"};
+  p.stdlib_dir = "/usr/share/bloom/stdlib";
   auto q = cli::decode(cli::encode(p));
   ASSERT_TRUE(q);
   EXPECT_EQ(q->main, p.main);
   EXPECT_EQ(q->files, p.files);
   EXPECT_EQ(q->params, p.params);
+  EXPECT_EQ(q->stdlib_dir, p.stdlib_dir);
 }
 
 TEST(EmbeddedProgram, DamagedIsRefused) {

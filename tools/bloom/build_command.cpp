@@ -2,8 +2,8 @@
 // of time by the JIT module into one object file, which also embeds the program's sources, then
 // linked by the system's C++ compiler driver with the runner (runner_main.cpp) and bloom's
 // runtime libraries into one executable that runs like `bloom run FILE`. The link inputs are
-// named by bloom-link.txt, next to the `bloom` executable (written by the build, installed with
-// it), relative to it.
+// named by bloom-link.txt, next to the `bloom` executable (written by the build), or in
+// PREFIX/lib/bloom with the archives once installed; paths in it are relative to it.
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -173,7 +173,10 @@ int run_build(const BuildCommand& cmd) {
   EmbeddedProgram embedded;
   embedded.main = cmd.file;
   embedded.params = cmd.params;
-  SourceReader record = [&](const std::string& path, std::string& text, std::string& why) {
+  embedded.stdlib_dir = find_stdlib();
+  ProgramSource record;
+  record.stdlib_dir = embedded.stdlib_dir;
+  record.read = [&](const std::string& path, std::string& text, std::string& why) {
     if (!sema::read_source_file(path, text, why)) return false;
     embedded.files[path] = text;
     return true;
@@ -200,7 +203,10 @@ int run_build(const BuildCommand& cmd) {
     return kUsage;
   }
   LinkInputs inputs;
-  const fs::path manifest = exe_dir() / "bloom-link.txt";
+  // Beside `bloom` in the build tree; in PREFIX/lib/bloom, with the archives, once installed.
+  fs::path manifest = exe_dir() / "bloom-link.txt";
+  if (!fs::exists(manifest, ec) && fs::exists(exe_dir() / ".." / "lib" / "bloom" / "bloom-link.txt", ec))
+    manifest = (exe_dir() / ".." / "lib" / "bloom" / "bloom-link.txt").lexically_normal();
   if (!read_manifest(manifest, inputs, error)) {
     std::cerr << "bloom: error: bloom build cannot find what to link: " << error << "\n";
     return kUsage;

@@ -5,7 +5,7 @@
 namespace bloom::cli {
 namespace {
 
-constexpr const char* kMagic = "bloom-program 1\n";
+constexpr const char* kMagic = "bloom-program 2\n";
 
 void put(std::string& out, const std::string& field) {
   out += std::to_string(field.size());
@@ -47,6 +47,7 @@ std::string encode(const EmbeddedProgram& p) {
   }
   put(out, std::to_string(p.params.size()));
   for (const auto& param : p.params) put(out, param);
+  put(out, p.stdlib_dir);
   return out;
 }
 
@@ -64,6 +65,7 @@ std::optional<EmbeddedProgram> decode(const std::string& bytes) {
   if (!get_count(bytes, at, n)) return std::nullopt;
   for (size_t i = 0; i < n; ++i)
     if (!get(bytes, at, p.params.emplace_back())) return std::nullopt;
+  if (!get(bytes, at, p.stdlib_dir)) return std::nullopt;
   if (at != bytes.size()) return std::nullopt;
   return p;
 }

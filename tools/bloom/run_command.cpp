@@ -41,13 +41,14 @@ bool usage_error(const bloom::Compilation& c) {
 
 std::unique_ptr<bloom::plan::Program> compile_plan(const std::string& file, const std::vector<std::string>& raw_params,
                                                    const std::string& color, std::unique_ptr<bloom::Compilation>& c, int& exit,
-                                                   bool warnings, const SourceReader& read_source) {
+                                                   bool warnings, const ProgramSource& source) {
   auto opts = parse_params(raw_params);
   if (!opts) {
     exit = kUsage;
     return nullptr;
   }
-  opts->read_source = read_source;
+  opts->read_source = source.read;
+  opts->stdlib_dir = source.stdlib_dir;
   c = bloom::compile_file(file, *opts);
   if (!c->ok() || (warnings && c->diags.warning_count() > 0)) bloom::render_text(c->sources, c->diags, std::cerr, {want_color(color)});
   if (!c->ok()) {
@@ -84,7 +85,7 @@ bool prepare_dirs(const std::string& facts_dir, const std::string& facts_what, c
 int run_program(const RunOptions& o, RunEngine& engine) {
   std::unique_ptr<bloom::Compilation> c;
   int exit = kOk;
-  auto plan = compile_plan(o.file, o.params, o.color, c, exit, true, o.read_source);
+  auto plan = compile_plan(o.file, o.params, o.color, c, exit, true, o.source);
   if (!plan) return exit;
   c.reset();  // the AST and sources are not needed while the program runs
   if (!prepare_dirs(o.facts_dir, "-F", o.out_dir)) return kUsage;

@@ -32,11 +32,19 @@ bool usage_error(const Compilation& c);
 
 using SourceReader = decltype(CompileOptions::read_source);
 
+// Where a program's files come from: by default the disk, and `import "std/..."` from the
+// standard library bloom finds (driver.h: find_stdlib). A binary of `bloom build` reads the
+// files it embeds, under the standard library's folder at build time.
+struct ProgramSource {
+  SourceReader read;
+  std::optional<std::string> stdlib_dir;
+};
+
 // Compiles `file` and lowers it to the Plan IR, printing diagnostics. Null (with `exit` set)
-// when it does not compile. `read_source` reads the sources (default: from disk).
+// when it does not compile.
 std::unique_ptr<plan::Program> compile_plan(const std::string& file, const std::vector<std::string>& raw_params, const std::string& color,
                                             std::unique_ptr<Compilation>& c, int& exit, bool warnings = true,
-                                            const SourceReader& read_source = {});
+                                            const ProgramSource& source = {});
 
 // The facts directory must exist; the output directory is created. false (after saying why) if not.
 bool prepare_dirs(const std::string& facts_dir, const std::string& facts_what, const std::string& out_dir);
@@ -57,7 +65,7 @@ struct RunOptions {
   int64_t max_ticks = -1;
   bool sizes = false, quiet = false;
   std::string color = "auto";
-  SourceReader read_source;  // where the program's sources come from (default: disk)
+  ProgramSource source;      // where the program's files come from (default: disk)
 };
 
 // Where run_program gets the rules' native code, set up after the program compiled.

@@ -90,7 +90,8 @@ int main(int argc, char** argv) {
   }
   ro.file = program->main;
   ro.params.insert(ro.params.begin(), program->params.begin(), program->params.end());
-  ro.read_source = [&](const std::string& path, std::string& text, std::string& why) {
+  ro.source.stdlib_dir = program->stdlib_dir;
+  ro.source.read = [&](const std::string& path, std::string& text, std::string& why) {
     auto it = program->files.find(path);
     if (it == program->files.end()) {
       why = "not part of this binary (bloom build embeds the files the program imported when it was built)";
