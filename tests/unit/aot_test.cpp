@@ -6,6 +6,7 @@
 #include "embedded_program.h"
 #include "eval/engine.h"
 #include "jit/supported.h"
+#include "segment_recorder.h"
 
 namespace bloom {
 namespace {
@@ -39,20 +40,6 @@ TEST(EmbeddedProgram, DamagedIsRefused) {
   EXPECT_FALSE(cli::decode(huge));
 }
 
-// Records what the engine asks to compile, as `bloom build` does.
-class Recorder : public rt::NativeCode {
- public:
-  bool supports_step(const plan::Expr& e) const override { return rt::jit::supported(e); }
-  bool supports_head_column(const plan::Expr& e) const override { return rt::jit::head_column_supported(e); }
-  std::vector<rt::SegmentFn> compile(const std::vector<rt::SegmentSpec>& specs) override {
-    for (const auto& s : specs) keys.push_back(rt::jit::segment_key(s));
-    return std::vector<rt::SegmentFn>(specs.size(), nullptr);
-  }
-  void compile_later(rt::SegmentSpec s, rt::SegmentSlot) override { keys.push_back(rt::jit::segment_key(s)); }
-  uint64_t threshold() const override { return 0; }
-  std::vector<std::string> keys;
-};
-
 TEST(PrepareAllRules, HandsOverTheDeltaVariantsSegments) {
   // p's rule runs incrementally across ticks: a variant per body atom, driven by its new rows.
   auto c = compile_text("p.bloom",
@@ -69,16 +56,19 @@ TEST(PrepareAllRules, HandsOverTheDeltaVariantsSegments) {
   ASSERT_TRUE(plan) << error;
   rt::SymbolTable symbols;
   rt::Lattices lattices(symbols);
-  Recorder rec;
+  cli::SegmentRecorder rec;  // what bloom build collects
   rt::Engine engine(*plan, symbols, lattices, &rec);
-  const size_t before = rec.keys.size();
+  const size_t before = rec.specs().size();
   EXPECT_GE(before, 2u);  // the two rules' filters and heads
   engine.prepare_all_rules();
-  EXPECT_GT(rec.keys.size(), before);  // the recursive rule's delta variant
-  const size_t after = rec.keys.size();
+  EXPECT_GT(rec.specs().size(), before);  // the recursive rule's delta variant
+  const size_t after = rec.specs().size();
   engine.prepare_all_rules();  // once only
-  EXPECT_EQ(rec.keys.size(), after);
-  for (const auto& k : rec.keys) EXPECT_EQ(k.rfind("R", 0), 0u) << k;
+  EXPECT_EQ(rec.specs().size(), after);
+  for (const auto& spec : rec.specs()) {
+    std::string k = rt::jit::segment_key(spec);
+    EXPECT_EQ(k.rfind("R", 0), 0u) << k;
+  }
 }
 
 }  // namespace

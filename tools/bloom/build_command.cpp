@@ -22,6 +22,7 @@
 #include "build_command.h"
 #include "cli.h"
 #include "embedded_program.h"
+#include "segment_recorder.h"
 #include "eval/engine.h"
 #include "jit/plugin.h"
 #include "jit/supported.h"
@@ -31,23 +32,6 @@ namespace bloom::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A NativeCode that compiles nothing and keeps every segment the engine asks for.
-class SegmentRecorder : public rt::NativeCode {
- public:
-  bool supports_step(const plan::Expr& e) const override { return rt::jit::supported(e); }
-  bool supports_head_column(const plan::Expr& e) const override { return rt::jit::head_column_supported(e); }
-  std::vector<rt::SegmentFn> compile(const std::vector<rt::SegmentSpec>& specs) override {
-    specs_.insert(specs_.end(), specs.begin(), specs.end());
-    return std::vector<rt::SegmentFn>(specs.size(), nullptr);
-  }
-  void compile_later(rt::SegmentSpec spec, rt::SegmentSlot) override { specs_.push_back(std::move(spec)); }
-  uint64_t threshold() const override { return 0; }
-  const std::vector<rt::SegmentSpec>& specs() const { return specs_; }
-
- private:
-  std::vector<rt::SegmentSpec> specs_;
-};
 
 fs::path exe_dir() {
   std::error_code ec;
