@@ -6,7 +6,6 @@
 #pragma once
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -17,6 +16,10 @@
 #include "driver/driver.h"
 #include "eval/native.h"
 #include "plan/ir.h"
+
+namespace CLI {
+class App;  // CLI11 costs seconds per file that includes it: only run_options.cpp does
+}
 
 namespace bloom::cli {
 

@@ -3,6 +3,7 @@
 // does, with the same options, outputs, errors and exit statuses, its rules' segments taken from
 // the table of code compiled ahead of time. Never loads LLVM or the JIT module: a segment not in
 // the table (a --param that changes a constant, say) is interpreted.
+#include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
 #include <new>
