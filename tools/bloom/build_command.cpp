@@ -4,8 +4,6 @@
 // runtime libraries into one executable that runs like `bloom run FILE`. The link inputs are
 // named by bloom-link.txt, next to the `bloom` executable (written by the build), or in
 // PREFIX/lib/bloom with the archives once installed; paths in it are relative to it.
-#include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,6 +20,7 @@
 #include "build_command.h"
 #include "cli.h"
 #include "embedded_program.h"
+#include "process.h"
 #include "segment_recorder.h"
 #include "eval/engine.h"
 #include "jit/plugin.h"
@@ -32,11 +31,6 @@ namespace bloom::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-fs::path exe_dir() {
-  std::error_code ec;
-  return fs::read_symlink("/proc/self/exe", ec).parent_path();
-}
 
 // The link manifest: `archive PATH` (relative to the manifest), `lib FILE` (a shared library,
 // -l:FILE), `flag FLAG`, `# comments`.
@@ -97,33 +91,6 @@ std::vector<std::string> find_compiler(std::string& why) {
     if (auto p = on_path(name); !p.empty()) return {p};
   why = "no C++ compiler to link with: set CXX, or install one (Debian: apt-get install g++)";
   return {};
-}
-
-// Runs argv; its exit status, and its stdout and stderr together in `output`.
-int run_tool(const std::vector<std::string>& argv, std::string& output) {
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  pid_t pid = fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    dup2(fds[1], STDERR_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    std::fprintf(stderr, "cannot run %s\n", args[0]);
-    _exit(127);
-  }
-  close(fds[1]);
-  char buf[4096];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) output.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 }  // namespace
@@ -188,9 +155,10 @@ int run_build(const BuildCommand& cmd) {
   }
   LinkInputs inputs;
   // Beside `bloom` in the build tree; in PREFIX/lib/bloom, with the archives, once installed.
-  fs::path manifest = exe_dir() / "bloom-link.txt";
-  if (!fs::exists(manifest, ec) && fs::exists(exe_dir() / ".." / "lib" / "bloom" / "bloom-link.txt", ec))
-    manifest = (exe_dir() / ".." / "lib" / "bloom" / "bloom-link.txt").lexically_normal();
+  const fs::path exe_dir = self_executable().parent_path();
+  fs::path manifest = exe_dir / "bloom-link.txt";
+  if (!fs::exists(manifest, ec) && fs::exists(exe_dir / ".." / "lib" / "bloom" / "bloom-link.txt", ec))
+    manifest = (exe_dir / ".." / "lib" / "bloom" / "bloom-link.txt").lexically_normal();
   if (!read_manifest(manifest, inputs, error)) {
     std::cerr << "bloom: error: bloom build cannot find what to link: " << error << "\n";
     return kUsage;
@@ -226,8 +194,13 @@ int run_build(const BuildCommand& cmd) {
   // for (2.5 s -> 0.7 s here), and gold, where there is one, halves the rest.
   if (!cmd.debug) link.push_back("-Wl,--strip-debug");
   if (find_program("ld.gold")) link.push_back("-fuse-ld=gold");
-  std::string output;
-  int status = run_tool(link, output);
+  ProgramRun run = run_program(link, {}, /*merge_stderr=*/true);
+  if (!run.error.empty()) {
+    std::cerr << "bloom: error: cannot run " << link[0] << ": " << run.error << "\n";
+    return kUsage;
+  }
+  const std::string& output = run.out;
+  const int status = run.status;
   if (status != 0) {
     // The linker's first lines: an undefined symbol is reported once per use.
     constexpr size_t kLines = 40;

@@ -38,6 +38,7 @@
 #include "build_command.h"
 #include "cli.h"
 #include "graphviz.h"
+#include "process.h"
 
 namespace bloom::cli {
 
@@ -427,8 +428,7 @@ int run_deployment(const RunOptions& o, const DeployOptions& d) {
   lo.timeout_s = d.timeout;
   lo.quiet = o.quiet;
   lo.in_process = d.in_process;
-  std::error_code ec;
-  lo.exe = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  lo.exe = bloom::cli::self_executable().string();
   for (const auto& p : plans) lo.plans.push_back(p.get());
   int status = bloom::rt::launch_deployment(lo);
   if (d.in_process) engine.print_stats();
