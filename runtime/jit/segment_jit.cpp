@@ -271,7 +271,7 @@ SegmentJit::SegmentJit(SegmentJitOptions options) : state_(std::make_unique<Stat
   state_->jit = make_jit();
   auto host = take(llvm::orc::JITTargetMachineBuilder::detectHost(), "cannot describe this machine");
   state_->target = take(host.createTargetMachine(), "cannot make a target machine");
-  state_->disk = std::make_unique<CodeCache>(options.cache_dir, cache_tag(*state_->target));
+  state_->disk = std::make_unique<CodeCache>(options.cache_dir, cache_tag(*state_->target), options.cache_max_bytes);
   std::random_device random;
   state_->name_prefix = "bloom_" + std::to_string(random()) + "_" + std::to_string(random()) + "_";
 }

@@ -20,6 +20,9 @@ struct SegmentJitOptions {
   uint64_t threshold = 4096;
   // The folder of the code cache on disk (docs/jit.md); "" keeps compiled code in memory only.
   std::string cache_dir;
+  // The code cache's size limit in bytes (0: none): above it the files used longest ago go.
+  uint64_t cache_max_bytes = kDefaultCacheMaxBytes;
+  static constexpr uint64_t kDefaultCacheMaxBytes = uint64_t{256} << 20;
 };
 
 // What it has done so far, for `--jit-stats`.

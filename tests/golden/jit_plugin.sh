@@ -57,6 +57,16 @@ expect "cache, second run" 0 'jit: 0 segments compiled .* 1 loaded from the code
 for o in "$tmp"/cache/*/*.o; do printf 'garbage' >"$o"; done
 expect "cache, damaged" 0 'jit: 1 segment compiled .* 0 loaded from the code cache' -- "$bloom" run "$tmp/p.bloom" --jit-threshold 0 --jit-stats
 [ "$(cat "$tmp/out")" = "$want" ] || { echo "FAIL: output after a damaged cache: $(cat "$tmp/out")"; fail=1; }
+# The size limit: a bad one is refused; under a limit smaller than one object, a run stores
+# and then removes what it compiled, and runs the same.
+expect "BLOOM_JIT_CACHE_MAX=lots" 2 'BLOOM_JIT_CACHE_MAX=lots: expected a size in bytes' -- env BLOOM_JIT_CACHE_MAX=lots "$bloom" run "$tmp/p.bloom"
+expect "BLOOM_JIT_CACHE_MAX=99999999999G" 2 'BLOOM_JIT_CACHE_MAX=99999999999G: expected a size' -- env BLOOM_JIT_CACHE_MAX=99999999999G "$bloom" run "$tmp/p.bloom"
+mkdir "$tmp/small-cache" && touch "$tmp/small-cache/keep.txt"
+expect "cache limit 100 bytes" 0 'jit: 1 segment compiled' -- env BLOOM_JIT_CACHE="$tmp/small-cache" BLOOM_JIT_CACHE_MAX=100 "$bloom" run "$tmp/p.bloom" --jit-threshold 0 --jit-stats
+[ "$(cat "$tmp/out")" = "$want" ] || { echo "FAIL: output under a 100-byte cache limit: $(cat "$tmp/out")"; fail=1; }
+left=$(find "$tmp/small-cache" -type f -name '*.o' | wc -l)
+[ "$left" -eq 0 ] || { echo "FAIL: $left objects left under a 100-byte cache limit"; fail=1; }
+[ -e "$tmp/small-cache/keep.txt" ] || { echo "FAIL: the cache limit removed a file that is not the cache's"; fail=1; }
 export BLOOM_JIT_CACHE=off
 rm -rf "$tmp/cache"
 expect "cache off" 0 'jit: 1 segment compiled' -- "$bloom" run "$tmp/p.bloom" --jit-threshold 0 --jit-stats

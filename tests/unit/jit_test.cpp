@@ -2,6 +2,7 @@
 // random frames with the values where semantics differ most (0, -1, INT64_MIN, NaN, -0.0), must
 // give the same value or the same run-time error.
 #include "jit/expr_jit.h"
+#include "jit/code_cache.h"
 #include "jit/segment_jit.h"
 
 #include <unistd.h>
@@ -399,6 +400,59 @@ TEST(SegmentJit, TheCodeCacheOnDiskServesTheNextProcessAndSurvivesDamage) {
     check(fourth.compile({spec})[0]);
     EXPECT_EQ(fourth.stats().from_disk, 0u);
   }
+  fs::remove_all(dir);
+}
+
+TEST(CodeCache, StaysUnderItsSizeLimitRemovingWhatWasUsedLongestAgo) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("bloom_code_cache_limit_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::string tag = "0123456789abcdef", other_build = "fedcba9876543210";
+  const auto now = fs::file_time_type::clock::now();
+  auto write = [](const fs::path& p, size_t bytes) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << std::string(bytes, 'x');
+  };
+  // An older build's object, and a file that is not the cache's (never removed, never counted).
+  const fs::path stale = dir / other_build / (std::string(32, 'a') + ".o");
+  write(stale, 3000);
+  fs::last_write_time(stale, now - std::chrono::hours(2));
+  const fs::path foreign = dir / "notes.txt";
+  write(foreign, 20000);
+  fs::last_write_time(foreign, now - std::chrono::hours(3));
+
+  rt::jit::CodeCache cache(dir.string(), tag, 10000);
+  auto cache_bytes = [&] {
+    uint64_t total = 0;
+    for (const auto& f : fs::recursive_directory_iterator(dir))
+      if (f.is_regular_file() && f.path() != foreign) total += f.file_size();
+    return total;
+  };
+  // Each store: a 2000-byte object holding one segment; its files then dated `age` ago, so the
+  // order of use is the test's, not the clock's resolution.
+  auto store = [&](int i, std::chrono::minutes age) {
+    const std::string key = "segment " + std::to_string(i);
+    cache.store(std::string(2000, static_cast<char>('a' + i)), {{key, "f" + std::to_string(i)}});
+    auto entry = cache.find(key);
+    ASSERT_TRUE(entry.has_value()) << key;
+    fs::last_write_time(entry->object, now - age);
+    fs::last_write_time(dir / tag / (rt::jit::digest(key) + ".seg"), now - age);
+    EXPECT_LE(cache_bytes(), 10000u) << "after " << key;
+  };
+  store(0, std::chrono::minutes(100));
+  store(1, std::chrono::minutes(90));
+  ASSERT_TRUE(cache.find("segment 0").has_value());  // used now: the most recent
+  store(2, std::chrono::minutes(80));
+  EXPECT_TRUE(fs::exists(stale)) << "removed before the limit was reached";
+  store(3, std::chrono::minutes(70));  // over the limit: the stale build, then segment 1, go
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_FALSE(fs::exists(dir / other_build)) << "the other build's emptied folder stays";
+  EXPECT_FALSE(cache.find("segment 1").has_value());
+  EXPECT_TRUE(cache.find("segment 0").has_value());
+  EXPECT_TRUE(cache.find("segment 2").has_value());
+  EXPECT_TRUE(cache.find("segment 3").has_value());
+  EXPECT_LE(cache_bytes(), 10000u * 3 / 4) << "trimmed to three quarters of the limit";
+  EXPECT_TRUE(fs::exists(foreign));
   fs::remove_all(dir);
 }
 

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <atomic>
 #include <climits>
+#include <cstdint>
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
@@ -21,6 +22,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string_view>
 
 #include "analysis/calm.h"
 #include "analysis/lint_html.h"
@@ -41,6 +43,34 @@
 #include "process.h"
 
 namespace bloom::cli {
+
+namespace {
+
+// "4096", "64K", "256M", "2G" (powers of 1024); nullopt if not a size.
+std::optional<uint64_t> parse_size(std::string_view text) {
+  uint64_t n = 0;
+  size_t i = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    if (n > (UINT64_MAX - 9) / 10) return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(text[i] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  int shift = 0;
+  if (i + 1 == text.size()) {
+    switch (text[i]) {
+      case 'K': case 'k': shift = 10; break;
+      case 'M': case 'm': shift = 20; break;
+      case 'G': case 'g': shift = 30; break;
+      default: return std::nullopt;
+    }
+  } else if (i != text.size()) {
+    return std::nullopt;
+  }
+  if (shift && n > (UINT64_MAX >> shift)) return std::nullopt;
+  return n << shift;
+}
+
+}  // namespace
 
 bool EngineSetup::init(const EngineChoice& choice, bool quiet, int& exit, bool load) {
   auto fail = [&](const std::string& why) {
@@ -73,6 +103,11 @@ bool EngineSetup::init(const EngineChoice& choice, bool quiet, int& exit, bool l
     options.cache_dir = std::string(xdg) + "/bloom/jit";
   } else if (const char* home = std::getenv("HOME"); home && *home) {
     options.cache_dir = std::string(home) + "/.cache/bloom/jit";
+  }
+  if (const char* max = std::getenv("BLOOM_JIT_CACHE_MAX")) {
+    auto bytes = parse_size(max);
+    if (!bytes) return fail(std::string("BLOOM_JIT_CACHE_MAX=") + max + ": expected a size in bytes, or with K, M or G (0: no limit)");
+    options.cache_max_bytes = *bytes;
   }
   stats_ = choice.stats;
   if (!choice.engine.empty()) args_ = {"--engine", choice.engine};
@@ -504,7 +539,7 @@ void add_engine_options(CLI::App* cmd, EngineChoice& e) {
                   "jit: compile the rules' filters, assignments and heads with LLVM once they have seen\n"
                   "--jit-threshold frames (default; the rest is interpreted); interp: interpret everything.\n"
                   "Default: $BLOOM_ENGINE, else jit. Compiled code is kept in $BLOOM_JIT_CACHE (off: nowhere),\n"
-                  "else ~/.cache/bloom/jit (docs/jit.md)")
+                  "else ~/.cache/bloom/jit, kept under $BLOOM_JIT_CACHE_MAX (default 256M; docs/jit.md)")
       ->check(CLI::IsMember({"jit", "interp"}))
       ->type_name("ENGINE");
   cmd->add_option("--jit-threshold", e.threshold,
