@@ -12,7 +12,13 @@ packages=(
   libabsl-dev                                                  # hash tables (runtime/storage)
   graphviz                                                     # tests render `bloom plan --format dot`
   chromium                                                     # tests open `bloom sim --timeline` pages
+  systemd                                                      # tests verify `bloom deploy systemd` units
 )
+# tests/deploy validates `bloom deploy k8s` manifests with an npm package. A Node.js from
+# elsewhere (NodeSource) brings its own npm and conflicts with Debian's: take Debian's only if
+# there is none.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

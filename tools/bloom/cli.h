@@ -79,4 +79,17 @@ struct SimCommand {
 };
 int run_sim(const SimCommand& cmd);
 
+// `bloom deploy k8s` and `bloom deploy systemd` (tools/bloom/deploy_command.cpp, docs/deploy.md).
+struct K8sOptions {  // image "": bloom:VERSION
+  std::string file, out_dir, name, image, ns = "default", cluster_domain = "cluster.local";
+  std::string cpu = "100m", memory = "128Mi", cpu_limit = "1", memory_limit = "512Mi", storage = "1Gi";
+  bool show_secrets = false, quiet = false;
+};
+int deploy_k8s(const K8sOptions& o);
+struct SystemdOptions {
+  std::string file, out_dir, name, root, bloom = "/usr/bin/bloom", user;
+  bool quiet = false;
+};
+int deploy_systemd(const SystemdOptions& o);
+
 }  // namespace bloom::cli

@@ -565,7 +565,8 @@ int main(int argc, char** argv) {
   app.footer("Exit status: 0 success, 1 compile error, 2 usage error (bad options, unreadable file, unknown --param),\n"
              "3 (run) runtime error, bad facts file or out of memory, (fmt) a formatter bug caught by its safety\n"
              "check, 4 (lint) the program needs coordination, 5 (sim) a violation or divergence was found.\n"
-             "Multi-node deployments: `bloom run DEPLOYMENT.toml` and `bloom node` (docs/deploy.md).");
+             "Multi-node deployments: `bloom run DEPLOYMENT.toml` and `bloom node`; on Kubernetes or systemd:\n"
+             "`bloom deploy` (docs/deploy.md).");
 
   std::vector<std::string> files, params;
   std::string format = "text", color = "auto";
@@ -716,6 +717,56 @@ int main(int argc, char** argv) {
   simc->footer("Exit status: 0 every run passed, 1 compile error (a program or the invariant), 2 usage error or a bad\n"
                "trace file, 3 runtime error or no quiescence within --max-steps, 5 a violation or a divergence was found.");
 
+  K8sOptions ko;
+  SystemdOptions so;
+  auto* deploy = app.add_subcommand("deploy", "Write what runs a deployment's nodes past one machine, each as `bloom node`\n"
+                                              "(docs/deploy.md): Kubernetes manifests, or systemd units");
+  deploy->require_subcommand(1);
+  auto* k8s = deploy->add_subcommand("k8s", "Kubernetes manifests for a deployment: a headless Service (each node's pod\n"
+                                            "resolves as POD.SERVICE.NAMESPACE.svc.DOMAIN, and the endpoints are rewritten\n"
+                                            "to those names, same ports), a ConfigMap with the programs, their imports, the\n"
+                                            "facts and the rewritten deployment file, a Secret with the nodes' CURVE secret\n"
+                                            "keys (the file's, or fresh ones when it names none; none when insecure), and\n"
+                                            "one StatefulSet of one pod per node (pod NAME-NODE-0) with TCP probes on its\n"
+                                            "port, resource requests and limits, and a volume for its `data_dir`.\n"
+                                            "Written as YAML, to stdout (one multi-document stream) or one file per object.");
+  k8s->add_option("deployment", ko.file, "The deployment file")->required()->type_name("DEPLOY.toml");
+  k8s->add_option("-o,--output-dir", ko.out_dir, "Write NAME-service.yaml, NAME-files.yaml, NAME-keys.yaml (mode 0600) and\n"
+                                                  "NAME-NODE.yaml into DIR (each replaced atomically)")
+      ->type_name("DIR");
+  k8s->add_option("--name", ko.name, "Names the objects (default: the file's name without .toml, or its directory's\n"
+                                     "name for a deploy.toml)")
+      ->type_name("NAME");
+  k8s->add_option("--image", ko.image, std::string("A container image with `bloom` on its PATH (default bloom:") + BLOOM_VERSION + ")")
+      ->type_name("IMAGE");
+  k8s->add_option("--namespace", ko.ns, "The namespace of the objects, and of the nodes' DNS names")->type_name("NS")->capture_default_str();
+  k8s->add_option("--cluster-domain", ko.cluster_domain, "The cluster's DNS domain")->type_name("DOMAIN")->capture_default_str();
+  k8s->add_option("--cpu", ko.cpu, "CPU request of each node")->type_name("Q")->capture_default_str();
+  k8s->add_option("--memory", ko.memory, "Memory request of each node")->type_name("Q")->capture_default_str();
+  k8s->add_option("--cpu-limit", ko.cpu_limit, "CPU limit of each node")->type_name("Q")->capture_default_str();
+  k8s->add_option("--memory-limit", ko.memory_limit, "Memory limit of each node")->type_name("Q")->capture_default_str();
+  k8s->add_option("--storage", ko.storage, "Size of the volume of a node with a `data_dir`")->type_name("Q")->capture_default_str();
+  k8s->add_flag("--show-secrets", ko.show_secrets, "Print the Secret with the secret keys on stdout too (without -o, a secured\n"
+                                                    "deployment is refused unless this is given)");
+  k8s->add_flag("-q,--quiet", ko.quiet, "No summary line on stderr");
+  auto* systemd = deploy->add_subcommand("systemd", "systemd units for plain machines, one per node: bloom-NAME-NODE.service running\n"
+                                                    "`bloom node` with the deployment file, restarted on failure, hardened, with a\n"
+                                                    "state directory for a node's `data_dir`. Each machine needs bloom, the\n"
+                                                    "deployment's directory (at --root) and its nodes' secret key files.");
+  systemd->add_option("deployment", so.file, "The deployment file (its nodes need keys, or `insecure = true`)")->required()->type_name("DEPLOY.toml");
+  systemd->add_option("-o,--output-dir", so.out_dir, "Write one bloom-NAME-NODE.service per node into DIR (default: all on stdout)")
+      ->type_name("DIR");
+  systemd->add_option("--name", so.name, "The NAME in the units' names (default as for k8s)")->type_name("NAME");
+  systemd->add_option("--root", so.root, "Where the deployment file's directory is on the machines (default: where it is here)")
+      ->type_name("DIR");
+  systemd->add_option("--bloom", so.bloom, "The bloom executable on the machines")->type_name("PATH")->capture_default_str();
+  systemd->add_option("--user", so.user, "Run the nodes as this user (default: DynamicUser=yes, or the user `bloom` when\n"
+                                         "the nodes read secret key files)")
+      ->type_name("USER");
+  systemd->add_flag("-q,--quiet", so.quiet, "No summary line on stderr");
+  deploy->footer("Exit status: 0 written, 1 a program does not compile, 2 usage error, a bad deployment file or an\n"
+                 "output that cannot be written.");
+
   FmtOptions fo;
   auto* fmtc = app.add_subcommand("fmt", "Format .bloom files in the one canonical layout (docs/tools.md): to stdout (one\n"
                                          "file, or stdin when the file is - or missing), in place (-i), or --check that they\n"
@@ -745,6 +796,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (fmtc->parsed()) return run_fmt(fo);
+    if (k8s->parsed()) return deploy_k8s(ko);
+    if (systemd->parsed()) return deploy_systemd(so);
     if (check->parsed()) return run_check(files, format, color, params, strata, quiet);
     if (lint->parsed()) return run_lint(lint_file, lint_format, color, params);
     if (plan->parsed()) return run_plan(plan_file, plan_format, params, color);

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The tests of `bloom deploy` (docs/deploy.md, "On Kubernetes" and "With systemd"), with the real
+# binary:
+#   check_deploy.sh npm-ci BLOOM NPM_DIR       install the validator (package-lock.json) in NPM_DIR
+#   check_deploy.sh k8s-schema BLOOM NPM_DIR   every example's manifests valid against the
+#                                              Kubernetes schema; golden/ as expected
+#   check_deploy.sh k8s-errors BLOOM           bad input: clear errors, exit 2, nothing written
+#   check_deploy.sh systemd BLOOM              units as expected; systemd-analyze verify passes
+# Exit 77 (CTest: skipped) when node/npm or systemd-analyze are not installed.
+set -uo pipefail
+mode=$1 bloom=$2
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# expect STATUS PATTERN CMD...: CMD exits STATUS and says PATTERN (grep -E) on stderr.
+expect() {
+  local status=$1 pattern=$2; shift 2
+  "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  [ "$got" -eq "$status" ] || { cat "$work/err" >&2; fail "$* exited $got, expected $status"; }
+  grep -Eq -- "$pattern" "$work/err" || { cat "$work/err" >&2; fail "$*: stderr does not say /$pattern/"; }
+}
+
+case $mode in
+npm-ci)
+  npm_dir=$3
+  command -v node >/dev/null && command -v npm >/dev/null || { echo "SKIP: node and npm are not installed (tools/install-deps.sh)"; exit 77; }
+  mkdir -p "$npm_dir"
+  cp "$here/package.json" "$here/package-lock.json" "$npm_dir/"
+  # Only the npm registry: the pinned versions of package-lock.json, nothing from elsewhere.
+  (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in $npm_dir"
+  ;;
+k8s-schema)
+  npm_dir=$3
+  command -v node >/dev/null || { echo "SKIP: node is not installed (tools/install-deps.sh)"; exit 77; }
+  [ -d "$npm_dir/node_modules/kubernetes-models" ] || fail "no validator in $npm_dir (the deploy_npm_ci fixture did not run?)"
+  validate() { NODE_PATH="$npm_dir/node_modules" node "$here/validate_manifests.js" "$@"; }
+  n=0
+  for toml in "$repo"/examples/*/deploy.toml; do
+    ex=$(basename "$(dirname "$toml")")
+    "$bloom" deploy k8s "$toml" -o "$work/$ex" -q || fail "bloom deploy k8s $toml"
+    # The Secret's file holds secret keys: nobody else may read it.
+    [ "$(stat -c %a "$work/$ex/${ex//_/-}-keys.yaml")" = 600 ] || fail "${ex//_/-}-keys.yaml is not mode 0600"
+    n=$((n + 1))
+  done
+  [ "$n" -ge 8 ] || fail "only $n example deployments"
+  validate "$work"/*/*.yaml || fail "the examples' manifests do not validate"
+  # One deployment byte for byte: keys from its files, an import, facts, params of every kind,
+  # a data_dir.
+  "$bloom" deploy k8s "$here/golden/deploy.toml" --show-secrets --image bloom:test > "$work/golden.yaml" || fail "bloom deploy k8s golden"
+  diff -u "$here/golden/expected.k8s.yaml" "$work/golden.yaml" || fail "golden manifests differ (expected.k8s.yaml)"
+  validate "$work/golden.yaml" || fail "golden manifests do not validate"
+  # The validator must catch what the schema forbids, or the checks above prove nothing.
+  sed 's/containerPort: 7201/containerPort: "7201"/' "$work/golden.yaml" > "$work/bad.yaml"
+  ! validate "$work/bad.yaml" 2>"$work/err" || fail "the validator took a string containerPort"
+  grep -q "containerPort must be integer" "$work/err" || { cat "$work/err" >&2; fail "the validator did not name containerPort"; }
+  sed 's/secretName: golden-keys/secretName: golden-key/' "$work/golden.yaml" > "$work/bad.yaml"
+  ! validate "$work/bad.yaml" 2>"$work/err" || fail "the validator took a missing Secret"
+  echo "ok: $n example deployments and golden/ valid"
+  ;;
+k8s-errors)
+  expect 2 "nonexistent\.toml" "$bloom" deploy k8s "$work/nonexistent.toml" -o "$work/o1"
+  printf '[node.a]\nprogram = \n' > "$work/bad.toml"
+  expect 2 "bad\.toml:2:" "$bloom" deploy k8s "$work/bad.toml" -o "$work/o2"
+  [ ! -e "$work/o1" ] && [ ! -e "$work/o2" ] || fail "a bad deployment file left an output directory"
+  expect 2 "-o /dev/null/x: cannot create the directory" "$bloom" deploy k8s "$here/golden/deploy.toml" -o /dev/null/x
+  expect 2 "-o /dev/null/x: cannot create the directory" "$bloom" deploy systemd "$here/golden/deploy.toml" -o /dev/null/x
+  # Secret keys never go to stdout unless asked.
+  expect 2 "include a Secret.*-o DIR.*--show-secrets" "$bloom" deploy k8s "$repo/examples/chat/deploy.toml"
+  [ ! -s "$work/out" ] || fail "a refused deployment printed something on stdout"
+  # Pods reach each other over TCP only.
+  mkdir -p "$work/ipc" && cp "$here/golden/store.bloom" "$work/ipc/" && cp -r "$here/golden/lib" "$work/ipc/"
+  printf 'insecure = true\n[node.store]\nprogram = "store.bloom"\nendpoint = "ipc:///tmp/bloom-store"\n' > "$work/ipc/deploy.toml"
+  expect 2 "deploy\.toml:4:12: error: node .store. listens at .ipc:///tmp/bloom-store.: pods reach each other only over tcp://" \
+    "$bloom" deploy k8s "$work/ipc/deploy.toml"
+  # A program that does not compile: its diagnostics, then the node.
+  printf 'insecure = true\n[node.store]\nprogram = "store.bloom"\nendpoint = "tcp://127.0.0.1:7201"\n' > "$work/ipc/deploy.toml"
+  printf 'table t(x: int);\nt(y) <= t(x);\n' > "$work/ipc/store.bloom"
+  expect 1 "error: the program of node .store." "$bloom" deploy k8s "$work/ipc/deploy.toml"
+  # systemd: `bloom node` needs keys or insecure = true.
+  expect 2 "secured with CURVE but names no keys.*bloom keygen" "$bloom" deploy systemd "$repo/examples/chat/deploy.toml"
+  # Rewriting a file: the old one is replaced whole, and no temporary file stays.
+  "$bloom" deploy systemd "$here/golden/deploy.toml" -o "$work/units" -q || fail "systemd -o"
+  "$bloom" deploy systemd "$here/golden/deploy.toml" -o "$work/units" -q || fail "systemd -o again"
+  [ "$(ls "$work/units" | tr '\n' ' ')" = "bloom-golden-store.service bloom-golden-tally_1.service " ] || fail "units: $(ls "$work/units")"
+  echo "ok: errors"
+  ;;
+systemd)
+  "$bloom" deploy systemd "$here/golden/deploy.toml" --root /srv/bloom/golden > "$work/units.txt" || fail "bloom deploy systemd golden"
+  diff -u "$here/golden/expected.systemd.txt" "$work/units.txt" || fail "golden units differ (expected.systemd.txt)"
+  command -v systemd-analyze >/dev/null || { echo "SKIP: systemd-analyze is not installed (tools/install-deps.sh)"; exit 77; }
+  # With this machine's paths, so that verify finds the executable; every example that can run
+  # under systemd (insecure or with keys) and golden/.
+  "$bloom" deploy systemd "$here/golden/deploy.toml" --bloom "$bloom" -o "$work/units" -q || fail "bloom deploy systemd -o"
+  for u in "$work"/units/*.service; do
+    # verify exits 0 on an unknown key too: any word from it is a failure.
+    systemd-analyze verify "$u" > "$work/verify" 2>&1 || { cat "$work/verify" >&2; fail "systemd-analyze verify $u"; }
+    [ ! -s "$work/verify" ] || { cat "$work/verify" >&2; fail "systemd-analyze verify $u had something to say"; }
+  done
+  grep -q '^ExecStart=.* node ".*/golden/store.bloom" --deployment ".*/golden/deploy.toml" --name "store" --data-dir "/var/lib/bloom-golden-store"$' \
+    "$work/units/bloom-golden-store.service" || fail "store's ExecStart"
+  echo "ok: systemd units"
+  ;;
+*) fail "unknown mode $mode" ;;
+esac
