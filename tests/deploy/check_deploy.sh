@@ -46,18 +46,28 @@ k8s-schema)
     n=$((n + 1))
   done
   [ "$n" -ge 8 ] || fail "only $n example deployments"
-  validate "$work"/*/*.yaml || fail "the examples' manifests do not validate"
   # One deployment byte for byte: keys from its files, an import, facts, params of every kind,
   # a data_dir.
   "$bloom" deploy k8s "$here/golden/deploy.toml" --show-secrets --image bloom:test > "$work/golden.yaml" || fail "bloom deploy k8s golden"
   diff -u "$here/golden/expected.k8s.yaml" "$work/golden.yaml" || fail "golden manifests differ (expected.k8s.yaml)"
-  validate "$work/golden.yaml" || fail "golden manifests do not validate"
-  # The validator must catch what the schema forbids, or the checks above prove nothing.
-  sed 's/containerPort: 7201/containerPort: "7201"/' "$work/golden.yaml" > "$work/bad.yaml"
-  ! validate "$work/bad.yaml" 2>"$work/err" || fail "the validator took a string containerPort"
-  grep -q "containerPort must be integer" "$work/err" || { cat "$work/err" >&2; fail "the validator did not name containerPort"; }
-  sed 's/secretName: golden-keys/secretName: golden-key/' "$work/golden.yaml" > "$work/bad.yaml"
-  ! validate "$work/bad.yaml" 2>"$work/err" || fail "the validator took a missing Secret"
+  validate "$work"/*/*.yaml "$work/golden.yaml" || fail "the manifests do not validate"
+  # The validator must catch what the schema forbids, and a missing object, or the checks above
+  # prove nothing.
+  sed 's/containerPort: 7201/containerPort: "7201"/' "$work/golden.yaml" > "$work/bad-port.yaml"
+  sed 's/secretName: golden-keys/secretName: golden-key/' "$work/golden.yaml" > "$work/bad-secret.yaml"
+  ! validate "$work/bad-port.yaml" "$work/bad-secret.yaml" 2>"$work/err" || fail "the validator took broken manifests"
+  grep -q "bad-port.yaml: .*containerPort must be integer" "$work/err" || { cat "$work/err" >&2; fail "the validator did not name containerPort"; }
+  grep -q "bad-secret.yaml: .*no Secret golden-key" "$work/err" || { cat "$work/err" >&2; fail "the validator did not miss the Secret"; }
+  # What a pod sees is a deployment bloom accepts: its programs, imports, facts and params are all
+  # in the ConfigMap (the rewritten endpoints resolve only in the cluster, and check needs not).
+  NODE_PATH="$npm_dir/node_modules" node "$here/extract_files.js" "$work/app" "$work"/*/ || fail "extracting the ConfigMaps' files"
+  tomls=$(find "$work/app" -name deploy.toml | sort)
+  [ "$(echo "$tomls" | wc -l)" -eq "$n" ] || fail "not one deployment file per example in the ConfigMaps: $tomls"
+  "$bloom" check -q $tomls || fail "a deployment in a ConfigMap does not check"
+  for t in $tomls; do
+    ! grep '^endpoint' "$t" | grep -vq 'endpoint = "tcp://[a-z0-9-]*-0\.[a-z0-9-]*\.default\.svc\.cluster\.local:[0-9]*"$' ||
+      fail "$t: an endpoint not rewritten to a pod's name"
+  done
   echo "ok: $n example deployments and golden/ valid"
   ;;
 k8s-errors)
@@ -85,6 +95,9 @@ k8s-errors)
   "$bloom" deploy systemd "$here/golden/deploy.toml" -o "$work/units" -q || fail "systemd -o"
   "$bloom" deploy systemd "$here/golden/deploy.toml" -o "$work/units" -q || fail "systemd -o again"
   [ "$(ls "$work/units" | tr '\n' ' ')" = "bloom-golden-store.service bloom-golden-tally_1.service " ] || fail "units: $(ls "$work/units")"
+  # The Kubernetes generator also in the sanitizer build (deploy_k8s_schema runs in release only).
+  "$bloom" deploy k8s "$here/golden/deploy.toml" --show-secrets --image bloom:test > "$work/golden.yaml" || fail "bloom deploy k8s golden"
+  diff -u "$here/golden/expected.k8s.yaml" "$work/golden.yaml" || fail "golden manifests differ (expected.k8s.yaml)"
   echo "ok: errors"
   ;;
 systemd)
