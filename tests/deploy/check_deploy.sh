@@ -95,6 +95,12 @@ k8s-errors)
   "$bloom" deploy systemd "$here/golden/deploy.toml" -o "$work/units" -q || fail "systemd -o"
   "$bloom" deploy systemd "$here/golden/deploy.toml" -o "$work/units" -q || fail "systemd -o again"
   [ "$(ls "$work/units" | tr '\n' ' ')" = "bloom-golden-store.service bloom-golden-tally_1.service " ] || fail "units: $(ls "$work/units")"
+  # `import "std/NAME"` is left to the image's standard library: not in the ConfigMap.
+  mkdir -p "$work/std" && cp "$repo/tests/run/std_import/prog.bloom" "$work/std/"
+  printf 'insecure = true\n[node.a]\nprogram = "prog.bloom"\nendpoint = "tcp://127.0.0.1:7301"\n' > "$work/std/deploy.toml"
+  "$bloom" deploy k8s "$work/std/deploy.toml" > "$work/std.yaml" || fail "a deployment with std imports"
+  grep -q "^  prog.bloom: |" "$work/std.yaml" || fail "the program is not in the ConfigMap"
+  ! grep -q "quorum.bloom: |" "$work/std.yaml" || fail "the standard library's quorum.bloom is in the ConfigMap"
   # The Kubernetes generator also in the sanitizer build (deploy_k8s_schema runs in release only).
   "$bloom" deploy k8s "$here/golden/deploy.toml" --show-secrets --image bloom:test > "$work/golden.yaml" || fail "bloom deploy k8s golden"
   diff -u "$here/golden/expected.k8s.yaml" "$work/golden.yaml" || fail "golden manifests differ (expected.k8s.yaml)"

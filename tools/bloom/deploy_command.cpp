@@ -235,12 +235,21 @@ std::string cluster_toml(const rt::Deployment& dep, const std::string& dep_dir, 
   return t.str();
 }
 
-// The files a node's program needs: the program and every file it imports (as compiled).
+// The files a node's program needs: the program and every file it imports (as compiled), but
+// not the standard library's (`import "std/NAME"`, read from where bloom finds it): the image
+// has its own. A std import's path is the library's folder as found, not resolved, so a relative
+// import of the same file (`../../stdlib/quorum.bloom`) is still carried.
 bool program_files(const std::string& file, const rt::DeploymentNode& n, std::set<std::string>& out) {
   std::unique_ptr<Compilation> c;
   int worst = kOk;
   if (!compile_node(file, n, "never", c, worst)) return false;
-  for (size_t i = 0; i < c->sources.size(); ++i) out.insert(fs::weakly_canonical(c->sources.file(static_cast<FileId>(i)).path).string());
+  const std::string stdlib = find_stdlib();
+  const std::string std_prefix = stdlib.empty() ? "" : (fs::absolute(stdlib).lexically_normal() / "").string();
+  for (size_t i = 0; i < c->sources.size(); ++i) {
+    const std::string& path = c->sources.file(static_cast<FileId>(i)).path;
+    if (!std_prefix.empty() && fs::absolute(path).lexically_normal().string().rfind(std_prefix, 0) == 0) continue;
+    out.insert(fs::weakly_canonical(path).string());
+  }
   return true;
 }
 
