@@ -70,6 +70,64 @@ k8s-schema)
   done
   echo "ok: $n example deployments and golden/ valid"
   ;;
+k8s-pods)
+  # examples/chat as its pods would run it: in a private mount namespace whose /etc has the
+  # ConfigMap's files at /etc/bloom/app, each node's key from the Secret at /etc/bloom/keys, and
+  # the pods' DNS names in /etc/hosts (127.0.0.2-4 for the pods' addresses); each node started
+  # with its StatefulSet's command and args. It must end with the example's expected outputs.
+  npm_dir=$3
+  command -v node >/dev/null || { echo "SKIP: node is not installed (tools/install-deps.sh)"; exit 77; }
+  unshare -m --propagation private true 2>/dev/null || { echo "SKIP: no private mount namespace here (unshare -m needs root)"; exit 77; }
+  "$bloom" deploy k8s "$repo/examples/chat/deploy.toml" -o "$work/m" -q || fail "bloom deploy k8s chat"
+  export NODE_PATH="$npm_dir/node_modules"
+  cp -a /etc "$work/etc" 2>/dev/null
+  mkdir -p "$work/etc/bloom/keys"
+  node "$here/extract_files.js" "$work/etc/bloom" "$work/m" && mv "$work/etc/bloom/m" "$work/etc/bloom/app" || fail "extracting the files"
+  node -e '
+    const yaml = require("js-yaml"), fs = require("fs"), [m, etc] = process.argv.slice(1);
+    const docs = fs.readdirSync(m).flatMap((f) => yaml.loadAll(fs.readFileSync(m + "/" + f, "utf8")));
+    const keys = docs.find((d) => d.kind === "Secret").stringData;
+    for (const [k, v] of Object.entries(keys)) fs.writeFileSync(etc + "/bloom/keys/" + k, v, { mode: 0o600 });
+    let ip = 2;
+    for (const d of docs.filter((d) => d.kind === "StatefulSet")) {
+      const pod = d.metadata.name + "-0." + d.spec.serviceName + ".default.svc.cluster.local";
+      fs.appendFileSync(etc + "/hosts", "127.0.0." + ip++ + " " + pod + "\n");
+      const c = d.spec.template.spec.containers[0];
+      fs.writeFileSync(etc + "/bloom/" + c.args[c.args.indexOf("--name") + 1] + ".args", [...c.command, ...c.args].join("\n") + "\n");
+    }' "$work/m" "$work/etc" || fail "reading the Secret and the StatefulSets"
+  cat > "$work/pods.sh" <<'PODS'
+set -u
+work=$1 bloom=$2
+mount --bind "$work/etc" /etc || exit 1
+pids=()
+for n in server alice bob; do
+  readarray -t cmd < "/etc/bloom/$n.args"
+  [ "${cmd[0]}" = bloom ] || exit 1
+  BLOOM_JIT_CACHE=off "$bloom" "${cmd[@]:1}" -D "$work/out/$n" > "$work/$n.log" 2>&1 &
+  pids+=($!)
+done
+# Until every output has its expected rows (the nodes append them as ticks complete), at most 60 s.
+for i in $(seq 600); do
+  done=1
+  for f in "$work"/expected/*/*.csv; do
+    got="$work/out/${f#$work/expected/}"
+    [ -f "$got" ] && [ "$(wc -l < "$got")" -ge "$(wc -l < "$f")" ] || done=0
+  done
+  [ $done = 1 ] && break
+  sleep 0.1
+done
+kill -TERM "${pids[@]}"
+wait
+PODS
+  cp -r "$repo/examples/chat/expected" "$work/expected"
+  unshare -m --propagation private bash "$work/pods.sh" "$work" "$bloom" || fail "running the pods"
+  for f in "$work"/expected/*/*.csv; do
+    rel=${f#$work/expected/}
+    diff -u "$f" "$work/out/$rel" || { cat "$work"/*.log >&2; fail "examples/chat as pods: $rel differs from the expected"; }
+  done
+  grep -q "alice joined" "$work/server.log" || fail "the server's stdout lines are missing"
+  echo "ok: examples/chat ran from its manifests"
+  ;;
 k8s-errors)
   expect 2 "nonexistent\.toml" "$bloom" deploy k8s "$work/nonexistent.toml" -o "$work/o1"
   printf '[node.a]\nprogram = \n' > "$work/bad.toml"
