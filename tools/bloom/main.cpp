@@ -751,8 +751,9 @@ int main(int argc, char** argv) {
   k8s->add_flag("-q,--quiet", ko.quiet, "No summary line on stderr");
   auto* systemd = deploy->add_subcommand("systemd", "systemd units for plain machines, one per node: bloom-NAME-NODE.service running\n"
                                                     "`bloom node` with the deployment file, restarted on failure, hardened, with a\n"
-                                                    "state directory for a node's `data_dir`. Each machine needs bloom, the\n"
-                                                    "deployment's directory (at --root) and its nodes' secret key files.");
+                                                    "state directory for a node's `data_dir`. The endpoints are used as they are\n"
+                                                    "(the machines' addresses). Each machine needs bloom, the deployment's directory\n"
+                                                    "(at --root) and its node's secret key file.");
   systemd->add_option("deployment", so.file, "The deployment file (its nodes need keys, or `insecure = true`)")->required()->type_name("DEPLOY.toml");
   systemd->add_option("-o,--output-dir", so.out_dir, "Write one bloom-NAME-NODE.service per node into DIR (default: all on stdout)")
       ->type_name("DIR");
@@ -764,8 +765,9 @@ int main(int argc, char** argv) {
                                          "the nodes read secret key files)")
       ->type_name("USER");
   systemd->add_flag("-q,--quiet", so.quiet, "No summary line on stderr");
-  deploy->footer("Exit status: 0 written, 1 a program does not compile, 2 usage error, a bad deployment file or an\n"
-                 "output that cannot be written.");
+  for (auto* sub : {deploy, k8s, systemd})
+    sub->footer("Exit status: 0 written, 1 a program does not compile, 2 usage error, a bad deployment file or an\n"
+                "output that cannot be written (nothing half-written: each file is replaced atomically).");
 
   FmtOptions fo;
   auto* fmtc = app.add_subcommand("fmt", "Format .bloom files in the one canonical layout (docs/tools.md): to stdout (one\n"
