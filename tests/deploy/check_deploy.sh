@@ -135,6 +135,9 @@ k8s-errors)
   [ ! -e "$work/o1" ] && [ ! -e "$work/o2" ] || fail "a bad deployment file left an output directory"
   expect 2 "-o /dev/null/x: cannot create the directory" "$bloom" deploy k8s "$here/golden/deploy.toml" -o /dev/null/x
   expect 2 "-o /dev/null/x: cannot create the directory" "$bloom" deploy systemd "$here/golden/deploy.toml" -o /dev/null/x
+  expect 2 "--namespace My_NS: a namespace is" "$bloom" deploy k8s "$here/golden/deploy.toml" -o "$work/o3" --namespace My_NS
+  expect 2 "--memory-limit 512MB: not a Kubernetes quantity" "$bloom" deploy k8s "$here/golden/deploy.toml" -o "$work/o3" --memory-limit 512MB
+  [ ! -e "$work/o3" ] || fail "a refused option left an output directory"
   # Secret keys never go to stdout unless asked.
   expect 2 "include a Secret.*-o DIR.*--show-secrets" "$bloom" deploy k8s "$repo/examples/chat/deploy.toml"
   [ ! -s "$work/out" ] || fail "a refused deployment printed something on stdout"

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -271,6 +272,12 @@ std::string config_key(const std::string& rel, std::set<std::string>& used) {
   return k;
 }
 
+// A Kubernetes quantity ("100m", "0.5", "128Mi", "1e3"), as its API parses them.
+bool k8s_quantity(const std::string& q) {
+  static const std::regex re(R"([+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[KMGTPE]i|[mkMGTPE])?)");
+  return std::regex_match(q, re);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- bloom deploy k8s
@@ -285,6 +292,17 @@ int deploy_k8s(const K8sOptions& o) {
                              name);
     return kUsage;
   }
+  // What the API server would refuse, refused here, naming the option.
+  if (o.ns.empty() || o.ns.size() > 63 || dns_label(o.ns) != o.ns) {
+    std::cerr << fmt::format("bloom: error: --namespace {}: a namespace is 1 to 63 lower case letters, digits or `-`\n", o.ns);
+    return kUsage;
+  }
+  for (const auto& [opt, q] : {std::pair{"--cpu", o.cpu}, std::pair{"--memory", o.memory}, std::pair{"--cpu-limit", o.cpu_limit},
+                               std::pair{"--memory-limit", o.memory_limit}, std::pair{"--storage", o.storage}})
+    if (!k8s_quantity(q)) {
+      std::cerr << fmt::format("bloom: error: {} {}: not a Kubernetes quantity (e.g. 100m, 0.5, 128Mi, 1Gi)\n", opt, q);
+      return kUsage;
+    }
   const bool secured = !dep->insecure;
   if (o.out_dir.empty() && secured && !o.show_secrets) {
     std::cerr << fmt::format("bloom: error: {} is secured with CURVE, so the manifests include a Secret with the nodes' secret keys: "
