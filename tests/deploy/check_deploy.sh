@@ -150,6 +150,12 @@ k8s-errors)
   printf 'insecure = true\n[node.store]\nprogram = "store.bloom"\nendpoint = "tcp://127.0.0.1:7201"\n' > "$work/ipc/deploy.toml"
   printf 'table t(x: int);\nt(y) <= t(x);\n' > "$work/ipc/store.bloom"
   expect 1 "error: the program of node .store." "$bloom" deploy k8s "$work/ipc/deploy.toml"
+  expect 1 "error: the program of node .store." "$bloom" deploy systemd "$work/ipc/deploy.toml" -o "$work/o4"
+  [ ! -e "$work/o4" ] || fail "a program that does not compile left an output directory"
+  # A param of the wrong type: the place in the deployment file, exit 1 as for `bloom check`.
+  cp -r "$here/golden" "$work/g" && sed -i 's/scale = 10/scale = "ten"/' "$work/g/deploy.toml"
+  expect 1 "deploy\.toml:14:1: error: the program of node .tally_1. .* cannot be used" "$bloom" deploy k8s "$work/g/deploy.toml" -o "$work/o5"
+  [ ! -e "$work/o5" ] || fail "a bad param left an output directory"
   # systemd: `bloom node` needs keys or insecure = true.
   expect 2 "secured with CURVE but names no keys.*bloom keygen" "$bloom" deploy systemd "$repo/examples/chat/deploy.toml"
   # Rewriting a file: the old one is replaced whole, and no temporary file stays.

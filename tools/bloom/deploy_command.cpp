@@ -240,10 +240,11 @@ std::string cluster_toml(const rt::Deployment& dep, const std::string& dep_dir, 
 // not the standard library's (`import "std/NAME"`, read from where bloom finds it): the image
 // has its own. A std import's path is the library's folder as found, not resolved, so a relative
 // import of the same file (`../../stdlib/quorum.bloom`) is still carried.
-bool program_files(const std::string& file, const rt::DeploymentNode& n, std::set<std::string>& out) {
+// The exit status: kOk, or why the program cannot be used (its diagnostics printed).
+int program_files(const std::string& file, const rt::DeploymentNode& n, std::set<std::string>& out) {
   std::unique_ptr<Compilation> c;
   int worst = kOk;
-  if (!compile_node(file, n, "never", c, worst)) return false;
+  if (!compile_node(file, n, "never", c, worst)) return worst;
   const std::string stdlib = find_stdlib();
   const std::string std_prefix = stdlib.empty() ? "" : (fs::absolute(stdlib).lexically_normal() / "").string();
   for (size_t i = 0; i < c->sources.size(); ++i) {
@@ -251,7 +252,7 @@ bool program_files(const std::string& file, const rt::DeploymentNode& n, std::se
     if (!std_prefix.empty() && fs::absolute(path).lexically_normal().string().rfind(std_prefix, 0) == 0) continue;
     out.insert(fs::weakly_canonical(path).string());
   }
-  return true;
+  return kOk;
 }
 
 fs::path common_dir(const std::set<std::string>& files, fs::path dir) {
@@ -363,7 +364,7 @@ int deploy_k8s(const K8sOptions& o) {
   // they lie below the directory that holds them all, so relative imports still work.
   std::set<std::string> files;
   for (const auto& n : dep->nodes) {
-    if (!program_files(o.file, n, files)) return kCompileError;
+    if (int exit = program_files(o.file, n, files); exit != kOk) return exit;
     if (n.facts.empty()) continue;
     std::error_code ec;
     if (!fs::is_directory(n.facts, ec)) {
@@ -515,6 +516,11 @@ int deploy_systemd(const SystemdOptions& o) {
                              "`insecure = true` (trusted networks only)\n",
                              o.file);
     return kUsage;
+  }
+  // A node whose program does not compile would only fail on its machine: say so here.
+  for (const auto& n : dep->nodes) {
+    std::set<std::string> files;
+    if (int exit = program_files(o.file, n, files); exit != kOk) return exit;
   }
   std::string name = deployment_name(o.file, o.name);
   for (char& c : name)
