@@ -40,6 +40,7 @@
 #include "build_command.h"
 #include "cli.h"
 #include "graphviz.h"
+#include "lsp/server.h"
 #include "process.h"
 
 namespace bloom::cli {
@@ -784,6 +785,13 @@ int main(int argc, char** argv) {
                "not formatted, 2 usage error or unreadable file, 3 a formatter bug was caught by its safety check (the\n"
                "output would not have the input's tokens and comments): nothing was written.");
 
+  bool lsp_stdio = false;
+  auto* lspc = app.add_subcommand("lsp", "A Language Server (LSP 3.17, JSON-RPC on stdin/stdout) for editors (docs/tools.md):\n"
+                                         "diagnostics of the checker and the lint as you type, hover, go to definition,\n"
+                                         "document symbols, quick fixes and formatting. Started by the editor, not by hand.");
+  lspc->add_flag("--stdio", lsp_stdio, "Talk over stdin/stdout (the only transport; accepted because clients pass it)");
+  lspc->footer("Exit status: 0 after the client's shutdown then exit, 1 on exit (or end of input) without shutdown.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -800,6 +808,7 @@ int main(int argc, char** argv) {
     if (fmtc->parsed()) return run_fmt(fo);
     if (k8s->parsed()) return deploy_k8s(ko);
     if (systemd->parsed()) return deploy_systemd(so);
+    if (lspc->parsed()) return bloom::lsp::run_server(STDIN_FILENO, STDOUT_FILENO, BLOOM_VERSION);
     if (check->parsed()) return run_check(files, format, color, params, strata, quiet);
     if (lint->parsed()) return run_lint(lint_file, lint_format, color, params);
     if (plan->parsed()) return run_plan(plan_file, plan_format, params, color);
