@@ -196,6 +196,24 @@ def main():
     r = definition(7, 31)  # lib.limit
     check(r == {"uri": uri(lib), "range": {"start": pos(1, 6), "end": pos(1, 11)}}, "definition of a param: its declaration")
 
+    r = c.request("textDocument/hover", {"textDocument": {"uri": main_uri}, "position": pos(40, 0)})
+    check("result" in r and r["result"] is None, "a hover past the end of the text finds nothing")
+
+    # An import open in the editor is read from its buffer; an error in it is shown at the import.
+    lib_uri = uri(lib)
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": lib_uri, "languageId": "bloom", "version": 1,
+                                                       "text": "param limit: int = 5;\ntable seen(name: string);\nseen(1);\n"}})
+    check(len(c.diagnostics(lib_uri)) == 1, "the imported module's buffer has its own diagnostic")
+    c.notify("textDocument/didChange", {"textDocument": {"uri": main_uri, "version": 3}, "contentChanges": [{"text": fixed}]})
+    d = c.diagnostics(main_uri)
+    check(len(d) == 1 and d[0]["range"] == {"start": pos(0, 7), "end": pos(0, 18)} and "lib.bloom:3:" in d[0]["message"]
+          and d[0]["relatedInformation"][-1]["location"] == {"uri": lib_uri, "range": {"start": pos(2, 5), "end": pos(2, 6)}},
+          "an error in the imported buffer is shown at the import, with its place")
+    c.notify("textDocument/didClose", {"textDocument": {"uri": lib_uri}})
+    c.diagnostics(lib_uri)
+    c.notify("textDocument/didChange", {"textDocument": {"uri": main_uri, "version": 4}, "contentChanges": [{"text": fixed}]})
+    check(c.diagnostics(main_uri) == [], "once closed, the import is read from disk again")
+
     sym = c.request("textDocument/documentSymbol", {"textDocument": {"uri": main_uri}})["result"]
     names = [s["name"] for s in sym]
     check(names[:3] == ["lib", "link", "path"] and "path(x, y) <=" in names, "document symbols: import, collections, rules")
@@ -217,6 +235,8 @@ def main():
           "a point of order is a lint warning")
     check(d[0]["range"] == {"start": pos(6, 27), "end": pos(6, 40)}, "its range is the `not banned(n)` atom")
     check("remedies:" in d[0]["message"], "its message gives the remedies")
+    check({"location": {"uri": lint_uri, "range": {"start": pos(0, 8), "end": pos(0, 11)}}, "message": "`ban` is an asynchronous source"}
+          in d[0].get("relatedInformation", []), "its path from the asynchronous source is in the related locations")
     acts = c.request("textDocument/codeAction", {"textDocument": {"uri": lint_uri}, "range": d[0]["range"],
                                                  "context": {"diagnostics": d}})["result"]
     edit = acts[0]["edit"]["changes"][lint_uri][0] if acts else {}

@@ -354,9 +354,26 @@ class Server {
         for (size_t i = 0; i < f.remedies.size(); ++i) message += (i ? "\n- " : "\nremedies:\n- ") + f.remedies[i];
         json d = {{"range", range(sm, f.span)}, {"severity", f.suppressed ? 4 : 2}, {"code", analysis::to_string(f.kind)},
                   {"source", "bloom lint"}, {"message", message}};
-        if (f.other.valid())
-          d["relatedInformation"] = json::array({{{"location", {{"uri", uri_of(doc, f.other.file)}, {"range", range(sm, f.other)}}},
-                                                  {"message", "the other transient input of the join"}}});
+        json related = json::array();
+        auto place = [&](const Span& s, const std::string& m) {
+          if (s.valid()) related.push_back({{"location", {{"uri", uri_of(doc, s.file)}, {"range", range(sm, s)}}}, {"message", m}});
+        };
+        place(f.other, "the other transient input of the join");
+        // The path from the source, as `bloom lint` prints it (the first hops of a long one).
+        const auto& prog = *doc.c->program;
+        auto path = doc.calm->path_of(f);
+        for (size_t i = 0; i < path.size() && i < 20; ++i) {
+          const analysis::Hop& h = path[i];
+          std::string name = h.collection < prog.collections.size() ? "`" + prog.collections[h.collection].name + "`" : "it";
+          if (h.reads_clock) place(h.span, "reads the clock into " + name + " here");
+          else if (h.rule == UINT32_MAX) place(h.span, name + " is an asynchronous source");
+          else
+            place(h.span, std::string(h.timing == analysis::Timing::Async ? "sent asynchronously" : h.timing == analysis::Timing::Deferred
+                                                                                                      ? "carried to the next tick"
+                                                                                                      : "derived") +
+                              " into " + name + " here");
+        }
+        if (!related.empty()) d["relatedInformation"] = std::move(related);
         diags.push_back(std::move(d));
       }
       auto view = doc.view();
@@ -402,8 +419,12 @@ class Server {
   // The document and our position of a TextDocumentPositionParams.
   std::optional<ide::View> at(const json& params, uint32_t& line, uint32_t& col, const Document*& doc) {
     doc = &document(params);
-    if (!from_position(doc->text, params.at("position"), line, col))
-      throw RpcError{kInvalidParams, "the position is not in the document"};
+    const json& p = params.at("position");
+    if (!p.is_object() || !p.contains("line") || !p["line"].is_number_unsigned() || !p.contains("character") ||
+        !p["character"].is_number_unsigned())
+      throw RpcError{kInvalidParams, "a position is {\"line\": N, \"character\": N}, both 0 or more"};
+    // Past the end of the text (a client a change behind): there is nothing there.
+    if (!from_position(doc->text, params["position"], line, col)) return std::nullopt;
     return doc->view();
   }
 
