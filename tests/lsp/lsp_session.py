@@ -3,9 +3,11 @@
 
 Usage: lsp_session.py BLOOM. Each check prints what it looked at; the first failure exits 1.
 """
+import atexit
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -56,10 +58,14 @@ class Client:
         self.proc.stdin.write(data)
         self.proc.stdin.flush()
 
-    def send(self, msg):
+    @staticmethod
+    def frame(msg):
         msg["jsonrpc"] = "2.0"
         body = json.dumps(msg).encode()
-        self.raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+    def send(self, msg):
+        self.raw(self.frame(msg))
 
     def notify(self, method, params):
         self.send({"method": method, "params": params})
@@ -105,6 +111,7 @@ def pos(line, character):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="bloom lsp ")  # a space: the URIs are percent-encoded
+    atexit.register(shutil.rmtree, tmp, True)
     lib = os.path.join(tmp, "lib.bloom")
     with open(lib, "w") as f:
         f.write("// A module imported by main.bloom.\nparam limit: int = 5;\ntable seen(name: string);\nseen(\"ann\");\n")
@@ -213,6 +220,19 @@ def main():
     c.diagnostics(lib_uri)
     c.notify("textDocument/didChange", {"textDocument": {"uri": main_uri, "version": 4}, "contentChanges": [{"text": fixed}]})
     check(c.diagnostics(main_uri) == [], "once closed, the import is read from disk again")
+
+    # Typing: changes that arrive together are checked once, at the last one. (One write of less
+    # than PIPE_BUF bytes reaches the server's single read whole.)
+    burst = b"".join(Client.frame({"method": "textDocument/didChange", "params": {
+        "textDocument": {"uri": main_uri, "version": v}, "contentChanges": [{"text": t}]}})
+        for v, t in ((5, broken), (6, broken + "junk"), (7, fixed)))
+    assert len(burst) < 4096
+    c.raw(burst)
+    while True:
+        m = c.message()
+        if m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == main_uri:
+            break
+    check(m["params"]["version"] == 7 and m["params"]["diagnostics"] == [], "a burst of changes is checked once, at its last")
 
     sym = c.request("textDocument/documentSymbol", {"textDocument": {"uri": main_uri}})["result"]
     names = [s["name"] for s in sym]

@@ -1,5 +1,6 @@
 #include "lsp/jsonrpc.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -88,6 +89,12 @@ Transport::Read Transport::read(std::string& body, std::string& why) {
   body.assign(buf_, pos_, want);
   pos_ += want;
   return Read::Message;
+}
+
+bool Transport::pending() {
+  if (pos_ < buf_.size()) return true;
+  pollfd p{in_, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
 }
 
 bool Transport::write(const nlohmann::json& message) {

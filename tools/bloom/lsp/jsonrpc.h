@@ -25,6 +25,8 @@ class Transport {
   Read read(std::string& body, std::string& why);
   // False when the client is gone (the pipe is closed).
   bool write(const nlohmann::json& message);
+  // Whether more input is already waiting (so a message read now would not block).
+  bool pending();
 
  private:
   bool fill();                     // more bytes into buf_; false at end of input

@@ -50,7 +50,8 @@ std::string uri_to_path(const std::string& uri) {
   std::string rest = uri.substr(7);
   size_t slash = rest.find('/');
   if (slash == std::string::npos) return uri;
-  return percent_decode(rest.substr(slash));  // drops a host (file://localhost/...)
+  // Drops a host (file://localhost/...); normal, to be compared with the paths of imports.
+  return fs::path(percent_decode(rest.substr(slash))).lexically_normal().string();
 }
 
 std::string path_to_uri(const std::string& path) {
@@ -155,6 +156,7 @@ struct Document {
   std::unique_ptr<analysis::CalmReport> calm;
   std::unique_ptr<ast::Module> parsed;  // when the program does not check: its syntax alone
   std::vector<ide::Fix> fixes;
+  bool dirty = true;  // changed since it was last checked
 
   const ast::Module* module() const {
     if (c && c->program && !c->program->modules.empty()) return c->program->modules[0].get();
@@ -175,6 +177,11 @@ class Server {
   int run() {
     std::string body, why;
     for (;;) {
+      // Buffers are checked once the client pauses: while changes keep coming (typing), only
+      // the last one is checked. A request about a changed buffer checks it first (fresh()).
+      if (!t_.pending())
+        for (auto& [uri, doc] : docs_)
+          if (doc.dirty) analyze(doc);
       auto r = t_.read(body, why);
       if (r == Transport::Read::Eof) return shutdown_ ? 0 : 1;
       if (r == Transport::Read::BadHeader) {
@@ -286,8 +293,9 @@ class Server {
       d.path = uri_to_path(d.uri);
       d.text = td.at("text").get<std::string>();
       d.version = td.contains("version") ? td["version"].get<int64_t>() : 0;
-      auto& doc = docs_[d.uri] = std::move(d);
-      analyze(doc);
+      d.dirty = true;
+      std::string uri = d.uri;
+      docs_[uri] = std::move(d);
       return;
     }
     if (method == "textDocument/didChange") {
@@ -302,7 +310,7 @@ class Server {
         }
       }
       if (params.at("textDocument").contains("version")) doc.version = params["textDocument"]["version"].get<int64_t>();
-      analyze(doc);
+      doc.dirty = true;
       return;
     }
     if (method == "textDocument/didClose") {
@@ -320,9 +328,16 @@ class Server {
     if (it == docs_.end()) throw RpcError{kInvalidParams, "the document " + uri + " is not open"};
     return it->second;
   }
+  // A document whose analysis matches its text, for a request.
+  Document& fresh(const json& params) {
+    Document& doc = document(params);
+    if (doc.dirty) analyze(doc);
+    return doc;
+  }
 
   // Checks a buffer (with the open buffers of the files it imports) and publishes what was found.
   void analyze(Document& doc) {
+    doc.dirty = false;
     CompileOptions opts;
     opts.read_source = [this](const std::string& path, std::string& text, std::string& why) {
       std::error_code ec;
@@ -418,7 +433,7 @@ class Server {
 
   // The document and our position of a TextDocumentPositionParams.
   std::optional<ide::View> at(const json& params, uint32_t& line, uint32_t& col, const Document*& doc) {
-    doc = &document(params);
+    doc = &fresh(params);
     const json& p = params.at("position");
     if (!p.is_object() || !p.contains("line") || !p["line"].is_number_unsigned() || !p.contains("character") ||
         !p["character"].is_number_unsigned())
@@ -450,7 +465,7 @@ class Server {
   }
 
   json symbols(const json& params) {
-    const Document& doc = document(params);
+    const Document& doc = fresh(params);
     json out = json::array();
     const ast::Module* m = doc.module();
     if (!m) return out;
@@ -473,7 +488,7 @@ class Server {
   }
 
   json code_actions(const json& params) {
-    const Document& doc = document(params);
+    const Document& doc = fresh(params);
     const json& want = params.at("range");
     json out = json::array();
     for (const auto& f : doc.fixes) {
