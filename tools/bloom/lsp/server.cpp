@@ -180,8 +180,14 @@ class Server {
       // Buffers are checked once the client pauses: while changes keep coming (typing), only
       // the last one is checked. A request about a changed buffer checks it first (fresh()).
       if (!t_.pending())
-        for (auto& [uri, doc] : docs_)
-          if (doc.dirty) analyze(doc);
+        for (auto& [uri, doc] : docs_) {
+          if (!doc.dirty) continue;
+          try {
+            analyze(doc);
+          } catch (const std::exception& e) {  // a compiler bug: that buffer goes unchecked, the server on
+            std::cerr << "bloom lsp: internal error checking " << uri << ": " << e.what() << "\n";
+          }
+        }
       auto r = t_.read(body, why);
       if (r == Transport::Read::Eof) return shutdown_ ? 0 : 1;
       if (r == Transport::Read::BadHeader) {
