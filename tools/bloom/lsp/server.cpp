@@ -300,8 +300,9 @@ class Server {
       d.text = td.at("text").get<std::string>();
       d.version = td.contains("version") ? td["version"].get<int64_t>() : 0;
       d.dirty = true;
-      std::string uri = d.uri;
+      std::string uri = d.uri, path = d.path;
       docs_[uri] = std::move(d);
+      touch_importers(path);
       return;
     }
     if (method == "textDocument/didChange") {
@@ -317,11 +318,16 @@ class Server {
       }
       if (params.at("textDocument").contains("version")) doc.version = params["textDocument"]["version"].get<int64_t>();
       doc.dirty = true;
+      touch_importers(doc.path);
       return;
     }
     if (method == "textDocument/didClose") {
       std::string uri = params.at("textDocument").at("uri").get<std::string>();
-      docs_.erase(uri);
+      if (auto it = docs_.find(uri); it != docs_.end()) {
+        std::string path = it->second.path;
+        docs_.erase(it);
+        touch_importers(path);  // they read the file from disk again
+      }
       send({{"method", "textDocument/publishDiagnostics"}, {"params", {{"uri", uri}, {"diagnostics", json::array()}}}});
       return;
     }
@@ -333,6 +339,16 @@ class Server {
     auto it = docs_.find(uri);
     if (it == docs_.end()) throw RpcError{kInvalidParams, "the document " + uri + " is not open"};
     return it->second;
+  }
+  // The open documents that import `path` (directly or not) are checked again.
+  void touch_importers(const std::string& path) {
+    for (auto& [uri, doc] : docs_) {
+      if (doc.path == path || !doc.c) continue;
+      for (FileId f = 1; f < doc.c->sources.size() && !doc.dirty; ++f) {
+        std::error_code ec;
+        doc.dirty = fs::absolute(doc.c->sources.file(f).path, ec).lexically_normal().string() == path;
+      }
+    }
   }
   // A document whose analysis matches its text, for a request.
   Document& fresh(const json& params) {
