@@ -284,7 +284,6 @@ std::optional<Target> definition(const View& v, uint32_t line, uint32_t col) {
       if (const ast::Const* c = find_const(*m, last)) return Target{c->name_span, ""};
       if (x.kind != Found::Variable || !x.rule) return std::nullopt;
       // A variable: its first occurrence in the rule, where a reader starts.
-      Finder first{0, 0, {}};
       for (const auto& l : x.rule->body) {
         if ((l.kind == ast::LiteralKind::Assign || l.kind == ast::LiteralKind::In) && l.var == x.name)
           return Target{l.var_span, ""};
