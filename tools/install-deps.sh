@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev                                    # tests
   libcli11-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev
   libabsl-dev                                                  # hash tables (runtime/storage)
+  libedit-dev                                                  # line editing of `bloom repl`
   graphviz                                                     # tests render `bloom plan --format dot`
   chromium                                                     # tests open `bloom sim --timeline` pages
   systemd                                                      # tests verify `bloom deploy systemd` units

@@ -49,6 +49,14 @@ struct FmtOptions {
 };
 int run_fmt(const FmtOptions& o);
 
+// `bloom repl [FILE]` (tools/bloom/repl_command.cpp, docs/tools.md).
+struct ReplOptions {
+  std::string file;  // "" = start empty
+  std::vector<std::string> params;
+  std::string color = "auto";
+};
+int run_repl(const ReplOptions& o);
+
 // The JIT's native code for the engines of this process, chosen by an EngineChoice.
 class EngineSetup {
  public:

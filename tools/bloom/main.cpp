@@ -792,6 +792,21 @@ int main(int argc, char** argv) {
   lspc->add_flag("--stdio", lsp_stdio, "Talk over stdin/stdout (the only transport; accepted because clients pass it)");
   lspc->footer("Exit status: 0 after the client's shutdown then exit, 1 on exit (or end of input) without shutdown.");
 
+  ReplOptions rep;
+  auto* repl = app.add_subcommand("repl", "Grow a program interactively on one node, in this process: type declarations, facts\n"
+                                          "and rules (each is compiled with the program at once, and rejected with its\n"
+                                          "diagnostics if it does not compile), run ticks, query any collection, show the plan\n"
+                                          "and the lint report; `:help` lists the commands. Tables keep their rows when the\n"
+                                          "program changes, unless their columns or key changed. Line editing and history\n"
+                                          "($XDG_STATE_HOME/bloom/repl_history) on a terminal; otherwise it reads plain lines\n"
+                                          "from stdin without prompts, so `bloom repl prog.bloom < script` is a test.\n"
+                                          "The rules are interpreted.");
+  repl->add_option("file", rep.file, "A .bloom program to start from (default: an empty one)")->type_name("FILE");
+  repl->add_option("--param", rep.params, "Set a param: NAME=VALUE")->type_name("NAME=VALUE");
+  repl->add_option("--color", rep.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+  repl->footer("Exit status: 0 every line succeeded (always, on a terminal), 1 FILE does not compile or, reading a\n"
+               "script, a line failed (rejected program text, an unknown command, a runtime error), 2 usage error.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -809,6 +824,7 @@ int main(int argc, char** argv) {
     if (k8s->parsed()) return deploy_k8s(ko);
     if (systemd->parsed()) return deploy_systemd(so);
     if (lspc->parsed()) return bloom::lsp::run_server(STDIN_FILENO, STDOUT_FILENO, BLOOM_VERSION);
+    if (repl->parsed()) return run_repl(rep);
     if (check->parsed()) return run_check(files, format, color, params, strata, quiet);
     if (lint->parsed()) return run_lint(lint_file, lint_format, color, params);
     if (plan->parsed()) return run_plan(plan_file, plan_format, params, color);
