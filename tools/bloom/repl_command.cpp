@@ -131,6 +131,7 @@ class Session {
  private:
   std::string where() const { return "<repl>:" + std::to_string(line_no_) + ": "; }
   bool fail(const std::string& message) {
+    std::cout.flush();  // what the line printed before comes first on a shared terminal
     std::cerr << where() << "error: " << message << "\n";
     return false;
   }
@@ -169,6 +170,7 @@ class Session {
     std::string error;
     auto plan = plan_of(*c, error);
     if (!plan) return fail(error);
+    relocate(*plan, path, file_lines, typed_at);
     file_ = file;
     file_text_ = file_text;
     typed_ = typed;
@@ -208,7 +210,34 @@ class Session {
       diags.add(std::move(d));
     }
     if (diags.all().empty()) return;
+    std::cout.flush();
     render_text(sm, diags, std::cerr, {color_});
+  }
+
+  // The places the plan names (in runtime errors, and in :plan) as the diagnostics give them:
+  // a typed line as `<repl>:LINE:COL`.
+  static void relocate(plan::Program& p, const std::string& path, size_t file_lines, const std::vector<int>& typed_at) {
+    auto fix = [&](std::string& where) {
+      if (where.compare(0, path.size() + 1, path + ":") != 0) return;
+      size_t colon = where.find(':', path.size() + 1);
+      size_t line = std::strtoull(where.c_str() + path.size() + 1, nullptr, 10);
+      if (line <= file_lines || line - file_lines - 1 >= typed_at.size()) return;
+      where = "<repl>:" + std::to_string(typed_at[line - file_lines - 1]) + (colon == std::string::npos ? "" : where.substr(colon));
+    };
+    auto rule = [&](plan::RulePlan& r) {
+      fix(r.where);
+      for (auto& v : r.variants) fix(v.where);
+    };
+    for (auto& r : p.relations) fix(r.where);
+    for (auto& f : p.facts) fix(f.where);
+    for (auto& st : p.strata) {
+      for (auto& seal : st.seals) fix(seal.where);
+      for (auto& g : st.groups) {
+        for (auto& r : g.rules) rule(r);
+        for (auto& r : g.deltas) rule(r);
+      }
+    }
+    for (auto& r : p.transitions) rule(r);
   }
 
   // A node for `plan`; with `keep`, the rows of the old node's tables whose declaration has the
@@ -228,7 +257,7 @@ class Session {
       auto old = std::find_if(old_plan.relations.begin(), old_plan.relations.end(), [&](const auto& o) { return o.name == r.name; });
       if (old == old_plan.relations.end() || old->kind != r.kind || old->column_types != r.column_types || old->key != r.key) {
         if (old != old_plan.relations.end() && from.engine().relation(old->id).live() > 0)
-          std::cerr << "bloom: note: table `" << r.name << "` changed its columns or key: its rows are dropped\n";
+          std::cout.flush(), std::cerr << "bloom: note: table `" << r.name << "` changed its columns or key: its rows are dropped\n";
         continue;
       }
       const auto& src = from.engine().relation(old->id);
@@ -282,8 +311,7 @@ class Session {
       halted = node_->step();
       return true;
     } catch (const rt::RuntimeError& e) {
-      return fail("runtime error in tick " + std::to_string(node_->ticks()) + ": " + e.what() +
-                  " (nothing of that tick was applied)");
+      return fail(std::string("runtime error: ") + e.what());
     } catch (const rt::DurableError& e) {
       return fail(e.what());
     }
@@ -325,7 +353,8 @@ class Session {
       if (halted) return std::cout << "halt() derived in tick " << node_->ticks() - 1 << "\n", true;
     }
     int64_t ran = node_->ticks() - first;
-    std::cout << "quiescent after tick " << node_->ticks() - 1 << " (ran " << ran << " tick" << (ran == 1 ? "" : "s") << ")";
+    if (ran == 0) std::cout << "nothing pending: quiescent since tick " << node_->ticks() - 1;
+    else std::cout << "quiescent after tick " << node_->ticks() - 1 << " (ran " << ran << " tick" << (ran == 1 ? "" : "s") << ")";
     if (node_->next_timer()) std::cout << "; timers are still pending: :tick runs them";
     std::cout << "\n";
     return true;
@@ -372,25 +401,18 @@ class Session {
     return fail("no collection named `" + name + "`" + (near.empty() ? "" : "; did you mean `" + near + "`?"));
   }
 
+  // The program as one text, numbered as :lint numbers it; a typed line also shows the line of
+  // input it came from (what diagnostics and runtime errors name).
   bool list() {
-    auto print = [](const std::string& text, auto number) {
-      std::istringstream in(text);
-      std::string l;
-      for (size_t i = 0; std::getline(in, l); ++i) std::cout << std::string(number(i)) << " | " << l << "\n";
-    };
-    if (!file_.empty()) {
-      std::cout << "// " << file_ << "\n";
-      print(file_text_, [](size_t i) {
-        std::string n = std::to_string(i + 1);
-        return std::string(n.size() < 4 ? 4 - n.size() : 0, ' ') + n;
-      });
-    }
-    if (!typed_.empty()) {
-      std::cout << "// typed (<repl>:LINE)\n";
-      print(typed_, [&](size_t i) {
-        std::string n = std::to_string(typed_at_[i]);
-        return std::string(n.size() < 4 ? 4 - n.size() : 0, ' ') + n;
-      });
+    std::istringstream in(file_text_ + typed_);
+    std::string l;
+    size_t file_lines = static_cast<size_t>(std::count(file_text_.begin(), file_text_.end(), '\n'));
+    std::cout << "// " << (file_.empty() ? "<program>" : file_) << (typed_.empty() ? "" : ", then the lines typed (<repl>:LINE)") << "\n";
+    for (size_t i = 0; std::getline(in, l); ++i) {
+      std::string n = std::to_string(i + 1);
+      std::cout << std::string(n.size() < 4 ? 4 - n.size() : 0, ' ') << n;
+      if (i >= file_lines) std::cout << " <repl>:" << typed_at_[i - file_lines];
+      std::cout << " | " << l << "\n";
     }
     return true;
   }
