@@ -798,8 +798,9 @@ int main(int argc, char** argv) {
                                           "diagnostics if it does not compile), run ticks, query any collection, show the plan\n"
                                           "and the lint report; `:help` lists the commands. Tables keep their rows when the\n"
                                           "program changes, unless their columns or key changed. Line editing and history\n"
-                                          "($XDG_STATE_HOME/bloom/repl_history) on a terminal; otherwise it reads plain lines\n"
-                                          "from stdin without prompts, so `bloom repl prog.bloom < script` is a test.\n"
+                                          "($XDG_STATE_HOME/bloom/repl_history, else ~/.local/state/bloom/repl_history) on a\n"
+                                          "terminal; otherwise it reads plain lines from stdin without prompts, so\n"
+                                          "`bloom repl prog.bloom < script` is a test (docs/tools.md).\n"
                                           "The rules are interpreted.");
   repl->add_option("file", rep.file, "A .bloom program to start from (default: an empty one)")->type_name("FILE");
   repl->add_option("--param", rep.params, "Set a param: NAME=VALUE")->type_name("NAME=VALUE");

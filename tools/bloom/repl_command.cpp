@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "analysis/calm.h"
 #include "analysis/lint_report.h"
@@ -32,8 +33,9 @@ const char* kHelp =
     "After a change the program starts again at tick 0 (its facts arrive again, lattices are at\n"
     "bottom, output logs and pending deferred changes are dropped); tables whose columns and key\n"
     "did not change keep their rows.\n"
-    "  :tick [N]        run N ticks (default 1)\n"
+    "  :tick [N]        run N ticks (default 1); with only timers pending, wait for the next\n"
     "  :run             run ticks until nothing is pending (quiescent), halt() or 10000 ticks\n"
+    "                   (timers are not waited for)\n"
     "  :query NAME      print a collection's rows, sorted (an output: every tuple it held); :q\n"
     "  :plan            print the Plan IR of the program (as `bloom plan`)\n"
     "  :lint            the CALM analysis of the program (as `bloom lint`)\n"
@@ -330,6 +332,9 @@ class Session {
     }
     int64_t first = node_->ticks();
     for (int64_t i = 0; i < n; ++i) {
+      // With only timers ahead, the tick waits for the next one to fire, as `bloom run` does.
+      if (node_->ticks() > 0 && !node_->work_pending())
+        if (auto next = node_->next_timer()) std::this_thread::sleep_until(*next);
       bool halted = false;
       if (!step(halted)) return false;
       if (halted) return std::cout << "halt() derived in tick " << node_->ticks() - 1 << "\n", true;
@@ -355,7 +360,7 @@ class Session {
     int64_t ran = node_->ticks() - first;
     if (ran == 0) std::cout << "nothing pending: quiescent since tick " << node_->ticks() - 1;
     else std::cout << "quiescent after tick " << node_->ticks() - 1 << " (ran " << ran << " tick" << (ran == 1 ? "" : "s") << ")";
-    if (node_->next_timer()) std::cout << "; timers are still pending: :tick runs them";
+    if (node_->next_timer()) std::cout << "; timers are still pending: :tick waits for the next";
     std::cout << "\n";
     return true;
   }
