@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -33,16 +34,16 @@ const char* kHelp =
     "After a change the program starts again at tick 0 (its facts arrive again, lattices are at\n"
     "bottom, output logs and pending deferred changes are dropped); tables whose columns and key\n"
     "did not change keep their rows.\n"
-    "  :tick [N]        run N ticks (default 1); with only timers pending, wait for the next\n"
-    "  :run             run ticks until nothing is pending (quiescent), halt() or 10000 ticks\n"
+    "  :tick [N], :t    run N ticks (default 1); with only timers pending, wait for the next\n"
+    "  :run, :r         run ticks until nothing is pending (quiescent), halt() or 10000 ticks\n"
     "                   (timers are not waited for)\n"
-    "  :query NAME      print a collection's rows, sorted (an output: every tuple it held); :q\n"
+    "  :query NAME, :q  print a collection's rows, sorted (an output: every tuple it held)\n"
     "  :plan            print the Plan IR of the program (as `bloom plan`)\n"
     "  :lint            the CALM analysis of the program (as `bloom lint`)\n"
     "  :list            print the program with its line numbers\n"
     "  :load FILE       replace the program by FILE's\n"
     "  :reset           drop all data: the program starts again at tick 0\n"
-    "  :help            this text\n"
+    "  :help, :h        this text\n"
     "  :quit            leave (also end of input)\n";
 
 std::string trim(const std::string& s) {
@@ -280,8 +281,10 @@ class Session {
     std::string cmd, arg, extra;
     in >> cmd >> arg >> extra;
     if (!extra.empty()) return fail(cmd + " takes at most one argument");
-    if (cmd == ":quit" || cmd == ":q!" || cmd == ":exit") return quit_ = true;
-    if (cmd == ":help" || cmd == ":h" || cmd == ":?") return std::cout << kHelp, true;
+    static const std::set<std::string> bare = {":quit", ":help", ":h", ":run", ":r", ":plan", ":lint", ":list", ":reset"};
+    if (!arg.empty() && bare.count(cmd)) return fail(cmd + " takes no argument");
+    if (cmd == ":quit") return quit_ = true;
+    if (cmd == ":help" || cmd == ":h") return std::cout << kHelp, true;
     if (cmd == ":tick" || cmd == ":t") return tick(arg);
     if (cmd == ":run" || cmd == ":r") return run();
     if (cmd == ":query" || cmd == ":q") return query(arg);
