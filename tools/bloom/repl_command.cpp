@@ -18,6 +18,7 @@
 #include "analysis/calm.h"
 #include "analysis/lint_report.h"
 #include "cli.h"
+#include "node/facts.h"
 #include "node/node.h"
 #include "plan/print.h"
 #include "sema/checker.h"
@@ -32,8 +33,8 @@ const char* kHelp =
     "with `;` (a statement may span lines). Each is added to the program, which is compiled\n"
     "again; one that does not compile is rejected with its diagnostics and nothing changes.\n"
     "After a change the program starts again at tick 0 (its facts arrive again, lattices are at\n"
-    "bottom, output logs and pending deferred changes are dropped); tables whose columns and key\n"
-    "did not change keep their rows.\n"
+    "bottom; output logs, pending deferred changes and :facts rows not yet ticked are dropped);\n"
+    "tables whose columns and key did not change keep their rows.\n"
     "  :tick [N], :t    run N ticks (default 1); with only timers pending, wait for the next\n"
     "  :run, :r         run ticks until nothing is pending (quiescent), halt() or 10000 ticks\n"
     "                   (timers are not waited for)\n"
@@ -41,6 +42,7 @@ const char* kHelp =
     "  :plan            print the Plan IR of the program (as `bloom plan`)\n"
     "  :lint            the CALM analysis of the program (as `bloom lint`)\n"
     "  :list            print the program with its line numbers\n"
+    "  :facts DIR       read DIR/NAME.facts for each input NAME into the next tick (as run -F)\n"
     "  :load FILE       replace the program by FILE's\n"
     "  :reset           drop all data: the program starts again at tick 0\n"
     "  :help, :h        this text\n"
@@ -299,6 +301,7 @@ class Session {
       if (arg.empty()) return fail(":load needs a FILE");
       return load(arg);
     }
+    if (cmd == ":facts") return facts(arg);
     if (cmd == ":reset") {
       std::string error;
       auto plan = plan_of(*c_, error);
@@ -365,6 +368,40 @@ class Session {
     else std::cout << "quiescent after tick " << node_->ticks() - 1 << " (ran " << ran << " tick" << (ran == 1 ? "" : "s") << ")";
     if (node_->next_timer()) std::cout << "; timers are still pending: :tick waits for the next";
     std::cout << "\n";
+    return true;
+  }
+
+  // DIR/NAME.facts for every input NAME (as `bloom run -F DIR`), for the next tick: inputs cannot
+  // be given by facts in the program.
+  bool facts(const std::string& dir) {
+    namespace fs = std::filesystem;
+    if (dir.empty()) return fail(":facts needs a DIR");
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return fail(":facts " + dir + ": not a directory");
+    std::vector<std::pair<uint32_t, std::vector<rt::Word>>> read;  // all files first: one bad file adds nothing
+    std::vector<size_t> counts;
+    try {
+      for (const auto& r : plan_->relations) {
+        if (r.kind != plan::RelationKind::Input) continue;
+        std::string path = (fs::path(dir) / (r.name + ".facts")).string();
+        if (!fs::exists(path, ec)) continue;
+        auto& [id, rows] = read.emplace_back(r.id, std::vector<rt::Word>{});
+        size_t& n = counts.emplace_back(0);
+        rt::read_facts(path, r, node_->lattices(), [&](const rt::Word* row, size_t) {
+          rows.insert(rows.end(), row, row + r.arity());
+          ++n;
+        });
+      }
+    } catch (const rt::FactsError& e) {
+      return fail(e.what());
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < read.size(); ++i) {
+      node_->deliver(read[i].first, read[i].second.data(), counts[i]);
+      total += counts[i];
+    }
+    std::cout << "read " << total << " row" << (total == 1 ? "" : "s") << " from " << read.size() << " file"
+              << (read.size() == 1 ? "" : "s") << " for the next tick\n";
     return true;
   }
 
