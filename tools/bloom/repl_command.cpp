@@ -32,9 +32,10 @@ const char* kHelp =
     "Lines that do not start with `:` are program text: declarations, facts and rules, ending\n"
     "with `;` (a statement may span lines). Each is added to the program, which is compiled\n"
     "again; one that does not compile is rejected with its diagnostics and nothing changes.\n"
-    "After a change the program starts again at tick 0 (its facts arrive again, lattices are at\n"
-    "bottom; output logs, pending deferred changes and :facts rows not yet ticked are dropped);\n"
-    "tables whose columns and key did not change keep their rows.\n"
+    "After a change the program starts again at tick 0: tables whose columns and key did not\n"
+    "change keep their rows (facts already applied to them are not applied again); lattices are\n"
+    "at bottom, the other facts arrive again, output logs, pending deferred changes and :facts\n"
+    "rows not yet ticked are dropped.\n"
     "  :tick [N], :t    run N ticks (default 1); with only timers pending, wait for the next\n"
     "  :run, :r         run ticks until nothing is pending (quiescent), halt() or 10000 ticks\n"
     "                   (timers are not waited for)\n"
@@ -47,6 +48,8 @@ const char* kHelp =
     "  :reset           drop all data: the program starts again at tick 0\n"
     "  :help, :h        this text\n"
     "  :quit            leave (also end of input)\n";
+
+size_t line_count(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
 
 std::string trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
@@ -245,26 +248,53 @@ class Session {
     for (auto& r : p.transitions) rule(r);
   }
 
+  // A fact as text: the facts of two programs are compared by it.
+  static std::string fact_key(const plan::Program& p, const plan::Fact& f) {
+    std::string k = p.relations[f.relation].name + "(";
+    for (size_t i = 0; i < f.values.size(); ++i)
+      k += (i ? ", " : "") + (i < f.is_self.size() && f.is_self[i] ? std::string("self()") : plan::constant_str(f.values[i]));
+    return k + ")";
+  }
+
   // A node for `plan`; with `keep`, the rows of the old node's tables whose declaration has the
-  // same columns and key are copied into the new one.
+  // same columns and key are copied into the new one, and the facts that were already applied to
+  // those tables are not applied again (a rule may have deleted or updated their rows since).
   void start(std::unique_ptr<plan::Program> plan, bool keep) {
     rt::NodeOptions no;
     no.print_line = [](const std::string& l) { std::cout << l << "\n"; };
+    std::vector<bool> carried(plan->relations.size(), false);
+    if (!keep) applied_.clear();
+    if (keep && node_) carry(*node_, *plan_, *plan, carried, applied_);
+    std::erase_if(plan->facts, [&](const plan::Fact& f) { return carried[f.relation] && applied_.count(fact_key(*plan, f)); });
+    fresh_facts_.clear();
+    for (const auto& f : plan->facts) fresh_facts_.push_back(fact_key(*plan, f));
     auto node = std::make_unique<rt::Node>(*plan, no);
-    if (keep && node_) carry(*node_, *plan_, *node, *plan);
+    if (keep && node_) copy_rows(*node_, *plan_, *node, *plan, carried);
     node_ = std::move(node);  // the old node refers to the old plan: it goes first
     plan_ = std::move(plan);
   }
 
-  static void carry(rt::Node& from, const plan::Program& old_plan, rt::Node& to, const plan::Program& new_plan) {
+  // Which tables of `new_plan` keep their rows; a table that does not forgets its facts.
+  static void carry(rt::Node& from, const plan::Program& old_plan, const plan::Program& new_plan, std::vector<bool>& carried,
+                    std::set<std::string>& applied) {
     for (const auto& r : new_plan.relations) {
       if (r.kind != plan::RelationKind::Table || r.has_lattice_column()) continue;
       auto old = std::find_if(old_plan.relations.begin(), old_plan.relations.end(), [&](const auto& o) { return o.name == r.name; });
       if (old == old_plan.relations.end() || old->kind != r.kind || old->column_types != r.column_types || old->key != r.key) {
         if (old != old_plan.relations.end() && from.engine().relation(old->id).live() > 0)
           std::cout.flush(), std::cerr << "bloom: note: table `" << r.name << "` changed its columns or key: its rows are dropped\n";
+        std::erase_if(applied, [&](const std::string& k) { return k.compare(0, r.name.size() + 1, r.name + "(") == 0; });
         continue;
       }
+      carried[r.id] = true;
+    }
+  }
+
+  static void copy_rows(rt::Node& from, const plan::Program& old_plan, rt::Node& to, const plan::Program& new_plan,
+                        const std::vector<bool>& carried) {
+    for (const auto& r : new_plan.relations) {
+      if (!carried[r.id]) continue;
+      auto old = std::find_if(old_plan.relations.begin(), old_plan.relations.end(), [&](const auto& o) { return o.name == r.name; });
       const auto& src = from.engine().relation(old->id);
       std::vector<rt::Word> row(r.arity() + 1);
       for (rt::RowId i = 0; i < src.end(); ++i) {
@@ -290,7 +320,13 @@ class Session {
     if (cmd == ":tick" || cmd == ":t") return tick(arg);
     if (cmd == ":run" || cmd == ":r") return run();
     if (cmd == ":query" || cmd == ":q") return query(arg);
-    if (cmd == ":plan") return std::cout << plan::to_text(*plan_), true;
+    if (cmd == ":plan") {
+      std::string error;
+      auto plan = plan_of(*c_, error);  // the node's plan lacks the facts it was not given again
+      if (!plan) return fail(error);
+      relocate(*plan, file_.empty() ? "<program>" : file_, line_count(file_text_), typed_at_);
+      return std::cout << plan::to_text(*plan), true;
+    }
     if (cmd == ":lint") {
       auto report = analysis::analyze_calm(*c_->program, *c_->graph);
       analysis::render_lint_text(c_->sources, *c_->program, report, std::cout, {false});
@@ -317,6 +353,8 @@ class Session {
   bool step(bool& halted) {
     try {
       halted = node_->step();
+      applied_.insert(fresh_facts_.begin(), fresh_facts_.end());  // tick 0 applied them
+      fresh_facts_.clear();
       return true;
     } catch (const rt::RuntimeError& e) {
       return fail(std::string("runtime error: ") + e.what());
@@ -473,6 +511,8 @@ class Session {
   std::unique_ptr<Compilation> c_;
   std::unique_ptr<plan::Program> plan_;
   std::unique_ptr<rt::Node> node_;
+  std::set<std::string> applied_;        // facts (fact_key) a tick 0 has applied
+  std::vector<std::string> fresh_facts_;  // the facts the node applies in its tick 0
 };
 
 // One line, where a bug or running out of memory ends that line, not the session.
