@@ -9,14 +9,22 @@ jobs=$(nproc)
 ./tools/install-deps.sh
 # The JIT's code cache (docs/jit.md) inside the tree, not in the user's cache folder.
 export BLOOM_JIT_CACHE="$PWD/build/jit-cache"
+# ccache keeps the compiled objects of both builds between runs on this machine, whichever clone
+# they come from (paths under the clone are hashed relative to it): a second run compiles only
+# what changed. A new machine starts with an empty cache and compiles everything.
+launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER= -DCMAKE_C_COMPILER_LAUNCHER=)
+if command -v ccache >/dev/null; then
+  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
 
 echo "== release build"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
 echo "== sanitizer build (ASan + UBSan)"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBLOOM_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBLOOM_SANITIZE=ON "${launcher[@]}" >/dev/null
 cmake --build build-asan -j "$jobs"
 # BLOOM_TEST_QUICK: the property tests (simulated schedules, random programs, plan formats) run a
 # twentieth to a half of their cases here, and the planted-bug runs of the stdlib simulations
