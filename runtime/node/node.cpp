@@ -639,15 +639,14 @@ std::vector<uint32_t> Node::outputs() const {
 
 size_t Node::output_size(uint32_t relation) const { return logs_[relation] ? logs_[relation]->live() : 0; }
 
-std::vector<RowId> Node::output_rows(uint32_t relation) const {
-  const Relation& log = *logs_[relation];
+std::vector<RowId> Node::sorted_rows(const Relation& rel, uint32_t relation) const {
   std::vector<RowId> rows;
-  rows.reserve(log.live());
-  for (RowId r = 0; r < log.end(); ++r)
-    if (log.alive(r)) rows.push_back(r);
+  rows.reserve(rel.live());
+  for (RowId r = 0; r < rel.end(); ++r)
+    if (rel.alive(r)) rows.push_back(r);
   const auto& d = plan_.relations[relation];
   std::sort(rows.begin(), rows.end(), [&](RowId x, RowId y) {
-    Relation::RowRef a = log.row(x), b = log.row(y);
+    Relation::RowRef a = rel.row(x), b = rel.row(y);
     for (uint32_t c = 0; c < d.arity(); ++c) {
       const auto& t = d.column_types[c];
       // Sets and maps order by handle: stable within a run, which is all sorting needs here.
@@ -659,6 +658,12 @@ std::vector<RowId> Node::output_rows(uint32_t relation) const {
     return false;
   });
   return rows;
+}
+
+std::vector<RowId> Node::output_rows(uint32_t relation) const { return sorted_rows(*logs_[relation], relation); }
+
+std::vector<RowId> Node::current_rows(uint32_t relation) const {
+  return sorted_rows(engine_.relation(relation), relation);
 }
 
 std::string Node::csv_line(uint32_t relation, RowId r) const {

@@ -98,6 +98,8 @@ class Node : private TransitionSink {
 
   // Every tuple an output relation held in any tick, each once: rows of output_log(), sorted.
   std::vector<RowId> output_rows(uint32_t relation) const;
+  // The rows a relation holds now (engine().relation()), in the order output_rows sorts.
+  std::vector<RowId> current_rows(uint32_t relation) const;
   const Relation& output_log(uint32_t relation) const { return *logs_[relation]; }
   size_t output_size(uint32_t relation) const;
   std::vector<uint32_t> outputs() const;  // output relations in declaration order
@@ -141,6 +143,8 @@ class Node : private TransitionSink {
   const plan::Program& plan() const { return plan_; }
 
  private:
+  // The live rows of `rel` (relation's contents or its output log), sorted for printing.
+  std::vector<RowId> sorted_rows(const Relation& rel, uint32_t relation) const;
   void deferred(plan::HeadOp op, uint32_t relation, const Word* row, const plan::RulePlan& rule) override;
   void send(uint32_t relation, const Word* row, const plan::RulePlan& rule) override;
   void setup_tick(int64_t tick);

@@ -458,26 +458,11 @@ class Session {
       if (r.kind == plan::RelationKind::Stdout || r.kind == plan::RelationKind::Halt)
         return fail("`" + name + "` cannot be queried (its rows are printed or acted on, not kept)");
       const auto& rel = node_->engine().relation(r.id);
-      std::vector<std::vector<rt::Word>> rows;
       std::vector<rt::Word> row(r.arity() + 1);
-      for (rt::RowId i = 0; i < rel.end(); ++i)
-        if (rel.alive(i)) {
-          rel.read(i, row.data());
-          rows.push_back(row);
-        }
-      // The order `bloom run` prints outputs in (Node::output_rows).
-      const auto& lat = node_->lattices();
-      std::sort(rows.begin(), rows.end(), [&](const auto& a, const auto& b) {
-        for (uint32_t c = 0; c < r.arity(); ++c) {
-          const auto& t = r.column_types[c];
-          int cmp = t.is_lattice() && t.kind != plan::TypeKind::LMax && t.kind != plan::TypeKind::LMin
-                        ? (a[c] < b[c] ? -1 : a[c] > b[c] ? 1 : 0)
-                        : lat.compare(t.is_lattice() ? t.args[0] : t, a[c], b[c]);
-          if (cmp) return cmp < 0;
-        }
-        return false;
-      });
-      for (const auto& x : rows) std::cout << node_->engine().format_row(r, x.data(), true) << "\n";
+      for (rt::RowId i : node_->current_rows(r.id)) {
+        rel.read(i, row.data());
+        std::cout << node_->engine().format_row(r, row.data(), true) << "\n";
+      }
       return true;
     }
     std::string near = closest_match(name, names);
