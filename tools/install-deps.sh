@@ -16,7 +16,8 @@ packages=(
   chromium                                                     # tests open `bloom sim --timeline` pages
   systemd                                                      # tests verify `bloom deploy systemd` units
 )
-# tests/deploy validates `bloom deploy k8s` manifests with an npm package. A Node.js from
+# tests/deploy validates `bloom deploy k8s` manifests with an npm package, and tests/editors
+# packages and checks the VS Code extension with npm packages. A Node.js from
 # elsewhere (NodeSource) brings its own npm and conflicts with Debian's: take Debian's only if
 # there is none.
 command -v node >/dev/null || packages+=(nodejs)
