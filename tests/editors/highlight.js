@@ -20,6 +20,8 @@
 //    punctuation.definition.typeparameters), other punctuation punctuation.*, an identifier
 //    neither keyword nor storage; nothing may be scoped invalid.*. In the files that also parse
 //    (`bloom fmt --check` reports no error), the tokenizer must end the file in its root state.
+//    Every keyword of the g4 must be met as a keyword in some file, and every reserved word is
+//    also tried alone in a rule body.
 // 2. The scopes of golden/*.bloom compared with golden/*.scopes. After a deliberate change of
 //    the grammar, regenerate them (after the editors_npm_ci test has installed the packages)
 //    and review the diff:
@@ -216,6 +218,9 @@ function position(text, i) {
   return `${line}:${i - before.lastIndexOf('\n')}`;
 }
 
+// The keywords met where they are keywords, in the files: each keyword of Bloom.g4 must be.
+const seenAsKeyword = new Set();
+
 function checkFile(grammar, file, text, parses) {
   const tokens = lex(text);
   const bad = tokens.filter((t) => BAD.has(t.kind));
@@ -248,11 +253,11 @@ function checkFile(grammar, file, text, parses) {
     else if (k === 'BLOCK_COMMENT') every(t, ['comment.block'], 'block comment');
     else if (k === 'STRING') every(t, ['string.quoted'], 'string');
     else if (k === 'INT' || k === 'FLOAT' || k === 'DURATION') every(t, ['constant.numeric'], 'number');
-    else if (k === 'TRUE' || k === 'FALSE') every(t, ['constant.language'], 'boolean');
+    else if (k === 'TRUE' || k === 'FALSE') { every(t, ['constant.language'], 'boolean'); seenAsKeyword.add(k); }
     else if (contextual.has(k)) {
-      if (keywordAt.has(t.start)) every(t, ['keyword.', 'storage.'], 'keyword');
+      if (keywordAt.has(t.start)) { every(t, ['keyword.', 'storage.'], 'keyword'); seenAsKeyword.add(k); }
       else none(t, ['keyword.', 'storage.'], 'name');
-    } else if (keywordRules.some((r) => r.name === k)) every(t, ['keyword.', 'storage.'], 'keyword');
+    } else if (keywordRules.some((r) => r.name === k)) { every(t, ['keyword.', 'storage.'], 'keyword'); seenAsKeyword.add(k); }
     else if (k === 'ID') none(t, ['keyword.', 'storage.'], 'identifier');
     else if (punctuationRules.has(k)) every(t, ['punctuation.'], 'punctuation');
     else if (wordOf.has(k)) {
@@ -337,6 +342,9 @@ const TRICKY = [
      ['addr', 0, 'support.type'], ['lmax', 0, 'support.type'], ['>>', 0, 'punctuation.definition.typeparameters'],
      ['"n1"', 0, 'string.quoted'], ['lattice', 0, 'storage.type.collection'], ['durable', 0, 'storage.modifier'],
      ['count', 0, 'support.function.aggregate'], ['to_string', 0, 'support.function.builtin']]],
+  ['// bloom:allow(race) the order does not matter\nr(x) <= s(x), x<-1;',
+    [['// ', 0, 'comment.line'], ['bloom:allow', 0, 'storage.type.annotation'],
+     ['(race) the order does not matter', 0, 'comment.line'], ['<-', 0, 'keyword.operator.merge']]],
   ['p("a\\"b\\\\", "\\q");\np("open\nq(1);',
     [['\\"', 0, 'constant.character.escape'], ['\\\\', 0, 'constant.character.escape'],
      ['\\q', 0, 'invalid.illegal.escape'], ['"open', 0, 'string.quoted'], ['q', 1, 'entity.name.function']]],
@@ -365,6 +373,15 @@ function checkTricky(grammar) {
     // A snippet with an unterminated string or a bad number may stay anywhere; the others end
     // at the root.
     if (!tm.closed) fail(`tricky ${JSON.stringify(src)}: ends in a rule of depth ${tm.stack.depth}`);
+  }
+  // Each reserved word, wherever it is (a misplaced one too), is a keyword.
+  for (const r of keywordRules.filter((x) => !contextual.has(x.name))) {
+    const src = `p(x) <= q(x), ${r.text};`;
+    const tm = tokenize(grammar, src);
+    const want = r.name === 'TRUE' || r.name === 'FALSE' ? ['constant.language'] : ['keyword.', 'storage.'];
+    const at = src.lastIndexOf(r.text);
+    if (!want.some((w) => has(tm.scopes[at], w))) fail(`${JSON.stringify(src)}: ${r.text} is ${(tm.scopes[at] || []).join(' ')}`);
+    n++;
   }
   return n;
 }
@@ -406,6 +423,9 @@ async function main() {
   }
   if (files.length < 300) fail(`only ${files.length} .bloom files found`);
   if (count.parses < 300) fail(`only ${count.parses} files parse`);
+  for (const r of keywordRules) {
+    if (!seenAsKeyword.has(r.name)) fail(`the keyword ${r.text} of Bloom.g4 is used as one in no file: the grammar's handling of it is untested (use it in tests/editors/golden/showcase.bloom)`);
+  }
 
   // Golden files.
   const goldenDir = path.join(here, 'golden');
