@@ -45,8 +45,7 @@ void note(const char* what, std::size_t n) {
 
 using Pair = std::uint64_t;
 inline Pair pack(std::int32_t a, std::int32_t b) {
-  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(a)) << 32) |
-         static_cast<std::uint32_t>(b);
+  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(a)) << 32) | static_cast<std::uint32_t>(b);
 }
 inline std::int32_t first(Pair p) { return static_cast<std::int32_t>(p >> 32); }
 inline std::int32_t second(Pair p) { return static_cast<std::int32_t>(p & 0xffffffffu); }
@@ -74,8 +73,7 @@ std::vector<std::int32_t> read_facts(const std::string& path, int arity) {
     for (int c = 0; c < arity; ++c) {
       bool neg = false;
       if (p < end && *p == '-') neg = true, ++p;
-      if (p >= end || *p < '0' || *p > '9')
-        die(path + ":" + std::to_string(line) + ": expected an integer");
+      if (p >= end || *p < '0' || *p > '9') die(path + ":" + std::to_string(line) + ": expected an integer");
       std::int64_t v = 0;
       while (p < end && *p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
       out.push_back(static_cast<std::int32_t>(neg ? -v : v));
@@ -98,12 +96,10 @@ struct Index {
   std::size_t size = 0;  // distinct tuples
 
   const std::int32_t* begin(std::int32_t k) const {
-    return k >= 0 && static_cast<std::size_t>(k) + 1 < off.size() ? vals.data() + off[k]
-                                                                  : vals.data();
+    return k >= 0 && static_cast<std::size_t>(k) + 1 < off.size() ? vals.data() + off[k] : vals.data();
   }
   const std::int32_t* end(std::int32_t k) const {
-    return k >= 0 && static_cast<std::size_t>(k) + 1 < off.size() ? vals.data() + off[k + 1]
-                                                                  : vals.data();
+    return k >= 0 && static_cast<std::size_t>(k) + 1 < off.size() ? vals.data() + off[k + 1] : vals.data();
   }
 };
 
@@ -254,8 +250,7 @@ int run_negagg(const std::string& dir) {
   note("cnt", cnt.size());
   if (verbose) std::fprintf(stderr, "total value: %lld\n", static_cast<long long>(total));
 
-  std::printf("unreach\t%zu\nreach\t%zu\ncnt\t%zu\ntotal\t%d\n", unreach, reach.size(),
-              cnt.size(), 1);
+  std::printf("unreach\t%zu\nreach\t%zu\ncnt\t%zu\ntotal\t%d\n", unreach, reach.size(), cnt.size(), 1);
   return 0;
 }
 

@@ -142,7 +142,8 @@ Throughput net_throughput(int messages, int batch, bool curve = false, bool into
     node = std::make_unique<rt::Node>(*receiver, no);
   }
   const uint32_t channel = into_node ? relation_id(*receiver, "c") : 2;
-  rt::net::Codec node_codec = into_node ? rt::net::Codec(*receiver, node->symbols(), node->lattices()) : rt::net::Codec(p, rx.symbols, rx.lattices);
+  rt::net::Codec node_codec =
+      into_node ? rt::net::Codec(*receiver, node->symbols(), node->lattices()) : rt::net::Codec(p, rx.symbols, rx.lattices);
   rt::net::CurveOptions keys;
   rt::net::KeyPair krx, ktx;
   if (curve) {
@@ -229,13 +230,14 @@ Throughput net_throughput(int messages, int batch, bool curve = false, bool into
   if (into_node) {
     const size_t stored = node->engine().relation(relation_id(*receiver, "got")).live();
     if (stored != uint64_t(repeat ? std::min(messages, 66) : messages) * batch) std::fprintf(stderr, "node: stored %zu tuples\n", stored);
-    std::printf("  (node%s: %llu ticks, %.0f tuples a tick, %.0f%% of the time in ticks)\n", repeat ? ", tuples repeating" : "", (unsigned long long)ticks,
-                double(tuples) / double(ticks), 100 * tick_s / s);
+    std::printf("  (node%s: %llu ticks, %.0f tuples a tick, %.0f%% of the time in ticks)\n", repeat ? ", tuples repeating" : "",
+                (unsigned long long)ticks, double(tuples) / double(ticks), 100 * tick_s / s);
   } else if (checksum != uint64_t(messages) * (batch - 1)) {
     std::fprintf(stderr, "net: bad checksum\n");
   }
-  if (full) std::printf("  (transport%s%s: %llu sends retried on a full queue)\n", curve ? ", CURVE" : "", into_node ? ", node" : "",
-                        (unsigned long long)full);
+  if (full)
+    std::printf("  (transport%s%s: %llu sends retried on a full queue)\n", curve ? ", CURVE" : "", into_node ? ", node" : "",
+                (unsigned long long)full);
   return {tuples / s, wire_bytes / s};
 }
 
@@ -264,8 +266,10 @@ void codec_only(int messages, int batch) {
   }
   double dec = seconds_since(t1);
   const double tuples = double(messages) * batch;
-  std::printf("  codec alone (one thread, no sockets): encode %.1f M tuples/s (%.1f us a batch), decode %.1f M tuples/s (%.1f us a batch), %zu bytes a batch%s\n",
-              tuples / enc / 1e6, enc / messages * 1e6, tuples / dec / 1e6, dec / messages * 1e6, bytes / messages, sum ? "" : " ?");
+  std::printf(
+      "  codec alone (one thread, no sockets): encode %.1f M tuples/s (%.1f us a batch), decode %.1f M tuples/s (%.1f us a batch), %zu "
+      "bytes a batch%s\n",
+      tuples / enc / 1e6, enc / messages * 1e6, tuples / dec / 1e6, dec / messages * 1e6, bytes / messages, sum ? "" : " ?");
 }
 
 // This thread's CPU time (user and system), in seconds.
@@ -294,7 +298,8 @@ double node_only(int messages, int batch, double* per_cpu_s = nullptr, bool repe
   std::vector<std::string> encoded(static_cast<size_t>(messages));
   std::vector<Word> rows(static_cast<size_t>(batch) * 3);
   for (int i = 0; i < messages; ++i) {
-    for (int r = 0; r < batch; ++r) rows[3 * r] = dst, rows[3 * r + 1] = static_cast<Word>(repeat ? i % 66 : i), rows[3 * r + 2] = static_cast<Word>(r);
+    for (int r = 0; r < batch; ++r)
+      rows[3 * r] = dst, rows[3 * r + 1] = static_cast<Word>(repeat ? i % 66 : i), rows[3 * r + 2] = static_cast<Word>(r);
     encoded[static_cast<size_t>(i)] = tx.codec.encode(channel, rows.data(), batch, "tx");
   }
   auto inbox = [](void* n, uint32_t relation) { return static_cast<rt::Node*>(n)->inbox(relation); };
@@ -318,7 +323,8 @@ double node_only(int messages, int batch, double* per_cpu_s = nullptr, bool repe
   double s = seconds_since(start);
   if (per_cpu_s) *per_cpu_s = tuples / (thread_cpu_seconds() - cpu_start);
   const size_t stored = node.engine().relation(relation_id(*receiver, "got")).live();
-  if (stored != uint64_t(repeat ? std::min(messages, 66) : messages) * batch) std::fprintf(stderr, "node alone: stored %zu tuples\n", stored);
+  if (stored != uint64_t(repeat ? std::min(messages, 66) : messages) * batch)
+    std::fprintf(stderr, "node alone: stored %zu tuples\n", stored);
   return tuples / s;
 }
 
@@ -479,7 +485,8 @@ int main(int argc, char** argv) {
     else if (a == "--iters") iters = v;
     else if (a == "--runs") runs = v;
     else {
-      std::fprintf(stderr, "usage: net_bench [--messages N] [--node-messages N] [--iters N] [--runs N] [--only-node | --only-node-repeat]\n");
+      std::fprintf(stderr,
+                   "usage: net_bench [--messages N] [--node-messages N] [--iters N] [--runs N] [--only-node | --only-node-repeat]\n");
       return 2;
     }
   }
@@ -511,11 +518,13 @@ int main(int argc, char** argv) {
     curves.push_back(c.tuples_per_s), curve_ratios.push_back(c.tuples_per_s / y.tuples_per_s);
     net_mb.push_back(y.bytes_per_s / 1e6), curve_mb.push_back(c.bytes_per_s / 1e6);
     nodes.push_back(n.tuples_per_s), node_ratios.push_back(n.tuples_per_s / x);
-    std::printf("  run %d: raw PUSH/PULL %.2f M tuples/s, Transport+Codec %.2f M tuples/s (%.0f MB/s, ratio %.0f%%), with CURVE %.2f M "
-                "tuples/s (%.0f MB/s, %.0f%% of plaintext), into a node %.2f M tuples/s (ratio %.0f%%; without sockets %.2f M; "
-                "tuples repeating %.2f M, ratio %.0f%%)\n",
-                r + 1, x / 1e6, y.tuples_per_s / 1e6, y.bytes_per_s / 1e6, 100 * y.tuples_per_s / x, c.tuples_per_s / 1e6, c.bytes_per_s / 1e6,
-                100 * c.tuples_per_s / y.tuples_per_s, n.tuples_per_s / 1e6, 100 * n.tuples_per_s / x, alone / 1e6, rep.tuples_per_s / 1e6, 100 * rep.tuples_per_s / x);
+    std::printf(
+        "  run %d: raw PUSH/PULL %.2f M tuples/s, Transport+Codec %.2f M tuples/s (%.0f MB/s, ratio %.0f%%), with CURVE %.2f M "
+        "tuples/s (%.0f MB/s, %.0f%% of plaintext), into a node %.2f M tuples/s (ratio %.0f%%; without sockets %.2f M; "
+        "tuples repeating %.2f M, ratio %.0f%%)\n",
+        r + 1, x / 1e6, y.tuples_per_s / 1e6, y.bytes_per_s / 1e6, 100 * y.tuples_per_s / x, c.tuples_per_s / 1e6, c.bytes_per_s / 1e6,
+        100 * c.tuples_per_s / y.tuples_per_s, n.tuples_per_s / 1e6, 100 * n.tuples_per_s / x, alone / 1e6, rep.tuples_per_s / 1e6,
+        100 * rep.tuples_per_s / x);
   }
   codec_only(messages, batch);
   double ratio = median(ratios);
@@ -524,10 +533,13 @@ int main(int argc, char** argv) {
   std::printf("  median: CURVE %.2f M tuples/s (%.0f MB/s) against plaintext %.2f M tuples/s (%.0f MB/s); median ratio %.0f%%\n",
               median(curves) / 1e6, median(curve_mb), median(nets) / 1e6, median(net_mb), 100 * median(curve_ratios));
   double node_ratio = median(node_ratios);
-  std::printf("  median: into a node %.2f M tuples/s; median ratio to raw %.0f%% (target >= 40%%): %s; the same node without sockets %.2f M tuples/s\n",
-              median(nodes) / 1e6, 100 * node_ratio, node_ratio >= 0.4 ? "PASS" : "FAIL", median(alones) / 1e6);
-  std::printf("  median: into a node with tuples repeating (nothing new stored after the first tick) %.2f M tuples/s, ratio to raw %.0f%%\n",
-              median(repeats) / 1e6, 100 * median(repeat_ratios));
+  std::printf(
+      "  median: into a node %.2f M tuples/s; median ratio to raw %.0f%% (target >= 40%%): %s; the same node without sockets %.2f M "
+      "tuples/s\n",
+      median(nodes) / 1e6, 100 * node_ratio, node_ratio >= 0.4 ? "PASS" : "FAIL", median(alones) / 1e6);
+  std::printf(
+      "  median: into a node with tuples repeating (nothing new stored after the first tick) %.2f M tuples/s, ratio to raw %.0f%%\n",
+      median(repeats) / 1e6, 100 * median(repeat_ratios));
 
   std::printf("round trip: 1-tuple ping-pong, %d timed after %d warm-up per run, tcp://127.0.0.1, %d runs\n", iters, warmup, runs);
   std::vector<double> lratios, rmed, nmed;

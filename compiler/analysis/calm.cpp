@@ -37,8 +37,8 @@ const char* meaning(Label l) {
 Label compose(Label path, Label edge) {
   if (path == Label::D || edge == Label::D) return Label::D;
   if (edge == Label::M) return path;
-  if (edge == Label::A) return Label::A;                    // M/A/N then A: A
-  return path == Label::A ? Label::D : Label::N;            // edge N: A then N is D
+  if (edge == Label::A) return Label::A;          // M/A/N then A: A
+  return path == Label::A ? Label::D : Label::N;  // edge N: A then N is D
 }
 
 const char* to_string(FindingKind k) { return k == FindingKind::PointOfOrder ? "point-of-order" : "race"; }
@@ -79,9 +79,9 @@ bool CalmReport::needs_coordination() const {
 
 namespace {
 
+using ast::ExprKind;
 using sema::CollectionId;
 using sema::CollectionKind;
-using ast::ExprKind;
 
 bool is_transient(CollectionKind k) { return !sema::is_persistent(k) && k != CollectionKind::Stdout && k != CollectionKind::Halt; }
 
@@ -203,8 +203,7 @@ class Analyzer {
     if (rule.uses_now) return "now";
     if (rule.uses_tick && has_async_) return "tick";
     for (const auto& in : rule.inputs) {
-      if (in.negated || in.collection == sema::kNoCollection || p_.collections[in.collection].kind != CollectionKind::Periodic)
-        continue;
+      if (in.negated || in.collection == sema::kNoCollection || p_.collections[in.collection].kind != CollectionKind::Periodic) continue;
       const ast::Atom& atom = rule.ast->body[in.literal].atom;
       if (atom.args.empty()) continue;
       const ast::Expr& a = *atom.args[0].expr;
@@ -257,7 +256,8 @@ class Analyzer {
       if (h.location || x.kind != ExprKind::Name || x.name.qualified() || p_.constant(rule.instance, x.name, v)) return std::nullopt;
       uint32_t at = UINT32_MAX;
       for (uint32_t k = 0; k < atom.args.size() && at == UINT32_MAX; ++k)
-        if (atom.args[k].expr->kind == ExprKind::Name && !atom.args[k].expr->name.qualified() && atom.args[k].expr->name.parts[0] == x.name.parts[0])
+        if (atom.args[k].expr->kind == ExprKind::Name && !atom.args[k].expr->name.qualified() &&
+            atom.args[k].expr->name.parts[0] == x.name.parts[0])
           at = k;
       if (at == UINT32_MAX) return std::nullopt;
       cols.push_back(at);
@@ -269,7 +269,8 @@ class Analyzer {
   bool unused_column(const sema::CheckedRule& rule, const ast::Expr& x) const {
     sema::ConstValue v;
     if (x.kind == ExprKind::Wildcard) return true;
-    return x.kind == ExprKind::Name && !x.name.qualified() && !p_.constant(rule.instance, x.name, v) && occurrences(*rule.ast, x.name.parts[0]) == 1;
+    return x.kind == ExprKind::Name && !x.name.qualified() && !p_.constant(rule.instance, x.name, v) &&
+           occurrences(*rule.ast, x.name.parts[0]) == 1;
   }
 
   CollectionId find_log_of(CollectionId c) {
@@ -342,7 +343,8 @@ class Analyzer {
       sema::ConstValue v;
       if (p_.constant(rule.instance, a.name, v)) continue;
       bool grouped = std::any_of(rule.ast->head.args.begin(), rule.ast->head.args.end(), [&](const ast::Arg& h) {
-        return h.expr->kind == ExprKind::Name && !h.expr->name.qualified() && !a.name.qualified() && h.expr->name.parts[0] == a.name.parts[0];
+        return h.expr->kind == ExprKind::Name && !h.expr->name.qualified() && !a.name.qualified() &&
+               h.expr->name.parts[0] == a.name.parts[0];
       });
       if (!grouped) return false;
     }
@@ -529,7 +531,9 @@ class Analyzer {
   // ---- races
   // Which collections change with what arrives from outside: reachable from a channel, a
   // periodic or a read of the clock, along edges of any timing.
-  void compute_async_reach() { async_reach_ = reach_from_async([](const Edge&) { return true; }); }
+  void compute_async_reach() {
+    async_reach_ = reach_from_async([](const Edge&) { return true; });
+  }
 
   std::vector<bool> reach_from_async(const std::function<bool(const Edge&)>& follow) const {
     std::vector<bool> reach(p_.collections.size(), false);
@@ -622,7 +626,8 @@ class Analyzer {
         if (head.columns[c].type.is_lattice()) return false;  // a plain value stored into a lattice: not this form
         continue;
       }
-      if (!((f == "max" && t == sema::TypeKind::LMax) || (f == "min" && t == sema::TypeKind::LMin) || (f == "collect" && t == sema::TypeKind::LSet)))
+      if (!((f == "max" && t == sema::TypeKind::LMax) || (f == "min" && t == sema::TypeKind::LMin) ||
+            (f == "collect" && t == sema::TypeKind::LSet)))
         return false;
     }
     return true;
@@ -753,8 +758,8 @@ class Analyzer {
                "` gains rows as asynchronous data arrives";
       }
       if (async_reach_[y.collection]) return "";  // negating asynchronous data: a point of order of its own
-      return X + " is tested against `not " + cy.name + "` as " + Y + " is in the tick " + X +
-             " is there, and " + Y + " changes between ticks";
+      return X + " is tested against `not " + cy.name + "` as " + Y + " is in the tick " + X + " is there, and " + Y +
+             " changes between ticks";
     }
     if (xt) {
       // A timer fires again after the last change, so every snapshot of a growing table is
@@ -766,7 +771,8 @@ class Analyzer {
       if (symmetric(r, x.collection, y.collection)) return "";
       if (!yt && async_reach_[y.collection] && !grows(y.collection)) return "";  // its delete or overwrite is the point of order
       if (x.collection == y.collection)
-        return "two " + X + " tuples meet only if they are there in the same tick, and messages of one channel may arrive in different ticks";
+        return "two " + X +
+               " tuples meet only if they are there in the same tick, and messages of one channel may arrive in different ticks";
       if (yt && (same_arrival(r, x, y) || same_arrival(r, y, x))) return "";
       if (yt) return X + " and " + Y + " meet only if both are there in the same tick";
       return X + " sees " + Y + " only as it is in the tick " + X + " is there, and " + Y +
@@ -777,7 +783,7 @@ class Analyzer {
       return Y + " sees " + X + " only as it is in the tick " + Y + " is there, and " + X + " fills with asynchronous data";
     }
     if (grows(x.collection) && grows(y.collection)) return "";  // both only grow: every match happens
-    if (async_reach_[y.collection]) return "";  // its delete or overwrite is the point of order
+    if (async_reach_[y.collection]) return "";                  // its delete or overwrite is the point of order
     return X + " fills with asynchronous data while " + Y + " is rewritten between ticks, so which rows meet depends on timing";
   }
 
@@ -792,7 +798,8 @@ class Analyzer {
     const ast::Atom& aa = p_.rules[r].ast->body[a.literal].atom;
     for (uint32_t w : writers_[t.collection]) {
       const auto& rule = p_.rules[w];
-      if (rule.op != ast::MergeOp::Instant || rule.inputs.size() != 1 || rule.inputs[0].negated || rule.inputs[0].collection != a.collection)
+      if (rule.op != ast::MergeOp::Instant || rule.inputs.size() != 1 || rule.inputs[0].negated ||
+          rule.inputs[0].collection != a.collection)
         return false;
       const auto& body = rule.ast->body;
       const ast::Atom& from = body[rule.inputs[0].literal].atom;
@@ -812,7 +819,8 @@ class Analyzer {
         const ast::Expr& tx = *ta.args[j].expr;
         if (cols[j] >= aa.args.size()) return false;
         const ast::Expr& ax = *aa.args[cols[j]].expr;
-        if (tx.kind != ExprKind::Name || ax.kind != ExprKind::Name || tx.name.qualified() || ax.name.qualified() || tx.name.parts[0] != ax.name.parts[0])
+        if (tx.kind != ExprKind::Name || ax.kind != ExprKind::Name || tx.name.qualified() || ax.name.qualified() ||
+            tx.name.parts[0] != ax.name.parts[0])
           return false;
       }
     }
@@ -822,7 +830,8 @@ class Analyzer {
   // Whether every variable of `x` is in `vars` (consts and params are not variables).
   bool reads_only(const sema::CheckedRule& rule, const ast::Expr& x, const std::set<std::string>& vars) const {
     sema::ConstValue v;
-    if (x.kind == ExprKind::Name && !x.name.qualified() && !p_.constant(rule.instance, x.name, v) && !vars.count(x.name.parts[0])) return false;
+    if (x.kind == ExprKind::Name && !x.name.qualified() && !p_.constant(rule.instance, x.name, v) && !vars.count(x.name.parts[0]))
+      return false;
     return std::all_of(x.args.begin(), x.args.end(), [&](const ast::ExprPtr& a) { return reads_only(rule, *a, vars); });
   }
 
@@ -836,7 +845,8 @@ class Analyzer {
     for (uint32_t r2 : writers_[p_.rules[r].head]) {
       if (r2 == r) continue;
       for (const auto& in : p_.rules[r2].inputs)
-        if (!in.negated && in.collection != sema::kNoCollection && log_of(in.collection) == t1 && mirrors(r, r2, t1, log2, t2, in.collection))
+        if (!in.negated && in.collection != sema::kNoCollection && log_of(in.collection) == t1 &&
+            mirrors(r, r2, t1, log2, t2, in.collection))
           return true;
     }
     return false;
@@ -857,10 +867,18 @@ class Analyzer {
     if (x.kind != y.kind || x.args.size() != y.args.size()) return false;
     switch (x.kind) {
       case ExprKind::Int:
-      case ExprKind::Duration: if (x.int_value != y.int_value) return false; break;
-      case ExprKind::Float: if (x.float_value != y.float_value) return false; break;
-      case ExprKind::String: if (x.text != y.text) return false; break;
-      case ExprKind::Bool: if (x.bool_value != y.bool_value) return false; break;
+      case ExprKind::Duration:
+        if (x.int_value != y.int_value) return false;
+        break;
+      case ExprKind::Float:
+        if (x.float_value != y.float_value) return false;
+        break;
+      case ExprKind::String:
+        if (x.text != y.text) return false;
+        break;
+      case ExprKind::Bool:
+        if (x.bool_value != y.bool_value) return false;
+        break;
       case ExprKind::Wildcard: break;
       case ExprKind::Name: {
         sema::ConstValue v;
@@ -872,10 +890,18 @@ class Analyzer {
         }
         break;
       }
-      case ExprKind::Unary: if (x.unary_op != y.unary_op) return false; break;
-      case ExprKind::Binary: if (x.binary_op != y.binary_op) return false; break;
-      case ExprKind::Call: if (x.name.str() != y.name.str()) return false; break;
-      case ExprKind::Method: if (x.text != y.text) return false; break;
+      case ExprKind::Unary:
+        if (x.unary_op != y.unary_op) return false;
+        break;
+      case ExprKind::Binary:
+        if (x.binary_op != y.binary_op) return false;
+        break;
+      case ExprKind::Call:
+        if (x.name.str() != y.name.str()) return false;
+        break;
+      case ExprKind::Method:
+        if (x.text != y.text) return false;
+        break;
     }
     for (size_t i = 0; i < x.args.size(); ++i)
       if (!same_expr(a, *x.args[i], b, *y.args[i], m)) return false;
@@ -909,8 +935,8 @@ class Analyzer {
     Renaming m;
     // A transient's atom against its log's: each log column against the transient's column
     // behind it (the renaming pairs r's variables with r2's), the others unused.
-    auto projected = [&](const std::vector<ast::Arg>& x, const std::vector<ast::Arg>& y, bool transient_in_a, const std::vector<uint32_t>& cols,
-                         Renaming& trial) {
+    auto projected = [&](const std::vector<ast::Arg>& x, const std::vector<ast::Arg>& y, bool transient_in_a,
+                         const std::vector<uint32_t>& cols, Renaming& trial) {
       const auto& t = transient_in_a ? x : y;
       const auto& log = transient_in_a ? y : x;
       const auto& trule = transient_in_a ? a : b;
@@ -990,11 +1016,11 @@ class Analyzer {
       f.other = y->span;
       f.source = x->collection;  // replaced by the nearest source once the paths are known
       const std::string& xn = p_.collections[x->collection].name;
-      f.remedies = {
-          "persist the arrivals in a table (`log(...) <= " + xn + "(...)`) and join tables that only grow, so every match happens whatever the timing",
-          "or join both ways (`h <= " + xn + ", other_log` and `h <= other, " + xn +
-              "_log`), so the later arrival always finds the earlier one",
-          "or merge both into one lattice so arrival order cannot matter"};
+      f.remedies = {"persist the arrivals in a table (`log(...) <= " + xn +
+                        "(...)`) and join tables that only grow, so every match happens whatever the timing",
+                    "or join both ways (`h <= " + xn + ", other_log` and `h <= other, " + xn +
+                        "_log`), so the later arrival always finds the earlier one",
+                    "or merge both into one lattice so arrival order cannot matter"};
       apply_suppression(f);
       pending_races_.push_back(std::move(f));
     }
@@ -1054,7 +1080,8 @@ class Analyzer {
         }
       } else if (cancels(e)) {
         const auto& skip = anti_only_[e.from];  // cancelled: not seen through this negation
-        origin = nearest_source_if(e.from, path, [&](const PathLabel& pl) { return std::find(skip.begin(), skip.end(), pl.origin) == skip.end(); });
+        origin = nearest_source_if(e.from, path,
+                                   [&](const PathLabel& pl) { return std::find(skip.begin(), skip.end(), pl.origin) == skip.end(); });
       } else {
         origin = nearest_source(e.from, path);
       }
@@ -1069,8 +1096,9 @@ class Analyzer {
       f.span = at;
       f.source = origin;
       f.path = path;
-      f.message = "point of order: " + f.operation + " in a rule for `" + p_.collections[e.to].name + "` sees " +
-                  (origin == kClockOrigin ? "what was read from the clock" : "`" + p_.collections[origin].name + "`, which arrives asynchronously");
+      f.message =
+          "point of order: " + f.operation + " in a rule for `" + p_.collections[e.to].name + "` sees " +
+          (origin == kClockOrigin ? "what was read from the clock" : "`" + p_.collections[origin].name + "`, which arrives asynchronously");
       remedies(f, e);
       apply_suppression(f);
       report_.findings.push_back(std::move(f));
@@ -1148,7 +1176,8 @@ class Analyzer {
       f.remedies = {"carry logical time in the data: a sequence number or an lmax version set by the sender, compared with thresholds",
                     "or take the timestamp once, where the data enters, and carry it as data from there"};
     } else if (what == "tick") {
-      f.message = "point of order: " + head + " is derived from tick(), and which tick something happens in depends on when messages and timers arrive";
+      f.message = "point of order: " + head +
+                  " is derived from tick(), and which tick something happens in depends on when messages and timers arrive";
       f.remedies = {"number events in the data instead: a sequence number set by the sender, or an lmax counter",
                     "`tick() == 0` (the first tick) is the one use of tick() that does not depend on timing"};
     } else {
@@ -1292,26 +1321,34 @@ class Analyzer {
     switch (e.why) {
       case sema::NonMonotone::Aggregate:
         if (view_of >= 0)
-          f.remedies.push_back("`" + shown + "` is sealed per (" + keys + "), but this aggregate does not group by every one of them: group by (" + keys +
+          f.remedies.push_back("`" + shown + "` is sealed per (" + keys +
+                               "), but this aggregate does not group by every one of them: group by (" + keys +
                                ") so that each group reads one complete partition");
         f.remedies.push_back("use a lattice threshold instead of the aggregate: collect into an lset (`s(v) <= " + shown +
                              "(...)`) and test `s.size() >= n`, which only ever becomes true");
         if (view_of < 0)
-          f.remedies.push_back("or punctuate: declare `seal " + shown + "(key) by done(key, n);` (its sender sends `done` with the count) and group by the key, so "
+          f.remedies.push_back("or punctuate: declare `seal " + shown +
+                               "(key) by done(key, n);` (its sender sends `done` with the count) and group by the key, so "
                                "each group is aggregated only once complete");
         break;
       case sema::NonMonotone::Negation:
         if (view_of >= 0)
-          f.remedies.push_back("`" + shown + "` is sealed per (" + keys + "): give every one of them in the negated atom (not `_`), so that it waits for that partition");
+          f.remedies.push_back("`" + shown + "` is sealed per (" + keys +
+                               "): give every one of them in the negated atom (not `_`), so that it waits for that partition");
         else
-          f.remedies.push_back("punctuate per key: declare `seal " + shown + "(key) by done(key, n);` and negate it with the key given, so each test waits for a complete partition");
-        f.remedies.push_back("or turn the test around: keep a monotone lattice (lbool/lset) of what has been seen and test it with a threshold");
+          f.remedies.push_back("punctuate per key: declare `seal " + shown +
+                               "(key) by done(key, n);` and negate it with the key given, so each test waits for a complete partition");
+        f.remedies.push_back(
+            "or turn the test around: keep a monotone lattice (lbool/lset) of what has been seen and test it with a threshold");
         break;
       case sema::NonMonotone::Reveal:
-        f.remedies.push_back("compare with a threshold instead of revealing the value: `x >= c` on lmax, `x <= c` on lmin, `s.size() >= n`, `s.contains(v)`, `m.at(k) >= c` on an lmap of lmax");
+        f.remedies.push_back(
+            "compare with a threshold instead of revealing the value: `x >= c` on lmax, `x <= c` on lmin, `s.size() >= n`, "
+            "`s.contains(v)`, `m.at(k) >= c` on an lmap of lmax");
         break;
       case sema::NonMonotone::Upsert:
-        f.remedies.push_back("merge instead of replacing: declare the replaced column as a lattice (e.g. lmax of a version) and write with `<=`/`<+`");
+        f.remedies.push_back(
+            "merge instead of replacing: declare the replaced column as a lattice (e.g. lmax of a version) and write with `<=`/`<+`");
         break;
       case sema::NonMonotone::Delete:
         f.remedies.push_back("record deletions as data instead: keep a set of tombstones (`deleted(k) <= ...`) and filter with it");
@@ -1320,11 +1357,13 @@ class Analyzer {
         break;
       case sema::NonMonotone::None:
         if (f.operation == "keyed insert") {
-          f.remedies.push_back("make the conflict impossible or harmless: put every column that can differ in the key, or declare it a "
-                               "lattice (e.g. `lmax`) so two writes of one key merge");
+          f.remedies.push_back(
+              "make the conflict impossible or harmless: put every column that can differ in the key, or declare it a "
+              "lattice (e.g. `lmax`) so two writes of one key merge");
         } else {
-          f.remedies.push_back("output what cannot go back: a threshold as a plain column (`reached(k) <= t(k, m), m >= 10`), or "
-                               "the lattice from a round that is sealed");
+          f.remedies.push_back(
+              "output what cannot go back: a threshold as a plain column (`reached(k) <= t(k, m), m >= 10`), or "
+              "the lattice from a round that is sealed");
         }
         break;
     }
@@ -1334,8 +1373,8 @@ class Analyzer {
       if (report_.hops[h].hop.timing == Timing::Async) boundary = &report_.hops[h].hop;
     if (boundary) {
       const auto& c = p_.collections[boundary->collection];
-      f.remedies.push_back("or coordinate at the last asynchronous edge before it: deliver `" + c.name +
-                           "` (line " + std::to_string(boundary->rule == UINT32_MAX ? c.name_span.line : boundary->span.line) +
+      f.remedies.push_back("or coordinate at the last asynchronous edge before it: deliver `" + c.name + "` (line " +
+                           std::to_string(boundary->rule == UINT32_MAX ? c.name_span.line : boundary->span.line) +
                            ") in an agreed order or in sealed rounds (e.g. two-phase commit, a quorum round, consensus)");
     }
   }
@@ -1343,30 +1382,30 @@ class Analyzer {
   const sema::Program& p_;
   const DependencyGraph& g_;
   CalmReport report_;
-  std::vector<CollectionId> origins_;                   // where paths start, numbered for the bit sets
-  size_t words_ = 0;                                      // 64-bit words per bit set of origins
-  std::vector<uint64_t> state_;                           // per collection, per label: a bit set of origins
-  std::vector<uint8_t> label_mask_;                       // per collection: the labels of its paths
+  std::vector<CollectionId> origins_;  // where paths start, numbered for the bit sets
+  size_t words_ = 0;                   // 64-bit words per bit set of origins
+  std::vector<uint64_t> state_;        // per collection, per label: a bit set of origins
+  std::vector<uint8_t> label_mask_;    // per collection: the labels of its paths
   const std::set<std::string>& diffluent_;
-  std::vector<std::vector<uint32_t>> writers_;               // rules whose head is each collection
-  std::vector<uint32_t> clock_rules_;                         // rules that read time
-  std::vector<bool> clock_rule_, race_rule_;                  // per rule
-  std::vector<bool> has_facts_;                               // per collection: some fact writes it
-  std::vector<CollectionId> log_of_;                          // per collection: see log_of
-  std::vector<std::vector<uint32_t>> log_cols_;               // per log: the column of its transient behind each of its columns
-  bool has_async_ = false;                                    // some channel is received, or a timer runs
+  std::vector<std::vector<uint32_t>> writers_;   // rules whose head is each collection
+  std::vector<uint32_t> clock_rules_;            // rules that read time
+  std::vector<bool> clock_rule_, race_rule_;     // per rule
+  std::vector<bool> has_facts_;                  // per collection: some fact writes it
+  std::vector<CollectionId> log_of_;             // per collection: see log_of
+  std::vector<std::vector<uint32_t>> log_cols_;  // per log: the column of its transient behind each of its columns
+  bool has_async_ = false;                       // some channel is received, or a timer runs
   std::vector<bool> async_reach_;
   std::vector<Temporal> temporal_;
   std::vector<bool> ephemeral_, grows_;
-  std::vector<bool> thresholded_;  // per rule: an aggregate only ever read through a threshold
-  std::vector<bool> cancel_view_;  // per collection: see compute_cancel_views
+  std::vector<bool> thresholded_;     // per rule: an aggregate only ever read through a threshold
+  std::vector<bool> cancel_view_;     // per collection: see compute_cancel_views
   std::vector<bool> cancelled_only_;  // per collection: a cancel view asynchronous data reaches only through first negations
   std::vector<std::vector<CollectionId>> anti_only_;  // per collection: origins reaching it only anti-monotone
   std::vector<Finding> pending_races_;
-  std::unordered_map<CollectionId, Tree> trees_;              // per source (or the clock)
+  std::unordered_map<CollectionId, Tree> trees_;                                 // per source (or the clock)
   std::unordered_map<CollectionId, std::pair<CollectionId, uint32_t>> nearest_;  // target -> (origin, last hop)
-  std::vector<uint32_t> comp_;                                // component of each collection
-  std::vector<std::vector<uint64_t>> reach_;                  // component -> reachable sinks
+  std::vector<uint32_t> comp_;                                                   // component of each collection
+  std::vector<std::vector<uint64_t>> reach_;                                     // component -> reachable sinks
 };
 
 }  // namespace

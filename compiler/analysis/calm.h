@@ -34,10 +34,10 @@ struct PathLabel {
 
 struct Hop {
   sema::CollectionId collection = sema::kNoCollection;
-  Span span;                  // the declaration of the source, then each rule that carries the data
-  uint32_t rule = UINT32_MAX; // UINT32_MAX for the source itself
+  Span span;                   // the declaration of the source, then each rule that carries the data
+  uint32_t rule = UINT32_MAX;  // UINT32_MAX for the source itself
   Timing timing = Timing::Instant;
-  bool reads_clock = false;   // the rule reads time into `collection` (a path from kClockOrigin)
+  bool reads_clock = false;  // the rule reads time into `collection` (a path from kClockOrigin)
 };
 
 inline constexpr uint32_t kNoHop = UINT32_MAX;
@@ -55,15 +55,15 @@ const char* to_string(FindingKind k);
 
 struct Finding {
   FindingKind kind = FindingKind::PointOfOrder;
-  std::string operation;     // "negation", "aggregate", "lattice reveal", "keyed insert", "now", ... or "join"
-  std::string message;       // what is order-dependent, in words (the diagnostic's text)
+  std::string operation;  // "negation", "aggregate", "lattice reveal", "keyed insert", "now", ... or "join"
+  std::string message;    // what is order-dependent, in words (the diagnostic's text)
   uint32_t rule = 0;
   sema::CollectionId collection = sema::kNoCollection;  // the rule's head
-  Span span;                 // the operation itself (the `not` atom, the aggregate, the operator)
-  Span other;                // a race: the other transient atom
+  Span span;                                            // the operation itself (the `not` atom, the aggregate, the operator)
+  Span other;                                           // a race: the other transient atom
   sema::CollectionId source = sema::kNoCollection;      // the asynchronous source reaching it, or kClockOrigin
-  uint32_t path = kNoHop;    // its last hop in CalmReport::hops (from the source to the operation's input)
-  uint32_t taints = 0;       // the sinks whose contents it affects: an index in CalmReport::taint_sets
+  uint32_t path = kNoHop;                               // its last hop in CalmReport::hops (from the source to the operation's input)
+  uint32_t taints = 0;                                  // the sinks whose contents it affects: an index in CalmReport::taint_sets
   std::vector<std::string> remedies;
   bool suppressed = false;
   std::string suppression_reason;
@@ -87,12 +87,12 @@ struct SealedRead {
 // `found(x) <= want(x), not missing(x)`. `found` only gains rows as `seen` grows, so neither
 // negation is a point of order from what reaches `seen`. The report lists them.
 struct CancelledNegation {
-  uint32_t rule = 0;                                     // the first negation's rule
-  sema::CollectionId collection = sema::kNoCollection;   // its head, a view (`missing`)
-  sema::CollectionId negated = sema::kNoCollection;      // what it negates, which only grows (`seen`)
-  Span span;                                             // the first `not` atom
-  sema::CollectionId result = sema::kNoCollection;       // the head of the second negation's rule (`found`)
-  Span by;                                               // the second `not` atom
+  uint32_t rule = 0;                                    // the first negation's rule
+  sema::CollectionId collection = sema::kNoCollection;  // its head, a view (`missing`)
+  sema::CollectionId negated = sema::kNoCollection;     // what it negates, which only grows (`seen`)
+  Span span;                                            // the first `not` atom
+  sema::CollectionId result = sema::kNoCollection;      // the head of the second negation's rule (`found`)
+  Span by;                                              // the second `not` atom
 };
 
 // The lint's answer. Acknowledged: a sink is diffluent (D), but every finding behind it was
@@ -110,10 +110,10 @@ struct CalmReport {
   std::vector<sema::CollectionId> sources;    // where data enters: inputs (tick 0), channels received, periodics
   std::vector<sema::CollectionId> sinks;      // outputs, channels sent to, stdout if written
   std::vector<Finding> findings;
-  std::vector<PathHop> hops;                  // the findings' paths, shared (see PathHop)
+  std::vector<PathHop> hops;                                // the findings' paths, shared (see PathHop)
   std::vector<std::vector<sema::CollectionId>> taint_sets;  // distinct sets of sinks, sorted, shared by findings
-  std::vector<SealedRead> sealed_reads;       // operations made confluent per key by a seal
-  std::vector<CancelledNegation> cancelled;   // negations a second negation makes monotone
+  std::vector<SealedRead> sealed_reads;                     // operations made confluent per key by a seal
+  std::vector<CancelledNegation> cancelled;                 // negations a second negation makes monotone
   // The hops of a finding's path, from the source to the operation's input.
   std::vector<Hop> path_of(const Finding& f) const;
   const std::vector<sema::CollectionId>& taints_of(const Finding& f) const { return taint_sets.at(f.taints); }
@@ -131,7 +131,6 @@ struct CalmReport {
 // `diffluent_channels`: channels (by name) that arrive diffluent, because a sender in the same
 // deployment derives them D (bloom lint DEPLOY.toml): such a channel starts its paths with D
 // instead of A, so what this program derives from it is D too.
-CalmReport analyze_calm(const sema::Program& program, const DependencyGraph& graph,
-                        const std::set<std::string>& diffluent_channels = {});
+CalmReport analyze_calm(const sema::Program& program, const DependencyGraph& graph, const std::set<std::string>& diffluent_channels = {});
 
 }  // namespace bloom::analysis

@@ -192,16 +192,15 @@ std::string render_lint_html(const SourceManager& sm, const sema::Program& p, co
        "asynchronous</span><span style=\"background:#f5d08a\">N non-monotone</span><span style=\"background:#f08a8a\">D "
        "diffluent</span> · red edges are non-monotone, dashed ones asynchronous, dotted ones deferred; a red outline marks "
        "a point of order</p>\n<div id=\"graph\">";
-  if (size_t at = graph_svg.find("<svg"); at != std::string::npos)
-    o << graph_svg.substr(at);
-  else
-    o << "<p>(no graph: Graphviz's dot was not available)</p>";
+  if (size_t at = graph_svg.find("<svg"); at != std::string::npos) o << graph_svg.substr(at);
+  else o << "<p>(no graph: Graphviz's dot was not available)</p>";
   o << "</div>\n</section>\n<section>\n<h2>Findings</h2>\n<div id=\"findings\"></div>\n</section>\n"
     << "<section id=\"sources\">\n<h2>Sources</h2>\n</section>\n</main>\n"
     << "<div id=\"render-status\" data-status=\"pending\" hidden>pending</div>\n"
     << "<script type=\"application/json\" id=\"lint-report\">" << script_json(json.str()) << "</script>\n"
-    << "<script type=\"application/json\" id=\"lint-sources\">" << script_json(sources.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
-    << "</script>\n<script>" << kScript << "</script>\n</body>\n</html>\n";
+    << "<script type=\"application/json\" id=\"lint-sources\">"
+    << script_json(sources.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << "</script>\n<script>" << kScript
+    << "</script>\n</body>\n</html>\n";
   return o.str();
 }
 

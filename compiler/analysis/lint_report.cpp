@@ -19,7 +19,6 @@ std::string name(const sema::Program& p, sema::CollectionId c) {
   return c == kLocalOrigin ? "(local)" : c == kClockOrigin ? "(clock)" : p.collections[c].name;
 }
 
-
 // Notes longer than this shared prefix are not repeated in text: a path that joins one printed
 // for an earlier finding says so in one line (each hop is printed in full once).
 constexpr uint32_t kSharedPrefix = 2;
@@ -31,7 +30,8 @@ constexpr size_t kTaintsShown = 10;
 // grows with the number of hops, not with findings times path length.
 class TextReport {
  public:
-  TextReport(const SourceManager& sm, const sema::Program& p, const CalmReport& r) : sm_(sm), p_(p), r_(r), shown_(r.hops.size(), kUnshown) {}
+  TextReport(const SourceManager& sm, const sema::Program& p, const CalmReport& r)
+      : sm_(sm), p_(p), r_(r), shown_(r.hops.size(), kUnshown) {}
 
   Diagnostic diagnostic(const Finding& f, uint32_t index) {
     Diagnostic d;
@@ -58,25 +58,30 @@ class TextReport {
       uint32_t start = joined;
       while (r_.hops[start].parent != kNoHop) start = r_.hops[start].parent;
       const Finding& by = r_.findings[shown_[joined]];
-      d.note(Span{}, "`" + name(p_, r_.hops[start].hop.collection) + "` reaches `" + name(p_, r_.hops[joined].hop.collection) + "` by the " +
-                         std::to_string(r_.hops[joined].length) + " hops shown above for the finding at " + sm_.location(by.span));
+      d.note(Span{}, "`" + name(p_, r_.hops[start].hop.collection) + "` reaches `" + name(p_, r_.hops[joined].hop.collection) +
+                         "` by the " + std::to_string(r_.hops[joined].length) + " hops shown above for the finding at " +
+                         sm_.location(by.span));
     }
     for (auto it = fresh.rbegin(); it != fresh.rend(); ++it) {
       if (shown_[*it] == kUnshown) shown_[*it] = index;
       const Hop& h = r_.hops[*it].hop;
-      if (h.reads_clock)
-        d.note(h.span, "reads the clock into `" + name(p_, h.collection) + "` here");
+      if (h.reads_clock) d.note(h.span, "reads the clock into `" + name(p_, h.collection) + "` here");
       else if (h.rule == UINT32_MAX)
-        d.note(h.span, "`" + name(p_, h.collection) + "` is an asynchronous source (" + sema::to_string(p_.collections[h.collection].kind) + ")");
+        d.note(h.span,
+               "`" + name(p_, h.collection) + "` is an asynchronous source (" + sema::to_string(p_.collections[h.collection].kind) + ")");
       else
-        d.note(h.span, std::string(h.timing == Timing::Async ? "sent asynchronously" : h.timing == Timing::Deferred ? "carried to the next tick" : "derived") +
+        d.note(h.span, std::string(h.timing == Timing::Async      ? "sent asynchronously"
+                                   : h.timing == Timing::Deferred ? "carried to the next tick"
+                                                                  : "derived") +
                            " into `" + name(p_, h.collection) + "` here");
     }
-    if (f.suppressed) d.note(Span{}, "suppressed: " + (f.suppression_reason.empty() ? std::string("(no reason given)") : f.suppression_reason));
+    if (f.suppressed)
+      d.note(Span{}, "suppressed: " + (f.suppression_reason.empty() ? std::string("(no reason given)") : f.suppression_reason));
     const auto& sinks = r_.taints_of(f);
     std::string taints;
     for (size_t i = 0; i < sinks.size() && i < kTaintsShown; ++i) taints += (taints.empty() ? "" : ", ") + name(p_, sinks[i]);
-    if (sinks.size() > kTaintsShown) taints += " and " + std::to_string(sinks.size() - kTaintsShown) + " more (--format json lists them all)";
+    if (sinks.size() > kTaintsShown)
+      taints += " and " + std::to_string(sinks.size() - kTaintsShown) + " more (--format json lists them all)";
     std::string help = taints.empty() ? "" : "affects: " + taints;
     for (const auto& m : f.remedies) help += (help.empty() ? "" : "\n      ") + m;
     d.help = help;
@@ -93,8 +98,7 @@ class TextReport {
 
 }  // namespace
 
-void render_lint_text(const SourceManager& sm, const sema::Program& p, const CalmReport& r, std::ostream& out,
-                      const RenderOptions& opts) {
+void render_lint_text(const SourceManager& sm, const sema::Program& p, const CalmReport& r, std::ostream& out, const RenderOptions& opts) {
   TextReport text(sm, p, r);
   for (uint32_t i = 0; i < r.findings.size(); ++i) render_text(sm, text.diagnostic(r.findings[i], i), out, opts);
   if (!r.findings.empty()) out << "\n";
@@ -110,8 +114,7 @@ void render_lint_text(const SourceManager& sm, const sema::Program& p, const Cal
   if (!r.cancelled.empty()) out << "\n";
   for (auto c : r.sinks) {
     Label l = r.collection_label[c];
-    out << sema::to_string(p.collections[c].kind) << " " << p.collections[c].name << ": " << to_string(l) << "  ("
-        << meaning(l) << ")\n";
+    out << sema::to_string(p.collections[c].kind) << " " << p.collections[c].name << ": " << to_string(l) << "  (" << meaning(l) << ")\n";
   }
   size_t pos = 0, races = 0, suppressed = 0;
   for (const auto& f : r.findings) {
@@ -119,8 +122,8 @@ void render_lint_text(const SourceManager& sm, const sema::Program& p, const Cal
     else if (f.kind == FindingKind::Race) ++races;
     else ++pos;
   }
-  out << "verdict: " << describe(r.verdict()) << " (" << pos << " point"
-      << (pos == 1 ? "" : "s") << " of order, " << races << " race" << (races == 1 ? "" : "s");
+  out << "verdict: " << describe(r.verdict()) << " (" << pos << " point" << (pos == 1 ? "" : "s") << " of order, " << races << " race"
+      << (races == 1 ? "" : "s");
   if (suppressed) out << ", " << suppressed << " suppressed";
   out << ")\n";
 }
@@ -132,7 +135,8 @@ void put(std::ostream& out, const json& j, int level) {
   std::string text = j.dump(2, ' ', false, json::error_handler_t::replace);
   std::string pad(static_cast<size_t>(2 * level), ' ');
   size_t from = 0;
-  for (size_t nl; (nl = text.find('\n', from)) != std::string::npos; from = nl + 1) out.write(text.data() + from, static_cast<std::streamsize>(nl + 1 - from)) << pad;
+  for (size_t nl; (nl = text.find('\n', from)) != std::string::npos; from = nl + 1)
+    out.write(text.data() + from, static_cast<std::streamsize>(nl + 1 - from)) << pad;
   out.write(text.data() + from, static_cast<std::streamsize>(text.size() - from));
 }
 
@@ -272,7 +276,11 @@ void write_lint_json(const SourceManager& sm, const sema::Program& p, const Calm
     Object o(out, at);
     o.str("collection", name(p, f.collection)).str("kind", to_string(f.kind)).str("message", f.message).str("operation", f.operation);
     if (f.kind == FindingKind::Race) o.span("other_span", sm, f.other);
-    o.hop("path", f.path).strings("remedies", f.remedies).str("source", name(p, f.source)).span("span", sm, f.span).boolean("suppressed", f.suppressed);
+    o.hop("path", f.path)
+        .strings("remedies", f.remedies)
+        .str("source", name(p, f.source))
+        .span("span", sm, f.span)
+        .boolean("suppressed", f.suppressed);
     if (f.suppressed) o.str("suppression_reason", f.suppression_reason);
     o.num("taints", f.taints);
   });
@@ -305,14 +313,21 @@ void write_lint_json(const SourceManager& sm, const sema::Program& p, const Calm
   out << ",\n" << pad << "  \"cancelled\": ";
   put_array(out, pad + "  ", r.cancelled.size(), level + 1, [&](size_t i) {
     const CancelledNegation& c = r.cancelled[i];
-    return json{{"by", span_json(sm, c.by)},         {"collection", name(p, c.collection)}, {"negated", name(p, c.negated)},
-                {"result", name(p, c.result)},       {"span", span_json(sm, c.span)}};
+    return json{{"by", span_json(sm, c.by)},
+                {"collection", name(p, c.collection)},
+                {"negated", name(p, c.negated)},
+                {"result", name(p, c.result)},
+                {"span", span_json(sm, c.span)}};
   });
   out << ",\n" << pad << "  \"sealed\": ";
   put_array(out, pad + "  ", r.sealed_reads.size(), level + 1, [&](size_t i) {
     const SealedRead& s = r.sealed_reads[i];
-    return json{{"collection", name(p, s.collection)}, {"key", s.key},          {"operation", s.operation},
-                {"punct", name(p, s.punct)},           {"sealed", name(p, s.sealed)}, {"span", span_json(sm, s.span)}};
+    return json{{"collection", name(p, s.collection)},
+                {"key", s.key},
+                {"operation", s.operation},
+                {"punct", name(p, s.punct)},
+                {"sealed", name(p, s.sealed)},
+                {"span", span_json(sm, s.span)}};
   });
   out << ",\n" << pad << "  \"taint_sets\": ";
   put_array(out, pad + "  ", r.taint_sets.size(), level + 1, [&](size_t i) {
@@ -379,8 +394,11 @@ json sarif_run(const SourceManager& sm, const sema::Program& p, const CalmReport
   auto location = [&](const Span& s, const std::string& msg) {
     json loc = {{"physicalLocation",
                  {{"artifactLocation", s.valid() ? uris.artifact(sm.file(s.file).path) : json{{"uri", ""}}},
-                  {"region", {{"startLine", std::max<uint32_t>(s.line, 1)}, {"startColumn", std::max<uint32_t>(s.col, 1)},
-                              {"endLine", std::max<uint32_t>(s.end_line, 1)}, {"endColumn", std::max<uint32_t>(s.end_col, 1)}}}}}};
+                  {"region",
+                   {{"startLine", std::max<uint32_t>(s.line, 1)},
+                    {"startColumn", std::max<uint32_t>(s.col, 1)},
+                    {"endLine", std::max<uint32_t>(s.end_line, 1)},
+                    {"endColumn", std::max<uint32_t>(s.end_col, 1)}}}}}};
     if (!msg.empty()) loc["message"] = {{"text", msg}};
     return loc;
   };
@@ -389,23 +407,29 @@ json sarif_run(const SourceManager& sm, const sema::Program& p, const CalmReport
   auto logical = [&](sema::CollectionId c) {
     std::string full = name(p, c);
     size_t dot = full.rfind('.');
-    json l = {{"name", dot == std::string::npos ? full : full.substr(dot + 1)}, {"fullyQualifiedName", full},
+    json l = {{"name", dot == std::string::npos ? full : full.substr(dot + 1)},
+              {"fullyQualifiedName", full},
               {"kind", dot == std::string::npos ? "variable" : "member"}};
     return l;
   };
-  json rules = json::array({
-      {{"id", "point-of-order"},
-       {"name", "PointOfOrder"},
-       {"shortDescription", {{"text", "A non-monotone operation sees asynchronous input"}}},
-       {"fullDescription", {{"text", "Negation, aggregation, deletion, upsert, a lattice reveal or now() whose input can arrive asynchronously: its result may depend on message order or timing, so the program may need coordination here (CALM)."}}},
-       {"defaultConfiguration", {{"level", "warning"}}},
-       {"helpUri", "docs/lint.md"}},
-      {{"id", "race"},
-       {"name", "Race"},
-       {"shortDescription", {{"text", "A join of transient inputs from different asynchronous arrivals"}}},
-       {"fullDescription", {{"text", "Two channel or scratch inputs joined without a table or lattice guarding either side match only when both arrive in the same tick."}}},
-       {"defaultConfiguration", {{"level", "warning"}}},
-       {"helpUri", "docs/lint.md"}}});
+  json rules = json::array({{{"id", "point-of-order"},
+                             {"name", "PointOfOrder"},
+                             {"shortDescription", {{"text", "A non-monotone operation sees asynchronous input"}}},
+                             {"fullDescription",
+                              {{"text",
+                                "Negation, aggregation, deletion, upsert, a lattice reveal or now() whose input can arrive asynchronously: "
+                                "its result may depend on message order or timing, so the program may need coordination here (CALM)."}}},
+                             {"defaultConfiguration", {{"level", "warning"}}},
+                             {"helpUri", "docs/lint.md"}},
+                            {{"id", "race"},
+                             {"name", "Race"},
+                             {"shortDescription", {{"text", "A join of transient inputs from different asynchronous arrivals"}}},
+                             {"fullDescription",
+                              {{"text",
+                                "Two channel or scratch inputs joined without a table or lattice guarding either side match only when both "
+                                "arrive in the same tick."}}},
+                             {"defaultConfiguration", {{"level", "warning"}}},
+                             {"helpUri", "docs/lint.md"}}});
   // Findings' paths share their prefixes (branches of one tree per source), so each distinct step
   // is written once, in the run's threadFlowLocations, and a thread flow lists indexes into it
   // (SARIF 2.1.0's run.threadFlowLocations and threadFlowLocation.index): a step then costs a
@@ -431,15 +455,15 @@ json sarif_run(const SourceManager& sm, const sema::Program& p, const CalmReport
                 {"codeFlows", json::array({{{"threadFlows", json::array({{{"locations", flow}}})}}})},
                 {"properties", {{"remedies", f.remedies}, {"source", name(p, f.source)}}}};
     res["locations"][0]["logicalLocations"] = json::array({logical(f.collection)});
-    res["partialFingerprints"] = {{"bloomFinding/v1", std::string(to_string(f.kind)) + ":" + f.operation + ":" + name(p, f.collection) + ":" +
-                                                          std::to_string(f.span.line) + ":" + std::to_string(f.span.col)}};
-    if (f.suppressed)
-      res["suppressions"] = json::array({{{"kind", "inSource"}, {"justification", f.suppression_reason}}});
+    res["partialFingerprints"] = {{"bloomFinding/v1", std::string(to_string(f.kind)) + ":" + f.operation + ":" + name(p, f.collection) +
+                                                          ":" + std::to_string(f.span.line) + ":" + std::to_string(f.span.col)}};
+    if (f.suppressed) res["suppressions"] = json::array({{{"kind", "inSource"}, {"justification", f.suppression_reason}}});
     results.push_back(std::move(res));
   }
   json outputs = json::array();
   for (auto c : r.sinks)
-    outputs.push_back({{"collection", name(p, c)}, {"kind", sema::to_string(p.collections[c].kind)}, {"label", to_string(r.collection_label[c])}});
+    outputs.push_back(
+        {{"collection", name(p, c)}, {"kind", sema::to_string(p.collections[c].kind)}, {"label", to_string(r.collection_label[c])}});
   json run = {{"tool", {{"driver", {{"name", "bloom"}, {"version", tool_version}, {"informationUri", "docs/lint.md"}, {"rules", rules}}}}},
               {"results", results},
               {"threadFlowLocations", steps},
@@ -453,8 +477,7 @@ json sarif_log(json runs) {
   return {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"}, {"version", "2.1.0"}, {"runs", std::move(runs)}};
 }
 
-std::string render_lint_sarif(const SourceManager& sm, const sema::Program& p, const CalmReport& r,
-                              const std::string& tool_version) {
+std::string render_lint_sarif(const SourceManager& sm, const sema::Program& p, const CalmReport& r, const std::string& tool_version) {
   SarifUris uris(p.modules.empty() ? std::string() : sm.file(p.modules[0]->file).path);
   return sarif_log(json::array({sarif_run(sm, p, r, tool_version, uris)})).dump(2, ' ', false, json::error_handler_t::replace);
 }
@@ -486,14 +509,16 @@ std::string render_lint_dot(const sema::Program& p, const DependencyGraph& g, co
     bool source = std::find(r.sources.begin(), r.sources.end(), c.id) != r.sources.end();
     const char* shape = source ? "invhouse" : sink ? "house" : "box";
     // The id carries into Graphviz's SVG, where the HTML report (lint_html.h) finds the node.
-    o << "  " << quoted(c.name) << " [id=" << quoted("coll_" + c.name) << ", shape=" << shape << ", fillcolor=" << quoted(colour(r.collection_label[c.id]))
+    o << "  " << quoted(c.name) << " [id=" << quoted("coll_" + c.name) << ", shape=" << shape
+      << ", fillcolor=" << quoted(colour(r.collection_label[c.id]))
       << ", label=" << quoted(c.name + "\n" + sema::to_string(c.kind) + " · " + to_string(r.collection_label[c.id])) << "];\n";
   }
   for (const Edge& e : g.edges()) {
     std::string attrs;
     if (e.timing == Timing::Async) attrs += "style=dashed";
     else if (e.timing == Timing::Deferred) attrs += "style=dotted";
-    if (!e.monotone()) attrs += std::string(attrs.empty() ? "" : ", ") + "color=red, fontcolor=red, label=" + quoted(sema::to_string(e.why));
+    if (!e.monotone())
+      attrs += std::string(attrs.empty() ? "" : ", ") + "color=red, fontcolor=red, label=" + quoted(sema::to_string(e.why));
     o << "  " << quoted(p.collections[e.from].name) << " -> " << quoted(p.collections[e.to].name);
     if (!attrs.empty()) o << " [" << attrs << "]";
     o << ";\n";

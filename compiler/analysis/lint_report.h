@@ -19,8 +19,7 @@ void render_lint_text(const SourceManager& sm, const sema::Program& p, const Cal
 // One JSON object (docs/lint.md), streamed: `level` is how deep it is nested in the document
 // being written (0 on its own), for the indentation.
 void write_lint_json(const SourceManager& sm, const sema::Program& p, const CalmReport& r, std::ostream& out, int level = 0);
-std::string render_lint_sarif(const SourceManager& sm, const sema::Program& p, const CalmReport& r,
-                              const std::string& tool_version);
+std::string render_lint_sarif(const SourceManager& sm, const sema::Program& p, const CalmReport& r, const std::string& tool_version);
 
 // SARIF artifact locations relative to a base: SRCROOT (the current directory) for files under
 // it, PROGRAMROOT (the program's directory) for the others under that one, an absolute file URI

@@ -19,7 +19,10 @@ std::vector<uint32_t> strongly_connected(const DependencyGraph& g, bool instant_
   std::vector<uint32_t> stack;
   uint32_t next = 0;
   count = 0;
-  struct Frame { uint32_t node; size_t edge; };
+  struct Frame {
+    uint32_t node;
+    size_t edge;
+  };
   for (uint32_t root = 0; root < n; ++root) {
     if (index[root] != kUnvisited) continue;
     std::vector<Frame> frames{{root, 0}};
@@ -112,8 +115,10 @@ std::unique_ptr<Strata> stratify(const sema::Program& p, const DependencyGraph& 
     cycle += " -> " + p.collections[e.to].name;
     auto& d = diags.error("unstratifiable", e.span,
                           "unstratifiable: " + p.collections[e.to].name + " depends on itself through " +
-                              (e.why == sema::NonMonotone::Negation ? "" : e.why == sema::NonMonotone::Aggregate ? "an " : "a ") + sema::to_string(e.why) +
-                              " within one tick (cycle: " + cycle + ")");
+                              (e.why == sema::NonMonotone::Negation    ? ""
+                               : e.why == sema::NonMonotone::Aggregate ? "an "
+                                                                       : "a ") +
+                              sema::to_string(e.why) + " within one tick (cycle: " + cycle + ")");
     d.with_label(std::string(sema::to_string(e.why)) + " of " + p.collections[e.from].name);
     for (uint32_t id : back) {
       const Edge& h = g.edges()[id];

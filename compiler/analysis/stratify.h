@@ -12,11 +12,11 @@
 namespace bloom::analysis {
 
 struct Strata {
-  std::vector<uint32_t> stratum_of;               // per collection
-  std::vector<std::vector<uint32_t>> rules;       // per stratum: `<=` rules (Program::rules indexes)
-  std::vector<uint32_t> transition_rules;         // `<+ <- <+- <~` rules, run after the fixpoint
-  std::vector<uint32_t> scc_of;                   // per collection: its strongly connected component
-  std::vector<bool> recursive;                    // per collection: on a cycle of `<=` rules
+  std::vector<uint32_t> stratum_of;          // per collection
+  std::vector<std::vector<uint32_t>> rules;  // per stratum: `<=` rules (Program::rules indexes)
+  std::vector<uint32_t> transition_rules;    // `<+ <- <+- <~` rules, run after the fixpoint
+  std::vector<uint32_t> scc_of;              // per collection: its strongly connected component
+  std::vector<bool> recursive;               // per collection: on a cycle of `<=` rules
   size_t count() const { return rules.size(); }
 };
 

@@ -17,10 +17,8 @@ std::unique_ptr<Compilation> compile(std::unique_ptr<Compilation> c, FileId file
   if (!c->diags.has_errors()) {
     sema::CheckOptions so;
     so.params = opts.params;
-    if (opts.stdlib_dir)
-      so.stdlib_dir = *opts.stdlib_dir;
-    else
-      so.stdlib_dir = find_stdlib(&so.stdlib_searched);
+    if (opts.stdlib_dir) so.stdlib_dir = *opts.stdlib_dir;
+    else so.stdlib_dir = find_stdlib(&so.stdlib_searched);
     so.read_source = opts.read_source;
     c->program = sema::check_program(c->sources, file, std::move(module), c->diags, so);
   }

@@ -48,7 +48,6 @@ std::unique_ptr<plan::Program> plan_of(const Compilation& c, std::string& error)
 // Reads `path` from disk; imports are resolved relative to the importing file.
 std::unique_ptr<Compilation> compile_file(const std::string& path, const CompileOptions& opts = {});
 // Compiles `text` as if it were the file `path` (imports still come from disk).
-std::unique_ptr<Compilation> compile_text(const std::string& path, std::string text,
-                                          const CompileOptions& opts = {});
+std::unique_ptr<Compilation> compile_text(const std::string& path, std::string text, const CompileOptions& opts = {});
 
 }  // namespace bloom

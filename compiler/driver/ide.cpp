@@ -43,8 +43,8 @@ std::string code(const std::string& s) { return "`" + s + "`"; }
 // What the name at a position is.
 struct Found {
   enum Kind { None, Collection, Import, Param, Const, Variable } kind = None;
-  Span span;                      // the name as written
-  std::string name;               // as written (`q.votes`)
+  Span span;                        // the name as written
+  std::string name;                 // as written (`q.votes`)
   const ast::Rule* rule = nullptr;  // Variable: its rule
 };
 
@@ -198,7 +198,8 @@ std::vector<Symbol> document_symbols(const SourceManager& sm, const ast::Module&
   for (const auto& s : m.seals) out.push_back({SymbolKind::Seal, "seal " + s.sealed, "by " + s.punct, s.span, s.sealed_span});
   for (const auto& r : m.rules) {
     std::string head = text_of(sm, r.head.span);
-    out.push_back({SymbolKind::Rule, (head.empty() ? r.head.name.str() : head) + " " + ast::to_string(r.op), "rule", r.span, r.head.name.span});
+    out.push_back(
+        {SymbolKind::Rule, (head.empty() ? r.head.name.str() : head) + " " + ast::to_string(r.op), "rule", r.span, r.head.name.span});
   }
   // Source order, as an outline shows them.
   std::stable_sort(out.begin(), out.end(), [](const Symbol& a, const Symbol& b) {
@@ -225,7 +226,9 @@ std::optional<Hover> hover(const View& v, uint32_t line, uint32_t col) {
       md = "import " + code(i->path) + " as " + code(i->alias) + (p.empty() ? "" : "\n\nfile: " + p) + "\n";
       break;
     }
-    case Found::Variable: case Found::Param: case Found::Const:
+    case Found::Variable:
+    case Found::Param:
+    case Found::Const:
       m = owner(v, x.name, instance, last);
       if (m && (x.kind != Found::Variable || x.name.find('.') != std::string::npos || find_param(*m, last) || find_const(*m, last))) {
         if (const ast::Param* p = find_param(*m, last)) {
@@ -277,7 +280,9 @@ std::optional<Target> definition(const View& v, uint32_t line, uint32_t col) {
       if (p.empty()) return std::nullopt;
       return Target{Span{}, p};
     }
-    case Found::Variable: case Found::Param: case Found::Const: {
+    case Found::Variable:
+    case Found::Param:
+    case Found::Const: {
       const ast::Module* m = owner(v, x.name, instance, last);
       if (!m) return std::nullopt;
       if (const ast::Param* p = find_param(*m, last)) return Target{p->name_span, ""};
@@ -285,8 +290,7 @@ std::optional<Target> definition(const View& v, uint32_t line, uint32_t col) {
       if (x.kind != Found::Variable || !x.rule) return std::nullopt;
       // A variable: its first occurrence in the rule, where a reader starts.
       for (const auto& l : x.rule->body) {
-        if ((l.kind == ast::LiteralKind::Assign || l.kind == ast::LiteralKind::In) && l.var == x.name)
-          return Target{l.var_span, ""};
+        if ((l.kind == ast::LiteralKind::Assign || l.kind == ast::LiteralKind::In) && l.var == x.name) return Target{l.var_span, ""};
         std::vector<const ast::Expr*> todo;
         for (const auto& a : l.atom.args) todo.push_back(a.expr.get());
         if (l.expr) todo.push_back(l.expr.get());

@@ -18,8 +18,8 @@ enum class SymbolKind { Import, Param, Const, Collection, Seal, Rule };
 
 struct Symbol {
   SymbolKind kind;
-  std::string name;    // `link`, or for a rule its head as written and its operator
-  std::string detail;  // `table`, `channel`, a param's type, ...
+  std::string name;      // `link`, or for a rule its head as written and its operator
+  std::string detail;    // `table`, `channel`, a param's type, ...
   Span span, selection;  // the whole item, and its name
 };
 

@@ -49,13 +49,43 @@ bool Relation::has_lattice_column() const {
 }
 
 const char* to_string(Op op) {
-  static const char* n[] = {
-      "const", "reg", "add", "sub", "mul", "div", "mod", "neg", "fadd", "fsub", "fmul", "fdiv", "fmod", "fneg", "float",
-      "concat", "eq", "ne", "feq", "fne", "lt", "le", "gt", "ge", "flt", "fle", "fgt", "fge", "slt", "sle", "sgt", "sge",
-      "and", "or", "not", "to_string", "to_string", "to_string", "to_string", "to_int", "to_int", "len", "substr", "hash",
-      "least", "greatest", "least", "greatest", "least", "greatest", "self", "tick", "now",
-      "lift", "value", "lattice_add", "threshold", "lattice_compare", "size", "contains", "union", "intersect",
-      "at", "keys", "map_size", "lmap", "covers", "lbool_and", "lbool_or", "if", "lattice_word", "members", "lset", "find"};
+  static const char* n[] = {"const",        "reg",
+                            "add",          "sub",
+                            "mul",          "div",
+                            "mod",          "neg",
+                            "fadd",         "fsub",
+                            "fmul",         "fdiv",
+                            "fmod",         "fneg",
+                            "float",        "concat",
+                            "eq",           "ne",
+                            "feq",          "fne",
+                            "lt",           "le",
+                            "gt",           "ge",
+                            "flt",          "fle",
+                            "fgt",          "fge",
+                            "slt",          "sle",
+                            "sgt",          "sge",
+                            "and",          "or",
+                            "not",          "to_string",
+                            "to_string",    "to_string",
+                            "to_string",    "to_int",
+                            "to_int",       "len",
+                            "substr",       "hash",
+                            "least",        "greatest",
+                            "least",        "greatest",
+                            "least",        "greatest",
+                            "self",         "tick",
+                            "now",          "lift",
+                            "value",        "lattice_add",
+                            "threshold",    "lattice_compare",
+                            "size",         "contains",
+                            "union",        "intersect",
+                            "at",           "keys",
+                            "map_size",     "lmap",
+                            "covers",       "lbool_and",
+                            "lbool_or",     "if",
+                            "lattice_word", "members",
+                            "lset",         "find"};
   static_assert(sizeof n / sizeof n[0] == static_cast<size_t>(Op::Find) + 1, "one name per opcode");
   return n[static_cast<int>(op)];
 }
@@ -97,9 +127,8 @@ bool head_reads_time(const RulePlan& r) {
 bool grows_only(const Relation& r) { return r.kind == RelationKind::Table && !r.has_lattice_column(); }
 bool reads(const Program& p, uint32_t relation) {
   auto in = [&](const RulePlan& r) {
-    return std::any_of(r.steps.begin(), r.steps.end(), [&](const Step& s) {
-      return (is_positive_atom(s) || s.kind == StepKind::AntiJoin) && s.relation == relation;
-    });
+    return std::any_of(r.steps.begin(), r.steps.end(),
+                       [&](const Step& s) { return (is_positive_atom(s) || s.kind == StepKind::AntiJoin) && s.relation == relation; });
   };
   for (const auto& st : p.strata) {
     for (const auto& sl : st.seals)

@@ -69,42 +69,90 @@ struct Relation {
 // Opcodes are resolved to their operand types by the planner, so the interpreter never looks at
 // a type in its inner loop.
 enum class Op : uint8_t {
-  Const, Reg,
-  AddI, SubI, MulI, DivI, ModI, NegI,
-  AddF, SubF, MulF, DivF, ModF, NegF, IntToFloat,
+  Const,
+  Reg,
+  AddI,
+  SubI,
+  MulI,
+  DivI,
+  ModI,
+  NegI,
+  AddF,
+  SubF,
+  MulF,
+  DivF,
+  ModF,
+  NegF,
+  IntToFloat,
   Concat,
-  Eq, Ne,                  // word equality (ints, bools, interned strings, addrs, lattice handles)
-  EqF, NeF,                // floats (so 0.0 == -0.0)
-  LtI, LeI, GtI, GeI, LtF, LeF, GtF, GeF, LtS, LeS, GtS, GeS,
-  And, Or, Not,
-  ToStrI, ToStrF, ToStrB, ToStrS, ToIntS, ToIntF, Len, Substr, Hash,
-  LeastI, GreatestI, LeastF, GreatestF, LeastS, GreatestS,
-  Self, Tick, Now,
+  Eq,
+  Ne,  // word equality (ints, bools, interned strings, addrs, lattice handles)
+  EqF,
+  NeF,  // floats (so 0.0 == -0.0)
+  LtI,
+  LeI,
+  GtI,
+  GeI,
+  LtF,
+  LeF,
+  GtF,
+  GeF,
+  LtS,
+  LeS,
+  GtS,
+  GeS,
+  And,
+  Or,
+  Not,
+  ToStrI,
+  ToStrF,
+  ToStrB,
+  ToStrS,
+  ToIntS,
+  ToIntF,
+  Len,
+  Substr,
+  Hash,
+  LeastI,
+  GreatestI,
+  LeastF,
+  GreatestF,
+  LeastS,
+  GreatestS,
+  Self,
+  Tick,
+  Now,
   // Lattices: `type` of the expression (or of args[0]) tells which lattice.
   Lift,          // args[0] plain value -> the lattice `type`
   Reveal,        // x.value(): lattice args[0] -> plain; an lmax/lmin at bottom has no value
   LatAdd,        // lmax/lmin + plain (bottom stays bottom)
   LatThreshold,  // lmax >= / > c, lmin <= / < c -> lbool; `cmp` holds the comparison opcode
   LatCompare,    // any other comparison of a lattice with a value: reveal, then compare (`cmp`)
-  SetSize, SetContains, SetUnion, SetIntersect,
-  MapAt, MapKeys, MapSize,
-  MapOf,         // lmap(k, v): the one-entry map of the lmap `type` (v already in its value lattice)
-  LatCovers,     // x.covers(y): merging y into the lattice x (of args[0]'s type) leaves x as it is
-  LBoolAnd, LBoolOr,
-  If,            // args[0] ? args[1] : args[2], evaluating only the one chosen
-  LatWord,       // a threshold's lattice operand as a plain value, bottom included (-inf < every c)
-  Members,       // members(): the deployment's node names, an lset<addr>
-  SetOf,         // lset(x, ...) and lset params: the set of the plain args (none: the empty set)
-  Find,          // find(s, t): the byte offset of the first t in s, -1 when there is none
+  SetSize,
+  SetContains,
+  SetUnion,
+  SetIntersect,
+  MapAt,
+  MapKeys,
+  MapSize,
+  MapOf,      // lmap(k, v): the one-entry map of the lmap `type` (v already in its value lattice)
+  LatCovers,  // x.covers(y): merging y into the lattice x (of args[0]'s type) leaves x as it is
+  LBoolAnd,
+  LBoolOr,
+  If,       // args[0] ? args[1] : args[2], evaluating only the one chosen
+  LatWord,  // a threshold's lattice operand as a plain value, bottom included (-inf < every c)
+  Members,  // members(): the deployment's node names, an lset<addr>
+  SetOf,    // lset(x, ...) and lset params: the set of the plain args (none: the empty set)
+  Find,     // find(s, t): the byte offset of the first t in s, -1 when there is none
 };
 const char* to_string(Op op);
 
 struct Expr {
   Op op = Op::Const;
-  ValueType type;          // result type
-  Constant value;          // Const
-  uint32_t reg = 0;        // Reg
-  Op cmp = Op::Eq;         // LatThreshold, LatCompare: the plain comparison applied
+  ValueType type;    // result type
+  Constant value;    // Const
+  uint32_t reg = 0;  // Reg
+  Op cmp = Op::Eq;   // LatThreshold, LatCompare: the plain comparison applied
   std::vector<Expr> args;
   friend bool operator==(const Expr&, const Expr&) = default;
 };
@@ -136,18 +184,18 @@ bool is_positive_atom(const Step& s);
 
 struct Step {
   StepKind kind = StepKind::Scan;
-  uint32_t relation = 0;          // Scan, Lookup, AntiJoin
+  uint32_t relation = 0;  // Scan, Lookup, AntiJoin
   Version version = Version::Full;
-  int32_t index = kKeyIndex;      // Lookup, AntiJoin: position in Relation::indexes, or kKeyIndex
-  std::vector<Expr> key;          // Lookup, AntiJoin: one value per index column
+  int32_t index = kKeyIndex;  // Lookup, AntiJoin: position in Relation::indexes, or kKeyIndex
+  std::vector<Expr> key;      // Lookup, AntiJoin: one value per index column
   // Scan, Lookup: per column, the register it binds (-1: not bound here).
   std::vector<int32_t> bind;
   // Scan, Lookup: columns that must equal a register bound earlier in this row (a variable
   // repeated inside the atom and not part of the index key).
   std::vector<std::pair<uint32_t, uint32_t>> equal;  // (column, register)
-  Expr expr;                      // Filter, Assign, InSet
-  uint32_t target = 0;            // Assign, InSet
-  std::string text;               // the body literal this step comes from, for printers
+  Expr expr;                                         // Filter, Assign, InSet
+  uint32_t target = 0;                               // Assign, InSet
+  std::string text;                                  // the body literal this step comes from, for printers
 };
 
 enum class HeadOp : uint8_t { Insert, DeferredInsert, DeferredDelete, DeferredUpsert, Send };
@@ -175,7 +223,7 @@ struct RulePlan {
   int32_t delta_atom = -1;  // delta variant: the body atom read as Delta; -1 for the full rule
   uint32_t registers = 0;
   std::vector<Step> steps;
-  uint32_t head = 0;        // relation
+  uint32_t head = 0;  // relation
   HeadOp op = HeadOp::Insert;
   std::vector<HeadColumn> columns;
   // Across ticks (docs/architecture.md, "Incremental ticks"): the rule planned once per positive
@@ -191,8 +239,8 @@ struct RulePlan {
 struct Group {
   std::vector<uint32_t> relations;  // the relations this group derives
   bool recursive = false;
-  std::vector<RulePlan> rules;      // evaluated once over Full
-  std::vector<RulePlan> deltas;     // recursive groups: evaluated until no delta remains
+  std::vector<RulePlan> rules;   // evaluated once over Full
+  std::vector<RulePlan> deltas;  // recursive groups: evaluated until no delta remains
 };
 
 // `seal vote(round) by done(round, n);` (docs/language.md, seals). Before the groups of its

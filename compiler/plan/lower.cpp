@@ -280,7 +280,7 @@ class Lowerer {
     std::map<std::string, uint32_t> regs;
     std::set<std::string> bound;
     uint32_t next_reg = 0;
-    bool distinct_matches = false;  // aggregates: every atom column is bound, wildcards too
+    bool distinct_matches = false;                           // aggregates: every atom column is bound, wildcards too
     std::map<uint32_t, sema::CollectionId> atom_collection;  // body literal -> collection
     // Equalities left over from atom arguments that are expressions of variables not yet bound.
     std::vector<std::pair<uint32_t, const ast::Expr*>> late_equalities;
@@ -410,7 +410,8 @@ class Lowerer {
       }
       case B::And:
       case B::Or:
-        return make(e.binary_op == B::And ? Op::And : Op::Or, t, {convert(std::move(a), scalar(K::Bool)), convert(std::move(b), scalar(K::Bool))});
+        return make(e.binary_op == B::And ? Op::And : Op::Or, t,
+                    {convert(std::move(a), scalar(K::Bool)), convert(std::move(b), scalar(K::Bool))});
       default: break;
     }
     // Comparisons: compare revealed values (for lattices a threshold and a reveal compare the
@@ -462,17 +463,22 @@ class Lowerer {
     if (f == "to_int") {
       K k = args[0].type.kind;
       if (k == K::Int) return std::move(args[0]);
-      if (k == K::Bool) return make(Op::If, t, {std::move(args[0]), constant(sema::ConstValue{int64_t{1}}), constant(sema::ConstValue{int64_t{0}})});
+      if (k == K::Bool)
+        return make(Op::If, t, {std::move(args[0]), constant(sema::ConstValue{int64_t{1}}), constant(sema::ConstValue{int64_t{0}})});
       return make(k == K::Float ? Op::ToIntF : Op::ToIntS, t, std::move(args));
     }
     if (f == "len") return make(Op::Len, t, std::move(args));
     if (f == "find") return make(Op::Find, t, std::move(args));
-    if (f == "substr") return make(Op::Substr, t, {std::move(args[0]), convert(std::move(args[1]), scalar(K::Int)), convert(std::move(args[2]), scalar(K::Int))});
+    if (f == "substr")
+      return make(Op::Substr, t,
+                  {std::move(args[0]), convert(std::move(args[1]), scalar(K::Int)), convert(std::move(args[2]), scalar(K::Int))});
     if (f == "hash") return make(Op::Hash, t, std::move(args));
     if (f == "least" || f == "greatest") {
       bool least = f == "least";
       ValueType common = t;
-      Op op = is_float(common) ? (least ? Op::LeastF : Op::GreatestF) : is_symbol(common) ? (least ? Op::LeastS : Op::GreatestS) : (least ? Op::LeastI : Op::GreatestI);
+      Op op = is_float(common)    ? (least ? Op::LeastF : Op::GreatestF)
+              : is_symbol(common) ? (least ? Op::LeastS : Op::GreatestS)
+                                  : (least ? Op::LeastI : Op::GreatestI);
       return make(op, t, {convert(std::move(args[0]), common), convert(std::move(args[1]), common)});
     }
     throw LowerError("unknown function " + f);
@@ -671,11 +677,13 @@ class Lowerer {
               x.reg = reg_of(st, lit.var);
               ValueType common = is_float(x.type) || is_float(v.type) ? scalar(K::Float) : x.type;
               s.kind = StepKind::Filter;
-              s.expr = make(is_float(common) ? Op::EqF : Op::Eq, scalar(K::Bool), {convert(std::move(x), common), convert(std::move(v), common)});
+              s.expr = make(is_float(common) ? Op::EqF : Op::Eq, scalar(K::Bool),
+                            {convert(std::move(x), common), convert(std::move(v), common)});
             } else {
               s.kind = StepKind::Assign;
               s.expr = lower_expr(st, *lit.expr);
-              if (auto it = st.rule->variables.find(lit.var); it != st.rule->variables.end()) s.expr = convert(std::move(s.expr), plan_type(it->second));
+              if (auto it = st.rule->variables.find(lit.var); it != st.rule->variables.end())
+                s.expr = convert(std::move(s.expr), plan_type(it->second));
               s.target = reg_of(st, lit.var);
               st.bound.insert(lit.var);
             }
@@ -852,7 +860,8 @@ class Lowerer {
           col.agg = agg->second;
           if (!a.args.empty()) {
             col.value = lower_expr(st, *a.args[0]);
-            if (col.value.type.is_lattice() && col.agg != AggKind::Collect) col.value = convert(std::move(col.value), revealed(col.value.type));
+            if (col.value.type.is_lattice() && col.agg != AggKind::Collect)
+              col.value = convert(std::move(col.value), revealed(col.value.type));
           }
         } else {
           col.value = convert(lower_expr(st, a), head.column_types[c]);

@@ -13,8 +13,7 @@
 
 namespace bloom::plan {
 
-std::unique_ptr<Program> lower(const sema::Program& program, const analysis::Strata& strata,
-                               const SourceManager& sources);
+std::unique_ptr<Program> lower(const sema::Program& program, const analysis::Strata& strata, const SourceManager& sources);
 
 // A sema type as a plan type.
 ValueType plan_type(const sema::Type& t);

@@ -122,8 +122,9 @@ nlohmann::json rule_json(const RulePlan& r, const Program& p) {
     }
     cols.push_back(std::move(j));
   }
-  nlohmann::json j = {{"rule", r.rule}, {"where", r.where}, {"text", r.text}, {"registers", r.registers},
-                      {"steps", steps}, {"head", p.relations[r.head].name}, {"op", to_string(r.op)}, {"columns", cols}};
+  nlohmann::json j = {{"rule", r.rule},           {"where", r.where}, {"text", r.text},
+                      {"registers", r.registers}, {"steps", steps},   {"head", p.relations[r.head].name},
+                      {"op", to_string(r.op)},    {"columns", cols}};
   if (r.delta_atom >= 0) j["delta_literal"] = r.delta_atom + 1;
   else j["recomputed_because"] = std::string(recomputed_because(p, r));  // "": incremental across ticks
   return j;
@@ -133,7 +134,10 @@ std::string dot_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
     if (c == '"' || c == '\\') o += '\\';
-    if (c == '\n') { o += "\\l"; continue; }
+    if (c == '\n') {
+      o += "\\l";
+      continue;
+    }
     o += c;
   }
   return o;
@@ -154,8 +158,8 @@ std::string expr_text(const Expr& e, const Program& p) {
 }
 
 std::string to_text(const Program& p) {
-  std::string out = fmt::format("plan of {}: {} relations, {} strata, {} transition rules\n\nrelations\n", p.source,
-                                p.relations.size(), p.strata.size(), p.transitions.size());
+  std::string out = fmt::format("plan of {}: {} relations, {} strata, {} transition rules\n\nrelations\n", p.source, p.relations.size(),
+                                p.strata.size(), p.transitions.size());
   for (const auto& r : p.relations) {
     std::string cols;
     for (size_t i = 0; i < r.arity(); ++i) cols += (i ? ", " : "") + r.column_names[i] + ": " + r.column_types[i].str();
@@ -163,7 +167,8 @@ std::string to_text(const Program& p) {
     if (r.keyed) out += " key(" + cols_text(r, r.key) + ")";
     if (r.kind == RelationKind::Periodic) out += fmt::format(" every {}ms", r.period_ms);
     if (r.kind == RelationKind::Delay)
-      out += r.delay_column >= 0 ? " after " + r.column_names[static_cast<size_t>(r.delay_column)] : fmt::format(" after {}ms", r.period_ms);
+      out +=
+          r.delay_column >= 0 ? " after " + r.column_names[static_cast<size_t>(r.delay_column)] : fmt::format(" after {}ms", r.period_ms);
     if (r.durable) out += " durable";
     for (const auto& ix : r.indexes) out += " index[" + cols_text(r, ix) + "]";
     out += "\n";
@@ -198,8 +203,8 @@ nlohmann::json to_json(const Program& p) {
   for (const auto& r : p.relations) {
     nlohmann::json cols = nlohmann::json::array();
     for (size_t i = 0; i < r.arity(); ++i) cols.push_back({{"name", r.column_names[i]}, {"type", type_json(r.column_types[i])}});
-    nlohmann::json j = {{"id", r.id}, {"name", r.name}, {"kind", to_string(r.kind)}, {"columns", cols}, {"key", r.key},
-                        {"keyed", r.keyed}, {"indexes", r.indexes}};
+    nlohmann::json j = {{"id", r.id},   {"name", r.name},   {"kind", to_string(r.kind)}, {"columns", cols},
+                        {"key", r.key}, {"keyed", r.keyed}, {"indexes", r.indexes}};
     if (r.durable) j["durable"] = true;
     if (r.location >= 0) j["location"] = r.location;
     if (r.period_ms) j["period_ms"] = r.period_ms;
@@ -218,8 +223,14 @@ nlohmann::json to_json(const Program& p) {
     }
     nlohmann::json seals = nlohmann::json::array();
     for (const auto& sl : s.seals)
-      seals.push_back({{"sealed", p.relations[sl.sealed].name}, {"punct", p.relations[sl.punct].name}, {"view", p.relations[sl.view].name},
-                       {"key", sl.key}, {"punct_key", sl.punct_key}, {"count", sl.count}, {"where", sl.where}, {"text", sl.text}});
+      seals.push_back({{"sealed", p.relations[sl.sealed].name},
+                       {"punct", p.relations[sl.punct].name},
+                       {"view", p.relations[sl.view].name},
+                       {"key", sl.key},
+                       {"punct_key", sl.punct_key},
+                       {"count", sl.count},
+                       {"where", sl.where},
+                       {"text", sl.text}});
     nlohmann::json st = {{"groups", groups}};
     if (!seals.empty()) st["seals"] = seals;
     strata.push_back(std::move(st));
@@ -246,7 +257,9 @@ std::string to_dot(const Program& p) {
     for (const auto& s : r.steps)
       if (s.kind == StepKind::Scan || s.kind == StepKind::Lookup || s.kind == StepKind::AntiJoin)
         out += fmt::format("  rel{} -> r{} [{}];\n", s.relation, id,
-                           s.kind == StepKind::AntiJoin ? "style=dashed, label=\"not\"" : s.version == Version::Delta ? "color=blue, label=\"delta\"" : "");
+                           s.kind == StepKind::AntiJoin  ? "style=dashed, label=\"not\""
+                           : s.version == Version::Delta ? "color=blue, label=\"delta\""
+                                                         : "");
     if (r.head < 2) used_builtin[r.head] = true;
     out += fmt::format("  r{} -> rel{} [label=\"{}\"];\n", id, r.head, to_string(r.op));
   };
@@ -255,7 +268,8 @@ std::string to_dot(const Program& p) {
     for (const auto& sl : p.strata[s].seals) {
       int id = n++;
       out += fmt::format("    r{} [shape=box, style=rounded, label=\"{}\\lrelease complete partitions\\l\"];\n", id, dot_escape(sl.text));
-      out += fmt::format("  rel{} -> r{} [];\n  rel{} -> r{} [label=\"seals\"];\n  r{} -> rel{} [label=\"release\"];\n", sl.sealed, id, sl.punct, id, id, sl.view);
+      out += fmt::format("  rel{} -> r{} [];\n  rel{} -> r{} [label=\"seals\"];\n  r{} -> rel{} [label=\"release\"];\n", sl.sealed, id,
+                         sl.punct, id, id, sl.view);
     }
     for (const auto& g : p.strata[s].groups) {
       for (const auto& r : g.rules) rule_node(r, "    ");

@@ -121,7 +121,8 @@ class Verifier {
       for (const Seal& seal : p_.strata[s].seals) check_seal(seal);
       for (const Group& g : p_.strata[s].groups) {
         for (uint32_t r : g.relations)
-          if (r >= p_.relations.size()) problem("stratum " + std::to_string(s), "a group derives relation " + std::to_string(r) + ", which does not exist");
+          if (r >= p_.relations.size())
+            problem("stratum " + std::to_string(s), "a group derives relation " + std::to_string(r) + ", which does not exist");
         for (const RulePlan& r : g.rules) rule(r, false);
         for (const RulePlan& r : g.deltas) rule(r, false);
         if (!g.recursive && !g.deltas.empty()) problem("stratum " + std::to_string(s), "a group that is not recursive has delta rules");
@@ -153,12 +154,12 @@ class Verifier {
       for (const auto& ix : r.indexes) {
         columns(where, "index", ix, r.arity());
       }
-      if (r.location >= 0 && (static_cast<uint32_t>(r.location) >= r.arity() || !is(r.column_types[static_cast<size_t>(r.location)], TypeKind::Addr)))
+      if (r.location >= 0 &&
+          (static_cast<uint32_t>(r.location) >= r.arity() || !is(r.column_types[static_cast<size_t>(r.location)], TypeKind::Addr)))
         problem(where, "its `@` column " + std::to_string(r.location) + " is not an addr column");
       if (r.location >= 0 && r.kind != RelationKind::Channel) problem(where, "an `@` column outside a channel");
-      if (r.delay_column >= 0 &&
-          (r.kind != RelationKind::Delay || static_cast<uint32_t>(r.delay_column) >= r.arity() ||
-           !is(r.column_types[static_cast<size_t>(r.delay_column)], TypeKind::Int)))
+      if (r.delay_column >= 0 && (r.kind != RelationKind::Delay || static_cast<uint32_t>(r.delay_column) >= r.arity() ||
+                                  !is(r.column_types[static_cast<size_t>(r.delay_column)], TypeKind::Int)))
         problem(where, "its delay column " + std::to_string(r.delay_column) + " is not an int column of a delay");
     }
   }
@@ -185,10 +186,13 @@ class Verifier {
     }
     uint32_t arity = p_.relations[f.relation].arity();
     if (f.values.size() != arity) problem(where, std::to_string(f.values.size()) + " values for " + std::to_string(arity) + " columns");
-    if (f.is_self.size() != f.values.size()) problem(where, "is_self has " + std::to_string(f.is_self.size()) + " entries for " + std::to_string(f.values.size()) + " values");
+    if (f.is_self.size() != f.values.size())
+      problem(where, "is_self has " + std::to_string(f.is_self.size()) + " entries for " + std::to_string(f.values.size()) + " values");
     for (const auto& [column, e] : f.built) {
       if (column >= arity) problem(where, "a built value for column " + std::to_string(column) + " of " + std::to_string(arity));
-      else if (!(e.type == p_.relations[f.relation].column_types[column])) problem(where, "a built value of type " + e.type.str() + " for a column of type " + p_.relations[f.relation].column_types[column].str());
+      else if (!(e.type == p_.relations[f.relation].column_types[column]))
+        problem(where,
+                "a built value of type " + e.type.str() + " for a column of type " + p_.relations[f.relation].column_types[column].str());
       std::vector<bool> none;
       expr(where, e, none);
     }
@@ -204,7 +208,8 @@ class Verifier {
     columns(where, "partition", s.key, p_.relations[s.sealed].arity());
     columns(where, "seal", s.punct_key, p_.relations[s.punct].arity());
     const Relation& punct = p_.relations[s.punct];
-    if (s.count >= punct.arity() || !is(punct.column_types[s.count], TypeKind::Int)) problem(where, "its count column is not an int column of the seals");
+    if (s.count >= punct.arity() || !is(punct.column_types[s.count], TypeKind::Int))
+      problem(where, "its count column is not an int column of the seals");
     if (!p_.relations[s.released].released_keys) problem(where, "its released keys are in a relation not marked released_keys");
     if (p_.relations[s.view].arity() != p_.relations[s.sealed].arity()) problem(where, "its view and the sealed relation differ in width");
   }
@@ -216,11 +221,13 @@ class Verifier {
       problem(where, "its head relation " + std::to_string(r.head) + " does not exist");
       return;
     }
-    if (transition == (r.op == HeadOp::Insert)) problem(where, std::string("a `") + to_string(r.op) + "` rule " + (transition ? "among the transitions" : "in a group"));
+    if (transition == (r.op == HeadOp::Insert))
+      problem(where, std::string("a `") + to_string(r.op) + "` rule " + (transition ? "among the transitions" : "in a group"));
     const Relation& head = p_.relations[r.head];
     std::vector<bool> bound(r.registers, false);
     for (size_t i = 0; i < r.steps.size(); ++i) step(where + ", step " + std::to_string(i + 1), r.steps[i], bound);
-    if (r.delta_atom >= 0 && static_cast<size_t>(r.delta_atom) >= r.steps.size()) problem(where, "delta atom " + std::to_string(r.delta_atom) + " of " + std::to_string(r.steps.size()) + " steps");
+    if (r.delta_atom >= 0 && static_cast<size_t>(r.delta_atom) >= r.steps.size())
+      problem(where, "delta atom " + std::to_string(r.delta_atom) + " of " + std::to_string(r.steps.size()) + " steps");
     if (r.columns.size() != head.arity())
       problem(where, std::to_string(r.columns.size()) + " head columns for `" + head.name + "` of " + std::to_string(head.arity()));
     for (size_t c = 0; c < r.columns.size(); ++c) {
@@ -229,7 +236,8 @@ class Verifier {
       if (h.agg != AggKind::Count) expr(at, h.value, bound);
       if (h.agg == AggKind::ArgMax || h.agg == AggKind::ArgMin) {
         expr(at, h.key, bound);
-        if (h.tie >= r.columns.size()) problem(at, "tie group led by column " + std::to_string(h.tie) + " of " + std::to_string(r.columns.size()));
+        if (h.tie >= r.columns.size())
+          problem(at, "tie group led by column " + std::to_string(h.tie) + " of " + std::to_string(r.columns.size()));
       }
     }
     for (const RulePlan& v : r.variants) rule(v, transition);
@@ -248,13 +256,17 @@ class Verifier {
         if (s.kind != StepKind::Scan) {
           size_t width = 0;
           if (s.index == kKeyIndex) width = rel.key.size();
-          else if (s.index >= 0 && static_cast<size_t>(s.index) < rel.indexes.size()) width = rel.indexes[static_cast<size_t>(s.index)].size();
-          else problem(where, "index " + std::to_string(s.index) + " of `" + rel.name + "`, which has " + std::to_string(rel.indexes.size()));
-          if (width && s.key.size() != width) problem(where, std::to_string(s.key.size()) + " key values for an index of " + std::to_string(width) + " columns");
+          else if (s.index >= 0 && static_cast<size_t>(s.index) < rel.indexes.size())
+            width = rel.indexes[static_cast<size_t>(s.index)].size();
+          else
+            problem(where, "index " + std::to_string(s.index) + " of `" + rel.name + "`, which has " + std::to_string(rel.indexes.size()));
+          if (width && s.key.size() != width)
+            problem(where, std::to_string(s.key.size()) + " key values for an index of " + std::to_string(width) + " columns");
           for (const Expr& k : s.key) expr(where, k, bound);
         }
         if (s.kind == StepKind::AntiJoin) {
-          if (!s.bind.empty() && s.bind.size() != rel.arity()) problem(where, "a negation binds " + std::to_string(s.bind.size()) + " columns");
+          if (!s.bind.empty() && s.bind.size() != rel.arity())
+            problem(where, "a negation binds " + std::to_string(s.bind.size()) + " columns");
           for (int32_t b : s.bind)
             if (b >= 0) problem(where, "a negation binds register " + std::to_string(b));
           return;
@@ -264,7 +276,8 @@ class Verifier {
           return;
         }
         for (int32_t b : s.bind) {
-          if (b < -1 || (b >= 0 && static_cast<size_t>(b) >= bound.size())) problem(where, "binds register " + std::to_string(b) + " of " + std::to_string(bound.size()));
+          if (b < -1 || (b >= 0 && static_cast<size_t>(b) >= bound.size()))
+            problem(where, "binds register " + std::to_string(b) + " of " + std::to_string(bound.size()));
           else if (b >= 0) bound[static_cast<size_t>(b)] = true;
         }
         for (auto [column, reg] : s.equal) {
@@ -281,7 +294,8 @@ class Verifier {
       case StepKind::InSet:
         expr(where, s.expr, bound);
         if (s.kind == StepKind::InSet && !is(s.expr.type, TypeKind::LSet)) problem(where, "`in` over a value of type " + s.expr.type.str());
-        if (s.target >= bound.size()) problem(where, "assigns register " + std::to_string(s.target) + " of " + std::to_string(bound.size()));
+        if (s.target >= bound.size())
+          problem(where, "assigns register " + std::to_string(s.target) + " of " + std::to_string(bound.size()));
         else bound[s.target] = true;
         return;
     }
@@ -295,11 +309,12 @@ class Verifier {
     }
     Signature sig = signature(e.op);
     if (sig.args != kAny && e.args.size() != static_cast<size_t>(sig.args)) {
-      problem(where, std::string(to_string(e.op)) + " with " + std::to_string(e.args.size()) + (e.args.size() == 1 ? " argument" : " arguments") +
-                         ", expected " + std::to_string(sig.args));
+      problem(where, std::string(to_string(e.op)) + " with " + std::to_string(e.args.size()) +
+                         (e.args.size() == 1 ? " argument" : " arguments") + ", expected " + std::to_string(sig.args));
       return;
     }
-    if (e.op == Op::Reg && (e.reg >= bound.size() || !bound[e.reg])) problem(where, "reads register " + std::to_string(e.reg) + ", which is not bound before");
+    if (e.op == Op::Reg && (e.reg >= bound.size() || !bound[e.reg]))
+      problem(where, "reads register " + std::to_string(e.reg) + ", which is not bound before");
     if (e.op == Op::Const && !e.type.is_lattice()) {
       bool ok = std::visit(
           [&](const auto& v) {

@@ -50,9 +50,8 @@ namespace {
 constexpr size_t kMaxInstances = 10000;
 
 const std::vector<std::string>& builtin_functions() {
-  static const std::vector<std::string> f = {"to_string", "to_int", "len",  "substr", "find", "hash", "least",
-                                             "greatest",  "if",     "self", "members", "tick", "now",
-                                             "lmax",      "lmin",   "lbool", "lset", "lmap"};
+  static const std::vector<std::string> f = {"to_string", "to_int",  "len",  "substr", "find", "hash", "least", "greatest", "if",
+                                             "self",      "members", "tick", "now",    "lmax", "lmin", "lbool", "lset",     "lmap"};
   return f;
 }
 const std::vector<std::string>& aggregate_names() {
@@ -224,9 +223,8 @@ class Checker {
             .with_help("name the module file relative to this one, e.g. `import \"lib/quorum.bloom\" as q;`");
         continue;
       }
-      if (mods_[index].imports.count(imp.alias) || std::count_if(mod.imports.begin(), mod.imports.end(), [&](const ast::Import& o) {
-            return o.alias == imp.alias && &o < &imp;
-          })) {
+      if (mods_[index].imports.count(imp.alias) ||
+          std::count_if(mod.imports.begin(), mod.imports.end(), [&](const ast::Import& o) { return o.alias == imp.alias && &o < &imp; })) {
         auto first = std::find_if(mod.imports.begin(), mod.imports.end(), [&](const ast::Import& o) { return o.alias == imp.alias; });
         diags_.error("duplicate-import", imp.alias_span, "import alias " + quote(imp.alias) + " is used twice")
             .note(first->alias_span, "first used here");
@@ -292,8 +290,7 @@ class Checker {
         continue;
       }
       if (auto it = seen.find(d.name); it != seen.end()) {
-        diags_.error("duplicate-declaration", d.name_span, quote(d.name) + " is declared twice")
-            .note(it->second, "first declared here");
+        diags_.error("duplicate-declaration", d.name_span, quote(d.name) + " is declared twice").note(it->second, "first declared here");
         continue;
       }
       seen[d.name] = d.name_span;
@@ -349,8 +346,10 @@ class Checker {
         if (text && parse_param_value(*text, t)) {
           info.param_defaults[p.name] = *v;
         } else {
-          diags_.error("bad-param-value", p.default_value->span,
-                       "the default of param " + quote(p.name) + " must be a string of " + quote(t.args[0].str()) + " values separated by commas")
+          diags_
+              .error("bad-param-value", p.default_value->span,
+                     "the default of param " + quote(p.name) + " must be a string of " + quote(t.args[0].str()) +
+                         " values separated by commas")
               .with_help("e.g. `param " + p.name + ": " + t.str() + " = \"" + (t.args[0].is_numeric() ? "1,2" : "n1,n2") + "\";`");
         }
       } else if (p.default_value && !t.is_error()) {
@@ -382,11 +381,16 @@ class Checker {
     index = it->second;
     const DeclInfo& d = info.decls[it->second];
     switch (d.kind) {
-      case CollectionKind::Table: case CollectionKind::Scratch: case CollectionKind::Channel:
-      case CollectionKind::Input: case CollectionKind::Delay:
-        break;
+      case CollectionKind::Table:
+      case CollectionKind::Scratch:
+      case CollectionKind::Channel:
+      case CollectionKind::Input:
+      case CollectionKind::Delay: break;
       default:
-        diags_.error("bad-seal", at, std::string("the ") + role + " of a seal must be a table, scratch, channel, input or delay, but " + quote(name) + " is " + article_kind(d.kind))
+        diags_
+            .error("bad-seal", at,
+                   std::string("the ") + role + " of a seal must be a table, scratch, channel, input or delay, but " + quote(name) +
+                       " is " + article_kind(d.kind))
             .note(d.decl->name_span, quote(name) + " is declared here");
         return nullptr;
     }
@@ -443,9 +447,13 @@ class Checker {
         Span at = sd.punct_columns.empty() ? sd.punct_span : Span::cover(sd.punct_columns.front().span, sd.punct_columns.back().span);
         std::string keys;
         for (size_t i = 0; i < sd.key.size(); ++i) keys += (i ? ", " : "") + sd.key[i].name;
-        diags_.error("seal-arity", at, "the seal names " + std::to_string(sd.punct_columns.size()) + " column" + (sd.punct_columns.size() == 1 ? "" : "s") + " of " + quote(sd.punct) +
-                                           " but needs " + std::to_string(sd.key.size() + 1) + ": one for each partition column of " + quote(sd.sealed) + " (" + keys + "), then the count")
-            .with_help("e.g. `seal " + sd.sealed + "(" + keys + ") by " + sd.punct + "(" + keys + ", n);` where n is an int column of " + quote(sd.punct));
+        diags_
+            .error("seal-arity", at,
+                   "the seal names " + std::to_string(sd.punct_columns.size()) + " column" + (sd.punct_columns.size() == 1 ? "" : "s") +
+                       " of " + quote(sd.punct) + " but needs " + std::to_string(sd.key.size() + 1) +
+                       ": one for each partition column of " + quote(sd.sealed) + " (" + keys + "), then the count")
+            .with_help("e.g. `seal " + sd.sealed + "(" + keys + ") by " + sd.punct + "(" + keys + ", n);` where n is an int column of " +
+                       quote(sd.punct));
         continue;
       }
       for (size_t i = 0; i < sd.punct_columns.size(); ++i) {
@@ -458,7 +466,9 @@ class Checker {
         if (i + 1 == sd.punct_columns.size()) {
           si.count = static_cast<uint32_t>(c);
           if (!pc.type.is_error() && pc.type.kind != TypeKind::Int) {
-            diags_.error("type-mismatch", sd.punct_columns[i].span, "the count of a seal must be an int, but " + quote(sd.punct + "." + pc.name) + " is " + quote(pc.type.str()))
+            diags_
+                .error("type-mismatch", sd.punct_columns[i].span,
+                       "the count of a seal must be an int, but " + quote(sd.punct + "." + pc.name) + " is " + quote(pc.type.str()))
                 .note(pc.span, "declared here")
                 .with_help("the last column named in `by " + sd.punct + "(...)` is how many distinct tuples the partition holds");
             ok = false;
@@ -469,8 +479,10 @@ class Checker {
         if (!sealed || i >= si.key.size() || si.key.size() != sd.key.size()) continue;
         const Column& sc = sealed->columns[si.key[i]];
         if (!pc.type.is_error() && !sc.type.is_error() && !(pc.type == sc.type)) {
-          diags_.error("type-mismatch", sd.punct_columns[i].span, quote(sd.punct + "." + pc.name) + " is " + quote(pc.type.str()) + " but the partition column it seals, " +
-                                                                   quote(sd.sealed + "." + sc.name) + ", is " + quote(sc.type.str()))
+          diags_
+              .error("type-mismatch", sd.punct_columns[i].span,
+                     quote(sd.punct + "." + pc.name) + " is " + quote(pc.type.str()) + " but the partition column it seals, " +
+                         quote(sd.sealed + "." + sc.name) + ", is " + quote(sc.type.str()))
               .note(pc.span, quote(sd.punct + "." + pc.name) + " is declared here")
               .note(sc.span, quote(sd.sealed + "." + sc.name) + " is declared here");
           ok = false;
@@ -506,7 +518,10 @@ class Checker {
       info.delay_column = static_cast<int>(i);
       const Type& t = info.columns[i].type;
       if (!t.is_error() && t.kind != TypeKind::Int)
-        diags_.error("type-mismatch", d.period_span, "the delay of " + quote(d.name) + " is column " + quote(n) + ", which must be an int of milliseconds, found " + quote(t.str()))
+        diags_
+            .error("type-mismatch", d.period_span,
+                   "the delay of " + quote(d.name) + " is column " + quote(n) + ", which must be an int of milliseconds, found " +
+                       quote(t.str()))
             .note(info.columns[i].span, "declared here");
       return;
     }
@@ -518,7 +533,9 @@ class Checker {
     info.kind = kind_of(d.kind);
     // Only state that outlives a tick can be durable: everything else is empty at the next tick.
     if (d.durable_span.valid() && d.kind != ast::CollectionKind::Table && d.kind != ast::CollectionKind::Lattice)
-      diags_.error("bad-durable", d.durable_span, "only a table or a lattice can be `durable`; " + quote(d.name) + " is not kept from one tick to the next")
+      diags_
+          .error("bad-durable", d.durable_span,
+                 "only a table or a lattice can be `durable`; " + quote(d.name) + " is not kept from one tick to the next")
           .with_help("declare " + quote(d.name) + " as a `table` to keep its contents, or remove `durable`");
     if (d.kind == ast::CollectionKind::Periodic) {
       // A period other than a duration is evaluated per instance, once params are known (resolve_periods).
@@ -556,7 +573,8 @@ class Checker {
         } else {
           info.location = static_cast<int>(i);
           if (!t.is_error() && t.kind != TypeKind::Addr)
-            diags_.error("bad-location-type", c.type.span, "the location column " + quote(c.name) + " must be of type `addr`, found " + quote(t.str()));
+            diags_.error("bad-location-type", c.type.span,
+                         "the location column " + quote(c.name) + " must be of type `addr`, found " + quote(t.str()));
         }
       }
       info.columns.push_back({c.name, t, c.span});
@@ -621,8 +639,9 @@ class Checker {
   void instantiate(uint32_t module, const std::string& prefix, uint32_t parent) {
     if (prog_.instances.size() >= kMaxInstances) {
       if (prog_.instances.size() == kMaxInstances)
-        diags_.error("too-many-instances", mods_[0].ast->imports.empty() ? Span{} : mods_[0].ast->imports.front().span,
-                     "the imports create more than " + std::to_string(kMaxInstances) + " module instances")
+        diags_
+            .error("too-many-instances", mods_[0].ast->imports.empty() ? Span{} : mods_[0].ast->imports.front().span,
+                   "the imports create more than " + std::to_string(kMaxInstances) + " module instances")
             .with_help("every `import` is a separate instance, and so is every import inside it: import shared modules fewer times");
       prog_.instances.emplace_back();
       return;
@@ -767,7 +786,8 @@ class Checker {
       std::string near = closest_match(name, names);
       if (!near.empty()) {
         e.with_help("did you mean " + quote(near) + "?");
-        if (mods_[mod].decl_index.count(near)) e.note(mods_[mod].decls[mods_[mod].decl_index[near]].decl->name_span, quote(near) + " is declared here");
+        if (mods_[mod].decl_index.count(near))
+          e.note(mods_[mod].decls[mods_[mod].decl_index[near]].decl->name_span, quote(near) + " is declared here");
       }
       return std::nullopt;
     }
@@ -818,7 +838,7 @@ class Checker {
     std::map<std::string, VarInfo> vars;
     bool in_fact = false;
     bool uses_now = false;
-    std::set<const ast::Expr*> tick_reads;  // tick() calls, less those of the `tick() == 0` idiom
+    std::set<const ast::Expr*> tick_reads;                     // tick() calls, less those of the `tick() == 0` idiom
     std::vector<std::pair<Span, std::set<uint32_t>>> reveals;  // reveal site -> source literals
   };
 
@@ -882,7 +902,9 @@ class Checker {
     e.with_label(quote(name) + " is never bound");
     std::string near = closest_match(name, bound);
     if (!near.empty()) e.with_help("did you mean " + quote(near) + "?");
-    else e.with_help("every variable of the head, of a negated atom or of a condition must appear in a positive atom, an assignment `" + name + " = ...` or `" + name + " in ...` of the same body");
+    else
+      e.with_help("every variable of the head, of a negated atom or of a condition must appear in a positive atom, an assignment `" + name +
+                  " = ...` or `" + name + " in ...` of the same body");
   }
 
   // Whether `e` reads an lset param: in a fact, where a bare name is a const or a param and
@@ -901,16 +923,15 @@ class Checker {
       case ExprKind::Float: return remember(e, Type::of(TypeKind::Float));
       case ExprKind::String: return remember(e, Type::of(TypeKind::String));
       case ExprKind::Bool: return remember(e, Type::of(TypeKind::Bool));
-      case ExprKind::Wildcard:
-        diags_.error("bad-wildcard", e.span, "`_` can only stand for a whole argument of a body atom");
-        return {};
+      case ExprKind::Wildcard: diags_.error("bad-wildcard", e.span, "`_` can only stand for a whole argument of a body atom"); return {};
       case ExprKind::Name: {
         Type t;
         if (lookup_const(ctx.module, e.name, t)) return remember(e, t);
         if (e.name.qualified()) {
           uint32_t mod = 0;
           if (follow(ctx.module, e.name, e.name.parts.size() - 1, mod, true))
-            diags_.error("unknown-name", e.span, "module " + quote(e.name.parts[e.name.parts.size() - 2]) + " has no const or param " + quote(e.name.parts.back()));
+            diags_.error("unknown-name", e.span,
+                         "module " + quote(e.name.parts[e.name.parts.size() - 2]) + " has no const or param " + quote(e.name.parts.back()));
           return {};
         }
         auto it = ctx.vars.find(e.name.parts[0]);
@@ -999,8 +1020,7 @@ class Checker {
     }
     // Lattice thresholds stay monotone: lmax >= c, lmax > c, lmin <= c, lmin < c.
     auto threshold = [&](const Type& l, Op o) {
-      return (l.kind == TypeKind::LMax && (o == Op::Ge || o == Op::Gt)) ||
-             (l.kind == TypeKind::LMin && (o == Op::Le || o == Op::Lt));
+      return (l.kind == TypeKind::LMax && (o == Op::Ge || o == Op::Gt)) || (l.kind == TypeKind::LMin && (o == Op::Le || o == Op::Lt));
     };
     auto mirror = [](Op o) {
       switch (o) {
@@ -1024,8 +1044,7 @@ class Checker {
       const ast::Expr& x = *e.args[side];
       if (x.kind != ExprKind::Method || x.text != "value" || x.args.size() != 1 || (side == 0 ? b : a).is_lattice()) continue;
       const Type* t = prog_.expr_types.find(x.args[0].get());
-      if (t && threshold(*t, side == 0 ? op : mirror(op)))
-        std::erase_if(ctx.reveals, [&](const auto& rv) { return rv.first == x.span; });
+      if (t && threshold(*t, side == 0 ? op : mirror(op))) std::erase_if(ctx.reveals, [&](const auto& rv) { return rv.first == x.span; });
     }
     if (a.is_lattice() || b.is_lattice()) {
       bool left = a.is_lattice();
@@ -1057,7 +1076,8 @@ class Checker {
 
   bool want_args(const ast::Expr& e, size_t n, const std::string& what) {
     if (e.args.size() == n) return true;
-    diags_.error("arity", e.span, what + " takes " + std::to_string(n) + " argument" + (n == 1 ? "" : "s") + ", found " + std::to_string(e.args.size()));
+    diags_.error("arity", e.span,
+                 what + " takes " + std::to_string(n) + " argument" + (n == 1 ? "" : "s") + ", found " + std::to_string(e.args.size()));
     return false;
   }
 
@@ -1083,11 +1103,16 @@ class Checker {
   // values (an lmap holds one entry, k -> v). `want`, when the context expects a lattice of the
   // same kind, gives the element, key and value types; otherwise they come from the arguments.
   Type constructor(const ast::Expr& e, const std::string& f, const Type* want, RuleCtx& ctx) {
-    TypeKind kind = f == "lmax" ? TypeKind::LMax : f == "lmin" ? TypeKind::LMin : f == "lbool" ? TypeKind::LBool : f == "lset" ? TypeKind::LSet : TypeKind::LMap;
+    TypeKind kind = f == "lmax"    ? TypeKind::LMax
+                    : f == "lmin"  ? TypeKind::LMin
+                    : f == "lbool" ? TypeKind::LBool
+                    : f == "lset"  ? TypeKind::LSet
+                                   : TypeKind::LMap;
     if (want && want->kind != kind) {
       if (&e == expect_top_ && expect_column_ && want->is_lattice()) {  // say what the column holds, not what the arguments lack
-        auto& d = diags_.error("type-mismatch", e.span, "column " + quote(expect_column_->name) + " is " + quote(want->str()) + ", but " +
-                                                            quote(f + "(...)") + " builds an " + quote(f));
+        auto& d = diags_.error("type-mismatch", e.span,
+                               "column " + quote(expect_column_->name) + " is " + quote(want->str()) + ", but " + quote(f + "(...)") +
+                                   " builds an " + quote(f));
         if (expect_column_->span.valid()) d.note(expect_column_->span, "column declared here");
         return {};
       }
@@ -1096,7 +1121,8 @@ class Checker {
     auto fail = [&](const ast::Expr& at, const std::string& msg, const std::string& help) {
       auto& d = diags_.error("type-mismatch", at.span, msg);
       if (want && expect_column_ && expect_column_->span.valid())
-        d.note(expect_column_->span, "column " + quote(expect_column_->name) + " is declared " + quote(expect_column_->type.str()) + " here");
+        d.note(expect_column_->span,
+               "column " + quote(expect_column_->name) + " is declared " + quote(expect_column_->type.str()) + " here");
       if (!help.empty()) d.with_help(help);
       return Type{};
     };
@@ -1107,10 +1133,12 @@ class Checker {
       if (k.is_error() || v.is_error()) return {};
       if (want) {
         if (!assignable(*e.args[0], k, want->args[0]))
-          return fail(*e.args[0], "the keys of " + quote(want->str()) + " are " + quote(want->args[0].str()) + ", but this is " + quote(k.str()), "");
+          return fail(*e.args[0],
+                      "the keys of " + quote(want->str()) + " are " + quote(want->args[0].str()) + ", but this is " + quote(k.str()), "");
         Store s = storable(*e.args[1], v, want->args[1]);
         if (s != Store::Ok && s != Store::Lift)
-          return fail(*e.args[1], "the values of " + quote(want->str()) + " are " + quote(want->args[1].str()) + ", but this is " + quote(v.str()), "");
+          return fail(*e.args[1],
+                      "the values of " + quote(want->str()) + " are " + quote(want->args[1].str()) + ", but this is " + quote(v.str()), "");
         return *want;
       }
       if (!k.is_scalar()) return fail(*e.args[0], "`lmap` keys must be plain values, found " + quote(k.str()), "");
@@ -1120,7 +1148,9 @@ class Checker {
       return Type::lattice(TypeKind::LMap, {k, v});
     }
     if (kind == TypeKind::LSet ? e.args.empty() : !want_args(e, 1, quote(f))) {
-      if (kind == TypeKind::LSet) diags_.error("arity", e.span, "`lset` takes at least one element, found none").with_help("an empty set is the bottom of an lset column: store nothing");
+      if (kind == TypeKind::LSet)
+        diags_.error("arity", e.span, "`lset` takes at least one element, found none")
+            .with_help("an empty set is the bottom of an lset column: store nothing");
       return {};
     }
     Type elem = want ? *lift_source(*want) : Type{};
@@ -1130,7 +1160,9 @@ class Checker {
       if (t.is_lattice()) return fail(*a, quote(f) + " builds a lattice from a plain value, but this is already " + quote(t.str()), "");
       if (!elem.is_error()) {
         if (assignable(*a, t, elem)) continue;
-        return fail(*a, quote(f) + " needs " + (want ? "an element of " + quote(want->str()) : quote(elem.str())) + ", found " + quote(t.str()), "");
+        return fail(*a,
+                    quote(f) + " needs " + (want ? "an element of " + quote(want->str()) : quote(elem.str())) + ", found " + quote(t.str()),
+                    "");
       }
       elem = t;
       if (kind == TypeKind::LBool && t.kind != TypeKind::Bool) return fail(*a, "`lbool` needs a bool, found " + quote(t.str()), "");
@@ -1175,7 +1207,9 @@ class Checker {
       else if (args[0].kind != TypeKind::Bool) return bad(0, "a bool");
       for (size_t i = 1; i < 3; ++i)
         if (args[i].is_lattice()) {
-          diags_.error("type-mismatch", e.args[i]->span, quote(f) + " chooses between plain values, found the lattice " + quote(args[i].str()))
+          diags_
+              .error("type-mismatch", e.args[i]->span,
+                     quote(f) + " chooses between plain values, found the lattice " + quote(args[i].str()))
               .with_help("use `.value()` for its plain value (a non-monotone reveal)");
           return {};
         }
@@ -1183,8 +1217,8 @@ class Checker {
       if (args[1].is_numeric() && args[2].is_numeric()) return Type::of(TypeKind::Float);
       auto strish = [](const Type& t) { return t.kind == TypeKind::String || t.kind == TypeKind::Addr; };
       if (strish(args[1]) && strish(args[2])) return Type::of(TypeKind::String);
-      diags_.error("type-mismatch", e.span, quote(f) + " needs two values of one type, found " + quote(args[1].str()) + " and " +
-                                                quote(args[2].str()));
+      diags_.error("type-mismatch", e.span,
+                   quote(f) + " needs two values of one type, found " + quote(args[1].str()) + " and " + quote(args[2].str()));
       return {};
     }
     if (f == "len") {
@@ -1225,9 +1259,10 @@ class Checker {
       const char* help = f == "members" ? "derive it with a rule, e.g. `peer(p) <= p in members();`"
                          : f == "tick"  ? "a fact is in tick 0: write 0, or derive the row with a rule"
                                         : "derive the row with a rule, e.g. `started(t) <= t = now();`";
-      diags_.error("not-constant", e.span,
-                   f + (f == "members" ? "() is known only when the node starts, so it cannot be in a fact"
-                                       : "() has a value only while the node runs, so it cannot be in a fact"))
+      diags_
+          .error("not-constant", e.span,
+                 f + (f == "members" ? "() is known only when the node starts, so it cannot be in a fact"
+                                     : "() has a value only while the node runs, so it cannot be in a fact"))
           .with_help(help);
       return {};
     }
@@ -1283,7 +1318,7 @@ class Checker {
       diags_.error("not-a-lattice", e.op_span, "method " + quote(m + "()") + " applies to lattices, but this is " + quote(recv.str()));
       return {};
     }
-    auto nargs = [&](size_t n) { return want_args(e, n + 1, quote(m + "()")) ; };
+    auto nargs = [&](size_t n) { return want_args(e, n + 1, quote(m + "()")); };
     std::vector<std::string> methods = {"value", "covers"};
     if (m == "value") {
       if (!nargs(0)) return {};
@@ -1297,7 +1332,8 @@ class Checker {
       if (!nargs(1)) return {};
       Store s = storable(*e.args[1], args[0], recv);
       if (s != Store::Ok && s != Store::Lift) {
-        diags_.error("type-mismatch", e.args[1]->span, "covers() on " + quote(recv.str()) + " needs another " + quote(recv.str()) + ", found " + quote(args[0].str()));
+        diags_.error("type-mismatch", e.args[1]->span,
+                     "covers() on " + quote(recv.str()) + " needs another " + quote(recv.str()) + ", found " + quote(args[0].str()));
         return {};
       }
       std::set<std::string> vs;
@@ -1319,7 +1355,8 @@ class Checker {
         if (m == "contains") {
           if (!nargs(1)) return {};
           if (!assignable(*e.args[1], args[0], recv.args[0])) {
-            diags_.error("type-mismatch", e.args[1]->span, "contains() on " + quote(recv.str()) + " needs " + quote(recv.args[0].str()) + ", found " + quote(args[0].str()));
+            diags_.error("type-mismatch", e.args[1]->span,
+                         "contains() on " + quote(recv.str()) + " needs " + quote(recv.args[0].str()) + ", found " + quote(args[0].str()));
             return {};
           }
           return Type::of(TypeKind::LBool);
@@ -1339,7 +1376,8 @@ class Checker {
         if (m == "union") {  // the join, entry by entry: monotone in both maps
           if (!nargs(1)) return {};
           if (!(args[0] == recv)) {
-            diags_.error("type-mismatch", e.args[1]->span, "union() needs another " + quote(recv.str()) + ", found " + quote(args[0].str()));
+            diags_.error("type-mismatch", e.args[1]->span,
+                         "union() needs another " + quote(recv.str()) + ", found " + quote(args[0].str()));
             return {};
           }
           return recv;
@@ -1347,7 +1385,9 @@ class Checker {
         if (m == "at") {
           if (!nargs(1)) return {};
           if (!assignable(*e.args[1], args[0], recv.args[0])) {
-            diags_.error("type-mismatch", e.args[1]->span, "at() on " + quote(recv.str()) + " needs a key of type " + quote(recv.args[0].str()) + ", found " + quote(args[0].str()));
+            diags_.error(
+                "type-mismatch", e.args[1]->span,
+                "at() on " + quote(recv.str()) + " needs a key of type " + quote(recv.args[0].str()) + ", found " + quote(args[0].str()));
             return {};
           }
           return recv.args[1];
@@ -1392,8 +1432,9 @@ class Checker {
 
   void mismatch(const ast::Expr& e, const Type& from, const Type& to, const Target& t, size_t col) {
     const Column& c = columns_of(t)[col];
-    auto& d = diags_.error("type-mismatch", e.span,
-                           "column " + quote(c.name) + " of " + quote(target_name(t)) + " is " + quote(to.str()) + ", but this is " + quote(from.str()));
+    auto& d = diags_.error(
+        "type-mismatch", e.span,
+        "column " + quote(c.name) + " of " + quote(target_name(t)) + " is " + quote(to.str()) + ", but this is " + quote(from.str()));
     if (c.span.valid()) d.note(c.span, "column declared here");
     if (to.kind == TypeKind::String && from.is_scalar()) d.with_help("convert with to_string(...)");
     if (to.kind == TypeKind::Int && from.kind == TypeKind::String) d.with_help("convert with to_int(...)");
@@ -1413,7 +1454,9 @@ class Checker {
     VarInfo& v = ctx.vars[name];
     if (v.bound) {
       if (!v.type.is_error() && !t.is_error() && !(v.type == t) && !same_scalar_class(v.type, t)) {
-        diags_.error("type-mismatch", at, "variable " + quote(name) + " is " + quote(t.str()) + " here but " + quote(v.type.str()) + " where it is first bound")
+        diags_
+            .error("type-mismatch", at,
+                   "variable " + quote(name) + " is " + quote(t.str()) + " here but " + quote(v.type.str()) + " where it is first bound")
             .note(v.first, "first bound here");
       }
       // One variable in two lattice columns joins on equal lattice values: a reveal, since two
@@ -1447,7 +1490,8 @@ class Checker {
     using M = ast::MergeOp;
     switch (k) {
       case CollectionKind::Channel:
-        if (r.op != M::Async) err(name + " is a channel: rules send into it with `<~`, not " + op, "write `" + target_name(head) + "(@dst, ...) <~ ...`");
+        if (r.op != M::Async)
+          err(name + " is a channel: rules send into it with `<~`, not " + op, "write `" + target_name(head) + "(@dst, ...) <~ ...`");
         return;
       case CollectionKind::Stdout:
         if (r.op != M::Async) err("stdout is written with `<~`, not " + op, "");
@@ -1463,7 +1507,9 @@ class Checker {
         return;
       case CollectionKind::Input:
         if (own) {
-          diags_.error("bad-head", r.head.span, name + " is an input: it is filled from outside (facts files or the caller) and cannot be a rule head")
+          diags_
+              .error("bad-head", r.head.span,
+                     name + " is an input: it is filled from outside (facts files or the caller) and cannot be a rule head")
               .note(head.info->decl->name_span, "declared here")
               .with_help("declare it as a table or scratch to derive into it");
           return;
@@ -1472,20 +1518,23 @@ class Checker {
       default: break;
     }
     if (r.op == M::Async) {
-      err("`<~` sends over the network or through time, so its head must be a channel, a delay or stdout, but " + name + " is " + article_kind(k),
+      err("`<~` sends over the network or through time, so its head must be a channel, a delay or stdout, but " + name + " is " +
+              article_kind(k),
           "use `<=` for this tick or `<+` for the next one");
       return;
     }
     if (r.op == M::DeferredDelete || r.op == M::DeferredUpsert) {
       if (k != CollectionKind::Table) {
         err(op + " applies to tables, but " + name + " is " + article_kind(k),
-            k == CollectionKind::Lattice ? "a lattice only grows; nothing can be deleted from it" : "its contents do not outlive a tick, so there is nothing to delete or replace");
+            k == CollectionKind::Lattice ? "a lattice only grows; nothing can be deleted from it"
+                                         : "its contents do not outlive a tick, so there is nothing to delete or replace");
         return;
       }
       if (r.op == M::DeferredUpsert && !head.info->keyed)
         diags_.warning("upsert-without-key", r.op_span, "`<+-` into " + name + ", which has no key(...), behaves like `<+`")
             .note(head.info->decl->name_span, "declared here")
-            .with_help("declare the key columns, e.g. `key(" + (head.info->columns.empty() ? std::string("k") : head.info->columns[0].name) + ")`");
+            .with_help("declare the key columns, e.g. `key(" +
+                       (head.info->columns.empty() ? std::string("k") : head.info->columns[0].name) + ")`");
     }
   }
 
@@ -1588,7 +1637,9 @@ class Checker {
             const ast::Arg& arg = l.atom.args[j];
             const ast::Expr& a = *arg.expr;
             if (arg.location && static_cast<int>(j) != targets[i]->info->location)
-              diags_.error("bad-location", arg.span, "`@` marks a channel's location column, and column " + quote(cols[j].name) + " of " + quote(target_name(*targets[i])) + " is not one");
+              diags_.error("bad-location", arg.span,
+                           "`@` marks a channel's location column, and column " + quote(cols[j].name) + " of " +
+                               quote(target_name(*targets[i])) + " is not one");
             if (a.kind == ExprKind::Wildcard) continue;
             if (l.kind == ast::LiteralKind::Positive && a.kind == ExprKind::Name && !a.name.qualified() && !is_const_name(m, a)) continue;
             Type t = type_for_column(a, cols[j], ctx);
@@ -1610,8 +1661,7 @@ class Checker {
           break;
         }
         case ast::LiteralKind::Assign:
-        case ast::LiteralKind::In:
-          break;  // handled above
+        case ast::LiteralKind::In: break;  // handled above
       }
     }
     // 5. The head.
@@ -1622,7 +1672,9 @@ class Checker {
         const ast::Expr& a = *arg.expr;
         bool is_loc = !head->is_builtin && static_cast<int>(j) == head->info->location;
         if (arg.location && !is_loc)
-          diags_.error("bad-location", arg.span, "`@` marks a channel's location column, and column " + quote(cols[j].name) + " of " + quote(target_name(*head)) + " is not one");
+          diags_.error("bad-location", arg.span,
+                       "`@` marks a channel's location column, and column " + quote(cols[j].name) + " of " + quote(target_name(*head)) +
+                           " is not one");
         if (!arg.location && is_loc && r.op == ast::MergeOp::Async)
           diags_.error("missing-at", arg.span, "the destination of " + quote(target_name(*head)) + " must be written with `@`")
               .with_help("write `@" + std::string(a.kind == ExprKind::Name ? a.name.str() : "...") + "`");
@@ -1702,7 +1754,8 @@ class Checker {
     if (f == "sum") return t.is_numeric() ? t : bad("a number");
     if (f == "avg") return t.is_numeric() ? Type::of(TypeKind::Float) : bad("a number");
     // Addrs are node names and order as strings do.
-    if (f == "min" || f == "max") return t.is_numeric() || t.kind == TypeKind::String || t.kind == TypeKind::Addr ? t : bad("a number, a string or an addr");
+    if (f == "min" || f == "max")
+      return t.is_numeric() || t.kind == TypeKind::String || t.kind == TypeKind::Addr ? t : bad("a number, a string or an addr");
     if (f == "collect") return t.is_scalar() ? Type::lattice(TypeKind::LSet, {t}) : bad("a plain value");
     return {};
   }
@@ -1735,7 +1788,8 @@ class Checker {
         for (const auto& in : tpl.inputs) {
           CollectionId c = collection_id(i, in.target);
           // A sealed collection is read only through its complete partitions (its view).
-          if (c != kNoCollection && prog_.collections[c].sealed_by >= 0) c = prog_.seals[static_cast<size_t>(prog_.collections[c].sealed_by)].view;
+          if (c != kNoCollection && prog_.collections[c].sealed_by >= 0)
+            c = prog_.seals[static_cast<size_t>(prog_.collections[c].sealed_by)].view;
           r.inputs.push_back({c, in.literal, in.negated, in.reveals, in.span});
         }
         prog_.rules.push_back(std::move(r));
@@ -1786,7 +1840,8 @@ class Checker {
         CollectionKind k = target_kind(*t);
         if (k != CollectionKind::Table && k != CollectionKind::Scratch && k != CollectionKind::Output && k != CollectionKind::Lattice &&
             k != CollectionKind::Delay && !(k == CollectionKind::Input && !t->path.empty())) {
-          auto& d = diags_.error("bad-fact", f.atom.name.span, "a fact cannot be put into " + quote(target_name(*t)) + ", " + article_kind(k));
+          auto& d =
+              diags_.error("bad-fact", f.atom.name.span, "a fact cannot be put into " + quote(target_name(*t)) + ", " + article_kind(k));
           if (k == CollectionKind::Channel) d.with_help("send it with a rule: `" + target_name(*t) + "(@dst, ...) <~ ...`");
           if (k == CollectionKind::Input) d.with_help("inputs are read from NAME.facts files (bloom run -F DIR)");
           if (k == CollectionKind::Stdout) d.with_help("print with a rule: `stdout(\"...\") <~ ...`");
@@ -1804,7 +1859,10 @@ class Checker {
           }
           if (arg.location) diags_.error("bad-location", arg.span, "`@` only appears in channel sends");
           Type ty = type_for_column(*arg.expr, cols[j], ctx);
-          if (ty.is_error()) { ok = false; continue; }
+          if (ty.is_error()) {
+            ok = false;
+            continue;
+          }
           // An lset built by a constructor is fine (built when the node starts); an lset param
           // is not: its value is known only when the node starts, and facts hold constants.
           if (ty.kind == TypeKind::LSet && names_set_param(*arg.expr, ctx)) {
@@ -1831,7 +1889,8 @@ class Checker {
         cf.instance = i;
         cf.collection = collection_id(i, *t);
         for (const auto& arg : f.atom.args) {
-          auto v = eval_const(*arg.expr, [&](const ast::QualifiedName& q, ConstValue& out) { return instance_const(i, q, out); }, diags_);
+          auto v = eval_const(
+              *arg.expr, [&](const ast::QualifiedName& q, ConstValue& out) { return instance_const(i, q, out); }, diags_);
           cf.values.push_back(v ? *v : ConstValue{});
         }
         prog_.facts.push_back(std::move(cf));
@@ -1854,11 +1913,15 @@ class Checker {
         const std::string& prefix = prog_.instances[i].prefix;
         const std::string where = prefix.empty() ? "" : " (in `" + prefix.substr(0, prefix.size() - 1) + "`)";
         size_t errors_before = diags_.error_count();
-        auto v = eval_const(*d.period, [&](const ast::QualifiedName& q, ConstValue& out) { return instance_const(i, q, out); }, diags_);
+        auto v = eval_const(
+            *d.period, [&](const ast::QualifiedName& q, ConstValue& out) { return instance_const(i, q, out); }, diags_);
         if (diags_.error_count() != errors_before) continue;
         if (!v || !is_known(*v)) {
           auto& e = diags_.error("not-constant", d.period_span, what + quote(d.name) + where + " must be known at compile time");
-          if (delay) e.with_help("write a duration (`after 250ms`), an int of milliseconds from consts and params, or the name of an int column of " + quote(d.name) + " (a delay per tuple)");
+          if (delay)
+            e.with_help(
+                "write a duration (`after 250ms`), an int of milliseconds from consts and params, or the name of an int column of " +
+                quote(d.name) + " (a delay per tuple)");
           else e.with_help("write a duration (`every 250ms`), or an int of milliseconds from consts and params (`every BEAT_MS`)");
           continue;
         }
@@ -1869,7 +1932,8 @@ class Checker {
           continue;
         }
         if (delay && *ms < 0) {
-          diags_.error("bad-period", d.period_span, "a delay cannot be negative; the delay of " + quote(d.name) + where + " is " + std::to_string(*ms) + " ms");
+          diags_.error("bad-period", d.period_span,
+                       "a delay cannot be negative; the delay of " + quote(d.name) + where + " is " + std::to_string(*ms) + " ms");
           continue;
         }
         if (!delay && *ms <= 0) {
@@ -1890,8 +1954,14 @@ class Checker {
     }
     const ModuleInfo& mi = mods_[instance_module_[inst]];
     const std::string& n = q.parts.back();
-    if (auto it = mi.consts.find(n); it != mi.consts.end()) { out = it->second; return true; }
-    if (auto it = prog_.instances[inst].params.find(n); it != prog_.instances[inst].params.end()) { out = it->second; return true; }
+    if (auto it = mi.consts.find(n); it != mi.consts.end()) {
+      out = it->second;
+      return true;
+    }
+    if (auto it = prog_.instances[inst].params.find(n); it != prog_.instances[inst].params.end()) {
+      out = it->second;
+      return true;
+    }
     return false;
   }
 
@@ -1918,7 +1988,8 @@ class Checker {
         diags_.error("key-conflict", f.ast->span, "conflicting facts for key (" + keytext + ") of keyed table " + quote(c.name))
             .note(g.ast->span, "the other fact with this key")
             .note(c.name_span, quote(c.name) + " is keyed here: it holds one tuple per key")
-            .with_help("column " + quote(c.columns[j].name) + " differs (" + const_to_string(g.values[j]) + " vs " + const_to_string(f.values[j]) + "); remove one of the facts");
+            .with_help("column " + quote(c.columns[j].name) + " differs (" + const_to_string(g.values[j]) + " vs " +
+                       const_to_string(f.values[j]) + "); remove one of the facts");
         break;
       }
     }
@@ -1940,8 +2011,8 @@ class Checker {
 
 }  // namespace
 
-std::unique_ptr<Program> check_program(SourceManager& sm, FileId main_file, std::unique_ptr<ast::Module> main,
-                                       DiagnosticEngine& diags, const CheckOptions& opts) {
+std::unique_ptr<Program> check_program(SourceManager& sm, FileId main_file, std::unique_ptr<ast::Module> main, DiagnosticEngine& diags,
+                                       const CheckOptions& opts) {
   auto prog = std::make_unique<Program>();
   Checker checker(sm, diags, opts, *prog);
   if (!checker.run(main_file, std::move(main))) return nullptr;

@@ -35,7 +35,7 @@ bool read_source_file(const std::string& path, std::string& text, std::string& w
 
 // Checks `main` (already parsed from file `main_file` of `sm`) with its imports, which are read
 // and parsed here. Returns null when any error was reported.
-std::unique_ptr<Program> check_program(SourceManager& sm, FileId main_file, std::unique_ptr<ast::Module> main,
-                                       DiagnosticEngine& diags, const CheckOptions& opts = {});
+std::unique_ptr<Program> check_program(SourceManager& sm, FileId main_file, std::unique_ptr<ast::Module> main, DiagnosticEngine& diags,
+                                       const CheckOptions& opts = {});
 
 }  // namespace bloom::sema

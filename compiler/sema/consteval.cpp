@@ -98,9 +98,15 @@ ConstValue binary(const ast::Expr& e, const ConstValue& a, const ConstValue& b, 
     int64_t x = *ia, y = *ib, r = 0;
     if (auto c = compare(op, x, y)) return *c;
     switch (op) {
-      case Op::Add: if (__builtin_add_overflow(x, y, &r)) break; return r;
-      case Op::Sub: if (__builtin_sub_overflow(x, y, &r)) break; return r;
-      case Op::Mul: if (__builtin_mul_overflow(x, y, &r)) break; return r;
+      case Op::Add:
+        if (__builtin_add_overflow(x, y, &r)) break;
+        return r;
+      case Op::Sub:
+        if (__builtin_sub_overflow(x, y, &r)) break;
+        return r;
+      case Op::Mul:
+        if (__builtin_mul_overflow(x, y, &r)) break;
+        return r;
       case Op::Div:
       case Op::Mod:
         if (y == 0) {
@@ -190,7 +196,8 @@ std::optional<ConstValue> eval_const(const ast::Expr& e, const ConstLookup& look
       // Functions of the node (self, members, tick, now) have values only at run time; the pure
       // built-ins are folded when their arguments are constants.
       std::string f = e.name.str();
-      if (f == "self" || f == "members" || f == "tick" || f == "now") return e.args.empty() ? std::optional<ConstValue>(ConstValue{}) : std::nullopt;
+      if (f == "self" || f == "members" || f == "tick" || f == "now")
+        return e.args.empty() ? std::optional<ConstValue>(ConstValue{}) : std::nullopt;
       // A lattice value is no plain constant: a fact holding one is built when the node starts.
       // Its arguments are still folded, so that a division by zero in them is reported here.
       if (!e.name.qualified() && is_lattice_constructor(f)) {

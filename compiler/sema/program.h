@@ -37,12 +37,12 @@ struct Collection {
   std::vector<Column> columns;
   // Key column indexes. Empty with `keyed == false` means the key is every column (a set).
   std::vector<uint32_t> key;
-  bool keyed = false;    // key(...) written, or implied by lattice columns
-  int location = -1;     // channel: index of the `@` column
-  int64_t period_ms = 0; // periodic: its period; delay: its delay, unless delay_column >= 0
-  int delay_column = -1; // delay `after COLUMN`: the int column holding each tuple's delay in ms
-  bool durable = false;  // `durable`: kept in the node's data directory across restarts
-  uint32_t instance = 0; // the module instance that declares it (0 = main)
+  bool keyed = false;     // key(...) written, or implied by lattice columns
+  int location = -1;      // channel: index of the `@` column
+  int64_t period_ms = 0;  // periodic: its period; delay: its delay, unless delay_column >= 0
+  int delay_column = -1;  // delay `after COLUMN`: the int column holding each tuple's delay in ms
+  bool durable = false;   // `durable`: kept in the node's data directory across restarts
+  uint32_t instance = 0;  // the module instance that declares it (0 = main)
   // Seals (docs/language.md): a sealed collection's index in Program::seals; rules read it only
   // through its view, the hidden collection `NAME[sealed]` (a table of released partitions),
   // whose `view_of` is that same index.
@@ -53,13 +53,13 @@ struct Collection {
 };
 
 struct ModuleInstance {
-  std::string prefix;               // "" for the main program, "q." for `import ... as q`
+  std::string prefix;  // "" for the main program, "q." for `import ... as q`
   const ast::Module* module = nullptr;
   uint32_t parent = UINT32_MAX;
-  std::map<std::string, uint32_t> children;            // import alias -> instance
-  std::map<std::string, CollectionId> collections;     // local name -> id
-  std::map<std::string, ConstValue> params;            // param values (monostate when unset)
-  std::map<std::string, ConstValue> consts;            // the module's consts
+  std::map<std::string, uint32_t> children;         // import alias -> instance
+  std::map<std::string, CollectionId> collections;  // local name -> id
+  std::map<std::string, ConstValue> params;         // param values (monostate when unset)
+  std::map<std::string, ConstValue> consts;         // the module's consts
 };
 
 // Why an edge of the dependency graph is not monotone.
@@ -75,10 +75,10 @@ bool is_aggregate(const std::string& name);
 // One body atom read by a rule, with how its data reaches the head.
 struct RuleInput {
   CollectionId collection;
-  uint32_t literal;         // index in the rule's body
+  uint32_t literal;  // index in the rule's body
   bool negated = false;
   std::vector<Span> reveals;  // places where a lattice bound by this atom is revealed
-  Span span;                // the atom (for a negation: from `not` to the end)
+  Span span;                  // the atom (for a negation: from `not` to the end)
 };
 
 struct CheckedRule {
@@ -146,7 +146,7 @@ class ExprTypes {
 
 struct Program {
   std::vector<std::unique_ptr<ast::Module>> modules;  // one per distinct file, [0] is the main file
-  std::vector<ModuleInstance> instances;               // [0] is the main program
+  std::vector<ModuleInstance> instances;              // [0] is the main program
   std::vector<Collection> collections;
   std::vector<CheckedRule> rules;
   std::vector<CheckedFact> facts;

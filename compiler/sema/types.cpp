@@ -21,21 +21,20 @@ std::string Type::str() const {
 
 namespace {
 const std::vector<std::string>& type_names() {
-  static const std::vector<std::string> names = {"int",  "float", "string", "bool", "addr",
-                                                 "lmax", "lmin",  "lbool",  "lset", "lmap"};
+  static const std::vector<std::string> names = {"int", "float", "string", "bool", "addr", "lmax", "lmin", "lbool", "lset", "lmap"};
   return names;
 }
 }  // namespace
 
 Type resolve_type(const ast::TypeExpr& t, DiagnosticEngine& diags) {
-  static const std::pair<const char*, TypeKind> scalars[] = {
-      {"int", TypeKind::Int},   {"float", TypeKind::Float}, {"string", TypeKind::String},
-      {"bool", TypeKind::Bool}, {"addr", TypeKind::Addr},   {"lbool", TypeKind::LBool}};
+  static const std::pair<const char*, TypeKind> scalars[] = {{"int", TypeKind::Int},       {"float", TypeKind::Float},
+                                                             {"string", TypeKind::String}, {"bool", TypeKind::Bool},
+                                                             {"addr", TypeKind::Addr},     {"lbool", TypeKind::LBool}};
   auto want_args = [&](size_t n) {
     if (t.args.size() == n) return true;
     diags.error("bad-type", t.span,
-                "`" + t.name + "` takes " + std::to_string(n) + " type argument" + (n == 1 ? "" : "s") +
-                    ", found " + std::to_string(t.args.size()));
+                "`" + t.name + "` takes " + std::to_string(n) + " type argument" + (n == 1 ? "" : "s") + ", found " +
+                    std::to_string(t.args.size()));
     return false;
   };
   for (auto [name, kind] : scalars)
@@ -46,7 +45,8 @@ Type resolve_type(const ast::TypeExpr& t, DiagnosticEngine& diags) {
     Type e = resolve_type(t.args[0], diags);
     if (e.is_error()) return {};
     if (!e.is_numeric() && e.kind != TypeKind::String) {
-      diags.error("bad-type", t.args[0].span, "`" + t.name + "` needs an ordered element type (int, float or string), found `" + e.str() + "`");
+      diags.error("bad-type", t.args[0].span,
+                  "`" + t.name + "` needs an ordered element type (int, float or string), found `" + e.str() + "`");
       return {};
     }
     return Type::lattice(t.name == "lmax" ? TypeKind::LMax : TypeKind::LMin, {e});
@@ -56,7 +56,8 @@ Type resolve_type(const ast::TypeExpr& t, DiagnosticEngine& diags) {
     Type e = resolve_type(t.args[0], diags);
     if (e.is_error()) return {};
     if (!e.is_scalar()) {
-      diags.error("bad-type", t.args[0].span, "`lset` elements must be plain values (int, float, string, bool, addr), found `" + e.str() + "`");
+      diags.error("bad-type", t.args[0].span,
+                  "`lset` elements must be plain values (int, float, string, bool, addr), found `" + e.str() + "`");
       return {};
     }
     return Type::lattice(TypeKind::LSet, {e});

@@ -60,7 +60,7 @@ struct Expr {
   QualifiedName name;  // Name, Call
   UnaryOp unary_op = UnaryOp::Neg;
   BinaryOp binary_op = BinaryOp::Add;
-  Span op_span;        // the operator token of Unary/Binary, the method name of Method
+  Span op_span;  // the operator token of Unary/Binary, the method name of Method
   std::vector<ExprPtr> args;
   // Where sema recorded this expression's type (sema::ExprTypes); not part of the syntax, and
   // not copied by clone().
@@ -94,11 +94,11 @@ enum class LiteralKind {
 struct BodyLiteral {
   LiteralKind kind;
   Span span;
-  Atom atom;     // Positive, Negated
-  ExprPtr expr;  // Condition: the condition; Assign, In: the right-hand side
+  Atom atom;        // Positive, Negated
+  ExprPtr expr;     // Condition: the condition; Assign, In: the right-hand side
   std::string var;  // Assign, In
   Span var_span;
-  Span not_span;    // Negated: the `not` keyword
+  Span not_span;  // Negated: the `not` keyword
 };
 
 enum class MergeOp {
@@ -152,25 +152,25 @@ struct CollectionDecl {
   CollectionKind kind;
   std::string name;
   Span name_span;
-  std::vector<Column> columns;       // Table..Output and Delay; empty for Periodic and Lattice
+  std::vector<Column> columns;                // Table..Output and Delay; empty for Periodic and Lattice
   std::optional<std::vector<KeyColumn>> key;  // present when `key(...)` was written
-  int64_t period_ms = 0;             // Periodic and Delay, when written as a duration (`every 250ms`)
+  int64_t period_ms = 0;                      // Periodic and Delay, when written as a duration (`every 250ms`)
   Span period_span;
-  std::shared_ptr<Expr> period;      // Periodic and Delay, any other period: an int const expression
-                                     // in ms, evaluated per module instance (it may read params), or
-                                     // for a Delay the name of one of its columns
-  TypeExpr lattice_type;             // Lattice
-  Span durable_span;                 // valid when `durable` was written
+  std::shared_ptr<Expr> period;  // Periodic and Delay, any other period: an int const expression
+                                 // in ms, evaluated per module instance (it may read params), or
+                                 // for a Delay the name of one of its columns
+  TypeExpr lattice_type;         // Lattice
+  Span durable_span;             // valid when `durable` was written
   Span span;
 };
 
 // `seal vote(round) by done(round, n);` (docs/language.md, seals): rules read `vote` only through
 // the partitions (values of the key columns) that `done` has sealed with a count that matches.
 struct SealDecl {
-  std::string sealed;            // the sealed collection
+  std::string sealed;  // the sealed collection
   Span sealed_span;
-  std::vector<KeyColumn> key;    // its partition columns
-  std::string punct;             // the collection of seals (punctuations)
+  std::vector<KeyColumn> key;  // its partition columns
+  std::string punct;           // the collection of seals (punctuations)
   Span punct_span;
   std::vector<KeyColumn> punct_columns;  // its columns matching `key`, in order, then the count
   Span span;

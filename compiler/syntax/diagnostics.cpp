@@ -37,16 +37,12 @@ Diagnostic& DiagnosticEngine::warning(std::string code, Span span, std::string m
 void DiagnosticEngine::add(Diagnostic d) { push(std::move(d)); }
 
 void DiagnosticEngine::sort_and_dedupe() {
-  auto key = [](const Diagnostic& d) {
-    return std::tuple(d.span.file, d.span.line, d.span.col);
-  };
-  std::stable_sort(diags_.begin(), diags_.end(),
-                   [&](const Diagnostic& a, const Diagnostic& b) { return key(a) < key(b); });
+  auto key = [](const Diagnostic& d) { return std::tuple(d.span.file, d.span.line, d.span.col); };
+  std::stable_sort(diags_.begin(), diags_.end(), [&](const Diagnostic& a, const Diagnostic& b) { return key(a) < key(b); });
   std::vector<Diagnostic> kept;
   for (auto& d : diags_) {
-    bool repeat = std::any_of(kept.begin(), kept.end(), [&](const Diagnostic& k) {
-      return k.span == d.span && k.message == d.message && k.code == d.code;
-    });
+    bool repeat = std::any_of(kept.begin(), kept.end(),
+                              [&](const Diagnostic& k) { return k.span == d.span && k.message == d.message && k.code == d.code; });
     if (!repeat) {
       kept.push_back(std::move(d));
     } else if (d.severity == Severity::Error) {
@@ -78,12 +74,10 @@ struct Style {
 
 // Number of code points in a UTF-8 string (continuation bytes are not counted).
 size_t code_points(std::string_view s) {
-  return static_cast<size_t>(
-      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
-void render_snippet(const SourceManager& sm, const Span& span, const std::string& label,
-                    const Style& st, Severity sev, std::ostream& out) {
+void render_snippet(const SourceManager& sm, const Span& span, const std::string& label, const Style& st, Severity sev, std::ostream& out) {
   if (!span.valid() || span.file >= sm.size()) return;
   const SourceFile& f = sm.file(span.file);
   if (span.line > f.line_count()) return;
@@ -104,15 +98,18 @@ void render_snippet(const SourceManager& sm, const Span& span, const std::string
     marker += c == '\t' ? '\t' : ' ';
     ++col;
   }
-  while (col < span.col) { marker += ' '; ++col; }
+  while (col < span.col) {
+    marker += ' ';
+    ++col;
+  }
   out << marker << st.of(sev) << '^';
   for (uint32_t c = span.col + 1; c < end_col; ++c) out << '~';
   if (!label.empty()) out << ' ' << label;
   out << st.reset() << "\n";
 }
 
-void render_header(const SourceManager& sm, const Span& span, Severity sev, std::string_view msg,
-                   std::string_view code, const Style& st, std::ostream& out) {
+void render_header(const SourceManager& sm, const Span& span, Severity sev, std::string_view msg, std::string_view code, const Style& st,
+                   std::ostream& out) {
   out << st.bold();
   if (span.valid()) out << sm.location(span) << ": ";
   out << st.of(sev) << severity_name(sev) << ": " << st.reset() << st.bold() << msg;
@@ -122,8 +119,7 @@ void render_header(const SourceManager& sm, const Span& span, Severity sev, std:
 
 }  // namespace
 
-void render_text(const SourceManager& sm, const Diagnostic& d, std::ostream& out,
-                 const RenderOptions& opts) {
+void render_text(const SourceManager& sm, const Diagnostic& d, std::ostream& out, const RenderOptions& opts) {
   Style st{opts.color};
   render_header(sm, d.span, d.severity, d.message, d.code, st, out);
   render_snippet(sm, d.span, d.label, st, d.severity, out);
@@ -134,30 +130,22 @@ void render_text(const SourceManager& sm, const Diagnostic& d, std::ostream& out
   if (!d.help.empty()) out << st.green() << "help: " << st.reset() << d.help << "\n";
 }
 
-void render_text(const SourceManager& sm, const DiagnosticEngine& diags, std::ostream& out,
-                 const RenderOptions& opts) {
+void render_text(const SourceManager& sm, const DiagnosticEngine& diags, std::ostream& out, const RenderOptions& opts) {
   for (const auto& d : diags.all()) render_text(sm, d, out, opts);
   if (diags.dropped() > 0)
-    out << "note: " << diags.dropped() << " more diagnostics not shown (limit "
-        << DiagnosticEngine::kMaxErrors << " errors)\n";
+    out << "note: " << diags.dropped() << " more diagnostics not shown (limit " << DiagnosticEngine::kMaxErrors << " errors)\n";
   if (diags.error_count() + diags.warning_count() > 0) {
-    auto plural = [](size_t n, const char* w) {
-      return std::to_string(n) + " " + w + (n == 1 ? "" : "s");
-    };
+    auto plural = [](size_t n, const char* w) { return std::to_string(n) + " " + w + (n == 1 ? "" : "s"); };
     if (diags.error_count() && diags.warning_count())
-      out << plural(diags.error_count(), "error") << " and " << plural(diags.warning_count(), "warning")
-          << " generated.\n";
-    else if (diags.error_count())
-      out << plural(diags.error_count(), "error") << " generated.\n";
-    else
-      out << plural(diags.warning_count(), "warning") << " generated.\n";
+      out << plural(diags.error_count(), "error") << " and " << plural(diags.warning_count(), "warning") << " generated.\n";
+    else if (diags.error_count()) out << plural(diags.error_count(), "error") << " generated.\n";
+    else out << plural(diags.warning_count(), "warning") << " generated.\n";
   }
 }
 
 nlohmann::json span_json(const SourceManager& sm, const Span& s) {
   if (!s.valid() || s.file >= sm.size()) return nullptr;
-  return {{"file", sm.file(s.file).path}, {"line", s.line},         {"column", s.col},
-          {"end_line", s.end_line},       {"end_column", s.end_col}};
+  return {{"file", sm.file(s.file).path}, {"line", s.line}, {"column", s.col}, {"end_line", s.end_line}, {"end_column", s.end_col}};
 }
 
 std::string render_json(const SourceManager& sm, const DiagnosticEngine& diags) {
@@ -174,9 +162,7 @@ std::string render_json(const SourceManager& sm, const DiagnosticEngine& diags) 
     if (!d.help.empty()) j["help"] = d.help;
     list.push_back(std::move(j));
   }
-  nlohmann::json root = {{"diagnostics", list},
-                         {"errors", diags.error_count()},
-                         {"warnings", diags.warning_count()}};
+  nlohmann::json root = {{"diagnostics", list}, {"errors", diags.error_count()}, {"warnings", diags.warning_count()}};
   // Invalid UTF-8 in a user's file must not make the JSON writer throw: replace it.
   return root.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -206,13 +192,19 @@ std::string closest_match(std::string_view name, const std::vector<std::string>&
   std::string prefix_of;
   int prefixes = 0;
   for (const auto& c : candidates)
-    if (c.size() > name.size() && c.compare(0, name.size(), name) == 0) { prefix_of = c; ++prefixes; }
+    if (c.size() > name.size() && c.compare(0, name.size(), name) == 0) {
+      prefix_of = c;
+      ++prefixes;
+    }
   for (const auto& c : candidates) {
     if (c == name) continue;
     size_t lim_len = c.size() > name.size() ? c.size() - name.size() : name.size() - c.size();
     if (lim_len > limit) continue;
     size_t dist = distance(name, c);
-    if (dist < best_d) { best_d = dist; best = c; }
+    if (dist < best_d) {
+      best_d = dist;
+      best = c;
+    }
   }
   if (best.empty() && prefixes == 1) return prefix_of;
   return best;

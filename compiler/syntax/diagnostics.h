@@ -27,11 +27,20 @@ struct Diagnostic {
   std::string message;  // one line, no trailing period
   std::string label;    // optional text printed under the caret
   std::vector<DiagnosticNote> notes;
-  std::string help;     // optional suggestion ("did you mean `path`?")
+  std::string help;  // optional suggestion ("did you mean `path`?")
 
-  Diagnostic& note(Span s, std::string m) { notes.push_back({s, std::move(m)}); return *this; }
-  Diagnostic& with_help(std::string h) { help = std::move(h); return *this; }
-  Diagnostic& with_label(std::string l) { label = std::move(l); return *this; }
+  Diagnostic& note(Span s, std::string m) {
+    notes.push_back({s, std::move(m)});
+    return *this;
+  }
+  Diagnostic& with_help(std::string h) {
+    help = std::move(h);
+    return *this;
+  }
+  Diagnostic& with_label(std::string l) {
+    label = std::move(l);
+    return *this;
+  }
 };
 
 class DiagnosticEngine {
@@ -62,11 +71,9 @@ class DiagnosticEngine {
 struct RenderOptions {
   bool color = false;
 };
-void render_text(const SourceManager& sm, const DiagnosticEngine& diags, std::ostream& out,
-                 const RenderOptions& opts = {});
+void render_text(const SourceManager& sm, const DiagnosticEngine& diags, std::ostream& out, const RenderOptions& opts = {});
 // One diagnostic, without the trailing summary line.
-void render_text(const SourceManager& sm, const Diagnostic& d, std::ostream& out,
-                 const RenderOptions& opts = {});
+void render_text(const SourceManager& sm, const Diagnostic& d, std::ostream& out, const RenderOptions& opts = {});
 // {"diagnostics": [...], "errors": N, "warnings": N} (docs/diagnostics.md gives the schema).
 std::string render_json(const SourceManager& sm, const DiagnosticEngine& diags);
 

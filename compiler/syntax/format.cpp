@@ -83,9 +83,9 @@ bool is_soft_keyword(size_t t) {
 
 // Tokens after which `-` and `!` are binary: the end of an operand.
 bool ends_operand(size_t t) {
-  return t == BloomLexer::ID || (is_soft_keyword(t) && t != BloomLexer::EVERY && t != BloomLexer::AFTER) ||
-         t == BloomLexer::INT || t == BloomLexer::FLOAT || t == BloomLexer::STRING || t == BloomLexer::TRUE ||
-         t == BloomLexer::FALSE || t == BloomLexer::DURATION || t == BloomLexer::RPAREN || t == BloomLexer::BAD_NUMBER;
+  return t == BloomLexer::ID || (is_soft_keyword(t) && t != BloomLexer::EVERY && t != BloomLexer::AFTER) || t == BloomLexer::INT ||
+         t == BloomLexer::FLOAT || t == BloomLexer::STRING || t == BloomLexer::TRUE || t == BloomLexer::FALSE ||
+         t == BloomLexer::DURATION || t == BloomLexer::RPAREN || t == BloomLexer::BAD_NUMBER;
 }
 
 // Declarations whose names are aligned in a run of them (`table   x(...)` under `scratch y(...)`).
@@ -102,7 +102,7 @@ constexpr size_t kAlignCap = 7;  // `periodic` is longer than the rest: it just 
 struct Element {
   std::vector<size_t> toks;  // indexes into the token list, comments included
   bool statement = false;
-  size_t keyword_pad = 0;    // aligned declarations: the keyword's column width
+  size_t keyword_pad = 0;  // aligned declarations: the keyword's column width
 };
 
 struct Line {
@@ -247,8 +247,9 @@ class Formatter {
     // the commas of the first parenthesised list of anything else (columns, a fact's values).
     size_t first_type = toks_[code[0]].type;
     bool decl_keyword = is_aligned_decl(toks_, code) || first_type == BloomLexer::PARAM || first_type == BloomLexer::CONST ||
-                        first_type == BloomLexer::IMPORT || (first_type == BloomLexer::SEAL && code.size() > 1 &&
-                                                             toks_[code[1]].type != BloomLexer::LPAREN && toks_[code[1]].type != BloomLexer::DOT);
+                        first_type == BloomLexer::IMPORT ||
+                        (first_type == BloomLexer::SEAL && code.size() > 1 && toks_[code[1]].type != BloomLexer::LPAREN &&
+                         toks_[code[1]].type != BloomLexer::DOT);
     std::vector<char>& break_after = break_after_;  // indexed by token; each token is in one statement
     size_t op = SIZE_MAX;
     if (!decl_keyword) {
@@ -294,8 +295,9 @@ class Formatter {
       units.back().toks.push_back(i);
       if (!toks_[i].comment && break_after[i]) {
         // trailing comments of this token stay in this unit
-        while (n + 1 < el.toks.size() && toks_[el.toks[n + 1]].comment && toks_[el.toks[n + 1]].line == toks_[i].end_line &&
-               (toks_[el.toks[n + 1]].line_comment || n + 2 >= el.toks.size() || toks_[el.toks[n + 2]].line > toks_[el.toks[n + 1]].end_line))
+        while (
+            n + 1 < el.toks.size() && toks_[el.toks[n + 1]].comment && toks_[el.toks[n + 1]].line == toks_[i].end_line &&
+            (toks_[el.toks[n + 1]].line_comment || n + 2 >= el.toks.size() || toks_[el.toks[n + 2]].line > toks_[el.toks[n + 1]].end_line))
           units.back().toks.push_back(el.toks[++n]);
         units.emplace_back();
       }
@@ -383,7 +385,8 @@ class Formatter {
       for (size_t i : u.toks) {
         if (f_.breaks_[i]) return w;
         if (f_.toks_[i].comment) {
-          if (f_.toks_[i].text.find('\n') != std::string::npos) return w + 1 + width(f_.toks_[i].text.substr(0, f_.toks_[i].text.find('\n')));
+          if (f_.toks_[i].text.find('\n') != std::string::npos)
+            return w + 1 + width(f_.toks_[i].text.substr(0, f_.toks_[i].text.find('\n')));
           w += 1 + width(f_.toks_[i].text);
           continue;
         }
@@ -453,8 +456,7 @@ class Formatter {
       }
       if (t == BloomLexer::COMMA || t == BloomLexer::SEMI || t == BloomLexer::RPAREN || t == BloomLexer::DOT || t == BloomLexer::COLON)
         sp = "";
-      else if (p == BloomLexer::LPAREN || p == BloomLexer::DOT || p == BloomLexer::AT || prev_unary_)
-        sp = "";
+      else if (p == BloomLexer::LPAREN || p == BloomLexer::DOT || p == BloomLexer::AT || prev_unary_) sp = "";
       else if (t == BloomLexer::LPAREN && (p == BloomLexer::ID || (is_soft_keyword(p) && p != BloomLexer::EVERY && p != BloomLexer::AFTER)))
         sp = "";
       if (prev2_ == SIZE_MAX && f_.pad_ > 0 && !sp.empty()) sp.assign(f_.pad_ + 1 - std::min(f_.pad_, width(toks[prev_].text)), ' ');
@@ -498,9 +500,9 @@ class Formatter {
         continue;
       }
       size_t j = i, col = 0;
-      while (j < lines_.size() && !lines_[j].trailing.empty() && !lines_[j].code.empty()) col = std::max(col, last_line_width(lines_[j].code)), ++j;
-      for (size_t k = i; k < j; ++k)
-        lines_[k].trailing = std::string(col + 3 - last_line_width(lines_[k].code), ' ') + lines_[k].trailing;
+      while (j < lines_.size() && !lines_[j].trailing.empty() && !lines_[j].code.empty())
+        col = std::max(col, last_line_width(lines_[j].code)), ++j;
+      for (size_t k = i; k < j; ++k) lines_[k].trailing = std::string(col + 3 - last_line_width(lines_[k].code), ' ') + lines_[k].trailing;
       i = j;
     }
   }

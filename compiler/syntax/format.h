@@ -24,8 +24,7 @@ struct Formatted {
 
 // Formats file `file` of `sm`. A file that does not parse gets its diagnostics in `diags` and
 // nullopt: it is never formatted. The result has passed the safety check unless `bug` says so.
-std::optional<Formatted> format_file(const SourceManager& sm, FileId file, DiagnosticEngine& diags,
-                                     const FormatOptions& opts = {});
+std::optional<Formatted> format_file(const SourceManager& sm, FileId file, DiagnosticEngine& diags, const FormatOptions& opts = {});
 
 // The safety check: "" when `a` and `b` have the same tokens and the same comments in the same
 // order (whitespace ignored; comments compared without trailing blanks and with CRLF as LF),

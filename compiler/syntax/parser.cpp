@@ -101,8 +101,8 @@ class BloomErrorStrategy : public antlr4::DefaultErrorStrategy {
     // `tabel link(...)`: an identifier at the start of an item followed by another identifier.
     if (prev && prev->getType() == BloomLexer::ID && found->getType() == BloomLexer::ID &&
         (!before || before->getType() == BloomLexer::SEMI)) {
-      std::string near = closest_match(prev->getText(), {"table", "scratch", "channel", "input", "output", "periodic",
-                                                         "delay", "seal", "lattice", "import", "param", "const"});
+      std::string near = closest_match(prev->getText(), {"table", "scratch", "channel", "input", "output", "periodic", "delay", "seal",
+                                                         "lattice", "import", "param", "const"});
       if (!near.empty()) {
         emit(token_span(file_, prev), prev, "unknown keyword `" + prev->getText() + "`", "did you mean `" + near + "`?");
         return true;
@@ -200,7 +200,6 @@ class BloomErrorStrategy : public antlr4::DefaultErrorStrategy {
   void set_stream(antlr4::TokenStream* s) { stream_ = s; }
 
  private:
-
   FileId file_;
   DiagnosticEngine& diags_;
   antlr4::TokenStream* stream_ = nullptr;
@@ -211,8 +210,7 @@ class BloomErrorStrategy : public antlr4::DefaultErrorStrategy {
 // the lexer cannot fail (ERROR_CHAR matches any character).
 class SilentListener : public antlr4::BaseErrorListener {
  public:
-  void syntaxError(antlr4::Recognizer*, antlr4::Token*, size_t, size_t, const std::string&,
-                   std::exception_ptr) override {}
+  void syntaxError(antlr4::Recognizer*, antlr4::Token*, size_t, size_t, const std::string&, std::exception_ptr) override {}
 };
 
 // The parse tree's generated accessors (ctx->expr(), ctx->ident(), ...) test each child with a
@@ -346,8 +344,7 @@ class Builder {
   // An error recovery may leave no token, or an error node, which getText handles as before.
   std::string ident(BloomParser::IdentContext* c) const {
     if (!c) return std::string();
-    if (c->children.size() == 1 && c->getStart() == c->getStop() &&
-        typeid(*c->children[0]) == typeid(antlr4::tree::TerminalNodeImpl))
+    if (c->children.size() == 1 && c->getStart() == c->getStop() && typeid(*c->children[0]) == typeid(antlr4::tree::TerminalNodeImpl))
       return text(c->getStart());
     return c->getText();
   }
@@ -375,7 +372,10 @@ class Builder {
     std::string raw = text(tok);
     std::string out;
     for (size_t i = 1; i + 1 < raw.size(); ++i) {
-      if (raw[i] != '\\') { out += raw[i]; continue; }
+      if (raw[i] != '\\') {
+        out += raw[i];
+        continue;
+      }
       char e = raw[++i];
       switch (e) {
         case 'n': out += '\n'; break;
@@ -410,8 +410,7 @@ class Builder {
       case BloomLexer::FLOAT: {
         auto e = std::make_unique<ast::Expr>(ast::ExprKind::Float, s);
         e->float_value = std::strtod(text.c_str(), nullptr);
-        if (!std::isfinite(e->float_value))
-          diags_.error("syntax", s, "float literal `" + text + "` is out of range");
+        if (!std::isfinite(e->float_value)) diags_.error("syntax", s, "float literal `" + text + "` is out of range");
         return e;
       }
       case BloomLexer::STRING: {
@@ -531,14 +530,14 @@ class Builder {
     }
     if (auto* a = alt<BloomParser::ArrowInExprContext>(c)) {
       std::string op = a->op->getText();
-      auto& d = diags_.error("arrow-in-expression", span(a->op),
-                             "`" + op + "` is a merge operator and cannot appear inside an expression");
+      auto& d = diags_.error("arrow-in-expression", span(a->op), "`" + op + "` is a merge operator and cannot appear inside an expression");
       if (op == "<-")
-        d.with_help("to compare with a negative number, put a space after `<`: `" +
-                    a->expr(0)->getText() + " < -" + a->expr(1)->getText() + "`");
+        d.with_help("to compare with a negative number, put a space after `<`: `" + a->expr(0)->getText() + " < -" + a->expr(1)->getText() +
+                    "`");
       else
-        d.with_help("a rule has exactly one merge operator, between its head and its body: "
-                    "did you mean to end the rule with `;` and start another?");
+        d.with_help(
+            "a rule has exactly one merge operator, between its head and its body: "
+            "did you mean to end the rule with `;` and start another?");
       auto e = std::make_unique<ast::Expr>(ast::ExprKind::Binary, s);
       e->binary_op = ast::BinaryOp::Lt;
       e->op_span = span(a->op);
@@ -751,7 +750,8 @@ class Builder {
 
   ast::ExprPtr atom_as_method(BloomParser::AtomContext* c) {
     Span s = span(c);
-    auto ids = rule_children<BloomParser::IdentContext>(rule_child<BloomParser::QnameContext>(c, BloomParser::RuleQname), BloomParser::RuleIdent);
+    auto ids =
+        rule_children<BloomParser::IdentContext>(rule_child<BloomParser::QnameContext>(c, BloomParser::RuleQname), BloomParser::RuleIdent);
     auto e = std::make_unique<ast::Expr>(ast::ExprKind::Method, s);
     auto recv = std::make_unique<ast::Expr>(ast::ExprKind::Name, span(ids[0]));
     recv->name.parts = {ident(ids[0])};
@@ -871,7 +871,10 @@ size_t invalid_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) { ++i; continue; }
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
     size_t n = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
     if (n == 0 || i + n > s.size()) return i;
     uint32_t cp = c & (0x7F >> n);
@@ -907,8 +910,7 @@ bool nesting_ok(antlr4::CommonTokenStream& tokens, FileId file, DiagnosticEngine
     bool prefix = type == BloomLexer::MINUS || type == BloomLexer::BANG || type == BloomLexer::NOT;
     prefix_run = prefix ? prefix_run + 1 : 0;
     if (depth + prefix_run > kMaxNesting) {
-      diags.error("too-deep", token_span(file, t),
-                  "expression is nested more than " + std::to_string(kMaxNesting) + " levels deep");
+      diags.error("too-deep", token_span(file, t), "expression is nested more than " + std::to_string(kMaxNesting) + " levels deep");
       return false;
     }
   }
@@ -951,7 +953,8 @@ std::vector<std::pair<size_t, uint32_t>> chunk_starts(std::string_view text) {
     } else if (c == '/' && i + 1 < n && text[i + 1] == '*') {
       size_t end = text.find("*/", i + 2);
       size_t stop = end == std::string_view::npos ? n : end + 2;
-      line += static_cast<uint32_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(i), text.begin() + static_cast<std::ptrdiff_t>(stop), '\n'));
+      line += static_cast<uint32_t>(
+          std::count(text.begin() + static_cast<std::ptrdiff_t>(i), text.begin() + static_cast<std::ptrdiff_t>(stop), '\n'));
       i = stop - 1;
     } else if (c == ';') {
       ++statements;

@@ -8,7 +8,10 @@ Span Span::cover(const Span& a, const Span& b) {
   if (!a.valid()) return b;
   if (!b.valid()) return a;
   Span r = a;
-  if (std::pair(b.line, b.col) < std::pair(a.line, a.col)) { r.line = b.line; r.col = b.col; }
+  if (std::pair(b.line, b.col) < std::pair(a.line, a.col)) {
+    r.line = b.line;
+    r.col = b.col;
+  }
   if (std::pair(b.end_line, b.end_col) > std::pair(a.end_line, a.end_col)) {
     r.end_line = b.end_line;
     r.end_col = b.end_col;

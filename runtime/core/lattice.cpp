@@ -40,8 +40,7 @@ int Lattices::compare(const ValueType& t, Word a, Word b) const {
     case TypeKind::Addr:
       if (a == kTopString || b == kTopString) return a == b ? 0 : a == kTopString ? 1 : -1;
       return symbols_.compare(a, b);
-    case TypeKind::Bool:
-      return a < b ? -1 : a > b ? 1 : 0;
+    case TypeKind::Bool: return a < b ? -1 : a > b ? 1 : 0;
     default: {
       int64_t x = as_int(a), y = as_int(b);
       return x < y ? -1 : x > y ? 1 : 0;
@@ -139,10 +138,8 @@ Word Lattices::map_of(const ValueType& value_lattice, std::vector<std::pair<Word
   std::stable_sort(entries.begin(), entries.end(), [](auto& p, auto& q) { return p.first < q.first; });
   std::vector<Word> out;
   for (auto& [k, v] : entries) {
-    if (!out.empty() && out[out.size() - 2] == k)
-      out.back() = merge(value_lattice, out.back(), v);
-    else
-      out.insert(out.end(), {k, v});
+    if (!out.empty() && out[out.size() - 2] == k) out.back() = merge(value_lattice, out.back(), v);
+    else out.insert(out.end(), {k, v});
   }
   // A key at bottom is the same map as no key (a lookup of either gives bottom), so it is not
   // kept: one canonical form, and size()/keys() count only keys that hold something. Merges of
@@ -171,7 +168,8 @@ Word Lattices::map_at(const ValueType& map_type, Word map, Word key) const {
   size_t lo = 0, hi = w.size() / 2;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (w[2 * mid] < key) lo = mid + 1; else hi = mid;
+    if (w[2 * mid] < key) lo = mid + 1;
+    else hi = mid;
   }
   if (lo < w.size() / 2 && w[2 * lo] == key) return w[2 * lo + 1];
   return bottom(map_type.args[1]);

@@ -56,7 +56,7 @@ class Lattices {
 
  private:
   struct Store {
-    std::deque<std::vector<Word>> values;          // [0] is empty
+    std::deque<std::vector<Word>> values;             // [0] is empty
     absl::flat_hash_map<std::string_view, Word> ids;  // the bytes of a stored vector -> handle
     Word intern(std::vector<Word>&& words);
     size_t size() const { return values.size(); }

@@ -39,7 +39,9 @@ struct BlockAllocator {
   T* allocate(size_t n) { return static_cast<T*>(allocate_block(n * sizeof(T))); }
   void deallocate(T* p, size_t n) { release_block(p, n * sizeof(T)); }
   template <class U>
-  bool operator==(const BlockAllocator<U>&) const { return true; }
+  bool operator==(const BlockAllocator<U>&) const {
+    return true;
+  }
 };
 
 // Memory mapped with small pages, exactly as much as asked (rounded to 4 KiB), never cached or

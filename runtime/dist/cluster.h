@@ -43,22 +43,22 @@ std::optional<NodeKeys> keys_for_node(const Deployment& deployment, const std::s
 int keygen(const std::string& name, const std::string& dir);
 
 struct DeployedNodeOptions {
-  std::string name;           // this node (a node of `deployment`)
-  Deployment deployment;      // its endpoints are the ones used (in-process runs rewrite them)
-  std::string control;        // the launcher's control endpoint; "" for a node on its own
-  uint64_t run_id = 0;        // the same for every node of one run (net::deployment_id)
-  uint64_t incarnation = 0;   // how often the launcher started this node again
-  std::string facts_dir;      // inputs (-F), "" for none
-  std::string out_dir;        // outputs as NAME.csv when the node finishes; "" prints them
-  std::string data_dir;       // its durable tables (--data-dir, or the deployment's data_dir); "" keeps them in memory
-  bool quiet = false;         // no notes (missing facts files)
+  std::string name;          // this node (a node of `deployment`)
+  Deployment deployment;     // its endpoints are the ones used (in-process runs rewrite them)
+  std::string control;       // the launcher's control endpoint; "" for a node on its own
+  uint64_t run_id = 0;       // the same for every node of one run (net::deployment_id)
+  uint64_t incarnation = 0;  // how often the launcher started this node again
+  std::string facts_dir;     // inputs (-F), "" for none
+  std::string out_dir;       // outputs as NAME.csv when the node finishes; "" prints them
+  std::string data_dir;      // its durable tables (--data-dir, or the deployment's data_dir); "" keeps them in memory
+  bool quiet = false;        // no notes (missing facts files)
   std::function<void(const std::string&)> print_line;  // stdout lines (default: std::cout)
   std::function<void(const std::string&)> log;         // warnings and errors (default: std::cerr)
   const std::atomic<bool>* stop = nullptr;             // set on SIGINT/SIGTERM: finish cleanly
   // The sockets' context: the launcher's for a node thread (inproc:// endpoints connect only
   // within one context); null makes one for this node.
   net::Context* context = nullptr;
-  NodeKeys keys;  // on: CURVE on every connection
+  NodeKeys keys;                 // on: CURVE on every connection
   NativeCode* native = nullptr;  // the JIT's code for the rules (NodeOptions::native), or null
 };
 
@@ -69,11 +69,11 @@ int run_deployed_node(const plan::Program& plan, const DeployedNodeOptions& opti
 
 struct LaunchOptions {
   Deployment deployment;
-  std::string out_dir;      // OUT/NODE/NAME.csv; "" prints each node's outputs, prefixed
-  double timeout_s = 60;    // no global quiescence by then: report and stop (exit 3)
-  bool quiet = false;       // no per-node summaries
-  bool in_process = false;  // threads over inproc:// instead of processes over the endpoints
-  std::string exe;          // process mode: the `bloom` binary to start as `bloom node ...`
+  std::string out_dir;                      // OUT/NODE/NAME.csv; "" prints each node's outputs, prefixed
+  double timeout_s = 60;                    // no global quiescence by then: report and stop (exit 3)
+  bool quiet = false;                       // no per-node summaries
+  bool in_process = false;                  // threads over inproc:// instead of processes over the endpoints
+  std::string exe;                          // process mode: the `bloom` binary to start as `bloom node ...`
   std::vector<const plan::Program*> plans;  // in-process mode: one per node, in deployment order
   NativeCode* native = nullptr;             // in-process mode: the JIT's code, shared by the node threads
   std::vector<std::string> node_args;       // process mode: more arguments for each `bloom node` (--engine)

@@ -119,8 +119,7 @@ bool read_report(const json& j, NodeReport& r) {
   return read(j, "idle", r.idle) && read(j, "incarnation", r.incarnation) && read(j, "heard", r.messages.heard) &&
          read(j, "state", r.state) && read(j, "ticks", r.ticks) && read(j, "sent", r.messages.sent) &&
          read(j, "received", r.messages.received) && read(j, "dropped", r.dropped) && read(j, "foreign", r.foreign) &&
-         read(j, "foreign_senders", r.foreign_senders) && read(j, "refused", r.refused) &&
-         read(j, "undeliverable", r.undeliverable) &&
+         read(j, "foreign_senders", r.foreign_senders) && read(j, "refused", r.refused) && read(j, "undeliverable", r.undeliverable) &&
          read(j, "send_waits", r.send_waits) && read(j, "error", r.error) && read(j, "refusals", r.refusals);
 }
 
@@ -151,9 +150,7 @@ std::optional<Message> from_json(const json& j) {
 
 }  // namespace
 
-std::string encode(const Message& message) {
-  return std::visit(ToJson{}, message).dump(-1, ' ', false, json::error_handler_t::replace);
-}
+std::string encode(const Message& message) { return std::visit(ToJson{}, message).dump(-1, ' ', false, json::error_handler_t::replace); }
 
 std::optional<Message> decode(std::string_view bytes) {
   // Without exceptions: bytes that are not JSON (or not UTF-8) parse to a discarded value.

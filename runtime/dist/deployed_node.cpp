@@ -50,8 +50,7 @@ constexpr size_t kTickRows = size_t{1} << 16;
 // message is dropped, and what waits is at most one tick's messages).
 class NetLink : public NodeNetwork {
  public:
-  NetLink(net::Transport& transport, const net::Envelope& envelope, const plan::Program& plan,
-          std::function<void(const std::string&)> note)
+  NetLink(net::Transport& transport, const net::Envelope& envelope, const plan::Program& plan, std::function<void(const std::string&)> note)
       : transport_(transport), envelope_(envelope), plan_(plan), note_(std::move(note)) {}
   void attach(net::Codec& codec) { codec_ = &codec; }
   bool knows(std::string_view node) const override { return transport_.knows(node); }
@@ -117,7 +116,7 @@ class NetLink : public NodeNetwork {
 
   net::Transport& transport_;
   net::Codec* codec_ = nullptr;
-  net::Envelope envelope_;  // views into DeployedNode's strings, which outlive the link
+  net::Envelope envelope_;                         // views into DeployedNode's strings, which outlive the link
   std::map<std::string, uint64_t> next_sequence_;  // per peer: the number of the last message encoded
   const plan::Program& plan_;
   std::function<void(const std::string&)> note_;
@@ -172,9 +171,9 @@ class DeployedNode {
   std::string deployment_name_;
   uint64_t dropped_ = 0, refused_ = 0, foreign_ = 0;
   std::vector<std::string> foreign_senders_;  // the first few distinct ones, for the launcher's report
-  LogLimiter logged_;                   // warnings caused by the network: bounded, rate-limited
-  std::vector<std::string> refusals_;   // the first few distinct ones, for the launcher's report
-  int exit_ = 0;                        // 3 once writing the outputs failed
+  LogLimiter logged_;                         // warnings caused by the network: bounded, rate-limited
+  std::vector<std::string> refusals_;         // the first few distinct ones, for the launcher's report
+  int exit_ = 0;                              // 3 once writing the outputs failed
 };
 
 int DeployedNode::run() {
@@ -204,9 +203,10 @@ std::optional<int> DeployedNode::set_up() {
   if (!o_.context)
     for (const auto& n : o_.deployment.nodes)
       if (n.endpoint.starts_with("inproc://"))
-        return fatal(fmt::format("node `{}` has the endpoint {}, which only threads of one process reach: use tcp:// or ipc:// "
-                                 "(inproc:// works only with `bloom run --in-process`)",
-                                 n.name, n.endpoint));
+        return fatal(
+            fmt::format("node `{}` has the endpoint {}, which only threads of one process reach: use tcp:// or ipc:// "
+                        "(inproc:// works only with `bloom run --in-process`)",
+                        n.name, n.endpoint));
   net::TransportOptions to;
   to.self = o_.name;
   std::string unresolved;
@@ -225,8 +225,9 @@ std::optional<int> DeployedNode::set_up() {
     transport_ = std::make_unique<net::Transport>(context_, to);
   } catch (const std::exception& e) {
     std::string what = e.what();  // the transport names the node and the endpoint
-    return fatal(what.find(me->endpoint) != std::string::npos ? what
-                                                              : fmt::format("node `{}` cannot listen at {}: {}", o_.name, me->endpoint, what));
+    return fatal(what.find(me->endpoint) != std::string::npos
+                     ? what
+                     : fmt::format("node `{}` cannot listen at {}: {}", o_.name, me->endpoint, what));
   }
   // Connections are made before tick 0, not by its first send: waiting a moment for the peers'
   // handshakes lets the first message go at once (peers that are not up by then connect later).
@@ -404,8 +405,9 @@ void DeployedNode::take_in(std::string_view bytes) {
   if (header->deployment != deployment_id_) {
     ++dropped_;
     ++foreign_;
-    std::string who = header->deployment_name.empty() ? fmt::format("`{}` (of no named deployment)", excerpt(sender, 80))
-                                                      : fmt::format("`{}` of `{}`", excerpt(sender, 80), excerpt(header->deployment_name, 80));
+    std::string who = header->deployment_name.empty()
+                          ? fmt::format("`{}` (of no named deployment)", excerpt(sender, 80))
+                          : fmt::format("`{}` of `{}`", excerpt(sender, 80), excerpt(header->deployment_name, 80));
     note(fmt::format("dropped a message from {}, another deployment or another run (this node is `{}` of `{}`)", who, o_.name,
                      deployment_name_));
     if (foreign_senders_.size() < 5 && std::find(foreign_senders_.begin(), foreign_senders_.end(), who) == foreign_senders_.end())
@@ -478,7 +480,8 @@ void DeployedNode::finish_alone(bool stopped) {
   const auto until = Clock::now() + std::chrono::seconds(5);
   while (!link_->flush() && !(o_.stop && o_.stop->load()) && Clock::now() < until) transport_->wait(link_->waiting_for(), milliseconds(50));
   if (link_->waiting())
-    log_(fmt::format("bloom: warning: node `{}` stops with messages that no peer took (to {})", o_.name, fmt::join(link_->waiting_for(), ", ")));
+    log_(fmt::format("bloom: warning: node `{}` stops with messages that no peer took (to {})", o_.name,
+                     fmt::join(link_->waiting_for(), ", ")));
   std::string text = write_outputs();
   if (!text.empty() && state_ != NodeState::Failed) {
     if (o_.print_line) o_.print_line(text.substr(0, text.size() - 1));
@@ -574,13 +577,15 @@ std::optional<NodeKeys> keys_for_node(const Deployment& deployment, const std::s
   }
   const DeploymentNode* me = deployment.find(name);
   if (!deployment.has_keys() || !me) {
-    error = fmt::format("the deployment {} gives its nodes no keys: `bloom node` needs every node's `public_key` and its own "
-                        "`secret_key_file` (made by `bloom keygen`), or `insecure = true` for plaintext (docs/security.md)",
-                        deployment.path);
+    error = fmt::format(
+        "the deployment {} gives its nodes no keys: `bloom node` needs every node's `public_key` and its own "
+        "`secret_key_file` (made by `bloom keygen`), or `insecure = true` for plaintext (docs/security.md)",
+        deployment.path);
     return std::nullopt;
   }
   if (me->secret_key_file.empty()) {
-    error = fmt::format("node `{}` has no `secret_key_file` in {}: `bloom node` needs its secret key (docs/security.md)", name, deployment.path);
+    error = fmt::format("node `{}` has no `secret_key_file` in {}: `bloom node` needs its secret key (docs/security.md)", name,
+                        deployment.path);
     return std::nullopt;
   }
   auto secret = read_secret_key(me->secret_key_file, name, me->public_key, error);
@@ -618,9 +623,10 @@ int keygen(const std::string& name, const std::string& dir) {
     std::filesystem::remove(path);
     return 2;
   }
-  std::cout << fmt::format("# node `{}`: paste into its [node.{}] table; {} holds its secret key (keep it on its machine only)\n"
-                           "public_key = \"{}\"\nsecret_key_file = \"{}\"\n",
-                           name, name, path, pair.public_key, dir.empty() ? name + ".secret" : path);
+  std::cout << fmt::format(
+      "# node `{}`: paste into its [node.{}] table; {} holds its secret key (keep it on its machine only)\n"
+      "public_key = \"{}\"\nsecret_key_file = \"{}\"\n",
+      name, name, path, pair.public_key, dir.empty() ? name + ".secret" : path);
   return 0;
 }
 

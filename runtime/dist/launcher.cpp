@@ -62,7 +62,8 @@ class InterruptWatch {
   bool interrupted() const { return g_interrupted; }
 
  private:
-  struct sigaction old_int_ {}, old_term_ {};
+  struct sigaction old_int_ {
+  }, old_term_{};
 };
 
 // The read end of a node process's stdout or stderr, and the start of a line not complete yet.
@@ -74,12 +75,12 @@ struct Pipe {
 // One node of the deployment, as the launcher sees it.
 struct Member {
   const DeploymentNode* node = nullptr;
-  bool up = false;      // said hello: it is set up and its control connection works
-  bool done = false;    // answered `finish`: its outputs are written, `final_report` holds its counters
-  bool dead = false;    // exited or stopped (after `done` too, for a process), or could not run
-  bool failed = false;  // had a runtime error, or could not run
+  bool up = false;                 // said hello: it is set up and its control connection works
+  bool done = false;               // answered `finish`: its outputs are written, `final_report` holds its counters
+  bool dead = false;               // exited or stopped (after `done` too, for a process), or could not run
+  bool failed = false;             // had a runtime error, or could not run
   Clock::time_point last_heard{};  // its last control message (a frozen node stops answering)
-  std::string exit_text;  // how it died
+  std::string exit_text;           // how it died
   NodeReport final_report;
   std::string outputs;  // its outputs as `name(...)` lines, when there is no -D
   int restarts = 0;     // times it died and was started again (`restart = true`)
@@ -145,9 +146,9 @@ class Launcher {
 
   const LaunchOptions& o_;
   InterruptWatch interrupt_;
-  net::Context context_;         // shared with the node threads: inproc:// works within one context
+  net::Context context_;  // shared with the node threads: inproc:// works within one context
   net::ControlServer control_;
-  std::mutex print_mu_;          // node threads print through out_line and err_line too
+  std::mutex print_mu_;                           // node threads print through out_line and err_line too
   std::vector<std::unique_ptr<Member>> members_;  // in deployment order
   std::map<std::string, Member*> by_name_;
   std::map<std::string, net::KeyPair> keys_;  // process mode, unless insecure: each node's CURVE keys
@@ -170,9 +171,10 @@ int Launcher::run() {
     for (const auto& n : o_.deployment.nodes)
       if (n.endpoint.starts_with("inproc://")) {
         // Node processes cannot reach each other over inproc://: refused before anything starts.
-        err_line(fmt::format("{}:{}:{}: error: node `{}` has the endpoint `{}`, which only threads of one process reach: use "
-                             "tcp:// or ipc://, or run the deployment with --in-process",
-                             o_.deployment.path, n.endpoint_line, n.endpoint_column, n.name, n.endpoint));
+        err_line(
+            fmt::format("{}:{}:{}: error: node `{}` has the endpoint `{}`, which only threads of one process reach: use "
+                        "tcp:// or ipc://, or run the deployment with --in-process",
+                        o_.deployment.path, n.endpoint_line, n.endpoint_column, n.name, n.endpoint));
         return 2;
       }
   if (!make_keys()) return 2;
@@ -235,9 +237,10 @@ bool Launcher::make_keys() {
       continue;
     }
     if (o_.deployment.has_keys()) {
-      err_line(fmt::format("{}:{}:{}: error: node `{}` has a `public_key` but no `secret_key_file`: `bloom run` needs every node's secret "
-                           "key, or no keys at all (it then makes keys for the run)",
-                           o_.deployment.path, n.line, n.column, n.name));
+      err_line(
+          fmt::format("{}:{}:{}: error: node `{}` has a `public_key` but no `secret_key_file`: `bloom run` needs every node's secret "
+                      "key, or no keys at all (it then makes keys for the run)",
+                      o_.deployment.path, n.line, n.column, n.name));
       return false;
     }
     try {
@@ -313,10 +316,21 @@ bool Launcher::start_process(Member& m) {
     close(out[1]);
     return false;
   }
-  std::vector<std::string> args = {o_.exe,         "node",          m.node->program,  "--deployment",
-                                   o_.deployment.path, "--name",   m.node->name,     "--control",
-                                   control_.endpoint(), "--run-id", std::to_string(run_id_), "--incarnation",
-                                   std::to_string(m.restarts), "--color", "never"};
+  std::vector<std::string> args = {o_.exe,
+                                   "node",
+                                   m.node->program,
+                                   "--deployment",
+                                   o_.deployment.path,
+                                   "--name",
+                                   m.node->name,
+                                   "--control",
+                                   control_.endpoint(),
+                                   "--run-id",
+                                   std::to_string(run_id_),
+                                   "--incarnation",
+                                   std::to_string(m.restarts),
+                                   "--color",
+                                   "never"};
   if (!o_.out_dir.empty()) args.insert(args.end(), {"-D", out_dir_of(*m.node)});
   if (o_.quiet) args.push_back("-q");
   args.insert(args.end(), o_.node_args.begin(), o_.node_args.end());
@@ -699,18 +713,17 @@ void Launcher::report() {
                            r->undeliverable, r->undeliverable == 1 ? "" : "s"));
     }
     if (!o_.quiet)
-      err_line(fmt::format("bloom: node `{}`: {} tick{}, {} message{} sent, {} received, {} dropped{}{}{}{}{}", name, r->ticks,
-                           r->ticks == 1 ? "" : "s", ms, ms == 1 ? "" : "s", mr, r->dropped,
-                           r->refused ? fmt::format(", {} refused", r->refused) : "",
-                           r->undeliverable ? fmt::format(", {} undeliverable", r->undeliverable) : "",
-                           r->send_waits ? fmt::format(", waited {} time{} for a peer to take its messages", r->send_waits,
-                                                       r->send_waits == 1 ? "" : "s")
-                                         : "",
-                           r->state == NodeState::Halted ? ", halted" : "", m->failed ? ", runtime error" : ""));
+      err_line(fmt::format(
+          "bloom: node `{}`: {} tick{}, {} message{} sent, {} received, {} dropped{}{}{}{}{}", name, r->ticks, r->ticks == 1 ? "" : "s", ms,
+          ms == 1 ? "" : "s", mr, r->dropped, r->refused ? fmt::format(", {} refused", r->refused) : "",
+          r->undeliverable ? fmt::format(", {} undeliverable", r->undeliverable) : "",
+          r->send_waits ? fmt::format(", waited {} time{} for a peer to take its messages", r->send_waits, r->send_waits == 1 ? "" : "s")
+                        : "",
+          r->state == NodeState::Halted ? ", halted" : "", m->failed ? ", runtime error" : ""));
     // Said even with -q: the run went well only thanks to the restarts.
     if (m->restarts > 0)
-      err_line(fmt::format("bloom: node `{}` was restarted {} time{} (restart = true); the figures above are since its last start",
-                           name, m->restarts, m->restarts == 1 ? "" : "s"));
+      err_line(fmt::format("bloom: node `{}` was restarted {} time{} (restart = true); the figures above are since its last start", name,
+                           m->restarts, m->restarts == 1 ? "" : "s"));
   }
 }
 

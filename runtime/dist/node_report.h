@@ -40,19 +40,19 @@ struct NodeCounts {
 };
 
 struct NodeReport {
-  bool idle = false;  // nothing pending and no periodic timer; or halted, or failed
+  bool idle = false;         // nothing pending and no periodic timer; or halted, or failed
   uint64_t incarnation = 0;  // how often the launcher started the node again (`restart = true`)
   NodeState state = NodeState::Running;
   uint64_t ticks = 0;
   NodeCounts messages;
-  uint64_t dropped = 0;     // inbound bytes that no node of the deployment sent
-  uint64_t foreign = 0;     // messages of another deployment or run (dropped, net::deployment_id)
+  uint64_t dropped = 0;                      // inbound bytes that no node of the deployment sent
+  uint64_t foreign = 0;                      // messages of another deployment or run (dropped, net::deployment_id)
   std::vector<std::string> foreign_senders;  // the first few distinct "`node` of `deployment`"
-  uint64_t refused = 0;     // messages from a node of the deployment that failed validation
-  uint64_t undeliverable = 0;  // tuples addressed to an addr that is no node of the deployment (dropped)
-  uint64_t send_waits = 0;     // times it held back its next tick because a peer's queue was full
-  std::string error;        // the runtime error, when failed
-  std::vector<std::string> refusals;  // the first few distinct refusal lines
+  uint64_t refused = 0;                      // messages from a node of the deployment that failed validation
+  uint64_t undeliverable = 0;                // tuples addressed to an addr that is no node of the deployment (dropped)
+  uint64_t send_waits = 0;                   // times it held back its next tick because a peer's queue was full
+  std::string error;                         // the runtime error, when failed
+  std::vector<std::string> refusals;         // the first few distinct refusal lines
   bool operator==(const NodeReport&) const = default;
 };
 

@@ -84,7 +84,7 @@ class QuiescenceDetector {
  private:
   uint64_t wave_ = 0;
   bool in_wave_ = false;
-  std::map<std::string, std::optional<NodeReport>> answers_;  // this wave's polled nodes
+  std::map<std::string, std::optional<NodeReport>> answers_;   // this wave's polled nodes
   std::optional<std::map<std::string, NodeReport>> previous_;  // the last complete snapshot
   std::map<std::string, NodeReport> latest_;
   std::vector<Backlog> backlog_;

@@ -52,7 +52,7 @@ struct CStep {
   Version version = Version::Full;
   int32_t index = plan::kKeyIndex;
   std::vector<CExpr> key;
-  std::vector<int32_t> key_regs;  // per key value: its register when it is a plain register, else -1
+  std::vector<int32_t> key_regs;                     // per key value: its register when it is a plain register, else -1
   std::vector<std::pair<uint32_t, uint32_t>> bind;   // (column, register)
   std::vector<std::pair<uint32_t, uint32_t>> equal;  // (column, column bound earlier in this atom)
   CExpr expr;
@@ -81,9 +81,9 @@ std::string float_text(double d) {
 // One aggregate group: its count and, per head column, the running sum / min / max / elements.
 struct AggregateGroup {
   int64_t count = 0;
-  std::vector<Word> value;      // per column: sum / min / max / argmax's payload
-  std::vector<Word> best;       // per argmax/argmin tie group leader: the best key so far
-  std::vector<double> fsum;     // per column: float sums (avg, float sum)
+  std::vector<Word> value;   // per column: sum / min / max / argmax's payload
+  std::vector<Word> best;    // per argmax/argmin tie group leader: the best key so far
+  std::vector<double> fsum;  // per column: float sums (avg, float sum)
   std::vector<std::vector<Word>> collected;
   std::vector<bool> seen;
   int64_t touched_tick = INT64_MIN;  // kept groups: the last tick that folded a match into it
@@ -98,8 +98,8 @@ struct Engine::CompiledRule {
   const plan::RulePlan* plan = nullptr;
   uint32_t registers = 0;
   std::vector<CStep> steps;
-  std::vector<CExpr> head;       // one per head column
-  std::vector<CExpr> head_keys;  // per head column: argmax/argmin's key
+  std::vector<CExpr> head;         // one per head column
+  std::vector<CExpr> head_keys;    // per head column: argmax/argmin's key
   std::vector<int32_t> head_regs;  // fast path: the column is a plain register
   bool aggregates = false;
   // Aggregates range over distinct body matches: every match's frame is kept in a set.
@@ -112,7 +112,7 @@ struct Engine::CompiledRule {
   bool distinct_matches = false;
   AggregateGroups* fold_into = nullptr;
   std::vector<std::vector<Word>>* fold_touched = nullptr;  // with fold_into: the groups changed
-  std::vector<Word> fold_key, fold_vals, fold_keys;         // fold_frame's scratch
+  std::vector<Word> fold_key, fold_vals, fold_keys;        // fold_frame's scratch
   // Written before they are read, so never cleared (clearing them was a fifth of a short-lived
   // node's time): per step its output batch, and the head rows of one batch.
   std::vector<std::unique_ptr<Word[]>> batches;
@@ -124,20 +124,20 @@ struct Engine::CompiledRule {
     bool from_row;
     uint32_t index;
   };
-  std::vector<HeadSource> direct_head;     // empty: the last step emits frames as usual
+  std::vector<HeadSource> direct_head;  // empty: the last step emits frames as usual
   // Head rows waiting to be inserted into a relation whose key index is big, as many as make a
   // batch probed in hash order (Relation::batch_rows, insert_pending).
   Relation::Pending pending;
   // Cross-tick incremental evaluation (docs/architecture.md): a rule that only inserts into a
   // table is run, in a tick after one where it ran, as its plan's variants over the rows new
   // since the previous tick (plan::RulePlan::variants), instead of over whole relations.
-  bool incremental = false;                                // plan::recomputed_because is ""
+  bool incremental = false;  // plan::recomputed_because is ""
   bool variants_compiled = false;
-  std::vector<std::unique_ptr<CompiledRule>> variants;     // as plan->variants
-  std::vector<uint32_t> reads;                             // the relations its atoms read
-  std::vector<uint32_t> negated;                           // the relations it negates
-  int64_t last_tick = INT64_MIN;                           // the tick it last ran in
-  uint64_t head_generation = 0;                            // its head's generation after that run
+  std::vector<std::unique_ptr<CompiledRule>> variants;  // as plan->variants
+  std::vector<uint32_t> reads;                          // the relations its atoms read
+  std::vector<uint32_t> negated;                        // the relations it negates
+  int64_t last_tick = INT64_MIN;                        // the tick it last ran in
+  uint64_t head_generation = 0;                         // its head's generation after that run
   // A rule of a kept scratch: its head rows count derivations (+1) or take them back (-1, a
   // retracting variant); 0 for every other rule. kept: the scratch's slot in Impl::kept.
   int weight = 0;
@@ -152,9 +152,9 @@ struct Engine::CompiledRule {
   struct Segment {
     uint32_t first = 0, last = 0;
     bool head = false;
-    SegmentSpec spec;          // what is compiled (from the plan of these steps: a variant's own)
-    SegmentSlot fn;            // made when the segment is first requested
-    uint64_t frames = 0;       // frames seen while interpreted
+    SegmentSpec spec;     // what is compiled (from the plan of these steps: a variant's own)
+    SegmentSlot fn;       // made when the segment is first requested
+    uint64_t frames = 0;  // frames seen while interpreted
   };
   std::vector<Segment> segments;
   std::vector<int32_t> segment_at;
@@ -191,9 +191,9 @@ struct Engine::Impl {
   // on are new in this tick.
   std::vector<RowId> since_end;
   std::vector<uint64_t> since_generation;
-  bool incremental_on = true;   // BLOOM_INCREMENTAL=0 turns it off (benchmarks compare both)
-  bool check_incremental = false;  // BLOOM_CHECK_INCREMENTAL=1: every tick is checked against full evaluation
-  bool force_full = false;         // set while the check re-runs everything in full
+  bool incremental_on = true;                         // BLOOM_INCREMENTAL=0 turns it off (benchmarks compare both)
+  bool check_incremental = false;                     // BLOOM_CHECK_INCREMENTAL=1: every tick is checked against full evaluation
+  bool force_full = false;                            // set while the check re-runs everything in full
   std::vector<std::set<std::vector<Word>>> reported;  // the check: per output, every row it held so far
   // Kept scratches (plan::scratch_recomputed_because): a scratch is not emptied between ticks;
   // each of its rows carries the number of its derivations, and a tick adds what new rows derive
@@ -788,7 +788,8 @@ struct Engine::Impl {
         if (e.lattices_.is_bottom(*x.type, l)) return l;
         if (x.type->args[0].kind == TypeKind::Float) return from_float(as_float(l) + as_float(r));
         int64_t s;
-        if (__builtin_add_overflow(as_int(l), as_int(r), &s)) s = as_int(r) > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min() + 1;
+        if (__builtin_add_overflow(as_int(l), as_int(r), &s))
+          s = as_int(r) > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min() + 1;
         return from_int(s);
       }
       case Op::LatThreshold:
@@ -1117,10 +1118,10 @@ struct Engine::Impl {
       key += (i ? ", " : "") + d.column_names[d.key[i]] + " = " + e.format(d.column_types[d.key[i]], row[d.key[i]], true);
     std::vector<Word> have(d.arity() + 1);
     rel.read(existing, have.data());
-    throw RuntimeError(fmt::format("{}{}key violation in table `{}`: key ({}) already holds {}, and {} inserts {}; nothing of tick {} is applied",
-                     where, where.empty() ? "" : ": ", d.name, key, e.format_row(d, have.data(), true), by,
-                     e.format_row(d, row, true), e.tick_),
-                       true);
+    throw RuntimeError(
+        fmt::format("{}{}key violation in table `{}`: key ({}) already holds {}, and {} inserts {}; nothing of tick {} is applied", where,
+                    where.empty() ? "" : ": ", d.name, key, e.format_row(d, have.data(), true), by, e.format_row(d, row, true), e.tick_),
+        true);
   }
 
   // Aggregates: group the distinct matches by the head's plain columns. A rule that runs
@@ -1161,7 +1162,8 @@ struct Engine::Impl {
       if (col.agg == plan::AggKind::Count) continue;
       ok = value_of(src.head[c], f, vals[c]);
       if (col.agg == plan::AggKind::None) key.push_back(vals[c]);
-      if (ok && (col.agg == plan::AggKind::ArgMax || col.agg == plan::AggKind::ArgMin) && col.tie == c) ok = value_of(src.head_keys[c], f, keys[c]);
+      if (ok && (col.agg == plan::AggKind::ArgMax || col.agg == plan::AggKind::ArgMin) && col.tie == c)
+        ok = value_of(src.head_keys[c], f, keys[c]);
     }
     if (!ok) return;
     auto [it, fresh] = g.acc.try_emplace(key);
@@ -1188,7 +1190,8 @@ struct Engine::Impl {
       switch (col.agg) {
         case plan::AggKind::Sum:
           if (fl) acc.fsum[c] += as_float(v);
-          else acc.value[c] = from_int(static_cast<int64_t>(static_cast<uint64_t>(as_int(acc.value[c])) + static_cast<uint64_t>(as_int(v))));
+          else
+            acc.value[c] = from_int(static_cast<int64_t>(static_cast<uint64_t>(as_int(acc.value[c])) + static_cast<uint64_t>(as_int(v))));
           break;
         case plan::AggKind::Avg: acc.fsum[c] += fl ? as_float(v) : static_cast<double>(as_int(v)); break;
         case plan::AggKind::Min:
@@ -1237,10 +1240,19 @@ struct Engine::Impl {
         Word v = 0;
         ValueType natural = col.value.type;
         switch (col.agg) {
-          case plan::AggKind::None: v = k[ki++]; natural = col.result; break;
-          case plan::AggKind::Count: v = from_int(acc.count); natural = ValueType{TypeKind::Int, {}}; break;
+          case plan::AggKind::None:
+            v = k[ki++];
+            natural = col.result;
+            break;
+          case plan::AggKind::Count:
+            v = from_int(acc.count);
+            natural = ValueType{TypeKind::Int, {}};
+            break;
           case plan::AggKind::Sum: v = natural.kind == TypeKind::Float ? from_float(acc.fsum[c]) : acc.value[c]; break;
-          case plan::AggKind::Avg: v = from_float(acc.fsum[c] / static_cast<double>(acc.count)); natural = ValueType{TypeKind::Float, {}}; break;
+          case plan::AggKind::Avg:
+            v = from_float(acc.fsum[c] / static_cast<double>(acc.count));
+            natural = ValueType{TypeKind::Float, {}};
+            break;
           case plan::AggKind::Min:
           case plan::AggKind::Max:
           case plan::AggKind::ArgMax:
@@ -1324,9 +1336,7 @@ struct Engine::Impl {
     Relation& punct = *e.relations_[p.punct];
     Relation& view = *e.relations_[p.view];
     Relation& released = *e.relations_[p.released];
-    auto fail = [&](const std::string& what) {
-      throw RuntimeError(fmt::format("{}: in `{}`: {}", p.where, p.text, what), true);
-    };
+    auto fail = [&](const std::string& what) { throw RuntimeError(fmt::format("{}: in `{}`: {}", p.where, p.text, what), true); };
     std::vector<Word> row(sealed.arity()), key(p.key.size());
     RowId from = sealed.generation() == s.sealed_generation ? std::min(s.sealed_end, sealed.end()) : 0;
     for (RowId r = from; r < sealed.end(); ++r) {
@@ -1351,11 +1361,12 @@ struct Engine::Impl {
       for (size_t i = 0; i < p.punct_key.size(); ++i) pkey[i] = prow[p.punct_key[i]];
       const auto n = static_cast<int64_t>(prow[p.count]);
       if (n < 0)
-        fail(fmt::format("{} seals partition {} of `{}` with a negative count", e.format_row(pr, prow.data(), true), key_text(sr, p.key, pkey), sr.name));
+        fail(fmt::format("{} seals partition {} of `{}` with a negative count", e.format_row(pr, prow.data(), true),
+                         key_text(sr, p.key, pkey), sr.name));
       auto [it, added] = s.counts.emplace(pkey, n);
       if (!added && it->second != n)
-        fail(fmt::format("partition {} of `{}` is sealed with two counts: {} and {} ({})", key_text(sr, p.key, pkey), sr.name, it->second, n,
-                         e.format_row(pr, prow.data(), true)));
+        fail(fmt::format("partition {} of `{}` is sealed with two counts: {} and {} ({})", key_text(sr, p.key, pkey), sr.name, it->second,
+                         n, e.format_row(pr, prow.data(), true)));
       if (added) {
         s.waiting.insert(pkey);
         if (e.on_release) s.seal_rows.emplace(pkey, prow);
@@ -1369,7 +1380,8 @@ struct Engine::Impl {
       auto it = s.pending.find(k);
       size_t have = it == s.pending.end() ? 0 : it->second.size();
       if (have > static_cast<uint64_t>(n))
-        fail(fmt::format("partition {} of `{}` holds {} distinct tuples but `{}` sealed it with count {}", key_text(sr, p.key, k), sr.name, have, pr.name, n));
+        fail(fmt::format("partition {} of `{}` holds {} distinct tuples but `{}` sealed it with count {}", key_text(sr, p.key, k), sr.name,
+                         have, pr.name, n));
       if (have < static_cast<uint64_t>(n)) {
         ++w;
         continue;
@@ -1524,8 +1536,8 @@ void Engine::run_fixpoint() {
     };
     rows_from(ends[i], [&](const std::vector<Word>& values) {
       if (output && im.reported[i].count(values)) return;  // an incremental output held it in an earlier tick
-      throw RuntimeError(fmt::format("internal error: incremental evaluation of tick {} missed {}({}) (BLOOM_CHECK_INCREMENTAL)",
-                                     tick_, plan_.relations[i].name, format_row(plan_.relations[i], values.data(), true)));
+      throw RuntimeError(fmt::format("internal error: incremental evaluation of tick {} missed {}({}) (BLOOM_CHECK_INCREMENTAL)", tick_,
+                                     plan_.relations[i].name, format_row(plan_.relations[i], values.data(), true)));
     });
     if (output) rows_from(0, [&](const std::vector<Word>& values) { im.reported[i].insert(values); });
   }
@@ -1559,7 +1571,8 @@ void Engine::run_transitions(TransitionSink& sink) {
     void deferred(plan::HeadOp op, uint32_t relation, const Word* row, const plan::RulePlan& rule) override {
       if (op != plan::HeadOp::DeferredInsert || !missed.empty()) return;
       if (rec.queued.count({relation, std::vector<Word>(row, row + rule.columns.size())}) || e.relation(relation).contains(row)) return;
-      missed = fmt::format("{}({}) from `{}`", e.plan().relations[relation].name, e.format_row(e.plan().relations[relation], row, true), rule.text);
+      missed = fmt::format("{}({}) from `{}`", e.plan().relations[relation].name, e.format_row(e.plan().relations[relation], row, true),
+                           rule.text);
     }
     void send(uint32_t, const Word*, const plan::RulePlan&) override {}
   } checker(*this, recorder);
@@ -1567,8 +1580,8 @@ void Engine::run_transitions(TransitionSink& sink) {
   im.transitions_into(checker, true);
   im.force_full = false;
   if (!checker.missed.empty())
-    throw RuntimeError(fmt::format("internal error: incremental evaluation of tick {} did not queue {} (BLOOM_CHECK_INCREMENTAL)", tick_,
-                                   checker.missed));
+    throw RuntimeError(
+        fmt::format("internal error: incremental evaluation of tick {} did not queue {} (BLOOM_CHECK_INCREMENTAL)", tick_, checker.missed));
   im.remember_tick_end();
 }
 

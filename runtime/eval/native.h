@@ -29,9 +29,9 @@ using SegmentFn = int32_t (*)(const Word* frames, uint64_t n, Word* out, uint64_
 // A segment, self-contained (copies of the plan's expressions), so that it can be compiled on
 // another thread after the engine that asked for it is gone.
 struct SegmentSpec {
-  uint32_t registers = 0;      // words per frame
+  uint32_t registers = 0;         // words per frame
   std::vector<plan::Step> steps;  // Filter and Assign only
-  bool head = false;           // then the output is head rows of head_columns.size() words
+  bool head = false;              // then the output is head rows of head_columns.size() words
   std::vector<plan::Expr> head_columns;
 };
 

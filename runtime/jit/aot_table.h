@@ -15,7 +15,6 @@ struct BloomAotSegment {
   uint64_t key_size;
   bloom::rt::SegmentFn fn;
 };
-
 }
 
 namespace bloom::rt::jit {

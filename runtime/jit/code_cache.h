@@ -45,7 +45,7 @@ class CodeCache {
 
   std::string root_, dir_;
   uint64_t max_bytes_ = 0;
-  std::mutex mu_;           // for what follows
+  std::mutex mu_;  // for what follows
   bool measured_ = false;
   uint64_t known_bytes_ = 0;
 };

@@ -32,8 +32,8 @@ void emit_function(llvm::Module& m, const std::string& name, const plan::Expr& e
 }
 
 // The module of the expressions (for `jit`, when given).
-std::unique_ptr<llvm::Module> build(llvm::LLVMContext& ctx, const std::vector<const plan::Expr*>& exprs, const std::vector<std::string>& names,
-                                    const llvm::orc::LLJIT* jit = nullptr) {
+std::unique_ptr<llvm::Module> build(llvm::LLVMContext& ctx, const std::vector<const plan::Expr*>& exprs,
+                                    const std::vector<std::string>& names, const llvm::orc::LLJIT* jit = nullptr) {
   auto m = make_module(ctx, jit);
   for (size_t i = 0; i < exprs.size(); ++i) {
     if (!supported(*exprs[i])) throw std::logic_error("LLVM JIT: an expression with an opcode it does not lower");

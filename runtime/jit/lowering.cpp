@@ -102,7 +102,8 @@ llvm::BasicBlock* ExprLowering::fail(Status status) {
 // The result of float arithmetic with any NaN replaced by the one NaN the interpreter gives
 // (core/value.h kCanonicalNaN): LLVM folds 0.0 / 0.0 to a NaN other than the machine's.
 llvm::Value* ExprLowering::canonical(llvm::Value* v) {
-  llvm::Value* nan = llvm::ConstantFP::get(b_.getDoubleTy(), llvm::APFloat(llvm::APFloat::IEEEdouble(), llvm::APInt(64, 0x7ff8000000000000ULL)));
+  llvm::Value* nan =
+      llvm::ConstantFP::get(b_.getDoubleTy(), llvm::APFloat(llvm::APFloat::IEEEdouble(), llvm::APInt(64, 0x7ff8000000000000ULL)));
   return b_.CreateSelect(b_.CreateFCmpUNO(v, v), nan, v);
 }
 
@@ -186,10 +187,16 @@ llvm::Value* ExprLowering::value(const plan::Expr& e) {
     case Op::LeF: return b_.CreateFCmpOLE(arg(0), arg(1));
     case Op::GtF: return b_.CreateFCmpOGT(arg(0), arg(1));
     case Op::GeF: return b_.CreateFCmpOGE(arg(0), arg(1));
-    case Op::And: return choose(arg(0), b_.getInt1Ty(), [&] { return arg(1); }, [&] { return b_.getInt1(false); });
-    case Op::Or: return choose(arg(0), b_.getInt1Ty(), [&] { return b_.getInt1(true); }, [&] { return arg(1); });
+    case Op::And:
+      return choose(
+          arg(0), b_.getInt1Ty(), [&] { return arg(1); }, [&] { return b_.getInt1(false); });
+    case Op::Or:
+      return choose(
+          arg(0), b_.getInt1Ty(), [&] { return b_.getInt1(true); }, [&] { return arg(1); });
     case Op::Not: return b_.CreateNot(arg(0));
-    case Op::If: return choose(arg(0), type_of(e.type), [&] { return arg(1); }, [&] { return arg(2); });
+    case Op::If:
+      return choose(
+          arg(0), type_of(e.type), [&] { return arg(1); }, [&] { return arg(2); });
     // std::min(a, b) is (b < a) ? b : a and std::max(a, b) is (a < b) ? b : a, NaN included.
     case Op::LeastI:
     case Op::GreatestI:

@@ -42,8 +42,8 @@ void emit_segment(llvm::Module& m, const std::string& name, const SegmentSpec& s
   llvm::IRBuilder<> b(ctx);
   auto* i64 = b.getInt64Ty();
   auto* ptr = b.getPtrTy();
-  auto* fn = llvm::Function::Create(llvm::FunctionType::get(b.getInt32Ty(), {ptr, i64, ptr, ptr}, false),
-                                    llvm::Function::ExternalLinkage, name, m);
+  auto* fn = llvm::Function::Create(llvm::FunctionType::get(b.getInt32Ty(), {ptr, i64, ptr, ptr}, false), llvm::Function::ExternalLinkage,
+                                    name, m);
   // The engine passes separate buffers: telling LLVM lets it keep values in registers.
   for (unsigned a : {0u, 2u, 3u}) fn->addParamAttr(a, llvm::Attribute::NoAlias);
   llvm::Value* frames = fn->getArg(0);
@@ -137,10 +137,10 @@ struct SegmentJit::State {
   std::mutex build_mu;
   std::unique_ptr<llvm::TargetMachine> target;  // emits the objects (the JIT links them)
   std::unique_ptr<CodeCache> disk;
-  std::string name_prefix;                 // unique to this process: symbols never clash with cached ones
+  std::string name_prefix;  // unique to this process: symbols never clash with cached ones
   uint64_t names = 0;
-  std::set<std::string> objects_loaded;    // cached object files added to the JIT
-  std::mutex mu;  // everything below
+  std::set<std::string> objects_loaded;              // cached object files added to the JIT
+  std::mutex mu;                                     // everything below
   std::unordered_map<std::string, SegmentFn> cache;  // by segment_key; nullptr: LLVM failed on it
   struct Job {
     SegmentSpec spec;
@@ -385,8 +385,10 @@ void compile_aot(const std::vector<SegmentSpec>& specs, const std::string& progr
     entries.push_back(llvm::ConstantStruct::get(entry_type, {key, llvm::ConstantInt::get(i64, keys[i].size()), fns[i]}));
   }
   auto* table_type = llvm::ArrayType::get(entry_type, entries.size());
-  new llvm::GlobalVariable(*m, table_type, true, llvm::GlobalValue::ExternalLinkage, llvm::ConstantArray::get(table_type, entries), kAotSegments);
-  new llvm::GlobalVariable(*m, i64, true, llvm::GlobalValue::ExternalLinkage, llvm::ConstantInt::get(i64, entries.size()), kAotSegmentCount);
+  new llvm::GlobalVariable(*m, table_type, true, llvm::GlobalValue::ExternalLinkage, llvm::ConstantArray::get(table_type, entries),
+                           kAotSegments);
+  new llvm::GlobalVariable(*m, i64, true, llvm::GlobalValue::ExternalLinkage, llvm::ConstantInt::get(i64, entries.size()),
+                           kAotSegmentCount);
   bytes(program, kAotProgram, llvm::GlobalValue::ExternalLinkage);
   new llvm::GlobalVariable(*m, i64, true, llvm::GlobalValue::ExternalLinkage, llvm::ConstantInt::get(i64, program.size()), kAotProgramSize);
   verify(*m);
@@ -395,7 +397,8 @@ void compile_aot(const std::vector<SegmentSpec>& specs, const std::string& progr
   llvm::raw_fd_ostream os(object_path, ec, llvm::sys::fs::OF_None);
   if (ec) throw std::runtime_error("cannot write " + object_path + ": " + ec.message());
   llvm::legacy::PassManager pm;
-  if (target->addPassesToEmitFile(pm, os, nullptr, llvm::CGFT_ObjectFile)) throw std::runtime_error("LLVM: the target cannot emit object files");
+  if (target->addPassesToEmitFile(pm, os, nullptr, llvm::CGFT_ObjectFile))
+    throw std::runtime_error("LLVM: the target cannot emit object files");
   pm.run(*m);
   os.close();
   if (os.has_error()) throw std::runtime_error("cannot write " + object_path + ": " + os.error().message());

@@ -25,12 +25,37 @@ bool supported(const plan::Expr& e) {
     case Op::Ne:  // word equality: strings and addrs compare as their interned ids
       return std::all_of(e.args.begin(), e.args.end(), word_operand);
     case Op::Reg:
-    case Op::AddI: case Op::SubI: case Op::MulI: case Op::DivI: case Op::ModI: case Op::NegI:
-    case Op::AddF: case Op::SubF: case Op::MulF: case Op::DivF: case Op::ModF: case Op::NegF: case Op::IntToFloat:
-    case Op::EqF: case Op::NeF:
-    case Op::LtI: case Op::LeI: case Op::GtI: case Op::GeI: case Op::LtF: case Op::LeF: case Op::GtF: case Op::GeF:
-    case Op::And: case Op::Or: case Op::Not: case Op::If:
-    case Op::LeastI: case Op::GreatestI: case Op::LeastF: case Op::GreatestF: break;
+    case Op::AddI:
+    case Op::SubI:
+    case Op::MulI:
+    case Op::DivI:
+    case Op::ModI:
+    case Op::NegI:
+    case Op::AddF:
+    case Op::SubF:
+    case Op::MulF:
+    case Op::DivF:
+    case Op::ModF:
+    case Op::NegF:
+    case Op::IntToFloat:
+    case Op::EqF:
+    case Op::NeF:
+    case Op::LtI:
+    case Op::LeI:
+    case Op::GtI:
+    case Op::GeI:
+    case Op::LtF:
+    case Op::LeF:
+    case Op::GtF:
+    case Op::GeF:
+    case Op::And:
+    case Op::Or:
+    case Op::Not:
+    case Op::If:
+    case Op::LeastI:
+    case Op::GreatestI:
+    case Op::LeastF:
+    case Op::GreatestF: break;
     // Of an int or bool: a float's hash is of its bits, and a NaN's bits (its sign, its payload)
     // depend on how it was computed, which LLVM may do differently from the interpreter.
     case Op::Hash:

@@ -13,8 +13,7 @@
 
 namespace bloom::rt::net {
 
-ControlServer::ControlServer(Context& ctx, Reach reach)
-    : router_(std::make_unique<zmq::socket_t>(ctx.native(), zmq::socket_type::router)) {
+ControlServer::ControlServer(Context& ctx, Reach reach) : router_(std::make_unique<zmq::socket_t>(ctx.native(), zmq::socket_type::router)) {
   router_->set(zmq::sockopt::linger, 0);
   // A send to a node that is not connected fails instead of vanishing: see send().
   router_->set(zmq::sockopt::router_mandatory, 1);

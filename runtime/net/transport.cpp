@@ -147,7 +147,8 @@ void Transport::connect(Out& out, const std::function<void(zmq::socket_t&)>& bef
     if (out.endpoint.find('[') != std::string::npos) s->set(zmq::sockopt::ipv6, true);
     if (opts_.curve.on) {
       auto key = std::find_if(opts_.curve.peers.begin(), opts_.curve.peers.end(), [&](const auto& p) { return p.first == out.name; });
-      if (key == opts_.curve.peers.end()) throw std::runtime_error("node `" + opts_.self + "` has no public key for peer `" + out.name + "`");
+      if (key == opts_.curve.peers.end())
+        throw std::runtime_error("node `" + opts_.self + "` has no public key for peer `" + out.name + "`");
       s->set(zmq::sockopt::curve_serverkey, key->second);
       s->set(zmq::sockopt::curve_publickey, opts_.curve.self.public_key);
       s->set(zmq::sockopt::curve_secretkey, opts_.curve.self.secret_key);

@@ -33,7 +33,7 @@
 namespace zmq {
 class socket_t;
 class message_t;
-}
+}  // namespace zmq
 
 namespace bloom::rt::net {
 
@@ -67,17 +67,17 @@ struct CurveOptions {
 };
 
 struct TransportOptions {
-  std::string self;             // this node's name
-  std::string bind;             // where it listens (one PULL socket for all inbound traffic);
-                                // "tcp://127.0.0.1:*" picks a free port: see Transport::endpoint()
-  std::vector<Peer> peers;      // every other node it may send to (one PUSH socket each, connected lazily on first send)
-  int queue_limit = 10000;      // messages queued per peer (ZMQ_SNDHWM) before a send must wait
+  std::string self;                              // this node's name
+  std::string bind;                              // where it listens (one PULL socket for all inbound traffic);
+                                                 // "tcp://127.0.0.1:*" picks a free port: see Transport::endpoint()
+  std::vector<Peer> peers;                       // every other node it may send to (one PUSH socket each, connected lazily on first send)
+  int queue_limit = 10000;                       // messages queued per peer (ZMQ_SNDHWM) before a send must wait
   std::function<void(const std::string&)> warn;  // warnings (a send that failed): default stderr
   // Added by the implementation:
   int64_t max_message_bytes = kDefaultMaxMessageBytes;  // inbound (ZMQ_MAXMSGSIZE): a peer announcing
                                                         // a bigger frame is disconnected before it is allocated
-  int linger_ms = 200;                           // ZMQ_LINGER of every socket
-  CurveOptions curve;                            // off: plaintext
+  int linger_ms = 200;                                  // ZMQ_LINGER of every socket
+  CurveOptions curve;                                   // off: plaintext
 };
 
 class Transport {

@@ -13,8 +13,8 @@ namespace {
 
 constexpr unsigned char kMagic[4] = {'B', 'L', 'O', 'M'};
 constexpr uint32_t kBottomString = 0xFFFFFFFFu;  // lmax/lmin over strings: the lattice's bottom
-constexpr size_t kFixedHeader = 44;               // magic .. string count
-constexpr int kMaxTypeDepth = 16;                 // nesting of a sender's column types
+constexpr size_t kFixedHeader = 44;              // magic .. string count
+constexpr int kMaxTypeDepth = 16;                // nesting of a sender's column types
 
 bool is_symbol(TypeKind k) { return k == TypeKind::String || k == TypeKind::Addr; }
 
@@ -333,8 +333,7 @@ std::string Codec::encode(uint32_t relation, const Word* rows, size_t count, con
   const size_t arity = s->columns.size();
 
   std::string out;
-  out.reserve(kFixedHeader + 7 + sender.size() + deployment_name.size() + s->name.size() + s->type_bytes.size() +
-              count * s->min_row_bytes);
+  out.reserve(kFixedHeader + 7 + sender.size() + deployment_name.size() + s->name.size() + s->type_bytes.size() + count * s->min_row_bytes);
   Writer w(out);
   w.bytes(std::string_view(reinterpret_cast<const char*>(kMagic), 4));
   w.put<uint16_t>(kWireVersion);
@@ -445,8 +444,8 @@ struct Decoder {
   size_t row = 0, col = 0;
 
   bool fail(const std::string& what, size_t at) {
-    error = "channel `" + schema.name + "`, row " + std::to_string(row) + ", column " + std::to_string(col) + ": " + what +
-            " at byte " + std::to_string(at);
+    error = "channel `" + schema.name + "`, row " + std::to_string(row) + ", column " + std::to_string(col) + ": " + what + " at byte " +
+            std::to_string(at);
     return false;
   }
   bool truncated(const char* what) {
@@ -461,8 +460,8 @@ struct Decoder {
   }
   bool count_fits(uint32_t n, size_t each, const char* what, size_t at) {
     if (each && static_cast<uint64_t>(n) * each > r.left())
-      return fail(std::string(what) + " count " + std::to_string(n) + " needs at least " + std::to_string(uint64_t(n) * each) +
-                      " bytes, " + std::to_string(r.left()) + " remain",
+      return fail(std::string(what) + " count " + std::to_string(n) + " needs at least " + std::to_string(uint64_t(n) * each) + " bytes, " +
+                      std::to_string(r.left()) + " remain",
                   at);
     return true;
   }
@@ -579,17 +578,16 @@ bool Codec::decode(std::string_view bytes, Message& out, std::string& error, Row
     return false;
   }
   if (!r.get(deployment, "the deployment id", error) || !r.get(incarnation, "the incarnation", error) ||
-      !r.get(sequence, "the sequence number", error) || !r.get(fingerprint, "the fingerprint", error) || !r.get(count, "the row count", error) ||
-      !r.get(strings, "the string count", error))
+      !r.get(sequence, "the sequence number", error) || !r.get(fingerprint, "the fingerprint", error) ||
+      !r.get(count, "the row count", error) || !r.get(strings, "the string count", error))
     return false;
   uint16_t sender_len = 0, name_len = 0, arity = 0;
   uint8_t deployment_len = 0;
   std::string_view sender, deployment_name, name;
   if (!r.get(sender_len, "the sender length", error) || !r.view(sender_len, sender, "the sender name", error) ||
       !r.get(deployment_len, "the deployment name length", error) ||
-      !r.view(deployment_len, deployment_name, "the deployment name", error) ||
-      !r.get(name_len, "the channel name length", error) || !r.view(name_len, name, "the channel name", error) ||
-      !r.get(arity, "the column count", error))
+      !r.view(deployment_len, deployment_name, "the deployment name", error) || !r.get(name_len, "the channel name length", error) ||
+      !r.view(name_len, name, "the channel name", error) || !r.get(arity, "the column count", error))
     return false;
 
   // The channel: by fingerprint, then the name and types must match too (a fingerprint collision
@@ -725,8 +723,9 @@ bool Codec::decode(std::string_view bytes, Message& out, std::string& error, Row
     return false;
   }
   if (static_cast<uint64_t>(strings) * 4 > r.left()) {
-    error = "channel `" + s->name + "`: string count " + std::to_string(strings) + " needs at least " + std::to_string(uint64_t(strings) * 4) +
-            " bytes, " + std::to_string(r.left()) + " remain (byte " + std::to_string(table_at) + ")";
+    error = "channel `" + s->name + "`: string count " + std::to_string(strings) + " needs at least " +
+            std::to_string(uint64_t(strings) * 4) + " bytes, " + std::to_string(r.left()) + " remain (byte " + std::to_string(table_at) +
+            ")";
     return false;
   }
   for (uint32_t i = 0; i < strings; ++i) {
@@ -738,7 +737,8 @@ bool Codec::decode(std::string_view bytes, Message& out, std::string& error, Row
     }
   }
   if (r.left() != 0) {
-    error = "channel `" + s->name + "`: " + std::to_string(r.left()) + " trailing bytes after the message (at byte " + std::to_string(r.pos()) + ")";
+    error = "channel `" + s->name + "`: " + std::to_string(r.left()) + " trailing bytes after the message (at byte " +
+            std::to_string(r.pos()) + ")";
     return false;
   }
 

@@ -84,9 +84,9 @@ struct ChannelSchema {
   std::vector<plan::ValueType> columns;
   uint64_t fingerprint = 0;
   // Added by the implementation (derived from the fields above):
-  std::string signature;   // "(addr, int, lset<string>)": used in error messages
-  std::string type_bytes;  // the column types as they appear in the header
-  bool raw_words = false;  // every cell is an 8-byte word (int, float, lmax/lmin of numbers): memcpy rows
+  std::string signature;      // "(addr, int, lset<string>)": used in error messages
+  std::string type_bytes;     // the column types as they appear in the header
+  bool raw_words = false;     // every cell is an 8-byte word (int, float, lmax/lmin of numbers): memcpy rows
   bool has_symbols = false;   // some column is or contains a string/addr
   bool has_lattices = false;  // some column is an lset/lmap (interned handles)
   size_t min_row_bytes = 0;   // the smallest encoded row (>= 1 when the channel has a column)
@@ -162,9 +162,7 @@ class Codec {
   // (e.g. "channel `vote` has a different schema at the sender: (int, string) vs here (int, int)",
   // "truncated at byte 37", "not a bloom message (bad magic)", "wire version 7, this node speaks 2").
   // `out` is unspecified after a failure. Reusing one Message across calls reuses its buffers.
-  bool decode(std::string_view bytes, Message& out, std::string& error) const {
-    return decode(bytes, out, error, nullptr);
-  }
+  bool decode(std::string_view bytes, Message& out, std::string& error) const { return decode(bytes, out, error, nullptr); }
   // Where decode may put a message's rows instead of out.rows: given the channel's relation, a
   // vector to append them to, or nullptr for out.rows. A node passes the buffer of rows its next
   // tick inserts (Node::inbox), so the rows are written once, where they are read. Called only

@@ -168,13 +168,15 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
       else d.max_message_bytes = n->get();
       continue;
     }
-    errors.push_back(at(path, value.source()) +
-                     fmt::format("unknown key `{}`: a deployment file has `[node.NAME]` tables, `max_message_size` and `insecure`", key.str()));
+    errors.push_back(
+        at(path, value.source()) +
+        fmt::format("unknown key `{}`: a deployment file has `[node.NAME]` tables, `max_message_size` and `insecure`", key.str()));
   }
   const toml::node* nodes = doc.get("node");
   if (!nodes) {
     if (errors.size() == before)
-      errors.push_back(fmt::format("{}:1:1: error: no nodes: expected at least one `[node.NAME]` table with `program` and `endpoint`", path));
+      errors.push_back(
+          fmt::format("{}:1:1: error: no nodes: expected at least one `[node.NAME]` table with `program` and `endpoint`", path));
     return std::nullopt;
   }
   if (!nodes->is_table()) {
@@ -190,12 +192,14 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
     std::string name(key.str());
     const auto& where = value.is_table() && value.source().begin.line ? value.source() : key.source();
     if (!value.is_table()) {
-      errors.push_back(at(path, value.source()) + fmt::format("node `{}` must be a table (`[node.{}]`), not {}", name, name, type_name(value)));
+      errors.push_back(at(path, value.source()) +
+                       fmt::format("node `{}` must be a table (`[node.{}]`), not {}", name, name, type_name(value)));
       continue;
     }
     if (!valid_node_name(name)) {
-      errors.push_back(at(path, key.source()) +
-                       fmt::format("`{}` is not a usable node name: use letters, digits, `_`, `-` and `.` (it names a directory of outputs)", name));
+      errors.push_back(
+          at(path, key.source()) +
+          fmt::format("`{}` is not a usable node name: use letters, digits, `_`, `-` and `.` (it names a directory of outputs)", name));
       continue;
     }
     DeploymentNode n;
@@ -215,9 +219,13 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
       std::string field(k.str());
       if (field == "program") {
         std::string p;
-        if (!want_string(v, field, p)) { has_program = true; continue; }
+        if (!want_string(v, field, p)) {
+          has_program = true;
+          continue;
+        }
         has_program = true;
-        if (p.empty()) errors.push_back(at(path, v.source()) + fmt::format("`program` of node `{}` is empty: expected a .bloom file", name));
+        if (p.empty())
+          errors.push_back(at(path, v.source()) + fmt::format("`program` of node `{}` is empty: expected a .bloom file", name));
         else n.program = resolve(p);
       } else if (field == "endpoint") {
         std::string e;
@@ -235,8 +243,9 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
         std::string pk;
         if (!want_string(v, field, pk)) continue;
         if (!net::valid_curve_key(pk))
-          errors.push_back(at(path, v.source()) +
-                           fmt::format("`public_key` of node `{}` is not a CURVE key (40 characters of Z85, as `bloom keygen` prints)", name));
+          errors.push_back(
+              at(path, v.source()) +
+              fmt::format("`public_key` of node `{}` is not a CURVE key (40 characters of Z85, as `bloom keygen` prints)", name));
         else n.public_key = pk;
       } else if (field == "secret_key_file") {
         std::string f;
@@ -252,10 +261,12 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
         n.data_dir = resolve(f);
       } else if (field == "restart") {
         if (auto b = v.as_boolean()) n.restart = b->get();
-        else errors.push_back(at(path, v.source()) + fmt::format("`restart` of node `{}` must be true or false, not {}", name, type_name(v)));
+        else
+          errors.push_back(at(path, v.source()) + fmt::format("`restart` of node `{}` must be true or false, not {}", name, type_name(v)));
       } else if (field == "params") {
         if (!v.is_table()) {
-          errors.push_back(at(path, v.source()) + fmt::format("`params` of node `{}` must be a table (`params = {{ rounds = 3 }}`), not {}", name, type_name(v)));
+          errors.push_back(at(path, v.source()) +
+                           fmt::format("`params` of node `{}` must be a table (`params = {{ rounds = 3 }}`), not {}", name, type_name(v)));
           continue;
         }
         using Kind = DeploymentNode::ParamKind;
@@ -280,15 +291,19 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
               Kind ek = Kind::String;
               const toml::node& x = *arr->get(e);
               if (!scalar(x, t, ek)) {
-                errors.push_back(at(path, x.source()) + fmt::format("param `{}` of node `{}`: an array's elements must be integers, floats, booleans or strings, not {}",
-                                                                    pk.str(), name, type_name(x)));
+                errors.push_back(
+                    at(path, x.source()) +
+                    fmt::format("param `{}` of node `{}`: an array's elements must be integers, floats, booleans or strings, not {}",
+                                pk.str(), name, type_name(x)));
                 ok = false;
               } else if (e > 0 && ek != element) {
-                errors.push_back(at(path, x.source()) + fmt::format("param `{}` of node `{}`: an array's elements must be all of one kind, and {} follows {}",
-                                                                    pk.str(), name, type_name(x), param_kind_name(element)));
+                errors.push_back(at(path, x.source()) +
+                                 fmt::format("param `{}` of node `{}`: an array's elements must be all of one kind, and {} follows {}",
+                                             pk.str(), name, type_name(x), param_kind_name(element)));
                 ok = false;
               } else if (t.find(',') != std::string::npos) {
-                errors.push_back(at(path, x.source()) + fmt::format("param `{}` of node `{}`: an element cannot contain a comma (\"{}\")", pk.str(), name, t));
+                errors.push_back(at(path, x.source()) +
+                                 fmt::format("param `{}` of node `{}`: an element cannot contain a comma (\"{}\")", pk.str(), name, t));
                 ok = false;
               }
               element = ek;
@@ -296,8 +311,9 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
             }
             if (!ok) continue;
           } else if (!scalar(pv, value_text, kind)) {
-            errors.push_back(at(path, pv.source()) + fmt::format("param `{}` of node `{}` must be an integer, float, boolean, string or array, not {}",
-                                                                 pk.str(), name, type_name(pv)));
+            errors.push_back(at(path, pv.source()) +
+                             fmt::format("param `{}` of node `{}` must be an integer, float, boolean, string or array, not {}", pk.str(),
+                                         name, type_name(pv)));
             continue;
           }
           n.params.emplace_back(std::string(pk.str()), value_text);
@@ -311,13 +327,16 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
       }
     }
     if (!has_program)
-      errors.push_back(fmt::format("{}:{}:{}: error: node `{}` has no `program`: expected `program = \"FILE.bloom\"`", path, n.line, n.column, name));
+      errors.push_back(
+          fmt::format("{}:{}:{}: error: node `{}` has no `program`: expected `program = \"FILE.bloom\"`", path, n.line, n.column, name));
     if (!has_endpoint)
-      errors.push_back(fmt::format("{}:{}:{}: error: node `{}` has no `endpoint`: expected `endpoint = \"tcp://HOST:PORT\"`", path, n.line, n.column, name));
+      errors.push_back(fmt::format("{}:{}:{}: error: node `{}` has no `endpoint`: expected `endpoint = \"tcp://HOST:PORT\"`", path, n.line,
+                                   n.column, name));
     d.nodes.push_back(std::move(n));
   }
   // Two nodes with one endpoint: the later one in the file is the mistake.
-  std::sort(endpoint_at.begin(), endpoint_at.end(), [](const auto& a, const auto& b) { return std::pair(a.line, a.column) < std::pair(b.line, b.column); });
+  std::sort(endpoint_at.begin(), endpoint_at.end(),
+            [](const auto& a, const auto& b) { return std::pair(a.line, a.column) < std::pair(b.line, b.column); });
   // tcp:// endpoints are compared by the addresses their hosts resolve to, so that
   // `tcp://localhost:7101` and `tcp://127.0.0.1:7101` are one endpoint; a host that does not
   // resolve here (a name only the other machines know) is compared by its name.
@@ -346,9 +365,10 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
       if (s.addresses.empty() || other.port != s.port) continue;
       auto both = std::find_first_of(s.addresses.begin(), s.addresses.end(), other.addresses.begin(), other.addresses.end());
       if (both != s.addresses.end()) {
-        errors.push_back(fmt::format("{}:{}:{}: error: node `{}` has the endpoint `{}`, which is `{}` of node `{}` (both are {} port {}): "
-                                     "each node needs its own",
-                                     path, e.line, e.column, e.node, e.endpoint, other.at->endpoint, other.at->node, *both, s.port));
+        errors.push_back(
+            fmt::format("{}:{}:{}: error: node `{}` has the endpoint `{}`, which is `{}` of node `{}` (both are {} port {}): "
+                        "each node needs its own",
+                        path, e.line, e.column, e.node, e.endpoint, other.at->endpoint, other.at->node, *both, s.port));
         break;
       }
     }
@@ -361,8 +381,9 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
   if (keyed)
     for (const auto& n : d.nodes)
       if (n.public_key.empty())
-        errors.push_back(fmt::format("{}:{}:{}: error: node `{}` has no `public_key`, but node `{}` has one: give every node its key, or none",
-                                     path, n.line, n.column, n.name, keyed->name));
+        errors.push_back(
+            fmt::format("{}:{}:{}: error: node `{}` has no `public_key`, but node `{}` has one: give every node its key, or none", path,
+                        n.line, n.column, n.name, keyed->name));
   if (d.nodes.empty() && errors.size() == before)
     errors.push_back(at(path, nodes->source()) + "no nodes: expected at least one `[node.NAME]` table with `program` and `endpoint`");
   if (errors.size() != before) {
@@ -377,9 +398,8 @@ std::optional<Deployment> parse_deployment(std::string_view text, const std::str
     return std::nullopt;
   }
   // toml++ keeps a table's keys sorted; the file's order is the order of their lines.
-  std::stable_sort(d.nodes.begin(), d.nodes.end(), [](const auto& a, const auto& b) {
-    return a.line != b.line ? a.line < b.line : a.column < b.column;
-  });
+  std::stable_sort(d.nodes.begin(), d.nodes.end(),
+                   [](const auto& a, const auto& b) { return a.line != b.line ? a.line < b.line : a.column < b.column; });
   return d;
 }
 

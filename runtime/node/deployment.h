@@ -23,11 +23,11 @@ namespace bloom::rt {
 
 struct DeploymentNode {
   std::string name;
-  std::string program;      // resolved: relative to the deployment file's directory
-  std::string endpoint;     // tcp://HOST:PORT, ipc://PATH or inproc://NAME
-  std::string facts;        // resolved facts directory, "" if none
-  std::string data_dir;     // resolved data directory of its durable tables, "" if none
-  bool restart = false;     // `restart = true`: the launcher restarts it when it dies
+  std::string program;                                      // resolved: relative to the deployment file's directory
+  std::string endpoint;                                     // tcp://HOST:PORT, ipc://PATH or inproc://NAME
+  std::string facts;                                        // resolved facts directory, "" if none
+  std::string data_dir;                                     // resolved data directory of its durable tables, "" if none
+  bool restart = false;                                     // `restart = true`: the launcher restarts it when it dies
   std::vector<std::pair<std::string, std::string>> params;  // as --param NAME=VALUE texts
   // Per param (same order): the TOML type it was written with and where, so that a value of the
   // wrong type for the program's param (`nick = 5` for a string) is an error naming the place.
@@ -38,7 +38,7 @@ struct DeploymentNode {
     ParamKind element = ParamKind::String;  // Array: its elements' kind (all alike; String if empty)
   };
   std::vector<ParamSource> param_sources;
-  int line = 0, column = 0; // where its table starts in the file
+  int line = 0, column = 0;                    // where its table starts in the file
   int endpoint_line = 0, endpoint_column = 0;  // where its endpoint is written
   // CURVE (docs/security.md): the node's public key (Z85) and the file with its secret key
   // (resolved; only the node's own machine needs it). Both "" when the file gives no keys.
@@ -49,7 +49,7 @@ struct DeploymentNode {
 const char* param_kind_name(DeploymentNode::ParamKind kind);
 
 struct Deployment {
-  std::string path;  // the file as given
+  std::string path;                   // the file as given
   std::vector<DeploymentNode> nodes;  // in the file's order
   // `max_message_size`: the biggest message a node takes in (bigger frames are refused before
   // they are allocated) and sends. 64 MiB unless the file says otherwise.

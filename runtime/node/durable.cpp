@@ -63,9 +63,7 @@ struct Reader {
   uint64_t base = 0;  // offset of b in the file
   std::string file;
 
-  [[noreturn]] void fail(const std::string& what) const {
-    throw DurableError(fmt::format("{}: byte {}: {}", file, base + pos, what));
-  }
+  [[noreturn]] void fail(const std::string& what) const { throw DurableError(fmt::format("{}: byte {}: {}", file, base + pos, what)); }
   void need(size_t n) const {
     if (b.size() - pos < n) fail("the record ends in the middle of a value (it is corrupt)");
   }
@@ -402,9 +400,10 @@ struct Header {
 };
 Header check_header(std::string_view b, const char* magic, const std::string& schema, const std::string& path) {
   auto bad = [&](const std::string& why) {
-    return DurableError(fmt::format("{}: {}; it is not a data file this program can read. Move the data directory away to start "
-                                    "empty, or restore it from a backup",
-                                    path, why));
+    return DurableError(
+        fmt::format("{}: {}; it is not a data file this program can read. Move the data directory away to start "
+                    "empty, or restore it from a backup",
+                    path, why));
   };
   if (b.size() < 16 || b.substr(0, 8) != std::string_view(magic, 8)) throw bad("byte 0: not a bloom durable file (bad magic)");
   uint32_t version = get_u32(b, 8);
@@ -421,10 +420,11 @@ Header check_header(std::string_view b, const char* magic, const std::string& sc
       while (!out.empty() && out.back() == ' ') out.pop_back();
       return out.empty() ? std::string("(none)\n") : out;
     };
-    throw DurableError(fmt::format("{}: written by a program with other durable collections (byte 16: the schema differs).\n"
-                                   "  stored:\n    {}  this program:\n    {}"
-                                   "Run the program that wrote it, or move the data directory away to start empty",
-                                   path, lines(theirs), lines(schema)));
+    throw DurableError(
+        fmt::format("{}: written by a program with other durable collections (byte 16: the schema differs).\n"
+                    "  stored:\n    {}  this program:\n    {}"
+                    "Run the program that wrote it, or move the data directory away to start empty",
+                    path, lines(theirs), lines(schema)));
   }
   return {get_u64(b, 16 + len), end + 4};
 }
@@ -474,10 +474,8 @@ DurableStore::Recovery DurableStore::recover(const std::function<void(const std:
       // only a prefix of a valid one. Anything else is refused.
       std::string full = header("BLOOMWAL", 0);
       size_t cmp = std::min(b.size(), 16 + schema_.size());
-      if (b.size() < full.size() && b.substr(0, cmp) == std::string_view(full).substr(0, cmp))
-        torn_header = true;
-      else
-        throw;
+      if (b.size() < full.size() && b.substr(0, cmp) == std::string_view(full).substr(0, cmp)) torn_header = true;
+      else throw;
     }
     if (torn_header) {
       rec.warnings.push_back(fmt::format("{}: the log's header is incomplete (a crash while it was created); starting a new log", lp));
@@ -490,9 +488,10 @@ DurableStore::Recovery DurableStore::recover(const std::function<void(const std:
         size_t left = b.size() - pos;
         bool all_zero = b.find_first_not_of('\0', pos) == std::string_view::npos;
         auto torn = [&](const std::string& why) {
-          rec.warnings.push_back(fmt::format("{}: byte {}: {}; cut off (a crash while the last tick was being written: that tick "
-                                             "was never completed)",
-                                             lp, pos, why));
+          rec.warnings.push_back(
+              fmt::format("{}: byte {}: {}; cut off (a crash while the last tick was being written: that tick "
+                          "was never completed)",
+                          lp, pos, why));
         };
         if (left < kRecordHeader) {
           torn("an incomplete last record");
@@ -504,10 +503,11 @@ DurableStore::Recovery DurableStore::recover(const std::function<void(const std:
             torn("zeros where the last record should be");
             break;
           }
-          throw DurableError(fmt::format("{}: byte {}: record {} is corrupt (its length's checksum does not match) and data follows "
-                                         "it; the log cannot be replayed past it. Nothing was changed: move the data directory "
-                                         "away to start empty, or restore it from a backup",
-                                         lp, pos, recs.size() + 1));
+          throw DurableError(
+              fmt::format("{}: byte {}: record {} is corrupt (its length's checksum does not match) and data follows "
+                          "it; the log cannot be replayed past it. Nothing was changed: move the data directory "
+                          "away to start empty, or restore it from a backup",
+                          lp, pos, recs.size() + 1));
         }
         if (left - kRecordHeader < len) {
           torn("an incomplete last record");
@@ -519,10 +519,11 @@ DurableStore::Recovery DurableStore::recover(const std::function<void(const std:
             torn("the last record's checksum does not match");
             break;
           }
-          throw DurableError(fmt::format("{}: byte {}: record {} is corrupt (its checksum does not match) and more records follow "
-                                         "it; the log cannot be replayed past it. Nothing was changed: move the data directory "
-                                         "away to start empty, or restore it from a backup",
-                                         lp, pos, recs.size() + 1));
+          throw DurableError(
+              fmt::format("{}: byte {}: record {} is corrupt (its checksum does not match) and more records follow "
+                          "it; the log cannot be replayed past it. Nothing was changed: move the data directory "
+                          "away to start empty, or restore it from a backup",
+                          lp, pos, recs.size() + 1));
         }
         if (len < 8) throw DurableError(fmt::format("{}: byte {}: record {} is too short to be one", lp, pos, recs.size() + 1));
         uint64_t seq = get_u64(payload, 0);

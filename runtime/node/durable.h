@@ -108,8 +108,8 @@ class DurableStore {
   static constexpr uint64_t kDefaultCompactBytes = 1 << 20;
 
   struct Recovery {
-    bool found = false;       // there was a snapshot or a log record
-    uint64_t records = 0;     // log records replayed
+    bool found = false;                 // there was a snapshot or a log record
+    uint64_t records = 0;               // log records replayed
     std::vector<std::string> warnings;  // e.g. a torn last record that was cut off
   };
   // Reads the snapshot and the log and calls apply() for the snapshot (a reset) and each record,

@@ -188,8 +188,7 @@ bool parse_field(std::string_view s, const plan::ValueType& t, Lattices& lattice
         return true;
       }
       return parse_field(s, t.args[0], lattices, out, expected);
-    case TypeKind::LBool:
-      return parse_field(s, plan::ValueType{TypeKind::Bool, {}}, lattices, out, expected);
+    case TypeKind::LBool: return parse_field(s, plan::ValueType{TypeKind::Bool, {}}, lattices, out, expected);
     case TypeKind::LSet: {
       // `{...}` is a whole set, as `-D` writes it; anything else is one element.
       if (s.empty() || s.front() != '{') {
@@ -205,7 +204,8 @@ bool parse_field(std::string_view s, const plan::ValueType& t, Lattices& lattice
     case TypeKind::LMap: {
       std::string why;
       if (NestedText(s, lattices).parse(t, out, why)) return true;
-      expected = fmt::format("a map such as {{\"a\": {}}} ({})", t.args[1].kind == TypeKind::LSet || t.args[1].kind == TypeKind::LMap ? "{...}" : "1", why);
+      expected = fmt::format("a map such as {{\"a\": {}}} ({})",
+                             t.args[1].kind == TypeKind::LSet || t.args[1].kind == TypeKind::LMap ? "{...}" : "1", why);
       return false;
     }
   }
@@ -278,8 +278,9 @@ void read_facts(const std::string& path, const plan::Relation& rel, Lattices& la
     if (n == 1 && line.starts_with("\xef\xbb\xbf")) line.erase(0, 3);  // a UTF-8 byte order mark (editors on Windows)
     bool nul = false;
     if (size_t bad = bad_text_at(line, nul); bad != std::string::npos)
-      throw FactsError(fmt::format("{}:{}:{}: {}: facts files are UTF-8 text", path, n, column_of(line, bad),
-                                   nul ? std::string("a NUL byte") : fmt::format("invalid UTF-8 (byte 0x{:02x})", static_cast<unsigned char>(line[bad]))));
+      throw FactsError(fmt::format(
+          "{}:{}:{}: {}: facts files are UTF-8 text", path, n, column_of(line, bad),
+          nul ? std::string("a NUL byte") : fmt::format("invalid UTF-8 (byte 0x{:02x})", static_cast<unsigned char>(line[bad]))));
     if (rel.arity() == 0) {
       row(values.data(), n);
       return;
@@ -290,8 +291,8 @@ void read_facts(const std::string& path, const plan::Relation& rel, Lattices& la
       size_t tab = line.find('\t', start);
       std::string_view field(line.data() + start, (tab == std::string::npos ? line.size() : tab) - start);
       if (col >= rel.arity())
-        throw FactsError(fmt::format("{}:{}:{}: too many columns: `{}` has {} ({}), this line has more", path, n, start + 1,
-                                     rel.name, rel.arity(), fmt::join(rel.column_names, ", ")));
+        throw FactsError(fmt::format("{}:{}:{}: too many columns: `{}` has {} ({}), this line has more", path, n, start + 1, rel.name,
+                                     rel.arity(), fmt::join(rel.column_names, ", ")));
       std::string expected;
       if (!parse_field(field, rel.column_types[col], lattices, values[col], expected))
         throw FactsError(fmt::format("{}:{}:{}: expected {} for column `{}` ({}) of `{}`, found `{}`", path, n, start + 1, expected,
@@ -301,8 +302,8 @@ void read_facts(const std::string& path, const plan::Relation& rel, Lattices& la
       start = tab + 1;
     }
     if (col < rel.arity())
-      throw FactsError(fmt::format("{}:{}:{}: too few columns: `{}` has {} ({}), this line has {} (columns are separated by tabs)",
-                                   path, n, line.size() + 1, rel.name, rel.arity(), fmt::join(rel.column_names, ", "), col));
+      throw FactsError(fmt::format("{}:{}:{}: too few columns: `{}` has {} ({}), this line has {} (columns are separated by tabs)", path, n,
+                                   line.size() + 1, rel.name, rel.arity(), fmt::join(rel.column_names, ", "), col));
     row(values.data(), n);
   }
   if (in.bad()) throw FactsError(fmt::format("{}: read error", path));

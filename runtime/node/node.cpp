@@ -51,8 +51,7 @@ Node::Node(const plan::Program& plan, NodeOptions options)
       log_decls_[r.id] = std::move(d);
     }
     if (r.kind == RelationKind::Periodic)
-      timers_.push_back({r.id, clock_.monotonic() + std::chrono::milliseconds(r.period_ms),
-                         std::chrono::milliseconds(r.period_ms), 0});
+      timers_.push_back({r.id, clock_.monotonic() + std::chrono::milliseconds(r.period_ms), std::chrono::milliseconds(r.period_ms), 0});
     if (r.durable) durable_ids_.push_back(r.id);
   }
   track_.resize(n);
@@ -132,9 +131,10 @@ void Node::send(uint32_t relation, const Word* row, const plan::RulePlan& rule) 
   Word dest = row[r.location];
   if (dest != self_) {
     if (opts_.network) return send_remote(dest, relation, row);
-    throw RuntimeError(fmt::format("unknown destination addr \"{}\" for channel `{}`: this node is \"{}\" and "
-                                   "a single-node run has no other nodes",
-                                   symbols_.str(dest), r.name, opts_.name));
+    throw RuntimeError(
+        fmt::format("unknown destination addr \"{}\" for channel `{}`: this node is \"{}\" and "
+                    "a single-node run has no other nodes",
+                    symbols_.str(dest), r.name, opts_.name));
   }
   push_row(inbox_[relation], row, r.arity());
 }
@@ -183,8 +183,7 @@ std::vector<Word>* Node::inbox(uint32_t relation) {
 
 std::optional<NodeClock::time_point> Node::next_timer() const {
   std::optional<NodeClock::time_point> next;
-  if (!timers_.empty())
-    next = std::min_element(timers_.begin(), timers_.end(), [](auto& a, auto& b) { return a.next < b.next; })->next;
+  if (!timers_.empty()) next = std::min_element(timers_.begin(), timers_.end(), [](auto& a, auto& b) { return a.next < b.next; })->next;
   if (!delayed_.empty() && (!next || delayed_.front().due < *next)) next = delayed_.front().due;
   return next;
 }
@@ -193,7 +192,8 @@ int64_t Node::delay_ms(const plan::Relation& r, const Word* row) const {
   if (r.delay_column < 0) return r.period_ms;
   int64_t ms = as_int(row[r.delay_column]);
   if (ms < 0)
-    throw RuntimeError(fmt::format("negative delay of {} ms for `{}` (column `{}`)", ms, r.name, r.column_names[static_cast<size_t>(r.delay_column)]));
+    throw RuntimeError(
+        fmt::format("negative delay of {} ms for `{}` (column `{}`)", ms, r.name, r.column_names[static_cast<size_t>(r.delay_column)]));
   return ms;
 }
 
@@ -216,9 +216,11 @@ void Node::commit_delays() {
     // A tick's writes are a set: one arrival per distinct tuple.
     std::vector<const Word*> distinct;
     for (size_t i = 0; i < rows.size(); i += s) distinct.push_back(rows.data() + i);
-    std::sort(distinct.begin(), distinct.end(), [&](const Word* x, const Word* y) { return std::lexicographical_compare(x, x + r.arity(), y, y + r.arity()); });
-    distinct.erase(std::unique(distinct.begin(), distinct.end(), [&](const Word* x, const Word* y) { return std::equal(x, x + r.arity(), y); }),
-                   distinct.end());
+    std::sort(distinct.begin(), distinct.end(),
+              [&](const Word* x, const Word* y) { return std::lexicographical_compare(x, x + r.arity(), y, y + r.arity()); });
+    distinct.erase(
+        std::unique(distinct.begin(), distinct.end(), [&](const Word* x, const Word* y) { return std::equal(x, x + r.arity(), y); }),
+        distinct.end());
     for (const Word* row : distinct) schedule_delay(static_cast<uint32_t>(id), row);
     rows.clear();
   }
@@ -436,8 +438,8 @@ RunSummary Node::run() {
   if (opts_.progress) {
     engine_.on_progress = [&](const Progress& p) {
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      opts_.progress(fmt::format("tick {}, stratum {}, iteration {}: {} tuples derived ({:.0f}/s)", last_tick + 1, p.stratum,
-                                 p.iteration, p.derived, secs > 0 ? static_cast<double>(p.derived) / secs : 0.0));
+      opts_.progress(fmt::format("tick {}, stratum {}, iteration {}: {} tuples derived ({:.0f}/s)", last_tick + 1, p.stratum, p.iteration,
+                                 p.derived, secs > 0 ? static_cast<double>(p.derived) / secs : 0.0));
     };
   }
   if (!durable_ready_) recover_durable();
@@ -614,7 +616,7 @@ uint64_t Node::state_digest() const {
   for (const auto& r : plan_.relations) {
     const Relation* rel = r.kind == RelationKind::Table || r.kind == RelationKind::Lattice ? &engine_.relation(r.id)
                           : r.kind == RelationKind::Output                                 ? logs_[r.id].get()
-                                                                                            : nullptr;
+                                                                                           : nullptr;
     if (!rel) continue;
     row.resize(r.arity() + 1);
     uint64_t sum = 0;  // a sum of row hashes: the order rows are stored in does not matter
@@ -651,7 +653,9 @@ std::vector<RowId> Node::sorted_rows(const Relation& rel, uint32_t relation) con
       const auto& t = d.column_types[c];
       // Sets and maps order by handle: stable within a run, which is all sorting needs here.
       int cmp = t.is_lattice() && t.kind != plan::TypeKind::LMax && t.kind != plan::TypeKind::LMin
-                    ? (a[c] < b[c] ? -1 : a[c] > b[c] ? 1 : 0)
+                    ? (a[c] < b[c]   ? -1
+                       : a[c] > b[c] ? 1
+                                     : 0)
                     : lattices_.compare(t.is_lattice() ? t.args[0] : t, a[c], b[c]);
       if (cmp) return cmp < 0;
     }
@@ -662,9 +666,7 @@ std::vector<RowId> Node::sorted_rows(const Relation& rel, uint32_t relation) con
 
 std::vector<RowId> Node::output_rows(uint32_t relation) const { return sorted_rows(*logs_[relation], relation); }
 
-std::vector<RowId> Node::current_rows(uint32_t relation) const {
-  return sorted_rows(engine_.relation(relation), relation);
-}
+std::vector<RowId> Node::current_rows(uint32_t relation) const { return sorted_rows(engine_.relation(relation), relation); }
 
 std::string Node::csv_line(uint32_t relation, RowId r) const {
   const auto& d = plan_.relations[relation];

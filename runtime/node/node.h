@@ -47,11 +47,11 @@ struct NodeOptions {
   std::string name = "local";  // the node's addr: what self() returns
   // What members() returns: the names of the deployment's nodes (empty: a lone node, {name}).
   std::vector<std::string> members;
-  int64_t max_ticks = -1;      // stop after this many ticks (<0: no limit)
+  int64_t max_ticks = -1;                              // stop after this many ticks (<0: no limit)
   std::function<void(const std::string&)> print_line;  // stdout lines (default: std::cout)
   std::function<void(const std::string&)> progress;    // a progress line for a terminal, "" to clear
-  NodeNetwork* network = nullptr;  // messages to other nodes go here (null: a single-node run)
-  const NodeClock* clock = nullptr;  // timers and now() (null: the machine's clocks)
+  NodeNetwork* network = nullptr;                      // messages to other nodes go here (null: a single-node run)
+  const NodeClock* clock = nullptr;                    // timers and now() (null: the machine's clocks)
   // Where the durable tables live (open_data_dir, or MemoryFiles in the simulator). Null: they
   // are kept in memory like any table.
   DurableFiles* durable = nullptr;
@@ -67,8 +67,8 @@ struct NodeOptions {
 struct RunSummary {
   int64_t ticks = 0;
   bool halted = false;
-  bool quiescent = false;  // stopped because nothing was pending
-  bool tick_limit = false; // stopped by max_ticks with work pending
+  bool quiescent = false;   // stopped because nothing was pending
+  bool tick_limit = false;  // stopped by max_ticks with work pending
   uint64_t derived = 0;
 };
 
@@ -180,8 +180,8 @@ class Node : private TransitionSink {
   Lattices lattices_;
   Engine engine_;
   Word self_ = 0;
-  std::vector<Pending> pending_;                // per relation
-  std::vector<std::vector<Word>> inbox_;        // per channel: rows arriving next tick
+  std::vector<Pending> pending_;          // per relation
+  std::vector<std::vector<Word>> inbox_;  // per channel: rows arriving next tick
   bool started_ = false;
   std::vector<std::string> stdout_lines_;
   std::vector<std::unique_ptr<plan::Relation>> log_decls_;
@@ -200,9 +200,9 @@ class Node : private TransitionSink {
     std::vector<Word> row;
     static bool later(const Delayed& a, const Delayed& b) { return a.due != b.due ? a.due > b.due : a.seq > b.seq; }
   };
-  std::vector<Delayed> delayed_;                 // a min-heap by (due, seq)
+  std::vector<Delayed> delayed_;  // a min-heap by (due, seq)
   uint64_t next_delay_seq_ = 0;
-  std::vector<std::vector<Word>> tick_delays_;   // per delay relation: rows the running tick wrote
+  std::vector<std::vector<Word>> tick_delays_;  // per delay relation: rows the running tick wrote
   std::vector<uint32_t> fired_;
   int64_t next_tick_ = 0;
   struct Outgoing {  // one tick's rows for one (destination, channel): one message
@@ -227,8 +227,8 @@ class Node : private TransitionSink {
   std::unique_ptr<DurableStore> store_;
   bool durable_ready_ = false, tracking_ = false, recovered_ = false;
   plan::RulePlan recovered_rule_;  // names the store in a key violation of a recovered change
-  std::vector<Word> known_;  // destinations the network knows (at most its nodes: addrs it does not
-                             // know may come from outsiders, so they are not remembered)
+  std::vector<Word> known_;        // destinations the network knows (at most its nodes: addrs it does not
+                                   // know may come from outsiders, so they are not remembered)
 };
 
 }  // namespace bloom::rt

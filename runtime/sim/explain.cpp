@@ -43,8 +43,8 @@ struct Origin {
   int64_t tick = 0;
   // A rule's derivation.
   const plan::RulePlan* rule = nullptr;
-  std::vector<std::string> body;     // the tuples its body matched (positive atoms)
-  std::vector<std::string> absent;   // its negated atoms, as patterns (`_` for any value)
+  std::vector<std::string> body;    // the tuples its body matched (positive atoms)
+  std::vector<std::string> absent;  // its negated atoms, as patterns (`_` for any value)
   bool aggregate = false;
   // An arrival.
   uint64_t id = 0;
@@ -79,7 +79,8 @@ class Recorder final : public Observer {
       std::string text = decl.name + "(";
       for (size_t c = 0; c < f.values.size(); ++c) {
         auto built = std::find_if(f.built.begin(), f.built.end(), [&](const auto& b) { return b.first == c; });
-        if (built != f.built.end()) text += (c ? ", " : "") + n.engine().format(decl.column_types[c], n.engine().eval_constant(built->second), true);
+        if (built != f.built.end())
+          text += (c ? ", " : "") + n.engine().format(decl.column_types[c], n.engine().eval_constant(built->second), true);
         else text += (c ? ", " : "") + (f.is_self[c] ? "\"" + node + "\"" : plan::constant_str(f.values[c]));
       }
       Origin o;
@@ -178,7 +179,8 @@ class Recorder final : public Observer {
         if (s.key[i].op == plan::Op::Reg) cols[index[i]] = frame[s.key[i].reg];
     }
     std::string text = decl.name + "(";
-    for (uint32_t c = 0; c < cols.size(); ++c) text += (c ? ", " : "") + (cols[c] ? n.engine().format(decl.column_types[c], *cols[c], true) : "_");
+    for (uint32_t c = 0; c < cols.size(); ++c)
+      text += (c ? ", " : "") + (cols[c] ? n.engine().format(decl.column_types[c], *cols[c], true) : "_");
     return {text + ")", cols};
   }
 
@@ -302,8 +304,8 @@ std::optional<std::string> explain(const SimOptions& options, const Trace& trace
   if (!recorder.find(node, tuple)) {
     auto known = recorder.tuples_of(node, tuple.substr(0, paren));
     if (known.size() > 8) known.resize(8);
-    error = fmt::format("node `{}` never held `{}` in this run{}{}", node, tuple, known.empty() ? "" : "; it did hold: ",
-                        fmt::join(known, ", "));
+    error = fmt::format("node `{}` never held `{}` in this run{}{}", node, tuple,
+                        known.empty() ? "" : "; it did hold: ", fmt::join(known, ", "));
     return std::nullopt;
   }
   Writer w(recorder);

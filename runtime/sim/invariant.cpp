@@ -70,8 +70,9 @@ std::unique_ptr<InvariantChecker> InvariantChecker::make(const plan::Program& in
     if (r.name == "final_violation" && r.kind == RelationKind::Output) checker->final_violation_ = static_cast<int>(r.id);
     if (r.kind != RelationKind::Input) continue;
     if (r.arity() == 0 || r.column_types[0].kind != TypeKind::Addr) {
-      errors.push_back(fmt::format("{}: error: input `{}` of the invariant must start with the node's addr, as in `input {}(node: addr, ...)`",
-                                   r.where, r.name, r.name));
+      errors.push_back(
+          fmt::format("{}: error: input `{}` of the invariant must start with the node's addr, as in `input {}(node: addr, ...)`", r.where,
+                      r.name, r.name));
       continue;
     }
     bool found = false;
@@ -86,10 +87,10 @@ std::unique_ptr<InvariantChecker> InvariantChecker::make(const plan::Program& in
         reported.push_back(d->where);
         std::string theirs = signature(d->column_types);
         std::string expected = d->column_types.empty() ? "(addr)" : "(addr, " + theirs.substr(1);
-        errors.push_back(fmt::format("{}: error: input `{}` has the columns {} here, but node `{}` declares `{}` with {}: the "
-                                     "invariant's input must be {}\n{}: note: node `{}`'s `{}` is declared here",
-                                     r.where, r.name, signature(r.column_types), nodes[i].name, r.name, theirs, expected, d->where,
-                                     nodes[i].name, r.name));
+        errors.push_back(fmt::format(
+            "{}: error: input `{}` has the columns {} here, but node `{}` declares `{}` with {}: the "
+            "invariant's input must be {}\n{}: note: node `{}`'s `{}` is declared here",
+            r.where, r.name, signature(r.column_types), nodes[i].name, r.name, theirs, expected, d->where, nodes[i].name, r.name));
         continue;
       }
       checker->sources_.push_back({r.id, i, d->id});

@@ -370,7 +370,8 @@ class World {
       auto it = std::find_if(box.begin(), box.end(), [&](const Message& m) { return m.id == id; });
       if (it == box.end()) return fail(fmt::format("step {}: message {} is not in flight to node `{}`", step_, id, name(i)));
       if (!s.codec->decode(it->bytes, msg, why))
-        return fail(fmt::format("node `{}` refused message {} from `{}` on channel `{}`: {}", name(i), id, name(it->from), it->channel, why));
+        return fail(
+            fmt::format("node `{}` refused message {} from `{}` on channel `{}`: {}", name(i), id, name(it->from), it->channel, why));
       if (opts_.observer) opts_.observer->received(name(i), node, id, name(it->from), msg.relation, msg.rows.data(), msg.count);
       node.deliver(msg.relation, msg.rows.data(), msg.count);
       box.erase(it);
@@ -405,7 +406,8 @@ class World {
     try {
       m.bytes = s.codec->encode(relation, rows, count, name(from));
     } catch (const std::length_error& e) {
-      throw RuntimeError(fmt::format("channel `{}`: {} rows to node `{}` do not fit in one message: {}", decl.name, count, name(to), e.what()));
+      throw RuntimeError(
+          fmt::format("channel `{}`: {} rows to node `{}` do not fit in one message: {}", decl.name, count, name(to), e.what()));
     }
     if (opts_.record) {
       uint32_t arity = decl.arity();
@@ -466,7 +468,6 @@ class World {
     end(End::Violation);
   }
 
-
   std::string pending_report() const {
     std::string out;
     for (size_t i = 0; i < nodes_.size(); ++i) {
@@ -476,7 +477,8 @@ class World {
       }
       if (halted(i)) continue;
       std::vector<std::string> why;
-      if (!inflight_[i].empty()) why.push_back(fmt::format("{} message{} in flight to it", inflight_[i].size(), inflight_[i].size() == 1 ? "" : "s"));
+      if (!inflight_[i].empty())
+        why.push_back(fmt::format("{} message{} in flight to it", inflight_[i].size(), inflight_[i].size() == 1 ? "" : "s"));
       const Node& n = *nodes_[i].node;
       if (nodes_[i].deferred) why.push_back("deferred changes pending");
       if (size_t d = n.delays_pending()) why.push_back(fmt::format("{} delayed tuple{} not arrived yet", d, d == 1 ? "" : "s"));

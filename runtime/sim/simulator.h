@@ -33,15 +33,15 @@ class Observer {
  public:
   virtual ~Observer() = default;
   virtual void started(const std::string& node, Node& n) = 0;
-  virtual void received(const std::string& node, Node& n, uint64_t message, const std::string& from, uint32_t relation,
-                        const Word* rows, size_t count) = 0;
+  virtual void received(const std::string& node, Node& n, uint64_t message, const std::string& from, uint32_t relation, const Word* rows,
+                        size_t count) = 0;
 };
 
 // One node of the simulated deployment.
 struct SimNode {
   std::string name;
   const plan::Program* plan = nullptr;
-  std::string facts_dir;  // "" for none
+  std::string facts_dir;    // "" for none
   std::string fingerprint;  // plan_fingerprint(*plan), recorded in traces ("": computed per run)
 };
 

@@ -26,10 +26,8 @@ class Timeline {
 
   json data() const {
     const Trace& t = trace_;
-    json header = {{"deployment", t.deployment}, {"seed", std::to_string(t.seed)},
-                   {"faults", t.faults},         {"end", t.end},
-                   {"violations", t.violations}, {"invariant", t.invariant},
-                   {"outputs", t.outputs}};
+    json header = {{"deployment", t.deployment}, {"seed", std::to_string(t.seed)}, {"faults", t.faults},  {"end", t.end},
+                   {"violations", t.violations}, {"invariant", t.invariant},       {"outputs", t.outputs}};
     return {{"header", header}, {"lanes", lanes_}, {"rows", rows_}, {"ticks", ticks_}, {"messages", messages_}, {"marks", marks_}};
   }
 
@@ -154,9 +152,7 @@ class Timeline {
         msg["detail"] = e.detail;
         return;
       }
-      case EventKind::Restart:
-        ++incarnation_[e.node];
-        return mark(e);
+      case EventKind::Restart: ++incarnation_[e.node]; return mark(e);
       case EventKind::Crash:
       case EventKind::Partition:
       case EventKind::Heal:
@@ -616,10 +612,8 @@ std::string timeline_html(const Trace& trace, const TickDerivations* derived) {
   std::string page = kPageHead;
   page.reserve(page.size() + data.size() + data.size() / 16 + std::char_traits<char>::length(kPageTail));
   for (char c : data) {
-    if (c == '<')
-      page += "\\u003c";
-    else
-      page += c;
+    if (c == '<') page += "\\u003c";
+    else page += c;
   }
   page += kPageTail;
   return page;

@@ -83,7 +83,8 @@ std::string trace_to_json(const Trace& t) {
   std::string s = head.dump(2);
   s.resize(s.size() - 2);  // the closing newline and brace
   s += ",\n  \"events\": [";
-  for (size_t i = 0; i < t.events.size(); ++i) s += (i ? ",\n    " : "\n    ") + event_json(t.events[i]).dump(-1, ' ', false, ojson::error_handler_t::replace);
+  for (size_t i = 0; i < t.events.size(); ++i)
+    s += (i ? ",\n    " : "\n    ") + event_json(t.events[i]).dump(-1, ' ', false, ojson::error_handler_t::replace);
   s += t.events.empty() ? "],\n" : "\n  ],\n";
   std::string rest = tail.dump(2);
   s += rest.substr(2);  // without the opening brace and its newline
@@ -102,7 +103,8 @@ std::optional<Trace> trace_from_json(const std::string& text, std::string& error
     return std::nullopt;
   }
   if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int>() != kVersion) {
-    error = fmt::format("trace format version {}, this bloom reads version {}", j.contains("version") ? j["version"].dump() : "(none)", kVersion);
+    error = fmt::format("trace format version {}, this bloom reads version {}", j.contains("version") ? j["version"].dump() : "(none)",
+                        kVersion);
     return std::nullopt;
   }
   Trace t;
@@ -150,8 +152,8 @@ std::optional<Trace> trace_from_json(const std::string& text, std::string& error
         !field(ej, "stdout", e.stdout_lines, i, error) || !field(ej, "timers", e.timers, i, error))
       return std::nullopt;
     if (e.step < last_step || e.time_us < last_time) {
-      error = fmt::format("event {}: step {} at {} us comes after step {} at {} us (events out of order)", i, e.step, e.time_us,
-                          last_step, last_time);
+      error = fmt::format("event {}: step {} at {} us comes after step {} at {} us (events out of order)", i, e.step, e.time_us, last_step,
+                          last_time);
       return std::nullopt;
     }
     last_step = e.step;

@@ -52,7 +52,7 @@ struct Trace {
   std::map<std::string, std::string> plans;  // node -> plan fingerprint
   std::map<std::string, int64_t> skew_us;    // node -> now() offset
   uint64_t seed = 0;
-  std::string faults;     // the SPEC
+  std::string faults;  // the SPEC
   int64_t max_steps = 0;
   std::string invariant;  // the invariant file, "" for none
   std::string invariant_plan;

@@ -29,7 +29,7 @@ namespace bloom::rt {
 class KeyTable {
  public:
   using Entry = uint64_t;
-  static constexpr uint32_t kNone = UINT32_MAX;     // the row number of an empty slot
+  static constexpr uint32_t kNone = UINT32_MAX;  // the row number of an empty slot
   static constexpr Entry kEmpty = ~Entry{0};
   static uint32_t row_of(Entry e) { return static_cast<uint32_t>(e); }
   static uint32_t hash_of(Entry e) { return static_cast<uint32_t>(e >> 32); }

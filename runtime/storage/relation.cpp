@@ -28,8 +28,7 @@ bool all_fit(const Word* from, size_t n) {
 
 }  // namespace
 
-Relation::Index::Index(const Relation* rel, std::vector<uint32_t> c)
-    : cols(std::move(c)), heads(0, Hasher{}, Equal{rel, &cols}) {}
+Relation::Index::Index(const Relation* rel, std::vector<uint32_t> c) : cols(std::move(c)), heads(0, Hasher{}, Equal{rel, &cols}) {}
 
 Relation::Relation(const plan::Relation& decl, Lattices& lattices)
     : decl_(decl), lattices_(lattices), arity_(decl.arity()), key_cols_(decl.key) {
@@ -38,10 +37,8 @@ Relation::Relation(const plan::Relation& decl, Lattices& lattices)
   std::vector<bool> in_key(arity_, false);
   for (uint32_t c : key_cols_) in_key[c] = true;
   for (uint32_t c = 0; c < arity_; ++c) {
-    if (decl.column_types[c].is_lattice())
-      lattice_cols_.push_back(c);
-    else if (!in_key[c])
-      plain_nonkey_.push_back(c);
+    if (decl.column_types[c].is_lattice()) lattice_cols_.push_back(c);
+    else if (!in_key[c]) plain_nonkey_.push_back(c);
   }
   key_parts_.emplace_back(0);
   // 16-bit cells to start with when every column holds ints, strings, addrs or bools (floats
@@ -229,7 +226,8 @@ void Relation::append_many(const Word* rows, size_t n) {
     const Word* from = rows + i * A;
     if (cell_shift_ < 3) {
       void* cells = const_cast<void*>(cell_ptr(r));
-      bool fits = cell_shift_ == 1 ? store_cells(from, m * A, static_cast<int16_t*>(cells)) : store_cells(from, m * A, static_cast<int32_t*>(cells));
+      bool fits = cell_shift_ == 1 ? store_cells(from, m * A, static_cast<int16_t*>(cells))
+                                   : store_cells(from, m * A, static_cast<int32_t*>(cells));
       if (!fits) {  // a value needs wider cells: widen (rows [0, rows_) only) once, to 32 bits if
                     // all of these fit there, else to 64, then store these again
         widen(cell_shift_ == 1 && all_fit<int32_t>(from, m * A) ? 2 : 3);
@@ -457,7 +455,8 @@ size_t Relation::memory_bytes() const {
   size_t b = chunks_.size() * ((static_cast<size_t>(arity_) << kChunkBits) << cell_shift_);
   for (const auto& part : key_parts_) b += part.memory_bytes();
   for (auto& ix : indexes_)
-    b += ix->heads.capacity() * (sizeof(Entry) + 1) + ix->single.capacity() * (sizeof(std::pair<Word, RowId>) + 1) + ix->next.capacity() * sizeof(RowId);
+    b += ix->heads.capacity() * (sizeof(Entry) + 1) + ix->single.capacity() * (sizeof(std::pair<Word, RowId>) + 1) +
+         ix->next.capacity() * sizeof(RowId);
   return b;
 }
 

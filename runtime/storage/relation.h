@@ -61,7 +61,7 @@ class Relation {
   void read(RowId r, Word* out) const;
   // Whether row `r` equals `values` in every column.
   bool row_equals(RowId r, const Word* values) const;
-  bool narrow() const { return cell_shift_ < 3; }  // cells narrower than a word
+  bool narrow() const { return cell_shift_ < 3; }            // cells narrower than a word
   uint32_t cell_bytes() const { return 1u << cell_shift_; }  // 2, 4 or 8
   bool alive(RowId r) const { return dead_.empty() || !dead_[r]; }
   bool has_dead_rows() const { return live_ != rows_; }
@@ -178,8 +178,9 @@ class Relation {
       }
     } else {
       const uint64_t* keys = p.keys_.data();
-      insert_grouped_by(n, [&](size_t i) { return static_cast<uint32_t>(keys[i] >> 32); }, words,
-                        [&](const Word* row, InsertResult res) { done(res, res.outcome == Outcome::Conflict ? row : nullptr); });
+      insert_grouped_by(
+          n, [&](size_t i) { return static_cast<uint32_t>(keys[i] >> 32); }, words,
+          [&](const Word* row, InsertResult res) { done(res, res.outcome == Outcome::Conflict ? row : nullptr); });
     }
     p.clear();
     if (batch_rows() == 0) p = Pending{};
@@ -190,7 +191,8 @@ class Relation {
   // are in flight at once. done(row, result) for each row, in batch order.
   template <class F>
   void insert_grouped(const Word* rows, const uint32_t* hashes, size_t n, F&& done) {
-    insert_grouped_by(n, [&](size_t i) { return hashes[i]; }, [&](size_t i) { return rows + i * arity_; }, done);
+    insert_grouped_by(
+        n, [&](size_t i) { return hashes[i]; }, [&](size_t i) { return rows + i * arity_; }, done);
   }
 
   // The live row with this key (values in key-column order), or kNoRow.
@@ -286,13 +288,13 @@ class Relation {
   }
   struct Index {
     std::vector<uint32_t> cols;
-    RowSet heads;               // one row per distinct key: the head of its chain
+    RowSet heads;  // one row per distinct key: the head of its chain
     // The same for a one-column index, keyed by the value itself: a lookup never reads a row
     // (sg depth 11 looks up 8 M keys in par[p], half of them absent).
     absl::flat_hash_map<Word, RowId, WordHash, std::equal_to<Word>, BlockAllocator<std::pair<const Word, RowId>>> single;
-    std::vector<RowId> next;    // per row: the next row with the same key
-    RowId built = 0;            // rows [0, built) are indexed: indexes catch up when looked up,
-                                // so one used only early in a fixpoint costs nothing later
+    std::vector<RowId> next;  // per row: the next row with the same key
+    RowId built = 0;          // rows [0, built) are indexed: indexes catch up when looked up,
+                              // so one used only early in a fixpoint costs nothing later
     Index(const Relation* rel, std::vector<uint32_t> c);
   };
 
@@ -310,7 +312,7 @@ class Relation {
   Lattices& lattices_;
   uint32_t arity_;
   std::vector<uint32_t> key_cols_;
-  bool key_is_prefix_ = false;  // key_cols_ is 0, 1, ..., k-1: a row's key is its first k words
+  bool key_is_prefix_ = false;          // key_cols_ is 0, 1, ..., k-1: a row's key is its first k words
   std::vector<uint32_t> lattice_cols_;  // lattice columns (never key columns)
   std::vector<uint32_t> plain_nonkey_;  // plain columns outside the key: a differing one is a conflict
   struct ChunkFree {
@@ -325,7 +327,7 @@ class Relation {
     return Chunk(static_cast<uint8_t*>(allocate_block(bytes, k > 0)), ChunkFree{bytes, k > 0});
   }
   std::vector<Chunk> chunks_;
-  uint32_t cell_shift_ = 3;   // log2 of the cell size in bytes: 1 (16 bits), 2 (32) or 3 (64)
+  uint32_t cell_shift_ = 3;  // log2 of the cell size in bytes: 1 (16 bits), 2 (32) or 3 (64)
   RowId rows_ = 0;
   uint64_t generation_ = next_generation();
   static uint64_t next_generation();

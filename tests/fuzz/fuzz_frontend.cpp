@@ -66,9 +66,7 @@ namespace fs = std::filesystem;
 // UBSan (a runtime separate from ASan's in g++ builds, so ASan's death callback does not see it)
 // is told to print a stack and abort(): the SIGABRT handler below then saves the input.
 // UBSAN_OPTIONS set by the user still take precedence.
-extern "C" const char* __ubsan_default_options() {
-  return "print_stacktrace=1:halt_on_error=1:abort_on_error=1";
-}
+extern "C" const char* __ubsan_default_options() { return "print_stacktrace=1:halt_on_error=1:abort_on_error=1"; }
 
 namespace {
 
@@ -102,13 +100,16 @@ class Rng {
     if (n <= 1) return 0;
     const uint64_t lim = UINT64_MAX - UINT64_MAX % n;
     uint64_t r;
-    do r = next(); while (r >= lim);
+    do r = next();
+    while (r >= lim);
     return static_cast<size_t>(r % n);
   }
   size_t range(size_t lo, size_t hi) { return lo + below(hi - lo + 1); }  // inclusive
   bool chance(unsigned one_in) { return below(one_in) == 0; }
   template <class T>
-  const T& pick(const std::vector<T>& v) { return v[below(v.size())]; }
+  const T& pick(const std::vector<T>& v) {
+    return v[below(v.size())];
+  }
 
  private:
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
@@ -119,41 +120,41 @@ class Rng {
 // Options
 
 struct Options {
-  double seconds = 0;           // 0 = no time limit
-  uint64_t iterations = 0;      // 0 = no iteration limit
+  double seconds = 0;       // 0 = no time limit
+  uint64_t iterations = 0;  // 0 = no iteration limit
   uint64_t seed = 1;
   size_t max_len = 16 * 1024;
-  double timeout = 10;          // seconds per compile before the watchdog fires
-  double report_every = 5;      // seconds between progress lines
-  std::string save_dir;         // --save-crashes
+  double timeout = 10;      // seconds per compile before the watchdog fires
+  double report_every = 5;  // seconds between progress lines
+  std::string save_dir;     // --save-crashes
   std::vector<std::string> replay;
   std::vector<std::string> seed_dirs;
-  bool strict = false;          // soft findings are failures
-  bool keep_going = false;      // exceptions are counted and saved, not fatal at once
+  bool strict = false;      // soft findings are failures
+  bool keep_going = false;  // exceptions are counted and saved, not fatal at once
   bool keep_workdir = false;
   bool verbose = false;
 };
 
 [[noreturn]] void usage(int code) {
   std::fprintf(code ? stderr : stdout,
-      "usage: bloom_fuzz [options] SEED_DIR...\n"
-      "       bloom_fuzz --replay FILE [--replay FILE...]\n"
-      "Mutation fuzzer for bloom::compile_text. Seeds are the *.bloom files under SEED_DIRs\n"
-      "(missing folders are skipped).\n"
-      "  --seconds N        stop after N seconds (default: 60 unless --iterations is given)\n"
-      "  --iterations N     stop after N compiles\n"
-      "  --seed S           random seed (default 1); a run is deterministic given S\n"
-      "  --max-len BYTES    maximum input size (default 16384)\n"
-      "  --timeout SECS     a compile taking longer is a hang (default 10)\n"
-      "  --save-crashes DIR write DIR/current.bloom before every compile and keep failing\n"
-      "                     inputs as DIR/{crash,hang,exception,finding}-SEED-ITER.bloom\n"
-      "  --replay FILE      compile FILE once the way the fuzzer does, print its diagnostics\n"
-      "  --strict           soft findings (not ok() without an error, bad spans) fail the run\n"
-      "  --keep-going       after an exception (or a --strict finding), save the input and go on;\n"
-      "                     each distinct message is reported once, the exit status is 1 at the end\n"
-      "  --report-every S   seconds between progress lines (default 5)\n"
-      "  --keep-workdir     do not delete the temporary working directory\n"
-      "  -v, --verbose      print every saved finding's diagnostics\n");
+               "usage: bloom_fuzz [options] SEED_DIR...\n"
+               "       bloom_fuzz --replay FILE [--replay FILE...]\n"
+               "Mutation fuzzer for bloom::compile_text. Seeds are the *.bloom files under SEED_DIRs\n"
+               "(missing folders are skipped).\n"
+               "  --seconds N        stop after N seconds (default: 60 unless --iterations is given)\n"
+               "  --iterations N     stop after N compiles\n"
+               "  --seed S           random seed (default 1); a run is deterministic given S\n"
+               "  --max-len BYTES    maximum input size (default 16384)\n"
+               "  --timeout SECS     a compile taking longer is a hang (default 10)\n"
+               "  --save-crashes DIR write DIR/current.bloom before every compile and keep failing\n"
+               "                     inputs as DIR/{crash,hang,exception,finding}-SEED-ITER.bloom\n"
+               "  --replay FILE      compile FILE once the way the fuzzer does, print its diagnostics\n"
+               "  --strict           soft findings (not ok() without an error, bad spans) fail the run\n"
+               "  --keep-going       after an exception (or a --strict finding), save the input and go on;\n"
+               "                     each distinct message is reported once, the exit status is 1 at the end\n"
+               "  --report-every S   seconds between progress lines (default 5)\n"
+               "  --keep-workdir     do not delete the temporary working directory\n"
+               "  -v, --verbose      print every saved finding's diagnostics\n");
   std::exit(code);
 }
 
@@ -178,8 +179,10 @@ Options parse_args(int argc, char** argv) {
   bool seconds_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--seconds") { o.seconds = num(a, need(i)); seconds_given = true; }
-    else if (a == "--iterations") o.iterations = static_cast<uint64_t>(num(a, need(i)));
+    if (a == "--seconds") {
+      o.seconds = num(a, need(i));
+      seconds_given = true;
+    } else if (a == "--iterations") o.iterations = static_cast<uint64_t>(num(a, need(i)));
     else if (a == "--seed") o.seed = std::strtoull(need(i).c_str(), nullptr, 0);
     else if (a == "--max-len") o.max_len = static_cast<size_t>(num(a, need(i)));
     else if (a == "--timeout") o.timeout = num(a, need(i));
@@ -207,11 +210,11 @@ Options parse_args(int argc, char** argv) {
 // Crash bookkeeping. Everything the signal handlers touch is prepared in advance (fixed paths,
 // the input buffer), and they only use write()/open()/close().
 
-std::string g_current_path;            // the input of the compile in progress is on disk here
-std::string g_save_dir;                // "" = do not keep crash inputs
-char g_crash_path[4096];               // where the death handler copies the input
+std::string g_current_path;  // the input of the compile in progress is on disk here
+std::string g_save_dir;      // "" = do not keep crash inputs
+char g_crash_path[4096];     // where the death handler copies the input
 char g_hang_path[4096];
-const char* g_input_data = nullptr;    // the input of the compile in progress
+const char* g_input_data = nullptr;  // the input of the compile in progress
 size_t g_input_size = 0;
 std::atomic<bool> g_in_compile{false};
 std::atomic<bool> g_hang{false};
@@ -236,7 +239,10 @@ bool write_file_raw(const char* path, const char* data, size_t size) {
   bool ok = true;
   while (size > 0) {
     ssize_t w = ::write(fd, data, size);
-    if (w <= 0) { ok = false; break; }
+    if (w <= 0) {
+      ok = false;
+      break;
+    }
     data += w;
     size -= static_cast<size_t>(w);
   }
@@ -247,7 +253,10 @@ bool write_file_raw(const char* path, const char* data, size_t size) {
 void fmt_u64(char* buf, uint64_t v) {  // async-signal-safe decimal
   char tmp[24];
   int n = 0;
-  do { tmp[n++] = static_cast<char>('0' + v % 10); v /= 10; } while (v);
+  do {
+    tmp[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
   for (int i = 0; i < n; ++i) buf[i] = tmp[n - 1 - i];
   buf[n] = 0;
 }
@@ -333,8 +342,7 @@ void install_crash_handlers() {
 }
 
 int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 // The watchdog: when one compile runs longer than the timeout, save the input, then signal the
@@ -368,18 +376,15 @@ class Watchdog {
     g_hang.store(true);
     g_dying.store(true);
     char num[24];
-    std::string msg = "\n==bloom_fuzz== HANG: one compile_text call has run for " +
-                      std::to_string(elapsed_ns / 1000000000) + " s (limit " +
+    std::string msg = "\n==bloom_fuzz== HANG: one compile_text call has run for " + std::to_string(elapsed_ns / 1000000000) + " s (limit " +
                       std::to_string(timeout_ns_ / 1000000000) + " s) at iteration ";
     fmt_u64(num, g_iteration.load());
     msg += num;
     msg += "\n";
     write_str(STDERR_FILENO, msg.c_str());
     const char* saved = g_current_path.c_str();
-    if (g_hang_path[0] && g_input_data && write_file_raw(g_hang_path, g_input_data, g_input_size))
-      saved = g_hang_path;
-    msg = std::string("==bloom_fuzz== input saved to ") + saved +
-          "\n==bloom_fuzz== reproduce with: bloom_fuzz --replay " + saved + "\n";
+    if (g_hang_path[0] && g_input_data && write_file_raw(g_hang_path, g_input_data, g_input_size)) saved = g_hang_path;
+    msg = std::string("==bloom_fuzz== input saved to ") + saved + "\n==bloom_fuzz== reproduce with: bloom_fuzz --replay " + saved + "\n";
     write_str(STDERR_FILENO, msg.c_str());
     pthread_kill(g_main_thread, SIGABRT);
     std::this_thread::sleep_for(std::chrono::seconds(10));
@@ -406,9 +411,7 @@ bool read_file(const fs::path& p, std::string& out) {
   return true;
 }
 
-bool write_file(const fs::path& p, std::string_view data) {
-  return write_file_raw(p.c_str(), data.data(), data.size());
-}
+bool write_file(const fs::path& p, std::string_view data) { return write_file_raw(p.c_str(), data.data(), data.size()); }
 
 struct Seed {
   std::string name;  // path, for messages
@@ -469,38 +472,208 @@ const char* const kBadModule = "table broken(x: int;\nbroken(1) <= ;\n";
 const std::vector<std::string>& dictionary() {
   static const std::vector<std::string> d = {
       // keywords (and contextual keywords)
-      "import", "as", "param", "const", "table", "scratch", "channel", "input", "output",
-      "periodic", "lattice", "key", "every", "not", "in", "and", "or", "true", "false",
+      "import",
+      "as",
+      "param",
+      "const",
+      "table",
+      "scratch",
+      "channel",
+      "input",
+      "output",
+      "periodic",
+      "lattice",
+      "key",
+      "every",
+      "not",
+      "in",
+      "and",
+      "or",
+      "true",
+      "false",
       // merge operators and their neighbours
-      "<=", "<+", "<-", "<+-", "<~", "< -", "<+ -", "<<=", "=<", "<=>", "<~~",
+      "<=",
+      "<+",
+      "<-",
+      "<+-",
+      "<~",
+      "< -",
+      "<+ -",
+      "<<=",
+      "=<",
+      "<=>",
+      "<~~",
       // operators and punctuation
-      ">=", "==", "!=", "<", ">", "=", "!", "+", "-", "*", "/", "%", "(", ")", ",", ";", ":",
-      ".", "@", "@@", "()", "(,)", ";;", "_", "__", "\"", "\\", "/*", "*/", "//", "/**/",
-      "\"\"", "\"\\n\\t\\\"\\\\\"", "\"\\q\"", "\"\\", "\n", "\r\n", "\t", " ",
+      ">=",
+      "==",
+      "!=",
+      "<",
+      ">",
+      "=",
+      "!",
+      "+",
+      "-",
+      "*",
+      "/",
+      "%",
+      "(",
+      ")",
+      ",",
+      ";",
+      ":",
+      ".",
+      "@",
+      "@@",
+      "()",
+      "(,)",
+      ";;",
+      "_",
+      "__",
+      "\"",
+      "\\",
+      "/*",
+      "*/",
+      "//",
+      "/**/",
+      "\"\"",
+      "\"\\n\\t\\\"\\\\\"",
+      "\"\\q\"",
+      "\"\\",
+      "\n",
+      "\r\n",
+      "\t",
+      " ",
       // types
-      "int", "float", "string", "bool", "addr", "lmax<", "lmin<", "lbool", "lset<", "lmap<",
-      "lmax<int>", "lmin<float>", "lset<string>", "lmap<string, lmax<int>>", "lset<lset<int>>",
-      "lmap<", ">>", "<int>", "void", "any",
+      "int",
+      "float",
+      "string",
+      "bool",
+      "addr",
+      "lmax<",
+      "lmin<",
+      "lbool",
+      "lset<",
+      "lmap<",
+      "lmax<int>",
+      "lmin<float>",
+      "lset<string>",
+      "lmap<string, lmax<int>>",
+      "lset<lset<int>>",
+      "lmap<",
+      ">>",
+      "<int>",
+      "void",
+      "any",
       // built-ins, aggregates, lattice methods
-      "stdout", "halt", "halt()", "count()", "count", "sum(", "min(", "max(", "avg(", "collect(",
-      "to_string(", "to_int(", "len(", "substr(", "hash(", "least(", "greatest(", "self()",
-      "tick()", "now()", ".value()", ".size()", ".contains(", ".at(", ".keys()", ".intersect(",
-      ".union(", ".merge(", "value", "size",
+      "stdout",
+      "halt",
+      "halt()",
+      "count()",
+      "count",
+      "sum(",
+      "min(",
+      "max(",
+      "avg(",
+      "collect(",
+      "to_string(",
+      "to_int(",
+      "len(",
+      "substr(",
+      "hash(",
+      "least(",
+      "greatest(",
+      "self()",
+      "tick()",
+      "now()",
+      ".value()",
+      ".size()",
+      ".contains(",
+      ".at(",
+      ".keys()",
+      ".intersect(",
+      ".union(",
+      ".merge(",
+      "value",
+      "size",
       // literals, numbers at and beyond the 64-bit limits, durations
-      "0", "1", "-1", "3", "007", "9223372036854775807", "-9223372036854775808",
-      "9223372036854775808", "18446744073709551616", "99999999999999999999", "1.5", "0.0",
-      "1e308", "1e999", "-1e999", "1e-999", "1.", ".5", "1e", "1e+", "250ms", "2s", "1m", "1h",
-      "0ms", "10min", "99999999999999999999ms", "9223372036854775807h", "1.5s", "1x",
+      "0",
+      "1",
+      "-1",
+      "3",
+      "007",
+      "9223372036854775807",
+      "-9223372036854775808",
+      "9223372036854775808",
+      "18446744073709551616",
+      "99999999999999999999",
+      "1.5",
+      "0.0",
+      "1e308",
+      "1e999",
+      "-1e999",
+      "1e-999",
+      "1.",
+      ".5",
+      "1e",
+      "1e+",
+      "250ms",
+      "2s",
+      "1m",
+      "1h",
+      "0ms",
+      "10min",
+      "99999999999999999999ms",
+      "9223372036854775807h",
+      "1.5s",
+      "1x",
       // bytes a lexer must survive
-      std::string(1, '\0'), "\xff", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x8c\xb8", "\xc3",
-      "\x7f", "\x1b", "\v", "\f", "$", "#", "`", "?", "[", "]", "{", "}", "~", "^", "&", "|",
+      std::string(1, '\0'),
+      "\xff",
+      "\xc3\xa9",
+      "\xe2\x82\xac",
+      "\xf0\x9f\x8c\xb8",
+      "\xc3",
+      "\x7f",
+      "\x1b",
+      "\v",
+      "\f",
+      "$",
+      "#",
+      "`",
+      "?",
+      "[",
+      "]",
+      "{",
+      "}",
+      "~",
+      "^",
+      "&",
+      "|",
       "'",
       // whole snippets
-      "x <= y", "t(x) <= t(x);", "not t(x)", "x in s", "x = 1", "@self()", "@x",
-      "table t(x: int);", "lattice l: lbool;", "periodic p every 1s;", "import \"lib.bloom\" as l;",
-      "import \"cyc_a.bloom\" as c;", "import \"bad.bloom\" as b;", "import \"missing.bloom\" as m;",
-      "import \"lib.bloom\" as lib;", "import \".\" as d;", "import \"\" as e;", "l.store",
-      "l.rounds", "lib.got(k, v)", "key(k)", "key()", "key(nosuch)",
+      "x <= y",
+      "t(x) <= t(x);",
+      "not t(x)",
+      "x in s",
+      "x = 1",
+      "@self()",
+      "@x",
+      "table t(x: int);",
+      "lattice l: lbool;",
+      "periodic p every 1s;",
+      "import \"lib.bloom\" as l;",
+      "import \"cyc_a.bloom\" as c;",
+      "import \"bad.bloom\" as b;",
+      "import \"missing.bloom\" as m;",
+      "import \"lib.bloom\" as lib;",
+      "import \".\" as d;",
+      "import \"\" as e;",
+      "l.store",
+      "l.rounds",
+      "lib.got(k, v)",
+      "key(k)",
+      "key()",
+      "key(nosuch)",
   };
   return d;
 }
@@ -616,7 +789,7 @@ class Mutator {
     std::string out;
     switch (rng_.below(10)) {
       case 0: out = std::string(n, '(') + inner + std::string(n, ')'); break;
-      case 1: out = std::string(n, '('); break;                      // unbalanced
+      case 1: out = std::string(n, '('); break;  // unbalanced
       case 2: out = std::string(n, ')'); break;
       case 3: out = std::string(n, '-') + inner; break;
       case 4: out = std::string(n, '!') + inner; break;
@@ -704,18 +877,24 @@ class Mutator {
       }
       case 10: {  // replace a number with an interesting one
         auto nums = numbers(s);
-        std::string v = rng_.chance(2) ? huge_integer()
-                                       : rng_.pick(std::vector<std::string>{
-                                             "0", "-1", "9223372036854775807", "-9223372036854775808",
-                                             "9223372036854775808", "99999999999999999999", "1e999",
-                                             "0.0", "0ms", "1.5", "2s", "1m", "10min", "1x"});
+        std::string v =
+            rng_.chance(2)
+                ? huge_integer()
+                : rng_.pick(std::vector<std::string>{"0", "-1", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+                                                     "99999999999999999999", "1e999", "0.0", "0ms", "1.5", "2s", "1m", "10min", "1x"});
         if (nums.empty()) s.insert(pos(s), v);
-        else { const Tok& t = nums[rng_.below(nums.size())]; s.replace(t.pos, t.len, v); }
+        else {
+          const Tok& t = nums[rng_.below(nums.size())];
+          s.replace(t.pos, t.len, v);
+        }
         break;
       }
       case 11: {  // nest or lengthen around an identifier (keeps the input mostly valid)
         auto ids = identifiers(s);
-        if (ids.empty()) { s.insert(pos(s), deep("x")); break; }
+        if (ids.empty()) {
+          s.insert(pos(s), deep("x"));
+          break;
+        }
         const Tok& t = ids[rng_.below(ids.size())];
         std::string id = s.substr(t.pos, t.len);
         s.replace(t.pos, t.len, deep(id));
@@ -764,9 +943,7 @@ class Mutator {
         if (rng_.chance(2)) s += rng_.pick(std::vector<std::string>{"\"abc", "/* open", "t(x) <=", "(", "// c", "lset<"});
         break;
       }
-      case 18:
-        insert_between_tokens(s);
-        break;
+      case 18: insert_between_tokens(s); break;
       default: {  // replace a merge operator / comparison with another
         static const std::vector<std::string> ops = {"<=", "<+", "<-", "<+-", "<~", "==", "!=", "<", ">", ">=", "="};
         std::vector<size_t> at;
@@ -798,7 +975,10 @@ struct Outcome {
 };
 
 uint64_t fnv(std::string_view s, uint64_t h = 1469598103934665603ULL) {
-  for (unsigned char c : s) { h ^= c; h *= 1099511628211ULL; }
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
   return h;
 }
 
@@ -806,23 +986,22 @@ int count_bucket(size_t n) { return n == 0 ? 0 : n == 1 ? 1 : n <= 3 ? 2 : n <= 
 
 std::string check_invariants(const bloom::Compilation& c) {
   if (!c.ok() && !c.diags.has_errors())
-    return "compilation is not ok() but reported no error (program " +
-           std::string(c.program ? "set" : "null") + ", strata " + (c.strata ? "set" : "null") + ")";
+    return "compilation is not ok() but reported no error (program " + std::string(c.program ? "set" : "null") + ", strata " +
+           (c.strata ? "set" : "null") + ")";
   if (c.program && !c.graph) return "program is set but the dependency graph is null";
   for (const auto& d : c.diags.all()) {
     auto check = [&](const bloom::Span& s, const char* what) -> std::string {
       if (!s.valid()) return "";
       if (s.file >= c.sources.size())
-        return std::string(what) + " of diagnostic [" + d.code + "] names file " + std::to_string(s.file) +
-               " but only " + std::to_string(c.sources.size()) + " are loaded";
+        return std::string(what) + " of diagnostic [" + d.code + "] names file " + std::to_string(s.file) + " but only " +
+               std::to_string(c.sources.size()) + " are loaded";
       const auto& f = c.sources.file(s.file);
       uint32_t last = f.line_count() + 1;
       if (s.line > last || s.end_line > last || (s.end_line != 0 && s.end_line < s.line) ||
           (s.end_line == s.line && s.end_col != 0 && s.end_col < s.col))
-        return std::string(what) + " of diagnostic [" + d.code + "] is out of range: " +
-               std::to_string(s.line) + ":" + std::to_string(s.col) + "-" + std::to_string(s.end_line) +
-               ":" + std::to_string(s.end_col) + " in a file of " + std::to_string(f.line_count()) +
-               " lines";
+        return std::string(what) + " of diagnostic [" + d.code + "] is out of range: " + std::to_string(s.line) + ":" +
+               std::to_string(s.col) + "-" + std::to_string(s.end_line) + ":" + std::to_string(s.end_col) + " in a file of " +
+               std::to_string(f.line_count()) + " lines";
       return "";
     };
     if (auto m = check(d.span, "span"); !m.empty()) return m;
@@ -837,8 +1016,8 @@ bloom::CompileOptions random_options(Rng& rng) {
   bloom::CompileOptions o;
   if (!rng.chance(8)) return o;
   static const std::vector<std::string> names = {"rounds", "l.rounds", "lib.rounds", "n", "", "x.y.z", "limit"};
-  static const std::vector<std::string> values = {"3", "-1", "", "abc", "1.5", "true", "99999999999999999999",
-                                                  "\"q\"", "250ms", "9223372036854775807"};
+  static const std::vector<std::string> values = {
+      "3", "-1", "", "abc", "1.5", "true", "99999999999999999999", "\"q\"", "250ms", "9223372036854775807"};
   size_t n = rng.range(1, 3);
   for (size_t i = 0; i < n; ++i) o.params.emplace_back(rng.pick(names), rng.pick(values));
   return o;
@@ -881,10 +1060,9 @@ Outcome run_one(const std::string& text, const bloom::CompileOptions& opts, std:
       out.features.push_back(fnv(code));
       out.features.push_back(fnv(code, static_cast<uint64_t>(count_bucket(n)) * 7919 + 1));
     }
-    std::string state = std::string("state:") + (c->program ? "P" : "-") + (c->graph ? "G" : "-") +
-                        (c->strata ? "S" : "-") + (out.ok ? "ok" : "no") +
-                        std::to_string(count_bucket(out.warnings)) + std::to_string(count_bucket(c->sources.size())) +
-                        (c->diags.dropped() ? "D" : "");
+    std::string state = std::string("state:") + (c->program ? "P" : "-") + (c->graph ? "G" : "-") + (c->strata ? "S" : "-") +
+                        (out.ok ? "ok" : "no") + std::to_string(count_bucket(out.warnings)) +
+                        std::to_string(count_bucket(c->sources.size())) + (c->diags.dropped() ? "D" : "");
     out.features.push_back(fnv(state));
     if (!codes.empty()) out.features.push_back(fnv("first:" + codes.front().first + state));
   }
@@ -921,10 +1099,8 @@ std::string abs_path(const std::string& p) {
 void set_failure_paths(uint64_t seed, uint64_t iter) {
   g_crash_path[0] = g_hang_path[0] = '\0';
   if (g_save_dir.empty()) return;
-  std::snprintf(g_crash_path, sizeof g_crash_path, "%s/crash-%" PRIu64 "-%" PRIu64 ".bloom",
-                g_save_dir.c_str(), seed, iter);
-  std::snprintf(g_hang_path, sizeof g_hang_path, "%s/hang-%" PRIu64 "-%" PRIu64 ".bloom",
-                g_save_dir.c_str(), seed, iter);
+  std::snprintf(g_crash_path, sizeof g_crash_path, "%s/crash-%" PRIu64 "-%" PRIu64 ".bloom", g_save_dir.c_str(), seed, iter);
+  std::snprintf(g_hang_path, sizeof g_hang_path, "%s/hang-%" PRIu64 "-%" PRIu64 ".bloom", g_save_dir.c_str(), seed, iter);
 }
 
 std::string save_named(const std::string& kind, uint64_t seed, uint64_t iter, const std::string& text) {
@@ -959,14 +1135,17 @@ int replay(const Options& o) {
       return 1;
     }
     std::fwrite(rendered.data(), 1, rendered.size(), stdout);
-    std::fprintf(stderr, "bloom_fuzz: %s: ok=%d errors=%zu warnings=%zu time=%.1f ms\n", f.c_str(), r.ok ? 1 : 0,
-                 r.errors, r.warnings, r.ms);
+    std::fprintf(stderr, "bloom_fuzz: %s: ok=%d errors=%zu warnings=%zu time=%.1f ms\n", f.c_str(), r.ok ? 1 : 0, r.errors, r.warnings,
+                 r.ms);
     if (!r.finding.empty()) {
       std::fprintf(stderr, "bloom_fuzz: FINDING: %s\n", r.finding.c_str());
       if (o.strict) status = 1;
     }
     fs::current_path(old);
-    if (!o.keep_workdir) { std::error_code ec; fs::remove_all(wd, ec); }
+    if (!o.keep_workdir) {
+      std::error_code ec;
+      fs::remove_all(wd, ec);
+    }
   }
   return status;
 }
@@ -1008,7 +1187,8 @@ int main(int argc, char** argv) {
     }
   } workdir_guard{workdir, o.keep_workdir};
   std::fprintf(stderr,
-               "bloom_fuzz: %zu seeds, seed %" PRIu64 ", max-len %zu, timeout %.0f s, workdir %s\n"
+               "bloom_fuzz: %zu seeds, seed %" PRIu64
+               ", max-len %zu, timeout %.0f s, workdir %s\n"
                "bloom_fuzz: each input is written to %s before it is compiled\n",
                seeds.size(), o.seed, o.max_len, o.timeout, workdir.c_str(), g_current_path.c_str());
 
@@ -1041,10 +1221,10 @@ int main(int argc, char** argv) {
     if (const double t = elapsed(); t >= next_report && iter > 0) {
       next_report = t + o.report_every;
       std::fprintf(stderr,
-                   "bloom_fuzz: %6.1f s  iterations %" PRIu64 "  exec/s %.0f  corpus %zu  features %zu  ok %.1f%%"
+                   "bloom_fuzz: %6.1f s  iterations %" PRIu64
+                   "  exec/s %.0f  corpus %zu  features %zu  ok %.1f%%"
                    "  slowest %.1f ms  findings %" PRIu64 "  exceptions %" PRIu64 "\n",
-                   t, iter, iter / t, corpus.size(), seen_features.size(), 100.0 * ok_count / iter, slowest_ms,
-                   findings, exceptions);
+                   t, iter, iter / t, corpus.size(), seen_features.size(), 100.0 * ok_count / iter, slowest_ms, findings, exceptions);
     }
     rebuild_pool();
 
@@ -1052,8 +1232,7 @@ int main(int argc, char** argv) {
     if (seed_cursor < seeds.size()) {
       input = seeds[seed_cursor++].text;
     } else {
-      const std::string& base = (!corpus.empty() && rng.chance(2)) ? corpus[rng.below(corpus.size())]
-                                                                     : seeds[rng.below(seeds.size())].text;
+      const std::string& base = (!corpus.empty() && rng.chance(2)) ? corpus[rng.below(corpus.size())] : seeds[rng.below(seeds.size())].text;
       input = mutator.mutate(base, pool);
     }
     bloom::CompileOptions copts = random_options(rng);
@@ -1083,7 +1262,8 @@ int main(int argc, char** argv) {
         std::string saved = save_named("exception", o.seed, iter, input);
         if (saved.empty()) saved = g_current_path;
         std::fprintf(stderr,
-                     "bloom_fuzz: FAILURE at iteration %" PRIu64 ": %s\n"
+                     "bloom_fuzz: FAILURE at iteration %" PRIu64
+                     ": %s\n"
                      "bloom_fuzz: input saved to %s\nbloom_fuzz: reproduce with: bloom_fuzz --replay %s\n",
                      iter, exception.c_str(), saved.c_str(), saved.c_str());
       }
@@ -1101,7 +1281,8 @@ int main(int argc, char** argv) {
       ++findings;
       // Report each kind of finding once (the message without its numbers).
       std::string kind;
-      for (char ch : r.finding) if (!std::isdigit(static_cast<unsigned char>(ch))) kind += ch;
+      for (char ch : r.finding)
+        if (!std::isdigit(static_cast<unsigned char>(ch))) kind += ch;
       if (finding_kinds.insert(kind).second) {
         std::string saved = save_named("finding", o.seed, iter, input);
         ++findings_saved;
@@ -1120,15 +1301,15 @@ int main(int argc, char** argv) {
       if (corpus.size() < kMaxCorpus) corpus.push_back(std::move(input));
       else corpus[rng.below(corpus.size())] = std::move(input);
     }
-
   }
 
   const double t = std::max(elapsed(), 1e-9);
   if (!g_save_dir.empty() && !slowest_input.empty()) write_file(g_save_dir + "/slowest.bloom", slowest_input);
   std::fprintf(stderr,
-               "bloom_fuzz: done: %" PRIu64 " iterations in %.1f s (%.0f exec/s, mean %.2f ms/compile, slowest "
-               "%.1f ms), corpus %zu, features %zu, ok %.1f%%, %" PRIu64 " soft findings (%" PRIu64
-               " distinct), %" PRIu64 " exceptions (%zu distinct), 0 crashes, 0 hangs\n",
+               "bloom_fuzz: done: %" PRIu64
+               " iterations in %.1f s (%.0f exec/s, mean %.2f ms/compile, slowest "
+               "%.1f ms), corpus %zu, features %zu, ok %.1f%%, %" PRIu64 " soft findings (%" PRIu64 " distinct), %" PRIu64
+               " exceptions (%zu distinct), 0 crashes, 0 hangs\n",
                iter, t, iter / t, iter ? total_ms / iter : 0.0, slowest_ms, corpus.size(), seen_features.size(),
                iter ? 100.0 * ok_count / iter : 0.0, findings, findings_saved, exceptions, exception_kinds.size());
   if (exceptions || (o.strict && findings)) return 1;

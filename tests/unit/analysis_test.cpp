@@ -85,23 +85,23 @@ TEST(DepGraph, OneEdgePerBodyAtom) {
 }
 
 const char* kNonMonotone =
-    "input a(x: int);\n"                       // 1
-    "input b(x: int);\n"                       // 2
-    "table neg(x: int);\n"                     // 3
-    "table agg(n: int);\n"                     // 4
-    "lattice m: lmax<int>;\n"                  // 5
-    "table rev(x: int);\n"                     // 6
-    "table thr(x: int);\n"                     // 7
-    "table del(x: int);\n"                     // 8
-    "table kv(k: int, v: int) key(k);\n"       // 9
-    "input pairs(k: int, v: int);\n"           // 10
-    "neg(x) <= a(x), not b(x);\n"              // 11
-    "agg(count()) <= a(_);\n"                  // 12
-    "m(x) <= a(x);\n"                          // 13
-    "rev(v) <= m(x), v = x.value();\n"         // 14
-    "thr(1) <= m(x), x >= 3;\n"                // 15
-    "del(x) <- a(x);\n"                        // 16
-    "kv(k, v) <+- pairs(k, v);\n";             // 17
+    "input a(x: int);\n"                  // 1
+    "input b(x: int);\n"                  // 2
+    "table neg(x: int);\n"                // 3
+    "table agg(n: int);\n"                // 4
+    "lattice m: lmax<int>;\n"             // 5
+    "table rev(x: int);\n"                // 6
+    "table thr(x: int);\n"                // 7
+    "table del(x: int);\n"                // 8
+    "table kv(k: int, v: int) key(k);\n"  // 9
+    "input pairs(k: int, v: int);\n"      // 10
+    "neg(x) <= a(x), not b(x);\n"         // 11
+    "agg(count()) <= a(_);\n"             // 12
+    "m(x) <= a(x);\n"                     // 13
+    "rev(v) <= m(x), v = x.value();\n"    // 14
+    "thr(1) <= m(x), x >= 3;\n"           // 15
+    "del(x) <- a(x);\n"                   // 16
+    "kv(k, v) <+- pairs(k, v);\n";        // 17
 
 TEST(DepGraph, NegationEdge) {
   auto c = compile_ok(kNonMonotone);
@@ -343,11 +343,11 @@ TEST(Stratify, TransitionRulesHoldDeferredAndAsyncRules) {
       "table t(x: int) key(x);\n"
       "table u(x: int);\n"
       "channel ch(@to: addr, x: int);\n"
-      "u(x) <= a(x);\n"       // 0: instant
-      "t(x) <+ a(x);\n"       // 1
-      "t(x) <- a(x);\n"       // 2
-      "t(x) <+- a(x);\n"      // 3
-      "ch(@self(), x) <~ a(x);\n"  // 4
+      "u(x) <= a(x);\n"             // 0: instant
+      "t(x) <+ a(x);\n"             // 1
+      "t(x) <- a(x);\n"             // 2
+      "t(x) <+- a(x);\n"            // 3
+      "ch(@self(), x) <~ a(x);\n"   // 4
       "stdout(\"x\") <~ a(_);\n");  // 5
   ASSERT_TRUE(c->strata);
   std::vector<uint32_t> tr = c->strata->transition_rules;
@@ -375,8 +375,7 @@ TEST(Stratify, LongNegationChainGivesOneStratumPerLink) {
   const int n = 20000;
   std::string text = "input base(x: int);\ninput p0(x: int);\n";
   for (int i = 1; i <= n; ++i) text += "table p" + std::to_string(i) + "(x: int);\n";
-  for (int i = 1; i <= n; ++i)
-    text += "p" + std::to_string(i) + "(x) <= base(x), not p" + std::to_string(i - 1) + "(x);\n";
+  for (int i = 1; i <= n; ++i) text += "p" + std::to_string(i) + "(x) <= base(x), not p" + std::to_string(i - 1) + "(x);\n";
   auto c = compile(text);
   ASSERT_TRUE(c->ok()) << dump(*c).substr(0, 2000);
   EXPECT_EQ(c->strata->count(), static_cast<size_t>(n + 1));
@@ -388,8 +387,7 @@ TEST(Stratify, LongRecursiveCycleIsOneComponent) {
   std::string text = "input seed(x: int);\n";
   for (int i = 0; i < n; ++i) text += "table p" + std::to_string(i) + "(x: int);\n";
   text += "p0(x) <= seed(x);\n";
-  for (int i = 0; i < n; ++i)
-    text += "p" + std::to_string((i + 1) % n) + "(x) <= p" + std::to_string(i) + "(x);\n";
+  for (int i = 0; i < n; ++i) text += "p" + std::to_string((i + 1) % n) + "(x) <= p" + std::to_string(i) + "(x);\n";
   auto c = compile(text);
   ASSERT_TRUE(c->ok()) << dump(*c).substr(0, 2000);
   EXPECT_EQ(c->strata->count(), 1u);

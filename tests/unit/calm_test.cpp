@@ -65,8 +65,8 @@ TEST(Calm, InputsAreLocalDataDeliveredInTickZero) {
 
 TEST(Calm, RecursionOverMessagesIsARace) {
   // The same closure over a channel: edges that arrive in different ticks never meet.
-  auto l = lint(
-      "channel e(@to: addr, a: int, b: int);\noutput p(a: int, b: int);\np(x, y) <= e(_, x, y);\np(x, z) <= p(x, y), e(_, y, z);\n");
+  auto l =
+      lint("channel e(@to: addr, a: int, b: int);\noutput p(a: int, b: int);\np(x, y) <= e(_, x, y);\np(x, z) <= p(x, y), e(_, y, z);\n");
   EXPECT_EQ(l.kinds(), std::vector<std::string>{"race:join"});
   EXPECT_EQ(l.label("p"), Label::D);
 }
@@ -191,8 +191,9 @@ TEST(Calm, LatticeThresholdStaysMonotoneButRevealIsAPointOfOrder) {
 TEST(Calm, AThresholdOnTheValueIsStillAThreshold) {
   // `m.value() >= 10` on an lmax only ever becomes true, as `m >= 10` does; `m.value() <= 10`
   // and storing the value are reveals.
-  const std::string decls = "channel put(@to: addr, k: int, v: int);\ntable best(k: int, m: lmax<int>) key(k);\n"
-                            "best(k, v) <= put(_, k, v);\noutput o(k: int);\n";
+  const std::string decls =
+      "channel put(@to: addr, k: int, v: int);\ntable best(k: int, m: lmax<int>) key(k);\n"
+      "best(k, v) <= put(_, k, v);\noutput o(k: int);\n";
   auto ge = lint(decls + "o(k) <= best(k, m), m.value() >= 10;\n");
   EXPECT_TRUE(ge.r.findings.empty());
   EXPECT_EQ(ge.label("o"), Label::A);
@@ -218,8 +219,9 @@ TEST(Calm, JoinOfTwoChannelsIsARaceUnlessEveryMatchIsFound) {
   EXPECT_EQ(race.kinds(), std::vector<std::string>{"race:join"});
   EXPECT_EQ(race.label("o"), Label::D);
   // One side logged is not enough: a `b` that arrives before its `a` never meets it.
-  const std::string decls = "channel a(@to: addr, k: int);\nchannel b(@to: addr, k: int);\ntable ka(k: int);\ntable kb(k: int);\n"
-                            "output o(k: int);\nka(k) <= a(_, k);\nkb(k) <= b(_, k);\n";
+  const std::string decls =
+      "channel a(@to: addr, k: int);\nchannel b(@to: addr, k: int);\ntable ka(k: int);\ntable kb(k: int);\n"
+      "output o(k: int);\nka(k) <= a(_, k);\nkb(k) <= b(_, k);\n";
   auto one_side = lint(decls + "o(k) <= ka(k), b(_, k);\n");
   EXPECT_EQ(one_side.kinds(), std::vector<std::string>{"race:join"});
   EXPECT_EQ(one_side.label("o"), Label::D);
@@ -287,8 +289,7 @@ TEST(Calm, KeyedInsertsAndLatticeValuesThatCanDisagree) {
       "channel w(@to: addr, k: int, v: int);\ntable a(k: int, v: lmax<int>) key(k);\ntable b(k: int, v: lmax<int>) key(k);\n"
       "output o(k: int);\na(k, v) <= w(_, k, v);\nb(k, v) <= w(_, k, v);\no(k) <= a(k, m), b(k, m);\n");
   EXPECT_EQ(equal.kinds(), std::vector<std::string>{"point-of-order:lattice reveal"});
-  auto output = lint(
-      "channel w(@to: addr, k: int, v: int);\noutput o(k: int, v: lmax<int>);\no(k, v) <= w(_, k, v);\n");
+  auto output = lint("channel w(@to: addr, k: int, v: int);\noutput o(k: int, v: lmax<int>);\no(k, v) <= w(_, k, v);\n");
   EXPECT_EQ(output.kinds(), std::vector<std::string>{"point-of-order:lattice output"});
   EXPECT_EQ(output.label("o"), Label::D);
 }
@@ -305,7 +306,9 @@ TEST(Calm, TwoNegationsOfGrowingDataCancelThroughAView) {
   for (const auto& pl : view.r.paths[view.c->program->find("got")->id])
     if (pl.origin == view.c->program->find("m")->id) async_a = pl.label == Label::A;
   EXPECT_TRUE(async_a);
-  EXPECT_EQ(view.label("missing"), Label::A);  // its path from `m` is shown A: it only loses rows, and ends the same  // shown A: it only loses rows, and ends the same
+  EXPECT_EQ(
+      view.label("missing"),
+      Label::A);  // its path from `m` is shown A: it only loses rows, and ends the same  // shown A: it only loses rows, and ends the same
   ASSERT_EQ(view.r.cancelled.size(), 1u);
   EXPECT_EQ(view.c->program->collections[view.r.cancelled[0].negated].name, "seen");
   EXPECT_EQ(view.c->program->collections[view.r.cancelled[0].result].name, "found");
@@ -322,8 +325,9 @@ TEST(Calm, TwoNegationsOfGrowingDataCancelThroughAView) {
   EXPECT_TRUE(leak.r.cancelled.empty());
   // The view's own positive input comes through the second negation: that path is a point of
   // order of its own (the cancelling applies only to what went through the first negation).
-  auto async_want = lint(decls + "channel w(@dst: addr, x: int);\nscratch missing(x: int);\nwant(x) <= w(_, x);\n"
-                                 "missing(x) <= want(x), not seen(x);\n");
+  auto async_want = lint(decls +
+                         "channel w(@dst: addr, x: int);\nscratch missing(x: int);\nwant(x) <= w(_, x);\n"
+                         "missing(x) <= want(x), not seen(x);\n");
   ASSERT_EQ(async_want.r.findings.size(), 1u);
   EXPECT_EQ(async_want.c->program->collections[async_want.r.findings[0].source].name, "w");
   EXPECT_EQ(async_want.label("got"), Label::D);
@@ -359,8 +363,8 @@ TEST(Calm, SuppressionKeepsTheFindingAndVerdictButNotTheFailure) {
   ASSERT_EQ(l.r.findings.size(), 1u);
   EXPECT_TRUE(l.r.findings[0].suppressed);
   EXPECT_EQ(l.r.findings[0].suppression_reason, "a dashboard: a count so far is what it shows");
-  EXPECT_FALSE(l.r.fails());               // `bloom lint` exits 0: the finding is acknowledged
-  EXPECT_TRUE(l.r.needs_coordination());   // but the output is still diffluent, and the verdict says so
+  EXPECT_FALSE(l.r.fails());              // `bloom lint` exits 0: the finding is acknowledged
+  EXPECT_TRUE(l.r.needs_coordination());  // but the output is still diffluent, and the verdict says so
   EXPECT_EQ(l.r.verdict(), analysis::Verdict::Acknowledged);
   EXPECT_STREQ(analysis::to_string(l.r.verdict()), "coordination-acknowledged");
 }
@@ -379,7 +383,6 @@ TEST(Calm, SinksAreOutputsChannelsSentToAndStdout) {
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"c", "o", "stdout"}));
 }
-
 
 // SARIF thread flows refer to their steps by index into the run's threadFlowLocations, where
 // each distinct step is written once: the three findings of a chain share the steps before them.

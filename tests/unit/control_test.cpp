@@ -61,9 +61,13 @@ TEST(ControlProtocol, TheBytesAreJsonWithAType) {
 }
 
 TEST(ControlProtocol, TextThatIsNotUtf8IsReplacedNotLost) {
-  auto back = decode(encode(Done{NodeReport{}, "a\xff" "b\n"}));
+  auto back = decode(encode(Done{NodeReport{},
+                                 "a\xff"
+                                 "b\n"}));
   ASSERT_TRUE(back.has_value());
-  EXPECT_EQ(std::get<Done>(*back).outputs, "a\xef\xbf\xbd" "b\n");
+  EXPECT_EQ(std::get<Done>(*back).outputs,
+            "a\xef\xbf\xbd"
+            "b\n");
 }
 
 TEST(ControlProtocol, MalformedMessagesAreRefused) {

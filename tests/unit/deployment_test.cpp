@@ -62,24 +62,29 @@ TEST(Deployment, MissingProgramAndEndpointNameTheNode) {
 TEST(Deployment, UnknownKeysAreErrorsInFileOrder) {
   auto e = errors_of("[node.b]\nprogram = \"b.bloom\"\nendpoint = \"tcp://h:1\"\nport = 3\n\n[cluster]\nx = 1\n");
   ASSERT_EQ(e.size(), 2u);
-  EXPECT_EQ(e[0], "dir/d.toml:4:1: error: unknown key `port` in node `b`: expected `program`, `endpoint`, `params`, `facts`, `data_dir`, `restart`, `public_key` or `secret_key_file`");
+  EXPECT_EQ(e[0],
+            "dir/d.toml:4:1: error: unknown key `port` in node `b`: expected `program`, `endpoint`, `params`, `facts`, `data_dir`, "
+            "`restart`, `public_key` or `secret_key_file`");
   EXPECT_EQ(e[1].substr(0, 18), "dir/d.toml:6:1: er");
   EXPECT_NE(e[1].find("unknown key `cluster`"), std::string::npos);
 }
 
 TEST(Deployment, DuplicateEndpoints) {
-  auto e = errors_of("[node.a]\nprogram = \"a.bloom\"\nendpoint = \"tcp://127.0.0.1:7000\"\n"
-                     "[node.b]\nprogram = \"a.bloom\"\nendpoint = \"tcp://127.0.0.1:7000\"\n");
+  auto e = errors_of(
+      "[node.a]\nprogram = \"a.bloom\"\nendpoint = \"tcp://127.0.0.1:7000\"\n"
+      "[node.b]\nprogram = \"a.bloom\"\nendpoint = \"tcp://127.0.0.1:7000\"\n");
   ASSERT_EQ(e.size(), 1u);
   EXPECT_EQ(e[0], "dir/d.toml:6:12: error: node `b` has the endpoint `tcp://127.0.0.1:7000` of node `a`: each node needs its own");
 }
 
 TEST(Deployment, DuplicateEndpointsAreFoundAfterResolvingHostNames) {
-  auto e = errors_of("[node.a]\nprogram = \"a.bloom\"\nendpoint = \"tcp://127.0.0.1:7000\"\n"
-                     "[node.b]\nprogram = \"a.bloom\"\nendpoint = \"tcp://localhost:7000\"\n");
+  auto e = errors_of(
+      "[node.a]\nprogram = \"a.bloom\"\nendpoint = \"tcp://127.0.0.1:7000\"\n"
+      "[node.b]\nprogram = \"a.bloom\"\nendpoint = \"tcp://localhost:7000\"\n");
   ASSERT_EQ(e.size(), 1u);
-  EXPECT_EQ(e[0], "dir/d.toml:6:12: error: node `b` has the endpoint `tcp://localhost:7000`, which is `tcp://127.0.0.1:7000` of node `a` "
-                  "(both are 127.0.0.1 port 7000): each node needs its own");
+  EXPECT_EQ(e[0],
+            "dir/d.toml:6:12: error: node `b` has the endpoint `tcp://localhost:7000`, which is `tcp://127.0.0.1:7000` of node `a` "
+            "(both are 127.0.0.1 port 7000): each node needs its own");
   std::vector<std::string> errors;
   EXPECT_TRUE(parse_deployment("[node.a]\nprogram = \"a.bloom\"\nendpoint = \"tcp://127.0.0.1:7000\"\n"
                                "[node.b]\nprogram = \"a.bloom\"\nendpoint = \"tcp://localhost:7001\"\n",
@@ -127,8 +132,9 @@ TEST(Deployment, MaxMessageSize) {
   EXPECT_EQ(d->max_message_bytes, 100000);
   auto e = errors_of("max_message_size = 10\n" + node);
   ASSERT_EQ(e.size(), 1u);
-  EXPECT_EQ(e[0], "dir/d.toml:1:20: error: `max_message_size` must be a number of bytes from 1024 to 1099511627776 (e.g. 67108864 for "
-                  "64 MiB), not 10");
+  EXPECT_EQ(e[0],
+            "dir/d.toml:1:20: error: `max_message_size` must be a number of bytes from 1024 to 1099511627776 (e.g. 67108864 for "
+            "64 MiB), not 10");
   e = errors_of("max_message_size = \"64MiB\"\n" + node);
   ASSERT_EQ(e.size(), 1u);
   EXPECT_NE(e[0].find("not a string"), std::string::npos) << e[0];
@@ -146,14 +152,18 @@ TEST(Deployment, BadEndpoints) {
 }
 
 TEST(Deployment, WrongTypes) {
-  auto e = errors_of("[node.a]\nprogram = 3\nendpoint = \"tcp://h:1\"\nparams = { when = 1979-05-27, xs = [[1]], ys = [1, \"a\"], zs = [\"a,b\"], ok = [1, 2] }\n");
+  auto e = errors_of(
+      "[node.a]\nprogram = 3\nendpoint = \"tcp://h:1\"\nparams = { when = 1979-05-27, xs = [[1]], ys = [1, \"a\"], zs = [\"a,b\"], ok = "
+      "[1, 2] }\n");
   ASSERT_EQ(e.size(), 5u);
   EXPECT_EQ(e[0], "dir/d.toml:2:11: error: `program` of node `a` must be a string, not an integer");
-  EXPECT_NE(e[1].find("param `when` of node `a` must be an integer, float, boolean, string or array, not a date or time"), std::string::npos);
+  EXPECT_NE(e[1].find("param `when` of node `a` must be an integer, float, boolean, string or array, not a date or time"),
+            std::string::npos);
   // Arrays are for lset params: elements of one plain kind, without commas (the --param text).
   EXPECT_NE(e[2].find("param `xs` of node `a`: an array's elements must be integers, floats, booleans or strings, not an array"),
             std::string::npos);
-  EXPECT_NE(e[3].find("param `ys` of node `a`: an array's elements must be all of one kind, and a string follows an integer"), std::string::npos);
+  EXPECT_NE(e[3].find("param `ys` of node `a`: an array's elements must be all of one kind, and a string follows an integer"),
+            std::string::npos);
   EXPECT_NE(e[4].find("param `zs` of node `a`: an element cannot contain a comma (\"a,b\")"), std::string::npos);
 }
 

@@ -185,10 +185,10 @@ TEST(Diagnostics, RenderJsonNullSpanAndInvalidUtf8) {
 
 TEST(Diagnostics, ClosestMatchFindsTypo) {
   std::vector<std::string> names = {"link", "path", "reach_count"};
-  EXPECT_EQ(closest_match("lnik", names), "link");       // transposition
-  EXPECT_EQ(closest_match("pth", names), "path");        // deletion
+  EXPECT_EQ(closest_match("lnik", names), "link");  // transposition
+  EXPECT_EQ(closest_match("pth", names), "path");   // deletion
   EXPECT_EQ(closest_match("reach_cont", names), "reach_count");
-  EXPECT_EQ(closest_match("LINK", names), "link");       // case-insensitive
+  EXPECT_EQ(closest_match("LINK", names), "link");  // case-insensitive
 }
 
 TEST(Diagnostics, ClosestMatchShortNamesGiveNoSuggestion) {

@@ -35,7 +35,8 @@ std::vector<std::string> column(const std::string& csv, size_t col) {
   for (std::string line; std::getline(lines, line);) {
     std::istringstream fields(line);
     std::string f;
-    for (size_t i = 0; i <= col && std::getline(fields, f, '\t'); ++i) {}
+    for (size_t i = 0; i <= col && std::getline(fields, f, '\t'); ++i) {
+    }
     out.push_back(f);
   }
   return out;
@@ -246,7 +247,8 @@ TEST_F(EngineTest, SealReleasesAPartitionWholeOnceItsCountIsIn) {
 
 TEST_F(EngineTest, SealErrorsNameTheCollectionTheKeyAndTheSeal) {
   std::string late = error_of(std::string(kSealScript) + "vote(1, \"a\"); done(1, 1);\nvote(1, \"b\") <+ cur(2);\n");
-  expect_message(late, "test.bloom:7:1", {"vote(1, \"b\") arrived after partition round = 1 of `vote`", "`done` sealed it with count 1", "late tuple"});
+  expect_message(late, "test.bloom:7:1",
+                 {"vote(1, \"b\") arrived after partition round = 1 of `vote`", "`done` sealed it with count 1", "late tuple"});
   std::string below = error_of(std::string(kSealScript) + "vote(1, \"a\"); vote(1, \"b\");\ndone(1, 1) <+ cur(2);\n");
   expect_message(below, "test.bloom:7:1", {"partition round = 1 of `vote` holds 2 distinct tuples but `done` sealed it with count 1"});
   std::string twice = error_of(std::string(kSealScript) + "done(1, 2);\ndone(1, 3) <+ cur(1);\n");
@@ -279,15 +281,16 @@ TEST_F(EngineTest, SealAcceptsDuplicatesAndEmptyPartitions) {
 // ------------------------------------------------------------------ aggregates
 
 TEST_F(EngineTest, AggregatesRangeOverDistinctMatches) {
-  load("input sale(region: string, item: string, amount: int);\n"
-       "output total(region: string, n: int, s: int, lo: int, hi: int, av: float);\n"
-       "output everything(s: int);\n"
-       "output items(region: string, all: lset<string>);\n"
-       "output names(region: string, lo: string, hi: string);\n"
-       "total(r, count(), sum(a), min(a), max(a), avg(a)) <= sale(r, _, a);\n"
-       "everything(sum(a)) <= sale(_, _, a);\n"
-       "items(r, collect(i)) <= sale(r, i, _);\n"
-       "names(r, min(i), max(i)) <= sale(r, i, _);\n");
+  load(
+      "input sale(region: string, item: string, amount: int);\n"
+      "output total(region: string, n: int, s: int, lo: int, hi: int, av: float);\n"
+      "output everything(s: int);\n"
+      "output items(region: string, all: lset<string>);\n"
+      "output names(region: string, lo: string, hi: string);\n"
+      "total(r, count(), sum(a), min(a), max(a), avg(a)) <= sale(r, _, a);\n"
+      "everything(sum(a)) <= sale(_, _, a);\n"
+      "items(r, collect(i)) <= sale(r, i, _);\n"
+      "names(r, min(i), max(i)) <= sale(r, i, _);\n");
   ASSERT_TRUE(node);
   input("sale", {"east", "b", "10"});
   input("sale", {"east", "a", "10"});  // the same amount as b: both count
@@ -441,8 +444,8 @@ TEST_F(EngineTest, ANegatedTableThatLosesARowLetsAnOldMatchThroughInTheNextTick)
       "h(x, y) <= a(x, y), not b(y, x);\n"
       "got(i, x, y) <= h(x, y), step(i), not step(i + 1);\n");
   // a(i, i) arrives a tick after step(i); b(2, 1) is gone from tick 3 on, and a(1, 2) with it.
-  EXPECT_EQ(out("got"), rows({"1\t0\t0", "2\t0\t0", "2\t1\t1", "3\t0\t0", "3\t1\t1", "3\t1\t2", "3\t2\t2", "4\t0\t0",
-                              "4\t1\t1", "4\t1\t2", "4\t2\t2", "4\t3\t3", "4\t4\t4"}));
+  EXPECT_EQ(out("got"), rows({"1\t0\t0", "2\t0\t0", "2\t1\t1", "3\t0\t0", "3\t1\t1", "3\t1\t2", "3\t2\t2", "4\t0\t0", "4\t1\t1", "4\t1\t2",
+                              "4\t2\t2", "4\t3\t3", "4\t4\t4"}));
 }
 
 TEST_F(EngineTest, DeferredDelete) {
@@ -532,11 +535,12 @@ TEST_F(EngineTest, LoadInputsReadsFactsFilesAndReportsMissingOnes) {
   ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
   std::filesystem::path dir = tmpl;
   std::ofstream(dir / "link.facts") << "a\tb\nb\tc\n";
-  load("input link(src: string, dst: string);\n"
-       "input other(x: int);\n"
-       "output path(src: string, dst: string);\n"
-       "path(x, y) <= link(x, y);\n"
-       "path(x, z) <= path(x, y), link(y, z);\n");
+  load(
+      "input link(src: string, dst: string);\n"
+      "input other(x: int);\n"
+      "output path(src: string, dst: string);\n"
+      "path(x, y) <= link(x, y);\n"
+      "path(x, z) <= path(x, y), link(y, z);\n");
   ASSERT_TRUE(node);
   std::vector<std::string> missing;
   node->load_inputs(dir.string(), missing);
@@ -600,15 +604,14 @@ TEST_P(RuntimeErrors, NameTheRule) {
   expect_message(msg, "test.bloom:4:1", {std::string("in rule `") + c.head, c.message});
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, RuntimeErrors,
-    testing::Values(ErrorCase{"division", "o(x / y) <= d(x, y, _, _);", "division by zero"},
-                    ErrorCase{"modulo", "o(x % y) <= d(x, y, _, _);", "modulo by zero"},
-                    ErrorCase{"to_int_string", "o(to_int(s)) <= d(_, _, s, _);", "to_int: \"12a\" is not an integer"},
-                    ErrorCase{"to_int_float", "o(to_int(f)) <= d(_, _, _, f);", "does not fit in an int"},
-                    ErrorCase{"in_condition", "o(x) <= d(x, y, _, _), x / y > 1;", "division by zero"},
-                    ErrorCase{"deferred", "o(x / y) <+ d(x, y, _, _);", "division by zero"}),
-    [](const testing::TestParamInfo<ErrorCase>& p) { return std::string(p.param.name); });
+INSTANTIATE_TEST_SUITE_P(Cases, RuntimeErrors,
+                         testing::Values(ErrorCase{"division", "o(x / y) <= d(x, y, _, _);", "division by zero"},
+                                         ErrorCase{"modulo", "o(x % y) <= d(x, y, _, _);", "modulo by zero"},
+                                         ErrorCase{"to_int_string", "o(to_int(s)) <= d(_, _, s, _);", "to_int: \"12a\" is not an integer"},
+                                         ErrorCase{"to_int_float", "o(to_int(f)) <= d(_, _, _, f);", "does not fit in an int"},
+                                         ErrorCase{"in_condition", "o(x) <= d(x, y, _, _), x / y > 1;", "division by zero"},
+                                         ErrorCase{"deferred", "o(x / y) <+ d(x, y, _, _);", "division by zero"}),
+                         [](const testing::TestParamInfo<ErrorCase>& p) { return std::string(p.param.name); });
 
 TEST_F(EngineTest, ErrorTextMentioningKeyViolationStillNamesTheRule) {
   std::string msg = error_of(

@@ -125,9 +125,11 @@ TEST_F(FactsTest, LmapColumnsReadWholeMapsAsRunWritesThem) {
   const ValueType clock = lmap(ty(TypeKind::Addr), lmax(kInt));
   const ValueType nested = lmap(kString, lmap(kInt, lset(kString)));
   auto rel = relation_decl("vc", {{"node", kString}, {"vc", clock}, {"n", nested}});
-  auto r = read(write("vc.facts", "a\t{\"n1\": 3, n2: 5, n1: 1}\t{\"x y\": {1: {\"p\", q}, 2: {}}}\n"
-                                  "b\t{}\t{}\n"
-                                  "c\t { n1 : -inf ,\"\\\"q\\\\\": 2 } \t{z:{}}\n"), rel);
+  auto r = read(write("vc.facts",
+                      "a\t{\"n1\": 3, n2: 5, n1: 1}\t{\"x y\": {1: {\"p\", q}, 2: {}}}\n"
+                      "b\t{}\t{}\n"
+                      "c\t { n1 : -inf ,\"\\\"q\\\\\": 2 } \t{z:{}}\n"),
+                rel);
   ASSERT_EQ(r.rows.size(), 3u);
   EXPECT_EQ(r.rows[0][1], lat.map_of(clock.args[1], {{str("n1"), 3}, {str("n2"), 5}})) << "equal keys merge";
   Word inner = lat.map_of(nested.args[1].args[1], {{1, lat.set_of({str("p"), str("q")})}, {2, lat.set_of({})}});
@@ -140,15 +142,15 @@ TEST_F(FactsTest, LmapColumnsReadWholeMapsAsRunWritesThem) {
 
 TEST_F(FactsTest, BadMapsNameWhatWasExpectedAndWhere) {
   auto rel = relation_decl("vc", {{"node", kString}, {"vc", lmap(kString, lmax(kInt))}});
-  for (auto [text, words] : std::vector<std::pair<std::string, std::vector<std::string>>>{
-           {"n1: 3", {"a map `{key: value, ...}` at character 1"}},
-           {"{n1 3}", {"`:` after a key at character 5"}},
-           {"{n1: x}", {"an int at character 6"}},
-           {"{n1: 3", {"`,` or `}` at character 7"}},
-           {"{n1: 3} x", {"the end of the value at character 9"}},
-           {"{\"n1: 3}", {"a closing `\"`"}},
-           {"{\"\\q\": 3}", {"one of the escapes"}},
-           {"{: 3}", {"a string at character 2"}}}) {
+  for (auto [text, words] :
+       std::vector<std::pair<std::string, std::vector<std::string>>>{{"n1: 3", {"a map `{key: value, ...}` at character 1"}},
+                                                                     {"{n1 3}", {"`:` after a key at character 5"}},
+                                                                     {"{n1: x}", {"an int at character 6"}},
+                                                                     {"{n1: 3", {"`,` or `}` at character 7"}},
+                                                                     {"{n1: 3} x", {"the end of the value at character 9"}},
+                                                                     {"{\"n1: 3}", {"a closing `\"`"}},
+                                                                     {"{\"\\q\": 3}", {"one of the escapes"}},
+                                                                     {"{: 3}", {"a string at character 2"}}}) {
     std::string msg = error_of("a\t" + text + "\n", rel);
     words.insert(words.end(), {"expected a map such as {\"a\": 1}", "column `vc`", "`" + text + "`"});
     expect_error(msg, (dir / "vc.facts").string() + ":1:3", words);
@@ -242,7 +244,10 @@ TEST_F(FactsTest, MissingFile) {
 }
 
 TEST_F(FactsTest, AByteOrderMarkAtTheStartIsNotPartOfTheFirstString) {
-  auto r = read(write("person.facts", "\xef\xbb\xbf" "ann\t30\nbob\t4\n"), person);
+  auto r = read(write("person.facts",
+                      "\xef\xbb\xbf"
+                      "ann\t30\nbob\t4\n"),
+                person);
   ASSERT_EQ(r.rows.size(), 2u);
   EXPECT_EQ(r.rows[0][0], str("ann"));
 }

@@ -96,8 +96,7 @@ TEST(Format, LongRulesWrapAfterCommasAlignedWithTheBody) {
 TEST(Format, CommentsBeforeAndAtEndOfLine) {
   EXPECT_EQ(fmt2("// about a\n  table a(x: int);  // trailing\n"), "// about a\ntable a(x: int);   // trailing\n");
   // Trailing comments of consecutive lines share a column, three spaces after the longest code.
-  EXPECT_EQ(fmt2("a(1); // one\na(22222); // two\n\na(3); // three\n"),
-            "a(1);       // one\na(22222);   // two\n\na(3);   // three\n");
+  EXPECT_EQ(fmt2("a(1); // one\na(22222); // two\n\na(3); // three\n"), "a(1);       // one\na(22222);   // two\n\na(3);   // three\n");
   // A trailing comment stays on its line even when another statement followed on it.
   EXPECT_EQ(fmt2("a(2); /* trail */ a(3);\n"), "a(2);   /* trail */\na(3);\n");
 }
@@ -120,7 +119,7 @@ TEST(Format, OddInputs) {
   EXPECT_EQ(fmt2(""), "");
   EXPECT_EQ(fmt2(" \n\t\n"), "");
   EXPECT_EQ(fmt2("// only\n\n\n/* comments */"), "// only\n\n/* comments */\n");
-  EXPECT_EQ(fmt2("a(1);"), "a(1);\n");                                    // no trailing newline
+  EXPECT_EQ(fmt2("a(1);"), "a(1);\n");                                         // no trailing newline
   EXPECT_EQ(fmt2("table a(x: int);\r\n// c  \r\na(1);\r\n/* x\r\n y */\r\n"),  // CRLF: LF out
             "table a(x: int);\n// c\na(1);\n/* x\n y */\n");
   EXPECT_EQ(fmt2("\ttable a(x:\tint);\ta(1);\t// tab\t\n"), "table a(x: int);\na(1);   // tab\n");

@@ -66,7 +66,8 @@ class Generator {
         return node(op, t, {make(t, depth - 1), make(t, depth - 1)});
       }
       case TypeKind::Float: {
-        static const Op ops[] = {Op::AddF, Op::SubF, Op::MulF, Op::DivF, Op::ModF, Op::NegF, Op::LeastF, Op::GreatestF, Op::If, Op::IntToFloat};
+        static const Op ops[] = {Op::AddF, Op::SubF,   Op::MulF,      Op::DivF, Op::ModF,
+                                 Op::NegF, Op::LeastF, Op::GreatestF, Op::If,   Op::IntToFloat};
         Op op = ops[pick(std::size(ops))];
         if (op == Op::NegF) return node(op, t, {make(t, depth - 1)});
         if (op == Op::IntToFloat) return node(op, t, {make(TypeKind::Int, depth - 1)});
@@ -74,8 +75,8 @@ class Generator {
         return node(op, t, {make(t, depth - 1), make(t, depth - 1)});
       }
       default: {
-        static const Op ops[] = {Op::Eq, Op::Ne, Op::EqF, Op::NeF, Op::LtI, Op::LeI, Op::GtI, Op::GeI, Op::LtF,
-                                 Op::LeF, Op::GtF, Op::GeF, Op::And, Op::Or, Op::Not, Op::If};
+        static const Op ops[] = {Op::Eq,  Op::Ne,  Op::EqF, Op::NeF, Op::LtI, Op::LeI, Op::GtI, Op::GeI,
+                                 Op::LtF, Op::LeF, Op::GtF, Op::GeF, Op::And, Op::Or,  Op::Not, Op::If};
         Op op = ops[pick(std::size(ops))];
         switch (op) {
           case Op::Eq:
@@ -83,10 +84,16 @@ class Generator {
             TypeKind k = pick(2) ? TypeKind::Int : TypeKind::Bool;
             return node(op, t, {make(k, depth - 1), make(k, depth - 1)});
           }
-          case Op::LtI: case Op::LeI: case Op::GtI: case Op::GeI:
-            return node(op, t, {make(TypeKind::Int, depth - 1), make(TypeKind::Int, depth - 1)});
-          case Op::EqF: case Op::NeF: case Op::LtF: case Op::LeF: case Op::GtF: case Op::GeF:
-            return node(op, t, {make(TypeKind::Float, depth - 1), make(TypeKind::Float, depth - 1)});
+          case Op::LtI:
+          case Op::LeI:
+          case Op::GtI:
+          case Op::GeI: return node(op, t, {make(TypeKind::Int, depth - 1), make(TypeKind::Int, depth - 1)});
+          case Op::EqF:
+          case Op::NeF:
+          case Op::LtF:
+          case Op::LeF:
+          case Op::GtF:
+          case Op::GeF: return node(op, t, {make(TypeKind::Float, depth - 1), make(TypeKind::Float, depth - 1)});
           case Op::Not: return node(op, t, {make(t, depth - 1)});
           case Op::If: return node(op, t, {make(t, depth - 1), make(t, depth - 1), make(t, depth - 1)});
           default: return node(op, t, {make(t, depth - 1), make(t, depth - 1)});
@@ -179,7 +186,8 @@ TEST(ExprJit, RandomExpressionsAgreeWithTheInterpreter) {
   for (int batch = 0; batch < kBatches; ++batch) {
     Generator gen(static_cast<uint32_t>(1000 + batch));
     std::vector<Expr> exprs;
-    for (int i = 0; i < kPerBatch; ++i) exprs.push_back(gen.make(static_cast<TypeKind>(std::vector<TypeKind>{TypeKind::Int, TypeKind::Float, TypeKind::Bool}[i % 3]), 5));
+    for (int i = 0; i < kPerBatch; ++i)
+      exprs.push_back(gen.make(static_cast<TypeKind>(std::vector<TypeKind>{TypeKind::Int, TypeKind::Float, TypeKind::Bool}[i % 3]), 5));
     std::vector<const Expr*> ptrs;
     for (const auto& e : exprs) ptrs.push_back(&e);
     auto fns = jit.compile(ptrs);
@@ -192,8 +200,9 @@ TEST(ExprJit, RandomExpressionsAgreeWithTheInterpreter) {
         ASSERT_EQ(status, expected) << "batch " << batch << " expression " << i << " frame " << f << "\n"
                                     << rt::jit::llvm_ir({&exprs[i]}, {"e"});
         if (status == rt::jit::Status::Ok) {
-          ASSERT_TRUE(same(exprs[i], got, want)) << "batch " << batch << " expression " << i << " frame " << f << ": jit " << got
-                                                 << ", interpreter " << want << "\n" << rt::jit::llvm_ir({&exprs[i]}, {"e"});
+          ASSERT_TRUE(same(exprs[i], got, want))
+              << "batch " << batch << " expression " << i << " frame " << f << ": jit " << got << ", interpreter " << want << "\n"
+              << rt::jit::llvm_ir({&exprs[i]}, {"e"});
         } else {
           ++errors;
         }
@@ -271,9 +280,12 @@ TEST(SegmentJit, RandomSegmentsAgreeWithTheInterpreter) {
     r6.reg = 6;
     // Shallow trees, so most frames pass some filters and reach the head.
     spec.steps.push_back(step(plan::StepKind::Assign, gen.make(TypeKind::Int, 3), 5));
-    spec.steps.push_back(step(plan::StepKind::Filter, node(Op::Or, TypeKind::Bool, {gen.make(TypeKind::Bool, 2),
-                                                                                      node(Op::LtI, TypeKind::Bool, {r5, gen.make(TypeKind::Int, 2)})})));
-    spec.steps.push_back(step(plan::StepKind::Assign, node(Op::AddF, TypeKind::Float, {gen.make(TypeKind::Float, 2), node(Op::IntToFloat, TypeKind::Float, {r5})}), 6));
+    spec.steps.push_back(
+        step(plan::StepKind::Filter,
+             node(Op::Or, TypeKind::Bool, {gen.make(TypeKind::Bool, 2), node(Op::LtI, TypeKind::Bool, {r5, gen.make(TypeKind::Int, 2)})})));
+    spec.steps.push_back(step(plan::StepKind::Assign,
+                              node(Op::AddF, TypeKind::Float, {gen.make(TypeKind::Float, 2), node(Op::IntToFloat, TypeKind::Float, {r5})}),
+                              6));
     if (i % 2) spec.steps.push_back(step(plan::StepKind::Filter, node(Op::Not, TypeKind::Bool, {gen.make(TypeKind::Bool, 2)})));
     spec.head = i % 3 != 0;
     if (spec.head) spec.head_columns = {leaf(Op::Reg, TypeKind::Int), gen.make(TypeKind::Int, 3), r6, r5};
@@ -295,7 +307,8 @@ TEST(SegmentJit, RandomSegmentsAgreeWithTheInterpreter) {
       std::vector<Word> got(frames.size() + kFrames * 4);
       uint64_t m = 0;
       int32_t status = fns[i](frames.data(), kFrames, got.data(), &m);
-      ASSERT_EQ(status != 0, expected != rt::jit::Status::Ok) << "segment " << i << " batch " << b << "\n" << rt::jit::segment_llvm_ir(specs[i], "s");
+      ASSERT_EQ(status != 0, expected != rt::jit::Status::Ok) << "segment " << i << " batch " << b << "\n"
+                                                              << rt::jit::segment_llvm_ir(specs[i], "s");
       if (status != 0) {
         ++failed_batches;
         continue;
@@ -303,8 +316,9 @@ TEST(SegmentJit, RandomSegmentsAgreeWithTheInterpreter) {
       const size_t width = specs[i].head ? specs[i].head_columns.size() : kSegmentRegisters;
       ASSERT_EQ(m * width, want.size()) << "segment " << i << " batch " << b;
       for (size_t w = 0; w < want.size(); ++w) {
-        ASSERT_EQ(got[w], want[w]) << "segment " << i << " batch " << b << " word " << w << ": jit " << got[w] << ", interpreter " << want[w] << "\n"
-                           << rt::jit::segment_llvm_ir(specs[i], "s");
+        ASSERT_EQ(got[w], want[w]) << "segment " << i << " batch " << b << " word " << w << ": jit " << got[w] << ", interpreter "
+                                   << want[w] << "\n"
+                                   << rt::jit::segment_llvm_ir(specs[i], "s");
       }
       rows += m;
     }

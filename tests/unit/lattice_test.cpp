@@ -121,8 +121,7 @@ class LatticeTest : public testing::Test {
         std::set<Word> keys = elements(lat.map_keys(a));
         keys.merge(elements(lat.map_keys(b)));
         EXPECT_EQ(elements(lat.map_keys(m)), keys);
-        for (Word k : keys)
-          EXPECT_EQ(lat.map_at(t, m, k), lat.merge(t.args[1], lat.map_at(t, a, k), lat.map_at(t, b, k)));
+        for (Word k : keys) EXPECT_EQ(lat.map_at(t, m, k), lat.merge(t.args[1], lat.map_at(t, a, k), lat.map_at(t, b, k)));
         break;
       }
       default: FAIL() << "not a lattice: " << t.str();
@@ -160,17 +159,17 @@ TEST_P(LatticeLaws, MergeIsAssociativeCommutativeIdempotentWithBottomAsIdentity)
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllLattices, LatticeLaws,
-    testing::Values(LatticeCase{"lmax_int", lmax(kInt)}, LatticeCase{"lmax_float", lmax(kFloat)},
-                    LatticeCase{"lmax_string", lmax(kString)}, LatticeCase{"lmin_int", lmin(kInt)},
-                    LatticeCase{"lmin_float", lmin(kFloat)}, LatticeCase{"lmin_string", lmin(kString)},
-                    LatticeCase{"lbool", kLBool}, LatticeCase{"lset_int", lset(kInt)}, LatticeCase{"lset_string", lset(kString)},
-                    LatticeCase{"lmap_string_lmax_int", lmap(kString, lmax(kInt))},
-                    LatticeCase{"lmap_int_lset_int", lmap(kInt, lset(kInt))},
-                    LatticeCase{"lmap_string_lmap_int_lmax_int", lmap(kString, lmap(kInt, lmax(kInt)))},
-                    LatticeCase{"lmap_bool_lmap_string_lmin_float", lmap(kBool, lmap(kString, lmin(kFloat)))}),
-    [](const testing::TestParamInfo<LatticeCase>& p) { return std::string(p.param.name); });
+INSTANTIATE_TEST_SUITE_P(AllLattices, LatticeLaws,
+                         testing::Values(LatticeCase{"lmax_int", lmax(kInt)}, LatticeCase{"lmax_float", lmax(kFloat)},
+                                         LatticeCase{"lmax_string", lmax(kString)}, LatticeCase{"lmin_int", lmin(kInt)},
+                                         LatticeCase{"lmin_float", lmin(kFloat)}, LatticeCase{"lmin_string", lmin(kString)},
+                                         LatticeCase{"lbool", kLBool}, LatticeCase{"lset_int", lset(kInt)},
+                                         LatticeCase{"lset_string", lset(kString)},
+                                         LatticeCase{"lmap_string_lmax_int", lmap(kString, lmax(kInt))},
+                                         LatticeCase{"lmap_int_lset_int", lmap(kInt, lset(kInt))},
+                                         LatticeCase{"lmap_string_lmap_int_lmax_int", lmap(kString, lmap(kInt, lmax(kInt)))},
+                                         LatticeCase{"lmap_bool_lmap_string_lmin_float", lmap(kBool, lmap(kString, lmin(kFloat)))}),
+                         [](const testing::TestParamInfo<LatticeCase>& p) { return std::string(p.param.name); });
 
 // ------------------------------------------------------------------ bottoms and lifting
 

@@ -118,7 +118,7 @@ TEST(NetWire, SchemasOfChannelsOnly) {
   EXPECT_EQ(s->signature, "(addr, int, float, string, bool, addr)");
   EXPECT_EQ(s->fingerprint, rt::net::channel_fingerprint("mixed", s->columns));
   EXPECT_NE(s->fingerprint, rt::net::channel_fingerprint("mixed2", s->columns));
-  EXPECT_EQ(a.codec->channel(0u), nullptr);  // stdout is not a channel
+  EXPECT_EQ(a.codec->channel(0u), nullptr);                          // stdout is not a channel
   EXPECT_TRUE(a.codec->channel(a.rel("ints"))->raw_words == false);  // the @ column is an addr
 }
 
@@ -146,11 +146,24 @@ TEST(NetWire, IntsRoundTripIntoAnotherSymbolTable) {
 
 TEST(NetWire, EveryPlainTypeRoundTrips) {
   Side a(kChannels, 3), b(kChannels, 11);
-  std::vector<Word> rows = {
-      a.s("bob"), rt::from_int(INT64_MIN), rt::from_float(-0.0), a.s(""), rt::from_bool(true), a.s("carol"),
-      a.s("bob"), rt::from_int(INT64_MAX), rt::from_float(1.5e300), a.s("héllo\n\"q\""), rt::from_bool(false), a.s("bob"),
-      a.s("dan"), rt::from_int(0), rt::from_float(std::numeric_limits<double>::quiet_NaN()), a.s(std::string("nul\0in", 6)),
-      rt::from_bool(true), a.s("dan")};
+  std::vector<Word> rows = {a.s("bob"),
+                            rt::from_int(INT64_MIN),
+                            rt::from_float(-0.0),
+                            a.s(""),
+                            rt::from_bool(true),
+                            a.s("carol"),
+                            a.s("bob"),
+                            rt::from_int(INT64_MAX),
+                            rt::from_float(1.5e300),
+                            a.s("héllo\n\"q\""),
+                            rt::from_bool(false),
+                            a.s("bob"),
+                            a.s("dan"),
+                            rt::from_int(0),
+                            rt::from_float(std::numeric_limits<double>::quiet_NaN()),
+                            a.s(std::string("nul\0in", 6)),
+                            rt::from_bool(true),
+                            a.s("dan")};
   std::string bytes = a.codec->encode(a.rel("mixed"), rows.data(), 3, "alice");
   Codec::Message m;
   std::string error;
@@ -158,10 +171,8 @@ TEST(NetWire, EveryPlainTypeRoundTrips) {
   ASSERT_EQ(m.count, 3u);
   for (size_t i = 0; i < rows.size(); ++i) {
     size_t c = i % 6;
-    if (c == 0 || c == 3 || c == 5)
-      EXPECT_EQ(b.symbols.str(m.rows[i]), a.symbols.str(rows[i])) << "cell " << i;
-    else
-      EXPECT_EQ(m.rows[i], rows[i]) << "cell " << i;  // ints, float bits (-0.0, NaN), bools
+    if (c == 0 || c == 3 || c == 5) EXPECT_EQ(b.symbols.str(m.rows[i]), a.symbols.str(rows[i])) << "cell " << i;
+    else EXPECT_EQ(m.rows[i], rows[i]) << "cell " << i;  // ints, float bits (-0.0, NaN), bools
   }
 }
 
@@ -257,8 +268,10 @@ TEST(NetWire, EachDistinctStringCrossesOnce) {
 
 TEST(NetWire, LatticeBoundsRoundTripIncludingBottoms) {
   Side a(kChannels, 2), b(kChannels, 9);
-  const auto& cols = a.codec->channel(a.rel("bounds"))->columns;  // addr, lmax<int>, lmin<int>, lmax<float>, lmin<float>, lmax<string>, lmin<string>, lbool
-  std::vector<Word> rows = {a.s("n"), rt::from_int(42), rt::from_int(-7), rt::from_float(2.5), rt::from_float(-1e9), a.s("zed"), a.s("abc"), 1};
+  const auto& cols = a.codec->channel(a.rel("bounds"))
+                         ->columns;  // addr, lmax<int>, lmin<int>, lmax<float>, lmin<float>, lmax<string>, lmin<string>, lbool
+  std::vector<Word> rows = {a.s("n"), rt::from_int(42), rt::from_int(-7), rt::from_float(2.5), rt::from_float(-1e9), a.s("zed"), a.s("abc"),
+                            1};
   std::vector<Word> bottoms = {a.s("n")};
   for (size_t c = 1; c < cols.size(); ++c) bottoms.push_back(a.lattices.bottom(cols[c]));
   rows.insert(rows.end(), bottoms.begin(), bottoms.end());
@@ -288,14 +301,14 @@ std::set<std::string> strings_of(Side& side, Word set) {
 
 TEST(NetWire, SetsAndMapsRoundTripStructurally) {
   Side a(kChannels, 4), b(kChannels, 13);
-  const auto& cols = a.codec->channel(a.rel("sets"))->columns;  // addr, lset<string>, lset<int>, lmap<string, lmax<int>>, lmap<int, lset<addr>>
+  const auto& cols =
+      a.codec->channel(a.rel("sets"))->columns;  // addr, lset<string>, lset<int>, lmap<string, lmax<int>>, lmap<int, lset<addr>>
   Word tags = a.lattices.set_of({a.s("red"), a.s("green"), a.s("blue")});
   Word nums = a.lattices.set_of({rt::from_int(-3), rt::from_int(5), rt::from_int(1) << 40});
   Word counts = a.lattices.map_of(cols[3].args[1], {{a.s("x"), rt::from_int(3)}, {a.s("y"), rt::from_int(9)}});
   Word g1 = a.lattices.set_of({a.s("n1"), a.s("n2")});
   Word groups = a.lattices.map_of(cols[4].args[1], {{rt::from_int(1), g1}, {rt::from_int(2), 0}});
-  std::vector<Word> rows = {a.s("dst"), tags, nums, counts, groups,
-                            a.s("dst"), 0, 0, 0, 0};  // the second row: every bottom (empty)
+  std::vector<Word> rows = {a.s("dst"), tags, nums, counts, groups, a.s("dst"), 0, 0, 0, 0};  // the second row: every bottom (empty)
   std::string bytes = a.codec->encode(a.rel("sets"), rows.data(), 2, "a");
   Codec::Message m;
   std::string error;
@@ -356,7 +369,8 @@ TEST(NetWire, DifferentSchemaIsRefusedNamingBothSchemas) {
   Side a("channel vote(@dst: addr, round: int, v: string);"), b(kChannels);
   std::vector<Word> row = {a.s("b"), 1, a.s("yes")};
   std::string bytes = a.codec->encode(a.rel("vote"), row.data(), 1, "n1");
-  EXPECT_EQ(decode_error(b, bytes), "channel `vote` has a different schema at the sender `n1`: (addr, int, string) vs here (addr, int, int)");
+  EXPECT_EQ(decode_error(b, bytes),
+            "channel `vote` has a different schema at the sender `n1`: (addr, int, string) vs here (addr, int, int)");
 }
 
 TEST(NetWire, UnknownChannelIsRefusedNamingIt) {
@@ -404,8 +418,8 @@ TEST(NetWire, SenderOfARefusedMessage) {
 TEST(NetWire, TheEnvelopeTravelsInTheHeader) {
   Side a(kChannels), b(kChannels);
   std::vector<Word> row = {a.s("b"), 1, 2};
-  rt::net::Envelope envelope{.sender = "r2", .deployment = 0x1122334455667788ULL, .deployment_name = "kvs.toml", .incarnation = 3,
-                             .sequence = 41};
+  rt::net::Envelope envelope{
+      .sender = "r2", .deployment = 0x1122334455667788ULL, .deployment_name = "kvs.toml", .incarnation = 3, .sequence = 41};
   const std::string bytes = a.codec->encode(a.rel("ints"), row.data(), 1, envelope);
   auto header = rt::net::peek_header(bytes);
   ASSERT_TRUE(header);
@@ -508,8 +522,9 @@ TEST(NetWire, MutatedMessagesNeverCrash) {
   const auto& sc = a.codec->channel(a.rel("sets"))->columns;
   std::vector<std::pair<std::string, std::vector<Word>>> seeds = {
       {"mixed", {a.s("p"), 1, rt::from_float(2), a.s("str"), 1, a.s("q")}},
-      {"sets", {a.s("p"), a.lattices.set_of({a.s("x"), a.s("y")}), a.lattices.set_of({1, 2}),
-                a.lattices.map_of(sc[3].args[1], {{a.s("k"), 5}}), a.lattices.map_of(sc[4].args[1], {{1, a.lattices.set_of({a.s("n1")})}})}},
+      {"sets",
+       {a.s("p"), a.lattices.set_of({a.s("x"), a.s("y")}), a.lattices.set_of({1, 2}), a.lattices.map_of(sc[3].args[1], {{a.s("k"), 5}}),
+        a.lattices.map_of(sc[4].args[1], {{1, a.lattices.set_of({a.s("n1")})}})}},
   };
   std::mt19937_64 rng(test_seed() + 1);
   Codec::Message m;

@@ -239,8 +239,8 @@ TEST(Plan, MutualRecursionIsOneGroup) {
   ASSERT_TRUE(p);
   const plan::Group& g = group_of(*p, "even");
   EXPECT_TRUE(g.recursive);
-  EXPECT_EQ(g.relations, (std::vector<uint32_t>{std::min(rel(*p, "even").id, rel(*p, "odd").id),
-                                                std::max(rel(*p, "even").id, rel(*p, "odd").id)}));
+  EXPECT_EQ(g.relations,
+            (std::vector<uint32_t>{std::min(rel(*p, "even").id, rel(*p, "odd").id), std::max(rel(*p, "even").id, rel(*p, "odd").id)}));
   EXPECT_EQ(g.deltas.size(), 2u);
   for (const RulePlan& d : g.deltas) EXPECT_EQ(d.steps[0].version, Version::Delta);
 }
@@ -382,10 +382,11 @@ TEST(Plan, DeferredAndAsynchronousRulesAreTransitions) {
 // ------------------------------------------------------------------ across ticks
 
 TEST(Plan, CrossTickVariantsStartFromTheirDeltaLiteral) {
-  auto p = plan_for("table a(x: int, y: int);\n"
-                   "table b(y: int, z: int);\n"
-                   "table c(x: int, z: int);\n"
-                   "c(x, z) <= a(x, y), b(y, z);\n");
+  auto p = plan_for(
+      "table a(x: int, y: int);\n"
+      "table b(y: int, z: int);\n"
+      "table c(x: int, z: int);\n"
+      "c(x, z) <= a(x, y), b(y, z);\n");
   ASSERT_TRUE(p);
   const RulePlan& r = rule_for(*p, "c");
   ASSERT_EQ(r.variants.size(), 2u);
@@ -396,11 +397,12 @@ TEST(Plan, CrossTickVariantsStartFromTheirDeltaLiteral) {
 }
 
 TEST(Plan, AKeptScratchHasARetractingVariantPerNegation) {
-  auto p = plan_for("table t(x: int);\n"
-                   "table u(x: int);\n"
-                   "table w(x: int, y: int);\n"
-                   "scratch s(x: int);\n"
-                   "s(x) <= t(x), not u(x), not w(x, _);\n");
+  auto p = plan_for(
+      "table t(x: int);\n"
+      "table u(x: int);\n"
+      "table w(x: int, y: int);\n"
+      "scratch s(x: int);\n"
+      "s(x) <= t(x), not u(x), not w(x, _);\n");
   ASSERT_TRUE(p);
   EXPECT_EQ(rel(*p, "s").rederived_because, "");
   const RulePlan& r = rule_for(*p, "s");
@@ -430,7 +432,8 @@ TEST(Plan, AggregatesRunIncrementallyOverTablesThatOnlyGrow) {
   };
   for (const auto& c : cases) {
     auto p = plan_for(std::string("table t(x: int, y: int);\ntable u(x: int, f: float);\ntable w(x: int);\n"
-                                  "table m(k: int, v: lmax<int>) key(k);\noutput o(x: int, n: float);\n") + c.rule + "\n");
+                                  "table m(k: int, v: lmax<int>) key(k);\noutput o(x: int, n: float);\n") +
+                      c.rule + "\n");
     ASSERT_TRUE(p) << c.rule;
     const RulePlan& r = rule_for(*p, "o");
     std::string why(plan::recomputed_because(*p, r));
@@ -458,7 +461,8 @@ TEST(Plan, ScratchesThatCannotBeKeptSayWhy) {
   };
   for (const auto& c : cases) {
     auto p = plan_for(std::string("table t(x: int);\nchannel c(@a: addr, x: int);\ntable m(k: int, v: lmax<int>) key(k);\n"
-                                 "scratch s(x: int);\n") + c.rules + "\n");
+                                  "scratch s(x: int);\n") +
+                      c.rules + "\n");
     ASSERT_TRUE(p) << c.rules;
     const std::string& why = rel(*p, "s").rederived_because;
     EXPECT_NE(why.find(c.why), std::string::npos) << c.rules << ": " << why;
@@ -518,8 +522,7 @@ TEST_F(PlanPrinters, JsonHasTheRelationsAndRules) {
   nlohmann::json j = plan::to_json(*p);
   std::vector<std::string> names;
   for (const auto& r : j.at("relations")) names.push_back(r.at("name"));
-  for (const char* want : {"link", "path", "free", "blocked"})
-    EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
+  for (const char* want : {"link", "path", "free", "blocked"}) EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
   EXPECT_EQ(j.at("strata").size(), p->strata.size());
   EXPECT_EQ(j.at("transitions").size(), 1u);
   EXPECT_EQ(j.at("transitions")[0].at("op"), plan::to_string(HeadOp::DeferredInsert));

@@ -177,9 +177,8 @@ TEST(QuiescenceDetector, AForgedCountCannotHideAMessageInFlight) {
   QuiescenceDetector q;
   // b -> c is in flight; c counted one message "from a" that a never sent (bytes from a
   // foreign program forging a's name). In sum everything balances; pair by pair it does not.
-  const std::map<std::string, NodeReport> forged = {{"a", report(true, {}, {})},
-                                                    {"b", report(true, {{"c", 1}}, {})},
-                                                    {"c", report(true, {}, {{"a", 1}})}};
+  const std::map<std::string, NodeReport> forged = {
+      {"a", report(true, {}, {})}, {"b", report(true, {{"c", 1}}, {})}, {"c", report(true, {}, {{"a", 1}})}};
   EXPECT_EQ(wave(q, forged), Verdict::Idle);
   EXPECT_EQ(wave(q, forged), Verdict::Idle);
 }
@@ -250,8 +249,8 @@ TEST(QuiescenceDetector, MessagesTakenBetweenTwoAnswersOfOneWaveAreNotWaitedFor)
   ASSERT_EQ(wave(q, {{"a", report_in(0, {{"b", 5}}, {}, {})}, {"b", report_in(0, {}, {{"a", 5}}, {{"a", {0, 5}}})}}), Verdict::Idle);
   q.node_lost("b");
   const uint64_t w = q.start_wave({"a", "b"});
-  q.record("a", w, report_in(0, {{"b", 6}}, {}, {}));                     // 6 went to the old b and was lost
-  q.record("b", w, report_in(1, {}, {{"a", 2}}, {{"a", {0, 8}}}, 1));    // 7 and 8, sent after a's answer
+  q.record("a", w, report_in(0, {{"b", 6}}, {}, {}));                  // 6 went to the old b and was lost
+  q.record("b", w, report_in(1, {}, {{"a", 2}}, {{"a", {0, 8}}}, 1));  // 7 and 8, sent after a's answer
   EXPECT_EQ(q.conclude(), Verdict::Idle);
   const std::map<std::string, NodeReport> later = {{"a", report_in(0, {{"b", 8}}, {}, {})},
                                                    {"b", report_in(1, {}, {{"a", 2}}, {{"a", {0, 8}}}, 1)}};
@@ -263,8 +262,7 @@ TEST(QuiescenceDetector, MessagesTakenBetweenTwoAnswersOfOneWaveAreNotWaitedFor)
 // incarnation on its way does.
 TEST(QuiescenceDetector, ARestartedSenderIsJudgedByItsNewIncarnationsNumbers) {
   QuiescenceDetector q;
-  const std::map<std::string, NodeReport> back = {{"a", report_in(1, {}, {}, {}, 1)},
-                                                  {"b", report_in(0, {}, {{"a", 9}}, {{"a", {0, 9}}})}};
+  const std::map<std::string, NodeReport> back = {{"a", report_in(1, {}, {}, {}, 1)}, {"b", report_in(0, {}, {{"a", 9}}, {{"a", {0, 9}}})}};
   EXPECT_EQ(wave(q, back), Verdict::Idle);  // a's first answer, in incarnation 1: a restart
   EXPECT_EQ(wave(q, back), Verdict::Quiescent);
   const std::map<std::string, NodeReport> sent = {{"a", report_in(1, {{"b", 1}}, {}, {}, 2)},

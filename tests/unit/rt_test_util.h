@@ -33,8 +33,8 @@ struct Column {
 
 // A relation declaration as the planner would produce it. Without `key`, the key is every
 // non-lattice column (a set); lattice columns make it keyed.
-inline plan::Relation relation_decl(std::string name, std::vector<Column> cols, std::vector<uint32_t> key = {},
-                                    bool keyed = false, std::vector<std::vector<uint32_t>> indexes = {}) {
+inline plan::Relation relation_decl(std::string name, std::vector<Column> cols, std::vector<uint32_t> key = {}, bool keyed = false,
+                                    std::vector<std::vector<uint32_t>> indexes = {}) {
   plan::Relation r;
   r.name = std::move(name);
   for (auto& c : cols) {

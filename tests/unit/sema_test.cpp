@@ -16,23 +16,21 @@ namespace {
 using namespace bloom::test;
 namespace fs = std::filesystem;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
+bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
 
 std::string dump(const Compilation& c) {
   std::string s;
   for (const auto& d : c.diags.all())
-    s += std::string(severity_name(d.severity)) + " [" + d.code + "] " + std::to_string(d.span.line) + ":" +
-         std::to_string(d.span.col) + " " + d.message + (d.help.empty() ? "" : " (help: " + d.help + ")") + "\n";
+    s += std::string(severity_name(d.severity)) + " [" + d.code + "] " + std::to_string(d.span.line) + ":" + std::to_string(d.span.col) +
+         " " + d.message + (d.help.empty() ? "" : " (help: " + d.help + ")") + "\n";
   return s;
 }
 
 // Compiles and expects success with no warnings.
-#define EXPECT_CLEAN(c)                                       \
-  do {                                                        \
-    EXPECT_TRUE((c)->ok()) << dump(*(c));                     \
-    EXPECT_EQ((c)->diags.warning_count(), 0u) << dump(*(c));  \
+#define EXPECT_CLEAN(c)                                      \
+  do {                                                       \
+    EXPECT_TRUE((c)->ok()) << dump(*(c));                    \
+    EXPECT_EQ((c)->diags.warning_count(), 0u) << dump(*(c)); \
   } while (0)
 
 // Expects an error with `code`, and returns it (or null, after a failure).
@@ -883,10 +881,8 @@ TEST_F(ImportTest, FindStdlibHonoursTheEnvironment) {
   EXPECT_EQ(find_stdlib(&searched), "");
   ASSERT_EQ(searched.size(), 1u);
   EXPECT_TRUE(contains(searched[0], "missing")) << searched[0];
-  if (old)
-    ::setenv("BLOOM_STDLIB", saved.c_str(), 1);
-  else
-    ::unsetenv("BLOOM_STDLIB");
+  if (old) ::setenv("BLOOM_STDLIB", saved.c_str(), 1);
+  else ::unsetenv("BLOOM_STDLIB");
 }
 
 TEST_F(ImportTest, ImporterMayDeriveIntoModuleInput) {
@@ -923,7 +919,8 @@ TEST_F(ImportTest, UnknownNameInModule) {
 
 TEST_F(ImportTest, ModuleConstsAndParamsAreReachable) {
   write("m.bloom", "const limit = 5;\nparam start: int = 1;\n");
-  std::string main = write("main.bloom", "import \"m.bloom\" as m;\ninput i(v: int);\noutput o(v: int);\no(v) <= i(v), v > m.limit, v > m.start;\n");
+  std::string main =
+      write("main.bloom", "import \"m.bloom\" as m;\ninput i(v: int);\noutput o(v: int);\no(v) <= i(v), v > m.limit, v > m.start;\n");
   auto c = compile_file(main);
   EXPECT_CLEAN(c);
 }
@@ -933,8 +930,7 @@ TEST_F(ImportTest, TooManyInstances) {
   const int levels = 15;
   for (int i = 0; i < levels; ++i) {
     std::string next = "m" + std::to_string(i + 1) + ".bloom";
-    write("m" + std::to_string(i) + ".bloom",
-          "import \"" + next + "\" as a;\nimport \"" + next + "\" as b;\ntable t(x: int);\n");
+    write("m" + std::to_string(i) + ".bloom", "import \"" + next + "\" as a;\nimport \"" + next + "\" as b;\ntable t(x: int);\n");
   }
   write("m" + std::to_string(levels) + ".bloom", "table t(x: int);\n");
   auto c = compile_file((dir_ / "m0.bloom").string());
@@ -1014,7 +1010,6 @@ TEST(Sema, ExamplesAndStdlibCompileCleanly) {
   }
   EXPECT_GE(count, 10);
 }
-
 
 // Each expression's type is found through the slot it holds; a slot another table assigned is
 // not taken for one of this table's.

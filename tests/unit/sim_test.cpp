@@ -166,7 +166,8 @@ TEST(SimTest, ACrashedNodeRestartsFromItsFactsWithItsStateLost) {
   EXPECT_EQ(restart->node, crash->node);
   EXPECT_GT(restart->time_us, crash->time_us);
   // Its next tick is tick 0 again.
-  auto next = std::find_if(restart, r.trace.events.end(), [&](const Event& e) { return e.kind == EventKind::Tick && e.node == crash->node; });
+  auto next =
+      std::find_if(restart, r.trace.events.end(), [&](const Event& e) { return e.kind == EventKind::Tick && e.node == crash->node; });
   ASSERT_NE(next, r.trace.events.end());
   EXPECT_EQ(next->tick, 0);
 }

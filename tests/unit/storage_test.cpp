@@ -416,8 +416,8 @@ TEST_F(StorageTest, LatticeMergesPastTheSplitMoveTheKeyToTheMergedRow) {
 // pages up to 1 MiB, one huge page for 1-2 MiB, whole huge pages and a small-page tail above)
 // are writable to their last byte; mapped ones from 1 MiB on start on a 2 MiB boundary.
 TEST_F(StorageTest, BlocksOfEverySizeAreWholeAndBigOnesHugePageAligned) {
-  for (size_t bytes : {size_t{1000}, (size_t{256} << 10) - 8, size_t{256} << 10, size_t{700} << 10, size_t{1} << 20,
-                       (size_t{2} << 20) - 8, (size_t{2} << 20) + (32 << 10), (size_t{8} << 20) + 8}) {
+  for (size_t bytes : {size_t{1000}, (size_t{256} << 10) - 8, size_t{256} << 10, size_t{700} << 10, size_t{1} << 20, (size_t{2} << 20) - 8,
+                       (size_t{2} << 20) + (32 << 10), (size_t{8} << 20) + 8}) {
     auto* p = static_cast<uint8_t*>(rt::allocate_block(bytes));
     ASSERT_NE(p, nullptr);
     if (bytes >= (size_t{1} << 20)) {
@@ -431,9 +431,9 @@ TEST_F(StorageTest, BlocksOfEverySizeAreWholeAndBigOnesHugePageAligned) {
 }
 
 TEST_F(StorageTest, FullWidthValuesReadBackExactly) {
-  const std::vector<Word> wide = {rt::from_int(INT64_MAX), rt::from_int(INT64_MIN), rt::from_int(-3), rt::from_int(-2147483649LL),
-                                  rt::from_int(2147483648LL), rt::from_int(4294967295LL), rt::from_float(-2.5), rt::from_float(1.5),
-                                  rt::kTopString};
+  const std::vector<Word> wide = {rt::from_int(INT64_MAX),     rt::from_int(INT64_MIN),    rt::from_int(-3),
+                                  rt::from_int(-2147483649LL), rt::from_int(2147483648LL), rt::from_int(4294967295LL),
+                                  rt::from_float(-2.5),        rt::from_float(1.5),        rt::kTopString};
   auto& r = ints(2, {{1}});
   for (Word i = 0; i < kSomeRows; ++i) insert(r, {i, i % 7});
   EXPECT_EQ(matches(r, 0, {3}).size(), kSomeRows / 7) << "the index is built before the wide rows come";
@@ -464,7 +464,8 @@ TEST_F(StorageTest, CellsWidenFrom16To32To64BitsAsValuesNeedIt) {
   EXPECT_EQ(r.cell_bytes(), 2u) << "ints start in 16-bit cells";
   const std::vector<Word> edge16 = {rt::from_int(32767), rt::from_int(-32768), rt::from_int(-1), rt::from_int(0)};
   for (size_t i = 0; i < edge16.size(); ++i) ASSERT_EQ(insert(r, {edge16[i], rt::from_int(static_cast<int64_t>(i))}), Outcome::Added);
-  for (Word i = 0; i < kSomeRows; ++i) insert(r, {rt::from_int(static_cast<int64_t>(i % 30000) + 1), rt::from_int(static_cast<int64_t>(i / 30000) + 10)});
+  for (Word i = 0; i < kSomeRows; ++i)
+    insert(r, {rt::from_int(static_cast<int64_t>(i % 30000) + 1), rt::from_int(static_cast<int64_t>(i / 30000) + 10)});
   EXPECT_EQ(r.cell_bytes(), 2u) << "every value so far fits in int16";
   EXPECT_EQ(matches(r, 0, {rt::from_int(11)}).size(), 30000u) << "the index is built on 16-bit cells";
   // One value past int16 (both ways): 32-bit cells.
@@ -709,10 +710,10 @@ TEST_F(InsertManyTest, PendingRowsInsertedTogetherEqualOneByOne) {
     for (Word k = 0; staged.size() < 2 * want; ++k) {
       const Word key = 2 * kSplitRows + 4 * k + want;  // new
       staged.insert(staged.end(), {key, 1});
-      if (k % 5 == 0) staged.insert(staged.end(), {key, 1});           // a duplicate of a staged row
-      if (k % 7 == 0) staged.insert(staged.end(), {key, 2});           // a conflict with a staged row
-      if (k % 11 == 0) staged.insert(staged.end(), {2 * k, k});        // a duplicate of a stored row
-      if (k % 13 == 0) staged.insert(staged.end(), {2 * k, k + 1});    // a conflict with a stored row
+      if (k % 5 == 0) staged.insert(staged.end(), {key, 1});         // a duplicate of a staged row
+      if (k % 7 == 0) staged.insert(staged.end(), {key, 2});         // a conflict with a staged row
+      if (k % 11 == 0) staged.insert(staged.end(), {2 * k, k});      // a duplicate of a stored row
+      if (k % 13 == 0) staged.insert(staged.end(), {2 * k, k + 1});  // a conflict with a stored row
     }
     staged.resize(2 * want);
     stage_both(many, one, staged, pending);
@@ -732,8 +733,8 @@ TEST_F(InsertManyTest, PendingRowsInNarrowCellsWidenAsTheirValuesNeed) {
   ASSERT_GT(many.batch_rows(), 0u);
   rt::Relation::Pending pending;
   std::vector<Word> staged;
-  for (Word k = 0; k < 3000; ++k) staged.insert(staged.end(), {k, k % 3});  // duplicates, conflicts
-  staged.insert(staged.end(), {5, 40000});  // a conflict, in 32 bits
+  for (Word k = 0; k < 3000; ++k) staged.insert(staged.end(), {k, k % 3});                              // duplicates, conflicts
+  staged.insert(staged.end(), {5, 40000});                                                              // a conflict, in 32 bits
   for (Word k = 23000; k < 26000; ++k) staged.insert(staged.end(), {k, k == 24000 ? Word{40000} : 0});  // new keys
   std::vector<uint32_t> hashes(staged.size() / 2);
   for (size_t i = 0; i < hashes.size(); ++i) hashes[i] = many.key_hash(staged.data() + 2 * i);
@@ -821,8 +822,8 @@ TEST_F(InsertManyTest, ABatchInHashOrderEqualsOneByOne) {
   // New keys, duplicates of stored rows and of rows earlier in the batch, conflicts with both.
   std::vector<Word> batch;
   for (Word k = 0; k < 6000; ++k) {
-    batch.insert(batch.end(), {k, k});                 // new, or a duplicate of a stored row
-    if (k % 5 == 0) batch.insert(batch.end(), {k, k});  // a duplicate within the batch
+    batch.insert(batch.end(), {k, k});                      // new, or a duplicate of a stored row
+    if (k % 5 == 0) batch.insert(batch.end(), {k, k});      // a duplicate within the batch
     if (k % 7 == 0) batch.insert(batch.end(), {k, k + 1});  // a conflict
   }
   insert_both(many, one, batch);

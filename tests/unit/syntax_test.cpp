@@ -294,14 +294,16 @@ TEST(Syntax, Durations) {
 }
 
 TEST(Syntax, StringEscapes) {
-  auto p = parse_ok(R"(const s = "a\"b\\c\nd\te";)" "\n");
+  auto p = parse_ok(R"(const s = "a\"b\\c\nd\te";)"
+                    "\n");
   const auto& e = const_value(*p->module, "s");
   EXPECT_EQ(e.kind, ExprKind::String);
   EXPECT_EQ(e.text, "a\"b\\c\nd\te");
 }
 
 TEST(Syntax, UnknownEscapeIsAnError) {
-  auto p = parse(R"(const s = "a\qb";)" "\n");
+  auto p = parse(R"(const s = "a\qb";)"
+                 "\n");
   const Diagnostic* d = first_error(*p);
   ASSERT_NE(d, nullptr);
   EXPECT_NE(d->message.find("escape"), std::string::npos) << d->message;
@@ -617,8 +619,7 @@ TEST(SyntaxErrors, ErrorsAreInBloomWordsNotAntlrs) {
 // suppression comment on the line before a rule just after a cut, and imports after the cuts.
 std::string large_program(size_t statements_before) {
   std::string text;
-  for (size_t i = 0; i < statements_before; ++i)
-    text += "t(" + std::to_string(i) + ", \"a;b\\\";\"); // x; y\n/* ; */\n";
+  for (size_t i = 0; i < statements_before; ++i) text += "t(" + std::to_string(i) + ", \"a;b\\\";\"); // x; y\n/* ; */\n";
   return text;
 }
 
@@ -650,8 +651,8 @@ TEST(Parser, ASyntaxErrorLateInALargeFileIsReportedAsInASmallOne) {
 TEST(Parser, AnImportAfterManyStatementsStillMakesItsAlias) {
   // `q.v(x)` is an atom of instance q only if q is an import alias: with the import late in the
   // file, every clause before it must still see the alias.
-  std::string text = "table t(a: int, s: string);\noutput o(a: int);\no(x) <= q.v(x);\n" + large_program(600) +
-                     "import \"m.bloom\" as q;\n";
+  std::string text =
+      "table t(a: int, s: string);\noutput o(a: int);\no(x) <= q.v(x);\n" + large_program(600) + "import \"m.bloom\" as q;\n";
   auto p = parse_ok(text);
   ASSERT_EQ(p->module->imports.size(), 1u);
   ASSERT_EQ(p->module->rules.size(), 1u);
@@ -659,7 +660,6 @@ TEST(Parser, AnImportAfterManyStatementsStillMakesItsAlias) {
   EXPECT_EQ(lit.kind, LiteralKind::Positive);
   EXPECT_EQ(lit.atom.name.parts.size(), 2u);
 }
-
 
 // Token texts are read straight from the source when it is ASCII, through ANTLR otherwise; both
 // must give the same names, strings and numbers, in a chunked parse and in a whole-file one.

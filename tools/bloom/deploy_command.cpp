@@ -55,7 +55,8 @@ std::string yaml_scalar(const Json& v) {
 // A multi-line text (a program, a facts file) as a literal block, when YAML can keep it exactly.
 bool literal_block(const std::string& s) {
   if (s.find('\n') == std::string::npos || s[0] == ' ' || s[0] == '\n') return false;
-  return std::none_of(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') || c == 0x7f; }) &&
+  return std::none_of(s.begin(), s.end(),
+                      [](char c) { return (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') || c == 0x7f; }) &&
          s.find(" \n") == std::string::npos && s.find("\t\n") == std::string::npos;
 }
 
@@ -219,7 +220,8 @@ std::string cluster_toml(const rt::Deployment& dep, const std::string& dep_dir, 
           t << "[";
           std::istringstream parts(text);
           std::string part;
-          for (bool first = true; !text.empty() && std::getline(parts, part, ','); first = false) t << (first ? "" : ", ") << toml_value(part, src.element);
+          for (bool first = true; !text.empty() && std::getline(parts, part, ','); first = false)
+            t << (first ? "" : ", ") << toml_value(part, src.element);
           t << "]";
         } else {
           t << toml_value(text, src.kind);
@@ -227,7 +229,8 @@ std::string cluster_toml(const rt::Deployment& dep, const std::string& dep_dir, 
       }
       t << " }\n";
     }
-    if (!n.facts.empty()) t << "facts    = " << Json(fs::weakly_canonical(n.facts).lexically_relative(dep_dir).generic_string()).dump() << "\n";
+    if (!n.facts.empty())
+      t << "facts    = " << Json(fs::weakly_canonical(n.facts).lexically_relative(dep_dir).generic_string()).dump() << "\n";
     if (secured) {
       t << "public_key = " << Json(public_keys[i]).dump() << "\n";
       t << "secret_key_file = " << Json("/etc/bloom/keys/" + n.name + ".secret").dump() << "\n";
@@ -288,9 +291,10 @@ int deploy_k8s(const K8sOptions& o) {
   if (!dep) return kUsage;
   const std::string name = dns_label(deployment_name(o.file, o.name));
   if (name.empty() || name.size() > 40) {
-    std::cerr << fmt::format("bloom: error: `{}` cannot name the deployment's Kubernetes objects (1 to 40 letters, digits or `-`): "
-                             "give one with --name\n",
-                             name);
+    std::cerr << fmt::format(
+        "bloom: error: `{}` cannot name the deployment's Kubernetes objects (1 to 40 letters, digits or `-`): "
+        "give one with --name\n",
+        name);
     return kUsage;
   }
   // What the API server would refuse, refused here, naming the option.
@@ -306,10 +310,11 @@ int deploy_k8s(const K8sOptions& o) {
     }
   const bool secured = !dep->insecure;
   if (o.out_dir.empty() && secured && !o.show_secrets) {
-    std::cerr << fmt::format("bloom: error: {} is secured with CURVE, so the manifests include a Secret with the nodes' secret keys: "
-                             "write them to a directory with -o DIR (the Secret's file is mode 0600), or print them with "
-                             "--show-secrets (or set `insecure = true` in the file, for trusted networks only)\n",
-                             o.file);
+    std::cerr << fmt::format(
+        "bloom: error: {} is secured with CURVE, so the manifests include a Secret with the nodes' secret keys: "
+        "write them to a directory with -o DIR (the Secret's file is mode 0600), or print them with "
+        "--show-secrets (or set `insecure = true` in the file, for trusted networks only)\n",
+        o.file);
     return kUsage;
   }
   const fs::path dep_file = fs::weakly_canonical(dep->path);
@@ -322,9 +327,10 @@ int deploy_k8s(const K8sOptions& o) {
     std::string obj = name + "-" + dns_label(n.name);
     // A StatefulSet's name goes into its pods' `controller-revision-hash` label (63 at most).
     if (dns_label(n.name).empty() || obj.size() > 52 || !taken.insert(obj).second) {
-      std::cerr << fmt::format("{}:{}:{}: error: node `{}` cannot have a Kubernetes name of its own: `{}` is {} (names are lower case "
-                               "letters, digits and `-`, at most 52 with the deployment's name)\n",
-                               o.file, n.line, n.column, n.name, obj, obj.size() > 52 ? "too long" : "another node's too");
+      std::cerr << fmt::format(
+          "{}:{}:{}: error: node `{}` cannot have a Kubernetes name of its own: `{}` is {} (names are lower case "
+          "letters, digits and `-`, at most 52 with the deployment's name)\n",
+          o.file, n.line, n.column, n.name, obj, obj.size() > 52 ? "too long" : "another node's too");
       return kUsage;
     }
     std::string host, port;
@@ -397,13 +403,15 @@ int deploy_k8s(const K8sOptions& o) {
            cluster_toml(*dep, dep_dir.string(), endpoints, public_keys, secured, fs::path(o.file).filename().string()));
   // etcd keeps an object in at most 1 MiB.
   if (bytes > 1000000) {
-    std::cerr << fmt::format("bloom: error: the programs and facts of {} take {} bytes, more than a ConfigMap holds (1 MiB): "
-                             "build them into the image instead\n",
-                             o.file, bytes);
+    std::cerr << fmt::format(
+        "bloom: error: the programs and facts of {} take {} bytes, more than a ConfigMap holds (1 MiB): "
+        "build them into the image instead\n",
+        o.file, bytes);
     return kUsage;
   }
 
-  Json labels = {{"app.kubernetes.io/name", "bloom"}, {"app.kubernetes.io/instance", name}, {"app.kubernetes.io/managed-by", "bloom-deploy"}};
+  Json labels = {
+      {"app.kubernetes.io/name", "bloom"}, {"app.kubernetes.io/instance", name}, {"app.kubernetes.io/managed-by", "bloom-deploy"}};
   auto meta = [&](const std::string& obj) { return Json{{"name", obj}, {"namespace", o.ns}, {"labels", labels}}; };
   std::vector<std::pair<std::string, Json>> docs;  // (file name, object)
 
@@ -421,19 +429,22 @@ int deploy_k8s(const K8sOptions& o) {
                                                    {"publishNotReadyAddresses", true},
                                                    {"selector", {{"app.kubernetes.io/instance", name}}},
                                                    {"ports", svc_ports}}}});
-  docs.emplace_back(name + "-files.yaml", Json{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", meta(name + "-files")}, {"data", data}});
+  docs.emplace_back(name + "-files.yaml",
+                    Json{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", meta(name + "-files")}, {"data", data}});
   if (secured) {
     Json keys = Json::object();
     for (size_t i = 0; i < dep->nodes.size(); ++i) keys[dep->nodes[i].name + ".secret"] = secret_keys[i] + "\n";
-    docs.emplace_back(name + "-keys.yaml",
-                      Json{{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", meta(name + "-keys")}, {"type", "Opaque"}, {"stringData", keys}});
+    docs.emplace_back(
+        name + "-keys.yaml",
+        Json{{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", meta(name + "-keys")}, {"type", "Opaque"}, {"stringData", keys}});
   }
   for (size_t i = 0; i < dep->nodes.size(); ++i) {
     const auto& n = dep->nodes[i];
     Json pod_labels = labels;
     pod_labels["bloom.node"] = dns_label(n.name);
-    Json args = {"node", (fs::path(app) / fs::weakly_canonical(n.program).lexically_relative(root)).generic_string(), "--deployment",
-                 dep_in_pod.generic_string(), "--name", n.name};
+    Json args = {"node",         (fs::path(app) / fs::weakly_canonical(n.program).lexically_relative(root)).generic_string(),
+                 "--deployment", dep_in_pod.generic_string(),
+                 "--name",       n.name};
     Json mounts = {{{"name", "files"}, {"mountPath", app}, {"readOnly", true}}};
     Json volumes = {{{"name", "files"}, {"configMap", {{"name", name + "-files"}, {"items", items}}}}};
     if (secured) {
@@ -464,9 +475,9 @@ int deploy_k8s(const K8sOptions& o) {
         {"ports", {{{"name", "bloom"}, {"containerPort", std::stoi(ports[i])}, {"protocol", "TCP"}}}},
         {"readinessProbe", probe},
         {"livenessProbe", liveness},
-        {"resources", {{"requests", {{"cpu", o.cpu}, {"memory", o.memory}}}, {"limits", {{"cpu", o.cpu_limit}, {"memory", o.memory_limit}}}}},
-        {"securityContext",
-         {{"allowPrivilegeEscalation", false}, {"readOnlyRootFilesystem", true}, {"capabilities", {{"drop", {"ALL"}}}}}},
+        {"resources",
+         {{"requests", {{"cpu", o.cpu}, {"memory", o.memory}}}, {"limits", {{"cpu", o.cpu_limit}, {"memory", o.memory_limit}}}}},
+        {"securityContext", {{"allowPrivilegeEscalation", false}, {"readOnlyRootFilesystem", true}, {"capabilities", {{"drop", {"ALL"}}}}}},
         {"volumeMounts", mounts}};
     Json spec = {{"serviceName", name},
                  {"replicas", 1},
@@ -476,14 +487,20 @@ int deploy_k8s(const K8sOptions& o) {
                   {{"metadata", {{"labels", pod_labels}}},
                    {"spec",
                     {{"securityContext",
-                      {{"runAsNonRoot", true}, {"runAsUser", 65532}, {"runAsGroup", 65532}, {"fsGroup", 65532}, {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+                      {{"runAsNonRoot", true},
+                       {"runAsUser", 65532},
+                       {"runAsGroup", 65532},
+                       {"fsGroup", 65532},
+                       {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
                      {"terminationGracePeriodSeconds", 30},
                      {"containers", {container}},
                      {"volumes", volumes}}}}}};
     if (!n.data_dir.empty())
-      spec["volumeClaimTemplates"] = {{{"metadata", {{"name", "data"}}},
-                                       {"spec", {{"accessModes", {"ReadWriteOnce"}}, {"resources", {{"requests", {{"storage", o.storage}}}}}}}}};
-    docs.emplace_back(objects[i] + ".yaml", Json{{"apiVersion", "apps/v1"}, {"kind", "StatefulSet"}, {"metadata", meta(objects[i])}, {"spec", spec}});
+      spec["volumeClaimTemplates"] = {
+          {{"metadata", {{"name", "data"}}},
+           {"spec", {{"accessModes", {"ReadWriteOnce"}}, {"resources", {{"requests", {{"storage", o.storage}}}}}}}}};
+    docs.emplace_back(objects[i] + ".yaml",
+                      Json{{"apiVersion", "apps/v1"}, {"kind", "StatefulSet"}, {"metadata", meta(objects[i])}, {"spec", spec}});
   }
 
   auto text_of = [](const Json& doc) {
@@ -511,10 +528,11 @@ int deploy_systemd(const SystemdOptions& o) {
   auto dep = load_deployment(o.file);
   if (!dep) return kUsage;
   if (!dep->insecure && !dep->has_keys()) {
-    std::cerr << fmt::format("bloom: error: {} is secured with CURVE but names no keys, and `bloom node` needs them: run `bloom keygen "
-                             "NODE` for each node and add the lines it prints to the node's table (docs/security.md), or set "
-                             "`insecure = true` (trusted networks only)\n",
-                             o.file);
+    std::cerr << fmt::format(
+        "bloom: error: {} is secured with CURVE but names no keys, and `bloom node` needs them: run `bloom keygen "
+        "NODE` for each node and add the lines it prints to the node's table (docs/security.md), or set "
+        "`insecure = true` (trusted networks only)\n",
+        o.file);
     return kUsage;
   }
   // A node whose program does not compile would only fail on its machine: say so here.
@@ -547,15 +565,17 @@ int deploy_systemd(const SystemdOptions& o) {
   for (const auto& n : dep->nodes) {
     for (const auto& [what, path] : {std::pair{"program", n.program}, std::pair{"facts directory", n.facts}})
       if (!path.empty() && !o.root.empty() && fs::path(fs::weakly_canonical(path)).lexically_relative(dep_dir).begin()->string() == "..") {
-        std::cerr << fmt::format("{}:{}:{}: warning: the {} of node `{}` ({}) lies outside the deployment's directory: it is "
-                                 "expected at {} on the machine\n",
-                                 o.file, n.line, n.column, what, n.name, path, there(fs::weakly_canonical(path).string()));
+        std::cerr << fmt::format(
+            "{}:{}:{}: warning: the {} of node `{}` ({}) lies outside the deployment's directory: it is "
+            "expected at {} on the machine\n",
+            o.file, n.line, n.column, what, n.name, path, there(fs::weakly_canonical(path).string()));
       }
     const std::string unit = "bloom-" + name + "-" + n.name;
     std::string exec = quote(o.bloom) + " node " + quote(there(fs::weakly_canonical(n.program).string())) + " --deployment " +
                        quote(there(dep_file.string())) + " --name " + quote(n.name);
     std::ostringstream u;
-    u << "# Written by `bloom deploy systemd`: node `" << n.name << "` of " << fs::path(o.file).filename().string() << " (docs/deploy.md).\n"
+    u << "# Written by `bloom deploy systemd`: node `" << n.name << "` of " << fs::path(o.file).filename().string()
+      << " (docs/deploy.md).\n"
       << "[Unit]\n"
       << "Description=Bloom node " << n.name << " of deployment " << name << "\n"
       << "Wants=network-online.target\n"
@@ -604,8 +624,7 @@ int deploy_systemd(const SystemdOptions& o) {
   if (!prepare_out_dir(o.out_dir)) return kUsage;
   for (const auto& [file, text] : units)
     if (!write_file(fs::path(o.out_dir) / file, text, 0644)) return kUsage;
-  if (!o.quiet)
-    std::cerr << fmt::format("bloom: wrote {} unit{} to {}\n", units.size(), units.size() == 1 ? "" : "s", o.out_dir);
+  if (!o.quiet) std::cerr << fmt::format("bloom: wrote {} unit{} to {}\n", units.size(), units.size() == 1 ? "" : "s", o.out_dir);
   return kOk;
 }
 

@@ -105,15 +105,16 @@ size_t check_channels(const std::string& file, const std::vector<NodeProgram>& n
         if (!near.empty() && once("typo " + u.decl->where)) {
           ++errors;
           const Use& v = *decl_of[near];
-          std::cerr << fmt::format("{}: error: node `{}` sends on channel `{}`, which no other node's program declares: did you mean `{}`?\n"
-                                   "{}: note: `{}` is declared here for node `{}`\n{}: note: `{}` is declared here for node `{}`\n",
-                                   file, u.np->node->name, name, near, u.decl->where, name, u.np->node->name, v.decl->where, near,
-                                   v.np->node->name);
+          std::cerr << fmt::format(
+              "{}: error: node `{}` sends on channel `{}`, which no other node's program declares: did you mean `{}`?\n"
+              "{}: note: `{}` is declared here for node `{}`\n{}: note: `{}` is declared here for node `{}`\n",
+              file, u.np->node->name, name, near, u.decl->where, name, u.np->node->name, v.decl->where, near, v.np->node->name);
         }
       }
       if (u.read && !anyone_sends && !quiet && once("unsent " + u.decl->where))
-        std::cerr << fmt::format("{}: warning: node `{}` reads channel `{}`, which no node of the deployment sends\n{}: note: declared here\n",
-                                 file, u.np->node->name, name, u.decl->where);
+        std::cerr << fmt::format(
+            "{}: warning: node `{}` reads channel `{}`, which no node of the deployment sends\n{}: note: declared here\n", file,
+            u.np->node->name, name, u.decl->where);
     }
   }
   return errors;
@@ -121,8 +122,8 @@ size_t check_channels(const std::string& file, const std::vector<NodeProgram>& n
 
 bool load(const std::string& file, const std::string& format, const std::set<std::string>& formats, std::optional<rt::Deployment>& dep) {
   if (!formats.count(format)) {
-    std::cerr << "bloom: error: --format " << format << " is not available for a deployment: use " << fmt::format("{}", fmt::join(formats, ", "))
-              << "\n";
+    std::cerr << "bloom: error: --format " << format << " is not available for a deployment: use "
+              << fmt::format("{}", fmt::join(formats, ", ")) << "\n";
     return false;
   }
   dep = load_deployment(file);
@@ -160,7 +161,7 @@ struct LintGroup {
   std::string names;            // theirs, comma-separated
   const analysis::CalmReport* report = nullptr;
   analysis::Verdict verdict = analysis::Verdict::CoordinationFree;
-  std::string reason;           // the verdict in words, as the text report prints it
+  std::string reason;  // the verdict in words, as the text report prints it
 };
 
 void write_json(const std::string& file, const std::vector<NodeProgram>& nodes, const std::vector<LintGroup>& groups,
@@ -168,8 +169,8 @@ void write_json(const std::string& file, const std::vector<NodeProgram>& nodes, 
   nlohmann::json j_nodes = nlohmann::json::array();
   for (const auto& g : groups)
     for (size_t i : g.members)
-      j_nodes.push_back({{"name", nodes[i].node->name}, {"program", g.program}, {"verdict", analysis::to_string(g.verdict)},
-                         {"reason", g.reason}});
+      j_nodes.push_back(
+          {{"name", nodes[i].node->name}, {"program", g.program}, {"verdict", analysis::to_string(g.verdict)}, {"reason", g.reason}});
   nlohmann::json channels = nlohmann::json::array();
   for (const auto& [name, from] : diffluent_from) channels.push_back({{"channel", name}, {"derived_diffluent_by", from}});
   auto field = [](const std::string& key, const nlohmann::json& value) {
@@ -221,7 +222,8 @@ void write_sarif(const std::string& file, const std::vector<NodeProgram>& nodes,
   nlohmann::json log = analysis::sarif_log(std::move(runs));
   nlohmann::json channels = nlohmann::json::object();
   for (const auto& [name, from] : diffluent_from) channels[name] = from;
-  log["properties"] = {{"deployment", file}, {"verdict", analysis::to_string(verdict)}, {"nodes", verdicts}, {"diffluent_channels", channels}};
+  log["properties"] = {
+      {"deployment", file}, {"verdict", analysis::to_string(verdict)}, {"nodes", verdicts}, {"diffluent_channels", channels}};
   std::cout << log.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
@@ -271,12 +273,12 @@ int lint_deployment(const std::string& file, const std::string& format, const st
     for (sema::CollectionId src : report.sources)
       if (diffluent.count(c.program->collections[src].name)) incoming.push_back(c.program->collections[src].name);
     g.verdict = report.verdict();
-    g.reason = report.fails() ? fmt::format("needs coordination ({} finding{})", report.unsuppressed(), report.unsuppressed() == 1 ? "" : "s")
-               : !incoming.empty() && report.needs_coordination()
-                   ? fmt::format("needs coordination: it derives from diffluent channel{} {}", incoming.size() == 1 ? "" : "s",
-                                 fmt::join(incoming, ", "))
-               : report.needs_coordination() ? "needs coordination (acknowledged findings)"
-                                             : "coordination-free";
+    g.reason =
+        report.fails() ? fmt::format("needs coordination ({} finding{})", report.unsuppressed(), report.unsuppressed() == 1 ? "" : "s")
+        : !incoming.empty() && report.needs_coordination() ? fmt::format("needs coordination: it derives from diffluent channel{} {}",
+                                                                         incoming.size() == 1 ? "" : "s", fmt::join(incoming, ", "))
+        : report.needs_coordination()                      ? "needs coordination (acknowledged findings)"
+                                                           : "coordination-free";
     if (!report.needs_coordination()) incoming.clear();  // read, but nothing diffluent comes of it here
     incoming_of.push_back(std::move(incoming));
     lint_groups.push_back(std::move(g));
@@ -290,8 +292,9 @@ int lint_deployment(const std::string& file, const std::string& format, const st
       if (lint_groups[k].verdict == analysis::Verdict::NeedsCoordination) continue;
       for (const auto& ch : incoming_of[k]) {
         bool upstream_needs = std::any_of(lint_groups.begin(), lint_groups.end(), [&](const LintGroup& h) {
-          return h.verdict == analysis::Verdict::NeedsCoordination &&
-                 std::any_of(h.members.begin(), h.members.end(), [&](size_t i) { return diffluent_from[ch].count(nodes[i].node->name) > 0; });
+          return h.verdict == analysis::Verdict::NeedsCoordination && std::any_of(h.members.begin(), h.members.end(), [&](size_t i) {
+                   return diffluent_from[ch].count(nodes[i].node->name) > 0;
+                 });
         });
         if (upstream_needs) {
           lint_groups[k].verdict = analysis::Verdict::NeedsCoordination;
@@ -304,8 +307,7 @@ int lint_deployment(const std::string& file, const std::string& format, const st
   analysis::Verdict verdict = analysis::Verdict::CoordinationFree;
   for (size_t k = 0; k < lint_groups.size(); ++k) {
     auto& g = lint_groups[k];
-    if (g.verdict == analysis::Verdict::Acknowledged && !incoming_of[k].empty())
-      g.reason += " (acknowledged where it is derived)";
+    if (g.verdict == analysis::Verdict::Acknowledged && !incoming_of[k].empty()) g.reason += " (acknowledged where it is derived)";
     verdict = std::max(verdict, g.verdict);
   }
   assert((verdict == analysis::Verdict::NeedsCoordination) == fails);
@@ -322,8 +324,9 @@ int lint_deployment(const std::string& file, const std::string& format, const st
       for (size_t i : g.members) verdicts[i] = g.reason;
     }
     for (const auto& name : diffluent)
-      std::cout << fmt::format("channel `{}` is diffluent (D) where node{} {} derive{} it\n", name, diffluent_from[name].size() == 1 ? "" : "s",
-                               fmt::join(diffluent_from[name], ", "), diffluent_from[name].size() == 1 ? "s" : "");
+      std::cout << fmt::format("channel `{}` is diffluent (D) where node{} {} derive{} it\n", name,
+                               diffluent_from[name].size() == 1 ? "" : "s", fmt::join(diffluent_from[name], ", "),
+                               diffluent_from[name].size() == 1 ? "s" : "");
     std::cout << "== " << file << "\n";
     for (size_t i = 0; i < nodes.size(); ++i) std::cout << fmt::format("node `{}`: {}\n", nodes[i].node->name, verdicts[i]);
     std::cout << fmt::format("deployment: {}\n", analysis::describe(verdict));

@@ -12,9 +12,9 @@
 namespace bloom::cli {
 
 struct EmbeddedProgram {
-  std::string main;                           // the main file's path
-  std::map<std::string, std::string> files;   // path -> source text, the main file included
-  std::vector<std::string> params;            // NAME=VALUE, given to `bloom build`
+  std::string main;                          // the main file's path
+  std::map<std::string, std::string> files;  // path -> source text, the main file included
+  std::vector<std::string> params;           // NAME=VALUE, given to `bloom build`
   // The standard library's folder when it was built: `import "std/..."` names the embedded
   // files under it, wherever the binary runs.
   std::string stdlib_dir;

@@ -59,9 +59,12 @@ std::optional<uint64_t> parse_size(std::string_view text) {
   int shift = 0;
   if (i + 1 == text.size()) {
     switch (text[i]) {
-      case 'K': case 'k': shift = 10; break;
-      case 'M': case 'm': shift = 20; break;
-      case 'G': case 'g': shift = 30; break;
+      case 'K':
+      case 'k': shift = 10; break;
+      case 'M':
+      case 'm': shift = 20; break;
+      case 'G':
+      case 'g': shift = 30; break;
       default: return std::nullopt;
     }
   } else if (i != text.size()) {
@@ -140,9 +143,10 @@ void EngineSetup::print_stats(const std::string& prefix) const {
     return;
   }
   std::cerr << prefix
-            << fmt::format("bloom: jit: {} segment{} compiled in {:.1f} ms (median {:.2f} ms, max {:.2f} ms), {} loaded from the code cache, "
-                           "{} shared, {} failed\n",
-                           s.compiled, s.compiled == 1 ? "" : "s", s.total_ms, s.median_ms, s.max_ms, s.from_disk, s.cached, s.failed);
+            << fmt::format(
+                   "bloom: jit: {} segment{} compiled in {:.1f} ms (median {:.2f} ms, max {:.2f} ms), {} loaded from the code cache, "
+                   "{} shared, {} failed\n",
+                   s.compiled, s.compiled == 1 ? "" : "s", s.total_ms, s.median_ms, s.max_ms, s.from_disk, s.cached, s.failed);
 }
 
 void print_strata(const bloom::Compilation& c) {
@@ -154,8 +158,8 @@ void print_strata(const bloom::Compilation& c) {
       if (s.stratum_of[col.id] == k && (!c.graph->in(col.id).empty() || !c.graph->out(col.id).empty()))
         std::cout << " " << col.name << (s.recursive[col.id] ? "*" : "");
     // A seal's release is a rule sema adds (docs/language.md, seals): counted apart.
-    size_t releases = static_cast<size_t>(
-        std::count_if(s.rules[k].begin(), s.rules[k].end(), [&](uint32_t r) { return prog.rules[r].seal >= 0; }));
+    size_t releases =
+        static_cast<size_t>(std::count_if(s.rules[k].begin(), s.rules[k].end(), [&](uint32_t r) { return prog.rules[r].seal >= 0; }));
     size_t written = s.rules[k].size() - releases;
     std::cout << "  (";
     if (written || !releases) std::cout << written << " rule" << (written == 1 ? "" : "s") << (releases ? ", " : "");
@@ -163,8 +167,8 @@ void print_strata(const bloom::Compilation& c) {
     std::cout << ")\n";
   }
   if (!s.transition_rules.empty())
-    std::cout << "end of tick: " << s.transition_rules.size() << " deferred/async rule"
-              << (s.transition_rules.size() == 1 ? "" : "s") << "\n";
+    std::cout << "end of tick: " << s.transition_rules.size() << " deferred/async rule" << (s.transition_rules.size() == 1 ? "" : "s")
+              << "\n";
 }
 
 // Leaves a compilation to the end of the process instead of freeing it: a large program is
@@ -251,13 +255,13 @@ int run_check(const std::vector<std::string>& files, const std::string& format, 
     }
     if (&file == &files.back()) keep_until_exit(std::move(c));
   }
-  if (format == "json" && report["files"].size() > 0) std::cout << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  if (format == "json" && report["files"].size() > 0)
+    std::cout << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   if (usage || deployments == kUsage) return kUsage;
   return failed || deployments != kOk ? kCompileError : kOk;
 }
 
-int run_lint(const std::string& file, const std::string& format, const std::string& color,
-             const std::vector<std::string>& raw_params) {
+int run_lint(const std::string& file, const std::string& format, const std::string& color, const std::vector<std::string>& raw_params) {
   if (is_deployment(file)) {
     if (!raw_params.empty()) {
       std::cerr << "bloom: error: --param does not apply to a deployment: set `params` per node in " << file << "\n";
@@ -290,8 +294,7 @@ int run_lint(const std::string& file, const std::string& format, const std::stri
     }
     if (format == "svg") std::cout << svg;
     else std::cout << bloom::analysis::render_lint_html(c->sources, *c->program, report, svg, BLOOM_VERSION);
-  }
-  else bloom::analysis::render_lint_text(c->sources, *c->program, report, std::cout, {want_color(color, STDOUT_FILENO)});
+  } else bloom::analysis::render_lint_text(c->sources, *c->program, report, std::cout, {want_color(color, STDOUT_FILENO)});
   keep_until_exit(std::move(c));
   return report.fails() ? kNeedsCoordination : kOk;
 }
@@ -310,8 +313,7 @@ int run_plan(const std::string& file, const std::string& format, const std::vect
       return kRuntimeError;
     }
     std::cout << svg;
-  }
-  else if (format == "llvm") {
+  } else if (format == "llvm") {
     std::string error;
     const auto* jit = bloom::rt::jit::load_plugin(error);
     std::string ir;
@@ -324,8 +326,7 @@ int run_plan(const std::string& file, const std::string& format, const std::vect
       return kCompileError;
     }
     std::cout << ir;
-  }
-  else std::cout << bloom::plan::to_text(*plan);
+  } else std::cout << bloom::plan::to_text(*plan);
   return kOk;
 }
 
@@ -414,8 +415,8 @@ int compile_deployment(const std::string& file, const bloom::rt::Deployment& dep
     auto plan = compile_node(file, n, color, c, worst);
     if (!plan) continue;
     if (!n.facts.empty() && !std::filesystem::is_directory(n.facts)) {
-      std::cerr << file << ":" << n.line << ":" << n.column << ": error: the facts directory of node `" << n.name << "` ("
-                << n.facts << ") is not a directory\n";
+      std::cerr << file << ":" << n.line << ":" << n.column << ": error: the facts directory of node `" << n.name << "` (" << n.facts
+                << ") is not a directory\n";
       worst = std::max(worst, int(kUsage));
       continue;
     }
@@ -433,9 +434,8 @@ int compile_deployment(const std::string& file, const bloom::rt::Deployment& dep
         std::string cols = bloom::rt::net::schema_signature(r.column_types);
         auto [it, fresh] = first.emplace(r.name, std::pair(dep.nodes[i].name, cols));
         if (!fresh && it->second.second != cols && warned.insert(r.name).second)
-          std::cerr << "bloom: warning: channel `" << r.name << "` is " << it->second.second << " in node `" << it->second.first
-                    << "` but " << cols << " in node `" << dep.nodes[i].name
-                    << "`: messages between them will be refused\n";
+          std::cerr << "bloom: warning: channel `" << r.name << "` is " << it->second.second << " in node `" << it->second.first << "` but "
+                    << cols << " in node `" << dep.nodes[i].name << "`: messages between them will be refused\n";
       }
   }
   return kOk;
@@ -550,30 +550,31 @@ void add_engine_options(CLI::App* cmd, EngineChoice& e) {
   cmd->add_flag("--jit-stats", e.stats, "At the end, print on stderr what the JIT compiled and how long it took");
 }
 
-bool is_deployment(const std::string& file) {
-  return file.size() > 5 && file.compare(file.size() - 5, 5, ".toml") == 0;
-}
+bool is_deployment(const std::string& file) { return file.size() > 5 && file.compare(file.size() - 5, 5, ".toml") == 0; }
 
 }  // namespace bloom::cli
 
 int main(int argc, char** argv) {
   using namespace bloom::cli;
-  CLI::App app{"bloom: compiler, analyzer and runtime for the Bloom language of distributed programs.\n"
-               "A program is a set of unordered rules over collections, evaluated in ticks.",
-               "bloom"};
+  CLI::App app{
+      "bloom: compiler, analyzer and runtime for the Bloom language of distributed programs.\n"
+      "A program is a set of unordered rules over collections, evaluated in ticks.",
+      "bloom"};
   app.set_version_flag("--version", std::string("bloom ") + BLOOM_VERSION);
   app.require_subcommand(1);
-  app.footer("Exit status: 0 success, 1 compile error, 2 usage error (bad options, unreadable file, unknown --param),\n"
-             "3 (run) runtime error, bad facts file or out of memory, (fmt) a formatter bug caught by its safety\n"
-             "check, 4 (lint) the program needs coordination, 5 (sim) a violation or divergence was found.\n"
-             "Multi-node deployments: `bloom run DEPLOYMENT.toml` and `bloom node`; on Kubernetes or systemd:\n"
-             "`bloom deploy` (docs/deploy.md).");
+  app.footer(
+      "Exit status: 0 success, 1 compile error, 2 usage error (bad options, unreadable file, unknown --param),\n"
+      "3 (run) runtime error, bad facts file or out of memory, (fmt) a formatter bug caught by its safety\n"
+      "check, 4 (lint) the program needs coordination, 5 (sim) a violation or divergence was found.\n"
+      "Multi-node deployments: `bloom run DEPLOYMENT.toml` and `bloom node`; on Kubernetes or systemd:\n"
+      "`bloom deploy` (docs/deploy.md).");
 
   std::vector<std::string> files, params;
   std::string format = "text", color = "auto";
   bool strata = false, quiet = false;
-  auto* check = app.add_subcommand("check", "Parse and check programs: syntax, names, types, safety, operators, strata.\n"
-                                            "Prints diagnostics to stderr; exits 0 when there is no error.");
+  auto* check = app.add_subcommand("check",
+                                   "Parse and check programs: syntax, names, types, safety, operators, strata.\n"
+                                   "Prints diagnostics to stderr; exits 0 when there is no error.");
   check->add_option("files", files, "The .bloom files to check (each with its imports)")->required()->type_name("FILE");
   check->add_option("--format", format, "Diagnostics as human-readable text (stderr) or JSON (stdout)")
       ->check(CLI::IsMember({"text", "json"}))
@@ -584,11 +585,12 @@ int main(int argc, char** argv) {
   check->add_flag("-q,--quiet", quiet, "Print nothing for a clean file");
 
   std::string lint_file, lint_format = "text";
-  auto* lint = app.add_subcommand("lint", "CALM analysis: label every output M/A/N/D and report each point of order (a\n"
-                                          "non-monotone operation that sees asynchronous input) and each race, with the\n"
-                                          "path from the source and the remedies (docs/lint.md). Exits 4 when the program\n"
-                                          "needs coordination (an unsuppressed finding), 0 when it is coordination-free or\n"
-                                          "every finding is suppressed (verdict: needs coordination, acknowledged).");
+  auto* lint = app.add_subcommand("lint",
+                                  "CALM analysis: label every output M/A/N/D and report each point of order (a\n"
+                                  "non-monotone operation that sees asynchronous input) and each race, with the\n"
+                                  "path from the source and the remedies (docs/lint.md). Exits 4 when the program\n"
+                                  "needs coordination (an unsuppressed finding), 0 when it is coordination-free or\n"
+                                  "every finding is suppressed (verdict: needs coordination, acknowledged).");
   lint->add_option("file", lint_file, "The .bloom program to analyse")->required()->type_name("FILE");
   lint->add_option("--format", lint_format,
                    "text (people), json (tools), sarif (code scanning, editors), dot (Graphviz), svg (the\n"
@@ -600,8 +602,9 @@ int main(int argc, char** argv) {
   lint->add_option("--color", color, "Colour the report")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
 
   std::string plan_file, plan_format = "text";
-  auto* plan = app.add_subcommand("plan", "Print the Plan IR the runtime executes: per stratum, groups of rules with their\n"
-                                          "join order, index lookups and semi-naive delta variants, and the indexes chosen.");
+  auto* plan = app.add_subcommand("plan",
+                                  "Print the Plan IR the runtime executes: per stratum, groups of rules with their\n"
+                                  "join order, index lookups and semi-naive delta variants, and the indexes chosen.");
   plan->add_option("file", plan_file, "The .bloom program")->required()->type_name("FILE");
   plan->add_option("--format", plan_format,
                    "text, json, dot (Graphviz), svg (the dot drawn by Graphviz's dot), or llvm (the LLVM IR\n"
@@ -612,11 +615,12 @@ int main(int argc, char** argv) {
 
   RunOptions ro;
   DeployOptions dopts;
-  auto* run = app.add_subcommand("run", "Run a program on one node, in this process, until it is quiescent (nothing\n"
-                                        "pending), derives halt(), or reaches --max-ticks. Inputs come from facts files,\n"
-                                        "outputs are every tuple an output collection held in any tick.\n"
-                                        "Given a deployment (a .toml file, docs/deploy.md), start every node of it and run\n"
-                                        "them until global quiescence: all idle and no message in flight.");
+  auto* run = app.add_subcommand("run",
+                                 "Run a program on one node, in this process, until it is quiescent (nothing\n"
+                                 "pending), derives halt(), or reaches --max-ticks. Inputs come from facts files,\n"
+                                 "outputs are every tuple an output collection held in any tick.\n"
+                                 "Given a deployment (a .toml file, docs/deploy.md), start every node of it and run\n"
+                                 "them until global quiescence: all idle and no message in flight.");
   run->add_option("file", ro.file, "The .bloom program, or a deployment DEPLOYMENT.toml")->required()->type_name("FILE");
   run->add_option("--timeout", dopts.timeout, "Deployment: stop (exit 3) when not quiescent after S seconds")
       ->type_name("S")
@@ -631,33 +635,41 @@ int main(int argc, char** argv) {
   run->add_flag("--in-process", dopts.in_process, "Deployment: run the nodes as threads of this process over inproc://");
   add_run_options(run, ro);
   add_engine_options(run, ro.engine);
-  run->footer("Without -D or --sizes the outputs are printed at the end as `name(v1, v2)` lines. stdout lines\n"
-              "(`stdout(line) <~ ...`) are printed as each tick ends, sorted within the tick.\n"
-              "Exit status: 0 done, 1 compile error, 2 usage error, 3 runtime error or bad facts file.");
+  run->footer(
+      "Without -D or --sizes the outputs are printed at the end as `name(v1, v2)` lines. stdout lines\n"
+      "(`stdout(line) <~ ...`) are printed as each tick ends, sorted within the tick.\n"
+      "Exit status: 0 done, 1 compile error, 2 usage error, 3 runtime error or bad facts file.");
 
   BuildCommand bc;
-  auto* build = app.add_subcommand("build", "Compile a program ahead of time into one executable that runs it as `bloom run FILE`\n"
-                                            "does, with the same options (-F, -D, --sizes, --param, ...; `BINARY --help`): every\n"
-                                            "segment of its rules the JIT supports as machine code for this machine's CPU, the\n"
-                                            "rest interpreted, and the sources of the program and its imports inside (the .bloom\n"
-                                            "files are not needed to run it). Links with $CXX, else c++, with gold where there is one\n"
-                                            "(docs/jit.md). Prints what it compiled and how long each phase took on stderr.");
+  auto* build = app.add_subcommand("build",
+                                   "Compile a program ahead of time into one executable that runs it as `bloom run FILE`\n"
+                                   "does, with the same options (-F, -D, --sizes, --param, ...; `BINARY --help`): every\n"
+                                   "segment of its rules the JIT supports as machine code for this machine's CPU, the\n"
+                                   "rest interpreted, and the sources of the program and its imports inside (the .bloom\n"
+                                   "files are not needed to run it). Links with $CXX, else c++, with gold where there is one\n"
+                                   "(docs/jit.md). Prints what it compiled and how long each phase took on stderr.");
   build->add_option("file", bc.file, "The .bloom program")->required()->type_name("FILE");
   build->add_option("-o,--output", bc.output, "The executable to write (replaced atomically)")->required()->type_name("BINARY");
-  build->add_option("--param", bc.params, "Set a param: NAME=VALUE; the code is compiled for these values, and the binary\n"
-                                          "starts from them (its own --param settings come after)")
+  build
+      ->add_option("--param", bc.params,
+                   "Set a param: NAME=VALUE; the code is compiled for these values, and the binary\n"
+                   "starts from them (its own --param settings come after)")
       ->type_name("NAME=VALUE");
   build->add_flag("-q,--quiet", bc.quiet, "No summary line on stderr");
   build->add_flag("-g,--debug", bc.debug, "Keep the debug information of bloom's libraries in BINARY (a slower link)");
-  build->add_option("--color", bc.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
-  build->footer("Exit status: 0 built, 1 compile error, 2 usage error (bad -o, no JIT module, no C++ compiler),\n"
-                "3 LLVM or the link failed (the linker's messages are shown).");
+  build->add_option("--color", bc.color, "Colour the diagnostics")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+  build->footer(
+      "Exit status: 0 built, 1 compile error, 2 usage error (bad -o, no JIT module, no C++ compiler),\n"
+      "3 LLVM or the link failed (the linker's messages are shown).");
 
   RunOptions no;
   no.name = "";
-  auto* node = app.add_subcommand("node", "Run one node of a deployment (the form used on separate machines): it listens at\n"
-                                          "its endpoint, sends to the others', and runs until it derives halt() or is\n"
-                                          "interrupted (SIGINT/SIGTERM), then writes its outputs.");
+  auto* node = app.add_subcommand("node",
+                                  "Run one node of a deployment (the form used on separate machines): it listens at\n"
+                                  "its endpoint, sends to the others', and runs until it derives halt() or is\n"
+                                  "interrupted (SIGINT/SIGTERM), then writes its outputs.");
   node->add_option("file", no.file, "The node's .bloom program")->required()->type_name("FILE");
   node->add_option("--deployment", dopts.deployment, "The deployment file")->required()->type_name("D.toml");
   node->add_option("--name", no.name, "This node's name in the deployment")->required()->type_name("NAME");
@@ -666,11 +678,15 @@ int main(int argc, char** argv) {
                    "Tells this run of the deployment from other runs of the same file: messages of another run are\n"
                    "dropped. Every node of a run needs the same N (`bloom run D.toml` picks one; default 0)")
       ->type_name("N");
-  node->add_option("--incarnation", dopts.incarnation, "How often this node was started again (set by `bloom run D.toml` for `restart = true`)")
+  node->add_option("--incarnation", dopts.incarnation,
+                   "How often this node was started again (set by `bloom run D.toml` for `restart = true`)")
       ->type_name("N");
-  node->add_option("-F,--facts", no.facts_dir, "Inputs from DIR/NAME.facts (default: the node's `facts` in the deployment)")->type_name("DIR");
-  node->add_option("-D,--output-dir", no.out_dir, "Write each output NAME to DIR/NAME.csv as ticks complete, sorted when the node stops")->type_name("DIR");
-  node->add_option("--data-dir", no.data_dir, "Keep the durable tables in DIR (default: the node's `data_dir` in the deployment)")->type_name("DIR");
+  node->add_option("-F,--facts", no.facts_dir, "Inputs from DIR/NAME.facts (default: the node's `facts` in the deployment)")
+      ->type_name("DIR");
+  node->add_option("-D,--output-dir", no.out_dir, "Write each output NAME to DIR/NAME.csv as ticks complete, sorted when the node stops")
+      ->type_name("DIR");
+  node->add_option("--data-dir", no.data_dir, "Keep the durable tables in DIR (default: the node's `data_dir` in the deployment)")
+      ->type_name("DIR");
   node->add_option("--param", no.params, "Set a param: NAME=VALUE (after the deployment's)")->type_name("NAME=VALUE");
   node->add_flag("-q,--quiet", no.quiet, "No notes on stderr");
   node->add_option("--color", no.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
@@ -678,135 +694,167 @@ int main(int argc, char** argv) {
 
   SimCommand sc;
   std::string keygen_name, keygen_dir;
-  auto* keygen = app.add_subcommand("keygen", "Make a CURVE key pair for a node of a deployment (docs/security.md): writes its\n"
-                                               "secret key to NAME.secret (mode 0600) and prints the `public_key` and\n"
-                                               "`secret_key_file` lines for its [node.NAME] table");
+  auto* keygen = app.add_subcommand("keygen",
+                                    "Make a CURVE key pair for a node of a deployment (docs/security.md): writes its\n"
+                                    "secret key to NAME.secret (mode 0600) and prints the `public_key` and\n"
+                                    "`secret_key_file` lines for its [node.NAME] table");
   keygen->add_option("name", keygen_name, "The node's name")->required()->type_name("NAME");
   keygen->add_option("--dir", keygen_dir, "Write NAME.secret into DIR (default: the current directory)")->type_name("DIR");
-  auto* simc = app.add_subcommand("sim", "Run a whole deployment in this process under the deterministic simulator: virtual\n"
-                                         "time, a seeded scheduler that picks which node ticks next and which messages in\n"
-                                         "flight it receives, optional faults, and invariants written in Bloom checked after\n"
-                                         "every tick. A failing schedule is shrunk and written as a trace that --replay\n"
-                                         "re-executes exactly (docs/sim.md).");
+  auto* simc = app.add_subcommand("sim",
+                                  "Run a whole deployment in this process under the deterministic simulator: virtual\n"
+                                  "time, a seeded scheduler that picks which node ticks next and which messages in\n"
+                                  "flight it receives, optional faults, and invariants written in Bloom checked after\n"
+                                  "every tick. A failing schedule is shrunk and written as a trace that --replay\n"
+                                  "re-executes exactly (docs/sim.md).");
   simc->add_option("deployment", sc.deployment, "The deployment (DEPLOY.toml); with --replay, default: the one the trace names")
       ->type_name("DEPLOY.toml");
   simc->add_option("--seed", sc.seed, "Seed of the first run; run i uses seed S+i")->type_name("S")->capture_default_str();
-  simc->add_option("--runs", sc.runs, "How many runs (schedules) to try")->type_name("N")->check(CLI::PositiveNumber)->capture_default_str();
+  simc->add_option("--runs", sc.runs, "How many runs (schedules) to try")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   simc->add_option("--max-steps", sc.max_steps, "Stop a run that is not quiescent after K steps (exit 3, with what is pending)")
       ->type_name("K")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   simc->add_option("--faults", sc.faults, "Faults to inject, e.g. drop=0.05,dup=0.02,crash=1,partition=1,skew=50ms (docs/sim.md)")
       ->type_name("SPEC");
-  simc->add_option("--invariant", sc.invariant, "A Bloom program over the nodes' collections; rows it derives into `violation`\n"
-                                                "(after any tick) or `final_violation` (at the end) fail the run")
+  simc->add_option("--invariant", sc.invariant,
+                   "A Bloom program over the nodes' collections; rows it derives into `violation`\n"
+                   "(after any tick) or `final_violation` (at the end) fail the run")
       ->type_name("INV.bloom");
-  simc->add_option("--trace", sc.trace, "Write the (minimized) failing schedule here as JSON (default bloom-sim-seedS.json);\n"
-                                        "with one run, the run's trace even when it passes")
+  simc->add_option("--trace", sc.trace,
+                   "Write the (minimized) failing schedule here as JSON (default bloom-sim-seedS.json);\n"
+                   "with one run, the run's trace even when it passes")
       ->type_name("FILE");
-  simc->add_option("-D,--output-dir", sc.out_dir, "Write the outputs of the first (or the failing) run as DIR/NODE/NAME.csv")->type_name("DIR");
+  simc->add_option("-D,--output-dir", sc.out_dir, "Write the outputs of the first (or the failing) run as DIR/NODE/NAME.csv")
+      ->type_name("DIR");
   simc->add_flag("--diverge", sc.diverge, "Compare every node's final outputs across the runs (no faults); exit 5 on a difference");
   simc->add_option("--replay", sc.replay, "Re-execute a trace exactly; ends with the same violation or outputs")->type_name("TRACE");
-  simc->add_option("--timeline", sc.timeline, "With --replay: write the run as a self-contained HTML space-time diagram")->type_name("OUT.html");
-  simc->add_option("--explain", sc.explain, "With --replay: print the chain of messages and rules that produced a tuple,\n"
-                                            "e.g. --explain 'p1.committed(2)'")
+  simc->add_option("--timeline", sc.timeline, "With --replay: write the run as a self-contained HTML space-time diagram")
+      ->type_name("OUT.html");
+  simc->add_option("--explain", sc.explain,
+                   "With --replay: print the chain of messages and rules that produced a tuple,\n"
+                   "e.g. --explain 'p1.committed(2)'")
       ->type_name("NODE.TUPLE");
   simc->add_flag("--no-minimize", sc.no_minimize, "Report a failing schedule as it ran, without shrinking it");
   simc->add_flag("-q,--quiet", sc.quiet, "No outputs, no summary line");
   simc->add_option("--color", sc.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
   add_engine_options(simc, sc.engine);
-  simc->footer("Exit status: 0 every run passed, 1 compile error (a program or the invariant), 2 usage error or a bad\n"
-               "trace file, 3 runtime error or no quiescence within --max-steps, 5 a violation or a divergence was found.");
+  simc->footer(
+      "Exit status: 0 every run passed, 1 compile error (a program or the invariant), 2 usage error or a bad\n"
+      "trace file, 3 runtime error or no quiescence within --max-steps, 5 a violation or a divergence was found.");
 
   K8sOptions ko;
   SystemdOptions so;
-  auto* deploy = app.add_subcommand("deploy", "Write what runs a deployment's nodes past one machine, each as `bloom node`\n"
-                                              "(docs/deploy.md): Kubernetes manifests, or systemd units");
+  auto* deploy = app.add_subcommand("deploy",
+                                    "Write what runs a deployment's nodes past one machine, each as `bloom node`\n"
+                                    "(docs/deploy.md): Kubernetes manifests, or systemd units");
   deploy->require_subcommand(1);
-  auto* k8s = deploy->add_subcommand("k8s", "Kubernetes manifests for a deployment: a headless Service (each node's pod\n"
-                                            "resolves as POD.SERVICE.NAMESPACE.svc.DOMAIN, and the endpoints are rewritten\n"
-                                            "to those names, same ports), a ConfigMap with the programs, their imports, the\n"
-                                            "facts and the rewritten deployment file, a Secret with the nodes' CURVE secret\n"
-                                            "keys (the file's, or fresh ones when it names none; none when insecure), and\n"
-                                            "one StatefulSet of one pod per node (pod NAME-NODE-0) with TCP probes on its\n"
-                                            "port, resource requests and limits, and a volume for its `data_dir`.\n"
-                                            "Written as YAML, to stdout (one multi-document stream) or one file per object.");
+  auto* k8s = deploy->add_subcommand("k8s",
+                                     "Kubernetes manifests for a deployment: a headless Service (each node's pod\n"
+                                     "resolves as POD.SERVICE.NAMESPACE.svc.DOMAIN, and the endpoints are rewritten\n"
+                                     "to those names, same ports), a ConfigMap with the programs, their imports, the\n"
+                                     "facts and the rewritten deployment file, a Secret with the nodes' CURVE secret\n"
+                                     "keys (the file's, or fresh ones when it names none; none when insecure), and\n"
+                                     "one StatefulSet of one pod per node (pod NAME-NODE-0) with TCP probes on its\n"
+                                     "port, resource requests and limits, and a volume for its `data_dir`.\n"
+                                     "Written as YAML, to stdout (one multi-document stream) or one file per object.");
   k8s->add_option("deployment", ko.file, "The deployment file")->required()->type_name("DEPLOY.toml");
-  k8s->add_option("-o,--output-dir", ko.out_dir, "Write NAME-service.yaml, NAME-files.yaml, NAME-keys.yaml (mode 0600) and\n"
-                                                  "NAME-NODE.yaml into DIR (each replaced atomically)")
+  k8s->add_option("-o,--output-dir", ko.out_dir,
+                  "Write NAME-service.yaml, NAME-files.yaml, NAME-keys.yaml (mode 0600) and\n"
+                  "NAME-NODE.yaml into DIR (each replaced atomically)")
       ->type_name("DIR");
-  k8s->add_option("--name", ko.name, "Names the objects (default: the file's name without .toml, or its directory's\n"
-                                     "name for a deploy.toml)")
+  k8s->add_option("--name", ko.name,
+                  "Names the objects (default: the file's name without .toml, or its directory's\n"
+                  "name for a deploy.toml)")
       ->type_name("NAME");
   k8s->add_option("--image", ko.image, std::string("A container image with `bloom` on its PATH (default bloom:") + BLOOM_VERSION + ")")
       ->type_name("IMAGE");
-  k8s->add_option("--namespace", ko.ns, "The namespace of the objects, and of the nodes' DNS names")->type_name("NS")->capture_default_str();
+  k8s->add_option("--namespace", ko.ns, "The namespace of the objects, and of the nodes' DNS names")
+      ->type_name("NS")
+      ->capture_default_str();
   k8s->add_option("--cluster-domain", ko.cluster_domain, "The cluster's DNS domain")->type_name("DOMAIN")->capture_default_str();
   k8s->add_option("--cpu", ko.cpu, "CPU request of each node")->type_name("Q")->capture_default_str();
   k8s->add_option("--memory", ko.memory, "Memory request of each node")->type_name("Q")->capture_default_str();
   k8s->add_option("--cpu-limit", ko.cpu_limit, "CPU limit of each node")->type_name("Q")->capture_default_str();
   k8s->add_option("--memory-limit", ko.memory_limit, "Memory limit of each node")->type_name("Q")->capture_default_str();
   k8s->add_option("--storage", ko.storage, "Size of the volume of a node with a `data_dir`")->type_name("Q")->capture_default_str();
-  k8s->add_flag("--show-secrets", ko.show_secrets, "Print the Secret with the secret keys on stdout too (without -o, a secured\n"
-                                                    "deployment is refused unless this is given)");
+  k8s->add_flag("--show-secrets", ko.show_secrets,
+                "Print the Secret with the secret keys on stdout too (without -o, a secured\n"
+                "deployment is refused unless this is given)");
   k8s->add_flag("-q,--quiet", ko.quiet, "No summary line on stderr");
-  auto* systemd = deploy->add_subcommand("systemd", "systemd units for plain machines, one per node: bloom-NAME-NODE.service running\n"
-                                                    "`bloom node` with the deployment file, restarted on failure, hardened, with a\n"
-                                                    "state directory for a node's `data_dir`. The endpoints are used as they are\n"
-                                                    "(the machines' addresses). Each machine needs bloom, the deployment's directory\n"
-                                                    "(at --root) and its node's secret key file.");
-  systemd->add_option("deployment", so.file, "The deployment file (its nodes need keys, or `insecure = true`)")->required()->type_name("DEPLOY.toml");
+  auto* systemd = deploy->add_subcommand("systemd",
+                                         "systemd units for plain machines, one per node: bloom-NAME-NODE.service running\n"
+                                         "`bloom node` with the deployment file, restarted on failure, hardened, with a\n"
+                                         "state directory for a node's `data_dir`. The endpoints are used as they are\n"
+                                         "(the machines' addresses). Each machine needs bloom, the deployment's directory\n"
+                                         "(at --root) and its node's secret key file.");
+  systemd->add_option("deployment", so.file, "The deployment file (its nodes need keys, or `insecure = true`)")
+      ->required()
+      ->type_name("DEPLOY.toml");
   systemd->add_option("-o,--output-dir", so.out_dir, "Write one bloom-NAME-NODE.service per node into DIR (default: all on stdout)")
       ->type_name("DIR");
   systemd->add_option("--name", so.name, "The NAME in the units' names (default as for k8s)")->type_name("NAME");
   systemd->add_option("--root", so.root, "Where the deployment file's directory is on the machines (default: where it is here)")
       ->type_name("DIR");
   systemd->add_option("--bloom", so.bloom, "The bloom executable on the machines")->type_name("PATH")->capture_default_str();
-  systemd->add_option("--user", so.user, "Run the nodes as this user (default: DynamicUser=yes, or the user `bloom` when\n"
-                                         "the nodes read secret key files)")
+  systemd
+      ->add_option("--user", so.user,
+                   "Run the nodes as this user (default: DynamicUser=yes, or the user `bloom` when\n"
+                   "the nodes read secret key files)")
       ->type_name("USER");
   systemd->add_flag("-q,--quiet", so.quiet, "No summary line on stderr");
   for (auto* sub : {deploy, k8s, systemd})
-    sub->footer("Exit status: 0 written, 1 a program does not compile, 2 usage error, a bad deployment file or an\n"
-                "output that cannot be written (nothing half-written: each file is replaced atomically).");
+    sub->footer(
+        "Exit status: 0 written, 1 a program does not compile, 2 usage error, a bad deployment file or an\n"
+        "output that cannot be written (nothing half-written: each file is replaced atomically).");
 
   FmtOptions fo;
-  auto* fmtc = app.add_subcommand("fmt", "Format .bloom files in the one canonical layout (docs/tools.md): to stdout (one\n"
-                                         "file, or stdin when the file is - or missing), in place (-i), or --check that they\n"
-                                         "are formatted. Only whitespace changes; every comment is kept. A file that does not\n"
-                                         "parse gets its diagnostics and is left alone.");
+  auto* fmtc = app.add_subcommand("fmt",
+                                  "Format .bloom files in the one canonical layout (docs/tools.md): to stdout (one\n"
+                                  "file, or stdin when the file is - or missing), in place (-i), or --check that they\n"
+                                  "are formatted. Only whitespace changes; every comment is kept. A file that does not\n"
+                                  "parse gets its diagnostics and is left alone.");
   fmtc->add_option("files", fo.files, "The .bloom files (- or none: stdin)")->type_name("FILE");
   fmtc->add_flag("-i,--in-place", fo.in_place, "Rewrite each file that is not formatted (a temporary file renamed over it)");
-  fmtc->add_flag("--check", fo.check, "Print the files that are not formatted (and their first differing line on stderr);\n"
-                                      "exit 1 if there is one");
+  fmtc->add_flag("--check", fo.check,
+                 "Print the files that are not formatted (and their first differing line on stderr);\n"
+                 "exit 1 if there is one");
   fmtc->add_option("--width", fo.width, "Wrap rules and lists longer than this")->check(CLI::Range(40, 1000))->capture_default_str();
   fmtc->add_option("--color", fo.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
-  fmtc->footer("Exit status: 0 formatted (or, with --check, already formatted), 1 a file does not parse or (--check) is\n"
-               "not formatted, 2 usage error or unreadable file, 3 a formatter bug was caught by its safety check (the\n"
-               "output would not have the input's tokens and comments): nothing was written.");
+  fmtc->footer(
+      "Exit status: 0 formatted (or, with --check, already formatted), 1 a file does not parse or (--check) is\n"
+      "not formatted, 2 usage error or unreadable file, 3 a formatter bug was caught by its safety check (the\n"
+      "output would not have the input's tokens and comments): nothing was written.");
 
   bool lsp_stdio = false;
-  auto* lspc = app.add_subcommand("lsp", "A Language Server (LSP 3.17, JSON-RPC on stdin/stdout) for editors (docs/tools.md):\n"
-                                         "diagnostics of the checker and the lint as you type, hover, go to definition,\n"
-                                         "document symbols, quick fixes and formatting. Started by the editor, not by hand.");
+  auto* lspc = app.add_subcommand("lsp",
+                                  "A Language Server (LSP 3.17, JSON-RPC on stdin/stdout) for editors (docs/tools.md):\n"
+                                  "diagnostics of the checker and the lint as you type, hover, go to definition,\n"
+                                  "document symbols, quick fixes and formatting. Started by the editor, not by hand.");
   lspc->add_flag("--stdio", lsp_stdio, "Talk over stdin/stdout (the only transport; accepted because clients pass it)");
   lspc->footer("Exit status: 0 after the client's shutdown then exit, 1 on exit (or end of input) without shutdown.");
 
   ReplOptions rep;
-  auto* repl = app.add_subcommand("repl", "Grow a program interactively on one node, in this process: type declarations, facts\n"
-                                          "and rules (each is compiled with the program at once, and rejected with its\n"
-                                          "diagnostics if it does not compile), run ticks, query any collection, show the plan\n"
-                                          "and the lint report; `:help` lists the commands. Tables keep their rows when the\n"
-                                          "program changes, unless their columns or key changed. Line editing and history\n"
-                                          "($XDG_STATE_HOME/bloom/repl_history, else ~/.local/state/bloom/repl_history) on a\n"
-                                          "terminal; otherwise it reads plain lines from stdin without prompts, so\n"
-                                          "`bloom repl prog.bloom < script` is a test (docs/tools.md).\n"
-                                          "The rules are interpreted.");
+  auto* repl = app.add_subcommand("repl",
+                                  "Grow a program interactively on one node, in this process: type declarations, facts\n"
+                                  "and rules (each is compiled with the program at once, and rejected with its\n"
+                                  "diagnostics if it does not compile), run ticks, query any collection, show the plan\n"
+                                  "and the lint report; `:help` lists the commands. Tables keep their rows when the\n"
+                                  "program changes, unless their columns or key changed. Line editing and history\n"
+                                  "($XDG_STATE_HOME/bloom/repl_history, else ~/.local/state/bloom/repl_history) on a\n"
+                                  "terminal; otherwise it reads plain lines from stdin without prompts, so\n"
+                                  "`bloom repl prog.bloom < script` is a test (docs/tools.md).\n"
+                                  "The rules are interpreted.");
   repl->add_option("file", rep.file, "A .bloom program to start from (default: an empty one)")->type_name("FILE");
   repl->add_option("--param", rep.params, "Set a param: NAME=VALUE")->type_name("NAME=VALUE");
-  repl->add_option("--color", rep.color, "Colour the diagnostics")->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
-  repl->footer("Exit status: 0 every line succeeded (always, on a terminal), 1 FILE does not compile or, reading a\n"
-               "script, a line failed (rejected program text, an unknown command, a runtime error), 2 usage error.");
+  repl->add_option("--color", rep.color, "Colour the diagnostics")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+  repl->footer(
+      "Exit status: 0 every line succeeded (always, on a terminal), 1 FILE does not compile or, reading a\n"
+      "script, a line failed (rejected program text, an unknown command, a runtime error), 2 usage error.");
 
   try {
     app.parse(argc, argv);

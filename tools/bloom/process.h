@@ -13,10 +13,10 @@ namespace bloom::cli {
 std::filesystem::path self_executable();
 
 struct ProgramRun {
-  std::string error;   // why the program did not run (not found, no temporary folder...); "" if it ran
-  int status = 0;      // its exit status, or 128 + the signal that ended it
-  std::string out;     // what it wrote on stdout, and on stderr too with merge_stderr
-  std::string err;     // what it wrote on stderr, without merge_stderr
+  std::string error;  // why the program did not run (not found, no temporary folder...); "" if it ran
+  int status = 0;     // its exit status, or 128 + the signal that ended it
+  std::string out;    // what it wrote on stdout, and on stderr too with merge_stderr
+  std::string err;    // what it wrote on stderr, without merge_stderr
 };
 
 // Runs argv (argv[0] looked up on PATH) to completion, with `input` on its stdin. Its input and

@@ -496,7 +496,7 @@ class Session {
   std::unique_ptr<Compilation> c_;
   std::unique_ptr<plan::Program> plan_;
   std::unique_ptr<rt::Node> node_;
-  std::set<std::string> applied_;        // facts (fact_key) a tick 0 has applied
+  std::set<std::string> applied_;         // facts (fact_key) a tick 0 has applied
   std::vector<std::string> fresh_facts_;  // the facts the node applies in its tick 0
 };
 

@@ -64,7 +64,6 @@ std::unique_ptr<bloom::plan::Program> compile_plan(const std::string& file, cons
   return plan;
 }
 
-
 bool prepare_dirs(const std::string& facts_dir, const std::string& facts_what, const std::string& out_dir) {
   namespace fs = std::filesystem;
   if (!facts_dir.empty() && !fs::is_directory(facts_dir)) {
@@ -96,9 +95,7 @@ int run_program(const RunOptions& o, RunEngine& engine) {
   no.native = engine.native();
   no.max_ticks = o.max_ticks;
   if (!o.quiet && isatty(STDERR_FILENO)) {
-    no.progress = [](const std::string& line) {
-      std::cerr << "\r\033[K" << line << std::flush;
-    };
+    no.progress = [](const std::string& line) { std::cerr << "\r\033[K" << line << std::flush; };
   }
   std::unique_ptr<bloom::rt::DurableFiles> store;
   if (!o.data_dir.empty()) {

@@ -55,9 +55,9 @@ bool prepare_dirs(const std::string& facts_dir, const std::string& facts_what, c
 // `--engine interp|jit`, `--jit-threshold N` and `--jit-stats` of run, node and sim
 // (docs/jit.md): which evaluator runs the rules.
 struct EngineChoice {
-  std::string engine;          // "" = the default: $BLOOM_ENGINE, else jit
-  std::string threshold;       // "" = the default: $BLOOM_JIT_THRESHOLD, else 4096
-  bool stats = false;          // print what the JIT compiled, on stderr, at the end
+  std::string engine;     // "" = the default: $BLOOM_ENGINE, else jit
+  std::string threshold;  // "" = the default: $BLOOM_JIT_THRESHOLD, else 4096
+  bool stats = false;     // print what the JIT compiled, on stderr, at the end
   bool explicit_choice() const { return !engine.empty() || std::getenv("BLOOM_ENGINE"); }
 };
 
@@ -68,7 +68,7 @@ struct RunOptions {
   int64_t max_ticks = -1;
   bool sizes = false, quiet = false;
   std::string color = "auto";
-  ProgramSource source;      // where the program's files come from (default: disk)
+  ProgramSource source;  // where the program's files come from (default: disk)
 };
 
 // Where run_program gets the rules' native code, set up after the program compiled.

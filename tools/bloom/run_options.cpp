@@ -8,7 +8,8 @@ namespace bloom::cli {
 void add_run_options(CLI::App* run, RunOptions& ro) {
   run->add_option("-F,--facts", ro.facts_dir, "Read each input NAME from DIR/NAME.facts (tab-separated) into tick 0")->type_name("DIR");
   run->add_option("-D,--output-dir", ro.out_dir,
-                  "Write each output NAME to DIR/NAME.csv (tab-separated, sorted); with --data-dir, as ticks complete")->type_name("DIR");
+                  "Write each output NAME to DIR/NAME.csv (tab-separated, sorted); with --data-dir, as ticks complete")
+      ->type_name("DIR");
   run->add_option("--data-dir", ro.data_dir, "Keep the durable tables in DIR and recover them from it (docs/deploy.md)")->type_name("DIR");
   run->add_flag("--sizes", ro.sizes, "Print only `NAME<TAB>COUNT` per output (instead of the tuples)");
   run->add_option("--param", ro.params, "Set a param: NAME=VALUE")->type_name("NAME=VALUE");

@@ -77,10 +77,11 @@ int main(int argc, char** argv) {
                argv[0]};
   RunOptions ro;
   add_run_options(&app, ro);
-  app.footer("Without -D or --sizes the outputs are printed at the end as `name(v1, v2)` lines. stdout lines\n"
-             "(`stdout(line) <~ ...`) are printed as each tick ends, sorted within the tick.\n"
-             "The program's sources are part of this binary; --param settings come after the ones given to `bloom build`.\n"
-             "Exit status: 0 done, 1 compile error, 2 usage error, 3 runtime error or bad facts file.");
+  app.footer(
+      "Without -D or --sizes the outputs are printed at the end as `name(v1, v2)` lines. stdout lines\n"
+      "(`stdout(line) <~ ...`) are printed as each tick ends, sorted within the tick.\n"
+      "The program's sources are part of this binary; --param settings come after the ones given to `bloom build`.\n"
+      "Exit status: 0 done, 1 compile error, 2 usage error, 3 runtime error or bad facts file.");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

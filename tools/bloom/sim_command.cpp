@@ -166,8 +166,8 @@ int replay(const SimCommand& cmd) {
   Session s(cmd);
   if (int exit = s.load(deployment, invariant_file); exit != kOk) return exit;
   // The trace must be of these nodes and programs: a schedule of another program means nothing.
-  if (trace->nodes.size() != s.options.nodes.size() ||
-      !std::equal(trace->nodes.begin(), trace->nodes.end(), s.options.nodes.begin(), [](const auto& a, const auto& b) { return a == b.name; })) {
+  if (trace->nodes.size() != s.options.nodes.size() || !std::equal(trace->nodes.begin(), trace->nodes.end(), s.options.nodes.begin(),
+                                                                   [](const auto& a, const auto& b) { return a == b.name; })) {
     std::cerr << "bloom: error: " << cmd.replay << ": the trace's nodes (" << fmt::format("{}", fmt::join(trace->nodes, ", "))
               << ") are not those of " << deployment << "\n";
     return kUsage;
@@ -175,8 +175,9 @@ int replay(const SimCommand& cmd) {
   for (const auto& n : s.options.nodes) {
     auto it = trace->plans.find(n.name);
     if (it == trace->plans.end() || it->second != n.fingerprint) {
-      std::cerr << "bloom: error: " << cmd.replay << ": node `" << n.name << "` runs another program than when the trace was recorded (plan "
-                << (it == trace->plans.end() ? "?" : it->second) << ", now " << n.fingerprint << ")\n";
+      std::cerr << "bloom: error: " << cmd.replay << ": node `" << n.name
+                << "` runs another program than when the trace was recorded (plan " << (it == trace->plans.end() ? "?" : it->second)
+                << ", now " << n.fingerprint << ")\n";
       return kUsage;
     }
   }
@@ -227,7 +228,8 @@ int replay(const SimCommand& cmd) {
   }
   if (!cmd.out_dir.empty() && !write_outputs(r.outputs, cmd.out_dir)) return kRuntimeError;
   if (cmd.out_dir.empty() && !cmd.quiet && r.end != sim::End::Violation) s.print_outputs(r.outputs);
-  std::cerr << fmt::format("bloom: replayed {} ({} steps, {} events): {}\n", cmd.replay, r.steps, r.trace.events.size(), sim::to_string(r.end));
+  std::cerr << fmt::format("bloom: replayed {} ({} steps, {} events): {}\n", cmd.replay, r.steps, r.trace.events.size(),
+                           sim::to_string(r.end));
   if (r.end == sim::End::Violation) {
     for (const auto& v : r.violations) std::cerr << "  " << v << "\n";
     return kFoundFailure;
@@ -337,8 +339,10 @@ int run_sim(const SimCommand& cmd) {
       sim::Outputs out_a = reference->outputs, out_b = r.outputs;
       recorded(*reference);
       recorded(r);
-      sim::RunResult small_a = s.shrink(*reference, [&](const sim::RunResult& c) { return c.end == sim::End::Quiescent && same_outputs(c.outputs, out_a); });
-      sim::RunResult small_b = s.shrink(r, [&](const sim::RunResult& c) { return c.end == sim::End::Quiescent && same_outputs(c.outputs, out_b); });
+      sim::RunResult small_a =
+          s.shrink(*reference, [&](const sim::RunResult& c) { return c.end == sim::End::Quiescent && same_outputs(c.outputs, out_a); });
+      sim::RunResult small_b =
+          s.shrink(r, [&](const sim::RunResult& c) { return c.end == sim::End::Quiescent && same_outputs(c.outputs, out_b); });
       std::string path_a = s.trace_path(seed_a, ".ref"), path_b = s.trace_path(seed);
       if (!s.write_trace(small_a, path_a) || !s.write_trace(small_b, path_b)) return kRuntimeError;
       std::cerr << fmt::format("bloom: traces written to {} (seed {}) and {} (seed {})\n", path_a, seed_a, path_b, seed);
@@ -356,7 +360,9 @@ int run_sim(const SimCommand& cmd) {
     std::cerr << fmt::format("bloom: {} run{} (seed{} {}{}): {}; {} steps, {} messages delivered ({:.0f}/s)\n", cmd.runs,
                              cmd.runs == 1 ? "" : "s", cmd.runs == 1 ? "" : "s", cmd.seed,
                              cmd.runs == 1 ? "" : fmt::format("-{}", cmd.seed + static_cast<uint64_t>(cmd.runs) - 1),
-                             cmd.diverge ? "every run has the same outputs" : cmd.invariant.empty() ? "all quiescent" : "no violation",
+                             cmd.diverge             ? "every run has the same outputs"
+                             : cmd.invariant.empty() ? "all quiescent"
+                                                     : "no violation",
                              steps, delivered, secs > 0 ? static_cast<double>(delivered) / secs : 0.0);
   return kOk;
 }

@@ -29,8 +29,8 @@ class Transport {
   bool pending();
 
  private:
-  bool fill();                     // more bytes into buf_; false at end of input
-  bool line(std::string& out);     // one header line without its CR LF; false at end of input
+  bool fill();                  // more bytes into buf_; false at end of input
+  bool line(std::string& out);  // one header line without its CR LF; false at end of input
   int in_, out_;
   std::string buf_;
   size_t pos_ = 0;

@@ -380,7 +380,9 @@ class Server {
     json diags = json::array();
     for (const Diagnostic& d : doc.c->diags.all()) diags.push_back(diagnostic(doc, d));
     if (doc.c->diags.dropped() > 0)
-      diags.push_back({{"range", range(sm, Span{})}, {"severity", 1}, {"source", "bloom"},
+      diags.push_back({{"range", range(sm, Span{})},
+                       {"severity", 1},
+                       {"source", "bloom"},
                        {"message", std::to_string(doc.c->diags.dropped()) + " more errors not shown"}});
     doc.fixes = ide::spelling_fixes(sm, doc.c->diags, 0);
     if (doc.calm) {
@@ -389,8 +391,11 @@ class Server {
         std::string message = f.message;
         if (f.suppressed) message = "(suppressed) " + message + (f.suppression_reason.empty() ? "" : ": " + f.suppression_reason);
         for (size_t i = 0; i < f.remedies.size(); ++i) message += (i ? "\n- " : "\nremedies:\n- ") + f.remedies[i];
-        json d = {{"range", range(sm, f.span)}, {"severity", f.suppressed ? 4 : 2}, {"code", analysis::to_string(f.kind)},
-                  {"source", "bloom lint"}, {"message", message}};
+        json d = {{"range", range(sm, f.span)},
+                  {"severity", f.suppressed ? 4 : 2},
+                  {"code", analysis::to_string(f.kind)},
+                  {"source", "bloom lint"},
+                  {"message", message}};
         json related = json::array();
         auto place = [&](const Span& s, const std::string& m) {
           if (s.valid()) related.push_back({{"location", {{"uri", uri_of(doc, s.file)}, {"range", range(sm, s)}}}, {"message", m}});
@@ -405,9 +410,9 @@ class Server {
           if (h.reads_clock) place(h.span, "reads the clock into " + name + " here");
           else if (h.rule == UINT32_MAX) place(h.span, name + " is an asynchronous source");
           else
-            place(h.span, std::string(h.timing == analysis::Timing::Async ? "sent asynchronously" : h.timing == analysis::Timing::Deferred
-                                                                                                      ? "carried to the next tick"
-                                                                                                      : "derived") +
+            place(h.span, std::string(h.timing == analysis::Timing::Async      ? "sent asynchronously"
+                                      : h.timing == analysis::Timing::Deferred ? "carried to the next tick"
+                                                                               : "derived") +
                               " into " + name + " here");
         }
         if (!related.empty()) d["relatedInformation"] = std::move(related);
@@ -420,9 +425,7 @@ class Server {
           {"params", {{"uri", doc.uri}, {"version", doc.version}, {"diagnostics", std::move(diags)}}}});
   }
 
-  std::string uri_of(const Document& doc, FileId f) const {
-    return f == 0 ? doc.uri : path_to_uri(doc.c->sources.file(f).path);
-  }
+  std::string uri_of(const Document& doc, FileId f) const { return f == 0 ? doc.uri : path_to_uri(doc.c->sources.file(f).path); }
 
   json diagnostic(const Document& doc, const Diagnostic& d) {
     const SourceManager& sm = doc.c->sources;
@@ -430,7 +433,8 @@ class Server {
     if (!d.label.empty()) message += " (" + d.label + ")";
     json related = json::array();
     for (const auto& n : d.notes) {
-      if (n.span.valid()) related.push_back({{"location", {{"uri", uri_of(doc, n.span.file)}, {"range", range(sm, n.span)}}}, {"message", n.message}});
+      if (n.span.valid())
+        related.push_back({{"location", {{"uri", uri_of(doc, n.span.file)}, {"range", range(sm, n.span)}}}, {"message", n.message}});
       else message += "\nnote: " + n.message;
     }
     if (!d.help.empty()) message += "\nhelp: " + d.help;
@@ -446,8 +450,12 @@ class Server {
           if (p.lexically_normal().string() == fs::path(sm.file(d.span.file).path).lexically_normal().string()) r = range(sm, i.path_span);
         }
     }
-    json out = {{"range", r}, {"severity", d.severity == Severity::Error ? 1 : d.severity == Severity::Warning ? 2 : 3},
-                {"source", "bloom"}, {"message", message}};
+    json out = {{"range", r},
+                {"severity", d.severity == Severity::Error     ? 1
+                             : d.severity == Severity::Warning ? 2
+                                                               : 3},
+                {"source", "bloom"},
+                {"message", message}};
     if (!d.code.empty()) out["code"] = d.code;
     if (!related.empty()) out["relatedInformation"] = std::move(related);
     return out;
@@ -503,7 +511,10 @@ class Server {
       }
       if (!s.span.valid() || s.name.empty()) continue;  // what a syntax error left half-built
       Span sel = s.selection.valid() ? s.selection : s.span;
-      out.push_back({{"name", s.name}, {"detail", s.detail}, {"kind", kind}, {"range", range(doc.c->sources, s.span)},
+      out.push_back({{"name", s.name},
+                     {"detail", s.detail},
+                     {"kind", kind},
+                     {"range", range(doc.c->sources, s.span)},
                      {"selectionRange", range(doc.c->sources, sel)}});
     }
     return out;
@@ -536,7 +547,8 @@ class Server {
     DiagnosticEngine diags;
     auto formatted = format_file(sm, id, diags);
     if (!formatted) throw RpcError{kRequestFailed, "the document does not parse; fix its syntax errors to format it"};
-    if (!formatted->bug.empty()) throw RpcError{kInternalError, "formatter bug caught by its safety check (" + formatted->bug + "); nothing changed"};
+    if (!formatted->bug.empty())
+      throw RpcError{kInternalError, "formatter bug caught by its safety check (" + formatted->bug + "); nothing changed"};
     if (formatted->text == doc.text) return json::array();
     json whole = {{"start", {{"line", 0}, {"character", 0}}}, {"end", end_of(doc.text)}};
     return json::array({{{"range", whole}, {"newText", formatted->text}}});
