@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config python3 git
   ccache                                                       # tools/test.sh: objects reused across runs
+  clang-format-14                                              # tools/format.sh: the C++ layout (CI checks it)
   default-jre-headless antlr4 libantlr4-runtime-dev uuid-dev   # grammar -> parser, and its runtime
   llvm-16-dev                                                  # JIT (compiler/jit)
   libzmq3-dev cppzmq-dev                                       # runtime/net

@@ -19,12 +19,12 @@ if command -v ccache >/dev/null; then
 fi
 
 echo "== release build"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBLOOM_WERROR=ON "${launcher[@]}" >/dev/null
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
 echo "== sanitizer build (ASan + UBSan)"
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBLOOM_SANITIZE=ON "${launcher[@]}" >/dev/null
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBLOOM_SANITIZE=ON -DBLOOM_WERROR=ON "${launcher[@]}" >/dev/null
 cmake --build build-asan -j "$jobs"
 # BLOOM_TEST_QUICK: the property tests (simulated schedules, random programs, plan formats) run a
 # twentieth to a half of their cases here, and the planted-bug runs of the stdlib simulations
