@@ -16,6 +16,7 @@ packages=(
   graphviz                                                     # tests render `bloom plan --format dot`
   chromium                                                     # tests open `bloom sim --timeline` pages
   systemd                                                      # tests verify `bloom deploy systemd` units
+  libtree-sitter-dev                                           # tests/tree-sitter: the runtime the generated parser links
 )
 # tests/deploy validates `bloom deploy k8s` manifests with an npm package, and tests/editors
 # packages and checks the VS Code extension with npm packages. A Node.js from

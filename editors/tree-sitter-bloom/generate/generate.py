@@ -817,8 +817,8 @@ def generate(g, out):
         key = (fields, tuple(aliases))
         if key not in production_ids:
             production_ids[key] = len(production_ids)
-        if aliases:
-            max_alias = max(max_alias, len(steps))
+        # The runtime indexes a row by child index: rows are as long as the longest production.
+        max_alias = max(max_alias, len(steps))
         prod_id.append(production_ids[key])
 
     def action_text(act):
