@@ -168,7 +168,7 @@ module.exports = grammar({
     _name: $ => choice($._ident, $.qualified_name),
 
     // `m.f` with `m` an import alias, or `v.m` a lattice method (docs/language.md, atoms).
-    qualified_name: $ => seq($._ident, $._qualified_tail),
+    qualified_name: $ => prec(PREC.qualified, seq($._ident, $._qualified_tail)),
 
     _qualified_tail: $ => prec.right(PREC.qualified, seq('.', $._ident, optional($._qualified_tail))),
 

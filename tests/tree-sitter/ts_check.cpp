@@ -9,6 +9,8 @@
 //                                  string and number of the files (and corpus sources) is captured
 //   golden SCM FILE EXPECTED       the captures of FILE are EXPECTED (BLOOM_UPDATE_GOLDEN=1 rewrites)
 //   recover                        a syntax error gives an ERROR node and the parse goes on after it
+//   incremental PATH...            reparsing after an edit, with the old tree, gives the tree of a
+//                                  fresh parse
 #include <tree_sitter/api.h>
 
 #include <algorithm>
@@ -404,6 +406,66 @@ int recover() {
   return 0;
 }
 
+TSPoint point_at(const std::string &text, size_t byte) {
+  TSPoint p{0, 0};
+  for (size_t i = 0; i < byte; ++i) {
+    if (text[i] == '\n') {
+      ++p.row;
+      p.column = 0;
+    } else {
+      ++p.column;
+    }
+  }
+  return p;
+}
+
+// Editors reparse after each change, reusing the old tree: the result must be the tree a fresh
+// parse of the new text gives. Edits at positions spread over each file: insert a name, a
+// comment, a space or a stray token, delete a few bytes, then undo the edit.
+int incremental(int argc, char **argv) {
+  const std::vector<std::pair<int, std::string>> edits = {
+      {0, "x"}, {0, " "}, {0, "/* c */"}, {0, "// c\n"}, {0, "("}, {0, ";"}, {1, ""}, {3, ""}, {12, ""}};
+  int failures = 0, count = 0;
+  for (const auto &f : bloom_files(std::vector<std::string>(argv, argv + argc))) {
+    const std::string text = read_file(f);
+    const size_t positions = 16;
+    for (size_t k = 0; k < positions && !text.empty(); ++k) {
+      for (const auto &[removed, inserted] : edits) {
+        size_t at = (text.size() * (2 * k + 1)) / (2 * positions);
+        size_t del = std::min<size_t>(removed, text.size() - at);
+        std::string changed = text.substr(0, at) + inserted + text.substr(at + del);
+        auto check = [&](const std::string &before, const std::string &after, size_t start, size_t old_len,
+                         size_t new_len) {
+          Tree old_tree(before);
+          TSInputEdit edit{static_cast<uint32_t>(start), static_cast<uint32_t>(start + old_len),
+                           static_cast<uint32_t>(start + new_len), point_at(before, start),
+                           point_at(before, start + old_len), point_at(after, start + new_len)};
+          ts_tree_edit(old_tree.tree, &edit);
+          TSTree *re = ts_parser_parse_string(old_tree.parser, old_tree.tree, after.data(),
+                                              static_cast<uint32_t>(after.size()));
+          char *got = ts_node_string(ts_tree_root_node(re));
+          Tree fresh(after);
+          ++count;
+          if (fresh.sexp() != got) {
+            ++failures;
+            TSPoint p = point_at(before, start);
+            std::cout << "FAIL " << f.string() << ":" << p.row + 1 << ":" << p.column + 1 << ": replacing "
+                      << old_len << " bytes by \"" << after.substr(start, new_len)
+                      << "\", the reparse differs from a fresh parse\n  fresh:       " << fresh.sexp()
+                      << "\n  incremental: " << got << "\n";
+          }
+          std::free(got);
+          ts_tree_delete(re);
+        };
+        check(text, changed, at, del, inserted.size());
+        check(changed, text, at, inserted.size(), del);
+      }
+    }
+  }
+  std::cout << count << " edits reparsed, " << failures << " differ from a fresh parse\n";
+  return failures || count == 0 ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -413,7 +475,8 @@ int main(int argc, char **argv) {
   if (mode == "highlight" && argc > 4) return highlight(argc - 2, argv + 2);
   if (mode == "golden" && argc == 5) return golden(argv + 2);
   if (mode == "recover") return recover();
+  if (mode == "incremental" && argc > 2) return incremental(argc - 2, argv + 2);
   std::cerr << "usage: ts_check corpus FILE... | parse INVALID_LIST ROOT PATH... | highlight SCM G4 PATH...\n"
-               "       | golden SCM FILE EXPECTED | recover\n";
+               "       | golden SCM FILE EXPECTED | recover | incremental PATH...\n";
   return 2;
 }

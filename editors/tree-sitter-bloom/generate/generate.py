@@ -345,6 +345,7 @@ class Grammar:
                 self.nonterminals[name] = self.add_symbol(name, True, not name.startswith('_'))
         self.productions = []     # (lhs, [step]); step = dict(sym, prec, assoc, field, alias)
         self.aux_count = {}
+        self.aux_symbols = set()
         self.prods_of = {}
         self.start_rule = next(iter(self.rules))
         for name, sym in list(self.nonterminals.items()):
@@ -416,11 +417,15 @@ class Grammar:
             n = self.aux_count.get(rule_name, 0) + 1
             self.aux_count[rule_name] = n
             aux = self.add_symbol(f'{rule_name}_repeat{n}', False, False)
+            self.aux_symbols.add(aux)
             inner = self.expand(rule['content'], rule_name, (0, None, None, None))
             if any(s['field'] or s['alias'] for p in inner for s in p):
                 raise GenError(f'fields or aliases inside a repeat of {rule_name} are not supported')
+            # As tree-sitter: x_repeat -> x_repeat x_repeat | content. The ambiguity is kept in
+            # the table (REDUCE + SHIFT_REPEAT); the runtime reduces and balances these nodes.
+            step = dict(sym=aux, prec=0, assoc=None, field=None, alias=None)
+            self.add_production(aux, [step, dict(step)], rule_name)
             for p in inner:
-                self.add_production(aux, [dict(sym=aux, prec=0, assoc=None, field=None, alias=None)] + p, rule_name)
                 self.add_production(aux, p, rule_name)
             return [[dict(sym=aux, prec=prec, assoc=assoc, field=field, alias=alias)]]
         if t == 'FIELD':
@@ -535,60 +540,72 @@ class Automaton:
                 self.gotos[i][sym] = ids[k]
             i += 1
 
-    # Tree-sitter's rules: precedence of a shift = that of the steps about to be consumed; of a
-    # reduce = that of the production's last step. Higher wins; equal: left reduces, right shifts.
-    def step_prec(self, p, d):
-        steps = self.g.productions[p][1] if p != self.aug else []
-        if not steps or d >= len(steps) + 1:
+    # Tree-sitter's rules (build_parse_table.rs): an item's precedence and associativity are those
+    # of the step before its dot (of its last step once done). Reductions of lower precedence are
+    # dropped. Against a shift, the precedences of the items in progress (dot not at the start)
+    # whose next symbol can begin with the lookahead are compared with the reductions': higher
+    # wins; if equal, all-left reductions win and all-right shifts win. A conflict whose items all
+    # belong to one repeat rule is the repeat's own ambiguity: both actions stay, the shift marked
+    # as a repetition. Anything else is an unresolved conflict.
+    def item_prec(self, p, d):
+        if p == self.aug or d == 0:
             return 0, None
-        s = steps[min(d, len(steps) - 1)]
+        s = self.g.productions[p][1][d - 1]
         return s['prec'], s['assoc']
 
+    def first_of(self, sym):
+        return {sym} if sym < self.T else self.first[sym]
+
     def actions(self, i):
-        """Resolved actions of canonical state i: terminal -> ('s', state) | ('r', prod) | ('a',)."""
+        """Resolved actions of canonical state i: terminal -> tuple of ('s', state),
+        ('s*', state) (a repetition shift), ('r', prod) or ('a',)."""
         items = self.states[i]
         out = {}
         reduces = {}
         for (p, d), la in items.items():
-            rhs = self.prods[p][1]
-            if d == len(rhs):
+            if d == len(self.prods[p][1]):
                 for t in la:
                     reduces.setdefault(t, []).append(p)
         for t in set(reduces) | {s for s in self.gotos[i] if s < self.T}:
-            shift = self.gotos[i].get(t) if t < self.T else None
+            shift = self.gotos[i].get(t)
             rs = reduces.get(t, [])
             if self.aug in rs:
-                out[t] = ('a',)
+                out[t] = (('a',),)
                 continue
-            if len(rs) > 1:
-                precs = {p: self.step_prec(p, len(self.prods[p][1]) - 1)[0] for p in rs}
-                best = max(precs.values())
-                rs = [p for p in rs if precs[p] == best]
-                if len(rs) > 1:
-                    raise GenError('unresolved reduce/reduce conflict on %r between %s' % (
-                        self.g.names[t], '; '.join(self.describe(p) for p in rs)))
-            if rs and shift is not None:
-                p = rs[0]
-                rprec, rassoc = self.step_prec(p, len(self.prods[p][1]) - 1)
-                sprecs = [self.step_prec(q, e)[0] for (q, e) in items
-                          if e < len(self.prods[q][1]) and self.prods[q][1][e] == t]
-                if min(sprecs) > rprec:
-                    out[t] = ('s', shift)
-                elif max(sprecs) < rprec:
-                    out[t] = ('r', p)
-                elif min(sprecs) == max(sprecs) == rprec and rassoc == 'left':
-                    out[t] = ('r', p)
-                elif min(sprecs) == max(sprecs) == rprec and rassoc == 'right':
-                    out[t] = ('s', shift)
-                else:
-                    raise GenError('unresolved shift/reduce conflict on %r: reduce %s, or shift in %s' % (
-                        self.g.names[t], self.describe(p), '; '.join(
-                            self.describe(q, e) for (q, e) in items
-                            if e < len(self.prods[q][1]) and self.prods[q][1][e] == t)))
-            elif rs:
-                out[t] = ('r', rs[0])
-            else:
-                out[t] = ('s', shift)
+            if rs:
+                best = max(self.item_prec(p, len(self.prods[p][1]))[0] for p in rs)
+                rs = [p for p in rs if self.item_prec(p, len(self.prods[p][1]))[0] == best]
+            acts = [('r', p) for p in rs] + ([('s', shift)] if shift is not None else [])
+            if len(acts) == 1:
+                out[t] = tuple(acts)
+                continue
+            shifting = [(q, e) for (q, e) in items if 0 < e < len(self.prods[q][1])
+                        and t in self.first_of(self.prods[q][1][e])] if shift is not None else []
+            owners = {self.prods[q][0] for q, _ in shifting} | {self.prods[p][0] for p in rs}
+            if shift is not None and len(owners) == 1 and next(iter(owners)) in self.g.aux_symbols:
+                out[t] = tuple(acts[:-1]) + (('s*', shift),)
+                continue
+            if shift is not None:
+                rprec = self.item_prec(rs[0], len(self.prods[rs[0]][1]))[0]
+                sprecs = [self.item_prec(q, e)[0] for q, e in shifting]
+                more = any(x > rprec for x in sprecs)
+                less = any(x < rprec for x in sprecs)
+                assocs = {self.item_prec(p, len(self.prods[p][1]))[1] for p in rs}
+                if more and not less:
+                    acts = acts[-1:]
+                elif less and not more:
+                    acts = acts[:-1]
+                elif not less and not more:
+                    if assocs == {'left'}:
+                        acts = acts[:-1]
+                    elif assocs == {'right'}:
+                        acts = acts[-1:]
+            if len(acts) == 1:
+                out[t] = tuple(acts)
+                continue
+            raise GenError('unresolved conflict on %r between: %s' % (self.g.names[t], '; '.join(
+                ['reduce %s' % self.describe(p) for p in rs] +
+                ['shift in %s' % self.describe(q, e) for q, e in shifting])))
         return out
 
     def describe(self, p, dot=None):
@@ -624,7 +641,8 @@ class Automaton:
             self.states[members[0]] = saved
             if acts is None:
                 continue
-            if all(acts.get(t, (None,))[0] == act[0] and (act[0] != 'r' or acts[t][1] == act[1])
+            sig = lambda a: tuple((x[0], x[1] if x[0] == 'r' else None) for x in a)
+            if all(t in acts and sig(acts[t]) == sig(act)
                    for i in members for t, act in canon[i].items()):
                 for i in members:
                     rep[i] = members[0]
@@ -651,12 +669,13 @@ class Automaton:
             index[i] = len(order)
             order.append(i)
             queue.extend(self.gotos[i][s] for s in sorted(self.gotos[i]))
+        self.merged_cores = [frozenset(self.states[i]) for i in order]
         acts_out, gotos_out = [], []
         for i in order:
             a = {}
             src = group_actions[i][1] if i in group_actions else canon[i]
             for t, act in src.items():
-                a[t] = ('s', index[rep[act[1]]]) if act[0] == 's' else act
+                a[t] = tuple((x[0], index[rep[x[1]]]) if x[0] in ('s', 's*') else x for x in act)
             acts_out.append(a)
             gotos_out.append({s: index[rep[j]] for s, j in self.gotos[i].items() if s >= self.T})
         return acts_out, gotos_out
@@ -824,6 +843,8 @@ def generate(g, out):
     def action_text(act):
         if act[0] == 's':
             return 'SHIFT(%d)' % (act[1] + 1)
+        if act[0] == 's*':
+            return 'SHIFT_REPEAT(%d)' % (act[1] + 1)
         if act[0] == 'a':
             return 'ACCEPT_INPUT()'
         lhs, steps = g.productions[act[1]]
@@ -835,12 +856,19 @@ def generate(g, out):
     table = [{t: recover for t in range(g.token_count)}]
     for t in g.extra_tokens:
         table[0][t] = shift_extra
+    # A token kept from the previous tree is reused by an incremental parse only where its entry
+    # is reusable (or the state is the one it was lexed in). As in tree-sitter, it is not where
+    # another valid token overlaps it: here the word token and the keywords, whose lexing depends
+    # on the parse state. All other tokens are lexed the same in every state.
+    contextual = {word} | {sym for sym, _ in keywords} if word is not None else set()
     for k, st in enumerate(acts):
         row = {}
         for s, target in gotos[k].items():
             row[s] = target + 1
+        valid_contextual = contextual & set(st)
         for t, act in st.items():
-            row[t] = entry((action_text(act),))
+            reusable = not (t in contextual and valid_contextual - {t})
+            row[t] = entry(tuple(action_text(x) for x in act), reusable)
         for t in g.extra_tokens:
             if t not in st:
                 row[t] = shift_extra
@@ -925,8 +953,11 @@ def generate(g, out):
     w('};')
     w('')
     w('static const TSStateId ts_primary_state_ids[STATE_COUNT] = {')
-    for s in range(state_count):
-        w('  [%d] = %d,' % (s, s))
+    # The first state of each core: query analysis skips the others, which behave the same.
+    first_of_core = {}
+    w('  [0] = 0,')
+    for s, core in enumerate(a.merged_cores):
+        w('  [%d] = %d,' % (s + 1, first_of_core.setdefault(core, s + 1)))
     w('};')
     w('')
     emit_lexer(w, 'ts_lex', dfa, ids, skip, len(dfa))
