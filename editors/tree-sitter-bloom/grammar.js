@@ -1,8 +1,9 @@
 // Tree-sitter grammar of Bloom, written after grammar/Bloom.g4 (the ANTLR grammar the compiler
 // uses) and docs/language.md. It recognises valid programs only: the g4's error alternatives
 // (arrowInExpr, BAD_NUMBER, UNTERMINATED_*, ERROR_CHAR) exist there to word a compiler message and
-// are parse errors here. CI turns this file into src/parser.c with generate/ (the official
-// `tree-sitter generate` accepts it too); see docs/tools.md.
+// are parse errors here. CI turns this file into src/parser.c with generate/; it keeps to the
+// documented DSL so that the official `tree-sitter generate` can be used too (CI has no official
+// CLI to check that); see docs/tools.md.
 
 // Earlier alternatives of the g4's `expr` bind tighter; the numbers say the same.
 const PREC = {

@@ -174,7 +174,8 @@ std::vector<fs::path> bloom_files(const std::vector<std::string> &paths, bool wi
     }
     for (const auto &e : fs::recursive_directory_iterator(p)) {
       const auto ext = e.path().extension();
-      if (e.is_regular_file() && (ext == ".bloom" || (with_corpus && ext == ".txt"))) out.push_back(e.path());
+      bool corpus = with_corpus && ext == ".txt" && e.path().parent_path().filename() == "corpus";
+      if (e.is_regular_file() && (ext == ".bloom" || corpus)) out.push_back(e.path());
     }
   }
   std::sort(out.begin(), out.end());

@@ -433,7 +433,10 @@ class Grammar:
         if t == 'ALIAS':
             if rule['content']['type'] not in ('STRING', 'SYMBOL', 'CHOICE'):
                 raise GenError('alias of a sequence is not supported')
-            return self.expand(rule['content'], rule_name, (prec, assoc, field, (rule['value'], rule['named'])))
+            prods = self.expand(rule['content'], rule_name, (prec, assoc, field, (rule['value'], rule['named'])))
+            if any(len(p) != 1 for p in prods):
+                raise GenError(f'alias of a sequence in rule {rule_name} is not supported')
+            return prods
         if t in ('PREC', 'PREC_LEFT', 'PREC_RIGHT'):
             if not isinstance(rule['value'], int):
                 raise GenError('named precedences are not supported')

@@ -16,6 +16,9 @@
 
 [ "not" "in" "and" "or" ] @keyword.operator
 
+; Before the operators: the first matching pattern wins.
+(type_arguments [ "<" ">" ] @punctuation.bracket)
+
 [
   "<=" "<+" "<-" "<+-" "<~"
   "==" "!=" "<" ">" ">="
@@ -23,7 +26,6 @@
 ] @operator
 
 [ "(" ")" ] @punctuation.bracket
-(type_arguments [ "<" ">" ] @punctuation.bracket)
 [ "," ";" ":" "." ] @punctuation.delimiter
 
 (type name: (identifier) @type)
