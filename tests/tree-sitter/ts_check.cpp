@@ -51,8 +51,7 @@ struct Tree {
   TSTree *tree = nullptr;
   explicit Tree(std::string source) : text(std::move(source)) {
     if (!ts_parser_set_language(parser, tree_sitter_bloom())) {
-      std::cerr << "libtree-sitter refuses the generated language (version "
-                << ts_language_version(tree_sitter_bloom()) << ")\n";
+      std::cerr << "libtree-sitter refuses the generated language (version " << ts_language_version(tree_sitter_bloom()) << ")\n";
       std::exit(1);
     }
     tree = ts_parser_parse_string(parser, nullptr, text.data(), static_cast<uint32_t>(text.size()));
@@ -70,7 +69,8 @@ struct Tree {
   }
 };
 
-template <class F> void walk(TSNode node, F &&f) {
+template <class F>
+void walk(TSNode node, F &&f) {
   f(node);
   for (uint32_t i = 0, n = ts_node_child_count(node); i < n; ++i) walk(ts_node_child(node, i), f);
 }
@@ -152,8 +152,8 @@ int corpus(int argc, char **argv) {
       std::string got = normalize(t.sexp()), want = normalize(e.expected);
       if (got != want) {
         ++failures;
-        std::cout << "FAIL " << fs::path(e.file).filename().string() << ": " << e.name
-                  << "\n  expected: " << want << "\n  actual:   " << got << "\n";
+        std::cout << "FAIL " << fs::path(e.file).filename().string() << ": " << e.name << "\n  expected: " << want
+                  << "\n  actual:   " << got << "\n";
       }
     }
   }
@@ -214,8 +214,7 @@ int parse(int argc, char **argv) {
       }
     }
   }
-  std::cout << valid << " files parse without error, " << errors << " listed invalid ones give one, "
-            << failures << " failures\n";
+  std::cout << valid << " files parse without error, " << errors << " listed invalid ones give one, " << failures << " failures\n";
   return failures || valid == 0 ? 1 : 0;
 }
 
@@ -296,8 +295,7 @@ int highlight(int argc, char **argv) {
     Tree t(source);
     ++files;
     std::map<std::pair<uint32_t, uint32_t>, std::set<std::string>> by_range;
-    for (const auto &c : captures(q, t))
-      by_range[{ts_node_start_byte(c.node), ts_node_end_byte(c.node)}].insert(c.name);
+    for (const auto &c : captures(q, t)) by_range[{ts_node_start_byte(c.node), ts_node_end_byte(c.node)}].insert(c.name);
     walk(t.root(), [&](TSNode n) {
       std::string type = ts_node_type(n);
       const char *want = nullptr;
@@ -316,15 +314,13 @@ int highlight(int argc, char **argv) {
       ++checked;
       const auto &names = by_range[{ts_node_start_byte(n), ts_node_end_byte(n)}];
       bool ok = std::any_of(names.begin(), names.end(), [&](const std::string &c) {
-        if (std::strcmp(want, "keyword") == 0)
-          return starts_with(c, "keyword") || starts_with(c, "constant.builtin");
+        if (std::strcmp(want, "keyword") == 0) return starts_with(c, "keyword") || starts_with(c, "constant.builtin");
         return starts_with(c, want);
       });
       if (!ok) {
         ++failures;
         TSPoint p = ts_node_start_point(n);
-        std::cout << "FAIL " << label << ":" << p.row + 1 << ":" << p.column + 1 << ": " << type
-                  << " is not captured as @" << want << "\n";
+        std::cout << "FAIL " << label << ":" << p.row + 1 << ":" << p.column + 1 << ": " << type << " is not captured as @" << want << "\n";
       }
     });
   };
@@ -341,8 +337,8 @@ int highlight(int argc, char **argv) {
       std::cout << "FAIL keyword '" << k << "' occurs as a keyword in no file checked: add a corpus entry\n";
     }
   }
-  std::cout << files << " sources, " << checked << " keywords/comments/strings/numbers checked, "
-            << keywords.size() << " keywords from Bloom.g4, " << failures << " failures\n";
+  std::cout << files << " sources, " << checked << " keywords/comments/strings/numbers checked, " << keywords.size()
+            << " keywords from Bloom.g4, " << failures << " failures\n";
   return failures ? 1 : 0;
 }
 
@@ -355,8 +351,7 @@ int golden(char **argv) {
     uint32_t b = ts_node_start_byte(c.node);
     std::string text = t.text.substr(b, std::min<uint32_t>(ts_node_end_byte(c.node) - b, 40));
     std::replace(text.begin(), text.end(), '\n', ' ');
-    out << s.row + 1 << ":" << s.column + 1 << "-" << e.row + 1 << ":" << e.column + 1 << " @" << c.name
-        << " " << text << "\n";
+    out << s.row + 1 << ":" << s.column + 1 << "-" << e.row + 1 << ":" << e.column + 1 << " @" << c.name << " " << text << "\n";
   }
   const char *update = std::getenv("BLOOM_UPDATE_GOLDEN");
   if (update && std::string(update) == "1") {
@@ -375,9 +370,8 @@ int golden(char **argv) {
     bool ha = static_cast<bool>(std::getline(a, la)), hb = static_cast<bool>(std::getline(b, lb));
     if (!ha && !hb) break;
     if (!ha || !hb || la != lb) {
-      std::cout << "FAIL captures differ at line " << line << " of " << argv[2] << "\n  expected: "
-                << (ha ? la : "(end)") << "\n  actual:   " << (hb ? lb : "(end)")
-                << "\n(BLOOM_UPDATE_GOLDEN=1 rewrites the expectation)\n";
+      std::cout << "FAIL captures differ at line " << line << " of " << argv[2] << "\n  expected: " << (ha ? la : "(end)")
+                << "\n  actual:   " << (hb ? lb : "(end)") << "\n(BLOOM_UPDATE_GOLDEN=1 rewrites the expectation)\n";
       break;
     }
   }
@@ -399,8 +393,8 @@ int recover() {
   bool first = !kinds.empty() && kinds.front() == "collection_declaration@1";
   bool last = !kinds.empty() && kinds.back() == "collection_declaration@3";
   if (err.empty() || !first || !last) {
-    std::cout << "FAIL expected an ERROR on line 2 between two collection_declarations, got "
-              << (err.empty() ? "no error" : err) << "; children: " << got << "\n";
+    std::cout << "FAIL expected an ERROR on line 2 between two collection_declarations, got " << (err.empty() ? "no error" : err)
+              << "; children: " << got << "\n";
     return 1;
   }
   std::cout << "syntax error at " << err << ", declarations on lines 1 and 3 kept\n";
@@ -424,8 +418,8 @@ TSPoint point_at(const std::string &text, size_t byte) {
 // parse of the new text gives. Edits at positions spread over each file: insert a name, a
 // comment, a space or a stray token, delete a few bytes, then undo the edit.
 int incremental(int argc, char **argv) {
-  const std::vector<std::pair<int, std::string>> edits = {
-      {0, "x"}, {0, " "}, {0, "/* c */"}, {0, "// c\n"}, {0, "("}, {0, ";"}, {1, ""}, {3, ""}, {12, ""}};
+  const std::vector<std::pair<int, std::string>> edits = {{0, "x"}, {0, " "}, {0, "/* c */"}, {0, "// c\n"}, {0, "("},
+                                                          {0, ";"}, {1, ""},  {3, ""},        {12, ""}};
   int failures = 0, count = 0;
   for (const auto &f : bloom_files(std::vector<std::string>(argv, argv + argc))) {
     const std::string text = read_file(f);
@@ -435,24 +429,20 @@ int incremental(int argc, char **argv) {
         size_t at = (text.size() * (2 * k + 1)) / (2 * positions);
         size_t del = std::min<size_t>(removed, text.size() - at);
         std::string changed = text.substr(0, at) + inserted + text.substr(at + del);
-        auto check = [&](const std::string &before, const std::string &after, size_t start, size_t old_len,
-                         size_t new_len) {
+        auto check = [&](const std::string &before, const std::string &after, size_t start, size_t old_len, size_t new_len) {
           Tree old_tree(before);
-          TSInputEdit edit{static_cast<uint32_t>(start), static_cast<uint32_t>(start + old_len),
-                           static_cast<uint32_t>(start + new_len), point_at(before, start),
-                           point_at(before, start + old_len), point_at(after, start + new_len)};
+          TSInputEdit edit{static_cast<uint32_t>(start), static_cast<uint32_t>(start + old_len), static_cast<uint32_t>(start + new_len),
+                           point_at(before, start),      point_at(before, start + old_len),      point_at(after, start + new_len)};
           ts_tree_edit(old_tree.tree, &edit);
-          TSTree *re = ts_parser_parse_string(old_tree.parser, old_tree.tree, after.data(),
-                                              static_cast<uint32_t>(after.size()));
+          TSTree *re = ts_parser_parse_string(old_tree.parser, old_tree.tree, after.data(), static_cast<uint32_t>(after.size()));
           char *got = ts_node_string(ts_tree_root_node(re));
           Tree fresh(after);
           ++count;
           if (fresh.sexp() != got) {
             ++failures;
             TSPoint p = point_at(before, start);
-            std::cout << "FAIL " << f.string() << ":" << p.row + 1 << ":" << p.column + 1 << ": replacing "
-                      << old_len << " bytes by \"" << after.substr(start, new_len)
-                      << "\", the reparse differs from a fresh parse\n  fresh:       " << fresh.sexp()
+            std::cout << "FAIL " << f.string() << ":" << p.row + 1 << ":" << p.column + 1 << ": replacing " << old_len << " bytes by \""
+                      << after.substr(start, new_len) << "\", the reparse differs from a fresh parse\n  fresh:       " << fresh.sexp()
                       << "\n  incremental: " << got << "\n";
           }
           std::free(got);
