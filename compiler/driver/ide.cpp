@@ -142,9 +142,7 @@ std::string import_path(const View& v, const ast::Import& i) {
       if (f < v.sources.size()) return v.sources.file(f).path;
     }
   }
-  if (sema::is_stdlib_import(i.path)) return "";
-  fs::path p = fs::path(v.sources.file(v.module.file).path).parent_path() / i.path;
-  return p.lexically_normal().string();
+  return sema::import_file(v.sources.file(v.module.file).path, i.path, "");  // "" for a stdlib module
 }
 
 const sema::CheckedRule* checked(const View& v, const ast::Rule* r) {

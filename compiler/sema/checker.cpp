@@ -16,6 +16,19 @@ using ast::ExprKind;
 
 bool is_stdlib_import(const std::string& path) { return path.rfind("std/", 0) == 0 && path.size() > 4; }
 
+std::string import_file(const std::string& importer, const std::string& import_path, const std::string& stdlib_dir) {
+  fs::path file;
+  if (is_stdlib_import(import_path)) {
+    if (stdlib_dir.empty()) return "";
+    std::string rest = import_path.substr(4);
+    if (fs::path(rest).extension().empty()) rest += ".bloom";  // `std/quorum` is std/quorum.bloom
+    file = fs::path(stdlib_dir) / rest;
+  } else {
+    file = fs::path(importer).parent_path() / import_path;
+  }
+  return file.lexically_normal().string();
+}
+
 bool read_source_file(const std::string& path, std::string& text, std::string& why) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
@@ -230,7 +243,6 @@ class Checker {
             .note(first->alias_span, "first used here");
         continue;
       }
-      fs::path display;
       if (is_stdlib_import(imp.path)) {
         if (opts_.stdlib_dir.empty()) {
           std::string searched;
@@ -240,13 +252,8 @@ class Checker {
               .with_help("set BLOOM_STDLIB to the folder that holds the standard library's .bloom files");
           continue;
         }
-        std::string rest = imp.path.substr(4);
-        if (fs::path(rest).extension().empty()) rest += ".bloom";  // `std/quorum` is std/quorum.bloom
-        display = fs::path(opts_.stdlib_dir) / rest;
-      } else {
-        display = fs::path(sm_.file(file).path).parent_path() / imp.path;
       }
-      std::string shown = display.lexically_normal().string();
+      std::string shown = import_file(sm_.file(file).path, imp.path, opts_.stdlib_dir);
       std::string canon_import = canonical(shown);
       auto on_stack = std::find(stack.begin(), stack.end(), canon_import);
       if (on_stack != stack.end()) {

@@ -26,6 +26,11 @@ struct CheckOptions {
 // Whether an import names a module of the standard library (`import "std/quorum" as q;`).
 bool is_stdlib_import(const std::string& path);
 
+// The file `import "import_path"` in the file `importer` reads, as diagnostics name it (lexically
+// normalised): `std/NAME` is NAME in `stdlib_dir` (NAME.bloom when NAME has no extension; "" when
+// there is no standard library folder), any other path is relative to the importer's folder.
+std::string import_file(const std::string& importer, const std::string& import_path, const std::string& stdlib_dir);
+
 // Largest module file read (a guard against importing a device or a huge file by mistake).
 inline constexpr size_t kMaxSourceBytes = 64u << 20;
 

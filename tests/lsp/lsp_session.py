@@ -30,9 +30,9 @@ def check(cond, what):
 
 
 class Client:
-    def __init__(self):
+    def __init__(self, env=None):
         self.proc = subprocess.Popen([BLOOM, "lsp", "--stdio"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, env=env)
         self.inbox = queue.Queue()
         self.next_id = 0
         threading.Thread(target=self._read, daemon=True).start()
@@ -295,6 +295,27 @@ def main():
     c.notify("exit", None)
     check(c.proc.wait(timeout=WAIT) == 0, "exit after shutdown: status 0")
     check(c.proc.stderr.read() == b"", "nothing on stderr")
+
+    # An error in a module of the standard library is shown at its import too (the stdlib is a
+    # folder of its own, not a path relative to the document).
+    std = os.path.join(tmp, "std lib")
+    os.mkdir(std)
+    with open(os.path.join(std, "broken.bloom"), "w") as f:
+        f.write("table t(a: int);\nt(x) <= nope(x);\n")
+    c = Client(dict(os.environ, BLOOM_STDLIB=std))
+    c.request("initialize", {"processId": None, "capabilities": {}})
+    c.notify("initialized", {})
+    std_uri = uri(os.path.join(tmp, "uses_std.bloom"))
+    c.notify("textDocument/didOpen", {"textDocument": {"uri": std_uri, "languageId": "bloom", "version": 1,
+                                                       "text": '// the stdlib\nimport "std/broken" as b;\n'}})
+    d = c.diagnostics(std_uri)
+    print(json.dumps(d))
+    check(len(d) == 1 and d[0]["range"] == {"start": pos(1, 7), "end": pos(1, 19)} and "broken.bloom:2:" in d[0]["message"]
+          and d[0]["relatedInformation"][-1]["location"]["uri"] == uri(os.path.join(std, "broken.bloom")),
+          "an error in a stdlib module is shown at its import, with its place")
+    c.request("shutdown", None)
+    c.notify("exit", None)
+    check(c.proc.wait(timeout=WAIT) == 0, "the stdlib session ends cleanly")
 
     c = Client()
     c.request("initialize", {"processId": None, "capabilities": {}})

@@ -361,6 +361,7 @@ class Server {
   void analyze(Document& doc) {
     doc.dirty = false;
     CompileOptions opts;
+    if (!stdlib_dir().empty()) opts.stdlib_dir = stdlib_dir();  // else the driver's error lists where it looked
     opts.read_source = [this](const std::string& path, std::string& text, std::string& why) {
       std::error_code ec;
       std::string want = fs::absolute(path, ec).lexically_normal().string();
@@ -425,6 +426,11 @@ class Server {
           {"params", {{"uri", doc.uri}, {"version", doc.version}, {"diagnostics", std::move(diags)}}}});
   }
 
+  const std::string& stdlib_dir() {
+    if (!stdlib_) stdlib_ = find_stdlib();
+    return *stdlib_;
+  }
+
   std::string uri_of(const Document& doc, FileId f) const { return f == 0 ? doc.uri : path_to_uri(doc.c->sources.file(f).path); }
 
   json diagnostic(const Document& doc, const Diagnostic& d) {
@@ -444,11 +450,11 @@ class Server {
       message = sm.location(d.span) + ": " + message;
       related.push_back({{"location", {{"uri", uri_of(doc, d.span.file)}, {"range", r}}}, {"message", "here"}});
       r = range(sm, Span{});
-      if (const ast::Module* m = doc.module())
-        for (const auto& i : m->imports) {
-          fs::path p = fs::path(doc.path).parent_path() / i.path;
-          if (p.lexically_normal().string() == fs::path(sm.file(d.span.file).path).lexically_normal().string()) r = range(sm, i.path_span);
-        }
+      if (const ast::Module* m = doc.module()) {
+        const std::string in = fs::path(sm.file(d.span.file).path).lexically_normal().string();
+        for (const auto& i : m->imports)
+          if (sema::import_file(sm.file(0).path, i.path, stdlib_dir()) == in) r = range(sm, i.path_span);
+      }
     }
     json out = {{"range", r},
                 {"severity", d.severity == Severity::Error     ? 1
@@ -557,6 +563,7 @@ class Server {
   static constexpr int kRequestFailed = -32803;
   Transport& t_;
   std::string version_;
+  std::optional<std::string> stdlib_;  // find_stdlib(), once: where `import "std/NAME"` reads
   bool initialized_ = false, shutdown_ = false;
   std::optional<int> exit_;
   std::map<std::string, Document> docs_;
