@@ -1,9 +1,7 @@
 // `bloom deploy k8s DEPLOY.toml` and `bloom deploy systemd DEPLOY.toml`: a deployment file turned
 // into Kubernetes manifests or systemd units that run each of its nodes with `bloom node`
 // (docs/deploy.md, "On Kubernetes" and "With systemd").
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -21,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "files.h"
 #include "dist/cluster.h"
 #include "net/transport.h"
 
@@ -108,33 +107,13 @@ void write_yaml(const Json& v, std::ostream& out, int indent) {
 
 // ---------------------------------------------------------------- files
 
-// Writes `text` to `path` through a temporary file renamed over it, created with `mode` (0600 for
-// secret keys: never readable by others, not even for a moment) and synced first.
+// Writes `text` to `path` (replace_file: 0600 for secret keys, never readable by others, not even
+// for a moment), or says why not.
 bool write_file(const fs::path& path, const std::string& text, mode_t mode) {
-  std::string tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  auto fail = [&](const std::string& what) {
-    std::cerr << fmt::format("bloom: error: {}: {}: {}\n", path.string(), what, std::strerror(errno));
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    return false;
-  };
-  if (fd < 0) return fail("cannot write");
-  if (::fchmod(fd, mode) != 0) return fail("cannot set its permissions");  // an old temporary file kept its mode
-  for (size_t done = 0; done < text.size();) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("write failed");
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) return fail("sync failed");
-  if (::close(fd) != 0) {
-    fd = -1;
-    return fail("write failed");
-  }
-  fd = -1;
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot replace");
-  return true;
+  std::string why;
+  if (replace_file(path.string(), text, mode, why)) return true;
+  std::cerr << fmt::format("bloom: error: {}: {}\n", path.string(), why);
+  return false;
 }
 
 bool prepare_out_dir(const std::string& dir) {

@@ -1,8 +1,6 @@
 // `bloom fmt`: formats .bloom files (compiler/syntax/format.h) to stdout, in place, or checks
 // that they are formatted. A file is only ever replaced by a complete, verified new version.
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -12,6 +10,7 @@
 #include <sstream>
 
 #include "cli.h"
+#include "files.h"
 #include "syntax/format.h"
 
 namespace bloom::cli {
@@ -35,32 +34,15 @@ bool read_all(const std::string& path, std::string& text, std::string& why) {
   return true;
 }
 
-// Writes next to the file and renames over it, so a reader (or a crash) sees the old file or
-// the new one, never a part. Keeps the file's permission bits.
-bool replace_file(const std::string& name, const std::string& text, std::string& why) {
-  // A symbolic link stays one: the file it points to is replaced.
+// Replaces a file keeping its permission bits; a symbolic link stays one (the file it points to
+// is replaced).
+bool replace_formatted(const std::string& name, const std::string& text, std::string& why) {
   std::error_code ec;
   const std::string path = std::filesystem::canonical(name, ec).string();
   if (ec) return why = ec.message(), false;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return why = std::strerror(errno), false;
-  std::string tmp = path + ".fmt-XXXXXX";
-  int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return why = std::string("cannot create a temporary file next to it: ") + std::strerror(errno), false;
-  size_t done = 0;
-  bool ok = true;
-  while (ok && done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) ok = false, why = std::strerror(errno);
-    else done += static_cast<size_t>(n);
-  }
-  if (ok && ::fchmod(fd, st.st_mode & 07777) != 0) ok = false, why = std::strerror(errno);
-  if (ok && ::fsync(fd) != 0) ok = false, why = std::strerror(errno);
-  if (::close(fd) != 0 && ok) ok = false, why = std::strerror(errno);
-  if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) ok = false, why = std::strerror(errno);
-  if (!ok) ::unlink(tmp.c_str());
-  return ok;
+  return replace_file(path, text, st.st_mode & 07777, why);
 }
 
 // The first line where `a` and `b` differ, as a unified-diff-style hint.
@@ -130,7 +112,7 @@ int run_fmt(const FmtOptions& o) {
         std::cerr << first_difference(name, text, formatted->text);
       }
     } else if (o.in_place) {
-      if (formatted->text != text && !replace_file(file, formatted->text, why)) {
+      if (formatted->text != text && !replace_formatted(file, formatted->text, why)) {
         std::cerr << "bloom fmt: error: cannot write " << name << ": " << why << "\n";
         worst = std::max<int>(worst, kCompileError);
       }
