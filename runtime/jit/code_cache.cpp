@@ -14,33 +14,18 @@
 #include <llvm/ADT/ArrayRef.h>
 #include <llvm/Support/SHA256.h>
 
+#include "core/files.h"
+
 namespace bloom::rt::jit {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Writes `data` to `path` through a temporary file in the same folder and a rename; false if
-// any step fails (the temporary is removed).
+// A cache file, replaced whole (a reader finds the old file, the new one or none) and not synced:
+// a file lost or cut short by a crash is a miss, compiled again.
 bool write_atomically(const fs::path& path, std::string_view data) {
-  static std::atomic<uint64_t> counter{0};
-  fs::path tmp = path;
-  tmp += ".tmp" + std::to_string(getpid()) + "." + std::to_string(counter++);
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return false;
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    out.flush();
-    if (!out) {
-      out.close();
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      return false;
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) fs::remove(tmp, ec);
-  return !ec;
+  std::string why;
+  return replace_file(path.string(), data, ReplaceOptions{.mode = std::nullopt, .sync = false}, why);
 }
 
 bool all_hex(std::string_view s) {

@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "core/files.h"
+
 namespace bloom::rt {
 
 namespace {
@@ -226,26 +228,13 @@ class DirFiles : public DurableFiles {
   }
 
   void replace(std::string_view file, std::string_view bytes) override {
-    std::string p = path(file), tmp = p + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw DurableError(fmt::format("{}: cannot create: {}", tmp, errno_text(errno)));
-    if (!write_all(fd, bytes) || ::fsync(fd) != 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw DurableError(fmt::format("{}: write failed: {}", tmp, errno_text(err)));
-    }
-    ::close(fd);
-    if (std::string_view(file) == kLog && log_fd_ >= 0) {  // the old log's descriptor would append to the unlinked file
+    std::string p = path(file);
+    if (std::string_view(file) == kLog && log_fd_ >= 0) {  // the old log's descriptor would append to the replaced file
       ::close(log_fd_);
       log_fd_ = -1;
     }
-    if (::rename(tmp.c_str(), p.c_str()) != 0) {
-      int err = errno;
-      ::unlink(tmp.c_str());
-      throw DurableError(fmt::format("{}: cannot replace: {}", p, errno_text(err)));
-    }
-    sync_dir();
+    std::string why;
+    if (!replace_file(p, bytes, ReplaceOptions{.mode = std::nullopt, .sync = true}, why)) throw DurableError(fmt::format("{}: {}", p, why));
   }
 
   void append(std::string_view file, std::string_view bytes) override {
@@ -275,27 +264,6 @@ class DirFiles : public DurableFiles {
   }
 
  private:
-  static bool write_all(int fd, std::string_view bytes) {
-    while (!bytes.empty()) {
-      ssize_t n = ::write(fd, bytes.data(), bytes.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        if (n == 0) errno = EIO;
-        return false;
-      }
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
-  void sync_dir() {
-    int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) throw DurableError(fmt::format("data directory {}: cannot open to sync: {}", dir_, errno_text(errno)));
-    int rc = ::fsync(fd);
-    int err = errno;
-    ::close(fd);
-    if (rc != 0) throw DurableError(fmt::format("data directory {}: cannot sync: {}", dir_, errno_text(err)));
-  }
-
   std::string dir_;
   int lock_fd_ = -1, log_fd_ = -1;
 };

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "core/files.h"
+
 namespace bloom::rt {
 
 using plan::TypeKind;
@@ -309,27 +311,18 @@ void read_facts(const std::string& path, const plan::Relation& rel, Lattices& la
   if (in.bad()) throw FactsError(fmt::format("{}: read error", path));
 }
 
+// Outputs are derived again by the next run: atomic for readers, not synced (a sync per tick and
+// file would cost more than it saves).
 void write_file_atomically(const std::string& path, const std::string& text) {
-  write_file_atomically(path, [&](std::ostream& out) { out << text; });
+  std::string why;
+  if (!replace_file(path, text, ReplaceOptions{.mode = std::nullopt, .sync = false}, why))
+    throw std::runtime_error(fmt::format("{}: {}", path, why));
 }
 
 void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(fmt::format("{}: cannot write: {}", tmp, std::strerror(errno)));
-    write(out);
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw std::runtime_error(fmt::format("{}: write failed: {}", tmp, std::strerror(errno)));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    throw std::runtime_error(fmt::format("{}: cannot replace: {}", path, std::strerror(err)));
-  }
+  std::string why;
+  if (!replace_file(path, write, ReplaceOptions{.mode = std::nullopt, .sync = false}, why))
+    throw std::runtime_error(fmt::format("{}: {}", path, why));
 }
 
 }  // namespace bloom::rt

@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "files.h"
+#include "core/files.h"
 #include "dist/cluster.h"
 #include "net/transport.h"
 
@@ -111,7 +111,7 @@ void write_yaml(const Json& v, std::ostream& out, int indent) {
 // for a moment), or says why not.
 bool write_file(const fs::path& path, const std::string& text, mode_t mode) {
   std::string why;
-  if (replace_file(path.string(), text, mode, why)) return true;
+  if (rt::replace_file(path.string(), text, rt::ReplaceOptions{.mode = mode, .sync = true}, why)) return true;
   std::cerr << fmt::format("bloom: error: {}: {}\n", path.string(), why);
   return false;
 }

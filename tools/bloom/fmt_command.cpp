@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "cli.h"
-#include "files.h"
+#include "core/files.h"
 #include "syntax/format.h"
 
 namespace bloom::cli {
@@ -42,7 +42,7 @@ bool replace_formatted(const std::string& name, const std::string& text, std::st
   if (ec) return why = ec.message(), false;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return why = std::strerror(errno), false;
-  return replace_file(path, text, st.st_mode & 07777, why);
+  return rt::replace_file(path, text, rt::ReplaceOptions{.mode = st.st_mode & 07777, .sync = true}, why);
 }
 
 // The first line where `a` and `b` differ, as a unified-diff-style hint.
