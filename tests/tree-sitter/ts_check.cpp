@@ -4,7 +4,8 @@
 //   corpus FILE...                 tree-sitter's corpus format: each source parses to its tree
 //   parse INVALID_LIST ROOT PATH...  every .bloom file under PATH parses without ERROR/MISSING,
 //                                  except those INVALID_LIST names (paths under ROOT), which must
-//                                  give a syntax error
+//                                  give a syntax error; in the others, each node's children by
+//                                  field name agree with the field names of its children
 //   highlight SCM G4 PATH...       the query compiles; every keyword of G4's lexer, comment,
 //                                  string and number of the files (and corpus sources) is captured
 //   golden SCM FILE EXPECTED       the captures of FILE are EXPECTED (BLOOM_UPDATE_GOLDEN=1 rewrites)
@@ -182,6 +183,37 @@ std::vector<fs::path> bloom_files(const std::vector<std::string> &paths, bool wi
   return out;
 }
 
+// What an editor asks of a node (Neovim's node:field(), Emacs's treesit-node-child-by-field-name):
+// ts_node_child_by_field_name must give the first child that ts_node_field_name_for_child labels
+// with that field, and no node for a field none of its children has. "" or the first mismatch.
+std::string field_mismatch(const Tree &t) {
+  const TSLanguage *lang = tree_sitter_bloom();
+  std::string out;
+  walk(t.root(), [&](TSNode n) {
+    if (!out.empty()) return;
+    for (uint32_t f = 1, count = ts_language_field_count(lang); f <= count; ++f) {
+      const char *field = ts_language_field_name_for_id(lang, static_cast<TSFieldId>(f));
+      TSNode want = {};
+      bool found = false;
+      for (uint32_t i = 0, k = ts_node_child_count(n); i < k && !found; ++i) {
+        const char *name = ts_node_field_name_for_child(n, i);
+        if (name && std::strcmp(name, field) == 0) {
+          want = ts_node_child(n, i);
+          found = true;
+        }
+      }
+      TSNode got = ts_node_child_by_field_name(n, field, static_cast<uint32_t>(std::strlen(field)));
+      if (found ? !ts_node_eq(got, want) : !ts_node_is_null(got)) {
+        TSPoint p = ts_node_start_point(n);
+        out = std::to_string(p.row + 1) + ":" + std::to_string(p.column + 1) + ": field " + field + " of " + ts_node_type(n) + " is " +
+              (ts_node_is_null(got) ? "null" : ts_node_type(got)) + ", its children say " + (found ? ts_node_type(want) : "null");
+        return;
+      }
+    }
+  });
+  return out;
+}
+
 int parse(int argc, char **argv) {
   fs::path root = argv[1];
   std::set<fs::path> invalid;
@@ -211,6 +243,9 @@ int parse(int argc, char **argv) {
       if (!err.empty()) {
         ++failures;
         std::cout << "FAIL " << f.string() << ":" << err << "\n";
+      } else if (std::string bad = field_mismatch(t); !bad.empty()) {
+        ++failures;
+        std::cout << "FAIL " << f.string() << ":" << bad << "\n";
       }
     }
   }

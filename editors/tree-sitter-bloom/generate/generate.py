@@ -828,7 +828,9 @@ def generate(g, out):
     max_alias = 1
     by_name = {(g.names[s], g.named[s]): s for s in range(1, g.symbol_count) if g.visible[s]}
     for lhs, steps in g.productions:
-        fields = tuple((field_id[s['field']], k) for k, s in enumerate(steps) if s['field'])
+        # Sorted by field id: ts_node_child_by_field_name narrows the slice from both ends by
+        # field id and returns a wrong child when the entries are in child order.
+        fields = tuple(sorted((field_id[s['field']], k) for k, s in enumerate(steps) if s['field']))
         aliases = []
         for k, s in enumerate(steps):
             if s['alias']:
