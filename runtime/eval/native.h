@@ -55,6 +55,10 @@ class NativeCode {
   // How many frames a segment sees before it is compiled (0: compile before its first batch, on
   // the calling thread, so a test runs native code from the first row).
   virtual uint64_t threshold() const = 0;
+  // Whether the engine also weighs a segment before asking for it (tiering's cost model,
+  // eval/engine.cpp): only segments that evaluate enough operators a frame, once they have done
+  // enough work to pay for a compile. Otherwise every segment is asked for at the threshold.
+  virtual bool weighs_segments() const { return false; }
 };
 
 }  // namespace bloom::rt

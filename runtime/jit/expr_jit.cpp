@@ -47,10 +47,14 @@ std::unique_ptr<llvm::Module> build(llvm::LLVMContext& ctx, const std::vector<co
 
 struct ExprCompiler::State {
   std::unique_ptr<llvm::orc::LLJIT> jit;
+  std::unique_ptr<llvm::TargetMachine> target;  // the cost model of optimize()
   uint64_t modules = 0;
 };
 
-ExprCompiler::ExprCompiler() : state_(std::make_unique<State>()) { state_->jit = make_jit(); }
+ExprCompiler::ExprCompiler() : state_(std::make_unique<State>()) {
+  state_->jit = make_jit();
+  state_->target = host_target_machine();
+}
 
 ExprCompiler::~ExprCompiler() = default;
 
@@ -60,7 +64,7 @@ std::vector<ExprFn> ExprCompiler::compile(const std::vector<const plan::Expr*>& 
   for (size_t i = 0; i < exprs.size(); ++i) names.push_back("bloom_m" + std::to_string(module) + "_e" + std::to_string(i));
   auto ctx = std::make_unique<llvm::LLVMContext>();
   auto m = build(*ctx, exprs, names, state_->jit.get());
-  optimize(*m);
+  optimize(*m, state_->target.get());
   if (auto err = state_->jit->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx))))
     throw std::runtime_error("LLVM JIT: cannot add the module: " + message(std::move(err)));
   std::vector<ExprFn> out;

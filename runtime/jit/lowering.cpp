@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/TargetSelect.h>
@@ -39,6 +40,12 @@ std::unique_ptr<llvm::orc::LLJIT> make_jit() {
   return jit;
 }
 
+std::unique_ptr<llvm::TargetMachine> host_target_machine() {
+  initialize_llvm();
+  auto host = take(llvm::orc::JITTargetMachineBuilder::detectHost(), "cannot describe this machine");
+  return take(host.createTargetMachine(), "cannot make a target machine");
+}
+
 std::unique_ptr<llvm::Module> make_module(llvm::LLVMContext& ctx, const llvm::orc::LLJIT* jit) {
   auto m = std::make_unique<llvm::Module>("bloom_rules", ctx);
   if (jit) {
@@ -54,12 +61,12 @@ void verify(llvm::Module& m) {
   if (llvm::verifyModule(m, &os)) throw std::logic_error("LLVM JIT: invalid IR: " + os.str());
 }
 
-void optimize(llvm::Module& m) {
+void optimize(llvm::Module& m, llvm::TargetMachine* target) {
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
   llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder pb;
+  llvm::PassBuilder pb(target);
   pb.registerModuleAnalyses(mam);
   pb.registerCGSCCAnalyses(cgam);
   pb.registerFunctionAnalyses(fam);

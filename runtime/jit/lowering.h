@@ -12,6 +12,7 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Support/Error.h>
+#include <llvm/Target/TargetMachine.h>
 
 #include "jit/expr_jit.h"
 #include "plan/ir.h"
@@ -31,13 +32,16 @@ T take(llvm::Expected<T> v, const char* what) {
 void initialize_llvm();
 // An LLJIT that also resolves the process's own symbols (fmod for ModF).
 std::unique_ptr<llvm::orc::LLJIT> make_jit();
+// A target machine for this machine's CPU, as LLJIT's own (the code the JIT compiles is for it).
+std::unique_ptr<llvm::TargetMachine> host_target_machine();
 // A module for `jit` (its data layout and triple set, so loads and stores get the target's
 // alignments), or a plain one for printing when `jit` is null.
 std::unique_ptr<llvm::Module> make_module(llvm::LLVMContext& ctx, const llvm::orc::LLJIT* jit);
 // Throws std::logic_error naming the problem when the module is not valid IR.
 void verify(llvm::Module& m);
-// The O2 pipeline.
-void optimize(llvm::Module& m);
+// The O2 pipeline; with the machine the code is for, so that its cost model (instruction costs,
+// vector registers) is the target's rather than a generic one.
+void optimize(llvm::Module& m, llvm::TargetMachine* target);
 
 // Emits the code of expressions into the function `fn` at the builder's insertion point. Values
 // are kept in their natural LLVM type (i64 for ints and words, double, i1) and turned into a

@@ -185,7 +185,7 @@ struct SegmentJit::State {
   llvm::SmallVector<char, 0> emit(const std::vector<const SegmentSpec*>& specs, const std::vector<std::string>& fn_names) {
     llvm::LLVMContext ctx;
     auto m = build_segments(ctx, specs, fn_names, jit.get());  // the JIT's data layout is the target's
-    optimize(*m);
+    optimize(*m, target.get());
     llvm::SmallVector<char, 0> object;
     llvm::raw_svector_ostream os(object);
     llvm::legacy::PassManager pm;
@@ -269,8 +269,7 @@ struct SegmentJit::State {
 SegmentJit::SegmentJit(SegmentJitOptions options) : state_(std::make_unique<State>()) {
   state_->options = options;
   state_->jit = make_jit();
-  auto host = take(llvm::orc::JITTargetMachineBuilder::detectHost(), "cannot describe this machine");
-  state_->target = take(host.createTargetMachine(), "cannot make a target machine");
+  state_->target = host_target_machine();
   state_->disk = std::make_unique<CodeCache>(options.cache_dir, cache_tag(*state_->target), options.cache_max_bytes);
   std::random_device random;
   state_->name_prefix = "bloom_" + std::to_string(random()) + "_" + std::to_string(random()) + "_";
@@ -288,6 +287,7 @@ SegmentJit::~SegmentJit() {
 bool SegmentJit::supports_step(const plan::Expr& e) const { return supported(e); }
 bool SegmentJit::supports_head_column(const plan::Expr& e) const { return head_column_supported(e); }
 uint64_t SegmentJit::threshold() const { return state_->options.threshold; }
+bool SegmentJit::weighs_segments() const { return state_->options.weigh; }
 
 std::vector<SegmentFn> SegmentJit::compile(const std::vector<SegmentSpec>& specs) {
   std::vector<std::string> keys;  // per spec
@@ -392,7 +392,7 @@ void compile_aot(const std::vector<SegmentSpec>& specs, const std::string& progr
   bytes(program, kAotProgram, llvm::GlobalValue::ExternalLinkage);
   new llvm::GlobalVariable(*m, i64, true, llvm::GlobalValue::ExternalLinkage, llvm::ConstantInt::get(i64, program.size()), kAotProgramSize);
   verify(*m);
-  optimize(*m);
+  optimize(*m, target.get());
   std::error_code ec;
   llvm::raw_fd_ostream os(object_path, ec, llvm::sys::fs::OF_None);
   if (ec) throw std::runtime_error("cannot write " + object_path + ": " + ec.message());

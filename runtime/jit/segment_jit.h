@@ -18,6 +18,9 @@ struct SegmentJitOptions {
   // Frames a segment sees before it is compiled (NativeCode::threshold); 0 compiles every
   // segment before its first batch, on the caller's thread.
   uint64_t threshold = 4096;
+  // Tiering's cost model (NativeCode::weighs_segments): on by default; off when the threshold was
+  // chosen (--jit-threshold), which then alone decides.
+  bool weigh = true;
   // The folder of the code cache on disk (docs/jit.md); "" keeps compiled code in memory only.
   std::string cache_dir;
   // The code cache's size limit in bytes (0: none): above it the files used longest ago go.
@@ -47,6 +50,7 @@ class SegmentJit : public NativeCode {
   std::vector<SegmentFn> compile(const std::vector<SegmentSpec>& specs) override;
   void compile_later(SegmentSpec spec, SegmentSlot slot) override;
   uint64_t threshold() const override;
+  bool weighs_segments() const override;
   SegmentJitStats stats() const;
 
  private:

@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# The tiered JIT (docs/jit.md, "Tiering"): segments are interpreted until they have seen
-# --jit-threshold frames, then queued for the background compile thread while the engine goes on
-# interpreting, and the compiled code is picked up at a later batch boundary. bench/jit/expr.bloom
-# (long chains of arithmetic in filters, assignments and heads) over ROWS rows (default 40000,
-# 256 frames a batch) runs with --engine interp, with the default engine and threshold (4096),
-# and with --jit-threshold 16: the same outputs, and in both JIT runs segments crossed the
-# threshold mid-run, so the JIT module was loaded on its loader thread and the compile thread
-# started while the engine ran (--jit-stats says "N segments compiled", not "nothing compiled").
-# Whether the compiled code is published before the run ends depends on the machine's speed (a
-# fast interpreter can finish first): N is printed, not checked. In the ThreadSanitizer tree
-# (tools/test.sh), where the interpreter is instrumented and LLVM is not, it usually is. (The
-# loader thread starts when the first segment crosses the threshold, after a tenth of the rows
-# at the default threshold: it has the rest of the run to take its lock and load the module.)
+# The tiered JIT (docs/jit.md, "Tiering"): segments are interpreted until they have seen 4096
+# frames and done enough work (frames x operators a frame >= 1 M; the default), or until they
+# have seen --jit-threshold frames when it is given, then queued for the background compile thread while the engine goes on interpreting, and the
+# compiled code is picked up at a later batch boundary. bench/jit/expr.bloom (long chains of
+# arithmetic in filters, assignments and heads, about 30 operators a frame) over ROWS rows
+# (default 120000, 256 frames a batch) runs with --engine interp, with the default engine and
+# threshold (4096), and with --jit-threshold 16: the same outputs, and in both JIT runs segments
+# crossed the threshold mid-run, so the JIT module was loaded on its loader thread and the
+# compile thread started while the engine ran (--jit-stats says "N segments compiled", not
+# "nothing compiled"). Whether the compiled code is published before the run ends depends on the
+# machine's speed (a fast interpreter can finish first): N is printed, not checked. In the
+# ThreadSanitizer tree (tools/test.sh), where the interpreter is instrumented and LLVM is not, it
+# usually is. (The loader thread starts when the first segment has done enough work, after about
+# a quarter of the rows at the default threshold: it has the rest of the run to take its lock and
+# load the module.)
 # Usage: jit_tiered.sh BLOOM [ROWS]
 set -u
 bloom=${1:?usage: jit_tiered.sh BLOOM [ROWS]}
-rows=${2:-40000}
+rows=${2:-120000}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 export BLOOM_JIT_CACHE=off  # compiled in this run, not loaded from an earlier one

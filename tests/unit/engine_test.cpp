@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "eval/engine.h"
+#include "eval/native.h"
 #include "node/facts.h"
 #include "node/node.h"
 #include "rt_test_util.h"
@@ -696,6 +698,66 @@ TEST_F(EngineTest, NullaryRelationsInTheFixpoint) {
       "no(n) <= t(n), not any();\n");
   EXPECT_EQ(out("yes"), rows({"1", "2"}));
   EXPECT_EQ(out("no"), "");
+}
+
+// ------------------------------------------------------------------ tiering (eval/native.h)
+
+// A NativeCode that records what the engine asks it to compile later, and compiles nothing.
+class AskedFor : public rt::NativeCode {
+ public:
+  AskedFor(uint64_t threshold, bool weigh) : threshold_(threshold), weigh_(weigh) {}
+  bool supports_step(const plan::Expr&) const override { return true; }
+  bool supports_head_column(const plan::Expr&) const override { return true; }
+  std::vector<rt::SegmentFn> compile(const std::vector<rt::SegmentSpec>& specs) override {
+    return std::vector<rt::SegmentFn>(specs.size(), nullptr);
+  }
+  void compile_later(rt::SegmentSpec spec, rt::SegmentSlot) override { asked.push_back(std::move(spec)); }
+  uint64_t threshold() const override { return threshold_; }
+  bool weighs_segments() const override { return weigh_; }
+  std::vector<rt::SegmentSpec> asked;
+
+ private:
+  uint64_t threshold_;
+  bool weigh_;
+};
+
+// `light`'s segment evaluates one operator a frame (x != y), `heavy`'s five.
+const char* kTwoWeights =
+    "input nums(x: int, y: int);\n"
+    "output light(x: int, y: int);\n"
+    "output heavy(x: int, z: int);\n"
+    "light(x, y) <= nums(x, y), x != y;\n"
+    "heavy(x, z) <= nums(x, y), z = (x * 3 + y * 5) % 7 + x * y;\n";
+
+// The segments asked for after `rows` rows of nums went through both rules once.
+std::vector<rt::SegmentSpec> asked_after(size_t rows, uint64_t threshold, bool weigh) {
+  auto plan = plan_for(kTwoWeights);
+  if (!plan) return {};
+  rt::SymbolTable symbols;
+  rt::Lattices lattices(symbols);
+  AskedFor native(threshold, weigh);
+  rt::Engine engine(*plan, symbols, lattices, &native);
+  std::vector<rt::Word> data;
+  for (size_t i = 0; i < rows; ++i) data.insert(data.end(), {static_cast<rt::Word>(i), static_cast<rt::Word>(i % 5)});
+  engine.insert_all_checked(plan->find("nums")->id, data.data(), rows, "test", "test rows");
+  engine.run_fixpoint();
+  return native.asked;
+}
+
+TEST(Tiering, WeighedSegmentsAreAskedForOnceTheirWorkPaysAndNeverWhenLight) {
+  // At threshold 16 the heavy segment needs 16 * 256 = 4096 operators: 820 frames of 5.
+  EXPECT_TRUE(asked_after(500, 16, true).empty());
+  auto asked = asked_after(2000, 16, true);
+  ASSERT_EQ(asked.size(), 1u);  // the heavy rule's; the light one stays interpreted at any count
+  ASSERT_EQ(asked[0].steps.size(), 1u);
+  EXPECT_EQ(asked[0].steps[0].kind, plan::StepKind::Assign);
+  EXPECT_TRUE(asked_after(20000, 16, true).size() == 1u);
+}
+
+TEST(Tiering, AChosenThresholdAloneDecides) {
+  // --jit-threshold given: every segment once it has seen that many frames, whatever it weighs.
+  EXPECT_EQ(asked_after(500, 16, false).size(), 2u);
+  EXPECT_TRUE(asked_after(10, 16, false).empty());
 }
 
 }  // namespace

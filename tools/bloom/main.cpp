@@ -99,6 +99,7 @@ bool EngineSetup::init(const EngineChoice& choice, bool quiet, int& exit, bool l
       used = 0;
     }
     if (used != threshold.size()) return fail(what + ": expected a number of frames (0: compile before the first)");
+    options.weigh = false;  // the threshold alone decides
   }
   // The code cache on disk: $BLOOM_JIT_CACHE (off: none), else the user's cache folder.
   if (const char* dir = std::getenv("BLOOM_JIT_CACHE")) {
@@ -139,7 +140,7 @@ void EngineSetup::print_stats(const std::string& prefix) const {
     return;
   }
   if (!loaded) {
-    std::cerr << prefix << "bloom: jit: nothing compiled (no segment reached the threshold; LLVM was not loaded)\n";
+    std::cerr << prefix << "bloom: jit: nothing compiled (no segment did enough work to be worth it; LLVM was not loaded)\n";
     return;
   }
   std::cerr << prefix
@@ -537,15 +538,16 @@ class JitRunEngine : public RunEngine {
 
 void add_engine_options(CLI::App* cmd, EngineChoice& e) {
   cmd->add_option("--engine", e.engine,
-                  "jit: compile the rules' filters, assignments and heads with LLVM once they have seen\n"
-                  "--jit-threshold frames (default; the rest is interpreted); interp: interpret everything.\n"
+                  "jit: compile the rules' filters, assignments and heads with LLVM once they have done\n"
+                  "enough work to pay for it (default; the rest is interpreted); interp: interpret everything.\n"
                   "Default: $BLOOM_ENGINE, else jit. Compiled code is kept in $BLOOM_JIT_CACHE (off: nowhere),\n"
                   "else ~/.cache/bloom/jit, kept under $BLOOM_JIT_CACHE_MAX (default 256M; docs/jit.md)")
       ->check(CLI::IsMember({"jit", "interp"}))
       ->type_name("ENGINE");
   cmd->add_option("--jit-threshold", e.threshold,
-                  "Frames a segment of a rule sees before it is compiled (0: before the first).\n"
-                  "Default: $BLOOM_JIT_THRESHOLD, else 4096")
+                  "Compile every segment of a rule once it has seen N frames (0: before the first),\n"
+                  "whatever it weighs. Default: $BLOOM_JIT_THRESHOLD, else weigh each segment: 4096\n"
+                  "frames and a million operators evaluated, and at least 3 operators a frame (docs/jit.md)")
       ->type_name("N");
   cmd->add_flag("--jit-stats", e.stats, "At the end, print on stderr what the JIT compiled and how long it took");
 }
