@@ -1,14 +1,9 @@
 #include "jit/code_cache.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <random>
-#include <sstream>
 #include <string_view>
 
 #include <llvm/ADT/ArrayRef.h>

@@ -96,6 +96,41 @@ void push_row(std::vector<Word>& queue, const Word* row, uint32_t arity) {
   if (arity == 0) queue.push_back(0);
   else queue.insert(queue.end(), row, row + arity);
 }
+
+// Whether two different rows of `r` can clash: a key that leaves out a plain column.
+bool can_conflict(const plan::Relation& r) {
+  if (!r.keyed) return false;
+  for (uint32_t c = 0; c < r.arity(); ++c)
+    if (!r.column_types[c].is_lattice() && std::find(r.key.begin(), r.key.end(), c) == r.key.end()) return true;
+  return false;
+}
+
+// Puts queued rows (stride(arity) words each) and the rules that queued them in one canonical
+// order: by the rows' words, then by rule. A tick's deferred writes are a set, and the order in
+// which the rules happened to derive them depends on how the tick was evaluated (incrementally or
+// in full, the order of rows in an index): in this order, a key violation among them names the
+// same two rows however they were derived.
+void sort_queued(std::vector<Word>& rows, std::vector<const plan::RulePlan*>& rules, uint32_t arity) {
+  const uint32_t s = stride(arity);
+  std::vector<size_t> order(rules.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) {
+    const Word* a = rows.data() + x * s;
+    const Word* b = rows.data() + y * s;
+    if (!std::equal(a, a + s, b)) return std::lexicographical_compare(a, a + s, b, b + s);
+    return rules[x]->rule < rules[y]->rule;
+  });
+  std::vector<Word> sorted_rows;
+  std::vector<const plan::RulePlan*> sorted_rules;
+  sorted_rows.reserve(rows.size());
+  sorted_rules.reserve(rules.size());
+  for (size_t i : order) {
+    sorted_rows.insert(sorted_rows.end(), rows.begin() + static_cast<ptrdiff_t>(i * s), rows.begin() + static_cast<ptrdiff_t>((i + 1) * s));
+    sorted_rules.push_back(rules[i]);
+  }
+  rows.swap(sorted_rows);
+  rules.swap(sorted_rules);
+}
 }  // namespace
 
 void Node::deferred(plan::HeadOp op, uint32_t relation, const Word* row, const plan::RulePlan& rule) {
@@ -288,6 +323,10 @@ void Node::apply_deferred() {
     if (dropping && tracking_ && d.durable) {
       track_[id].base = rel.end();
       track_[id].generation = rel.generation();
+    }
+    if (can_conflict(d)) {
+      sort_queued(p.upserts, p.upsert_rules, a);
+      sort_queued(p.inserts, p.insert_rules, a);
     }
     for (size_t i = 0, k = 0; i < p.upserts.size(); i += stride(a), ++k)
       engine_.insert_checked(static_cast<uint32_t>(id), p.upserts.data() + i, p.upsert_rules[k]->where,
