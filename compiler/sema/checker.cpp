@@ -1291,12 +1291,31 @@ class Checker {
     return {};
   }
 
+  // A method call's type. A chain `x.size().size()...` recurses through here once a call, up to
+  // the parser's depth limit, so this frame stays small: the receiver and the arguments, with
+  // everything else in method_type and unknown_module (kept out of line), whose locals, the
+  // diagnostics' strings above all, made a frame of about 9 KB in the sanitizer build, where a
+  // chain of 900 calls overflowed the 8 MB stack (found by bloom_fuzz).
   Type method(const ast::Expr& e, RuleCtx& ctx) {
     const ast::Expr& r0 = *e.args[0];
+    if (unknown_module(e, r0, ctx)) return {};
+    Type recv = type_of(r0, ctx);
+    if (recv.is_error()) return {};
+    std::vector<Type> args;
+    // covers(y) takes a value of the receiver's lattice: a constructor there is typed from it.
+    const bool covers = e.text == "covers" && recv.is_lattice();
+    for (size_t i = 1; i < e.args.size(); ++i) args.push_back(covers ? type_expecting(*e.args[i], recv, ctx) : type_of(*e.args[i], ctx));
+    for (const auto& t : args)
+      if (t.is_error()) return {};
+    return method_type(e, recv, args, ctx);
+  }
+
+  // Whether the receiver of a method call is neither a bound variable nor an import alias but
+  // close to an alias: most likely a misspelt module name (reported here).
+  [[gnu::noinline]] bool unknown_module(const ast::Expr& e, const ast::Expr& r0, RuleCtx& ctx) {
     if (r0.kind == ExprKind::Name && !r0.name.qualified() && !is_const_name(ctx.module, r0)) {
       auto it = ctx.vars.find(r0.name.parts[0]);
       if (it == ctx.vars.end() || !it->second.bound) {
-        // Neither a bound variable nor an import alias: most likely a misspelt module name.
         std::vector<std::string> names;
         for (const auto& [a, _] : mods_[ctx.module].imports) names.push_back(a);
         std::string near = closest_match(r0.name.parts[0], names);
@@ -1308,19 +1327,17 @@ class Checker {
           for (const auto& v : vs) ctx.vars[v].reported = true;
           diags_.error("unknown-module", r0.span, "no imported module or bound variable is called " + quote(r0.name.parts[0]))
               .with_help("did you mean the module " + quote(near) + "?");
-          return {};
+          return true;
         }
       }
     }
-    Type recv = type_of(r0, ctx);
-    if (recv.is_error()) return {};
-    std::vector<Type> args;
+    return false;
+  }
+
+  // The type of method e.text on a receiver of type `recv` with arguments of types `args` (none
+  // of them an error), or an error reported here.
+  [[gnu::noinline]] Type method_type(const ast::Expr& e, const Type& recv, const std::vector<Type>& args, RuleCtx& ctx) {
     const std::string& m = e.text;
-    // covers(y) takes a value of the receiver's lattice: a constructor there is typed from it.
-    for (size_t i = 1; i < e.args.size(); ++i)
-      args.push_back(m == "covers" && recv.is_lattice() ? type_expecting(*e.args[i], recv, ctx) : type_of(*e.args[i], ctx));
-    for (const auto& t : args)
-      if (t.is_error()) return {};
     if (!recv.is_lattice()) {
       diags_.error("not-a-lattice", e.op_span, "method " + quote(m + "()") + " applies to lattices, but this is " + quote(recv.str()));
       return {};

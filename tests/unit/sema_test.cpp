@@ -1085,5 +1085,22 @@ TEST(Sema, SealColumnTypoSuggestsTheColumn) {
   EXPECT_TRUE(contains(d->help, "did you mean `round`?")) << d->help;
 }
 
+TEST(Sema, TheLongestMethodChainTheParserAcceptsIsCheckedWithoutExhaustingTheStack) {
+  // A chain of method calls recurses through the checker once a call (type_of and method). Found
+  // by bloom_fuzz: in the sanitizer build, whose frames are larger, a chain of 900 calls
+  // overflowed the 8 MB stack. The parser accepts chains of up to 1000 (kMaxExprDepth); these
+  // have 999 calls, on a lattice (so the calls are typed) and on an unbound name.
+  std::string bound = "lattice s: lset<int>;\noutput o(n: int);\no(n) <= n = s.size()";
+  std::string unbound = "table known(p: int);\noutput failed(p: int);\nfailed(p) <= known(p";
+  for (int i = 0; i < 998; ++i) {
+    bound += ".value()";
+    unbound += ".size()";
+  }
+  auto c = compile(bound + ";\n");
+  EXPECT_TRUE(c->diags.has_errors());  // value() of an int: an error, not a crash
+  auto d = compile(unbound + ".size());\n");
+  EXPECT_TRUE(d->diags.has_errors());
+}
+
 }  // namespace
 }  // namespace bloom
