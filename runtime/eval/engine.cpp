@@ -355,6 +355,7 @@ struct Engine::Impl {
   void count_rows(CompiledRule& r, const Word* rows, size_t n) {
     Kept& k = kept[r.kept];
     Relation& rel = *e.relations_[k.relation];
+    rel.need_row_ids();  // the counts are by row: a duplicate must name its row
     const size_t A = rel.arity();
     for (size_t i = 0; i < n; ++i) {
       const Word* row = rows + i * A;
@@ -1007,8 +1008,17 @@ struct Engine::Impl {
         // Full: no matching row. Across ticks (a kept scratch's retracting variants), Old: no
         // matching row older than the delta; Delta: a matching row in the delta and none older.
         const RowId old_end = s.version == Version::Full ? kNoRow : delta_begin[s.relation];
+        // The whole row as key against a relation indexed by value (storage/relation.h): asking
+        // whether it is there keeps the index by value, where finding its row would not.
+        const bool by_value = s.version == Version::Full && s.index == plan::kKeyIndex && rel.indexed_by_value();
         for (size_t i = 0; i < n; ++i) {
           const Word* f = frames + i * R;
+          if (by_value) {
+            if (!step_key(s, f, key.data()) || rel.contains(key.data())) continue;
+            emit(f);
+            flush_if_full();
+            continue;
+          }
           bool old_match = false, new_match = false;
           bool keyed = for_each_key_match(s, rel, f, key.data(), [&](RowId row) {
             if (!rel.alive(row)) return;

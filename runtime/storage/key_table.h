@@ -15,6 +15,9 @@
 //    grows by 1/8 at 90% load, so it is 80-90% full; a smaller one grows at 80%, where shorter
 //    runs of full slots make inserts faster (sg depth 11: 1.40 -> 1.29 s; 0.7 was no faster) for
 //    little memory.
+//  - a table of a relation whose key is its whole row and packs into 32 bits (ValueTable) keeps
+//    no row numbers: its entry is a 32-bit hash that is a bijection of the packed row, 4 bytes a
+//    slot instead of 8, and equal hashes are equal rows, so no row is ever read to compare.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -26,37 +29,63 @@
 
 namespace bloom::rt {
 
-class KeyTable {
- public:
+// The two layouts of an entry. RowEntries: 32 bits of the key's hash above the row number.
+// HashEntries: the hash alone, which the relation makes a bijection of its (packed) key, so an
+// equal hash is an equal key. Its empty marker is also a hash: that one key is kept beside the
+// table (BasicKeyTable::top_).
+struct RowEntries {
   using Entry = uint64_t;
+  static constexpr bool kHashOnly = false;
   static constexpr uint32_t kNone = UINT32_MAX;  // the row number of an empty slot
   static constexpr Entry kEmpty = ~Entry{0};
   static uint32_t row_of(Entry e) { return static_cast<uint32_t>(e); }
   static uint32_t hash_of(Entry e) { return static_cast<uint32_t>(e >> 32); }
   static Entry entry(uint32_t row, uint32_t h) { return (static_cast<uint64_t>(h) << 32) | row; }
   static bool empty(Entry e) { return row_of(e) == kNone; }
+};
+struct HashEntries {
+  using Entry = uint32_t;
+  static constexpr bool kHashOnly = true;
+  static constexpr Entry kEmpty = ~Entry{0};
+  static uint32_t hash_of(Entry e) { return e; }
+  static Entry entry(uint32_t /*row*/, uint32_t h) { return h; }
+  static bool empty(Entry e) { return e == kEmpty; }
+};
+
+template <class Layout>
+class BasicKeyTable : public Layout {
+ public:
+  using Entry = typename Layout::Entry;
+  using Layout::empty;
+  using Layout::entry;
+  using Layout::hash_of;
+  using Layout::kEmpty;
+  static constexpr bool kHashOnly = Layout::kHashOnly;
 
   // `shift`: how many top bits of every hash in this table are the same (they chose the table
   // among a relation's parts), so the home slot is computed from the bits below them.
-  explicit KeyTable(uint32_t shift = 0) : shift_(shift) {}
-  KeyTable(KeyTable&& o) noexcept { swap(o); }
-  KeyTable& operator=(KeyTable&& o) noexcept {
-    KeyTable t(std::move(o));
+  explicit BasicKeyTable(uint32_t shift = 0) : shift_(shift) {}
+  BasicKeyTable(BasicKeyTable&& o) noexcept { swap(o); }
+  BasicKeyTable& operator=(BasicKeyTable&& o) noexcept {
+    BasicKeyTable t(std::move(o));
     swap(t);
     return *this;
   }
-  KeyTable(const KeyTable&) = delete;
-  KeyTable& operator=(const KeyTable&) = delete;
-  ~KeyTable() { release(); }
+  BasicKeyTable(const BasicKeyTable&) = delete;
+  BasicKeyTable& operator=(const BasicKeyTable&) = delete;
+  ~BasicKeyTable() { release(); }
 
   size_t size() const { return size_; }
   size_t capacity() const { return slots_; }  // allocated slots (overflow area included)
   size_t memory_bytes() const { return slots_ * sizeof(Entry); }
 
-  // The entry of hash `h` whose row `same(row)` accepts, or nullptr.
+  // The entry of hash `h` whose row `same(row)` accepts, or nullptr. HashEntries: the entry of
+  // hash `h` (`same` is not called).
   template <class Same>
   const Entry* find(uint32_t h, Same&& same) const {
-    if (size_ == 0) return nullptr;
+    if constexpr (kHashOnly)
+      if (h == kEmpty) return top_ ? &top_entry_ : nullptr;
+    if (size_ == 0 || !table_) return nullptr;
     const Entry* p = table_ + home(h);
     for (;; ++p) {
       Entry e = *p;
@@ -64,7 +93,8 @@ class KeyTable {
       uint32_t eh = hash_of(e);
       if (eh < h) continue;
       if (eh > h) return nullptr;
-      if (same(row_of(e))) return p;
+      if constexpr (kHashOnly) return p;
+      else if (same(Layout::row_of(e))) return p;
     }
   }
 
@@ -72,6 +102,14 @@ class KeyTable {
   // Returns the entry and whether it was inserted. The pointer is valid until the next insert.
   template <class Same>
   std::pair<Entry*, bool> insert(uint32_t h, uint32_t row, Same&& same) {
+    if constexpr (kHashOnly) {
+      if (h == kEmpty) {
+        if (top_) return {&top_entry_, false};
+        top_ = true;
+        ++size_;
+        return {&top_entry_, true};
+      }
+    }
     if (size_ >= limit_) grow();
     for (;;) {
       Entry* p = table_ + home(h);
@@ -81,7 +119,8 @@ class KeyTable {
         uint32_t eh = hash_of(e);
         if (eh < h) continue;
         if (eh > h) break;
-        if (same(row_of(e))) return {p, false};
+        if constexpr (kHashOnly) return {p, false};
+        else if (same(Layout::row_of(e))) return {p, false};
       }
       // p is where the entry goes: shift the occupied run from p up to the next empty slot.
       // The last slot stays empty: every scan stops there at the latest.
@@ -124,6 +163,7 @@ class KeyTable {
   void for_each(F&& f) const {
     for (size_t i = 0; i < slots_; ++i)
       if (!empty(table_[i])) f(table_[i]);
+    if (top_) f(top_entry_);
   }
 
   // The same, emptying the table as it goes: every 2 MiB of entries read goes back to the system
@@ -137,6 +177,8 @@ class KeyTable {
       if ((i + 1) % kStep == 0) discard_block_prefix(table_, slots_ * sizeof(Entry), (i + 1) * sizeof(Entry));
     }
     release();
+    if (top_) f(top_entry_);
+    top_ = false;
     size_ = 0;
     limit_ = 0;
   }
@@ -145,6 +187,11 @@ class KeyTable {
   // while that keeps each at or after its home slot, so that no lookup meets an empty slot
   // before its entry and the entries stay in hash order.
   void erase(const Entry* at) {
+    if (at == &top_entry_) {
+      top_ = false;
+      --size_;
+      return;
+    }
     size_t i = static_cast<size_t>(at - table_);
     while (i + 1 < slots_ && !empty(table_[i + 1]) && home(hash_of(table_[i + 1])) <= i) {
       table_[i] = table_[i + 1];
@@ -163,6 +210,7 @@ class KeyTable {
       std::memset(table_, 0xff, slots_ * sizeof(Entry));
     }
     size_ = 0;
+    top_ = false;
   }
   // Room for n entries without growing.
   void reserve(size_t n) {
@@ -220,7 +268,7 @@ class KeyTable {
       size_t slots = cap + overflow(cap);
       Entry* t = static_cast<Entry*>(allocate_block(slots * sizeof(Entry)));
       std::memset(t, 0xff, slots * sizeof(Entry));
-      KeyTable fresh(shift_);
+      BasicKeyTable fresh(shift_);
       fresh.table_ = t;
       fresh.cap_ = cap;
       fresh.slots_ = slots;
@@ -238,6 +286,7 @@ class KeyTable {
         continue;
       }
       fresh.size_ = size_;
+      fresh.top_ = top_;
       fresh.limit_ = limit_of(cap);
       swap(fresh);
       return;
@@ -249,7 +298,8 @@ class KeyTable {
     table_ = nullptr;
     cap_ = slots_ = 0;
   }
-  void swap(KeyTable& o) noexcept {
+  void swap(BasicKeyTable& o) noexcept {
+    std::swap(top_, o.top_);
     std::swap(table_, o.table_);
     std::swap(cap_, o.cap_);
     std::swap(slots_, o.slots_);
@@ -264,7 +314,13 @@ class KeyTable {
   size_t size_ = 0;
   size_t limit_ = 0;  // grow before inserting beyond this many entries
   uint32_t shift_ = 0;
+  // HashEntries: whether the key whose hash is kEmpty is in the table, and its entry.
+  bool top_ = false;
+  Entry top_entry_ = kEmpty;
 };
+
+using KeyTable = BasicKeyTable<RowEntries>;
+using ValueTable = BasicKeyTable<HashEntries>;
 
 // Sorts keys (hash << 32 | position in the batch) by the top 16 bits of the hash, positions
 // ascending among equal ones if they were ascending before (two stable counting-sort passes of 8

@@ -47,6 +47,12 @@ Relation::Relation(const plan::Relation& decl, Lattices& lattices)
   for (const auto& t : decl.column_types)
     if (t.kind == plan::TypeKind::Float || t.is_lattice()) narrow = false;
   cell_shift_ = narrow ? 1 : 3;
+  value_shaped_ = narrow && lattice_cols_.empty() && key_is_prefix_ && key_cols_.size() == arity_ && (arity_ == 1 || arity_ == 2);
+  by_value_ = value_shaped_;
+  if (by_value_) {
+    key_parts_.clear();
+    value_parts_.emplace_back(0);
+  }
   for (const auto& cols : decl.indexes) indexes_.push_back(std::make_unique<Index>(this, cols));
 }
 
@@ -83,41 +89,73 @@ void Relation::catch_up(Index& ix) const {
 }
 
 void Relation::split_key_index() {
-  KeyTable all = std::move(key_parts_[0]);
-  std::vector<size_t> counts(kParts, 0);
-  all.for_each([&](Entry e) { ++counts[hash_of(e) >> (32 - kPartBits)]; });
-  key_parts_.clear();
-  key_parts_.reserve(kParts);
-  for (uint32_t i = 0; i < kParts; ++i) key_parts_.emplace_back(kPartBits);
+  with_key_parts([](auto& parts) { split_parts(parts); });
+}
+
+template <class Table>
+void Relation::split_parts(std::vector<Table>& parts) {
+  using TEntry = typename Table::Entry;
+  Table all = std::move(parts[0]);
+  constexpr uint32_t bits = part_bits<Table>(), n = 1u << bits;
+  std::vector<size_t> counts(n, 0);
+  all.for_each([&](TEntry e) { ++counts[Table::hash_of(e) >> (32 - bits)]; });
+  parts.clear();
+  parts.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) parts.emplace_back(bits);
   // The entries come in hash order, so the parts fill one after the other and each entry lands
   // right after the previous one of its part. A part's table is made when its first entry comes,
   // and the old table gives its memory back as it is read (KeyTable::drain): the split holds
   // about one copy of the index, not two (tc on a chain of 2,000 reached its peak RSS here, with
   // the whole old table and all 16 new parts resident).
-  uint32_t current = kParts;
-  all.drain([&](Entry e) {
-    const uint32_t part = hash_of(e) >> (32 - kPartBits);
+  uint32_t current = n;
+  all.drain([&](TEntry e) {
+    const uint32_t h = Table::hash_of(e);
+    const uint32_t part = h >> (32 - bits);
     if (part != current) {
       current = part;
-      key_parts_[part].reserve(counts[part] + counts[part] / 4);
+      parts[part].reserve(counts[part] + counts[part] / 4);
     }
-    key_parts_[part].insert_new(hash_of(e), row_of(e));
+    if constexpr (Table::kHashOnly) parts[part].insert_new(h, kNoRow);
+    else parts[part].insert_new(h, Table::row_of(e));
   });
 }
 
+void Relation::index_rows(RowId limit) {
+  assert(by_value_ && limit <= rows_);
+  // The index by value goes first: the new one is built from the rows, not from it.
+  value_parts_.clear();
+  value_parts_.shrink_to_fit();
+  by_value_ = false;
+  key_parts_.clear();
+  key_parts_.emplace_back(0);
+  size_t live = 0;
+  for (RowId r = 0; r < limit; ++r) live += alive(r);
+  key_parts_[0].reserve(live);
+  SmallWords values(arity_);
+  for (RowId r = 0; r < limit; ++r) {
+    if (!alive(r)) continue;
+    read(r, values.data());
+    key_parts_[0].insert_new(value_hash(values.data()), r);
+  }
+  if (limit >= kSplitRows) split_key_index();
+}
+
 void Relation::reserve_keys(const uint64_t* keys, size_t n) {
-  if (key_parts_.size() == 1 && rows_ + n >= kSplitRows) split_key_index();
-  if (key_parts_.size() == 1) {
-    key_parts_[0].reserve(key_parts_[0].size() + n);
-    return;
-  }
-  for (size_t i = 0; i < n;) {
-    uint32_t part = static_cast<uint32_t>(keys[i] >> (64 - kPartBits));
-    size_t j = i;
-    while (j < n && keys[j] >> (64 - kPartBits) == part) ++j;
-    key_parts_[part].reserve(key_parts_[part].size() + (j - i));
-    i = j;
-  }
+  with_key_parts([&](auto& parts) {
+    if (parts.size() == 1 && rows_ + n >= kSplitRows) split_key_index();
+    if (parts.size() == 1) {
+      parts[0].reserve(parts[0].size() + n);
+      return;
+    }
+    constexpr uint32_t bits = part_bits<typename std::decay_t<decltype(parts)>::value_type>();
+    for (size_t i = 0; i < n;) {
+      uint32_t part = static_cast<uint32_t>(keys[i] >> (64 - bits));
+      size_t j = i;
+      while (j < n && keys[j] >> (64 - bits) == part) ++j;
+      parts[part].reserve(parts[part].size() + (j - i));
+      i = j;
+    }
+  });
 }
 
 const uint64_t* Relation::insert_sorted(const void* rows, uint32_t shift, const uint64_t* order, size_t n, uint64_t* results) {
@@ -134,6 +172,10 @@ const uint64_t* Relation::insert_sorted(const void* rows, uint32_t shift, const 
   // once. Duplicates and conflicts leave holes, closed below.
   const RowId base = rows_;
   append_rows(rows, shift, n);
+  if (by_value_ && !cells_pack()) {  // a row of the batch does not pack
+    index_rows(base);
+    reserve_keys(order, n);
+  }
   std::fill_n(results, n, pack({Outcome::Added, kNoRow}));
   size_t first_hole = n, holes = 0;
   for (size_t j = 0; j < n; ++j) {
@@ -144,7 +186,14 @@ const uint64_t* Relation::insert_sorted(const void* rows, uint32_t shift, const 
     // The probes walk the table upwards a few cache lines apart: the slot 8 probes ahead is
     // prefetched (sg depth 11, ab_bench medians: 0.83 -> 0.79 s in 11 rounds, 0.74 -> 0.71 s in
     // 15; 16 or 32 ahead was no better).
-    if (j + 8 < n) key_part(hash(j + 8)).prefetch(hash(j + 8));
+    if (j + 8 < n) touch_key_slot_for_write(hash(j + 8));
+    if (by_value_) {  // an equal hash is an equal row: no row is read
+      if (part_of(value_parts_, h).insert(h, kNoRow, [](RowId) { return true; }).second) continue;
+      results[p] = pack({Outcome::Duplicate, kNoRow});
+      first_hole = std::min<size_t>(first_hole, p);
+      ++holes;
+      continue;
+    }
     // Rows are read only when a hash agrees (a duplicate, or rarely two keys with the same 32
     // hash bits). Equal keys have equal hashes, so they come in batch order: the first is added.
     auto [slot, added] = key_part(h).insert(h, base + p, [&](RowId r) { return same_key(r, values); });
@@ -170,6 +219,7 @@ const uint64_t* Relation::insert_sorted(const void* rows, uint32_t shift, const 
   }
   rows_ = next;
   live_ -= holes;
+  if (by_value_) return results;  // entries name no rows, and duplicates no row either
   for (size_t j = 0; j < n; ++j) {
     const uint32_t p = position(j);
     const RowId was = base + p;
@@ -258,6 +308,14 @@ bool Relation::row_equals(RowId r, const Word* values) const {
 Relation::InsertResult Relation::insert(const Word* values) { return insert(values, key_hash(values)); }
 
 Relation::InsertResult Relation::insert(const Word* values, uint32_t h) {
+  if (by_value_) {
+    if (packs(values)) {
+      if (rows_ >= kSplitRows && value_parts_.size() == 1) split_key_index();
+      if (!part_of(value_parts_, h).insert(h, kNoRow, [](RowId) { return true; }).second) return {Outcome::Duplicate, kNoRow};
+      return {Outcome::Added, append(values)};
+    }
+    index_rows(rows_);  // a row that does not pack: an index of row numbers from now on
+  }
   // One probe: the entry for the next row is constructed only if the key is absent.
   if (rows_ >= kSplitRows && key_parts_.size() == 1) split_key_index();
   KeyTable& keys = key_part(h);
@@ -365,24 +423,32 @@ void Relation::append_rows(const void* rows, uint32_t shift, size_t n) {
 }
 
 size_t Relation::key_slots() const {
-  size_t slots = 0;
-  for (const auto& part : key_parts_) slots += part.capacity();
-  return slots;
+  return with_key_parts([](const auto& parts) {
+    size_t slots = 0;
+    for (const auto& part : parts) slots += part.capacity();
+    return slots;
+  });
 }
 
 bool Relation::key_index_is_big() const {
   // Past the last-level cache share of one core (and a part's table is past L2 long before).
-  constexpr size_t kBigSlots = size_t{1} << 20;  // 8 MiB
+  constexpr size_t kBigSlots = size_t{1} << 20;  // 8 MiB of (hash, row) entries, 4 MiB by value
   return key_slots() >= kBigSlots;
 }
 
 RowId Relation::find_key(const Word* key) const {
-  uint32_t h = hash_values(key, key_cols_.size());
+  // The relation is not const here, only this view of it (see the header).
+  if (by_value_) const_cast<Relation*>(this)->index_rows(rows_);
+  uint32_t h = value_shaped_ ? value_hash(key) : hash_values(key, key_cols_.size());
   const Entry* e = key_part(h).find(h, [&](RowId r) { return key_equals(r, key); });
   return e ? row_of(*e) : kNoRow;
 }
 
 bool Relation::contains(const Word* values) const {
+  if (by_value_) {
+    const uint32_t h = value_hash(values);
+    return packs(values) && part_of(value_parts_, h).find(h, [](RowId) { return true; }) != nullptr;
+  }
   SmallWords key(key_cols_.size());
   key_of(values, key.data());
   RowId r = find_key(key.data());
@@ -400,9 +466,16 @@ void Relation::kill(RowId r) {
   SmallWords values(arity_);
   read(r, values.data());
   uint32_t h = key_hash(values.data());
-  const Entry* e = key_part(h).find(h, [&](RowId x) { return x == r; });
-  assert(e);
-  if (e) key_part(h).erase(e);
+  if (by_value_) {
+    ValueTable& part = part_of(value_parts_, h);
+    const ValueTable::Entry* e = part.find(h, [](RowId) { return true; });
+    assert(e);
+    if (e) part.erase(e);
+  } else {
+    const Entry* e = key_part(h).find(h, [&](RowId x) { return x == r; });
+    assert(e);
+    if (e) key_part(h).erase(e);
+  }
   dead_.resize(rows_, false);
   dead_[r] = true;
   --live_;
@@ -419,12 +492,14 @@ void Relation::clear() {
   rows_ = 0;
   live_ = 0;
   dead_.clear();
-  if (key_parts_.size() > 1) {
-    key_parts_.clear();
-    key_parts_.emplace_back(0);
-  } else {
-    key_parts_[0].clear();
-  }
+  with_key_parts([](auto& parts) {
+    if (parts.size() > 1) {
+      parts.clear();
+      parts.emplace_back(0);
+    } else {
+      parts[0].clear();
+    }
+  });
   for (auto& ix : indexes_) {
     ix->heads.clear();
     ix->single.clear();
@@ -453,7 +528,9 @@ void Relation::rebuild(const std::vector<bool>& drop) {
 
 size_t Relation::memory_bytes() const {
   size_t b = chunks_.size() * ((static_cast<size_t>(arity_) << kChunkBits) << cell_shift_);
-  for (const auto& part : key_parts_) b += part.memory_bytes();
+  with_key_parts([&](const auto& parts) {
+    for (const auto& part : parts) b += part.memory_bytes();
+  });
   for (auto& ix : indexes_)
     b += ix->heads.capacity() * (sizeof(Entry) + 1) + ix->single.capacity() * (sizeof(std::pair<Word, RowId>) + 1) +
          ix->next.capacity() * sizeof(RowId);

@@ -7,6 +7,14 @@
 // appended, so the semi-naive versions (old / delta / full) are ranges of row numbers. A lattice
 // merge that changes a row appends the merged row and marks the old one dead, so the change
 // shows up in the next delta like any new row.
+//
+// A relation whose key is its whole row of one or two columns, with no lattice, is indexed by
+// value while its rows pack into 32 bits (two 16-bit cells, or one 32-bit cell): its key index
+// is a set of 4-byte hashes that are a bijection of the packed row (ValueTable), half the bytes
+// of a (hash, row number) entry, and a duplicate is found without reading the row. Such an
+// index cannot say which row holds a key, so the first caller that needs a row number
+// (find_key, need_row_ids) or the first row that does not pack makes it an ordinary key index,
+// built once from the stored rows; hashes are the same function either way.
 #pragma once
 #include <algorithm>
 #include <cassert>
@@ -69,7 +77,9 @@ class Relation {
   enum class Outcome : uint8_t { Added, Duplicate, Merged, Conflict };
   struct InsertResult {
     Outcome outcome;
-    RowId row;  // Added/Merged: the new row; Duplicate: the row already there; Conflict: the clashing row
+    // Added/Merged: the new row; Duplicate: the row already there (kNoRow while the relation is
+    // indexed by value: need_row_ids); Conflict: the clashing row
+    RowId row;
   };
   // Inserts `values` (arity words). A key equal to a live row's key: the same plain columns is a
   // duplicate (lattice columns merge), different plain columns is a conflict (nothing changes).
@@ -81,12 +91,23 @@ class Relation {
   // that hash probes first: done for a whole batch of rows before inserting them, the cache misses
   // of the probes overlap instead of coming one after the other.
   uint32_t key_hash(const Word* values) const {
+    if (value_shaped_) return value_hash(values);
     if (key_is_prefix_) return hash_values(values, key_cols_.size());
     SmallWords key(key_cols_.size());
     key_of(values, key.data());
     return hash_values(key.data(), key_cols_.size());
   }
-  void touch_key_slot(uint32_t h) const { key_part(h).touch(h); }
+  void touch_key_slot(uint32_t h) const {
+    if (by_value_) part_of(value_parts_, h).touch(h);
+    else part_of(key_parts_, h).touch(h);
+  }
+  // Whether the key index is a set of values (see the top), which knows no row numbers.
+  bool indexed_by_value() const { return by_value_; }
+  // Makes the key index one of row numbers if it is by value: for callers that need the row of
+  // a duplicate (InsertResult::row). find_key does it by itself.
+  void need_row_ids() {
+    if (by_value_) index_rows(rows_);
+  }
 
   // Whether the key index is so big that its probes miss the cache: then rows are best inserted
   // many at once (insert_many).
@@ -195,7 +216,8 @@ class Relation {
         n, [&](size_t i) { return hashes[i]; }, [&](size_t i) { return rows + i * arity_; }, done);
   }
 
-  // The live row with this key (values in key-column order), or kNoRow.
+  // The live row with this key (values in key-column order), or kNoRow. A relation indexed by
+  // value gets an index of row numbers first (need_row_ids): the relation is logically const.
   RowId find_key(const Word* key) const;
   // The live row whose key equals the key columns of `row` (arity words), or kNoRow.
   RowId find_key_of_row(const Word* row) const {
@@ -334,13 +356,70 @@ class Relation {
   size_t live_ = 0;
   std::vector<bool> dead_;  // when the relation has lattice columns or a row was killed
   // Live rows by key columns (storage/key_table.h). A big relation's key index is split into
-  // kParts tables by the top bits of the hash, so growing it never holds two copies of the whole
-  // index at once (the parts grow one after the other): the peak is 1/16 of the index above its size.
+  // 16 tables by the top 4 bits of the hash, so growing it never holds two copies of the whole
+  // index at once (the parts grow one after the other): the peak is 1/16 of the index above its
+  // size. An index by value splits into 8: its entries are half the size, so its parts are as
+  // big as those 16 (tc on a chain of 2,000: 16 parts of 1 MiB took a 2 MiB huge page each,
+  // allocate_block; 8 parts of 2 MiB fill theirs, 49.2 -> 34.2 MB peak RSS).
   static constexpr RowId kSplitRows = 1u << 20;
-  static constexpr uint32_t kPartBits = 4, kParts = 1u << kPartBits;
-  std::vector<KeyTable> key_parts_;
-  KeyTable& key_part(uint32_t h) { return key_parts_.size() == 1 ? key_parts_[0] : key_parts_[h >> (32 - kPartBits)]; }
-  const KeyTable& key_part(uint32_t h) const { return key_parts_.size() == 1 ? key_parts_[0] : key_parts_[h >> (32 - kPartBits)]; }
+  static constexpr uint32_t kPartBits = 4;
+  template <class Table>
+  static constexpr uint32_t part_bits() {
+    return Table::kHashOnly ? kPartBits - 1 : kPartBits;
+  }
+  std::vector<KeyTable> key_parts_;      // the index of row numbers (by_value_ false)
+  std::vector<ValueTable> value_parts_;  // the index by value (by_value_ true)
+  // Whether the key is the whole row of one or two plain columns that start narrow: then hashes
+  // are value_hash, in either kind of index.
+  bool value_shaped_ = false;
+  bool by_value_ = false;  // value_parts_ is the key index (only while value_shaped_)
+  template <class Table>
+  static Table& part_of(std::vector<Table>& parts, uint32_t h) {
+    return parts.size() == 1 ? parts[0] : parts[h >> (32 - part_bits<Table>())];
+  }
+  template <class Table>
+  static const Table& part_of(const std::vector<Table>& parts, uint32_t h) {
+    return parts.size() == 1 ? parts[0] : parts[h >> (32 - part_bits<Table>())];
+  }
+  KeyTable& key_part(uint32_t h) { return part_of(key_parts_, h); }
+  const KeyTable& key_part(uint32_t h) const { return part_of(key_parts_, h); }
+  // Calls f(parts) with the vector of tables that is the key index now.
+  template <class F>
+  decltype(auto) with_key_parts(F&& f) {
+    return by_value_ ? f(value_parts_) : f(key_parts_);
+  }
+  template <class F>
+  decltype(auto) with_key_parts(F&& f) const {
+    return by_value_ ? f(value_parts_) : f(key_parts_);
+  }
+  // The hash of a value-shaped relation's row: for a row that packs into 32 bits (two 16-bit
+  // cells, or one 32-bit cell), murmur3's 32-bit finalizer of the pack, a bijection, so that in a
+  // ValueTable an equal hash is an equal row; for any other row (only ever in an index of row
+  // numbers) the usual hash of its words. Whether a row packs depends on its values alone, so
+  // the hash is the same function in both kinds of index.
+  uint32_t value_hash(const Word* v) const {
+    if (!packs(v)) return hash_values(v, arity_);
+    uint32_t h = arity_ == 1
+                     ? static_cast<uint32_t>(v[0])
+                     : static_cast<uint32_t>(static_cast<uint16_t>(v[0])) | static_cast<uint32_t>(static_cast<uint16_t>(v[1])) << 16;
+    h ^= h >> 16;
+    h *= 0x85ebca6bU;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35U;
+    h ^= h >> 16;
+    return h;
+  }
+  // Whether a row can be kept in the index by value: its values fit the pack of value_hash.
+  bool packs(const Word* v) const {
+    if (arity_ == 1) return static_cast<int64_t>(v[0]) == static_cast<int32_t>(static_cast<int64_t>(v[0]));
+    return static_cast<int64_t>(v[0]) == static_cast<int16_t>(static_cast<int64_t>(v[0])) &&
+           static_cast<int64_t>(v[1]) == static_cast<int16_t>(static_cast<int64_t>(v[1]));
+  }
+  // Whether the stored cells are narrow enough for the index by value.
+  bool cells_pack() const { return arity_ == 1 ? cell_shift_ <= 2 : cell_shift_ == 1; }
+  // Replaces the index by value with one of row numbers, built from the live rows below `limit`
+  // (rows from there on are not indexed yet: a batch being inserted).
+  void index_rows(RowId limit);
   // Copies the key columns of a row (arity words) into `key`, in key-column order.
   void key_of(const Word* values, Word* key) const {
     for (size_t i = 0; i < key_cols_.size(); ++i) key[i] = values[key_cols_[i]];
@@ -369,6 +448,13 @@ class Relation {
     return false;
   }
   void split_key_index();
+  template <class Table>
+  static void split_parts(std::vector<Table>& parts);
+  // Prefetches the key index slot of hash `h`, to be written.
+  void touch_key_slot_for_write(uint32_t h) const {
+    if (by_value_) part_of(value_parts_, h).prefetch(h);
+    else part_of(key_parts_, h).prefetch(h);
+  }
   // Sorting a batch pays when its probes land a few cache lines apart: sg depth 11 (batches of
   // 256 K rows into tables of up to 7 M slots) 1.37 -> 1.07 s. Since a sorted batch walks the
   // table once (insert_sorted), one row per 64 slots is enough: sg's last batches, into 8.5 M

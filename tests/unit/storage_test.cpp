@@ -74,6 +74,12 @@ TEST_F(StorageTest, DuplicateInsertIntoASetIsADuplicate) {
   EXPECT_EQ(first.outcome, Outcome::Added);
   auto again = r.insert(std::vector<Word>{1, 2}.data());
   EXPECT_EQ(again.outcome, Outcome::Duplicate);
+  ASSERT_TRUE(r.indexed_by_value());
+  EXPECT_EQ(again.row, kNoRow) << "an index by value knows no row numbers";
+  r.need_row_ids();
+  EXPECT_FALSE(r.indexed_by_value());
+  again = r.insert(std::vector<Word>{1, 2}.data());
+  EXPECT_EQ(again.outcome, Outcome::Duplicate);
   EXPECT_EQ(again.row, first.row);
   EXPECT_EQ(insert(r, {1, 3}), Outcome::Added);
   EXPECT_EQ(insert(r, {2, 2}), Outcome::Added);
@@ -372,6 +378,14 @@ TEST_F(StorageTest, KeyIndexPastTheSplitFindsEveryKeyOnce) {
   const Word n = kSplitRows + kSomeRows;
   for (Word i = 0; i < n; ++i) ASSERT_EQ(insert(r, {i % 1000, i / 1000}), Outcome::Added) << "row " << i;
   EXPECT_EQ(r.live(), n);
+  ASSERT_TRUE(r.indexed_by_value());
+  for (Word i = 0; i < n; i += 7) {
+    Word key[] = {i % 1000, i / 1000};
+    ASSERT_TRUE(r.contains(key)) << "row " << i;
+    ASSERT_EQ(insert(r, {i % 1000, i / 1000}), Outcome::Duplicate) << "row " << i;
+  }
+  // The index of row numbers, built from the rows past the split, finds them all as well.
+  r.need_row_ids();
   for (Word i = 0; i < n; i += 7) {
     Word key[] = {i % 1000, i / 1000};
     auto again = r.insert(key);
@@ -518,8 +532,88 @@ TEST_F(StorageTest, SmallValuesTakeTwoBytesACell) {
   auto& wide = ints(2);
   for (Word i = 0; i < kManyRows; ++i) insert(wide, {i % 1000 + 100000, i / 1000});
   ASSERT_EQ(wide.cell_bytes(), 4u);
+  EXPECT_FALSE(wide.indexed_by_value()) << "its rows do not pack into 32 bits";
+  r.need_row_ids();
   EXPECT_EQ(wide.memory_bytes() - r.memory_bytes(), (wide.end() + 65535) / 65536 * 65536 * 2 * 2)
       << "the same key index, rows half the size";
+}
+
+// A set of one or two narrow columns is indexed by value (storage/relation.h): 4 bytes a slot,
+// and the same rows, duplicates and lookups as an index of row numbers. A row that does not
+// pack, a lookup of a row number, or the one row whose hash is the table's empty marker do not
+// change what the relation holds.
+TEST_F(StorageTest, ASetOfNarrowRowsIsIndexedByValueInHalfTheBytes) {
+  auto& by_value = ints(2);
+  auto& by_row = ints(2);
+  by_row.need_row_ids();
+  for (Word i = 0; i < kManyRows; ++i) {
+    insert(by_value, {i % 1000, i / 1000});
+    insert(by_row, {i % 1000, i / 1000});
+  }
+  ASSERT_TRUE(by_value.indexed_by_value());
+  const size_t rows_bytes = (kManyRows + 65535) / 65536 * 65536 * 2 * 2;
+  EXPECT_EQ((by_row.memory_bytes() - rows_bytes), 2 * (by_value.memory_bytes() - rows_bytes)) << "4-byte slots, not 8";
+  for (Word i = 0; i < kManyRows; i += 5) {
+    EXPECT_EQ(insert(by_value, {i % 1000, i / 1000}), Outcome::Duplicate);
+    Word row[] = {i % 1000, i / 1000};
+    EXPECT_TRUE(by_value.contains(row));
+  }
+  Word absent[] = {1000, 0}, wide[] = {1 << 20, 0};
+  EXPECT_FALSE(by_value.contains(absent));
+  EXPECT_FALSE(by_value.contains(wide)) << "a row that does not pack is not there, and changes nothing";
+  EXPECT_TRUE(by_value.indexed_by_value());
+  // kill takes a row out of the index by value.
+  Word third[] = {2, 0};
+  by_value.kill(2);
+  EXPECT_FALSE(by_value.contains(third));
+  EXPECT_EQ(insert(by_value, {2, 0}), Outcome::Added) << "a killed row can come back, as a new row";
+  // The row whose hash is the empty marker (murmur3's finalizer of 0x331da083 is 0xffffffff).
+  Word top[] = {rt::from_int(-24445), 13085};
+  EXPECT_EQ(by_value.key_hash(top), 0xffffffffu);
+  EXPECT_FALSE(by_value.contains(top));
+  EXPECT_EQ(insert(by_value, {rt::from_int(-24445), 13085}), Outcome::Added);
+  EXPECT_TRUE(by_value.contains(top));
+  EXPECT_EQ(insert(by_value, {rt::from_int(-24445), 13085}), Outcome::Duplicate);
+  const RowId top_row = by_value.end() - 1;
+  // find_key needs a row number: the index becomes one of row numbers, and finds every live row.
+  EXPECT_EQ(by_value.find_key(top), top_row);
+  EXPECT_FALSE(by_value.indexed_by_value());
+  EXPECT_EQ(by_value.find_key(third), top_row - 1);
+  for (Word i = 3; i < kManyRows; i += 7) {
+    Word row[] = {i % 1000, i / 1000};
+    ASSERT_EQ(by_value.find_key(row), static_cast<RowId>(i));
+  }
+  EXPECT_EQ(by_value.find_key(absent), kNoRow);
+  EXPECT_EQ(by_value.live(), static_cast<size_t>(kManyRows) + 1);
+}
+
+// A row that does not pack (a value past int16 in a two-column set, past int32 in a one-column
+// one) turns the index by value into one of row numbers before it is inserted, one by one or in
+// a batch (InsertManyTest covers batches).
+TEST_F(StorageTest, ARowThatDoesNotPackMakesTheIndexOneOfRowNumbers) {
+  auto& two = ints(2);
+  for (Word i = 0; i < 1000; ++i) insert(two, {i, rt::from_int(-static_cast<int64_t>(i))});
+  ASSERT_TRUE(two.indexed_by_value());
+  EXPECT_EQ(insert(two, {40000, 1}), Outcome::Added);
+  EXPECT_FALSE(two.indexed_by_value());
+  Word row[] = {999, rt::from_int(-999)}, wide[] = {40000, 1};
+  EXPECT_EQ(two.find_key(row), 999u);
+  EXPECT_EQ(two.find_key(wide), 1000u);
+  auto& one = ints(1);
+  for (Word i = 0; i < 1000; ++i) insert(one, {i * 1000});
+  EXPECT_EQ(one.cell_bytes(), 4u);
+  EXPECT_TRUE(one.indexed_by_value()) << "32-bit cells still pack in one column";
+  EXPECT_EQ(insert(one, {Word{1} << 40}), Outcome::Added);
+  EXPECT_FALSE(one.indexed_by_value());
+  EXPECT_EQ(insert(one, {5000}), Outcome::Duplicate);
+  // Rows that do not pack get the usual hash of their words, not a fold of the pack: these
+  // pairs would share a hash if only the bits past the pack were folded in.
+  Word a[] = {5, 1}, b[] = {5, 65536}, c[] = {0}, d[] = {(Word{1} << 32) + 1};
+  EXPECT_NE(two.key_hash(a), two.key_hash(b));
+  EXPECT_NE(one.key_hash(c), one.key_hash(d));
+  auto& three = ints(3);
+  insert(three, {1, 2, 3});
+  EXPECT_FALSE(three.indexed_by_value()) << "three columns do not pack into 32 bits";
 }
 
 // The key table's capacities (storage/key_table.h, next_rung): doubling up to 512 K slots, then
@@ -653,7 +747,16 @@ class InsertManyTest : public StorageTest {
     ASSERT_EQ(many.end(), one_by_one.end());
     ASSERT_EQ(many.live(), one_by_one.live());
     for (RowId r = 0; r < many.end(); ++r) ASSERT_EQ(row_of(many, r), row_of(one_by_one, r)) << "row number " << r;
-    for (size_t j = 0; j < n; ++j) ASSERT_NE(many.find_key(batch.data() + 2 * j), kNoRow);
+    ASSERT_EQ(many.indexed_by_value(), one_by_one.indexed_by_value());
+    for (size_t j = 0; j < n; ++j) {
+      const Word* row = batch.data() + 2 * j;
+      if (many.indexed_by_value()) {  // keep both indexed by value: find_key would change that
+        ASSERT_TRUE(many.contains(row));
+      } else {
+        ASSERT_NE(many.find_key(row), kNoRow);
+        ASSERT_EQ(many.find_key(row), one_by_one.find_key(row));
+      }
+    }
   }
 
   // Stages `batch` (two-column rows) in pieces of up to 256 rows, as the engine does, then
