@@ -326,16 +326,46 @@ void Node::apply_deferred() {
       track_[id].base = rel.end();
       track_[id].generation = rel.generation();
     }
-    if (can_conflict(d)) {
+    auto insert_queued = [&] {
+      for (size_t i = 0, k = 0; i < p.upserts.size(); i += stride(a), ++k)
+        engine_.insert_checked(static_cast<uint32_t>(id), p.upserts.data() + i, p.upsert_rules[k]->where,
+                               "the upsert queued in the previous tick by `" + p.upsert_rules[k]->text + "`");
+      for (size_t i = 0, k = 0; i < p.inserts.size(); i += stride(a), ++k)
+        engine_.insert_checked(static_cast<uint32_t>(id), p.inserts.data() + i, p.insert_rules[k]->where,
+                               "the insert queued in the previous tick by `" + p.insert_rules[k]->text + "`");
+    };
+    auto canonical_order = [&] {
       sort_queued(p.upserts, p.upsert_rules, a);
       sort_queued(p.inserts, p.insert_rules, a);
+    };
+    if (!can_conflict(d)) {
+      insert_queued();
+    } else if (std::any_of(d.column_types.begin(), d.column_types.end(), [](const auto& t) { return t.is_lattice(); })) {
+      canonical_order();  // a merge replaces rows, so the rows before would be lost: sort first
+      insert_queued();
+    } else {
+      // Two queued rows that clash are reported in one canonical order (sort_queued), but that
+      // order is needed only for the message: the writes go in as they came, and only when one
+      // clashes are they applied again, sorted, to the rows the relation had before them (rows
+      // are only appended here, so those are the live rows below `before`). Sorting every
+      // tick's writes cost 40% of a tick that queued a million.
+      const RowId before = rel.end();
+      try {
+        insert_queued();
+      } catch (const RuntimeError&) {
+        std::unique_ptr<Relation> tried = engine_.take_relation(static_cast<uint32_t>(id));
+        Relation& again = engine_.relation(static_cast<uint32_t>(id));
+        std::vector<Word> row(a + 1);
+        for (RowId r = 0; r < before; ++r) {
+          if (!tried->alive(r)) continue;
+          tried->read(r, row.data());
+          again.insert(row.data());
+        }
+        canonical_order();
+        insert_queued();  // throws the clash found first in that order
+        throw;            // unreachable: a clash in one order is a clash in every order
+      }
     }
-    for (size_t i = 0, k = 0; i < p.upserts.size(); i += stride(a), ++k)
-      engine_.insert_checked(static_cast<uint32_t>(id), p.upserts.data() + i, p.upsert_rules[k]->where,
-                             "the upsert queued in the previous tick by `" + p.upsert_rules[k]->text + "`");
-    for (size_t i = 0, k = 0; i < p.inserts.size(); i += stride(a), ++k)
-      engine_.insert_checked(static_cast<uint32_t>(id), p.inserts.data() + i, p.insert_rules[k]->where,
-                             "the insert queued in the previous tick by `" + p.insert_rules[k]->text + "`");
     p = Pending{};
   }
 }

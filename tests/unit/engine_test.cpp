@@ -455,6 +455,34 @@ TEST_F(EngineTest, AKeyViolationAmongDeferredWritesIsTheSameIncrementallyAndInFu
   EXPECT_EQ(incremental, full);
 }
 
+// Queued writes go in as they came, and are sorted only when one clashes (Node::apply_deferred):
+// the message is the one of the canonical order whichever order the rules queued them in, and
+// names the row the table held before the tick for a clash with it.
+TEST_F(EngineTest, AKeyViolationAmongDeferredWritesNamesTheRowsOfTheCanonicalOrder) {
+  const char* both_new =
+      "table kv(k: int, v: int) key(k);\n"
+      "kv(1, 5) <+ kv(0, 0);\n"
+      "kv(1, 3) <+ kv(0, 0);\n"
+      "kv(0, 0);\n";
+  const char* reversed =
+      "table kv(k: int, v: int) key(k);\n"
+      "kv(1, 3) <+ kv(0, 0);\n"
+      "kv(1, 5) <+ kv(0, 0);\n"
+      "kv(0, 0);\n";
+  const std::string one = error_of(both_new), other = error_of(reversed);
+  expect_message(one, "test.bloom:2:1: key violation in table `kv`", {"already holds kv(1, 3)", "inserts kv(1, 5)"});
+  EXPECT_EQ(one.substr(one.find("key violation")), other.substr(other.find("key violation"))) << "the same rows, whatever the rules' order";
+  const char* held =
+      "table kv(k: int, v: int) key(k);\n"
+      "table src(k: int, v: int);\n"
+      "kv(1, 9);\n"
+      "src(2, 2);\n"
+      "src(1, 7);\n"
+      "src(0, 0);\n"
+      "kv(k, v) <+ src(k, v);\n";
+  expect_message(error_of(held), "test.bloom:7:1: key violation in table `kv`", {"already holds kv(1, 9)", "inserts kv(1, 7)"});
+}
+
 TEST_F(EngineTest, ANegatedTableThatLosesARowLetsAnOldMatchThroughInTheNextTick) {
   // `h` is kept up to date from the new rows of `a` alone while `b` only grows; the delete
   // rebuilds `b`, and the rule must then look at the old match a(1, 2) again.
