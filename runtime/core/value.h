@@ -86,6 +86,16 @@ inline uint64_t mix(uint64_t h) {
   h ^= h >> 33;
   return h;
 }
+// The 32-bit finaliser of MurmurHash3: a bijection of 32-bit values (storage/relation.h indexes
+// packed rows by it).
+inline uint32_t mix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bU;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35U;
+  h ^= h >> 16;
+  return h;
+}
 inline uint64_t hash_combine(uint64_t seed, Word w) { return mix(seed ^ (w + 0x9e3779b97f4a7c15ULL + (seed << 6))); }
 
 }  // namespace bloom::rt

@@ -399,15 +399,9 @@ class Relation {
   // the hash is the same function in both kinds of index.
   uint32_t value_hash(const Word* v) const {
     if (!packs(v)) return hash_values(v, arity_);
-    uint32_t h = arity_ == 1
+    return mix32(arity_ == 1
                      ? static_cast<uint32_t>(v[0])
-                     : static_cast<uint32_t>(static_cast<uint16_t>(v[0])) | static_cast<uint32_t>(static_cast<uint16_t>(v[1])) << 16;
-    h ^= h >> 16;
-    h *= 0x85ebca6bU;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35U;
-    h ^= h >> 16;
-    return h;
+                     : static_cast<uint32_t>(static_cast<uint16_t>(v[0])) | static_cast<uint32_t>(static_cast<uint16_t>(v[1])) << 16);
   }
   // Whether a row can be kept in the index by value: its values fit the pack of value_hash.
   bool packs(const Word* v) const {
