@@ -349,7 +349,7 @@ void Node::apply_deferred() {
     };
     if (!can_conflict(d)) {
       insert_queued();
-    } else if (std::any_of(d.column_types.begin(), d.column_types.end(), [](const auto& t) { return t.is_lattice(); })) {
+    } else if (d.has_lattice_column()) {
       canonical_order();  // a merge replaces rows, so the rows before would be lost: sort first
       insert_queued();
     } else {
