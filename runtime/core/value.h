@@ -96,6 +96,15 @@ inline uint32_t mix32(uint32_t h) {
   h ^= h >> 16;
   return h;
 }
+// The inverse of mix32: unmix32(mix32(h)) == h.
+inline uint32_t unmix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x7ed1b41dU;  // the inverse of 0xc2b2ae35 modulo 2^32
+  h ^= (h >> 13) ^ (h >> 26);
+  h *= 0xa5cb9243U;  // of 0x85ebca6b
+  h ^= h >> 16;
+  return h;
+}
 inline uint64_t hash_combine(uint64_t seed, Word w) { return mix(seed ^ (w + 0x9e3779b97f4a7c15ULL + (seed << 6))); }
 
 }  // namespace bloom::rt

@@ -20,6 +20,7 @@
 //    slot instead of 8, and equal hashes are equal rows, so no row is ever read to compare.
 #pragma once
 #include <algorithm>
+#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <utility>
@@ -156,6 +157,31 @@ class BasicKeyTable : public Layout {
   // Inserts an entry known to be absent (rebuilding): no comparison with the rows.
   void insert_new(uint32_t h, uint32_t row) {
     insert(h, row, [](uint32_t) { return false; });
+  }
+
+  // Inserts an entry known to be absent whose hash is at least that of every entry in the table,
+  // as rehash does: straight after the previous one, or at its home slot, with no probing.
+  // `cursor` is one past the slot of the previous such entry (0 for the first, into an empty
+  // table); kNoCursor after an entry that had to be inserted the usual way (its table grew), for
+  // the rest too.
+  static constexpr size_t kNoCursor = SIZE_MAX;
+  void append_in_order(Entry e, size_t& cursor) {
+    const uint32_t h = hash_of(e);
+    bool in_order = cursor != kNoCursor && size_ < limit_ && table_;
+    if constexpr (kHashOnly) in_order &= h != kEmpty;
+    if (in_order) {
+      const size_t at = std::max(cursor, home(h));
+      assert(at >= slots_ - 1 || empty(table_[at]));
+      if (at < slots_ - 1) {  // the last slot stays empty
+        table_[at] = e;
+        ++size_;
+        cursor = at + 1;
+        return;
+      }
+    }
+    cursor = kNoCursor;
+    if constexpr (kHashOnly) insert_new(h, 0);
+    else insert_new(h, Layout::row_of(e));
   }
 
   // Calls f(entry) for every entry, in hash order.

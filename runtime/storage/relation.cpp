@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cassert>
 #include <cstring>
 
@@ -88,36 +89,96 @@ void Relation::catch_up(Index& ix) const {
   ix.built = rows_;
 }
 
-void Relation::split_key_index() {
-  with_key_parts([](auto& parts) { split_parts(parts); });
-}
-
 template <class Table>
-void Relation::split_parts(std::vector<Table>& parts) {
+void Relation::split_parts(std::vector<Table>& parts, uint32_t n) {
   using TEntry = typename Table::Entry;
-  Table all = std::move(parts[0]);
-  constexpr uint32_t bits = part_bits<Table>(), n = 1u << bits;
+  assert(std::has_single_bit(n) && n > parts.size());
+  std::vector<Table> old = std::move(parts);
+  const uint32_t bits = static_cast<uint32_t>(std::countr_zero(n));
   std::vector<size_t> counts(n, 0);
-  all.for_each([&](TEntry e) { ++counts[Table::hash_of(e) >> (32 - bits)]; });
+  for (const Table& t : old) t.for_each([&](TEntry e) { ++counts[Table::hash_of(e) >> (32 - bits)]; });
   parts.clear();
   parts.reserve(n);
   for (uint32_t i = 0; i < n; ++i) parts.emplace_back(bits);
-  // The entries come in hash order, so the parts fill one after the other and each entry lands
-  // right after the previous one of its part. A part's table is made when its first entry comes,
-  // and the old table gives its memory back as it is read (KeyTable::drain): the split holds
-  // about one copy of the index, not two (tc on a chain of 2,000 reached its peak RSS here, with
-  // the whole old table and all 16 new parts resident).
+  // The old parts hold ascending ranges of hashes and each gives its entries in hash order, so
+  // the new parts fill one after the other and each entry goes straight after the previous one
+  // of its part (Table::append_in_order, no probing). A part's table is made when its first
+  // entry comes, and the old tables give their memory back as they are read (KeyTable::drain):
+  // the split holds about one copy of the index, not two (tc on a chain of 2,000 reached its
+  // peak RSS here, with the whole old table and all 16 new parts resident).
   uint32_t current = n;
-  all.drain([&](TEntry e) {
-    const uint32_t h = Table::hash_of(e);
-    const uint32_t part = h >> (32 - bits);
-    if (part != current) {
-      current = part;
-      parts[part].reserve(counts[part] + counts[part] / 4);
-    }
-    if constexpr (Table::kHashOnly) parts[part].insert_new(h, kNoRow);
-    else parts[part].insert_new(h, Table::row_of(e));
+  size_t cursor = 0;
+  for (Table& t : old)
+    t.drain([&](TEntry e) {
+      const uint32_t part = Table::hash_of(e) >> (32 - bits);
+      if (part != current) {
+        current = part;
+        cursor = 0;
+        parts[part].reserve(counts[part] + counts[part] / 4);
+      }
+      parts[part].append_in_order(e, cursor);
+    });
+}
+template void Relation::split_parts(std::vector<KeyTable>&, uint32_t);
+template void Relation::split_parts(std::vector<ValueTable>&, uint32_t);
+
+void Relation::consider_dense() {
+  assert(by_value_ && !dense_);
+  // The leaves and directory pages a DenseSet of these rows would take, either way round
+  // (orientation 1: rotated by 16 bits), counted in bitmaps of every possible leaf and page.
+  constexpr size_t kLeafIds = size_t{1} << (32 - DenseSet::kLeafShift);
+  std::vector<uint64_t> seen[2] = {std::vector<uint64_t>(kLeafIds / 64), std::vector<uint64_t>(kLeafIds / 64)};
+  std::vector<bool> page_seen[2] = {std::vector<bool>(kLeafIds >> DenseSet::kMidShift), std::vector<bool>(kLeafIds >> DenseSet::kMidShift)};
+  size_t leaves[2] = {0, 0}, pages[2] = {0, 0};
+  size_t index_bytes = 0;
+  for (const ValueTable& part : value_parts_) {
+    index_bytes += part.memory_bytes();
+    part.for_each([&](ValueTable::Entry e) {
+      const uint32_t p = unmix32(ValueTable::hash_of(e));
+      for (int o = 0; o < 2; ++o) {
+        const uint32_t leaf = DenseSet::leaf_of(o ? std::rotl(p, 16) : p);
+        uint64_t& w = seen[o][leaf >> 6];
+        const uint64_t bit = uint64_t{1} << (leaf & 63);
+        if (w & bit) continue;
+        w |= bit;
+        ++leaves[o];
+        if (!page_seen[o][DenseSet::page_of_leaf(leaf)]) page_seen[o][DenseSet::page_of_leaf(leaf)] = true, ++pages[o];
+      }
+    });
+  }
+  const size_t bytes[2] = {DenseSet::bytes_for(leaves[0], pages[0]), DenseSet::bytes_for(leaves[1], pages[1])};
+  const int o = bytes[1] < bytes[0] ? 1 : 0;
+  if (2 * bytes[o] > index_bytes) {
+    next_dense_check_ = 2 * live_;
+    return;
+  }
+  dense_rotated_ = o == 1;
+  auto dense = std::make_unique<DenseSet>();
+  for (const ValueTable& part : value_parts_) part.for_each([&](ValueTable::Entry e) { dense->insert(dense_key(ValueTable::hash_of(e))); });
+  assert(dense->size() == live_);
+  value_parts_.clear();
+  value_parts_.emplace_back(0);
+  dense_ = std::move(dense);
+  next_sparse_check_ = 2 * dense_->leaves();
+}
+
+void Relation::consider_sparse() {
+  assert(by_value_ && dense_);
+  // What a table of these rows would take: 4 bytes a slot at about 70% load.
+  const size_t table_bytes = dense_->size() * sizeof(ValueTable::Entry) * 10 / 7;
+  if (dense_->memory_bytes() <= 2 * table_bytes) {
+    next_sparse_check_ = 2 * dense_->leaves();
+    return;
+  }
+  std::unique_ptr<DenseSet> dense = std::move(dense_);
+  value_parts_.clear();
+  value_parts_.emplace_back(0);
+  split_for(value_parts_, dense->size());
+  dense->for_each([&](uint32_t k) {
+    const uint32_t h = dense_hash(k);
+    part_of(value_parts_, h).insert_new(h, kNoRow);
   });
+  next_dense_check_ = 2 * live_;
 }
 
 void Relation::index_rows(RowId limit) {
@@ -125,6 +186,7 @@ void Relation::index_rows(RowId limit) {
   // The index by value goes first: the new one is built from the rows, not from it.
   value_parts_.clear();
   value_parts_.shrink_to_fit();
+  dense_.reset();
   by_value_ = false;
   key_parts_.clear();
   key_parts_.emplace_back(0);
@@ -137,17 +199,18 @@ void Relation::index_rows(RowId limit) {
     read(r, values.data());
     key_parts_[0].insert_new(value_hash(values.data()), r);
   }
-  if (limit >= kSplitRows) split_key_index();
+  split_for(key_parts_, limit);
 }
 
 void Relation::reserve_keys(const uint64_t* keys, size_t n) {
+  if (dense_) return;
   with_key_parts([&](auto& parts) {
-    if (parts.size() == 1 && rows_ + n >= kSplitRows) split_key_index();
+    split_for(parts, rows_ + n);
     if (parts.size() == 1) {
       parts[0].reserve(parts[0].size() + n);
       return;
     }
-    constexpr uint32_t bits = part_bits<typename std::decay_t<decltype(parts)>::value_type>();
+    const uint32_t bits = static_cast<uint32_t>(std::countr_zero(parts.size()));
     for (size_t i = 0; i < n;) {
       uint32_t part = static_cast<uint32_t>(keys[i] >> (64 - bits));
       size_t j = i;
@@ -165,6 +228,7 @@ const uint64_t* Relation::insert_sorted(const void* rows, uint32_t shift, const 
   auto row_at = [&](size_t p) { return static_cast<RowId>(results[p]); };
   const uint8_t* cells = static_cast<const uint8_t*>(rows);
   const size_t in_row_bytes = static_cast<size_t>(arity_) << shift;
+  if (by_value_) check_density();
   reserve_keys(order, n);
 
   // Every row is appended first, in batch order, so that a new key's entry gets its final row
@@ -188,7 +252,7 @@ const uint64_t* Relation::insert_sorted(const void* rows, uint32_t shift, const 
     // 15; 16 or 32 ahead was no better).
     if (j + 8 < n) touch_key_slot_for_write(hash(j + 8));
     if (by_value_) {  // an equal hash is an equal row: no row is read
-      if (part_of(value_parts_, h).insert(h, kNoRow, [](RowId) { return true; }).second) continue;
+      if (dense_ ? dense_->insert(dense_key(h)) : part_of(value_parts_, h).insert(h, kNoRow, [](RowId) { return true; }).second) continue;
       results[p] = pack({Outcome::Duplicate, kNoRow});
       first_hole = std::min<size_t>(first_hole, p);
       ++holes;
@@ -310,14 +374,19 @@ Relation::InsertResult Relation::insert(const Word* values) { return insert(valu
 Relation::InsertResult Relation::insert(const Word* values, uint32_t h) {
   if (by_value_) {
     if (packs(values)) {
-      if (rows_ >= kSplitRows && value_parts_.size() == 1) split_key_index();
+      check_density();
+      if (dense_) {
+        if (!dense_->insert(dense_key(h))) return {Outcome::Duplicate, kNoRow};
+        return {Outcome::Added, append(values)};
+      }
+      split_for(value_parts_, rows_);
       if (!part_of(value_parts_, h).insert(h, kNoRow, [](RowId) { return true; }).second) return {Outcome::Duplicate, kNoRow};
       return {Outcome::Added, append(values)};
     }
     index_rows(rows_);  // a row that does not pack: an index of row numbers from now on
   }
   // One probe: the entry for the next row is constructed only if the key is absent.
-  if (rows_ >= kSplitRows && key_parts_.size() == 1) split_key_index();
+  split_for(key_parts_, rows_);
   KeyTable& keys = key_part(h);
   auto [slot, added] = keys.insert(h, rows_, [&](RowId r) { return same_key(r, values); });
   if (added) return {Outcome::Added, append(values)};
@@ -346,7 +415,8 @@ Relation::InsertResult Relation::insert(const Word* values, uint32_t h) {
 }
 
 size_t Relation::batch_rows() const {
-  if (!lattice_cols_.empty() || !key_index_is_big()) return 0;
+  // A dense index is never probed in hash order: its rows go in as they come.
+  if (dense_ || !lattice_cols_.empty() || !key_index_is_big()) return 0;
   const size_t rows = (key_slots() + kSortedGap - 1) / kSortedGap;
   return std::clamp(rows, kMinBatchRows, kMaxBatchRows);
 }
@@ -423,6 +493,7 @@ void Relation::append_rows(const void* rows, uint32_t shift, size_t n) {
 }
 
 size_t Relation::key_slots() const {
+  if (dense_) return dense_->memory_bytes() / sizeof(ValueTable::Entry);  // as many bytes
   return with_key_parts([](const auto& parts) {
     size_t slots = 0;
     for (const auto& part : parts) slots += part.capacity();
@@ -446,8 +517,10 @@ RowId Relation::find_key(const Word* key) const {
 
 bool Relation::contains(const Word* values) const {
   if (by_value_) {
+    if (!packs(values)) return false;
     const uint32_t h = value_hash(values);
-    return packs(values) && part_of(value_parts_, h).find(h, [](RowId) { return true; }) != nullptr;
+    if (dense_) return dense_->contains(dense_key(h));
+    return part_of(value_parts_, h).find(h, [](RowId) { return true; }) != nullptr;
   }
   SmallWords key(key_cols_.size());
   key_of(values, key.data());
@@ -466,7 +539,10 @@ void Relation::kill(RowId r) {
   SmallWords values(arity_);
   read(r, values.data());
   uint32_t h = key_hash(values.data());
-  if (by_value_) {
+  if (dense_) {
+    [[maybe_unused]] const bool erased = dense_->erase(dense_key(h));
+    assert(erased);
+  } else if (by_value_) {
     ValueTable& part = part_of(value_parts_, h);
     const ValueTable::Entry* e = part.find(h, [](RowId) { return true; });
     assert(e);
@@ -492,6 +568,8 @@ void Relation::clear() {
   rows_ = 0;
   live_ = 0;
   dead_.clear();
+  dense_.reset();
+  next_dense_check_ = kFirstDenseCheck;
   with_key_parts([](auto& parts) {
     if (parts.size() > 1) {
       parts.clear();
@@ -531,6 +609,7 @@ size_t Relation::memory_bytes() const {
   with_key_parts([&](const auto& parts) {
     for (const auto& part : parts) b += part.memory_bytes();
   });
+  if (dense_) b += dense_->memory_bytes();
   for (auto& ix : indexes_)
     b += ix->heads.capacity() * (sizeof(Entry) + 1) + ix->single.capacity() * (sizeof(std::pair<Word, RowId>) + 1) +
          ix->next.capacity() * sizeof(RowId);

@@ -14,9 +14,12 @@
 // of a (hash, row number) entry, and a duplicate is found without reading the row. Such an
 // index cannot say which row holds a key, so the first caller that needs a row number
 // (find_key, need_row_ids) or the first row that does not pack makes it an ordinary key index,
-// built once from the stored rows; hashes are the same function either way.
+// built once from the stored rows; hashes are the same function either way. When the rows are
+// dense (many share each range of 4,096 packed values) the set is a bitmap instead of a table
+// (DenseSet, storage/dense_set.h; consider_dense decides by counting).
 #pragma once
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cstdint>
 #include <memory>
@@ -29,6 +32,7 @@
 #include "core/memory.h"
 #include "core/value.h"
 #include "plan/ir.h"
+#include "storage/dense_set.h"
 #include "storage/key_table.h"
 
 namespace bloom::rt {
@@ -98,11 +102,14 @@ class Relation {
     return hash_values(key.data(), key_cols_.size());
   }
   void touch_key_slot(uint32_t h) const {
-    if (by_value_) part_of(value_parts_, h).touch(h);
+    if (dense_) dense_->touch(dense_key(h));
+    else if (by_value_) part_of(value_parts_, h).touch(h);
     else part_of(key_parts_, h).touch(h);
   }
   // Whether the key index is a set of values (see the top), which knows no row numbers.
   bool indexed_by_value() const { return by_value_; }
+  // Whether that set is a bitmap (DenseSet), which dense rows take instead of a hash table.
+  bool indexed_densely() const { return dense_ != nullptr; }
   // Makes the key index one of row numbers if it is by value: for callers that need the row of
   // a duplicate (InsertResult::row). find_key does it by itself.
   void need_row_ids() {
@@ -362,10 +369,15 @@ class Relation {
   // big as those 16 (tc on a chain of 2,000: 16 parts of 1 MiB took a 2 MiB huge page each,
   // allocate_block; 8 parts of 2 MiB fill theirs, 49.2 -> 34.2 MB peak RSS).
   static constexpr RowId kSplitRows = 1u << 20;
-  static constexpr uint32_t kPartBits = 4;
   template <class Table>
-  static constexpr uint32_t part_bits() {
-    return Table::kHashOnly ? kPartBits - 1 : kPartBits;
+  static uint32_t wanted_parts(size_t rows) {
+    if (rows < kSplitRows) return 1;
+    return Table::kHashOnly ? 8 : 16;
+  }
+  // Splits the index further if `rows` rows call for more parts than it has.
+  template <class Table>
+  static void split_for(std::vector<Table>& parts, size_t rows) {
+    if (rows >= kSplitRows && parts.size() < wanted_parts<Table>(rows)) split_parts(parts, wanted_parts<Table>(rows));
   }
   std::vector<KeyTable> key_parts_;      // the index of row numbers (by_value_ false)
   std::vector<ValueTable> value_parts_;  // the index by value (by_value_ true)
@@ -373,13 +385,42 @@ class Relation {
   // are value_hash, in either kind of index.
   bool value_shaped_ = false;
   bool by_value_ = false;  // value_parts_ is the key index (only while value_shaped_)
+  // The index by value of a relation whose rows are dense (consider_dense), instead of
+  // value_parts_ (then one empty table). Its keys are the packed rows (value_hash before mix32),
+  // rotated by 16 bits when that makes fewer leaves (two columns: rows sharing their first
+  // column then share leaves, not rows sharing their second).
+  std::unique_ptr<DenseSet> dense_;
+  bool dense_rotated_ = false;
+  uint32_t dense_key(uint32_t h) const {
+    const uint32_t p = unmix32(h);
+    return dense_rotated_ ? std::rotl(p, 16) : p;
+  }
+  uint32_t dense_hash(uint32_t k) const { return mix32(dense_rotated_ ? std::rotr(k, 16) : k); }
+  // When to look again whether the index by value would be smaller dense (live rows), or
+  // smaller as a hash table again (the dense set's leaves).
+  static constexpr size_t kFirstDenseCheck = size_t{1} << 16;
+  size_t next_dense_check_ = kFirstDenseCheck;
+  size_t next_sparse_check_ = 0;
+  // Makes the index by value a DenseSet if that takes at most half its memory now.
+  void consider_dense();
+  // Makes a DenseSet a hash table again if it takes more than twice what the table would.
+  void consider_sparse();
+  // Called before a row is added to the index by value.
+  void check_density() {
+    if (dense_) {
+      if (dense_->leaves() >= next_sparse_check_) consider_sparse();
+    } else if (live_ >= next_dense_check_) {
+      consider_dense();
+    }
+  }
+  // The part of hash `h`: its top log2(parts) bits.
   template <class Table>
   static Table& part_of(std::vector<Table>& parts, uint32_t h) {
-    return parts.size() == 1 ? parts[0] : parts[h >> (32 - part_bits<Table>())];
+    return parts.size() == 1 ? parts[0] : parts[h >> (32 - std::countr_zero(parts.size()))];
   }
   template <class Table>
   static const Table& part_of(const std::vector<Table>& parts, uint32_t h) {
-    return parts.size() == 1 ? parts[0] : parts[h >> (32 - part_bits<Table>())];
+    return parts.size() == 1 ? parts[0] : parts[h >> (32 - std::countr_zero(parts.size()))];
   }
   KeyTable& key_part(uint32_t h) { return part_of(key_parts_, h); }
   const KeyTable& key_part(uint32_t h) const { return part_of(key_parts_, h); }
@@ -441,12 +482,13 @@ class Relation {
       if (x[c] != values[c]) return true;
     return false;
   }
-  void split_key_index();
+  // Moves the index's entries into `n` parts (a power of two, more than it has).
   template <class Table>
-  static void split_parts(std::vector<Table>& parts);
+  static void split_parts(std::vector<Table>& parts, uint32_t n);
   // Prefetches the key index slot of hash `h`, to be written.
   void touch_key_slot_for_write(uint32_t h) const {
-    if (by_value_) part_of(value_parts_, h).prefetch(h);
+    if (dense_) dense_->touch(dense_key(h));
+    else if (by_value_) part_of(value_parts_, h).prefetch(h);
     else part_of(key_parts_, h).prefetch(h);
   }
   // Sorting a batch pays when its probes land a few cache lines apart: sg depth 11 (batches of
@@ -466,7 +508,7 @@ class Relation {
   static constexpr size_t kMinBatchRows = size_t{1} << 17;
   size_t key_slots() const;
   // Whether a batch of n rows is inserted in hash order (insert_sorted).
-  bool sorts(size_t n) const { return lattice_cols_.empty() && n * kSortedGap >= key_slots() && rows_ + n < size_t{kNoRow}; }
+  bool sorts(size_t n) const { return !dense_ && lattice_cols_.empty() && n * kSortedGap >= key_slots() && rows_ + n < size_t{kNoRow}; }
   // insert_grouped of n rows, row i's words given by row(i) and its hash by hash(i).
   template <class H, class R, class F>
   void insert_grouped_by(size_t n, H&& hash, R&& row, F&& done) {

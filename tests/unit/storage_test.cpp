@@ -338,6 +338,16 @@ TEST_F(StorageTest, NullaryRelationHoldsAtMostOneTuple) {
 constexpr Word kManyRows = 140000;
 constexpr Word kSomeRows = 70000;
 
+// Row i of a sparse set of pairs that pack into 32 bits: mix32 scatters them over the whole
+// 32-bit space, so no two share a leaf of a DenseSet and the index by value stays a hash table.
+std::vector<Word> sparse_pair(Word i) {
+  const uint32_t p = rt::mix32(static_cast<uint32_t>(i));
+  return {rt::from_int(static_cast<int16_t>(p & 0xffff)), rt::from_int(static_cast<int16_t>(p >> 16))};
+}
+
+// Row i of a dense set of pairs: a thousand rows share each value of the second column.
+std::vector<Word> dense_pair(Word i) { return {i % 1000, i / 1000}; }
+
 TEST_F(StorageTest, ManyRowsCrossChunkBoundaries) {
   auto& r = ints(3, {{1}});
   for (Word i = 0; i < kManyRows; ++i) ASSERT_EQ(insert(r, {i, i % 100, i * 7}), Outcome::Added);
@@ -373,38 +383,47 @@ TEST_F(StorageTest, ManyRowsCrossChunkBoundaries) {
 // past the split replace the entry of their key.
 constexpr Word kSplitRows = Word{1} << 20;
 
+// Sparse rows keep the index by value in a hash table split into parts; dense ones turn it into
+// a DenseSet. Either way, and in the index of row numbers built from the rows after, every key is
+// found once.
 TEST_F(StorageTest, KeyIndexPastTheSplitFindsEveryKeyOnce) {
-  auto& r = ints(2);
-  const Word n = kSplitRows + kSomeRows;
-  for (Word i = 0; i < n; ++i) ASSERT_EQ(insert(r, {i % 1000, i / 1000}), Outcome::Added) << "row " << i;
-  EXPECT_EQ(r.live(), n);
-  ASSERT_TRUE(r.indexed_by_value());
-  for (Word i = 0; i < n; i += 7) {
-    Word key[] = {i % 1000, i / 1000};
-    ASSERT_TRUE(r.contains(key)) << "row " << i;
-    ASSERT_EQ(insert(r, {i % 1000, i / 1000}), Outcome::Duplicate) << "row " << i;
-  }
-  // The index of row numbers, built from the rows past the split, finds them all as well.
-  r.need_row_ids();
-  for (Word i = 0; i < n; i += 7) {
-    Word key[] = {i % 1000, i / 1000};
-    auto again = r.insert(key);
-    ASSERT_EQ(again.outcome, Outcome::Duplicate) << "row " << i;
-    ASSERT_EQ(again.row, i);
-    ASSERT_EQ(r.find_key(key), i);
-  }
-  Word absent[] = {1000, 0}, absent2[] = {0, n};
-  EXPECT_EQ(r.find_key(absent), kNoRow);
-  EXPECT_EQ(r.find_key(absent2), kNoRow);
-  EXPECT_EQ(r.end(), n) << "duplicates add no rows";
-  // After clear the relation starts over with one small table.
-  r.clear();
-  Word first[] = {0, 0};
-  EXPECT_EQ(r.find_key(first), kNoRow);
-  for (Word i = 0; i < 100; ++i) ASSERT_EQ(insert(r, {i, i}), Outcome::Added);
-  for (Word i = 0; i < 100; ++i) {
-    Word key[] = {i, i};
-    ASSERT_EQ(r.find_key(key), i);
+  for (const bool dense : {false, true}) {
+    SCOPED_TRACE(dense ? "dense rows" : "sparse rows");
+    auto pair = dense ? dense_pair : sparse_pair;
+    auto& r = ints(2);
+    const Word n = kSplitRows + kSomeRows;
+    for (Word i = 0; i < n; ++i) ASSERT_EQ(r.insert(pair(i).data()).outcome, Outcome::Added) << "row " << i;
+    EXPECT_EQ(r.live(), n);
+    ASSERT_TRUE(r.indexed_by_value());
+    ASSERT_EQ(r.indexed_densely(), dense);
+    for (Word i = 0; i < n; i += 7) {
+      ASSERT_TRUE(r.contains(pair(i).data())) << "row " << i;
+      ASSERT_EQ(r.insert(pair(i).data()).outcome, Outcome::Duplicate) << "row " << i;
+    }
+    Word absent[] = {1000, 0}, absent2[] = {0, 2000};
+    EXPECT_FALSE(r.contains(absent));
+    EXPECT_FALSE(r.contains(absent2));
+    // The index of row numbers, built from the rows past the split, finds them all as well.
+    r.need_row_ids();
+    EXPECT_FALSE(r.indexed_densely());
+    for (Word i = 0; i < n; i += 7) {
+      auto again = r.insert(pair(i).data());
+      ASSERT_EQ(again.outcome, Outcome::Duplicate) << "row " << i;
+      ASSERT_EQ(again.row, i);
+      ASSERT_EQ(r.find_key(pair(i).data()), i);
+    }
+    EXPECT_EQ(r.find_key(absent), kNoRow);
+    EXPECT_EQ(r.find_key(absent2), kNoRow);
+    EXPECT_EQ(r.end(), n) << "duplicates add no rows";
+    // After clear the relation starts over with one small table.
+    r.clear();
+    Word first[] = {0, 0};
+    EXPECT_EQ(r.find_key(first), kNoRow);
+    for (Word i = 0; i < 100; ++i) ASSERT_EQ(insert(r, {i, i}), Outcome::Added);
+    for (Word i = 0; i < 100; ++i) {
+      Word key[] = {i, i};
+      ASSERT_EQ(r.find_key(key), i);
+    }
   }
 }
 
@@ -547,26 +566,26 @@ TEST_F(StorageTest, ASetOfNarrowRowsIsIndexedByValueInHalfTheBytes) {
   auto& by_row = ints(2);
   by_row.need_row_ids();
   for (Word i = 0; i < kManyRows; ++i) {
-    insert(by_value, {i % 1000, i / 1000});
-    insert(by_row, {i % 1000, i / 1000});
+    by_value.insert(sparse_pair(i).data());
+    by_row.insert(sparse_pair(i).data());
   }
   ASSERT_TRUE(by_value.indexed_by_value());
+  ASSERT_FALSE(by_value.indexed_densely()) << "sparse rows stay in a hash table";
   const size_t rows_bytes = (kManyRows + 65535) / 65536 * 65536 * 2 * 2;
   EXPECT_EQ((by_row.memory_bytes() - rows_bytes), 2 * (by_value.memory_bytes() - rows_bytes)) << "4-byte slots, not 8";
   for (Word i = 0; i < kManyRows; i += 5) {
-    EXPECT_EQ(insert(by_value, {i % 1000, i / 1000}), Outcome::Duplicate);
-    Word row[] = {i % 1000, i / 1000};
-    EXPECT_TRUE(by_value.contains(row));
+    EXPECT_EQ(by_value.insert(sparse_pair(i).data()).outcome, Outcome::Duplicate);
+    EXPECT_TRUE(by_value.contains(sparse_pair(i).data()));
   }
   Word absent[] = {1000, 0}, wide[] = {1 << 20, 0};
   EXPECT_FALSE(by_value.contains(absent));
   EXPECT_FALSE(by_value.contains(wide)) << "a row that does not pack is not there, and changes nothing";
   EXPECT_TRUE(by_value.indexed_by_value());
   // kill takes a row out of the index by value.
-  Word third[] = {2, 0};
+  const std::vector<Word> third = sparse_pair(2);
   by_value.kill(2);
-  EXPECT_FALSE(by_value.contains(third));
-  EXPECT_EQ(insert(by_value, {2, 0}), Outcome::Added) << "a killed row can come back, as a new row";
+  EXPECT_FALSE(by_value.contains(third.data()));
+  EXPECT_EQ(by_value.insert(third.data()).outcome, Outcome::Added) << "a killed row can come back, as a new row";
   // The row whose hash is the empty marker (murmur3's finalizer of 0x331da083 is 0xffffffff).
   Word top[] = {rt::from_int(-24445), 13085};
   EXPECT_EQ(by_value.key_hash(top), 0xffffffffu);
@@ -578,11 +597,8 @@ TEST_F(StorageTest, ASetOfNarrowRowsIsIndexedByValueInHalfTheBytes) {
   // find_key needs a row number: the index becomes one of row numbers, and finds every live row.
   EXPECT_EQ(by_value.find_key(top), top_row);
   EXPECT_FALSE(by_value.indexed_by_value());
-  EXPECT_EQ(by_value.find_key(third), top_row - 1);
-  for (Word i = 3; i < kManyRows; i += 7) {
-    Word row[] = {i % 1000, i / 1000};
-    ASSERT_EQ(by_value.find_key(row), static_cast<RowId>(i));
-  }
+  EXPECT_EQ(by_value.find_key(third.data()), top_row - 1);
+  for (Word i = 3; i < kManyRows; i += 7) ASSERT_EQ(by_value.find_key(sparse_pair(i).data()), static_cast<RowId>(i));
   EXPECT_EQ(by_value.find_key(absent), kNoRow);
   EXPECT_EQ(by_value.live(), static_cast<size_t>(kManyRows) + 1);
 }
@@ -936,9 +952,34 @@ TEST_F(InsertManyTest, ABatchThatCrossesTheSplitEqualsOneByOne) {
   auto& many = ints(2);
   auto& one = ints(2);
   std::vector<Word> batch;
-  for (Word i = 0; i < kSplitRows + kSomeRows; ++i) batch.insert(batch.end(), {i % 1013, i / 1013});
-  for (Word i = 0; i < 5000; ++i) batch.insert(batch.end(), {i % 1013, i / 1013});  // duplicates
+  for (Word i = 0; i < kSplitRows + kSomeRows; ++i) {
+    const std::vector<Word> row = sparse_pair(i);
+    batch.insert(batch.end(), row.begin(), row.end());
+  }
+  for (Word i = 0; i < 5000; ++i) {  // duplicates
+    const std::vector<Word> row = sparse_pair(7 * i);
+    batch.insert(batch.end(), row.begin(), row.end());
+  }
   insert_both(many, one, batch);
+  EXPECT_FALSE(many.indexed_densely());
+}
+
+// Batches of dense rows: the index by value becomes a DenseSet between two of them (and one by
+// one, between two rows), and then takes rows as they come, never sorted.
+TEST_F(InsertManyTest, BatchesThatMakeTheIndexDenseEqualOneByOne) {
+  auto& many = ints(2);
+  auto& one = ints(2);
+  for (Word start = 0; start < 3 * kSomeRows; start += kSomeRows / 2) {
+    std::vector<Word> batch;
+    for (Word i = start; i < start + kSomeRows / 2; ++i) {
+      batch.insert(batch.end(), {i % 1013, i / 1013});
+      if (i % 9 == 0) batch.insert(batch.end(), {(i / 2) % 1013, (i / 2) / 1013});  // a duplicate
+    }
+    insert_both(many, one, batch);
+  }
+  EXPECT_TRUE(many.indexed_densely());
+  EXPECT_TRUE(one.indexed_densely());
+  EXPECT_EQ(many.batch_rows(), 0u) << "a dense index takes rows as they come";
 }
 
 TEST_F(InsertManyTest, ASmallBatchIntoABigIndexEqualsOneByOne) {
@@ -1026,6 +1067,164 @@ TEST_F(InsertManyTest, ABatchIntoAClearedRelationEqualsOneByOneIntoAFreshOne) {
   auto& fresh3 = keyed();
   insert_both(reused, fresh3, tick3);
   EXPECT_EQ(reused.live(), 2u);
+}
+
+// unmix32 undoes mix32, so a row's key in a DenseSet can be found from its hash.
+TEST(Mix32, UnmixUndoesMix) {
+  for (uint32_t h : {0u, 1u, 0xffffffffu, 0x80000000u, 0x331da083u, 12345u}) {
+    EXPECT_EQ(rt::unmix32(rt::mix32(h)), h);
+    EXPECT_EQ(rt::mix32(rt::unmix32(h)), h);
+  }
+  uint32_t x = 7;
+  for (int i = 0; i < 100000; ++i, x = x * 1664525u + 1013904223u) ASSERT_EQ(rt::unmix32(rt::mix32(x)), x) << x;
+}
+
+TEST(DenseSet, HoldsKeysInLeavesMadeAsNeeded) {
+  rt::DenseSet set;
+  EXPECT_FALSE(set.contains(0));
+  EXPECT_FALSE(set.erase(0));
+  const std::vector<uint32_t> keys = {0, 1, 63, 64, 4095, 4096, 1u << 22, (1u << 22) + 5, 0x7fffffff, 0xfffffffe, 0xffffffff};
+  for (uint32_t k : keys) EXPECT_TRUE(set.insert(k)) << k;
+  for (uint32_t k : keys) EXPECT_FALSE(set.insert(k)) << k;
+  EXPECT_EQ(set.size(), keys.size());
+  // Leaves of 4,096 keys: {0..4095}, {4096}, {1 << 22, +5}, {0x7fffffff}, {0xfffffffe, 0xffffffff}.
+  EXPECT_EQ(set.leaves(), 5u);
+  for (uint32_t k : keys) EXPECT_TRUE(set.contains(k)) << k;
+  for (uint32_t k : {2u, 4097u, 8192u, (1u << 22) + 4u, 0xfffffffdu}) EXPECT_FALSE(set.contains(k)) << k;
+  std::vector<uint32_t> seen;
+  set.for_each([&](uint32_t k) { seen.push_back(k); });
+  EXPECT_EQ(seen, keys) << "in ascending order";
+  EXPECT_TRUE(set.erase(64));
+  EXPECT_FALSE(set.erase(64));
+  EXPECT_FALSE(set.contains(64));
+  EXPECT_TRUE(set.contains(63));
+  EXPECT_EQ(set.size(), keys.size() - 1);
+  EXPECT_EQ(set.leaves(), 5u) << "a leaf stays when its last key goes";
+}
+
+TEST(DenseSet, AMillionDenseKeysTakeAFewBitsEach) {
+  rt::DenseSet set;
+  for (uint32_t k = 0; k < (1u << 20); ++k) ASSERT_TRUE(set.insert(k * 3));
+  EXPECT_EQ(set.size(), size_t{1} << 20);
+  EXPECT_EQ(set.leaves(), 768u);  // 3 M keys' range, 4,096 a leaf
+  EXPECT_LT(set.memory_bytes(), size_t{1} << 19) << "under 4 bits a key";
+  EXPECT_EQ(set.memory_bytes(), rt::DenseSet::bytes_for(768, 768 / 64)) << "a directory page per 64 leaves";
+  for (uint32_t k = 0; k < 3 * (1u << 20); ++k) ASSERT_EQ(set.contains(k), k % 3 == 0) << k;
+}
+
+// A set of rows dense enough (many rows to each leaf of 4,096 values) keeps its index by value
+// as a DenseSet: a fraction of the hash table's memory, the same answers.
+TEST_F(StorageTest, DenseRowsAreIndexedByABitmap) {
+  auto& dense = ints(2);
+  auto& table = ints(2);
+  for (Word i = 0; i < kManyRows; ++i) {
+    ASSERT_EQ(dense.insert(dense_pair(i).data()).outcome, Outcome::Added);
+    ASSERT_EQ(table.insert(sparse_pair(i).data()).outcome, Outcome::Added);
+  }
+  ASSERT_TRUE(dense.indexed_densely());
+  ASSERT_FALSE(table.indexed_densely());
+  const size_t rows_bytes = (kManyRows + 65535) / 65536 * 65536 * 2 * 2;
+  EXPECT_LT(4 * (dense.memory_bytes() - rows_bytes), table.memory_bytes() - rows_bytes);
+  for (Word i = 0; i < kManyRows; i += 3) {
+    ASSERT_TRUE(dense.contains(dense_pair(i).data())) << i;
+    ASSERT_EQ(dense.insert(dense_pair(i).data()).outcome, Outcome::Duplicate) << i;
+  }
+  Word absent[] = {1000, 0}, wide[] = {1 << 20, 0}, negative[] = {rt::from_int(-1), 5};
+  EXPECT_FALSE(dense.contains(absent));
+  EXPECT_FALSE(dense.contains(wide));
+  EXPECT_FALSE(dense.contains(negative));
+  EXPECT_EQ(insert(dense, {rt::from_int(-1), 5}), Outcome::Added) << "negative values pack too";
+  EXPECT_TRUE(dense.contains(negative));
+  // The row whose hash is the hash table's empty marker is an ordinary key here.
+  Word top[] = {rt::from_int(-24445), 13085};
+  EXPECT_EQ(insert(dense, {rt::from_int(-24445), 13085}), Outcome::Added);
+  EXPECT_TRUE(dense.contains(top));
+  // kill takes a row out; it can come back as a new row.
+  const std::vector<Word> third = dense_pair(2);
+  dense.kill(2);
+  EXPECT_FALSE(dense.contains(third.data()));
+  EXPECT_EQ(dense.insert(third.data()).outcome, Outcome::Added);
+  EXPECT_TRUE(dense.indexed_densely());
+  // find_key needs row numbers: the index becomes one of them.
+  EXPECT_EQ(dense.find_key(top), dense.end() - 2);
+  EXPECT_FALSE(dense.indexed_by_value());
+  for (Word i = 3; i < kManyRows; i += 7) ASSERT_EQ(dense.find_key(dense_pair(i).data()), static_cast<RowId>(i));
+  EXPECT_EQ(dense.find_key(third.data()), dense.end() - 1);
+}
+
+// Rows that share their first column (reach(s, y) from a hundred sources s) share leaves only
+// when the packed row is rotated: the DenseSet is made that way round.
+TEST_F(StorageTest, ADenseIndexTakesTheWayRoundWithFewerLeaves) {
+  auto& reach = ints(2);
+  for (Word s = 0; s < 100; ++s)
+    for (Word y = 0; y < 2000; ++y) ASSERT_EQ(insert(reach, {s * 100, y}), Outcome::Added);
+  ASSERT_TRUE(reach.indexed_densely());
+  // 100 sources x 2,000 targets: a leaf per source (rotated, 50 KiB), not three per target
+  // (3 MiB). The rows take 4 chunks of 64 K rows of two 16-bit cells.
+  const size_t rows_bytes = 4 * 65536 * 2 * 2;
+  EXPECT_LT(reach.memory_bytes(), rows_bytes + 256 * 1024);
+  for (Word s = 0; s < 100; ++s) {
+    Word in[] = {s * 100, 1999}, out[] = {s * 100 + 1, 0};
+    ASSERT_TRUE(reach.contains(in));
+    ASSERT_FALSE(reach.contains(out));
+  }
+}
+
+// A dense index that then takes sparse rows becomes a hash table again, with every row in it.
+TEST_F(StorageTest, ADenseIndexGoingSparseBecomesAHashTableAgain) {
+  auto& r = ints(2);
+  for (Word i = 0; i < kSomeRows * 2; ++i) ASSERT_EQ(r.insert(dense_pair(i).data()).outcome, Outcome::Added);
+  ASSERT_TRUE(r.indexed_densely());
+  // A sparse pair may be one of the dense ones: (x, y) with x < 1000 and 1000 y + x < 140,000.
+  auto stored = [](const std::vector<Word>& p) { return p[0] < 1000 && p[1] < 140 && p[1] * 1000 + p[0] < kSomeRows * 2; };
+  size_t added = 0;
+  for (Word i = 0; i < kSplitRows; ++i) {
+    const std::vector<Word> p = sparse_pair(i);
+    ASSERT_EQ(r.insert(p.data()).outcome, stored(p) ? Outcome::Duplicate : Outcome::Added) << i;
+    added += !stored(p);
+  }
+  EXPECT_FALSE(r.indexed_densely());
+  EXPECT_TRUE(r.indexed_by_value());
+  for (Word i = 0; i < kSomeRows * 2; i += 5) ASSERT_TRUE(r.contains(dense_pair(i).data())) << i;
+  for (Word i = 0; i < kSplitRows; i += 5) ASSERT_TRUE(r.contains(sparse_pair(i).data())) << i;
+  EXPECT_EQ(r.live(), kSomeRows * 2 + added);
+}
+
+// A split fills its parts in hash order with append_in_order (no probing). When a run of
+// entries would pass the end of the table (hashes crowded at the top), the rest go in the usual
+// way, the table growing: every entry is still found.
+TEST(KeyTable, AppendInOrderFallsBackToInsertPastTheEnd) {
+  rt::ValueTable values;
+  rt::KeyTable rows;
+  values.reserve(1000);
+  rows.reserve(1000);
+  const size_t slots = values.capacity();
+  size_t value_cursor = 0, row_cursor = 0;
+  for (uint32_t i = 0; i < 1000; ++i) {  // ascending hashes, all with a home slot near the end
+    const uint32_t h = 0xfffff000u + i;
+    values.append_in_order(rt::ValueTable::entry(0, h), value_cursor);
+    rows.append_in_order(rt::KeyTable::entry(i, h), row_cursor);
+  }
+  EXPECT_EQ(value_cursor, rt::ValueTable::kNoCursor) << "the run passed the end";
+  EXPECT_EQ(row_cursor, rt::KeyTable::kNoCursor);
+  EXPECT_GT(values.capacity(), slots) << "the table grew";
+  EXPECT_EQ(values.size(), 1000u);
+  EXPECT_EQ(rows.size(), 1000u);
+  for (uint32_t i = 0; i < 1000; ++i) {
+    const uint32_t h = 0xfffff000u + i;
+    ASSERT_NE(values.find(h, [](uint32_t) { return true; }), nullptr) << i;
+    const auto* e = rows.find(h, [&](uint32_t r) { return r == i; });
+    ASSERT_NE(e, nullptr) << i;
+  }
+  // Spread hashes fill a reserved table in order, with no growth.
+  rt::ValueTable spread;
+  spread.reserve(1000);
+  const size_t before = spread.capacity();
+  size_t cursor = 0;
+  for (uint32_t i = 0; i < 1000; ++i) spread.append_in_order(rt::ValueTable::entry(0, i * 4000000u), cursor);
+  EXPECT_NE(cursor, rt::ValueTable::kNoCursor);
+  EXPECT_EQ(spread.capacity(), before);
+  for (uint32_t i = 0; i < 1000; ++i) ASSERT_NE(spread.find(i * 4000000u, [](uint32_t) { return true; }), nullptr) << i;
 }
 
 }  // namespace
