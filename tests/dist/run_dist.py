@@ -24,6 +24,7 @@ TMP = tempfile.mkdtemp(prefix="bloom-dist-")
 
 def fail(msg, proc=None):
     print("FAIL:", msg)
+    print("(the case's files are kept in %s)" % TMP)
     if proc is not None:
         print("--- exit", proc.returncode, "\n--- stdout\n" + proc.stdout + "--- stderr\n" + proc.stderr)
     sys.exit(1)
@@ -1065,3 +1066,4 @@ if CASE not in CASES:
     fail("unknown case " + CASE)
 CASES[CASE]()
 print("PASS:", CASE)
+shutil.rmtree(TMP, ignore_errors=True)  # kept only when the case fails (fail)
