@@ -16,7 +16,7 @@ namespace bloom::rt {
 
 class DenseSet {
  public:
-  static constexpr uint32_t kLeafShift = 12;                         // 4,096 keys a leaf
+  static constexpr uint32_t kLeafShift = 12;                            // 4,096 keys a leaf
   static constexpr size_t kLeafWords = (size_t{1} << kLeafShift) / 64;  // 64 words, 512 bytes
   static constexpr size_t kLeafBytes = kLeafWords * sizeof(uint64_t);
   // The directory: per 64 leaves, a page of their leaf numbers (256 bytes), made when one of them
@@ -77,8 +77,7 @@ class DenseSet {
         const uint64_t* leaf = leaf_words(mid[i] - 1);
         const uint32_t base = ((page << kMidShift) | i) << kLeafShift;
         for (uint32_t w = 0; w < kLeafWords; ++w)
-          for (uint64_t bits = leaf[w]; bits; bits &= bits - 1)
-            f(base | (w << 6) | static_cast<uint32_t>(__builtin_ctzll(bits)));
+          for (uint64_t bits = leaf[w]; bits; bits &= bits - 1) f(base | (w << 6) | static_cast<uint32_t>(__builtin_ctzll(bits)));
       }
     }
   }

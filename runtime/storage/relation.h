@@ -219,6 +219,16 @@ class Relation {
   // are in flight at once. done(row, result) for each row, in batch order.
   template <class F>
   void insert_grouped(const Word* rows, const uint32_t* hashes, size_t n, F&& done) {
+    // A dense index: the rows are appended at once and then tested against the bitmap
+    // (insert_sorted in batch order), not appended one call at a time.
+    constexpr size_t kAtOnce = 256;
+    if (dense_ && n <= kAtOnce && lattice_cols_.empty() && rows_ + n < size_t{kNoRow}) {
+      uint64_t order[kAtOnce] = {}, results[kAtOnce];
+      for (size_t i = 0; i < n; ++i) order[i] = (static_cast<uint64_t>(hashes[i]) << 32) | i;
+      const uint64_t* got = insert_sorted(rows, 3, order, n, results);
+      for (size_t i = 0; i < n; ++i) done(rows + i * arity_, unpack(got[i]));
+      return;
+    }
     insert_grouped_by(
         n, [&](size_t i) { return hashes[i]; }, [&](size_t i) { return rows + i * arity_; }, done);
   }

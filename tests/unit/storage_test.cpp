@@ -980,6 +980,20 @@ TEST_F(InsertManyTest, BatchesThatMakeTheIndexDenseEqualOneByOne) {
   EXPECT_TRUE(many.indexed_densely());
   EXPECT_TRUE(one.indexed_densely());
   EXPECT_EQ(many.batch_rows(), 0u) << "a dense index takes rows as they come";
+  // Batches of an engine step (up to 256 rows) go in at once, then against the bitmap: new rows,
+  // duplicates of stored rows and of rows earlier in the batch, a row that does not pack.
+  for (Word start = 3 * kSomeRows; start < 3 * kSomeRows + 2000; start += 200) {
+    std::vector<Word> batch;
+    for (Word i = start; i < start + 100; ++i) {
+      batch.insert(batch.end(), {i % 1013, i / 1013});
+      batch.insert(batch.end(), {(i - 50000) % 1013, (i - 50000) / 1013});  // stored
+      if (i % 3 == 0) batch.insert(batch.end(), {i % 1013, i / 1013});      // in this batch
+    }
+    insert_both(many, one, batch);
+    ASSERT_TRUE(many.indexed_densely());
+  }
+  insert_both(many, one, {5, 70000, 5, 1});  // does not pack: an index of row numbers after
+  EXPECT_FALSE(many.indexed_by_value());
 }
 
 TEST_F(InsertManyTest, ASmallBatchIntoABigIndexEqualsOneByOne) {
