@@ -3,7 +3,7 @@
 // rows pack into 32 bits keeps its key index by value in one of these instead of a hash table
 // when its rows are dense (Relation::consider_dense): many rows share each leaf, so a row costs
 // a few bits instead of a 4-byte entry in a table at most 80% full (tc on a chain of 4,000: 8 M
-// rows in 2,000 leaves, 1 MiB, instead of 40 MiB of table), and an insert tests a bit in a
+// rows in 4,000 leaves, 2 MiB, instead of 40 MiB of table), and an insert tests a bit in a
 // small structure instead of probing a large one. Souffle's Brie does the same for dense
 // relations.
 #pragma once
