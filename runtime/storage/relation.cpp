@@ -90,37 +90,33 @@ void Relation::catch_up(Index& ix) const {
 }
 
 template <class Table>
-void Relation::split_parts(std::vector<Table>& parts, uint32_t n) {
+void Relation::split_parts(std::vector<Table>& parts) {
   using TEntry = typename Table::Entry;
-  assert(std::has_single_bit(n) && n > parts.size());
-  std::vector<Table> old = std::move(parts);
-  const uint32_t bits = static_cast<uint32_t>(std::countr_zero(n));
+  assert(parts.size() == 1);
+  Table all = std::move(parts[0]);
+  constexpr uint32_t bits = part_bits<Table>(), n = 1u << bits;
   std::vector<size_t> counts(n, 0);
-  for (const Table& t : old) t.for_each([&](TEntry e) { ++counts[Table::hash_of(e) >> (32 - bits)]; });
+  all.for_each([&](TEntry e) { ++counts[Table::hash_of(e) >> (32 - bits)]; });
   parts.clear();
   parts.reserve(n);
   for (uint32_t i = 0; i < n; ++i) parts.emplace_back(bits);
-  // The old parts hold ascending ranges of hashes and each gives its entries in hash order, so
-  // the new parts fill one after the other and each entry goes straight after the previous one
-  // of its part (Table::append_in_order, no probing). A part's table is made when its first
-  // entry comes, and the old tables give their memory back as they are read (KeyTable::drain):
-  // the split holds about one copy of the index, not two (tc on a chain of 2,000 reached its
-  // peak RSS here, with the whole old table and all 16 new parts resident).
+  // The entries come in hash order, so the parts fill one after the other and each entry goes
+  // straight after the previous one of its part (Table::append_in_order, no probing). A part's
+  // table is made when its first entry comes, and the old table gives its memory back as it is
+  // read (KeyTable::drain): the split holds about one copy of the index, not two (tc on a chain
+  // of 2,000 reached its peak RSS here, with the whole old table and all 16 new parts resident).
   uint32_t current = n;
   size_t cursor = 0;
-  for (Table& t : old)
-    t.drain([&](TEntry e) {
-      const uint32_t part = Table::hash_of(e) >> (32 - bits);
-      if (part != current) {
-        current = part;
-        cursor = 0;
-        parts[part].reserve(counts[part] + counts[part] / 4);
-      }
-      parts[part].append_in_order(e, cursor);
-    });
+  all.drain([&](TEntry e) {
+    const uint32_t part = Table::hash_of(e) >> (32 - bits);
+    if (part != current) {
+      current = part;
+      cursor = 0;
+      parts[part].reserve(counts[part] + counts[part] / 4);
+    }
+    parts[part].append_in_order(e, cursor);
+  });
 }
-template void Relation::split_parts(std::vector<KeyTable>&, uint32_t);
-template void Relation::split_parts(std::vector<ValueTable>&, uint32_t);
 
 void Relation::consider_dense() {
   assert(by_value_ && !dense_);
@@ -210,7 +206,7 @@ void Relation::reserve_keys(const uint64_t* keys, size_t n) {
       parts[0].reserve(parts[0].size() + n);
       return;
     }
-    const uint32_t bits = static_cast<uint32_t>(std::countr_zero(parts.size()));
+    constexpr uint32_t bits = part_bits<typename std::decay_t<decltype(parts)>::value_type>();
     for (size_t i = 0; i < n;) {
       uint32_t part = static_cast<uint32_t>(keys[i] >> (64 - bits));
       size_t j = i;

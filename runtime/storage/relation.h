@@ -379,15 +379,15 @@ class Relation {
   // big as those 16 (tc on a chain of 2,000: 16 parts of 1 MiB took a 2 MiB huge page each,
   // allocate_block; 8 parts of 2 MiB fill theirs, 49.2 -> 34.2 MB peak RSS).
   static constexpr RowId kSplitRows = 1u << 20;
+  static constexpr uint32_t kPartBits = 4;
   template <class Table>
-  static uint32_t wanted_parts(size_t rows) {
-    if (rows < kSplitRows) return 1;
-    return Table::kHashOnly ? 8 : 16;
+  static constexpr uint32_t part_bits() {
+    return Table::kHashOnly ? kPartBits - 1 : kPartBits;
   }
-  // Splits the index further if `rows` rows call for more parts than it has.
+  // Splits an index of one table into its parts once it holds `rows` rows past kSplitRows.
   template <class Table>
   static void split_for(std::vector<Table>& parts, size_t rows) {
-    if (rows >= kSplitRows && parts.size() < wanted_parts<Table>(rows)) split_parts(parts, wanted_parts<Table>(rows));
+    if (rows >= kSplitRows && parts.size() == 1) split_parts(parts);
   }
   std::vector<KeyTable> key_parts_;      // the index of row numbers (by_value_ false)
   std::vector<ValueTable> value_parts_;  // the index by value (by_value_ true)
@@ -423,14 +423,13 @@ class Relation {
       consider_dense();
     }
   }
-  // The part of hash `h`: its top log2(parts) bits.
   template <class Table>
   static Table& part_of(std::vector<Table>& parts, uint32_t h) {
-    return parts.size() == 1 ? parts[0] : parts[h >> (32 - std::countr_zero(parts.size()))];
+    return parts.size() == 1 ? parts[0] : parts[h >> (32 - part_bits<Table>())];
   }
   template <class Table>
   static const Table& part_of(const std::vector<Table>& parts, uint32_t h) {
-    return parts.size() == 1 ? parts[0] : parts[h >> (32 - std::countr_zero(parts.size()))];
+    return parts.size() == 1 ? parts[0] : parts[h >> (32 - part_bits<Table>())];
   }
   KeyTable& key_part(uint32_t h) { return part_of(key_parts_, h); }
   const KeyTable& key_part(uint32_t h) const { return part_of(key_parts_, h); }
@@ -492,9 +491,9 @@ class Relation {
       if (x[c] != values[c]) return true;
     return false;
   }
-  // Moves the index's entries into `n` parts (a power of two, more than it has).
+  // Moves the entries of an index of one table into its 1 << part_bits parts.
   template <class Table>
-  static void split_parts(std::vector<Table>& parts, uint32_t n);
+  static void split_parts(std::vector<Table>& parts);
   // Prefetches the key index slot of hash `h`, to be written.
   void touch_key_slot_for_write(uint32_t h) const {
     if (dense_) dense_->touch(dense_key(h));
