@@ -163,6 +163,7 @@ class Lowerer {
     for (uint32_t r : strata_.transition_rules) out_->transitions.push_back(lower_rule(r, -1, {}));
     for (const auto& r : prog_.rules) out_->uses_now |= r.uses_now;
     across_ticks();
+    mark_streams();
     return std::move(out_);
   }
 
@@ -762,6 +763,37 @@ class Lowerer {
       for (auto& g : st.groups)
         for (auto& r : g.rules) add_variants(r);
     for (auto& r : out_->transitions) add_variants(r);
+  }
+
+  // ------------------------------------------------------------ streams
+  // A channel holds only the rows that arrived for this tick, and is derived by no rule of the
+  // node, so when every rule that reads it inserts what it derives into a collection (which
+  // deduplicates), nothing can tell whether the channel held a row once or twice: its rows need
+  // no key index (plan::Relation::stream). Not for a channel with lattice columns (its inserts
+  // merge), a sealed one (a seal counts rows), one read under an
+  // aggregate (a single scan of it is taken for distinct matches) or by a send or deferred
+  // write (a duplicate would be sent or queued twice), or one looked up by its key.
+  void mark_streams() {
+    std::vector<bool> stream(out_->relations.size());
+    for (const auto& r : out_->relations) stream[r.id] = r.kind == RelationKind::Channel && !r.keyed && !r.has_lattice_column();
+    for (const auto& st : out_->strata)
+      for (const auto& sl : st.seals) stream[sl.sealed] = stream[sl.punct] = false;
+    auto reads = [&](const RulePlan& r, auto& self) -> void {
+      const bool dedups = r.op == HeadOp::Insert && !r.aggregates();
+      for (const auto& s : r.steps) {
+        if (s.kind != StepKind::Scan && s.kind != StepKind::Lookup && s.kind != StepKind::AntiJoin) continue;
+        if (s.kind != StepKind::Scan && s.index == kKeyIndex) stream[s.relation] = false;
+        if (s.kind != StepKind::AntiJoin && !dedups) stream[s.relation] = false;
+      }
+      for (const auto& v : r.variants) self(v, self);
+    };
+    for (const auto& st : out_->strata)
+      for (const auto& g : st.groups) {
+        for (const auto& r : g.rules) reads(r, reads);
+        for (const auto& r : g.deltas) reads(r, reads);
+      }
+    for (const auto& r : out_->transitions) reads(r, reads);
+    for (auto& r : out_->relations) r.stream = stream[r.id];
   }
 
   void add_variants(RulePlan& r) {

@@ -170,6 +170,7 @@ std::string to_text(const Program& p) {
       out +=
           r.delay_column >= 0 ? " after " + r.column_names[static_cast<size_t>(r.delay_column)] : fmt::format(" after {}ms", r.period_ms);
     if (r.durable) out += " durable";
+    if (r.stream) out += " stream (not deduplicated: every rule reading it inserts into a collection)";
     for (const auto& ix : r.indexes) out += " index[" + cols_text(r, ix) + "]";
     out += "\n";
   }
@@ -206,6 +207,7 @@ nlohmann::json to_json(const Program& p) {
     nlohmann::json j = {{"id", r.id},   {"name", r.name},   {"kind", to_string(r.kind)}, {"columns", cols},
                         {"key", r.key}, {"keyed", r.keyed}, {"indexes", r.indexes}};
     if (r.durable) j["durable"] = true;
+    if (r.stream) j["stream"] = true;
     if (r.location >= 0) j["location"] = r.location;
     if (r.period_ms) j["period_ms"] = r.period_ms;
     if (r.delay_column >= 0) j["delay_column"] = r.delay_column;

@@ -158,6 +158,7 @@ class Verifier {
           (static_cast<uint32_t>(r.location) >= r.arity() || !is(r.column_types[static_cast<size_t>(r.location)], TypeKind::Addr)))
         problem(where, "its `@` column " + std::to_string(r.location) + " is not an addr column");
       if (r.location >= 0 && r.kind != RelationKind::Channel) problem(where, "an `@` column outside a channel");
+      if (r.stream && (r.kind != RelationKind::Channel || r.keyed)) problem(where, "a stream that is not a channel without a key");
       if (r.delay_column >= 0 && (r.kind != RelationKind::Delay || static_cast<uint32_t>(r.delay_column) >= r.arity() ||
                                   !is(r.column_types[static_cast<size_t>(r.delay_column)], TypeKind::Int)))
         problem(where, "its delay column " + std::to_string(r.delay_column) + " is not an int column of a delay");

@@ -1627,8 +1627,13 @@ std::unique_ptr<Relation> Engine::take_relation(uint32_t id) {
   return fresh;
 }
 
+// A stream's rows go in as they come, unless provenance is recorded (on_derive would see a
+// duplicate's derivations twice).
+bool Engine::takes_as_stream(uint32_t relation) const { return plan_.relations[relation].stream && !on_derive; }
+
 void Engine::insert_checked(uint32_t relation, const Word* row, const std::string& where, const std::string& what) {
   Relation& rel = *relations_[relation];
+  if (takes_as_stream(relation)) return rel.append_stream(row, 1);
   auto res = rel.insert(row);
   if (res.outcome == Relation::Outcome::Conflict) impl_->key_violation(rel, row, res.row, where, what);
 }
@@ -1636,6 +1641,7 @@ void Engine::insert_checked(uint32_t relation, const Word* row, const std::strin
 void Engine::insert_all_checked(uint32_t relation, const Word* rows, size_t count, const std::string& where, const std::string& what) {
   if (count == 0) return;
   Relation& rel = *relations_[relation];
+  if (takes_as_stream(relation)) return rel.append_stream(rows, count);
   const uint32_t a = rel.arity();
   if (a == 0 || count == 1) {
     for (size_t i = 0; i < count; ++i) insert_checked(relation, rows + i * std::max<uint32_t>(a, 1), where, what);

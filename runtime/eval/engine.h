@@ -100,6 +100,7 @@ class Engine {
   // The same for `count` rows (arity words each; one word each for a relation of no columns),
   // inserted as a batch (Relation::insert_many) with the outcome of inserting them one by one in
   // this order: the first key violation in that order is the one reported.
+  // Rows of a stream (plan::Relation::stream) are appended as they come, duplicates included.
   void insert_all_checked(uint32_t relation, const Word* rows, size_t count, const std::string& where, const std::string& what);
 
   // Why-provenance (bloom sim --explain): when set, called for every row a rule derives, before
@@ -128,6 +129,8 @@ class Engine {
  private:
   struct Impl;
   void run_rules(std::vector<std::unique_ptr<CompiledRule>>& rules, TransitionSink* sink);
+
+  bool takes_as_stream(uint32_t relation) const;
 
   const plan::Program& plan_;
   SymbolTable& symbols_;

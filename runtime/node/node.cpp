@@ -741,6 +741,15 @@ std::vector<RowId> Node::sorted_rows(const Relation& rel, uint32_t relation) con
     }
     return false;
   });
+  if (d.stream)  // a stream may hold a row twice: show it once, as a set
+    rows.erase(std::unique(rows.begin(), rows.end(),
+                           [&](RowId x, RowId y) {
+                             Relation::RowRef a = rel.row(x), b = rel.row(y);
+                             for (uint32_t c = 0; c < d.arity(); ++c)
+                               if (a[c] != b[c]) return false;
+                             return true;
+                           }),
+               rows.end());
   return rows;
 }
 

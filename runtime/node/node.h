@@ -98,7 +98,8 @@ class Node : private TransitionSink {
 
   // Every tuple an output relation held in any tick, each once: rows of output_log(), sorted.
   std::vector<RowId> output_rows(uint32_t relation) const;
-  // The rows a relation holds now (engine().relation()), in the order output_rows sorts.
+  // The rows a relation holds now (engine().relation()), in the order output_rows sorts (a
+  // stream's duplicates once).
   std::vector<RowId> current_rows(uint32_t relation) const;
   const Relation& output_log(uint32_t relation) const { return *logs_[relation]; }
   size_t output_size(uint32_t relation) const;

@@ -178,7 +178,7 @@ void Relation::consider_sparse() {
 }
 
 void Relation::index_rows(RowId limit) {
-  assert(by_value_ && limit <= rows_);
+  assert(by_value_ && limit <= rows_ && !unindexed_);
   // The index by value goes first: the new one is built from the rows, not from it.
   value_parts_.clear();
   value_parts_.shrink_to_fit();
@@ -222,6 +222,7 @@ const uint64_t* Relation::insert_sorted(const void* rows, uint32_t shift, const 
   auto hash = [&](size_t j) { return static_cast<uint32_t>(order[j] >> 32); };
   auto outcome = [&](size_t p) { return static_cast<Outcome>(results[p] >> 32); };
   auto row_at = [&](size_t p) { return static_cast<RowId>(results[p]); };
+  assert(!unindexed_);
   const uint8_t* cells = static_cast<const uint8_t*>(rows);
   const size_t in_row_bytes = static_cast<size_t>(arity_) << shift;
   if (by_value_) check_density();
@@ -368,6 +369,7 @@ bool Relation::row_equals(RowId r, const Word* values) const {
 Relation::InsertResult Relation::insert(const Word* values) { return insert(values, key_hash(values)); }
 
 Relation::InsertResult Relation::insert(const Word* values, uint32_t h) {
+  assert(!unindexed_);
   if (by_value_) {
     if (packs(values)) {
       check_density();
@@ -504,6 +506,7 @@ bool Relation::key_index_is_big() const {
 }
 
 RowId Relation::find_key(const Word* key) const {
+  assert(!unindexed_);
   // The relation is not const here, only this view of it (see the header).
   if (by_value_) const_cast<Relation*>(this)->index_rows(rows_);
   uint32_t h = value_shaped_ ? value_hash(key) : hash_values(key, key_cols_.size());
@@ -512,6 +515,7 @@ RowId Relation::find_key(const Word* key) const {
 }
 
 bool Relation::contains(const Word* values) const {
+  assert(!unindexed_);
   if (by_value_) {
     if (!packs(values)) return false;
     const uint32_t h = value_hash(values);
@@ -531,7 +535,7 @@ bool Relation::contains(const Word* values) const {
 }
 
 void Relation::kill(RowId r) {
-  assert(r < rows_ && alive(r));
+  assert(r < rows_ && alive(r) && !unindexed_);
   SmallWords values(arity_);
   read(r, values.data());
   uint32_t h = key_hash(values.data());
@@ -561,6 +565,7 @@ uint64_t Relation::next_generation() {
 void Relation::clear() {
   if (rows_ == 0) return;  // nothing since the last clear: a scratch empty this tick costs nothing
   generation_ = next_generation();
+  unindexed_ = false;
   rows_ = 0;
   live_ = 0;
   dead_.clear();

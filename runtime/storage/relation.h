@@ -91,6 +91,16 @@ class Relation {
   // The same, with key_hash(values) computed already.
   InsertResult insert(const Word* values, uint32_t hash);
 
+  // Appends n rows (arity words each) to a stream (plan::Relation::stream): no duplicate
+  // check, nothing in the key index. Until clear() nothing may then look up the key index or
+  // insert (asserted): it does not hold these rows.
+  void append_stream(const Word* rows, size_t n) {
+    assert(decl_.stream);
+    if (n == 0) return;
+    append_many(rows, n);
+    unindexed_ = true;
+  }
+
   // The hash of a row's key columns, and a read of the key index slot an insert of a row with
   // that hash probes first: done for a whole batch of rows before inserting them, the cache misses
   // of the probes overlap instead of coming one after the other.
@@ -369,6 +379,7 @@ class Relation {
   uint32_t cell_shift_ = 3;  // log2 of the cell size in bytes: 1 (16 bits), 2 (32) or 3 (64)
   RowId rows_ = 0;
   uint64_t generation_ = next_generation();
+  bool unindexed_ = false;  // rows appended by append_stream since the last clear()
   static uint64_t next_generation();
   size_t live_ = 0;
   std::vector<bool> dead_;  // when the relation has lattice columns or a row was killed
@@ -521,6 +532,7 @@ class Relation {
   // insert_grouped of n rows, row i's words given by row(i) and its hash by hash(i).
   template <class H, class R, class F>
   void insert_grouped_by(size_t n, H&& hash, R&& row, F&& done) {
+    assert(!unindexed_);
     constexpr size_t kGroup = 256;
     for (size_t g = 0; g < n; g += kGroup) {
       size_t end = std::min(n, g + kGroup);

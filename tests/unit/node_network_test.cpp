@@ -77,46 +77,59 @@ TEST(NodeNetwork, AnUnknownAddrIsARuntimeErrorWhenTheNetworkDeclines) {
 
 // Arrived rows: appended to Node::inbox (where runtime/dist decodes a message) or given to
 // deliver, they reach the next tick alike, and the tick inserts them as one batch
-// (Engine::insert_all_checked) with the outcome of one insert after the other.
+// (Engine::insert_all_checked) with the outcome of one insert after the other. `c` is a stream
+// (every rule reading it inserts into a table), so its rows are kept as they came; `s` is read
+// under an aggregate, so it stays a set.
 constexpr const char* kReceiver = R"(
 channel c(@dst: addr, x: int, y: int);
+channel s(@dst: addr, x: int, y: int);
 table got(x: int, y: int);
 table kv(k: int, v: int) key(k);
+table sizes(n: int);
 got(x, y) <= c(_, x, y);
+got(x, y) <= s(_, x, y);
+sizes(count()) <= s(_, _, _);
 )";
 
 TEST(NodeInbox, RowsAppendedToTheInboxAndDeliveredRowsReachTheNextTickAsABatch) {
   auto plan = plan_for(kReceiver);
   ASSERT_NE(plan, nullptr);
-  rt::NodeOptions o;
-  o.name = "a";
-  rt::Node node(*plan, o);
-  const uint32_t c = plan->find("c")->id, got = plan->find("got")->id;
-  EXPECT_FALSE(node.step());  // tick 0
-  std::vector<rt::Word>* inbox = node.inbox(c);
-  ASSERT_NE(inbox, nullptr);
-  const rt::Word self = node.symbols().intern("a");
-  // Many rows, with duplicates within and across the two ways in: the batch is sorted by hash.
-  const int n = 20000;
-  for (int i = 0; i < n; ++i) inbox->insert(inbox->end(), {self, rt::from_int(i % 5000), rt::from_int(i % 7)});
-  std::vector<rt::Word> more;
-  for (int i = 0; i < 100; ++i) more.insert(more.end(), {self, rt::from_int(i), rt::from_int(i % 7)});
-  node.deliver(c, more.data(), 100);
-  EXPECT_TRUE(node.work_pending());
-  EXPECT_FALSE(node.step());
-  std::set<std::pair<int64_t, int64_t>> expected;
-  for (int i = 0; i < n; ++i) expected.insert({i % 5000, i % 7});
-  for (int i = 0; i < 100; ++i) expected.insert({i, i % 7});
-  EXPECT_EQ(node.engine().relation(c).live(), expected.size());
-  const rt::Relation& g = node.engine().relation(got);
-  ASSERT_EQ(g.live(), expected.size());
-  std::set<std::pair<int64_t, int64_t>> stored;
-  for (rt::RowId r = 0; r < g.end(); ++r)
-    if (g.alive(r)) stored.insert({rt::as_int(g.row(r)[0]), rt::as_int(g.row(r)[1])});
-  EXPECT_EQ(stored, expected);
-  EXPECT_TRUE(inbox->empty());  // taken by the tick
-  EXPECT_FALSE(node.work_pending());
-  EXPECT_EQ(node.inbox(plan->find("got")->id + 1000), nullptr);  // no such relation
+  EXPECT_TRUE(plan->find("c")->stream);
+  EXPECT_FALSE(plan->find("s")->stream);
+  for (const char* channel : {"c", "s"}) {
+    SCOPED_TRACE(channel);
+    rt::NodeOptions o;
+    o.name = "a";
+    rt::Node node(*plan, o);
+    const uint32_t c = plan->find(channel)->id, got = plan->find("got")->id;
+    EXPECT_FALSE(node.step());  // tick 0
+    std::vector<rt::Word>* inbox = node.inbox(c);
+    ASSERT_NE(inbox, nullptr);
+    const rt::Word self = node.symbols().intern("a");
+    // Many rows, with duplicates within and across the two ways in: the batch is sorted by hash.
+    const int n = 20000;
+    for (int i = 0; i < n; ++i) inbox->insert(inbox->end(), {self, rt::from_int(i % 5000), rt::from_int(i % 7)});
+    std::vector<rt::Word> more;
+    for (int i = 0; i < 100; ++i) more.insert(more.end(), {self, rt::from_int(i), rt::from_int(i % 7)});
+    node.deliver(c, more.data(), 100);
+    EXPECT_TRUE(node.work_pending());
+    EXPECT_FALSE(node.step());
+    std::set<std::pair<int64_t, int64_t>> expected;
+    for (int i = 0; i < n; ++i) expected.insert({i % 5000, i % 7});
+    for (int i = 0; i < 100; ++i) expected.insert({i, i % 7});
+    // A stream holds every row that arrived; what it shows (current_rows) is the set.
+    EXPECT_EQ(node.engine().relation(c).live(), plan->relations[c].stream ? size_t{n + 100} : expected.size());
+    EXPECT_EQ(node.current_rows(c).size(), expected.size());
+    const rt::Relation& g = node.engine().relation(got);
+    ASSERT_EQ(g.live(), expected.size());
+    std::set<std::pair<int64_t, int64_t>> stored;
+    for (rt::RowId r = 0; r < g.end(); ++r)
+      if (g.alive(r)) stored.insert({rt::as_int(g.row(r)[0]), rt::as_int(g.row(r)[1])});
+    EXPECT_EQ(stored, expected);
+    EXPECT_TRUE(inbox->empty());  // taken by the tick
+    EXPECT_FALSE(node.work_pending());
+    EXPECT_EQ(node.inbox(plan->find("got")->id + 1000), nullptr);  // no such relation
+  }
 }
 
 TEST(NodeInbox, ABatchReportsItsFirstKeyViolationInBatchOrder) {

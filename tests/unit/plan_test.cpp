@@ -143,6 +143,48 @@ TEST(Plan, LookupUsesTheKeyIndexWhenTheBoundColumnsAreExactlyTheKey) {
   EXPECT_TRUE(rel(*p, "pair").indexes.empty());
 }
 
+// A channel keeps its rows as they arrive, duplicates included (plan::Relation::stream), when
+// nothing could see a duplicate: every rule reading it inserts what it derives into a
+// collection. Any other reader, or a seal, keeps it a set.
+TEST(Plan, AChannelIsAStreamWhenEveryRuleReadingItInsertsIntoACollection) {
+  auto p = plan_for(
+      "channel joined(@d: addr, x: int, y: int);\n"
+      "channel negated(@d: addr, x: int, y: int);\n"
+      "channel sent(@d: addr, x: int);\n"
+      "channel counted(@d: addr, x: int);\n"
+      "channel probed(@d: addr, x: int);\n"
+      "channel queued(@d: addr, x: int);\n"
+      "channel sealed(@d: addr, round: int, x: int);\n"
+      "channel done(@d: addr, round: int, n: int);\n"
+      "channel forwarded(@d: addr, x: int);\n"
+      "table t(x: int);\n"
+      "table u(x: int);\n"
+      "table total(n: int);\n"
+      "table votes(round: int, x: int);\n"
+      "seal sealed(round) by done(round, n);\n"
+      "t(x) <= joined(_, x, _);\n"
+      "u(y) <= t(x), joined(_, x, y);\n"
+      "u(x) <= t(x), not negated(_, x, _);\n"
+      "sent(@d, x) <~ forwarded(d, x);\n"
+      "total(count()) <= counted(_, _);\n"
+      "u(x) <= t(x), probed(self(), x);\n"
+      "u(x) <+ queued(_, x);\n"
+      "votes(r, x) <= sealed(_, r, x);\n");
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(rel(*p, "joined").stream) << "a scan and a lookup on an index, both into tables";
+  EXPECT_TRUE(rel(*p, "negated").stream) << "a negation on an index of some columns only asks whether a row exists";
+  EXPECT_FALSE(rel(*p, "forwarded").stream) << "a send would send a duplicate twice";
+  EXPECT_TRUE(rel(*p, "sent").stream) << "no rule reads it";
+  EXPECT_FALSE(rel(*p, "counted").stream) << "an aggregate would count a duplicate";
+  EXPECT_FALSE(rel(*p, "probed").stream) << "looked up by its key index";
+  EXPECT_FALSE(rel(*p, "queued").stream) << "a deferred insert would queue a duplicate twice";
+  EXPECT_FALSE(rel(*p, "sealed").stream) << "a seal counts the rows";
+  EXPECT_FALSE(rel(*p, "done").stream) << "a seal reads its counts";
+  EXPECT_FALSE(rel(*p, "t").stream) << "only channels";
+  EXPECT_NE(plan::to_text(*p).find("channel joined(d: addr, x: int, y: int) stream"), std::string::npos) << plan::to_text(*p);
+  EXPECT_EQ(plan::to_json(*p)["relations"][rel(*p, "joined").id]["stream"], true);
+}
+
 TEST(Plan, RulesShareAnIndexOnTheSameColumns) {
   auto p = plan_for(
       "table e(a: int, b: int);\n"
