@@ -92,14 +92,18 @@ class DenseSet {
   // The word of key k, or nullptr if its leaf was never made.
   const uint64_t* word(uint32_t k) const {
     const uint32_t leaf = leaf_of(k);
+    if (leaf == hot_leaf_) return hot_words_ + ((k >> 6) & (kLeafWords - 1));
     const uint32_t page = top_[page_of_leaf(leaf)];
     if (!page) return nullptr;
     const uint32_t n = pages_[(static_cast<size_t>(page - 1) << kMidShift) | (leaf & ((1u << kMidShift) - 1))];
     if (!n) return nullptr;
-    return leaf_words(n - 1) + ((k >> 6) & (kLeafWords - 1));
+    hot_leaf_ = leaf;
+    hot_words_ = leaf_words(n - 1);
+    return hot_words_ + ((k >> 6) & (kLeafWords - 1));
   }
   uint64_t& word_for_write(uint32_t k) {
     const uint32_t leaf = leaf_of(k);
+    if (leaf == hot_leaf_) return const_cast<uint64_t&>(hot_words_[(k >> 6) & (kLeafWords - 1)]);
     uint32_t& page = top_[page_of_leaf(leaf)];
     if (!page) {
       pages_.resize(pages_.size() + (size_t{1} << kMidShift), 0);  // zeros: no leaf
@@ -110,7 +114,9 @@ class DenseSet {
       if (leaves_ % kBlockLeaves == 0) blocks_.push_back(std::make_unique<uint64_t[]>(kBlockLeaves * kLeafWords));
       n = ++leaves_;  // leaf numbers from 1: 0 is none
     }
-    return const_cast<uint64_t&>(leaf_words(n - 1)[(k >> 6) & (kLeafWords - 1)]);
+    hot_leaf_ = leaf;
+    hot_words_ = leaf_words(n - 1);
+    return const_cast<uint64_t&>(hot_words_[(k >> 6) & (kLeafWords - 1)]);
   }
 
   // Per 64 leaves, its page's number + 1 (0: none); the pages, each 64 leaf numbers + 1 (0: none).
@@ -118,6 +124,11 @@ class DenseSet {
   std::vector<uint32_t> pages_;
   std::vector<std::unique_ptr<uint64_t[]>> blocks_;  // the leaves, kBlockLeaves at a time
   uint32_t leaves_ = 0;
+  // The leaf found last (leaves never move): rows that come in order, as a message's or a
+  // join's often do, find their leaf without the two loads of the directory. Changed by const
+  // lookups too: a relation is used by one thread at a time.
+  mutable uint32_t hot_leaf_ = UINT32_MAX;
+  mutable const uint64_t* hot_words_ = nullptr;
   size_t size_ = 0;
 };
 
