@@ -264,22 +264,7 @@ const uint64_t* Relation::insert_sorted(const void* rows, uint32_t shift, const 
     first_hole = std::min<size_t>(first_hole, p);
     ++holes;
   }
-  for (size_t p = 0; p < first_hole; ++p) results[p] = pack({Outcome::Added, base + static_cast<RowId>(p)});
-  if (holes == 0) return results;
-
-  // Close the holes: the added rows after the first one move down, keeping batch order (so the
-  // rows are numbered as if inserted one by one), and their entries are given the new numbers,
-  // in hash order.
-  RowId next = base + static_cast<RowId>(first_hole);
-  const size_t row_bytes = static_cast<size_t>(arity_) << cell_shift_;
-  for (size_t p = first_hole; p < n; ++p) {
-    if (outcome(p) != Outcome::Added) continue;
-    RowId was = base + static_cast<RowId>(p);
-    if (was != next) std::memcpy(const_cast<void*>(cell_ptr(next)), cell_ptr(was), row_bytes);
-    results[p] = pack({Outcome::Added, next++});
-  }
-  rows_ = next;
-  live_ -= holes;
+  if (!close_holes(base, first_hole, holes, n, results)) return results;
   if (by_value_) return results;  // entries name no rows, and duplicates no row either
   for (size_t j = 0; j < n; ++j) {
     const uint32_t p = position(j);
@@ -298,6 +283,52 @@ const uint64_t* Relation::insert_sorted(const void* rows, uint32_t shift, const 
       results[i] = pack({res.outcome, row_at(res.row - base)});
     }
   }
+  return results;
+}
+
+bool Relation::close_holes(RowId base, size_t first_hole, size_t holes, size_t n, uint64_t* results) {
+  for (size_t p = 0; p < first_hole; ++p) results[p] = pack({Outcome::Added, base + static_cast<RowId>(p)});
+  if (holes == 0) return false;
+  // The added rows after the first hole move down, keeping batch order (so the rows are
+  // numbered as if inserted one by one).
+  RowId next = base + static_cast<RowId>(first_hole);
+  const size_t row_bytes = static_cast<size_t>(arity_) << cell_shift_;
+  for (size_t p = first_hole; p < n; ++p) {
+    if (static_cast<Outcome>(results[p] >> 32) != Outcome::Added) continue;
+    RowId was = base + static_cast<RowId>(p);
+    if (was != next) std::memcpy(const_cast<void*>(cell_ptr(next)), cell_ptr(was), row_bytes);
+    results[p] = pack({Outcome::Added, next++});
+  }
+  rows_ = next;
+  live_ -= holes;
+  return true;
+}
+
+const uint64_t* Relation::insert_dense(const Word* rows, size_t n, uint64_t* results) {
+  assert(!unindexed_ && lattice_cols_.empty());
+  check_density();
+  const size_t A = arity_;
+  if (!dense_) return nullptr;
+  for (size_t i = 0; i < n; ++i)
+    if (!packs(rows + i * A)) return nullptr;
+  const RowId base = rows_;
+  append_many(rows, n);
+  size_t first_hole = n, holes = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const Word* v = rows + i * A;
+    // The packed row of value_hash, before its mix: what dense_key recovers from the hash.
+    uint32_t k = A == 1 ? static_cast<uint32_t>(v[0])
+                        : static_cast<uint32_t>(static_cast<uint16_t>(v[0])) | static_cast<uint32_t>(static_cast<uint16_t>(v[1])) << 16;
+    if (dense_rotated_) k = std::rotl(k, 16);
+    if (dense_->insert(k)) {
+      results[i] = pack({Outcome::Added, kNoRow});
+      continue;
+    }
+    results[i] = pack({Outcome::Duplicate, kNoRow});
+    first_hole = std::min(first_hole, i);
+    ++holes;
+  }
+  close_holes(base, first_hole, holes, n, results);
   return results;
 }
 

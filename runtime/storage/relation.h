@@ -230,12 +230,16 @@ class Relation {
   template <class F>
   void insert_grouped(const Word* rows, const uint32_t* hashes, size_t n, F&& done) {
     // A dense index: the rows are appended at once and then tested against the bitmap
-    // (insert_sorted in batch order), not appended one call at a time.
+    // (insert_dense, or insert_sorted in batch order), not appended one call at a time.
     constexpr size_t kAtOnce = 256;
     if (dense_ && n <= kAtOnce && lattice_cols_.empty() && rows_ + n < size_t{kNoRow}) {
-      uint64_t order[kAtOnce] = {}, results[kAtOnce];
-      for (size_t i = 0; i < n; ++i) order[i] = (static_cast<uint64_t>(hashes[i]) << 32) | i;
-      const uint64_t* got = insert_sorted(rows, 3, order, n, results);
+      uint64_t results[kAtOnce];
+      const uint64_t* got = insert_dense(rows, n, results);
+      if (!got) {  // a row that does not pack, or no longer dense: in batch order all the same
+        uint64_t order[kAtOnce] = {};
+        for (size_t i = 0; i < n; ++i) order[i] = (static_cast<uint64_t>(hashes[i]) << 32) | i;
+        got = insert_sorted(rows, 3, order, n, results);
+      }
       for (size_t i = 0; i < n; ++i) done(rows + i * arity_, unpack(got[i]));
       return;
     }
@@ -556,6 +560,14 @@ class Relation {
   // `rows`: n rows of arity cells of 1 << shift bytes (3: words); `order`: their keys (hash << 32
   // | position) sorted by sort_keys; `results`: room for n packed results (pack), returned.
   const uint64_t* insert_sorted(const void* rows, uint32_t shift, const uint64_t* order, size_t n, uint64_t* results);
+  // insert_sorted of rows in batch order (words) into a dense index: each row's key is its
+  // packed value, read from the row (no hash to unmix, no probe to prefetch). nullptr, having
+  // changed nothing, when a row does not pack or the index stops being dense (check_density).
+  const uint64_t* insert_dense(const Word* rows, size_t n, uint64_t* results);
+  // After a batch of n rows appended from `base` was inserted (results[p]: Added, or the
+  // outcome that left row p a hole, from first_hole on): numbers the added rows and moves those
+  // after a hole down, keeping batch order. Whether there were holes.
+  bool close_holes(RowId base, size_t first_hole, size_t holes, size_t n, uint64_t* results);
   // append_many of n rows of arity cells of 1 << shift bytes: copied as they are when the
   // relation's cells have that width.
   void append_rows(const void* rows, uint32_t shift, size_t n);

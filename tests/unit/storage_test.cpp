@@ -965,35 +965,44 @@ TEST_F(InsertManyTest, ABatchThatCrossesTheSplitEqualsOneByOne) {
 }
 
 // Batches of dense rows: the index by value becomes a DenseSet between two of them (and one by
-// one, between two rows), and then takes rows as they come, never sorted.
+// one, between two rows), and then takes rows as they come, never sorted. Both ways round: rows
+// sharing their second column share leaves, or (swapped) rows sharing their first, whose keys
+// the set rotates.
 TEST_F(InsertManyTest, BatchesThatMakeTheIndexDenseEqualOneByOne) {
-  auto& many = ints(2);
-  auto& one = ints(2);
-  for (Word start = 0; start < 3 * kSomeRows; start += kSomeRows / 2) {
-    std::vector<Word> batch;
-    for (Word i = start; i < start + kSomeRows / 2; ++i) {
-      batch.insert(batch.end(), {i % 1013, i / 1013});
-      if (i % 9 == 0) batch.insert(batch.end(), {(i / 2) % 1013, (i / 2) / 1013});  // a duplicate
+  for (bool swapped : {false, true}) {
+    SCOPED_TRACE(swapped ? "swapped" : "as they are");
+    auto row = [&](Word i) { return swapped ? std::vector<Word>{i / 1013, i % 1013} : std::vector<Word>{i % 1013, i / 1013}; };
+    auto& many = ints(2);
+    auto& one = ints(2);
+    for (Word start = 0; start < 3 * kSomeRows; start += kSomeRows / 2) {
+      std::vector<Word> batch;
+      for (Word i = start; i < start + kSomeRows / 2; ++i) {
+        for (Word w : row(i)) batch.push_back(w);
+        if (i % 9 == 0)
+          for (Word w : row(i / 2)) batch.push_back(w);  // a duplicate
+      }
+      insert_both(many, one, batch);
     }
-    insert_both(many, one, batch);
-  }
-  EXPECT_TRUE(many.indexed_densely());
-  EXPECT_TRUE(one.indexed_densely());
-  EXPECT_EQ(many.batch_rows(), 0u) << "a dense index takes rows as they come";
-  // Batches of an engine step (up to 256 rows) go in at once, then against the bitmap: new rows,
-  // duplicates of stored rows and of rows earlier in the batch, a row that does not pack.
-  for (Word start = 3 * kSomeRows; start < 3 * kSomeRows + 2000; start += 200) {
-    std::vector<Word> batch;
-    for (Word i = start; i < start + 100; ++i) {
-      batch.insert(batch.end(), {i % 1013, i / 1013});
-      batch.insert(batch.end(), {(i - 50000) % 1013, (i - 50000) / 1013});  // stored
-      if (i % 3 == 0) batch.insert(batch.end(), {i % 1013, i / 1013});      // in this batch
+    EXPECT_TRUE(many.indexed_densely());
+    EXPECT_TRUE(one.indexed_densely());
+    EXPECT_EQ(many.batch_rows(), 0u) << "a dense index takes rows as they come";
+    // Batches of an engine step (up to 256 rows) go in at once, then against the bitmap
+    // (Relation::insert_dense): new rows, duplicates of stored rows and of rows earlier in the
+    // batch, a row that does not pack.
+    for (Word start = 3 * kSomeRows; start < 3 * kSomeRows + 2000; start += 200) {
+      std::vector<Word> batch;
+      for (Word i = start; i < start + 100; ++i) {
+        for (Word w : row(i)) batch.push_back(w);
+        for (Word w : row(i - 50000)) batch.push_back(w);  // stored
+        if (i % 3 == 0)
+          for (Word w : row(i)) batch.push_back(w);  // in this batch
+      }
+      insert_both(many, one, batch);
+      ASSERT_TRUE(many.indexed_densely());
     }
-    insert_both(many, one, batch);
-    ASSERT_TRUE(many.indexed_densely());
+    insert_both(many, one, {5, 70000, 5, 1});  // does not pack: an index of row numbers after
+    EXPECT_FALSE(many.indexed_by_value());
   }
-  insert_both(many, one, {5, 70000, 5, 1});  // does not pack: an index of row numbers after
-  EXPECT_FALSE(many.indexed_by_value());
 }
 
 TEST_F(InsertManyTest, ASmallBatchIntoABigIndexEqualsOneByOne) {
