@@ -62,10 +62,10 @@ struct Relation {
   // up here, so it waits for the partition (docs/language.md, seals).
   bool released_keys = false;
   // A channel kept as a stream (Hydro's word): its rows are stored as they arrive, duplicates
-  // included, with no key index, because every rule that reads it deduplicates what it derives
-  // (it inserts into a collection, with no aggregate, and never looks the channel's key up).
-  // Set by the planner (mark_streams); a node still deduplicates it when it records
-  // provenance. Nothing else may read a stream's rows as a set.
+  // included, with no key index, because no rule that reads it could see a duplicate (each
+  // scans it and inserts into a collection, with no aggregate, or only negates it). Set by the
+  // planner (mark_streams); a node still deduplicates it when it records provenance. Nothing
+  // else may read a stream's rows as a set.
   bool stream = false;
   uint32_t arity() const { return static_cast<uint32_t>(column_types.size()); }
   bool has_lattice_column() const;

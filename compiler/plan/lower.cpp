@@ -770,9 +770,12 @@ class Lowerer {
   // node, so when every rule that reads it inserts what it derives into a collection (which
   // deduplicates), nothing can tell whether the channel held a row once or twice: its rows need
   // no key index (plan::Relation::stream). Not for a channel with lattice columns (its inserts
-  // merge), a sealed one (a seal counts rows), one read under an
-  // aggregate (a single scan of it is taken for distinct matches) or by a send or deferred
-  // write (a duplicate would be sent or queued twice), or one looked up by its key.
+  // merge), a sealed one (a seal counts rows), one read under an aggregate (a single scan of it
+  // is taken for distinct matches) or by a send or deferred write (a duplicate would be sent or
+  // queued twice), or one looked up through an index: a chain lists a key's rows newest first
+  // after the first, so a duplicate would change the order distinct rows come in, and with it
+  // a float sum's rounding or which clash a key violation names. A scan meets distinct rows in
+  // the order they first arrived either way, and a negation only asks whether a row exists.
   void mark_streams() {
     std::vector<bool> stream(out_->relations.size());
     for (const auto& r : out_->relations) stream[r.id] = r.kind == RelationKind::Channel && !r.keyed && !r.has_lattice_column();
@@ -782,8 +785,8 @@ class Lowerer {
       const bool dedups = r.op == HeadOp::Insert && !r.aggregates();
       for (const auto& s : r.steps) {
         if (s.kind != StepKind::Scan && s.kind != StepKind::Lookup && s.kind != StepKind::AntiJoin) continue;
-        if (s.kind != StepKind::Scan && s.index == kKeyIndex) stream[s.relation] = false;
-        if (s.kind != StepKind::AntiJoin && !dedups) stream[s.relation] = false;
+        if (s.kind == StepKind::Lookup || (s.kind == StepKind::AntiJoin && s.index == kKeyIndex)) stream[s.relation] = false;
+        if (s.kind == StepKind::Scan && !dedups) stream[s.relation] = false;
       }
       for (const auto& v : r.variants) self(v, self);
     };

@@ -170,7 +170,7 @@ std::string to_text(const Program& p) {
       out +=
           r.delay_column >= 0 ? " after " + r.column_names[static_cast<size_t>(r.delay_column)] : fmt::format(" after {}ms", r.period_ms);
     if (r.durable) out += " durable";
-    if (r.stream) out += " stream (not deduplicated: every rule reading it inserts into a collection)";
+    if (r.stream) out += " stream (not deduplicated: no rule reading it could see a duplicate)";
     for (const auto& ix : r.indexes) out += " index[" + cols_text(r, ix) + "]";
     out += "\n";
   }

@@ -78,7 +78,7 @@ TEST(NodeNetwork, AnUnknownAddrIsARuntimeErrorWhenTheNetworkDeclines) {
 // Arrived rows: appended to Node::inbox (where runtime/dist decodes a message) or given to
 // deliver, they reach the next tick alike, and the tick inserts them as one batch
 // (Engine::insert_all_checked) with the outcome of one insert after the other. `c` is a stream
-// (every rule reading it inserts into a table), so its rows are kept as they came; `s` is read
+// (its one rule scans it into a table), so its rows are kept as they came; `s` is read
 // under an aggregate, so it stays a set.
 constexpr const char* kReceiver = R"(
 channel c(@dst: addr, x: int, y: int);
