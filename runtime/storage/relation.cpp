@@ -315,12 +315,7 @@ const uint64_t* Relation::insert_dense(const Word* rows, size_t n, uint64_t* res
   append_many(rows, n);
   size_t first_hole = n, holes = 0;
   for (size_t i = 0; i < n; ++i) {
-    const Word* v = rows + i * A;
-    // The packed row of value_hash, before its mix: what dense_key recovers from the hash.
-    uint32_t k = A == 1 ? static_cast<uint32_t>(v[0])
-                        : static_cast<uint32_t>(static_cast<uint16_t>(v[0])) | static_cast<uint32_t>(static_cast<uint16_t>(v[1])) << 16;
-    if (dense_rotated_) k = std::rotl(k, 16);
-    if (dense_->insert(k)) {
+    if (dense_->insert(dense_key_of_packed(packed(rows + i * A)))) {
       results[i] = pack({Outcome::Added, kNoRow});
       continue;
     }

@@ -416,10 +416,8 @@ class Relation {
   // column then share leaves, not rows sharing their second).
   std::unique_ptr<DenseSet> dense_;
   bool dense_rotated_ = false;
-  uint32_t dense_key(uint32_t h) const {
-    const uint32_t p = unmix32(h);
-    return dense_rotated_ ? std::rotl(p, 16) : p;
-  }
+  uint32_t dense_key(uint32_t h) const { return dense_key_of_packed(unmix32(h)); }
+  uint32_t dense_key_of_packed(uint32_t p) const { return dense_rotated_ ? std::rotl(p, 16) : p; }
   uint32_t dense_hash(uint32_t k) const { return mix32(dense_rotated_ ? std::rotr(k, 16) : k); }
   // When to look again whether the index by value would be smaller dense (live rows), or
   // smaller as a hash table again (the dense set's leaves).
@@ -464,9 +462,12 @@ class Relation {
   // the hash is the same function in both kinds of index.
   uint32_t value_hash(const Word* v) const {
     if (!packs(v)) return hash_values(v, arity_);
-    return mix32(arity_ == 1
-                     ? static_cast<uint32_t>(v[0])
-                     : static_cast<uint32_t>(static_cast<uint16_t>(v[0])) | static_cast<uint32_t>(static_cast<uint16_t>(v[1])) << 16);
+    return mix32(packed(v));
+  }
+  // A row that packs, as 32 bits: value_hash before its mix, the key of a dense index.
+  uint32_t packed(const Word* v) const {
+    return arity_ == 1 ? static_cast<uint32_t>(v[0])
+                       : static_cast<uint32_t>(static_cast<uint16_t>(v[0])) | static_cast<uint32_t>(static_cast<uint16_t>(v[1])) << 16;
   }
   // Whether a row can be kept in the index by value: its values fit the pack of value_hash.
   bool packs(const Word* v) const {
