@@ -61,13 +61,31 @@ void Relation::catch_up(Index& ix) const {
   ix.next.resize(rows_, kNoRow);
   if (ix.cols.size() == 1) {
     const uint32_t col = ix.cols[0];
-    for (RowId r = ix.built; r < rows_; ++r) {
-      auto [it, fresh] = ix.single.try_emplace(row(r)[col], r);
-      if (!fresh) {  // splice in after the chain's head
-        ix.next[r] = ix.next[it->second];
-        ix.next[it->second] = r;
+    auto splice = [&](RowId& head, RowId r) {
+      if (head == kNoRow) {
+        head = r;
+      } else {  // in after the chain's head
+        ix.next[r] = ix.next[head];
+        ix.next[head] = r;
       }
+    };
+    RowId r = ix.built;
+    // An array by value holds at most a few slots a row (and 4096 whatever the rows): values
+    // beyond that (or negative ones, which are huge words) move the index to the hash map.
+    const Word limit = Word{4096} + Word{4} * rows_;
+    for (; ix.direct_ok && r < rows_; ++r) {
+      const Word v = row(r)[col];
+      if (v >= limit) {
+        for (Word k = 0; k < ix.direct.size(); ++k)
+          if (ix.direct[k] != kNoRow) ix.single.emplace(k, ix.direct[k]);
+        ix.direct_ok = false;
+        ix.direct = {};
+        break;
+      }
+      if (v >= ix.direct.size()) ix.direct.resize(std::max<size_t>(v + 1, std::min<size_t>(ix.direct.size() * 2, limit)), kNoRow);
+      splice(ix.direct[v], r);
     }
+    for (; r < rows_; ++r) splice(ix.single.try_emplace(row(r)[col], kNoRow).first->second, r);
     ix.built = rows_;
     return;
   }
@@ -343,6 +361,7 @@ void Relation::widen(uint32_t shift) {
     }
     chunks_[k] = std::move(wide);
   }
+  chunks_changed();
   cell_shift_ = shift;
 }
 
@@ -356,8 +375,10 @@ void Relation::append_many(const Word* rows, size_t n) {
   const size_t A = arity_;
   for (size_t i = 0; i < n;) {
     RowId r = rows_;
-    if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size())
+    if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size()) {
       chunks_.push_back(new_chunk((A << kChunkBits) << cell_shift_, chunks_.size()));
+      chunk_ptrs_.push_back(chunks_.back().get());
+    }
     // The rest of the batch, or as much as the chunk holds, in one loop over the cells.
     const size_t m = std::min<size_t>(n - i, (kChunkMask + 1) - (r & kChunkMask));
     const Word* from = rows + i * A;
@@ -505,8 +526,10 @@ void Relation::append_rows(const void* rows, uint32_t shift, size_t n) {
   }
   for (size_t i = 0; i < n;) {
     RowId r = rows_;
-    if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size())
+    if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size()) {
       chunks_.push_back(new_chunk((A << kChunkBits) << cell_shift_, chunks_.size()));
+      chunk_ptrs_.push_back(chunks_.back().get());
+    }
     const size_t m = std::min<size_t>(n - i, (kChunkMask + 1) - (r & kChunkMask));
     std::memcpy(const_cast<void*>(cell_ptr(r)), from + i * row_bytes, m * row_bytes);
     rows_ += static_cast<RowId>(m);
@@ -608,11 +631,14 @@ void Relation::clear() {
   for (auto& ix : indexes_) {
     ix->heads.clear();
     ix->single.clear();
+    ix->direct.clear();
+    ix->direct_ok = true;
     ix->next.clear();
     ix->built = 0;
   }
   // Keep the first chunk for the next tick; release the rest (a big scratch should not pin memory).
   if (chunks_.size() > 1) chunks_.resize(1);
+  chunks_changed();
 }
 
 void Relation::rebuild(const std::vector<bool>& drop) {
@@ -627,6 +653,7 @@ void Relation::rebuild(const std::vector<bool>& drop) {
     }
   clear();
   chunks_.clear();
+  chunks_changed();
   Word none = 0;
   for (size_t i = 0; i < kept; ++i) insert(arity_ ? keep.data() + i * arity_ : &none);
 }
@@ -639,7 +666,7 @@ size_t Relation::memory_bytes() const {
   if (dense_) b += dense_->memory_bytes();
   for (auto& ix : indexes_)
     b += ix->heads.capacity() * (sizeof(Entry) + 1) + ix->single.capacity() * (sizeof(std::pair<Word, RowId>) + 1) +
-         ix->next.capacity() * sizeof(RowId);
+         ix->next.capacity() * sizeof(RowId) + ix->direct.capacity() * sizeof(RowId);
   return b;
 }
 

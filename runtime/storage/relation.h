@@ -69,6 +69,14 @@ class Relation {
     uint32_t shift_;  // log2 of the cell size in bytes: 1, 2 or 3
   };
   RowRef row(RowId r) const { return RowRef(cell_ptr(r), cell_shift_); }
+  // What compiled code reads rows through (eval/native.h): chunk k holds rows [k << kChunkRowBits,
+  // (k + 1) << kChunkRowBits), arity cells each of 1 << cell_shift() bytes. Valid until rows are
+  // added, the cells widen or the relation is cleared.
+  static constexpr uint32_t kChunkRowBits = 16;
+  const uint8_t* const* chunk_table() const { return chunk_ptrs_.data(); }
+  uint32_t cell_shift() const { return cell_shift_; }
+  // Secondary index `index`'s chains (next_match as an array), as of its last first_match.
+  const RowId* match_chains(uint32_t index) const { return indexes_[index]->next.data(); }
   // Copies row `r` into `out` (arity words).
   void read(RowId r, Word* out) const;
   // Whether row `r` equals `values` in every column.
@@ -272,6 +280,7 @@ class Relation {
     Index& ix = *indexes_[index];
     if (ix.built < rows_) catch_up(ix);
     if (ix.cols.size() == 1) {
+      if (ix.direct_ok) return key[0] < ix.direct.size() ? ix.direct[key[0]] : kNoRow;
       auto it = ix.single.find(key[0]);
       return it == ix.single.end() ? kNoRow : it->second;
     }
@@ -279,6 +288,18 @@ class Relation {
     return it == ix.heads.end() ? kNoRow : row_of(*it);
   }
   RowId next_match(uint32_t index, RowId r) const { return indexes_[index]->next[r]; }
+  // Secondary index `index` brought up to every row (first_match does it when it must).
+  void catch_up(uint32_t index) const {
+    if (indexes_[index]->built < rows_) catch_up(*indexes_[index]);
+  }
+  // A one-column index whose values are all small non-negative words keeps its chains' first rows
+  // in an array by value (a lookup is one load): the array and its size, or nullptr when the
+  // index is not (or no longer) kept so. As of the last catch_up.
+  const RowId* direct_heads(uint32_t index, size_t& size) const {
+    const Index& ix = *indexes_[index];
+    size = ix.direct.size();
+    return ix.cols.size() == 1 && ix.direct_ok ? ix.direct.data() : nullptr;
+  }
   size_t index_count() const { return indexes_.size(); }
 
   // Marks live row `r` dead and takes it out of the key index (a kept scratch's row that lost
@@ -291,7 +312,7 @@ class Relation {
   size_t memory_bytes() const;
 
  private:
-  static constexpr uint32_t kChunkBits = 16;  // 64k rows a chunk: 512 KiB for two 32-bit columns
+  static constexpr uint32_t kChunkBits = kChunkRowBits;  // 64k rows a chunk: 512 KiB for two 32-bit columns
   static constexpr uint32_t kChunkMask = (1u << kChunkBits) - 1;
 
   struct Probe {
@@ -345,6 +366,10 @@ class Relation {
     // The same for a one-column index, keyed by the value itself: a lookup never reads a row
     // (sg depth 11 looks up 8 M keys in par[p], half of them absent).
     absl::flat_hash_map<Word, RowId, WordHash, std::equal_to<Word>, BlockAllocator<std::pair<const Word, RowId>>> single;
+    // Or, while every value is below direct_limit(rows), an array by value (kNoRow: none): tc's
+    // edge(y, z) by y and sg's par(x, p) by p are looked up millions of times.
+    std::vector<RowId> direct;
+    bool direct_ok = true;
     std::vector<RowId> next;  // per row: the next row with the same key
     RowId built = 0;          // rows [0, built) are indexed: indexes catch up when looked up,
                               // so one used only early in a fixpoint costs nothing later
@@ -380,6 +405,11 @@ class Relation {
     return Chunk(static_cast<uint8_t*>(allocate_block(bytes, k > 0)), ChunkFree{bytes, k > 0});
   }
   std::vector<Chunk> chunks_;
+  std::vector<const uint8_t*> chunk_ptrs_;  // chunks_[k].get(), for chunk_table()
+  void chunks_changed() {
+    chunk_ptrs_.resize(chunks_.size());
+    for (size_t k = 0; k < chunks_.size(); ++k) chunk_ptrs_[k] = chunks_[k].get();
+  }
   uint32_t cell_shift_ = 3;  // log2 of the cell size in bytes: 1 (16 bits), 2 (32) or 3 (64)
   RowId rows_ = 0;
   uint64_t generation_ = next_generation();

@@ -189,6 +189,39 @@ TEST_F(StorageTest, IndexLookupsFindEveryMatchingRow) {
   EXPECT_TRUE(matches(r, 1, {12, 12 % 5}).empty());
 }
 
+// A one-column index of small values keeps its chains' first rows in an array by value; a value
+// too big for it (or a negative one, a huge word) moves it to the hash map, with every chain as
+// it was; clear() starts again by value.
+TEST_F(StorageTest, OneColumnIndexByValueFindsWhatTheHashMapFinds) {
+  auto& r = ints(2, {{1}});
+  auto expect_by_value = [&](bool by_value) {
+    size_t size = 0;
+    r.catch_up(0);
+    EXPECT_EQ(r.direct_heads(0, size) != nullptr, by_value);
+  };
+  auto expect_chains = [&](Word n) {
+    for (Word k = 0; k < 10; ++k) {
+      std::vector<RowId> want;
+      for (RowId i = 0; i < n; ++i)
+        if (row_of(r, i)[1] == k) want.push_back(i);
+      EXPECT_EQ(matches(r, 0, {k}), want) << "value " << k;
+    }
+  };
+  for (Word i = 0; i < 100; ++i) insert(r, {i, i % 7});
+  expect_by_value(true);
+  expect_chains(100);
+  EXPECT_TRUE(matches(r, 0, {4000000}).empty());  // beyond the array: no row
+  insert(r, {100, rt::from_int(-3)});
+  for (Word i = 101; i < 150; ++i) insert(r, {i, i % 7});
+  expect_by_value(false);
+  expect_chains(150);
+  EXPECT_EQ(matches(r, 0, {rt::from_int(-3)}), std::vector<RowId>{100});
+  r.clear();
+  for (Word i = 0; i < 20; ++i) insert(r, {i, i % 3});
+  expect_by_value(true);
+  expect_chains(20);
+}
+
 TEST_F(StorageTest, IndexesCatchUpWithRowsInsertedAfterALookup) {
   auto& r = ints(2, {{1}});
   insert(r, {1, 7});
