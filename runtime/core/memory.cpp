@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
@@ -136,6 +137,23 @@ void* map_pages(size_t bytes) {
 
 void unmap_pages(void* p, size_t bytes) {
   if (p) munmap(p, rounded_to_pages(bytes ? bytes : 1));
+}
+
+namespace {
+constexpr size_t kEmergencyBytes = size_t{16} << 20;  // writing outputs needs buffers, not rows
+std::atomic<void*> emergency{nullptr};
+}  // namespace
+
+void reserve_emergency_memory() {
+  if (emergency.load()) return;
+  void* p = mmap(nullptr, kEmergencyBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return;  // nothing to set aside: the outputs are written if memory allows
+  void* none = nullptr;
+  if (!emergency.compare_exchange_strong(none, p)) munmap(p, kEmergencyBytes);
+}
+
+void release_emergency_memory() {
+  if (void* p = emergency.exchange(nullptr)) munmap(p, kEmergencyBytes);
 }
 
 }  // namespace bloom::rt

@@ -31,6 +31,13 @@ void release_block(void* p, size_t bytes, bool huge = true);
 // (below 256 KiB).
 void discard_block_prefix(void* p, size_t bytes, size_t prefix);
 
+// Address space set aside while a node runs and given back when an allocation fails, so that
+// the outputs of the completed ticks can still be written however close to its limit (ulimit
+// -v) the failed tick left the process: that tick's rows are not freed. Mapped without
+// reserving memory, never touched. Both are idempotent and thread-safe.
+void reserve_emergency_memory();
+void release_emergency_memory();
+
 // A standard allocator over allocate_block, for absl's tables.
 template <class T>
 struct BlockAllocator {

@@ -22,6 +22,7 @@
 
 #include <fmt/format.h>
 
+#include "core/memory.h"
 #include "dist/cluster.h"
 #include "dist/control.h"
 #include "dist/log_limiter.h"
@@ -350,6 +351,7 @@ bool DeployedNode::answer_launcher(bool has_work, bool sending) {
 // Runs one tick. false when a node on its own should stop (it halted or failed); with a launcher
 // it carries on counting what arrives until it is told to finish.
 bool DeployedNode::tick() {
+  reserve_emergency_memory();
   try {
     if (node_->step()) {
       state_ = NodeState::Halted;
@@ -360,7 +362,8 @@ bool DeployedNode::tick() {
     return control_ != nullptr;
   } catch (const std::bad_alloc&) {
     // Like a runtime error: the node stops ticking and keeps the outputs of its completed ticks
-    // (the failed tick has not reached the output logs).
+    // (the failed tick has not reached the output logs), written with the memory set aside.
+    release_emergency_memory();
     fail(fmt::format("out of memory in tick {}", node_->ticks()));
     return control_ != nullptr;
   }

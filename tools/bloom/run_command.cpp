@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "core/memory.h"
 #include "node/facts.h"
 #include "node/node.h"
 #include "node/output_files.h"
@@ -137,6 +138,7 @@ int run_program(const RunOptions& o, RunEngine& engine) {
       if (!o.quiet)
         for (const auto& m : missing) std::cerr << "bloom: note: no " << m << "; that input starts empty\n";
     }
+    bloom::rt::reserve_emergency_memory();
     summary = node.run();
   } catch (const bloom::rt::FactsError& e) {
     std::cerr << "bloom: error: " << e.what() << "\n";
@@ -149,7 +151,8 @@ int run_program(const RunOptions& o, RunEngine& engine) {
     failed = true;
   } catch (const std::bad_alloc&) {
     // The tick that ran out added nothing to the output logs (they grow at its end); what the
-    // completed ticks produced is still written below, if memory allows.
+    // completed ticks produced is still written below, with the memory set aside for it.
+    bloom::rt::release_emergency_memory();
     std::cerr << "bloom: error: out of memory in tick " << node.ticks() << "; writing the outputs of the completed ticks\n";
     failed = true;
   }
