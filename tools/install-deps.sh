@@ -7,7 +7,7 @@ packages=(
   ccache                                                       # tools/test.sh: objects reused across runs
   clang-format-14                                              # tools/format.sh: the C++ layout (CI checks it)
   default-jre-headless antlr4 libantlr4-runtime-dev uuid-dev   # grammar -> parser, and its runtime
-  llvm-16-dev                                                  # JIT (compiler/jit)
+  llvm-16-dev libzstd-dev zlib1g-dev libncurses-dev            # JIT (runtime/jit): LLVM's static libraries and theirs
   libzmq3-dev cppzmq-dev                                       # runtime/net
   libgtest-dev libgmock-dev                                    # tests
   libcli11-dev libfmt-dev nlohmann-json3-dev libtomlplusplus-dev

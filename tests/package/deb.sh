@@ -24,7 +24,7 @@ deb=$(ls "$tmp"/pkg/bloom_*.deb 2>/dev/null | head -1)
 info=$(dpkg-deb -I "$deb")
 grep -q "^ Package: bloom$" <<<"$info" || fail "the package is not named bloom"
 depends=$(grep "^ Depends:" <<<"$info")
-for lib in libzmq5 libllvm16 libfmt9 libstdc++6; do
+for lib in libzmq5 libzstd1 libfmt9 libstdc++6; do
   grep -q "$lib" <<<"$depends" || fail "Depends lacks $lib: $depends"
 done
 files=$(dpkg-deb -c "$deb" | awk '{print $6}')
