@@ -1,11 +1,14 @@
 #include "eval/engine.h"
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
+#include <cstddef>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <map>
 #include <set>
@@ -40,6 +43,26 @@ constexpr size_t kBatch = 256;  // frames per batch between two steps
 // -> 161 MB peak, 18% more CPU).
 constexpr uint64_t kWorkPerThresholdFrame = 256;
 constexpr uint32_t kMinSegmentWeight = 3;
+// A Scan or Lookup step of a segment: reading a row's cells and the frame copy the interpreter
+// makes for each match cost about as much as a few operators.
+constexpr uint32_t kJoinStepWeight = 4;
+
+// Compiled code reads relations through eval/native.h's views, laid out as 64-bit fields.
+static_assert(kNativeChunkBits == Relation::kChunkRowBits && kNativeNoRow == kNoRow && sizeof(RowId) == 4);
+static_assert(offsetof(NativeView, chunks) == 8 * kViewChunks && offsetof(NativeView, next) == 8 * kViewNext &&
+              offsetof(NativeView, arity) == 8 * kViewArity && offsetof(NativeView, shift) == 8 * kViewShift &&
+              offsetof(NativeView, begin) == 8 * kViewBegin && offsetof(NativeView, end) == 8 * kViewEnd &&
+              offsetof(NativeView, has_dead) == 8 * kViewHasDead && offsetof(NativeView, heads) == 8 * kViewHeads &&
+              offsetof(NativeView, heads_size) == 8 * kViewHeadsSize && offsetof(NativeView, direct) == 8 * kViewDirect);
+static_assert(offsetof(NativeContext, views) == 8 * kCtxViews && offsetof(NativeContext, first_match) == 8 * kCtxFirstMatch &&
+              offsetof(NativeContext, alive) == 8 * kCtxAlive && offsetof(NativeContext, flush) == 8 * kCtxFlush &&
+              offsetof(NativeContext, capacity) == 8 * kCtxCapacity);
+
+// Whether evaluating the expression can raise a run-time error where the JIT compiles it.
+bool can_fail(const plan::Expr& x) {
+  if (x.op == plan::Op::DivI || x.op == plan::Op::ModI) return true;
+  return std::any_of(x.args.begin(), x.args.end(), can_fail);
+}
 
 // The operators an expression evaluates (registers and constants are not operators).
 uint32_t operator_count(const plan::Expr& x) {
@@ -174,8 +197,19 @@ struct Engine::CompiledRule {
     bool head = false;
     SegmentSpec spec;     // what is compiled (from the plan of these steps: a variant's own)
     SegmentSlot fn;       // made when the segment is first requested
-    uint64_t frames = 0;  // frames seen while interpreted
+    uint64_t frames = 0;  // frames seen while interpreted (a first Scan: rows scanned)
     uint32_t weight = 0;  // operators evaluated a frame (operator_count of its steps and head)
+    // A segment with joins: a view per Scan or Lookup (filled before each call), the steps
+    // they are, and what its flushes need.
+    std::vector<NativeView> views;
+    std::vector<uint32_t> view_steps;
+    NativeContext context{};
+    struct Flush {
+      void* impl = nullptr;  // the Engine::Impl
+      CompiledRule* rule = nullptr;
+      Segment* segment = nullptr;
+      std::exception_ptr error;
+    } flush;
   };
   std::vector<Segment> segments;
   std::vector<int32_t> segment_at;
@@ -519,12 +553,24 @@ struct Engine::Impl {
       head_ok &= native->supports_head_column(c.value);
       head_computes |= c.value.op != Op::Reg;
     }
+    // Joins run natively only in rules none of whose expressions can fail: a segment that
+    // flushed part of its output cannot hand its batch back to the interpreter (eval/native.h).
+    bool joins_ok = native->supports_joins();
+    for (const auto& st : p.steps) joins_ok &= !can_fail(st.expr);
+    for (const auto& c : p.columns) joins_ok &= !can_fail(c.value) && !can_fail(c.key);
     auto fits = [&](const plan::Step& s) {
+      if (s.kind == StepKind::Scan) return joins_ok;
+      if (s.kind == StepKind::Lookup)
+        return joins_ok && s.index != plan::kKeyIndex &&
+               std::all_of(s.key.begin(), s.key.end(), [](const plan::Expr& x) { return x.op == Op::Reg; });
       return (s.kind == StepKind::Filter || s.kind == StepKind::Assign) && native->supports_step(s.expr);
     };
     for (size_t k = 0; k <= S;) {
       size_t end = k;
       while (end < S && fits(p.steps[end])) ++end;
+      // A lone Scan is a copy of its rows, which the interpreter does as fast (to the head, or
+      // to the next step): not worth a compile. It stays interpreted.
+      if (end == k + 1 && p.steps[k].kind == StepKind::Scan) ++k;
       const bool head = end == S && head_ok && (end > k || head_computes);
       if (end > k || head) {
         if (r.segment_at.empty()) r.segment_at.assign(S + 1, -1);
@@ -538,7 +584,16 @@ struct Engine::Impl {
         seg.spec.head = head;
         if (head)
           for (const auto& c : p.columns) seg.spec.head_columns.push_back(c.value);
-        for (const auto& st : seg.spec.steps) seg.weight += operator_count(st.expr);
+        for (uint32_t j = seg.first; j < seg.last; ++j) {
+          const plan::Step& st = p.steps[j];
+          if (st.kind == StepKind::Scan || st.kind == StepKind::Lookup) {
+            seg.weight += kJoinStepWeight;
+            seg.view_steps.push_back(j);
+          } else {
+            seg.weight += operator_count(st.expr);
+          }
+        }
+        seg.views.resize(seg.view_steps.size());
         for (const auto& c : seg.spec.head_columns) seg.weight += operator_count(c);
       }
       k = end + 1;
@@ -567,6 +622,10 @@ struct Engine::Impl {
     if (!fn) {
       if (s.fn) return false;  // requested, not ready
       s.frames += n;
+      if (!s.view_steps.empty() && s.view_steps[0] == s.first) {  // a first Scan or Lookup: its rows
+        const CStep& st = r.steps[s.first];
+        if (st.kind == StepKind::Scan) s.frames += n * (range_end(st.version, st.relation) - range_begin(st.version, st.relation));
+      }
       NativeCode& native = *e.native_;
       const uint64_t threshold = native.threshold();
       if (s.frames < threshold) return false;
@@ -578,7 +637,30 @@ struct Engine::Impl {
     }
     Word* out = s.head ? r.rows.get() : r.batches[s.last - 1].get();
     uint64_t m = 0;
-    if (fn(frames, n, out, &m) != 0) return false;  // the interpreter raises the same error
+    NativeContext* context = nullptr;
+    if (!s.views.empty()) {
+      s.context.views = s.views.data();
+      s.context.first_match = &native_first_match;
+      s.context.alive = &native_alive;
+      s.context.flush = &native_flush;
+      s.context.capacity = kBatch;
+      s.flush = {this, &r, &s, nullptr};
+      s.context.engine = &s.flush;
+      fill_views(r, s);
+      context = &s.context;
+    }
+    const int32_t status = fn(frames, n, out, &m, context);
+    if (status == kStatusFlushFailed) std::rethrow_exception(s.flush.error);
+    if (status != 0) {  // the interpreter raises the same error
+      assert(s.views.empty());
+      return false;
+    }
+    segment_output(r, s, out, m);
+    return true;
+  }
+
+  // What follows a segment, on a batch of its output: the rest of the pipeline, or the head.
+  void segment_output(CompiledRule& r, const CompiledRule::Segment& s, Word* out, size_t m) {
     if (!s.head) {
       if (m) exec(r, s.last, out, m);
     } else if (r.plan->op == plan::HeadOp::Insert) {
@@ -587,7 +669,60 @@ struct Engine::Impl {
       const size_t A = r.head.size();
       for (size_t i = 0; i < m; ++i) emit_row(r, out + i * A);
     }
-    return true;
+  }
+
+  // The views of a segment's joins (eval/native.h), as the interpreter's Scan and Lookup read
+  // their relations: again after every flush, which may have added rows or widened cells.
+  void fill_views(CompiledRule& r, CompiledRule::Segment& s) {
+    for (size_t j = 0; j < s.views.size(); ++j) {
+      const CStep& st = r.steps[s.view_steps[j]];
+      const Relation& rel = *e.relations_[st.relation];
+      NativeView& v = s.views[j];
+      v.chunks = rel.chunk_table();
+      v.arity = rel.arity();
+      v.shift = rel.cell_shift();
+      v.begin = range_begin(st.version, st.relation);
+      v.end = range_end(st.version, st.relation);
+      v.has_dead = rel.has_dead_rows();
+      v.relation = &rel;
+      v.index = st.kind == StepKind::Lookup ? static_cast<uint64_t>(st.index) : 0;
+      if (st.kind == StepKind::Lookup) {
+        rel.catch_up(static_cast<uint32_t>(st.index));  // no row is added until the next flush
+        index_view(v);
+      }
+    }
+  }
+  static void index_view(NativeView& v) {
+    const Relation& rel = *static_cast<const Relation*>(v.relation);
+    const auto index = static_cast<uint32_t>(v.index);
+    v.next = rel.match_chains(index);
+    size_t size = 0;
+    v.heads = rel.direct_heads(index, size);
+    v.heads_size = size;
+    v.direct = v.heads != nullptr;
+  }
+
+  static uint32_t native_first_match(NativeView* v, const Word* key) {
+    const RowId row = static_cast<const Relation*>(v->relation)->first_match(static_cast<uint32_t>(v->index), key);
+    index_view(*v);  // caught up: its arrays may have moved
+    return row;
+  }
+  static uint64_t native_alive(const NativeView* v, uint64_t row) {
+    return static_cast<const Relation*>(v->relation)->alive(static_cast<RowId>(row));
+  }
+  // Compiled code calls this through a plain function pointer: nothing may unwind through it,
+  // so an error is kept and rethrown once the segment has returned.
+  static int32_t native_flush(NativeContext* c, Word* out, uint64_t m) {
+    auto& f = *static_cast<CompiledRule::Segment::Flush*>(c->engine);
+    try {
+      auto& impl = *static_cast<Impl*>(f.impl);
+      impl.segment_output(*f.rule, *f.segment, out, m);
+      impl.fill_views(*f.rule, *f.segment);
+      return 0;
+    } catch (...) {
+      f.error = std::current_exception();
+      return 1;
+    }
   }
 
   std::unique_ptr<CompiledRule> compile(const plan::RulePlan& p) {

@@ -2,10 +2,11 @@
 // this interface, the engine calls it, and neither sees the other's internals. LLVM never appears
 // here, so the engine builds and runs without it (`bloom run --engine interp`, or no JIT module).
 //
-// The unit of native code is a segment of a rule's pipeline: a run of consecutive Filter and
-// Assign steps, optionally followed by the head's columns. It takes a batch of register frames,
-// as the interpreter's steps do, and writes the frames that pass every filter (with the assigned
-// registers set), or their head rows, into one output batch. Scans, lookups and negations stay
+// The unit of native code is a segment of a rule's pipeline: a run of consecutive Filter,
+// Assign, Scan and Lookup steps, optionally followed by the head's columns. It takes a batch of
+// register frames, as the interpreter's steps do, and writes the frames that pass every step
+// (with the assigned and bound registers set), or their head rows, into one output batch: the
+// steps' loops are nested in one function. Negations, `in`, key lookups and aggregates stay
 // with the interpreter, which hands each batch to the segment and the segment's output on.
 #pragma once
 #include <atomic>
@@ -19,20 +20,81 @@
 
 namespace bloom::rt {
 
-// status = f(frames, n, out, &m): reads n frames of the segment's register count, writes m
+// A Scan or Lookup step of a segment reads its relation through a view the engine fills in
+// before it calls the segment, and again after every flush (below): plain pointers into the
+// relation's storage (storage/relation.h, chunk_table), so that the compiled loop reads rows
+// without a call. Every field is 64 bits wide, so the JIT lays it out by index (kView*).
+struct NativeView {
+  const uint8_t* const* chunks;  // chunk k holds rows [k << kNativeChunkBits, ...)
+  const uint32_t* next;          // Lookup: the index's chains (the next row with the same key)
+  uint64_t arity;                // cells a row
+  uint64_t shift;                // log2 of a cell's bytes: 1, 2 or 3 (cells are sign-extended)
+  uint64_t begin, end;           // the step's version: rows [begin, end)
+  uint64_t has_dead;             // non-zero: ask `alive` about each row
+  const void* relation;          // for the calls below
+  uint64_t index;                // Lookup: the secondary index
+  // Lookup by one column kept as an array by value (Relation::direct_heads): direct is
+  // non-zero and a key below heads_size has its chain's first row at heads[key] (a key
+  // beyond has none); otherwise the code calls first_match.
+  const uint32_t* heads;
+  uint64_t heads_size;
+  uint64_t direct;
+};
+constexpr uint32_t kNativeChunkBits = 16;
+enum NativeViewField : uint32_t {
+  kViewChunks,
+  kViewNext,
+  kViewArity,
+  kViewShift,
+  kViewBegin,
+  kViewEnd,
+  kViewHasDead,
+  kViewRelation,
+  kViewIndex,
+  kViewHeads,
+  kViewHeadsSize,
+  kViewDirect,
+};
+constexpr uint32_t kNativeNoRow = 0xFFFFFFFFu;
+
+// What a segment with Scan or Lookup steps is called with. Its output batch holds `capacity`
+// frames (or head rows); when it is full the segment calls `flush`, which runs the rest of the
+// rule on them (the interpreted steps after the segment, or the head's inserts), refreshes
+// every view, and returns non-zero when that raised an error: the segment then returns
+// kStatusFlushFailed at once and the engine rethrows the error.
+struct NativeContext {
+  NativeView* views;  // one per Scan or Lookup step of the segment, in step order
+  // The chain's first row, or kNativeNoRow; refreshes v's index fields (next, heads...).
+  uint32_t (*first_match)(NativeView* v, const Word* key);
+  uint64_t (*alive)(const NativeView* v, uint64_t row);
+  int32_t (*flush)(NativeContext* c, Word* out, uint64_t m);
+  uint64_t capacity;
+  void* engine;  // the engine's own state for flush
+};
+enum NativeContextField : uint32_t { kCtxViews, kCtxFirstMatch, kCtxAlive, kCtxFlush, kCtxCapacity };
+constexpr int32_t kStatusFlushFailed = 100;
+
+// status = f(frames, n, out, &m, ctx): reads n frames of the segment's register count, writes m
 // frames (or, with the head, m head rows) to out, and returns 0; or returns non-zero when a frame
 // raises a run-time error (division or modulo by zero). Then the engine runs the same batch
 // through the interpreter, which raises the error the interpreter would, with the same message:
-// the segment has no other effect than what it wrote into `out`.
-using SegmentFn = int32_t (*)(const Word* frames, uint64_t n, Word* out, uint64_t* m);
+// the segment has no other effect than what it wrote into `out`. A segment with Scan or Lookup
+// steps (a join) never holds an expression that can fail, and may flush through `ctx` (null for
+// a segment without joins).
+using SegmentFn = int32_t (*)(const Word* frames, uint64_t n, Word* out, uint64_t* m, NativeContext* ctx);
 
 // A segment, self-contained (copies of the plan's expressions), so that it can be compiled on
 // another thread after the engine that asked for it is gone.
 struct SegmentSpec {
   uint32_t registers = 0;         // words per frame
-  std::vector<plan::Step> steps;  // Filter and Assign only
+  std::vector<plan::Step> steps;  // Filter, Assign, Scan and Lookup (by a secondary index, registers as key)
   bool head = false;              // then the output is head rows of head_columns.size() words
   std::vector<plan::Expr> head_columns;
+  bool joins() const {
+    for (const auto& s : steps)
+      if (s.kind == plan::StepKind::Scan || s.kind == plan::StepKind::Lookup) return true;
+    return false;
+  }
 };
 
 // Where a compiled function is published: the engine reads it at every batch (relaxed: the
@@ -44,6 +106,8 @@ class NativeCode {
   virtual ~NativeCode() = default;
   // Whether a Filter or Assign expression, or a head column, can be part of a segment.
   virtual bool supports_step(const plan::Expr& e) const = 0;
+  // Whether Scan and Lookup steps can (false: the code of an older JIT module or a test's).
+  virtual bool supports_joins() const { return false; }
   virtual bool supports_head_column(const plan::Expr& e) const = 0;
   // The segments compiled now, together (or taken from the cache of segments compiled before);
   // nullptr for one that cannot be (the interpreter goes on). Thread-safe: the nodes of

@@ -1,5 +1,5 @@
 // The LLVM JIT, first layer: Plan IR expressions over plain ints, floats and bools compiled to
-// native functions with LLVM ORC (LLJIT, the O2 pipeline). LLVM's types never leave this
+// native functions with LLVM ORC (LLJIT, the passes of lowering.h). LLVM's types never leave this
 // library: callers see plan::Expr in and a function pointer out (docs/architecture.md, jit).
 //
 // A compiled expression reads its registers from a frame of 64-bit words, writes its value as a
@@ -29,7 +29,7 @@ class ExprCompiler {
   ExprCompiler(const ExprCompiler&) = delete;
   ExprCompiler& operator=(const ExprCompiler&) = delete;
 
-  // Compiles the expressions (each supported()) as the functions of one module, at O2, and
+  // Compiles the expressions (each supported()) as the functions of one module, optimized (lowering.h), and
   // returns their entry points in the same order. They stay valid while this compiler lives.
   std::vector<ExprFn> compile(const std::vector<const plan::Expr*>& exprs);
 

@@ -39,8 +39,8 @@ std::unique_ptr<llvm::TargetMachine> host_target_machine();
 std::unique_ptr<llvm::Module> make_module(llvm::LLVMContext& ctx, const llvm::orc::LLJIT* jit);
 // Throws std::logic_error naming the problem when the module is not valid IR.
 void verify(llvm::Module& m);
-// The O2 pipeline; with the machine the code is for, so that its cost model (instruction costs,
-// vector registers) is the target's rather than a generic one.
+// The JIT's optimization passes (lowering.cpp says which, and why not O2's); with the machine the
+// code is for, so that the cost models are the target's.
 void optimize(llvm::Module& m, llvm::TargetMachine* target);
 
 // Emits the code of expressions into the function `fn` at the builder's insertion point. Values

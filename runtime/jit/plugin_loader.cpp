@@ -42,6 +42,7 @@ class LazyNativeCode : public NativeCode {
   }
 
   bool supports_step(const plan::Expr& e) const override { return supported(e); }
+  bool supports_joins() const override { return true; }
   bool supports_head_column(const plan::Expr& e) const override { return head_column_supported(e); }
   uint64_t threshold() const override { return options_.threshold; }
   bool weighs_segments() const override { return options_.weigh; }

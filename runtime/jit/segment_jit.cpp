@@ -34,82 +34,345 @@ namespace {
 using plan::Op;
 using plan::StepKind;
 
-// `i32 f(ptr frames, i64 n, ptr out, ptr m)`: one loop over the batch; each frame goes through
-// the filters (a false one skips to the next frame) and assignments in order, then its frame
-// (with the assigned registers) or its head row is appended to `out`.
-void emit_segment(llvm::Module& m, const std::string& name, const SegmentSpec& spec) {
-  llvm::LLVMContext& ctx = m.getContext();
-  llvm::IRBuilder<> b(ctx);
-  auto* i64 = b.getInt64Ty();
-  auto* ptr = b.getPtrTy();
-  auto* fn = llvm::Function::Create(llvm::FunctionType::get(b.getInt32Ty(), {ptr, i64, ptr, ptr}, false), llvm::Function::ExternalLinkage,
-                                    name, m);
-  // The engine passes separate buffers: telling LLVM lets it keep values in registers.
-  for (unsigned a : {0u, 2u, 3u}) fn->addParamAttr(a, llvm::Attribute::NoAlias);
-  llvm::Value* frames = fn->getArg(0);
-  llvm::Value* n = fn->getArg(1);
-  llvm::Value* out = fn->getArg(2);
-  llvm::Value* m_out = fn->getArg(3);
-  frames->setName("frames");
-  n->setName("n");
-  out->setName("out");
-  m_out->setName("m");
+// `i32 f(ptr frames, i64 n, ptr out, ptr m, ptr ctx)`: one loop over the batch, and in it the
+// segment's steps nested as the interpreter runs them: a filter that fails goes on to the next
+// row or frame, an assignment computes a register, a Scan loops over its relation's rows in the
+// step's range and a Lookup over the chain of rows with its key (eval/native.h's views), binding
+// the registers their columns give. Where all of them pass, the frame (with the registers set
+// here) or its head row is appended to `out`; a segment with joins hands a full `out` to
+// ctx->flush and starts it again.
+class SegmentEmitter {
+ public:
+  SegmentEmitter(llvm::Module& m, const std::string& name, const SegmentSpec& spec)
+      : m_(m), ctx_(m.getContext()), b_(ctx_), spec_(spec), joins_(spec.joins()) {
+    i64_ = b_.getInt64Ty();
+    i32_ = b_.getInt32Ty();
+    ptr_ = b_.getPtrTy();
+    fn_ = llvm::Function::Create(llvm::FunctionType::get(i32_, {ptr_, i64_, ptr_, ptr_, ptr_}, false), llvm::Function::ExternalLinkage,
+                                 name, m);
+    // The engine passes separate buffers: telling LLVM lets it keep values in registers.
+    for (unsigned a : {0u, 2u, 3u}) fn_->addParamAttr(a, llvm::Attribute::NoAlias);
+    const char* names[] = {"frames", "n", "out", "m", "ctx"};
+    for (unsigned a = 0; a < 5; ++a) fn_->getArg(a)->setName(names[a]);
+  }
 
-  auto* entry = llvm::BasicBlock::Create(ctx, "entry", fn);
-  auto* loop = llvm::BasicBlock::Create(ctx, "loop", fn);
-  auto* body = llvm::BasicBlock::Create(ctx, "frame", fn);
-  auto* next = llvm::BasicBlock::Create(ctx, "next", fn);
-  auto* done = llvm::BasicBlock::Create(ctx, "done", fn);
-  // The counters live in stack slots; O2's mem2reg turns them into SSA values.
-  b.SetInsertPoint(entry);
-  llvm::Value* i_slot = b.CreateAlloca(i64, nullptr, "i.slot");
-  llvm::Value* m_slot = b.CreateAlloca(i64, nullptr, "m.slot");
-  b.CreateStore(b.getInt64(0), i_slot);
-  b.CreateStore(b.getInt64(0), m_slot);
-  b.CreateBr(loop);
+  void emit() {
+    llvm::Value* frames = fn_->getArg(0);
+    llvm::Value* n = fn_->getArg(1);
+    auto* entry = block("entry");
+    auto* loop = block("loop");
+    auto* body = block("frame");
+    auto* next = block("next");
+    auto* done = block("done");
+    // The counters live in stack slots; SROA turns them into SSA values.
+    b_.SetInsertPoint(entry);
+    llvm::Value* i_slot = b_.CreateAlloca(i64_, nullptr, "i.slot");
+    m_slot_ = b_.CreateAlloca(i64_, nullptr, "m.slot");
+    b_.CreateStore(b_.getInt64(0), i_slot);
+    b_.CreateStore(b_.getInt64(0), m_slot_);
+    if (joins_) {
+      llvm::Value* c = fn_->getArg(4);
+      views_ = b_.CreateLoad(ptr_, field(c, kCtxViews), "views");
+      first_match_ = b_.CreateLoad(ptr_, field(c, kCtxFirstMatch), "first_match");
+      alive_ = b_.CreateLoad(ptr_, field(c, kCtxAlive), "alive");
+      flush_ = b_.CreateLoad(ptr_, field(c, kCtxFlush), "flush");
+      capacity_ = b_.CreateLoad(i64_, field(c, kCtxCapacity), "capacity");
+      for (const auto& s : spec_.steps)
+        if (s.kind == StepKind::Scan || s.kind == StepKind::Lookup) {
+          slots_.push_back(b_.CreateAlloca(i64_, nullptr, "row.slot"));
+          LookupCache cache;
+          if (s.kind == StepKind::Lookup) {
+            cache.key = b_.CreateAlloca(i64_, b_.getInt64(s.key.size()), "key");
+            cache.last_key = b_.CreateAlloca(i64_, b_.getInt64(s.key.size()), "last.key");
+            cache.last_first = b_.CreateAlloca(i64_, nullptr, "last.first");
+            cache.have_last = b_.CreateAlloca(b_.getInt1Ty(), nullptr, "have.last");
+            b_.CreateStore(b_.getFalse(), cache.have_last);
+          }
+          lookups_.push_back(cache);
+        }
+    }
+    b_.CreateBr(loop);
 
-  b.SetInsertPoint(loop);
-  llvm::Value* i = b.CreateLoad(i64, i_slot, "i");
-  b.CreateCondBr(b.CreateICmpULT(i, n), body, done);
+    b_.SetInsertPoint(loop);
+    llvm::Value* i = b_.CreateLoad(i64_, i_slot, "i");
+    b_.CreateCondBr(b_.CreateICmpULT(i, n), body, done);
 
-  b.SetInsertPoint(body);
-  const uint64_t R = spec.registers;
-  llvm::Value* f = b.CreateInBoundsGEP(i64, frames, b.CreateMul(i, b.getInt64(R)), "f");
-  std::unordered_map<uint32_t, llvm::Value*> assigned;  // register -> its word in this frame
-  ExprLowering lower(m, fn, b, [&](uint32_t reg) -> llvm::Value* {
-    auto it = assigned.find(reg);
-    return it != assigned.end() ? it->second : b.CreateLoad(i64, b.CreateConstInBoundsGEP1_64(i64, f, reg), "r" + std::to_string(reg));
-  });
-  for (const plan::Step& s : spec.steps) {
-    if (s.kind == StepKind::Filter) {
-      auto* pass = llvm::BasicBlock::Create(ctx, "pass", fn);
-      b.CreateCondBr(lower.value(s.expr), pass, next);
-      b.SetInsertPoint(pass);
-    } else {
-      assigned[s.target] = lower.word(s.expr);
+    b_.SetInsertPoint(body);
+    frame_ = b_.CreateInBoundsGEP(i64_, frames, b_.CreateMul(i, b_.getInt64(spec_.registers)), "f");
+    ExprLowering lower(m_, fn_, b_, [&](uint32_t reg) { return reg_word(reg); });
+    lower_ = &lower;
+    steps(0, 0, next);
+
+    b_.SetInsertPoint(next);
+    b_.CreateStore(b_.CreateAdd(b_.CreateLoad(i64_, i_slot), b_.getInt64(1)), i_slot);
+    b_.CreateBr(loop);
+
+    b_.SetInsertPoint(done);
+    b_.CreateStore(b_.CreateLoad(i64_, m_slot_), fn_->getArg(3));
+    b_.CreateRet(b_.getInt32(static_cast<int32_t>(Status::Ok)));
+  }
+
+ private:
+  llvm::BasicBlock* block(const char* name) { return llvm::BasicBlock::Create(ctx_, name, fn_); }
+  // Field k of a struct of 64-bit fields (eval/native.h).
+  llvm::Value* field(llvm::Value* p, uint32_t k) { return b_.CreateConstInBoundsGEP1_64(i64_, p, k); }
+
+  // A register's word: set by this segment (an assignment, a column bound by a join) or the
+  // input frame's.
+  llvm::Value* reg_word(uint32_t reg) {
+    auto it = set_.find(reg);
+    return it != set_.end() ? it->second : b_.CreateLoad(i64_, b_.CreateConstInBoundsGEP1_64(i64_, frame_, reg), "r" + std::to_string(reg));
+  }
+
+  // Emits steps [k, ...) for the current frame or row; `cont` is where a failed step or a
+  // finished one goes (the next row of the innermost loop, or the next frame). `view` counts the
+  // joins before step k.
+  void steps(size_t k, size_t view, llvm::BasicBlock* cont) {
+    if (k == spec_.steps.size()) return output(cont);
+    const plan::Step& s = spec_.steps[k];
+    switch (s.kind) {
+      case StepKind::Filter: {
+        auto* pass = block("pass");
+        b_.CreateCondBr(lower_->value(s.expr), pass, cont);
+        b_.SetInsertPoint(pass);
+        return steps(k + 1, view, cont);
+      }
+      case StepKind::Assign: set_[s.target] = lower_->word(s.expr); return steps(k + 1, view, cont);
+      case StepKind::Scan:
+      case StepKind::Lookup: return join(s, k, view, cont);
+      default: throw std::logic_error("a segment step the JIT does not lower");
     }
   }
-  llvm::Value* mm = b.CreateLoad(i64, m_slot, "m");
-  if (spec.head) {
-    const uint64_t A = spec.head_columns.size();
-    llvm::Value* row = b.CreateInBoundsGEP(i64, out, b.CreateMul(mm, b.getInt64(A)), "row");
-    for (uint64_t c = 0; c < A; ++c) b.CreateStore(lower.word(spec.head_columns[c]), b.CreateConstInBoundsGEP1_64(i64, row, c));
-  } else {
-    llvm::Value* to = b.CreateInBoundsGEP(i64, out, b.CreateMul(mm, b.getInt64(R)), "to");
-    b.CreateMemCpy(to, llvm::Align(8), f, llvm::Align(8), R * 8);
-    for (auto [reg, w] : assigned) b.CreateStore(w, b.CreateConstInBoundsGEP1_64(i64, to, reg));
+
+  // A Scan's rows [begin, end), or a Lookup's chain, each through the checks of the interpreter's
+  // step (eval/engine.cpp, exec): in range, alive, repeated variables equal; then the next steps.
+  void join(const plan::Step& s, size_t k, size_t view, llvm::BasicBlock* cont) {
+    const bool lookup = s.kind == StepKind::Lookup;
+    llvm::Value* v = b_.CreateInBoundsGEP(b_.getInt8Ty(), views_, b_.getInt64(view * sizeof(NativeView)), "view");
+    llvm::Value* begin = b_.CreateLoad(i64_, field(v, kViewBegin), "begin");
+    llvm::Value* end = b_.CreateLoad(i64_, field(v, kViewEnd), "end");
+    llvm::Value* slot = slots_[view];
+    if (lookup) {
+      // Consecutive frames often look up the same key (the inner side of a nested join sees
+      // each outer match in turn): the chain found for the previous key is used again, as the
+      // interpreter does. A chain's first row stays its first while rows are added.
+      const LookupCache& c = lookups_[view];
+      llvm::Value* same = b_.CreateLoad(b_.getInt1Ty(), c.have_last, "have.last");
+      for (size_t j = 0; j < s.key.size(); ++j) {
+        llvm::Value* w = reg_word(s.key[j].reg);
+        b_.CreateStore(w, b_.CreateConstInBoundsGEP1_64(i64_, c.key, j));
+        llvm::Value* last = b_.CreateLoad(i64_, b_.CreateConstInBoundsGEP1_64(i64_, c.last_key, j));
+        same = b_.CreateAnd(same, b_.CreateICmpEQ(w, last));
+      }
+      auto* probe = block("probe");
+      auto* found = block("found");
+      b_.CreateCondBr(same, found, probe);
+      b_.SetInsertPoint(probe);
+      llvm::Value* first = probe_chain(v, c.key, s.key.size());
+      b_.CreateStore(first, c.last_first);
+      b_.CreateStore(b_.getTrue(), c.have_last);
+      b_.CreateMemCpy(c.last_key, llvm::Align(8), c.key, llvm::Align(8), s.key.size() * 8);
+      b_.CreateBr(found);
+      b_.SetInsertPoint(found);
+      b_.CreateStore(b_.CreateLoad(i64_, c.last_first), slot);
+    } else {
+      b_.CreateStore(begin, slot);
+    }
+    auto* head = block(lookup ? "chain" : "scan");
+    auto* row_block = block("row");
+    auto* step_on = block("row.next");
+    b_.CreateBr(head);
+
+    b_.SetInsertPoint(head);
+    llvm::Value* row = b_.CreateLoad(i64_, slot, "row");
+    llvm::Value* more = lookup ? b_.CreateICmpNE(row, b_.getInt64(kNativeNoRow)) : b_.CreateICmpULT(row, end);
+    b_.CreateCondBr(more, row_block, cont);
+
+    b_.SetInsertPoint(row_block);
+    if (lookup) {  // chains hold rows of every version
+      auto* in_range = block("in.range");
+      b_.CreateCondBr(b_.CreateAnd(b_.CreateICmpUGE(row, begin), b_.CreateICmpULT(row, end)), in_range, step_on);
+      b_.SetInsertPoint(in_range);
+    }
+    {  // dead rows: only where the relation has any
+      auto* ask = block("ask.alive");
+      auto* live = block("live");
+      llvm::Value* has_dead = b_.CreateLoad(i64_, field(v, kViewHasDead), "has_dead");
+      b_.CreateCondBr(b_.CreateICmpNE(has_dead, b_.getInt64(0)), ask, live);
+      b_.SetInsertPoint(ask);
+      auto* alive_type = llvm::FunctionType::get(i64_, {ptr_, i64_}, false);
+      llvm::Value* ok = b_.CreateCall(alive_type, alive_, {v, row});
+      b_.CreateCondBr(b_.CreateICmpNE(ok, b_.getInt64(0)), live, step_on);
+      b_.SetInsertPoint(live);
+    }
+    // The columns this step reads: bound to a register, or compared with one bound before.
+    std::vector<uint32_t> cols;
+    for (uint32_t c = 0; c < s.bind.size(); ++c)
+      if (s.bind[c] >= 0) cols.push_back(c);
+    for (auto [c, reg] : s.equal)
+      if (std::find(cols.begin(), cols.end(), c) == cols.end()) cols.push_back(c);
+    std::unordered_map<uint32_t, llvm::Value*> cell = read_cells(v, row, cols);
+    for (auto [c, reg] : s.equal) {  // the column that binds `reg` in this row
+      uint32_t b = 0;
+      while (b < s.bind.size() && s.bind[b] != static_cast<int32_t>(reg)) ++b;
+      if (b == s.bind.size()) throw std::logic_error("a repeated variable the row does not bind");
+      auto* same = block("same");
+      b_.CreateCondBr(b_.CreateICmpEQ(cell[c], cell[b]), same, step_on);
+      b_.SetInsertPoint(same);
+    }
+    auto saved = set_;
+    for (uint32_t c : cols)
+      if (s.bind[c] >= 0) set_[static_cast<uint32_t>(s.bind[c])] = cell[c];
+    steps(k + 1, view + 1, step_on);
+    set_ = std::move(saved);
+
+    // The next row; a chain is read again after the rest of the rule ran (a flush may have
+    // caught the index up and moved its array).
+    b_.SetInsertPoint(step_on);
+    if (lookup) {
+      llvm::Value* chains = b_.CreateLoad(ptr_, field(v, kViewNext), "chains");
+      llvm::Value* next = b_.CreateLoad(i32_, b_.CreateInBoundsGEP(i32_, chains, row), "next.row");
+      b_.CreateStore(b_.CreateZExt(next, i64_), slot);
+    } else {
+      b_.CreateStore(b_.CreateAdd(row, b_.getInt64(1)), slot);
+    }
+    b_.CreateBr(head);
   }
-  b.CreateStore(b.CreateAdd(mm, b.getInt64(1)), m_slot);
-  b.CreateBr(next);
 
-  b.SetInsertPoint(next);
-  b.CreateStore(b.CreateAdd(b.CreateLoad(i64, i_slot), b.getInt64(1)), i_slot);
-  b.CreateBr(loop);
+  // The first row of the chain of `key` (i64, kNativeNoRow for none): one load from an index
+  // kept as an array by value, else a call to the engine.
+  llvm::Value* probe_chain(llvm::Value* v, llvm::Value* key, size_t key_size) {
+    auto* fm_type = llvm::FunctionType::get(i32_, {ptr_, ptr_}, false);
+    if (key_size != 1) return b_.CreateZExt(b_.CreateCall(fm_type, first_match_, {v, key}, "first"), i64_);
+    auto* array = block("by.value");
+    auto* in_array = block("in.array");
+    auto* call = block("by.call");
+    auto* got = block("probed");
+    llvm::Value* direct = b_.CreateLoad(i64_, field(v, kViewDirect), "direct");
+    b_.CreateCondBr(b_.CreateICmpNE(direct, b_.getInt64(0)), array, call);
+    b_.SetInsertPoint(array);
+    llvm::Value* k = b_.CreateLoad(i64_, key, "k");
+    llvm::Value* size = b_.CreateLoad(i64_, field(v, kViewHeadsSize), "heads.size");
+    b_.CreateCondBr(b_.CreateICmpULT(k, size), in_array, got);
+    b_.SetInsertPoint(in_array);
+    llvm::Value* heads = b_.CreateLoad(ptr_, field(v, kViewHeads), "heads");
+    llvm::Value* at = b_.CreateZExt(b_.CreateLoad(i32_, b_.CreateInBoundsGEP(i32_, heads, k)), i64_, "head");
+    b_.CreateBr(got);
+    b_.SetInsertPoint(call);
+    llvm::Value* called = b_.CreateZExt(b_.CreateCall(fm_type, first_match_, {v, key}), i64_, "first");
+    b_.CreateBr(got);
+    b_.SetInsertPoint(got);
+    auto* first = b_.CreatePHI(i64_, 3, "first");
+    first->addIncoming(b_.getInt64(kNativeNoRow), array);
+    first->addIncoming(at, in_array);
+    first->addIncoming(called, call);
+    return first;
+  }
 
-  b.SetInsertPoint(done);
-  b.CreateStore(b.CreateLoad(i64, m_slot), m_out);
-  b.CreateRet(b.getInt32(static_cast<int32_t>(Status::Ok)));
-}
+  // Row `row`'s cells `cols` as words: its chunk, then each cell sign-extended from its width.
+  std::unordered_map<uint32_t, llvm::Value*> read_cells(llvm::Value* v, llvm::Value* row, const std::vector<uint32_t>& cols) {
+    std::unordered_map<uint32_t, llvm::Value*> cell;
+    if (cols.empty()) return cell;
+    llvm::Value* chunks = b_.CreateLoad(ptr_, field(v, kViewChunks), "chunks");
+    llvm::Value* arity = b_.CreateLoad(i64_, field(v, kViewArity), "arity");
+    llvm::Value* shift = b_.CreateLoad(i64_, field(v, kViewShift), "shift");
+    llvm::Value* chunk =
+        b_.CreateLoad(ptr_, b_.CreateInBoundsGEP(ptr_, chunks, b_.CreateLShr(row, b_.getInt64(kNativeChunkBits))), "chunk");
+    llvm::Value* first_cell = b_.CreateMul(b_.CreateAnd(row, b_.getInt64((1u << kNativeChunkBits) - 1)), arity);
+    auto* w16 = block("cells16");
+    auto* w32 = block("cells32");
+    auto* w64 = block("cells64");
+    auto* joined = block("cells");
+    auto* sw = b_.CreateSwitch(shift, w64, 2);
+    sw->addCase(b_.getInt64(1), w16);
+    sw->addCase(b_.getInt64(2), w32);
+    std::vector<std::pair<llvm::BasicBlock*, std::vector<llvm::Value*>>> arms;
+    const std::pair<llvm::BasicBlock*, llvm::Type*> widths[] = {{w16, b_.getInt16Ty()}, {w32, i32_}, {w64, i64_}};
+    for (auto [bb, t] : widths) {
+      b_.SetInsertPoint(bb);
+      std::vector<llvm::Value*> vals;
+      for (uint32_t c : cols) {
+        llvm::Value* at = b_.CreateInBoundsGEP(t, chunk, b_.CreateAdd(first_cell, b_.getInt64(c)));
+        llvm::Value* x = b_.CreateLoad(t, at);
+        vals.push_back(t == i64_ ? x : b_.CreateSExt(x, i64_));
+      }
+      b_.CreateBr(joined);
+      arms.emplace_back(bb, std::move(vals));
+    }
+    b_.SetInsertPoint(joined);
+    for (size_t j = 0; j < cols.size(); ++j) {
+      auto* phi = b_.CreatePHI(i64_, 3, "c" + std::to_string(cols[j]));
+      for (auto& [bb, vals] : arms) phi->addIncoming(vals[j], bb);
+      cell[cols[j]] = phi;
+    }
+    return cell;
+  }
+
+  // The frame or head row that passed every step, appended to `out`; a full `out` is flushed.
+  void output(llvm::BasicBlock* cont) {
+    llvm::Value* out = fn_->getArg(2);
+    llvm::Value* mm = b_.CreateLoad(i64_, m_slot_, "m");
+    if (spec_.head) {
+      const uint64_t A = spec_.head_columns.size();
+      llvm::Value* row = b_.CreateInBoundsGEP(i64_, out, b_.CreateMul(mm, b_.getInt64(A)), "row");
+      for (uint64_t c = 0; c < A; ++c) b_.CreateStore(lower_->word(spec_.head_columns[c]), b_.CreateConstInBoundsGEP1_64(i64_, row, c));
+    } else {
+      const uint64_t R = spec_.registers;
+      llvm::Value* to = b_.CreateInBoundsGEP(i64_, out, b_.CreateMul(mm, b_.getInt64(R)), "to");
+      if (!joins_) b_.CreateMemCpy(to, llvm::Align(8), frame_, llvm::Align(8), R * 8);
+      for (uint64_t reg = 0; reg < R; ++reg) {
+        auto it = set_.find(static_cast<uint32_t>(reg));
+        if (it != set_.end()) b_.CreateStore(it->second, b_.CreateConstInBoundsGEP1_64(i64_, to, reg));
+        else if (joins_) b_.CreateStore(reg_word(static_cast<uint32_t>(reg)), b_.CreateConstInBoundsGEP1_64(i64_, to, reg));
+      }
+    }
+    llvm::Value* m1 = b_.CreateAdd(mm, b_.getInt64(1));
+    b_.CreateStore(m1, m_slot_);
+    if (!joins_) {  // at most one output a frame: `out` holds the batch
+      b_.CreateBr(cont);
+      return;
+    }
+    auto* full = block("full");
+    b_.CreateCondBr(b_.CreateICmpEQ(m1, capacity_), full, cont);
+    b_.SetInsertPoint(full);
+    auto* flush_type = llvm::FunctionType::get(i32_, {ptr_, ptr_, i64_}, false);
+    llvm::Value* failed = b_.CreateCall(flush_type, flush_, {fn_->getArg(4), out, m1}, "flushed");
+    b_.CreateStore(b_.getInt64(0), m_slot_);
+    auto* stop = block("flush.failed");
+    b_.CreateCondBr(b_.CreateICmpNE(failed, b_.getInt32(0)), stop, cont);
+    b_.SetInsertPoint(stop);
+    b_.CreateRet(b_.getInt32(kStatusFlushFailed));
+  }
+
+  llvm::Module& m_;
+  llvm::LLVMContext& ctx_;
+  llvm::IRBuilder<> b_;
+  const SegmentSpec& spec_;
+  const bool joins_;
+  llvm::Type* i64_ = nullptr;
+  llvm::Type* i32_ = nullptr;
+  llvm::PointerType* ptr_ = nullptr;
+  llvm::Function* fn_ = nullptr;
+  llvm::Value* m_slot_ = nullptr;
+  llvm::Value* frame_ = nullptr;
+  ExprLowering* lower_ = nullptr;
+  std::unordered_map<uint32_t, llvm::Value*> set_;  // register -> its word where the code is
+  llvm::Value* views_ = nullptr;
+  llvm::Value* first_match_ = nullptr;
+  llvm::Value* alive_ = nullptr;
+  llvm::Value* flush_ = nullptr;
+  llvm::Value* capacity_ = nullptr;
+  std::vector<llvm::Value*> slots_;   // per join: its current row
+  struct LookupCache {                // per join; a Scan's stays empty
+    llvm::Value* key = nullptr;       // the key looked up now
+    llvm::Value* last_key = nullptr;  // the key looked up last, and its chain's first row
+    llvm::Value* last_first = nullptr;
+    llvm::Value* have_last = nullptr;  // i1: whether there was one
+  };
+  std::vector<LookupCache> lookups_;
+};
+
+void emit_segment(llvm::Module& m, const std::string& name, const SegmentSpec& spec) { SegmentEmitter(m, name, spec).emit(); }
 
 std::unique_ptr<llvm::Module> build_segments(llvm::LLVMContext& ctx, const std::vector<const SegmentSpec*>& specs,
                                              const std::vector<std::string>& names, const llvm::orc::LLJIT* jit) {
@@ -179,7 +442,7 @@ struct SegmentJit::State {
     }
   }
 
-  // Machine code for the segments as one object: the module, LLVM's O2 pipeline, code
+  // Machine code for the segments as one object: the module, the passes of lowering.cpp, code
   // generation (LLVM's fixed cost per module, most of it in setting up code generation, is paid
   // once for the batch).
   llvm::SmallVector<char, 0> emit(const std::vector<const SegmentSpec*>& specs, const std::vector<std::string>& fn_names) {

@@ -34,7 +34,7 @@ struct SegmentJitStats {
   uint64_t cached = 0;     // segments asked for again and found compiled
   uint64_t failed = 0;     // segments LLVM could not compile (left to the interpreter)
   uint64_t from_disk = 0;  // segments loaded from the code cache on disk
-  double total_ms = 0;     // time spent compiling (lowering, O2, machine code)
+  double total_ms = 0;     // time spent compiling (lowering, optimization, machine code)
   double median_ms = 0;    // per segment
   double max_ms = 0;
 };
@@ -46,6 +46,7 @@ class SegmentJit : public NativeCode {
   ~SegmentJit() override;  // waits for the segment being compiled, drops the queued ones
 
   bool supports_step(const plan::Expr& e) const override;
+  bool supports_joins() const override { return true; }
   bool supports_head_column(const plan::Expr& e) const override;
   std::vector<SegmentFn> compile(const std::vector<SegmentSpec>& specs) override;
   void compile_later(SegmentSpec spec, SegmentSlot slot) override;
@@ -58,7 +59,7 @@ class SegmentJit : public NativeCode {
   std::unique_ptr<State> state_;
 };
 
-// `bloom build`: the segments compiled ahead of time (O2, position-independent, for this
+// `bloom build`: the segments compiled ahead of time (optimized, position-independent, for this
 // machine's CPU) into one relocatable object file at `object_path`, which also defines the table
 // of jit/aot_table.h: every segment's key and function, and `program` as bytes. Segments with
 // the same key are compiled once. Throws std::runtime_error naming what failed.

@@ -85,6 +85,18 @@ void key_of(const plan::Expr& e, std::string& out) {
 std::string segment_key(const SegmentSpec& spec) {
   std::string k = "R" + std::to_string(spec.registers);
   for (const auto& s : spec.steps) {
+    if (s.kind == plan::StepKind::Scan || s.kind == plan::StepKind::Lookup) {
+      // The relation, its version and its index are the engine's views (eval/native.h): the
+      // code depends only on which columns go where.
+      k += s.kind == plan::StepKind::Scan ? " S[" : " L[";
+      for (const auto& x : s.key) k += std::to_string(x.reg) + ',';
+      k += "][";
+      for (int32_t b : s.bind) k += std::to_string(b) + ',';
+      k += "][";
+      for (auto [c, reg] : s.equal) k += std::to_string(c) + '=' + std::to_string(reg) + ',';
+      k += ']';
+      continue;
+    }
     k += s.kind == plan::StepKind::Filter ? " F" : " A" + std::to_string(s.target);
     key_of(s.expr, k);
   }

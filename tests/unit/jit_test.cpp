@@ -9,12 +9,16 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <thread>
 
 #include "eval/engine.h"
+#include "rt_test_util.h"
+#include "storage/relation.h"
 #include "test_util.h"
 
 namespace bloom::test {
@@ -306,7 +310,7 @@ TEST(SegmentJit, RandomSegmentsAgreeWithTheInterpreter) {
       rt::jit::Status expected = interpret(interp, specs[i], frames, want);
       std::vector<Word> got(frames.size() + kFrames * 4);
       uint64_t m = 0;
-      int32_t status = fns[i](frames.data(), kFrames, got.data(), &m);
+      int32_t status = fns[i](frames.data(), kFrames, got.data(), &m, nullptr);
       ASSERT_EQ(status != 0, expected != rt::jit::Status::Ok) << "segment " << i << " batch " << b << "\n"
                                                               << rt::jit::segment_llvm_ir(specs[i], "s");
       if (status != 0) {
@@ -350,7 +354,7 @@ TEST(SegmentJit, ASegmentAskedForLaterArrivesInItsSlot) {
   Word frames[] = {rt::from_int(2), rt::from_int(40), rt::from_int(-1), rt::from_int(1)};
   Word out[2];
   uint64_t m = 0;
-  ASSERT_EQ(fn(frames, 2, out, &m), 0);
+  ASSERT_EQ(fn(frames, 2, out, &m, nullptr), 0);
   ASSERT_EQ(m, 2u);
   EXPECT_EQ(rt::as_int(out[0]), 42);
   EXPECT_EQ(rt::as_int(out[1]), 0);
@@ -372,7 +376,7 @@ TEST(SegmentJit, TheCodeCacheOnDiskServesTheNextProcessAndSurvivesDamage) {
     Word frames[] = {rt::from_int(50), rt::from_int(8)};
     Word out[1];
     uint64_t m = 0;
-    ASSERT_EQ(fn(frames, 1, out, &m), 0);
+    ASSERT_EQ(fn(frames, 1, out, &m, nullptr), 0);
     ASSERT_EQ(m, 1u);
     EXPECT_EQ(rt::as_int(out[0]), 42);
   };
@@ -470,6 +474,182 @@ TEST(CodeCache, StaysUnderItsSizeLimitRemovingWhatWasUsedLongestAgo) {
   fs::remove_all(dir);
 }
 
+// Join segments (eval/native.h): the engine's side played by the test. The views are filled as
+// the engine fills them, the probes go to the relation, and `flush` collects the output.
+struct JoinHarness {
+  rt::SymbolTable symbols;
+  rt::Lattices lat{symbols};
+  std::deque<plan::Relation> decls;
+  std::vector<std::unique_ptr<rt::Relation>> relations;
+  std::vector<Word> flushed;
+  size_t flushes = 0;
+  size_t fail_at_flush = SIZE_MAX;  // this flush reports an error
+
+  rt::Relation& make(uint32_t arity, std::vector<std::vector<uint32_t>> indexes) {
+    std::vector<Column> cols;
+    for (uint32_t i = 0; i < arity; ++i) cols.push_back({"c" + std::to_string(i), kInt});
+    decls.push_back(relation_decl("t", cols, {}, false, std::move(indexes)));
+    relations.push_back(std::make_unique<rt::Relation>(decls.back(), lat));
+    return *relations.back();
+  }
+  static rt::NativeView view_of(const rt::Relation& rel, int32_t index) {
+    rt::NativeView v{};
+    v.chunks = rel.chunk_table();
+    v.arity = rel.arity();
+    v.shift = rel.cell_shift();
+    v.begin = 0;
+    v.end = rel.end();
+    v.has_dead = rel.has_dead_rows();
+    v.relation = &rel;
+    if (index >= 0) {
+      rel.catch_up(static_cast<uint32_t>(index));
+      v.index = static_cast<uint64_t>(index);
+      refresh(v);
+    }
+    return v;
+  }
+  static void refresh(rt::NativeView& v) {
+    const auto& rel = *static_cast<const rt::Relation*>(v.relation);
+    v.next = rel.match_chains(static_cast<uint32_t>(v.index));
+    size_t size = 0;
+    v.heads = rel.direct_heads(static_cast<uint32_t>(v.index), size);
+    v.heads_size = size;
+    v.direct = v.heads != nullptr;
+  }
+  static uint32_t first_match(rt::NativeView* v, const Word* key) {
+    uint32_t r = static_cast<const rt::Relation*>(v->relation)->first_match(static_cast<uint32_t>(v->index), key);
+    refresh(*v);
+    return r;
+  }
+  static uint64_t alive(const rt::NativeView* v, uint64_t row) {
+    return static_cast<const rt::Relation*>(v->relation)->alive(static_cast<rt::RowId>(row));
+  }
+  static int32_t flush(rt::NativeContext* c, Word* out, uint64_t m) {
+    auto& h = *static_cast<JoinHarness*>(c->engine);
+    if (h.flushes++ == h.fail_at_flush) return 1;
+    h.flushed.insert(h.flushed.end(), out, out + m * 2);
+    return 0;
+  }
+  // Runs `fn` over `frames` with these views and an output batch of `capacity` head rows of 2.
+  int32_t run(rt::SegmentFn fn, const std::vector<Word>& frames, uint64_t n, std::vector<rt::NativeView> views, uint64_t capacity) {
+    rt::NativeContext c{views.data(), &first_match, &alive, &flush, capacity, this};
+    std::vector<Word> out(capacity * 2);
+    uint64_t m = 0;
+    int32_t status = fn(frames.data(), n, out.data(), &m, &c);
+    if (status == 0) flushed.insert(flushed.end(), out.begin(), out.begin() + static_cast<long>(m * 2));
+    return status;
+  }
+};
+
+plan::Step join_step(plan::StepKind kind, std::vector<uint32_t> key_regs, std::vector<int32_t> bind,
+                     std::vector<std::pair<uint32_t, uint32_t>> equal = {}) {
+  plan::Step s;
+  s.kind = kind;
+  s.index = kind == plan::StepKind::Lookup ? 0 : plan::kKeyIndex;
+  for (uint32_t r : key_regs) {
+    Expr k = leaf(Op::Reg, TypeKind::Int);
+    k.reg = r;
+    s.key.push_back(k);
+  }
+  s.bind = std::move(bind);
+  s.equal = std::move(equal);
+  return s;
+}
+
+// e(x, y), e(y, z), x != z -> (x, z), over values that need 16-, 32- and 64-bit cells, with dead
+// rows, an output batch that fills many times, and chains of several rows.
+TEST(SegmentJit, JoinsReadRowsOfEveryCellWidthAndFlushFullBatches) {
+  rt::jit::SegmentJit jit({});
+  rt::SegmentSpec spec;
+  spec.registers = 3;
+  spec.steps.push_back(join_step(plan::StepKind::Scan, {}, {0, 1}));
+  spec.steps.push_back(join_step(plan::StepKind::Lookup, {1}, {-1, 2}));
+  Expr x = leaf(Op::Reg, TypeKind::Int), z = leaf(Op::Reg, TypeKind::Int);
+  z.reg = 2;
+  spec.steps.push_back(step(plan::StepKind::Filter, node(Op::Ne, TypeKind::Bool, {x, z})));
+  spec.head = true;
+  spec.head_columns = {x, z};
+  rt::SegmentFn fn = jit.compile({spec})[0];
+  ASSERT_NE(fn, nullptr) << rt::jit::segment_llvm_ir(spec, "s");
+  for (int64_t scale : {int64_t{1}, int64_t{100000}, int64_t{10000000000}}) {
+    JoinHarness h;
+    rt::Relation& e = h.make(2, {{0}});
+    std::vector<std::vector<int64_t>> rows;
+    for (int64_t a = 0; a < 40; ++a)
+      for (int64_t b = a % 3; b < 40; b += 7) rows.push_back({(a % 2 ? -a : a) * scale, b * scale});  // negative cells sign-extend
+    for (auto& r : rows) e.insert(std::vector<Word>{rt::from_int(r[0]), rt::from_int(r[1])}.data());
+    e.kill(5);  // a dead row is neither scanned nor found
+    std::vector<Word> want;
+    for (rt::RowId i = 0; i < e.end(); ++i) {
+      if (!e.alive(i)) continue;
+      // The interpreter's order: each scanned row, then its chain (first row, then newest first).
+      std::vector<rt::RowId> chain;
+      for (rt::RowId j = e.first_match(0, std::vector<Word>{e.row(i)[1]}.data()); j != rt::kNoRow; j = e.next_match(0, j))
+        if (e.alive(j)) chain.push_back(j);
+      for (rt::RowId j : chain)
+        if (e.row(i)[0] != e.row(j)[1]) {
+          want.push_back(e.row(i)[0]);
+          want.push_back(e.row(j)[1]);
+        }
+    }
+    ASSERT_GT(want.size(), 200u);
+    std::vector<Word> one_frame(3, 0);
+    ASSERT_EQ(h.run(fn, one_frame, 1, {JoinHarness::view_of(e, -1), JoinHarness::view_of(e, 0)}, 7), 0) << "scale " << scale;
+    EXPECT_EQ(h.flushed, want) << "scale " << scale << ", cells of " << e.cell_bytes() << " bytes";
+    EXPECT_GT(h.flushes, 10u);
+    // A flush that fails stops the segment at once.
+    JoinHarness failing;
+    failing.fail_at_flush = 2;
+    rt::Relation& e2 = failing.make(2, {{0}});
+    for (auto& r : rows) e2.insert(std::vector<Word>{rt::from_int(r[0]), rt::from_int(r[1])}.data());
+    EXPECT_EQ(failing.run(fn, one_frame, 1, {JoinHarness::view_of(e2, -1), JoinHarness::view_of(e2, 0)}, 7), rt::kStatusFlushFailed);
+    EXPECT_EQ(failing.flushes, 3u);
+  }
+}
+
+// A segment that starts with a lookup: frames whose keys repeat (the chain found last is used
+// again), miss, or lie outside an index kept by value; and the same over an index too sparse to
+// be kept by value (every probe a call). Repeated variables must agree.
+TEST(SegmentJit, LookupsFromFramesAgreeWithTheRelation) {
+  rt::jit::SegmentJit jit({});
+  rt::SegmentSpec spec;
+  spec.registers = 3;
+  // f(k, v, v) by k: the third column must equal the second.
+  spec.steps.push_back(join_step(plan::StepKind::Lookup, {0}, {-1, 1, -1}, {{2, 1}}));
+  Expr k = leaf(Op::Reg, TypeKind::Int), v = leaf(Op::Reg, TypeKind::Int);
+  v.reg = 1;
+  spec.head = true;
+  spec.head_columns = {k, v};
+  rt::SegmentFn fn = jit.compile({spec})[0];
+  ASSERT_NE(fn, nullptr);
+  for (int64_t spread : {int64_t{1}, int64_t{1} << 40}) {
+    JoinHarness h;
+    rt::Relation& f = h.make(3, {{0}});
+    for (int64_t i = 0; i < 300; ++i) {
+      int64_t key = (i % 25) * spread, val = i * 3;
+      f.insert(std::vector<Word>{rt::from_int(key), rt::from_int(val), rt::from_int(i % 4 ? val : val + 1)}.data());
+    }
+    size_t size = 0;
+    f.catch_up(0);
+    EXPECT_EQ(f.direct_heads(0, size) != nullptr, spread == 1) << "an index of small values is kept by value";
+    std::vector<Word> frames;
+    for (int64_t key : {3, 3, 3, 7, -1, 24, 24, 25, 1000000, 0}) {
+      frames.push_back(rt::from_int(key * spread));
+      frames.push_back(0);
+      frames.push_back(0);
+    }
+    std::vector<Word> want;
+    for (size_t i = 0; i < frames.size(); i += 3)
+      for (rt::RowId r = f.first_match(0, &frames[i]); r != rt::kNoRow; r = f.next_match(0, r))
+        if (f.row(r)[2] == f.row(r)[1]) {
+          want.push_back(frames[i]);
+          want.push_back(f.row(r)[1]);
+        }
+    ASSERT_EQ(h.run(fn, frames, frames.size() / 3, {JoinHarness::view_of(f, 0)}, 16), 0);
+    EXPECT_EQ(h.flushed, want) << "spread " << spread;
+  }
+}
+
 TEST(SegmentJit, TheIrIsOneLoopOverTheBatch) {
   rt::SegmentSpec spec;
   spec.registers = 1;
@@ -477,7 +657,8 @@ TEST(SegmentJit, TheIrIsOneLoopOverTheBatch) {
   pos.args[1].value = int64_t{0};
   spec.steps.push_back(step(plan::StepKind::Filter, pos));
   std::string ir = rt::jit::segment_llvm_ir(spec, "positive");
-  EXPECT_NE(ir.find("define i32 @positive(ptr noalias %frames, i64 %n, ptr noalias %out, ptr noalias %m)"), std::string::npos) << ir;
+  EXPECT_NE(ir.find("define i32 @positive(ptr noalias %frames, i64 %n, ptr noalias %out, ptr noalias %m, ptr %ctx)"), std::string::npos)
+      << ir;
   EXPECT_NE(ir.find("icmp sgt i64"), std::string::npos) << ir;
   EXPECT_NE(ir.find("llvm.memcpy"), std::string::npos) << ir;  // a passing frame is copied whole
 }

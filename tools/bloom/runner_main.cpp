@@ -36,6 +36,7 @@ class TableNativeCode : public rt::NativeCode {
       fns_.emplace(std::string_view(bloom_aot_segments[i].key, bloom_aot_segments[i].key_size), bloom_aot_segments[i].fn);
   }
   bool supports_step(const plan::Expr& e) const override { return rt::jit::supported(e); }
+  bool supports_joins() const override { return true; }
   bool supports_head_column(const plan::Expr& e) const override { return rt::jit::head_column_supported(e); }
   std::vector<rt::SegmentFn> compile(const std::vector<rt::SegmentSpec>& specs) override {
     std::vector<rt::SegmentFn> out;

@@ -13,6 +13,7 @@ namespace bloom::cli {
 class SegmentRecorder : public rt::NativeCode {
  public:
   bool supports_step(const plan::Expr& e) const override { return rt::jit::supported(e); }
+  bool supports_joins() const override { return true; }
   bool supports_head_column(const plan::Expr& e) const override { return rt::jit::head_column_supported(e); }
   std::vector<rt::SegmentFn> compile(const std::vector<rt::SegmentSpec>& specs) override {
     specs_.insert(specs_.end(), specs.begin(), specs.end());
