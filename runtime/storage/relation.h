@@ -366,8 +366,8 @@ class Relation {
     // The same for a one-column index, keyed by the value itself: a lookup never reads a row
     // (sg depth 11 looks up 8 M keys in par[p], half of them absent).
     absl::flat_hash_map<Word, RowId, WordHash, std::equal_to<Word>, BlockAllocator<std::pair<const Word, RowId>>> single;
-    // Or, while every value is below direct_limit(rows), an array by value (kNoRow: none): tc's
-    // edge(y, z) by y and sg's par(x, p) by p are looked up millions of times.
+    // Or, while every value is below 4096 + 4 x rows (catch_up), an array by value (kNoRow:
+    // none): tc's edge(y, z) by y and sg's par(x, p) by p are looked up millions of times.
     std::vector<RowId> direct;
     bool direct_ok = true;
     std::vector<RowId> next;  // per row: the next row with the same key

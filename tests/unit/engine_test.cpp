@@ -780,8 +780,9 @@ TEST_F(EngineTest, NullaryRelationsInTheFixpoint) {
 // A NativeCode that records what the engine asks it to compile later, and compiles nothing.
 class AskedFor : public rt::NativeCode {
  public:
-  AskedFor(uint64_t threshold, bool weigh) : threshold_(threshold), weigh_(weigh) {}
+  AskedFor(uint64_t threshold, bool weigh, bool joins = false) : threshold_(threshold), weigh_(weigh), joins_(joins) {}
   bool supports_step(const plan::Expr&) const override { return true; }
+  bool supports_joins() const override { return joins_; }
   bool supports_head_column(const plan::Expr&) const override { return true; }
   std::vector<rt::SegmentFn> compile(const std::vector<rt::SegmentSpec>& specs) override {
     return std::vector<rt::SegmentFn>(specs.size(), nullptr);
@@ -794,6 +795,7 @@ class AskedFor : public rt::NativeCode {
  private:
   uint64_t threshold_;
   bool weigh_;
+  bool joins_;
 };
 
 // `light`'s segment evaluates one operator a frame (x != y), `heavy`'s five.
@@ -833,6 +835,44 @@ TEST(Tiering, AChosenThresholdAloneDecides) {
   // --jit-threshold given: every segment once it has seen that many frames, whatever it weighs.
   EXPECT_EQ(asked_after(500, 16, false).size(), 2u);
   EXPECT_TRUE(asked_after(10, 16, false).empty());
+}
+
+// With joins compiled: a rule's scan, lookup and filter make one segment with the head; a lone
+// scan stays interpreted; a rule with an integer division keeps its joins interpreted (a segment
+// that flushed cannot give its batch back to raise the error).
+TEST(Tiering, ScansAndLookupsJoinTheSegmentUnlessARuleCanFail) {
+  auto plan = plan_for(
+      "input e(x: int, y: int);\n"
+      "output p(x: int, z: int);\n"
+      "output copy(x: int, y: int);\n"
+      "output q(x: int, z: int);\n"
+      "p(x, z) <= e(x, y), e(y, z), x != z;\n"
+      "copy(x, y) <= e(x, y);\n"
+      "q(x, z) <= e(x, y), e(y, z), z = x / y;\n");
+  ASSERT_TRUE(plan);
+  rt::SymbolTable symbols;
+  rt::Lattices lattices(symbols);
+  AskedFor native(1, false, true);
+  rt::Engine engine(*plan, symbols, lattices, &native);
+  std::vector<rt::Word> data = {1, 2, 2, 3, 3, 4};
+  engine.insert_all_checked(plan->find("e")->id, data.data(), 3, "test", "test rows");
+  engine.run_fixpoint();
+  bool joined = false;
+  for (const auto& spec : native.asked) {
+    std::vector<plan::StepKind> kinds;
+    for (const auto& st : spec.steps) kinds.push_back(st.kind);
+    if (kinds == std::vector<plan::StepKind>{plan::StepKind::Scan, plan::StepKind::Lookup, plan::StepKind::Filter}) {
+      joined = true;
+      EXPECT_TRUE(spec.head);
+      EXPECT_TRUE(spec.joins());
+    }
+    EXPECT_NE(kinds, std::vector<plan::StepKind>{plan::StepKind::Scan}) << "a lone scan is not compiled";
+    if (spec.joins()) {
+      EXPECT_EQ(std::count(kinds.begin(), kinds.end(), plan::StepKind::Assign), 0) << "q's division keeps its joins out";
+    }
+  }
+  EXPECT_TRUE(joined) << "p's scan, lookup and filter make one segment";
+  EXPECT_FALSE(native.asked.empty());
 }
 
 }  // namespace
