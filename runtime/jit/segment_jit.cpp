@@ -79,16 +79,15 @@ class SegmentEmitter {
       capacity_ = b_.CreateLoad(i64_, field(c, kCtxCapacity), "capacity");
       for (const auto& s : spec_.steps)
         if (s.kind == StepKind::Scan || s.kind == StepKind::Lookup) {
-          slots_.push_back(b_.CreateAlloca(i64_, nullptr, "row.slot"));
-          LookupCache cache;
+          JoinSlots& j = join_slots_.emplace_back();
+          j.row = b_.CreateAlloca(i64_, nullptr, "row.slot");
           if (s.kind == StepKind::Lookup) {
-            cache.key = b_.CreateAlloca(i64_, b_.getInt64(s.key.size()), "key");
-            cache.last_key = b_.CreateAlloca(i64_, b_.getInt64(s.key.size()), "last.key");
-            cache.last_first = b_.CreateAlloca(i64_, nullptr, "last.first");
-            cache.have_last = b_.CreateAlloca(b_.getInt1Ty(), nullptr, "have.last");
-            b_.CreateStore(b_.getFalse(), cache.have_last);
+            j.key = b_.CreateAlloca(i64_, b_.getInt64(s.key.size()), "key");
+            j.last_key = b_.CreateAlloca(i64_, b_.getInt64(s.key.size()), "last.key");
+            j.last_first = b_.CreateAlloca(i64_, nullptr, "last.first");
+            j.have_last = b_.CreateAlloca(b_.getInt1Ty(), nullptr, "have.last");
+            b_.CreateStore(b_.getFalse(), j.have_last);
           }
-          lookups_.push_back(cache);
         }
     }
     b_.CreateBr(loop);
@@ -151,30 +150,30 @@ class SegmentEmitter {
     llvm::Value* v = b_.CreateInBoundsGEP(b_.getInt8Ty(), views_, b_.getInt64(view * sizeof(NativeView)), "view");
     llvm::Value* begin = b_.CreateLoad(i64_, field(v, kViewBegin), "begin");
     llvm::Value* end = b_.CreateLoad(i64_, field(v, kViewEnd), "end");
-    llvm::Value* slot = slots_[view];
+    const JoinSlots& js = join_slots_[view];
+    llvm::Value* slot = js.row;
     if (lookup) {
       // Consecutive frames often look up the same key (the inner side of a nested join sees
       // each outer match in turn): the chain found for the previous key is used again, as the
       // interpreter does. A chain's first row stays its first while rows are added.
-      const LookupCache& c = lookups_[view];
-      llvm::Value* same = b_.CreateLoad(b_.getInt1Ty(), c.have_last, "have.last");
+      llvm::Value* same = b_.CreateLoad(b_.getInt1Ty(), js.have_last, "have.last");
       for (size_t j = 0; j < s.key.size(); ++j) {
         llvm::Value* w = reg_word(s.key[j].reg);
-        b_.CreateStore(w, b_.CreateConstInBoundsGEP1_64(i64_, c.key, j));
-        llvm::Value* last = b_.CreateLoad(i64_, b_.CreateConstInBoundsGEP1_64(i64_, c.last_key, j));
+        b_.CreateStore(w, b_.CreateConstInBoundsGEP1_64(i64_, js.key, j));
+        llvm::Value* last = b_.CreateLoad(i64_, b_.CreateConstInBoundsGEP1_64(i64_, js.last_key, j));
         same = b_.CreateAnd(same, b_.CreateICmpEQ(w, last));
       }
       auto* probe = block("probe");
       auto* found = block("found");
       b_.CreateCondBr(same, found, probe);
       b_.SetInsertPoint(probe);
-      llvm::Value* first = probe_chain(v, c.key, s.key.size());
-      b_.CreateStore(first, c.last_first);
-      b_.CreateStore(b_.getTrue(), c.have_last);
-      b_.CreateMemCpy(c.last_key, llvm::Align(8), c.key, llvm::Align(8), s.key.size() * 8);
+      llvm::Value* first = probe_chain(v, js.key, s.key.size());
+      b_.CreateStore(first, js.last_first);
+      b_.CreateStore(b_.getTrue(), js.have_last);
+      b_.CreateMemCpy(js.last_key, llvm::Align(8), js.key, llvm::Align(8), s.key.size() * 8);
       b_.CreateBr(found);
       b_.SetInsertPoint(found);
-      b_.CreateStore(b_.CreateLoad(i64_, c.last_first), slot);
+      b_.CreateStore(b_.CreateLoad(i64_, js.last_first), slot);
     } else {
       b_.CreateStore(begin, slot);
     }
@@ -362,14 +361,14 @@ class SegmentEmitter {
   llvm::Value* alive_ = nullptr;
   llvm::Value* flush_ = nullptr;
   llvm::Value* capacity_ = nullptr;
-  std::vector<llvm::Value*> slots_;   // per join: its current row
-  struct LookupCache {                // per join; a Scan's stays empty
-    llvm::Value* key = nullptr;       // the key looked up now
-    llvm::Value* last_key = nullptr;  // the key looked up last, and its chain's first row
+  struct JoinSlots {                  // per Scan or Lookup, in step order: its stack slots
+    llvm::Value* row = nullptr;       // the current row
+    llvm::Value* key = nullptr;       // Lookup only: the key looked up now,
+    llvm::Value* last_key = nullptr;  // the key looked up last and its chain's first row,
     llvm::Value* last_first = nullptr;
-    llvm::Value* have_last = nullptr;  // i1: whether there was one
+    llvm::Value* have_last = nullptr;  // and (i1) whether there was one
   };
-  std::vector<LookupCache> lookups_;
+  std::vector<JoinSlots> join_slots_;
 };
 
 void emit_segment(llvm::Module& m, const std::string& name, const SegmentSpec& spec) { SegmentEmitter(m, name, spec).emit(); }

@@ -375,10 +375,7 @@ void Relation::append_many(const Word* rows, size_t n) {
   const size_t A = arity_;
   for (size_t i = 0; i < n;) {
     RowId r = rows_;
-    if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size()) {
-      chunks_.push_back(new_chunk((A << kChunkBits) << cell_shift_, chunks_.size()));
-      chunk_ptrs_.push_back(chunks_.back().get());
-    }
+    if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size()) add_chunk();
     // The rest of the batch, or as much as the chunk holds, in one loop over the cells.
     const size_t m = std::min<size_t>(n - i, (kChunkMask + 1) - (r & kChunkMask));
     const Word* from = rows + i * A;
@@ -526,10 +523,7 @@ void Relation::append_rows(const void* rows, uint32_t shift, size_t n) {
   }
   for (size_t i = 0; i < n;) {
     RowId r = rows_;
-    if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size()) {
-      chunks_.push_back(new_chunk((A << kChunkBits) << cell_shift_, chunks_.size()));
-      chunk_ptrs_.push_back(chunks_.back().get());
-    }
+    if ((r & kChunkMask) == 0 && (r >> kChunkBits) == chunks_.size()) add_chunk();
     const size_t m = std::min<size_t>(n - i, (kChunkMask + 1) - (r & kChunkMask));
     std::memcpy(const_cast<void*>(cell_ptr(r)), from + i * row_bytes, m * row_bytes);
     rows_ += static_cast<RowId>(m);

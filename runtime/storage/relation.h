@@ -406,6 +406,11 @@ class Relation {
   }
   std::vector<Chunk> chunks_;
   std::vector<const uint8_t*> chunk_ptrs_;  // chunks_[k].get(), for chunk_table()
+  // The next chunk, for rows from chunks_.size() << kChunkBits on.
+  void add_chunk() {
+    chunks_.push_back(new_chunk((static_cast<size_t>(arity_) << kChunkBits) << cell_shift_, chunks_.size()));
+    chunk_ptrs_.push_back(chunks_.back().get());
+  }
   void chunks_changed() {
     chunk_ptrs_.resize(chunks_.size());
     for (size_t k = 0; k < chunks_.size(); ++k) chunk_ptrs_[k] = chunks_[k].get();
