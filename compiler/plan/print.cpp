@@ -26,32 +26,6 @@ std::string binds_text(const Step& s, const Relation& r) {
   return out;
 }
 
-std::string step_text(const Step& s, const Program& p) {
-  switch (s.kind) {
-    case StepKind::Scan:
-    case StepKind::Lookup:
-    case StepKind::AntiJoin: {
-      const Relation& r = p.relations[s.relation];
-      std::string t = to_string(s.kind);
-      t += ' ';
-      t += s.kind == StepKind::Scan ? r.name : index_name(p, s.relation, s.index);
-      if (s.kind != StepKind::AntiJoin) t += std::string(" (") + to_string(s.version) + ")";
-      if (!s.key.empty()) {
-        t += " key(";
-        for (size_t i = 0; i < s.key.size(); ++i) t += (i ? ", " : "") + expr_text(s.key[i], p);
-        t += ")";
-      }
-      std::string b = binds_text(s, r);
-      if (!b.empty()) t += " bind " + b;
-      return t;
-    }
-    case StepKind::Filter: return "filter " + expr_text(s.expr, p);
-    case StepKind::Assign: return "assign r" + std::to_string(s.target) + " = " + expr_text(s.expr, p);
-    case StepKind::InSet: return "for r" + std::to_string(s.target) + " in " + expr_text(s.expr, p);
-  }
-  return "";
-}
-
 std::string head_text(const RulePlan& r, const Program& p) {
   std::string t = std::string(to_string(r.op)) + " " + p.relations[r.head].name + "(";
   for (size_t i = 0; i < r.columns.size(); ++i) {
@@ -144,6 +118,32 @@ std::string dot_escape(const std::string& s) {
 }
 
 }  // namespace
+
+std::string step_text(const Step& s, const Program& p) {
+  switch (s.kind) {
+    case StepKind::Scan:
+    case StepKind::Lookup:
+    case StepKind::AntiJoin: {
+      const Relation& r = p.relations[s.relation];
+      std::string t = to_string(s.kind);
+      t += ' ';
+      t += s.kind == StepKind::Scan ? r.name : index_name(p, s.relation, s.index);
+      if (s.kind != StepKind::AntiJoin) t += std::string(" (") + to_string(s.version) + ")";
+      if (!s.key.empty()) {
+        t += " key(";
+        for (size_t i = 0; i < s.key.size(); ++i) t += (i ? ", " : "") + expr_text(s.key[i], p);
+        t += ")";
+      }
+      std::string b = binds_text(s, r);
+      if (!b.empty()) t += " bind " + b;
+      return t;
+    }
+    case StepKind::Filter: return "filter " + expr_text(s.expr, p);
+    case StepKind::Assign: return "assign r" + std::to_string(s.target) + " = " + expr_text(s.expr, p);
+    case StepKind::InSet: return "for r" + std::to_string(s.target) + " in " + expr_text(s.expr, p);
+  }
+  return "";
+}
 
 std::string expr_text(const Expr& e, const Program& p) {
   switch (e.op) {

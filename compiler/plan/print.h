@@ -9,6 +9,8 @@
 namespace bloom::plan {
 
 std::string expr_text(const Expr& e, const Program& p);
+// One pipeline step as `bloom plan` prints it ("lookup e[y] (full) key(r1) bind x->r2").
+std::string step_text(const Step& s, const Program& p);
 std::string to_text(const Program& p);
 nlohmann::json to_json(const Program& p);
 // One cluster per stratum and group, one box per rule variant, edges from the relations a

@@ -43,8 +43,8 @@ constexpr size_t kBatch = 256;  // frames per batch between two steps
 // -> 161 MB peak, 18% more CPU).
 constexpr uint64_t kWorkPerThresholdFrame = 256;
 constexpr uint32_t kMinSegmentWeight = 3;
-// A Scan or Lookup step of a segment: reading a row's cells and the frame copy the interpreter
-// makes for each match cost about as much as a few operators.
+// A Scan, Lookup, AntiJoin or InSet step of a segment: reading a row's cells (or probing) and
+// the frame copy the interpreter makes for each match cost about as much as a few operators.
 constexpr uint32_t kJoinStepWeight = 4;
 
 // Compiled code reads relations through eval/native.h's views, laid out as 64-bit fields.
@@ -53,10 +53,13 @@ static_assert(offsetof(NativeView, chunks) == 8 * kViewChunks && offsetof(Native
               offsetof(NativeView, arity) == 8 * kViewArity && offsetof(NativeView, shift) == 8 * kViewShift &&
               offsetof(NativeView, begin) == 8 * kViewBegin && offsetof(NativeView, end) == 8 * kViewEnd &&
               offsetof(NativeView, has_dead) == 8 * kViewHasDead && offsetof(NativeView, heads) == 8 * kViewHeads &&
-              offsetof(NativeView, heads_size) == 8 * kViewHeadsSize && offsetof(NativeView, direct) == 8 * kViewDirect);
+              offsetof(NativeView, heads_size) == 8 * kViewHeadsSize && offsetof(NativeView, direct) == 8 * kViewDirect &&
+              offsetof(NativeView, step) == 8 * kViewStep && offsetof(NativeView, old_end) == 8 * kViewOldEnd);
 static_assert(offsetof(NativeContext, views) == 8 * kCtxViews && offsetof(NativeContext, first_match) == 8 * kCtxFirstMatch &&
               offsetof(NativeContext, alive) == 8 * kCtxAlive && offsetof(NativeContext, flush) == 8 * kCtxFlush &&
-              offsetof(NativeContext, capacity) == 8 * kCtxCapacity);
+              offsetof(NativeContext, capacity) == 8 * kCtxCapacity && offsetof(NativeContext, engine) == 8 * kCtxEngine &&
+              offsetof(NativeContext, find_key) == 8 * kCtxFindKey && offsetof(NativeContext, absent) == 8 * kCtxAbsent &&
+              offsetof(NativeContext, set_elements) == 8 * kCtxSetElements);
 
 // Whether evaluating the expression can raise a run-time error where the JIT compiles it.
 bool can_fail(const plan::Expr& x) {
@@ -68,6 +71,12 @@ bool can_fail(const plan::Expr& x) {
 uint32_t operator_count(const plan::Expr& x) {
   uint32_t n = x.op == plan::Op::Reg || x.op == plan::Op::Const ? 0 : 1;
   for (const auto& a : x.args) n += operator_count(a);
+  return n;
+}
+// The operators a Lookup's or AntiJoin's computed key evaluates.
+uint32_t key_weight(const plan::Step& s) {
+  uint32_t n = 0;
+  for (const auto& k : s.key) n += operator_count(k);
   return n;
 }
 
@@ -203,6 +212,7 @@ struct Engine::CompiledRule {
     // they are, and what its flushes need.
     std::vector<NativeView> views;
     std::vector<uint32_t> view_steps;
+    bool joins = false;  // spec.joins(): it is called with a context
     NativeContext context{};
     struct Flush {
       void* impl = nullptr;  // the Engine::Impl
@@ -539,8 +549,8 @@ struct Engine::Impl {
     return c;
   }
 
-  // The segments of a rule that native code can run (eval/native.h): each maximal run of
-  // filters and assignments the JIT supports, with the head when the run ends the pipeline and
+  // The segments of a rule that native code can run (eval/native.h): each maximal run of steps
+  // the JIT supports, with the head when the run ends the pipeline and
   // every head column is supported; or the head alone when it computes a column (a head of
   // registers only is a copy the interpreter does as fast).
   void plan_segments(CompiledRule& r) {
@@ -558,19 +568,25 @@ struct Engine::Impl {
     bool joins_ok = native->supports_joins();
     for (const auto& st : p.steps) joins_ok &= !can_fail(st.expr);
     for (const auto& c : p.columns) joins_ok &= !can_fail(c.value) && !can_fail(c.key);
+    auto key_ok = [&](const plan::Expr& x) { return x.op == Op::Reg || native->supports_step(x); };
     auto fits = [&](const plan::Step& s) {
-      if (s.kind == StepKind::Scan) return joins_ok;
-      if (s.kind == StepKind::Lookup)
-        return joins_ok && s.index != plan::kKeyIndex &&
-               std::all_of(s.key.begin(), s.key.end(), [](const plan::Expr& x) { return x.op == Op::Reg; });
-      return (s.kind == StepKind::Filter || s.kind == StepKind::Assign) && native->supports_step(s.expr);
+      switch (s.kind) {
+        case StepKind::Scan: return joins_ok;
+        case StepKind::Lookup:
+        case StepKind::AntiJoin: return joins_ok && std::all_of(s.key.begin(), s.key.end(), key_ok);
+        case StepKind::InSet: return joins_ok && s.expr.op == Op::Reg;  // lattice expressions stay interpreted
+        case StepKind::Filter:
+        case StepKind::Assign: return native->supports_step(s.expr);
+      }
+      return false;
     };
     for (size_t k = 0; k <= S;) {
       size_t end = k;
       while (end < S && fits(p.steps[end])) ++end;
-      // A lone Scan is a copy of its rows, which the interpreter does as fast (to the head, or
-      // to the next step): not worth a compile. It stays interpreted.
-      if (end == k + 1 && p.steps[k].kind == StepKind::Scan) ++k;
+      // A lone Scan is a copy of its rows, and a lone AntiJoin a probe and a copy of the frame,
+      // which the interpreter does as fast (to the head, or to the next step): not worth a
+      // compile. They stay interpreted.
+      if (end == k + 1 && (p.steps[k].kind == StepKind::Scan || p.steps[k].kind == StepKind::AntiJoin)) ++k;
       const bool head = end == S && head_ok && (end > k || head_computes);
       if (end > k || head) {
         if (r.segment_at.empty()) r.segment_at.assign(S + 1, -1);
@@ -582,18 +598,28 @@ struct Engine::Impl {
         seg.spec.registers = r.registers;
         seg.spec.steps.assign(p.steps.begin() + k, p.steps.begin() + end);
         seg.spec.head = head;
+        seg.spec.origin =
+            "rule " + std::to_string(p.rule) + " at " + p.where +
+            (p.delta_atom >= 0 ? ", delta on literal " + std::to_string(p.delta_atom + 1) : "") + (p.retracts ? ", retracting" : "") +
+            ": " +
+            (end == k ? "the head"
+                      : (end == k + 1 ? "step " + std::to_string(end) : "steps " + std::to_string(k + 1) + "-" + std::to_string(end)) +
+                            (head ? " and the head" : ""));
         if (head)
           for (const auto& c : p.columns) seg.spec.head_columns.push_back(c.value);
         for (uint32_t j = seg.first; j < seg.last; ++j) {
           const plan::Step& st = p.steps[j];
-          if (st.kind == StepKind::Scan || st.kind == StepKind::Lookup) {
-            seg.weight += kJoinStepWeight;
+          if (SegmentSpec::has_view(st.kind)) {
+            seg.weight += kJoinStepWeight + (st.kind == StepKind::Scan ? 0 : key_weight(st));
             seg.view_steps.push_back(j);
+          } else if (st.kind == StepKind::InSet) {
+            seg.weight += kJoinStepWeight;
           } else {
             seg.weight += operator_count(st.expr);
           }
         }
         seg.views.resize(seg.view_steps.size());
+        seg.joins = seg.spec.joins();
         for (const auto& c : seg.spec.head_columns) seg.weight += operator_count(c);
       }
       k = end + 1;
@@ -638,11 +664,14 @@ struct Engine::Impl {
     Word* out = s.head ? r.rows.get() : r.batches[s.last - 1].get();
     uint64_t m = 0;
     NativeContext* context = nullptr;
-    if (!s.views.empty()) {
+    if (s.joins) {
       s.context.views = s.views.data();
       s.context.first_match = &native_first_match;
       s.context.alive = &native_alive;
       s.context.flush = &native_flush;
+      s.context.find_key = &native_find_key;
+      s.context.absent = &native_absent;
+      s.context.set_elements = &native_set_elements;
       s.context.capacity = kBatch;
       s.flush = {this, &r, &s, nullptr};
       s.context.engine = &s.flush;
@@ -652,7 +681,7 @@ struct Engine::Impl {
     const int32_t status = fn(frames, n, out, &m, context);
     if (status == kStatusFlushFailed) std::rethrow_exception(s.flush.error);
     if (status != 0) {  // the interpreter raises the same error
-      assert(s.views.empty());
+      assert(!s.joins);
       return false;
     }
     segment_output(r, s, out, m);
@@ -671,8 +700,9 @@ struct Engine::Impl {
     }
   }
 
-  // The views of a segment's joins (eval/native.h), as the interpreter's Scan and Lookup read
-  // their relations: again after every flush, which may have added rows or widened cells.
+  // The views of a segment's joins (eval/native.h), as the interpreter's Scan, Lookup and
+  // AntiJoin read their relations: again after every flush, which may have added rows or
+  // widened cells.
   void fill_views(CompiledRule& r, CompiledRule::Segment& s) {
     for (size_t j = 0; j < s.views.size(); ++j) {
       const CStep& st = r.steps[s.view_steps[j]];
@@ -685,8 +715,11 @@ struct Engine::Impl {
       v.end = range_end(st.version, st.relation);
       v.has_dead = rel.has_dead_rows();
       v.relation = &rel;
-      v.index = st.kind == StepKind::Lookup ? static_cast<uint64_t>(st.index) : 0;
-      if (st.kind == StepKind::Lookup) {
+      v.step = &st;
+      v.old_end = st.version == Version::Full ? kNoRow : delta_begin[st.relation];
+      const bool chains = st.kind == StepKind::Lookup && st.index != plan::kKeyIndex;
+      v.index = chains ? static_cast<uint64_t>(st.index) : 0;
+      if (chains) {
         rel.catch_up(static_cast<uint32_t>(st.index));  // no row is added until the next flush
         index_view(v);
       }
@@ -706,6 +739,16 @@ struct Engine::Impl {
     const RowId row = static_cast<const Relation*>(v->relation)->first_match(static_cast<uint32_t>(v->index), key);
     index_view(*v);  // caught up: its arrays may have moved
     return row;
+  }
+  static uint32_t native_find_key(NativeView* v, const Word* key) { return static_cast<const Relation*>(v->relation)->find_key(key); }
+  static uint64_t native_absent(NativeView* v, const Word* key) {
+    return no_match(*static_cast<const Relation*>(v->relation), *static_cast<const CStep*>(v->step), static_cast<RowId>(v->old_end), key);
+  }
+  static const Word* native_set_elements(NativeContext* c, Word set, uint64_t* count) {
+    auto& impl = *static_cast<Impl*>(static_cast<CompiledRule::Segment::Flush*>(c->engine)->impl);
+    auto elements = impl.e.lattices_.set_elements(set);
+    *count = elements.size();
+    return elements.data();
   }
   static uint64_t native_alive(const NativeView* v, uint64_t row) {
     return static_cast<const Relation*>(v->relation)->alive(static_cast<RowId>(row));
@@ -1005,6 +1048,25 @@ struct Engine::Impl {
     return true;
   }
 
+  // Whether an AntiJoin lets a frame with these key values go on. Full: no matching row. Across
+  // ticks (a kept scratch's retracting variants), Old: no matching row older than the delta
+  // (old_end); Delta: a matching row in the delta and none older.
+  static bool no_match(const Relation& rel, const CStep& s, RowId old_end, const Word* key) {
+    // The whole row as key against a relation indexed by value (storage/relation.h): asking
+    // whether it is there keeps the index by value, where finding its row would not.
+    if (s.version == Version::Full && s.index == plan::kKeyIndex && rel.indexed_by_value()) return !rel.contains(key);
+    bool old_match = false, new_match = false;
+    auto see = [&](RowId row) {
+      if (rel.alive(row)) (row < old_end ? old_match : new_match) = true;
+    };
+    if (s.index == plan::kKeyIndex) {
+      if (RowId row = rel.find_key(key); row != kNoRow) see(row);
+    } else {
+      rel.for_each_match(static_cast<uint32_t>(s.index), key, see);
+    }
+    return !old_match && (s.version != Version::Delta || new_match);
+  }
+
   // Copies a frame of R registers: a copy of constant size for the usual small frames (a few
   // vector moves instead of a loop of unknown length), chosen by a branch that always goes the
   // same way within a rule.
@@ -1140,27 +1202,11 @@ struct Engine::Impl {
       case StepKind::AntiJoin: {
         const Relation& rel = *e.relations_[s.relation];
         SmallWords key(s.key.size());
-        // Full: no matching row. Across ticks (a kept scratch's retracting variants), Old: no
-        // matching row older than the delta; Delta: a matching row in the delta and none older.
         const RowId old_end = s.version == Version::Full ? kNoRow : delta_begin[s.relation];
-        // The whole row as key against a relation indexed by value (storage/relation.h): asking
-        // whether it is there keeps the index by value, where finding its row would not.
-        const bool by_value = s.version == Version::Full && s.index == plan::kKeyIndex && rel.indexed_by_value();
         for (size_t i = 0; i < n; ++i) {
           const Word* f = frames + i * R;
-          if (by_value) {
-            if (!step_key(s, f, key.data()) || rel.contains(key.data())) continue;
-            emit(f);
-            flush_if_full();
-            continue;
-          }
-          bool old_match = false, new_match = false;
-          bool keyed = for_each_key_match(s, rel, f, key.data(), [&](RowId row) {
-            if (!rel.alive(row)) return;
-            (row < old_end ? old_match : new_match) = true;
-          });
-          if (!keyed) continue;  // `not p(x.value())` of a bottom x: no match, as for any literal
-          if (old_match || (s.version == Version::Delta && !new_match)) continue;
+          // `not p(x.value())` of a bottom x: no match, as for any literal.
+          if (!step_key(s, f, key.data()) || !no_match(rel, s, old_end, key.data())) continue;
           emit(f);
           flush_if_full();
         }

@@ -3,11 +3,12 @@
 // here, so the engine builds and runs without it (`bloom run --engine interp`, or no JIT module).
 //
 // The unit of native code is a segment of a rule's pipeline: a run of consecutive Filter,
-// Assign, Scan and Lookup steps, optionally followed by the head's columns. It takes a batch of
-// register frames, as the interpreter's steps do, and writes the frames that pass every step
-// (with the assigned and bound registers set), or their head rows, into one output batch: the
-// steps' loops are nested in one function. Negations, `in`, key lookups and aggregates stay
-// with the interpreter, which hands each batch to the segment and the segment's output on.
+// Assign, Scan, Lookup, AntiJoin and InSet steps, optionally followed by the head's columns. It
+// takes a batch of register frames, as the interpreter's steps do, and writes the frames that
+// pass every step (with the assigned and bound registers set), or their head rows, into one
+// output batch: the steps' loops are nested in one function. Aggregates and the steps the JIT
+// does not support stay with the interpreter, which hands each batch to the segment and the
+// segment's output on.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -20,10 +21,12 @@
 
 namespace bloom::rt {
 
-// A Scan or Lookup step of a segment reads its relation through a view the engine fills in
-// before it calls the segment, and again after every flush (below): plain pointers into the
-// relation's storage (storage/relation.h, chunk_table), so that the compiled loop reads rows
-// without a call. Every field is 64 bits wide, so the JIT lays it out by index (kView*).
+// A Scan, Lookup or AntiJoin step of a segment reads its relation through a view the engine
+// fills in before it calls the segment, and again after every flush (below): plain pointers into
+// the relation's storage (storage/relation.h, chunk_table), so that the compiled loop reads rows
+// without a call. Every field is 64 bits wide, so the JIT lays it out by index (kView*). An
+// AntiJoin's view is only handed back to the engine (`absent`); a Lookup by the relation's key
+// (plan::kKeyIndex) finds its one row with `find_key` and uses no index fields.
 struct NativeView {
   const uint8_t* const* chunks;  // chunk k holds rows [k << kNativeChunkBits, ...)
   const uint32_t* next;          // Lookup: the index's chains (the next row with the same key)
@@ -39,6 +42,8 @@ struct NativeView {
   const uint32_t* heads;
   uint64_t heads_size;
   uint64_t direct;
+  const void* step;  // the engine's own description of the step (for `absent`)
+  uint64_t old_end;  // AntiJoin across ticks: rows below are older than the delta
 };
 constexpr uint32_t kNativeChunkBits = 16;
 enum NativeViewField : uint32_t {
@@ -54,6 +59,8 @@ enum NativeViewField : uint32_t {
   kViewHeads,
   kViewHeadsSize,
   kViewDirect,
+  kViewStep,
+  kViewOldEnd,
 };
 constexpr uint32_t kNativeNoRow = 0xFFFFFFFFu;
 
@@ -63,36 +70,64 @@ constexpr uint32_t kNativeNoRow = 0xFFFFFFFFu;
 // every view, and returns non-zero when that raised an error: the segment then returns
 // kStatusFlushFailed at once and the engine rethrows the error.
 struct NativeContext {
-  NativeView* views;  // one per Scan or Lookup step of the segment, in step order
+  NativeView* views;  // one per Scan, Lookup or AntiJoin step of the segment, in step order
   // The chain's first row, or kNativeNoRow; refreshes v's index fields (next, heads...).
   uint32_t (*first_match)(NativeView* v, const Word* key);
   uint64_t (*alive)(const NativeView* v, uint64_t row);
   int32_t (*flush)(NativeContext* c, Word* out, uint64_t m);
   uint64_t capacity;
-  void* engine;  // the engine's own state for flush
+  void* engine;  // the engine's own state for the calls
+  // A Lookup by the relation's key: its row with these key values, or kNativeNoRow.
+  uint32_t (*find_key)(NativeView* v, const Word* key);
+  // An AntiJoin: non-zero when the frame goes on (no row matches the key, as the step's version
+  // counts matches).
+  uint64_t (*absent)(NativeView* v, const Word* key);
+  // An InSet over a register: the elements of the interned lset `set` (they never move), and
+  // their number in *count.
+  const Word* (*set_elements)(NativeContext* c, Word set, uint64_t* count);
 };
-enum NativeContextField : uint32_t { kCtxViews, kCtxFirstMatch, kCtxAlive, kCtxFlush, kCtxCapacity };
+enum NativeContextField : uint32_t {
+  kCtxViews,
+  kCtxFirstMatch,
+  kCtxAlive,
+  kCtxFlush,
+  kCtxCapacity,
+  kCtxEngine,
+  kCtxFindKey,
+  kCtxAbsent,
+  kCtxSetElements,
+};
 constexpr int32_t kStatusFlushFailed = 100;
 
 // status = f(frames, n, out, &m, ctx): reads n frames of the segment's register count, writes m
 // frames (or, with the head, m head rows) to out, and returns 0; or returns non-zero when a frame
 // raises a run-time error (division or modulo by zero). Then the engine runs the same batch
 // through the interpreter, which raises the error the interpreter would, with the same message:
-// the segment has no other effect than what it wrote into `out`. A segment with Scan or Lookup
-// steps (a join) never holds an expression that can fail, and may flush through `ctx` (null for
-// a segment without joins).
+// the segment has no other effect than what it wrote into `out`. A segment with joins (a Scan,
+// Lookup, AntiJoin or InSet step) never holds an expression that can fail, and may flush
+// through `ctx` (null for a segment without joins).
 using SegmentFn = int32_t (*)(const Word* frames, uint64_t n, Word* out, uint64_t* m, NativeContext* ctx);
 
 // A segment, self-contained (copies of the plan's expressions), so that it can be compiled on
 // another thread after the engine that asked for it is gone.
 struct SegmentSpec {
-  uint32_t registers = 0;         // words per frame
-  std::vector<plan::Step> steps;  // Filter, Assign, Scan and Lookup (by a secondary index, registers as key)
-  bool head = false;              // then the output is head rows of head_columns.size() words
+  uint32_t registers = 0;  // words per frame
+  // Filter, Assign, Scan, Lookup and AntiJoin (keys of supported expressions), InSet (over a
+  // register).
+  std::vector<plan::Step> steps;
+  bool head = false;  // then the output is head rows of head_columns.size() words
   std::vector<plan::Expr> head_columns;
+  // For people (`bloom plan --format llvm`), not part of what is compiled: the rule, its
+  // variant and the steps, e.g. "rule 6 at p.bloom:24:1, delta on literal 1: steps 1-5 and the head".
+  std::string origin;
+  // The steps that read a relation through a view (NativeView).
+  static bool has_view(plan::StepKind k) {
+    return k == plan::StepKind::Scan || k == plan::StepKind::Lookup || k == plan::StepKind::AntiJoin;
+  }
+  // Whether the segment needs its context: it reads relations or a set.
   bool joins() const {
     for (const auto& s : steps)
-      if (s.kind == plan::StepKind::Scan || s.kind == plan::StepKind::Lookup) return true;
+      if (has_view(s.kind) || s.kind == plan::StepKind::InSet) return true;
     return false;
   }
 };
@@ -106,7 +141,7 @@ class NativeCode {
   virtual ~NativeCode() = default;
   // Whether a Filter or Assign expression, or a head column, can be part of a segment.
   virtual bool supports_step(const plan::Expr& e) const = 0;
-  // Whether Scan and Lookup steps can (false: the code of an older JIT module or a test's).
+  // Whether Scan, Lookup, AntiJoin and InSet steps can (false: the code of a test's).
   virtual bool supports_joins() const { return false; }
   virtual bool supports_head_column(const plan::Expr& e) const = 0;
   // The segments compiled now, together (or taken from the cache of segments compiled before);

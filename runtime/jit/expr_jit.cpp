@@ -81,49 +81,4 @@ std::string llvm_ir(const std::vector<const plan::Expr*>& exprs, const std::vect
   return os.str();
 }
 
-std::string plan_llvm_ir(const plan::Program& program) {
-  std::vector<const plan::Expr*> exprs;
-  std::vector<std::string> names;
-  std::string header = "; bloom plan --format llvm: " + program.source +
-                       "\n; Filters, assignments and head columns over ints, floats and bools, one function each\n"
-                       "; (i32 status = f(ptr frame, ptr value)); the rest is interpreted.\n";
-  auto add = [&](const plan::RulePlan& r, const std::string& pipeline) {
-    const std::string prefix = "r" + std::to_string(r.rule) + "." + pipeline;
-    std::string compiled, interpreted;
-    auto one = [&](const plan::Expr& e, const std::string& what) {
-      if (supported(e)) {
-        exprs.push_back(&e);
-        names.push_back(prefix + "." + what);
-        compiled += " @" + names.back();
-      } else {
-        interpreted += " " + what;
-      }
-    };
-    for (size_t i = 0; i < r.steps.size(); ++i) {
-      const plan::Step& s = r.steps[i];
-      if (s.kind == plan::StepKind::Filter || s.kind == plan::StepKind::Assign || s.kind == plan::StepKind::InSet)
-        one(s.expr, "step" + std::to_string(i + 1));
-    }
-    for (size_t c = 0; c < r.columns.size(); ++c)
-      if (r.columns[c].agg != plan::AggKind::Count && r.columns[c].value.op != Op::Reg && r.columns[c].value.op != Op::Const)
-        one(r.columns[c].value, "head" + std::to_string(c + 1));
-    if (compiled.empty() && interpreted.empty()) return;
-    header += "; " + prefix + " (" + r.where + ") " + r.text + "\n";
-    if (!compiled.empty()) header += ";   compiled:" + compiled + "\n";
-    if (!interpreted.empty()) header += ";   interpreted:" + interpreted + "\n";
-  };
-  auto rule = [&](const plan::RulePlan& r, const std::string& pipeline) {
-    add(r, pipeline);
-    for (size_t v = 0; v < r.variants.size(); ++v) add(r.variants[v], pipeline + ".across" + std::to_string(v + 1));
-  };
-  for (const auto& s : program.strata)
-    for (const auto& g : s.groups) {
-      for (const auto& r : g.rules) rule(r, "full");
-      for (size_t d = 0; d < g.deltas.size(); ++d) rule(g.deltas[d], "delta" + std::to_string(d + 1));
-    }
-  for (const auto& r : program.transitions) rule(r, "end");
-  if (exprs.empty()) return header + "; (no expression to compile)\n";
-  return header + "\n" + llvm_ir(exprs, names);
-}
-
 }  // namespace bloom::rt::jit

@@ -42,9 +42,4 @@ class ExprCompiler {
 // `names`, before optimization.
 std::string llvm_ir(const std::vector<const plan::Expr*>& exprs, const std::vector<std::string>& names);
 
-// What `bloom plan --format llvm` prints: a comment per rule pipeline naming the functions of
-// its filters, assignments and head columns (and the expressions left to the interpreter), then
-// the LLVM IR of them all. Functions are named `r<rule>.<pipeline>.<step or head column>`.
-std::string plan_llvm_ir(const plan::Program& program);
-
 }  // namespace bloom::rt::jit

@@ -3,16 +3,15 @@
 
 #include <exception>
 
-#include "jit/expr_jit.h"
 #include "jit/segment_jit.h"
 
 namespace {
 
 using namespace bloom::rt;
 
-bool plan_llvm_ir(const bloom::plan::Program& program, std::string& out) {
+bool segments_llvm_ir(const std::vector<SegmentSpec>& specs, const std::vector<std::string>& names, std::string& out) {
   try {
-    out = jit::plan_llvm_ir(program);
+    out = jit::segments_llvm_ir(specs, names);
     return true;
   } catch (const std::exception& e) {
     out = e.what();
@@ -44,6 +43,6 @@ jit::SegmentJitStats native_stats(const NativeCode& code) { return static_cast<c
 }  // namespace
 
 extern "C" __attribute__((visibility("default"))) const jit::Plugin* bloom_jit_plugin() {
-  static const jit::Plugin table{jit::kPluginVersion, &plan_llvm_ir, &make_native_code, &native_stats, &compile_aot};
+  static const jit::Plugin table{jit::kPluginVersion, &segments_llvm_ir, &make_native_code, &native_stats, &compile_aot};
   return &table;
 }

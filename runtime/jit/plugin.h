@@ -17,12 +17,12 @@ namespace bloom::rt::jit {
 
 inline constexpr const char* kPluginFile = "libbloom_jit.so";
 inline constexpr const char* kPluginEntry = "bloom_jit_plugin";
-inline constexpr int kPluginVersion = 5;
+inline constexpr int kPluginVersion = 6;
 
 struct Plugin {
   int version = kPluginVersion;  // the loader refuses a module built for another table
-  // plan_llvm_ir (expr_jit.h): true and the text in `out`, or false and why in `out`.
-  bool (*plan_llvm_ir)(const plan::Program& program, std::string& out) = nullptr;
+  // segments_llvm_ir (segment_jit.h): true and the text in `out`, or false and why in `out`.
+  bool (*segments_llvm_ir)(const std::vector<SegmentSpec>& specs, const std::vector<std::string>& names, std::string& out) = nullptr;
   // A SegmentJit (segment_jit.h) for the engines of this process, or null and why in `error`.
   // The caller owns it and deletes it after every engine that uses it.
   NativeCode* (*make_native_code)(const SegmentJitOptions& options, std::string& error) = nullptr;

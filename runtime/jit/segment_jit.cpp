@@ -37,10 +37,11 @@ using plan::StepKind;
 // `i32 f(ptr frames, i64 n, ptr out, ptr m, ptr ctx)`: one loop over the batch, and in it the
 // segment's steps nested as the interpreter runs them: a filter that fails goes on to the next
 // row or frame, an assignment computes a register, a Scan loops over its relation's rows in the
-// step's range and a Lookup over the chain of rows with its key (eval/native.h's views), binding
-// the registers their columns give. Where all of them pass, the frame (with the registers set
-// here) or its head row is appended to `out`; a segment with joins hands a full `out` to
-// ctx->flush and starts it again.
+// step's range and a Lookup over the chain of rows with its key (eval/native.h's views; by the
+// key index, the one row ctx->find_key gives), binding the registers their columns give; an
+// AntiJoin asks ctx->absent, an InSet loops over the set's elements (ctx->set_elements). Where
+// all of them pass, the frame (with the registers set here) or its head row is appended to
+// `out`; a segment with joins hands a full `out` to ctx->flush and starts it again.
 class SegmentEmitter {
  public:
   SegmentEmitter(llvm::Module& m, const std::string& name, const SegmentSpec& spec)
@@ -77,18 +78,24 @@ class SegmentEmitter {
       alive_ = b_.CreateLoad(ptr_, field(c, kCtxAlive), "alive");
       flush_ = b_.CreateLoad(ptr_, field(c, kCtxFlush), "flush");
       capacity_ = b_.CreateLoad(i64_, field(c, kCtxCapacity), "capacity");
-      for (const auto& s : spec_.steps)
-        if (s.kind == StepKind::Scan || s.kind == StepKind::Lookup) {
-          JoinSlots& j = join_slots_.emplace_back();
+      find_key_ = b_.CreateLoad(ptr_, field(c, kCtxFindKey), "find_key");
+      absent_ = b_.CreateLoad(ptr_, field(c, kCtxAbsent), "absent");
+      set_elements_ = b_.CreateLoad(ptr_, field(c, kCtxSetElements), "set_elements");
+      join_slots_.resize(spec_.steps.size());
+      for (size_t k = 0; k < spec_.steps.size(); ++k) {
+        const plan::Step& s = spec_.steps[k];
+        JoinSlots& j = join_slots_[k];
+        if (s.kind == StepKind::Scan || s.kind == StepKind::Lookup || s.kind == StepKind::InSet)
           j.row = b_.CreateAlloca(i64_, nullptr, "row.slot");
-          if (s.kind == StepKind::Lookup) {
-            j.key = b_.CreateAlloca(i64_, b_.getInt64(s.key.size()), "key");
-            j.last_key = b_.CreateAlloca(i64_, b_.getInt64(s.key.size()), "last.key");
-            j.last_first = b_.CreateAlloca(i64_, nullptr, "last.first");
-            j.have_last = b_.CreateAlloca(b_.getInt1Ty(), nullptr, "have.last");
-            b_.CreateStore(b_.getFalse(), j.have_last);
-          }
+        if (s.kind == StepKind::InSet) j.count = b_.CreateAlloca(i64_, nullptr, "count.slot");
+        if (s.kind == StepKind::Lookup || s.kind == StepKind::AntiJoin) j.key = b_.CreateAlloca(i64_, b_.getInt64(s.key.size()), "key");
+        if (chained(s)) {
+          j.last_key = b_.CreateAlloca(i64_, b_.getInt64(s.key.size()), "last.key");
+          j.last_first = b_.CreateAlloca(i64_, nullptr, "last.first");
+          j.have_last = b_.CreateAlloca(b_.getInt1Ty(), nullptr, "have.last");
+          b_.CreateStore(b_.getFalse(), j.have_last);
         }
+      }
     }
     b_.CreateBr(loop);
 
@@ -116,6 +123,18 @@ class SegmentEmitter {
   // Field k of a struct of 64-bit fields (eval/native.h).
   llvm::Value* field(llvm::Value* p, uint32_t k) { return b_.CreateConstInBoundsGEP1_64(i64_, p, k); }
 
+  // A Lookup by a secondary index: its rows are a chain (NativeView::next); by the key index,
+  // the one row find_key gives.
+  static bool chained(const plan::Step& s) { return s.kind == StepKind::Lookup && s.index != plan::kKeyIndex; }
+
+  // Stores the step's key values for the current frame or row into its key slot.
+  void store_key(const plan::Step& s, llvm::Value* key) {
+    for (size_t j = 0; j < s.key.size(); ++j) {
+      const plan::Expr& x = s.key[j];
+      b_.CreateStore(x.op == Op::Reg ? reg_word(x.reg) : lower_->word(x), b_.CreateConstInBoundsGEP1_64(i64_, key, j));
+    }
+  }
+
   // A register's word: set by this segment (an assignment, a column bound by a join) or the
   // input frame's.
   llvm::Value* reg_word(uint32_t reg) {
@@ -139,27 +158,70 @@ class SegmentEmitter {
       case StepKind::Assign: set_[s.target] = lower_->word(s.expr); return steps(k + 1, view, cont);
       case StepKind::Scan:
       case StepKind::Lookup: return join(s, k, view, cont);
+      case StepKind::AntiJoin: {  // the engine counts the matches (their versions, dead rows)
+        llvm::Value* v = view_at(view);
+        store_key(s, join_slots_[k].key);
+        auto* absent_type = llvm::FunctionType::get(i64_, {ptr_, ptr_}, false);
+        llvm::Value* passes = b_.CreateCall(absent_type, absent_, {v, join_slots_[k].key}, "absent");
+        auto* pass = block("absent");
+        b_.CreateCondBr(b_.CreateICmpNE(passes, b_.getInt64(0)), pass, cont);
+        b_.SetInsertPoint(pass);
+        return steps(k + 1, view + 1, cont);
+      }
+      case StepKind::InSet: return in_set(s, k, view, cont);
       default: throw std::logic_error("a segment step the JIT does not lower");
     }
+  }
+
+  llvm::Value* view_at(size_t view) { return b_.CreateInBoundsGEP(b_.getInt8Ty(), views_, b_.getInt64(view * sizeof(NativeView)), "view"); }
+
+  // For each element of the set in register s.expr.reg: the target register, then the next
+  // steps. Interned sets never move, so the elements stay where they are across flushes.
+  void in_set(const plan::Step& s, size_t k, size_t view, llvm::BasicBlock* cont) {
+    llvm::Value* count_slot = join_slots_[k].count;
+    auto* type = llvm::FunctionType::get(ptr_, {ptr_, i64_, ptr_}, false);
+    llvm::Value* elements = b_.CreateCall(type, set_elements_, {fn_->getArg(4), reg_word(s.expr.reg), count_slot}, "elements");
+    llvm::Value* count = b_.CreateLoad(i64_, count_slot, "count");
+    llvm::Value* slot = join_slots_[k].row;
+    b_.CreateStore(b_.getInt64(0), slot);
+    auto* head = block("element");
+    auto* body = block("element.body");
+    auto* step_on = block("element.next");
+    b_.CreateBr(head);
+    b_.SetInsertPoint(head);
+    llvm::Value* at = b_.CreateLoad(i64_, slot, "at");
+    b_.CreateCondBr(b_.CreateICmpULT(at, count), body, cont);
+    b_.SetInsertPoint(body);
+    auto saved = set_;
+    set_[s.target] = b_.CreateLoad(i64_, b_.CreateInBoundsGEP(i64_, elements, at), "element");
+    steps(k + 1, view, step_on);
+    set_ = std::move(saved);
+    b_.SetInsertPoint(step_on);
+    b_.CreateStore(b_.CreateAdd(b_.CreateLoad(i64_, slot), b_.getInt64(1)), slot);
+    b_.CreateBr(head);
   }
 
   // A Scan's rows [begin, end), or a Lookup's chain, each through the checks of the interpreter's
   // step (eval/engine.cpp, exec): in range, alive, repeated variables equal; then the next steps.
   void join(const plan::Step& s, size_t k, size_t view, llvm::BasicBlock* cont) {
     const bool lookup = s.kind == StepKind::Lookup;
-    llvm::Value* v = b_.CreateInBoundsGEP(b_.getInt8Ty(), views_, b_.getInt64(view * sizeof(NativeView)), "view");
+    llvm::Value* v = view_at(view);
     llvm::Value* begin = b_.CreateLoad(i64_, field(v, kViewBegin), "begin");
     llvm::Value* end = b_.CreateLoad(i64_, field(v, kViewEnd), "end");
-    const JoinSlots& js = join_slots_[view];
+    const JoinSlots& js = join_slots_[k];
     llvm::Value* slot = js.row;
-    if (lookup) {
+    if (lookup && !chained(s)) {  // by the key index, as the interpreter: its one row, if any
+      store_key(s, js.key);
+      auto* find_type = llvm::FunctionType::get(i32_, {ptr_, ptr_}, false);
+      b_.CreateStore(b_.CreateZExt(b_.CreateCall(find_type, find_key_, {v, js.key}, "found"), i64_), slot);
+    } else if (lookup) {
       // Consecutive frames often look up the same key (the inner side of a nested join sees
       // each outer match in turn): the chain found for the previous key is used again, as the
       // interpreter does. A chain's first row stays its first while rows are added.
+      store_key(s, js.key);
       llvm::Value* same = b_.CreateLoad(b_.getInt1Ty(), js.have_last, "have.last");
       for (size_t j = 0; j < s.key.size(); ++j) {
-        llvm::Value* w = reg_word(s.key[j].reg);
-        b_.CreateStore(w, b_.CreateConstInBoundsGEP1_64(i64_, js.key, j));
+        llvm::Value* w = b_.CreateLoad(i64_, b_.CreateConstInBoundsGEP1_64(i64_, js.key, j));
         llvm::Value* last = b_.CreateLoad(i64_, b_.CreateConstInBoundsGEP1_64(i64_, js.last_key, j));
         same = b_.CreateAnd(same, b_.CreateICmpEQ(w, last));
       }
@@ -228,7 +290,9 @@ class SegmentEmitter {
     // The next row; a chain is read again after the rest of the rule ran (a flush may have
     // caught the index up and moved its array).
     b_.SetInsertPoint(step_on);
-    if (lookup) {
+    if (lookup && !chained(s)) {
+      b_.CreateStore(b_.getInt64(kNativeNoRow), slot);
+    } else if (lookup) {
       llvm::Value* chains = b_.CreateLoad(ptr_, field(v, kViewNext), "chains");
       llvm::Value* next = b_.CreateLoad(i32_, b_.CreateInBoundsGEP(i32_, chains, row), "next.row");
       b_.CreateStore(b_.CreateZExt(next, i64_), slot);
@@ -361,12 +425,16 @@ class SegmentEmitter {
   llvm::Value* alive_ = nullptr;
   llvm::Value* flush_ = nullptr;
   llvm::Value* capacity_ = nullptr;
-  struct JoinSlots {                  // per Scan or Lookup, in step order: its stack slots
-    llvm::Value* row = nullptr;       // the current row
-    llvm::Value* key = nullptr;       // Lookup only: the key looked up now,
-    llvm::Value* last_key = nullptr;  // the key looked up last and its chain's first row,
+  llvm::Value* find_key_ = nullptr;
+  llvm::Value* absent_ = nullptr;
+  llvm::Value* set_elements_ = nullptr;
+  struct JoinSlots {                  // per step (in a segment with joins): its stack slots
+    llvm::Value* row = nullptr;       // Scan, Lookup: the current row; InSet: the element's position
+    llvm::Value* key = nullptr;       // Lookup, AntiJoin: the key looked up now,
+    llvm::Value* last_key = nullptr;  // a chained Lookup: the key looked up last and its chain's first row,
     llvm::Value* last_first = nullptr;
     llvm::Value* have_last = nullptr;  // and (i1) whether there was one
+    llvm::Value* count = nullptr;      // InSet: the set's elements
   };
   std::vector<JoinSlots> join_slots_;
 };
@@ -664,6 +732,22 @@ void compile_aot(const std::vector<SegmentSpec>& specs, const std::string& progr
   pm.run(*m);
   os.close();
   if (os.has_error()) throw std::runtime_error("cannot write " + object_path + ": " + os.error().message());
+}
+
+std::string segments_llvm_ir(const std::vector<SegmentSpec>& specs, const std::vector<std::string>& names) {
+  initialize_llvm();
+  auto target = host_target_machine();
+  llvm::LLVMContext ctx;
+  auto m = make_module(ctx, nullptr);
+  m->setDataLayout(target->createDataLayout());
+  m->setTargetTriple(target->getTargetTriple().str());
+  for (size_t i = 0; i < specs.size(); ++i) emit_segment(*m, names.at(i), specs[i]);
+  verify(*m);
+  optimize(*m, target.get());
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  m->print(os, nullptr);
+  return os.str();
 }
 
 std::string segment_llvm_ir(const SegmentSpec& spec, const std::string& name) {

@@ -65,7 +65,10 @@ class SegmentJit : public NativeCode {
 // the same key are compiled once. Throws std::runtime_error naming what failed.
 void compile_aot(const std::vector<SegmentSpec>& specs, const std::string& program, const std::string& object_path);
 
-// The LLVM IR of a segment's function, before optimization (tests and `bloom plan --format llvm`).
+// The LLVM IR of a segment's function, before optimization (tests).
 std::string segment_llvm_ir(const SegmentSpec& spec, const std::string& name);
+// `bloom plan --format llvm`: the segments' functions as one module, named `names`, after the
+// optimization passes (what runs, for this machine's CPU).
+std::string segments_llvm_ir(const std::vector<SegmentSpec>& specs, const std::vector<std::string>& names);
 
 }  // namespace bloom::rt::jit

@@ -85,11 +85,16 @@ void key_of(const plan::Expr& e, std::string& out) {
 std::string segment_key(const SegmentSpec& spec) {
   std::string k = "R" + std::to_string(spec.registers);
   for (const auto& s : spec.steps) {
-    if (s.kind == plan::StepKind::Scan || s.kind == plan::StepKind::Lookup) {
+    if (SegmentSpec::has_view(s.kind)) {
       // The relation, its version and its index are the engine's views (eval/native.h): the
-      // code depends only on which columns go where.
-      k += s.kind == plan::StepKind::Scan ? " S[" : " L[";
-      for (const auto& x : s.key) k += std::to_string(x.reg) + ',';
+      // code depends only on which columns go where, and whether a Lookup follows chains.
+      const bool by_key = s.index == plan::kKeyIndex;
+      k += s.kind == plan::StepKind::Scan ? " S[" : s.kind == plan::StepKind::AntiJoin ? " N[" : by_key ? " K[" : " L[";
+      for (const auto& x : s.key) key_of(x, k);
+      if (s.kind == plan::StepKind::AntiJoin) {
+        k += ']';
+        continue;
+      }
       k += "][";
       for (int32_t b : s.bind) k += std::to_string(b) + ',';
       k += "][";
@@ -97,7 +102,9 @@ std::string segment_key(const SegmentSpec& spec) {
       k += ']';
       continue;
     }
-    k += s.kind == plan::StepKind::Filter ? " F" : " A" + std::to_string(s.target);
+    k += s.kind == plan::StepKind::Filter  ? " F"
+         : s.kind == plan::StepKind::InSet ? " I" + std::to_string(s.target)
+                                           : " A" + std::to_string(s.target);
     key_of(s.expr, k);
   }
   if (spec.head) {

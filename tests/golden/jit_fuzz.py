@@ -6,8 +6,9 @@ Usage: jit_fuzz.py BLOOM [--programs N] [--seed S] [--rows R] [--keep DIR]
 Each generated program reads an input of random ints (0, -1, 1, extremes, and small values, so
 divisions by zero and wrap-around happen) and derives outputs through chains of filters,
 assignments and head expressions over ints, floats and bools (arithmetic, division and modulo,
-comparisons, and/or/not, if, hash), joined with a second input, with negation and
-aggregates around them. Every program runs twice:
+comparisons, and/or/not, if, hash), joined with a second input, with lookups by a relation's
+key (by computed keys too), `in` over sets, negations inside the joins, and aggregates around
+them. Every program runs twice:
   --engine interp                       everything interpreted (the reference);
   --engine jit --jit-threshold 0        every segment compiled before its first row.
 Outputs, exit status and error text must be identical. Exits 1 on the first difference, printing
@@ -73,16 +74,28 @@ class Gen:
 
 def generate(rng):
     g = Gen(rng)
-    lines = ["input a(x: int, y: int);", "input b(y: int, z: int);", "table seen(x: int);"]
+    lines = ["input a(x: int, y: int);", "input b(y: int, z: int);", "table seen(x: int);",
+             # Keyed by k: read by lookups of the key index (with computed keys), and a set per
+             # key for `in`.
+             "table kv(k: int, n: int) key(k);", "kv(y, count()) <= b(y, z);",
+             "table bags(k: int, s: lset<int>);", "bags(y, collect(z)) <= b(y, z);"]
     for i in range(rng.randint(2, 5)):
-        kind = rng.choice(["chain", "chain", "join", "neg", "agg", "float"])
+        kind = rng.choice(["chain", "chain", "join", "neg", "agg", "float", "keyed", "in"])
         depth = rng.randint(1, 3)
         if kind in ("chain", "neg", "float"):
             body = ["a(x, y)"]
             vs = ["x", "y"]
+        elif kind == "keyed":  # a lookup by the key index, by a register or a computed key
+            body = ["a(x, y)", f"kv({g.int_expr(['x', 'y'], 1)}, n)"]
+            vs = ["x", "y", "n"]
+        elif kind == "in":
+            body = ["a(x, y)", "bags(y, s)", "e in s"]
+            vs = ["x", "y", "e"]
         else:
             body = ["a(x, y)", "b(y, z)"]
             vs = ["x", "y", "z"]
+        if rng.random() < 0.4:  # a negation inside the join, by a register or a computed value
+            body.append(f"not seen({rng.choice(vs) if rng.random() < 0.5 else g.int_expr(vs, 1)})")
         for j in range(rng.randint(1, 3)):
             if rng.random() < 0.5:
                 body.append(g.bool_expr(vs, depth))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The JIT module (libbloom_jit.so, loaded next to the bloom executable: runtime/jit/plugin.h):
-# `bloom plan --format llvm` works with it, and without it fails with exit 2 and a message
+# `bloom plan --format llvm` (the segments it compiles) works with it, and without it fails with exit 2 and a message
 # naming the module, while every other command runs as before. `bloom run --engine`: the JIT
 # compiles segments (--jit-stats says how many) with the same outputs as the interpreter; below
 # the threshold LLVM is not even loaded; without the module the default engine falls back to the
@@ -18,7 +18,10 @@ e(1, 2);
 q(a, a * b + 1) <= e(a, b), a > 0;
 BLOOM
 out=$("$bloom" plan --format llvm "$tmp/p.bloom" 2>&1) || { echo "FAIL: plan --format llvm with the module: $out"; fail=1; }
-grep -q 'define i32 @r0.full.head2' <<<"$out" || { echo "FAIL: no function for the head column in:"; echo "$out" | head -20; fail=1; }
+# The rule's segment: its steps and head row named in a comment, then its function.
+grep -q '^; @seg0: rule 0 at .*p.bloom:4:1: steps 1-2 and the head$' <<<"$out" || { echo "FAIL: the segment is not described in:"; echo "$out" | head -20; fail=1; }
+grep -q '^;   head row (r0, add(mul(r0, r1), 1))$' <<<"$out" || { echo "FAIL: the head row is not described in:"; echo "$out" | head -20; fail=1; }
+grep -q 'define i32 @seg0(ptr noalias %frames, i64 %n, ptr noalias %out, ptr noalias %m, ptr %ctx)' <<<"$out" || { echo "FAIL: no function for the segment in:"; echo "$out" | head -20; fail=1; }
 # A copy of the executable in a folder without the module.
 cp "$bloom" "$tmp/bloom"
 out=$("$tmp/bloom" plan --format llvm "$tmp/p.bloom" 2>&1); code=$?

@@ -875,5 +875,48 @@ TEST(Tiering, ScansAndLookupsJoinTheSegmentUnlessARuleCanFail) {
   EXPECT_FALSE(native.asked.empty());
 }
 
+TEST(Tiering, NegationsKeyLookupsAndSetsJoinTheSegment) {
+  auto plan = plan_for(
+      "input e(x: int, y: int);\n"
+      "table owner(k: int, w: int) key(k);\n"
+      "table banned(v: int);\n"
+      "table bag(g: int, s: lset<int>);\n"
+      "output p(x: int, w: int);\n"
+      "output q(x: int, z: int);\n"
+      "owner(k, w) <= e(k, w);\n"
+      "banned(v) <= e(v, _), v > 2;\n"
+      "bag(g, lset(y)) <= e(g, y);\n"
+      "p(x, w) <= e(x, y), not banned(x), owner(y + 1, w), w != x;\n"
+      "q(x, z) <= e(x, y), bag(y, s), z in s, z > x;\n");
+  ASSERT_TRUE(plan);
+  rt::SymbolTable symbols;
+  rt::Lattices lattices(symbols);
+  AskedFor native(1, false, true);
+  rt::Engine engine(*plan, symbols, lattices, &native);
+  std::vector<rt::Word> data = {1, 2, 2, 3, 3, 4};
+  engine.insert_all_checked(plan->find("e")->id, data.data(), 3, "test", "test rows");
+  engine.run_fixpoint();
+  bool negation_and_key = false, in_set = false;
+  for (const auto& spec : native.asked) {
+    bool anti = false, key_lookup = false, in = false;
+    for (const auto& st : spec.steps) {
+      anti |= st.kind == plan::StepKind::AntiJoin;
+      key_lookup |= st.kind == plan::StepKind::Lookup && st.index == plan::kKeyIndex && st.key.at(0).op != plan::Op::Reg;
+      in |= st.kind == plan::StepKind::InSet;
+    }
+    if (anti && key_lookup) {
+      negation_and_key = true;
+      EXPECT_TRUE(spec.head && spec.joins());
+      EXPECT_EQ(spec.steps.front().kind, plan::StepKind::Scan) << "from the scan of e to the head";
+    }
+    if (in) {
+      in_set = true;
+      EXPECT_TRUE(spec.head && spec.joins());
+    }
+  }
+  EXPECT_TRUE(negation_and_key) << "p's negation and lookup by a computed key join its segment";
+  EXPECT_TRUE(in_set) << "q's `in` joins its segment";
+}
+
 }  // namespace
 }  // namespace bloom::test

@@ -485,10 +485,14 @@ struct JoinHarness {
   size_t flushes = 0;
   size_t fail_at_flush = SIZE_MAX;  // this flush reports an error
 
-  rt::Relation& make(uint32_t arity, std::vector<std::vector<uint32_t>> indexes) {
+  std::vector<std::vector<Word>> sets;  // set_elements: the set with id i
+
+  // A relation of ints; `key`: keyed by those columns.
+  rt::Relation& make(uint32_t arity, std::vector<std::vector<uint32_t>> indexes, std::vector<uint32_t> key = {}) {
     std::vector<Column> cols;
     for (uint32_t i = 0; i < arity; ++i) cols.push_back({"c" + std::to_string(i), kInt});
-    decls.push_back(relation_decl("t", cols, {}, false, std::move(indexes)));
+    const bool keyed = !key.empty();
+    decls.push_back(relation_decl("t", cols, std::move(key), keyed, std::move(indexes)));
     relations.push_back(std::make_unique<rt::Relation>(decls.back(), lat));
     return *relations.back();
   }
@@ -524,6 +528,14 @@ struct JoinHarness {
   static uint64_t alive(const rt::NativeView* v, uint64_t row) {
     return static_cast<const rt::Relation*>(v->relation)->alive(static_cast<rt::RowId>(row));
   }
+  static uint32_t find_key(rt::NativeView* v, const Word* key) { return static_cast<const rt::Relation*>(v->relation)->find_key(key); }
+  // This harness's negations are of whole rows, in relations of every version.
+  static uint64_t absent(rt::NativeView* v, const Word* key) { return !static_cast<const rt::Relation*>(v->relation)->contains(key); }
+  static const Word* set_elements(rt::NativeContext* c, Word set, uint64_t* count) {
+    auto& s = static_cast<JoinHarness*>(c->engine)->sets.at(set);
+    *count = s.size();
+    return s.data();
+  }
   static int32_t flush(rt::NativeContext* c, Word* out, uint64_t m) {
     auto& h = *static_cast<JoinHarness*>(c->engine);
     if (h.flushes++ == h.fail_at_flush) return 1;
@@ -532,7 +544,7 @@ struct JoinHarness {
   }
   // Runs `fn` over `frames` with these views and an output batch of `capacity` head rows of 2.
   int32_t run(rt::SegmentFn fn, const std::vector<Word>& frames, uint64_t n, std::vector<rt::NativeView> views, uint64_t capacity) {
-    rt::NativeContext c{views.data(), &first_match, &alive, &flush, capacity, this};
+    rt::NativeContext c{views.data(), &first_match, &alive, &flush, capacity, this, &find_key, &absent, &set_elements};
     std::vector<Word> out(capacity * 2);
     uint64_t m = 0;
     int32_t status = fn(frames.data(), n, out.data(), &m, &c);
@@ -648,6 +660,52 @@ TEST(SegmentJit, LookupsFromFramesAgreeWithTheRelation) {
     ASSERT_EQ(h.run(fn, frames, frames.size() / 3, {JoinHarness::view_of(f, 0)}, 16), 0);
     EXPECT_EQ(h.flushed, want) << "spread " << spread;
   }
+}
+
+// x -> k(x + 1, y) by k's key (a computed key; a dead row is not found), not n(y), then each
+// element z of the frame's set: head (y, z). The output batch fills many times.
+TEST(SegmentJit, KeyLookupsNegationsAndSetsFollowTheirRelations) {
+  rt::jit::SegmentJit jit({});
+  rt::SegmentSpec spec;
+  spec.registers = 4;
+  Expr x = leaf(Op::Reg, TypeKind::Int), one = leaf(Op::Const, TypeKind::Int), y = leaf(Op::Reg, TypeKind::Int),
+       set = leaf(Op::Reg, TypeKind::Int), z = leaf(Op::Reg, TypeKind::Int);
+  one.value = int64_t{1};
+  y.reg = 1;
+  set.reg = 2;
+  z.reg = 3;
+  plan::Step by_key = join_step(plan::StepKind::Lookup, {}, {-1, 1});
+  by_key.index = plan::kKeyIndex;
+  by_key.key = {node(Op::AddI, TypeKind::Int, {x, one})};
+  spec.steps.push_back(by_key);
+  spec.steps.push_back(join_step(plan::StepKind::AntiJoin, {1}, {}));
+  spec.steps.push_back(step(plan::StepKind::InSet, set, 3));
+  spec.head = true;
+  spec.head_columns = {y, z};
+  rt::SegmentFn fn = jit.compile({spec})[0];
+  ASSERT_NE(fn, nullptr) << rt::jit::segment_llvm_ir(spec, "s");
+
+  JoinHarness h;
+  rt::Relation& k = h.make(2, {}, {0});
+  rt::Relation& neg = h.make(1, {});
+  for (int64_t i = 0; i < 60; ++i) k.insert(std::vector<Word>{rt::from_int(i), rt::from_int(i * 7 % 50)}.data());
+  k.kill(k.find_key(std::vector<Word>{rt::from_int(9)}.data()));
+  for (int64_t v = 0; v < 50; v += 3) neg.insert(std::vector<Word>{rt::from_int(v)}.data());
+  h.sets = {{}, {rt::from_int(5)}, {rt::from_int(1), rt::from_int(2), rt::from_int(3)}};
+  std::vector<Word> frames, want;
+  for (int64_t f = -3; f < 70; ++f) {
+    const Word set_id = static_cast<Word>(f % 3 < 0 ? 0 : f % 3);
+    frames.insert(frames.end(), {rt::from_int(f), 0, set_id, 0});
+    rt::RowId row = k.find_key(std::vector<Word>{rt::from_int(f + 1)}.data());
+    if (row == rt::kNoRow || !k.alive(row)) continue;
+    const Word y_value = k.row(row)[1];
+    if (neg.contains(&y_value)) continue;
+    for (Word e : h.sets[set_id]) want.insert(want.end(), {k.row(row)[1], e});
+  }
+  ASSERT_GT(want.size(), 60u);
+  ASSERT_EQ(h.run(fn, frames, frames.size() / 4, {JoinHarness::view_of(k, -1), JoinHarness::view_of(neg, -1)}, 5), 0);
+  EXPECT_EQ(h.flushed, want);
+  EXPECT_EQ(h.flushes, want.size() / 2 / 5);  // every full batch of 5 head rows
 }
 
 TEST(SegmentJit, TheIrIsOneLoopOverTheBatch) {

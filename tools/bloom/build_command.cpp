@@ -140,13 +140,7 @@ int run_build(const BuildCommand& cmd) {
   double front_ms = ms_since(t0);
   // Every segment the engine would compile, collected without running a tick.
   auto t1 = std::chrono::steady_clock::now();
-  SegmentRecorder recorder;
-  {
-    rt::SymbolTable symbols;
-    rt::Lattices lattices(symbols);
-    rt::Engine engine(*plan, symbols, lattices, &recorder);
-    engine.prepare_all_rules();
-  }
+  const std::vector<rt::SegmentSpec> specs = program_segments(*plan);
   std::string error;
   const auto* jit = rt::jit::load_plugin(error);
   if (!jit) {
@@ -178,7 +172,7 @@ int run_build(const BuildCommand& cmd) {
       for (const auto& f : files) std::remove(f.c_str());
     }
   } cleanup{{object, temp_out}};
-  if (!jit->compile_aot(recorder.specs(), encode(embedded), object, error)) {
+  if (!jit->compile_aot(specs, encode(embedded), object, error)) {
     std::cerr << "bloom: error: cannot compile the rules: " << error << "\n";
     return kRuntimeError;
   }
@@ -218,7 +212,7 @@ int run_build(const BuildCommand& cmd) {
     return kUsage;
   }
   if (!cmd.quiet)
-    std::cerr << "bloom: built " << cmd.output << ": " << recorder.specs().size() << " segment" << (recorder.specs().size() == 1 ? "" : "s")
+    std::cerr << "bloom: built " << cmd.output << ": " << specs.size() << " segment" << (specs.size() == 1 ? "" : "s")
               << " compiled ahead of time; front end " << static_cast<int>(front_ms) << " ms, LLVM " << static_cast<int>(compile_ms)
               << " ms, link " << static_cast<int>(ms_since(t2)) << " ms\n";
   return kOk;

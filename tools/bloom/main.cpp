@@ -38,6 +38,7 @@
 #include "node/output_files.h"
 #include "plan/print.h"
 #include "build_command.h"
+#include "segment_recorder.h"
 #include "cli.h"
 #include "graphviz.h"
 #include "lsp/server.h"
@@ -300,6 +301,44 @@ int run_lint(const std::string& file, const std::string& format, const std::stri
   return report.fails() ? kNeedsCoordination : kOk;
 }
 
+// `bloom plan --format llvm` (docs/jit.md): every segment the JIT would compile, each described
+// in a comment (its rule, variant and steps, as `bloom plan` prints them), then their LLVM IR
+// after the optimization passes. Equal segments are one function, as in the JIT's caches.
+bool segments_llvm(const bloom::plan::Program& plan, const bloom::rt::jit::Plugin& jit, std::string& out) {
+  std::vector<bloom::rt::SegmentSpec> specs;
+  std::vector<std::string> names;
+  std::map<std::string, size_t> by_key;
+  std::set<std::pair<std::string, std::string>> listed;  // (origin, key): a variant made twice is listed once
+  std::string text = "; bloom plan --format llvm: " + plan.source +
+                     "\n; The segments of the rules the JIT compiles (docs/jit.md), one function each:\n"
+                     "; i32 status = f(ptr frames, i64 n, ptr out, ptr m, ptr ctx). The other steps are interpreted.\n";
+  for (auto& spec : bloom::cli::program_segments(plan)) {
+    std::string key = bloom::rt::jit::segment_key(spec);
+    if (!listed.emplace(spec.origin, key).second) continue;
+    auto [at, fresh] = by_key.emplace(std::move(key), specs.size());
+    if (fresh) names.push_back("seg" + std::to_string(specs.size()));
+    text += ";\n; @" + names[at->second] + ": " + spec.origin + "\n";
+    for (const auto& step : spec.steps) text += ";   " + bloom::plan::step_text(step, plan) + "\n";
+    if (spec.head) {
+      text += ";   head row (";
+      for (size_t c = 0; c < spec.head_columns.size(); ++c) text += (c ? ", " : "") + bloom::plan::expr_text(spec.head_columns[c], plan);
+      text += ")\n";
+    }
+    if (fresh) specs.push_back(std::move(spec));
+  }
+  if (specs.empty()) {
+    out = text + "; (nothing to compile)\n";
+    return true;
+  }
+  std::string ir;
+  if (!jit.segments_llvm_ir(specs, names, ir)) {
+    out = ir;
+    return false;
+  }
+  out = text + "\n" + ir;
+  return true;
+}
+
 int run_plan(const std::string& file, const std::string& format, const std::vector<std::string>& raw_params, const std::string& color) {
   std::unique_ptr<bloom::Compilation> c;
   int exit = kOk;
@@ -317,12 +356,12 @@ int run_plan(const std::string& file, const std::string& format, const std::vect
   } else if (format == "llvm") {
     std::string error;
     const auto* jit = bloom::rt::jit::load_plugin(error);
-    std::string ir;
     if (!jit) {
       std::cerr << "bloom: error: " << error << "\n";
       return kUsage;
     }
-    if (!jit->plan_llvm_ir(*plan, ir)) {
+    std::string ir;
+    if (!segments_llvm(*plan, *jit, ir)) {
       std::cerr << "bloom: error: " << ir << "\n";
       return kCompileError;
     }
@@ -609,8 +648,8 @@ int main(int argc, char** argv) {
                                   "join order, index lookups and semi-naive delta variants, and the indexes chosen.");
   plan->add_option("file", plan_file, "The .bloom program")->required()->type_name("FILE");
   plan->add_option("--format", plan_format,
-                   "text, json, dot (Graphviz), svg (the dot drawn by Graphviz's dot), or llvm (the LLVM IR\n"
-                   "the JIT makes of the rules' expressions)")
+                   "text, json, dot (Graphviz), svg (the dot drawn by Graphviz's dot), or llvm (the segments\n"
+                   "of the rules the JIT compiles, each with its rule and steps, then their optimized LLVM IR)")
       ->check(CLI::IsMember({"text", "json", "dot", "svg", "llvm"}))
       ->capture_default_str();
   plan->add_option("--param", params, "Set a param: NAME=VALUE")->type_name("NAME=VALUE");

@@ -5,6 +5,8 @@
 #pragma once
 #include <vector>
 
+#include "core/lattice.h"
+#include "eval/engine.h"
 #include "eval/native.h"
 #include "jit/supported.h"
 
@@ -26,5 +28,15 @@ class SegmentRecorder : public rt::NativeCode {
  private:
   std::vector<rt::SegmentSpec> specs_;
 };
+
+// Every segment an engine of `plan` would compile, collected without running a tick.
+inline std::vector<rt::SegmentSpec> program_segments(const plan::Program& plan) {
+  SegmentRecorder recorder;
+  rt::SymbolTable symbols;
+  rt::Lattices lattices(symbols);
+  rt::Engine engine(plan, symbols, lattices, &recorder);
+  engine.prepare_all_rules();
+  return recorder.specs();
+}
 
 }  // namespace bloom::cli
