@@ -223,6 +223,9 @@ struct Engine::CompiledRule {
   };
   std::vector<Segment> segments;
   std::vector<int32_t> segment_at;
+  // An aggregate rule whose columns compute: the segment that computes them for a batch of
+  // matches (a head row of their values, count's a 0), which are then folded (fold_frames).
+  int32_t fold_segment = -1;
 };
 
 struct Engine::Impl {
@@ -624,6 +627,44 @@ struct Engine::Impl {
       }
       k = end + 1;
     }
+    plan_fold_segment(r);
+  }
+
+  // The columns of an aggregate rule computed natively for each match before it is folded, when
+  // one of them computes (a column of registers is read as fast interpreted) and all of them are
+  // supported. argmax and argmin stay interpreted (their keys are a second value a column).
+  void plan_fold_segment(CompiledRule& r) {
+    const plan::RulePlan& p = *r.plan;
+    if (!r.aggregates) return;
+    bool ok = true, computes = false;
+    uint32_t weight = 0;
+    for (const auto& c : p.columns) {
+      if (c.agg == plan::AggKind::Count) continue;
+      ok &= c.agg != plan::AggKind::ArgMax && c.agg != plan::AggKind::ArgMin && e.native_->supports_head_column(c.value);
+      computes |= c.value.op != Op::Reg && c.value.op != Op::Const;
+      weight += operator_count(c.value);
+    }
+    if (!ok || !computes) return;
+    r.fold_segment = static_cast<int32_t>(r.segments.size());
+    CompiledRule::Segment& seg = r.segments.emplace_back();
+    seg.first = seg.last = static_cast<uint32_t>(p.steps.size());
+    seg.head = true;
+    seg.weight = weight;
+    seg.spec.registers = r.registers;
+    seg.spec.head = true;
+    seg.spec.origin = "rule " + std::to_string(p.rule) + " at " + p.where +
+                      (p.delta_atom >= 0 ? ", delta on literal " + std::to_string(p.delta_atom + 1) : "") + ": the aggregate's columns";
+    for (const auto& c : p.columns) {
+      if (c.agg != plan::AggKind::Count) {
+        seg.spec.head_columns.push_back(c.value);
+        continue;
+      }
+      plan::Expr zero;  // count folds no value
+      zero.op = Op::Const;
+      zero.type.kind = TypeKind::Int;
+      zero.value = int64_t{0};
+      seg.spec.head_columns.push_back(std::move(zero));
+    }
   }
 
   // With a threshold of 0, every segment of the rules is compiled before they run, as one batch.
@@ -644,23 +685,8 @@ struct Engine::Impl {
   // Runs segment s over a batch with its native code: false when it has none yet (or the batch
   // raised an error), and then the interpreter runs the batch.
   bool run_native(CompiledRule& r, CompiledRule::Segment& s, const Word* frames, size_t n) {
-    SegmentFn fn = s.fn ? s.fn->load(std::memory_order_acquire) : nullptr;
-    if (!fn) {
-      if (s.fn) return false;  // requested, not ready
-      s.frames += n;
-      if (!s.view_steps.empty() && s.view_steps[0] == s.first) {  // a first Scan or Lookup: its rows
-        const CStep& st = r.steps[s.first];
-        if (st.kind == StepKind::Scan) s.frames += n * (range_end(st.version, st.relation) - range_begin(st.version, st.relation));
-      }
-      NativeCode& native = *e.native_;
-      const uint64_t threshold = native.threshold();
-      if (s.frames < threshold) return false;
-      if (native.weighs_segments() && (s.weight < kMinSegmentWeight || s.frames * s.weight < threshold * kWorkPerThresholdFrame))
-        return false;
-      s.fn = std::make_shared<std::atomic<SegmentFn>>(nullptr);
-      native.compile_later(s.spec, s.fn);
-      return false;
-    }
+    SegmentFn fn = native_fn(r, s, n);
+    if (!fn) return false;
     Word* out = s.head ? r.rows.get() : r.batches[s.last - 1].get();
     uint64_t m = 0;
     NativeContext* context = nullptr;
@@ -686,6 +712,26 @@ struct Engine::Impl {
     }
     segment_output(r, s, out, m);
     return true;
+  }
+
+  // Segment s's native code, or null while it is interpreted: then the batch of n frames counts
+  // towards compiling it, and it is asked for once it is worth it (tiering).
+  SegmentFn native_fn(CompiledRule& r, CompiledRule::Segment& s, size_t n) {
+    if (SegmentFn fn = s.fn ? s.fn->load(std::memory_order_acquire) : nullptr) return fn;
+    if (s.fn) return nullptr;  // requested, not ready
+    s.frames += n;
+    if (!s.view_steps.empty() && s.view_steps[0] == s.first) {  // a first Scan or Lookup: its rows
+      const CStep& st = r.steps[s.first];
+      if (st.kind == StepKind::Scan) s.frames += n * (range_end(st.version, st.relation) - range_begin(st.version, st.relation));
+    }
+    NativeCode& native = *e.native_;
+    const uint64_t threshold = native.threshold();
+    if (s.frames < threshold) return nullptr;
+    if (native.weighs_segments() && (s.weight < kMinSegmentWeight || s.frames * s.weight < threshold * kWorkPerThresholdFrame))
+      return nullptr;
+    s.fn = std::make_shared<std::atomic<SegmentFn>>(nullptr);
+    native.compile_later(s.spec, s.fn);
+    return nullptr;
   }
 
   // What follows a segment, on a batch of its output: the rest of the pipeline, or the head.
@@ -1252,7 +1298,7 @@ struct Engine::Impl {
     const uint32_t R = r.registers;
     if (r.aggregates) {
       if (r.distinct_matches) {
-        for (size_t i = 0; i < n; ++i) fold_frame(r, *r.fold_into, r.fold_touched, frames + i * R);
+        fold_frames(r, *r.fold_into, r.fold_touched, frames, n);
       } else {
         for (size_t i = 0; i < n; ++i) r.frames->insert(frames + i * R);
       }
@@ -1355,34 +1401,71 @@ struct Engine::Impl {
   // them as they came (fold_frame from head).
   void fold_matches(CompiledRule& src, AggregateGroups& g, std::vector<std::vector<Word>>* touched) {
     Relation& frames = *src.frames;
-    std::vector<Word> frame(src.registers);
-    for (RowId fr = 0; fr < frames.end(); ++fr) {
-      frames.read(fr, frame.data());
-      fold_frame(src, g, touched, frame.data());
+    const uint32_t R = src.registers;
+    Word* batch = src.batches.empty() ? nullptr : src.batches.back().get();  // free once the pipeline ran
+    std::vector<Word> own;
+    if (!batch) {
+      own.resize(kBatch * R);
+      batch = own.data();
     }
+    size_t n = 0;
+    for (RowId fr = 0; fr < frames.end(); ++fr) {
+      frames.read(fr, batch + n * R);
+      if (++n == kBatch) {
+        fold_frames(src, g, touched, batch, n);
+        n = 0;
+      }
+    }
+    if (n) fold_frames(src, g, touched, batch, n);
     frames.clear();
+  }
+
+  // Folds n matches (frames) of rule `src` into `g`: their columns computed by the rule's fold
+  // segment when it has native code, else interpreted match by match (which also raises the
+  // interpreter's error when the native code reports one).
+  void fold_frames(CompiledRule& src, AggregateGroups& g, std::vector<std::vector<Word>>* touched, const Word* frames, size_t n) {
+    const uint32_t R = src.registers;
+    if (src.fold_segment >= 0 && !e.on_derive) {
+      if (SegmentFn fn = native_fn(src, src.segments[src.fold_segment], n)) {
+        Word* out = src.rows.get();
+        uint64_t m = 0;
+        if (fn(frames, n, out, &m, nullptr) == 0) {
+          assert(m == n);
+          const size_t A = src.head.size();
+          for (size_t i = 0; i < m; ++i) fold_values(src, g, touched, out + i * A, nullptr);
+          return;
+        }
+      }
+    }
+    for (size_t i = 0; i < n; ++i) fold_frame(src, g, touched, frames + i * R);
   }
 
   // Folds one match (the frame f) of rule `src` into `g`.
   void fold_frame(CompiledRule& src, AggregateGroups& g, std::vector<std::vector<Word>>* touched, const Word* f) {
     const auto& cols = src.plan->columns;
-    std::vector<Word>& key = src.fold_key;
     // Per column, the match's value (count: unused) and, for argmax/argmin, its key.
     std::vector<Word>& vals = src.fold_vals;
     std::vector<Word>& keys = src.fold_keys;
     vals.resize(cols.size());
     keys.resize(cols.size());
-    key.clear();
     bool ok = true;  // a value that reveals a bottom lmax/lmin: the match counts in no group
     for (size_t c = 0; c < cols.size() && ok; ++c) {
       const auto& col = cols[c];
       if (col.agg == plan::AggKind::Count) continue;
       ok = value_of(src.head[c], f, vals[c]);
-      if (col.agg == plan::AggKind::None) key.push_back(vals[c]);
       if (ok && (col.agg == plan::AggKind::ArgMax || col.agg == plan::AggKind::ArgMin) && col.tie == c)
         ok = value_of(src.head_keys[c], f, keys[c]);
     }
-    if (!ok) return;
+    if (ok) fold_values(src, g, touched, vals.data(), keys.data());
+  }
+
+  // Folds one match, given its columns' values (count's unused) and its argmax/argmin keys.
+  void fold_values(CompiledRule& src, AggregateGroups& g, std::vector<std::vector<Word>>* touched, const Word* vals, const Word* keys) {
+    const auto& cols = src.plan->columns;
+    std::vector<Word>& key = src.fold_key;
+    key.clear();
+    for (size_t c = 0; c < cols.size(); ++c)
+      if (cols[c].agg == plan::AggKind::None) key.push_back(vals[c]);
     auto [it, fresh] = g.acc.try_emplace(key);
     AggregateGroup& acc = it->second;
     if (fresh) {
@@ -1421,6 +1504,7 @@ struct Engine::Impl {
         case plan::AggKind::Collect: acc.collected[c].push_back(v); break;
         case plan::AggKind::ArgMax:
         case plan::AggKind::ArgMin:
+          assert(keys);  // argmax and argmin are folded from fold_frame only
           if (col.tie == c) fold_arg(cols, acc, c, keys[c], vals);
           break;
         default: break;
@@ -1431,7 +1515,7 @@ struct Engine::Impl {
   // argmax/argmin: the match (key `k`, payloads `vals`) wins the tie group led by column `lead`
   // if its key is better, or equal with payloads that are less in column order. That is a total
   // order, so the winner is one however the matches were batched or ordered (docs/language.md).
-  void fold_arg(const std::vector<plan::HeadColumn>& cols, AggregateGroup& acc, size_t lead, Word k, const std::vector<Word>& vals) {
+  void fold_arg(const std::vector<plan::HeadColumn>& cols, AggregateGroup& acc, size_t lead, Word k, const Word* vals) {
     const auto& col = cols[lead];
     auto member = [&](size_t m) { return cols[m].agg == col.agg && cols[m].tie == lead; };
     int cmp = 1;  // the group's first match wins

@@ -6,9 +6,10 @@
 // Assign, Scan, Lookup, AntiJoin and InSet steps, optionally followed by the head's columns. It
 // takes a batch of register frames, as the interpreter's steps do, and writes the frames that
 // pass every step (with the assigned and bound registers set), or their head rows, into one
-// output batch: the steps' loops are nested in one function. Aggregates and the steps the JIT
-// does not support stay with the interpreter, which hands each batch to the segment and the
-// segment's output on.
+// output batch: the steps' loops are nested in one function. (An aggregate rule's computed
+// columns are a segment of no steps, whose head rows the engine folds.) The grouping of
+// aggregates and the steps the JIT does not support stay with the interpreter, which hands
+// each batch to the segment and the segment's output on.
 #pragma once
 #include <atomic>
 #include <cstdint>

@@ -7,8 +7,8 @@ Each generated program reads an input of random ints (0, -1, 1, extremes, and sm
 divisions by zero and wrap-around happen) and derives outputs through chains of filters,
 assignments and head expressions over ints, floats and bools (arithmetic, division and modulo,
 comparisons, and/or/not, if, hash), joined with a second input, with lookups by a relation's
-key (by computed keys too), `in` over sets, negations inside the joins, and aggregates around
-them. Every program runs twice:
+key (by computed keys too), `in` over sets, negations inside the joins, and aggregates (over
+registers and computed values) around them. Every program runs twice:
   --engine interp                       everything interpreted (the reference);
   --engine jit --jit-threshold 0        every segment compiled before its first row.
 Outputs, exit status and error text must be identical. Exits 1 on the first difference, printing
@@ -105,10 +105,12 @@ def generate(rng):
                 vs.append(v)
         if kind == "neg":
             body.append("not seen(x)")
-        if kind == "agg":
-            fn = rng.choice(["count()", f"sum({rng.choice(vs)})", f"max({rng.choice(vs)})", f"min({rng.choice(vs)})"])
+        if kind == "agg":  # over registers, or computed (the JIT computes an aggregate's columns)
+            def arg():
+                return rng.choice(vs) if rng.random() < 0.5 else g.int_expr(vs, depth)
+            fn = rng.choice(["count()", f"sum({arg()})", f"max({arg()})", f"min({arg()})"])
             lines.append(f"output o{i}(k: int, n: int);")
-            lines.append(f"o{i}({rng.choice(vs)}, {fn}) <= {', '.join(body)};")
+            lines.append(f"o{i}({arg()}, {fn}) <= {', '.join(body)};")
         elif kind == "float":
             lines.append(f"output o{i}(k: int, f: float, c: bool);")
             lines.append(f"o{i}({rng.choice(vs)}, {g.float_expr(vs, depth)}, {g.bool_expr(vs, depth)}) <= {', '.join(body)};")

@@ -917,5 +917,75 @@ TEST(Tiering, NegationsKeyLookupsAndSetsJoinTheSegment) {
   EXPECT_TRUE(in_set) << "q's `in` joins its segment";
 }
 
+// A NativeCode whose only code is a stand-in for an aggregate rule's fold segment (the columns
+// of s(x % 2, count(), sum(x * 10)) over t(x)): it computes x * 10 + 1 instead, so that the folded
+// sums tell whether the engine used it; or it reports an error for every batch.
+class FoldDouble : public rt::NativeCode {
+ public:
+  explicit FoldDouble(bool fails) : fails_(fails) {}
+  bool supports_step(const plan::Expr&) const override { return true; }
+  bool supports_head_column(const plan::Expr&) const override { return true; }
+  std::vector<rt::SegmentFn> compile(const std::vector<rt::SegmentSpec>& specs) override {
+    std::vector<rt::SegmentFn> fns;
+    for (const auto& spec : specs) {
+      const bool fold = spec.origin.find("the aggregate's columns") != std::string::npos;
+      folds += fold;
+      fns.push_back(!fold ? nullptr : fails_ ? &failing : &columns);
+    }
+    return fns;
+  }
+  void compile_later(rt::SegmentSpec, rt::SegmentSlot) override {}
+  uint64_t threshold() const override { return 0; }
+  int folds = 0;
+
+ private:
+  static int32_t columns(const rt::Word* frames, uint64_t n, rt::Word* out, uint64_t* m, rt::NativeContext*) {
+    for (uint64_t i = 0; i < n; ++i) {
+      const int64_t x = rt::as_int(frames[i]);  // one register a frame
+      out[i * 3] = rt::from_int(x % 2);
+      out[i * 3 + 1] = 0;
+      out[i * 3 + 2] = rt::from_int(x * 10 + 1);
+    }
+    *m = n;
+    return 0;
+  }
+  static int32_t failing(const rt::Word*, uint64_t, rt::Word*, uint64_t*, rt::NativeContext*) { return 1; }
+  bool fails_;
+};
+
+// The sums of s(x % 2, count(), sum(x * 10)) <= t(x) over t = 1..4, as "group count sum" lines.
+std::string folded_sums(FoldDouble& native) {
+  auto plan = plan_for(
+      "input t(x: int);\n"
+      "output s(g: int, n: int, total: int);\n"
+      "s(x % 2, count(), sum(x * 10)) <= t(x);\n");
+  if (!plan) return "<no plan>";
+  rt::SymbolTable symbols;
+  rt::Lattices lattices(symbols);
+  rt::Engine engine(*plan, symbols, lattices, &native);
+  std::vector<rt::Word> data = {rt::from_int(1), rt::from_int(2), rt::from_int(3), rt::from_int(4)};
+  engine.insert_all_checked(plan->find("t")->id, data.data(), 4, "test", "test rows");
+  engine.run_fixpoint();
+  const rt::Relation& out = engine.relation(plan->find("s")->id);
+  std::vector<std::string> lines;
+  for (rt::RowId r = 0; r < out.end(); ++r) {
+    rt::Word row[3];
+    out.read(r, row);
+    lines.push_back(std::to_string(rt::as_int(row[0])) + " " + std::to_string(rt::as_int(row[1])) + " " +
+                    std::to_string(rt::as_int(row[2])));
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string text;
+  for (const auto& l : lines) text += l + "\n";
+  return text;
+}
+
+TEST(Tiering, AnAggregatesColumnsAreFoldedFromNativeCodeOrInterpretedWhenItFails) {
+  FoldDouble native(false), failing(true);
+  EXPECT_EQ(folded_sums(native), "0 2 62\n1 2 42\n") << "the native columns (x * 10 + 1) are what is folded";
+  EXPECT_EQ(native.folds, 1);
+  EXPECT_EQ(folded_sums(failing), "0 2 60\n1 2 40\n") << "a batch the native code fails is folded by the interpreter";
+}
+
 }  // namespace
 }  // namespace bloom::test
