@@ -601,13 +601,10 @@ struct Engine::Impl {
         seg.spec.registers = r.registers;
         seg.spec.steps.assign(p.steps.begin() + k, p.steps.begin() + end);
         seg.spec.head = head;
-        seg.spec.origin =
-            "rule " + std::to_string(p.rule) + " at " + p.where +
-            (p.delta_atom >= 0 ? ", delta on literal " + std::to_string(p.delta_atom + 1) : "") + (p.retracts ? ", retracting" : "") +
-            ": " +
-            (end == k ? "the head"
-                      : (end == k + 1 ? "step " + std::to_string(end) : "steps " + std::to_string(k + 1) + "-" + std::to_string(end)) +
-                            (head ? " and the head" : ""));
+        seg.spec.origin = segment_origin(p) + (end == k ? "the head"
+                                                        : (end == k + 1 ? "step " + std::to_string(end)
+                                                                        : "steps " + std::to_string(k + 1) + "-" + std::to_string(end)) +
+                                                              (head ? " and the head" : ""));
         if (head)
           for (const auto& c : p.columns) seg.spec.head_columns.push_back(c.value);
         for (uint32_t j = seg.first; j < seg.last; ++j) {
@@ -628,6 +625,12 @@ struct Engine::Impl {
       k = end + 1;
     }
     plan_fold_segment(r);
+  }
+
+  // How SegmentSpec::origin names a rule's variant: "rule 6 at p.bloom:24:1, delta on literal 1: ".
+  static std::string segment_origin(const plan::RulePlan& p) {
+    return "rule " + std::to_string(p.rule) + " at " + p.where +
+           (p.delta_atom >= 0 ? ", delta on literal " + std::to_string(p.delta_atom + 1) : "") + (p.retracts ? ", retracting" : "") + ": ";
   }
 
   // The columns of an aggregate rule computed natively for each match before it is folded, when
@@ -652,8 +655,7 @@ struct Engine::Impl {
     seg.weight = weight;
     seg.spec.registers = r.registers;
     seg.spec.head = true;
-    seg.spec.origin = "rule " + std::to_string(p.rule) + " at " + p.where +
-                      (p.delta_atom >= 0 ? ", delta on literal " + std::to_string(p.delta_atom + 1) : "") + ": the aggregate's columns";
+    seg.spec.origin = segment_origin(p) + "the aggregate's columns";
     for (const auto& c : p.columns) {
       if (c.agg != plan::AggKind::Count) {
         seg.spec.head_columns.push_back(c.value);
@@ -1080,17 +1082,22 @@ struct Engine::Impl {
     return true;
   }
 
-  // Calls f(row) for each row whose index columns equal the step's key for frame `f` (the key
-  // index yields at most the one live row). False when the key has no value.
+  // Calls fn(row) for each row whose index columns equal `key` (the key index yields at most
+  // the one live row).
   template <class F>
-  bool for_each_key_match(const CStep& s, const Relation& rel, const Word* f, Word* key, F&& fn) {
-    if (!step_key(s, f, key)) return false;
+  static void for_each_row_of_key(const CStep& s, const Relation& rel, const Word* key, F&& fn) {
     if (s.index == plan::kKeyIndex) {
       RowId row = rel.find_key(key);
       if (row != kNoRow) fn(row);
     } else {
       rel.for_each_match(static_cast<uint32_t>(s.index), key, fn);
     }
+  }
+  // The same for the step's key for frame `f`. False when the key has no value.
+  template <class F>
+  bool for_each_key_match(const CStep& s, const Relation& rel, const Word* f, Word* key, F&& fn) {
+    if (!step_key(s, f, key)) return false;
+    for_each_row_of_key(s, rel, key, fn);
     return true;
   }
 
@@ -1102,14 +1109,9 @@ struct Engine::Impl {
     // whether it is there keeps the index by value, where finding its row would not.
     if (s.version == Version::Full && s.index == plan::kKeyIndex && rel.indexed_by_value()) return !rel.contains(key);
     bool old_match = false, new_match = false;
-    auto see = [&](RowId row) {
+    for_each_row_of_key(s, rel, key, [&](RowId row) {
       if (rel.alive(row)) (row < old_end ? old_match : new_match) = true;
-    };
-    if (s.index == plan::kKeyIndex) {
-      if (RowId row = rel.find_key(key); row != kNoRow) see(row);
-    } else {
-      rel.for_each_match(static_cast<uint32_t>(s.index), key, see);
-    }
+    });
     return !old_match && (s.version != Version::Delta || new_match);
   }
 
@@ -1402,21 +1404,16 @@ struct Engine::Impl {
   void fold_matches(CompiledRule& src, AggregateGroups& g, std::vector<std::vector<Word>>* touched) {
     Relation& frames = *src.frames;
     const uint32_t R = src.registers;
-    Word* batch = src.batches.empty() ? nullptr : src.batches.back().get();  // free once the pipeline ran
-    std::vector<Word> own;
-    if (!batch) {
-      own.resize(kBatch * R);
-      batch = own.data();
-    }
+    std::vector<Word> batch(kBatch * R);
     size_t n = 0;
     for (RowId fr = 0; fr < frames.end(); ++fr) {
-      frames.read(fr, batch + n * R);
+      frames.read(fr, batch.data() + n * R);
       if (++n == kBatch) {
-        fold_frames(src, g, touched, batch, n);
+        fold_frames(src, g, touched, batch.data(), n);
         n = 0;
       }
     }
-    if (n) fold_frames(src, g, touched, batch, n);
+    if (n) fold_frames(src, g, touched, batch.data(), n);
     frames.clear();
   }
 
