@@ -59,11 +59,12 @@ static_assert(offsetof(NativeContext, views) == 8 * kCtxViews && offsetof(Native
               offsetof(NativeContext, alive) == 8 * kCtxAlive && offsetof(NativeContext, flush) == 8 * kCtxFlush &&
               offsetof(NativeContext, capacity) == 8 * kCtxCapacity && offsetof(NativeContext, engine) == 8 * kCtxEngine &&
               offsetof(NativeContext, find_key) == 8 * kCtxFindKey && offsetof(NativeContext, absent) == 8 * kCtxAbsent &&
-              offsetof(NativeContext, set_elements) == 8 * kCtxSetElements);
+              offsetof(NativeContext, set_elements) == 8 * kCtxSetElements && offsetof(NativeContext, apply) == 8 * kCtxApply &&
+              offsetof(NativeContext, strings) == 8 * kCtxStrings);
 
 // Whether evaluating the expression can raise a run-time error where the JIT compiles it.
 bool can_fail(const plan::Expr& x) {
-  if (x.op == plan::Op::DivI || x.op == plan::Op::ModI) return true;
+  if (x.op == plan::Op::DivI || x.op == plan::Op::ModI || x.op == plan::Op::ToIntS) return true;
   return std::any_of(x.args.begin(), x.args.end(), can_fail);
 }
 
@@ -212,7 +213,8 @@ struct Engine::CompiledRule {
     // they are, and what its flushes need.
     std::vector<NativeView> views;
     std::vector<uint32_t> view_steps;
-    bool joins = false;  // spec.joins(): it is called with a context
+    bool joins = false;         // spec.joins(): its context has views, and it may flush
+    std::vector<Word> strings;  // spec.strings() interned: NativeContext::strings
     NativeContext context{};
     struct Flush {
       void* impl = nullptr;  // the Engine::Impl
@@ -620,6 +622,7 @@ struct Engine::Impl {
         }
         seg.views.resize(seg.view_steps.size());
         seg.joins = seg.spec.joins();
+        intern_strings(seg);
         for (const auto& c : seg.spec.head_columns) seg.weight += operator_count(c);
       }
       k = end + 1;
@@ -667,6 +670,11 @@ struct Engine::Impl {
       zero.value = int64_t{0};
       seg.spec.head_columns.push_back(std::move(zero));
     }
+    intern_strings(seg);
+  }
+
+  void intern_strings(CompiledRule::Segment& seg) {
+    for (const auto& text : seg.spec.strings()) seg.strings.push_back(e.symbols_.intern(text));
   }
 
   // With a threshold of 0, every segment of the rules is compiled before they run, as one batch.
@@ -691,22 +699,7 @@ struct Engine::Impl {
     if (!fn) return false;
     Word* out = s.head ? r.rows.get() : r.batches[s.last - 1].get();
     uint64_t m = 0;
-    NativeContext* context = nullptr;
-    if (s.joins) {
-      s.context.views = s.views.data();
-      s.context.first_match = &native_first_match;
-      s.context.alive = &native_alive;
-      s.context.flush = &native_flush;
-      s.context.find_key = &native_find_key;
-      s.context.absent = &native_absent;
-      s.context.set_elements = &native_set_elements;
-      s.context.capacity = kBatch;
-      s.flush = {this, &r, &s, nullptr};
-      s.context.engine = &s.flush;
-      fill_views(r, s);
-      context = &s.context;
-    }
-    const int32_t status = fn(frames, n, out, &m, context);
+    const int32_t status = fn(frames, n, out, &m, context_of(r, s));
     if (status == kStatusFlushFailed) std::rethrow_exception(s.flush.error);
     if (status != 0) {  // the interpreter raises the same error
       assert(!s.joins);
@@ -714,6 +707,25 @@ struct Engine::Impl {
     }
     segment_output(r, s, out, m);
     return true;
+  }
+
+  // What segment s is called with (eval/native.h): the views of its joins filled in.
+  NativeContext* context_of(CompiledRule& r, CompiledRule::Segment& s) {
+    NativeContext& c = s.context;
+    c.views = s.views.data();
+    c.first_match = &native_first_match;
+    c.alive = &native_alive;
+    c.flush = &native_flush;
+    c.find_key = &native_find_key;
+    c.absent = &native_absent;
+    c.set_elements = &native_set_elements;
+    c.apply = &native_apply;
+    c.strings = s.strings.data();
+    c.capacity = kBatch;
+    s.flush = {this, &r, &s, nullptr};
+    c.engine = &s.flush;
+    if (s.joins) fill_views(r, s);
+    return &c;
   }
 
   // Segment s's native code, or null while it is interpreted: then the batch of n frames counts
@@ -797,6 +809,23 @@ struct Engine::Impl {
     auto elements = impl.e.lattices_.set_elements(set);
     *count = elements.size();
     return elements.data();
+  }
+  // A call-out (NativeContext::apply). Nothing may unwind through compiled code: a run-time
+  // error of a segment without joins is raised again by the interpreter, which reruns the batch;
+  // any other error is kept and rethrown once the segment has returned.
+  static int32_t native_apply(NativeContext* c, uint64_t op, const Word* args, Word* out) {
+    auto& f = *static_cast<CompiledRule::Segment::Flush*>(c->engine);
+    try {
+      *out = static_cast<Impl*>(f.impl)->call_op(static_cast<Op>(op), args);
+      return 0;
+    } catch (const RuntimeError&) {
+      if (!f.segment->joins) return kStatusCallFailed;
+      f.error = std::current_exception();
+      return kStatusFlushFailed;
+    } catch (...) {
+      f.error = std::current_exception();
+      return kStatusFlushFailed;
+    }
   }
   static uint64_t native_alive(const NativeView* v, uint64_t row) {
     return static_cast<const Relation*>(v->relation)->alive(static_cast<RowId>(row));
@@ -923,6 +952,48 @@ struct Engine::Impl {
     return true;
   }
 
+  // The operations on text and the engine's own values, given their operands: the interpreter's
+  // and the native code's call-outs alike (NativeContext::apply), so both compute them the same.
+  Word call_op(Op op, const Word* a) {
+    switch (op) {
+      case Op::Concat: return e.symbols_.intern(str(a[0]) + str(a[1]));
+      case Op::LtS: return from_bool(cmp_str(a[0], a[1]) < 0);
+      case Op::LeS: return from_bool(cmp_str(a[0], a[1]) <= 0);
+      case Op::GtS: return from_bool(cmp_str(a[0], a[1]) > 0);
+      case Op::GeS: return from_bool(cmp_str(a[0], a[1]) >= 0);
+      case Op::ToStrI: return e.symbols_.intern(std::to_string(as_int(a[0])));
+      case Op::ToStrF: return e.symbols_.intern(float_text(as_float(a[0])));
+      case Op::ToStrB: return e.symbols_.intern(a[0] ? "true" : "false");
+      case Op::ToIntS: {
+        const std::string& s = str(a[0]);
+        int64_t v = 0;
+        auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (r.ec != std::errc() || r.ptr != s.data() + s.size()) fail("to_int: \"" + s + "\" is not an integer");
+        return from_int(v);
+      }
+      case Op::Len: return from_int(static_cast<int64_t>(str(a[0]).size()));
+      case Op::Find: {
+        size_t at = str(a[0]).find(str(a[1]));
+        return from_int(at == std::string::npos ? -1 : static_cast<int64_t>(at));
+      }
+      case Op::Substr: {
+        const std::string& s = str(a[0]);
+        int64_t i = as_int(a[1]), n = as_int(a[2]);
+        if (i < 0) i = 0;
+        if (n < 0) n = 0;
+        if (static_cast<uint64_t>(i) >= s.size()) return e.symbols_.intern("");
+        return e.symbols_.intern(s.substr(static_cast<size_t>(i), static_cast<size_t>(n)));
+      }
+      case Op::Hash: return from_int(static_cast<int64_t>(fnv1a(str(a[0])) & 0x7fffffffffffffffULL));  // of a string or addr
+      case Op::LeastS: return cmp_str(a[0], a[1]) <= 0 ? a[0] : a[1];
+      case Op::GreatestS: return cmp_str(a[0], a[1]) >= 0 ? a[0] : a[1];
+      case Op::Self: return e.self_;
+      case Op::Tick: return from_int(e.tick_);
+      case Op::Now: return from_int(e.now_ms_);
+      default: fail(std::string("internal: ") + plan::to_string(op) + " is not a call-out");
+    }
+  }
+
   Word eval(const CExpr& x, const Word* f) {
     switch (x.op) {
       case Op::Const: return x.constant;
@@ -954,7 +1025,6 @@ struct Engine::Impl {
       case Op::ModF: return float_result(std::fmod(as_float(a(0)), as_float(a(1))));
       case Op::NegF: return float_result(-as_float(a(0)));
       case Op::IntToFloat: return from_float(static_cast<double>(as_int(a(0))));
-      case Op::Concat: return e.symbols_.intern(str(a(0)) + str(a(1)));
       case Op::Eq: return from_bool(a(0) == a(1));
       case Op::Ne: return from_bool(a(0) != a(1));
       case Op::EqF: return from_bool(as_float(a(0)) == as_float(a(1)));
@@ -967,67 +1037,44 @@ struct Engine::Impl {
       case Op::LeF: return from_bool(as_float(a(0)) <= as_float(a(1)));
       case Op::GtF: return from_bool(as_float(a(0)) > as_float(a(1)));
       case Op::GeF: return from_bool(as_float(a(0)) >= as_float(a(1)));
-      case Op::LtS: return from_bool(cmp_str(a(0), a(1)) < 0);
-      case Op::LeS: return from_bool(cmp_str(a(0), a(1)) <= 0);
-      case Op::GtS: return from_bool(cmp_str(a(0), a(1)) > 0);
-      case Op::GeS: return from_bool(cmp_str(a(0), a(1)) >= 0);
       case Op::And:
       case Op::LBoolAnd: return from_bool(a(0) && a(1));
       case Op::Or:
       case Op::LBoolOr: return from_bool(a(0) || a(1));
       case Op::Not: return from_bool(!a(0));
       case Op::If: return a(0) ? a(1) : a(2);
-      case Op::ToStrI: return e.symbols_.intern(std::to_string(as_int(a(0))));
-      case Op::ToStrF: return e.symbols_.intern(float_text(as_float(a(0))));
-      case Op::ToStrB: return e.symbols_.intern(a(0) ? "true" : "false");
       case Op::ToStrS: return a(0);
-      case Op::ToIntS: {
-        const std::string& s = str(a(0));
-        int64_t v = 0;
-        auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-        if (r.ec != std::errc() || r.ptr != s.data() + s.size()) fail("to_int: \"" + s + "\" is not an integer");
-        return from_int(v);
-      }
       case Op::ToIntF: {
         double d = as_float(a(0));
         if (!(d >= -9.2233720368547758e18 && d < 9.2233720368547758e18)) fail("to_int: " + float_text(d) + " does not fit in an int");
         return from_int(static_cast<int64_t>(d));
       }
-      case Op::Len: return from_int(static_cast<int64_t>(str(a(0)).size()));
-      case Op::Find: {
-        size_t at = str(a(0)).find(str(a(1)));
-        return from_int(at == std::string::npos ? -1 : static_cast<int64_t>(at));
-      }
-      case Op::Substr: {
-        const std::string& s = str(a(0));
-        int64_t i = as_int(a(1)), n = as_int(a(2));
-        if (i < 0) i = 0;
-        if (n < 0) n = 0;
-        if (static_cast<uint64_t>(i) >= s.size()) return e.symbols_.intern("");
-        return e.symbols_.intern(s.substr(static_cast<size_t>(i), static_cast<size_t>(n)));
-      }
       case Op::Hash: {
-        Word v = a(0);
-        const ValueType& t = *x.args[0].type;
-        uint64_t h = t.is_symbol() ? fnv1a(str(v)) : mix(v);
-        return from_int(static_cast<int64_t>(h & 0x7fffffffffffffffULL));
+        if (x.args[0].type->is_symbol()) return call_op(x.op, operand);
+        return from_int(static_cast<int64_t>(mix(a(0)) & 0x7fffffffffffffffULL));
       }
       case Op::LeastI: return from_int(std::min(as_int(a(0)), as_int(a(1))));
       case Op::GreatestI: return from_int(std::max(as_int(a(0)), as_int(a(1))));
       case Op::LeastF: return from_float(std::min(as_float(a(0)), as_float(a(1))));
       case Op::GreatestF: return from_float(std::max(as_float(a(0)), as_float(a(1))));
-      case Op::LeastS: {
-        Word l = a(0), r = a(1);
-        return cmp_str(l, r) <= 0 ? l : r;
-      }
-      case Op::GreatestS: {
-        Word l = a(0), r = a(1);
-        return cmp_str(l, r) >= 0 ? l : r;
-      }
-      case Op::Self: return e.self_;
       case Op::Members: return e.members_;
-      case Op::Tick: return from_int(e.tick_);
-      case Op::Now: return from_int(e.now_ms_);
+      case Op::Concat:
+      case Op::LtS:
+      case Op::LeS:
+      case Op::GtS:
+      case Op::GeS:
+      case Op::ToStrI:
+      case Op::ToStrF:
+      case Op::ToStrB:
+      case Op::ToIntS:
+      case Op::Len:
+      case Op::Find:
+      case Op::Substr:
+      case Op::LeastS:
+      case Op::GreatestS:
+      case Op::Self:
+      case Op::Tick:
+      case Op::Now: return call_op(x.op, operand);
       case Op::Lift: return e.lattices_.lift(*x.type, a(0));
       case Op::Reveal: {  // every lattice's revealed value is its word; an lmax/lmin's bottom is none
         Word v = a(0);
@@ -1426,7 +1473,10 @@ struct Engine::Impl {
       if (SegmentFn fn = native_fn(src, src.segments[src.fold_segment], n)) {
         Word* out = src.rows.get();
         uint64_t m = 0;
-        if (fn(frames, n, out, &m, nullptr) == 0) {
+        CompiledRule::Segment& s = src.segments[src.fold_segment];
+        const int32_t status = fn(frames, n, out, &m, context_of(src, s));
+        if (status == kStatusFlushFailed) std::rethrow_exception(s.flush.error);
+        if (status == 0) {
           assert(m == n);
           const size_t A = src.head.size();
           for (size_t i = 0; i < m; ++i) fold_values(src, g, touched, out + i * A, nullptr);

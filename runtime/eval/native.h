@@ -11,10 +11,12 @@
 // aggregates and the steps the JIT does not support stay with the interpreter, which hands
 // each batch to the segment and the segment's output on.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "core/value.h"
@@ -86,6 +88,16 @@ struct NativeContext {
   // An InSet over a register: the elements of the interned lset `set` (they never move), and
   // their number in *count.
   const Word* (*set_elements)(NativeContext* c, Word set, uint64_t* count);
+  // An operation the code calls out for (jit::calls_out: strings and the engine's own values,
+  // self(), tick(), now()): the engine applies the plan::Op `op` to the operand words `args` as
+  // its interpreter does and writes the result to *out. Returns 0; or kStatusFlushFailed when it
+  // raised an error the engine rethrows once the segment has returned; or, in a segment without
+  // joins, kStatusCallFailed when it raised a run-time error (to_int of text that is no
+  // number), which the engine raises again by running the batch through the interpreter.
+  int32_t (*apply)(NativeContext* c, uint64_t op, const Word* args, Word* out);
+  // The interned ids of the segment's string constants (SegmentSpec::strings), in that order:
+  // ids are the engine's, so compiled code reads them here and the same code serves every engine.
+  const Word* strings;
 };
 enum NativeContextField : uint32_t {
   kCtxViews,
@@ -97,16 +109,20 @@ enum NativeContextField : uint32_t {
   kCtxFindKey,
   kCtxAbsent,
   kCtxSetElements,
+  kCtxApply,
+  kCtxStrings,
 };
 constexpr int32_t kStatusFlushFailed = 100;
+constexpr int32_t kStatusCallFailed = 101;
 
 // status = f(frames, n, out, &m, ctx): reads n frames of the segment's register count, writes m
 // frames (or, with the head, m head rows) to out, and returns 0; or returns non-zero when a frame
-// raises a run-time error (division or modulo by zero). Then the engine runs the same batch
-// through the interpreter, which raises the error the interpreter would, with the same message:
-// the segment has no other effect than what it wrote into `out`. A segment with joins (a Scan,
-// Lookup, AntiJoin or InSet step) never holds an expression that can fail, and may flush
-// through `ctx` (null for a segment without joins).
+// raises a run-time error (division or modulo by zero, a failed call-out). Then the engine runs
+// the same batch through the interpreter, which raises the error the interpreter would, with the
+// same message: the segment has no other effect than what it wrote into `out`. A segment with
+// joins (a Scan, Lookup, AntiJoin or InSet step) never holds an expression that can fail, and
+// may flush through `ctx`. kStatusFlushFailed is the exception: the engine rethrows the error
+// it kept.
 using SegmentFn = int32_t (*)(const Word* frames, uint64_t n, Word* out, uint64_t* m, NativeContext* ctx);
 
 // A segment, self-contained (copies of the plan's expressions), so that it can be compiled on
@@ -125,11 +141,27 @@ struct SegmentSpec {
   static bool has_view(plan::StepKind k) {
     return k == plan::StepKind::Scan || k == plan::StepKind::Lookup || k == plan::StepKind::AntiJoin;
   }
-  // Whether the segment needs its context: it reads relations or a set.
+  // Whether the segment reads relations or a set (it may flush).
   bool joins() const {
     for (const auto& s : steps)
       if (has_view(s.kind) || s.kind == plan::StepKind::InSet) return true;
     return false;
+  }
+  // The string constants of its expressions, each once, in the order they are first met (steps,
+  // then the head): the engine interns them into NativeContext::strings in this order.
+  std::vector<std::string> strings() const {
+    std::vector<std::string> out;
+    auto visit = [&](auto& self, const plan::Expr& e) -> void {
+      if (auto* text = std::get_if<std::string>(&e.value); e.op == plan::Op::Const && text)
+        if (std::find(out.begin(), out.end(), *text) == out.end()) out.push_back(*text);
+      for (const auto& a : e.args) self(self, a);
+    };
+    for (const auto& s : steps) {
+      for (const auto& k : s.key) visit(visit, k);
+      visit(visit, s.expr);
+    }
+    for (const auto& c : head_columns) visit(visit, c);
+    return out;
   }
 };
 

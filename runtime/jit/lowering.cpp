@@ -1,5 +1,6 @@
 #include "jit/lowering.h"
 
+#include <algorithm>
 #include <mutex>
 #include <variant>
 #include <vector>
@@ -17,6 +18,8 @@
 #include <llvm/Transforms/Scalar/SimplifyCFG.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
+
+#include "jit/supported.h"
 
 namespace bloom::rt::jit {
 
@@ -172,6 +175,43 @@ llvm::Value* ExprLowering::divide(llvm::Value* l, llvm::Value* r, bool modulo) {
   return b_.CreateSelect(minus_one, modulo ? b_.getInt64(0) : b_.CreateSub(b_.getInt64(0), l), q);
 }
 
+llvm::Value* ExprLowering::context_field(uint32_t field, llvm::Type* t) {
+  if (!context_) throw std::logic_error("LLVM JIT: a string or a call-out outside a segment (check supported(e, true) first)");
+  return b_.CreateLoad(t, b_.CreateConstInBoundsGEP1_64(b_.getInt64Ty(), context_, field));
+}
+
+// A string constant's id: the engine interned SegmentSpec::strings into the context's table.
+llvm::Value* ExprLowering::string_constant(const std::string& text) {
+  auto at = std::find(strings_.begin(), strings_.end(), text);
+  if (at == strings_.end()) throw std::logic_error("LLVM JIT: a string constant missing from SegmentSpec::strings");
+  llvm::Value* table = context_field(kCtxStrings, b_.getPtrTy());
+  return b_.CreateLoad(b_.getInt64Ty(), b_.CreateConstInBoundsGEP1_64(b_.getInt64Ty(), table, at - strings_.begin()), "str");
+}
+
+// status = ctx->apply(ctx, op, operands, &result): the result as a value of e's type, or the
+// status returned from the function when the engine reports an error.
+llvm::Value* ExprLowering::call_out(const plan::Expr& e, const std::vector<llvm::Value*>& operands) {
+  llvm::Type* i64 = b_.getInt64Ty();
+  if (!call_args_) {  // allocas in the entry block, so loops do not grow the stack
+    llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+    call_args_ = entry.CreateAlloca(llvm::ArrayType::get(i64, 3), nullptr, "call.args");
+    call_result_ = entry.CreateAlloca(i64, nullptr, "call.result");
+  }
+  for (size_t i = 0; i < operands.size(); ++i)
+    b_.CreateStore(to_word(operands[i], e.args[i].type), b_.CreateConstInBoundsGEP1_64(i64, call_args_, i));
+  llvm::Value* apply = context_field(kCtxApply, b_.getPtrTy());
+  auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {b_.getPtrTy(), i64, b_.getPtrTy(), b_.getPtrTy()}, false);
+  llvm::Value* status =
+      b_.CreateCall(type, apply, {context_, b_.getInt64(static_cast<uint64_t>(e.op)), call_args_, call_result_}, "called");
+  auto* failed = llvm::BasicBlock::Create(ctx_, "call.failed", fn_);
+  auto* ok = llvm::BasicBlock::Create(ctx_, "called", fn_);
+  b_.CreateCondBr(b_.CreateICmpNE(status, b_.getInt32(0)), failed, ok);
+  b_.SetInsertPoint(failed);
+  b_.CreateRet(status);
+  b_.SetInsertPoint(ok);
+  return from_word(b_.CreateLoad(i64, call_result_, "result"), e.type);
+}
+
 llvm::Value* ExprLowering::value(const plan::Expr& e) {
   // Operands left to right, as the interpreter; and, or and if only what they need.
   const bool lazy = e.op == Op::And || e.op == Op::Or || e.op == Op::If;
@@ -179,11 +219,14 @@ llvm::Value* ExprLowering::value(const plan::Expr& e) {
   if (!lazy)
     for (const auto& a : e.args) operands.push_back(value(a));
   auto arg = [&](size_t i) { return lazy ? value(e.args[i]) : operands[i]; };
+  if (calls_out(e)) return call_out(e, operands);
   switch (e.op) {
     case Op::Const:
       if (auto* i = std::get_if<int64_t>(&e.value)) return b_.getInt64(static_cast<uint64_t>(*i));
       if (auto* d = std::get_if<double>(&e.value)) return llvm::ConstantFP::get(b_.getDoubleTy(), *d);
+      if (auto* text = std::get_if<std::string>(&e.value)) return string_constant(*text);
       return b_.getInt1(std::get<bool>(e.value));
+    case Op::ToStrS: return arg(0);
     case Op::Reg: return from_word(read_reg_(e.reg), e.type);
     case Op::AddI: return b_.CreateAdd(arg(0), arg(1));
     case Op::SubI: return b_.CreateSub(arg(0), arg(1));

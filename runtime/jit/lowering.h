@@ -6,6 +6,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/IR/IRBuilder.h>
@@ -54,6 +55,14 @@ class ExprLowering {
   ExprLowering(llvm::Module& m, llvm::Function* fn, llvm::IRBuilder<>& b, RegReader read_reg)
       : m_(m), ctx_(m.getContext()), b_(b), fn_(fn), read_reg_(std::move(read_reg)) {}
 
+  // The function's NativeContext (eval/native.h) and the segment's SegmentSpec::strings: what
+  // string constants and call-outs (supported.h, calls_out) read. Without it they are not
+  // lowered (std::logic_error).
+  void use_context(llvm::Value* context, std::vector<std::string> strings) {
+    context_ = context;
+    strings_ = std::move(strings);
+  }
+
   llvm::Value* value(const plan::Expr& e);
   llvm::Value* word(const plan::Expr& e) { return to_word(value(e), e.type); }
   llvm::Type* type_of(const plan::ValueType& t);
@@ -66,6 +75,9 @@ class ExprLowering {
   llvm::Value* choose(llvm::Value* cond, llvm::Type* t, Then then, Otherwise otherwise);
   llvm::Value* divide(llvm::Value* l, llvm::Value* r, bool modulo);
   llvm::Value* canonical(llvm::Value* v);
+  llvm::Value* context_field(uint32_t field, llvm::Type* t);
+  llvm::Value* string_constant(const std::string& text);
+  llvm::Value* call_out(const plan::Expr& e, const std::vector<llvm::Value*>& operands);
 
   llvm::Module& m_;
   llvm::LLVMContext& ctx_;
@@ -74,6 +86,10 @@ class ExprLowering {
   RegReader read_reg_;
   llvm::BasicBlock* div_zero_ = nullptr;
   llvm::BasicBlock* mod_zero_ = nullptr;
+  llvm::Value* context_ = nullptr;
+  std::vector<std::string> strings_;
+  llvm::Value* call_args_ = nullptr;    // [3 x i64] in the entry block: a call-out's operands
+  llvm::Value* call_result_ = nullptr;  // i64 in the entry block: its result
 };
 
 }  // namespace bloom::rt::jit

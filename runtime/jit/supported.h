@@ -8,12 +8,18 @@
 
 namespace bloom::rt::jit {
 
-// Whether every opcode and constant of `e` is one the JIT lowers: integer, float and bool
-// arithmetic, comparisons, logic, `if`, least/greatest, int-to-float, hash() of an int or bool,
-// word equality of
-// registers of any plain type, over registers and int, float and bool constants. Anything else
-// (string functions and constants, lattices, self(), now()) stays interpreted.
-bool supported(const plan::Expr& e);
+// Whether every opcode and constant of `e` is one the JIT compiles: integer, float and bool
+// arithmetic, comparisons, logic, `if`, least/greatest, int-to-float, hash() of an int or bool
+// and word equality, lowered to native code; and, when the code has a NativeContext
+// (`with_context`), string constants, registers of strings and addrs and the operations of
+// calls_out. Lattices stay interpreted.
+bool supported(const plan::Expr& e, bool with_context = true);
+
+// Whether the code calls the engine to compute `e`'s own operation (NativeContext::apply), its
+// operands computed natively: the string functions, string comparisons and least/greatest,
+// hash() of a string, self(), tick() and now(). Their work is the engine's (text, the interned
+// strings), so compiling them saves the dispatch, and the steps around them stay compiled.
+bool calls_out(const plan::Expr& e);
 
 // A head column the JIT writes: a supported expression, or a register of any non-lattice type
 // (copied as a word).

@@ -6,7 +6,8 @@ Usage: jit_fuzz.py BLOOM [--programs N] [--seed S] [--rows R] [--keep DIR]
 Each generated program reads an input of random ints (0, -1, 1, extremes, and small values, so
 divisions by zero and wrap-around happen) and derives outputs through chains of filters,
 assignments and head expressions over ints, floats and bools (arithmetic, division and modulo,
-comparisons, and/or/not, if, hash), joined with a second input, with lookups by a relation's
+comparisons, and/or/not, if, hash, and text: to_string, +, substr, least/greatest, len, find,
+comparisons of strings), joined with a second input, with lookups by a relation's
 key (by computed keys too), `in` over sets, negations inside the joins, and aggregates (over
 registers and computed values) around them. Every program runs twice:
   --engine interp                       everything interpreted (the reference);
@@ -48,7 +49,24 @@ class Gen:
             return f"if({self.bool_expr(vars_, depth - 1)}, {a}, {b})"
         if r.random() < 0.3:
             return f"(hash({a}) % 1000)"
+        if r.random() < 0.3:  # through text: calls out under the JIT
+            t = self.str_expr(vars_, depth - 1)
+            return r.choice([f"len({t})", f"find({t}, \"1\")", f"(hash({t}) % 1000)", f"to_int(to_string({a}))"])
         return f"-{a}"
+
+    def str_expr(self, vars_, depth):
+        r = self.rng
+        if depth == 0 or r.random() < 0.3:
+            return f"to_string({r.choice(vars_)})" if r.random() < 0.8 else r.choice(['"a"', '"10"', '""', '"-1"'])
+        a, b = self.str_expr(vars_, depth - 1), self.str_expr(vars_, depth - 1)
+        k = r.randrange(4)
+        if k == 0:
+            return f"({a} + {b})"
+        if k == 1:
+            return f"substr({a}, {r.choice(vars_)} % 4, 3)"
+        if k == 2:
+            return f"{r.choice(['least', 'greatest'])}({a}, {b})"
+        return f"if({self.bool_expr(vars_, depth - 1)}, {a}, {b})"
 
     def float_expr(self, vars_, depth):
         r = self.rng
@@ -62,6 +80,8 @@ class Gen:
         k = r.randrange(6)
         if depth == 0 or k < 3:
             op = r.choice(["<", "<=", ">", ">=", "==", "!="])
+            if r.random() < 0.15:
+                return f"{self.str_expr(vars_, max(depth - 1, 0))} {op} {self.str_expr(vars_, max(depth - 1, 0))}"
             if r.random() < 0.25:
                 return f"{self.float_expr(vars_, max(depth - 1, 0))} {op} {self.float_expr(vars_, max(depth - 1, 0))}"
             return f"{self.int_expr(vars_, max(depth - 1, 0))} {op} {self.int_expr(vars_, max(depth - 1, 0))}"
@@ -80,7 +100,7 @@ def generate(rng):
              "table kv(k: int, n: int) key(k);", "kv(y, count()) <= b(y, z);",
              "table bags(k: int, s: lset<int>);", "bags(y, collect(z)) <= b(y, z);"]
     for i in range(rng.randint(2, 5)):
-        kind = rng.choice(["chain", "chain", "join", "neg", "agg", "float", "keyed", "in"])
+        kind = rng.choice(["chain", "chain", "join", "neg", "agg", "float", "keyed", "in", "text"])
         depth = rng.randint(1, 3)
         if kind in ("chain", "neg", "float"):
             body = ["a(x, y)"]
@@ -111,6 +131,9 @@ def generate(rng):
             fn = rng.choice(["count()", f"sum({arg()})", f"max({arg()})", f"min({arg()})"])
             lines.append(f"output o{i}(k: int, n: int);")
             lines.append(f"o{i}({arg()}, {fn}) <= {', '.join(body)};")
+        elif kind == "text":
+            lines.append(f"output o{i}(k: int, s: string);")
+            lines.append(f"o{i}({rng.choice(vs)}, {g.str_expr(vs, depth)}) <= {', '.join(body)};")
         elif kind == "float":
             lines.append(f"output o{i}(k: int, f: float, c: bool);")
             lines.append(f"o{i}({rng.choice(vs)}, {g.float_expr(vs, depth)}, {g.bool_expr(vs, depth)}) <= {', '.join(body)};")

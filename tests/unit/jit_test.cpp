@@ -170,15 +170,31 @@ TEST(ExprJit, DivisionByZeroIsAStatusAndMinusOneDoesNotTrap) {
   EXPECT_EQ(rt::as_int(out), 0);
 }
 
-TEST(ExprJit, UnsupportedOpcodesAreLeftToTheInterpreter) {
+TEST(ExprJit, StringsCallOutFromSegmentsAndLatticesAreLeftToTheInterpreter) {
   Expr s = leaf(Op::Const, TypeKind::String);
   s.value = std::string("a");
-  EXPECT_FALSE(rt::jit::supported(s));
   Expr len = node(Op::Len, TypeKind::Int, {s});
-  EXPECT_FALSE(rt::jit::supported(len));
   Expr now = leaf(Op::Now, TypeKind::Int);
-  EXPECT_FALSE(rt::jit::supported(node(Op::AddI, TypeKind::Int, {now, leaf(Op::Reg, TypeKind::Int)})));
-  EXPECT_TRUE(rt::jit::supported(node(Op::AddI, TypeKind::Int, {leaf(Op::Reg, TypeKind::Int), leaf(Op::Reg, TypeKind::Int)})));
+  Expr sum = node(Op::AddI, TypeKind::Int, {now, leaf(Op::Reg, TypeKind::Int)});
+  // In a segment (with its NativeContext): string constants are read from its table, and the
+  // engine computes len() and now() for the code.
+  EXPECT_TRUE(rt::jit::supported(s));
+  EXPECT_TRUE(rt::jit::supported(len));
+  EXPECT_TRUE(rt::jit::calls_out(len));
+  EXPECT_FALSE(rt::jit::calls_out(s));
+  EXPECT_TRUE(rt::jit::supported(sum));
+  // A one-expression function has no context: none of them.
+  EXPECT_FALSE(rt::jit::supported(s, false));
+  EXPECT_FALSE(rt::jit::supported(len, false));
+  EXPECT_FALSE(rt::jit::supported(sum, false));
+  // hash() calls out for a string, and is native for an int.
+  EXPECT_TRUE(rt::jit::calls_out(node(Op::Hash, TypeKind::Int, {s})));
+  EXPECT_FALSE(rt::jit::calls_out(node(Op::Hash, TypeKind::Int, {leaf(Op::Reg, TypeKind::Int)})));
+  // Lattices stay with the interpreter.
+  Expr set = leaf(Op::Reg, TypeKind::LSet);
+  set.type.args = {plan::ValueType{TypeKind::Int, {}}};
+  EXPECT_FALSE(rt::jit::supported(node(Op::SetSize, TypeKind::Int, {set})));
+  EXPECT_TRUE(rt::jit::supported(node(Op::AddI, TypeKind::Int, {leaf(Op::Reg, TypeKind::Int), leaf(Op::Reg, TypeKind::Int)}), false));
 }
 
 TEST(ExprJit, RandomExpressionsAgreeWithTheInterpreter) {
@@ -536,6 +552,20 @@ struct JoinHarness {
     *count = s.size();
     return s.data();
   }
+  // Call-outs, a few of them as the engine computes them; `applied` counts them.
+  std::vector<Word> strings;  // NativeContext::strings
+  size_t applied = 0;
+  static int32_t apply(rt::NativeContext* c, uint64_t op, const Word* a, Word* out) {
+    auto& h = *static_cast<JoinHarness*>(c->engine);
+    ++h.applied;
+    switch (static_cast<Op>(op)) {
+      case Op::Concat: *out = h.symbols.intern(h.symbols.str(a[0]) + h.symbols.str(a[1])); return 0;
+      case Op::ToStrI: *out = h.symbols.intern(std::to_string(rt::as_int(a[0]))); return 0;
+      case Op::Len: *out = rt::from_int(static_cast<int64_t>(h.symbols.str(a[0]).size())); return 0;
+      case Op::LtS: *out = rt::from_bool(h.symbols.compare(a[0], a[1]) < 0); return 0;
+      default: return rt::kStatusCallFailed;
+    }
+  }
   static int32_t flush(rt::NativeContext* c, Word* out, uint64_t m) {
     auto& h = *static_cast<JoinHarness*>(c->engine);
     if (h.flushes++ == h.fail_at_flush) return 1;
@@ -544,7 +574,8 @@ struct JoinHarness {
   }
   // Runs `fn` over `frames` with these views and an output batch of `capacity` head rows of 2.
   int32_t run(rt::SegmentFn fn, const std::vector<Word>& frames, uint64_t n, std::vector<rt::NativeView> views, uint64_t capacity) {
-    rt::NativeContext c{views.data(), &first_match, &alive, &flush, capacity, this, &find_key, &absent, &set_elements};
+    rt::NativeContext c{views.data(), &first_match, &alive,        &flush, capacity,      this,
+                        &find_key,    &absent,      &set_elements, &apply, strings.data()};
     std::vector<Word> out(capacity * 2);
     uint64_t m = 0;
     int32_t status = fn(frames.data(), n, out.data(), &m, &c);
@@ -706,6 +737,47 @@ TEST(SegmentJit, KeyLookupsNegationsAndSetsFollowTheirRelations) {
   ASSERT_EQ(h.run(fn, frames, frames.size() / 4, {JoinHarness::view_of(k, -1), JoinHarness::view_of(neg, -1)}, 5), 0);
   EXPECT_EQ(h.flushed, want);
   EXPECT_EQ(h.flushes, want.size() / 2 / 5);  // every full batch of 5 head rows
+}
+
+// String operations call the engine (NativeContext::apply) with their operands, string constants
+// come from the context's table, and an error of a call-out leaves the segment with its status.
+TEST(SegmentJit, CallOutsComputeStringsThroughTheContext) {
+  rt::jit::SegmentJit jit({});
+  Expr r0 = leaf(Op::Reg, TypeKind::Int), r1 = leaf(Op::Reg, TypeKind::Int);
+  r1.reg = 1;
+  Expr ab = leaf(Op::Const, TypeKind::String), seven = leaf(Op::Const, TypeKind::String);
+  ab.value = std::string("ab");
+  seven.value = std::string("7");
+  Expr text = node(Op::ToStrI, TypeKind::String, {r0});
+  rt::SegmentSpec spec;
+  spec.registers = 2;
+  // r1 = len(to_string(r0) ++ "ab"), to_string(r0) != "7", "" < to_string(r0) ++ "ab" -> (r0, r1)
+  spec.steps.push_back(step(plan::StepKind::Assign, node(Op::Len, TypeKind::Int, {node(Op::Concat, TypeKind::String, {text, ab})}), 1));
+  spec.steps.push_back(step(plan::StepKind::Filter, node(Op::Ne, TypeKind::Bool, {text, seven})));
+  spec.head = true;
+  spec.head_columns = {r0, r1};
+  ASSERT_EQ(spec.strings(), (std::vector<std::string>{"ab", "7"}));
+  rt::SegmentFn fn = jit.compile({spec})[0];
+  ASSERT_NE(fn, nullptr) << rt::jit::segment_llvm_ir(spec, "s");
+  JoinHarness h;
+  h.symbols.intern("some string first, so that ids and texts differ");
+  for (const auto& t : spec.strings()) h.strings.push_back(h.symbols.intern(t));
+  std::vector<Word> frames;
+  for (int64_t x : {1, 7, 123, -45}) frames.insert(frames.end(), {rt::from_int(x), rt::from_int(0)});
+  ASSERT_EQ(h.run(fn, frames, 4, {}, 8), 0);
+  EXPECT_EQ(h.flushed,
+            (std::vector<Word>{rt::from_int(1), rt::from_int(3), rt::from_int(123), rt::from_int(5), rt::from_int(-45), rt::from_int(5)}));
+  EXPECT_EQ(h.applied, 4u * 4);  // a frame: to_string, ++ and len in the first step, to_string in the filter
+
+  // find() is one the harness refuses: the segment stops with the status it gave.
+  rt::SegmentSpec failing = spec;
+  failing.steps[0].expr = node(Op::Find, TypeKind::Int, {text, ab});
+  rt::SegmentFn fail_fn = jit.compile({failing})[0];
+  ASSERT_NE(fail_fn, nullptr);
+  JoinHarness h2;
+  for (const auto& t : failing.strings()) h2.strings.push_back(h2.symbols.intern(t));
+  EXPECT_EQ(h2.run(fail_fn, frames, 4, {}, 8), rt::kStatusCallFailed);
+  EXPECT_TRUE(h2.flushed.empty());
 }
 
 TEST(SegmentJit, TheIrIsOneLoopOverTheBatch) {
