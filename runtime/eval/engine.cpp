@@ -952,8 +952,9 @@ struct Engine::Impl {
     return true;
   }
 
-  // The operations on text and the engine's own values, given their operands: the interpreter's
-  // and the native code's call-outs alike (NativeContext::apply), so both compute them the same.
+  // The operations of is_call_op (eval/native.h) given their operands, and hash() of a string:
+  // the interpreter's and the native code's call-outs alike (NativeContext::apply), so that both
+  // compute them the same.
   Word call_op(Op op, const Word* a) {
     switch (op) {
       case Op::Concat: return e.symbols_.intern(str(a[0]) + str(a[1]));
@@ -990,7 +991,7 @@ struct Engine::Impl {
       case Op::Self: return e.self_;
       case Op::Tick: return from_int(e.tick_);
       case Op::Now: return from_int(e.now_ms_);
-      default: fail(std::string("internal: ") + plan::to_string(op) + " is not a call-out");
+      default: fail(std::string("internal: ") + plan::to_string(op) + " is not a call op");
     }
   }
 
@@ -1058,23 +1059,6 @@ struct Engine::Impl {
       case Op::LeastF: return from_float(std::min(as_float(a(0)), as_float(a(1))));
       case Op::GreatestF: return from_float(std::max(as_float(a(0)), as_float(a(1))));
       case Op::Members: return e.members_;
-      case Op::Concat:
-      case Op::LtS:
-      case Op::LeS:
-      case Op::GtS:
-      case Op::GeS:
-      case Op::ToStrI:
-      case Op::ToStrF:
-      case Op::ToStrB:
-      case Op::ToIntS:
-      case Op::Len:
-      case Op::Find:
-      case Op::Substr:
-      case Op::LeastS:
-      case Op::GreatestS:
-      case Op::Self:
-      case Op::Tick:
-      case Op::Now: return call_op(x.op, operand);
       case Op::Lift: return e.lattices_.lift(*x.type, a(0));
       case Op::Reveal: {  // every lattice's revealed value is its word; an lmax/lmin's bottom is none
         Word v = a(0);
@@ -1112,7 +1096,9 @@ struct Engine::Impl {
         Word l = a(0);
         return from_bool(e.lattices_.merge(*x.args[0].type, l, a(1)) == l);
       }
-      default: fail(std::string("internal: unknown opcode ") + plan::to_string(x.op));
+      default:
+        if (is_call_op(x.op)) return call_op(x.op, operand);
+        fail(std::string("internal: unknown opcode ") + plan::to_string(x.op));
     }
   }
 

@@ -24,6 +24,31 @@
 
 namespace bloom::rt {
 
+// The operations compiled code calls the engine for (NativeContext::apply), besides hash() of a
+// string: the string functions, comparisons and least/greatest, self(), tick() and now().
+constexpr bool is_call_op(plan::Op op) {
+  switch (op) {
+    case plan::Op::Concat:
+    case plan::Op::LtS:
+    case plan::Op::LeS:
+    case plan::Op::GtS:
+    case plan::Op::GeS:
+    case plan::Op::ToStrI:
+    case plan::Op::ToStrF:
+    case plan::Op::ToStrB:
+    case plan::Op::ToIntS:
+    case plan::Op::Len:
+    case plan::Op::Find:
+    case plan::Op::Substr:
+    case plan::Op::LeastS:
+    case plan::Op::GreatestS:
+    case plan::Op::Self:
+    case plan::Op::Tick:
+    case plan::Op::Now: return true;
+    default: return false;
+  }
+}
+
 // A Scan, Lookup or AntiJoin step of a segment reads its relation through a view the engine
 // fills in before it calls the segment, and again after every flush (below): plain pointers into
 // the relation's storage (storage/relation.h, chunk_table), so that the compiled loop reads rows

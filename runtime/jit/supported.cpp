@@ -19,29 +19,7 @@ bool word_operand(const plan::Expr& e, bool with_context) {
 
 }  // namespace
 
-bool calls_out(const plan::Expr& e) {
-  switch (e.op) {
-    case Op::Concat:
-    case Op::LtS:
-    case Op::LeS:
-    case Op::GtS:
-    case Op::GeS:
-    case Op::ToStrI:
-    case Op::ToStrF:
-    case Op::ToStrB:
-    case Op::ToIntS:
-    case Op::Len:
-    case Op::Find:
-    case Op::Substr:
-    case Op::LeastS:
-    case Op::GreatestS:
-    case Op::Self:
-    case Op::Tick:
-    case Op::Now: return true;
-    case Op::Hash: return e.args.size() == 1 && e.args[0].type.is_symbol();
-    default: return false;
-  }
-}
+bool calls_out(const plan::Expr& e) { return is_call_op(e.op) || (e.op == Op::Hash && e.args.size() == 1 && e.args[0].type.is_symbol()); }
 
 bool supported(const plan::Expr& e, bool with_context) {
   if (e.type.is_lattice() || (!plain(e.type) && !with_context)) return false;
