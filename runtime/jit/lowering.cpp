@@ -201,8 +201,8 @@ llvm::Value* ExprLowering::call_out(const plan::Expr& e, const std::vector<llvm:
     b_.CreateStore(to_word(operands[i], e.args[i].type), b_.CreateConstInBoundsGEP1_64(i64, call_args_, i));
   llvm::Value* apply = context_field(kCtxApply, b_.getPtrTy());
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {b_.getPtrTy(), i64, b_.getPtrTy(), b_.getPtrTy()}, false);
-  llvm::Value* status =
-      b_.CreateCall(type, apply, {context_, b_.getInt64(static_cast<uint64_t>(e.op)), call_args_, call_result_}, "called");
+  llvm::Value* status = b_.CreateCall(type, apply, {context_, b_.getInt64(static_cast<uint64_t>(e.op)), call_args_, call_result_},
+                                      std::string("call.") + plan::to_string(e.op));
   auto* failed = llvm::BasicBlock::Create(ctx_, "call.failed", fn_);
   auto* ok = llvm::BasicBlock::Create(ctx_, "called", fn_);
   b_.CreateCondBr(b_.CreateICmpNE(status, b_.getInt32(0)), failed, ok);

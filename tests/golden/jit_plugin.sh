@@ -22,6 +22,17 @@ out=$("$bloom" plan --format llvm "$tmp/p.bloom" 2>&1) || { echo "FAIL: plan --f
 grep -q '^; @seg0: rule 0 at .*p.bloom:4:1: steps 1-2 and the head$' <<<"$out" || { echo "FAIL: the segment is not described in:"; echo "$out" | head -20; fail=1; }
 grep -q '^;   head row (r0, add(mul(r0, r1), 1))$' <<<"$out" || { echo "FAIL: the head row is not described in:"; echo "$out" | head -20; fail=1; }
 grep -q 'define i32 @seg0(ptr noalias %frames, i64 %n, ptr noalias %out, ptr noalias %m, ptr %ctx)' <<<"$out" || { echo "FAIL: no function for the segment in:"; echo "$out" | head -20; fail=1; }
+# A string function calls the engine (a call-out named by its operation), a string constant is
+# read from the context's table.
+cat >"$tmp/s.bloom" <<'BLOOM'
+table w(s: string, n: int);
+output o(t: string);
+w("a", 1);
+o(t) <= w(s, n), t = s + "!", n > 0;
+BLOOM
+out=$("$bloom" plan --format llvm "$tmp/s.bloom" 2>&1) || { echo "FAIL: plan --format llvm of strings: $out"; fail=1; }
+grep -q '%call.concat = call i32' <<<"$out" || { echo "FAIL: no call-out for + of strings in:"; echo "$out" | head -40; fail=1; }
+grep -q '%str = load i64' <<<"$out" || { echo "FAIL: the string constant is not read from the context in:"; echo "$out" | head -40; fail=1; }
 # A copy of the executable in a folder without the module.
 cp "$bloom" "$tmp/bloom"
 out=$("$tmp/bloom" plan --format llvm "$tmp/p.bloom" 2>&1); code=$?
