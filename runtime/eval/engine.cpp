@@ -64,7 +64,7 @@ static_assert(offsetof(NativeContext, views) == 8 * kCtxViews && offsetof(Native
 
 // Whether evaluating the expression can raise a run-time error where the JIT compiles it.
 bool can_fail(const plan::Expr& x) {
-  if (x.op == plan::Op::DivI || x.op == plan::Op::ModI || x.op == plan::Op::ToIntS) return true;
+  if (x.op == plan::Op::DivI || x.op == plan::Op::ModI || x.op == plan::Op::ToIntS || x.op == plan::Op::ToIntF) return true;
   return std::any_of(x.args.begin(), x.args.end(), can_fail);
 }
 

@@ -17,7 +17,7 @@
 
 namespace bloom::rt::jit {
 
-enum class Status : int32_t { Ok = 0, DivisionByZero = 1, ModuloByZero = 2 };
+enum class Status : int32_t { Ok = 0, DivisionByZero = 1, ModuloByZero = 2, IntOutOfRange = 3 };  // IntOutOfRange: to_int of a float
 // What a compiled expression is: status = f(frame, &value).
 using ExprFn = Status (*)(const uint64_t* frame, uint64_t* value);
 

@@ -122,10 +122,11 @@ llvm::Value* ExprLowering::from_word(llvm::Value* w, const plan::ValueType& t) {
 
 // A block that returns `status`: where a run-time error leaves the function.
 llvm::BasicBlock* ExprLowering::fail(Status status) {
-  llvm::BasicBlock*& block = status == Status::DivisionByZero ? div_zero_ : mod_zero_;
+  llvm::BasicBlock*& block = failed_[static_cast<size_t>(status)];
   if (!block) {
+    static const char* const names[] = {"ok", "division_by_zero", "modulo_by_zero", "int_out_of_range"};
     auto* here = b_.GetInsertBlock();
-    block = llvm::BasicBlock::Create(ctx_, status == Status::DivisionByZero ? "division_by_zero" : "modulo_by_zero", fn_);
+    block = llvm::BasicBlock::Create(ctx_, names[static_cast<size_t>(status)], fn_);
     b_.SetInsertPoint(block);
     b_.CreateRet(b_.getInt32(static_cast<int32_t>(status)));
     b_.SetInsertPoint(here);
@@ -192,6 +193,7 @@ llvm::Value* ExprLowering::string_constant(const std::string& text) {
 // status returned from the function when the engine reports an error.
 llvm::Value* ExprLowering::call_out(const plan::Expr& e, const std::vector<llvm::Value*>& operands) {
   llvm::Type* i64 = b_.getInt64Ty();
+  if (operands.size() > 3) throw std::logic_error("LLVM JIT: a call-out of more than three operands");
   if (!call_args_) {  // allocas in the entry block, so loops do not grow the stack
     llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
     call_args_ = entry.CreateAlloca(llvm::ArrayType::get(i64, 3), nullptr, "call.args");
@@ -245,6 +247,16 @@ llvm::Value* ExprLowering::value(const plan::Expr& e) {
     }
     case Op::NegF: return canonical(b_.CreateFNeg(arg(0)));
     case Op::IntToFloat: return b_.CreateSIToFP(arg(0), b_.getDoubleTy());
+    case Op::ToIntF: {  // truncated toward zero; NaN and what lies outside the int range is an error
+      llvm::Value* d = arg(0);
+      auto* f64 = b_.getDoubleTy();
+      llvm::Value* fits = b_.CreateAnd(b_.CreateFCmpOGE(d, llvm::ConstantFP::get(f64, -9.2233720368547758e18)),
+                                       b_.CreateFCmpOLT(d, llvm::ConstantFP::get(f64, 9.2233720368547758e18)));
+      auto* ok = llvm::BasicBlock::Create(ctx_, "fits", fn_);
+      b_.CreateCondBr(fits, ok, fail(Status::IntOutOfRange));
+      b_.SetInsertPoint(ok);
+      return b_.CreateFPToSI(d, b_.getInt64Ty());
+    }
     case Op::Eq:
     case Op::Ne: {  // word equality, as the interpreter
       llvm::Value* l = to_word(arg(0), e.args[0].type);

@@ -84,8 +84,7 @@ class ExprLowering {
   llvm::IRBuilder<>& b_;
   llvm::Function* fn_;
   RegReader read_reg_;
-  llvm::BasicBlock* div_zero_ = nullptr;
-  llvm::BasicBlock* mod_zero_ = nullptr;
+  llvm::BasicBlock* failed_[4] = {};  // per Status, the block that returns it
   llvm::Value* context_ = nullptr;
   std::vector<std::string> strings_;
   llvm::Value* call_args_ = nullptr;    // [3 x i64] in the entry block: a call-out's operands

@@ -46,6 +46,7 @@ bool supported(const plan::Expr& e, bool with_context) {
       case Op::ModF:
       case Op::NegF:
       case Op::IntToFloat:
+      case Op::ToIntF:
       case Op::EqF:
       case Op::NeF:
       case Op::LtI:

@@ -62,9 +62,11 @@ class Generator {
     if (depth == 0 || pick(4) == 0) return terminal(t);
     switch (t) {
       case TypeKind::Int: {
-        static const Op ops[] = {Op::AddI, Op::SubI, Op::MulI, Op::DivI, Op::ModI, Op::NegI, Op::LeastI, Op::GreatestI, Op::If, Op::Hash};
+        static const Op ops[] = {Op::AddI,   Op::SubI,      Op::MulI, Op::DivI, Op::ModI,  Op::NegI,
+                                 Op::LeastI, Op::GreatestI, Op::If,   Op::Hash, Op::ToIntF};
         Op op = ops[pick(std::size(ops))];
         if (op == Op::NegI) return node(op, t, {make(t, depth - 1)});
+        if (op == Op::ToIntF) return node(op, t, {make(TypeKind::Float, depth - 1)});
         if (op == Op::Hash) return node(op, t, {make(pick(2) ? TypeKind::Int : TypeKind::Bool, depth - 1)});
         if (op == Op::If) return node(op, t, {make(TypeKind::Bool, depth - 1), make(t, depth - 1), make(t, depth - 1)});
         return node(op, t, {make(t, depth - 1), make(t, depth - 1)});
@@ -146,6 +148,7 @@ struct Interpreter {
       std::string what = err.what();
       if (what.find("modulo by zero") != std::string::npos) return rt::jit::Status::ModuloByZero;
       if (what.find("division by zero") != std::string::npos) return rt::jit::Status::DivisionByZero;
+      if (what.find("does not fit in an int") != std::string::npos) return rt::jit::Status::IntOutOfRange;
       ADD_FAILURE() << "unexpected run-time error: " << what;
     }
     return rt::jit::Status::Ok;
