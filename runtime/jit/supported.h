@@ -10,7 +10,7 @@ namespace bloom::rt::jit {
 
 // Whether every opcode and constant of `e` is one the JIT compiles: integer, float and bool
 // arithmetic, comparisons, logic, `if`, least/greatest, int-to-float, to_int of a float, hash()
-// of an int or bool and word equality, lowered to native code; and, when the code has a NativeContext
+// of an int, bool or float and word equality, lowered to native code; and, when the code has a NativeContext
 // (`with_context`), string constants, registers of strings and addrs and the operations of
 // calls_out. Lattices stay interpreted.
 bool supported(const plan::Expr& e, bool with_context = true);

@@ -51,6 +51,8 @@ class Gen:
             return f"(hash({a}) % 1000)"
         if r.random() < 0.15:  # a float's integer part: an error for NaN, infinities and beyond
             return f"to_int({self.float_expr(vars_, depth - 1)})"
+        if r.random() < 0.15:  # of its bits
+            return f"(hash({self.float_expr(vars_, depth - 1)}) % 1000)"
         if r.random() < 0.3:  # through text: calls out under the JIT
             t = self.str_expr(vars_, depth - 1)
             return r.choice([f"len({t})", f"find({t}, \"1\")", f"(hash({t}) % 1000)", f"to_int(to_string({a}))"])

@@ -67,7 +67,8 @@ class Generator {
         Op op = ops[pick(std::size(ops))];
         if (op == Op::NegI) return node(op, t, {make(t, depth - 1)});
         if (op == Op::ToIntF) return node(op, t, {make(TypeKind::Float, depth - 1)});
-        if (op == Op::Hash) return node(op, t, {make(pick(2) ? TypeKind::Int : TypeKind::Bool, depth - 1)});
+        if (op == Op::Hash)
+          return node(op, t, {make(std::vector<TypeKind>{TypeKind::Int, TypeKind::Bool, TypeKind::Float}[pick(3)], depth - 1)});
         if (op == Op::If) return node(op, t, {make(TypeKind::Bool, depth - 1), make(t, depth - 1), make(t, depth - 1)});
         return node(op, t, {make(t, depth - 1), make(t, depth - 1)});
       }
