@@ -1456,10 +1456,10 @@ struct Engine::Impl {
   void fold_frames(CompiledRule& src, AggregateGroups& g, std::vector<std::vector<Word>>* touched, const Word* frames, size_t n) {
     const uint32_t R = src.registers;
     if (src.fold_segment >= 0 && !e.on_derive) {
-      if (SegmentFn fn = native_fn(src, src.segments[src.fold_segment], n)) {
+      CompiledRule::Segment& s = src.segments[src.fold_segment];
+      if (SegmentFn fn = native_fn(src, s, n)) {
         Word* out = src.rows.get();
         uint64_t m = 0;
-        CompiledRule::Segment& s = src.segments[src.fold_segment];
         const int32_t status = fn(frames, n, out, &m, context_of(src, s));
         if (status == kStatusFlushFailed) std::rethrow_exception(s.flush.error);
         if (status == 0) {

@@ -193,10 +193,11 @@ llvm::Value* ExprLowering::string_constant(const std::string& text) {
 // status returned from the function when the engine reports an error.
 llvm::Value* ExprLowering::call_out(const plan::Expr& e, const std::vector<llvm::Value*>& operands) {
   llvm::Type* i64 = b_.getInt64Ty();
-  if (operands.size() > 3) throw std::logic_error("LLVM JIT: a call-out of more than three operands");
+  constexpr size_t kMaxOperands = 3;  // substr's
+  if (operands.size() > kMaxOperands) throw std::logic_error("LLVM JIT: a call-out of more operands than substr's");
   if (!call_args_) {  // allocas in the entry block, so loops do not grow the stack
     llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
-    call_args_ = entry.CreateAlloca(llvm::ArrayType::get(i64, 3), nullptr, "call.args");
+    call_args_ = entry.CreateAlloca(llvm::ArrayType::get(i64, kMaxOperands), nullptr, "call.args");
     call_result_ = entry.CreateAlloca(i64, nullptr, "call.result");
   }
   for (size_t i = 0; i < operands.size(); ++i)

@@ -64,11 +64,9 @@ bool supported(const plan::Expr& e, bool with_context) {
       case Op::LeastI:
       case Op::GreatestI:
       case Op::LeastF:
-      case Op::GreatestF:
-        break;
-        // Of an int, bool or float: a float's hash is of its bits, which are the interpreter's
-        // (arithmetic makes its one NaN, ExprLowering::canonical).
-      case Op::Hash:
+      case Op::GreatestF: break;
+      case Op::Hash:  // of an int, bool or float: a float's hash is of its bits, which are the
+                      // interpreter's (arithmetic makes its one NaN, ExprLowering::canonical)
         if (e.args.size() != 1) return false;
         break;
       default: return false;
