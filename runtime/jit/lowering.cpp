@@ -11,11 +11,11 @@
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Transforms/InstCombine/InstCombine.h>
 #include <llvm/Transforms/Scalar/EarlyCSE.h>
-#include <llvm/Transforms/Scalar/GVN.h>
 #include <llvm/Transforms/Scalar/LICM.h>
 #include <llvm/Transforms/Scalar/LoopPassManager.h>
 #include <llvm/Transforms/Scalar/SROA.h>
 #include <llvm/Transforms/Scalar/SimplifyCFG.h>
+#include <llvm/Support/CommandLine.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 
@@ -38,6 +38,12 @@ void initialize_llvm() {
   std::call_once(once, [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
+    // Loop strength reduction rewrites a segment's row loops for code no faster here, and cost
+    // 5% of code generation (bench/README.md, "Compile time: the fast instruction selector");
+    // LLVM offers no other switch for it than its command line, which only this module's
+    // private copy of LLVM reads.
+    const char* argv[] = {"bloom", "-disable-lsr"};
+    llvm::cl::ParseCommandLineOptions(2, argv);
   });
 }
 
@@ -53,7 +59,13 @@ std::unique_ptr<llvm::orc::LLJIT> make_jit() {
 std::unique_ptr<llvm::TargetMachine> host_target_machine() {
   initialize_llvm();
   auto host = take(llvm::orc::JITTargetMachineBuilder::detectHost(), "cannot describe this machine");
-  return take(host.createTargetMachine(), "cannot make a target machine");
+  auto tm = take(host.createTargetMachine(), "cannot make a target machine");
+  // LLVM's fast instruction selector at -O2: a segment's code is loads, compares, arithmetic and
+  // calls, which it selects as well as SelectionDAG does in a tenth of the time (that was a
+  // third of code generation; bench/README.md, "Compile time: the fast instruction selector").
+  // It has no `switch`: the lowering branches instead.
+  tm->setFastISel(true);
+  return tm;
 }
 
 std::unique_ptr<llvm::Module> make_module(llvm::LLVMContext& ctx, const llvm::orc::LLJIT* jit) {
@@ -84,17 +96,18 @@ void optimize(llvm::Module& m, llvm::TargetMachine* target) {
   pb.crossRegisterProxies(lam, fam, cgam, mam);
   // The passes that matter for a segment: registers out of stack slots, constants folded and
   // common expressions shared, the views' loads hoisted out of the loops (LICM) and redundant
-  // ones removed (GVN). LLVM's O2 pipeline ran some sixty passes more over the same code (the
-  // inliner, the vectorizers, unrolling: a segment has no call to inline and no loop to
-  // vectorize) and took 7 times as long for code that ran no faster (bench/README.md, "The
-  // JIT's passes").
+  // ones removed (early CSE over memory SSA: GVN removed no more in a segment's hot loops and
+  // took a quarter of the passes' time). LLVM's O2 pipeline ran some sixty passes more over the
+  // same code (the inliner, the vectorizers, unrolling: a segment has no call to inline and no
+  // loop to vectorize) and took 7 times as long for code that ran no faster (bench/README.md,
+  // "The JIT's passes").
   llvm::FunctionPassManager fpm;
   fpm.addPass(llvm::SROAPass(llvm::SROAOptions::ModifyCFG));
   fpm.addPass(llvm::EarlyCSEPass(true));
   fpm.addPass(llvm::InstCombinePass());
   fpm.addPass(llvm::SimplifyCFGPass());
   fpm.addPass(llvm::createFunctionToLoopPassAdaptor(llvm::LICMPass(llvm::LICMOptions()), /*UseMemorySSA=*/true));
-  fpm.addPass(llvm::GVNPass());
+  fpm.addPass(llvm::EarlyCSEPass(true));
   fpm.addPass(llvm::InstCombinePass());
   fpm.addPass(llvm::SimplifyCFGPass());
   llvm::ModulePassManager mpm;

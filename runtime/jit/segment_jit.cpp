@@ -347,9 +347,10 @@ class SegmentEmitter {
     auto* w32 = block("cells32");
     auto* w64 = block("cells64");
     auto* joined = block("cells");
-    auto* sw = b_.CreateSwitch(shift, w64, 2);
-    sw->addCase(b_.getInt64(1), w16);
-    sw->addCase(b_.getInt64(2), w32);
+    auto* narrow = block("cells.narrow");  // branches, not a switch: see host_target_machine
+    b_.CreateCondBr(b_.CreateICmpULT(shift, b_.getInt64(2)), w16, narrow);
+    b_.SetInsertPoint(narrow);
+    b_.CreateCondBr(b_.CreateICmpEQ(shift, b_.getInt64(2)), w32, w64);
     std::vector<std::pair<llvm::BasicBlock*, std::vector<llvm::Value*>>> arms;
     const std::pair<llvm::BasicBlock*, llvm::Type*> widths[] = {{w16, b_.getInt16Ty()}, {w32, i32_}, {w64, i64_}};
     for (auto [bb, t] : widths) {
