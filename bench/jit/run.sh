@@ -4,8 +4,9 @@
 # 1. expr.bloom (an expression-heavy workload) over R rows (default 1,000,000): median CPU and
 #    wall seconds of --engine interp, --engine jit (tiered, the default) and jit with
 #    --jit-threshold 0; ratio interp/jit against the target 1.5.
-#    aggregate.bloom over the same rows (computed aggregate columns): the same, target 1.0 (the
-#    issue sets none: compiling them must not make it slower).
+#    aggregate.bloom over the same rows (computed aggregate columns) and argmax.bloom (argmax
+#    and argmin over computed keys): the same, target 1.0 (the issue sets none: compiling them
+#    must not make it slower).
 # 2. tc chain 4000 and sg depth 11 (../shared/bench): the same, target 1.2; negation.bloom (this
 #    folder: negations and key lookups in a recursive join) over the shared random graph: the
 #    same, target 1.0 (the issue sets none: compiling those steps must not make it slower).
@@ -80,6 +81,7 @@ echo "| workload | interp wall / CPU s | jit (tiered) wall / CPU s | jit thresho
 echo "|---|---|---|---|---|---|---|"
 report "expr ($rows rows)" 1.5 "$here/expr.bloom" -F "$facts"
 report "aggregate ($rows rows)" 1.0 "$here/aggregate.bloom" -F "$facts"
+report "argmax ($rows rows)" 1.0 "$here/argmax.bloom" -F "$facts"
 for w in chain4000:tc:1.2 tree11:sg:1.2 rand:negation:1.0; do
   IFS=: read -r f p target <<<"$w"
   dir=$root/bench/facts/$f

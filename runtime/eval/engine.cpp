@@ -638,17 +638,22 @@ struct Engine::Impl {
 
   // The columns of an aggregate rule computed natively for each match before it is folded, when
   // one of them computes (a column of registers is read as fast interpreted) and all of them are
-  // supported. argmax and argmin stay interpreted (their keys are a second value a column).
+  // supported. The segment's head row is the columns' values in order (count's a 0), then the key
+  // of each argmax/argmin tie group, in the order of the columns that lead them.
   void plan_fold_segment(CompiledRule& r) {
     const plan::RulePlan& p = *r.plan;
     if (!r.aggregates) return;
     bool ok = true, computes = false;
     uint32_t weight = 0;
-    for (const auto& c : p.columns) {
-      if (c.agg == plan::AggKind::Count) continue;
-      ok &= c.agg != plan::AggKind::ArgMax && c.agg != plan::AggKind::ArgMin && e.native_->supports_head_column(c.value);
-      computes |= c.value.op != Op::Reg && c.value.op != Op::Const;
-      weight += operator_count(c.value);
+    auto take = [&](const plan::Expr& x) {
+      ok &= e.native_->supports_head_column(x);
+      computes |= x.op != Op::Reg && x.op != Op::Const;
+      weight += operator_count(x);
+    };
+    for (size_t c = 0; c < p.columns.size(); ++c) {
+      if (p.columns[c].agg == plan::AggKind::Count) continue;
+      take(p.columns[c].value);
+      if (leads_tie_group(p.columns, c)) take(p.columns[c].key);
     }
     if (!ok || !computes) return;
     r.fold_segment = static_cast<int32_t>(r.segments.size());
@@ -670,7 +675,14 @@ struct Engine::Impl {
       zero.value = int64_t{0};
       seg.spec.head_columns.push_back(std::move(zero));
     }
+    for (size_t c = 0; c < p.columns.size(); ++c)
+      if (leads_tie_group(p.columns, c)) seg.spec.head_columns.push_back(p.columns[c].key);
     intern_strings(seg);
+  }
+
+  // Whether column c is an argmax/argmin that leads its tie group (the one that holds its key).
+  static bool leads_tie_group(const std::vector<plan::HeadColumn>& cols, size_t c) {
+    return (cols[c].agg == plan::AggKind::ArgMax || cols[c].agg == plan::AggKind::ArgMin) && cols[c].tie == c;
   }
 
   void intern_strings(CompiledRule::Segment& seg) {
@@ -909,7 +921,9 @@ struct Engine::Impl {
   // on every run) would spend more on clearing them than on its ticks.
   void allocate_buffers(CompiledRule& r) {
     for (size_t k = 0; k < r.steps.size(); ++k) r.batches.emplace_back(new Word[kBatch * r.registers]);
-    r.rows.reset(new Word[kBatch * (e.relations_[r.plan->head]->arity() + 1)]);
+    size_t width = e.relations_[r.plan->head]->arity() + 1;
+    if (r.fold_segment >= 0) width = std::max(width, r.segments[r.fold_segment].spec.head_columns.size());  // with the tie keys
+    r.rows.reset(new Word[kBatch * width]);
   }
 
   static void plan_direct_head(CompiledRule& r) {
@@ -1464,8 +1478,16 @@ struct Engine::Impl {
         if (status == kStatusFlushFailed) std::rethrow_exception(s.flush.error);
         if (status == 0) {
           assert(m == n);
-          const size_t A = src.head.size();
-          for (size_t i = 0; i < m; ++i) fold_values(src, g, touched, out + i * A, nullptr);
+          const auto& cols = src.plan->columns;
+          const size_t A = s.spec.head_columns.size();
+          std::vector<Word>& keys = src.fold_keys;  // per column: its tie group's key, if it leads one
+          keys.resize(cols.size());
+          for (size_t i = 0; i < m; ++i) {
+            const Word* row = out + i * A;
+            for (size_t c = 0, k = cols.size(); c < cols.size(); ++c)
+              if (leads_tie_group(cols, c)) keys[c] = row[k++];
+            fold_values(src, g, touched, row, keys.data());
+          }
           return;
         }
       }
@@ -1486,8 +1508,7 @@ struct Engine::Impl {
       const auto& col = cols[c];
       if (col.agg == plan::AggKind::Count) continue;
       ok = value_of(src.head[c], f, vals[c]);
-      if (ok && (col.agg == plan::AggKind::ArgMax || col.agg == plan::AggKind::ArgMin) && col.tie == c)
-        ok = value_of(src.head_keys[c], f, keys[c]);
+      if (ok && leads_tie_group(cols, c)) ok = value_of(src.head_keys[c], f, keys[c]);
     }
     if (ok) fold_values(src, g, touched, vals.data(), keys.data());
   }
@@ -1537,7 +1558,7 @@ struct Engine::Impl {
         case plan::AggKind::Collect: acc.collected[c].push_back(v); break;
         case plan::AggKind::ArgMax:
         case plan::AggKind::ArgMin:
-          assert(keys);  // argmax and argmin are folded from fold_frame only
+          assert(keys);  // argmax and argmin are folded with their keys
           if (col.tie == c) fold_arg(cols, acc, c, keys[c], vals);
           break;
         default: break;

@@ -132,9 +132,15 @@ def generate(rng):
         if kind == "agg":  # over registers, or computed (the JIT computes an aggregate's columns)
             def arg():
                 return rng.choice(vs) if rng.random() < 0.5 else g.int_expr(vs, depth)
-            fn = rng.choice(["count()", f"sum({arg()})", f"max({arg()})", f"min({arg()})"])
-            lines.append(f"output o{i}(k: int, n: int);")
-            lines.append(f"o{i}({arg()}, {fn}) <= {', '.join(body)};")
+            arg_fn = rng.choice(["argmax", "argmin"])
+            fn = rng.choice(["count()", f"sum({arg()})", f"max({arg()})", f"min({arg()})", f"{arg_fn}({arg()}, {arg()})"])
+            if fn.startswith("arg") and rng.random() < 0.5:  # a tie group: one key, two payloads
+                key = arg()
+                lines.append(f"output o{i}(k: int, n: int, m: int);")
+                lines.append(f"o{i}({arg()}, {arg_fn}({key}, {arg()}), {arg_fn}({key}, {arg()})) <= {', '.join(body)};")
+            else:
+                lines.append(f"output o{i}(k: int, n: int);")
+                lines.append(f"o{i}({arg()}, {fn}) <= {', '.join(body)};")
         elif kind == "text":
             lines.append(f"output o{i}(k: int, s: string);")
             lines.append(f"o{i}({rng.choice(vs)}, {g.str_expr(vs, depth)}) <= {', '.join(body)};")

@@ -987,5 +987,64 @@ TEST(Tiering, AnAggregatesColumnsAreFoldedFromNativeCodeOrInterpretedWhenItFails
   EXPECT_EQ(folded_sums(failing), "0 2 60\n1 2 40\n") << "a batch the native code fails is folded by the interpreter";
 }
 
+// A stand-in for the fold segment of s(x % 2, argmax(x * 10, x)) over t(x): its head row is the
+// columns (x % 2, x) and then the tie group's key, which it computes as -x * 10, so that the
+// winners tell whether the engine folded the keys the native code computed.
+class FoldArgKeys : public rt::NativeCode {
+ public:
+  bool supports_step(const plan::Expr&) const override { return true; }
+  bool supports_head_column(const plan::Expr&) const override { return true; }
+  std::vector<rt::SegmentFn> compile(const std::vector<rt::SegmentSpec>& specs) override {
+    std::vector<rt::SegmentFn> fns;
+    for (const auto& spec : specs) {
+      const bool fold = spec.origin.find("the aggregate's columns") != std::string::npos;
+      if (fold) widths.push_back(spec.head_columns.size());
+      fns.push_back(fold ? &columns : nullptr);
+    }
+    return fns;
+  }
+  void compile_later(rt::SegmentSpec, rt::SegmentSlot) override {}
+  uint64_t threshold() const override { return 0; }
+  std::vector<size_t> widths;  // per fold segment compiled: its head row's width
+
+ private:
+  static int32_t columns(const rt::Word* frames, uint64_t n, rt::Word* out, uint64_t* m, rt::NativeContext*) {
+    for (uint64_t i = 0; i < n; ++i) {
+      const int64_t x = rt::as_int(frames[i]);
+      out[i * 3] = rt::from_int(x % 2);
+      out[i * 3 + 1] = rt::from_int(x);
+      out[i * 3 + 2] = rt::from_int(-x * 10);
+    }
+    *m = n;
+    return 0;
+  }
+};
+
+TEST(Tiering, AnArgmaxsKeyIsFoldedFromNativeCode) {
+  auto plan = plan_for(
+      "input t(x: int);\n"
+      "output s(g: int, best: int);\n"
+      "s(x % 2, argmax(x * 10, x)) <= t(x);\n");
+  ASSERT_TRUE(plan);
+  FoldArgKeys native;
+  rt::SymbolTable symbols;
+  rt::Lattices lattices(symbols);
+  rt::Engine engine(*plan, symbols, lattices, &native);
+  std::vector<rt::Word> data = {rt::from_int(1), rt::from_int(2), rt::from_int(3), rt::from_int(4)};
+  engine.insert_all_checked(plan->find("t")->id, data.data(), 4, "test", "test rows");
+  engine.run_fixpoint();
+  EXPECT_EQ(native.widths, std::vector<size_t>{3}) << "the two columns, then the key";
+  const rt::Relation& out = engine.relation(plan->find("s")->id);
+  std::vector<std::pair<int64_t, int64_t>> rows;
+  for (rt::RowId r = 0; r < out.end(); ++r) {
+    rt::Word row[2];
+    out.read(r, row);
+    rows.emplace_back(rt::as_int(row[0]), rt::as_int(row[1]));
+  }
+  std::sort(rows.begin(), rows.end());
+  const std::vector<std::pair<int64_t, int64_t>> native_winners = {{0, 2}, {1, 1}};  // the greatest -x * 10
+  EXPECT_EQ(rows, native_winners) << "interpreted keys (x * 10) would have chosen 4 and 3";
+}
+
 }  // namespace
 }  // namespace bloom::test
