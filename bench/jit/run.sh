@@ -101,11 +101,23 @@ stats() {  # stats LABEL ARGS...
   local line
   line=$("$bloom" run "$@" --engine jit --jit-threshold 0 --jit-stats --max-ticks 1 -q 2>&1 >/dev/null | grep 'bloom: jit:' || true)
   echo "  $label: ${line#bloom: jit: }"
+  # Each of the program's segments at its median: exact when the median is the maximum (one
+  # module: threshold 0 compiles the segments of a program's rules together, each counted at
+  # the module's time over its segments).
+  local n m
+  n=$(sed -n 's/.*jit: \([0-9]*\) segments\{0,1\} compiled.*/\1/p' <<<"$line")
+  m=$(sed -n 's/.*(median \([0-9.]*\) ms.*/\1/p' <<<"$line")
+  for ((k = 0; k < ${n:-0}; ++k)); do per_segment+="$m "; done
 }
+per_segment=""
 stats "expr.bloom" "$here/expr.bloom" -F "$facts"
 for p in tc sg negagg; do stats "$p.bloom" "$shared/$p.bloom"; done
 stats "negation.bloom" "$here/negation.bloom" -F "$root/bench/facts/rand"
 for p in "$root"/examples/kvs/*.bloom; do stats "kvs/$(basename "$p")" "$p"; done
+pooled=$(tr ' ' '\n' <<<"$per_segment" | grep . || true)
+if [ -n "$pooled" ]; then
+  awk -v n="$(wc -l <<<"$pooled")" -v m="$(median <<<"$pooled")" 'BEGIN { printf "  all %d segments above: median %.2f ms a segment (target < 5: %s)\n", n, m, (m < 5 ? "PASS" : "FAIL") }'
+fi
 
 echo
 tiny=$root/../shared/conformance/$(ls "$root/../shared/conformance" | grep -v run.sh | head -1)/prog.bloom
