@@ -579,7 +579,7 @@ struct Engine::Impl {
         case StepKind::Scan: return joins_ok;
         case StepKind::Lookup:
         case StepKind::AntiJoin: return joins_ok && std::all_of(s.key.begin(), s.key.end(), key_ok);
-        case StepKind::InSet: return joins_ok && s.expr.op == Op::Reg;  // lattice expressions stay interpreted
+        case StepKind::InSet: return joins_ok && key_ok(s.expr);
         case StepKind::Filter:
         case StepKind::Assign: return native->supports_step(s.expr);
       }
@@ -971,6 +971,12 @@ struct Engine::Impl {
   // compute them the same.
   Word call_op(Op op, const Word* a) {
     switch (op) {
+      case Op::SetSize: return from_int(static_cast<int64_t>(e.lattices_.set_size(a[0])));
+      case Op::SetContains: return from_bool(e.lattices_.set_contains(a[0], a[1]));
+      case Op::SetIntersect: return e.lattices_.set_intersect(a[0], a[1]);
+      case Op::MapKeys: return e.lattices_.map_keys(a[0]);
+      case Op::MapSize: return from_int(static_cast<int64_t>(e.lattices_.map_size(a[0])));
+      case Op::Members: return e.members_;
       case Op::Concat: return e.symbols_.intern(str(a[0]) + str(a[1]));
       case Op::LtS: return from_bool(cmp_str(a[0], a[1]) < 0);
       case Op::LeS: return from_bool(cmp_str(a[0], a[1]) <= 0);
@@ -1072,7 +1078,6 @@ struct Engine::Impl {
       case Op::GreatestI: return from_int(std::max(as_int(a(0)), as_int(a(1))));
       case Op::LeastF: return from_float(std::min(as_float(a(0)), as_float(a(1))));
       case Op::GreatestF: return from_float(std::max(as_float(a(0)), as_float(a(1))));
-      case Op::Members: return e.members_;
       case Op::Lift: return e.lattices_.lift(*x.type, a(0));
       case Op::Reveal: {  // every lattice's revealed value is its word; an lmax/lmin's bottom is none
         Word v = a(0);
@@ -1092,13 +1097,8 @@ struct Engine::Impl {
       }
       case Op::LatThreshold:
       case Op::LatCompare: fail("internal: a lattice comparison was not lowered");
-      case Op::SetSize: return from_int(static_cast<int64_t>(e.lattices_.set_size(a(0))));
-      case Op::SetContains: return from_bool(e.lattices_.set_contains(a(0), a(1)));
       case Op::SetUnion: return e.lattices_.merge(*x.type, a(0), a(1));  // two lsets, or two lmaps entry by entry
-      case Op::SetIntersect: return e.lattices_.set_intersect(a(0), a(1));
       case Op::MapAt: return e.lattices_.map_at(*x.args[0].type, a(0), a(1));
-      case Op::MapKeys: return e.lattices_.map_keys(a(0));
-      case Op::MapSize: return from_int(static_cast<int64_t>(e.lattices_.map_size(a(0))));
       case Op::MapOf: return e.lattices_.map_of(x.type->args[1], {{a(0), a(1)}});
       case Op::SetOf: {
         std::vector<Word> elements;

@@ -25,9 +25,17 @@
 namespace bloom::rt {
 
 // The operations compiled code calls the engine for (NativeContext::apply), besides hash() of a
-// string: the string functions, comparisons and least/greatest, self(), tick() and now().
+// string: the string functions, comparisons and least/greatest, self(), tick() and now(); and the
+// reads of a lattice that need no type beyond their operands' words (a set or map is a handle to
+// the engine's interned value): size, contains, keys, intersect and members().
 constexpr bool is_call_op(plan::Op op) {
   switch (op) {
+    case plan::Op::SetSize:
+    case plan::Op::SetContains:
+    case plan::Op::SetIntersect:
+    case plan::Op::MapKeys:
+    case plan::Op::MapSize:
+    case plan::Op::Members:
     case plan::Op::Concat:
     case plan::Op::LtS:
     case plan::Op::LeS:

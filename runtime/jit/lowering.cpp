@@ -115,21 +115,24 @@ void optimize(llvm::Module& m, llvm::TargetMachine* target) {
   mpm.run(m, mam);
 }
 
+// An lbool is a bool (its word is 0 or 1: its join is `or`), so that it can be a filter's test.
+static bool is_bool(const plan::ValueType& t) { return t.kind == TypeKind::Bool || t.kind == TypeKind::LBool; }
+
 llvm::Type* ExprLowering::type_of(const plan::ValueType& t) {
   if (t.kind == TypeKind::Float) return b_.getDoubleTy();
-  if (t.kind == TypeKind::Bool) return b_.getInt1Ty();
+  if (is_bool(t)) return b_.getInt1Ty();
   return b_.getInt64Ty();
 }
 
 llvm::Value* ExprLowering::to_word(llvm::Value* v, const plan::ValueType& t) {
   if (t.kind == TypeKind::Float) return b_.CreateBitCast(v, b_.getInt64Ty());
-  if (t.kind == TypeKind::Bool) return b_.CreateZExt(v, b_.getInt64Ty());
+  if (is_bool(t)) return b_.CreateZExt(v, b_.getInt64Ty());
   return v;
 }
 
 llvm::Value* ExprLowering::from_word(llvm::Value* w, const plan::ValueType& t) {
   if (t.kind == TypeKind::Float) return b_.CreateBitCast(w, b_.getDoubleTy());
-  if (t.kind == TypeKind::Bool) return b_.CreateICmpNE(w, b_.getInt64(0));
+  if (is_bool(t)) return b_.CreateICmpNE(w, b_.getInt64(0));
   return w;
 }
 
@@ -243,6 +246,7 @@ llvm::Value* ExprLowering::value(const plan::Expr& e) {
       if (auto* text = std::get_if<std::string>(&e.value)) return string_constant(*text);
       return b_.getInt1(std::get<bool>(e.value));
     case Op::ToStrS: return arg(0);
+    case Op::LatWord: return from_word(to_word(arg(0), e.args[0].type), e.type);
     case Op::Reg: return from_word(read_reg_(e.reg), e.type);
     case Op::AddI: return b_.CreateAdd(arg(0), arg(1));
     case Op::SubI: return b_.CreateSub(arg(0), arg(1));

@@ -181,7 +181,8 @@ class SegmentEmitter {
   void in_set(const plan::Step& s, size_t k, size_t view, llvm::BasicBlock* cont) {
     llvm::Value* count_slot = join_slots_[k].count;
     auto* type = llvm::FunctionType::get(ptr_, {ptr_, i64_, ptr_}, false);
-    llvm::Value* elements = b_.CreateCall(type, set_elements_, {fn_->getArg(4), reg_word(s.expr.reg), count_slot}, "elements");
+    llvm::Value* set = s.expr.op == Op::Reg ? reg_word(s.expr.reg) : lower_->word(s.expr);  // members(), keys(m), ...
+    llvm::Value* elements = b_.CreateCall(type, set_elements_, {fn_->getArg(4), set, count_slot}, "elements");
     llvm::Value* count = b_.CreateLoad(i64_, count_slot, "count");
     llvm::Value* slot = join_slots_[k].row;
     b_.CreateStore(b_.getInt64(0), slot);

@@ -22,7 +22,9 @@ bool word_operand(const plan::Expr& e, bool with_context) {
 bool calls_out(const plan::Expr& e) { return is_call_op(e.op) || (e.op == Op::Hash && e.args.size() == 1 && e.args[0].type.is_symbol()); }
 
 bool supported(const plan::Expr& e, bool with_context) {
-  if (e.type.is_lattice() || (!plain(e.type) && !with_context)) return false;
+  // A lattice value is a word the code only passes on: a register's, or what a call-out returned.
+  if (e.type.is_lattice() && !(with_context && (e.op == Op::Reg || calls_out(e)))) return false;
+  if (!plain(e.type) && !with_context) return false;
   if (calls_out(e)) {
     if (!with_context) return false;
   } else {
@@ -31,7 +33,8 @@ bool supported(const plan::Expr& e, bool with_context) {
       case Op::Eq:
       case Op::Ne:  // word equality: strings and addrs compare as their interned ids
         return std::all_of(e.args.begin(), e.args.end(), [&](const plan::Expr& a) { return word_operand(a, with_context); });
-      case Op::ToStrS: break;  // a string's text is itself
+      case Op::ToStrS: break;   // a string's text is itself
+      case Op::LatWord: break;  // a lattice's word as a value of its element type
       case Op::Reg:
       case Op::AddI:
       case Op::SubI:

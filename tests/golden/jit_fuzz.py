@@ -104,7 +104,7 @@ def generate(rng):
              "table kv(k: int, n: int) key(k);", "kv(y, count()) <= b(y, z);",
              "table bags(k: int, s: lset<int>);", "bags(y, collect(z)) <= b(y, z);"]
     for i in range(rng.randint(2, 5)):
-        kind = rng.choice(["chain", "chain", "join", "neg", "agg", "float", "keyed", "in", "text"])
+        kind = rng.choice(["chain", "chain", "join", "neg", "agg", "float", "keyed", "in", "text", "lattice"])
         depth = rng.randint(1, 3)
         if kind in ("chain", "neg", "float"):
             body = ["a(x, y)"]
@@ -115,6 +115,14 @@ def generate(rng):
         elif kind == "in":
             body = ["a(x, y)", "bags(y, s)", "e in s"]
             vs = ["x", "y", "e"]
+        elif kind == "lattice":  # reads of sets (call-outs under the JIT), `in` one computed
+            body = ["a(x, y)", "bags(y, s)", "bags(x, t)"]
+            vs = ["x", "y"]
+            if rng.random() < 0.4:
+                body.append("e in s.intersect(t)")
+                vs.append("e")
+            body.append(rng.choice([f"s.contains({g.int_expr(vs, 1)})", f"s.size() >= {g.int_expr(vs, 1)}",
+                                    f"t.intersect(s).size() >= {rng.randint(0, 3)}", f"t.contains({g.int_expr(vs, 1)}) == false"]))
         else:
             body = ["a(x, y)", "b(y, z)"]
             vs = ["x", "y", "z"]

@@ -174,7 +174,7 @@ TEST(ExprJit, DivisionByZeroIsAStatusAndMinusOneDoesNotTrap) {
   EXPECT_EQ(rt::as_int(out), 0);
 }
 
-TEST(ExprJit, StringsCallOutFromSegmentsAndLatticesAreLeftToTheInterpreter) {
+TEST(ExprJit, StringsAndLatticeReadsCallOutFromSegmentsOnly) {
   Expr s = leaf(Op::Const, TypeKind::String);
   s.value = std::string("a");
   Expr len = node(Op::Len, TypeKind::Int, {s});
@@ -194,10 +194,23 @@ TEST(ExprJit, StringsCallOutFromSegmentsAndLatticesAreLeftToTheInterpreter) {
   // hash() calls out for a string, and is native for an int.
   EXPECT_TRUE(rt::jit::calls_out(node(Op::Hash, TypeKind::Int, {s})));
   EXPECT_FALSE(rt::jit::calls_out(node(Op::Hash, TypeKind::Int, {leaf(Op::Reg, TypeKind::Int)})));
-  // Lattices stay with the interpreter.
+  // A lattice's reads that need no type call out (a set is a handle the code passes on); what
+  // builds or reveals a lattice stays with the interpreter, and so does all of it without a
+  // context.
   Expr set = leaf(Op::Reg, TypeKind::LSet);
   set.type.args = {plan::ValueType{TypeKind::Int, {}}};
-  EXPECT_FALSE(rt::jit::supported(node(Op::SetSize, TypeKind::Int, {set})));
+  Expr size = node(Op::SetSize, TypeKind::Int, {set});
+  EXPECT_TRUE(rt::jit::supported(size));
+  EXPECT_TRUE(rt::jit::calls_out(size));
+  EXPECT_FALSE(rt::jit::supported(size, false));
+  Expr members = leaf(Op::Members, TypeKind::LSet);
+  members.type.args = {plan::ValueType{TypeKind::Addr, {}}};
+  EXPECT_TRUE(rt::jit::supported(members)) << "an lset computed by a call-out";
+  EXPECT_TRUE(rt::jit::supported(node(Op::SetIntersect, TypeKind::LSet, {set, set})));
+  Expr lifted = node(Op::Lift, TypeKind::LSet, {leaf(Op::Reg, TypeKind::Int)});
+  EXPECT_FALSE(rt::jit::supported(lifted)) << "lift needs the lattice's type";
+  EXPECT_FALSE(rt::jit::supported(node(Op::SetSize, TypeKind::Int, {lifted})));
+  EXPECT_FALSE(rt::jit::supported(node(Op::SetUnion, TypeKind::LSet, {set, set})));
   EXPECT_TRUE(rt::jit::supported(node(Op::AddI, TypeKind::Int, {leaf(Op::Reg, TypeKind::Int), leaf(Op::Reg, TypeKind::Int)}), false));
 }
 
