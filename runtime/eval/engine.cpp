@@ -213,8 +213,9 @@ struct Engine::CompiledRule {
     // they are, and what its flushes need.
     std::vector<NativeView> views;
     std::vector<uint32_t> view_steps;
-    bool joins = false;         // spec.joins(): its context has views, and it may flush
-    std::vector<Word> strings;  // spec.strings() interned: NativeContext::strings
+    bool joins = false;                  // spec.joins(): its context has views, and it may flush
+    std::vector<Word> strings;           // spec.strings() interned: NativeContext::strings
+    std::vector<TypedCall> typed_calls;  // spec.typed_calls(): what NativeContext::apply's kTypedCallBit indexes
     NativeContext context{};
     struct Flush {
       void* impl = nullptr;  // the Engine::Impl
@@ -622,7 +623,7 @@ struct Engine::Impl {
         }
         seg.views.resize(seg.view_steps.size());
         seg.joins = seg.spec.joins();
-        intern_strings(seg);
+        prepare_context(seg);
         for (const auto& c : seg.spec.head_columns) seg.weight += operator_count(c);
       }
       k = end + 1;
@@ -677,7 +678,7 @@ struct Engine::Impl {
     }
     for (size_t c = 0; c < p.columns.size(); ++c)
       if (leads_tie_group(p.columns, c)) seg.spec.head_columns.push_back(p.columns[c].key);
-    intern_strings(seg);
+    prepare_context(seg);
   }
 
   // Whether column c is an argmax/argmin that leads its tie group (the one that holds its key).
@@ -685,8 +686,10 @@ struct Engine::Impl {
     return (cols[c].agg == plan::AggKind::ArgMax || cols[c].agg == plan::AggKind::ArgMin) && cols[c].tie == c;
   }
 
-  void intern_strings(CompiledRule::Segment& seg) {
+  // What the segment's context gives its code: its string constants interned, its typed calls.
+  void prepare_context(CompiledRule::Segment& seg) {
     for (const auto& text : seg.spec.strings()) seg.strings.push_back(e.symbols_.intern(text));
+    seg.typed_calls = seg.spec.typed_calls();
   }
 
   // With a threshold of 0, every segment of the rules is compiled before they run, as one batch.
@@ -828,7 +831,13 @@ struct Engine::Impl {
   static int32_t native_apply(NativeContext* c, uint64_t op, const Word* args, Word* out) {
     auto& f = *static_cast<CompiledRule::Segment::Flush*>(c->engine);
     try {
-      *out = static_cast<Impl*>(f.impl)->call_op(static_cast<Op>(op), args);
+      auto& impl = *static_cast<Impl*>(f.impl);
+      if (op & kTypedCallBit) {
+        const TypedCall& call = f.segment->typed_calls.at(op & ~kTypedCallBit);
+        *out = impl.typed_op(call.op, call.type, call.first, call.operands, args);
+      } else {
+        *out = impl.call_op(static_cast<Op>(op), args);
+      }
       return 0;
     } catch (const RuntimeError&) {
       if (!f.segment->joins) return kStatusCallFailed;
@@ -966,6 +975,32 @@ struct Engine::Impl {
     return true;
   }
 
+  // The lattice operations of calls_with_type (eval/native.h) given their node's type, its first
+  // operand's type, and their n operands: the interpreter's and the native code's typed calls.
+  Word typed_op(Op op, const ValueType& type, const ValueType& first, uint32_t n, const Word* a) {
+    switch (op) {
+      case Op::Lift: return e.lattices_.lift(type, a[0]);
+      case Op::LatAdd: {
+        Word l = a[0], r = a[1];
+        if (e.lattices_.is_bottom(type, l)) return l;
+        if (type.args[0].kind == TypeKind::Float) return from_float(as_float(l) + as_float(r));
+        int64_t s;
+        if (__builtin_add_overflow(as_int(l), as_int(r), &s))
+          s = as_int(r) > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min() + 1;
+        return from_int(s);
+      }
+      case Op::SetUnion: return e.lattices_.merge(type, a[0], a[1]);  // two lsets, or two lmaps entry by entry
+      case Op::MapAt: return e.lattices_.map_at(first, a[0], a[1]);
+      case Op::MapOf: return e.lattices_.map_of(type.args[1], {{a[0], a[1]}});
+      case Op::SetOf: return e.lattices_.set_of(std::vector<Word>(a, a + n));
+      case Op::LatCovers: {
+        Word l = a[0];
+        return from_bool(e.lattices_.merge(first, l, a[1]) == l);
+      }
+      default: fail(std::string("internal: no typed call for ") + plan::to_string(op));
+    }
+  }
+
   // The operations of is_call_op (eval/native.h) given their operands, and hash() of a string:
   // the interpreter's and the native code's call-outs alike (NativeContext::apply), so that both
   // compute them the same.
@@ -1078,7 +1113,12 @@ struct Engine::Impl {
       case Op::GreatestI: return from_int(std::max(as_int(a(0)), as_int(a(1))));
       case Op::LeastF: return from_float(std::min(as_float(a(0)), as_float(a(1))));
       case Op::GreatestF: return from_float(std::max(as_float(a(0)), as_float(a(1))));
-      case Op::Lift: return e.lattices_.lift(*x.type, a(0));
+      case Op::Lift:
+      case Op::LatAdd:
+      case Op::SetUnion:
+      case Op::MapAt:
+      case Op::MapOf:
+      case Op::LatCovers: return typed_op(x.op, *x.type, *x.args[0].type, static_cast<uint32_t>(x.args.size()), operand);
       case Op::Reveal: {  // every lattice's revealed value is its word; an lmax/lmin's bottom is none
         Word v = a(0);
         const ValueType& t = *x.args[0].type;
@@ -1086,29 +1126,13 @@ struct Engine::Impl {
         return v;
       }
       case Op::LatWord: return a(0);
-      case Op::LatAdd: {
-        Word l = a(0), r = a(1);
-        if (e.lattices_.is_bottom(*x.type, l)) return l;
-        if (x.type->args[0].kind == TypeKind::Float) return from_float(as_float(l) + as_float(r));
-        int64_t s;
-        if (__builtin_add_overflow(as_int(l), as_int(r), &s))
-          s = as_int(r) > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min() + 1;
-        return from_int(s);
-      }
       case Op::LatThreshold:
       case Op::LatCompare: fail("internal: a lattice comparison was not lowered");
-      case Op::SetUnion: return e.lattices_.merge(*x.type, a(0), a(1));  // two lsets, or two lmaps entry by entry
-      case Op::MapAt: return e.lattices_.map_at(*x.args[0].type, a(0), a(1));
-      case Op::MapOf: return e.lattices_.map_of(x.type->args[1], {{a(0), a(1)}});
       case Op::SetOf: {
         std::vector<Word> elements;
         elements.reserve(x.args.size());
         for (const auto& arg : x.args) elements.push_back(eval(arg, f));
         return e.lattices_.set_of(std::move(elements));
-      }
-      case Op::LatCovers: {
-        Word l = a(0);
-        return from_bool(e.lattices_.merge(*x.args[0].type, l, a(1)) == l);
       }
       default:
         if (is_call_op(x.op)) return call_op(x.op, operand);

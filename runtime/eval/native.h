@@ -57,6 +57,38 @@ constexpr bool is_call_op(plan::Op op) {
   }
 }
 
+// The lattice operations compiled code calls the engine for with the types of the node
+// (SegmentSpec::typed_calls): lift, union, at, a map or set literal of at most three elements,
+// covers, and + of lmax. They build or merge a lattice, which takes its type.
+constexpr size_t kMaxCallOperands = 3;
+inline bool calls_with_type(const plan::Expr& e) {
+  switch (e.op) {
+    case plan::Op::Lift:
+    case plan::Op::LatAdd:
+    case plan::Op::SetUnion:
+    case plan::Op::MapAt:
+    case plan::Op::MapOf:
+    case plan::Op::LatCovers: return true;
+    case plan::Op::SetOf: return e.args.size() <= kMaxCallOperands;
+    default: return false;
+  }
+}
+// What the engine needs of such a node: its operation, its type, its first operand's type and
+// how many operands it has. Nodes alike in these share an entry (typed_call_name).
+struct TypedCall {
+  plan::Op op = plan::Op::Const;
+  plan::ValueType type, first;
+  uint32_t operands = 0;
+};
+inline TypedCall typed_call_of(const plan::Expr& e) {
+  return {e.op, e.type, e.args.empty() ? plan::ValueType{} : e.args[0].type, static_cast<uint32_t>(e.args.size())};
+}
+inline std::string typed_call_name(const TypedCall& c) {
+  return std::to_string(static_cast<int>(c.op)) + ':' + c.type.str() + ':' + c.first.str() + ':' + std::to_string(c.operands);
+}
+// NativeContext::apply's `op` for the segment's typed call k: the bit above any plan::Op.
+constexpr uint64_t kTypedCallBit = uint64_t{1} << 32;
+
 // A Scan, Lookup or AntiJoin step of a segment reads its relation through a view the engine
 // fills in before it calls the segment, and again after every flush (below): plain pointers into
 // the relation's storage (storage/relation.h, chunk_table), so that the compiled loop reads rows
@@ -122,7 +154,8 @@ struct NativeContext {
   // their number in *count.
   const Word* (*set_elements)(NativeContext* c, Word set, uint64_t* count);
   // An operation the code calls out for (jit::calls_out: strings and the engine's own values,
-  // self(), tick(), now()): the engine applies the plan::Op `op` to the operand words `args` as
+  // self(), tick(), now(), lattices): the engine applies the plan::Op `op`, or with
+  // kTypedCallBit the segment's typed call (op & ~kTypedCallBit), to the operand words `args` as
   // its interpreter does and writes the result to *out. Returns 0; or kStatusFlushFailed when it
   // raised an error the engine rethrows once the segment has returned; or, in a segment without
   // joins, kStatusCallFailed when it raised a run-time error (to_int of text that is no
@@ -180,13 +213,12 @@ struct SegmentSpec {
       if (has_view(s.kind) || s.kind == plan::StepKind::InSet) return true;
     return false;
   }
-  // The string constants of its expressions, each once, in the order they are first met (steps,
-  // then the head): the engine interns them into NativeContext::strings in this order.
-  std::vector<std::string> strings() const {
-    std::vector<std::string> out;
+  // Every node of its expressions, parents before their operands: the steps' keys and
+  // expressions in order, then the head.
+  template <class F>
+  void for_each_expr(F&& f) const {
     auto visit = [&](auto& self, const plan::Expr& e) -> void {
-      if (auto* text = std::get_if<std::string>(&e.value); e.op == plan::Op::Const && text)
-        if (std::find(out.begin(), out.end(), *text) == out.end()) out.push_back(*text);
+      f(e);
       for (const auto& a : e.args) self(self, a);
     };
     for (const auto& s : steps) {
@@ -194,6 +226,30 @@ struct SegmentSpec {
       visit(visit, s.expr);
     }
     for (const auto& c : head_columns) visit(visit, c);
+  }
+  // The string constants of its expressions, each once, in the order they are first met: the
+  // engine interns them into NativeContext::strings in this order.
+  std::vector<std::string> strings() const {
+    std::vector<std::string> out;
+    for_each_expr([&](const plan::Expr& e) {
+      if (auto* text = std::get_if<std::string>(&e.value); e.op == plan::Op::Const && text)
+        if (std::find(out.begin(), out.end(), *text) == out.end()) out.push_back(*text);
+    });
+    return out;
+  }
+  // The typed calls of its expressions (calls_with_type), each kind once, in the order first met:
+  // the engine keeps them in this order, and the code passes an index into it.
+  std::vector<TypedCall> typed_calls() const {
+    std::vector<TypedCall> out;
+    std::vector<std::string> names;
+    for_each_expr([&](const plan::Expr& e) {
+      if (!calls_with_type(e)) return;
+      TypedCall c = typed_call_of(e);
+      std::string name = typed_call_name(c);
+      if (std::find(names.begin(), names.end(), name) != names.end()) return;
+      names.push_back(std::move(name));
+      out.push_back(std::move(c));
+    });
     return out;
   }
 };

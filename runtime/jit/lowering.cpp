@@ -209,8 +209,14 @@ llvm::Value* ExprLowering::string_constant(const std::string& text) {
 // status returned from the function when the engine reports an error.
 llvm::Value* ExprLowering::call_out(const plan::Expr& e, const std::vector<llvm::Value*>& operands) {
   llvm::Type* i64 = b_.getInt64Ty();
-  constexpr size_t kMaxOperands = 3;  // substr's
+  constexpr size_t kMaxOperands = kMaxCallOperands;  // substr's, a short set literal's
   if (operands.size() > kMaxOperands) throw std::logic_error("LLVM JIT: a call-out of more operands than substr's");
+  uint64_t op = static_cast<uint64_t>(e.op);
+  if (calls_with_type(e)) {
+    auto at = std::find(typed_calls_.begin(), typed_calls_.end(), typed_call_name(typed_call_of(e)));
+    if (at == typed_calls_.end()) throw std::logic_error("LLVM JIT: a typed call missing from SegmentSpec::typed_calls");
+    op = kTypedCallBit | static_cast<uint64_t>(at - typed_calls_.begin());
+  }
   if (!call_args_) {  // allocas in the entry block, so loops do not grow the stack
     llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
     call_args_ = entry.CreateAlloca(llvm::ArrayType::get(i64, kMaxOperands), nullptr, "call.args");
@@ -220,8 +226,8 @@ llvm::Value* ExprLowering::call_out(const plan::Expr& e, const std::vector<llvm:
     b_.CreateStore(to_word(operands[i], e.args[i].type), b_.CreateConstInBoundsGEP1_64(i64, call_args_, i));
   llvm::Value* apply = context_field(kCtxApply, b_.getPtrTy());
   auto* type = llvm::FunctionType::get(b_.getInt32Ty(), {b_.getPtrTy(), i64, b_.getPtrTy(), b_.getPtrTy()}, false);
-  llvm::Value* status = b_.CreateCall(type, apply, {context_, b_.getInt64(static_cast<uint64_t>(e.op)), call_args_, call_result_},
-                                      std::string("call.") + plan::to_string(e.op));
+  llvm::Value* status =
+      b_.CreateCall(type, apply, {context_, b_.getInt64(op), call_args_, call_result_}, std::string("call.") + plan::to_string(e.op));
   auto* failed = llvm::BasicBlock::Create(ctx_, "call.failed", fn_);
   auto* ok = llvm::BasicBlock::Create(ctx_, "called", fn_);
   b_.CreateCondBr(b_.CreateICmpNE(status, b_.getInt32(0)), failed, ok);

@@ -15,6 +15,7 @@
 #include <llvm/Support/Error.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include "eval/native.h"
 #include "jit/expr_jit.h"
 #include "plan/ir.h"
 
@@ -55,12 +56,14 @@ class ExprLowering {
   ExprLowering(llvm::Module& m, llvm::Function* fn, llvm::IRBuilder<>& b, RegReader read_reg)
       : m_(m), ctx_(m.getContext()), b_(b), fn_(fn), read_reg_(std::move(read_reg)) {}
 
-  // The function's NativeContext (eval/native.h) and the segment's SegmentSpec::strings: what
-  // string constants and call-outs (supported.h, calls_out) read. Without it they are not
-  // lowered (std::logic_error).
-  void use_context(llvm::Value* context, std::vector<std::string> strings) {
+  // The function's NativeContext (eval/native.h) and the segment's SegmentSpec::strings and
+  // typed_calls: what string constants and call-outs (supported.h, calls_out) read. Without it
+  // they are not lowered (std::logic_error).
+  void use_context(llvm::Value* context, std::vector<std::string> strings, const std::vector<TypedCall>& typed_calls) {
     context_ = context;
     strings_ = std::move(strings);
+    typed_calls_.clear();
+    for (const auto& c : typed_calls) typed_calls_.push_back(typed_call_name(c));
   }
 
   llvm::Value* value(const plan::Expr& e);
@@ -87,8 +90,9 @@ class ExprLowering {
   llvm::BasicBlock* failed_[4] = {};  // per Status, the block that returns it
   llvm::Value* context_ = nullptr;
   std::vector<std::string> strings_;
-  llvm::Value* call_args_ = nullptr;    // [3 x i64] in the entry block: a call-out's operands
-  llvm::Value* call_result_ = nullptr;  // i64 in the entry block: its result
+  std::vector<std::string> typed_calls_;  // typed_call_name of SegmentSpec::typed_calls, in order
+  llvm::Value* call_args_ = nullptr;      // [3 x i64] in the entry block: a call-out's operands
+  llvm::Value* call_result_ = nullptr;    // i64 in the entry block: its result
 };
 
 }  // namespace bloom::rt::jit

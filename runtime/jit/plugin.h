@@ -17,7 +17,7 @@ namespace bloom::rt::jit {
 
 inline constexpr const char* kPluginFile = "libbloom_jit.so";
 inline constexpr const char* kPluginEntry = "bloom_jit_plugin";
-inline constexpr int kPluginVersion = 7;
+inline constexpr int kPluginVersion = 8;
 
 struct Plugin {
   int version = kPluginVersion;  // the loader refuses a module built for another table

@@ -106,7 +106,7 @@ class SegmentEmitter {
     b_.SetInsertPoint(body);
     frame_ = b_.CreateInBoundsGEP(i64_, frames, b_.CreateMul(i, b_.getInt64(spec_.registers)), "f");
     ExprLowering lower(m_, fn_, b_, [&](uint32_t reg) { return reg_word(reg); });
-    lower.use_context(fn_->getArg(4), spec_.strings());
+    lower.use_context(fn_->getArg(4), spec_.strings(), spec_.typed_calls());
     lower_ = &lower;
     steps(0, 0, next);
 

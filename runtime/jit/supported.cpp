@@ -19,7 +19,9 @@ bool word_operand(const plan::Expr& e, bool with_context) {
 
 }  // namespace
 
-bool calls_out(const plan::Expr& e) { return is_call_op(e.op) || (e.op == Op::Hash && e.args.size() == 1 && e.args[0].type.is_symbol()); }
+bool calls_out(const plan::Expr& e) {
+  return is_call_op(e.op) || calls_with_type(e) || (e.op == Op::Hash && e.args.size() == 1 && e.args[0].type.is_symbol());
+}
 
 bool supported(const plan::Expr& e, bool with_context) {
   // A lattice value is a word the code only passes on: a register's, or what a call-out returned.

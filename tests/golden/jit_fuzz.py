@@ -122,7 +122,10 @@ def generate(rng):
                 body.append("e in s.intersect(t)")
                 vs.append("e")
             body.append(rng.choice([f"s.contains({g.int_expr(vs, 1)})", f"s.size() >= {g.int_expr(vs, 1)}",
-                                    f"t.intersect(s).size() >= {rng.randint(0, 3)}", f"t.contains({g.int_expr(vs, 1)}) == false"]))
+                                    f"t.intersect(s).size() >= {rng.randint(0, 3)}", f"t.contains({g.int_expr(vs, 1)}) == false",
+                                    f"s.union(t).size() >= {rng.randint(1, 6)}",  # lattices built: typed call-outs
+                                    f"lset({g.int_expr(vs, 1)}, {g.int_expr(vs, 1)}).contains({g.int_expr(vs, 1)})",
+                                    f"s.union(lset({g.int_expr(vs, 1)})).size() > s.size()"]))
         else:
             body = ["a(x, y)", "b(y, z)"]
             vs = ["x", "y", "z"]

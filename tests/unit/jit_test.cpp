@@ -5,6 +5,7 @@
 #include "jit/code_cache.h"
 #include "jit/segment_jit.h"
 
+#include <functional>
 #include <unistd.h>
 
 #include <chrono>
@@ -174,7 +175,7 @@ TEST(ExprJit, DivisionByZeroIsAStatusAndMinusOneDoesNotTrap) {
   EXPECT_EQ(rt::as_int(out), 0);
 }
 
-TEST(ExprJit, StringsAndLatticeReadsCallOutFromSegmentsOnly) {
+TEST(ExprJit, StringsAndLatticesCallOutFromSegmentsOnly) {
   Expr s = leaf(Op::Const, TypeKind::String);
   s.value = std::string("a");
   Expr len = node(Op::Len, TypeKind::Int, {s});
@@ -194,9 +195,8 @@ TEST(ExprJit, StringsAndLatticeReadsCallOutFromSegmentsOnly) {
   // hash() calls out for a string, and is native for an int.
   EXPECT_TRUE(rt::jit::calls_out(node(Op::Hash, TypeKind::Int, {s})));
   EXPECT_FALSE(rt::jit::calls_out(node(Op::Hash, TypeKind::Int, {leaf(Op::Reg, TypeKind::Int)})));
-  // A lattice's reads that need no type call out (a set is a handle the code passes on); what
-  // builds or reveals a lattice stays with the interpreter, and so does all of it without a
-  // context.
+  // A lattice's reads that need no type call out (a set is a handle the code passes on), and
+  // none of it without a context.
   Expr set = leaf(Op::Reg, TypeKind::LSet);
   set.type.args = {plan::ValueType{TypeKind::Int, {}}};
   Expr size = node(Op::SetSize, TypeKind::Int, {set});
@@ -207,10 +207,17 @@ TEST(ExprJit, StringsAndLatticeReadsCallOutFromSegmentsOnly) {
   members.type.args = {plan::ValueType{TypeKind::Addr, {}}};
   EXPECT_TRUE(rt::jit::supported(members)) << "an lset computed by a call-out";
   EXPECT_TRUE(rt::jit::supported(node(Op::SetIntersect, TypeKind::LSet, {set, set})));
+  // Building or merging one calls out with the node's types (a typed call).
   Expr lifted = node(Op::Lift, TypeKind::LSet, {leaf(Op::Reg, TypeKind::Int)});
-  EXPECT_FALSE(rt::jit::supported(lifted)) << "lift needs the lattice's type";
-  EXPECT_FALSE(rt::jit::supported(node(Op::SetSize, TypeKind::Int, {lifted})));
-  EXPECT_FALSE(rt::jit::supported(node(Op::SetUnion, TypeKind::LSet, {set, set})));
+  EXPECT_TRUE(rt::jit::supported(node(Op::SetSize, TypeKind::Int, {lifted})));
+  EXPECT_TRUE(rt::jit::supported(node(Op::SetUnion, TypeKind::LSet, {set, set})));
+  EXPECT_TRUE(rt::jit::calls_out(lifted));
+  Expr four = node(Op::SetOf, TypeKind::LSet, {set, set, set, set});
+  EXPECT_FALSE(rt::jit::supported(four)) << "a set literal of more operands than a call-out passes";
+  // Revealing one (an lmax's bottom has no value) stays with the interpreter.
+  Expr top = leaf(Op::Reg, TypeKind::LMax);
+  top.type.args = {plan::ValueType{TypeKind::Int, {}}};
+  EXPECT_FALSE(rt::jit::supported(node(Op::Reveal, TypeKind::Int, {top})));
   EXPECT_TRUE(rt::jit::supported(node(Op::AddI, TypeKind::Int, {leaf(Op::Reg, TypeKind::Int), leaf(Op::Reg, TypeKind::Int)}), false));
 }
 
@@ -572,10 +579,19 @@ struct JoinHarness {
   // Call-outs, a few of them as the engine computes them; `applied` counts them.
   std::vector<Word> strings;  // NativeContext::strings
   size_t applied = 0;
+  // A typed call (kTypedCallBit) is recorded in `typed`, and computed as typed_results says.
+  std::vector<uint64_t> typed;
+  std::function<Word(uint64_t, const Word*)> typed_results;
   static int32_t apply(rt::NativeContext* c, uint64_t op, const Word* a, Word* out) {
     auto& h = *static_cast<JoinHarness*>(c->engine);
     ++h.applied;
+    if (op & rt::kTypedCallBit) {
+      h.typed.push_back(op & ~rt::kTypedCallBit);
+      *out = h.typed_results(op & ~rt::kTypedCallBit, a);
+      return 0;
+    }
     switch (static_cast<Op>(op)) {
+      case Op::SetSize: *out = a[0]; return 0;  // the "set" is a number here
       case Op::Concat: *out = h.symbols.intern(h.symbols.str(a[0]) + h.symbols.str(a[1])); return 0;
       case Op::ToStrI: *out = h.symbols.intern(std::to_string(rt::as_int(a[0]))); return 0;
       case Op::Len: *out = rt::from_int(static_cast<int64_t>(h.symbols.str(a[0]).size())); return 0;
@@ -795,6 +811,42 @@ TEST(SegmentJit, CallOutsComputeStringsThroughTheContext) {
   for (const auto& t : failing.strings()) h2.strings.push_back(h2.symbols.intern(t));
   EXPECT_EQ(h2.run(fail_fn, frames, 4, {}, 8), rt::kStatusCallFailed);
   EXPECT_TRUE(h2.flushed.empty());
+}
+
+// A lattice operation that needs types calls out with the index of its kind in the segment's
+// typed_calls (equal kinds share one), for the engine to read the types there.
+TEST(SegmentJit, TypedCallsPassTheIndexOfTheirKind) {
+  rt::jit::SegmentJit jit({});
+  Expr r0 = leaf(Op::Reg, TypeKind::Int), r1 = leaf(Op::Reg, TypeKind::Int);
+  r1.reg = 1;
+  plan::ValueType set_type{TypeKind::LSet, {plan::ValueType{TypeKind::Int, {}}}};
+  auto set_of = [&](Expr x) {
+    Expr e = node(Op::SetOf, TypeKind::LSet, {std::move(x)});
+    e.type = set_type;
+    return e;
+  };
+  Expr both = node(Op::SetUnion, TypeKind::LSet, {set_of(r0), set_of(r1)});
+  both.type = set_type;
+  rt::SegmentSpec spec;
+  spec.registers = 2;
+  spec.head = true;
+  spec.head_columns = {r0, node(Op::SetSize, TypeKind::Int, {both})};  // (r0, lset(r0).union(lset(r1)).size())
+  const auto calls = spec.typed_calls();
+  ASSERT_EQ(calls.size(), 2u) << "the union, and one kind for both set literals";
+  EXPECT_EQ(calls[0].op, Op::SetUnion);
+  EXPECT_EQ(calls[1].op, Op::SetOf);
+  EXPECT_EQ(calls[1].operands, 1u);
+  EXPECT_EQ(calls[1].first.kind, TypeKind::Int);
+  rt::SegmentFn fn = jit.compile({spec})[0];
+  ASSERT_NE(fn, nullptr) << rt::jit::segment_llvm_ir(spec, "s");
+  JoinHarness h;
+  h.typed_results = [](uint64_t k, const Word* a) {  // a literal: its element + 1; the union: l * 100 + r
+    return k == 1 ? rt::from_int(rt::as_int(a[0]) + 1) : rt::from_int(rt::as_int(a[0]) * 100 + rt::as_int(a[1]));
+  };
+  std::vector<Word> frames = {rt::from_int(2), rt::from_int(5)};
+  ASSERT_EQ(h.run(fn, frames, 1, {}, 8), 0);
+  EXPECT_EQ(h.flushed, (std::vector<Word>{rt::from_int(2), rt::from_int(306)}));
+  EXPECT_EQ(h.typed, (std::vector<uint64_t>{1, 1, 0})) << "both literals, then the union";
 }
 
 TEST(SegmentJit, TheIrIsOneLoopOverTheBatch) {
