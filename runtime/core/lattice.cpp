@@ -48,23 +48,7 @@ int Lattices::compare(const ValueType& t, Word a, Word b) const {
   }
 }
 
-Word Lattices::bottom(const ValueType& l) const {
-  switch (l.kind) {
-    case TypeKind::LMax:
-      switch (l.args[0].kind) {
-        case TypeKind::Float: return from_float(-std::numeric_limits<double>::infinity());
-        case TypeKind::String: return 0;  // "" is below every other string
-        default: return from_int(std::numeric_limits<int64_t>::min());
-      }
-    case TypeKind::LMin:
-      switch (l.args[0].kind) {
-        case TypeKind::Float: return from_float(std::numeric_limits<double>::infinity());
-        case TypeKind::String: return kTopString;
-        default: return from_int(std::numeric_limits<int64_t>::max());
-      }
-    default: return 0;  // lbool false, the empty set, the empty map
-  }
-}
+Word Lattices::bottom(const ValueType& l) const { return lattice_bottom(l); }
 
 Word Lattices::lift(const ValueType& l, Word plain) {
   if (l.kind == TypeKind::LSet) return sets_.intern({plain});

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,6 +20,19 @@ namespace bloom::rt {
 // The bottom of lmin<string>: above every string (symbol ids never reach it).
 inline constexpr Word kTopString = ~Word{0};
 
+// A lattice type's bottom word: an lmax's least value, an lmin's greatest, or 0 (lbool false,
+// the empty set, the empty map). A constant of the type, so compiled code tests it inline.
+inline Word lattice_bottom(const plan::ValueType& l) {
+  const bool lmax = l.kind == plan::TypeKind::LMax;
+  if (!lmax && l.kind != plan::TypeKind::LMin) return 0;
+  switch (l.args[0].kind) {
+    case plan::TypeKind::Float:
+      return from_float(lmax ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity());
+    case plan::TypeKind::String: return lmax ? 0 : kTopString;  // "" is below every other string
+    default: return from_int(lmax ? std::numeric_limits<int64_t>::min() : std::numeric_limits<int64_t>::max());
+  }
+}
+
 class Lattices {
  public:
   explicit Lattices(SymbolTable& symbols);
@@ -31,7 +45,7 @@ class Lattices {
   int compare(const plan::ValueType& t, Word a, Word b) const;
 
   Word bottom(const plan::ValueType& lattice) const;
-  bool is_bottom(const plan::ValueType& lattice, Word v) const { return v == bottom(lattice); }
+  bool is_bottom(const plan::ValueType& lattice, Word v) const { return v == lattice_bottom(lattice); }
   // A plain value of the element type into the lattice (`3` into lmax<int>, "a" into lset).
   Word lift(const plan::ValueType& lattice, Word plain);
   Word merge(const plan::ValueType& lattice, Word a, Word b);

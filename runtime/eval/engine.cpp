@@ -68,6 +68,12 @@ bool can_fail(const plan::Expr& x) {
   return std::any_of(x.args.begin(), x.args.end(), can_fail);
 }
 
+// Whether it reveals an lmax or lmin, which at bottom has no value (CExpr::may_lack).
+bool may_lack(const plan::Expr& x) {
+  if (x.op == plan::Op::Reveal && (x.args[0].type.kind == TypeKind::LMax || x.args[0].type.kind == TypeKind::LMin)) return true;
+  return std::any_of(x.args.begin(), x.args.end(), may_lack);
+}
+
 // The operators an expression evaluates (registers and constants are not operators).
 uint32_t operator_count(const plan::Expr& x) {
   uint32_t n = x.op == plan::Op::Reg || x.op == plan::Op::Const ? 0 : 1;
@@ -550,8 +556,7 @@ struct Engine::Impl {
       c.args.clear();
     }
     c.lazy = c.op == Op::And || c.op == Op::Or || c.op == Op::LBoolAnd || c.op == Op::LBoolOr || c.op == Op::If || c.op == Op::SetOf;
-    c.may_lack = x.op == Op::Reveal && (x.args[0].type.kind == TypeKind::LMax || x.args[0].type.kind == TypeKind::LMin);
-    for (const auto& a : c.args) c.may_lack |= a.may_lack;
+    c.may_lack = may_lack(x);
     return c;
   }
 
@@ -647,7 +652,9 @@ struct Engine::Impl {
     bool ok = true, computes = false;
     uint32_t weight = 0;
     auto take = [&](const plan::Expr& x) {
-      ok &= e.native_->supports_head_column(x);
+      // A match without a value counts in no group (fold_frame), but the segment makes a row of
+      // every match: such columns stay interpreted.
+      ok &= e.native_->supports_head_column(x) && !may_lack(x);
       computes |= x.op != Op::Reg && x.op != Op::Const;
       weight += operator_count(x);
     };

@@ -19,6 +19,7 @@
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include "core/lattice.h"
 #include "jit/supported.h"
 
 namespace bloom::rt::jit {
@@ -253,6 +254,17 @@ llvm::Value* ExprLowering::value(const plan::Expr& e) {
       return b_.getInt1(std::get<bool>(e.value));
     case Op::ToStrS: return arg(0);
     case Op::LatWord: return from_word(to_word(arg(0), e.args[0].type), e.type);
+    case Op::Reveal: {  // a lattice's word; an lmax's or lmin's bottom has no value
+      llvm::Value* w = to_word(arg(0), e.args[0].type);
+      const TypeKind k = e.args[0].type.kind;
+      if (k == TypeKind::LMax || k == TypeKind::LMin) {
+        if (!no_value_) throw std::logic_error("LLVM JIT: a reveal where a binding cannot be skipped");
+        auto* has = llvm::BasicBlock::Create(ctx_, "has.value", fn_);
+        b_.CreateCondBr(b_.CreateICmpEQ(w, b_.getInt64(lattice_bottom(e.args[0].type))), no_value_, has);
+        b_.SetInsertPoint(has);
+      }
+      return from_word(w, e.type);
+    }
     case Op::Reg: return from_word(read_reg_(e.reg), e.type);
     case Op::AddI: return b_.CreateAdd(arg(0), arg(1));
     case Op::SubI: return b_.CreateSub(arg(0), arg(1));

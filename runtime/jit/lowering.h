@@ -66,6 +66,10 @@ class ExprLowering {
     for (const auto& c : typed_calls) typed_calls_.push_back(typed_call_name(c));
   }
 
+  // Where the code goes when a reveal meets an lmax or lmin at bottom (the binding has no value:
+  // the frame matches nothing, as in the interpreter). Without it a reveal is not lowered.
+  void set_no_value(llvm::BasicBlock* skip) { no_value_ = skip; }
+
   llvm::Value* value(const plan::Expr& e);
   llvm::Value* word(const plan::Expr& e) { return to_word(value(e), e.type); }
   llvm::Type* type_of(const plan::ValueType& t);
@@ -91,8 +95,9 @@ class ExprLowering {
   llvm::Value* context_ = nullptr;
   std::vector<std::string> strings_;
   std::vector<std::string> typed_calls_;  // typed_call_name of SegmentSpec::typed_calls, in order
-  llvm::Value* call_args_ = nullptr;      // [3 x i64] in the entry block: a call-out's operands
-  llvm::Value* call_result_ = nullptr;    // i64 in the entry block: its result
+  llvm::BasicBlock* no_value_ = nullptr;
+  llvm::Value* call_args_ = nullptr;    // [3 x i64] in the entry block: a call-out's operands
+  llvm::Value* call_result_ = nullptr;  // i64 in the entry block: its result
 };
 
 }  // namespace bloom::rt::jit

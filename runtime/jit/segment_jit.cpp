@@ -147,6 +147,7 @@ class SegmentEmitter {
   // finished one goes (the next row of the innermost loop, or the next frame). `view` counts the
   // joins before step k.
   void steps(size_t k, size_t view, llvm::BasicBlock* cont) {
+    lower_->set_no_value(cont);  // a value revealed at bottom: this frame or row matches nothing
     if (k == spec_.steps.size()) return output(cont);
     const plan::Step& s = spec_.steps[k];
     switch (s.kind) {

@@ -24,8 +24,9 @@ bool calls_out(const plan::Expr& e) {
 }
 
 bool supported(const plan::Expr& e, bool with_context) {
-  // A lattice value is a word the code only passes on: a register's, or what a call-out returned.
-  if (e.type.is_lattice() && !(with_context && (e.op == Op::Reg || calls_out(e)))) return false;
+  // A lattice value is a word the code only passes on: a register's, what a call-out returned,
+  // or what a reveal let through.
+  if (e.type.is_lattice() && !(with_context && (e.op == Op::Reg || e.op == Op::Reveal || calls_out(e)))) return false;
   if (!plain(e.type) && !with_context) return false;
   if (calls_out(e)) {
     if (!with_context) return false;
@@ -37,6 +38,9 @@ bool supported(const plan::Expr& e, bool with_context) {
         return std::all_of(e.args.begin(), e.args.end(), [&](const plan::Expr& a) { return word_operand(a, with_context); });
       case Op::ToStrS: break;   // a string's text is itself
       case Op::LatWord: break;  // a lattice's word as a value of its element type
+      case Op::Reveal:          // the same, where an lmax or lmin at bottom skips the binding
+        if (!with_context) return false;
+        break;
       case Op::Reg:
       case Op::AddI:
       case Op::SubI:

@@ -1,6 +1,7 @@
 // The JIT's expressions against the interpreter: random trees of the opcodes it lowers, over
 // random frames with the values where semantics differ most (0, -1, INT64_MIN, NaN, -0.0), must
 // give the same value or the same run-time error.
+#include "core/lattice.h"
 #include "jit/expr_jit.h"
 #include "jit/code_cache.h"
 #include "jit/segment_jit.h"
@@ -214,10 +215,11 @@ TEST(ExprJit, StringsAndLatticesCallOutFromSegmentsOnly) {
   EXPECT_TRUE(rt::jit::calls_out(lifted));
   Expr four = node(Op::SetOf, TypeKind::LSet, {set, set, set, set});
   EXPECT_FALSE(rt::jit::supported(four)) << "a set literal of more operands than a call-out passes";
-  // Revealing one (an lmax's bottom has no value) stays with the interpreter.
+  // Revealing one needs a segment, which skips a binding without a value (an lmax at bottom).
   Expr top = leaf(Op::Reg, TypeKind::LMax);
   top.type.args = {plan::ValueType{TypeKind::Int, {}}};
-  EXPECT_FALSE(rt::jit::supported(node(Op::Reveal, TypeKind::Int, {top})));
+  EXPECT_TRUE(rt::jit::supported(node(Op::Reveal, TypeKind::Int, {top})));
+  EXPECT_FALSE(rt::jit::supported(node(Op::Reveal, TypeKind::Int, {top}), false));
   EXPECT_TRUE(rt::jit::supported(node(Op::AddI, TypeKind::Int, {leaf(Op::Reg, TypeKind::Int), leaf(Op::Reg, TypeKind::Int)}), false));
 }
 
@@ -847,6 +849,27 @@ TEST(SegmentJit, TypedCallsPassTheIndexOfTheirKind) {
   ASSERT_EQ(h.run(fn, frames, 1, {}, 8), 0);
   EXPECT_EQ(h.flushed, (std::vector<Word>{rt::from_int(2), rt::from_int(306)}));
   EXPECT_EQ(h.typed, (std::vector<uint64_t>{1, 1, 0})) << "both literals, then the union";
+}
+
+// value() of an lmax at bottom has none: the frame makes no head row, as in the interpreter.
+TEST(SegmentJit, ARevealAtBottomSkipsTheFrame) {
+  rt::jit::SegmentJit jit({});
+  Expr lmax = leaf(Op::Reg, TypeKind::LMax);
+  lmax.type.args = {plan::ValueType{TypeKind::Int, {}}};
+  Expr r1 = leaf(Op::Reg, TypeKind::Int);
+  r1.reg = 1;
+  rt::SegmentSpec spec;
+  spec.registers = 2;
+  spec.head = true;
+  spec.head_columns = {r1, node(Op::Reveal, TypeKind::Int, {lmax})};
+  rt::SegmentFn fn = jit.compile({spec})[0];
+  ASSERT_NE(fn, nullptr) << rt::jit::segment_llvm_ir(spec, "s");
+  const Word bottom = rt::lattice_bottom(lmax.type);
+  std::vector<Word> frames = {bottom, rt::from_int(1), rt::from_int(5),  rt::from_int(2),
+                              bottom, rt::from_int(3), rt::from_int(-7), rt::from_int(4)};
+  JoinHarness h;
+  ASSERT_EQ(h.run(fn, frames, 4, {}, 8), 0);
+  EXPECT_EQ(h.flushed, (std::vector<Word>{rt::from_int(2), rt::from_int(5), rt::from_int(4), rt::from_int(-7)}));
 }
 
 TEST(SegmentJit, TheIrIsOneLoopOverTheBatch) {
