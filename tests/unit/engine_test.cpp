@@ -917,28 +917,36 @@ TEST(Tiering, NegationsKeyLookupsAndSetsJoinTheSegment) {
   EXPECT_TRUE(in_set) << "q's `in` joins its segment";
 }
 
-// A NativeCode whose only code is a stand-in for an aggregate rule's fold segment (the columns
-// of s(x % 2, count(), sum(x * 10)) over t(x)): it computes x * 10 + 1 instead, so that the folded
-// sums tell whether the engine used it; or it reports an error for every batch.
-class FoldDouble : public rt::NativeCode {
+// A NativeCode whose only code is a stand-in for aggregate rules' fold segments: fold() gives
+// each one's function.
+class FoldStandIn : public rt::NativeCode {
  public:
-  explicit FoldDouble(bool fails) : fails_(fails) {}
   bool supports_step(const plan::Expr&) const override { return true; }
   bool supports_head_column(const plan::Expr&) const override { return true; }
   std::vector<rt::SegmentFn> compile(const std::vector<rt::SegmentSpec>& specs) override {
     std::vector<rt::SegmentFn> fns;
-    for (const auto& spec : specs) {
-      const bool fold = spec.origin.find("the aggregate's columns") != std::string::npos;
-      folds += fold;
-      fns.push_back(!fold ? nullptr : fails_ ? &failing : &columns);
-    }
+    for (const auto& spec : specs) fns.push_back(spec.origin.find("the aggregate's columns") != std::string::npos ? fold(spec) : nullptr);
     return fns;
   }
   void compile_later(rt::SegmentSpec, rt::SegmentSlot) override {}
   uint64_t threshold() const override { return 0; }
+
+ protected:
+  virtual rt::SegmentFn fold(const rt::SegmentSpec& spec) = 0;
+};
+
+// The fold segment of s(x % 2, count(), sum(x * 10)) over t(x): it computes x * 10 + 1 instead,
+// so that the folded sums tell whether the engine used it; or it reports an error for every batch.
+class FoldDouble : public FoldStandIn {
+ public:
+  explicit FoldDouble(bool fails) : fails_(fails) {}
   int folds = 0;
 
  private:
+  rt::SegmentFn fold(const rt::SegmentSpec&) override {
+    ++folds;
+    return fails_ ? &failing : &columns;
+  }
   static int32_t columns(const rt::Word* frames, uint64_t n, rt::Word* out, uint64_t* m, rt::NativeContext*) {
     for (uint64_t i = 0; i < n; ++i) {
       const int64_t x = rt::as_int(frames[i]);  // one register a frame
@@ -990,24 +998,15 @@ TEST(Tiering, AnAggregatesColumnsAreFoldedFromNativeCodeOrInterpretedWhenItFails
 // A stand-in for the fold segment of s(x % 2, argmax(x * 10, x)) over t(x): its head row is the
 // columns (x % 2, x) and then the tie group's key, which it computes as -x * 10, so that the
 // winners tell whether the engine folded the keys the native code computed.
-class FoldArgKeys : public rt::NativeCode {
+class FoldArgKeys : public FoldStandIn {
  public:
-  bool supports_step(const plan::Expr&) const override { return true; }
-  bool supports_head_column(const plan::Expr&) const override { return true; }
-  std::vector<rt::SegmentFn> compile(const std::vector<rt::SegmentSpec>& specs) override {
-    std::vector<rt::SegmentFn> fns;
-    for (const auto& spec : specs) {
-      const bool fold = spec.origin.find("the aggregate's columns") != std::string::npos;
-      if (fold) widths.push_back(spec.head_columns.size());
-      fns.push_back(fold ? &columns : nullptr);
-    }
-    return fns;
-  }
-  void compile_later(rt::SegmentSpec, rt::SegmentSlot) override {}
-  uint64_t threshold() const override { return 0; }
   std::vector<size_t> widths;  // per fold segment compiled: its head row's width
 
  private:
+  rt::SegmentFn fold(const rt::SegmentSpec& spec) override {
+    widths.push_back(spec.head_columns.size());
+    return &columns;
+  }
   static int32_t columns(const rt::Word* frames, uint64_t n, rt::Word* out, uint64_t* m, rt::NativeContext*) {
     for (uint64_t i = 0; i < n; ++i) {
       const int64_t x = rt::as_int(frames[i]);
