@@ -577,7 +577,10 @@ struct Engine::Impl {
     // Joins run natively only in rules none of whose expressions can fail: a segment that
     // flushed part of its output cannot hand its batch back to the interpreter (eval/native.h).
     bool joins_ok = native->supports_joins();
-    for (const auto& st : p.steps) joins_ok &= !can_fail(st.expr);
+    for (const auto& st : p.steps) {
+      joins_ok &= !can_fail(st.expr);
+      for (const auto& k : st.key) joins_ok &= !can_fail(k);  // a lookup's or negation's computed key
+    }
     for (const auto& c : p.columns) joins_ok &= !can_fail(c.value) && !can_fail(c.key);
     auto key_ok = [&](const plan::Expr& x) { return x.op == Op::Reg || native->supports_step(x); };
     auto fits = [&](const plan::Step& s) {
