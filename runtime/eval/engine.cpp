@@ -1516,10 +1516,12 @@ struct Engine::Impl {
           const size_t A = s.spec.head_columns.size();
           std::vector<Word>& keys = src.fold_keys;  // per column: its tie group's key, if it leads one
           keys.resize(cols.size());
+          std::vector<size_t> leads;  // the columns that lead a tie group, whose keys follow the columns
+          for (size_t c = 0; c < cols.size(); ++c)
+            if (leads_tie_group(cols, c)) leads.push_back(c);
           for (size_t i = 0; i < m; ++i) {
             const Word* row = out + i * A;
-            for (size_t c = 0, k = cols.size(); c < cols.size(); ++c)
-              if (leads_tie_group(cols, c)) keys[c] = row[k++];
+            for (size_t k = 0; k < leads.size(); ++k) keys[leads[k]] = row[cols.size() + k];
             fold_values(src, g, touched, row, keys.data());
           }
           return;

@@ -961,13 +961,11 @@ class FoldDouble : public FoldStandIn {
   bool fails_;
 };
 
-// The sums of s(x % 2, count(), sum(x * 10)) <= t(x) over t = 1..4, as "group count sum" lines.
-std::string folded_sums(FoldDouble& native) {
-  auto plan = plan_for(
-      "input t(x: int);\n"
-      "output s(g: int, n: int, total: int);\n"
-      "s(x % 2, count(), sum(x * 10)) <= t(x);\n");
-  if (!plan) return "<no plan>";
+// The rows of `s` that `program` (over `input t(x: int)`) derives from t = 1..4 with `native`,
+// their int columns sorted.
+std::vector<std::vector<int64_t>> rows_of_s_over_1_to_4(const char* program, rt::NativeCode& native) {
+  auto plan = plan_for(program);
+  if (!plan) return {{-1}};
   rt::SymbolTable symbols;
   rt::Lattices lattices(symbols);
   rt::Engine engine(*plan, symbols, lattices, &native);
@@ -975,16 +973,25 @@ std::string folded_sums(FoldDouble& native) {
   engine.insert_all_checked(plan->find("t")->id, data.data(), 4, "test", "test rows");
   engine.run_fixpoint();
   const rt::Relation& out = engine.relation(plan->find("s")->id);
-  std::vector<std::string> lines;
+  std::vector<std::vector<int64_t>> rows;
+  std::vector<rt::Word> row(out.arity());
   for (rt::RowId r = 0; r < out.end(); ++r) {
-    rt::Word row[3];
-    out.read(r, row);
-    lines.push_back(std::to_string(rt::as_int(row[0])) + " " + std::to_string(rt::as_int(row[1])) + " " +
-                    std::to_string(rt::as_int(row[2])));
+    out.read(r, row.data());
+    rows.emplace_back();
+    for (rt::Word w : row) rows.back().push_back(rt::as_int(w));
   }
-  std::sort(lines.begin(), lines.end());
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+// The sums of s(x % 2, count(), sum(x * 10)) <= t(x) over t = 1..4, as "group count sum" lines.
+std::string folded_sums(FoldDouble& native) {
   std::string text;
-  for (const auto& l : lines) text += l + "\n";
+  for (const auto& row : rows_of_s_over_1_to_4("input t(x: int);\n"
+                                               "output s(g: int, n: int, total: int);\n"
+                                               "s(x % 2, count(), sum(x * 10)) <= t(x);\n",
+                                               native))
+    text += std::to_string(row.at(0)) + " " + std::to_string(row.at(1)) + " " + std::to_string(row.at(2)) + "\n";
   return text;
 }
 
@@ -1020,28 +1027,14 @@ class FoldArgKeys : public FoldStandIn {
 };
 
 TEST(Tiering, AnArgmaxsKeyIsFoldedFromNativeCode) {
-  auto plan = plan_for(
+  FoldArgKeys native;
+  auto rows = rows_of_s_over_1_to_4(
       "input t(x: int);\n"
       "output s(g: int, best: int);\n"
-      "s(x % 2, argmax(x * 10, x)) <= t(x);\n");
-  ASSERT_TRUE(plan);
-  FoldArgKeys native;
-  rt::SymbolTable symbols;
-  rt::Lattices lattices(symbols);
-  rt::Engine engine(*plan, symbols, lattices, &native);
-  std::vector<rt::Word> data = {rt::from_int(1), rt::from_int(2), rt::from_int(3), rt::from_int(4)};
-  engine.insert_all_checked(plan->find("t")->id, data.data(), 4, "test", "test rows");
-  engine.run_fixpoint();
+      "s(x % 2, argmax(x * 10, x)) <= t(x);\n",
+      native);
   EXPECT_EQ(native.widths, std::vector<size_t>{3}) << "the two columns, then the key";
-  const rt::Relation& out = engine.relation(plan->find("s")->id);
-  std::vector<std::pair<int64_t, int64_t>> rows;
-  for (rt::RowId r = 0; r < out.end(); ++r) {
-    rt::Word row[2];
-    out.read(r, row);
-    rows.emplace_back(rt::as_int(row[0]), rt::as_int(row[1]));
-  }
-  std::sort(rows.begin(), rows.end());
-  const std::vector<std::pair<int64_t, int64_t>> native_winners = {{0, 2}, {1, 1}};  // the greatest -x * 10
+  const std::vector<std::vector<int64_t>> native_winners = {{0, 2}, {1, 1}};  // the greatest -x * 10
   EXPECT_EQ(rows, native_winners) << "interpreted keys (x * 10) would have chosen 4 and 3";
 }
 
