@@ -60,7 +60,7 @@ constexpr bool is_call_op(plan::Op op) {
 // The lattice operations compiled code calls the engine for with the types of the node
 // (SegmentSpec::typed_calls): lift, union, at, a map or set literal of at most three elements,
 // covers, and + of lmax. They build or merge a lattice, which takes its type.
-constexpr size_t kMaxCallOperands = 3;
+constexpr size_t kMaxCallOperands = 3;  // what a call-out passes at most: substr's operands
 inline bool calls_with_type(const plan::Expr& e) {
   switch (e.op) {
     case plan::Op::Lift:

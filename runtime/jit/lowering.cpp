@@ -210,8 +210,7 @@ llvm::Value* ExprLowering::string_constant(const std::string& text) {
 // status returned from the function when the engine reports an error.
 llvm::Value* ExprLowering::call_out(const plan::Expr& e, const std::vector<llvm::Value*>& operands) {
   llvm::Type* i64 = b_.getInt64Ty();
-  constexpr size_t kMaxOperands = kMaxCallOperands;  // substr's, a short set literal's
-  if (operands.size() > kMaxOperands) throw std::logic_error("LLVM JIT: a call-out of more operands than substr's");
+  if (operands.size() > kMaxCallOperands) throw std::logic_error("LLVM JIT: a call-out of more operands than apply passes");
   uint64_t op = static_cast<uint64_t>(e.op);
   if (calls_with_type(e)) {
     auto at = std::find(typed_calls_.begin(), typed_calls_.end(), typed_call_name(typed_call_of(e)));
@@ -220,7 +219,7 @@ llvm::Value* ExprLowering::call_out(const plan::Expr& e, const std::vector<llvm:
   }
   if (!call_args_) {  // allocas in the entry block, so loops do not grow the stack
     llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
-    call_args_ = entry.CreateAlloca(llvm::ArrayType::get(i64, kMaxOperands), nullptr, "call.args");
+    call_args_ = entry.CreateAlloca(llvm::ArrayType::get(i64, kMaxCallOperands), nullptr, "call.args");
     call_result_ = entry.CreateAlloca(i64, nullptr, "call.result");
   }
   for (size_t i = 0; i < operands.size(); ++i)

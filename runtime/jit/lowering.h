@@ -96,7 +96,7 @@ class ExprLowering {
   std::vector<std::string> strings_;
   std::vector<std::string> typed_calls_;  // typed_call_name of SegmentSpec::typed_calls, in order
   llvm::BasicBlock* no_value_ = nullptr;
-  llvm::Value* call_args_ = nullptr;    // [3 x i64] in the entry block: a call-out's operands
+  llvm::Value* call_args_ = nullptr;    // [kMaxCallOperands x i64] in the entry block: a call-out's operands
   llvm::Value* call_result_ = nullptr;  // i64 in the entry block: its result
 };
 
